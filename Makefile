@@ -1,0 +1,118 @@
+# sc toolkit: plain GNU make, no configure step.  See README.md.
+# SPDX-License-Identifier: MIT
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PREFIX ?= /usr/local
+bindir ?= $(PREFIX)/bin
+datadir ?= $(PREFIX)/share
+man1dir ?= $(PREFIX)/share/man/man1
+man5dir ?= $(PREFIX)/share/man/man5
+man7dir ?= $(PREFIX)/share/man/man7
+DESTDIR ?=
+
+-include config.mk
+
+PKGS := hdf5 sqlite3 yaml-0.1 zlib libcurl jansson libdeflate libcrypto
+SC_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -MMD -MP \
+            -Ilib -I$(BUILD) -I/usr/include/liblzf \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread
+SC_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llzf -lpthread -lm
+
+ifdef DEV
+SC_CFLAGS += -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+endif
+
+ifdef SANITIZE
+BUILD ?= build/sanitize
+SC_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SC_LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD ?= build
+endif
+
+TOOLS := $(patsubst cmd/%.c,%,$(wildcard cmd/sc-*.c))
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+CMD_EXTRA_SRC := $(filter-out cmd/sc-%.c,$(wildcard cmd/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
+MANS := $(wildcard man/*.[157])
+
+.PHONY: all deps check check-unit check-cli check-update lint fmt install clean demo bench tests
+
+all: $(BINS)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/sc_version.h: VERSION scripts/version.sh FORCE
+	@mkdir -p $(BUILD)
+	@scripts/version.sh > $@.tmp && (cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@)
+
+FORCE:
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/sc_version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libsc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libsc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_LDFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsc.a $(SC_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_LDFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsc.a $(SC_LIBS)
+
+tests: $(BINS) $(UNIT_BIN)
+
+# make check: installs missing packages, builds, runs unit, CLI and interop
+# tests, and ends with one line "N passed, N failed".
+check:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) tests/run-tests.sh all
+
+check-unit: tests
+	@BUILD=$(BUILD) tests/run-tests.sh unit
+
+check-cli: tests
+	@BUILD=$(BUILD) tests/run-tests.sh cli
+
+check-update: tests
+	@BUILD=$(BUILD) SC_UPDATE_GOLDEN=1 tests/run-tests.sh cli
+
+demo:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+bench:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/bench.sh
+
+lint:
+	@for m in $(MANS); do groff -man -ww -z $$m || exit 1; done
+	@clang-format --dry-run --Werror lib/*.[ch] cmd/*.c tests/unit/*.[ch]
+
+fmt:
+	clang-format -i lib/*.[ch] cmd/*.c tests/unit/*.[ch]
+
+install: all
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(man5dir) \
+	    $(DESTDIR)$(man7dir) $(DESTDIR)$(datadir)/sc
+	install -m 755 $(BINS) $(DESTDIR)$(bindir)
+	for m in $(MANS); do s=$${m##*.}; \
+	    sed -e "s/@VERSION@/$$(cat VERSION)/" $$m > $(DESTDIR)$(PREFIX)/share/man/man$$s/$$(basename $$m); done
+	cp -R share/. $(DESTDIR)$(datadir)/sc/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
