@@ -195,7 +195,8 @@ void sc_mat_get_info(const sc_mat *m, sc_mat_info *info);
 SC_MUST_CHECK int sc_mat_read_rows(sc_mat *m, int64_t r0, int64_t r1,
                                    sc_block *blk);
 
-/* Sum of all values and count of stored entries, streaming in row blocks. */
+/* Sum of all values and the number of entries, streaming in row blocks:
+ * for sparse matrices the stored entries, for dense ones the non-zeros. */
 SC_MUST_CHECK int sc_mat_sum(sc_mat *m, double *sum, int64_t *nnz);
 
 void sc_mat_free(sc_mat *m);
