@@ -1,0 +1,97 @@
+/* sc_open: detect the format of an input and open it as an sc_adata. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sc_adata.h"
+#include "sc_h5.h"
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static sc_format detect_h5(const char *path)
+{
+    hid_t f;
+    sc_format fmt = SC_FMT_UNKNOWN;
+
+    if (sc_h5_open_ro(path, &f) < 0) {
+        sc_err_clear();
+        return SC_FMT_UNKNOWN;
+    }
+    if (sc_h5_is_group(f, "matrix") && sc_h5_is_group(f, "matrix/features"))
+        fmt = SC_FMT_10X_H5_V3;
+    else if (sc_h5_is_dataset(f, "matrix") &&
+             (sc_h5_exists(f, "row_attrs") || sc_h5_exists(f, "col_attrs")))
+        fmt = SC_FMT_LOOM;
+    else if (sc_h5_exists(f, "obs") && sc_h5_exists(f, "var"))
+        fmt = SC_FMT_H5AD;
+    else {
+        /* Cell Ranger <= 2: a group per genome holding barcodes + genes. */
+        char **names = NULL;
+        int64_t n = 0;
+        if (sc_h5_list(f, &names, &n) == 0) {
+            for (int64_t i = 0; i < n && fmt == SC_FMT_UNKNOWN; i++) {
+                char p[600];
+                snprintf(p, sizeof p, "%s/barcodes", names[i]);
+                if (sc_h5_is_group(f, names[i]) && sc_h5_exists(f, p)) {
+                    snprintf(p, sizeof p, "%s/genes", names[i]);
+                    if (sc_h5_exists(f, p))
+                        fmt = SC_FMT_10X_H5_V2;
+                }
+            }
+        }
+        sc_err_clear();
+        sc_strv_free(names, n);
+    }
+    H5Fclose(f);
+    return fmt;
+}
+
+sc_format sc_adata_detect(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return SC_FMT_UNKNOWN;
+    if (S_ISDIR(st.st_mode) || has_suffix(path, ".mtx") ||
+        has_suffix(path, ".mtx.gz"))
+        return SC_FMT_10X_MTX;
+    return detect_h5(path);
+}
+
+int sc_adata_open(const char *path, unsigned flags, sc_adata **out)
+{
+    struct stat st;
+    sc_format fmt;
+
+    *out = NULL;
+    sc_h5_init();
+    if (stat(path, &st) < 0)
+        return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
+    fmt = sc_adata_detect(path);
+    switch (fmt) {
+    case SC_FMT_H5AD: return sc_h5ad_open(path, flags, out);
+    case SC_FMT_10X_H5_V2:
+    case SC_FMT_10X_H5_V3: return sc_tenx_h5_open(path, flags, out);
+    case SC_FMT_10X_MTX: return sc_tenx_mtx_open(path, flags, out);
+    case SC_FMT_LOOM: return sc_loom_open(path, flags, out);
+    default: break;
+    }
+    /* Not a format we know: say why as precisely as we can. */
+    {
+        hid_t f;
+        int rc = sc_h5_open_ro(path, &f);
+        if (rc < 0)
+            return rc;
+        H5Fclose(f);
+    }
+    return sc_fail(SC_EFORMAT, "'%s': an HDF5 file but not h5ad, 10x or "
+                   "loom (no obs/var, matrix or genome groups)", path);
+}
