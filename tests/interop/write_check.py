@@ -3,7 +3,9 @@
 # tests/unit/test_h5ad_write.c with the intended dtypes and values.
 # SPDX-License-Identifier: MIT
 #
-# Usage: /usr/bin/python3 tests/interop/write_check.py FILE [full|empty|zeros|norows|wide]
+# Usage: /usr/bin/python3 tests/interop/write_check.py FILE [MODE]
+#   MODE full|empty|zeros|norows|wide: the datasets of test_h5ad_write.c
+#   MODE same:ORIGINAL: FILE must read like anndata's reading of ORIGINAL
 # Exit status 0 when everything matches, 1 on a mismatch (each one printed),
 # 2 on a usage error. Run by the unit test when SC_PYTHON_INTEROP is set:
 #   SC_PYTHON_INTEROP=1 tests/run-tests.sh unit
@@ -11,6 +13,7 @@
 
 import math
 import sys
+import warnings
 
 import anndata
 import numpy as np
@@ -205,6 +208,117 @@ def check_wide(a):
     eq(float(a.obs["column_number_04999"].iloc[1]), 4999.0, "last value")
 
 
+def to_dense(m):
+    return m.toarray() if sp.issparse(m) else np.asarray(m)
+
+
+def kind_of(dt):
+    """numpy dtype for comparison: fixed-length (legacy) and vlen strings
+    are the same thing once read."""
+    return "str" if dt.kind in "USO" else str(dt)
+
+
+def same_array(a, b, what):
+    a, b = to_dense(a), to_dense(b)
+    eq(b.shape, a.shape, f"{what} shape")
+    if a.dtype.names or b.dtype.names:
+        eq(b.dtype.names, a.dtype.names, f"{what} fields")
+        for f in a.dtype.names or ():
+            if b.dtype.names and f in b.dtype.names:
+                same_array(a[f], b[f], f"{what}.{f}")
+        return
+    eq(kind_of(b.dtype), kind_of(a.dtype), f"{what} dtype")
+    if a.shape != b.shape:
+        return
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        check(np.array_equal(a, b, equal_nan=True), f"{what} values")
+    else:
+        check(np.array_equal(a.astype(object) if a.dtype.kind == "S" else a,
+                             b), f"{what} values")
+
+
+def plain(v):
+    """A scalar as a plain Python value (np.str_ -> str, np.int64 -> int)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def same_frame(a, b, what):
+    eq(list(b.index), list(a.index), f"{what} index")
+    eq(b.index.name, a.index.name, f"{what} index name")
+    eq(list(b.columns), list(a.columns), f"{what} columns")
+    for c in a.columns:
+        if c not in b.columns:
+            continue
+        x, y = a[c], b[c]
+        eq(str(y.dtype), str(x.dtype), f"{what}[{c}] dtype")
+        if str(x.dtype) == "category" and str(y.dtype) == "category":
+            eq(list(y.cat.categories), list(x.cat.categories),
+               f"{what}[{c}] categories")
+            eq(y.cat.ordered, x.cat.ordered, f"{what}[{c}] ordered")
+        xs = [None if pd.isna(v) else v for v in x]
+        ys = [None if pd.isna(v) else v for v in y]
+        eq(ys, xs, f"{what}[{c}] values")
+
+
+def same_value(a, b, what):
+    """Recursive comparison of uns-like values."""
+    if isinstance(a, dict):
+        check(isinstance(b, dict), f"{what}: not a dict")
+        if isinstance(b, dict):
+            eq(sorted(b.keys()), sorted(a.keys()), f"{what} keys")
+            for k in a:
+                if k in b:
+                    same_value(a[k], b[k], f"{what}/{k}")
+    elif isinstance(a, pd.DataFrame):
+        check(isinstance(b, pd.DataFrame), f"{what}: not a dataframe")
+        if isinstance(b, pd.DataFrame):
+            same_frame(a, b, what)
+    elif isinstance(a, np.ndarray) or sp.issparse(a):
+        check(isinstance(b, np.ndarray) or sp.issparse(b),
+              f"{what}: {type(b).__name__}, not an array")
+        if isinstance(b, np.ndarray) or sp.issparse(b):
+            same_array(a, b, what)
+    elif isinstance(a, (pd.api.extensions.ExtensionArray, pd.Series)):
+        check(isinstance(b, type(a)), f"{what}: {type(b).__name__}, not "
+              f"{type(a).__name__}")
+        eq(str(b.dtype), str(a.dtype), f"{what} dtype")
+        eq([None if pd.isna(v) else v for v in b],
+           [None if pd.isna(v) else v for v in a], f"{what} values")
+    else:
+        a, b = plain(a), plain(b)
+        if isinstance(a, float) and math.isnan(a):
+            check(isinstance(b, float) and math.isnan(b), f"{what}: {b!r}")
+            return
+        eq(type(b).__name__, type(a).__name__, f"{what} type")
+        eq(b, a, what)
+
+
+def check_same(a, original):
+    """Our file A against anndata's own reading of ORIGINAL."""
+    try:
+        with warnings.catch_warnings():  # legacy originals warn, ours must not
+            warnings.simplefilter("ignore")
+            o = anndata.read_h5ad(original)
+    except Exception as e:  # anndata 0.8 cannot read some newer files
+        print(f"write_check.py: note: anndata {anndata.__version__} cannot "
+              f"read '{original}' ({type(e).__name__}); checked that ours "
+              "loads", file=sys.stderr)
+        return
+    eq(a.shape, o.shape, "shape")
+    same_frame(o.obs, a.obs, "obs")
+    same_frame(o.var, a.var, "var")
+    check((a.X is None) == (o.X is None), "X presence")
+    if o.X is not None and a.X is not None:
+        same_array(o.X, a.X, "X")
+    for slot in ("layers", "obsm", "varm", "obsp", "varp"):
+        same_value(dict(getattr(o, slot)), dict(getattr(a, slot)), slot)
+    same_value(dict(o.uns), dict(a.uns), "uns")
+    check((a.raw is None) == (o.raw is None), "raw presence")
+    if o.raw is not None and a.raw is not None:
+        same_array(o.raw.X, a.raw.X, "raw/X")
+        same_frame(o.raw.var, a.raw.var, "raw/var")
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         print(__doc__ or "usage: write_check.py FILE [MODE]", file=sys.stderr)
@@ -213,17 +327,25 @@ def main():
     mode = sys.argv[2] if len(sys.argv) == 3 else "full"
     checks = {"full": check_full, "empty": check_empty, "zeros": check_zeros,
               "norows": check_norows, "wide": check_wide}
-    if mode not in checks:
+    if mode not in checks and not mode.startswith("same:"):
         print(f"write_check.py: unknown mode '{mode}'", file=sys.stderr)
         return 2
     try:
-        a = anndata.read_h5ad(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            a = anndata.read_h5ad(path)
+        for w in caught:  # e.g. a legacy or unknown encoding
+            failures.append(f"warning while reading: {w.category.__name__}: "
+                            f"{w.message}")
     except Exception as e:  # the point of the test: report, do not crash
         print(f"write_check.py: anndata {anndata.__version__} cannot read "
               f"'{path}': {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     try:
-        checks[mode](a)
+        if mode.startswith("same:"):
+            check_same(a, mode[5:])
+        else:
+            checks[mode](a)
     except Exception as e:  # a missing key or a wrong type is a mismatch too
         failures.append(f"{type(e).__name__}: {e}")
     for f in failures:
