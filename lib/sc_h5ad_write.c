@@ -956,8 +956,11 @@ static int write_elem(wctx *w, hid_t loc, const sc_elem *e, const char *name)
     int rc;
 
     if (e->kind == SC_K_NULL) {
-        sc_log_debug("'%s': skipping None element %s/%s (anndata 0.8 has no "
-                     "null encoding)", w->path, w->ep, name ? name : "");
+        size_t mark = ep_push(w, name ? name : "");
+
+        sc_log_debug("'%s': not writing None element %s (anndata 0.8 has no "
+                     "null encoding)", w->path, w->ep);
+        ep_pop(w, mark);
         return 0;
     }
     if ((rc = check_key(w, name)) < 0)
