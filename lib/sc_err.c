@@ -29,10 +29,10 @@ int sc_fail_ctx(int code, const char *fmt, ...)
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     memcpy(old, msg, sizeof old);
-    if (old[0])
-        snprintf(msg, sizeof msg, "%s: %s", ctx, old);
-    else
-        snprintf(msg, sizeof msg, "%s: %s", ctx, sc_strerror(code));
+    /* Long messages are cut; the return value is checked to say so. */
+    if (snprintf(msg, sizeof msg, "%s: %s", ctx,
+                 old[0] ? old : sc_strerror(code)) >= (int)sizeof msg)
+        memcpy(msg + sizeof msg - 4, "...", 4);
     return code;
 }
 

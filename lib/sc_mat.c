@@ -177,7 +177,7 @@ static int read_mem(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     if (m->info.fmt == SC_MAT_DENSE) {
         if (block_reserve(b, n, n * nc, 1) < 0)
             return SC_ENOMEM;
-        if (n * nc)
+        if (n * nc > 0)
             memcpy(b->vals, m->m_vals + r0 * nc,
                    (size_t)(n * nc) * sizeof *b->vals);
         b->dense = 1;
