@@ -3,9 +3,11 @@
 #ifndef SC_UNIT_H
 #define SC_UNIT_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int unit_failed_checks;   /* in the current test */
 static int unit_n, unit_nfail;
@@ -60,6 +62,44 @@ static inline const char *unit_data_dir(void)
 {
     const char *d = getenv("SC_TEST_DATA");
     return d ? d : "tests/data";
+}
+
+/* Make descriptor FD (0, 1 or 2) refer to what TO refers to, after flushing
+ * stdio; returns a copy of the old FD for unit_restore_fd(). */
+static inline int unit_redirect_fd(int fd, int to)
+{
+    int saved;
+
+    fflush(stdout);
+    fflush(stderr);
+    saved = dup(fd);
+    dup2(to, fd);
+    return saved;
+}
+
+static inline void unit_restore_fd(int fd, int saved)
+{
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved, fd);
+    close(saved);
+}
+
+/* Read stdin from the file PATH; returns what unit_restore_fd(0, ...)
+ * needs. */
+static inline int unit_stdin_from(const char *path)
+{
+    int fd = open(path, O_RDONLY), saved = unit_redirect_fd(STDIN_FILENO, fd);
+
+    close(fd);
+    return saved;
+}
+
+/* Create a fresh directory "/tmp/sc_NAME.XXXXXX" into BUF; 0 or -1. */
+static inline int unit_mkdtemp(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "/tmp/sc_%s.XXXXXX", name);
+    return mkdtemp(buf) ? 0 : -1;
 }
 
 #endif

@@ -1,0 +1,617 @@
+/* sc_cli: the shared option table, --help/--version, exit codes, numbers. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <hdf5.h>
+#include <jansson.h>
+#include <libdeflate.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <yaml.h>
+#include <zlib.h>
+
+#include "sc_log.h"
+#include "sc_version.h"
+
+#define HELP_WIDTH 80
+#define HELP_COL_MIN 16 /* where the help text starts, at least */
+#define HELP_COL_MAX 32
+#define THREADS_MAX 4096
+
+/* ---- option table ---- */
+
+static int is_short(int key)
+{
+    return key > 0 && key < 0x80 && isgraph(key);
+}
+
+static int is_heading(const sc_opt *o)
+{
+    return o->key == 0 && !o->long_name && o->help;
+}
+
+static int is_end(const sc_opt *o)
+{
+    return o->key == 0 && !o->long_name && !o->help;
+}
+
+static const sc_opt *find_key(const sc_opt *opts, int key)
+{
+    for (; !is_end(opts); opts++)
+        if (opts->key == key && !is_heading(opts))
+            return opts;
+    return NULL;
+}
+
+/* How an option is named in messages: "--name" when it has one, else "-c". */
+static const char *opt_name(const sc_opt *o, char *buf, size_t size)
+{
+    if (o->long_name)
+        snprintf(buf, size, "--%s", o->long_name);
+    else
+        snprintf(buf, size, "-%c", o->key);
+    return buf;
+}
+
+/* ---- --help ---- */
+
+/* "  -@, --threads N", "      --progress", "  -x, --foo[=N]", "  -n N". */
+static void format_opt(const sc_opt *o, char *buf, size_t size)
+{
+    const char *mv = o->metavar ? o->metavar : "ARG";
+    int n;
+
+    if (is_short(o->key))
+        n = snprintf(buf, size, "  -%c%s", o->key, o->long_name ? ", " : "");
+    else
+        n = snprintf(buf, size, "      ");
+    if (o->long_name)
+        n += snprintf(buf + n, size - n, "--%s", o->long_name);
+    if (o->arg == SC_ARG_REQUIRED)
+        snprintf(buf + n, size - n, " %s", mv);
+    else if (o->arg == SC_ARG_OPTIONAL)
+        snprintf(buf + n, size - n, o->long_name ? "[=%s]" : "[%s]", mv);
+}
+
+/* Print TEXT wrapped at word boundaries to fit HELP_WIDTH, the first line
+ * continuing at column COL (the cursor is there), the others indented. */
+static void print_wrapped(const char *text, int col)
+{
+    int avail = HELP_WIDTH - col, used = 0;
+
+    while (*text) {
+        size_t w = strcspn(text, " ");
+
+        if (used > 0 && used + 1 + (int)w > avail) {
+            printf("\n%*s", col, "");
+            used = 0;
+        } else if (used > 0) {
+            putchar(' ');
+            used++;
+        }
+        printf("%.*s", (int)w, text);
+        used += (int)w;
+        text += w;
+        while (*text == ' ')
+            text++;
+    }
+    putchar('\n');
+}
+
+/* 1 if a heading at O has at least one visible option under it. */
+static int group_has_options(const sc_opt *o)
+{
+    for (o++; !is_end(o) && !is_heading(o); o++)
+        if (o->help)
+            return 1;
+    return 0;
+}
+
+static void print_help(const char *prog, const char *usage, const sc_opt *opts)
+{
+    const char *nl = strchr(usage, '\n');
+    const sc_opt *o;
+    char buf[128];
+    int col = 0, headed = 0, len;
+
+    printf("Usage: %s %.*s\n", prog,
+           nl ? (int)(nl - usage) : (int)strlen(usage), usage);
+    if (nl && nl[1])
+        printf("%s%s", nl + 1, nl[strlen(nl) - 1] == '\n' ? "" : "\n");
+    /* The help column: after the longest option that leaves room for it
+     * (longer ones get their help on the next line). */
+    for (o = opts; !is_end(o); o++) {
+        if (!is_heading(o) && o->help) {
+            format_opt(o, buf, sizeof buf);
+            len = (int)strlen(buf) + 2;
+            if (len > col && len <= HELP_COL_MAX)
+                col = len;
+        }
+    }
+    col = col < HELP_COL_MIN ? HELP_COL_MIN : col;
+    for (o = opts; !is_end(o); o++) {
+        if (is_heading(o)) {
+            if (group_has_options(o)) {
+                printf("\n%s\n", o->help);
+                headed = 1;
+            }
+            continue;
+        }
+        if (!o->help)
+            continue;
+        if (!headed) {
+            printf("\nOptions:\n");
+            headed = 1;
+        }
+        format_opt(o, buf, sizeof buf);
+        if ((int)strlen(buf) + 2 > col)
+            printf("%s\n%*s", buf, col, "");
+        else
+            printf("%-*s", col, buf);
+        print_wrapped(o->help, col);
+    }
+}
+
+/* ---- --version ---- */
+
+static void print_version(const char *prog)
+{
+    unsigned maj = 0, min = 0, rel = 0;
+    const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+
+    H5get_libversion(&maj, &min, &rel);
+    printf("%s %s (hdf5 %u.%u.%u, sqlite %s, yaml %s, zlib %s, libcurl %s, "
+           "jansson %s, libdeflate %s, openssl %s)\n",
+           prog, SC_VERSION, maj, min, rel, sqlite3_libversion(),
+           yaml_get_version_string(), zlibVersion(),
+           curl ? curl->version : "?", jansson_version_str(),
+           LIBDEFLATE_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION_STRING));
+}
+
+/* ---- usage errors ---- */
+
+static void vusage(const char *prog, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+}
+
+static int usage(const char *prog, const char *fmt, ...) SC_PRINTF(2, 3);
+
+static int usage(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vusage(prog, fmt, ap);
+    va_end(ap);
+    return SC_CLI_USAGE;
+}
+
+int sc_cli_usage_error(sc_cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vusage(cli->prog, fmt, ap);
+    va_end(ap);
+    sc_cli_release(cli);
+    return SC_EXIT_USAGE;
+}
+
+/* Explain why getopt_long returned C ('?' or ':'). WORD is the argv element
+ * it last finished, which is the offending one for a long option and for a
+ * short one that ended its element. */
+static int bad_option(const char *prog, const sc_opt *opts, int c,
+                      const char *word)
+{
+    const sc_opt *o = find_key(opts, optopt);
+    size_t len = strcspn(word, "="), n = 0;
+
+    if (c == ':' && strncmp(word, "--", 2) != 0)
+        return usage(prog, "option '-%c' requires an argument", optopt);
+    if (c == ':')
+        return usage(prog, "option '%s' requires an argument", word);
+    if (optopt && !o)
+        return usage(prog, "unknown option '-%c'", optopt);
+    if (optopt)
+        return usage(prog, "option '%.*s' does not take an argument",
+                     (int)len, word);
+    for (o = opts; !is_end(o); o++)
+        if (o->long_name && len > 2 &&
+            strncmp(o->long_name, word + 2, len - 2) == 0)
+            n++;
+    if (n > 1)
+        return usage(prog, "ambiguous option '%.*s'", (int)len, word);
+    return usage(prog, "unknown option '%.*s'", (int)len, word);
+}
+
+/* ---- parsing ---- */
+
+/* Append ARG to B, quoted for a POSIX shell when it needs quoting. */
+static char *quote_arg(char *b, const char *arg)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                               "VWXYZ0123456789_@%+=:,./-";
+
+    if (*arg && strspn(arg, safe) == strlen(arg))
+        return stpcpy(b, arg);
+    *b++ = '\'';
+    for (; *arg; arg++) {
+        if (*arg == '\'')
+            b = stpcpy(b, "'\\''");
+        else
+            *b++ = *arg;
+    }
+    *b++ = '\'';
+    return b;
+}
+
+static char *join_cmdline(int argc, char **argv)
+{
+    size_t size = 1;
+    char *s, *b;
+    int i;
+
+    for (i = 0; i < argc; i++)
+        size += 4 * strlen(argv[i]) + 3;
+    if (!(s = b = malloc(size)))
+        return NULL;
+    for (i = 0; i < argc; i++) {
+        if (i)
+            *b++ = ' ';
+        b = quote_arg(b, argv[i]);
+    }
+    *b = '\0';
+    return s;
+}
+
+/* The getopt_long tables for OPTS: "+:" style short string and long array. */
+static int build_getopt(const sc_opt *opts, char **shortopts,
+                        struct option **longopts)
+{
+    size_t n = 0, i = 0, j = 0;
+    const sc_opt *o;
+    char *s;
+    struct option *l;
+
+    for (o = opts; !is_end(o); o++)
+        n++;
+    s = malloc(3 * n + 2);
+    l = calloc(n + 1, sizeof *l);
+    if (!s || !l) {
+        free(s);
+        free(l);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    s[i++] = ':';
+    for (o = opts; !is_end(o); o++) {
+        if (is_heading(o))
+            continue;
+        if (is_short(o->key)) {
+            s[i++] = (char)o->key;
+            if (o->arg != SC_ARG_NONE)
+                s[i++] = ':';
+            if (o->arg == SC_ARG_OPTIONAL)
+                s[i++] = ':';
+        }
+        if (o->long_name) {
+            l[j].name = o->long_name;
+            l[j].has_arg = o->arg == SC_ARG_REQUIRED   ? required_argument
+                           : o->arg == SC_ARG_OPTIONAL ? optional_argument
+                                                       : no_argument;
+            l[j].val = o->key;
+            j++;
+        }
+    }
+    s[i] = '\0';
+    *shortopts = s;
+    *longopts = l;
+    return 0;
+}
+
+static int resolve_threads(int64_t n)
+{
+    long cpus;
+
+    if (n > 0)
+        return (int)n;
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > THREADS_MAX ? THREADS_MAX : (int)cpus;
+}
+
+/* Handle one common option: 0 done, 1 if KEY is not a common option, or a
+ * negative SC_E* code. */
+static int common_option(sc_cli *cli, int key, const char *arg, int *help,
+                         int *version)
+{
+    int64_t n;
+    int rc;
+
+    switch (key) {
+    case 'h': *help = 1; return 0;
+    case 'V': *version = 1; return 0;
+    case 'q': cli->verbosity = -1; return 0;
+    case 'v':
+        cli->verbosity = cli->verbosity < 0 ? 1 : cli->verbosity + 1;
+        return 0;
+    case 'c': cli->config = arg; return 0;
+    case SC_OPT_PROGRESS: cli->progress = SC_PROGRESS_ON; return 0;
+    case SC_OPT_NO_PROGRESS: cli->progress = SC_PROGRESS_OFF; return 0;
+    case SC_OPT_NO_PROVENANCE: cli->provenance = 0; return 0;
+    case '@':
+        if ((rc = sc_parse_int(arg, 0, THREADS_MAX, &n)) < 0)
+            return rc;
+        cli->threads = resolve_threads(n);
+        return 0;
+    default: return 1;
+    }
+}
+
+/* Print what --help or --version asked for; the exit status. */
+static int print_info(sc_cli *cli, const char *usage_text, const sc_opt *opts,
+                      int help,
+                      int (*on_option)(int key, const char *arg, void *ud),
+                      void *ud)
+{
+    int rc = SC_CLI_DONE;
+
+    if (help) {
+        print_help(cli->prog, usage_text, opts);
+    } else {
+        print_version(cli->prog);
+        if (on_option && find_key(opts, SC_OPT_VERSION_HOOK) &&
+            on_option(SC_OPT_VERSION_HOOK, NULL, ud) < 0) {
+            sc_log_error("%s", sc_errmsg());
+            rc = SC_EXIT_FAIL;
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        sc_log_error("cannot write to standard output: %s", strerror(errno));
+        rc = SC_EXIT_FAIL;
+    }
+    return rc;
+}
+
+static int log_level(int verbosity)
+{
+    return verbosity < 0    ? SC_LOG_ERROR
+           : verbosity == 0 ? SC_LOG_WARN
+           : verbosity == 1 ? SC_LOG_INFO
+                            : SC_LOG_DEBUG;
+}
+
+int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
+                 const sc_opt *opts, int argc, char **argv,
+                 int (*on_option)(int key, const char *arg, void *ud),
+                 void *ud)
+{
+    struct option *longopts = NULL;
+    char *shortopts = NULL, name[64];
+    int c, rc = SC_CLI_RUN, help = 0, version = 0;
+
+    memset(cli, 0, sizeof *cli);
+    clock_gettime(CLOCK_MONOTONIC, &cli->start);
+    cli->prog = prog;
+    cli->threads = 1;
+    cli->progress = SC_PROGRESS_AUTO;
+    cli->provenance = 1;
+    sc_log_init(prog, SC_LOG_WARN);
+    if (!(cli->cmdline = join_cmdline(argc, argv)) ||
+        build_getopt(opts, &shortopts, &longopts) < 0) {
+        sc_log_error("out of memory");
+        rc = SC_EXIT_FAIL;
+        goto out;
+    }
+    optind = 0; /* glibc: start afresh, even if getopt was used before */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            rc = bad_option(cli->prog, opts, c, argv[optind - 1]);
+            goto out;
+        }
+        rc = common_option(cli, c, optarg, &help, &version);
+        if (rc == 1)
+            rc = on_option ? on_option(c, optarg, ud) : 0;
+        if (rc < 0) {
+            rc = usage(cli->prog, "option '%s': %s",
+                       opt_name(find_key(opts, c), name, sizeof name),
+                       sc_errmsg());
+            goto out;
+        }
+        if (rc > 0) {
+            rc = SC_CLI_DONE;
+            goto out;
+        }
+    }
+    sc_log_set_level(log_level(cli->verbosity));
+    if (cli->verbosity < 0 && cli->progress == SC_PROGRESS_AUTO)
+        cli->progress = SC_PROGRESS_OFF;
+    if (help || version) {
+        rc = print_info(cli, usage_text, opts, help, on_option, ud);
+        goto out;
+    }
+    cli->argc = argc - optind;
+    cli->argv = argv + optind;
+    rc = SC_CLI_RUN;
+out:
+    free(shortopts);
+    free(longopts);
+    if (rc != SC_CLI_RUN)
+        sc_cli_release(cli);
+    return rc;
+}
+
+void sc_cli_release(sc_cli *cli)
+{
+    free(cli->cmdline);
+    cli->cmdline = NULL;
+}
+
+double sc_cli_elapsed(const sc_cli *cli)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - cli->start.tv_sec) +
+           (double)(now.tv_nsec - cli->start.tv_nsec) / 1e9;
+}
+
+/* ---- the end of a run ---- */
+
+static void print_summary(const sc_cli *cli)
+{
+    struct rusage ru;
+    double cpu = 0, rss = 0;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        rss = (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+    }
+    sc_log_info("version %s", SC_VERSION);
+    sc_log_info("command: %s", cli->cmdline ? cli->cmdline : "?");
+    sc_log_info("real time %.3f s, CPU time %.3f s, peak RSS %.1f MiB",
+                sc_cli_elapsed(cli), cpu, rss);
+}
+
+int sc_cli_finish(sc_cli *cli, int rc)
+{
+    int status = rc < 0 ? SC_EXIT_FAIL : rc, err = 0;
+
+    if (rc < 0)
+        sc_log_error("%s", sc_errmsg());
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        err = errno ? errno : EIO;
+        sc_log_error("cannot write to standard output: %s", strerror(err));
+    }
+    print_summary(cli);
+    /* After fclose, sc_log (which flushes stdout) must not be used. */
+    if (fclose(stdout) != 0 && !err) {
+        err = errno;
+        fprintf(stderr, "%s: error: cannot close standard output: %s\n",
+                cli->prog, strerror(err));
+    }
+    if (err && (status == SC_EXIT_OK || status == SC_EXIT_PARTIAL))
+        status = SC_EXIT_FAIL;
+    sc_cli_release(cli);
+    return status;
+}
+
+/* ---- numbers ---- */
+
+int sc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    long long v;
+    char *end;
+
+    errno = 0;
+    if (!*s || isspace((unsigned char)*s))
+        return sc_fail(SC_EINVAL, "invalid integer '%s'", s);
+    v = strtoll(s, &end, 10);
+    if (*end)
+        return sc_fail(SC_EINVAL, "invalid integer '%s'", s);
+    if (errno == ERANGE || v < min || v > max)
+        return sc_fail(SC_ERANGE,
+                       "integer '%s' out of range [%" PRId64 ", %" PRId64 "]",
+                       s, min, max);
+    *out = v;
+    return 0;
+}
+
+/* The multiplier for a size suffix at S (whole rest of the string), or 0. */
+static uint64_t size_unit(const char *s)
+{
+    static const char units[] = "KMGT";
+    const char *u;
+    uint64_t m = 1;
+
+    if (!*s)
+        return 1;
+    if (!strcmp(s, "B") || !strcmp(s, "b"))
+        return 1;
+    if (!(u = strchr(units, toupper((unsigned char)*s))))
+        return 0;
+    m <<= 10 * (u - units + 1);
+    s++;
+    if (!*s || !strcmp(s, "B") || !strcmp(s, "b") || !strcmp(s, "iB"))
+        return m;
+    return 0;
+}
+
+int sc_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *p = s, *frac = NULL;
+    uint64_t whole = 0, mult, v;
+    long double f = 0, scale = 1;
+
+    if (!isdigit((unsigned char)*p))
+        return sc_fail(SC_EINVAL, "invalid size '%s'", s);
+    for (; isdigit((unsigned char)*p); p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+
+        if (whole > (UINT64_MAX - d) / 10)
+            return sc_fail(SC_ERANGE, "size '%s' out of range", s);
+        whole = whole * 10 + d;
+    }
+    if (*p == '.') {
+        frac = ++p;
+        for (; isdigit((unsigned char)*p); p++)
+            f += (long double)(*p - '0') * (scale /= 10);
+        if (p == frac)
+            return sc_fail(SC_EINVAL, "invalid size '%s'", s);
+    }
+    if (!(mult = size_unit(p)) || (frac && mult == 1))
+        return sc_fail(SC_EINVAL, "invalid size '%s'", s);
+    if (whole > UINT64_MAX / mult)
+        return sc_fail(SC_ERANGE, "size '%s' out of range", s);
+    v = whole * mult;
+    if (frac) {
+        uint64_t extra = (uint64_t)(f * (long double)mult);
+
+        if (v > UINT64_MAX - extra)
+            return sc_fail(SC_ERANGE, "size '%s' out of range", s);
+        v += extra;
+    }
+    if (v < min || v > max)
+        return sc_fail(SC_ERANGE,
+                       "size '%s' out of range [%" PRIu64 ", %" PRIu64 "]", s,
+                       min, max);
+    *out = v;
+    return 0;
+}
+
+int sc_parse_double(const char *s, double min, double max, double *out)
+{
+    double v;
+    char *end;
+
+    /* Only plain decimal notation: strtod would also take "inf", "nan",
+     * hexadecimal and leading white space. */
+    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
+        return sc_fail(SC_EINVAL, "invalid number '%s'", s);
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end)
+        return sc_fail(SC_EINVAL, "invalid number '%s'", s);
+    if ((errno == ERANGE && fabs(v) > 1.0) || !(v >= min && v <= max))
+        return sc_fail(SC_ERANGE, "number '%s' out of range [%g, %g]", s, min,
+                       max);
+    *out = v;
+    return 0;
+}

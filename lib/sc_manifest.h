@@ -1,0 +1,145 @@
+/* sc_manifest: read and write the TSV manifest that flows between tools. */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_MANIFEST_H
+#define SC_MANIFEST_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "sc_err.h"
+
+/*
+ * The manifest (sc-manifest(5)): tab-separated UTF-8 text, one header line
+ * naming the columns, then one dataset per line. "path" is the first column
+ * and never empty; the other columns are named, unordered and extensible,
+ * and a tool keeps the ones it does not know. Lines starting with '#'
+ * (before or after the header) and empty lines are skipped. Input may be
+ * gzip-compressed. A UTF-8 byte order mark before the header is ignored.
+ *
+ * Values cannot hold tabs or line breaks, so they are escaped on write and
+ * unescaped on read: tab as \t, newline as \n, carriage return as \r,
+ * backslash as \\, and a '#' that starts a line (a path) as \#. A backslash
+ * before any other character is kept as it is.
+ *
+ * An sc_manifest is a column list plus, optionally, rows kept in memory
+ * (sc_manifest_read, sc_manifest_add_row) or an input read row by row
+ * (sc_manifest_open, sc_manifest_next). An sc_mrow is one row; it refers to
+ * its manifest's columns and must not outlive it.
+ *
+ * Streaming: open the input, add the tool's own columns, write the header
+ * (which fixes the output columns: the input's plus the tool's), then for
+ * each row from sc_manifest_next set values, write the row and free it:
+ *
+ *     sc_manifest_open("-", &m);
+ *     sc_manifest_add_col(m, "n_obs");
+ *     sc_manifest_write_header(m, stdout);
+ *     while ((rc = sc_manifest_next(m, &row)) > 0) {
+ *         sc_mrow_setf(row, "n_obs", "%" PRId64, n);
+ *         rc = sc_manifest_write_row(m, row, stdout);
+ *         sc_mrow_free(row);
+ *     }
+ *
+ * Threading: one thread changes a manifest at a time. Rows of one manifest
+ * may be read and set from several threads at once as long as no column is
+ * added meanwhile (add every column before starting the threads).
+ */
+typedef struct sc_manifest sc_manifest;
+typedef struct sc_mrow sc_mrow;
+
+/* A new, empty manifest with the single column "path". *OUT owns it:
+ * release it with sc_manifest_free(). Returns 0 or SC_ENOMEM. */
+SC_MUST_CHECK int sc_manifest_new(sc_manifest **out);
+
+/* Open the manifest at PATH ("-" for stdin) and read its header; the rows
+ * then come from sc_manifest_next(). *OUT owns the manifest (free with
+ * sc_manifest_free, which closes the input). Returns 0, or SC_EIO /
+ * SC_ECORRUPT from reading, or SC_EFORMAT for a bad header ("'m.tsv' line
+ * 1: first column is 'id', not 'path'", "duplicate column 'id'", "empty
+ * column name", "no header line"); *OUT is then NULL. */
+SC_MUST_CHECK int sc_manifest_open(const char *path, sc_manifest **out);
+
+/* Read the next row of an opened manifest into *ROW, which the caller owns
+ * and frees with sc_mrow_free(). Returns 1 with a row, 0 at the end, or a
+ * negative code with *ROW NULL: SC_EFORMAT for a bad line ("'m.tsv' line 4:
+ * 3 fields, header has 5", "'m.tsv' line 4: empty 'path'"), SC_EIO,
+ * SC_ECORRUPT, SC_ENOMEM, or SC_EINVAL when M was not opened from a file. */
+SC_MUST_CHECK int sc_manifest_next(sc_manifest *m, sc_mrow **row);
+
+/* Open PATH and read every row into memory (sc_manifest_nrows/row), then
+ * close the input. Returns and errors as for sc_manifest_open/next. */
+SC_MUST_CHECK int sc_manifest_read(const char *path, sc_manifest **out);
+
+/* Free M, its stored rows and its input; NULL is a no-op. Rows the caller
+ * owns (from sc_manifest_next or sc_mrow_new) must be freed first. */
+void sc_manifest_free(sc_manifest *m);
+
+/* The input's name for messages (the path, or "<stdin>"), or "" for a
+ * manifest made with sc_manifest_new. Borrowed from M. */
+const char *sc_manifest_name(const sc_manifest *m);
+
+/* The columns: their number, the name of column I (borrowed from M; column
+ * 0 is "path"), and the index of column NAME or -1. */
+size_t sc_manifest_ncols(const sc_manifest *m);
+const char *sc_manifest_col(const sc_manifest *m, size_t i);
+long sc_manifest_col_index(const sc_manifest *m, const char *name);
+
+/* Add column NAME at the end unless M already has it. Returns 0, SC_EINVAL
+ * for a name that is empty or holds a tab or line break, or that is new
+ * after the header was written ("cannot add column 'x' after the header"),
+ * or SC_ENOMEM. */
+SC_MUST_CHECK int sc_manifest_add_col(sc_manifest *m, const char *name);
+
+/* The rows stored in M (sc_manifest_read, sc_manifest_add_row): their
+ * number, and row I (owned by M; do not pass it to sc_mrow_free). */
+size_t sc_manifest_nrows(const sc_manifest *m);
+sc_mrow *sc_manifest_row(const sc_manifest *m, size_t i);
+
+/* Append a row with path PATH to the rows stored in M, and set *ROW to it
+ * when ROW is not NULL (owned by M). Returns 0, SC_EINVAL for an empty
+ * PATH, or SC_ENOMEM. */
+SC_MUST_CHECK int sc_manifest_add_row(sc_manifest *m, const char *path,
+                                      sc_mrow **row);
+
+/* A row of M that is not stored in M (for streaming output), with path
+ * PATH. *OUT belongs to the caller: free it with sc_mrow_free() before
+ * freeing M. Returns 0, SC_EINVAL for an empty PATH, or SC_ENOMEM. */
+SC_MUST_CHECK int sc_mrow_new(sc_manifest *m, const char *path,
+                              sc_mrow **out);
+
+/* Free a row the caller owns; NULL, and rows stored in a manifest, are
+ * left alone. */
+void sc_mrow_free(sc_mrow *r);
+
+/* The value of column COL in R: NULL when the manifest has no such column,
+ * "" when the row has no value. Borrowed until the value is set again. */
+const char *sc_mrow_get(const sc_mrow *r, const char *col);
+
+/* The row's path (never empty), borrowed like sc_mrow_get. */
+const char *sc_mrow_path(const sc_mrow *r);
+
+/* The input line the row was read from, or 0, for messages. */
+long sc_mrow_lineno(const sc_mrow *r);
+
+/* Set column COL of R to a copy of VAL (NULL or "" for empty), adding the
+ * column to the manifest when it is new (see sc_manifest_add_col).
+ * sc_mrow_setf formats the value with printf. Returns 0, SC_EINVAL (an
+ * empty path, or a bad or late new column), or SC_ENOMEM. */
+SC_MUST_CHECK int sc_mrow_set(sc_mrow *r, const char *col, const char *val);
+SC_MUST_CHECK int sc_mrow_setf(sc_mrow *r, const char *col, const char *fmt,
+                               ...) SC_PRINTF(3, 4);
+
+/* Write the header line of M's columns to FP. This fixes the columns: none
+ * can be added afterwards. Returns 0, or SC_EIO ("cannot write manifest:
+ * ..."); the caller adds the file name with sc_fail_ctx. */
+SC_MUST_CHECK int sc_manifest_write_header(sc_manifest *m, FILE *fp);
+
+/* Write row R of M (stored or not) to FP, escaped, in the column order of
+ * the header, which must have been written. Returns 0, SC_EINVAL when no
+ * header was written or R belongs to another manifest, or SC_EIO. */
+SC_MUST_CHECK int sc_manifest_write_row(const sc_manifest *m,
+                                        const sc_mrow *r, FILE *fp);
+
+/* Write the header and every stored row of M to FP. Returns as above. */
+SC_MUST_CHECK int sc_manifest_write(sc_manifest *m, FILE *fp);
+
+#endif

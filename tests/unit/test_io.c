@@ -1,0 +1,450 @@
+/* test_io: atomic output, temporary names, mkdir -p, the line reader. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "sc_io.h"
+#include "unit.h"
+
+static char tmpdir[64];
+
+static void path_in(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void write_gz(const char *path, const void *data, size_t n)
+{
+    gzFile gz = gzopen(path, "wb");
+
+    gzwrite(gz, data, (unsigned)n);
+    gzclose(gz);
+}
+
+/* The contents of PATH as a string (up to SIZE - 1 bytes). */
+static const char *read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = 0;
+
+    if (f) {
+        n = fread(buf, 1, size - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return f ? buf : NULL;
+}
+
+/* ---- atomic output ---- */
+
+static void test_atomic_commit(void)
+{
+    char path[128], tmp[160], buf[64];
+    sc_atomic a;
+    FILE *fp;
+
+    path_in(path, sizeof path, "out.tsv");
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    CHECK(fp != NULL && fp != stdout);
+    fputs("hello\n", fp);
+    CHECK(exists(tmp));   /* written beside the target ... */
+    CHECK(!exists(path)); /* ... which appears only at commit */
+    CHECK_INTEQ(sc_io_atomic_commit(&a), 0);
+    CHECK(!exists(tmp));
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "hello\n");
+    sc_io_atomic_abort(&a); /* harmless after commit */
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "hello\n");
+
+    /* Replacing an existing file. */
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    fputs("second\n", fp);
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "hello\n");
+    CHECK_INTEQ(sc_io_atomic_commit(&a), 0);
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "second\n");
+    unlink(path);
+}
+
+static void test_atomic_abort(void)
+{
+    char path[128], tmp[160], buf[64];
+    sc_atomic a;
+    FILE *fp;
+
+    path_in(path, sizeof path, "keep.tsv");
+    write_file(path, "old\n", 4);
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    fputs("half", fp);
+    sc_io_atomic_abort(&a);
+    CHECK(!exists(tmp));
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "old\n");
+    sc_io_atomic_abort(&a); /* twice is fine */
+    unlink(path);
+}
+
+static void test_atomic_errors(void)
+{
+    char path[128], tmp[160], msg[256];
+    sc_atomic a;
+    FILE *fp = stderr;
+
+    path_in(path, sizeof path, "no/such/dir/out.tsv");
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), SC_EIO);
+    CHECK(fp == NULL);
+    snprintf(msg, sizeof msg,
+             "cannot create '%s': No such file or directory", path);
+    CHECK_STREQ(sc_errmsg(), msg);
+    CHECK(a.fp == NULL && a.tmp == NULL);
+    sc_io_atomic_abort(&a); /* fine on a failed open */
+
+    /* A leftover temporary file is not overwritten. */
+    path_in(path, sizeof path, "busy.tsv");
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    write_file(tmp, "x", 1);
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), SC_EIO);
+    CHECK(strstr(sc_errmsg(), ": File exists"));
+    unlink(tmp);
+
+    /* The rename fails when the target is a non-empty directory: the
+     * temporary file is removed and the error names both. */
+    path_in(path, sizeof path, "adir");
+    CHECK_INTEQ(mkdir(path, 0777), 0);
+    path_in(tmp, sizeof tmp, "adir/f");
+    write_file(tmp, "x", 1);
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    fputs("data\n", fp);
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    CHECK_INTEQ(sc_io_atomic_commit(&a), SC_EIO);
+    CHECK(!strncmp(sc_errmsg(), "cannot rename '", 15));
+    CHECK(strstr(sc_errmsg(), ".tmp."));
+    CHECK(!exists(tmp));
+    CHECK(a.fp == NULL && a.path == NULL);
+    CHECK_INTEQ(sc_io_atomic_commit(&a), SC_EINVAL); /* nothing open */
+    path_in(tmp, sizeof tmp, "adir/f");
+    unlink(tmp);
+    rmdir(path);
+}
+
+static void test_atomic_stdout(void)
+{
+    sc_atomic a;
+    FILE *fp = NULL;
+
+    CHECK_INTEQ(sc_io_atomic_open("-", &a, &fp), 0);
+    CHECK(fp == stdout);
+    CHECK_INTEQ(sc_io_atomic_commit(&a), 0);
+    CHECK(fp == stdout && !ferror(stdout)); /* still open */
+    CHECK_INTEQ(sc_io_atomic_open("-", &a, &fp), 0);
+    sc_io_atomic_abort(&a); /* stdout stays open */
+    CHECK(fputs("# stdout still open\n", stdout) >= 0);
+}
+
+static void test_tmpname_rename(void)
+{
+    char path[128], tmp[160], small[8], buf[64], want[160];
+
+    path_in(path, sizeof path, "h5.out");
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    snprintf(want, sizeof want, "%s.tmp.%ld", path, (long)getpid());
+    CHECK_STREQ(tmp, want);
+    CHECK_INTEQ(sc_io_tmpname(path, small, sizeof small), SC_EINVAL);
+    CHECK(strstr(sc_errmsg(), "file name too long"));
+
+    write_file(tmp, "h5", 2);
+    CHECK_INTEQ(sc_io_commit_rename(tmp, path), 0);
+    CHECK(!exists(tmp));
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "h5");
+    unlink(path);
+
+    CHECK_INTEQ(sc_io_commit_rename(tmp, path), SC_EIO); /* no such file */
+    CHECK(strstr(sc_errmsg(), ": No such file or directory"));
+
+    write_file(tmp, "h5", 2);
+    sc_io_discard(tmp);
+    CHECK(!exists(tmp));
+    sc_io_discard(tmp);  /* already gone: fine */
+    sc_io_discard(NULL); /* fine */
+}
+
+/* ---- mkdir -p ---- */
+
+static void test_mkdir_p(void)
+{
+    char dir[160], file[160], msg[256];
+    struct stat st;
+
+    path_in(dir, sizeof dir, "a/b//c/");
+    CHECK_INTEQ(sc_io_mkdir_p(dir), 0);
+    path_in(dir, sizeof dir, "a/b/c");
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_INTEQ(sc_io_mkdir_p(dir), 0); /* exists: fine */
+    CHECK_INTEQ(sc_io_mkdir_p(tmpdir), 0);
+    CHECK_INTEQ(sc_io_mkdir_p("."), 0);
+    CHECK_INTEQ(sc_io_mkdir_p("/"), 0);
+
+    CHECK_INTEQ(sc_io_mkdir_p(""), SC_EINVAL);
+
+    path_in(file, sizeof file, "a/file");
+    write_file(file, "x", 1);
+    CHECK_INTEQ(sc_io_mkdir_p(file), SC_EIO);
+    snprintf(msg, sizeof msg, "cannot create directory '%s': File exists",
+             file);
+    CHECK_STREQ(sc_errmsg(), msg);
+    path_in(dir, sizeof dir, "a/file/sub");
+    CHECK_INTEQ(sc_io_mkdir_p(dir), SC_EIO);
+    snprintf(msg, sizeof msg, "cannot create directory '%s': Not a directory",
+             dir);
+    CHECK_STREQ(sc_errmsg(), msg);
+    unlink(file);
+    path_in(dir, sizeof dir, "a/b/c");
+    rmdir(dir);
+    path_in(dir, sizeof dir, "a/b");
+    rmdir(dir);
+    path_in(dir, sizeof dir, "a");
+    rmdir(dir);
+}
+
+/* ---- lines ---- */
+
+/* Read every line of PATH into OUT joined by '|', the result of the last
+ * sc_lines_next, and the number of lines. */
+static int read_lines(const char *path, char *out, size_t size, long *n)
+{
+    sc_lines *l;
+    char *line;
+    size_t len, used = 0;
+    int rc;
+
+    out[0] = '\0';
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        CHECK(strlen(line) == len);
+        used += snprintf(out + used, size - used, "%s|", line);
+        if (used >= size)
+            used = size - 1;
+    }
+    *n = sc_lines_lineno(l);
+    sc_lines_close(l);
+    return rc;
+}
+
+static void test_lines_plain(void)
+{
+    char path[128], buf[256];
+    long n = -1;
+
+    path_in(path, sizeof path, "plain.txt");
+    write_file(path, "a\nbb\r\n\nlast", 11);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "a|bb||last|");
+    CHECK_INTEQ(n, 4);
+
+    write_file(path, "one\n", 4);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "one|");
+    CHECK_INTEQ(n, 1);
+
+    write_file(path, "", 0);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "");
+    CHECK_INTEQ(n, 0);
+
+    write_file(path, "\n\r\n\r", 4); /* a lone CR at the end is stripped */
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "|||");
+    CHECK_INTEQ(n, 3);
+
+    write_file(path, "a\rb\n", 4); /* a CR inside a line is kept */
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "a\rb|");
+    unlink(path);
+}
+
+static void test_lines_api(void)
+{
+    char path[128], *line;
+    sc_lines *l;
+    size_t len;
+
+    path_in(path, sizeof path, "nul.txt");
+    write_file(path, "a\0b\nc\n", 6);
+    CHECK_INTEQ(sc_lines_open(path, &l), 0);
+    CHECK_STREQ(sc_lines_name(l), path);
+    CHECK_INTEQ(sc_lines_lineno(l), 0);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 1);
+    CHECK_INTEQ(len, 3); /* NUL bytes inside a line are counted */
+    CHECK(!memcmp(line, "a\0b", 4));
+    CHECK_INTEQ(sc_lines_is_gzip(l), 0);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 1);
+    CHECK_STREQ(line, "c");
+    CHECK_INTEQ(sc_lines_lineno(l), 2);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 0);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 0); /* stays at the end */
+    sc_lines_close(l);
+    sc_lines_close(NULL);
+    unlink(path);
+}
+
+static void test_lines_long(void)
+{
+    size_t big = 300000, i, len;
+    char path[128], *data = malloc(2 * big + 4), *line;
+    sc_lines *l;
+    int ok = 1;
+
+    /* Two lines longer than the read buffer, the second split so that its
+     * "\r\n" straddles a read. */
+    for (i = 0; i < big; i++)
+        data[i] = (char)('a' + i % 26);
+    data[big] = '\n';
+    for (i = 0; i < big; i++)
+        data[big + 1 + i] = (char)('A' + i % 26);
+    memcpy(data + 2 * big + 1, "\r\nz", 3);
+    path_in(path, sizeof path, "long.txt.gz");
+    write_gz(path, data, 2 * big + 4);
+    CHECK_INTEQ(sc_lines_open(path, &l), 0);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 1);
+    CHECK_INTEQ(len, big);
+    for (i = 0; i < big && ok; i++)
+        ok = line[i] == (char)('a' + i % 26);
+    CHECK(ok);
+    CHECK_INTEQ(sc_lines_is_gzip(l), 1);
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 1);
+    CHECK_INTEQ(len, big);
+    CHECK(line[len] == '\0' && line[len - 1] == (char)('A' + (big - 1) % 26));
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 1);
+    CHECK_STREQ(line, "z");
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), 0);
+    sc_lines_close(l);
+    unlink(path);
+    free(data);
+}
+
+static void test_lines_gzip(void)
+{
+    char path[128], buf[256], msg[256];
+    unsigned char gz[4096];
+    FILE *f;
+    size_t n;
+    long nl = 0;
+
+    path_in(path, sizeof path, "m.tsv.gz");
+    write_gz(path, "path\tid\nx.h5ad\t1\n", 17);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &nl), 0);
+    CHECK_STREQ(buf, "path\tid|x.h5ad\t1|");
+    CHECK_INTEQ(nl, 2);
+
+    /* Two gzip members back to back read as one stream. */
+    f = fopen(path, "rb");
+    n = fread(gz, 1, sizeof gz / 2, f);
+    fclose(f);
+    memcpy(gz + n, gz, n);
+    write_file(path, gz, 2 * n);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &nl), 0);
+    CHECK_STREQ(buf, "path\tid|x.h5ad\t1|path\tid|x.h5ad\t1|");
+
+    /* Truncated. */
+    write_file(path, gz, n - 10);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &nl), SC_ECORRUPT);
+    snprintf(msg, sizeof msg, "cannot read '%s': unexpected end of file",
+             path);
+    CHECK_STREQ(sc_errmsg(), msg);
+
+    /* Damaged in the middle of the deflate data. */
+    gz[12] ^= 0xff;
+    gz[13] ^= 0xff;
+    write_file(path, gz, n);
+    CHECK_INTEQ(read_lines(path, buf, sizeof buf, &nl), SC_ECORRUPT);
+    CHECK(!strncmp(sc_errmsg(), "cannot read '", 13));
+    unlink(path);
+}
+
+static void test_lines_errors(void)
+{
+    char path[128], msg[256];
+    sc_lines *l = (sc_lines *)1;
+    char *line;
+    size_t len;
+
+    path_in(path, sizeof path, "missing.tsv");
+    CHECK_INTEQ(sc_lines_open(path, &l), SC_EIO);
+    CHECK(l == NULL);
+    snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory",
+             path);
+    CHECK_STREQ(sc_errmsg(), msg);
+
+    CHECK_INTEQ(sc_lines_open(tmpdir, &l), 0); /* a directory opens ... */
+    CHECK_INTEQ(sc_lines_next(l, &line, &len), SC_EIO); /* ... not reads */
+    snprintf(msg, sizeof msg, "cannot read '%s': Is a directory", tmpdir);
+    CHECK_STREQ(sc_errmsg(), msg);
+    sc_lines_close(l);
+}
+
+static void test_lines_stdin(void)
+{
+    char path[128], buf[256];
+    sc_lines *l;
+    long n = 0;
+    int saved;
+
+    path_in(path, sizeof path, "stdin.gz");
+    write_gz(path, "x\ny\n", 4);
+    saved = unit_stdin_from(path);
+    CHECK_INTEQ(read_lines("-", buf, sizeof buf, &n), 0);
+    CHECK_STREQ(buf, "x|y|");
+    CHECK_INTEQ(n, 2);
+    CHECK(fcntl(STDIN_FILENO, F_GETFD) != -1); /* stdin stays open */
+    CHECK_INTEQ(sc_lines_open("-", &l), 0);
+    CHECK_STREQ(sc_lines_name(l), "<stdin>");
+    sc_lines_close(l);
+    unit_restore_fd(STDIN_FILENO, saved);
+
+    /* zlib's name for the descriptor does not leak into messages. */
+    write_gz(path, "x\ny\n", 4);
+    truncate(path, 20);
+    saved = unit_stdin_from(path);
+    CHECK_INTEQ(read_lines("-", buf, sizeof buf, &n), SC_ECORRUPT);
+    CHECK_STREQ(sc_errmsg(), "cannot read '<stdin>': unexpected end of file");
+    unit_restore_fd(STDIN_FILENO, saved);
+    unlink(path);
+}
+
+int main(void)
+{
+    if (unit_mkdtemp(tmpdir, sizeof tmpdir, "test_io") < 0)
+        return 1;
+    RUN(test_atomic_commit);
+    RUN(test_atomic_abort);
+    RUN(test_atomic_errors);
+    RUN(test_atomic_stdout);
+    RUN(test_tmpname_rename);
+    RUN(test_mkdir_p);
+    RUN(test_lines_plain);
+    RUN(test_lines_api);
+    RUN(test_lines_long);
+    RUN(test_lines_gzip);
+    RUN(test_lines_errors);
+    RUN(test_lines_stdin);
+    rmdir(tmpdir);
+    return UNIT_DONE();
+}
