@@ -6,9 +6,10 @@ CFLAGS ?= -O2 -g
 PREFIX ?= /usr/local
 bindir ?= $(PREFIX)/bin
 datadir ?= $(PREFIX)/share
-man1dir ?= $(PREFIX)/share/man/man1
-man5dir ?= $(PREFIX)/share/man/man5
-man7dir ?= $(PREFIX)/share/man/man7
+mandir ?= $(PREFIX)/share/man
+man1dir ?= $(mandir)/man1
+man5dir ?= $(mandir)/man5
+man7dir ?= $(mandir)/man7
 DESTDIR ?=
 
 -include config.mk
@@ -40,9 +41,21 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
 MANS := $(wildcard man/*.[157])
 
-.PHONY: all deps check check-unit check-cli check-update lint fmt install clean demo bench tests
+.PHONY: all man deps check check-unit check-cli check-update lint fmt install clean demo bench tests
 
-all: $(BINS)
+all: $(BINS) man
+
+# Man pages with @VERSION@ and @DATE@ filled in (the date of the last commit,
+# or SOURCE_DATE_EPOCH, so builds are reproducible).
+MAN_DATE = $(shell if [ -n "$$SOURCE_DATE_EPOCH" ]; then date -u -d "@$$SOURCE_DATE_EPOCH" +%Y-%m-%d; \
+           else git log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d; fi)
+BUILT_MANS := $(patsubst man/%,$(BUILD)/man/%,$(MANS))
+
+man: $(BUILT_MANS)
+
+$(BUILD)/man/%: man/% VERSION
+	@mkdir -p $(dir $@)
+	@sed -e "s/@VERSION@/$$(cat VERSION)/g" -e "s/@DATE@/$(MAN_DATE)/g" $< > $@
 
 deps:
 	@scripts/install-deps.sh
@@ -97,8 +110,8 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/bench.sh
 
-lint:
-	@for m in $(MANS); do groff -man -ww -z $$m || exit 1; done
+lint: man
+	@for m in $(BUILT_MANS); do groff -man -ww -z $$m || exit 1; done
 	@clang-format --dry-run --Werror lib/*.[ch] cmd/*.c tests/unit/*.[ch]
 
 fmt:
@@ -108,8 +121,8 @@ install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(man5dir) \
 	    $(DESTDIR)$(man7dir) $(DESTDIR)$(datadir)/sc
 	install -m 755 $(BINS) $(DESTDIR)$(bindir)
-	for m in $(MANS); do s=$${m##*.}; \
-	    sed -e "s/@VERSION@/$$(cat VERSION)/" $$m > $(DESTDIR)$(PREFIX)/share/man/man$$s/$$(basename $$m); done
+	for m in $(BUILT_MANS); do s=$${m##*.}; \
+	    install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done
 	cp -R share/. $(DESTDIR)$(datadir)/sc/
 
 clean:
