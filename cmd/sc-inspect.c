@@ -111,6 +111,10 @@ static int inspect_one(const struct args *a, const char *path)
         rc = sc_summary_print(ad, stdout);
     }
     sc_adata_close(ad);
+    /* Matrices are read only now (sums, conversion), and their messages
+     * name the element ("X: column index ..."): say which input it was. */
+    if (rc < 0 && !strstr(sc_errmsg(), path))
+        rc = sc_fail_ctx(rc, "'%s'", path);
     return rc;
 }
 
@@ -128,6 +132,9 @@ int main(int argc, char **argv)
         return sc_cli_usage_error(&cli, "no input file");
     if (a.output && cli.argc != 1)
         return sc_cli_usage_error(&cli, "-o takes exactly one input");
+    if (a.output && !strcmp(a.output, "-"))
+        return sc_cli_usage_error(&cli, "-o needs a file name: HDF5 cannot "
+                                  "be written to standard output");
     for (int i = 0; i < cli.argc; i++) {
         if (!strcmp(cli.argv[i], "-"))
             return sc_cli_usage_error(&cli, "HDF5 input needs a seekable "

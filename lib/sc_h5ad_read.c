@@ -97,7 +97,10 @@ static int to_i32_codes(sc_elem *codes, const char *label)
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         double d = sc_elem_num(codes, i);
-        v[i] = d < -1 || d > INT32_MAX ? INT32_MAX : (int32_t)d;
+        /* Clamped, not mapped to one value: the error names the code. */
+        v[i] = d < INT32_MIN   ? INT32_MIN
+               : d > INT32_MAX ? INT32_MAX
+                               : (int32_t)d;
     }
     free(codes->data);
     codes->data = v;
@@ -981,10 +984,13 @@ static int apply_legacy_categories(sc_elem *cats, sc_elem **dfs, int ndf)
             }
             if (!ok)
                 continue;
-            sc_elem *codes = sc_elem_detach(dfs[k], col);
+            /* A copy: adding CAT under the same name then replaces the
+             * codes column in place, keeping the column order. */
+            sc_elem *codes = sc_elem_copy(v);
             sc_elem *cat = sc_elem_new(SC_K_CATEGORICAL, col);
             int rc;
-            if (!cat) {
+            if (!cat || !codes) {
+                sc_elem_free(cat);
                 sc_elem_free(codes);
                 return sc_fail(SC_ENOMEM, "out of memory");
             }
@@ -1194,8 +1200,9 @@ int sc_h5ad_open(const char *path, unsigned flags, sc_adata **out)
         goto fail;
     }
     if (!sc_h5_exists(r.file, "obs") || !sc_h5_exists(r.file, "var")) {
-        rc = sc_fail(SC_EFORMAT, "'%s': not an AnnData file (no obs/var)",
-                     path);
+        rc = sc_fail(SC_EFORMAT, "'%s': no '%s' (an AnnData file needs obs "
+                     "and var)", path,
+                     sc_h5_exists(r.file, "obs") ? "var" : "obs");
         goto fail;
     }
     ad->generation = strdup(r.legacy == 2 ? "pre-0.7" :

@@ -30,8 +30,8 @@ static sc_format detect_h5(const char *path)
     else if (sc_h5_is_dataset(f, "matrix") &&
              (sc_h5_exists(f, "row_attrs") || sc_h5_exists(f, "col_attrs")))
         fmt = SC_FMT_LOOM;
-    else if (sc_h5_exists(f, "obs") && sc_h5_exists(f, "var"))
-        fmt = SC_FMT_H5AD;
+    else if (sc_h5_exists(f, "obs") || sc_h5_exists(f, "var"))
+        fmt = SC_FMT_H5AD; /* the h5ad reader says which one is missing */
     else {
         /* Cell Ranger <= 2: a group per genome holding barcodes + genes. */
         char **names = NULL;

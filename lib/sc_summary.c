@@ -97,8 +97,11 @@ int sc_summary_elem(const sc_elem *e, unsigned flags, json_t **out)
             if (!(flags & SC_SUMMARY_NO_SUMS)) {
                 double s = 0;
                 int64_t n = sc_elem_count(e);
+                /* NaN is a missing value: skip it, as pandas and
+                 * numpy.nansum (the EXPECTED.json oracle) do. */
                 for (int64_t i = 0; i < n; i++)
-                    s += sc_elem_num(e, i);
+                    if (!isnan(sc_elem_num(e, i)))
+                        s += sc_elem_num(e, i);
                 json_object_set_new(o, "sum", real_or_null(s));
             }
         }
