@@ -8,6 +8,14 @@
 
 static const char *prog_name = "sc";
 static int cur_level = SC_LOG_WARN;
+static void (*hook_fn)(void *);
+static void *hook_arg;
+
+void sc_log_set_hook(void (*fn)(void *), void *arg)
+{
+    hook_fn = fn;
+    hook_arg = arg;
+}
 
 void sc_log_init(const char *prog, int level)
 {
@@ -44,6 +52,8 @@ static void emit(int level, const char *func, const char *fmt, va_list ap)
     else
         snprintf(line, sizeof line, "%s: %s%s\n", prog_name, tag, body);
     fflush(stdout);
+    if (hook_fn)
+        hook_fn(hook_arg);
     fputs(line, stderr);
     errno = saved;
 }

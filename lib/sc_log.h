@@ -14,6 +14,11 @@ void sc_log_set_level(int level);
 int sc_log_level(void);
 const char *sc_log_prog(void);
 
+/* Call FN(ARG) before each message is written (NULL to remove): the
+ * progress line uses it to clear itself so that messages never land on
+ * the end of it. One hook at a time. */
+void sc_log_set_hook(void (*fn)(void *), void *arg);
+
 /* Messages at a level: "prog: warning: ...", "prog: ...", "prog: [func] ...".
  * They flush stdout first and preserve errno. Thread-safe (one fputs). */
 void sc_log_error(const char *fmt, ...) SC_PRINTF(1, 2);

@@ -31,6 +31,8 @@ struct sc_progress {
     size_t shown;            /* length of the line on screen, 0 if none */
 };
 
+static void clear_for_log(void *arg);
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -60,7 +62,33 @@ sc_progress *sc_progress_new(const char *what, uint64_t total, unsigned flags,
     atomic_init(&p->total, total);
     atomic_init(&p->next_ns,
                 p->start_ns + (flags & SC_PROGRESS_NODELAY ? 0 : DELAY_NS));
+    sc_log_set_hook(clear_for_log, p);
     return p;
+}
+
+/* Blank the line on screen (caller holds the lock). */
+static void clear_line(sc_progress *p)
+{
+    char buf[LINE_MAX_LEN + 2];
+
+    if (!p->shown)
+        return;
+    buf[0] = '\r';
+    memset(buf + 1, ' ', p->shown);
+    buf[p->shown + 1] = '\r';
+    fwrite(buf, 1, p->shown + 2, stderr);
+    fflush(stderr);
+    p->shown = 0;
+}
+
+/* sc_log hook: a message clears the line; the next update redraws it. */
+static void clear_for_log(void *arg)
+{
+    sc_progress *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    clear_line(p);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void sc_progress_set_unit(sc_progress *p, const char *unit)
@@ -234,18 +262,11 @@ void sc_progress_add(sc_progress *p, uint64_t n)
 
 void sc_progress_done(sc_progress *p)
 {
-    char buf[LINE_MAX_LEN + 2];
-
     if (!p)
         return;
+    sc_log_set_hook(NULL, NULL);
     pthread_mutex_lock(&p->lock);
-    if (p->shown) {
-        buf[0] = '\r';
-        memset(buf + 1, ' ', p->shown);
-        buf[p->shown + 1] = '\r';
-        fwrite(buf, 1, p->shown + 2, stderr);
-        fflush(stderr);
-    }
+    clear_line(p);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_destroy(&p->lock);
     free(p);
