@@ -1,0 +1,1069 @@
+/* sc_http: resumable, verified downloads and small GETs with libcurl. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_io.h"
+#include "sc_log.h"
+
+#define RECV_BUFFER (256 * 1024)
+#define HASH_BLOCK (1024 * 1024)
+
+int sc_http_global_init(void)
+{
+    CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (c != CURLE_OK)
+        return sc_fail(SC_ENET, "cannot initialise libcurl: %s",
+                       curl_easy_strerror(c));
+    return 0;
+}
+
+void sc_http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+const char *sc_http_version(void)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+    return v && v->version ? v->version : "?";
+}
+
+/* ---- one transfer ---- */
+
+/* What a transfer learnt from the response headers and received. */
+struct xfer {
+    const sc_http_opts *o;
+    CURL *curl;
+    long status;            /* of the final response (after redirects) */
+    int64_t range_start;    /* Content-Range start, -1 if none */
+    int64_t range_total;    /* Content-Range total ("*" or none: -1) */
+    int body_started;
+    /* download sink (fd < 0: memory sink) */
+    int fd;
+    int64_t have;           /* bytes in the part file */
+    sc_hash *hash;
+    int restart;            /* the server ignored Range: start over */
+    int io_err;             /* errno of a failed write */
+    int bad_range;          /* 206 that does not start where we asked */
+    sc_http_progress_fn progress;
+    void *ud;
+    /* memory sink */
+    char *buf;
+    size_t len, cap, max;
+    int too_big;
+    /* stall detection: no byte for o->stall_time seconds */
+    curl_off_t last_now;
+    struct timespec last_move;
+    int stalled;
+};
+
+static int cancelled(const sc_http_opts *o)
+{
+    return o->cancel && *o->cancel;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n;
+    long long a, b;
+    char tot[32];
+
+    if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+        /* A new response (after a redirect or a 100): forget the last. */
+        x->range_start = -1;
+        x->range_total = -1;
+    } else if (len > 14 && !strncasecmp(p, "Content-Range:", 14)) {
+        const char *v = p + 14;
+        while (v < p + len && (*v == ' ' || *v == '\t'))
+            v++;
+        if (sscanf(v, "bytes %lld-%lld/%31[0-9*]", &a, &b, tot) == 3) {
+            x->range_start = a;
+            x->range_total = tot[0] == '*' ? -1 : strtoll(tot, NULL, 10);
+        } else if (sscanf(v, "bytes */%31[0-9]", tot) == 1) {
+            x->range_total = strtoll(tot, NULL, 10);
+        }
+    }
+    return len;
+}
+
+/* The HTTP status of the response, or 0 for file:// and ftp://. */
+static long response_status(CURL *c)
+{
+    const char *scheme = NULL;
+    long st = 0;
+
+    curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
+    if (!scheme || strncasecmp(scheme, "http", 4) != 0)
+        return 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    return st;
+}
+
+/* The first bytes of a body: decide what to do with the part file. */
+static int body_start(struct xfer *x)
+{
+    x->body_started = 1;
+    x->status = response_status(x->curl);
+    if (x->fd < 0 || x->status == 0 || x->status == 200) {
+        if (x->fd >= 0 && x->have > 0) {
+            /* 200 (or file://) to a Range request: the whole file comes
+             * again, so the part is dropped. */
+            x->restart = 1;
+            if (ftruncate(x->fd, 0) != 0 || lseek(x->fd, 0, SEEK_SET) < 0) {
+                x->io_err = errno;
+                return -1;
+            }
+            if (x->progress)
+                x->progress(x->ud, -x->have);
+            x->have = 0;
+            if (x->hash) {
+                char tmp[SC_HASH_HEX_SIZE];
+                if (sc_hash_final(x->hash, tmp) < 0)
+                    return -1;
+            }
+        }
+        return 0;
+    }
+    if (x->status == 206) {
+        if (x->range_start != x->have) {
+            x->bad_range = 1;
+            return -1;
+        }
+        return 0;
+    }
+    return 1; /* an error page: not data */
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n, off = 0;
+    int r;
+
+    if (!x->body_started && (r = body_start(x)) != 0)
+        return r < 0 ? 0 : len; /* 0 aborts the transfer */
+    if (x->status >= 300)
+        return len; /* discard an error page */
+    if (x->fd < 0) {
+        if (x->len + len > x->max) {
+            x->too_big = 1;
+            return 0;
+        }
+        if (x->len + len + 1 > x->cap) {
+            size_t cap = x->cap ? x->cap : 65536;
+            char *nb;
+            while (cap < x->len + len + 1)
+                cap *= 2;
+            if (!(nb = realloc(x->buf, cap)))
+                return 0;
+            x->buf = nb;
+            x->cap = cap;
+        }
+        memcpy(x->buf + x->len, p, len);
+        x->len += len;
+        x->buf[x->len] = '\0';
+        return len;
+    }
+    while (off < len) {
+        ssize_t w = write(x->fd, p + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            x->io_err = errno;
+            return 0;
+        }
+        off += (size_t)w;
+    }
+    if (x->hash && sc_hash_update(x->hash, p, len) < 0) {
+        x->io_err = EIO;
+        return 0;
+    }
+    x->have += (int64_t)len;
+    if (x->progress)
+        x->progress(x->ud, (int64_t)len);
+    return len;
+}
+
+static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                       curl_off_t un)
+{
+    struct xfer *x = ud;
+    struct timespec now;
+
+    (void)dt, (void)ut, (void)un;
+    if (cancelled(x->o))
+        return 1;
+    /* curl's low-speed check averages over several seconds; a transfer
+     * that stops dead is caught sooner here. */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (dn != x->last_now || !x->last_move.tv_sec) {
+        x->last_now = dn;
+        x->last_move = now;
+    } else if (x->o->stall_time > 0 &&
+               now.tv_sec - x->last_move.tv_sec > x->o->stall_time) {
+        x->stalled = 1;
+        return 1;
+    } else if (x->o->stall_time > 0 &&
+               now.tv_sec - x->last_move.tv_sec == x->o->stall_time &&
+               now.tv_nsec >= x->last_move.tv_nsec) {
+        x->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static CURL *easy_new(const sc_http_opts *o, const char *url, struct xfer *x,
+                      char *errbuf)
+{
+    CURL *c = curl_easy_init();
+
+    if (!c)
+        return NULL;
+    errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,file");
+    /* A server may redirect to another http(s) server, never to a file. */
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, o->max_redirs);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->stall_speed);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_time);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
+    if (o->max_speed)
+        curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE,
+                         (curl_off_t)o->max_speed);
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     o->user_agent ? o->user_agent : "sc-fetch");
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    x->curl = c;
+    return c;
+}
+
+/* Outcome of one attempt. */
+enum { OK, RETRY, FATAL };
+
+static const char *reason(long status)
+{
+    switch (status) {
+    case 400: return " Bad Request";
+    case 401: return " Unauthorized";
+    case 403: return " Forbidden";
+    case 404: return " Not Found";
+    case 408: return " Request Timeout";
+    case 410: return " Gone";
+    case 416: return " Range Not Satisfiable";
+    case 429: return " Too Many Requests";
+    case 500: return " Internal Server Error";
+    case 502: return " Bad Gateway";
+    case 503: return " Service Unavailable";
+    case 504: return " Gateway Timeout";
+    default: return "";
+    }
+}
+
+/* Classify a finished attempt: set the message (code *RC) and say whether
+ * another attempt may help. */
+static int classify(const char *url, CURLcode c, const struct xfer *x,
+                    const char *errbuf, int *rc)
+{
+    long st = x->status;
+
+    if (c == CURLE_OK && (st == 0 || (st >= 200 && st < 300)))
+        return OK;
+    if (c == CURLE_OK || c == CURLE_HTTP_RETURNED_ERROR) {
+        int code = st == 404 || st == 410 ? SC_ENOTFOUND : SC_ENET;
+        *rc = sc_fail(code, "'%s': HTTP %ld%s", url, st, reason(st));
+        return st == 408 || st == 429 || st >= 500 ? RETRY : FATAL;
+    }
+    if (c == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+        *rc = sc_fail(SC_ENET, "'%s': no data for %ld s", url,
+                      x->o->stall_time);
+        return RETRY;
+    }
+    if (c == CURLE_ABORTED_BY_CALLBACK && cancelled(x->o)) {
+        *rc = sc_fail(SC_EIO, "'%s': interrupted", url);
+        return FATAL;
+    }
+    if (c == CURLE_WRITE_ERROR && x->io_err) {
+        *rc = sc_fail(SC_EIO, "'%s': cannot write: %s", url,
+                      strerror(x->io_err));
+        return FATAL;
+    }
+    if (c == CURLE_WRITE_ERROR && x->too_big) {
+        *rc = sc_fail(SC_ENET, "'%s': response too large", url);
+        return FATAL;
+    }
+    if (c == CURLE_WRITE_ERROR && x->bad_range) {
+        *rc = sc_fail(SC_ENET, "'%s': server sent bytes %" PRId64
+                      "- for a request from %" PRId64, url, x->range_start,
+                      x->have);
+        return RETRY;
+    }
+    *rc = sc_fail(SC_ENET, "'%s': %s", url,
+                  errbuf[0] ? errbuf : curl_easy_strerror(c));
+    switch (c) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_FILE_COULDNT_READ_FILE:
+    case CURLE_REMOTE_FILE_NOT_FOUND:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_WRITE_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_LOGIN_DENIED:
+        if (c == CURLE_FILE_COULDNT_READ_FILE ||
+            c == CURLE_REMOTE_FILE_NOT_FOUND)
+            *rc = sc_fail(SC_ENOTFOUND, "'%s': %s", url,
+                          errbuf[0] ? errbuf : curl_easy_strerror(c));
+        else if (c == CURLE_URL_MALFORMAT || c == CURLE_UNSUPPORTED_PROTOCOL)
+            *rc = SC_EINVAL;
+        return FATAL;
+    default: return RETRY;
+    }
+}
+
+/* Wait before retry K (1, 2, ...); 0, or -1 when cancelled. */
+static int backoff(const sc_http_opts *o, int k)
+{
+    double s = o->retry_wait;
+    struct timespec ts;
+
+    for (int i = 1; i < k && s < o->retry_wait_max; i++)
+        s *= 2;
+    if (s > o->retry_wait_max)
+        s = o->retry_wait_max;
+    /* Sleep in slices so that an interrupt is seen soon. */
+    while (s > 0) {
+        double slice = s < 0.1 ? s : 0.1;
+        if (cancelled(o))
+            return -1;
+        ts.tv_sec = (time_t)slice;
+        ts.tv_nsec = (long)((slice - (double)ts.tv_sec) * 1e9);
+        nanosleep(&ts, NULL);
+        s -= slice;
+    }
+    return cancelled(o) ? -1 : 0;
+}
+
+int sc_http_get(const sc_http_opts *o, const char *url, size_t max_bytes,
+                char **body, size_t *len)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    struct xfer x;
+    int rc = 0;
+
+    *body = NULL;
+    *len = 0;
+    for (int attempt = 0;; attempt++) {
+        CURLcode c;
+        int what;
+
+        memset(&x, 0, sizeof x);
+        x.o = o;
+        x.fd = -1;
+        x.max = max_bytes;
+        x.range_start = x.range_total = -1;
+        if (!easy_new(o, url, &x, errbuf))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        c = curl_easy_perform(x.curl);
+        if (!x.body_started)
+            x.status = response_status(x.curl);
+        what = classify(url, c, &x, errbuf, &rc);
+        curl_easy_cleanup(x.curl);
+        if (what == OK) {
+            if (!x.buf && !(x.buf = calloc(1, 1)))
+                return sc_fail(SC_ENOMEM, "out of memory");
+            *body = x.buf;
+            *len = x.len;
+            return 0;
+        }
+        free(x.buf);
+        if (what == FATAL || attempt >= o->retries)
+            return rc;
+        sc_log_info("%s; retrying (%d of %d)", sc_errmsg(), attempt + 1,
+                    o->retries);
+        if (backoff(o, attempt + 1) < 0)
+            return sc_fail(SC_EIO, "'%s': interrupted", url);
+    }
+}
+
+/* ---- downloads ---- */
+
+/* Hash the first HAVE bytes of FD into H (the part kept from before). */
+static int hash_part(int fd, int64_t have, sc_hash *h, const char *name)
+{
+    char *buf = malloc(HASH_BLOCK);
+    int64_t off = 0;
+    int rc = 0;
+
+    if (!buf)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    while (off < have) {
+        size_t want = (size_t)(have - off < HASH_BLOCK ? have - off
+                                                        : HASH_BLOCK);
+        ssize_t r = pread(fd, buf, want, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = sc_fail(SC_EIO, "cannot read '%s': %s", name,
+                         r < 0 ? strerror(errno) : "unexpected end of file");
+            break;
+        }
+        if ((rc = sc_hash_update(h, buf, (size_t)r)) < 0)
+            break;
+        off += r;
+    }
+    free(buf);
+    return rc;
+}
+
+/* One request for the rest of the part. Returns OK/RETRY/FATAL with *RC
+ * set for the last two; on OK, *TOTAL is the full size the server
+ * announced (-1 if it did not). */
+static int attempt_download(const sc_http_opts *o, sc_http_fetch *f,
+                            struct xfer *x, int64_t *total, int *rc)
+{
+    char errbuf[CURL_ERROR_SIZE], range[48];
+    curl_off_t cl = -1;
+    CURLcode c;
+    int what;
+
+    x->status = 0;
+    x->range_start = x->range_total = -1;
+    x->body_started = x->restart = x->bad_range = x->io_err = 0;
+    x->stalled = 0;
+    x->last_now = 0;
+    x->last_move.tv_sec = 0;
+    if (!easy_new(o, f->url, x, errbuf))
+        return *rc = sc_fail(SC_ENOMEM, "out of memory"), FATAL;
+    if (x->have > 0) {
+        snprintf(range, sizeof range, "%" PRId64 "-", x->have);
+        curl_easy_setopt(x->curl, CURLOPT_RANGE, range);
+    }
+    f->attempts++;
+    c = curl_easy_perform(x->curl);
+    if (!x->body_started)
+        x->status = response_status(x->curl);
+    curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    curl_easy_cleanup(x->curl);
+    x->curl = NULL;
+    f->status = x->status;
+    if (x->restart)
+        f->restarted++;
+    if (x->status == 416 && x->have > 0) {
+        /* Nothing left to send: the part is whole if it has the size the
+         * server (or the catalogue) gives; otherwise start over. */
+        int64_t want = x->range_total >= 0 ? x->range_total : f->size;
+        if (want == x->have) {
+            *total = want;
+            return OK;
+        }
+        sc_log_info("'%s': part of %" PRId64 " bytes does not fit, "
+                    "starting over", f->url, x->have);
+        *rc = sc_fail(SC_ENET, "'%s': HTTP 416 Range Not Satisfiable",
+                      f->url);
+        x->restart = 1;
+        f->restarted++;
+        return RETRY;
+    }
+    what = classify(f->url, c, x, errbuf, rc);
+    if (what != OK)
+        return what;
+    if (x->status == 206) {
+        f->resumed++;
+        *total = x->range_total;
+    } else {
+        *total = cl;
+    }
+    return OK;
+}
+
+static int open_part(const char *part, int *fd)
+{
+    *fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0)
+        return sc_fail(SC_EIO, "cannot create '%s': %s", part,
+                       strerror(errno));
+    /* flock locks belong to the open file description: this also keeps
+     * two threads of one process off the same file. */
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(*fd);
+        *fd = -1;
+        if (err == EWOULDBLOCK)
+            return sc_fail(SC_EEXIST, "'%s' is being written by another "
+                           "download", part);
+        return sc_fail(SC_EIO, "cannot lock '%s': %s", part, strerror(err));
+    }
+    return 0;
+}
+
+/* After a whole transfer: sizes, digest, then durable rename. */
+static int finish(sc_http_fetch *f, struct xfer *x, int64_t total,
+                  const char *part)
+{
+    if (total >= 0 && x->have != total)
+        return sc_fail(SC_ECORRUPT, "'%s': got %" PRId64 " bytes, the "
+                       "server announced %" PRId64, f->url, x->have, total);
+    if (f->size >= 0 && x->have != f->size)
+        return sc_fail(SC_ECORRUPT, "'%s': got %" PRId64 " bytes, "
+                       "expected %" PRId64, f->url, x->have, f->size);
+    if (sc_hash_final(x->hash, f->digest) < 0)
+        return SC_EUNSUP;
+    f->got = x->have;
+    if (f->sha256 && f->sha256[0] && strcasecmp(f->sha256, f->digest) != 0)
+        return sc_fail(SC_ECORRUPT, "'%s': sha256 %s, expected %s", f->url,
+                       f->digest, f->sha256);
+    if (fsync(x->fd) != 0)
+        return sc_fail(SC_EIO, "cannot write '%s': %s", part,
+                       strerror(errno));
+    if (rename(part, f->path) != 0)
+        return sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", part,
+                       f->path, strerror(errno));
+    return 0;
+}
+
+int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
+                     sc_http_progress_fn progress, void *ud)
+{
+    struct xfer x;
+    struct stat sb;
+    char *part = NULL;
+    int64_t total = -1;
+    int rc = 0, what = FATAL, not_http;
+
+    f->got = 0;
+    f->digest[0] = '\0';
+    f->status = 0;
+    f->attempts = f->resumed = f->restarted = 0;
+    f->kept = 0;
+    memset(&x, 0, sizeof x);
+    x.o = o;
+    x.fd = -1;
+    x.progress = progress;
+    x.ud = ud;
+    /* Only HTTP can continue a part; other protocols start over. */
+    not_http = strncasecmp(f->url, "http://", 7) != 0 &&
+               strncasecmp(f->url, "https://", 8) != 0;
+    if (!(part = malloc(strlen(f->path) + 6))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    sprintf(part, "%s.part", f->path);
+    if ((rc = open_part(part, &x.fd)) < 0 || (rc = sc_hash_new(&x.hash)) < 0)
+        goto out;
+    if (fstat(x.fd, &sb) != 0) {
+        rc = sc_fail(SC_EIO, "cannot stat '%s': %s", part, strerror(errno));
+        goto out;
+    }
+    x.have = sb.st_size;
+    /* A part longer than the announced size cannot be continued. */
+    if (x.have > 0 && (not_http || (f->size >= 0 && x.have > f->size))) {
+        if (ftruncate(x.fd, 0) != 0) {
+            rc = sc_fail(SC_EIO, "cannot truncate '%s': %s", part,
+                         strerror(errno));
+            goto out;
+        }
+        x.have = 0;
+    }
+    if (x.have > 0) {
+        if ((rc = hash_part(x.fd, x.have, x.hash, part)) < 0)
+            goto out;
+        f->kept = x.have;
+        if (progress)
+            progress(ud, x.have);
+    }
+    if (lseek(x.fd, 0, SEEK_END) < 0) {
+        rc = sc_fail(SC_EIO, "cannot seek '%s': %s", part, strerror(errno));
+        goto out;
+    }
+    for (int attempt = 0;; attempt++) {
+        what = attempt_download(o, f, &x, &total, &rc);
+        if (what == OK)
+            break;
+        if (x.io_err || what == FATAL || attempt >= o->retries)
+            goto out;
+        if (x.bad_range || (f->status == 416 && x.restart)) {
+            /* Drop the part: the server cannot continue it. */
+            if (ftruncate(x.fd, 0) != 0 || lseek(x.fd, 0, SEEK_SET) < 0) {
+                rc = sc_fail(SC_EIO, "cannot truncate '%s': %s", part,
+                             strerror(errno));
+                goto out;
+            }
+            if (progress)
+                progress(ud, -x.have);
+            x.have = 0;
+            char tmp[SC_HASH_HEX_SIZE];
+            if ((rc = sc_hash_final(x.hash, tmp)) < 0)
+                goto out;
+        }
+        sc_log_info("%s; retry %d of %d from byte %" PRId64, sc_errmsg(),
+                    attempt + 1, o->retries, x.have);
+        if (backoff(o, attempt + 1) < 0) {
+            rc = sc_fail(SC_EIO, "'%s': interrupted", f->url);
+            goto out;
+        }
+    }
+    rc = finish(f, &x, total, part);
+    if (rc == SC_ECORRUPT)
+        unlink(part); /* never resume from data known to be wrong */
+out:
+    /* A 404 or a bad URL leaves an empty part behind: remove it (while
+     * the lock is held, so that no other download is using it). */
+    if (rc < 0 && x.fd >= 0 && x.have == 0)
+        unlink(part);
+    if (x.fd >= 0)
+        close(x.fd);
+    sc_hash_free(x.hash);
+    free(part);
+    return rc;
+}
+
+/* ---- file names from servers ---- */
+
+int sc_http_name_check(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0)
+        return sc_fail(SC_EREJECT, "unsafe file name '': empty");
+    if (len > SC_HTTP_NAME_MAX)
+        return sc_fail(SC_EREJECT, "unsafe file name '%.40s...': longer "
+                       "than %d bytes", name, SC_HTTP_NAME_MAX);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return sc_fail(SC_EREJECT, "unsafe file name: contains control "
+                           "character 0x%02x", *p);
+        if (*p == '/' || *p == '\\')
+            return sc_fail(SC_EREJECT, "unsafe file name '%s': contains "
+                           "'%c'", name, *p);
+    }
+    if (name[0] == '.')
+        return sc_fail(SC_EREJECT, "unsafe file name '%s': starts with '.'",
+                       name);
+    if ((len >= 5 && !strcmp(name + len - 5, ".part")) ||
+        strstr(name, ".tmp."))
+        return sc_fail(SC_EREJECT, "unsafe file name '%s': looks like a "
+                       "temporary file", name);
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int sc_http_name_from_url(const char *url, char **out)
+{
+    const char *s = url, *e, *seg, *sep = strstr(url, "://");
+    char *name, *q;
+    int rc;
+
+    *out = NULL;
+    if (sep) {
+        /* scheme://authority/path?query#fragment: the path's last part. */
+        s = sep + 3;
+        s += strcspn(s, "/?#");
+        e = s + strcspn(s, "?#");
+    } else {
+        e = s + strlen(s);
+    }
+    seg = e;
+    while (seg > s && seg[-1] != '/')
+        seg--;
+    if (seg == e)
+        return sc_fail(SC_EREJECT, "no file name in '%s'", url);
+    if (!(name = malloc((size_t)(e - seg) + 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (q = name; seg < e; seg++) {
+        int hi, lo;
+        if (sep && *seg == '%' && seg + 2 < e &&
+            (hi = hexval((unsigned char)seg[1])) >= 0 &&
+            (lo = hexval((unsigned char)seg[2])) >= 0) {
+            *q++ = (char)(hi * 16 + lo);
+            seg += 2;
+        } else {
+            *q++ = *seg;
+        }
+    }
+    *q = '\0';
+    /* A decoded NUL ends the string early: refuse it like any control. */
+    if ((size_t)(q - name) != strlen(name)) {
+        free(name);
+        return sc_fail(SC_EREJECT, "unsafe file name in '%s': contains "
+                       "control character 0x00", url);
+    }
+    if ((rc = sc_http_name_check(name)) < 0) {
+        free(name);
+        return rc;
+    }
+    *out = name;
+    return 0;
+}
+
+/* ---- the state of a download directory ---- */
+
+struct sc_state {
+    char *dir;
+    char *path;               /* DIR/SC_STATE_FILE */
+    int lock_fd;
+    pthread_mutex_t mu;
+    sc_state_entry *v;
+    size_t n, cap;
+    int dirty;
+    struct timespec saved;    /* CLOCK_MONOTONIC of the last save */
+};
+
+enum { F_NAME, F_DATASET, F_VERSION, F_SIZE, F_SHA, F_URL, F_TIME, N_FIELDS };
+static const char *const field_names[N_FIELDS] = {
+    "name", "dataset_id", "version_id", "size", "sha256", "url", "fetched_at"};
+
+void sc_state_entry_release(sc_state_entry *e)
+{
+    if (!e)
+        return;
+    free(e->name);
+    free(e->dataset_id);
+    free(e->version_id);
+    free(e->url);
+    free(e->sha256);
+    free(e->fetched_at);
+    memset(e, 0, sizeof *e);
+}
+
+/* A copy of S ("" for NULL) with tabs and line breaks made spaces, so that
+ * a field never breaks the TSV. */
+static char *field_dup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+
+    for (char *p = d; p && *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    return d;
+}
+
+static int entry_copy(sc_state_entry *d, const sc_state_entry *s)
+{
+    memset(d, 0, sizeof *d);
+    d->size = s->size;
+    if (!(d->name = field_dup(s->name)) ||
+        !(d->dataset_id = field_dup(s->dataset_id)) ||
+        !(d->version_id = field_dup(s->version_id)) ||
+        !(d->url = field_dup(s->url)) || !(d->sha256 = field_dup(s->sha256)) ||
+        !(d->fetched_at = field_dup(s->fetched_at))) {
+        sc_state_entry_release(d);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int state_append(sc_state *st, const sc_state_entry *e)
+{
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        sc_state_entry *v = realloc(st->v, cap * sizeof *v);
+        if (!v)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        st->v = v;
+        st->cap = cap;
+    }
+    if (entry_copy(&st->v[st->n], e) < 0)
+        return SC_ENOMEM;
+    st->n++;
+    return 0;
+}
+
+/* Split LINE at tabs into at most MAX fields (in place). */
+static int split_tabs(char *line, char **f, int max)
+{
+    int n = 0;
+
+    for (;;) {
+        if (n == max)
+            return n;
+        f[n++] = line;
+        if (!(line = strchr(line, '\t')))
+            return n;
+        *line++ = '\0';
+    }
+}
+
+static int state_load(sc_state *st)
+{
+    enum { MAX_COLS = 64 };
+    int col[N_FIELDS], rc, ncols = 0;
+    char *line, *f[MAX_COLS];
+    sc_lines *in = NULL;
+    size_t len;
+    struct stat sb;
+
+    if (stat(st->path, &sb) != 0 && errno == ENOENT)
+        return 0;
+    if ((rc = sc_lines_open(st->path, &in)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(in, &line, &len)) == 1) {
+        sc_state_entry e = {0};
+        int n;
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        n = split_tabs(line, f, MAX_COLS);
+        if (!ncols) { /* the header: columns by name, any order */
+            ncols = n;
+            for (int k = 0; k < N_FIELDS; k++) {
+                col[k] = -1;
+                for (int i = 0; i < n; i++)
+                    if (!strcmp(f[i], field_names[k]))
+                        col[k] = i;
+            }
+            if (col[F_NAME] < 0) {
+                rc = sc_fail(SC_EFORMAT, "'%s' line %ld: no 'name' column",
+                             st->path, sc_lines_lineno(in));
+                break;
+            }
+            continue;
+        }
+        if (n != ncols) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: %d fields, expected %d",
+                         st->path, sc_lines_lineno(in), n, ncols);
+            break;
+        }
+#define COL(k) (col[k] >= 0 ? f[col[k]] : "")
+        e.name = COL(F_NAME);
+        e.dataset_id = COL(F_DATASET);
+        e.version_id = COL(F_VERSION);
+        e.url = COL(F_URL);
+        e.sha256 = COL(F_SHA);
+        e.fetched_at = COL(F_TIME);
+        e.size = col[F_SIZE] >= 0 ? strtoll(f[col[F_SIZE]], NULL, 10) : -1;
+#undef COL
+        if ((rc = state_append(st, &e)) < 0)
+            break;
+    }
+    sc_lines_close(in);
+    return rc < 0 ? rc : 0;
+}
+
+void sc_state_close(sc_state *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n; i++)
+        sc_state_entry_release(&st->v[i]);
+    free(st->v);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    pthread_mutex_destroy(&st->mu);
+    free(st->dir);
+    free(st->path);
+    free(st);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int sc_state_open(const char *dir, sc_state **out)
+{
+    sc_state *st;
+    char *lock = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = sc_io_mkdir_p(dir)) < 0)
+        return rc;
+    if (!(st = calloc(1, sizeof *st)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    st->lock_fd = -1;
+    pthread_mutex_init(&st->mu, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &st->saved);
+    if (!(st->dir = strdup(dir)) ||
+        !(st->path = path_join(dir, SC_STATE_FILE)) ||
+        !(lock = path_join(dir, ".sc-fetch.lock"))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (st->lock_fd < 0) {
+        rc = sc_fail(SC_EIO, "cannot create '%s': %s", lock, strerror(errno));
+        goto fail;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK
+                 ? sc_fail(SC_EEXIST, "'%s' is in use by another sc-fetch",
+                           dir)
+                 : sc_fail(SC_EIO, "cannot lock '%s': %s", lock,
+                           strerror(errno));
+        goto fail;
+    }
+    if ((rc = state_load(st)) < 0)
+        goto fail;
+    free(lock);
+    *out = st;
+    return 0;
+fail:
+    free(lock);
+    sc_state_close(st);
+    return rc;
+}
+
+static int state_write(sc_state *st)
+{
+    sc_atomic a;
+    FILE *fp;
+    int rc;
+
+    if ((rc = sc_io_atomic_open(st->path, &a, &fp)) < 0)
+        return rc;
+    for (int k = 0; k < N_FIELDS; k++)
+        fprintf(fp, "%s%c", field_names[k], k + 1 < N_FIELDS ? '\t' : '\n');
+    for (size_t i = 0; i < st->n; i++) {
+        const sc_state_entry *e = &st->v[i];
+        fprintf(fp, "%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%s\n", e->name,
+                e->dataset_id, e->version_id, e->size, e->sha256, e->url,
+                e->fetched_at);
+    }
+    if ((rc = sc_io_atomic_commit(&a)) < 0)
+        return rc;
+    st->dirty = 0;
+    clock_gettime(CLOCK_MONOTONIC, &st->saved);
+    return 0;
+}
+
+int sc_state_save(sc_state *st)
+{
+    int rc;
+
+    pthread_mutex_lock(&st->mu);
+    rc = state_write(st);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int sc_state_save_every(sc_state *st, double seconds)
+{
+    struct timespec now;
+    int rc = 0;
+
+    pthread_mutex_lock(&st->mu);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (st->dirty && (double)(now.tv_sec - st->saved.tv_sec) +
+                             (double)(now.tv_nsec - st->saved.tv_nsec) / 1e9 >=
+                         seconds)
+        rc = state_write(st);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int sc_state_find(sc_state *st, const char *name, const char *dataset_id,
+                  sc_state_entry *e)
+{
+    const sc_state_entry *hit = NULL;
+    int rc = 0;
+
+    memset(e, 0, sizeof *e);
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->n; i++) {
+        const sc_state_entry *c = &st->v[i];
+        if (name ? !strcmp(c->name, name)
+                 : dataset_id && dataset_id[0] &&
+                       !strcmp(c->dataset_id, dataset_id) &&
+                       (!hit || strcmp(c->fetched_at, hit->fetched_at) >= 0))
+            hit = c;
+        if (hit && name)
+            break;
+    }
+    if (hit)
+        rc = entry_copy(e, hit) < 0 ? SC_ENOMEM : 1;
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static void now_iso(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int sc_state_put(sc_state *st, const sc_state_entry *e)
+{
+    sc_state_entry copy = *e;
+    char when[32];
+    int rc = 0;
+    size_t i;
+
+    if (!e->fetched_at || !e->fetched_at[0]) {
+        now_iso(when, sizeof when);
+        copy.fetched_at = when;
+    }
+    pthread_mutex_lock(&st->mu);
+    for (i = 0; i < st->n; i++)
+        if (!strcmp(st->v[i].name, e->name))
+            break;
+    if (i < st->n) {
+        sc_state_entry fresh;
+        if ((rc = entry_copy(&fresh, &copy)) == 0) {
+            sc_state_entry_release(&st->v[i]);
+            st->v[i] = fresh;
+        }
+    } else {
+        rc = state_append(st, &copy);
+    }
+    if (rc == 0)
+        st->dirty = 1;
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+size_t sc_state_count(sc_state *st)
+{
+    return st->n;
+}
+
+const sc_state_entry *sc_state_get(sc_state *st, size_t i)
+{
+    return i < st->n ? &st->v[i] : NULL;
+}
