@@ -1,0 +1,1091 @@
+/* sc_cxg: the CELLxGENE Discover curation API (datasets, collections). */
+/* SPDX-License-Identifier: MIT */
+#include "sc_cxg.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* The index of every public dataset is a few MB today; leave room. */
+#define MAX_JSON ((size_t)1 << 30)
+
+static const char *const term_keys[SC_CXG_N_TERMS] = {
+    "organism", "assay", "tissue", "disease", "cell_type",
+    "development_stage", "sex", "self_reported_ethnicity"};
+
+const char *sc_cxg_term_key(int k)
+{
+    return k >= 0 && k < SC_CXG_N_TERMS ? term_keys[k] : NULL;
+}
+
+/* ---- JSON to structs ---- */
+
+/* A string member as a new string: "" when absent, null or not a string
+ * (numbers are printed, so an id given as a number still works). */
+static char *str_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    char buf[64];
+
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        return strdup(buf);
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+        return strdup(buf);
+    }
+    return strdup("");
+}
+
+static int64_t int_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (json_is_integer(v))
+        return (int64_t)json_integer_value(v);
+    if (json_is_real(v) && json_real_value(v) >= 0 &&
+        json_real_value(v) < 9.2e18)
+        return (int64_t)json_real_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        long long x = strtoll(json_string_value(v), &end, 10);
+        if (end != json_string_value(v) && !*end)
+            return x;
+    }
+    return -1;
+}
+
+/* The string members of a struct, read by name and freed in one loop. */
+struct str_field {
+    const char *key;
+    size_t off;
+};
+
+#define DS(f) {#f, offsetof(sc_cxg_dataset, f)}
+static const struct str_field dataset_strs[] = {
+    DS(dataset_id),      DS(dataset_version_id), DS(collection_id),
+    DS(collection_version_id), DS(collection_name), DS(collection_doi),
+    DS(title),           DS(schema_version),     DS(published_at),
+    DS(revised_at),      {NULL, 0}};
+#undef DS
+
+#define CS(f, k) {k, offsetof(sc_cxg_collection, f)}
+static const struct str_field collection_strs[] = {
+    CS(collection_id, "collection_id"),
+    CS(collection_version_id, "collection_version_id"),
+    CS(name, "name"),
+    CS(doi, "doi"),
+    CS(visibility, "visibility"),
+    CS(published_at, "published_at"),
+    CS(revised_at, "revised_at"),
+    {NULL, 0}};
+#undef CS
+
+static char **field_at(void *obj, const struct str_field *f)
+{
+    return (char **)((char *)obj + f->off);
+}
+
+/* Read the string members F of OBJ from O; -1 when out of memory. */
+static int strs_of(json_t *o, void *obj, const struct str_field *f)
+{
+    for (; f->key; f++)
+        if (!(*field_at(obj, f) = str_of(o, f->key)))
+            return -1;
+    return 0;
+}
+
+static void strs_free(void *obj, const struct str_field *f)
+{
+    for (; f->key; f++)
+        free(*field_at(obj, f));
+}
+
+static void terms_free(sc_cxg_terms *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].label);
+        free(t->v[i].id);
+    }
+    free(t->v);
+    t->v = NULL;
+    t->n = 0;
+}
+
+/* An array of {"label","ontology_term_id"} (a bare string counts as both). */
+static int terms_of(json_t *o, const char *key, sc_cxg_terms *t)
+{
+    json_t *a = json_object_get(o, key), *e;
+    size_t i;
+
+    if (!json_is_array(a) || !json_array_size(a))
+        return 0;
+    if (!(t->v = calloc(json_array_size(a), sizeof *t->v)))
+        return -1;
+    json_array_foreach(a, i, e)
+    {
+        sc_cxg_term *x = &t->v[t->n];
+        if (json_is_object(e)) {
+            x->label = str_of(e, "label");
+            x->id = str_of(e, "ontology_term_id");
+        } else if (json_is_string(e)) {
+            x->label = strdup(json_string_value(e));
+            x->id = strdup(json_string_value(e));
+        } else {
+            continue;
+        }
+        t->n++;
+        if (!x->label || !x->id)
+            return -1;
+    }
+    return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* An array of strings (others skipped). */
+static int strv_of(json_t *o, const char *key, char ***out, size_t *n)
+{
+    json_t *a = json_object_get(o, key), *e;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(a) || !json_array_size(a))
+        return 0;
+    if (!(*out = calloc(json_array_size(a), sizeof **out)))
+        return -1;
+    json_array_foreach(a, i, e)
+    {
+        if (!json_is_string(e))
+            continue;
+        if (!((*out)[(*n)++] = strdup(json_string_value(e))))
+            return -1;
+    }
+    return 0;
+}
+
+static void dataset_release(sc_cxg_dataset *d)
+{
+    strs_free(d, dataset_strs);
+    for (int k = 0; k < SC_CXG_N_TERMS; k++)
+        terms_free(&d->terms[k]);
+    strv_free(d->suspension_type, d->n_suspension_type);
+    for (size_t i = 0; i < d->n_assets; i++) {
+        free(d->assets[i].filetype);
+        free(d->assets[i].url);
+    }
+    free(d->assets);
+    memset(d, 0, sizeof *d);
+}
+
+void sc_cxg_datasets_free(sc_cxg_dataset *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dataset_release(&v[i]);
+    free(v);
+}
+
+/* Fill D from object O; PARENT (a collection, or NULL) gives missing
+ * collection fields. Returns 0 or -1 (out of memory). */
+static int dataset_of(json_t *o, json_t *parent, sc_cxg_dataset *d)
+{
+    json_t *a, *e;
+    size_t i;
+
+    d->cell_count = int_of(o, "cell_count");
+    if (strs_of(o, d, dataset_strs) < 0)
+        return -1;
+    if (parent) {
+        static const char *const from[4][2] = {
+            {"collection_id", "collection_id"},
+            {"collection_version_id", "collection_version_id"},
+            {"collection_name", "name"},
+            {"collection_doi", "doi"}};
+        char **to[4] = {&d->collection_id, &d->collection_version_id,
+                        &d->collection_name, &d->collection_doi};
+        for (int k = 0; k < 4; k++) {
+            if (**to[k])
+                continue;
+            free(*to[k]);
+            if (!(*to[k] = str_of(parent, from[k][1])))
+                return -1;
+        }
+    }
+    for (int k = 0; k < SC_CXG_N_TERMS; k++)
+        if (terms_of(o, term_keys[k], &d->terms[k]) < 0)
+            return -1;
+    if (strv_of(o, "suspension_type", &d->suspension_type,
+                &d->n_suspension_type) < 0)
+        return -1;
+    a = json_object_get(o, "assets");
+    if (json_is_array(a) && json_array_size(a)) {
+        if (!(d->assets = calloc(json_array_size(a), sizeof *d->assets)))
+            return -1;
+        json_array_foreach(a, i, e)
+        {
+            sc_cxg_asset *x;
+            if (!json_is_object(e))
+                continue;
+            x = &d->assets[d->n_assets++];
+            x->filetype = str_of(e, "filetype");
+            x->url = str_of(e, "url");
+            x->filesize = int_of(e, "filesize");
+            if (!x->filetype || !x->url)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_json(const char *text, size_t len, const char *name,
+                      json_t **out)
+{
+    json_error_t err;
+
+    *out = json_loadb(text, len, JSON_DECODE_ANY, &err);
+    if (!*out)
+        return sc_fail(SC_EFORMAT, "'%s': not JSON: %s at line %d column %d",
+                       name, err.text, err.line, err.column);
+    return 0;
+}
+
+int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
+                          sc_cxg_dataset **out, size_t *n)
+{
+    json_t *root, *list, *parent = NULL, *e;
+    sc_cxg_dataset *v = NULL;
+    size_t i, count = 0;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = parse_json(json, len, name, &root)) < 0)
+        return rc;
+    list = root;
+    if (json_is_object(root)) {
+        json_t *sub = json_object_get(root, "dataset_versions");
+        if (!json_is_array(sub))
+            sub = json_object_get(root, "datasets");
+        if (json_is_array(sub)) {
+            parent = root;
+            list = sub;
+        }
+    }
+    if (json_is_object(list)) {
+        count = 1;
+    } else if (json_is_array(list)) {
+        count = json_array_size(list);
+    } else {
+        rc = sc_fail(SC_EFORMAT, "'%s': expected a JSON array or object",
+                     name);
+        goto out;
+    }
+    if (count && !(v = calloc(count, sizeof *v))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < count; i++) {
+        e = json_is_array(list) ? json_array_get(list, i) : list;
+        if (!json_is_object(e)) {
+            rc = sc_fail(SC_EFORMAT, "'%s': item %zu is not an object", name,
+                         i + 1);
+            break;
+        }
+        *n = i + 1;
+        if (dataset_of(e, parent, &v[i]) < 0) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+    }
+out:
+    json_decref(root);
+    if (rc < 0) {
+        sc_cxg_datasets_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+static void collection_release(sc_cxg_collection *c)
+{
+    strs_free(c, collection_strs);
+    strv_free(c->dataset_ids, c->n_datasets);
+    memset(c, 0, sizeof *c);
+}
+
+void sc_cxg_collections_free(sc_cxg_collection *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        collection_release(&v[i]);
+    free(v);
+}
+
+static int collection_of(json_t *o, sc_cxg_collection *c)
+{
+    json_t *a = json_object_get(o, "datasets"), *e;
+    size_t i;
+
+    if (strs_of(o, c, collection_strs) < 0)
+        return -1;
+    if (!json_is_array(a))
+        a = json_object_get(o, "dataset_versions");
+    if (json_is_array(a) && json_array_size(a)) {
+        if (!(c->dataset_ids = calloc(json_array_size(a), sizeof(char *))))
+            return -1;
+        json_array_foreach(a, i, e)
+        {
+            if (!json_is_object(e))
+                continue;
+            if (!(c->dataset_ids[c->n_datasets++] = str_of(e, "dataset_id")))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int sc_cxg_parse_collections(const char *json, size_t len, const char *name,
+                             sc_cxg_collection **out, size_t *n)
+{
+    json_t *root, *e;
+    sc_cxg_collection *v = NULL;
+    size_t count, i;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = parse_json(json, len, name, &root)) < 0)
+        return rc;
+    if (!json_is_array(root) && !json_is_object(root)) {
+        json_decref(root);
+        return sc_fail(SC_EFORMAT, "'%s': expected a JSON array or object",
+                       name);
+    }
+    count = json_is_array(root) ? json_array_size(root) : 1;
+    if (count && !(v = calloc(count, sizeof *v))) {
+        json_decref(root);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < count; i++) {
+        e = json_is_array(root) ? json_array_get(root, i) : root;
+        if (!json_is_object(e)) {
+            rc = sc_fail(SC_EFORMAT, "'%s': item %zu is not an object", name,
+                         i + 1);
+            break;
+        }
+        *n = i + 1;
+        if (collection_of(e, &v[i]) < 0) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    json_decref(root);
+    if (rc < 0) {
+        sc_cxg_collections_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
+
+const sc_cxg_asset *sc_cxg_h5ad(const sc_cxg_dataset *d)
+{
+    for (size_t i = 0; i < d->n_assets; i++)
+        if (!strcasecmp(d->assets[i].filetype, "H5AD") && d->assets[i].url[0])
+            return &d->assets[i];
+    return NULL;
+}
+
+char *sc_cxg_terms_join(const sc_cxg_dataset *d, int k, int ids)
+{
+    const sc_cxg_terms *t = &d->terms[k];
+    size_t len = 1;
+    char *s;
+
+    for (size_t i = 0; i < t->n; i++)
+        len += strlen(ids ? t->v[i].id : t->v[i].label) + 4;
+    if (!(s = malloc(len)))
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        if (i)
+            strcat(s, " || ");
+        strcat(s, ids ? t->v[i].id : t->v[i].label);
+    }
+    return s;
+}
+
+int sc_cxg_is_id(const char *s)
+{
+    static const int groups[5] = {8, 4, 4, 4, 12};
+
+    for (int g = 0; g < 5; g++) {
+        for (int i = 0; i < groups[g]; i++, s++)
+            if (!isxdigit((unsigned char)*s))
+                return 0;
+        if (*s != (g < 4 ? '-' : '\0'))
+            return 0;
+        s++;
+    }
+    return 1;
+}
+
+/* ---- the client ---- */
+
+struct sc_cxg {
+    char *base; /* ".../curation/v1", no trailing '/' */
+    const sc_http_opts *o;
+};
+
+int sc_cxg_new(const char *base_url, const sc_http_opts *o, sc_cxg **out)
+{
+    static const char suffix[] = "/curation/v1";
+    size_t len = strlen(base_url);
+    sc_cxg *c;
+
+    *out = NULL;
+    while (len && base_url[len - 1] == '/')
+        len--;
+    if (!len)
+        return sc_fail(SC_EINVAL, "empty API URL");
+    if (len >= sizeof suffix - 1 &&
+        !strncmp(base_url + len - (sizeof suffix - 1), suffix,
+                 sizeof suffix - 1))
+        len -= sizeof suffix - 1;
+    if (!(c = calloc(1, sizeof *c)) ||
+        !(c->base = malloc(len + sizeof suffix))) {
+        free(c);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    memcpy(c->base, base_url, len);
+    memcpy(c->base + len, suffix, sizeof suffix);
+    c->o = o;
+    *out = c;
+    return 0;
+}
+
+void sc_cxg_free(sc_cxg *c)
+{
+    if (!c)
+        return;
+    free(c->base);
+    free(c);
+}
+
+/* Ids go into URL paths: allow only what ids and versions are made of. */
+static int check_id(const char *id)
+{
+    if (!*id)
+        return sc_fail(SC_EINVAL, "empty id");
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+            return sc_fail(SC_EINVAL, "invalid id '%s'", id);
+    return 0;
+}
+
+/* GET BASE + PATH1 [+ ID + PATH2] and return the body. */
+static int api_get(sc_cxg *c, const char *p1, const char *id, const char *p2,
+                   char **url, char **body, size_t *len)
+{
+    size_t n;
+    int rc;
+
+    *url = *body = NULL;
+    if (id && (rc = check_id(id)) < 0)
+        return rc;
+    n = strlen(c->base) + strlen(p1) + (id ? strlen(id) : 0) +
+        (p2 ? strlen(p2) : 0) + 1;
+    if (!(*url = malloc(n)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    snprintf(*url, n, "%s%s%s%s", c->base, p1, id ? id : "", p2 ? p2 : "");
+    rc = sc_http_get(c->o, *url, MAX_JSON, body, len);
+    /* The API answers 403 for a private or unknown collection. */
+    if (rc == SC_ENET && strstr(sc_errmsg(), "HTTP 403"))
+        rc = SC_ENOTFOUND;
+    return rc;
+}
+
+static int get_datasets(sc_cxg *c, const char *p1, const char *id,
+                        const char *p2, sc_cxg_dataset **out, size_t *n)
+{
+    char *url, *body;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = api_get(c, p1, id, p2, &url, &body, &len)) == 0)
+        rc = sc_cxg_parse_datasets(body, len, url, out, n);
+    free(url);
+    free(body);
+    return rc;
+}
+
+int sc_cxg_datasets(sc_cxg *c, const char *schema_version,
+                    sc_cxg_dataset **out, size_t *n)
+{
+    if (schema_version && *schema_version)
+        return get_datasets(c, "/datasets?schema_version=", schema_version,
+                            NULL, out, n);
+    return get_datasets(c, "/datasets", NULL, NULL, out, n);
+}
+
+int sc_cxg_dataset_versions(sc_cxg *c, const char *dataset_id,
+                            sc_cxg_dataset **out, size_t *n)
+{
+    return get_datasets(c, "/datasets/", dataset_id, "/versions", out, n);
+}
+
+int sc_cxg_dataset_version(sc_cxg *c, const char *version_id,
+                           sc_cxg_dataset **out, size_t *n)
+{
+    return get_datasets(c, "/dataset_versions/", version_id, NULL, out, n);
+}
+
+int sc_cxg_collection_datasets(sc_cxg *c, const char *id,
+                               sc_cxg_dataset **out, size_t *n)
+{
+    return get_datasets(c, "/collections/", id, NULL, out, n);
+}
+
+int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out, size_t *n)
+{
+    char *url, *body;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = api_get(c, "/collections", NULL, NULL, &url, &body, &len)) ==
+        0)
+        rc = sc_cxg_parse_collections(body, len, url, out, n);
+    free(url);
+    free(body);
+    return rc;
+}
+
+/* ---- local filters ---- */
+
+enum {
+    F_SUSPENSION = SC_CXG_N_TERMS,
+    F_SCHEMA,
+    F_COLLECTION,
+    F_DATASET,
+    F_N
+};
+
+struct sc_cxg_cond {
+    int field;
+    char *value;
+};
+
+static int field_of(const char *name)
+{
+    static const char *const extra[] = {"suspension_type", "schema_version",
+                                        "collection", "dataset"};
+
+    for (int k = 0; k < SC_CXG_N_TERMS; k++)
+        if (!strcmp(name, term_keys[k]))
+            return k;
+    if (!strcmp(name, "ethnicity"))
+        return SC_CXG_ETHNICITY;
+    for (int k = 0; k < F_N - SC_CXG_N_TERMS; k++)
+        if (!strcmp(name, extra[k]))
+            return SC_CXG_N_TERMS + k;
+    return -1;
+}
+
+int sc_cxg_filter_add(sc_cxg_filter *f, const char *field, const char *value)
+{
+    struct sc_cxg_cond *v;
+    int k = field_of(field);
+
+    if (k < 0)
+        return sc_fail(SC_EINVAL, "unknown filter field '%s'", field);
+    if (!(v = realloc(f->conds, (f->n + 1) * sizeof *v)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    f->conds = v;
+    if (!(v[f->n].value = strdup(value)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    v[f->n++].field = k;
+    return 0;
+}
+
+int sc_cxg_filter_empty(const sc_cxg_filter *f)
+{
+    return f->n == 0 && f->min_cells < 0 && f->max_cells < 0;
+}
+
+void sc_cxg_filter_release(sc_cxg_filter *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->conds[i].value);
+    free(f->conds);
+    f->conds = NULL;
+    f->n = 0;
+}
+
+static int term_match(const sc_cxg_terms *t, int k, const char *want)
+{
+    if (k == SC_CXG_ORGANISM) {
+        if (!strcasecmp(want, "human"))
+            want = "NCBITaxon:9606";
+        else if (!strcasecmp(want, "mouse"))
+            want = "NCBITaxon:10090";
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->v[i].id, want) || !strcasecmp(t->v[i].label, want))
+            return 1;
+    return 0;
+}
+
+/* "5" and "5.2" match "5.2.0", "5.2.0" matches itself, "5.2" not "5.20". */
+static int version_match(const char *have, const char *want)
+{
+    size_t n = strlen(want);
+
+    return !strncmp(have, want, n) && (have[n] == '\0' || have[n] == '.');
+}
+
+static int cond_match(const struct sc_cxg_cond *c, const sc_cxg_dataset *d)
+{
+    if (!c->value[0])
+        return 0; /* "" would match every absent field */
+    switch (c->field) {
+    case F_SUSPENSION:
+        for (size_t i = 0; i < d->n_suspension_type; i++)
+            if (!strcasecmp(d->suspension_type[i], c->value))
+                return 1;
+        return 0;
+    case F_SCHEMA: return version_match(d->schema_version, c->value);
+    case F_COLLECTION:
+        return !strcmp(d->collection_id, c->value) ||
+               !strcmp(d->collection_version_id, c->value) ||
+               (d->collection_name[0] &&
+                !strcasecmp(d->collection_name, c->value));
+    case F_DATASET:
+        return !strcmp(d->dataset_id, c->value) ||
+               !strcmp(d->dataset_version_id, c->value);
+    default: return term_match(&d->terms[c->field], c->field, c->value);
+    }
+}
+
+int sc_cxg_filter_match(const sc_cxg_filter *f, const sc_cxg_dataset *d)
+{
+    int seen[F_N] = {0}, ok[F_N] = {0};
+
+    if (f->min_cells >= 0 && (d->cell_count < 0 || d->cell_count < f->min_cells))
+        return 0;
+    if (f->max_cells >= 0 && (d->cell_count < 0 || d->cell_count > f->max_cells))
+        return 0;
+    for (size_t i = 0; i < f->n; i++) {
+        int k = f->conds[i].field;
+        seen[k] = 1;
+        if (!ok[k] && cond_match(&f->conds[i], d))
+            ok[k] = 1;
+    }
+    for (int k = 0; k < F_N; k++)
+        if (seen[k] && !ok[k])
+            return 0;
+    return 1;
+}
+
+/* ---- reference data ---- */
+
+void sc_cxg_refs_free(sc_cxg_ref *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].kind);
+        free(v[i].name);
+        free(v[i].version);
+        free(v[i].url);
+        free(v[i].dest);
+    }
+    free(v);
+}
+
+struct refs {
+    sc_cxg_ref *v;
+    size_t n, cap;
+    const char *index; /* the file being read, for messages */
+};
+
+/* Replace every "{KEY}" in TPL by VAL: a new string, or NULL. */
+static char *fill(const char *tpl, const char *key, const char *val)
+{
+    size_t kl = strlen(key), vl = strlen(val), n = strlen(tpl) + 1;
+    const char *p;
+    char *out, *w;
+
+    for (p = tpl; (p = strstr(p, key)); p += kl)
+        n += vl;
+    if (!(out = malloc(n)))
+        return NULL;
+    for (w = out, p = tpl; *p;) {
+        if (!strncmp(p, key, kl)) {
+            memcpy(w, val, vl);
+            w += vl;
+            p += kl;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Add a reference; DEST is built from the checked PARTS (NULL-ended). */
+static int refs_add(struct refs *r, const char *kind, const char *name,
+                    const char *version, const char *url,
+                    const char *const *parts)
+{
+    sc_cxg_ref *e;
+    size_t len = 1;
+    int rc;
+
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].url, url))
+            return 0;
+    for (int i = 0; parts[i]; i++) {
+        if ((rc = sc_http_name_check(parts[i])) < 0)
+            return sc_fail_ctx(SC_EFORMAT, "'%s'", r->index);
+        len += strlen(parts[i]) + 1;
+    }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 32;
+        sc_cxg_ref *v = realloc(r->v, cap * sizeof *v);
+        if (!v)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        r->v = v;
+        r->cap = cap;
+    }
+    e = &r->v[r->n];
+    memset(e, 0, sizeof *e);
+    r->n++;
+    if (!(e->kind = strdup(kind)) || !(e->name = strdup(name)) ||
+        !(e->version = strdup(version)) || !(e->url = strdup(url)) ||
+        !(e->dest = malloc(len)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    e->dest[0] = '\0';
+    for (int i = 0; parts[i]; i++) {
+        if (i)
+            strcat(e->dest, "/");
+        strcat(e->dest, parts[i]);
+    }
+    return 0;
+}
+
+static char *read_text(const char *path, size_t *len, int *rc)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+
+    *rc = 0;
+    if (!fp) {
+        *rc = errno == ENOENT ? SC_ENOTFOUND
+                              : sc_fail(SC_EIO, "cannot open '%s': %s", path,
+                                        strerror(errno));
+        return NULL;
+    }
+    do {
+        if (n + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = cap ? 2 * cap : 65536);
+            if (!nb) {
+                *rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n - 1, fp);
+        n += r;
+    } while (r > 0);
+    if (!*rc && ferror(fp))
+        *rc = sc_fail(SC_EIO, "cannot read '%s'", path);
+    fclose(fp);
+    if (*rc) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int refs_ontologies(struct refs *r, const char *path,
+                           const char *schema_version)
+{
+    json_t *root = NULL, *onts, *o;
+    const char *ont;
+    size_t len;
+    char *text;
+    int rc;
+
+    if (!(text = read_text(path, &len, &rc)))
+        return rc;
+    r->index = path;
+    if ((rc = parse_json(text, len, path, &root)) < 0)
+        goto out;
+    onts = root;
+    if (schema_version) {
+        onts = json_object_get(root, schema_version);
+        if (!onts) {
+            rc = sc_fail(SC_ENOTFOUND, "'%s': no schema version '%s'", path,
+                         schema_version);
+            goto out;
+        }
+    }
+    onts = json_object_get(onts, "ontologies");
+    if (!json_is_object(onts)) {
+        rc = sc_fail(SC_EFORMAT, "'%s': no \"ontologies\" object", path);
+        goto out;
+    }
+    json_object_foreach(onts, ont, o)
+    {
+        const char *src = json_string_value(json_object_get(o, "source"));
+        const char *file = json_string_value(json_object_get(o, "filename"));
+        const char *ver = json_string_value(json_object_get(o, "version"));
+        char *u1 = NULL, *url = NULL;
+        if (!src || !file) {
+            rc = sc_fail(SC_EFORMAT, "'%s': ontology '%s' has no source or "
+                         "filename", path, ont);
+            break;
+        }
+        if (!ver)
+            ver = "";
+        if (!(u1 = fill(src, "{version}", ver)) ||
+            !(url = fill(u1, "{filename}", file))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+        } else {
+            const char *parts[] = {"ontology", ont, ver[0] ? ver : "current",
+                                   file, NULL};
+            rc = refs_add(r, "ontology", ont, ver, url, parts);
+        }
+        free(u1);
+        free(url);
+        if (rc < 0)
+            break;
+    }
+out:
+    json_decref(root);
+    free(text);
+    return rc;
+}
+
+/* Trim spaces and one pair of quotes around S, in place. */
+static char *yaml_scalar(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = '\0';
+    if (e - s >= 2 && (*s == '"' || *s == '\'') && e[-1] == *s) {
+        e[-1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+/* gene_info.yml: "key:" lines, each followed by indented "url:" and an
+ * optional "version:" (the two-level layout the validator uses). */
+static int refs_genes(struct refs *r, const char *path, const char *set,
+                      const char *sub)
+{
+    char *text, *line, *save = NULL, key[128] = "", url[2048] = "",
+                       ver[128] = "";
+    size_t len;
+    int rc;
+
+    if (!(text = read_text(path, &len, &rc)))
+        return rc == SC_ENOTFOUND ? 0 : rc;
+    r->index = path;
+    for (line = strtok_r(text, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+        int top = line && line[0] != ' ' && line[0] != '\t' && line[0] != '#';
+        if ((!line || top) && key[0] && url[0]) {
+            char *u = fill(url, "{version}", ver);
+            const char *base = u ? strrchr(u, '/') : NULL;
+            if (!u)
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+            else if (!base || !base[1])
+                rc = sc_fail(SC_EFORMAT, "'%s': no file name in '%s'", path,
+                             u);
+            else {
+                const char *parts[] = {"genes", set, sub ? sub : key,
+                                       sub ? key : base + 1,
+                                       sub ? base + 1 : NULL, NULL};
+                rc = refs_add(r, "genes", key, ver, u, parts);
+            }
+            free(u);
+            if (rc < 0)
+                break;
+        }
+        if (!line)
+            break;
+        if (top) {
+            char *colon = strchr(line, ':');
+            key[0] = url[0] = ver[0] = '\0';
+            if (colon && !*yaml_scalar(colon + 1)) {
+                *colon = '\0';
+                snprintf(key, sizeof key, "%s", yaml_scalar(line));
+            }
+        } else if (key[0]) {
+            char *s = yaml_scalar(line), *colon = strchr(s, ':');
+            if (!colon)
+                continue;
+            *colon = '\0';
+            if (!strcmp(s, "url"))
+                snprintf(url, sizeof url, "%s", yaml_scalar(colon + 1));
+            else if (!strcmp(s, "version"))
+                snprintf(ver, sizeof ver, "%s", yaml_scalar(colon + 1));
+        }
+    }
+    free(text);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The sorted names in directory PATH, without hidden ones; a missing or
+ * unreadable directory has none. Returns 0 or SC_ENOMEM. */
+static int list_dir(const char *path, char ***out, size_t *n)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char **v = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char **nv;
+        if (e->d_name[0] == '.')
+            continue;
+        if (!(nv = realloc(v, (*n + 1) * sizeof *nv))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        if (!(v[*n] = strdup(e->d_name))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        names_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    if (*n)
+        qsort(v, *n, sizeof *v, cmp_str);
+    *out = v;
+    return 0;
+}
+
+/* genes/SET/gene_info.yml or genes/SET/SUB/gene_info.yml. */
+static int refs_gene_sets(struct refs *r, const char *share, int *found)
+{
+    char **sets, **subs, path[4096];
+    size_t ns, nsub;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/genes", share);
+    if ((rc = list_dir(path, &sets, &ns)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < ns; i++) {
+        snprintf(path, sizeof path, "%s/genes/%s/gene_info.yml", share,
+                 sets[i]);
+        if (access(path, F_OK) == 0) {
+            *found = 1;
+            rc = refs_genes(r, path, sets[i], NULL);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/genes/%s", share, sets[i]);
+        if ((rc = list_dir(path, &subs, &nsub)) < 0)
+            break;
+        for (size_t j = 0; rc == 0 && j < nsub; j++) {
+            snprintf(path, sizeof path, "%s/genes/%s/%s/gene_info.yml",
+                     share, sets[i], subs[j]);
+            if (access(path, F_OK) != 0)
+                continue;
+            *found = 1;
+            rc = refs_genes(r, path, sets[i], subs[j]);
+        }
+        names_free(subs, nsub);
+    }
+    names_free(sets, ns);
+    return rc;
+}
+
+int sc_cxg_refs(const char *share, const char *schema_version,
+                sc_cxg_ref **out, size_t *n)
+{
+    struct refs r = {0};
+    char path[4096];
+    int rc, found = 0;
+
+    *out = NULL;
+    *n = 0;
+    snprintf(path, sizeof path, "%s/ontology/cxg-guide/%s", share,
+             schema_version ? "ontology_info.json"
+                            : "latest_ontology_info.json");
+    rc = refs_ontologies(&r, path, schema_version);
+    if (rc == 0)
+        found = 1;
+    else if (rc == SC_ENOTFOUND && access(path, F_OK) != 0)
+        rc = 0; /* no ontology index: the genes may still be there */
+    if (rc == 0)
+        rc = refs_gene_sets(&r, share, &found);
+    if (rc == 0 && !found)
+        rc = sc_fail(SC_ENOTFOUND, "no reference index under '%s'", share);
+    if (rc < 0) {
+        sc_cxg_refs_free(r.v, r.n);
+        return rc;
+    }
+    *out = r.v;
+    *n = r.n;
+    return 0;
+}
