@@ -1,6 +1,7 @@
 /* sc_h5ad_write: write an sc_adata as an h5ad that anndata 0.8 reads. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include "sc_adata.h"
 #include "sc_h5.h"
+#include "sc_io.h"
 #include "sc_log.h"
 
 /*
@@ -1167,7 +1169,22 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
     len = strlen(path) + 32;
     if (!(tmp = malloc(len)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    if ((rc = sc_io_tmpname(path, tmp, len)) < 0) {
+        free(tmp);
+        return rc;
+    }
+    /* Create the file ourselves first: HDF5's message for a missing
+     * directory or a read-only one is unreadable. */
+    {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) {
+            rc = sc_fail(SC_EIO, "cannot write '%s': %s", path,
+                         strerror(errno));
+            free(tmp);
+            return rc;
+        }
+        close(fd);
+    }
     /* STRONG: on failure H5Fclose also closes whatever is still open, so
      * the temporary file is really closed before it is unlinked. */
     if ((w.str_t = sc_h5_str_type()) < 0 ||
@@ -1189,14 +1206,13 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
         rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot close '%s'", path,
                         tmp);
     file = H5I_INVALID_HID;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = sc_fail(SC_EIO, "cannot write '%s': cannot rename '%s': %s", path,
-                     tmp, strerror(errno));
+    if (rc == 0)
+        rc = sc_io_commit_rename(tmp, path);
 out:
     if (file >= 0)
         H5Fclose(file);
     if (rc < 0)
-        unlink(tmp); /* may not exist yet: nothing to report */
+        sc_io_discard(tmp);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (fcpl >= 0)

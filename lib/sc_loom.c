@@ -343,9 +343,15 @@ static int add_attrs(loom *l, const char *group, int64_t n,
         if ((rc = read_ds(l, p, names[i], &e)) < 0)
             break;
         if (e->kind != SC_K_ARRAY || e->rank < 1 || e->shape[0] != n) {
-            sc_log_warn("'%s' %s: not %lld long, ignored", l->path, p,
-                        (long long)n);
+            /* loompy refuses such files; ignoring the attribute would
+             * silently replace names by 0..n-1. */
+            rc = sc_fail(SC_EFORMAT, "'%s' %s: has %lld entries, the matrix "
+                         "has %lld", l->path, p,
+                         (long long)(e->kind == SC_K_ARRAY && e->rank >= 1
+                                         ? e->shape[0] : -1),
+                         (long long)n);
             sc_elem_free(e);
+            break;
         } else if (e->rank == 1 && !strcmp(names[i], index_key)) {
             if ((rc = to_index(e, &idx)) >= 0) {
                 sc_elem_free(df->index);

@@ -115,7 +115,7 @@ static void put_root_attr_str(hid_t f, const char *name, const char *v)
 }
 
 /* 3 genes x 4 cells: matrix int32, layers spliced (float32) and unspliced. */
-static void make_loom(const char *path)
+static void make_loom(const char *path, int with_short)
 {
     static const int32_t m[3][4] = {{1, 0, 2, 0}, {0, 3, 0, 0}, {4, 0, 0, 5}};
     static const float sp[3][4] = {{0.5f, 0, 0, 1}, {0, 0, 2, 0}, {0, 0, 0, 3}};
@@ -136,7 +136,8 @@ static void make_loom(const char *path)
     g = H5Gcreate2(f, "col_attrs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     put_fixed(g, "CellID", cells, 4);
     put(g, "X_pca", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dp, pca);
-    put(g, "short", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d1, pca);
+    if (with_short) /* an attribute of the wrong length */
+        put(g, "short", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d1, pca);
     H5Gclose(g);
     g = H5Gcreate2(f, "row_attrs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     put_fixed(g, "Gene", genes, 3);
@@ -182,10 +183,14 @@ static void test_made(void)
 
     snprintf(path, sizeof path, "%s/test_loom.%ld.loom", t ? t : "/tmp",
              (long)getpid());
-    make_loom(path);
-    sc_log_set_level(SC_LOG_ERROR); /* col_attrs/short is warned about */
+    /* An attribute whose length differs from the matrix is an error. */
+    make_loom(path, 1);
+    CHECK(sc_loom_open(path, 0, &ad) == SC_EFORMAT);
+    CHECK(ad == NULL);
+    CHECK(strstr(sc_errmsg(), "/col_attrs/short: has 3 entries") != NULL);
+    unlink(path);
+    make_loom(path, 0);
     CHECK(sc_loom_open(path, 0, &ad) == 0);
-    sc_log_set_level(SC_LOG_WARN);
     if (!ad) {
         printf("# %s\n", sc_errmsg());
         unlink(path);
@@ -209,7 +214,6 @@ static void test_made(void)
     CHECK_STREQ(str_at(ad->obs->index, 2), "c&3");
     CHECK_STREQ(str_at(ad->var->index, 2), "G3");
     CHECK(sc_elem_get(ad->obs, "CellID") == NULL);
-    CHECK(sc_elem_get(ad->obs, "short") == NULL); /* wrong length: skipped */
     CHECK_INTEQ(ad->obs->n_child, 0);
     e = sc_elem_get(ad->obsm, "X_pca");
     CHECK(e && e->rank == 2 && e->shape[0] == 4 && e->shape[1] == 2);
