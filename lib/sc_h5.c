@@ -689,6 +689,31 @@ out:
     return 0;
 }
 
+int sc_h5_read_path(hid_t loc, const char *path, const char *name,
+                    const char *label, sc_elem **out)
+{
+    hid_t ds;
+    int rc;
+
+    *out = NULL;
+    if (!sc_h5_is_dataset(loc, path))
+        return sc_fail(SC_EFORMAT, "%s: missing dataset", label);
+    if ((ds = H5Dopen2(loc, path, H5P_DEFAULT)) < 0)
+        return sc_h5_fail(SC_EFORMAT, "%s: cannot open", label);
+    rc = sc_h5_read_array(ds, name, label, out);
+    H5Dclose(ds);
+    return rc;
+}
+
+void sc_h5_file_priv_free(void *priv)
+{
+    hid_t *f = priv;
+
+    if (f && *f > 0)
+        H5Fclose(*f);
+    free(f);
+}
+
 int sc_h5_read_1d(hid_t ds, int64_t off, int64_t n, sc_dtype dtype,
                   void *buf, const char *label)
 {

@@ -68,6 +68,16 @@ SC_MUST_CHECK int sc_h5_write_attr_bool(hid_t obj, const char *name, int v);
 SC_MUST_CHECK int sc_h5_read_array(hid_t ds, const char *name,
                                    const char *label, sc_elem **out);
 
+/* Open dataset PATH under LOC, read it with sc_h5_read_array and close it.
+ * SC_EFORMAT naming LABEL when PATH is not a dataset. */
+SC_MUST_CHECK int sc_h5_read_path(hid_t loc, const char *path,
+                                  const char *name, const char *label,
+                                  sc_elem **out);
+
+/* An sc_adata priv_free for readers whose priv is a malloc'd hid_t of an
+ * open file: closes the file and frees it. */
+void sc_h5_file_priv_free(void *priv);
+
 /* Read elements [off, off + n) of a 1-D dataset into BUF as memory type of
  * DTYPE (numeric only), with HDF5 converting. */
 SC_MUST_CHECK int sc_h5_read_1d(hid_t ds, int64_t off, int64_t n,

@@ -27,19 +27,6 @@ typedef struct rd {
     int legacy; /* 2 = pre-0.7, 1 = 0.7, 0 = modern */
 } rd;
 
-struct priv {
-    hid_t file;
-};
-
-static void priv_free(void *p)
-{
-    struct priv *pv = p;
-
-    if (pv && pv->file > 0)
-        H5Fclose(pv->file);
-    free(pv);
-}
-
 static int read_element(rd *r, hid_t loc, const char *name, const char *label,
                         int dense_as_matrix, sc_elem **out);
 
@@ -123,23 +110,6 @@ static int check_codes(const sc_elem *cat, const char *label)
                            "out of range (%lld categories)", label, c[i],
                            (long long)i, (long long)ncat);
     return 0;
-}
-
-/* A dataset read fully as an array element, with its filters checked. */
-static int read_ds(hid_t loc, const char *name, const char *label,
-                   sc_elem **out)
-{
-    hid_t ds;
-    int rc;
-
-    *out = NULL;
-    if (!sc_h5_is_dataset(loc, name))
-        return sc_fail(SC_EFORMAT, "%s: missing dataset", label);
-    if ((ds = H5Dopen2(loc, name, H5P_DEFAULT)) < 0)
-        return sc_h5_fail(SC_EFORMAT, "%s: cannot open", label);
-    rc = sc_h5_read_array(ds, name, label, out);
-    H5Dclose(ds);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -593,11 +563,12 @@ static int read_categorical(hid_t loc, const char *name, const char *label,
         return sc_fail(SC_ENOMEM, "out of memory");
     }
     join(lab, sizeof lab, label, "codes");
-    if ((rc = read_ds(g, "codes", lab, &cat->codes)) < 0 ||
+    if ((rc = sc_h5_read_path(g, "codes", "codes", lab, &cat->codes)) < 0 ||
         (rc = to_i32_codes(cat->codes, lab)) < 0)
         goto out;
     join(lab, sizeof lab, label, "categories");
-    if ((rc = read_ds(g, "categories", lab, &cat->categories)) < 0)
+    if ((rc = sc_h5_read_path(g, "categories", "categories", lab,
+                               &cat->categories)) < 0)
         goto out;
     if (sc_h5_has_attr(g, "ordered") &&
         (rc = sc_h5_attr_bool(g, "ordered", &cat->ordered)) < 0) {
@@ -631,10 +602,10 @@ static int read_nullable(hid_t loc, const char *name, const char *label,
         return sc_fail(SC_ENOMEM, "out of memory");
     }
     join(lab, sizeof lab, label, "values");
-    if ((rc = read_ds(g, "values", lab, &e->values)) < 0)
+    if ((rc = sc_h5_read_path(g, "values", "values", lab, &e->values)) < 0)
         goto out;
     join(lab, sizeof lab, label, "mask");
-    if ((rc = read_ds(g, "mask", lab, &mask)) < 0)
+    if ((rc = sc_h5_read_path(g, "mask", "mask", lab, &mask)) < 0)
         goto out;
     if (e->values->rank != 1 || mask->rank != 1 ||
         mask->shape[0] != e->values->shape[0] ||
@@ -1165,7 +1136,7 @@ int sc_h5ad_open(const char *path, unsigned flags, sc_adata **out)
 {
     rd r = {0};
     sc_adata *ad = NULL;
-    struct priv *pv = NULL;
+    hid_t *pv = NULL;
     char *root_enc = NULL;
     int rc;
 
@@ -1174,14 +1145,14 @@ int sc_h5ad_open(const char *path, unsigned flags, sc_adata **out)
     if ((rc = sc_h5_open_ro(path, &r.file)) < 0)
         return rc;
     r.path = path;
-    if (!(ad = sc_adata_new(0, 0)) || !(pv = calloc(1, sizeof *pv))) {
+    if (!(ad = sc_adata_new(0, 0)) || !(pv = malloc(sizeof *pv))) {
         H5Fclose(r.file);
         sc_adata_close(ad);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
-    pv->file = r.file;
+    *pv = r.file;
     ad->priv = pv;
-    ad->priv_free = priv_free;
+    ad->priv_free = sc_h5_file_priv_free;
     ad->format = SC_FMT_H5AD;
     ad->path = strdup(path);
     {

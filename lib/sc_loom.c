@@ -37,15 +37,6 @@ typedef struct loom {
     sc_adata *ad;
 } loom;
 
-static void close_file(void *priv)
-{
-    hid_t *f = priv;
-
-    if (f && *f > 0)
-        H5Fclose(*f);
-    free(f);
-}
-
 /* ------------------------------------------------------------------------ */
 /* XML character references in fixed-length strings                        */
 
@@ -438,13 +429,13 @@ int sc_loom_open(const char *path, unsigned flags, sc_adata **out)
     }
     *priv = l.file;
     if (!(l.ad = sc_adata_new(dims[1], dims[0]))) {
-        close_file(priv);
+        sc_h5_file_priv_free(priv);
         return SC_ENOMEM;
     }
     l.n_genes = dims[0];
     l.n_cells = dims[1];
     l.ad->priv = priv;
-    l.ad->priv_free = close_file;
+    l.ad->priv_free = sc_h5_file_priv_free;
     if ((rc = add_layers(&l)) < 0 ||
         (rc = add_attrs(&l, "/col_attrs", l.n_cells, "CellID", l.ad->obs,
                         l.ad->obsm)) < 0 ||

@@ -57,15 +57,6 @@ static void tenx_release(tenx *t)
         H5Fclose(t->file);
 }
 
-static void close_file(void *priv)
-{
-    hid_t *f = priv;
-
-    if (f && *f > 0)
-        H5Fclose(*f);
-    free(f);
-}
-
 /* A 1-D string array of N copies of VALUE. */
 static sc_elem *const_strings(const char *name, const char *value, int64_t n)
 {
@@ -396,7 +387,7 @@ static int finish(tenx *t, unsigned flags, sc_adata **out)
         *f = t->file;
         t->file = 0;
         ad->priv = f;
-        ad->priv_free = close_file;
+        ad->priv_free = sc_h5_file_priv_free;
     }
     set_index(ad->obs, t->barcodes);
     t->barcodes = NULL;
@@ -429,15 +420,11 @@ static int read_col_opt(hid_t loc, const char *file, const char *dspath,
                         sc_elem **out)
 {
     char label[1024];
-    hid_t ds;
     int rc;
 
     *out = NULL;
     snprintf(label, sizeof label, "'%s' %s", file, dspath);
-    if ((ds = H5Dopen2(loc, dspath, H5P_DEFAULT)) < 0)
-        return sc_h5_fail(SC_EFORMAT, "%s: cannot open dataset", label);
-    rc = sc_h5_read_array(ds, name, label, out);
-    H5Dclose(ds);
+    rc = sc_h5_read_path(loc, dspath, name, label, out);
     if (rc < 0)
         return rc;
     if ((*out)->rank != 1 || (*out)->shape[0] != n) {
