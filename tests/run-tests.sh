@@ -11,6 +11,8 @@ export LC_ALL=C TZ=UTC
 export SC_TEST_DATA=$PWD/tests/data
 export SC_BUILD=$PWD/$BUILD
 export SC_SHARE=$PWD/share
+# Interop checks with the real anndata 0.8 (Debian python3-anndata).
+export SC_PYTHON_INTEROP=${SC_PYTHON_INTEROP:-1}
 export PATH=$PWD/$BUILD/bin:$PATH
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
