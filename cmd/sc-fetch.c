@@ -482,12 +482,17 @@ static int cmd_list(struct args *a, sc_cli *cli)
         org = sc_cxg_terms_join(d, SC_CXG_ORGANISM, 0);
         assay = sc_cxg_terms_join(d, SC_CXG_ASSAY, 0);
         tis = sc_cxg_terms_join(d, SC_CXG_TISSUE, 0);
-        if (org && assay && tis)
+        if (org && assay && tis) {
+            /* A tab or line break from the server must not break rows. */
+            for (char *t = d->title; *t; t++)
+                if (*t == '\t' || *t == '\n' || *t == '\r')
+                    *t = ' ';
             fprintf(o.fp, "%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
                     "\t%s\t%s\t%s\t%s\n",
                     d->dataset_id, d->dataset_version_id, d->collection_id,
                     d->cell_count, d->schema_version, h ? h->filesize : -1,
                     org, assay, tis, d->title);
+        }
         free(org);
         free(assay);
         free(tis);
