@@ -44,6 +44,80 @@ const char *sc_http_version(void)
     return v && v->version ? v->version : "?";
 }
 
+/* ---- a shared bandwidth cap ---- */
+
+struct sc_http_limit {
+    pthread_mutex_t mu;
+    double rate;   /* bytes per second */
+    double t_free; /* when the bytes taken so far may have been received */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int sc_http_limit_new(uint64_t bytes_per_s, sc_http_limit **out)
+{
+    sc_http_limit *l;
+
+    *out = NULL;
+    if (!bytes_per_s)
+        return sc_fail(SC_EINVAL, "a bandwidth cap of 0");
+    if (!(l = calloc(1, sizeof *l)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    pthread_mutex_init(&l->mu, NULL);
+    l->rate = (double)bytes_per_s;
+    *out = l;
+    return 0;
+}
+
+void sc_http_limit_free(sc_http_limit *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+/* Account N received bytes; return how long to wait to stay at the rate.
+ * A quarter second of unused allowance may be spent at once. */
+static double limit_take(sc_http_limit *l, size_t n)
+{
+    double now = now_s(), wait;
+
+    pthread_mutex_lock(&l->mu);
+    if (l->t_free < now - 0.25)
+        l->t_free = now - 0.25;
+    l->t_free += (double)n / l->rate;
+    wait = l->t_free - now;
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}
+
+static int cancelled(const sc_http_opts *o);
+
+/* Sleep S seconds in slices, so that an interrupt is seen soon; 0, or -1
+ * when cancelled. */
+static int sleep_s(const sc_http_opts *o, double s)
+{
+    struct timespec ts;
+
+    while (s > 0) {
+        double slice = s < 0.1 ? s : 0.1;
+        if (cancelled(o))
+            return -1;
+        ts.tv_sec = (time_t)slice;
+        ts.tv_nsec = (long)((slice - (double)ts.tv_sec) * 1e9);
+        nanosleep(&ts, NULL);
+        s -= slice;
+    }
+    return cancelled(o) ? -1 : 0;
+}
+
 /* ---- one transfer ---- */
 
 /* What a transfer learnt from the response headers and received. */
@@ -198,6 +272,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     x->have += (int64_t)len;
     if (x->progress)
         x->progress(x->ud, (int64_t)len);
+    if (x->o->limit && sleep_s(x->o, limit_take(x->o->limit, len)) < 0)
+        return 0; /* cancelled: curl reports a write error */
     return len;
 }
 
@@ -307,7 +383,8 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
                       x->o->stall_time);
         return RETRY;
     }
-    if (c == CURLE_ABORTED_BY_CALLBACK && cancelled(x->o)) {
+    if ((c == CURLE_ABORTED_BY_CALLBACK || c == CURLE_WRITE_ERROR) &&
+        cancelled(x->o)) {
         *rc = sc_fail(SC_EIO, "'%s': interrupted", url);
         return FATAL;
     }
@@ -354,23 +431,12 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
 static int backoff(const sc_http_opts *o, int k)
 {
     double s = o->retry_wait;
-    struct timespec ts;
 
     for (int i = 1; i < k && s < o->retry_wait_max; i++)
         s *= 2;
     if (s > o->retry_wait_max)
         s = o->retry_wait_max;
-    /* Sleep in slices so that an interrupt is seen soon. */
-    while (s > 0) {
-        double slice = s < 0.1 ? s : 0.1;
-        if (cancelled(o))
-            return -1;
-        ts.tv_sec = (time_t)slice;
-        ts.tv_nsec = (long)((slice - (double)ts.tv_sec) * 1e9);
-        nanosleep(&ts, NULL);
-        s -= slice;
-    }
-    return cancelled(o) ? -1 : 0;
+    return sleep_s(o, s);
 }
 
 int sc_http_get(const sc_http_opts *o, const char *url, size_t max_bytes,

@@ -22,10 +22,14 @@
  * that moves less than STALL_SPEED bytes per second for STALL_TIME seconds,
  * or that waits that long for an answer, is cut and counts as a network
  * error. MAX_SPEED caps the receive rate of one transfer in bytes per second
- * (0: none). CANCEL, when set, is polled during transfers and waits: once it
- * is non-zero every call stops with SC_EIO "interrupted" (set it from a
- * signal handler).
+ * (0: none) through libcurl, which paces only transfers of more than a few
+ * seconds; LIMIT, when set, is a cap shared by every transfer that uses it,
+ * kept from the first byte. CANCEL, when set, is polled during transfers and
+ * waits: once it is non-zero every call stops with SC_EIO "interrupted" (set
+ * it from a signal handler).
  */
+typedef struct sc_http_limit sc_http_limit;
+
 typedef struct sc_http_opts {
     int retries;
     double retry_wait;
@@ -37,9 +41,18 @@ typedef struct sc_http_opts {
     long max_redirs;
     const char *user_agent;
     volatile sig_atomic_t *cancel;
+    sc_http_limit *limit;
 } sc_http_opts;
 
-#define SC_HTTP_OPTS_INIT {5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL}
+#define SC_HTTP_OPTS_INIT {5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL, NULL}
+
+/* A bandwidth cap of BYTES_PER_S shared by all the transfers whose options
+ * point to it: a transfer that is ahead of the shared schedule waits. *OUT
+ * owns it: sc_http_limit_free() once no transfer uses it. Returns 0,
+ * SC_EINVAL for 0, or SC_ENOMEM. Thread-safe. */
+SC_MUST_CHECK int sc_http_limit_new(uint64_t bytes_per_s,
+                                    sc_http_limit **out);
+void sc_http_limit_free(sc_http_limit *l);
 
 /* Initialise libcurl once per process, from the main thread before any
  * other thread starts. Returns 0 or SC_ENET. sc_http_global_cleanup()
