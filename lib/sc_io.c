@@ -59,7 +59,26 @@ int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp)
         *fp = a->fp = stdout;
         return 0;
     }
-    if (!(a->path = strdup(path)) || !(a->tmp = malloc(size))) {
+    if (!(a->path = strdup(path))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    /* An existing target that is not a regular file (/dev/null, /dev/full,
+     * a FIFO) is written directly: renaming a temporary file over a device
+     * node would replace it. a->tmp stays NULL to say so. */
+    {
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            if (!(a->fp = fopen(path, "w"))) {
+                rc = sc_fail(SC_EIO, "cannot open '%s': %s", path,
+                             strerror(errno));
+                goto fail;
+            }
+            *fp = a->fp;
+            return 0;
+        }
+    }
+    if (!(a->tmp = malloc(size))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto fail;
     }
@@ -100,12 +119,16 @@ int sc_io_atomic_commit(sc_atomic *a)
                              strerror(err))
                    : 0;
     }
-    if (!err && fsync(fileno(a->fp)) != 0)
+    if (!err && a->tmp && fsync(fileno(a->fp)) != 0)
         err = errno;
     if (fclose(a->fp) != 0 && !err)
         err = errno;
     a->fp = NULL;
-    if (err) {
+    if (!a->tmp) { /* written directly (not a regular file) */
+        rc = err ? sc_fail(SC_EIO, "cannot write '%s': %s", a->path,
+                           strerror(err))
+                 : 0;
+    } else if (err) {
         unlink(a->tmp);
         rc = sc_fail(SC_EIO, "cannot write '%s': %s", a->path, strerror(err));
     } else {
@@ -119,7 +142,8 @@ void sc_io_atomic_abort(sc_atomic *a)
 {
     if (a->fp && a->path) {
         fclose(a->fp);
-        unlink(a->tmp);
+        if (a->tmp)
+            unlink(a->tmp);
     }
     atomic_release(a);
 }

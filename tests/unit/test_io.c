@@ -158,6 +158,28 @@ static void test_atomic_stdout(void)
     CHECK(fputs("# stdout still open\n", stdout) >= 0);
 }
 
+/* A device target is written in place, never replaced by a rename. */
+static void test_atomic_device(void)
+{
+    sc_atomic a;
+    FILE *fp;
+    struct stat st;
+
+    CHECK(sc_io_atomic_open("/dev/null", &a, &fp) == 0);
+    CHECK(fp != NULL && a.tmp == NULL);
+    if (fp)
+        fputs("discarded\n", fp);
+    CHECK(sc_io_atomic_commit(&a) == 0);
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    CHECK(sc_io_atomic_open("/dev/full", &a, &fp) == 0);
+    if (fp)
+        for (int i = 0; i < 10000; i++)
+            fputs("no space for this line\n", fp);
+    CHECK(sc_io_atomic_commit(&a) == SC_EIO);
+    CHECK(strstr(sc_errmsg(), "No space left") != NULL);
+    CHECK(stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode));
+}
+
 static void test_tmpname_rename(void)
 {
     char path[128], tmp[160], small[8], buf[64], want[160];
@@ -437,6 +459,7 @@ int main(void)
     RUN(test_atomic_abort);
     RUN(test_atomic_errors);
     RUN(test_atomic_stdout);
+    RUN(test_atomic_device);
     RUN(test_tmpname_rename);
     RUN(test_mkdir_p);
     RUN(test_lines_plain);
