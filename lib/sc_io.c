@@ -68,7 +68,8 @@ int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp)
      * node would replace it. a->tmp stays NULL to say so. */
     {
         struct stat st;
-        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+            !S_ISDIR(st.st_mode)) {
             if (!(a->fp = fopen(path, "w"))) {
                 rc = sc_fail(SC_EIO, "cannot open '%s': %s", path,
                              strerror(errno));
