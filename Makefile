@@ -32,10 +32,9 @@ else
 BUILD ?= build
 endif
 
-TOOLS := $(patsubst cmd/%.c,%,$(wildcard cmd/sc-*.c))
+TOOLS := $(patsubst cmd/%.c,%,$(filter-out cmd/%_*.c,$(wildcard cmd/sc-*.c)))
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-CMD_EXTRA_SRC := $(filter-out cmd/sc-%.c,$(wildcard cmd/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
@@ -74,9 +73,13 @@ $(BUILD)/libsc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/libsc.a
+# A tool past ~800 lines may be split into cmd/<tool>_*.c (style.md §2);
+# those objects are linked into that tool only.
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o \
+        $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard cmd/$$*_*.c)) $(BUILD)/libsc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SC_LDFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsc.a $(SC_LIBS)
+	$(CC) $(SC_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libsc.a $(SC_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsc.a
 	@mkdir -p $(dir $@)
