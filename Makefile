@@ -32,7 +32,9 @@ else
 BUILD ?= build
 endif
 
-TOOLS := $(patsubst cmd/%.c,%,$(filter-out cmd/%_*.c,$(wildcard cmd/sc-*.c)))
+TOOLS := $(patsubst cmd/%.c,%,$(foreach f,$(wildcard cmd/sc-*.c),$(if $(findstring _,$(notdir $f)),,$f)))
+# Objects of cmd/<tool>_*.c for tool $(1).
+tool_extra = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/$(1)_*.c))
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -77,7 +79,7 @@ $(BUILD)/libsc.a: $(LIB_OBJ)
 # those objects are linked into that tool only.
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o \
-        $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard cmd/$$*_*.c)) $(BUILD)/libsc.a
+        $$(call tool_extra,$$*) $(BUILD)/libsc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libsc.a $(SC_LIBS)
 
