@@ -1,0 +1,721 @@
+/* sc-annotate: ontology terms for single-cell metadata; term queries. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sc_cli.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_onto.h"
+#include "sc_share.h"
+
+static const char prog[] = "sc-annotate";
+
+enum {
+    OPT_JSON = SC_OPT_USER,
+    OPT_SHARE,
+    OPT_CACHE,
+    OPT_NO_CACHE,
+    OPT_LATEST,
+    OPT_ONTOLOGY,
+};
+
+/* ---- options ---- */
+
+/* clang-format off */
+/* Where the ontologies come from: every command that reads them. */
+#define OPTS_DATA                                                             \
+    {0, NULL, 0, NULL, "Reference data options:"},                            \
+    {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",                              \
+     "reference data directory [$SC_SHARE, else the one installed with the "  \
+     "program]"},                                                             \
+    {OPT_LATEST, "latest", SC_ARG_NONE, NULL,                                 \
+     "use the newest ontology versions shipped instead of those the "         \
+     "CELLxGENE schema pins"},                                                \
+    {OPT_CACHE, "cache", SC_ARG_REQUIRED, "DIR",                              \
+     "ontology cache directory [$XDG_CACHE_HOME/sc, else ~/.cache/sc]"},      \
+    {OPT_NO_CACHE, "no-cache", SC_ARG_NONE, NULL,                             \
+     "parse the ontology files, neither reading nor writing the cache"},      \
+    SC_OPT_VERSION_EXTRA
+
+/* The output of the query commands. */
+#define OPTS_OUTPUT                                                           \
+    {0, NULL, 0, NULL, "Output options:"},                                    \
+    {'o', "output", SC_ARG_REQUIRED, "FILE",                                  \
+     "write to FILE, - for stdout [-]"},                                      \
+    {'O', "output-fmt", SC_ARG_REQUIRED, "FMT", "text or json [text]"},       \
+    {OPT_JSON, "json", SC_ARG_NONE, NULL, "same as -O json"}
+
+/* The options of search. */
+#define OPTS_SEARCH                                                           \
+    {0, NULL, 0, NULL, "Search options:"},                                    \
+    {'n', "max", SC_ARG_REQUIRED, "N", "at most N suggestions [10]"},         \
+    {OPT_ONTOLOGY, "ontology", SC_ARG_REQUIRED, "NAME",                       \
+     "only terms of this ontology (CL, UBERON, ...) [all]"}
+/* clang-format on */
+
+/* Every option: the tool's own --help, and the search command. */
+static const sc_opt opts_all[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_SEARCH,
+                                  OPTS_DATA, SC_OPT_END};
+
+static const sc_opt opts_query[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_DATA,
+                                    SC_OPT_END};
+
+struct args {
+    const char *output;
+    int json;
+    int latest;
+    int no_cache;
+    const char *cache;
+    int64_t max;
+    const char *ontology;
+};
+
+static int print_versions(void);
+
+static int on_option(int key, const char *arg, void *ud)
+{
+    struct args *a = ud;
+
+    switch (key) {
+    case 'o': a->output = arg; break;
+    case 'O':
+        if (strcmp(arg, "text") && strcmp(arg, "json"))
+            return sc_fail(SC_EINVAL, "unknown format '%s' (text, json)", arg);
+        a->json = !strcmp(arg, "json");
+        break;
+    case OPT_JSON: a->json = 1; break;
+    case OPT_SHARE: return sc_share_set_dir(arg);
+    case OPT_CACHE: a->cache = arg; break;
+    case OPT_NO_CACHE: a->no_cache = 1; break;
+    case OPT_LATEST: a->latest = 1; break;
+    case OPT_ONTOLOGY: a->ontology = arg; break;
+    case 'n': return sc_parse_int(arg, 1, 1000000, &a->max);
+    case SC_OPT_VERSION_HOOK: return print_versions();
+    default: return sc_fail(SC_EINVAL, "unhandled option");
+    }
+    return 0;
+}
+
+/* --version: the reference data versions, read from the files. */
+static int print_versions(void)
+{
+    char **paths, name[64], version[64];
+
+    printf("reference data: %s\n", sc_share_dir());
+    if (sc_onto_set_paths(SC_ONTO_SET_SCHEMA, &paths) < 0) {
+        printf("  no ontologies: %s\n", sc_errmsg());
+        return 0;
+    }
+    for (char **p = paths; *p; p++) {
+        if (sc_onto_probe(*p, name, version, sizeof name) == 0)
+            printf("  %s %s\n", name, version);
+    }
+    sc_onto_paths_free(paths);
+    return 0;
+}
+
+/* ---- output ---- */
+
+struct out {
+    sc_atomic atomic;
+    FILE *fp;
+    const char *path;
+    int direct; /* a device or FIFO, written in place */
+};
+
+/* Open PATH for the results. An existing file that is not a regular file
+ * (/dev/null, /dev/full, a FIFO) cannot be replaced by a rename: it is
+ * written in place. */
+static int out_open(struct out *o, const char *path)
+{
+    struct stat st;
+
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (strcmp(path, "-") && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!(o->fp = fopen(path, "w")))
+            return sc_fail(SC_EIO, "cannot open '%s': %s", path,
+                           strerror(errno));
+        o->direct = 1;
+        return 0;
+    }
+    return sc_io_atomic_open(path, &o->atomic, &o->fp);
+}
+
+static int out_close(struct out *o, int rc)
+{
+    int err;
+
+    if (!o->fp)
+        return rc;
+    if (o->direct) {
+        errno = 0;
+        err = fflush(o->fp) != 0 || ferror(o->fp) ? errno ? errno : EIO : 0;
+        if (fclose(o->fp) != 0 && !err)
+            err = errno;
+        if (err && rc == 0)
+            rc = sc_fail(SC_EIO, "cannot write '%s': %s", o->path,
+                         strerror(err));
+    } else if (!strcmp(o->path, "-")) {
+        /* stdout: sc_cli_finish() flushes it and reports errors once */
+        sc_io_atomic_abort(&o->atomic);
+    } else if (rc == 0) {
+        rc = sc_io_atomic_commit(&o->atomic);
+    } else {
+        sc_io_atomic_abort(&o->atomic);
+    }
+    o->fp = NULL;
+    return rc;
+}
+
+/* One JSON value on a line; VALUE is released. */
+static int put_json(FILE *fp, json_t *value)
+{
+    int rc = 0;
+
+    if (!value)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if (json_dumpf(value, fp, JSON_COMPACT) != 0 || fputc('\n', fp) == EOF)
+        rc = sc_fail(SC_EIO, "cannot write the output");
+    json_decref(value);
+    return rc;
+}
+
+/* ---- loading the ontologies ---- */
+
+static int load(const struct args *a, const sc_cli *cli, sc_onto **out)
+{
+    sc_onto *o = NULL;
+    int rc, cached = 0;
+
+    if ((rc = sc_onto_new(a->no_cache ? SC_ONTO_NO_CACHE : 0, &o)) < 0)
+        return rc;
+    if (a->cache && (rc = sc_onto_set_cache_dir(o, a->cache)) < 0)
+        goto fail;
+    rc = sc_onto_load_set(
+        o, a->latest ? SC_ONTO_SET_LATEST : SC_ONTO_SET_SCHEMA, cli->threads);
+    if (rc < 0)
+        goto fail;
+    for (int i = 0; i < sc_onto_count(o); i++) {
+        cached += sc_onto_from_cache(o, i);
+        sc_log_debug("%s %s: %lld terms from '%s'%s", sc_onto_name(o, i),
+                     sc_onto_version(o, i), (long long)sc_onto_size(o, i),
+                     sc_onto_source(o, i),
+                     sc_onto_from_cache(o, i) ? " (cache)" : "");
+    }
+    sc_log_info("%d ontologies, %lld terms, in %.3f s (%d from the cache)",
+                sc_onto_count(o), (long long)sc_onto_n_terms(o),
+                sc_cli_elapsed(cli), cached);
+    *out = o;
+    return 0;
+fail:
+    sc_onto_free(o);
+    return rc;
+}
+
+/* The term with id ID, or an error naming it. */
+static int need_term(const sc_onto *o, const char *id, sc_onto_term *t)
+{
+    char buf[256];
+    int rc;
+
+    if ((rc = sc_onto_normalize_id(id, buf, sizeof buf)) < 0)
+        return rc;
+    if ((*t = sc_onto_find(o, buf)) == SC_ONTO_NONE)
+        return sc_fail(SC_ENOTFOUND, "unknown term '%s'", id);
+    return 0;
+}
+
+/* ---- term ---- */
+
+static json_t *term_ref(const sc_onto *o, sc_onto_term t)
+{
+    return json_pack("{s:s, s:s}", "id", sc_onto_id(o, t), "label",
+                     sc_onto_label(o, t));
+}
+
+static json_t *links_json(const sc_onto *o, const sc_onto_link *l, size_t n,
+                          int with_dist)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *r = term_ref(o, l[i].term);
+
+        if (r && with_dist)
+            json_object_set_new(r, "distance", json_integer(l[i].dist));
+        json_array_append_new(a, r);
+    }
+    return a;
+}
+
+static json_t *strings_json(const sc_onto *o, sc_onto_term t,
+                            size_t (*count)(const sc_onto *, sc_onto_term),
+                            const char *(*get)(const sc_onto *, sc_onto_term,
+                                               size_t))
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < count(o, t); i++)
+        json_array_append_new(a, json_string(get(o, t, i)));
+    return a;
+}
+
+/* Everything about one term, for both formats. */
+struct term_info {
+    sc_onto_link *anc, *par;
+    size_t n_anc, n_par, n_child, n_desc;
+    sc_onto_term resolved;
+    int steps;
+    char why[256]; /* why a deprecated term does not resolve */
+};
+
+static int term_info(const sc_onto *o, sc_onto_term t, struct term_info *ti)
+{
+    sc_onto_link *l = NULL;
+    int rc;
+
+    memset(ti, 0, sizeof *ti);
+    if ((rc = sc_onto_ancestors(o, t, &ti->anc, &ti->n_anc)) < 0 ||
+        (rc = sc_onto_parents(o, t, &ti->par, &ti->n_par)) < 0 ||
+        (rc = sc_onto_children(o, t, &l, &ti->n_child)) < 0)
+        return rc;
+    free(l);
+    if ((rc = sc_onto_descendants(o, t, &l, &ti->n_desc)) < 0)
+        return rc;
+    free(l);
+    if (sc_onto_resolve(o, t, &ti->resolved, &ti->steps) < 0) {
+        snprintf(ti->why, sizeof ti->why, "%s", sc_errmsg());
+        sc_err_clear();
+    }
+    return 0;
+}
+
+static void term_info_release(struct term_info *ti)
+{
+    free(ti->anc);
+    free(ti->par);
+}
+
+static int term_json(FILE *fp, const sc_onto *o, sc_onto_term t,
+                     const struct term_info *ti)
+{
+    int i = sc_onto_ontology(o, t);
+    const char *rb = sc_onto_replaced_by(o, t);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
+        "id", sc_onto_id(o, t), "label", sc_onto_label(o, t), "ontology",
+        sc_onto_name(o, i), "version", sc_onto_version(o, i), "deprecated",
+        sc_onto_is_deprecated(o, t), "depth", sc_onto_depth(o, t), "synonyms",
+        strings_json(o, t, sc_onto_n_synonyms, sc_onto_synonym), "consider",
+        strings_json(o, t, sc_onto_n_consider, sc_onto_consider), "replaced_by",
+        rb ? json_string(rb) : json_null(), "parents",
+        links_json(o, ti->par, ti->n_par, 0), "ancestors",
+        links_json(o, ti->anc, ti->n_anc, 1), "n_children",
+        (json_int_t)ti->n_child, "n_descendants", (json_int_t)ti->n_desc);
+
+    if (j && sc_onto_is_deprecated(o, t)) {
+        json_object_set_new(j, "resolves_to",
+                            ti->resolved != SC_ONTO_NONE
+                                ? term_ref(o, ti->resolved)
+                                : json_null());
+        if (ti->resolved == SC_ONTO_NONE)
+            json_object_set_new(j, "unresolved", json_string(ti->why));
+    }
+    return put_json(fp, j);
+}
+
+static void term_text(FILE *fp, const sc_onto *o, sc_onto_term t,
+                      const struct term_info *ti)
+{
+    int i = sc_onto_ontology(o, t);
+    const char *rb = sc_onto_replaced_by(o, t);
+    sc_onto_term r;
+
+    fprintf(fp, "id\t%s\nlabel\t%s\nontology\t%s\t%s\n", sc_onto_id(o, t),
+            sc_onto_label(o, t), sc_onto_name(o, i), sc_onto_version(o, i));
+    fprintf(fp, "deprecated\t%s\n",
+            sc_onto_is_deprecated(o, t) ? "true" : "false");
+    if (rb) {
+        r = sc_onto_find(o, rb);
+        fprintf(fp, "replaced_by\t%s\t%s\n", rb,
+                r != SC_ONTO_NONE ? sc_onto_label(o, r) : "");
+    }
+    if (sc_onto_is_deprecated(o, t)) {
+        if (ti->resolved != SC_ONTO_NONE)
+            fprintf(fp, "resolves_to\t%s\t%s\n", sc_onto_id(o, ti->resolved),
+                    sc_onto_label(o, ti->resolved));
+        else
+            fprintf(fp, "unresolved\t%s\n", ti->why);
+    }
+    for (size_t k = 0; k < sc_onto_n_consider(o, t); k++) {
+        const char *c = sc_onto_consider(o, t, k);
+
+        r = sc_onto_find(o, c);
+        fprintf(fp, "consider\t%s\t%s\n", c,
+                r != SC_ONTO_NONE ? sc_onto_label(o, r) : "");
+    }
+    fprintf(fp, "depth\t%d\n", sc_onto_depth(o, t));
+    for (size_t k = 0; k < sc_onto_n_synonyms(o, t); k++)
+        fprintf(fp, "synonym\t%s\n", sc_onto_synonym(o, t, k));
+    for (size_t k = 0; k < ti->n_par; k++)
+        fprintf(fp, "parent\t%s\t%s\n", sc_onto_id(o, ti->par[k].term),
+                sc_onto_label(o, ti->par[k].term));
+    for (size_t k = 0; k < ti->n_anc; k++)
+        fprintf(fp, "ancestor\t%s\t%d\t%s\n", sc_onto_id(o, ti->anc[k].term),
+                ti->anc[k].dist, sc_onto_label(o, ti->anc[k].term));
+    fprintf(fp, "children\t%zu\ndescendants\t%zu\n", ti->n_child, ti->n_desc);
+}
+
+/* The ids to show: the operands, where "-" reads one id a line from stdin
+ * (blank lines and "#" comments skipped). */
+static int for_each_id(int argc, char **argv,
+                       int (*fn)(const char *id, void *ud), void *ud)
+{
+    int rc = 0;
+
+    for (int i = 0; i < argc && rc == 0; i++) {
+        sc_lines *in = NULL;
+        char *line;
+        size_t len;
+
+        if (strcmp(argv[i], "-")) {
+            rc = fn(argv[i], ud);
+            continue;
+        }
+        if ((rc = sc_lines_open("-", &in)) < 0)
+            break;
+        while (rc == 0 && (rc = sc_lines_next(in, &line, &len)) > 0) {
+            line[strcspn(line, "\t")] = '\0';
+            rc = *line && *line != '#' ? fn(line, ud) : 0;
+        }
+        sc_lines_close(in);
+    }
+    return rc;
+}
+
+struct term_ctx {
+    const sc_onto *o;
+    const struct args *a;
+    FILE *fp;
+    int n;
+};
+
+static int show_term(const char *id, void *ud)
+{
+    struct term_ctx *c = ud;
+    struct term_info ti;
+    sc_onto_term t;
+    int rc;
+
+    if ((rc = need_term(c->o, id, &t)) < 0)
+        return rc;
+    if ((rc = term_info(c->o, t, &ti)) == 0) {
+        if (c->a->json) {
+            rc = term_json(c->fp, c->o, t, &ti);
+        } else {
+            if (c->n)
+                fputc('\n', c->fp);
+            term_text(c->fp, c->o, t, &ti);
+        }
+    }
+    term_info_release(&ti);
+    c->n++;
+    return rc;
+}
+
+static int cmd_term(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                    char **argv)
+{
+    struct term_ctx c = {o, a, fp, 0};
+
+    return for_each_id(argc, argv, show_term, &c);
+}
+
+/* ---- lca, distance ---- */
+
+static int cmd_pair(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                    char **argv, int lca_rows)
+{
+    sc_onto_term x, y, *lca = NULL;
+    size_t n = 0;
+    json_t *j, *arr;
+    int rc, d;
+
+    (void)argc;
+    if ((rc = need_term(o, argv[0], &x)) < 0 ||
+        (rc = need_term(o, argv[1], &y)) < 0 ||
+        (rc = sc_onto_lca(o, x, y, &lca, &n, &d)) < 0)
+        return rc;
+    for (int k = 0; k < 2; k++)
+        if (sc_onto_is_deprecated(o, k ? y : x))
+            sc_log_warn("'%s' is obsolete: it has no ancestors",
+                        sc_onto_id(o, k ? y : x));
+    if (!n)
+        sc_log_warn("'%s' and '%s' have no common ancestor", sc_onto_id(o, x),
+                    sc_onto_id(o, y));
+    if (a->json) {
+        arr = json_array();
+        for (size_t k = 0; arr && k < n; k++) {
+            json_t *r = term_ref(o, lca[k]);
+
+            json_object_set_new(
+                r, "distance_a",
+                json_integer(sc_onto_ancestor_dist(o, x, lca[k])));
+            json_object_set_new(
+                r, "distance_b",
+                json_integer(sc_onto_ancestor_dist(o, y, lca[k])));
+            json_array_append_new(arr, r);
+        }
+        j = json_pack("{s:s, s:s, s:i, s:o}", "a", sc_onto_id(o, x), "b",
+                      sc_onto_id(o, y), "distance", d, "lca",
+                      arr ? arr : json_null());
+        rc = put_json(fp, j);
+    } else if (lca_rows) {
+        for (size_t k = 0; k < n; k++)
+            fprintf(fp, "%s\t%s\t%d\t%d\n", sc_onto_id(o, lca[k]),
+                    sc_onto_label(o, lca[k]),
+                    sc_onto_ancestor_dist(o, x, lca[k]),
+                    sc_onto_ancestor_dist(o, y, lca[k]));
+    } else {
+        fprintf(fp, "%d\n", d);
+    }
+    free(lca);
+    return rc;
+}
+
+static int cmd_lca(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                   char **argv)
+{
+    return cmd_pair(a, o, fp, argc, argv, 1);
+}
+
+static int cmd_distance(const struct args *a, const sc_onto *o, FILE *fp,
+                        int argc, char **argv)
+{
+    return cmd_pair(a, o, fp, argc, argv, 0);
+}
+
+/* ---- search ---- */
+
+static int cmd_search(const struct args *a, const sc_onto *o, FILE *fp,
+                      int argc, char **argv)
+{
+    int only = a->ontology ? sc_onto_find_ontology(o, a->ontology) : -1;
+    size_t len = 0, n = 0;
+    sc_onto_hit *hits = NULL;
+    char *text;
+    json_t *arr;
+    int rc;
+
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    if (!(text = malloc(len + 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    text[0] = '\0';
+    for (int i = 0; i < argc; i++) /* the words of the operands */
+        strcat(strcat(text, i ? " " : ""), argv[i]);
+    rc = sc_onto_search(o, text, only, (size_t)a->max, &hits, &n);
+    free(text);
+    if (rc < 0)
+        return rc;
+    if (a->json) {
+        arr = json_array();
+        for (size_t k = 0; arr && k < n; k++)
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "id",
+                               sc_onto_id(o, hits[k].term), "label",
+                               sc_onto_label(o, hits[k].term), "tier",
+                               sc_onto_tier_name(hits[k].tier), "score",
+                               hits[k].score, "matched", hits[k].matched,
+                               "deprecated",
+                               sc_onto_is_deprecated(o, hits[k].term)));
+        rc = put_json(fp, arr);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            fprintf(fp, "%.3f\t%s\t%s\t%s\t%s\n", hits[k].score,
+                    sc_onto_tier_name(hits[k].tier),
+                    sc_onto_id(o, hits[k].term), sc_onto_label(o, hits[k].term),
+                    hits[k].matched);
+    }
+    free(hits);
+    return rc;
+}
+
+/* ---- the commands ---- */
+
+struct command {
+    const char *name;
+    const char *usage; /* after "Usage: sc-annotate ", then description */
+    const char *summary;
+    const sc_opt *opts;
+    int min_args, max_args; /* operands after the name; -1: no limit */
+    int (*run)(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+               char **argv);
+};
+
+/* clang-format off: one line of --help per line */
+static const struct command commands[] = {
+    {"term",
+     "term [options] <id>...\n"
+     "Show ontology terms: label, synonyms, obsolete status and replacement,\n"
+     "parents, ancestors with distances. Ids may be spelled CL:0000236,\n"
+     "CL_0000236, cl:0000236 or as OBO PURLs; '-' reads ids from stdin.",
+     "show terms: label, synonyms, status, parents, ancestors", opts_query, 0,
+     -1, cmd_term},
+    {"lca",
+     "lca [options] <id> <id>\n"
+     "Print the lowest common ancestors of two terms (several when they "
+     "tie):\n"
+     "id, label, distance from the first term, distance from the second.",
+     "lowest common ancestors of two terms", opts_query, 2, 2, cmd_lca},
+    {"distance",
+     "distance [options] <id> <id>\n"
+     "Print the distance between two terms: the edges from each up to their\n"
+     "lowest common ancestor, added; -1 when they have none.",
+     "distance between two terms through their lowest common ancestor",
+     opts_query, 2, 2, cmd_distance},
+    {"search",
+     "search [options] <text>...\n"
+     "Suggest terms for free text, best first: exact label, label in any "
+     "case,\n"
+     "synonym, all words found, then close spellings. Prints score, tier, "
+     "id,\nlabel and the string that matched. Suggestions only.",
+     "ranked term suggestions for free text", opts_all, 1, -1, cmd_search},
+};
+/* clang-format on */
+
+#define N_COMMANDS (sizeof commands / sizeof *commands)
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+/* Whether short option C takes an argument. */
+static int short_takes_arg(int c)
+{
+    for (const sc_opt *o = opts_all; o->key || o->long_name || o->help; o++)
+        if (o->key == c && o->arg == SC_ARG_REQUIRED)
+            return 1;
+    return 0;
+}
+
+/* 1 if ARG is an option that takes its value in the next argument ("-o
+ * FILE", "--share DIR", "-vo FILE"; not "-n5", "--max=5"). */
+static int takes_next(const char *arg)
+{
+    if (arg[0] != '-' || !arg[1])
+        return 0;
+    if (arg[1] == '-') {
+        for (const sc_opt *o = opts_all; o->key || o->long_name || o->help; o++)
+            if (o->long_name && o->arg == SC_ARG_REQUIRED &&
+                !strcmp(arg + 2, o->long_name))
+                return 1;
+        return 0;
+    }
+    for (const char *c = arg + 1; *c; c++)
+        if (short_takes_arg((unsigned char)*c))
+            return c[1] == '\0'; /* else the rest is its value */
+    return 0;
+}
+
+/* Index in ARGV of the command name: the first operand. 0 if none. */
+static int command_index(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return i + 1 < argc ? i + 1 : 0;
+        if (argv[i][0] != '-' || !argv[i][1])
+            return i;
+        if (takes_next(argv[i]))
+            i++;
+    }
+    return 0;
+}
+
+/* "Usage:" text of the tool itself, with the command list. */
+static char *top_usage(void)
+{
+    size_t cap = 1024, used;
+    char *s = malloc(cap);
+
+    if (!s)
+        return NULL;
+    used = (size_t)snprintf(
+        s, cap,
+        "<command> [options] [arguments]\nMap single-cell metadata to ontology "
+        "terms and query the ontologies.\n\nCommands:\n");
+    for (size_t i = 0; i < N_COMMANDS && used < cap; i++)
+        used += (size_t)snprintf(s + used, cap - used, "  %-10s %s\n",
+                                 commands[i].name, commands[i].summary);
+    if (used < cap)
+        snprintf(s + used, cap - used,
+                 "\nRun 'sc-annotate <command> --help' for the options of a "
+                 "command.");
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static char dash[] = "-", *stdin_only[] = {dash};
+    struct args a = {.output = "-", .max = 10};
+    int ci = command_index(argc, argv), rc;
+    const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
+    sc_onto *o = NULL;
+    struct out out;
+    sc_cli cli;
+    char *usage;
+
+    if (!cmd) {
+        if (!(usage = top_usage()))
+            return SC_EXIT_FAIL;
+        rc = sc_cli_parse(&cli, prog, usage, opts_all, argc, argv, on_option,
+                          &a);
+        if (rc == SC_CLI_RUN)
+            rc = cli.argc ? sc_cli_usage_error(&cli, "unknown command '%s'",
+                                               cli.argv[0])
+                          : sc_cli_usage_error(&cli, "no command given");
+        free(usage);
+        return rc;
+    }
+    rc = sc_cli_parse(&cli, prog, cmd->usage, cmd->opts, argc, argv, on_option,
+                      &a);
+    if (rc != SC_CLI_RUN)
+        return rc;
+    /* the operands start with the command's name */
+    cli.argc--;
+    cli.argv++;
+    if (cli.argc < cmd->min_args ||
+        (cmd->max_args >= 0 && cli.argc > cmd->max_args))
+        return sc_cli_usage_error(&cli, "%s: expected %.*s", cmd->name,
+                                  (int)strcspn(strchr(cmd->usage, '<'), "\n"),
+                                  strchr(cmd->usage, '<'));
+    if (!strcmp(cmd->name, "term") && cli.argc == 0) {
+        if (isatty(STDIN_FILENO))
+            return sc_cli_usage_error(&cli, "term: no term id given");
+        cli.argc = 1; /* read the ids from stdin */
+        cli.argv = stdin_only;
+    }
+    if ((rc = load(&a, &cli, &o)) < 0)
+        return sc_cli_finish(&cli, rc);
+    if (a.ontology && sc_onto_find_ontology(o, a.ontology) < 0) {
+        sc_onto_free(o);
+        return sc_cli_usage_error(&cli, "unknown ontology '%s'", a.ontology);
+    }
+    if ((rc = out_open(&out, a.output)) == 0) {
+        rc = cmd->run(&a, o, out.fp, cli.argc, cli.argv);
+        rc = out_close(&out, rc);
+    }
+    sc_onto_free(o);
+    return sc_cli_finish(&cli, rc);
+}
