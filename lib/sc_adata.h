@@ -209,6 +209,30 @@ sc_mat *sc_mat_new_csr_take(int64_t n_rows, int64_t n_cols, int64_t *indptr,
 sc_mat *sc_mat_new_dense_take(int64_t n_rows, int64_t n_cols, double *vals,
                               sc_dtype dtype);
 
+/* Make room in B for N_ROWS rows and NNZ stored values in CSR form
+ * (indptr, indices, vals). For sources that fill blocks themselves.
+ * Returns 0, SC_EINVAL or SC_ENOMEM. */
+SC_MUST_CHECK int sc_block_reserve(sc_block *b, int64_t n_rows, int64_t nnz);
+
+/*
+ * A CSR matrix whose row blocks come from a function: READ(UD, R0, R1, BLK)
+ * fills BLK with rows [R0, R1) in CSR form (make room with
+ * sc_block_reserve(); BLK's indptr has room for R1 - R0 + 1 entries and
+ * indptr[0] is 0 when it is called) and returns 0 or a negative SC_E* code
+ * with the message set. Rows are asked for in any order, but a writer asks
+ * in increasing order. NNZ is the exact number of stored values over all
+ * rows (writers size their output with it and check it at the end).
+ * FREE_FN(UD), if not NULL, is called by sc_mat_free() (and at once when
+ * this fails). The block is checked (indptr monotone, columns in range), so
+ * a faulty source fails with SC_EFORMAT. Returns the matrix or NULL
+ * (sc_errmsg() set). Used by one thread at a time, like every sc_mat.
+ */
+typedef int (*sc_mat_read_fn)(void *ud, int64_t r0, int64_t r1,
+                              sc_block *blk);
+sc_mat *sc_mat_new_callback(int64_t n_rows, int64_t n_cols, sc_dtype dtype,
+                            int64_t nnz, sc_mat_read_fn read, void *ud,
+                            void (*free_fn)(void *ud));
+
 /* HDF5-backed matrices (for importers). FILE is an open hid_t of the file
  * (passed as int64_t to keep hdf5.h out of this header); the matrix does not
  * own it. For sparse matrices the three dataset paths are given; for CSR the

@@ -31,6 +31,10 @@ struct sc_mat {
     int64_t *band_indptr;
     int32_t *band_indices;
     double *band_vals;
+    /* callback source (sc_mat_new_callback) */
+    sc_mat_read_fn cb_read;
+    void (*cb_free)(void *ud);
+    void *cb_ud;
 };
 
 void sc_block_release(sc_block *b)
@@ -78,6 +82,8 @@ void sc_mat_free(sc_mat *m)
     free(m->band_indptr);
     free(m->band_indices);
     free(m->band_vals);
+    if (m->cb_free)
+        m->cb_free(m->cb_ud);
     free(m);
 }
 
@@ -121,6 +127,13 @@ static int block_reserve(sc_block *b, int64_t n_rows, int64_t nnz, int dense)
         b->cap_vals = (size_t)nnz;
     }
     return 0;
+}
+
+int sc_block_reserve(sc_block *b, int64_t n_rows, int64_t nnz)
+{
+    if (n_rows < 0 || nnz < 0)
+        return sc_fail(SC_EINVAL, "negative block size");
+    return block_reserve(b, n_rows, nnz, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -591,6 +604,77 @@ static int read_dense_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Callback */
+
+sc_mat *sc_mat_new_callback(int64_t n_rows, int64_t n_cols, sc_dtype dtype,
+                            int64_t nnz, sc_mat_read_fn read, void *ud,
+                            void (*free_fn)(void *ud))
+{
+    sc_mat *m;
+
+    if (n_rows < 0 || n_cols < 0 || nnz < 0 || !read ||
+        n_cols > INT32_MAX) {
+        sc_fail(SC_EINVAL, "bad callback matrix (%lld x %lld, %lld values)",
+                (long long)n_rows, (long long)n_cols, (long long)nnz);
+        if (free_fn)
+            free_fn(ud);
+        return NULL;
+    }
+    if (!(m = mat_new("matrix"))) {
+        sc_fail(SC_ENOMEM, "out of memory");
+        if (free_fn)
+            free_fn(ud);
+        return NULL;
+    }
+    m->info.fmt = SC_MAT_CSR;
+    m->info.dtype = dtype;
+    m->info.n_rows = n_rows;
+    m->info.n_cols = n_cols;
+    m->info.nnz = nnz;
+    m->info.index_dtype = SC_DT_I32;
+    m->info.indptr_dtype = SC_DT_I64;
+    m->cb_read = read;
+    m->cb_free = free_fn;
+    m->cb_ud = ud;
+    return m;
+}
+
+/* The callback fills B; check what it produced so that a buggy source
+ * fails here instead of corrupting a written file. */
+static int read_callback(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
+{
+    int64_t n = r1 - r0;
+    int rc;
+
+    if ((rc = block_reserve(b, n, 0, 0)) < 0)
+        return rc;
+    b->dense = 0;
+    b->indptr[0] = 0;
+    if ((rc = m->cb_read(m->cb_ud, r0, r1, b)) < 0)
+        return rc;
+    b->row0 = r0;
+    b->n_rows = n;
+    b->n_cols = m->info.n_cols;
+    if (b->dense || b->indptr[0] != 0)
+        return sc_fail(SC_EFORMAT, "%s: callback block is not CSR from 0",
+                       m->label);
+    for (int64_t i = 0; i < n; i++)
+        if (b->indptr[i + 1] < b->indptr[i])
+            return sc_fail(SC_EFORMAT, "%s: row %lld: indptr decreases",
+                           m->label, (long long)(r0 + i));
+    if ((size_t)b->indptr[n] > b->cap_nnz ||
+        (size_t)b->indptr[n] > b->cap_vals)
+        return sc_fail(SC_EFORMAT, "%s: callback block overflows its buffers",
+                       m->label);
+    for (int64_t k = 0; k < b->indptr[n]; k++)
+        if (b->indices[k] < 0 || b->indices[k] >= m->info.n_cols)
+            return sc_fail(SC_EFORMAT, "%s: row block at %lld: column %d out "
+                           "of range", m->label, (long long)r0,
+                           (int)b->indices[k]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 
 int sc_mat_read_rows(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
 {
@@ -603,7 +687,9 @@ int sc_mat_read_rows(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     b->row0 = r0;
     b->n_rows = r1 - r0;
     b->n_cols = m->info.n_cols;
-    if (m->d_dense > 0)
+    if (m->cb_read)
+        rc = read_callback(m, r0, r1, b);
+    else if (m->d_dense > 0)
         rc = read_dense_h5(m, r0, r1, b);
     else if (m->d_data > 0)
         rc = m->info.fmt == SC_MAT_CSC ? read_csc_h5(m, r0, r1, b)
