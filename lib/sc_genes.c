@@ -1,0 +1,846 @@
+/* sc_genes: gene references per species; id, symbol and alias mapping. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_genes.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sc_io.h"
+#include "sc_share.h"
+
+static const sc_species species_tab[] = {
+    {"human", "homo_sapiens", "NCBITaxon:9606", "ENSG"},
+    {"mouse", "mus_musculus", "NCBITaxon:10090", "ENSMUSG"},
+    {"marmoset", "callithrix_jacchus", "NCBITaxon:9483", "ENSCJAG"},
+    {"crab-eating macaque", "macaca_fascicularis", "NCBITaxon:9541",
+     "ENSMFAG"},
+    {"rhesus macaque", "macaca_mulatta", "NCBITaxon:9544", "ENSMMUG"},
+    {"chimpanzee", "pan_troglodytes", "NCBITaxon:9598", "ENSPTRG"},
+    {"gorilla", "gorilla_gorilla", "NCBITaxon:9595", "ENSGGOG"},
+    {"mouse lemur", "microcebus_murinus", "NCBITaxon:30608", "ENSMICG"},
+    {"rabbit", "oryctolagus_cuniculus", "NCBITaxon:9986", "ENSOCUG"},
+    {"rat", "rattus_norvegicus", "NCBITaxon:10116", "ENSRNOG"},
+    {"pig", "sus_scrofa", "NCBITaxon:9823", "ENSSSCG"},
+    {"zebrafish", "danio_rerio", "NCBITaxon:7955", "ENSDARG"},
+    {"fruit fly", "drosophila_melanogaster", "NCBITaxon:7227", "FBgn FBti"},
+    {"roundworm", "caenorhabditis_elegans", "NCBITaxon:6239", "WBGene"},
+};
+#define N_SPECIES ((int)(sizeof species_tab / sizeof *species_tab))
+
+static const char *const kind_names[SC_GENE_N_KINDS] = {
+    "id", "id_versioned", "par_y", "retired", "symbol", "symbol_ensg",
+    "alias", "prev", "unknown", "ambiguous_symbol", "ambiguous_alias",
+    "shadowed_alias", "made_unique", "foreign"};
+
+int sc_genes_n_species(void)
+{
+    return N_SPECIES;
+}
+
+const sc_species *sc_genes_species(int i)
+{
+    return i >= 0 && i < N_SPECIES ? &species_tab[i] : NULL;
+}
+
+const char *sc_gene_kind_name(sc_gene_kind k)
+{
+    return (unsigned)k < SC_GENE_N_KINDS ? kind_names[k] : "?";
+}
+
+int sc_genes_find_species(const char *s)
+{
+    const char *num = NULL;
+
+    if (!s)
+        return -1;
+    if (strncasecmp(s, "NCBITaxon:", 10) == 0 ||
+        strncasecmp(s, "NCBITaxon_", 10) == 0)
+        num = s + 10;
+    for (int i = 0; i < N_SPECIES; i++) {
+        const sc_species *sp = &species_tab[i];
+
+        if (num ? strcmp(num, sp->taxon + 10) == 0
+                : strcasecmp(s, sp->name) == 0 ||
+                      strcasecmp(s, sp->latin) == 0)
+            return i;
+    }
+    /* descendants of the schema's species (mouse strains, ...) */
+    if (num && (strcmp(num, "10091") == 0 || strcmp(num, "10092") == 0 ||
+                strcmp(num, "39442") == 0 || strcmp(num, "57486") == 0))
+        return 1;
+    return -1;
+}
+
+/* Length of the Ensembl-style prefix P if ID starts with it followed by a
+ * digit, else 0. */
+static size_t prefix_match(const char *id, const char *p, size_t n)
+{
+    return strncmp(id, p, n) == 0 && isdigit((unsigned char)id[n]) ? n : 0;
+}
+
+int sc_genes_species_of_id(const char *id)
+{
+    for (int i = 0; i < N_SPECIES; i++) {
+        const char *p = species_tab[i].prefixes;
+
+        while (*p) {
+            size_t n = strcspn(p, " ");
+
+            if (prefix_match(id, p, n))
+                return i;
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+    }
+    return -1;
+}
+
+int sc_genes_is_spike_in(const char *id)
+{
+    return strncmp(id, "ERCC-", 5) == 0 && isdigit((unsigned char)id[5]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A string -> int64 hash table (open addressing, keys borrowed). */
+
+typedef struct smap {
+    const char **key;
+    int64_t *val;
+    size_t cap, n;
+} smap;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static int smap_grow(smap *m)
+{
+    size_t cap = m->cap ? 2 * m->cap : 1024;
+    const char **key = calloc(cap, sizeof *key);
+    int64_t *val = malloc(cap * sizeof *val);
+
+    if (!key || !val) {
+        free(key);
+        free(val);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->key[i])
+            continue;
+        size_t j = hash_str(m->key[i]) & (cap - 1);
+
+        while (key[j])
+            j = (j + 1) & (cap - 1);
+        key[j] = m->key[i];
+        val[j] = m->val[i];
+    }
+    free(m->key);
+    free(m->val);
+    m->key = key;
+    m->val = val;
+    m->cap = cap;
+    return 0;
+}
+
+/* The slot of KEY (empty when absent). */
+static size_t smap_slot(const smap *m, const char *key)
+{
+    size_t j = hash_str(key) & (m->cap - 1);
+
+    while (m->key[j] && strcmp(m->key[j], key) != 0)
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static int64_t smap_get(const smap *m, const char *key)
+{
+    size_t j;
+
+    if (!m->cap)
+        return -1;
+    j = smap_slot(m, key);
+    return m->key[j] ? m->val[j] : -1;
+}
+
+/* Values below -1 are markers (AMBIG, ...), so COMBINE decides how a second
+ * value for the same key merges: here a second, different value makes the
+ * entry AMBIG. */
+#define AMBIG ((int64_t)-2)
+#define SHADOWED ((int64_t)-3)
+
+static int smap_put(smap *m, const char *key, int64_t val, int first_wins)
+{
+    size_t j;
+    int rc;
+
+    if (2 * (m->n + 1) > m->cap && (rc = smap_grow(m)) < 0)
+        return rc;
+    j = smap_slot(m, key);
+    if (!m->key[j]) {
+        m->key[j] = key;
+        m->val[j] = val;
+        m->n++;
+    } else if (!first_wins && m->val[j] != val) {
+        m->val[j] = AMBIG;
+    }
+    return 0;
+}
+
+static void smap_free(smap *m)
+{
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* String arena: blocks of 1 MiB, never moved. */
+
+typedef struct arena {
+    char **blk;
+    size_t n_blk, used, cap;
+} arena;
+
+static char *arena_dup(arena *a, const char *s, size_t n)
+{
+    char *p;
+
+    if (a->n_blk == 0 || a->used + n + 1 > a->cap) {
+        size_t cap = n + 1 > (1u << 20) ? n + 1 : (1u << 20);
+        char **b = realloc(a->blk, (a->n_blk + 1) * sizeof *b);
+
+        if (!b)
+            return NULL;
+        a->blk = b;
+        if (!(a->blk[a->n_blk] = malloc(cap)))
+            return NULL;
+        a->n_blk++;
+        a->used = 0;
+        a->cap = cap;
+    }
+    p = a->blk[a->n_blk - 1] + a->used;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    a->used += n + 1;
+    return p;
+}
+
+static char *arena_upper(arena *a, const char *s)
+{
+    char *p = arena_dup(a, s, strlen(s));
+
+    if (p)
+        for (char *q = p; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+    return p;
+}
+
+static void arena_free(arena *a)
+{
+    for (size_t i = 0; i < a->n_blk; i++)
+        free(a->blk[i]);
+    free(a->blk);
+    memset(a, 0, sizeof *a);
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct gene {
+    const char *id, *name, *type;
+    int64_t length;
+    unsigned retired : 1, qc : 3;
+} gene;
+
+struct sc_genes {
+    int species;
+    char version[256];
+    gene *g;
+    int64_t n, n_cur, cap;
+    arena ar;
+    smap by_id;       /* id -> gene */
+    smap by_name;     /* current name -> gene or AMBIG */
+    smap by_upper;    /* upper-case current name -> gene or AMBIG */
+    smap all_upper;   /* upper-case names of current and retired lists */
+    smap by_symbol;   /* human: upper approved HGNC symbol -> gene / -1 */
+    smap by_alias;    /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
+    smap alias_kind;  /* human: upper alias -> SC_GENE_ALIAS / _PREV */
+};
+
+void sc_genes_free(sc_genes *g)
+{
+    if (!g)
+        return;
+    smap_free(&g->by_id);
+    smap_free(&g->by_name);
+    smap_free(&g->by_upper);
+    smap_free(&g->all_upper);
+    smap_free(&g->by_symbol);
+    smap_free(&g->by_alias);
+    smap_free(&g->alias_kind);
+    arena_free(&g->ar);
+    free(g->g);
+    free(g);
+}
+
+int sc_genes_species_index(const sc_genes *g)
+{
+    return g->species;
+}
+
+const char *sc_genes_version(const sc_genes *g)
+{
+    return g->version;
+}
+
+int64_t sc_genes_count(const sc_genes *g)
+{
+    return g->n;
+}
+
+int64_t sc_genes_n_current(const sc_genes *g)
+{
+    return g->n_cur;
+}
+
+const char *sc_genes_id(const sc_genes *g, int64_t i)
+{
+    return g->g[i].id;
+}
+
+const char *sc_genes_name(const sc_genes *g, int64_t i)
+{
+    return g->g[i].name;
+}
+
+const char *sc_genes_type(const sc_genes *g, int64_t i)
+{
+    return g->g[i].type;
+}
+
+int64_t sc_genes_length(const sc_genes *g, int64_t i)
+{
+    return g->g[i].length;
+}
+
+int sc_genes_is_retired(const sc_genes *g, int64_t i)
+{
+    return g->g[i].retired;
+}
+
+unsigned sc_genes_qc_group(const sc_genes *g, int64_t i)
+{
+    return g->g[i].qc;
+}
+
+int64_t sc_genes_find_id(const sc_genes *g, const char *id)
+{
+    return smap_get(&g->by_id, id);
+}
+
+static unsigned qc_group(const char *name)
+{
+    if (strncasecmp(name, "MT-", 3) == 0)
+        return SC_GENE_MT;
+    if (strncasecmp(name, "RPS", 3) == 0 || strncasecmp(name, "RPL", 3) == 0)
+        return SC_GENE_RIBO;
+    if (strncasecmp(name, "HB", 2) == 0 && name[2] &&
+        toupper((unsigned char)name[2]) != 'P')
+        return SC_GENE_HB;
+    return 0;
+}
+
+/* Split LINE at SEP into at most MAX fields (in place). */
+static int split(char *line, char sep, char **f, int max)
+{
+    int n = 0;
+
+    for (;;) {
+        if (n < max)
+            f[n++] = line;
+        char *p = strchr(line, sep);
+
+        if (!p)
+            return n;
+        *p = '\0';
+        line = p + 1;
+    }
+}
+
+static int add_gene(sc_genes *g, char **f, int retired)
+{
+    gene *x;
+
+    if (g->n == g->cap) {
+        int64_t cap = g->cap ? 2 * g->cap : 65536;
+        gene *p = realloc(g->g, (size_t)cap * sizeof *p);
+
+        if (!p)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        g->g = p;
+        g->cap = cap;
+    }
+    x = &g->g[g->n];
+    memset(x, 0, sizeof *x);
+    if (!(x->id = arena_dup(&g->ar, f[0], strlen(f[0]))) ||
+        !(x->name = arena_dup(&g->ar, f[1], strlen(f[1]))) ||
+        !(x->type = arena_dup(&g->ar, f[4], strlen(f[4]))))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    x->length = strtoll(f[3], NULL, 10);
+    x->retired = retired ? 1 : 0;
+    x->qc = qc_group(x->name) & 7;
+    return (int)g->n++;
+}
+
+/* Read one gene CSV; RETIRED: keep only ids not loaded yet, flagged. */
+static int read_csv(sc_genes *g, const char *rel, int retired)
+{
+    char path[4096];
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int rc;
+
+    if ((rc = sc_share_path(rel, path, sizeof path)) < 0)
+        return rc;
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *f[5];
+        int64_t k;
+
+        if (!*line)
+            continue;
+        if (split(line, ',', f, 5) != 5) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields",
+                         path, sc_lines_lineno(l));
+            break;
+        }
+        const char *up = arena_upper(&g->ar, f[1]);
+
+        if (!up) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        /* every name of either list counts as a gene name */
+        if ((rc = smap_put(&g->all_upper, up, 0, 1)) < 0)
+            break;
+        if (smap_get(&g->by_id, f[0]) >= 0)
+            continue; /* retired list: still current */
+        if ((rc = add_gene(g, f, retired)) < 0)
+            break;
+        k = g->n - 1;
+        if ((rc = smap_put(&g->by_id, g->g[k].id, k, 1)) < 0)
+            break;
+        if (retired || strcmp(g->g[k].name, g->g[k].id) == 0)
+            continue; /* no name of its own */
+        if ((rc = smap_put(&g->by_name, g->g[k].name, k, 0)) < 0 ||
+            (rc = smap_put(&g->by_upper, up, k, 0)) < 0)
+            break;
+    }
+    sc_lines_close(l);
+    return rc < 0 ? rc : 0;
+}
+
+/* The version of SPECIES in a gene_info.yml.gz: "version:" of its block,
+ * else the Ensembl release in its URL. */
+static void read_version(const char *rel, const char *latin, char *out,
+                         size_t size)
+{
+    char path[4096], desc[128] = "", url_rel[32] = "";
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int in = 0;
+
+    snprintf(out, size, "unknown");
+    if (sc_share_path(rel, path, sizeof path) < 0 ||
+        sc_lines_open(path, &l) < 0) {
+        sc_err_clear();
+        return;
+    }
+    while (sc_lines_next(l, &line, &len) > 0) {
+        const char *p = line;
+
+        if (*line && *line != ' ' && *line != '#') {
+            if (in)
+                break;
+            continue;
+        }
+        while (*p == ' ')
+            p++;
+        if (sscanf(p, "description: %127s", desc) == 1) {
+            in = strcmp(desc, latin) == 0;
+        } else if (in && strncmp(p, "version:", 8) == 0) {
+            p += 8;
+            while (*p == ' ')
+                p++;
+            snprintf(out, size, "GENCODE %s", p);
+            break;
+        } else if (in && strncmp(p, "url:", 4) == 0) {
+            const char *r = strstr(p, "release-");
+
+            if (r && sscanf(r + 8, "%31[0-9]", url_rel) == 1)
+                snprintf(out, size, "Ensembl %s", url_rel);
+        }
+    }
+    sc_lines_close(l);
+}
+
+/* Strip the double quotes HGNC puts around pipe lists. */
+static char *unquote(char *s)
+{
+    size_t n = strlen(s);
+
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        return s + 1;
+    }
+    return s;
+}
+
+/* HGNC approved symbols, aliases and previous symbols (human). */
+static int read_hgnc(sc_genes *g)
+{
+    static const char rel[] = "genes/hgnc_complete_set_2024-02-01.tsv.gz";
+    char path[4096];
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int col[5] = {-1, -1, -1, -1, -1}, rc; /* symbol alias prev ens hgnc */
+    smap owner = {0};    /* upper alias -> hgnc row, or AMBIG */
+
+    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
+        (rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *f[64];
+        int nf = split(line, '\t', f, 64);
+
+        if (sc_lines_lineno(l) == 1) {
+            static const char *const want[5] = {
+                "symbol", "alias_symbol", "prev_symbol", "ensembl_gene_id",
+                "hgnc_id"};
+
+            for (int i = 0; i < nf; i++)
+                for (int k = 0; k < 5; k++)
+                    if (strcmp(f[i], want[k]) == 0)
+                        col[k] = i;
+            for (int k = 0; k < 5; k++)
+                if (col[k] < 0) {
+                    rc = sc_fail(SC_EFORMAT, "'%s': no column '%s'", path,
+                                 want[k]);
+                    goto out;
+                }
+            continue;
+        }
+        int mx = col[0];
+
+        for (int k = 1; k < 5; k++)
+            mx = col[k] > mx ? col[k] : mx;
+        if (nf <= mx)
+            continue;
+        int64_t gi = smap_get(&g->by_id, f[col[3]]);
+        long row = sc_lines_lineno(l);
+        char *sym = arena_upper(&g->ar, f[col[0]]);
+
+        if (!sym) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+        /* an approved symbol maps to its gene when that is current */
+        if ((rc = smap_put(&g->by_symbol, sym,
+                           gi >= 0 && !g->g[gi].retired ? gi : -1, 1)) < 0)
+            goto out;
+        for (int k = 1; k <= 2; k++) {
+            char *s = unquote(f[col[k]]);
+
+            while (*s) {
+                size_t n = strcspn(s, "|");
+                char *a = arena_dup(&g->ar, s, n), *q;
+                int64_t v;
+                size_t slot;
+
+                if (!a) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    goto out;
+                }
+                for (q = a; *q; q++)
+                    *q = (char)toupper((unsigned char)*q);
+                if (*a) {
+                    if ((rc = smap_put(&owner, a, row, 0)) < 0 ||
+                        (rc = smap_put(&g->alias_kind, a,
+                                       k == 1 ? SC_GENE_ALIAS : SC_GENE_PREV,
+                                       1)) < 0)
+                        goto out;
+                    /* remember the gene of the (so far unique) owner */
+                    v = gi >= 0 && !g->g[gi].retired ? gi : -4;
+                    if ((rc = smap_put(&g->by_alias, a, v, 1)) < 0)
+                        goto out;
+                    slot = smap_slot(&owner, a);
+                    if (owner.val[slot] == AMBIG)
+                        g->by_alias.val[smap_slot(&g->by_alias, a)] = AMBIG;
+                }
+                s += n;
+                if (*s == '|')
+                    s++;
+            }
+        }
+    }
+    if (rc < 0)
+        goto out;
+    /* aliases equal to approved symbols or GENCODE names are not aliases */
+    for (size_t j = 0; j < g->by_alias.cap; j++) {
+        const char *a = g->by_alias.key[j];
+
+        if (!a)
+            continue;
+        if (smap_get(&g->all_upper, a) >= 0)
+            g->by_alias.val[j] = -1; /* a gene name: resolved as a symbol */
+        else if (g->by_symbol.key[smap_slot(&g->by_symbol, a)])
+            g->by_alias.val[j] = SHADOWED; /* an approved symbol */
+    }
+    rc = 0;
+out:
+    smap_free(&owner);
+    sc_lines_close(l);
+    return rc;
+}
+
+int sc_genes_load(int species, unsigned flags, sc_genes **out)
+{
+    char rel[256], v[64];
+    sc_genes *g;
+    int rc;
+
+    *out = NULL;
+    if (species < 0 || species >= N_SPECIES)
+        return sc_fail(SC_EINVAL, "no gene reference for species %d",
+                       species);
+    if (!(g = calloc(1, sizeof *g)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    g->species = species;
+    snprintf(rel, sizeof rel, "genes/cxg-gencode/schema-7/genes_%s.csv.gz",
+             species_tab[species].latin);
+    if ((rc = read_csv(g, rel, 0)) < 0)
+        goto fail;
+    g->n_cur = g->n;
+    read_version("genes/cxg-gencode/schema-7/gene_info.yml.gz",
+                 species_tab[species].latin, v, sizeof v);
+    snprintf(g->version, sizeof g->version, "%s", v);
+    if (species <= 1 && !(flags & SC_GENES_NO_RETIRED)) {
+        snprintf(rel, sizeof rel,
+                 "genes/cxg-gencode/schema-5/genes_%s.csv.gz",
+                 species_tab[species].latin);
+        if ((rc = read_csv(g, rel, 1)) < 0)
+            goto fail;
+        read_version("genes/cxg-gencode/schema-5/gene_info.yml.gz",
+                     species_tab[species].latin, v, sizeof v);
+        size_t n = strlen(g->version);
+        snprintf(g->version + n, sizeof g->version - n, "; retired: %s", v);
+    }
+    if (species == 0 && !(flags & SC_GENES_NO_HGNC)) {
+        if ((rc = read_hgnc(g)) < 0)
+            goto fail;
+        size_t n = strlen(g->version);
+        snprintf(g->version + n, sizeof g->version - n, "; HGNC 2024-02-01");
+    }
+    *out = g;
+    return 0;
+fail:
+    sc_genes_free(g);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mapping */
+
+/* Copy ID without a "_PAR_Y" suffix and an Ensembl version into BUF; sets
+ * *VERSIONED and *PAR_Y. */
+static void strip_id(const char *id, char *buf, size_t size, int *versioned,
+                     int *par_y)
+{
+    size_t n = strlen(id), dot;
+
+    *versioned = *par_y = 0;
+    if (n >= 6 && strcmp(id + n - 6, "_PAR_Y") == 0) {
+        n -= 6;
+        *par_y = 1;
+    }
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, id, n);
+    buf[n] = '\0';
+    dot = n;
+    while (dot > 0 && isdigit((unsigned char)buf[dot - 1]))
+        dot--;
+    if (dot > 1 && dot < n && buf[dot - 1] == '.') {
+        buf[dot - 1] = '\0';
+        *versioned = 1;
+    }
+}
+
+static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
+{
+    int64_t i = smap_get(&g->by_name, s);
+    char up[512];
+
+    snprintf(up, sizeof up, "%s", s);
+    for (char *q = up; *q; q++)
+        *q = (char)toupper((unsigned char)*q);
+    /* names that differ only in case are ambiguous too (CD4 / Cd4 style
+     * clashes inside one list) */
+    if (i == AMBIG || (i >= 0 && smap_get(&g->by_upper, up) == AMBIG)) {
+        *k = SC_GENE_AMBIGUOUS_SYMBOL;
+        return -1;
+    }
+    if (i >= 0) {
+        *k = SC_GENE_SYMBOL;
+        return i;
+    }
+    if (g->species != 0)
+        return -1; /* mouse and the others: exact names only */
+    i = smap_get(&g->by_upper, up);
+    if (i >= 0 || i == AMBIG) {
+        *k = i >= 0 ? SC_GENE_SYMBOL : SC_GENE_AMBIGUOUS_SYMBOL;
+        return i >= 0 ? i : -1;
+    }
+    if (smap_get(&g->all_upper, up) >= 0)
+        return -1; /* a retired gene's name */
+    i = smap_get(&g->by_symbol, up);
+    if (i >= 0) {
+        *k = SC_GENE_SYMBOL;
+        return i;
+    }
+    i = smap_get(&g->by_alias, up);
+    if (i >= 0) {
+        *k = (sc_gene_kind)smap_get(&g->alias_kind, up);
+        return i;
+    }
+    if (i == AMBIG)
+        *k = SC_GENE_AMBIGUOUS_ALIAS;
+    else if (i == SHADOWED)
+        *k = SC_GENE_SHADOWED_ALIAS;
+    return -1;
+}
+
+int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
+{
+    sc_gene_kind k = SC_GENE_UNKNOWN;
+    char buf[512];
+    int versioned, par_y, sp;
+    int64_t i = -1;
+    const char *u;
+
+    if (!kind)
+        kind = &k;
+    *kind = SC_GENE_UNKNOWN;
+    while (*name == ' ')
+        name++;
+    strip_id(name, buf, sizeof buf, &versioned, &par_y);
+    sp = sc_genes_species_of_id(buf);
+    if (sp >= 0 && sp != g->species) {
+        *kind = SC_GENE_FOREIGN;
+        return -1;
+    }
+    if (sp == g->species || par_y || sc_genes_is_spike_in(buf)) {
+        i = smap_get(&g->by_id, buf);
+        if (i >= 0)
+            *kind = g->g[i].retired ? SC_GENE_RETIRED
+                    : par_y         ? SC_GENE_PAR_Y
+                    : versioned     ? SC_GENE_ID_VERSIONED
+                                    : SC_GENE_ID;
+        return i;
+    }
+    /* a symbol */
+    if ((i = map_symbol(g, name, kind)) >= 0 || *kind != SC_GENE_UNKNOWN)
+        return i;
+    /* legacy SYMBOL_ENSG... */
+    if ((u = strrchr(name, '_')) && sc_genes_species_of_id(u + 1) >= 0) {
+        i = sc_genes_map(g, u + 1, kind);
+        if (i >= 0)
+            *kind = SC_GENE_SYMBOL_ENSG;
+        return i;
+    }
+    /* "NAME-1" or "NAME-1-dup" made unique from a duplicate name */
+    snprintf(buf, sizeof buf, "%s", name);
+    size_t n = strlen(buf);
+
+    if (n > 4 && strcmp(buf + n - 4, "-dup") == 0)
+        buf[n -= 4] = '\0';
+    while (n > 0 && isdigit((unsigned char)buf[n - 1]))
+        n--;
+    if (n > 1 && n < strlen(buf) && buf[n - 1] == '-') {
+        sc_gene_kind bk;
+
+        buf[n - 1] = '\0';
+        if (map_symbol(g, buf, &bk) >= 0 || bk != SC_GENE_UNKNOWN ||
+            smap_get(&g->by_id, buf) >= 0)
+            *kind = SC_GENE_MADE_UNIQUE;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int sc_genes_orthologs(const sc_genes *from, const sc_genes *to,
+                       int64_t **out)
+{
+    char path[4096];
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int64_t *map;
+    int rc, human_from;
+
+    *out = NULL;
+    if (!((from->species == 0 && to->species == 1) ||
+          (from->species == 1 && to->species == 0)))
+        return sc_fail(SC_EINVAL, "orthologs are known for human and mouse "
+                       "only");
+    human_from = from->species == 0;
+    if (!(map = malloc((size_t)(from->n ? from->n : 1) * sizeof *map)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < from->n; i++)
+        map[i] = -1;
+    if ((rc = sc_share_path("genes/orthologs/human_mouse_orthologs_ensembl."
+                            "tsv.gz", path, sizeof path)) < 0 ||
+        (rc = sc_lines_open(path, &l)) < 0) {
+        free(map);
+        return rc;
+    }
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *f[12];
+
+        if (sc_lines_lineno(l) == 1)
+            continue;
+        if (split(line, '\t', f, 12) < 11)
+            continue;
+        if (strcmp(f[10], "one2one") != 0)
+            continue;
+        int64_t h = smap_get(human_from ? &from->by_id : &to->by_id, f[0]);
+        int64_t m = smap_get(human_from ? &to->by_id : &from->by_id, f[3]);
+
+        if (h < 0 || m < 0)
+            continue;
+        if (human_from)
+            map[h] = m;
+        else
+            map[m] = h;
+    }
+    sc_lines_close(l);
+    if (rc < 0) {
+        free(map);
+        return rc;
+    }
+    *out = map;
+    return 0;
+}

@@ -1,0 +1,129 @@
+/* Unit tests for sc_genes: references, id/symbol/alias mapping, orthologs. */
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sc_genes.h"
+#include "unit.h"
+
+static sc_genes *human, *mouse;
+
+/* Map NAME with G and check the id (NULL: dropped) and the kind. */
+static void expect(const sc_genes *g, const char *name, const char *id,
+                   const char *kind)
+{
+    sc_gene_kind k;
+    int64_t i = sc_genes_map(g, name, &k);
+
+    CHECK_STREQ(i >= 0 ? sc_genes_id(g, i) : "(dropped)",
+                id ? id : "(dropped)");
+    CHECK_STREQ(sc_gene_kind_name(k), kind);
+}
+
+static void test_species(void)
+{
+    CHECK_INTEQ(sc_genes_find_species("NCBITaxon:9606"), 0);
+    CHECK_INTEQ(sc_genes_find_species("ncbitaxon_10090"), 1);
+    CHECK_INTEQ(sc_genes_find_species("NCBITaxon:10091"), 1);
+    CHECK_INTEQ(sc_genes_find_species("mus_musculus"), 1);
+    CHECK_INTEQ(sc_genes_find_species("NCBITaxon:1"), -1);
+    CHECK_INTEQ(sc_genes_species_of_id("ENSG00000186092.7"), 0);
+    CHECK_INTEQ(sc_genes_species_of_id("ENSMUSG00000023274"), 1);
+    CHECK_STREQ(sc_genes_species(sc_genes_species_of_id("FBgn0038189"))->name,
+                "fruit fly");
+    CHECK_INTEQ(sc_genes_species_of_id("ENSGALG1"), -1);
+    CHECK_INTEQ(sc_genes_species_of_id("TP53"), -1);
+    CHECK(sc_genes_is_spike_in("ERCC-00002"));
+}
+
+static void test_load(void)
+{
+    CHECK_INTEQ(sc_genes_load(0, 0, &human), 0);
+    CHECK_INTEQ(sc_genes_load(1, 0, &mouse), 0);
+    CHECK(human && mouse);
+    CHECK_INTEQ(sc_genes_n_current(human), 78894);
+    CHECK_INTEQ(sc_genes_count(human), 78894 + 1237);
+    CHECK_INTEQ(sc_genes_n_current(mouse), 78317);
+    CHECK(strstr(sc_genes_version(human), "GENCODE 48") != NULL);
+    CHECK(strstr(sc_genes_version(human), "retired: GENCODE 44") != NULL);
+    CHECK(strstr(sc_genes_version(mouse), "GENCODE M37") != NULL);
+    {
+        sc_genes *none;
+
+        CHECK(sc_genes_load(99, 0, &none) == SC_EINVAL);
+        CHECK(none == NULL);
+    }
+}
+
+static void test_ids(void)
+{
+    int64_t i;
+
+    expect(human, "ENSG00000141510", "ENSG00000141510", "id");
+    expect(human, "ENSG00000186092.7", "ENSG00000186092", "id_versioned");
+    expect(human, "ENSG00000002586_PAR_Y", "ENSG00000002586", "par_y");
+    expect(human, "ENSG00000002586.20_PAR_Y", "ENSG00000002586", "par_y");
+    expect(human, "ENSG00000999999", NULL, "unknown");
+    expect(human, "ENSMUSG00000023274", NULL, "foreign");
+    expect(human, "DDX11L2_ENSG00000290825", "ENSG00000290825",
+           "symbol_ensg");
+    expect(mouse, "ENSMUSG00000023274.3", "ENSMUSG00000023274",
+           "id_versioned");
+    /* retired ids: in v44, not in v48 */
+    for (i = sc_genes_n_current(human); i < sc_genes_count(human); i++)
+        if (sc_genes_is_retired(human, i))
+            break;
+    CHECK(i < sc_genes_count(human));
+    expect(human, sc_genes_id(human, i), sc_genes_id(human, i), "retired");
+    i = sc_genes_find_id(human, "ENSG00000141510");
+    CHECK_STREQ(sc_genes_name(human, i), "TP53");
+    CHECK_STREQ(sc_genes_type(human, i), "protein_coding");
+    CHECK(sc_genes_length(human, i) > 0);
+}
+
+static void test_symbols(void)
+{
+    expect(human, "TP53", "ENSG00000141510", "symbol");
+    expect(human, "cd4", "ENSG00000010610", "symbol"); /* human: any case */
+    expect(human, "Y_RNA", NULL, "ambiguous_symbol");
+    expect(human, "MARCH1", "ENSG00000145416", "prev"); /* date-mangled */
+    expect(human, "SEPT1", "ENSG00000180096", "prev");
+    expect(human, "TP53-1", NULL, "made_unique");
+    expect(human, "NOTAGENE42", NULL, "unknown");
+    expect(mouse, "Cd4", "ENSMUSG00000023274", "symbol");
+    expect(mouse, "CD4", NULL, "unknown"); /* mouse: MGI case only */
+    CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "MT-CO1", NULL)),
+                SC_GENE_MT);
+    CHECK_INTEQ(sc_genes_qc_group(mouse, sc_genes_map(mouse, "Rpl13", NULL)),
+                SC_GENE_RIBO);
+    CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBB", NULL)),
+                SC_GENE_HB);
+    CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBP1", NULL)),
+                0);
+}
+
+static void test_orthologs(void)
+{
+    int64_t *map = NULL, m, h;
+
+    CHECK_INTEQ(sc_genes_orthologs(mouse, human, &map), 0);
+    m = sc_genes_map(mouse, "Trp53", NULL);
+    h = sc_genes_map(human, "TP53", NULL);
+    CHECK(map && m >= 0 && map[m] == h);
+    free(map);
+    CHECK(sc_genes_orthologs(human, human, &map) == SC_EINVAL);
+}
+
+int main(void)
+{
+    RUN(test_species);
+    RUN(test_load);
+    if (human && mouse) {
+        RUN(test_ids);
+        RUN(test_symbols);
+        RUN(test_orthologs);
+    }
+    sc_genes_free(human);
+    sc_genes_free(mouse);
+    return UNIT_DONE();
+}
