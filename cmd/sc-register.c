@@ -1,0 +1,528 @@
+/* sc-register: a registry of datasets, their terms, collections and lineage. */
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_cli.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_manifest.h"
+#include "sc_progress.h"
+#include "sc_registry.h"
+#include "sc_share.h"
+
+#include "sc-register.h"
+
+enum {
+    OPT_DB = SC_OPT_USER,
+    OPT_TRUST,
+    OPT_ROOT,
+    OPT_FIELD,
+    OPT_CELL_TYPE,
+    OPT_TISSUE,
+    OPT_DISEASE,
+    OPT_ASSAY,
+    OPT_ORGANISM,
+    OPT_SEX,
+    OPT_STAGE,
+    OPT_NO_EXPAND,
+    OPT_MIN_CELLS,
+    OPT_GENE,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_TRANSFORM,
+    OPT_FORMAT,
+    OPT_ALL_VERSIONS,
+    OPT_LIMIT,
+    OPT_WEIGHT,
+    OPT_DESCRIPTION,
+    OPT_COUNT_FIELD,
+    OPT_UP,
+    OPT_DOWN,
+    OPT_DOT,
+    OPT_DEPTH,
+    OPT_TOOL,
+    OPT_TOOL_VERSION,
+    OPT_INPUT,
+    OPT_OUTPUT_FILE,
+    OPT_STATUS,
+    OPT_QUICK,
+    OPT_SHARE,
+};
+
+static const sc_opt opts[] = {
+    SC_OPT_COMMON,
+    {OPT_DB, "db", SC_ARG_REQUIRED, "DB",
+     "the registry file [$SC_REGISTRY or sc-registry.db]"},
+    {'o', "output", SC_ARG_REQUIRED, "FILE", "write the output to FILE [-]"},
+    {'O', "output-fmt", SC_ARG_REQUIRED, "FMT",
+     "query, collection: table or manifest [table]"},
+    {'k', "keep-going", SC_ARG_NONE, NULL,
+     "add: report a dataset that fails and go on with the others"},
+    {OPT_TRUST, "trust-sha256", SC_ARG_NONE, NULL,
+     "add: take the manifest's sha256 column instead of hashing"},
+    {OPT_ROOT, "root", SC_ARG_REQUIRED, "DIR",
+     "init, add: store paths below DIR relative to it"},
+    {0, NULL, 0, NULL, "Query filters (query, collection add):"},
+    {OPT_CELL_TYPE, "cell-type", SC_ARG_REQUIRED, "TERM",
+     "cells of this type or a subtype (id or label)"},
+    {OPT_TISSUE, "tissue", SC_ARG_REQUIRED, "TERM", "tissue or a part of it"},
+    {OPT_DISEASE, "disease", SC_ARG_REQUIRED, "TERM", "disease"},
+    {OPT_ASSAY, "assay", SC_ARG_REQUIRED, "TERM", "assay"},
+    {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "TERM",
+     "organism (also 'human', 'mouse')"},
+    {OPT_SEX, "sex", SC_ARG_REQUIRED, "TERM", "sex"},
+    {OPT_STAGE, "development-stage", SC_ARG_REQUIRED, "TERM",
+     "development stage"},
+    {OPT_FIELD, "field", SC_ARG_REQUIRED, "FIELD=TERM",
+     "any field (the obs column without _ontology_term_id)"},
+    {OPT_NO_EXPAND, "no-expand", SC_ARG_NONE, NULL,
+     "match the terms only, not their descendants"},
+    {OPT_MIN_CELLS, "min-cells", SC_ARG_REQUIRED, "N",
+     "at least N matching cells (of every term filter, else in all) [1]"},
+    {OPT_GENE, "gene", SC_ARG_REQUIRED, "ID",
+     "the gene is measured (repeat: all of them)"},
+    {OPT_SINCE, "since", SC_ARG_REQUIRED, "TIME",
+     "registered at or after TIME (YYYY-MM-DD[THH:MM:SS] UTC or @SECONDS)"},
+    {OPT_UNTIL, "until", SC_ARG_REQUIRED, "TIME", "registered before TIME"},
+    {OPT_TRANSFORM, "transform", SC_ARG_REQUIRED, "TOOL[@VERSION]",
+     "made by a run of this tool (at any depth)"},
+    {OPT_FORMAT, "format", SC_ARG_REQUIRED, "FMT", "h5ad, loom, file..."},
+    {OPT_ALL_VERSIONS, "all-versions", SC_ARG_NONE, NULL,
+     "older versions too, not only the latest at each path"},
+    {OPT_LIMIT, "limit", SC_ARG_REQUIRED, "N", "at most N artifacts"},
+    {0, NULL, 0, NULL, "Collections, counts, lineage, runs, verify:"},
+    {OPT_WEIGHT, "weight", SC_ARG_REQUIRED, "W",
+     "collection add: sampling weight of the members [1]"},
+    {OPT_DESCRIPTION, "description", SC_ARG_REQUIRED, "TEXT",
+     "collection create: a description"},
+    {OPT_COUNT_FIELD, "count-field", SC_ARG_REQUIRED, "FIELD",
+     "counts: the field to count [cell_type]"},
+    {OPT_UP, "up", SC_ARG_NONE, NULL, "lineage: upstream only"},
+    {OPT_DOWN, "down", SC_ARG_NONE, NULL, "lineage: downstream only"},
+    {OPT_DOT, "dot", SC_ARG_NONE, NULL, "lineage: Graphviz DOT output"},
+    {OPT_DEPTH, "depth", SC_ARG_REQUIRED, "N", "lineage: at most N steps [64]"},
+    {OPT_TOOL, "tool", SC_ARG_REQUIRED, "NAME", "run start: the program"},
+    {OPT_TOOL_VERSION, "tool-version", SC_ARG_REQUIRED, "V",
+     "run start: its version [unknown]"},
+    {OPT_INPUT, "input", SC_ARG_REQUIRED, "REF",
+     "run start: an input (artifact, NAME@N, URI); repeatable"},
+    {OPT_OUTPUT_FILE, "output-file", SC_ARG_REQUIRED, "FILE",
+     "run finish: register FILE as an output; repeatable"},
+    {OPT_STATUS, "status", SC_ARG_REQUIRED, "S", "run finish: status [ok]"},
+    {OPT_QUICK, "quick", SC_ARG_NONE, NULL,
+     "verify: compare size and mtime, hash only files that changed"},
+    {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
+     "reference data (ontologies) [$SC_SHARE or the installed share/sc]"},
+    SC_OPT_END};
+
+static const char usage[] =
+    "[options] <command> [operands]\n"
+    "A registry of datasets: content hashes, ontology terms, versions,\n"
+    "collections and lineage, in one SQLite file.\n"
+    "\n"
+    "Commands:\n"
+    "  init                      create the registry (--root DIR...)\n"
+    "  add [FILE...]             register files, or a manifest on stdin\n"
+    "  query                     artifacts that pass the filters\n"
+    "  show ID                   one artifact, its terms and lineage\n"
+    "  counts [NAME@N]           cells per term across a collection version\n"
+    "  lineage ID                upstream and downstream runs and files\n"
+    "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
+    "  run finish RUN            finish it (--output-file, --status)\n"
+    "  collection create|add|remove|freeze|diff|export|list|show ...\n"
+    "  verify [DIR...]           re-hash files; report missing, modified,\n"
+    "                            unregistered ones";
+
+/* ---- options ---- */
+
+static int push(void *vp, size_t *n, size_t size, const void *x)
+{
+    void **v = vp;
+    void *p = realloc(*v, (*n + 1) * size);
+    if (!p)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    memcpy((char *)p + *n * size, x, size);
+    *v = p;
+    ++*n;
+    return 0;
+}
+
+static int add_term_arg(struct args *a, const char *field, const char *text)
+{
+    struct term_arg t = {field, text, NULL};
+    return push(&a->terms, &a->n_terms, sizeof t, &t);
+}
+
+static int on_option(int key, const char *arg, void *ud)
+{
+    struct args *a = ud;
+    int64_t v;
+    int rc;
+
+    switch (key) {
+    case OPT_DB: a->db = arg; break;
+    case 'o': a->output = arg; break;
+    case 'O':
+        if (!strcmp(arg, "table") || !strcmp(arg, "tsv"))
+            a->manifest = 0;
+        else if (!strcmp(arg, "manifest"))
+            a->manifest = 1;
+        else
+            return sc_fail(SC_EINVAL, "unknown format '%s' (table, manifest)",
+                           arg);
+        break;
+    case 'k': a->keep_going = 1; break;
+    case OPT_TRUST: a->trust = 1; break;
+    case OPT_ROOT: a->root = arg; break;
+    case OPT_CELL_TYPE: return add_term_arg(a, "cell_type", arg);
+    case OPT_TISSUE: return add_term_arg(a, "tissue", arg);
+    case OPT_DISEASE: return add_term_arg(a, "disease", arg);
+    case OPT_ASSAY: return add_term_arg(a, "assay", arg);
+    case OPT_ORGANISM: return add_term_arg(a, "organism", arg);
+    case OPT_SEX: return add_term_arg(a, "sex", arg);
+    case OPT_STAGE: return add_term_arg(a, "development_stage", arg);
+    case OPT_FIELD: {
+        const char *eq = strchr(arg, '=');
+        char *f;
+        if (!eq || eq == arg || !eq[1])
+            return sc_fail(SC_EINVAL, "expected FIELD=TERM, not '%s'", arg);
+        /* the field name lives as long as argv: keep one copy per option */
+        if (!(f = strndup(arg, (size_t)(eq - arg))))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        if (strlen(f) > 17 &&
+            !strcmp(f + strlen(f) - 17, "_ontology_term_id"))
+            f[strlen(f) - 17] = '\0';
+        if ((rc = add_term_arg(a, f, eq + 1)) < 0) {
+            free(f);
+            return rc;
+        }
+        a->terms[a->n_terms - 1].own = f;
+        return 0;
+    }
+    case OPT_NO_EXPAND: a->no_expand = 1; break;
+    case OPT_MIN_CELLS: return sc_parse_int(arg, 0, INT64_MAX, &a->min_cells);
+    case OPT_GENE: return push(&a->genes, &a->n_genes, sizeof arg, &arg);
+    case OPT_SINCE: a->since = arg; break;
+    case OPT_UNTIL: a->until = arg; break;
+    case OPT_TRANSFORM: a->transform = arg; break;
+    case OPT_FORMAT: a->format = arg; break;
+    case OPT_ALL_VERSIONS: a->all_versions = 1; break;
+    case OPT_LIMIT: return sc_parse_int(arg, 1, INT64_MAX, &a->limit);
+    case OPT_WEIGHT:
+        a->has_weight = 1;
+        return sc_parse_double(arg, 0, 1e300, &a->weight);
+    case OPT_DESCRIPTION: a->description = arg; break;
+    case OPT_COUNT_FIELD: a->field = arg; break;
+    case OPT_UP: a->up = 1; break;
+    case OPT_DOWN: a->down = 1; break;
+    case OPT_DOT: a->dot = 1; break;
+    case OPT_DEPTH:
+        if ((rc = sc_parse_int(arg, 1, 1000, &v)) < 0)
+            return rc;
+        a->depth = v;
+        break;
+    case OPT_TOOL: a->tool = arg; break;
+    case OPT_TOOL_VERSION: a->tool_version = arg; break;
+    case OPT_INPUT: return push(&a->inputs, &a->n_inputs, sizeof arg, &arg);
+    case OPT_OUTPUT_FILE:
+        return push(&a->outputs, &a->n_outputs, sizeof arg, &arg);
+    case OPT_STATUS: a->status = arg; break;
+    case OPT_QUICK: a->quick = 1; break;
+    case OPT_SHARE: a->share = arg; break;
+    default: return sc_fail(SC_EINVAL, "unhandled option");
+    }
+    return 0;
+}
+
+/* ---- shared helpers ---- */
+
+int reg_open(const struct args *a, unsigned flags, sc_registry **out)
+{
+    return sc_registry_open(a->db, flags, out);
+}
+
+int out_open(const struct args *a, sc_atomic *at, FILE **fp)
+{
+    return sc_io_atomic_open(a->output, at, fp);
+}
+
+int out_close(sc_atomic *at, int rc)
+{
+    if (rc < 0) {
+        sc_io_atomic_abort(at);
+        return rc;
+    }
+    return sc_io_atomic_commit(at);
+}
+
+void fmt_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- init ---- */
+
+static int cmd_init(struct args *a, int argc, char **argv)
+{
+    sc_registry *reg = NULL;
+    int rc;
+
+    (void)argv;
+    if (argc > 0)
+        return sc_fail(SC_EINVAL, "init takes no operands (--db DB)");
+    if ((rc = reg_open(a, SC_REGISTRY_CREATE, &reg)) < 0)
+        return rc;
+    if (a->root)
+        rc = sc_registry_add_root(reg, a->root);
+    if (rc == 0)
+        sc_log_info("registry '%s': schema %d", a->db,
+                    sc_registry_schema(reg));
+    if (sc_registry_close(reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    return rc;
+}
+
+/* ---- add ---- */
+
+static const char *const add_cols[] = {"id",    "sha256",   "n_obs",
+                                       "n_vars", "organism", "registered",
+                                       NULL};
+
+struct adder {
+    struct args *a;
+    sc_registry *reg;
+    sc_manifest *m;
+    FILE *fp;
+    sc_progress *prog;
+    int64_t n_new, n_version, n_known, n_failed;
+};
+
+/* The download recorded in a manifest from sc-fetch (columns source and
+ * fetched_at) as a step whose output is the file sc-fetch wrote: the
+ * first input of the dataset's provenance, else the dataset itself. */
+static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
+{
+    const sc_reg_dataset *d = sc_reg_meta_dataset(meta);
+    const char *src = sc_mrow_get(row, "source");
+    const char *when = sc_mrow_get(row, "fetched_at");
+    sc_reg_step s = {0};
+
+    if (!src || !*src)
+        return 0;
+    s.tool = "sc-fetch";
+    s.version = sc_mrow_get(row, "fetch_version");
+    s.time = when && *when ? when : NULL;
+    s.inputs = &src;
+    s.n_inputs = 1;
+    if (d->n_steps) {
+        if (d->steps[0].n_inputs != 1)
+            return 0;
+        s.output_sha256 = d->steps[0].inputs[0];
+    }
+    return sc_reg_meta_add_step(meta, &s);
+}
+
+static int add_one(struct adder *ad, sc_mrow *row)
+{
+    static const char *const names[] = {"new", "version", "known"};
+    const char *path = sc_mrow_path(row);
+    const char *sha = ad->a->trust ? sc_mrow_get(row, "sha256") : NULL;
+    unsigned flags = sha && *sha ? SC_REG_NO_HASH : 0;
+    const sc_reg_dataset *d;
+    sc_reg_meta *meta = NULL;
+    int64_t id;
+    int rc, status;
+
+    if ((rc = sc_registry_describe(path, flags, sha, &meta)) < 0 ||
+        (row && (rc = fetch_step(meta, row)) < 0))
+        goto out;
+    d = sc_reg_meta_dataset(meta);
+    if ((rc = sc_registry_add(ad->reg, d, &id, &status)) < 0)
+        goto out;
+    *(status == SC_REG_NEW       ? &ad->n_new
+      : status == SC_REG_VERSION ? &ad->n_version
+                                 : &ad->n_known) += 1;
+    sc_log_debug("'%s': artifact %" PRId64 " (%s)", path, id, names[status]);
+    if ((rc = sc_mrow_setf(row, "id", "%" PRId64, id)) < 0 ||
+        (rc = sc_mrow_set(row, "sha256", d->sha256)) < 0 ||
+        (rc = sc_mrow_set(row, "registered", names[status])) < 0)
+        goto out;
+    if (strcmp(d->format, "file")) {
+        if ((rc = sc_mrow_setf(row, "n_obs", "%" PRId64, d->n_obs)) < 0 ||
+            (rc = sc_mrow_setf(row, "n_vars", "%" PRId64, d->n_vars)) < 0 ||
+            (rc = sc_mrow_set(row, "organism", d->organism)) < 0)
+            goto out;
+    }
+out:
+    sc_reg_meta_free(meta);
+    return rc;
+}
+
+/* Register ROW, write its output line; under -k a failure is reported
+ * and marked, else it ends the run. */
+static int add_row(struct adder *ad, sc_mrow *row)
+{
+    int rc = add_one(ad, row);
+
+    if (rc < 0) {
+        ad->n_failed++;
+        if (!ad->a->keep_going)
+            return rc;
+        sc_progress_done(ad->prog);
+        ad->prog = NULL;
+        sc_log_error("%s", sc_errmsg());
+        if ((rc = sc_mrow_set(row, "registered", "failed")) < 0)
+            return rc;
+    }
+    sc_progress_add(ad->prog, 1);
+    return sc_manifest_write_row(ad->m, row, ad->fp);
+}
+
+static int add_manifest(struct adder *ad)
+{
+    sc_mrow *row = NULL;
+    int rc;
+
+    while ((rc = sc_manifest_next(ad->m, &row)) != 0) {
+        if (rc < 0) {
+            /* a bad line (no path): nothing of it is registered */
+            ad->n_failed++;
+            if (!ad->a->keep_going || rc != SC_EFORMAT)
+                return rc;
+            sc_log_error("%s", sc_errmsg());
+            continue;
+        }
+        rc = add_row(ad, row);
+        sc_mrow_free(row);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cmd_add(struct args *a, int argc, char **argv)
+{
+    struct adder ad = {a, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
+    sc_atomic at = {0};
+    int rc, from_stdin = argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
+
+    if (argc == 0 && isatty(STDIN_FILENO))
+        return sc_fail(SC_EINVAL, "add: no files and stdin is a terminal");
+    if ((rc = from_stdin ? sc_manifest_open("-", &ad.m)
+                         : sc_manifest_new(&ad.m)) < 0)
+        return rc;
+    for (const char *const *c = add_cols; *c && rc == 0; c++)
+        rc = sc_manifest_add_col(ad.m, *c);
+    if (rc < 0 || (rc = reg_open(a, 0, &ad.reg)) < 0)
+        goto out;
+    if (a->root && (rc = sc_registry_add_root(ad.reg, a->root)) < 0)
+        goto out;
+    if ((rc = out_open(a, &at, &ad.fp)) < 0)
+        goto out;
+    ad.prog = sc_progress_new("add", from_stdin ? 0 : (uint64_t)argc, 0,
+                              a->cli->progress);
+    sc_progress_set_unit(ad.prog, "datasets");
+    if ((rc = sc_manifest_write_header(ad.m, ad.fp)) == 0) {
+        if (from_stdin) {
+            rc = add_manifest(&ad);
+        } else {
+            for (int i = 0; i < argc && rc == 0; i++) {
+                sc_mrow *row;
+                if ((rc = sc_mrow_new(ad.m, argv[i], &row)) < 0)
+                    break;
+                rc = add_row(&ad, row);
+                sc_mrow_free(row);
+            }
+        }
+    }
+    sc_progress_done(ad.prog);
+    rc = out_close(&at, rc);
+out:
+    sc_log_info("%" PRId64 " new, %" PRId64 " new versions, %" PRId64
+                " known, %" PRId64 " failed",
+                ad.n_new, ad.n_version, ad.n_known, ad.n_failed);
+    if (sc_registry_close(ad.reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    sc_manifest_free(ad.m);
+    if (rc == 0 && ad.n_failed) {
+        sc_log_warn("%" PRId64 " of the datasets failed", ad.n_failed);
+        return SC_EXIT_PARTIAL;
+    }
+    return rc;
+}
+
+/* ---- main ---- */
+
+static const struct subcmd {
+    const char *name;
+    int (*run)(struct args *, int, char **);
+    int min_args; /* operands after the command's name */
+} subcmds[] = {
+    {"init", cmd_init, 0},         {"add", cmd_add, 0},
+    {"query", cmd_query, 0},       {"show", cmd_show, 1},
+    {"counts", cmd_counts, 0},     {"lineage", cmd_lineage, 1},
+    {"run", cmd_run, 1},           {"collection", cmd_collection, 1},
+    {"verify", cmd_verify, 0},
+};
+
+int main(int argc, char **argv)
+{
+    struct args a = {.output = "-", .weight = 1};
+    const struct subcmd *cmd = NULL;
+    sc_cli cli;
+    int rc;
+
+    rc = sc_cli_parse(&cli, "sc-register", usage, opts, argc, argv, on_option,
+                      &a);
+    if (rc != SC_CLI_RUN)
+        goto done;
+    a.cli = &cli;
+    if (!a.db)
+        a.db = getenv("SC_REGISTRY") && *getenv("SC_REGISTRY")
+                   ? getenv("SC_REGISTRY")
+                   : "sc-registry.db";
+    if (cli.argc < 1) {
+        rc = sc_cli_usage_error(&cli, "no command (init, add, query, show, "
+                                      "counts, lineage, run, collection, "
+                                      "verify)");
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof subcmds / sizeof *subcmds; i++)
+        if (!strcmp(cli.argv[0], subcmds[i].name))
+            cmd = &subcmds[i];
+    if (!cmd) {
+        rc = sc_cli_usage_error(&cli, "unknown command '%s'", cli.argv[0]);
+        goto done;
+    }
+    if (cli.argc - 1 < cmd->min_args) {
+        rc = sc_cli_usage_error(&cli, "%s: missing operand", cmd->name);
+        goto done;
+    }
+    if (a.share && (rc = sc_share_set_dir(a.share)) < 0) {
+        rc = sc_cli_finish(&cli, rc);
+        goto done;
+    }
+    rc = cmd->run(&a, cli.argc - 1, cli.argv + 1);
+    if (rc == SC_EINVAL && strstr(sc_errmsg(), ": missing operand")) {
+        rc = sc_cli_usage_error(&cli, "%s", sc_errmsg());
+        goto done;
+    }
+    rc = sc_cli_finish(&cli, rc);
+done:
+    for (size_t i = 0; i < a.n_terms; i++)
+        free(a.terms[i].own);
+    free(a.terms);
+    free(a.genes);
+    free(a.inputs);
+    free(a.outputs);
+    return rc;
+}

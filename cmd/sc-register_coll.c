@@ -1,0 +1,498 @@
+/* sc-register collections, runs and verify. */
+/* SPDX-License-Identifier: MIT */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sc_hash.h"
+#include "sc_log.h"
+#include "sc_manifest.h"
+
+#include "sc-register.h"
+
+/* ---- collections ---- */
+
+struct idlist {
+    int64_t *ids;
+    double *w;
+    size_t n, cap;
+};
+
+static int idlist_push(struct idlist *l, int64_t id, double w)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *ids = realloc(l->ids, cap * sizeof *ids);
+        double *ww;
+        if (!ids)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        l->ids = ids;
+        if (!(ww = realloc(l->w, cap * sizeof *ww)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        l->w = ww;
+        l->cap = cap;
+    }
+    l->ids[l->n] = id;
+    l->w[l->n++] = w;
+    return 0;
+}
+
+static void idlist_release(struct idlist *l)
+{
+    free(l->ids);
+    free(l->w);
+}
+
+struct pick {
+    struct idlist *l;
+    double w;
+};
+
+static int pick_artifact(const sc_reg_artifact *x, void *ud)
+{
+    struct pick *p = ud;
+    return idlist_push(p->l, x->id, p->w);
+}
+
+/* The artifacts a collection add/remove names: its operands, the rows of
+ * a manifest on stdin (by sha256, id or path; a weight column counts),
+ * or the query of the filter options. */
+static int collect_ids(struct args *a, sc_registry *reg, int argc,
+                       char **argv, struct idlist *l)
+{
+    struct pick p = {l, a->weight};
+    int64_t id;
+    int rc = 0;
+
+    if (a->n_terms || a->n_genes || a->min_cells || a->transform ||
+        a->since || a->until || a->format) {
+        struct query q;
+        if ((rc = query_build(a, &q)) == 0)
+            rc = sc_registry_query(reg, &q.q, pick_artifact, &p);
+        query_release(&q);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < argc && rc == 0; i++)
+        if ((rc = sc_registry_resolve(reg, argv[i], &id)) == 0)
+            rc = idlist_push(l, id, a->weight);
+    if (rc == 0 && argc == 0 && l->n == 0) {
+        sc_manifest *m = NULL;
+        sc_mrow *row = NULL;
+        if (isatty(STDIN_FILENO))
+            return sc_fail(SC_EINVAL, "collection: no artifacts given "
+                                      "(IDs, filters or a manifest)");
+        if ((rc = sc_manifest_open("-", &m)) < 0)
+            return rc;
+        while (rc == 0 && (rc = sc_manifest_next(m, &row)) > 0) {
+            const char *s = sc_mrow_get(row, "sha256");
+            const char *i = sc_mrow_get(row, "id");
+            const char *w = sc_mrow_get(row, "weight");
+            double wt = a->weight;
+            rc = sc_registry_resolve(reg, s && *s ? s : i && *i ? i
+                                                    : sc_mrow_path(row),
+                                     &id);
+            if (rc == 0 && w && *w && !a->has_weight)
+                rc = sc_parse_double(w, 0, 1e300, &wt);
+            if (rc == 0)
+                rc = idlist_push(l, id, wt);
+            else
+                rc = sc_fail_ctx(rc, "'%s' line %ld", sc_manifest_name(m),
+                                 sc_mrow_lineno(row));
+            sc_mrow_free(row);
+        }
+        sc_manifest_free(m);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+struct members {
+    int64_t *id;
+    double *w;
+    char **path;
+    size_t n, cap;
+};
+
+static int member_add(const sc_reg_artifact *x, void *ud)
+{
+    struct members *m = ud;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        int64_t *id = realloc(m->id, cap * sizeof *id);
+        if (id)
+            m->id = id;
+        double *w = id ? realloc(m->w, cap * sizeof *w) : NULL;
+        if (w)
+            m->w = w;
+        char **p = w ? realloc(m->path, cap * sizeof *p) : NULL;
+        if (!p)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        m->path = p;
+        m->cap = cap;
+    }
+    m->id[m->n] = x->id;
+    m->w[m->n] = x->weight;
+    if (!(m->path[m->n] = strdup(x->path)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    m->n++;
+    return 0;
+}
+
+static void members_release(struct members *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->path[i]);
+    free(m->id);
+    free(m->w);
+    free(m->path);
+}
+
+/* Members are listed by artifact id, so a merge finds the difference. */
+static int coll_diff(sc_registry *reg, const char *ra, const char *rb,
+                     FILE *fp)
+{
+    struct members x = {0}, y = {0};
+    int64_t va, vb;
+    size_t i = 0, j = 0;
+    int rc;
+
+    if ((rc = sc_registry_collection_version(reg, ra, &va)) < 0 ||
+        (rc = sc_registry_collection_version(reg, rb, &vb)) < 0 ||
+        (rc = sc_registry_collection_members(reg, va, member_add, &x)) < 0 ||
+        (rc = sc_registry_collection_members(reg, vb, member_add, &y)) < 0)
+        goto out;
+    while (i < x.n || j < y.n) {
+        if (j >= y.n || (i < x.n && x.id[i] < y.id[j])) {
+            fprintf(fp, "-\t%" PRId64 "\t%s\n", x.id[i], x.path[i]);
+            i++;
+        } else if (i >= x.n || y.id[j] < x.id[i]) {
+            fprintf(fp, "+\t%" PRId64 "\t%s\n", y.id[j], y.path[j]);
+            j++;
+        } else {
+            if (x.w[i] != y.w[j])
+                fprintf(fp, "~\t%" PRId64 "\t%s\tweight %.10g -> %.10g\n",
+                        x.id[i], x.path[i], x.w[i], y.w[j]);
+            i++;
+            j++;
+        }
+    }
+out:
+    members_release(&x);
+    members_release(&y);
+    return rc;
+}
+
+static int list_row(const char *name, int64_t versions, int64_t members,
+                    const char *description, void *ud)
+{
+    fprintf(ud, "%s\t%" PRId64 "\t%" PRId64 "\t%s\n", name, versions, members,
+            description);
+    return 0;
+}
+
+int cmd_collection(struct args *a, int argc, char **argv)
+{
+    static const char *const verbs[] = {"create", "add",    "remove",
+                                        "freeze", "diff",   "export",
+                                        "list",   "show",   NULL};
+    static const int min_ops[] = {1, 1, 1, 1, 2, 1, 0, 1};
+    sc_registry *reg = NULL;
+    struct idlist l = {0};
+    sc_atomic at = {0};
+    FILE *fp = NULL;
+    int64_t n, vid, version;
+    int rc, v = -1;
+
+    for (int i = 0; verbs[i]; i++)
+        if (!strcmp(argv[0], verbs[i]))
+            v = i;
+    if (v < 0)
+        return sc_fail(SC_EINVAL, "collection: unknown verb '%s' (create, "
+                                  "add, remove, freeze, diff, export, list, "
+                                  "show)",
+                       argv[0]);
+    if (argc - 1 < min_ops[v])
+        return sc_fail(SC_EINVAL, "collection %s: missing operand", argv[0]);
+    if ((rc = reg_open(a, v >= 4 ? SC_REGISTRY_READONLY : 0, &reg)) < 0)
+        return rc;
+    if ((rc = out_open(a, &at, &fp)) < 0)
+        goto out;
+    switch (v) {
+    case 0: /* create */
+        rc = sc_registry_collection_create(reg, argv[1], a->description);
+        break;
+    case 1: /* add */
+    case 2: /* remove */
+        if ((rc = collect_ids(a, reg, argc - 2, argv + 2, &l)) == 0)
+            rc = sc_registry_collection_edit(reg, argv[1], v == 2, l.ids,
+                                             v == 1 ? l.w : NULL, l.n, &n);
+        if (rc == 0)
+            sc_log_info("'%s': %" PRId64 " members %s", argv[1], n,
+                        v == 1 ? "added or changed" : "removed");
+        break;
+    case 3: /* freeze */
+        if ((rc = sc_registry_collection_freeze(reg, argv[1], &version,
+                                                &vid)) == 0)
+            fprintf(fp, "%s@%" PRId64 "\n", argv[1], version);
+        break;
+    case 4: rc = coll_diff(reg, argv[1], argv[2], fp); break;
+    case 5: /* export */
+    case 7: /* show */ {
+        struct out_rows o;
+        int draft = v == 7 && !strchr(argv[1], '@');
+        if (!draft &&
+            (rc = sc_registry_collection_version(reg, argv[1], &vid)) < 0)
+            break;
+        if ((rc = rows_begin(&o, fp, v == 5 || a->manifest, "weight")) < 0)
+            break;
+        rc = draft ? sc_registry_collection_draft(reg, argv[1],
+                                                  rows_artifact, &o)
+                   : sc_registry_collection_members(reg, vid, rows_artifact,
+                                                    &o);
+        rows_end(&o);
+        break;
+    }
+    case 6:
+        fprintf(fp, "name\tversions\tmembers\tdescription\n");
+        rc = sc_registry_collections(reg, list_row, fp);
+        break;
+    }
+    rc = out_close(&at, rc);
+out:
+    idlist_release(&l);
+    if (sc_registry_close(reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    return rc;
+}
+
+/* ---- runs ---- */
+
+/* Link REF to RUN: a URI, a collection version NAME@N, an artifact, or
+ * a file that is registered first. */
+static int link_ref(sc_registry *reg, int64_t run, int output,
+                    const char *ref, FILE *fp, sc_manifest *m)
+{
+    sc_reg_meta *meta = NULL;
+    struct stat sb;
+    int64_t id = 0, vid;
+    int rc, status;
+
+    if (strstr(ref, "://"))
+        return sc_registry_run_link(reg, run, output, 0, 0, ref);
+    if (strchr(ref, '@') && stat(ref, &sb) != 0 &&
+        sc_registry_collection_version(reg, ref, &vid) == 0)
+        return sc_registry_run_link(reg, run, output, 0, vid, NULL);
+    if (output || stat(ref, &sb) == 0) {
+        /* a file: registered (or found by its content) */
+        if ((rc = sc_registry_describe(ref, SC_REG_ANY_FILE, NULL, &meta)) <
+                0 ||
+            (rc = sc_registry_add(reg, sc_reg_meta_dataset(meta), &id,
+                                  &status)) < 0) {
+            sc_reg_meta_free(meta);
+            return rc;
+        }
+        if (m) {
+            sc_mrow *row = NULL;
+            if ((rc = sc_mrow_new(m, ref, &row)) == 0 &&
+                (rc = sc_mrow_setf(row, "id", "%" PRId64, id)) == 0 &&
+                (rc = sc_mrow_set(row, "sha256",
+                                  sc_reg_meta_dataset(meta)->sha256)) == 0)
+                rc = sc_manifest_write_row(m, row, fp);
+            sc_mrow_free(row);
+        }
+        sc_reg_meta_free(meta);
+        if (rc < 0)
+            return rc;
+    } else if ((rc = sc_registry_resolve(reg, ref, &id)) < 0) {
+        return rc;
+    }
+    return sc_registry_run_link(reg, run, output, id, 0, NULL);
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    char *s;
+
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    if (!(s = malloc(n)))
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+int cmd_run(struct args *a, int argc, char **argv)
+{
+    sc_registry *reg = NULL;
+    sc_manifest *m = NULL;
+    sc_atomic at = {0};
+    char host[256] = "", *args = NULL;
+    FILE *fp = NULL;
+    int64_t run;
+    int rc, start = !strcmp(argv[0], "start");
+
+    if (!start && strcmp(argv[0], "finish"))
+        return sc_fail(SC_EINVAL, "run: unknown verb '%s' (start, finish)",
+                       argv[0]);
+    if (start && !a->tool)
+        return sc_fail(SC_EINVAL, "run start: --tool is required");
+    if (!start && argc != 2)
+        return sc_fail(SC_EINVAL, "run finish: missing operand");
+    if ((rc = reg_open(a, 0, &reg)) < 0)
+        return rc;
+    if ((rc = out_open(a, &at, &fp)) < 0)
+        goto out;
+    if (start) {
+        gethostname(host, sizeof host - 1);
+        if (!(args = join_args(argc - 1, argv + 1))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((rc = sc_registry_run_start(reg, a->tool, a->tool_version, args,
+                                        host, &run)) < 0)
+            goto done;
+        fprintf(fp, "%" PRId64 "\n", run);
+    } else if ((rc = sc_parse_int(argv[1], 1, INT64_MAX, &run)) < 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < a->n_inputs && rc == 0; i++)
+        rc = link_ref(reg, run, 0, a->inputs[i], fp, NULL);
+    if (!start && rc == 0 && a->n_outputs) {
+        if ((rc = sc_manifest_new(&m)) == 0 &&
+            (rc = sc_manifest_add_col(m, "id")) == 0 &&
+            (rc = sc_manifest_add_col(m, "sha256")) == 0)
+            rc = sc_manifest_write_header(m, fp);
+        for (size_t i = 0; i < a->n_outputs && rc == 0; i++)
+            rc = link_ref(reg, run, 1, a->outputs[i], fp, m);
+    }
+    if (!start && rc == 0)
+        rc = sc_registry_run_finish(reg, run, a->status ? a->status : "ok");
+done:
+    rc = out_close(&at, rc);
+out:
+    free(args);
+    sc_manifest_free(m);
+    if (sc_registry_close(reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    return rc;
+}
+
+/* ---- verify ---- */
+
+struct verifier {
+    const struct args *a;
+    sc_registry *reg;
+    FILE *fp;
+    int64_t ok, missing, modified, unregistered;
+    int rc;
+};
+
+static int verify_file(int64_t id, const char *path, const char *sha256,
+                       int64_t size, int64_t mtime, void *ud)
+{
+    struct verifier *v = ud;
+    char hex[SC_HASH_HEX_SIZE];
+    const char *what = "ok";
+    struct stat sb;
+    int rc;
+
+    if (stat(path, &sb) != 0) {
+        what = "missing";
+        v->missing++;
+    } else if (v->a->quick && (int64_t)sb.st_size == size &&
+               (int64_t)sb.st_mtime == mtime) {
+        v->ok++;
+    } else if ((rc = sc_hash_file(path, hex)) < 0) {
+        return rc;
+    } else if (strcmp(hex, sha256)) {
+        what = "modified";
+        v->modified++;
+    } else {
+        v->ok++;
+    }
+    fprintf(v->fp, "%s\t%" PRId64 "\t%s\n", what, id, path);
+    return 0;
+}
+
+static struct verifier *walk_v; /* nftw has no user data */
+
+static int walk_fn(const char *path, const struct stat *sb, int type,
+                   struct FTW *ftw)
+{
+    static const char *const ext[] = {".h5ad", ".loom", ".h5", NULL};
+    size_t n = strlen(path);
+    int found = 0, known = 0;
+
+    (void)sb;
+    (void)ftw;
+    if (type != FTW_F)
+        return 0;
+    for (int i = 0; ext[i]; i++)
+        if (n > strlen(ext[i]) && !strcmp(path + n - strlen(ext[i]), ext[i]))
+            known = 1;
+    if (!known)
+        return 0;
+    if ((walk_v->rc = sc_registry_has_path(walk_v->reg, path, &found)) < 0)
+        return 1;
+    if (!found) {
+        walk_v->unregistered++;
+        fprintf(walk_v->fp, "unregistered\t-\t%s\n", path);
+    }
+    return 0;
+}
+
+static int walk_root(int64_t id, const char *dir, void *ud)
+{
+    (void)id;
+    (void)ud;
+    if (nftw(dir, walk_fn, 16, FTW_PHYS) != 0 && walk_v->rc < 0)
+        return walk_v->rc;
+    return 0;
+}
+
+int cmd_verify(struct args *a, int argc, char **argv)
+{
+    struct verifier v = {a, NULL, NULL, 0, 0, 0, 0, 0};
+    sc_atomic at = {0};
+    int rc, ok = 0;
+
+    if ((rc = reg_open(a, SC_REGISTRY_READONLY, &v.reg)) < 0)
+        return rc;
+    if ((rc = out_open(a, &at, &v.fp)) < 0)
+        goto out;
+    if ((rc = sc_registry_check(v.reg, &ok)) == 0 && !ok)
+        rc = sc_fail(SC_ECORRUPT, "registry '%s' fails its integrity check",
+                     a->db);
+    if (rc == 0)
+        rc = sc_registry_files(v.reg, verify_file, &v);
+    walk_v = &v;
+    if (rc == 0 && argc == 0)
+        rc = sc_registry_roots(v.reg, walk_root, &v);
+    for (int i = 0; i < argc && rc == 0; i++)
+        rc = walk_root(0, argv[i], &v);
+    rc = out_close(&at, rc);
+    if (rc == 0)
+        sc_log_info("%" PRId64 " ok, %" PRId64 " missing, %" PRId64
+                    " modified, %" PRId64 " unregistered",
+                    v.ok, v.missing, v.modified, v.unregistered);
+    if (rc == 0 && (v.missing || v.modified || v.unregistered))
+        rc = sc_fail(SC_EIO,
+                     "verify: %" PRId64 " missing, %" PRId64
+                     " modified, %" PRId64 " unregistered",
+                     v.missing, v.modified, v.unregistered);
+out:
+    if (sc_registry_close(v.reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    return rc;
+}
