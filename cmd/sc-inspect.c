@@ -7,6 +7,7 @@
 #include "sc_adata.h"
 #include "sc_cli.h"
 #include "sc_log.h"
+#include "sc_progress.h"
 #include "sc_summary.h"
 
 enum {
@@ -50,6 +51,7 @@ struct args {
     unsigned summary_flags;
     unsigned open_flags;
     int level;
+    int progress; /* SC_PROGRESS_* mode from the common options */
 };
 
 static int on_option(int key, const char *arg, void *ud)
@@ -94,7 +96,9 @@ static int inspect_one(const struct args *a, const char *path)
     if (a->output) {
         sc_write_opts wo = SC_WRITE_OPTS_INIT;
         wo.compress_level = a->level;
+        wo.progress = sc_progress_new("writing rows", 0, 0, a->progress);
         rc = sc_h5ad_write(ad, a->output, &wo);
+        sc_progress_done(wo.progress);
         if (rc == 0)
             sc_log_info("wrote '%s' (%lld x %lld)", a->output,
                         (long long)ad->n_obs, (long long)ad->n_vars);
@@ -128,6 +132,7 @@ int main(int argc, char **argv)
                       &a);
     if (rc != SC_CLI_RUN)
         return rc;
+    a.progress = cli.progress;
     if (cli.argc < 1)
         return sc_cli_usage_error(&cli, "no input file");
     if (a.output && cli.argc != 1)

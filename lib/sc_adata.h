@@ -312,11 +312,16 @@ void sc_adata_close(sc_adata *ad);
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
+struct sc_progress;
+
 typedef struct sc_write_opts {
     int compress_level;   /* 0 = none, 1..9 = gzip level; default 4 */
     int64_t block_rows;   /* rows per block when streaming matrices; 0 = auto */
+    /* Optional: advanced by the rows of every matrix written; its total is
+     * set to the number of matrix rows in the dataset. */
+    struct sc_progress *progress;
 } sc_write_opts;
-#define SC_WRITE_OPTS_INIT {4, 0}
+#define SC_WRITE_OPTS_INIT {4, 0, NULL}
 
 /* Write AD as an h5ad that anndata 0.8 reads (the "anndata-0.8-compatible"
  * profile of docs/h5ad-format.md): modern encodings only, matrices streamed

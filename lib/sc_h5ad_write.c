@@ -14,6 +14,7 @@
 #include "sc_h5.h"
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_progress.h"
 
 /*
  * Storage choices (docs/h5ad-format.md §7).
@@ -59,6 +60,7 @@ typedef struct wctx {
     size_t ep_len;
     void *conv; /* conversion buffer for matrix blocks */
     size_t conv_cap;
+    struct sc_progress *progress; /* advanced by matrix rows written */
 } wctx;
 
 /* ------------------------------------------------------------------------ */
@@ -805,6 +807,7 @@ static int write_dense_matrix(wctx *w, hid_t loc, const char *name,
             rc = ctx(w, rc);
             goto out;
         }
+        sc_progress_add(w->progress, (uint64_t)(e - r));
         if ((rc = convert_block(w, b.vals, (size_t)(count[0] * count[1]),
                                 in->dtype, &buf)) < 0)
             goto out;
@@ -898,6 +901,7 @@ static int write_sparse_matrix(wctx *w, hid_t loc, const char *name,
             rc = ctx(w, rc);
             goto out;
         }
+        sc_progress_add(w->progress, (uint64_t)(e - r));
         k = b.indptr[b.n_rows];
         if ((rc = append_indptr(w, &o, &b)) < 0 ||
             (rc = convert_block(w, b.vals, (size_t)k, in->dtype, &buf)) < 0 ||
@@ -1138,6 +1142,34 @@ static int write_root(wctx *w, hid_t file, const sc_adata *ad)
     return close_group(w, root, rc);
 }
 
+/* Rows of every matrix element below E (for the progress total). */
+static uint64_t elem_matrix_rows(const sc_elem *e)
+{
+    uint64_t n = 0;
+
+    if (!e)
+        return 0;
+    if (e->kind == SC_K_MATRIX && e->mat) {
+        sc_mat_info in;
+        sc_mat_get_info(e->mat, &in);
+        return (uint64_t)in.n_rows;
+    }
+    for (size_t i = 0; i < e->n_child; i++)
+        n += elem_matrix_rows(e->child[i]);
+    return n;
+}
+
+static uint64_t matrix_rows(const sc_adata *ad)
+{
+    const sc_elem *top[] = {ad->X,    ad->layers, ad->obsm, ad->varm,
+                            ad->obsp, ad->varp,   ad->uns,  ad->raw};
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        n += elem_matrix_rows(top[i]);
+    return n;
+}
+
 int sc_h5ad_write(const sc_adata *ad, const char *path,
                   const sc_write_opts *opts)
 {
@@ -1162,6 +1194,8 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
                        opts->compress_level, (long long)opts->block_rows);
     w.level = opts->compress_level;
     w.block_rows = opts->block_rows;
+    w.progress = opts->progress;
+    sc_progress_set_total(w.progress, matrix_rows(ad));
     if ((rc = check_shapes(&w, ad)) < 0)
         return rc;
 
