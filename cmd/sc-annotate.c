@@ -122,58 +122,6 @@ static int print_versions(void)
 
 /* ---- output ---- */
 
-struct out {
-    sc_atomic atomic;
-    FILE *fp;
-    const char *path;
-    int direct; /* a device or FIFO, written in place */
-};
-
-/* Open PATH for the results. An existing file that is not a regular file
- * (/dev/null, /dev/full, a FIFO) cannot be replaced by a rename: it is
- * written in place. */
-static int out_open(struct out *o, const char *path)
-{
-    struct stat st;
-
-    memset(o, 0, sizeof *o);
-    o->path = path;
-    if (strcmp(path, "-") && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (!(o->fp = fopen(path, "w")))
-            return sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                           strerror(errno));
-        o->direct = 1;
-        return 0;
-    }
-    return sc_io_atomic_open(path, &o->atomic, &o->fp);
-}
-
-static int out_close(struct out *o, int rc)
-{
-    int err;
-
-    if (!o->fp)
-        return rc;
-    if (o->direct) {
-        errno = 0;
-        err = fflush(o->fp) != 0 || ferror(o->fp) ? errno ? errno : EIO : 0;
-        if (fclose(o->fp) != 0 && !err)
-            err = errno;
-        if (err && rc == 0)
-            rc = sc_fail(SC_EIO, "cannot write '%s': %s", o->path,
-                         strerror(err));
-    } else if (!strcmp(o->path, "-")) {
-        /* stdout: sc_cli_finish() flushes it and reports errors once */
-        sc_io_atomic_abort(&o->atomic);
-    } else if (rc == 0) {
-        rc = sc_io_atomic_commit(&o->atomic);
-    } else {
-        sc_io_atomic_abort(&o->atomic);
-    }
-    o->fp = NULL;
-    return rc;
-}
-
 /* One JSON value on a line; VALUE is released. */
 static int put_json(FILE *fp, json_t *value)
 {
@@ -672,7 +620,8 @@ int main(int argc, char **argv)
     int ci = command_index(argc, argv), rc;
     const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
     sc_onto *o = NULL;
-    struct out out;
+    sc_atomic out;
+    FILE *fp = NULL;
     sc_cli cli;
     char *usage;
 
@@ -712,9 +661,9 @@ int main(int argc, char **argv)
         sc_onto_free(o);
         return sc_cli_usage_error(&cli, "unknown ontology '%s'", a.ontology);
     }
-    if ((rc = out_open(&out, a.output)) == 0) {
-        rc = cmd->run(&a, o, out.fp, cli.argc, cli.argv);
-        rc = out_close(&out, rc);
+    if ((rc = sc_io_atomic_open(a.output, &out, &fp)) == 0) {
+        rc = cmd->run(&a, o, fp, cli.argc, cli.argv);
+        rc = sc_io_atomic_finish(&out, rc);
     }
     sc_onto_free(o);
     return sc_cli_finish(&cli, rc);

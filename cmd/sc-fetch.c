@@ -247,60 +247,24 @@ static int on_option(int key, const char *arg, void *ud)
 
 /* ---- output ---- */
 
-/* -o FILE: written to a temporary name and renamed, except for what is not
- * a regular file (/dev/null, /dev/full, a FIFO), which is written as is. */
+/* -o FILE: written to a temporary name and renamed (sc_io). */
 struct out {
     sc_atomic a;
     FILE *fp;
-    const char *path;
-    int direct;
 };
 
 static int out_open(struct out *o, const char *path)
 {
-    struct stat sb;
-
-    memset(o, 0, sizeof *o);
-    o->path = path;
-    if (strcmp(path, "-") != 0 && stat(path, &sb) == 0 &&
-        !S_ISREG(sb.st_mode)) {
-        if (!(o->fp = fopen(path, "w")))
-            return sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                           strerror(errno));
-        o->direct = 1;
-        return 0;
-    }
     return sc_io_atomic_open(path, &o->a, &o->fp);
-}
-
-static int out_close(struct out *o, int ok)
-{
-    int err = 0;
-
-    if (!o->fp)
-        return 0;
-    if (!o->direct) {
-        if (ok)
-            return sc_io_atomic_commit(&o->a);
-        sc_io_atomic_abort(&o->a);
-        return 0;
-    }
-    if (fflush(o->fp) != 0 || ferror(o->fp))
-        err = errno ? errno : EIO;
-    if (fclose(o->fp) != 0 && !err)
-        err = errno;
-    o->fp = NULL;
-    return ok && err ? sc_fail(SC_EIO, "cannot write '%s': %s", o->path,
-                               strerror(err))
-                     : 0;
 }
 
 /* Close O after a run that returned RC: commit when RC is 0, else drop. */
 static int out_finish(struct out *o, int rc)
 {
-    int r = out_close(o, rc == 0);
-
-    return rc < 0 ? rc : r;
+    if (!o->fp)
+        return rc;
+    o->fp = NULL;
+    return sc_io_atomic_finish(&o->a, rc);
 }
 
 /* Write manifest M to a->output. */

@@ -149,6 +149,14 @@ void sc_io_atomic_abort(sc_atomic *a)
     atomic_release(a);
 }
 
+int sc_io_atomic_finish(sc_atomic *a, int rc)
+{
+    if (rc == 0)
+        return sc_io_atomic_commit(a);
+    sc_io_atomic_abort(a);
+    return rc;
+}
+
 /* ---- directories ---- */
 
 int sc_io_mkdir_p(const char *dir)

@@ -41,6 +41,10 @@ SC_MUST_CHECK int sc_io_atomic_commit(sc_atomic *a);
  * stdout: nothing). Safe after a commit, and on a zeroed sc_atomic. */
 void sc_io_atomic_abort(sc_atomic *a);
 
+/* End the output of a run that returned RC: commit when RC is 0 and return
+ * the commit's status, otherwise abort and return RC unchanged. */
+SC_MUST_CHECK int sc_io_atomic_finish(sc_atomic *a, int rc);
+
 /*
  * For writers that create the file themselves (H5Fcreate): put the
  * temporary name for PATH ("PATH.tmp.<pid>") in BUF of SIZE bytes; 0, or
