@@ -207,8 +207,8 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_NO_EXPAND: a->no_expand = 1; break;
     case OPT_MIN_CELLS: return sc_parse_int(arg, 0, INT64_MAX, &a->min_cells);
     case OPT_GENE: return push(&a->genes, &a->n_genes, sizeof arg, &arg);
-    case OPT_SINCE: a->since = arg; break;
-    case OPT_UNTIL: a->until = arg; break;
+    case OPT_SINCE: return parse_time(arg, &a->since);
+    case OPT_UNTIL: return parse_time(arg, &a->until);
     case OPT_TRANSFORM: a->transform = arg; break;
     case OPT_FORMAT: a->format = arg; break;
     case OPT_ALL_VERSIONS: a->all_versions = 1; break;

@@ -27,7 +27,8 @@ struct args {
     double weight;
     int has_weight;
     const char *description, *field, *transform, *tool, *tool_version;
-    const char *status, *since, *until, *format, *root, *share;
+    const char *status, *format, *root, *share;
+    int64_t since, until; /* seconds; 0 for none */
     struct term_arg *terms;
     size_t n_terms;
     const char **genes;
@@ -78,6 +79,9 @@ struct query {
 };
 int query_build(const struct args *a, struct query *q);
 void query_release(struct query *q);
+
+/* Parse TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[Z] (UTC) or @SECONDS. */
+int parse_time(const char *s, int64_t *out);
 
 /* Format seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". */
 void fmt_time(int64_t t, char buf[32]);

@@ -280,8 +280,7 @@ static int expand(const struct args *a, const sc_onto *o, size_t k,
     return rc;
 }
 
-/* Parse TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[Z] (UTC) or @SECONDS. */
-static int parse_time(const char *s, int64_t *out)
+int parse_time(const char *s, int64_t *out)
 {
     struct tm tm = {0};
     const char *end;
@@ -335,10 +334,8 @@ int query_build(const struct args *a, struct query *q)
     q->q.format = a->format;
     q->q.all_versions = a->all_versions;
     q->q.limit = a->limit;
-    if (rc == 0 && a->since)
-        rc = parse_time(a->since, &q->q.created_after);
-    if (rc == 0 && a->until)
-        rc = parse_time(a->until, &q->q.created_before);
+    q->q.created_after = a->since;
+    q->q.created_before = a->until;
     if (rc == 0 && a->transform) {
         const char *at = strchr(a->transform, '@');
         if (!(q->q.transform =

@@ -1,0 +1,373 @@
+#!/usr/bin/env bats
+# sc-register: registration, versions, queries with descendant expansion,
+# collections, lineage, verify, concurrency and crashes (issue 6).
+# SPDX-License-Identifier: MIT
+
+load helpers
+
+H5AD=$SC_TEST_DATA/h5ad
+
+setup_file() {
+    export XDG_CACHE_HOME=$SC_BUILD/cache
+    # 800 distinct small datasets: one real h5ad with 11 different bytes
+    # appended to each copy (HDF5 ignores what follows the file's end)
+    local d=$BATS_FILE_TMPDIR/many
+    mkdir -p "$d"
+    for ((i = 0; i < 800; i++)); do
+        cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" "$d/d$i.h5ad"
+        printf 'pad%08d' "$i" >> "$d/d$i.h5ad"
+    done
+}
+
+setup() {
+    cd "$BATS_TEST_TMPDIR"
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+}
+
+# n_artifacts: the number of artifacts, every version
+n_artifacts() {
+    sc-register query --all-versions | tail -n +2 | wc -l
+}
+
+integrity() {
+    $PY -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
+}
+
+@test "sc-register: --help lists the commands, to stdout" {
+    run -0 --separate-stderr sc-register --help
+    [[ $output == "Usage: sc-register [options] <command>"* ]]
+    for c in init add query show counts lineage run collection verify; do
+        [[ $output == *"  $c"* ]]
+    done
+    [[ -z $stderr ]]
+}
+
+@test "sc-register: --version" {
+    run -0 sc-register --version
+    [[ $output == "sc-register "*sqlite* ]]
+}
+
+@test "sc-register: unknown option, command or verb is a usage error" {
+    run -2 --separate-stderr sc-register --no-such-flag
+    [[ $stderr == "sc-register: "* ]]
+    run -2 --separate-stderr sc-register
+    [[ $stderr == *"no command"* ]]
+    run -2 --separate-stderr sc-register frobnicate
+    [[ $stderr == *"unknown command 'frobnicate'"* ]]
+    run -2 --separate-stderr sc-register show
+    [[ $stderr == *"missing operand"* ]]
+}
+
+@test "sc-register: a missing registry or input fails with status 1" {
+    run -1 --separate-stderr sc-register query
+    [[ $stderr == *"no registry at '$SC_REGISTRY'"* ]]
+    sc-register init
+    run -1 --separate-stderr sc-register add no-such.h5ad
+    [[ $stderr == "sc-register: error: "*"no-such.h5ad"* ]]
+    [[ $(n_artifacts) -eq 0 ]]
+}
+
+@test "sc-register: real samples are registered once (idempotent)" {
+    sc-register init
+    run -0 --separate-stderr sc-register add "$H5AD"/*.h5ad
+    [[ ${lines[0]} == path$'\t'id$'\t'sha256* ]]
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq 7 ]]
+    [[ $(n_artifacts) -eq 7 ]]
+    run -0 sc-register add "$H5AD"/*.h5ad
+    [[ $(grep -c $'\tknown$' <<< "$output") -eq 7 ]]
+    [[ $(n_artifacts) -eq 7 ]]
+    # the CELLxGENE example: its terms, organism from uns, its genes
+    run -0 sc-register show "$H5AD/cellxgene_schema_example_valid.h5ad"
+    [[ $output == *$'organism\tNCBITaxon:9606'* ]]
+    [[ $output == *$'term\tcell_type\tCL:0000066\t\t2'* ]]
+    [[ $output == *$'n_obs\t2'* && $output == *$'genes\t7'* ]]
+    # by sha256 prefix, and the same content under another name is known
+    sha=$(sha256sum "$H5AD/anndataR_example.h5ad" | cut -c1-12)
+    run -0 sc-register show "$sha"
+    [[ $output == *anndataR_example.h5ad* ]]
+    cp "$H5AD/anndataR_example.h5ad" copy.h5ad
+    run -0 sc-register add copy.h5ad
+    [[ $output == *$'\tknown' ]]
+}
+
+@test "sc-register: a manifest on stdin, -o FILE, and - as input" {
+    sc-register init
+    printf 'path\tnote\n%s\tfirst\n' "$H5AD/anndataR_example.h5ad" > m.tsv
+    run -0 sc-register add -o out.tsv - < m.tsv
+    [[ -z $output ]]
+    [[ $(head -1 out.tsv) == path$'\t'note$'\t'id$'\t'sha256* ]]
+    [[ $(tail -1 out.tsv) == *$'\tfirst\t1\t'*$'\tnew' ]]
+    run -0 sc-register query -O manifest -o q.tsv
+    [[ $(tail -n +2 q.tsv | cut -f1) == "$H5AD/anndataR_example.h5ad" ]]
+}
+
+@test "sc-register: -o /dev/full is an error" {
+    sc-register init
+    sc-register add "$H5AD/anndataR_example.h5ad" > /dev/null
+    run -1 --separate-stderr sc-register query -o /dev/full
+    [[ $stderr == *"sc-register: error: "*"No space left on device"* ]]
+}
+
+@test "sc-register: changed content at a known path is a new version" {
+    sc-register init --root .
+    cp "$H5AD/anndataR_example.h5ad" d.h5ad
+    run -0 sc-register add d.h5ad
+    [[ $output == *$'\tnew' ]]
+    printf 'changed' >> d.h5ad
+    run -0 sc-register add d.h5ad
+    [[ $output == *$'\tversion' ]]
+    run -0 sc-register show d.h5ad
+    [[ $output == *$'version\t2'* && $output == *$'previous\t1'* ]]
+    [[ $output == *$'path\t'"$BATS_TEST_TMPDIR/d.h5ad"* ]]
+    [[ $(sc-register query | tail -n +2 | wc -l) -eq 1 ]]
+    [[ $(n_artifacts) -eq 2 ]]
+    run -0 sc-register show 1
+    [[ $output == *$'latest\tno'* ]]
+    # relative to the storage root: the tree can move
+    $PY -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT path, storage_id FROM artifact").fetchall())' "$SC_REGISTRY" > paths
+    [[ $(cat paths) == "[('d.h5ad', 1), ('d.h5ad', 1)]" ]]
+}
+
+@test "sc-register: the corpus, queries expanded to descendants as the ontology says" {
+    corpus=$(test_corpus --datasets 12 --cells 6000 --cells-min 100 --genes 100:200 --nnz 20 --mess 0 --seed 5)
+    sc-register init
+    sc-register add "$corpus"/ds*.h5ad > /dev/null
+    [[ $(n_artifacts) -eq 12 ]]
+    # the expected datasets, from the CL guide's ancestor maps
+    $PY - "$corpus" "$SC_SHARE" > expected <<'EOF'
+import anndata, glob, gzip, json, sys
+cl = json.load(gzip.open(glob.glob(sys.argv[2] + "/ontology/cxg-guide/schema-7.0.0/CL-*.json.gz")[0]))
+files = sorted(glob.glob(sys.argv[1] + "/ds*.h5ad"))
+types = {f: set(anndata.read_h5ad(f, backed="r").obs["cell_type_ontology_term_id"].astype(str)) for f in files}
+for t in ["CL:0000084", "CL:0000738", "CL:0000066", "CL:0000540", "CL:0000988"]:
+    exp = [f for f in files if any(c == t or t in cl.get(c, {}).get("ancestors", {}) for c in types[f])]
+    exact = [f for f in files if t in types[f]]
+    print(t, len(exp) - len(exact), " ".join(exp))
+EOF
+    extra=0
+    while read -r term gained paths; do
+        got=$(sc-register query --cell-type "$term" | tail -n +2 | cut -f2 | tr '\n' ' ')
+        [[ "${got% }" == "$paths" ]] || { echo "$term: got '$got' expected '$paths'"; false; }
+        extra=$((extra + gained))
+    done < expected
+    # expansion mattered: some datasets match through a descendant only
+    ((extra > 0))
+    # by label, and --no-expand matches the term alone
+    [[ $(sc-register query --cell-type leukocyte | tail -n +2 | cut -f2 | tr '\n' ' ') == \
+       "$(awk '$1 == "CL:0000738" { $1 = ""; $2 = ""; print }' expected | sed 's/^ *//') " ]]
+    run -0 sc-register query --cell-type CL:0000738 --no-expand
+    [[ ${#lines[@]} -eq 1 ]]
+}
+
+@test "sc-register: organism, assay, min cells, gene, time and counts" {
+    corpus=$(test_corpus --datasets 12 --cells 6000 --cells-min 100 --genes 100:200 --nnz 20 --mess 0 --seed 5)
+    sc-register init
+    sc-register add "$corpus"/ds*.h5ad > /dev/null
+    human=$(sc-register query --organism human | tail -n +2 | wc -l)
+    mouse=$(sc-register query --organism NCBITaxon:10090 | tail -n +2 | wc -l)
+    [[ $((human + mouse)) -eq 12 && $human -gt 0 ]]
+    # min cells: every n_match reaches it
+    run -0 sc-register query --organism human --min-cells 300
+    awk -F'\t' 'NR > 1 && $11 < 300 { exit 1 }' <<< "$output"
+    # gene presence: the first gene of ds000 is measured there
+    gene=$($PY -c 'import anndata, sys; print(anndata.read_h5ad(sys.argv[1], backed="r").var_names[0])' "$corpus/ds000.h5ad")
+    run -0 sc-register query --gene "$gene"
+    [[ $output == *"/ds000.h5ad"* ]]
+    run -0 sc-register query --gene NO_SUCH_GENE
+    [[ ${#lines[@]} -eq 1 ]]
+    run -0 sc-register query --since 2000-01-01 --until 2999-01-01
+    [[ ${#lines[@]} -eq 13 ]]
+    run -0 sc-register query --since @4102444800
+    [[ ${#lines[@]} -eq 1 ]]
+    run -2 --separate-stderr sc-register query --since yesterday
+    # counts over everything add up to the cells
+    sc-register counts | awk -F'\t' 'NR > 1 { s += $3 } END { print s }' > total
+    [[ $(cat total) -eq $(sc-register query | awk -F'\t' 'NR > 1 { s += $5 } END { print s }') ]]
+}
+
+@test "sc-register: collections freeze, diff, export, and stay immutable" {
+    sc-register init
+    sc-register add "$H5AD"/*.h5ad > /dev/null
+    sc-register collection create c --description "test set"
+    run -1 --separate-stderr sc-register collection create c
+    [[ $stderr == *"collection 'c' exists"* ]]
+    sc-register collection add c 1 2 3
+    sc-register collection add c 4 --weight 2.5
+    run -0 sc-register collection freeze c
+    [[ $output == "c@1" ]]
+    sc-register collection remove c 2
+    sc-register collection add c 5
+    sc-register collection add c 4 --weight 1
+    run -0 sc-register collection freeze c
+    [[ $output == "c@2" ]]
+    run -0 sc-register collection diff c@1 c@2
+    [[ ${lines[0]} == -$'\t'2$'\t'* && ${lines[1]} == "~"$'\t'4$'\t'*"weight 2.5 -> 1" ]]
+    [[ ${lines[2]} == +$'\t'5$'\t'* ]]
+    run -0 sc-register collection export c@1
+    [[ ${lines[0]} == path$'\t'id$'\t'sha256*$'\tn_obs\t'*$'\tweight' ]]
+    [[ ${#lines[@]} -eq 5 && ${lines[4]} == *$'\t2.5' ]]
+    run -0 sc-register collection list
+    [[ ${lines[1]} == c$'\t'2$'\t'4$'\t'"test set" ]]
+    # the manifest of a version is the input of another collection
+    sc-register collection export c@2 > c2.tsv
+    sc-register collection create d
+    sc-register collection add d < c2.tsv
+    sc-register collection freeze d
+    [[ $(sc-register collection export d | cut -f2 | tail -n +2 | tr '\n' ' ') == "1 3 4 5 " ]]
+    # frozen versions refuse changes at the database level
+    run -1 $PY -c 'import sqlite3, sys
+sqlite3.connect(sys.argv[1]).execute("UPDATE collection_version_member SET weight = 9")' "$SC_REGISTRY"
+    [[ $output == *"immutable"* ]]
+    run -0 sc-register counts c@1
+    [[ ${lines[0]} == term$'\t'label$'\t'n_cells$'\t'n_datasets ]]
+}
+
+@test "sc-register: lineage from fetch to harmonize to annotate to training" {
+    sc-register init
+    cp "$H5AD/cellxgene_schema_example_valid.h5ad" raw.h5ad
+    # the provenance sc-harmonize and sc-annotate write (sc-register(1))
+    $PY - <<'EOF'
+import anndata, hashlib
+sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+a = anndata.read_h5ad("raw.h5ad")
+a.uns["provenance"] = {"0": {"tool": "sc-harmonize", "version": "0.1.0",
+    "arguments": "sc-harmonize -d h/ raw.h5ad", "time": "2026-01-02T00:00:00Z",
+    "input_sha256": sha("raw.h5ad"), "input_path": "raw.h5ad"}}
+a.write_h5ad("harm.h5ad")
+b = anndata.read_h5ad("harm.h5ad")
+p = dict(b.uns["provenance"])
+p["1"] = {"tool": "sc-annotate", "version": "0.2.0", "arguments": "sc-annotate harm.h5ad",
+          "time": "2026-01-03T00:00:00Z", "input_sha256": sha("harm.h5ad")}
+b.uns["provenance"] = p
+b.write_h5ad("annot.h5ad")
+EOF
+    # any order: the annotated file first, the download last
+    sc-register add annot.h5ad harm.h5ad > /dev/null
+    printf 'path\tsource\tfetched_at\nraw.h5ad\thttps://example.org/raw.h5ad\t2026-01-01T00:00:00Z\n' |
+        sc-register add > /dev/null
+    sc-register collection create train
+    sc-register collection add train annot.h5ad
+    sc-register collection freeze train
+    run=$(sc-register run start --tool train.py --tool-version 1.0 --input train@1 -- --lr 0.1)
+    echo weights > model.pt
+    run -0 sc-register run finish "$run" --output-file model.pt
+    [[ ${lines[1]} == model.pt$'\t'4$'\t'* ]]
+    run -1 --separate-stderr sc-register run finish "$run"
+    [[ $stderr == *"is not running"* ]]
+    # upstream of the checkpoint reaches the download
+    run -0 sc-register lineage model.pt --up
+    for s in "train.py 1.0 (ok)" "train@1" annot.h5ad "sc-annotate 0.2.0" harm.h5ad \
+             "sc-harmonize 0.1.0" raw.h5ad "sc-fetch" "https://example.org/raw.h5ad"; do
+        [[ $output == *"$s"* ]] || { echo "missing $s"; false; }
+    done
+    # downstream of the download reaches the checkpoint
+    run -0 sc-register lineage raw.h5ad --down
+    for s in "sc-harmonize 0.1.0" harm.h5ad "sc-annotate 0.2.0" annot.h5ad train@1 \
+             "train.py 1.0" model.pt; do
+        [[ $output == *"$s"* ]] || { echo "missing $s"; false; }
+    done
+    run -0 sc-register lineage harm.h5ad --dot
+    [[ ${lines[0]} == "digraph lineage {" && $output == *'"r1" -> "a2"'* && $output == *'"a2" -> "r2"'* ]]
+    # which files went through sc-harmonize 0.1.0?
+    run -0 sc-register query --transform sc-harmonize@0.1.0
+    [[ ${#lines[@]} -eq 3 && $output == *annot.h5ad* && $output == *harm.h5ad* ]]
+    run -0 sc-register query --transform sc-harmonize@0.2.0
+    [[ ${#lines[@]} -eq 1 ]]
+    run -0 sc-register query --format file
+    [[ $output == *model.pt* ]]
+}
+
+@test "sc-register: bad input is reported and nothing is half-registered" {
+    sc-register init
+    echo "not a dataset" > bad.h5ad
+    run -1 --separate-stderr sc-register add bad.h5ad
+    [[ $stderr == *"'bad.h5ad'"* ]]
+    [[ $(n_artifacts) -eq 0 ]]
+    # a manifest line with an empty path, and a missing file, under -k
+    printf 'path\tx\n%s\ta\n\tb\nmissing.h5ad\tc\n%s\td\n' "$H5AD/anndataR_example.h5ad" \
+        bad.h5ad > m.tsv
+    run -3 --separate-stderr sc-register add -k < m.tsv
+    [[ $stderr == *"line 3"*"empty 'path'"* && $stderr == *missing.h5ad* ]]
+    [[ $stderr == *"3 of the datasets failed"* ]]
+    [[ $(grep -c $'\tfailed$' <<< "$output") -eq 2 && $output == *$'\ta\t1\t'* ]]
+    [[ $(n_artifacts) -eq 1 ]]
+    run -0 sc-register verify
+    # without -k the first failure stops the run
+    run -1 --separate-stderr sc-register add < m.tsv
+    [[ $(n_artifacts) -eq 1 ]]
+}
+
+@test "sc-register: verify reports missing, modified and unregistered files" {
+    mkdir corpus
+    cp "$H5AD/anndataR_example.h5ad" "$H5AD/anndata_archive_v0.7.0_lzf.h5ad" \
+       "$H5AD/cellxgene_schema_example_valid.h5ad" corpus/
+    sc-register init --root corpus
+    sc-register add corpus/*.h5ad > /dev/null
+    run -0 sc-register verify
+    [[ $(grep -c ^ok <<< "$output") -eq 3 ]]
+    rm corpus/anndataR_example.h5ad
+    printf x >> corpus/cellxgene_schema_example_valid.h5ad
+    cp "$H5AD/scanpy_pbmc68k_reduced_2025.h5ad" corpus/new.h5ad
+    run -1 --separate-stderr sc-register verify
+    [[ $output == *"missing"$'\t'1$'\t'*anndataR_example.h5ad* ]]
+    [[ $output == *"modified"$'\t'3$'\t'*cellxgene_schema_example_valid.h5ad* ]]
+    [[ $output == *"unregistered"$'\t-\t'*new.h5ad* ]]
+    [[ $stderr == *"1 missing, 1 modified, 1 unregistered"* ]]
+}
+
+@test "sc-register: 8 parallel adds of 100 datasets give 800 artifacts" {
+    sc-register init
+    for p in 0 1 2 3 4 5 6 7; do
+        { echo path; for ((j = 0; j < 100; j++)); do
+            echo "$BATS_FILE_TMPDIR/many/d$((p * 100 + j)).h5ad"; done; } > m$p.tsv
+    done
+    for p in 0 1 2 3 4 5 6 7; do
+        sc-register add < m$p.tsv > o$p.tsv 2> e$p.txt &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    cat e*.txt
+    [[ ! -s e0.txt && -z $(cat e*.txt) ]]
+    [[ $(cat o*.tsv | grep -c $'\tnew$') -eq 800 ]]
+    [[ $(n_artifacts) -eq 800 ]]
+    [[ $(integrity) == ok ]]
+}
+
+@test "sc-register: kill -9 during a large add, then verify and a rerun" {
+    sc-register init
+    { echo path; ls "$BATS_FILE_TMPDIR"/many/*.h5ad; } > m.tsv
+    sc-register add < m.tsv > o.tsv 2> /dev/null &
+    pid=$!
+    # kill it once some datasets are in, well before the end
+    for ((i = 0; i < 200; i++)); do
+        (($(wc -l < o.tsv) > 50)) && break
+        sleep 0.02
+    done
+    kill -9 "$pid"
+    wait "$pid" || true
+    before=$(n_artifacts)
+    echo "registered before the kill: $before"
+    ((before > 0 && before < 800))
+    [[ $(integrity) == ok ]]
+    run -0 sc-register verify
+    [[ $(grep -c ^ok <<< "$output") -eq $before ]]
+    run -0 sc-register add < m.tsv
+    [[ $(grep -c $'\tknown$' <<< "$output") -eq $before ]]
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq $((800 - before)) ]]
+    [[ $(n_artifacts) -eq 800 ]]
+    run -0 sc-register verify
+}
+
+@test "sc-register: a newer schema is refused, sqlite: prefix accepted" {
+    sc-register init
+    run -0 sc-register --db "sqlite:$SC_REGISTRY" query
+    $PY -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$SC_REGISTRY"
+    run -1 --separate-stderr sc-register query
+    [[ $stderr == *"schema 99, newer than"* ]]
+    run -1 --separate-stderr sc-register --db postgresql://host/db query
+    [[ $stderr == *"only SQLite"* ]]
+}
