@@ -1,0 +1,1714 @@
+/* sc_stream: many datasets as one shuffled, weighted, sharded stream of cell
+ * batches (the engine of sc-stream). */
+/* SPDX-License-Identifier: MIT */
+#include "sc_stream.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+
+#include "sc_genes.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_sample.h"
+#include "sc_stream_int.h"
+
+/* Streams of the counter-based RNG (sc_rng_key's third argument). */
+enum {
+    RNG_BLOCKS = 1,      /* the block permutation of an epoch */
+    RNG_BUFFER = 2,      /* + (buffer << 8): the shuffle inside a buffer */
+    RNG_DRAWS = 3,       /* weighted draws, 4 values per position */
+    RNG_GENES = 4,       /* + (position << 8): random gene selection */
+};
+
+/* Rows further apart than this are read separately, not as one range. */
+#define READ_GAP 16
+#define READ_MAX_ROWS 8192
+
+typedef struct ds {
+    char *path;
+    double weight;
+    char *organism;
+    ss_meta *meta;
+    uint32_t *sel; /* selected rows, ascending */
+    int64_t n_sel;
+    int32_t *gmap; /* var -> output column, -1 dropped */
+    int gmap_sorted;
+    int32_t **vmap;     /* per vocabulary column: local code -> global */
+    const ss_col **vcol; /* per vocabulary column, NULL when absent */
+    int slot;           /* open-file slot, -1 */
+    sc_alias *alias;    /* weighted: over the selected cells */
+    double mass;
+} ds;
+
+/* A column with a global vocabulary (a label, or a class-weight column). */
+typedef struct vcol {
+    char *name;
+    size_t n;
+    char **terms;
+    ss_map index; /* term -> code (keys: terms, or the file's aliases) */
+    char **alias_store;
+    size_t n_alias;
+} vcol;
+
+typedef struct slot {
+    int64_t ds;
+    ss_src *src;
+    uint64_t used;
+} slot;
+
+struct ord {
+    uint64_t cell;
+    uint64_t pos;
+};
+
+typedef struct pair {
+    int32_t col;
+    float val;
+} pair;
+
+struct sc_stream {
+    sc_stream_opts o;
+    char *matrix;
+    size_t n_ds;
+    ds *ds;
+    size_t n_failed;
+    sc_batch_header h;
+
+    size_t n_vcols, n_labels; /* labels are vcols [0, n_labels) */
+    vcol *vc;
+    size_t n_out_genes;
+
+    uint64_t N;
+    int weighted;
+    uint64_t *blk_prefix; /* n_ds + 1 */
+    uint64_t n_blocks;
+    uint64_t *perm;
+    uint64_t n_buffers;
+    uint64_t *buf_start;
+    sc_alias *top;
+    int64_t *top_ds; /* top alias index -> dataset */
+    uint64_t fetch;
+
+    uint64_t lo, n_r, nb, next_batch;
+
+    slot *slots;
+    int n_slots;
+    uint64_t tick;
+
+    int64_t cur_buf;
+    uint64_t cur_lo, cur_n;
+    uint64_t *cell;  /* per position: dataset << 32 | row */
+    uint64_t *coff;
+    uint32_t *clen;
+    double *cdepth;
+    struct ord *order; /* read order: cells sorted by (dataset, row) */
+    size_t cap_cells;
+    pair *pool;
+    size_t pool_n, pool_cap;
+    sc_block blk;
+
+    pair *tmp;
+    size_t tmp_cap;
+    size_t bcap_nnz;
+
+    uint64_t *stamp;
+    uint64_t mix_sum, mix_batches;
+    double expected;
+};
+
+void sc_stream_opts_init(sc_stream_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->matrix = "X";
+    o->weight_scheme = SC_WEIGHT_SCALER;
+    o->weight_scaler = 10;
+    o->shuffle = 1;
+    o->block = 16;
+    o->buffer = 256;
+    o->batch_size = 256;
+    o->world_size = 1;
+    o->max_len = 1000;
+}
+
+int sc_stream_default_cache(char *buf, size_t size)
+{
+    const char *e;
+    int n;
+    if ((e = getenv("SC_STREAM_CACHE")) && *e)
+        n = snprintf(buf, size, "%s", e);
+    else if ((e = getenv("XDG_CACHE_HOME")) && *e)
+        n = snprintf(buf, size, "%s/sc/stream", e);
+    else if ((e = getenv("HOME")) && *e)
+        n = snprintf(buf, size, "%s/.cache/sc/stream", e);
+    else
+        return SC_ENOTFOUND;
+    return n > 0 && (size_t)n < size ? 0 : SC_ENOTFOUND;
+}
+
+static int oom(void)
+{
+    return sc_fail(SC_ENOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filters                                                                  */
+
+enum { OP_EQ, OP_NE, OP_IN, OP_NOTIN, OP_GE, OP_LE, OP_GT, OP_LT };
+
+typedef struct filter {
+    char *col;
+    int op;
+    char **vals;
+    size_t n_vals;
+    double num;
+    char *text; /* copy of the whole expression for messages */
+} filter;
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static void filter_release(filter *f)
+{
+    free(f->col);
+    for (size_t i = 0; i < f->n_vals; i++)
+        free(f->vals[i]);
+    free(f->vals);
+    free(f->text);
+}
+
+static int filter_parse(const char *expr, filter *f)
+{
+    static const struct {
+        const char *s;
+        int op;
+    } ops[] = {{" not in ", OP_NOTIN}, {" in ", OP_IN}, {"==", OP_EQ},
+               {"!=", OP_NE},         {">=", OP_GE},  {"<=", OP_LE},
+               {">", OP_GT},          {"<", OP_LT},   {"=", OP_EQ}};
+    char *s, *p = NULL, *rhs;
+    size_t k;
+    int rc = 0;
+
+    memset(f, 0, sizeof *f);
+    if (!(f->text = strdup(expr)) || !(s = strdup(expr)))
+        return oom();
+    for (k = 0; k < sizeof ops / sizeof *ops; k++)
+        if ((p = strstr(s, ops[k].s)))
+            break;
+    if (!p) {
+        free(s);
+        return sc_fail(SC_EINVAL, "filter '%s': no operator (==, !=, in, "
+                                  "not in, >=, <=, >, <)", expr);
+    }
+    f->op = ops[k].op;
+    *p = '\0';
+    rhs = trim(p + strlen(ops[k].s));
+    if (!*trim(s) || !*rhs) {
+        free(s);
+        return sc_fail(SC_EINVAL, "filter '%s': empty column or value",
+                       expr);
+    }
+    if (!(f->col = strdup(trim(s)))) {
+        free(s);
+        return oom();
+    }
+    if (f->op >= OP_GE) {
+        char *end;
+        errno = 0;
+        f->num = strtod(rhs, &end);
+        if (errno || *end || end == rhs)
+            rc = sc_fail(SC_EINVAL, "filter '%s': '%s' is not a number", expr,
+                         rhs);
+    } else {
+        /* a list for in/not in, one value for == and != */
+        char *save = NULL, *tok;
+        size_t cap = 0;
+        for (tok = f->op == OP_IN || f->op == OP_NOTIN
+                       ? strtok_r(rhs, ",", &save)
+                       : rhs;
+             tok && rc == 0;
+             tok = f->op == OP_IN || f->op == OP_NOTIN
+                       ? strtok_r(NULL, ",", &save)
+                       : NULL) {
+            rc = ss_strv_push(&f->vals, &f->n_vals, &cap, trim(tok));
+        }
+    }
+    free(s);
+    return rc;
+}
+
+static int same_value(const char *a, const char *b)
+{
+    char *ea, *eb;
+    double x, y;
+    if (!strcmp(a, b) || !strcasecmp(a, b))
+        return !strcmp(a, b) || !strcasecmp(a, "true") ||
+               !strcasecmp(a, "false");
+    x = strtod(a, &ea);
+    y = strtod(b, &eb);
+    return ea != a && eb != b && !*ea && !*eb && x == y;
+}
+
+/* Does category value V pass filter F? */
+static int filter_pass(const filter *f, const char *v)
+{
+    switch (f->op) {
+    case OP_EQ: return same_value(v, f->vals[0]);
+    case OP_NE: return !same_value(v, f->vals[0]);
+    case OP_IN:
+    case OP_NOTIN: {
+        int in = 0;
+        for (size_t i = 0; i < f->n_vals && !in; i++)
+            in = same_value(v, f->vals[i]);
+        return f->op == OP_IN ? in : !in;
+    }
+    default: {
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end || isnan(x))
+            return 0;
+        return f->op == OP_GE   ? x >= f->num
+               : f->op == OP_LE ? x <= f->num
+               : f->op == OP_GT ? x > f->num
+                                : x < f->num;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Index and selection                                                      */
+
+static int is_unknown(const char *s)
+{
+    return !s || !*s || !strcasecmp(s, "unknown") || !strcasecmp(s, "nan") ||
+           !strcasecmp(s, "na");
+}
+
+static int select_rows(sc_stream *s, ds *d, const filter *f, size_t n_f)
+{
+    const ss_meta *m = d->meta;
+    uint8_t **pass = NULL;
+    const ss_col **cols = NULL;
+    int rc = 0;
+
+    if (!(d->sel = malloc((m->n_obs ? m->n_obs : 1) * sizeof *d->sel)))
+        return oom();
+    if (n_f && (!(pass = calloc(n_f, sizeof *pass)) ||
+                !(cols = calloc(n_f, sizeof *cols)))) {
+        rc = oom();
+        goto out;
+    }
+    for (size_t i = 0; i < n_f; i++) {
+        if (!(cols[i] = ss_meta_col(m, f[i].col))) {
+            sc_log_info("'%s': no obs column '%s': filter '%s' drops all "
+                        "its cells", d->path, f[i].col, f[i].text);
+            continue;
+        }
+        if (!(pass[i] = malloc(cols[i]->n_cats + 1))) {
+            rc = oom();
+            goto out;
+        }
+        for (int64_t k = 0; k < cols[i]->n_cats; k++)
+            pass[i][k] = (uint8_t)filter_pass(&f[i], cols[i]->cats[k]);
+    }
+    d->n_sel = 0;
+    for (int64_t r = 0; r < m->n_obs; r++) {
+        int ok = (int64_t)m->nnz[r] >= s->o.min_genes;
+        for (size_t i = 0; i < n_f && ok; i++) {
+            int32_t c = cols[i] ? cols[i]->codes[r] : -1;
+            ok = c >= 0 && pass[i][c];
+        }
+        if (ok)
+            d->sel[d->n_sel++] = (uint32_t)r;
+    }
+out:
+    for (size_t i = 0; i < n_f && pass; i++)
+        free(pass[i]);
+    free(pass);
+    free(cols);
+    return rc;
+}
+
+/* Read a vocabulary file: "code<TAB>term_id<TAB>label..." lines; a first
+ * line whose first field is not a number is a header. Every field after
+ * the code names the code. */
+static int vocab_load(vcol *v, const char *path)
+{
+    sc_lines *l = NULL;
+    char *line;
+    size_t len, cap = 0;
+    int rc;
+
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *save = NULL, *f0, *end, *tok;
+        long code;
+        if (!*line || *line == '#')
+            continue;
+        if (!(f0 = strtok_r(line, "\t", &save)))
+            continue;
+        errno = 0;
+        code = strtol(f0, &end, 10);
+        if (*end || end == f0 || errno || code < 0 || code > INT32_MAX) {
+            if (v->n == 0 && v->n_alias == 0)
+                continue; /* a header line */
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: '%s' is not a code",
+                         path, sc_lines_lineno(l), f0);
+            break;
+        }
+        if ((size_t)code >= v->n) {
+            size_t n = (size_t)code + 1;
+            char **t = realloc(v->terms, n * sizeof *t);
+            if (!t) {
+                rc = oom();
+                break;
+            }
+            for (size_t i = v->n; i < n; i++)
+                t[i] = NULL;
+            v->terms = t;
+            v->n = n;
+        }
+        for (int k = 0; (tok = strtok_r(NULL, "\t", &save)); k++) {
+            if (v->n_alias == cap) {
+                cap = cap ? 2 * cap : 64;
+                char **a = realloc(v->alias_store, cap * sizeof *a);
+                if (!a) {
+                    rc = oom();
+                    goto out;
+                }
+                v->alias_store = a;
+            }
+            if (!(v->alias_store[v->n_alias] = strdup(tok))) {
+                rc = oom();
+                goto out;
+            }
+            if (k == 0 && !v->terms[code] && !(v->terms[code] = strdup(tok))) {
+                rc = oom();
+                goto out;
+            }
+            if ((rc = ss_map_put(&v->index, v->alias_store[v->n_alias++],
+                                 code)) < 0)
+                goto out;
+        }
+    }
+out:
+    sc_lines_close(l);
+    if (rc < 0)
+        return sc_fail_ctx(rc, "vocabulary of '%s'", v->name);
+    for (size_t i = 0; i < v->n; i++)
+        if (!v->terms[i] && !(v->terms[i] = strdup("")))
+            return oom();
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The vocabulary of column K over the selected cells, sorted. */
+static int vocab_build(sc_stream *s, size_t k)
+{
+    vcol *v = &s->vc[k];
+    ss_map seen = {0};
+    size_t cap = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        const ss_col *c = d->vcol[k];
+        uint8_t *used;
+        if (!c)
+            continue;
+        if (!(used = calloc(c->n_cats + 1, 1)))
+            return oom();
+        for (int64_t j = 0; j < d->n_sel; j++) {
+            int32_t code = c->codes[d->sel[j]];
+            if (code >= 0)
+                used[code] = 1;
+        }
+        for (int64_t j = 0; j < c->n_cats && rc == 0; j++) {
+            if (!used[j] || is_unknown(c->cats[j]) ||
+                ss_map_get(&seen, c->cats[j]) >= 0)
+                continue;
+            size_t n = v->n;
+            if ((rc = ss_strv_push(&v->terms, &n, &cap, c->cats[j])) < 0)
+                break;
+            rc = ss_map_put(&seen, v->terms[v->n], (int64_t)v->n);
+            v->n = n;
+        }
+        free(used);
+    }
+    ss_map_release(&seen);
+    if (rc < 0)
+        return rc;
+    if (v->n)
+        qsort(v->terms, v->n, sizeof *v->terms, cmp_str);
+    for (size_t i = 0; i < v->n && rc == 0; i++)
+        rc = ss_map_put(&v->index, v->terms[i], (int64_t)i);
+    return rc;
+}
+
+/* Local codes of every dataset to global codes of column K. */
+static int vocab_maps(sc_stream *s, size_t k)
+{
+    vcol *v = &s->vc[k];
+    for (size_t i = 0; i < s->n_ds; i++) {
+        ds *d = &s->ds[i];
+        const ss_col *c = d->vcol[k];
+        if (!c)
+            continue;
+        if (!(d->vmap[k] = malloc((c->n_cats + 1) * sizeof(int32_t))))
+            return oom();
+        for (int64_t j = 0; j < c->n_cats; j++)
+            d->vmap[k][j] = is_unknown(c->cats[j])
+                                ? -1
+                                : (int32_t)ss_map_get(&v->index, c->cats[j]);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gene space                                                               */
+
+typedef struct glist {
+    const char *organism;
+    size_t off, n;
+    char **genes;
+    ss_map map;
+} glist;
+
+static int genes_read(const char *path, glist *g)
+{
+    sc_lines *l = NULL;
+    char *line;
+    size_t len, cap = 0;
+    int rc;
+
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *tab = strchr(line, '\t');
+        if (tab)
+            *tab = '\0';
+        line = trim(line);
+        if (!*line || *line == '#')
+            continue;
+        if ((rc = ss_strv_push(&g->genes, &g->n, &cap, line)) < 0)
+            break;
+    }
+    sc_lines_close(l);
+    if (rc == 0 && g->n == 0)
+        rc = sc_fail(SC_EFORMAT, "gene list '%s' is empty", path);
+    for (size_t i = 0; i < g->n && rc == 0; i++)
+        rc = ss_map_put(&g->map, g->genes[i], (int64_t)i);
+    return rc;
+}
+
+/* Look NAME up in MAP, then without an Ensembl-style ".N" version. */
+static int64_t gene_find(const ss_map *map, const char *name)
+{
+    int64_t k = ss_map_get(map, name);
+    const char *dot;
+    if (k >= 0 || !(dot = strrchr(name, '.')) || !dot[1])
+        return k;
+    for (const char *p = dot + 1; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    char buf[256];
+    size_t n = (size_t)(dot - name);
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    return ss_map_get(map, buf);
+}
+
+static int set_out_genes(sc_stream *s, char **genes, size_t n)
+{
+    if (!(s->h.genes = calloc(n ? n : 1, sizeof *s->h.genes)))
+        return oom();
+    for (size_t i = 0; i < n; i++)
+        if (!(s->h.genes[i] = strdup(genes[i])))
+            return oom();
+    s->h.n_genes = s->n_out_genes = n;
+    return 0;
+}
+
+static int map_alloc(ds *d)
+{
+    int64_t n = d->meta->n_vars;
+    if (!(d->gmap = malloc((n ? n : 1) * sizeof *d->gmap)))
+        return oom();
+    return 0;
+}
+
+static void map_check_sorted(ds *d)
+{
+    int32_t last = -1;
+    d->gmap_sorted = 1;
+    for (int64_t i = 0; i < d->meta->n_vars; i++) {
+        if (d->gmap[i] < 0)
+            continue;
+        if (d->gmap[i] <= last)
+            d->gmap_sorted = 0;
+        last = d->gmap[i];
+    }
+}
+
+/* "human", "Homo sapiens" and "NCBITaxon:9606" name one organism. */
+static int same_organism(const char *a, const char *b)
+{
+    int x, y;
+    if (!a || !b)
+        return 0;
+    if (!strcasecmp(a, b))
+        return 1;
+    x = sc_genes_find_species(a);
+    y = sc_genes_find_species(b);
+    return x >= 0 && x == y;
+}
+
+static int genes_ref(sc_stream *s)
+{
+    const sc_stream_opts *o = &s->o;
+    glist *g = calloc(o->n_genes, sizeof *g);
+    char **all = NULL;
+    size_t total = 0;
+    int rc = 0;
+
+    if (!g)
+        return oom();
+    for (size_t i = 0; i < o->n_genes && rc == 0; i++) {
+        g[i].organism = o->genes[i].organism;
+        g[i].off = total;
+        rc = genes_read(o->genes[i].path, &g[i]);
+        total += g[i].n;
+    }
+    if (rc == 0 && !(all = malloc((total ? total : 1) * sizeof *all)))
+        rc = oom();
+    for (size_t i = 0; i < o->n_genes && rc == 0; i++)
+        memcpy(all + g[i].off, g[i].genes, g[i].n * sizeof *all);
+    if (rc == 0)
+        rc = set_out_genes(s, all, total);
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        const glist *use = NULL;
+        for (size_t j = 0; j < o->n_genes && !use; j++)
+            if (!g[j].organism || same_organism(g[j].organism, d->organism))
+                use = &g[j];
+        if (!use) {
+            rc = sc_fail(SC_EINVAL, "'%s': no reference gene list for "
+                                    "organism '%s'",
+                         d->path, d->organism ? d->organism : "(unknown)");
+            break;
+        }
+        if ((rc = map_alloc(d)) < 0)
+            break;
+        ss_map dup = {0};
+        for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
+            int64_t j = gene_find(&use->map, d->meta->var[k]);
+            d->gmap[k] = j < 0 ? -1 : (int32_t)(j + (int64_t)use->off);
+            /* a gene twice in one dataset: keep its first column */
+            if (j >= 0 && ss_map_get(&dup, use->genes[j]) >= 0)
+                d->gmap[k] = -1;
+            else if (j >= 0)
+                rc = ss_map_put(&dup, use->genes[j], k);
+        }
+        ss_map_release(&dup);
+        map_check_sorted(d);
+    }
+    free(all);
+    for (size_t i = 0; i < o->n_genes; i++) {
+        for (size_t j = 0; j < g[i].n; j++)
+            free(g[i].genes[j]);
+        free(g[i].genes);
+        ss_map_release(&g[i].map);
+    }
+    free(g);
+    return rc;
+}
+
+static int genes_join(sc_stream *s)
+{
+    ss_map map = {0};
+    char **out = NULL;
+    uint32_t *count = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, same = 1;
+
+    for (size_t i = 1; i < s->n_ds && same; i++) {
+        const ss_meta *a = s->ds[0].meta, *b = s->ds[i].meta;
+        same = a->n_vars == b->n_vars;
+        for (int64_t k = 0; k < a->n_vars && same; k++)
+            same = !strcmp(a->var[k], b->var[k]);
+    }
+    if (!same && s->o.join == SC_STREAM_JOIN_NONE)
+        return sc_fail(SC_EINVAL, "the datasets' genes differ ('%s' and "
+                                  "others): choose --join inner|outer or "
+                                  "--genes FILE",
+                       s->ds[0].path);
+    /* the union in first-seen order, with the number of datasets per gene */
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        const ss_meta *m = s->ds[i].meta;
+        ss_map local = {0};
+        for (int64_t k = 0; k < m->n_vars && rc == 0; k++) {
+            const char *gname = m->var[k];
+            int64_t j;
+            if (ss_map_get(&local, gname) >= 0)
+                continue;
+            if ((rc = ss_map_put(&local, gname, k)) < 0)
+                break;
+            if ((j = ss_map_get(&map, gname)) < 0) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 4096;
+                    char **o2 = realloc(out, cap * sizeof *o2);
+                    uint32_t *c2 = realloc(count, cap * sizeof *c2);
+                    if (o2)
+                        out = o2;
+                    if (c2)
+                        count = c2;
+                    if (!o2 || !c2) {
+                        rc = oom();
+                        break;
+                    }
+                }
+                out[n] = m->var[k];
+                count[n] = 0;
+                j = (int64_t)n++;
+                rc = ss_map_put(&map, out[j], j);
+            }
+            count[j]++;
+        }
+        ss_map_release(&local);
+    }
+    if (rc == 0 && s->o.join == SC_STREAM_JOIN_INNER) {
+        size_t w = 0;
+        ss_map_release(&map);
+        for (size_t j = 0; j < n; j++)
+            if (count[j] == s->n_ds)
+                out[w++] = out[j];
+        n = w;
+        for (size_t j = 0; j < n && rc == 0; j++)
+            rc = ss_map_put(&map, out[j], (int64_t)j);
+    }
+    if (rc == 0)
+        rc = set_out_genes(s, out, n);
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        ss_map local = {0};
+        if ((rc = map_alloc(d)) < 0)
+            break;
+        for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
+            int64_t j = ss_map_get(&map, d->meta->var[k]);
+            if (ss_map_get(&local, d->meta->var[k]) >= 0)
+                j = -1;
+            else
+                rc = ss_map_put(&local, d->meta->var[k], k);
+            d->gmap[k] = (int32_t)j;
+        }
+        ss_map_release(&local);
+        map_check_sorted(d);
+    }
+    ss_map_release(&map);
+    free(out);
+    free(count);
+    if (rc == 0 && s->n_out_genes == 0)
+        rc = sc_fail(SC_EINVAL, "the datasets have no gene in common");
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sampling plan                                                            */
+
+/* u64 -> count, open addressing, for class counts of combined keys. */
+typedef struct cmap {
+    size_t cap, n;
+    uint64_t *key;
+    uint64_t *cnt;
+    uint8_t *used;
+} cmap;
+
+static uint64_t *cmap_slot(cmap *m, uint64_t key)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        cmap g = {m->cap ? m->cap * 2 : 1024, 0, NULL, NULL, NULL};
+        g.key = malloc(g.cap * sizeof *g.key);
+        g.cnt = malloc(g.cap * sizeof *g.cnt);
+        g.used = calloc(g.cap, 1);
+        if (!g.key || !g.cnt || !g.used) {
+            free(g.key);
+            free(g.cnt);
+            free(g.used);
+            return NULL;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->used[i])
+                continue;
+            size_t j = (size_t)(sc_rng_at(0, m->key[i]) & (g.cap - 1));
+            while (g.used[j])
+                j = (j + 1) & (g.cap - 1);
+            g.used[j] = 1;
+            g.key[j] = m->key[i];
+            g.cnt[j] = m->cnt[i];
+            g.n++;
+        }
+        free(m->key);
+        free(m->cnt);
+        free(m->used);
+        *m = g;
+    }
+    size_t j = (size_t)(sc_rng_at(0, key) & (m->cap - 1));
+    while (m->used[j] && m->key[j] != key)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->used[j]) {
+        m->used[j] = 1;
+        m->key[j] = key;
+        m->cnt[j] = 0;
+        m->n++;
+    }
+    return &m->cnt[j];
+}
+
+/* The class key of a cell: its codes in the weight columns, mixed radix. */
+static uint64_t class_key(const sc_stream *s, const ds *d, uint32_t row)
+{
+    uint64_t key = 0;
+    for (size_t k = s->n_labels; k < s->n_vcols; k++) {
+        const ss_col *c = d->vcol[k];
+        int32_t code = c ? c->codes[row] : -1;
+        int64_t g = code >= 0 ? d->vmap[k][code] : -1;
+        key = key * (s->vc[k].n + 1) + (uint64_t)(g + 1);
+    }
+    return key;
+}
+
+static int plan_weighted(sc_stream *s)
+{
+    const sc_stream_opts *o = &s->o;
+    cmap cm = {0};
+    double *w = NULL, *mass = NULL;
+    const ss_col **cwc = NULL;
+    int rc = 0;
+    double radix = 1;
+
+    for (size_t k = s->n_labels; k < s->n_vcols; k++)
+        radix *= (double)(s->vc[k].n + 1);
+    if (radix > 1.8e19)
+        return sc_fail(SC_EINVAL, "too many class combinations in the "
+                                  "weight columns");
+    if (s->n_vcols > s->n_labels)
+        for (size_t i = 0; i < s->n_ds; i++)
+            for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
+                uint64_t *c = cmap_slot(&cm, class_key(s, &s->ds[i],
+                                                       s->ds[i].sel[j]));
+                if (!c) {
+                    rc = oom();
+                    goto out;
+                }
+                (*c)++;
+            }
+    if (!(mass = calloc(s->n_ds, sizeof *mass)) ||
+        !(s->top_ds = malloc(s->n_ds * sizeof *s->top_ds)) ||
+        !(cwc = calloc(s->n_ds, sizeof *cwc))) {
+        rc = oom();
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        const ss_col *cw = NULL;
+        double *cwv = NULL;
+        if (!d->n_sel)
+            continue;
+        if (o->cell_weight && strcmp(o->cell_weight, "nnz")) {
+            if (!(cw = ss_meta_col(d->meta, o->cell_weight))) {
+                rc = sc_fail(SC_EINVAL, "'%s': no obs column '%s' for cell "
+                                        "weights",
+                             d->path, o->cell_weight);
+                break;
+            }
+            if (!(cwv = malloc((cw->n_cats + 1) * sizeof *cwv))) {
+                rc = oom();
+                break;
+            }
+            for (int64_t k = 0; k < cw->n_cats; k++) {
+                char *end;
+                double v = strtod(cw->cats[k], &end);
+                cwv[k] = end != cw->cats[k] && !*end && v > 0 && isfinite(v)
+                             ? v
+                             : 0;
+            }
+        }
+        free(w);
+        if (!(w = malloc(d->n_sel * sizeof *w))) {
+            free(cwv);
+            rc = oom();
+            break;
+        }
+        for (int64_t j = 0; j < d->n_sel; j++) {
+            uint32_t row = d->sel[j];
+            double x = o->dataset_weights ? d->weight : 1.0;
+            if (s->n_vcols > s->n_labels) {
+                uint64_t *c = cmap_slot(&cm, class_key(s, d, row));
+                x *= sc_weight_class(o->weight_scheme, c ? (double)*c : 1,
+                                     o->weight_scaler);
+            }
+            if (cw) {
+                int32_t code = cw->codes[row];
+                x *= code >= 0 ? cwv[code] : 0;
+            } else if (o->cell_weight) {
+                x *= sc_weight_nnz(d->meta->nnz[row]);
+            }
+            w[j] = x;
+        }
+        free(cwv);
+        double m = 0;
+        for (int64_t j = 0; j < d->n_sel; j++)
+            m += w[j];
+        if (m > 0 && (rc = sc_alias_new(w, d->n_sel, &d->alias)) < 0)
+            sc_fail_ctx(rc, "'%s': weights", d->path);
+        d->mass = m;
+    }
+    if (rc < 0)
+        goto out;
+    size_t n_top = 0;
+    for (size_t i = 0; i < s->n_ds; i++)
+        if (s->ds[i].alias) {
+            mass[n_top] = s->ds[i].mass;
+            s->top_ds[n_top++] = (int64_t)i;
+        }
+    if (n_top == 0) {
+        rc = sc_fail(SC_EINVAL, "all sampling weights are zero");
+        goto out;
+    }
+    rc = sc_alias_new(mass, n_top, &s->top);
+out:
+    free(w);
+    free(mass);
+    free(cwc);
+    free(cm.key);
+    free(cm.cnt);
+    free(cm.used);
+    return rc;
+}
+
+static int plan_epoch(sc_stream *s)
+{
+    uint64_t B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
+    int rc;
+
+    if (!(s->blk_prefix = malloc((s->n_ds + 1) * sizeof *s->blk_prefix)))
+        return oom();
+    s->blk_prefix[0] = 0;
+    for (size_t i = 0; i < s->n_ds; i++)
+        s->blk_prefix[i + 1] =
+            s->blk_prefix[i] + ((uint64_t)s->ds[i].n_sel + B - 1) / B;
+    s->n_blocks = s->blk_prefix[s->n_ds];
+    if (s->o.shuffle &&
+        (rc = sc_perm_new(s->n_blocks, s->o.seed, s->o.epoch, RNG_BLOCKS,
+                          &s->perm)) < 0)
+        return rc;
+    s->n_buffers = (s->n_blocks + K - 1) / K;
+    if (!(s->buf_start = malloc((s->n_buffers + 1) * sizeof *s->buf_start)))
+        return oom();
+    s->buf_start[0] = 0;
+    for (uint64_t j = 0; j < s->n_buffers; j++) {
+        uint64_t c = 0;
+        for (uint64_t b = j * K; b < (j + 1) * K && b < s->n_blocks; b++) {
+            uint64_t blk = s->perm ? s->perm[b] : b;
+            size_t lo = 0, hi = s->n_ds;
+            while (hi - lo > 1) { /* dataset holding block blk */
+                size_t mid = (lo + hi) / 2;
+                if (s->blk_prefix[mid] <= blk)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            uint64_t k = blk - s->blk_prefix[lo];
+            uint64_t n = (uint64_t)s->ds[lo].n_sel - k * B;
+            c += n < B ? n : B;
+        }
+        s->buf_start[j + 1] = s->buf_start[j] + c;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening                                                                  */
+
+static int add_name(const char ***v, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i], name))
+            return 0;
+    const char **p = realloc(*v, (*n + 1) * sizeof *p);
+    if (!p)
+        return oom();
+    p[(*n)++] = name;
+    *v = p;
+    return 0;
+}
+
+static int max_open_files(int want)
+{
+    struct rlimit rl;
+    if (want > 0)
+        return want;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 64;
+    /* HDF5 holds one descriptor per file; leave room for the rest */
+    long n = ((long)rl.rlim_cur - 32) / 2;
+    return n < 4 ? 4 : n > 128 ? 128 : (int)n;
+}
+
+static int check_opts(const sc_stream_opts *o)
+{
+    if (o->n_inputs == 0)
+        return sc_fail(SC_EINVAL, "no datasets");
+    if (o->block < 1 || o->buffer < 1 || o->batch_size < 1)
+        return sc_fail(SC_EINVAL, "block, buffer and batch size must be "
+                                  "positive");
+    if (o->world_size < 1 || o->rank < 0 || o->rank >= o->world_size)
+        return sc_fail(SC_EINVAL, "rank %" PRId64 " is not in [0, %" PRId64
+                                  ")",
+                       o->rank, o->world_size);
+    if (o->start_batch < 0)
+        return sc_fail(SC_EINVAL, "negative start batch");
+    if (o->select != SC_STREAM_SEL_ALL && o->max_len < 1)
+        return sc_fail(SC_EINVAL, "gene selection needs a positive length");
+    if (o->select != SC_STREAM_SEL_ALL && o->dense)
+        return sc_fail(SC_EINVAL, "dense output and gene selection exclude "
+                                  "each other");
+    return 0;
+}
+
+static int make_header(sc_stream *s)
+{
+    sc_batch_header *h = &s->h;
+    const sc_stream_opts *o = &s->o;
+    char buf[64];
+    int rc = 0;
+
+    h->layout = o->dense ? SC_BATCH_DENSE
+                : o->select != SC_STREAM_SEL_ALL ? SC_BATCH_PADDED
+                                                 : SC_BATCH_CSR;
+    h->row_len = o->dense ? (uint32_t)s->n_out_genes
+                 : h->layout == SC_BATCH_PADDED ? (uint32_t)o->max_len
+                                                : 0;
+    h->batch_size = (uint32_t)o->batch_size;
+    h->epoch = (uint32_t)o->epoch;
+    h->rank = (uint32_t)o->rank;
+    h->world_size = (uint32_t)o->world_size;
+    h->seed = o->seed;
+    h->n_batches = s->nb;
+    h->n_cells = s->N;
+    if (!(h->labels = calloc(s->n_labels ? s->n_labels : 1,
+                             sizeof *h->labels)) ||
+        !(h->datasets = calloc(s->n_ds ? s->n_ds : 1, sizeof *h->datasets)))
+        return oom();
+    for (size_t k = 0; k < s->n_labels; k++) {
+        sc_batch_vocab *v = &h->labels[k];
+        h->n_labels = k + 1;
+        if (!(v->name = strdup(s->vc[k].name)) ||
+            !(v->terms = calloc(s->vc[k].n ? s->vc[k].n : 1,
+                                sizeof *v->terms)))
+            return oom();
+        for (size_t j = 0; j < s->vc[k].n; j++) {
+            if (!(v->terms[j] = strdup(s->vc[k].terms[j])))
+                return oom();
+            v->n = j + 1;
+        }
+    }
+    for (size_t i = 0; i < s->n_ds; i++) {
+        if (!(h->datasets[i] = strdup(s->ds[i].path)))
+            return oom();
+        h->n_datasets = i + 1;
+    }
+    rc = sc_batch_header_info(h, "matrix", s->matrix);
+    if (rc == 0)
+        rc = sc_batch_header_info(h, "sampling",
+                                  s->weighted ? "weighted" : "epoch");
+    snprintf(buf, sizeof buf, "%" PRId64, o->block);
+    if (rc == 0)
+        rc = sc_batch_header_info(h, "block", o->shuffle ? buf : "sequential");
+    snprintf(buf, sizeof buf, "%" PRId64, o->buffer);
+    if (rc == 0)
+        rc = sc_batch_header_info(h, "buffer", buf);
+    snprintf(buf, sizeof buf, "%g", o->normalize);
+    if (rc == 0 && o->normalize > 0)
+        rc = sc_batch_header_info(h, "normalize", buf);
+    if (rc == 0 && o->log1p)
+        rc = sc_batch_header_info(h, "log1p", "natural");
+    if (rc == 0 && o->select != SC_STREAM_SEL_ALL)
+        rc = sc_batch_header_info(h, "select",
+                                  o->select == SC_STREAM_SEL_TOP ? "top"
+                                                                 : "random");
+    snprintf(buf, sizeof buf, "%" PRIu64, s->n_r);
+    if (rc == 0)
+        rc = sc_batch_header_info(h, "rank_cells", buf);
+    return rc;
+}
+
+static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
+{
+    const sc_stream_opts *o = &s->o;
+    size_t hits = 0;
+    int rc = 0;
+
+    if (!(s->ds = calloc(o->n_inputs, sizeof *s->ds)))
+        return oom();
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        const sc_stream_input *in = &o->inputs[i];
+        ds *d = &s->ds[s->n_ds];
+        int hit;
+        rc = ss_meta_load(in->path, s->matrix, o->cache_dir, cols, n_cols,
+                          &d->meta, &hit);
+        if (rc == 0 && d->meta->n_obs > (int64_t)UINT32_MAX)
+            rc = sc_fail(SC_EUNSUP, "'%s': more than 2^32 rows", in->path);
+        if (rc < 0) {
+            if (!o->keep_going)
+                return rc;
+            sc_log_warn("%s", sc_errmsg());
+            ss_meta_free(d->meta);
+            d->meta = NULL;
+            s->n_failed++;
+            continue;
+        }
+        hits += hit;
+        d->slot = -1;
+        d->weight = in->weight;
+        if (!(d->path = strdup(in->path)))
+            return oom();
+        const char *org = in->organism && *in->organism ? in->organism
+                                                        : d->meta->organism;
+        if (org && !(d->organism = strdup(org)))
+            return oom();
+        s->n_ds++;
+    }
+    sc_log_info("index: %zu datasets, %zu from the cache", s->n_ds, hits);
+    if (s->n_ds == 0)
+        return sc_fail(SC_EINVAL, "no dataset could be opened");
+    return 0;
+}
+
+int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
+{
+    sc_stream *s = NULL;
+    const char **cols = NULL;
+    size_t n_cols = 0;
+    filter *f = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = check_opts(o)) < 0)
+        return rc;
+    if (!(s = calloc(1, sizeof *s)) ||
+        !(f = calloc(o->n_filters + 1, sizeof *f)))
+        goto nomem;
+    s->o = *o;
+    s->cur_buf = -1;
+    if (!(s->matrix = strdup(o->matrix ? o->matrix : "X")))
+        goto nomem;
+    for (size_t i = 0; i < o->n_filters; i++)
+        if ((rc = filter_parse(o->filters[i], &f[i])) < 0)
+            goto fail;
+    /* the obs columns the index must hold */
+    for (size_t i = 0; i < o->n_labels; i++)
+        if ((rc = add_name(&cols, &n_cols, o->labels[i])) < 0)
+            goto fail;
+    s->n_labels = n_cols;
+    for (size_t i = 0; i < o->n_weight_cols; i++)
+        if ((rc = add_name(&cols, &n_cols, o->weight_cols[i])) < 0)
+            goto fail;
+    s->n_vcols = n_cols;
+    for (size_t i = 0; i < o->n_filters; i++)
+        if ((rc = add_name(&cols, &n_cols, f[i].col)) < 0)
+            goto fail;
+    if (o->cell_weight && strcmp(o->cell_weight, "nnz") &&
+        (rc = add_name(&cols, &n_cols, o->cell_weight)) < 0)
+        goto fail;
+    if ((rc = open_datasets(s, cols, n_cols)) < 0)
+        goto fail;
+
+    /* selection */
+    for (size_t i = 0; i < s->n_ds; i++) {
+        if ((rc = select_rows(s, &s->ds[i], f, o->n_filters)) < 0)
+            goto fail;
+        s->N += (uint64_t)s->ds[i].n_sel;
+    }
+    if (s->N == 0) {
+        rc = sc_fail(SC_EINVAL, "no cell passes the selection");
+        goto fail;
+    }
+    /* vocabularies: labels first, then the class-weight columns */
+    if (!(s->vc = calloc(s->n_vcols ? s->n_vcols : 1, sizeof *s->vc)))
+        goto nomem;
+    for (size_t i = 0; i < s->n_ds; i++) {
+        ds *d = &s->ds[i];
+        if (!(d->vmap = calloc(s->n_vcols + 1, sizeof *d->vmap)) ||
+            !(d->vcol = calloc(s->n_vcols + 1, sizeof *d->vcol)))
+            goto nomem;
+        for (size_t k = 0; k < s->n_vcols; k++)
+            d->vcol[k] = ss_meta_col(d->meta, cols[k]);
+    }
+    for (size_t k = 0; k < s->n_vcols; k++) {
+        const char *file = NULL;
+        if (!(s->vc[k].name = strdup(cols[k])))
+            goto nomem;
+        for (size_t v = 0; v < o->n_vocabs; v++)
+            if (!strcmp(o->vocabs[v].column, cols[k]))
+                file = o->vocabs[v].path;
+        rc = file ? vocab_load(&s->vc[k], file) : vocab_build(s, k);
+        if (rc < 0 || (rc = vocab_maps(s, k)) < 0)
+            goto fail;
+    }
+    for (size_t v = 0; v < o->n_vocabs; v++) {
+        size_t k;
+        for (k = 0; k < s->n_vcols; k++)
+            if (!strcmp(o->vocabs[v].column, cols[k]))
+                break;
+        if (k == s->n_vcols) {
+            rc = sc_fail(SC_EINVAL, "vocabulary for '%s', which is not a "
+                                    "label column",
+                         o->vocabs[v].column);
+            goto fail;
+        }
+    }
+    /* genes */
+    rc = o->n_genes ? genes_ref(s) : genes_join(s);
+    if (rc < 0)
+        goto fail;
+    /* plan */
+    s->weighted = o->n_samples > 0;
+    double *p = NULL;
+    if (!(p = malloc(s->n_ds * sizeof *p)))
+        goto nomem;
+    if (s->weighted) {
+        if ((rc = plan_weighted(s)) < 0) {
+            free(p);
+            goto fail;
+        }
+        s->fetch = (uint64_t)o->block * (uint64_t)o->buffer;
+        for (size_t i = 0; i < s->n_ds; i++)
+            p[i] = s->ds[i].mass / sc_alias_total(s->top);
+        s->N = (uint64_t)o->n_samples;
+    } else {
+        if ((rc = plan_epoch(s)) < 0) {
+            free(p);
+            goto fail;
+        }
+        for (size_t i = 0; i < s->n_ds; i++)
+            p[i] = (double)s->ds[i].n_sel / (double)s->N;
+    }
+    s->expected = sc_expected_distinct(p, s->n_ds, (double)o->batch_size);
+    free(p);
+    /* this rank's share and batch count */
+    {
+        unsigned __int128 W = (unsigned __int128)o->world_size;
+        uint64_t lo = (uint64_t)((unsigned __int128)s->N * o->rank / W);
+        uint64_t hi = (uint64_t)((unsigned __int128)s->N * (o->rank + 1) / W);
+        uint64_t bs = (uint64_t)o->batch_size;
+        uint64_t most = (s->N + (uint64_t)o->world_size - 1) /
+                        (uint64_t)o->world_size;
+        uint64_t least = s->N / (uint64_t)o->world_size;
+        s->lo = lo;
+        s->n_r = hi - lo;
+        s->nb = o->uneven == SC_STREAM_DROP ? least / bs : (most + bs - 1) / bs;
+        if (s->n_r == 0)
+            s->nb = 0;
+        s->next_batch = (uint64_t)o->start_batch;
+    }
+    s->n_slots = max_open_files(o->max_open);
+    if (!(s->slots = calloc((size_t)s->n_slots, sizeof *s->slots)) ||
+        !(s->stamp = calloc(s->n_ds, sizeof *s->stamp)))
+        goto nomem;
+    for (int i = 0; i < s->n_slots; i++)
+        s->slots[i].ds = -1;
+    if ((rc = make_header(s)) < 0)
+        goto fail;
+    for (size_t i = 0; i < o->n_filters; i++)
+        filter_release(&f[i]);
+    free(f);
+    free(cols);
+    *out = s;
+    return 0;
+nomem:
+    rc = oom();
+fail:
+    for (size_t i = 0; f && i < o->n_filters; i++)
+        filter_release(&f[i]);
+    free(f);
+    free(cols);
+    sc_stream_close(s);
+    return rc;
+}
+
+const sc_batch_header *sc_stream_header(const sc_stream *s)
+{
+    return &s->h;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading buffers                                                          */
+
+static int get_src(sc_stream *s, int64_t di, sc_mat **m)
+{
+    ds *d = &s->ds[di];
+    int rc, victim = 0;
+
+    s->tick++;
+    if (d->slot < 0) {
+        for (int i = 0; i < s->n_slots; i++) {
+            if (s->slots[i].ds < 0) {
+                victim = i;
+                break;
+            }
+            if (s->slots[i].used < s->slots[victim].used)
+                victim = i;
+        }
+        slot *v = &s->slots[victim];
+        if (v->ds >= 0) {
+            ss_src_close(v->src);
+            s->ds[v->ds].slot = -1;
+            v->ds = -1;
+            v->src = NULL;
+        }
+        if ((rc = ss_src_open(d->path, s->matrix, &v->src)) < 0)
+            return rc;
+        v->ds = di;
+        d->slot = victim;
+    }
+    s->slots[d->slot].used = s->tick;
+    *m = ss_src_mat(s->slots[d->slot].src);
+    return 0;
+}
+
+/* Resize the array at *(void **)PP to N elements of SIZE bytes. */
+static int resize(void *pp, size_t n, size_t size)
+{
+    void **p = pp, *q = realloc(*p, (n ? n : 1) * size);
+    if (!q)
+        return oom();
+    *p = q;
+    return 0;
+}
+
+static int reserve_cells(sc_stream *s, size_t n)
+{
+    int rc;
+    if (n <= s->cap_cells)
+        return 0;
+    if ((rc = resize(&s->cell, n, sizeof *s->cell)) < 0 ||
+        (rc = resize(&s->coff, n, sizeof *s->coff)) < 0 ||
+        (rc = resize(&s->clen, n, sizeof *s->clen)) < 0 ||
+        (rc = resize(&s->cdepth, n, sizeof *s->cdepth)) < 0 ||
+        (rc = resize(&s->order, n, sizeof *s->order)) < 0)
+        return rc;
+    s->cap_cells = n;
+    return 0;
+}
+
+static int pool_reserve(sc_stream *s, size_t more)
+{
+    if (s->pool_n + more <= s->pool_cap)
+        return 0;
+    size_t cap = s->pool_cap ? s->pool_cap : 65536;
+    while (cap < s->pool_n + more)
+        cap *= 2;
+    pair *p = realloc(s->pool, cap * sizeof *p);
+    if (!p)
+        return oom();
+    s->pool = p;
+    s->pool_cap = cap;
+    return 0;
+}
+
+static int cmp_pair_col(const void *a, const void *b)
+{
+    int32_t x = ((const pair *)a)->col, y = ((const pair *)b)->col;
+    return (x > y) - (x < y);
+}
+
+/* Copy row I of block BLK of dataset D into the pool for position POS. */
+static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
+                    size_t pos)
+{
+    int64_t lo, hi;
+    double depth = 0;
+    int rc;
+
+    if (blk->dense) {
+        lo = i * blk->n_cols;
+        hi = lo + blk->n_cols;
+    } else {
+        lo = blk->indptr[i];
+        hi = blk->indptr[i + 1];
+    }
+    if ((rc = pool_reserve(s, (size_t)(hi - lo))) < 0)
+        return rc;
+    size_t start = s->pool_n;
+    for (int64_t k = lo; k < hi; k++) {
+        double v = blk->vals[k];
+        int64_t c = blk->dense ? k - lo : blk->indices[k];
+        depth += v;
+        if (v == 0 && blk->dense)
+            continue;
+        int32_t g = d->gmap[c];
+        if (g < 0)
+            continue;
+        s->pool[s->pool_n].col = g;
+        s->pool[s->pool_n].val = (float)v;
+        s->pool_n++;
+    }
+    if (!d->gmap_sorted)
+        qsort(s->pool + start, s->pool_n - start, sizeof(pair), cmp_pair_col);
+    s->coff[pos] = start;
+    s->clen[pos] = (uint32_t)(s->pool_n - start);
+    s->cdepth[pos] = depth;
+    return 0;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+    const struct ord *x = a, *y = b;
+    if (x->cell != y->cell)
+        return x->cell < y->cell ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Positions of buffer J: [*LO, *LO + *N). */
+static void buffer_range(const sc_stream *s, uint64_t j, uint64_t *lo,
+                         uint64_t *n)
+{
+    if (s->weighted) {
+        *lo = j * s->fetch;
+        *n = s->N - *lo < s->fetch ? s->N - *lo : s->fetch;
+    } else {
+        *lo = s->buf_start[j];
+        *n = s->buf_start[j + 1] - *lo;
+    }
+}
+
+static uint64_t buffer_of(const sc_stream *s, uint64_t g)
+{
+    if (s->weighted)
+        return g / s->fetch;
+    uint64_t lo = 0, hi = s->n_buffers;
+    while (hi - lo > 1) {
+        uint64_t mid = (lo + hi) / 2;
+        if (s->buf_start[mid] <= g)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int load_buffer(sc_stream *s, uint64_t j)
+{
+    uint64_t lo, n, B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
+    int rc;
+
+    buffer_range(s, j, &lo, &n);
+    if ((rc = reserve_cells(s, (size_t)n)) < 0)
+        return rc;
+    if (s->weighted) {
+        uint64_t key = sc_rng_key(s->o.seed, s->o.epoch, RNG_DRAWS);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t p = lo + i;
+            size_t t = sc_alias_draw2(s->top, sc_rng_at(key, 4 * p),
+                                      sc_rng_at(key, 4 * p + 1));
+            int64_t di = s->top_ds[t];
+            size_t c = sc_alias_draw2(s->ds[di].alias,
+                                      sc_rng_at(key, 4 * p + 2),
+                                      sc_rng_at(key, 4 * p + 3));
+            s->cell[i] = (uint64_t)di << 32 | s->ds[di].sel[c];
+        }
+    } else {
+        size_t w = 0;
+        for (uint64_t b = j * K; b < (j + 1) * K && b < s->n_blocks; b++) {
+            uint64_t blk = s->perm ? s->perm[b] : b;
+            size_t dlo = 0, dhi = s->n_ds;
+            while (dhi - dlo > 1) {
+                size_t mid = (dlo + dhi) / 2;
+                if (s->blk_prefix[mid] <= blk)
+                    dlo = mid;
+                else
+                    dhi = mid;
+            }
+            const ds *d = &s->ds[dlo];
+            uint64_t k0 = (blk - s->blk_prefix[dlo]) * B;
+            for (uint64_t k = k0; k < k0 + B && k < (uint64_t)d->n_sel; k++)
+                s->cell[w++] = (uint64_t)dlo << 32 | d->sel[k];
+        }
+        if (s->o.shuffle) {
+            sc_rng r;
+            sc_rng_init(&r, s->o.seed, s->o.epoch, RNG_BUFFER + (j << 8));
+            sc_shuffle_u64(s->cell, (size_t)n, &r);
+        }
+    }
+    /* read in file order: runs of nearby rows of one dataset */
+    for (uint64_t i = 0; i < n; i++) {
+        s->order[i].cell = s->cell[i];
+        s->order[i].pos = i;
+    }
+    qsort(s->order, (size_t)n, sizeof *s->order, cmp_order);
+    s->pool_n = 0;
+    for (uint64_t a = 0; a < n;) {
+        uint64_t c0 = s->order[a].cell, b = a + 1;
+        int64_t di = (int64_t)(c0 >> 32);
+        uint32_t r0 = (uint32_t)c0, last = r0;
+        sc_mat *m;
+        while (b < n) {
+            uint64_t c = s->order[b].cell;
+            if ((int64_t)(c >> 32) != di || (uint32_t)c > last + READ_GAP ||
+                (uint32_t)c - r0 >= READ_MAX_ROWS)
+                break;
+            last = (uint32_t)c;
+            b++;
+        }
+        if ((rc = get_src(s, di, &m)) < 0 ||
+            (rc = sc_mat_read_rows(m, r0, (int64_t)last + 1, &s->blk)) < 0)
+            return rc;
+        for (uint64_t k = a; k < b; k++) {
+            size_t pos = (size_t)s->order[k].pos;
+            uint32_t row = (uint32_t)s->order[k].cell;
+            if ((rc = take_row(s, &s->ds[di], &s->blk, row - r0, pos)) < 0)
+                return rc;
+        }
+        a = b;
+    }
+    s->cur_buf = (int64_t)j;
+    s->cur_lo = lo;
+    s->cur_n = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+
+static int cmp_pair_val_desc(const void *a, const void *b)
+{
+    const pair *x = a, *y = b;
+    if (x->val != y->val)
+        return x->val < y->val ? 1 : -1;
+    return (x->col > y->col) - (x->col < y->col);
+}
+
+static int batch_grow(sc_stream *s, sc_batch *b, size_t nnz)
+{
+    if (nnz <= s->bcap_nnz && b->indices)
+        return 0;
+    size_t cap = s->bcap_nnz ? s->bcap_nnz : 65536;
+    while (cap < nnz)
+        cap *= 2;
+    int rc = sc_batch_reserve(b, (size_t)s->o.batch_size, cap, s->n_labels);
+    if (rc == 0)
+        s->bcap_nnz = cap;
+    return rc;
+}
+
+/* Transform the entries of one cell (in s->tmp, N of them) and append them
+ * to B as cell I. */
+static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, size_t n,
+                     double depth, uint64_t g)
+{
+    const sc_stream_opts *o = &s->o;
+    pair *t = s->tmp;
+    int rc;
+
+    if (o->normalize > 0 && depth > 0)
+        for (size_t k = 0; k < n; k++)
+            t[k].val = (float)(t[k].val * (o->normalize / depth));
+    if (o->log1p)
+        for (size_t k = 0; k < n; k++)
+            t[k].val = (float)log1p(t[k].val);
+    if (b->layout == SC_BATCH_DENSE) {
+        size_t G = s->n_out_genes, off = (size_t)i * G;
+        if ((rc = batch_grow(s, b, off + G)) < 0)
+            return rc;
+        memset(b->values + off, 0, G * sizeof *b->values);
+        for (size_t k = 0; k < n; k++)
+            b->values[off + (size_t)t[k].col] = t[k].val;
+        b->nnz = off + G;
+        return 0;
+    }
+    if (b->layout == SC_BATCH_PADDED) {
+        size_t L = (size_t)o->max_len, off = (size_t)i * L;
+        if ((rc = batch_grow(s, b, off + L)) < 0)
+            return rc;
+        size_t take = n < L ? n : L;
+        if (o->select == SC_STREAM_SEL_TOP) {
+            qsort(t, n, sizeof *t, cmp_pair_val_desc);
+        } else if (n > L) {
+            /* the first L of a partial Fisher-Yates shuffle */
+            sc_rng r;
+            sc_rng_init(&r, o->seed, o->epoch, RNG_GENES + (g << 8));
+            for (size_t k = 0; k < L; k++) {
+                size_t j = k + (size_t)sc_rng_below(&r, n - k);
+                pair x = t[k];
+                t[k] = t[j];
+                t[j] = x;
+            }
+        }
+        for (size_t k = 0; k < L; k++) {
+            b->indices[off + k] = k < take ? t[k].col : -1;
+            b->values[off + k] = k < take ? t[k].val : 0;
+        }
+        b->nnz = off + L;
+        return 0;
+    }
+    if ((rc = batch_grow(s, b, b->nnz + n)) < 0)
+        return rc;
+    for (size_t k = 0; k < n; k++) {
+        b->indices[b->nnz + k] = t[k].col;
+        b->values[b->nnz + k] = t[k].val;
+    }
+    b->nnz += n;
+    b->indptr[i + 1] = (int64_t)b->nnz;
+    return 0;
+}
+
+int sc_stream_next(sc_stream *s, sc_batch *b)
+{
+    uint64_t bs = (uint64_t)s->o.batch_size;
+    uint32_t distinct = 0;
+    int rc;
+
+    if (s->next_batch >= s->nb)
+        return 0;
+    if ((rc = batch_grow(s, b, 0)) < 0 ||
+        (rc = sc_batch_reserve(b, (size_t)bs, s->bcap_nnz, s->n_labels)) < 0)
+        return rc;
+    b->index = s->next_batch;
+    b->n_cells = (uint32_t)bs;
+    b->n_pad = 0;
+    b->nnz = 0;
+    b->n_labels = (uint32_t)s->n_labels;
+    b->layout = s->h.layout;
+    b->row_len = s->h.row_len;
+    b->indptr[0] = 0;
+    for (uint32_t i = 0; i < bs; i++) {
+        uint64_t q = s->next_batch * bs + i, g;
+        if (q < s->n_r) {
+            g = s->lo + q;
+        } else {
+            g = s->lo + (q - s->n_r) % s->n_r;
+            b->n_pad++;
+        }
+        if (s->cur_buf < 0 || g < s->cur_lo || g >= s->cur_lo + s->cur_n)
+            if ((rc = load_buffer(s, buffer_of(s, g))) < 0)
+                return rc;
+        size_t pos = (size_t)(g - s->cur_lo);
+        uint64_t cell = s->cell[pos];
+        int64_t di = (int64_t)(cell >> 32);
+        uint32_t row = (uint32_t)cell;
+        const ds *d = &s->ds[di];
+        size_t n = s->clen[pos];
+        if (n > s->tmp_cap) {
+            pair *t = realloc(s->tmp, n * sizeof *t);
+            if (!t)
+                return oom();
+            s->tmp = t;
+            s->tmp_cap = n;
+        }
+        memcpy(s->tmp, s->pool + s->coff[pos], n * sizeof *s->tmp);
+        if ((rc = emit_cell(s, b, i, n, s->cdepth[pos], g)) < 0)
+            return rc;
+        b->dataset[i] = (int32_t)di;
+        b->row[i] = row;
+        for (size_t k = 0; k < s->n_labels; k++) {
+            const ss_col *c = d->vcol[k];
+            int32_t code = c ? c->codes[row] : -1;
+            b->labels[k * bs + i] = code >= 0 ? d->vmap[k][code] : -1;
+        }
+        if (q < s->n_r && s->stamp[di] != s->next_batch + 1) {
+            s->stamp[di] = s->next_batch + 1;
+            distinct++;
+        }
+    }
+    s->mix_sum += distinct;
+    s->mix_batches++;
+    s->next_batch++;
+    return 1;
+}
+
+void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n_ds; i++)
+        n += (uint64_t)s->ds[i].n_sel;
+    st->n_failed = s->n_failed;
+    st->n_selected = n;
+    st->n_batches = s->mix_batches;
+    st->mean_distinct =
+        s->mix_batches ? (double)s->mix_sum / (double)s->mix_batches : 0;
+    st->expected_distinct = s->expected;
+}
+
+void sc_stream_close(sc_stream *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; s->slots && i < s->n_slots; i++)
+        ss_src_close(s->slots[i].src);
+    free(s->slots);
+    for (size_t i = 0; i < s->n_ds; i++) {
+        ds *d = &s->ds[i];
+        free(d->path);
+        free(d->organism);
+        ss_meta_free(d->meta);
+        free(d->sel);
+        free(d->gmap);
+        for (size_t k = 0; d->vmap && k < s->n_vcols; k++)
+            free(d->vmap[k]);
+        free(d->vmap);
+        free(d->vcol);
+        sc_alias_free(d->alias);
+    }
+    free(s->ds);
+    for (size_t k = 0; s->vc && k < s->n_vcols; k++) {
+        vcol *v = &s->vc[k];
+        free(v->name);
+        for (size_t j = 0; j < v->n; j++)
+            free(v->terms[j]);
+        free(v->terms);
+        for (size_t j = 0; j < v->n_alias; j++)
+            free(v->alias_store[j]);
+        free(v->alias_store);
+        ss_map_release(&v->index);
+    }
+    free(s->vc);
+    sc_batch_header_release(&s->h);
+    free(s->blk_prefix);
+    free(s->perm);
+    free(s->buf_start);
+    sc_alias_free(s->top);
+    free(s->top_ds);
+    free(s->cell);
+    free(s->coff);
+    free(s->clen);
+    free(s->cdepth);
+    free(s->order);
+    free(s->pool);
+    sc_block_release(&s->blk);
+    free(s->tmp);
+    free(s->stamp);
+    free(s->matrix);
+    free(s);
+}

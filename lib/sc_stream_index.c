@@ -1,0 +1,764 @@
+/* sc_stream_index: per-dataset index (shape, entries per row, obs columns)
+ * with an on-disk cache, and direct opening of a dataset's matrix. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "sc_h5.h"
+#include "sc_io.h"
+#include "sc_stream_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* String map                                                               */
+
+uint64_t ss_hash_str(const char *s, uint64_t h)
+{
+    if (!h)
+        h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static int map_grow(ss_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    const char **key = calloc(cap, sizeof *key);
+    int64_t *val = malloc(cap * sizeof *val);
+
+    if (!key || !val) {
+        free(key);
+        free(val);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->key[i])
+            continue;
+        size_t j = ss_hash_str(m->key[i], 0) & (cap - 1);
+        while (key[j])
+            j = (j + 1) & (cap - 1);
+        key[j] = m->key[i];
+        val[j] = m->val[i];
+    }
+    free(m->key);
+    free(m->val);
+    m->key = key;
+    m->val = val;
+    m->cap = cap;
+    return 0;
+}
+
+int ss_map_put(ss_map *m, const char *key, int64_t val)
+{
+    int rc;
+    if ((m->n + 1) * 2 > m->cap && (rc = map_grow(m)) < 0)
+        return rc;
+    size_t j = ss_hash_str(key, 0) & (m->cap - 1);
+    while (m->key[j]) {
+        if (!strcmp(m->key[j], key))
+            return 0; /* the first value wins */
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->key[j] = key;
+    m->val[j] = val;
+    m->n++;
+    return 0;
+}
+
+int64_t ss_map_get(const ss_map *m, const char *key)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = ss_hash_str(key, 0) & (m->cap - 1);
+    while (m->key[j]) {
+        if (!strcmp(m->key[j], key))
+            return m->val[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+void ss_map_release(ss_map *m)
+{
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
+int ss_strv_push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    char *copy;
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        char **p = realloc(*v, c * sizeof *p);
+        if (!p)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        *v = p;
+        *cap = c;
+    }
+    if (!(copy = strdup(s)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    (*v)[(*n)++] = copy;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Index                                                                    */
+
+static void col_release(ss_col *c)
+{
+    free(c->name);
+    for (int64_t i = 0; i < c->n_cats; i++)
+        free(c->cats[i]);
+    free(c->cats);
+    free(c->codes);
+}
+
+void ss_meta_free(ss_meta *m)
+{
+    if (!m)
+        return;
+    for (int64_t i = 0; i < m->n_vars && m->var; i++)
+        free(m->var[i]);
+    free(m->var);
+    free(m->nnz);
+    free(m->organism);
+    for (size_t i = 0; i < m->n_cols; i++)
+        col_release(&m->cols[i]);
+    free(m->cols);
+    free(m);
+}
+
+const ss_col *ss_meta_col(const ss_meta *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_cols; i++)
+        if (!strcmp(m->cols[i].name, name))
+            return &m->cols[i];
+    return NULL;
+}
+
+int ss_pick_matrix(sc_adata *ad, const char *matrix, sc_mat **out)
+{
+    sc_elem *e = NULL;
+
+    *out = NULL;
+    if (!matrix || !strcmp(matrix, "X"))
+        e = ad->X;
+    else if (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X"))
+        e = ad->raw ? sc_elem_get(ad->raw, "X") : NULL;
+    else
+        e = ad->layers ? sc_elem_get(ad->layers, matrix) : NULL;
+    if (!e || e->kind != SC_K_MATRIX || !e->mat)
+        return sc_fail(SC_ENOTFOUND, "'%s': no matrix '%s'", ad->path,
+                       matrix ? matrix : "X");
+    *out = e->mat;
+    return 0;
+}
+
+/* A value of a numeric array element as the text used for categories. */
+static void num_text(const sc_elem *e, int64_t i, char *buf, size_t size)
+{
+    double v = sc_elem_num(e, i);
+    if (e->dtype == SC_DT_BOOL)
+        snprintf(buf, size, "%s", v != 0 ? "True" : "False");
+    else
+        snprintf(buf, size, "%.17g", v);
+}
+
+/* Turn obs column E (n rows) into categories and codes. */
+static int col_from_elem(const sc_elem *e, int64_t n, ss_col *c)
+{
+    ss_map map = {0};
+    char tmp[64];
+    int rc = 0;
+    size_t cap = 0;
+
+    if (!(c->codes = malloc((n ? n : 1) * sizeof *c->codes)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if (e->kind == SC_K_CATEGORICAL) {
+        const sc_elem *cats = e->categories;
+        int64_t nc = sc_elem_count(cats);
+        if (!(c->cats = calloc(nc ? nc : 1, sizeof *c->cats)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < nc; i++) {
+            const char *s = tmp;
+            if (cats->dtype == SC_DT_STR)
+                s = sc_elem_str(cats, i);
+            else
+                num_text(cats, i, tmp, sizeof tmp);
+            if (!(c->cats[i] = strdup(s ? s : "")))
+                return sc_fail(SC_ENOMEM, "out of memory");
+            c->n_cats = i + 1;
+        }
+        const int32_t *codes = e->codes->data;
+        for (int64_t i = 0; i < n; i++)
+            c->codes[i] = codes[i] >= 0 && codes[i] < nc ? codes[i] : -1;
+        return 0;
+    }
+    const sc_elem *v = e->kind == SC_K_NULLABLE ? e->values : e;
+    if (!v || v->kind != SC_K_ARRAY || v->rank > 1)
+        return sc_fail(SC_EUNSUP, "obs column '%s' is not 1-D", c->name);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        const char *s = tmp;
+        if (e->kind == SC_K_NULLABLE && e->mask && e->mask[i]) {
+            c->codes[i] = -1;
+            continue;
+        }
+        if (v->dtype == SC_DT_STR) {
+            s = sc_elem_str(v, i);
+        } else {
+            double d = sc_elem_num(v, i);
+            if (isnan(d)) {
+                c->codes[i] = -1;
+                continue;
+            }
+            num_text(v, i, tmp, sizeof tmp);
+        }
+        if (!s) {
+            c->codes[i] = -1;
+            continue;
+        }
+        int64_t k = ss_map_get(&map, s);
+        if (k < 0) {
+            size_t nc = (size_t)c->n_cats;
+            if ((rc = ss_strv_push(&c->cats, &nc, &cap, s)) < 0)
+                break;
+            k = c->n_cats++;
+            rc = ss_map_put(&map, c->cats[k], k);
+        }
+        c->codes[i] = (int32_t)k;
+    }
+    ss_map_release(&map);
+    return rc;
+}
+
+static char *organism_of(const sc_adata *ad)
+{
+    static const char *keys[] = {"organism_ontology_term_id", "organism"};
+    for (int k = 0; k < 2; k++) {
+        const sc_elem *e = ad->uns ? sc_elem_get(ad->uns, keys[k]) : NULL;
+        const char *s = NULL;
+        if (e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR)
+            s = sc_elem_str(e, 0);
+        if (!s && (e = sc_elem_get(ad->obs, keys[k])) &&
+            e->kind == SC_K_CATEGORICAL && e->codes &&
+            sc_elem_count(e->codes) > 0) {
+            int32_t c = ((const int32_t *)e->codes->data)[0];
+            if (c >= 0)
+                s = sc_elem_str(e->categories, c);
+        }
+        if (s && *s)
+            return strdup(s);
+    }
+    return NULL;
+}
+
+/* Stored entries per row: one pass over the matrix in row blocks. */
+static int count_rows(sc_mat *m, int64_t n, uint32_t *nnz)
+{
+    sc_block b = SC_BLOCK_INIT;
+    int rc = 0;
+    for (int64_t r0 = 0; r0 < n && rc == 0; r0 += 4096) {
+        int64_t r1 = r0 + 4096 < n ? r0 + 4096 : n;
+        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
+            break;
+        for (int64_t i = 0; i < r1 - r0; i++) {
+            int64_t k = 0;
+            if (b.dense) {
+                for (int64_t j = 0; j < b.n_cols; j++)
+                    k += b.vals[i * b.n_cols + j] != 0;
+            } else {
+                k = b.indptr[i + 1] - b.indptr[i];
+            }
+            nnz[r0 + i] = k > UINT32_MAX ? UINT32_MAX : (uint32_t)k;
+        }
+    }
+    sc_block_release(&b);
+    return rc;
+}
+
+static int has_name(const char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], s))
+            return 1;
+    return 0;
+}
+
+static int meta_from_file(const char *path, const char *matrix,
+                          const char *const *cols, size_t n_cols,
+                          ss_meta **out)
+{
+    sc_adata *ad = NULL;
+    ss_meta *m;
+    sc_mat *mat;
+    sc_mat_info info;
+    int rc;
+
+    *out = NULL;
+    if (!(m = calloc(1, sizeof *m)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if ((rc = sc_adata_open(path, 0, &ad)) < 0 ||
+        (rc = ss_pick_matrix(ad, matrix, &mat)) < 0)
+        goto fail;
+    sc_mat_get_info(mat, &info);
+    m->n_obs = info.n_rows;
+    m->n_vars = info.n_cols;
+    const sc_elem *var = ad->var;
+    if (matrix && (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X")))
+        var = sc_elem_get(ad->raw, "var");
+    if (!var || !var->index || sc_elem_count(var->index) != m->n_vars) {
+        rc = sc_fail(SC_EFORMAT, "'%s': var does not match the matrix", path);
+        goto fail;
+    }
+    if (!(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)) ||
+        !(m->nnz = malloc((m->n_obs ? m->n_obs : 1) * sizeof *m->nnz))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (int64_t i = 0; i < m->n_vars; i++) {
+        const char *s = sc_elem_str(var->index, i);
+        if (!(m->var[i] = strdup(s ? s : ""))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if ((rc = count_rows(mat, m->n_obs, m->nnz)) < 0)
+        goto fail;
+    m->organism = organism_of(ad);
+    if (!(m->cols = calloc(n_cols ? n_cols : 1, sizeof *m->cols))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n_cols; i++) {
+        const sc_elem *e = sc_elem_get(ad->obs, cols[i]);
+        if (!e || has_name(cols, i, cols[i]))
+            continue;
+        ss_col *c = &m->cols[m->n_cols++];
+        if (!(c->name = strdup(cols[i]))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if ((rc = col_from_elem(e, m->n_obs, c)) < 0) {
+            sc_fail_ctx(rc, "'%s'", path);
+            goto fail;
+        }
+    }
+    sc_adata_close(ad);
+    *out = m;
+    return 0;
+fail:
+    sc_adata_close(ad);
+    ss_meta_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache files                                                              */
+
+#define CACHE_MAGIC "SCIDX\001\n"
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int bad;
+} wbuf;
+
+static void wput(wbuf *b, const void *src, size_t n)
+{
+    if (b->bad)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->bad = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void wput_i64(wbuf *b, int64_t v)
+{
+    wput(b, &v, 8);
+}
+
+static void wput_str(wbuf *b, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    wput(b, &n, 4);
+    wput(b, s, n);
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, off;
+    int bad;
+} rbuf;
+
+static const void *rget(rbuf *b, size_t n)
+{
+    if (b->bad || n > b->n - b->off)
+        return b->bad = 1, NULL;
+    b->off += n;
+    return b->p + b->off - n;
+}
+
+static int64_t rget_i64(rbuf *b)
+{
+    int64_t v = 0;
+    const void *p = rget(b, 8);
+    if (p)
+        memcpy(&v, p, 8);
+    return v;
+}
+
+static char *rget_str(rbuf *b)
+{
+    uint32_t n = 0;
+    const void *p = rget(b, 4);
+    char *s;
+    if (p)
+        memcpy(&n, p, 4);
+    if (!(p = rget(b, n)) || !(s = malloc((size_t)n + 1)))
+        return b->bad = 1, NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+static void cache_name(const char *cache_dir, const char *path,
+                       const char *matrix, char *buf, size_t size)
+{
+    char *abs = realpath(path, NULL);
+    uint64_t h = ss_hash_str(abs ? abs : path, 0);
+    h = ss_hash_str("\t", h);
+    h = ss_hash_str(matrix ? matrix : "X", h);
+    free(abs);
+    snprintf(buf, size, "%s/%016" PRIx64 ".scidx", cache_dir, h);
+}
+
+static void stamp_of(const struct stat *st, int64_t v[3])
+{
+    v[0] = (int64_t)st->st_size;
+    v[1] = (int64_t)st->st_mtim.tv_sec;
+    v[2] = (int64_t)st->st_mtim.tv_nsec;
+}
+
+/* Read a cache entry; 1 when valid for PATH (same stamp), 0 otherwise. */
+static int cache_read(const char *file, const char *path, const char *matrix,
+                      const struct stat *st, ss_meta **out)
+{
+    FILE *fp = fopen(file, "rb");
+    unsigned char *data = NULL;
+    long len;
+    ss_meta *m = NULL;
+    int64_t stamp[3];
+    char *p1 = NULL, *p2 = NULL;
+    int ok = 0;
+
+    *out = NULL;
+    if (!fp)
+        return 0;
+    if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 12 ||
+        fseek(fp, 0, SEEK_SET) != 0 || !(data = malloc((size_t)len)) ||
+        fread(data, 1, (size_t)len, fp) != (size_t)len)
+        goto out;
+    uint32_t crc;
+    memcpy(&crc, data + len - 4, 4);
+    if (crc != (uint32_t)crc32(0L, data, (uInt)(len - 4)))
+        goto out;
+    rbuf b = {data, (size_t)len - 4, 0, 0};
+    const void *mg = rget(&b, 8);
+    if (!mg || memcmp(mg, CACHE_MAGIC, 8) != 0)
+        goto out;
+    stamp_of(st, stamp);
+    for (int i = 0; i < 3; i++)
+        if (rget_i64(&b) != stamp[i])
+            goto out;
+    p1 = rget_str(&b);
+    p2 = rget_str(&b);
+    if (b.bad || strcmp(p1, path) || strcmp(p2, matrix ? matrix : "X"))
+        goto out;
+    if (!(m = calloc(1, sizeof *m)))
+        goto out;
+    m->n_obs = rget_i64(&b);
+    m->n_vars = rget_i64(&b);
+    m->organism = rget_str(&b);
+    if (b.bad || m->n_obs < 0 || m->n_vars < 0 ||
+        (uint64_t)m->n_vars > b.n || (uint64_t)m->n_obs > b.n)
+        goto out;
+    if (m->organism && !*m->organism) {
+        free(m->organism);
+        m->organism = NULL;
+    }
+    if (!(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)))
+        goto out;
+    for (int64_t i = 0; i < m->n_vars && !b.bad; i++)
+        m->var[i] = rget_str(&b);
+    const void *nz = rget(&b, (size_t)m->n_obs * 4);
+    if (!nz || !(m->nnz = malloc(m->n_obs ? m->n_obs * 4 : 4)))
+        goto out;
+    memcpy(m->nnz, nz, (size_t)m->n_obs * 4);
+    int64_t nc = rget_i64(&b);
+    if (b.bad || nc < 0 || nc > 100000 ||
+        !(m->cols = calloc(nc ? nc : 1, sizeof *m->cols)))
+        goto out;
+    for (int64_t i = 0; i < nc && !b.bad; i++) {
+        ss_col *c = &m->cols[i];
+        m->n_cols = i + 1;
+        c->name = rget_str(&b);
+        c->n_cats = rget_i64(&b);
+        if (b.bad || c->n_cats < 0 || (uint64_t)c->n_cats > b.n ||
+            !(c->cats = calloc(c->n_cats ? c->n_cats : 1, sizeof *c->cats))) {
+            c->n_cats = 0;
+            b.bad = 1;
+            break;
+        }
+        for (int64_t k = 0; k < c->n_cats && !b.bad; k++)
+            c->cats[k] = rget_str(&b);
+        const void *cd = rget(&b, (size_t)m->n_obs * 4);
+        if (!cd || !(c->codes = malloc(m->n_obs ? m->n_obs * 4 : 4))) {
+            b.bad = 1;
+            break;
+        }
+        memcpy(c->codes, cd, (size_t)m->n_obs * 4);
+    }
+    ok = !b.bad;
+out:
+    free(p1);
+    free(p2);
+    free(data);
+    fclose(fp);
+    if (!ok) {
+        ss_meta_free(m);
+        return 0;
+    }
+    *out = m;
+    return 1;
+}
+
+/* Write a cache entry (best effort: a failure is only a slower next run). */
+static void cache_write(const char *file, const char *path,
+                        const char *matrix, const struct stat *st,
+                        const ss_meta *m)
+{
+    wbuf b = {0};
+    int64_t stamp[3];
+    char tmp[4200];
+    FILE *fp;
+
+    wput(&b, CACHE_MAGIC, 8);
+    stamp_of(st, stamp);
+    for (int i = 0; i < 3; i++)
+        wput_i64(&b, stamp[i]);
+    wput_str(&b, path);
+    wput_str(&b, matrix ? matrix : "X");
+    wput_i64(&b, m->n_obs);
+    wput_i64(&b, m->n_vars);
+    wput_str(&b, m->organism);
+    for (int64_t i = 0; i < m->n_vars; i++)
+        wput_str(&b, m->var[i]);
+    wput(&b, m->nnz, (size_t)m->n_obs * 4);
+    wput_i64(&b, (int64_t)m->n_cols);
+    for (size_t i = 0; i < m->n_cols; i++) {
+        const ss_col *c = &m->cols[i];
+        wput_str(&b, c->name);
+        wput_i64(&b, c->n_cats);
+        for (int64_t k = 0; k < c->n_cats; k++)
+            wput_str(&b, c->cats[k]);
+        wput(&b, c->codes, (size_t)m->n_obs * 4);
+    }
+    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    wput(&b, &crc, 4);
+    if (b.bad || sc_io_tmpname(file, tmp, sizeof tmp) < 0)
+        goto out;
+    if (!(fp = fopen(tmp, "wb")))
+        goto out;
+    if (fwrite(b.p, 1, b.n, fp) != b.n) {
+        fclose(fp);
+        sc_io_discard(tmp);
+        goto out;
+    }
+    if (fclose(fp) != 0 || sc_io_commit_rename(tmp, file) < 0)
+        sc_io_discard(tmp);
+out:
+    free(b.p);
+}
+
+int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
+                 const char *const *cols, size_t n_cols, ss_meta **out,
+                 int *hit)
+{
+    struct stat st;
+    char file[4096];
+    ss_meta *m = NULL;
+    const char **want = NULL;
+    size_t n_want = 0;
+    int rc;
+
+    *out = NULL;
+    *hit = 0;
+    if (stat(path, &st) != 0)
+        return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (cache_dir) {
+        cache_name(cache_dir, path, matrix, file, sizeof file);
+        if (cache_read(file, path, matrix, &st, &m)) {
+            size_t i;
+            for (i = 0; i < n_cols; i++)
+                if (!ss_meta_col(m, cols[i]))
+                    break;
+            if (i == n_cols) {
+                *hit = 1;
+                *out = m;
+                return 0;
+            }
+        }
+    }
+    /* Ask the file for the columns wanted now and those cached before, so
+     * that the entry keeps growing instead of flip-flopping. (Columns the
+     * file lacks are asked again each time; that costs only this open.) */
+    if (!(want = malloc((n_cols + (m ? m->n_cols : 0) + 1) * sizeof *want))) {
+        ss_meta_free(m);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_cols; i++)
+        want[n_want++] = cols[i];
+    for (size_t i = 0; m && i < m->n_cols; i++)
+        want[n_want++] = m->cols[i].name;
+    ss_meta *fresh = NULL;
+    rc = meta_from_file(path, matrix, want, n_want, &fresh);
+    free(want);
+    ss_meta_free(m);
+    if (rc < 0)
+        return rc;
+    if (cache_dir && sc_io_mkdir_p(cache_dir) == 0)
+        cache_write(file, path, matrix, &st, fresh);
+    *out = fresh;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sources                                                                  */
+
+struct ss_src {
+    hid_t file;     /* direct h5ad opening, or H5I_INVALID_HID */
+    sc_mat *mat;    /* owned when file is open */
+    sc_adata *ad;   /* other formats: owns the matrix */
+};
+
+/* An h5ad matrix opened without reading obs, var and uns: that keeps the
+ * re-opening of files evicted from the open-file cache cheap. Returns
+ * SC_EUNSUP for layouts left to sc_adata_open. */
+static int open_h5ad_direct(const char *path, const char *matrix,
+                            ss_src *s)
+{
+    char gpath[512], p_data[600], p_idx[600], p_ptr[600];
+    char *enc = NULL;
+    int64_t shape[2];
+    int n = 0, rc;
+    hid_t g = H5I_INVALID_HID;
+
+    if (!matrix || !strcmp(matrix, "X"))
+        snprintf(gpath, sizeof gpath, "/X");
+    else if (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X"))
+        snprintf(gpath, sizeof gpath, "/raw/X");
+    else
+        snprintf(gpath, sizeof gpath, "/layers/%s", matrix);
+    if ((rc = sc_h5_open_ro(path, &s->file)) < 0)
+        return rc;
+    if (sc_h5_is_dataset(s->file, gpath) == 1) {
+        /* dense: the reader handles 1-D/2-D details */
+        return sc_mat_open_h5_dense(s->file, gpath, gpath, SC_MAT_DENSE,
+                                    &s->mat);
+    }
+    if (sc_h5_is_group(s->file, gpath) != 1)
+        return sc_fail(SC_EUNSUP, "no group");
+    if ((g = H5Gopen2(s->file, gpath, H5P_DEFAULT)) < 0)
+        return sc_h5_fail(SC_EFORMAT, "'%s': cannot open %s", path, gpath);
+    rc = sc_h5_attr_str(g, "encoding-type", &enc);
+    if (rc == 0 && (!strcmp(enc, "csr_matrix") || !strcmp(enc, "csc_matrix")))
+        rc = sc_h5_attr_i64(g, "shape", shape, 2, &n);
+    else
+        rc = SC_EUNSUP;
+    H5Gclose(g);
+    if (rc < 0 || n != 2) {
+        free(enc);
+        return SC_EUNSUP;
+    }
+    snprintf(p_data, sizeof p_data, "%s/data", gpath);
+    snprintf(p_idx, sizeof p_idx, "%s/indices", gpath);
+    snprintf(p_ptr, sizeof p_ptr, "%s/indptr", gpath);
+    rc = sc_mat_open_h5_sparse(s->file, gpath, p_data, p_idx, p_ptr,
+                               !strcmp(enc, "csc_matrix") ? SC_MAT_CSC
+                                                          : SC_MAT_CSR,
+                               shape[0], shape[1], &s->mat);
+    free(enc);
+    return rc;
+}
+
+int ss_src_open(const char *path, const char *matrix, ss_src **out)
+{
+    ss_src *s;
+    int rc;
+
+    *out = NULL;
+    if (!(s = calloc(1, sizeof *s)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    s->file = H5I_INVALID_HID;
+    sc_h5_init();
+    if (sc_adata_detect(path) == SC_FMT_H5AD) {
+        rc = open_h5ad_direct(path, matrix, s);
+        if (rc == 0) {
+            *out = s;
+            return 0;
+        }
+        sc_mat_free(s->mat);
+        s->mat = NULL;
+        if (s->file >= 0)
+            H5Fclose(s->file);
+        s->file = H5I_INVALID_HID;
+        if (rc != SC_EUNSUP) {
+            free(s);
+            return sc_fail_ctx(rc, "'%s'", path);
+        }
+    }
+    if ((rc = sc_adata_open(path, 0, &s->ad)) < 0 ||
+        (rc = ss_pick_matrix(s->ad, matrix, &s->mat)) < 0) {
+        ss_src_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+sc_mat *ss_src_mat(ss_src *s)
+{
+    return s->mat;
+}
+
+void ss_src_close(ss_src *s)
+{
+    if (!s)
+        return;
+    if (s->ad) {
+        sc_adata_close(s->ad); /* owns the matrix */
+    } else {
+        sc_mat_free(s->mat);
+        if (s->file >= 0)
+            H5Fclose(s->file);
+    }
+    free(s);
+}

@@ -1,0 +1,73 @@
+/* sc_stream_int: declarations shared by the parts of the sc_stream module. */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_STREAM_INT_H
+#define SC_STREAM_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sc_adata.h"
+#include "sc_err.h"
+
+/* An obs column as categories (strings) and int32 codes, -1 missing.
+ * Numbers and bools are turned into strings ("%.17g", "True"/"False"), so
+ * filters, labels and weights treat every column alike. */
+typedef struct ss_col {
+    char *name;
+    int64_t n_cats;
+    char **cats;
+    int32_t *codes; /* n_obs */
+} ss_col;
+
+/* What the index keeps of one dataset (sc_stream_index.c). */
+typedef struct ss_meta {
+    int64_t n_obs, n_vars;
+    char **var;      /* n_vars gene ids */
+    uint32_t *nnz;   /* stored entries per row */
+    char *organism;  /* or NULL */
+    size_t n_cols;
+    ss_col *cols;
+} ss_meta;
+
+/* Load the index of PATH for matrix MATRIX with at least the columns COLS
+ * (missing obs columns are fine: they are absent from the result), from
+ * CACHE_DIR when a valid entry holds them all, else from the file (then
+ * the entry is written, with the union of the columns). CACHE_DIR NULL: no
+ * cache. *HIT tells whether the cache answered. */
+SC_MUST_CHECK int ss_meta_load(const char *path, const char *matrix,
+                               const char *cache_dir, const char *const *cols,
+                               size_t n_cols, ss_meta **out, int *hit);
+void ss_meta_free(ss_meta *m);
+/* The column NAME, or NULL. */
+const ss_col *ss_meta_col(const ss_meta *m, const char *name);
+
+/* An open matrix of a dataset for reading rows (an h5ad opened directly,
+ * other formats through sc_adata_open). */
+typedef struct ss_src ss_src;
+SC_MUST_CHECK int ss_src_open(const char *path, const char *matrix,
+                              ss_src **out);
+sc_mat *ss_src_mat(ss_src *s);
+void ss_src_close(ss_src *s);
+
+/* The matrix element of AD called MATRIX ("X", "raw", or a layer). */
+SC_MUST_CHECK int ss_pick_matrix(sc_adata *ad, const char *matrix,
+                                 sc_mat **out);
+
+/* A string -> index map (open addressing, FNV-1a). Keys are borrowed. */
+typedef struct ss_map {
+    size_t cap, n;
+    const char **key;
+    int64_t *val;
+} ss_map;
+SC_MUST_CHECK int ss_map_put(ss_map *m, const char *key, int64_t val);
+/* The value of KEY, or -1. */
+int64_t ss_map_get(const ss_map *m, const char *key);
+void ss_map_release(ss_map *m);
+uint64_t ss_hash_str(const char *s, uint64_t h);
+
+/* Append a copy of S to the growable array *V of *N strings (capacity
+ * *CAP). 0 or SC_ENOMEM. */
+SC_MUST_CHECK int ss_strv_push(char ***v, size_t *n, size_t *cap,
+                               const char *s);
+
+#endif

@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: MIT
+"""Read the batches of sc-stream (sc-batch(5)) as numpy arrays or torch tensors.
+
+    from sc_stream import stream, ScStreamDataset
+    for b in stream(["a.h5ad", "b.h5ad"], ["--join", "outer", "-l", "cell_type"]):
+        b["indptr"], b["indices"], b["values"]   # CSR (numpy)
+        b["labels"]["cell_type"], b["dataset"], b["row"], b["n_pad"]
+
+`stream` starts sc-stream as a subprocess and yields one dict per batch;
+`ScStreamDataset` is a torch IterableDataset that gives every DataLoader
+worker its own share of the epoch (rank * workers + worker of world *
+workers), so no h5py object is pickled and no file is opened twice.
+numpy is required; torch only for ScStreamDataset and to_torch().
+"""
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+
+__all__ = ["StreamError", "Reader", "stream", "to_torch", "ScStreamDataset",
+           "CSR", "PADDED", "DENSE"]
+
+CSR, PADDED, DENSE = 0, 1, 2
+_HEAD = struct.Struct("<4sBBHQ")
+
+
+class StreamError(Exception):
+    """A damaged, torn or failed batch stream."""
+
+
+def _u32(b, o):
+    return struct.unpack_from("<I", b, o)[0], o + 4
+
+
+def _u64(b, o):
+    return struct.unpack_from("<Q", b, o)[0], o + 8
+
+
+def _str(b, o):
+    n, o = _u32(b, o)
+    return bytes(b[o:o + n]).decode("utf-8"), o + n
+
+
+class Reader:
+    """Frames of a binary stream from a file object opened in binary mode."""
+
+    def __init__(self, f, name="stream"):
+        self.f = f
+        self.name = name
+        self.frames = 0
+        self.end = None
+        t, p = self._frame()
+        if t != "H":
+            raise StreamError("%s: stream does not start with a header" % name)
+        self.header = self._header(p)
+
+    def _read(self, n):
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = self.f.readinto(view[got:])
+            if not k:
+                break
+            got += k
+        return buf, got
+
+    def _frame(self):
+        head, got = self._read(16)
+        if got == 0:
+            raise StreamError("%s: stream ends without an end frame" % self.name)
+        if got < 16:
+            raise StreamError("%s: stream ends inside a frame" % self.name)
+        magic, ftype, version, _, length = _HEAD.unpack(head)
+        if magic != b"SCBF":
+            raise StreamError("%s: not an sc-batch stream" % self.name)
+        if version != 1:
+            raise StreamError("%s: unsupported version %d" % (self.name, version))
+        payload, got = self._read(length + 8)
+        if got < length + 8:
+            raise StreamError("%s: stream ends inside a frame" % self.name)
+        crc = zlib.crc32(payload[:length], zlib.crc32(head))
+        if crc != struct.unpack_from("<I", payload, length)[0]:
+            raise StreamError("%s: frame %d: checksum mismatch" % (self.name, self.frames))
+        self.frames += 1
+        return chr(ftype), memoryview(payload)[:length]
+
+    @staticmethod
+    def _header(p):
+        f32 = struct.unpack_from("<8I", p, 0)
+        seed, n_batches, n_cells, n_info, n_genes, n_labels, n_ds = \
+            struct.unpack_from("<7Q", p, 32)
+        o = 88
+        info = {}
+        for _ in range(n_info):
+            k, o = _str(p, o)
+            v, o = _str(p, o)
+            info[k] = v
+        genes = []
+        for _ in range(n_genes):
+            g, o = _str(p, o)
+            genes.append(g)
+        labels = {}
+        for _ in range(n_labels):
+            name, o = _str(p, o)
+            n, o = _u64(p, o)
+            terms = []
+            for _ in range(n):
+                t, o = _str(p, o)
+                terms.append(t)
+            labels[name] = terms
+        datasets = []
+        for _ in range(n_ds):
+            d, o = _str(p, o)
+            datasets.append(d)
+        return {"layout": f32[1], "row_len": f32[2], "batch_size": f32[3],
+                "epoch": f32[4], "rank": f32[5], "world_size": f32[6],
+                "seed": seed, "n_batches": n_batches, "n_cells": n_cells,
+                "info": info, "genes": genes, "labels": labels,
+                "datasets": datasets}
+
+    def _batch(self, p):
+        index, n, n_pad, nnz, n_labels, layout, row_len, _ = \
+            struct.unpack_from("<QIIQIIII", p, 0)
+        o = 40
+
+        def arr(dtype, count):
+            nonlocal o
+            a = np.frombuffer(p, dtype=dtype, count=count, offset=o)
+            o += (a.nbytes + 7) // 8 * 8
+            return a
+
+        b = {"index": index, "n_pad": n_pad, "layout": layout}
+        if layout == CSR:
+            b["indptr"] = arr("<i8", n + 1)
+        if layout != DENSE:
+            b["indices"] = arr("<i4", nnz)
+        b["values"] = arr("<f4", nnz)
+        if layout != CSR:
+            if layout == PADDED:
+                b["indices"] = b["indices"].reshape(n, row_len)
+            b["values"] = b["values"].reshape(n, row_len)
+        lab = arr("<i4", n_labels * n).reshape(n_labels, n)
+        b["labels"] = dict(zip(self.header["labels"], lab))
+        b["dataset"] = arr("<i4", n)
+        b["row"] = arr("<i8", n)
+        b["n_cells"] = n
+        return b
+
+    def __iter__(self):
+        while True:
+            t, p = self._frame()
+            if t == "E":
+                self.end = struct.unpack_from("<2Q", p, 0)
+                return
+            if t != "B":
+                raise StreamError("%s: unexpected frame '%s'" % (self.name, t))
+            yield self._batch(p)
+
+
+def _exe(exe):
+    if exe:
+        return exe
+    if os.environ.get("SC_STREAM"):
+        return os.environ["SC_STREAM"]
+    found = shutil.which("sc-stream")
+    if found:
+        return found
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "build", "bin", "sc-stream")
+    return here
+
+
+def stream(paths=(), args=(), manifest=None, exe=None, header=None):
+    """Run `sc-stream ARGS PATHS` (or `-m MANIFEST`) and yield its batches
+    as dicts of numpy arrays. If HEADER is a dict it receives the stream
+    header. Raises StreamError when sc-stream fails or the stream is torn."""
+    cmd = [_exe(exe)] + [str(a) for a in args]
+    if manifest is not None:
+        cmd += ["-m", str(manifest)]
+    cmd += ["-O", "binary", "--"] + [str(p) for p in paths]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=1 << 20)
+    try:
+        try:
+            r = Reader(proc.stdout, "sc-stream")
+            if header is not None:
+                header.update(r.header)
+            for b in r:
+                b["header"] = r.header
+                yield b
+        except StreamError as e:
+            proc.wait()
+            err = proc.stderr.read().decode(errors="replace").strip()
+            raise StreamError(err or str(e)) from None
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() not in (0, 3):
+            raise StreamError(err or "sc-stream failed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def to_torch(b, kind="csr"):
+    """The batch as torch tensors: x (a sparse CSR tensor, or dense with
+    kind='dense'; padded and dense batches keep their 2-D layout), genes
+    (padded layout), labels (dict of int64), dataset and row."""
+    import torch
+    n = b["n_cells"]
+    out = {"labels": {k: torch.from_numpy(v.astype(np.int64)) for k, v in b["labels"].items()},
+           "dataset": torch.from_numpy(b["dataset"].copy()),
+           "row": torch.from_numpy(b["row"].copy()), "n_pad": b["n_pad"]}
+    if b["layout"] == CSR:
+        ngenes = len(b["header"]["genes"]) if "header" in b else int(b["indices"].max(initial=-1)) + 1
+        x = torch.sparse_csr_tensor(torch.from_numpy(b["indptr"].copy()),
+                                    torch.from_numpy(b["indices"].astype(np.int64)),
+                                    torch.from_numpy(b["values"].copy()),
+                                    size=(n, ngenes))
+        out["x"] = x.to_dense() if kind == "dense" else x
+    else:
+        out["x"] = torch.from_numpy(b["values"].copy())
+        if b["layout"] == PADDED:
+            out["genes"] = torch.from_numpy(b["indices"].copy())
+    return out
+
+
+try:
+    import torch.utils.data as _tud
+except ImportError:  # torch is optional
+    _tud = None
+
+if _tud is not None:
+    class ScStreamDataset(_tud.IterableDataset):
+        """An epoch of sc-stream batches for a torch DataLoader (use
+        batch_size=None: sc-stream makes the batches). Each DataLoader worker
+        runs its own sc-stream on its share: rank * num_workers + worker of
+        world_size * num_workers. Rank and world size default to RANK and
+        WORLD_SIZE. Call set_epoch(e) before each epoch."""
+
+        def __init__(self, paths=(), args=(), manifest=None, kind="csr",
+                     rank=None, world_size=None, epoch=0, exe=None):
+            super().__init__()
+            self.paths, self.args, self.manifest = list(paths), list(args), manifest
+            self.kind, self.exe, self.epoch = kind, exe, epoch
+            self.rank = int(os.environ.get("RANK", 0)) if rank is None else rank
+            self.world_size = (int(os.environ.get("WORLD_SIZE", 1))
+                               if world_size is None else world_size)
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __iter__(self):
+            info = _tud.get_worker_info()
+            nw, wid = (info.num_workers, info.id) if info else (1, 0)
+            args = self.args + ["--epoch", self.epoch,
+                                "--rank", self.rank * nw + wid,
+                                "--world-size", self.world_size * nw]
+            for b in stream(self.paths, args, self.manifest, self.exe):
+                yield to_torch(b, self.kind)
+else:
+    ScStreamDataset = None
