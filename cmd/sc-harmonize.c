@@ -1,0 +1,409 @@
+/* sc-harmonize: canonical genes, raw counts, QC and schema layout. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sc_cli.h"
+#include "sc_config.h"
+#include "sc_harmonize.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_manifest.h"
+#include "sc_share.h"
+#include "sc_version.h"
+
+enum {
+    OPT_COUNTS_ORDER = SC_OPT_USER,
+    OPT_KEEP_NORMALIZED,
+    OPT_MIN_MAPPED,
+    OPT_MIN_CELLS,
+    OPT_MIN_GENES,
+    OPT_MIN_COUNTS,
+    OPT_NMADS,
+    OPT_NMADS_MT,
+    OPT_MAX_PCT_MT,
+    OPT_REMOVE_OUTLIERS,
+    OPT_NORMALIZE,
+    OPT_TARGET_SUM,
+    OPT_GENE_SPACE,
+    OPT_ORTHOLOGS,
+    OPT_LENIENT,
+    OPT_ORGANISM,
+    OPT_SHARE,
+    OPT_LAST
+};
+
+static const sc_opt opts[] = {
+    SC_OPT_COMMON,
+    {'d', "outdir", SC_ARG_REQUIRED, "DIR",
+     "write harmonized files and reports into DIR [.]"},
+    {'k', "keep-going", SC_ARG_NONE, NULL,
+     "record a failed dataset and go on with the others"},
+    {'l', "compress-level", SC_ARG_REQUIRED, "N",
+     "gzip level of the written h5ad, 0 for none [4]"},
+    {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
+     "reference data directory [$SC_SHARE, else the installed share/sc]"},
+    {0, NULL, 0, NULL, "Counts and genes:"},
+    {OPT_COUNTS_ORDER, "counts-order", SC_ARG_REQUIRED, "LIST",
+     "where to look for raw counts, first match wins: raw (raw.X), X, or a "
+     "layer name [raw,counts,X]"},
+    {OPT_KEEP_NORMALIZED, "keep-normalized", SC_ARG_NONE, NULL,
+     "keep a dataset without raw counts, marked normalized, instead of "
+     "refusing it"},
+    {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "ID",
+     "the organism (NCBITaxon id or name) [from the gene ids, uns or obs]"},
+    {OPT_MIN_MAPPED, "min-mapped-genes", SC_ARG_REQUIRED, "N",
+     "refuse datasets with fewer mapped genes [10000]"},
+    {OPT_GENE_SPACE, "gene-space", SC_ARG_REQUIRED, "FILE|all",
+     "pad and order genes to the ids in FILE, or to all genes of the "
+     "organism [the dataset's genes]"},
+    {OPT_ORTHOLOGS, "orthologs", SC_ARG_NONE, NULL,
+     "project mouse genes onto their one-to-one human orthologs"},
+    {OPT_LENIENT, "lenient", SC_ARG_NONE, NULL,
+     "keep obsolete terms that have no replacement [set them to unknown]"},
+    {0, NULL, 0, NULL, "Quality control:"},
+    {OPT_MIN_CELLS, "min-cells", SC_ARG_REQUIRED, "N",
+     "refuse datasets with fewer cells [100]"},
+    {OPT_MIN_GENES, "min-genes", SC_ARG_REQUIRED, "N",
+     "drop cells with fewer detected genes [200]"},
+    {OPT_MIN_COUNTS, "min-counts", SC_ARG_REQUIRED, "N",
+     "drop cells with fewer counts [0]"},
+    {OPT_NMADS, "nmads", SC_ARG_REQUIRED, "X",
+     "flag cells this many MADs from the median log counts or log genes "
+     "[5]"},
+    {OPT_NMADS_MT, "nmads-mt", SC_ARG_REQUIRED, "X",
+     "flag cells this many MADs above the median percent mitochondrial [3]"},
+    {OPT_MAX_PCT_MT, "max-pct-mt", SC_ARG_REQUIRED, "X",
+     "also flag cells above this percent mitochondrial, 0 for none [0]"},
+    {OPT_REMOVE_OUTLIERS, "remove-outliers", SC_ARG_NONE, NULL,
+     "drop flagged cells instead of keeping them flagged"},
+    {OPT_NORMALIZE, "normalize", SC_ARG_NONE, NULL,
+     "add layers['log1p_norm']: normalize_total then log1p"},
+    {OPT_TARGET_SUM, "target-sum", SC_ARG_REQUIRED, "X",
+     "counts per cell after normalize_total [10000]"},
+    SC_OPT_END};
+
+static const char usage[] =
+    "[options] [<file>...]\n"
+    "Harmonize single-cell datasets (h5ad of any generation, 10x HDF5 or MTX,\n"
+    "loom): Ensembl gene ids per species with duplicates summed, raw counts\n"
+    "in X, QC columns and filters, CELLxGENE schema-7 metadata layout. Writes\n"
+    "DIR/<name>.h5ad and DIR/<name>.report.json per dataset and prints one\n"
+    "manifest line each. With no file, reads a manifest on stdin.";
+
+struct args {
+    sc_hz_opts o;
+    const char *outdir;
+    int keep_going;
+    unsigned char given[OPT_LAST - SC_OPT_USER + 128];
+};
+
+static int given_slot(int key)
+{
+    return key >= SC_OPT_USER ? key - SC_OPT_USER + 128 : key & 127;
+}
+
+static int on_option(int key, const char *arg, void *ud)
+{
+    struct args *a = ud;
+    int64_t v;
+    double d;
+    int rc = 0;
+
+    switch (key) {
+    case 'd': a->outdir = arg; break;
+    case 'k': a->keep_going = 1; break;
+    case 'l':
+        if ((rc = sc_parse_int(arg, 0, 9, &v)) == 0)
+            a->o.compress_level = (int)v;
+        break;
+    case OPT_SHARE: rc = sc_share_set_dir(arg); break;
+    case OPT_COUNTS_ORDER:
+        if ((rc = sc_hz_check_counts_order(arg)) == 0)
+            a->o.counts_order = arg;
+        break;
+    case OPT_KEEP_NORMALIZED: a->o.keep_normalized = 1; break;
+    case OPT_ORGANISM: a->o.organism = arg; break;
+    case OPT_MIN_MAPPED:
+        if ((rc = sc_parse_int(arg, 0, INT32_MAX, &v)) == 0)
+            a->o.min_mapped_genes = v;
+        break;
+    case OPT_GENE_SPACE: a->o.gene_space = arg; break;
+    case OPT_ORTHOLOGS: a->o.orthologs = 1; break;
+    case OPT_LENIENT: a->o.lenient = 1; break;
+    case OPT_MIN_CELLS:
+        if ((rc = sc_parse_int(arg, 0, INT64_MAX, &v)) == 0)
+            a->o.min_cells = v;
+        break;
+    case OPT_MIN_GENES:
+        if ((rc = sc_parse_int(arg, 0, INT32_MAX, &v)) == 0)
+            a->o.min_genes = v;
+        break;
+    case OPT_MIN_COUNTS:
+        if ((rc = sc_parse_double(arg, 0, 1e15, &d)) == 0)
+            a->o.min_counts = d;
+        break;
+    case OPT_NMADS:
+        if ((rc = sc_parse_double(arg, 0, 1e6, &d)) == 0)
+            a->o.nmads = d;
+        break;
+    case OPT_NMADS_MT:
+        if ((rc = sc_parse_double(arg, 0, 1e6, &d)) == 0)
+            a->o.nmads_mt = d;
+        break;
+    case OPT_MAX_PCT_MT:
+        if ((rc = sc_parse_double(arg, 0, 100, &d)) == 0)
+            a->o.max_pct_mt = d;
+        break;
+    case OPT_REMOVE_OUTLIERS: a->o.remove_outliers = 1; break;
+    case OPT_NORMALIZE: a->o.normalize = 1; break;
+    case OPT_TARGET_SUM:
+        if ((rc = sc_parse_double(arg, 1e-6, 1e15, &d)) == 0)
+            a->o.target_sum = d;
+        break;
+    default: return sc_fail(SC_EINVAL, "unhandled option");
+    }
+    if (rc == 0)
+        a->given[given_slot(key)] = 1;
+    return rc;
+}
+
+static int was_given(int key, void *ud)
+{
+    return ((struct args *)ud)->given[given_slot(key)];
+}
+
+/* -@ on the command line beats "threads" in a settings file. */
+static int argv_has_threads(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strncmp(argv[i], "-@", 2) || !strncmp(argv[i], "--threads", 9))
+            return 1;
+    return 0;
+}
+
+/* Output names: DIR/<stem>.h5ad and DIR/<stem>.report.json, where stem is
+ * the input's base name without its extensions. */
+static void out_names(const char *dir, const char *in, char *h5, char *rep,
+                      size_t size)
+{
+    char stem[1024];
+    const char *b;
+    size_t n;
+
+    n = strlen(in);
+    while (n > 1 && in[n - 1] == '/')
+        n--;
+    snprintf(stem, sizeof stem, "%.*s", (int)n, in);
+    b = strrchr(stem, '/') ? strrchr(stem, '/') + 1 : stem;
+    memmove(stem, b, strlen(b) + 1);
+    {
+        static const char *const exts[] = {".gz", ".h5ad", ".h5", ".loom",
+                                           ".mtx"};
+
+        for (size_t e = 0; e < sizeof exts / sizeof *exts; e++) {
+            size_t l = strlen(stem), k = strlen(exts[e]);
+
+            if (l > k && strcmp(stem + l - k, exts[e]) == 0)
+                stem[l - k] = '\0';
+        }
+    }
+    snprintf(h5, size, "%s/%s.h5ad", dir, stem);
+    snprintf(rep, size, "%s/%s.report.json", dir, stem);
+}
+
+static int write_report(const char *path, json_t *rep)
+{
+    sc_atomic at;
+    FILE *fp;
+    int rc;
+
+    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
+        return rc;
+    if (json_dumpf(rep, fp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 ||
+        fputc('\n', fp) == EOF) {
+        sc_io_atomic_abort(&at);
+        return sc_fail(SC_EIO, "cannot write '%s'", path);
+    }
+    return sc_io_atomic_commit(&at);
+}
+
+/* One dataset: run, write the report, fill in the manifest row. */
+static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
+{
+    char h5[4096], rp[4096];
+    sc_hz_result res;
+    int rc, wrc = 0;
+
+    out_names(a->outdir, in, h5, rp, sizeof h5);
+    if (!strcmp(h5, in))
+        return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
+                       in);
+    sc_log_info("harmonizing '%s'", in);
+    rc = sc_hz_run(h, in, h5, &res);
+    if (res.report) {
+        json_object_set_new(res.report, "status",
+                            json_string(rc < 0         ? "failed"
+                                        : res.refused ? "refused"
+                                                      : "ok"));
+        if (rc < 0)
+            json_object_set_new(res.report, "message",
+                                json_string(sc_errmsg()));
+        {
+            char msg[1024];
+
+            snprintf(msg, sizeof msg, "%s", sc_errmsg());
+            wrc = write_report(rp, res.report);
+            if (rc < 0)
+                sc_fail(rc, "%s", msg); /* the run's error comes first */
+        }
+    }
+    if (rc == 0 && wrc < 0)
+        rc = wrc;
+    if (rc == 0) {
+        if ((rc = sc_mrow_set(row, "status", res.refused ? "refused" : "ok")) <
+                0 ||
+            (rc = sc_mrow_set(row, "reason", res.reasons)) < 0 ||
+            (rc = sc_mrow_set(row, "organism", res.organism)) < 0 ||
+            (rc = sc_mrow_set(row, "report", rp)) < 0 ||
+            (rc = sc_mrow_set(row, "source", in)) < 0)
+            goto out;
+        if (!res.refused &&
+            ((rc = sc_mrow_set(row, "path", h5)) < 0 ||
+             (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)res.n_obs)) <
+                 0 ||
+             (rc = sc_mrow_setf(row, "n_vars", "%lld",
+                                (long long)res.n_vars)) < 0))
+            goto out;
+        if (res.refused)
+            sc_log_warn("'%s': refused: %s", in, res.reasons);
+    }
+out:
+    sc_hz_result_release(&res);
+    return rc;
+}
+
+static int run(struct args *a, sc_cli *cli)
+{
+    sc_manifest *m = NULL;
+    sc_hz *h = NULL;
+    sc_mrow *row = NULL;
+    int rc, n_fail = 0, from_stdin;
+    static const char *const cols[] = {"status", "reason", "organism",
+                                       "n_obs", "n_vars", "report", "source"};
+
+    a->o.threads = cli->threads;
+    a->o.provenance = cli->provenance;
+    a->o.cmdline = cli->cmdline;
+    a->o.version = SC_VERSION;
+    from_stdin = cli->argc == 0 || (cli->argc == 1 && !strcmp(cli->argv[0],
+                                                               "-"));
+    if ((rc = sc_io_mkdir_p(a->outdir)) < 0)
+        return rc;
+    if ((rc = sc_hz_new(&a->o, &h)) < 0)
+        return rc;
+    if (from_stdin)
+        rc = sc_manifest_open("-", &m);
+    else
+        rc = sc_manifest_new(&m);
+    for (size_t i = 0; rc == 0 && i < sizeof cols / sizeof *cols; i++)
+        rc = sc_manifest_add_col(m, cols[i]);
+    if (rc == 0)
+        rc = sc_manifest_write_header(m, stdout);
+    for (int i = 0; rc == 0;) {
+        const char *in;
+
+        if (from_stdin) {
+            if ((rc = sc_manifest_next(m, &row)) <= 0)
+                break;
+        } else {
+            if (i >= cli->argc)
+                break;
+            if ((rc = sc_mrow_new(m, cli->argv[i++], &row)) < 0)
+                break;
+        }
+        in = sc_mrow_path(row);
+        {
+            char path[4096];
+            int wrc;
+
+            snprintf(path, sizeof path, "%s", in);
+            rc = one(h, a, path, row);
+            if (rc < 0) {
+                char msg[1024];
+
+                n_fail++;
+                snprintf(msg, sizeof msg, "%s", sc_errmsg());
+                if (a->keep_going)
+                    sc_log_warn("%s", msg);
+                if (sc_mrow_set(row, "status", "failed") < 0 ||
+                    sc_mrow_set(row, "reason", msg) < 0)
+                    rc = SC_ENOMEM;
+                else
+                    sc_fail(rc, "%s", msg);
+            }
+            wrc = sc_manifest_write_row(m, row, stdout);
+            if (wrc == 0 && fflush(stdout) == EOF)
+                wrc = sc_fail(SC_EIO, "cannot write the manifest: %s",
+                              strerror(errno));
+            if (wrc < 0)
+                rc = wrc;
+            else if (rc < 0 && a->keep_going && rc != SC_ENOMEM)
+                rc = 0;
+        }
+        sc_mrow_free(row);
+        row = NULL;
+    }
+    sc_manifest_free(m);
+    sc_hz_free(h);
+    if (rc < 0)
+        return rc;
+    if (n_fail) {
+        fprintf(stderr, "%s: %d dataset%s failed\n", cli->prog, n_fail,
+                n_fail == 1 ? "" : "s");
+        return SC_EXIT_PARTIAL;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    sc_hz_opts def = SC_HZ_OPTS_INIT;
+    sc_config *cfg = NULL;
+    sc_cli cli;
+    int rc, threads_given = argv_has_threads(argc, argv);
+
+    memset(&a, 0, sizeof a);
+    a.o = def;
+    a.outdir = ".";
+    switch (sc_cli_parse(&cli, "sc-harmonize", usage, opts, argc, argv,
+                         on_option, &a)) {
+    case SC_CLI_RUN: break;
+    case SC_CLI_DONE: return SC_EXIT_OK;
+    default: return SC_EXIT_USAGE;
+    }
+    {
+        int saved = cli.threads;
+
+        if ((rc = sc_config_read(cli.config, "sc-harmonize", &cfg)) < 0 ||
+            (rc = sc_config_apply(cfg, opts, &cli, on_option, was_given,
+                                  &a)) < 0) {
+            sc_config_free(cfg);
+            return sc_cli_usage_error(&cli, "%s", sc_errmsg());
+        }
+        if (threads_given)
+            cli.threads = saved;
+    }
+    if (cli.argc == 0 && isatty(STDIN_FILENO)) {
+        sc_config_free(cfg);
+        return sc_cli_usage_error(&cli, "no input (give files, or a manifest "
+                                  "on stdin)");
+    }
+    rc = run(&a, &cli);
+    sc_config_free(cfg); /* after run: option strings point into it */
+    return sc_cli_finish(&cli, rc);
+}

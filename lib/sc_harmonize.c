@@ -1,0 +1,1672 @@
+/* sc_harmonize: canonical genes, raw counts, QC and schema-7 layout. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_harmonize.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sc_genes.h"
+#include "sc_harmonize_int.h"
+#include "sc_hash.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_onto.h"
+
+/* Values looked at per window when checking for integer counts. */
+#define SAMPLE_VALUES 200000
+/* Values per row block read in the QC pass. */
+#define BLOCK_VALUES (8 << 20)
+
+struct sc_hz {
+    sc_hz_opts o;
+    char *counts_order, *gene_space, *organism, *tool, *version, *cmdline;
+    sc_genes *genes[16];
+    sc_onto *onto;
+    int onto_tried;
+    int64_t *ortho;      /* mouse gene -> human gene (1:1), when loaded */
+    char **space;        /* --gene-space FILE ids */
+    int64_t n_space;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Settings                                                                 */
+
+int sc_hz_check_counts_order(const char *s)
+{
+    if (!s || !*s)
+        return sc_fail(SC_EINVAL, "empty list of count locations");
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+
+        if (n == 0)
+            return sc_fail(SC_EINVAL, "empty entry in '%s'", s);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static char *dup_or_null(const char *s, int *fail)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    if (!(d = strdup(s)))
+        *fail = 1;
+    return d;
+}
+
+void sc_hz_free(sc_hz *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < 16; i++)
+        sc_genes_free(h->genes[i]);
+    sc_onto_free(h->onto);
+    free(h->ortho);
+    for (int64_t i = 0; i < h->n_space; i++)
+        free(h->space[i]);
+    free(h->space);
+    free(h->counts_order);
+    free(h->gene_space);
+    free(h->organism);
+    free(h->tool);
+    free(h->version);
+    free(h->cmdline);
+    free(h);
+}
+
+int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
+{
+    sc_hz *h;
+    int fail = 0, rc;
+
+    *out = NULL;
+    if ((rc = sc_hz_check_counts_order(o->counts_order)) < 0)
+        return rc;
+    if (o->organism && sc_genes_find_species(o->organism) < 0)
+        return sc_fail(SC_EINVAL, "unknown organism '%s'", o->organism);
+    if (!(h = calloc(1, sizeof *h)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    h->o = *o;
+    h->counts_order = dup_or_null(o->counts_order, &fail);
+    h->gene_space = dup_or_null(o->gene_space, &fail);
+    h->organism = dup_or_null(o->organism, &fail);
+    h->tool = dup_or_null(o->tool ? o->tool : "sc-harmonize", &fail);
+    h->version = dup_or_null(o->version ? o->version : "0", &fail);
+    h->cmdline = dup_or_null(o->cmdline ? o->cmdline : "", &fail);
+    if (fail) {
+        sc_hz_free(h);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    h->o.counts_order = h->counts_order;
+    h->o.gene_space = h->gene_space;
+    h->o.organism = h->organism;
+    *out = h;
+    return 0;
+}
+
+void sc_hz_result_release(sc_hz_result *res)
+{
+    if (res->report)
+        json_decref(res->report);
+    memset(res, 0, sizeof *res);
+}
+
+static int get_genes(sc_hz *h, int sp, sc_genes **g)
+{
+    int rc;
+
+    if (!h->genes[sp] && (rc = sc_genes_load(sp, 0, &h->genes[sp])) < 0)
+        return rc;
+    *g = h->genes[sp];
+    return 0;
+}
+
+static const sc_onto *get_onto(sc_hz *h)
+{
+    if (!h->onto_tried) {
+        h->onto_tried = 1;
+        if (sc_onto_new(0, &h->onto) < 0 ||
+            sc_onto_load_set(h->onto, SC_ONTO_SET_LATEST,
+                             h->o.threads > 0 ? h->o.threads : 1) < 0) {
+            sc_log_warn("ontologies not loaded (%s): obsolete terms are "
+                        "kept", sc_errmsg());
+            sc_onto_free(h->onto);
+            h->onto = NULL;
+        }
+    }
+    return h->onto;
+}
+
+json_t *sc_hz_versions(const sc_hz *h)
+{
+    json_t *v = json_object();
+
+    if (!v)
+        return NULL;
+    for (int i = 0; i < 16; i++)
+        if (h->genes[i]) {
+            char k[64];
+
+            snprintf(k, sizeof k, "genes_%s",
+                     sc_genes_species(i)->latin);
+            json_object_set_new(v, k,
+                                json_string(sc_genes_version(h->genes[i])));
+        }
+    if (h->onto)
+        for (int i = 0; i < sc_onto_count(h->onto); i++)
+            json_object_set_new(v, sc_onto_name(h->onto, i),
+                                json_string(sc_onto_version(h->onto, i)));
+    return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input hashing in the background                                          */
+
+typedef struct hash_job {
+    pthread_t th;
+    int started, rc;
+    const char *path;
+    char hex[SC_HASH_HEX_SIZE];
+    char err[256];
+} hash_job;
+
+static void *hash_main(void *arg)
+{
+    hash_job *j = arg;
+    struct stat st;
+
+    if (stat(j->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        j->rc = 0; /* a 10x MTX folder: no single file to hash */
+        return NULL;
+    }
+    j->rc = sc_hash_file(j->path, j->hex);
+    if (j->rc < 0)
+        snprintf(j->err, sizeof j->err, "%s", sc_errmsg());
+    return NULL;
+}
+
+static void hash_start(hash_job *j, const char *path)
+{
+    memset(j, 0, sizeof *j);
+    j->path = path;
+    if (pthread_create(&j->th, NULL, hash_main, j) == 0)
+        j->started = 1;
+    else
+        hash_main(j);
+}
+
+static int hash_join(hash_job *j)
+{
+    if (j->started) {
+        pthread_join(j->th, NULL);
+        j->started = 0;
+    }
+    if (j->rc < 0)
+        return sc_fail(j->rc, "%s", j->err);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raw counts                                                               */
+
+/* Whether M holds non-negative integers, from up to three windows of rows
+ * (start, middle, end) of about SAMPLE_VALUES values each. *N_NZ counts
+ * the non-zero values seen. */
+static int looks_like_counts(sc_mat *m, int *yes, int64_t *n_nz)
+{
+    sc_mat_info in;
+    sc_block b = SC_BLOCK_INIT;
+    int64_t rows, starts[3];
+    int rc = 0;
+
+    sc_mat_get_info(m, &in);
+    *yes = 1;
+    *n_nz = 0;
+    if (in.n_rows == 0 || in.n_cols == 0)
+        return 0;
+    rows = in.nnz > 0 ? (int64_t)((double)SAMPLE_VALUES * (double)in.n_rows /
+                                  (double)in.nnz)
+                      : in.n_rows;
+    rows = rows < 1 ? 1 : rows > in.n_rows ? in.n_rows : rows;
+    starts[0] = 0;
+    starts[1] = (in.n_rows - rows) / 2;
+    starts[2] = in.n_rows - rows;
+    for (int w = 0; w < 3 && *yes; w++) {
+        if (w && starts[w] <= starts[w - 1])
+            continue;
+        if ((rc = sc_mat_read_rows(m, starts[w], starts[w] + rows, &b)) < 0)
+            break;
+        int64_t k = sc_block_nnz(&b);
+
+        for (int64_t i = 0; i < k; i++) {
+            double v = b.vals[i];
+
+            if (v == 0)
+                continue;
+            (*n_nz)++;
+            if (!(v > 0) || v != floor(v)) {
+                *yes = 0;
+                break;
+            }
+        }
+    }
+    sc_block_release(&b);
+    if (*n_nz == 0)
+        *yes = 0;
+    return rc;
+}
+
+typedef struct counts_src {
+    sc_elem *mat_elem; /* borrowed from the input */
+    sc_elem *var;      /* the var table of its genes (borrowed) */
+    char where[64];    /* "raw/X", "layers/counts", "X" */
+    int is_counts;
+} counts_src;
+
+static int find_counts(sc_hz *h, sc_adata *ad, counts_src *cs)
+{
+    const char *p = h->o.counts_order;
+    int rc;
+
+    memset(cs, 0, sizeof *cs);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char tok[64];
+        sc_elem *m = NULL, *var = ad->var;
+        int yes;
+        int64_t nz;
+
+        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+        p += n + (p[n] == ',');
+        if (strcmp(tok, "raw") == 0 || strcmp(tok, "raw/X") == 0) {
+            if (ad->raw && (m = sc_elem_get(ad->raw, "X"))) {
+                sc_elem *rv = sc_elem_get(ad->raw, "var");
+
+                var = rv ? rv : ad->var;
+                snprintf(tok, sizeof tok, "raw/X");
+            }
+        } else if (strcmp(tok, "X") == 0) {
+            m = ad->X;
+        } else {
+            char name[64];
+
+            snprintf(name, sizeof name, "%s",
+                     strncmp(tok, "layers/", 7) == 0 ? tok + 7 : tok);
+            m = ad->layers ? sc_elem_get(ad->layers, name) : NULL;
+            snprintf(tok, sizeof tok, "layers/%.50s", name);
+        }
+        if (!m || m->kind != SC_K_MATRIX || !m->mat)
+            continue;
+        if ((rc = looks_like_counts(m->mat, &yes, &nz)) < 0)
+            return sc_fail_ctx(rc, "%s", tok);
+        sc_log_debug("%s: %s (%lld non-zeros sampled)", tok,
+                     yes ? "counts" : "not counts", (long long)nz);
+        if (!cs->mat_elem || (yes && !cs->is_counts)) {
+            cs->mat_elem = m;
+            cs->var = var;
+            cs->is_counts = yes;
+            snprintf(cs->where, sizeof cs->where, "%s", tok);
+        }
+        if (yes)
+            break;
+    }
+    /* no counts anywhere: X is what a --keep-normalized run keeps */
+    if (!cs->is_counts && ad->X && ad->X->mat) {
+        cs->mat_elem = ad->X;
+        cs->var = ad->var;
+        snprintf(cs->where, sizeof cs->where, "X");
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Genes                                                                    */
+
+typedef struct gene_map {
+    int species;          /* of the ids */
+    const sc_genes *ref;  /* reference of the output genes */
+    const char *column;   /* "_index" or a var column (borrowed) */
+    int64_t n_in;         /* var entries */
+    int64_t *in_gene;     /* entry -> reference gene, -1 dropped */
+    sc_gene_kind *kind;   /* entry -> why */
+    int32_t *col;         /* entry -> output column, -1 dropped */
+    uint8_t *first;       /* entry is the first one of its output column */
+    int64_t n_out;
+    int64_t *out_gene;    /* output column -> gene of REF */
+    int64_t n_dup_entries, n_retired, kinds[SC_GENE_N_KINDS];
+    int monotone;         /* first entries reach columns in increasing order */
+    int mixed;            /* ids of several species */
+    const char **alt_id;  /* mixed: entry -> id in its own species' list */
+    int64_t n_alt;        /* mixed: distinct ids of the other species */
+    int64_t species_count[16];
+} gene_map;
+
+static void gene_map_release(gene_map *g)
+{
+    free(g->in_gene);
+    free(g->kind);
+    free(g->col);
+    free(g->first);
+    free(g->out_gene);
+    free(g->alt_id);
+    memset(g, 0, sizeof *g);
+}
+
+/* Candidate gene columns of VAR: the index, then string columns, the
+ * well-known names first. */
+static int gene_columns(const sc_elem *var, const sc_elem **cols,
+                        const char **names, int max)
+{
+    static const char *const pref[] = {
+        "gene_ids", "feature_id", "ensembl_id", "gene_id", "ensembl",
+        "gene_symbols", "feature_name", "gene_symbol", "symbol", "gene_name",
+        "gene", "features", NULL};
+    int n = 0;
+
+    if (var->index && hz_col_is_str(var->index)) {
+        cols[n] = var->index;
+        names[n++] = "_index";
+    }
+    for (int p = 0; pref[p] && n < max; p++) {
+        const sc_elem *c = sc_elem_get(var, pref[p]);
+
+        if (c && hz_col_is_str(c)) {
+            cols[n] = c;
+            names[n++] = c->name;
+        }
+    }
+    for (size_t i = 0; i < var->n_child && n < max; i++) {
+        const sc_elem *c = var->child[i];
+        int seen = 0;
+
+        for (int k = 0; k < n; k++)
+            seen |= cols[k] == c;
+        if (!seen && hz_col_is_str(c) && !strstr(c->name, "__original")) {
+            cols[n] = c;
+            names[n++] = c->name;
+        }
+    }
+    return n;
+}
+
+/* Species counts of the id-looking entries of COL. */
+static int64_t count_species(const sc_elem *col, int64_t n, int64_t *cnt)
+{
+    int64_t ids = 0;
+
+    memset(cnt, 0, 16 * sizeof *cnt);
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = hz_col_str(col, i);
+        int sp = s ? sc_genes_species_of_id(s) : -1;
+
+        if (sp >= 0) {
+            cnt[sp]++;
+            ids++;
+        }
+    }
+    return ids;
+}
+
+static int64_t map_column(const sc_genes *g, const sc_elem *col, int64_t n,
+                          int64_t *gene, sc_gene_kind *kind)
+{
+    int64_t hit = 0;
+
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = hz_col_str(col, i);
+        sc_gene_kind k = SC_GENE_UNKNOWN;
+        int64_t x = s ? sc_genes_map(g, s, &k) : -1;
+
+        if (gene)
+            gene[i] = x;
+        if (kind)
+            kind[i] = k;
+        /* an id of another species is recognised too: a mixed-species
+         * dataset still picks its id column */
+        hit += x >= 0 || k == SC_GENE_FOREIGN;
+    }
+    return hit;
+}
+
+/* Load the output gene space list (--gene-space FILE). */
+static int load_space(sc_hz *h)
+{
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int rc;
+    int64_t cap = 0;
+
+    if (h->space || !h->o.gene_space || strcmp(h->o.gene_space, "all") == 0)
+        return 0;
+    if ((rc = sc_lines_open(h->o.gene_space, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *s = line;
+
+        while (*s == ' ' || *s == '\t')
+            s++;
+        s[strcspn(s, " \t\r#")] = '\0';
+        if (!*s)
+            continue;
+        if (h->n_space == cap) {
+            int64_t nc = cap ? 2 * cap : 1024;
+            char **p = realloc(h->space, (size_t)nc * sizeof *p);
+
+            if (!p) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            h->space = p;
+            cap = nc;
+        }
+        if (!(h->space[h->n_space] = strdup(s))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        h->n_space++;
+    }
+    sc_lines_close(l);
+    if (rc == 0 && h->n_space == 0)
+        rc = sc_fail(SC_EFORMAT, "'%s': no gene ids", h->o.gene_space);
+    return rc < 0 ? rc : 0;
+}
+
+/* A mixed-species dataset is reported, not merged: map the ids of the
+ * other species through their own lists for the report. */
+static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
+{
+    sc_genes *other;
+    int rc;
+
+    if (!(gm->alt_id = calloc((size_t)(gm->n_in ? gm->n_in : 1),
+                              sizeof *gm->alt_id)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < gm->n_in; i++) {
+        const char *s = hz_col_str(col, i);
+        int sp = s ? sc_genes_species_of_id(s) : -1;
+        int64_t x;
+
+        if (gm->kind[i] != SC_GENE_FOREIGN || sp < 0)
+            continue;
+        if ((rc = get_genes(h, sp, &other)) < 0)
+            return rc;
+        if ((x = sc_genes_map(other, s, NULL)) >= 0) {
+            gm->alt_id[i] = sc_genes_id(other, x);
+            gm->n_alt++; /* ids of a species' list are distinct */
+        }
+    }
+    return 0;
+}
+
+/* Decide the organism, pick the best column and map every entry. */
+static int map_genes(sc_hz *h, const sc_elem *var, int64_t n,
+                     const char *declared, gene_map *gm, json_t *rep)
+{
+    const sc_elem *cols[32];
+    const char *names[32];
+    int nc = gene_columns(var, cols, names, 32), sp = -1, best = -1, rc;
+    int64_t best_hit = -1, cnt[16], ids_best = 0;
+    sc_genes *g = NULL;
+
+    memset(gm, 0, sizeof *gm);
+    gm->species = -1;
+    gm->n_in = n;
+    if (nc == 0)
+        return sc_fail(SC_EFORMAT, "var has no column of gene names or ids");
+    /* species from the ids of the column with the most ids */
+    for (int c = 0; c < nc; c++) {
+        int64_t cc[16], ids = count_species(cols[c], n, cc);
+
+        if (ids > ids_best) {
+            ids_best = ids;
+            memcpy(cnt, cc, sizeof cc);
+        }
+    }
+    if (h->o.organism)
+        sp = sc_genes_find_species(h->o.organism);
+    if (ids_best > 0) {
+        int top = 0, k2 = 0;
+
+        for (int s = 1; s < sc_genes_n_species(); s++)
+            if (cnt[s] > cnt[top])
+                top = s;
+        for (int s = 0; s < sc_genes_n_species(); s++)
+            if (s != top && cnt[s] > ids_best / 20 && cnt[s] >= 10)
+                k2 = 1;
+        memcpy(gm->species_count, cnt, sizeof cnt);
+        gm->mixed = k2;
+        if (sp < 0)
+            sp = top;
+        else if (sp != top)
+            sc_log_warn("organism given as '%s' but the gene ids are %s",
+                        h->o.organism, sc_genes_species(top)->name);
+    }
+    if (sp < 0 && declared)
+        sp = sc_genes_find_species(declared);
+    if (sp < 0) {
+        /* symbols only: the species whose names match best */
+        int64_t bh = -1;
+
+        for (int s = 0; s < 2; s++) {
+            if ((rc = get_genes(h, s, &g)) < 0)
+                return rc;
+            for (int c = 0; c < nc; c++) {
+                int64_t hit = map_column(g, cols[c], n, NULL, NULL);
+
+                if (hit > bh) {
+                    bh = hit;
+                    sp = s;
+                }
+            }
+        }
+    }
+    if (declared && sc_genes_find_species(declared) >= 0 &&
+        sc_genes_find_species(declared) != sp)
+        json_object_set_new(rep, "organism_conflict",
+                            json_sprintf("metadata says %s, genes say %s",
+                                         declared,
+                                         sc_genes_species(sp)->taxon));
+    gm->species = sp;
+    if ((rc = get_genes(h, sp, &g)) < 0)
+        return rc;
+    for (int c = 0; c < nc; c++) {
+        int64_t hit = map_column(g, cols[c], n, NULL, NULL);
+
+        if (hit > best_hit) {
+            best_hit = hit;
+            best = c;
+        }
+    }
+    gm->column = names[best];
+    if (!(gm->in_gene = malloc((size_t)(n ? n : 1) * sizeof *gm->in_gene)) ||
+        !(gm->kind = malloc((size_t)(n ? n : 1) * sizeof *gm->kind)) ||
+        !(gm->col = malloc((size_t)(n ? n : 1) * sizeof *gm->col)) ||
+        !(gm->first = calloc((size_t)(n ? n : 1), 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    map_column(g, cols[best], n, gm->in_gene, gm->kind);
+    gm->ref = g;
+    if (gm->mixed && (rc = map_foreign(h, cols[best], gm)) < 0)
+        return rc;
+
+    /* ortholog projection: mouse genes onto human ones */
+    if (h->o.orthologs && sp == 1) {
+        sc_genes *hu;
+
+        if ((rc = get_genes(h, 0, &hu)) < 0)
+            return rc;
+        if (!h->ortho && (rc = sc_genes_orthologs(g, hu, &h->ortho)) < 0)
+            return rc;
+        for (int64_t i = 0; i < n; i++)
+            if (gm->in_gene[i] >= 0)
+                gm->in_gene[i] = h->ortho[gm->in_gene[i]];
+        gm->ref = hu;
+    }
+    /* output columns */
+    int64_t ng = sc_genes_count(gm->ref), *slot;
+
+    if ((rc = load_space(h)) < 0)
+        return rc;
+    if (!(slot = malloc((size_t)ng * sizeof *slot)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < ng; i++)
+        slot[i] = -1;
+    if (h->o.gene_space) {
+        /* a fixed space: its order, padded with genes of no counts */
+        int all = strcmp(h->o.gene_space, "all") == 0;
+        int64_t m = all ? sc_genes_n_current(gm->ref) : h->n_space;
+
+        if (!(gm->out_gene = malloc((size_t)(m ? m : 1) * sizeof(int64_t)))) {
+            free(slot);
+            return sc_fail(SC_ENOMEM, "out of memory");
+        }
+        for (int64_t k = 0; k < m; k++) {
+            int64_t x = all ? k : sc_genes_find_id(gm->ref, h->space[k]);
+
+            if (x < 0 || slot[x] >= 0)
+                continue;
+            slot[x] = gm->n_out;
+            gm->out_gene[gm->n_out++] = x;
+        }
+    } else {
+        if (!(gm->out_gene = malloc((size_t)(n ? n : 1) * sizeof(int64_t)))) {
+            free(slot);
+            return sc_fail(SC_ENOMEM, "out of memory");
+        }
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t x = gm->in_gene[i];
+
+        gm->col[i] = -1;
+        if (x < 0)
+            continue;
+        if (slot[x] < 0 && !h->o.gene_space) {
+            slot[x] = gm->n_out;
+            gm->out_gene[gm->n_out++] = x;
+        }
+        gm->col[i] = (int32_t)slot[x]; /* -1: not in a fixed space */
+    }
+    /* first entries of each column, duplicates, and whether the first
+     * entries come in column order (then rows need little sorting) */
+    {
+        int32_t *per = calloc((size_t)(gm->n_out ? gm->n_out : 1),
+                              sizeof *per);
+        int32_t last = -1;
+
+        if (!per) {
+            free(slot);
+            return sc_fail(SC_ENOMEM, "out of memory");
+        }
+        gm->monotone = 1;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t c = gm->col[i];
+
+            if (c < 0)
+                continue;
+            gm->first[i] = per[c]++ == 0;
+            if (gm->first[i]) {
+                gm->monotone &= c > last;
+                last = c;
+            }
+        }
+        for (int64_t c = 0; c < gm->n_out; c++)
+            gm->n_dup_entries += per[c] > 1 ? per[c] : 0;
+        free(per);
+    }
+    free(slot);
+    for (int64_t i = 0; i < n; i++) {
+        gm->kinds[gm->kind[i]]++;
+        if (gm->in_gene[i] >= 0 && sc_genes_is_retired(gm->ref,
+                                                       gm->in_gene[i]))
+            gm->n_retired++;
+    }
+    return 0;
+}
+
+/* The gene part of the report. */
+static int genes_report(const gene_map *gm, const sc_elem *var,
+                        const char *table, json_t *rep, int full)
+{
+    json_t *g = json_object(), *k = json_object();
+    int64_t n_mapped_entries = 0;
+
+    if (!g || !k)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int i = 0; i < SC_GENE_N_KINDS; i++)
+        if (gm->kinds[i])
+            json_object_set_new(k, sc_gene_kind_name((sc_gene_kind)i),
+                                json_integer(gm->kinds[i]));
+    for (int64_t i = 0; i < gm->n_in; i++)
+        n_mapped_entries += gm->col[i] >= 0;
+    json_object_set_new(g, "table", json_string(table));
+    json_object_set_new(g, "column", json_string(gm->column));
+    json_object_set_new(g, "species",
+                        json_string(gm->species >= 0
+                                        ? sc_genes_species(gm->species)->taxon
+                                        : ""));
+    json_object_set_new(g, "reference", json_string(sc_genes_version(gm->ref)));
+    json_object_set_new(g, "n_entries", json_integer(gm->n_in));
+    json_object_set_new(g, "n_mapped", json_integer(gm->n_out + gm->n_alt));
+    json_object_set_new(g, "n_mapped_entries", json_integer(n_mapped_entries));
+    json_object_set_new(g, "n_dropped",
+                        json_integer(gm->n_in - n_mapped_entries));
+    json_object_set_new(g, "n_duplicate_entries",
+                        json_integer(gm->n_dup_entries));
+    json_object_set_new(g, "n_retired", json_integer(gm->n_retired));
+    json_object_set_new(g, "kinds", k);
+    if (full) {
+        const sc_elem *col = strcmp(gm->column, "_index") == 0
+                                 ? var->index
+                                 : sc_elem_get(var, gm->column);
+        json_t *orig = json_array(), *exp = json_array(), *kd = json_array();
+
+        for (int64_t i = 0; i < gm->n_in; i++) {
+            const char *s = hz_col_str(col, i);
+
+            json_array_append_new(orig, json_string(s ? s : ""));
+            json_array_append_new(
+                exp, gm->col[i] >= 0
+                         ? json_string(sc_genes_id(gm->ref, gm->in_gene[i]))
+                     : gm->alt_id && gm->alt_id[i] ? json_string(gm->alt_id[i])
+                                                   : json_null());
+            json_array_append_new(kd, json_string(sc_gene_kind_name(
+                                          gm->kind[i])));
+        }
+        json_object_set_new(g, "original", orig);
+        json_object_set_new(g, "mapped", exp);
+        json_object_set_new(g, "kind", kd);
+    }
+    json_object_set_new(rep, "genes", g);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Row remapping                                                            */
+
+/* Per-thread scratch for remapping rows: accumulators over output
+ * columns. */
+typedef struct remap {
+    const gene_map *gm;
+    double *acc;
+    int64_t *stamp; /* row stamp per output column */
+    int32_t *touched;
+    int64_t n_touched, row_id;
+} remap;
+
+static int remap_init(remap *r, const gene_map *gm)
+{
+    size_t n = (size_t)(gm->n_out ? gm->n_out : 1);
+
+    memset(r, 0, sizeof *r);
+    r->gm = gm;
+    r->acc = malloc(n * sizeof *r->acc);
+    r->stamp = malloc(n * sizeof *r->stamp);
+    r->touched = malloc(n * sizeof *r->touched);
+    if (!r->acc || !r->stamp || !r->touched)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        r->stamp[i] = -1;
+    return 0;
+}
+
+static void remap_release(remap *r)
+{
+    free(r->acc);
+    free(r->stamp);
+    free(r->touched);
+    memset(r, 0, sizeof *r);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Sum row I of block B into output columns; R->touched lists them in
+ * increasing order afterwards. *DROPPED gets the counts of dropped genes. */
+static void remap_row(remap *r, const sc_block *b, int64_t i, double *dropped)
+{
+    const int32_t *col = r->gm->col;
+    int64_t id = ++r->row_id, descents = 0;
+    int32_t prev = -1;
+    double drop = 0;
+
+    r->n_touched = 0;
+    if (b->dense) {
+        const double *v = b->vals + i * b->n_cols;
+
+        for (int64_t j = 0; j < b->n_cols; j++) {
+            if (v[j] == 0)
+                continue;
+            int32_t o = col[j];
+
+            if (o < 0) {
+                drop += v[j];
+                continue;
+            }
+            if (r->stamp[o] != id) {
+                r->stamp[o] = id;
+                r->acc[o] = v[j];
+                r->touched[r->n_touched++] = o;
+                descents += o < prev;
+                prev = o;
+            } else {
+                r->acc[o] += v[j];
+            }
+        }
+    } else {
+        for (int64_t k = b->indptr[i]; k < b->indptr[i + 1]; k++) {
+            int32_t o = col[b->indices[k]];
+            double v = b->vals[k];
+
+            if (o < 0) {
+                drop += v;
+                continue;
+            }
+            if (v == 0)
+                continue;
+            if (r->stamp[o] != id) {
+                r->stamp[o] = id;
+                r->acc[o] = v;
+                r->touched[r->n_touched++] = o;
+                descents += o < prev;
+                prev = o;
+            } else {
+                r->acc[o] += v;
+            }
+        }
+    }
+    if (descents > 0 && descents <= 16) {
+        /* nearly sorted (a few duplicates out of place): insertion sort */
+        for (int64_t a = 1; a < r->n_touched; a++) {
+            int32_t x = r->touched[a];
+            int64_t c = a;
+
+            while (c > 0 && r->touched[c - 1] > x) {
+                r->touched[c] = r->touched[c - 1];
+                c--;
+            }
+            r->touched[c] = x;
+        }
+    } else if (descents > 16) {
+        qsort(r->touched, (size_t)r->n_touched, sizeof *r->touched, cmp_i32);
+    }
+    *dropped += drop;
+}
+
+/* ------------------------------------------------------------------------ */
+/* QC pass                                                                  */
+
+typedef struct qc {
+    int64_t n;           /* cells */
+    int32_t *n_genes;
+    float *total, *pct_mt, *pct_ribo, *pct_hb;
+    int32_t *nnz;        /* output values per cell */
+    uint8_t *keep, *outlier;
+    double sum_in, sum_dropped, sum_out; /* counts over all cells */
+    int64_t n_keep, n_outlier, n_low;
+    int64_t *rows;       /* kept input rows */
+    int64_t nnz_out;
+} qc;
+
+static void qc_release(qc *q)
+{
+    free(q->n_genes);
+    free(q->total);
+    free(q->pct_mt);
+    free(q->pct_ribo);
+    free(q->pct_hb);
+    free(q->nnz);
+    free(q->keep);
+    free(q->outlier);
+    free(q->rows);
+    memset(q, 0, sizeof *q);
+}
+
+static int64_t block_rows(sc_mat *m)
+{
+    sc_mat_info in;
+    int64_t rows;
+
+    sc_mat_get_info(m, &in);
+    if (in.fmt == SC_MAT_CSR || in.fmt == SC_MAT_CSC)
+        rows = in.nnz > 0 ? (int64_t)((double)BLOCK_VALUES * (double)in.n_rows /
+                                      (double)in.nnz)
+                          : in.n_rows;
+    else
+        rows = in.n_cols > 0 ? BLOCK_VALUES / in.n_cols : in.n_rows;
+    return rows < 1 ? 1 : rows;
+}
+
+static int qc_pass(sc_mat *m, const gene_map *gm, qc *q)
+{
+    sc_mat_info in;
+    sc_block b = SC_BLOCK_INIT;
+    remap r;
+    unsigned *grp = NULL;
+    int64_t step = block_rows(m);
+    int rc;
+
+    sc_mat_get_info(m, &in);
+    q->n = in.n_rows;
+    size_t n = (size_t)(q->n ? q->n : 1);
+
+    q->n_genes = malloc(n * sizeof *q->n_genes);
+    q->total = malloc(n * sizeof *q->total);
+    q->pct_mt = malloc(n * sizeof *q->pct_mt);
+    q->pct_ribo = malloc(n * sizeof *q->pct_ribo);
+    q->pct_hb = malloc(n * sizeof *q->pct_hb);
+    q->nnz = malloc(n * sizeof *q->nnz);
+    q->keep = calloc(n, 1);
+    q->outlier = calloc(n, 1);
+    grp = malloc((size_t)(gm->n_out ? gm->n_out : 1) * sizeof *grp);
+    if (!q->n_genes || !q->total || !q->pct_mt || !q->pct_ribo || !q->pct_hb ||
+        !q->nnz || !q->keep || !q->outlier || !grp) {
+        free(grp);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (int64_t c = 0; c < gm->n_out; c++)
+        grp[c] = sc_genes_qc_group(gm->ref, gm->out_gene[c]);
+    if ((rc = remap_init(&r, gm)) < 0) {
+        free(grp);
+        return rc;
+    }
+    for (int64_t r0 = 0; r0 < in.n_rows; r0 += step) {
+        int64_t r1 = r0 + step < in.n_rows ? r0 + step : in.n_rows;
+
+        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
+            break;
+        for (int64_t i = 0; i < b.n_rows; i++) {
+            double tot = 0, g[3] = {0, 0, 0};
+            int32_t ng = 0;
+
+            remap_row(&r, &b, i, &q->sum_dropped);
+            for (int64_t t = 0; t < r.n_touched; t++) {
+                int32_t o = r.touched[t];
+                double v = r.acc[o];
+
+                tot += v;
+                ng += v != 0;
+                if (grp[o] & SC_GENE_MT)
+                    g[0] += v;
+                else if (grp[o] & SC_GENE_RIBO)
+                    g[1] += v;
+                else if (grp[o] & SC_GENE_HB)
+                    g[2] += v;
+            }
+            int64_t c = r0 + i;
+
+            q->n_genes[c] = ng;
+            q->nnz[c] = ng;
+            q->total[c] = (float)tot;
+            q->pct_mt[c] = tot > 0 ? (float)(100 * g[0] / tot) : 0;
+            q->pct_ribo[c] = tot > 0 ? (float)(100 * g[1] / tot) : 0;
+            q->pct_hb[c] = tot > 0 ? (float)(100 * g[2] / tot) : 0;
+            q->sum_out += tot;
+        }
+    }
+    q->sum_in = q->sum_out + q->sum_dropped;
+    remap_release(&r);
+    sc_block_release(&b);
+    free(grp);
+    return rc;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Median and MAD of X[0..N). */
+static void median_mad(double *x, int64_t n, double *med, double *mad)
+{
+    *med = *mad = 0;
+    if (n == 0)
+        return;
+    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
+    *med = n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = fabs(x[i] - *med);
+    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
+    *mad = n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+/* Filters and MAD outlier flags; fills keep/outlier/rows. */
+static int qc_filter(const sc_hz_opts *o, qc *q, json_t *rep)
+{
+    double *x = malloc((size_t)(q->n ? q->n : 1) * sizeof *x);
+    double med[3], mad[3];
+    int64_t m = 0;
+
+    if (!x)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t c = 0; c < q->n; c++) {
+        q->keep[c] = q->n_genes[c] >= o->min_genes &&
+                     q->total[c] >= o->min_counts && q->n_genes[c] > 0;
+        q->n_low += !q->keep[c];
+    }
+    for (int k = 0; k < 3; k++) {
+        m = 0;
+        for (int64_t c = 0; c < q->n; c++)
+            if (q->keep[c])
+                x[m++] = k == 0   ? log1p(q->total[c])
+                         : k == 1 ? log1p(q->n_genes[c])
+                                  : q->pct_mt[c];
+        median_mad(x, m, &med[k], &mad[k]);
+    }
+    free(x);
+    for (int64_t c = 0; c < q->n; c++) {
+        if (!q->keep[c])
+            continue;
+        double lt = log1p(q->total[c]), lg = log1p(q->n_genes[c]);
+        int out = fabs(lt - med[0]) > o->nmads * mad[0] ||
+                  fabs(lg - med[1]) > o->nmads * mad[1] ||
+                  q->pct_mt[c] - med[2] > o->nmads_mt * mad[2] ||
+                  (o->max_pct_mt > 0 && q->pct_mt[c] > o->max_pct_mt);
+
+        /* a MAD of 0 (identical values) flags nothing by itself */
+        if (out && mad[0] == 0 && mad[1] == 0 && mad[2] == 0)
+            out = o->max_pct_mt > 0 && q->pct_mt[c] > o->max_pct_mt;
+        q->outlier[c] = (uint8_t)out;
+        q->n_outlier += out;
+        if (out && o->remove_outliers)
+            q->keep[c] = 0;
+    }
+    if (!(q->rows = malloc((size_t)(q->n ? q->n : 1) * sizeof *q->rows)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t c = 0; c < q->n; c++)
+        if (q->keep[c]) {
+            q->rows[q->n_keep++] = c;
+            q->nnz_out += q->nnz[c];
+        }
+    json_t *j = json_object();
+
+    json_object_set_new(j, "n_cells_in", json_integer(q->n));
+    json_object_set_new(j, "min_genes_per_cell", json_integer(o->min_genes));
+    json_object_set_new(j, "min_counts_per_cell", json_real(o->min_counts));
+    json_object_set_new(j, "n_cells_pass", json_integer(q->n - q->n_low));
+    json_object_set_new(j, "n_cells_low_quality", json_integer(q->n_low));
+    json_object_set_new(j, "n_outliers", json_integer(q->n_outlier));
+    json_object_set_new(j, "outliers_removed",
+                        json_boolean(o->remove_outliers));
+    json_object_set_new(j, "n_cells_out", json_integer(q->n_keep));
+    json_object_set_new(j, "median_log1p_total_counts", json_real(med[0]));
+    json_object_set_new(j, "mad_log1p_total_counts", json_real(mad[0]));
+    json_object_set_new(j, "median_log1p_n_genes", json_real(med[1]));
+    json_object_set_new(j, "mad_log1p_n_genes", json_real(mad[1]));
+    json_object_set_new(j, "median_pct_counts_mt", json_real(med[2]));
+    json_object_set_new(j, "mad_pct_counts_mt", json_real(mad[2]));
+    json_object_set_new(rep, "qc", j);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The output matrix: a callback source over the kept rows                  */
+
+typedef struct outmat {
+    sc_mat *in;        /* borrowed input matrix */
+    const gene_map *gm;
+    const qc *q;
+    int normalize;
+    double target;
+    remap r;
+    sc_block b;
+    double dropped;
+} outmat;
+
+static void outmat_free(void *ud)
+{
+    outmat *om = ud;
+
+    remap_release(&om->r);
+    sc_block_release(&om->b);
+    free(om);
+}
+
+static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
+{
+    outmat *om = ud;
+    const int64_t *rows = om->q->rows;
+    int64_t need = 0, k = 0;
+    int rc;
+
+    for (int64_t r = r0; r < r1; r++)
+        need += om->q->nnz[rows[r]];
+    if ((rc = sc_block_reserve(blk, r1 - r0, need)) < 0)
+        return rc;
+    blk->indptr[0] = 0;
+    for (int64_t r = r0; r < r1;) {
+        /* read a contiguous input range, at most ~BLOCK_VALUES values */
+        int64_t a = rows[r], e = r + 1;
+
+        while (e < r1 && rows[e] - a < (int64_t)(e - r) * 4 + 64 &&
+               e - r < 65536)
+            e++;
+        if ((rc = sc_mat_read_rows(om->in, a, rows[e - 1] + 1, &om->b)) < 0)
+            return rc;
+        for (int64_t x = r; x < e; x++) {
+            int64_t i = rows[x] - a;
+            double tot = om->q->total[rows[x]];
+
+            remap_row(&om->r, &om->b, i, &om->dropped);
+            for (int64_t t = 0; t < om->r.n_touched; t++) {
+                int32_t o = om->r.touched[t];
+                double v = om->r.acc[o];
+
+                if (v == 0)
+                    continue;
+                blk->indices[k] = o;
+                blk->vals[k++] = om->normalize && tot > 0
+                                     ? log1p(v / tot * om->target)
+                                     : v;
+            }
+            blk->indptr[x - r0 + 1] = k;
+        }
+        r = e;
+    }
+    if (k != need)
+        return sc_fail(SC_EFORMAT, "rows %lld..%lld: %lld values, %lld in the "
+                       "QC pass (the input changed?)", (long long)r0,
+                       (long long)r1, (long long)k, (long long)need);
+    return 0;
+}
+
+static sc_mat *outmat_new(sc_mat *in, const gene_map *gm, const qc *q,
+                          int normalize, double target)
+{
+    outmat *om = calloc(1, sizeof *om);
+
+    if (!om) {
+        sc_fail(SC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    om->in = in;
+    om->gm = gm;
+    om->q = q;
+    om->normalize = normalize;
+    om->target = target;
+    if (remap_init(&om->r, gm) < 0) {
+        outmat_free(om);
+        return NULL;
+    }
+    return sc_mat_new_callback(q->n_keep, gm->n_out, SC_DT_F32, q->nnz_out,
+                               outmat_read, om, outmat_free);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output tables                                                            */
+
+static sc_elem *str_column(const char *name, const char *const *s, int64_t n)
+{
+    return sc_elem_new_categorical_from_strings(name, s, n, 0);
+}
+
+static int add_take(sc_elem *parent, sc_elem *child)
+{
+    if (!child)
+        return *sc_errmsg() ? SC_ENOMEM : sc_fail(SC_ENOMEM, "out of memory");
+    return sc_elem_add_take(parent, child);
+}
+
+static sc_elem *f32_column(const char *name, const float *v,
+                           const int64_t *rows, int64_t n)
+{
+    sc_elem *e = sc_elem_new_array(name, SC_DT_F32, 1, &n);
+
+    if (e)
+        for (int64_t i = 0; i < n; i++)
+            ((float *)e->data)[i] = v[rows[i]];
+    return e;
+}
+
+static sc_elem *var_table(const gene_map *gm, int species_out)
+{
+    sc_elem *var = sc_elem_new(SC_K_DATAFRAME, "var");
+    int64_t n = gm->n_out;
+    const char **ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+    const char **nm = malloc((size_t)(n ? n : 1) * sizeof *nm);
+    const char **ty = malloc((size_t)(n ? n : 1) * sizeof *ty);
+    const char **ref = malloc((size_t)(n ? n : 1) * sizeof *ref);
+    const char **bio = malloc((size_t)(n ? n : 1) * sizeof *bio);
+    sc_elem *len = NULL, *filt = NULL;
+    int ok = 0;
+
+    if (!var || !ids || !nm || !ty || !ref || !bio)
+        goto out;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = gm->out_gene[i];
+
+        ids[i] = sc_genes_id(gm->ref, g);
+        nm[i] = sc_genes_name(gm->ref, g);
+        ty[i] = sc_genes_type(gm->ref, g);
+        ref[i] = sc_genes_species(species_out)->taxon;
+        bio[i] = "gene";
+    }
+    var->n_rows = n;
+    if (!(var->index = sc_elem_new_strings("_index", ids, n)) ||
+        !(len = sc_elem_new_array("feature_length", SC_DT_I64, 1, &n)) ||
+        !(filt = sc_elem_new_array("feature_is_filtered", SC_DT_BOOL, 1, &n)))
+        goto out;
+    for (int64_t i = 0; i < n; i++)
+        ((int64_t *)len->data)[i] = sc_genes_length(gm->ref, gm->out_gene[i]);
+    if (add_take(var, str_column("feature_name", nm, n)) < 0 ||
+        add_take(var, str_column("feature_reference", ref, n)) < 0 ||
+        add_take(var, str_column("feature_biotype", bio, n)) < 0 ||
+        add_take(var, str_column("feature_type", ty, n)) < 0)
+        goto out;
+    ok = add_take(var, len) == 0;
+    len = NULL;
+    ok = ok && add_take(var, filt) == 0;
+    filt = NULL;
+out:
+    sc_elem_free(len);
+    sc_elem_free(filt);
+    free(ids);
+    free(nm);
+    free(ty);
+    free(ref);
+    free(bio);
+    if (!ok) {
+        sc_elem_free(var);
+        if (!*sc_errmsg())
+            sc_fail(SC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return var;
+}
+
+/* The provenance time: $SOURCE_DATE_EPOCH when set, else now (UTC). */
+static void iso_time(char *buf, size_t size)
+{
+    const char *e = getenv("SOURCE_DATE_EPOCH");
+    time_t t = time(NULL);
+    struct tm tm;
+    char *end;
+
+    if (e && *e) {
+        long long v = strtoll(e, &end, 10);
+
+        if (!*end && v >= 0)
+            t = (time_t)v;
+    }
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Append a row to the dataframe uns['provenance'] (created when absent):
+ * string columns tool, version, command_line, input, input_sha256,
+ * references, time. */
+static int add_provenance(sc_elem *uns, const char *const *vals)
+{
+    static const char *const cols[7] = {"tool", "version", "command_line",
+                                        "input", "input_sha256",
+                                        "references", "time"};
+    sc_elem *old = sc_elem_get(uns, "provenance"), *df;
+    int64_t n0 = 0;
+    int rc;
+
+    if (old && old->kind == SC_K_DATAFRAME) {
+        for (int c = 0; c < 7; c++) {
+            sc_elem *x = sc_elem_get(old, cols[c]);
+
+            if (!x || !hz_col_is_str(x))
+                old = NULL; /* not ours: replaced */
+        }
+    } else {
+        old = NULL;
+    }
+    if (old)
+        n0 = old->n_rows;
+    if (!(df = sc_elem_new(SC_K_DATAFRAME, "provenance")))
+        return SC_ENOMEM;
+    df->n_rows = n0 + 1;
+    {
+        int64_t n = n0 + 1;
+        const char **s = malloc((size_t)n * sizeof *s);
+        char (*lab)[24] = malloc((size_t)n * sizeof *lab);
+
+        if (!s || !lab) {
+            free(s);
+            free(lab);
+            sc_elem_free(df);
+            return sc_fail(SC_ENOMEM, "out of memory");
+        }
+        for (int64_t i = 0; i < n; i++) {
+            snprintf(lab[i], sizeof lab[i], "%lld", (long long)i);
+            s[i] = lab[i];
+        }
+        df->index = sc_elem_new_strings("_index", s, n);
+        rc = df->index ? 0 : SC_ENOMEM;
+        for (int c = 0; c < 7 && rc == 0; c++) {
+            for (int64_t i = 0; i < n0; i++)
+                s[i] = hz_col_str(sc_elem_get(old, cols[c]), i);
+            s[n0] = vals[c];
+            rc = add_take(df, sc_elem_new_strings(cols[c], s, n));
+        }
+        free(s);
+        free(lab);
+    }
+    if (rc < 0) {
+        sc_elem_free(df);
+        return rc;
+    }
+    return sc_elem_add_take(uns, df);
+}
+
+static int set_uns_str(sc_elem *uns, const char *key, const char *v)
+{
+    return add_take(uns, sc_elem_new_string(key, v));
+}
+
+/* uns['harmonize']: what this run did and with which references. */
+static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
+                         const gene_map *gm, int normalized)
+{
+    sc_elem *d = sc_elem_new(SC_K_DICT, "harmonize");
+    json_t *v = sc_hz_versions(h);
+    const char *k;
+    json_t *x;
+    int rc = 0;
+
+    if (!d || !v) {
+        sc_elem_free(d);
+        json_decref(v);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    json_object_foreach(v, k, x)
+    {
+        if (rc == 0)
+            rc = set_uns_str(d, k, json_string_value(x));
+    }
+    json_decref(v);
+    if (rc == 0)
+        rc = set_uns_str(d, "tool_version", h->version);
+    if (rc == 0)
+        rc = set_uns_str(d, "counts_source", where);
+    if (rc == 0)
+        rc = set_uns_str(d, "gene_column", gm->column);
+    if (rc == 0)
+        rc = set_uns_str(d, "X", normalized ? "normalized" : "raw counts");
+    if (rc == 0)
+        rc = add_take(d, sc_elem_new_i64("min_genes_per_cell",
+                                         h->o.min_genes));
+    if (rc == 0 && h->o.orthologs && gm->species == 1)
+        rc = set_uns_str(d, "ortholog_projection", "mouse->human one2one");
+    if (rc == 0 && h->o.gene_space)
+        rc = set_uns_str(d, "gene_space", h->o.gene_space);
+    if (rc < 0) {
+        sc_elem_free(d);
+        return rc;
+    }
+    return sc_elem_add_take(uns, d);
+}
+
+/* Detach the dict called NAME of the input, or a new empty one. */
+static sc_elem *take_dict(sc_elem **src, const char *name)
+{
+    sc_elem *e = *src;
+
+    if (e) {
+        *src = NULL;
+        return e;
+    }
+    return sc_elem_new(SC_K_DICT, name);
+}
+
+/* obsm: keep the arrays of one row per cell, subset. */
+static int subset_obsm(sc_elem *dst, const sc_elem *src, const qc *q,
+                       int64_t n_obs)
+{
+    if (!src)
+        return 0;
+    for (size_t i = 0; i < src->n_child; i++) {
+        const sc_elem *e = src->child[i];
+
+        if ((e->kind == SC_K_ARRAY && e->rank >= 1 && e->shape[0] == n_obs) ||
+            e->kind == SC_K_DATAFRAME) {
+            int rc = add_take(dst, hz_subset_rows(e, q->rows, q->n_keep));
+
+            if (rc < 0)
+                return rc;
+        } else {
+            sc_log_warn("obsm['%s'] not kept (sparse or of another shape)",
+                        e->name);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void add_reason(sc_hz_result *res, const char *why)
+{
+    size_t n = strlen(res->reasons);
+
+    snprintf(res->reasons + n, sizeof res->reasons - n, "%s%s",
+             n ? "," : "", why);
+    res->refused = 1;
+}
+
+static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
+                        const gene_map *gm, qc *q, const char *out,
+                        hash_job *hj, const char *in, int normalized)
+{
+    sc_adata *o = sc_adata_new(q->n_keep, gm->n_out);
+    sc_write_opts wo = SC_WRITE_OPTS_INIT;
+    sc_elem *obs = NULL, *uns, *x;
+    int rc = 0;
+    int species_out = sc_genes_species_index(gm->ref);
+
+    if (!o)
+        return SC_ENOMEM;
+    wo.compress_level = h->o.compress_level;
+    /* obs: the kept rows, then the QC columns */
+    if (!(obs = hz_subset_rows(ad->obs, q->rows, q->n_keep))) {
+        rc = SC_ENOMEM;
+        goto out;
+    }
+    free(obs->name);
+    obs->name = strdup("obs");
+    {
+        sc_elem *ng = sc_elem_new_array("n_genes", SC_DT_I32, 1, &q->n_keep);
+        sc_elem *ol = sc_elem_new_array("qc_outlier", SC_DT_BOOL, 1,
+                                        &q->n_keep);
+
+        if (ng)
+            for (int64_t i = 0; i < q->n_keep; i++)
+                ((int32_t *)ng->data)[i] = q->n_genes[q->rows[i]];
+        if (ol)
+            for (int64_t i = 0; i < q->n_keep; i++)
+                ((uint8_t *)ol->data)[i] = q->outlier[q->rows[i]];
+        if ((rc = add_take(obs, ng)) < 0 ||
+            (rc = add_take(obs, f32_column("total_counts", q->total, q->rows,
+                                           q->n_keep))) < 0 ||
+            (rc = add_take(obs, f32_column("pct_counts_mt", q->pct_mt,
+                                           q->rows, q->n_keep))) < 0 ||
+            (rc = add_take(obs, f32_column("pct_counts_ribo", q->pct_ribo,
+                                           q->rows, q->n_keep))) < 0 ||
+            (rc = add_take(obs, f32_column("pct_counts_hb", q->pct_hb,
+                                           q->rows, q->n_keep))) < 0 ||
+            (rc = add_take(obs, ol)) < 0) {
+            sc_elem_free(obs);
+            goto out;
+        }
+    }
+    sc_elem_free(o->obs);
+    o->obs = obs;
+    sc_elem_free(o->var);
+    if (!(o->var = var_table(gm, species_out))) {
+        rc = SC_ENOMEM;
+        goto out;
+    }
+    if ((rc = subset_obsm(o->obsm, ad->obsm, q, ad->n_obs)) < 0)
+        goto out;
+    if (ad->obsp && ad->obsp->n_child)
+        sc_log_warn("obsp not kept (cell graphs are recomputed downstream)");
+    /* uns: the input's, plus organism, harmonize and provenance */
+    sc_elem_free(o->uns);
+    o->uns = uns = take_dict(&ad->uns, "uns");
+    if (!uns) {
+        rc = SC_ENOMEM;
+        goto out;
+    }
+    if ((rc = set_uns_str(uns, "organism_ontology_term_id",
+                          sc_genes_species(gm->species)->taxon)) < 0 ||
+        (rc = harmonize_uns(h, uns, cs->where, gm, normalized)) < 0)
+        goto out;
+    if (h->o.provenance) {
+        char when[32], *refs;
+        json_t *v = sc_hz_versions(h);
+        const char *vals[7];
+
+        if ((rc = hash_join(hj)) < 0) {
+            json_decref(v);
+            goto out;
+        }
+        refs = v ? json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+        json_decref(v);
+        iso_time(when, sizeof when);
+        vals[0] = h->tool;
+        vals[1] = h->version;
+        vals[2] = h->cmdline;
+        vals[3] = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+        vals[4] = hj->hex;
+        vals[5] = refs ? refs : "";
+        vals[6] = when;
+        rc = add_provenance(uns, vals);
+        free(refs);
+        if (rc < 0)
+            goto out;
+    }
+    /* X and the optional normalized layer */
+    if (!(x = sc_elem_new_matrix_take(
+              "X", outmat_new(cs->mat_elem->mat, gm, q, 0, 0)))) {
+        rc = SC_ENOMEM;
+        goto out;
+    }
+    o->X = x;
+    if (h->o.normalize && !normalized &&
+        (rc = add_take(o->layers,
+                       sc_elem_new_matrix_take(
+                           "log1p_norm",
+                           outmat_new(cs->mat_elem->mat, gm, q, 1,
+                                      h->o.target_sum)))) < 0)
+        goto out;
+    rc = sc_h5ad_write(o, out, &wo);
+out:
+    sc_adata_close(o);
+    return rc;
+}
+
+int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
+{
+    sc_adata *ad = NULL;
+    counts_src cs;
+    gene_map gm;
+    qc q;
+    hash_job hj;
+    hz_meta meta;
+    json_t *rep = json_object(), *rw = json_array();
+    sc_mat_info mi;
+    int rc, normalized = 0;
+
+    memset(res, 0, sizeof *res);
+    memset(&gm, 0, sizeof gm);
+    memset(&q, 0, sizeof q);
+    if (!rep || !rw) {
+        json_decref(rep);
+        json_decref(rw);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    res->report = rep;
+    json_object_set_new(rep, "input", json_string(in));
+    json_object_set_new(rep, "tool", json_string(h->tool));
+    json_object_set_new(rep, "version", json_string(h->version));
+    json_object_set_new(rep, "rewrites", rw);
+    if (h->o.provenance)
+        hash_start(&hj, in);
+    else
+        memset(&hj, 0, sizeof hj);
+    if ((rc = sc_adata_open(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS, &ad)) < 0)
+        goto out;
+    json_object_set_new(rep, "format", json_string(sc_format_name(ad->format)));
+    json_object_set_new(rep, "n_obs_in", json_integer(ad->n_obs));
+    json_object_set_new(rep, "n_vars_in", json_integer(ad->n_vars));
+    /* metadata first: it may tell the organism */
+    if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs,
+                              hz_meta_needs_onto(ad->obs) ? get_onto(h)
+                                                          : NULL,
+                              h->o.lenient, rw, &meta)) < 0)
+        goto out;
+    /* raw counts */
+    if ((rc = find_counts(h, ad, &cs)) < 0)
+        goto out;
+    if (!cs.mat_elem) {
+        rc = sc_fail(SC_EFORMAT, "no expression matrix");
+        goto out;
+    }
+    sc_mat_get_info(cs.mat_elem->mat, &mi);
+    json_object_set_new(rep, "counts",
+                        json_pack("{s:s, s:b, s:s, s:I}", "location",
+                                  cs.where, "is_counts", cs.is_counts,
+                                  "dtype", sc_dtype_name(mi.dtype), "nnz",
+                                  (json_int_t)mi.nnz));
+    if (!cs.is_counts) {
+        if (h->o.keep_normalized)
+            normalized = 1;
+        else
+            add_reason(res, "no_raw_counts");
+    }
+    if (!cs.var || cs.var->n_rows != mi.n_cols) {
+        rc = sc_fail(SC_EFORMAT, "%s has %lld genes but its var table %lld",
+                     cs.where, (long long)mi.n_cols,
+                     (long long)(cs.var ? cs.var->n_rows : -1));
+        goto out;
+    }
+    /* genes */
+    if ((rc = map_genes(h, cs.var, mi.n_cols,
+                        meta.organism[0] ? meta.organism : NULL, &gm, rep)) <
+        0)
+        goto out;
+    if ((rc = genes_report(&gm, cs.var, strcmp(cs.where, "raw/X") == 0
+                                            ? "raw/var"
+                                            : "var",
+                           rep, 1)) < 0)
+        goto out;
+    if (gm.mixed || meta.obs_organisms > 1) {
+        snprintf(res->organism, sizeof res->organism, "mixed");
+        add_reason(res, "mixed_species");
+    } else {
+        snprintf(res->organism, sizeof res->organism, "%s",
+                 sc_genes_species(gm.species)->taxon);
+    }
+    json_object_set_new(rep, "organism", json_string(res->organism));
+    if (ad->n_obs < h->o.min_cells)
+        add_reason(res, "too_few_cells");
+    if (gm.n_out + gm.n_alt < h->o.min_mapped_genes)
+        add_reason(res, "too_few_genes");
+    if (!res->refused) {
+        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q)) < 0 ||
+            (rc = qc_filter(&h->o, &q, rep)) < 0)
+            goto out;
+        json_object_set_new(rep, "total_counts_in", json_real(q.sum_in));
+        json_object_set_new(rep, "total_counts_mapped", json_real(q.sum_out));
+        json_object_set_new(rep, "total_counts_dropped",
+                            json_real(q.sum_dropped));
+        if (q.n_keep == 0)
+            add_reason(res, "no_cells_pass_qc");
+    }
+    json_object_set_new(rep, "status",
+                        json_string(res->refused ? "refused" : "ok"));
+    json_object_set_new(rep, "refusal_reasons", json_array());
+    for (const char *p = res->reasons; *p;) {
+        size_t n = strcspn(p, ",");
+
+        json_array_append_new(json_object_get(rep, "refusal_reasons"),
+                              json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    if (res->refused)
+        goto out;
+    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized)) <
+        0)
+        goto out;
+    res->n_obs = q.n_keep;
+    res->n_vars = gm.n_out;
+    json_object_set_new(rep, "output", json_string(out));
+    json_object_set_new(rep, "n_obs", json_integer(q.n_keep));
+    json_object_set_new(rep, "n_vars", json_integer(gm.n_out));
+    json_object_set_new(rep, "total_counts_out", json_real(0));
+    {
+        double sum = 0;
+
+        for (int64_t i = 0; i < q.n_keep; i++)
+            sum += q.total[q.rows[i]];
+        json_object_set_new(rep, "total_counts_out", json_real(sum));
+    }
+    json_object_set_new(rep, "references", sc_hz_versions(h));
+out:
+    if (hash_join(&hj) < 0 && rc == 0)
+        rc = SC_EIO;
+    if (h->o.provenance && hj.hex[0])
+        json_object_set_new(rep, "input_sha256", json_string(hj.hex));
+    qc_release(&q);
+    gene_map_release(&gm);
+    sc_adata_close(ad);
+    if (rc < 0)
+        return sc_fail_ctx(rc, "'%s'", in);
+    return 0;
+}
