@@ -1575,8 +1575,10 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     if ((rc = find_counts(h, ad, &cs)) < 0)
         goto out;
     if (!cs.mat_elem) {
-        rc = sc_fail(SC_EFORMAT, "no expression matrix");
-        goto out;
+        /* nothing to harmonize: a refusal, not an error */
+        json_object_set_new(rep, "counts", json_pack("{s:n}", "location"));
+        add_reason(res, "no_raw_counts");
+        goto verdict;
     }
     sc_mat_get_info(cs.mat_elem->mat, &mi);
     json_object_set_new(rep, "counts",
@@ -1629,6 +1631,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
         if (q.n_keep == 0)
             add_reason(res, "no_cells_pass_qc");
     }
+verdict:
     json_object_set_new(rep, "status",
                         json_string(res->refused ? "refused" : "ok"));
     json_object_set_new(rep, "refusal_reasons", json_array());
