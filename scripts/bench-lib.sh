@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench-lib.sh: helpers shared by the benchmark scripts (scripts/bench.d/*.sh).
 # Source it:   . "$(dirname "$0")/../bench-lib.sh"
 # SPDX-License-Identifier: MIT
@@ -120,5 +121,6 @@ bench_note() {
 
 # bench_warm VARIANT: read the files once so that runs start with a warm page cache
 bench_warm() {
-    cat $(bench_files "$1") > /dev/null
+    local f
+    bench_files "$1" | while read -r f; do cat "$f"; done > /dev/null
 }

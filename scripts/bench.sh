@@ -12,7 +12,7 @@
 # BENCH_TSV (also write the rows to this file).
 # Usage: scripts/bench.sh     (or: make bench [BENCH_SMALL=1])
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export SC_ROOT=$PWD
 BUILD=${BUILD:-build}
 export SC_BUILD=$PWD/$BUILD

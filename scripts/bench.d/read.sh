@@ -42,7 +42,7 @@ measure() {
 
 rc=0
 for v in none gzip; do
-    files=($(bench_files "$v"))
+    mapfile -t files < <(bench_files "$v")
     runs=$(bench_runs)
     [[ $v == gzip && ${BENCH_SMALL:-0} != 1 ]] && runs=$(bench_runs long)
     bench_warm "$v"

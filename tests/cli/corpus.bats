@@ -119,10 +119,28 @@ for f in ("CL-ontology-v2025-07-30", "UBERON-ontology-v2025-08-15", "PATO-ontolo
           "MmusDv-ontology-v2025-01-23", "HANCESTRO-ontology-v2025-04-01"):
     with gzip.open(os.path.join(share, "ontology/cxg-guide/schema-7.0.0", f + ".json.gz"), "rt") as fh:
         onto.update(json.load(fh))
+# aliases: checked against HGNC directly
+def split(s):
+    return [x for x in s.strip('"').split("|") if x]
+alias_of, approved = {}, {}
+with gzip.open(os.path.join(share, "genes/hgnc_complete_set_2024-02-01.tsv.gz"), "rt") as fh:
+    for r in csv.DictReader(fh, delimiter="\t"):
+        approved[r["symbol"].upper()] = r["ensembl_gene_id"]
+        for a in split(r["alias_symbol"]) + split(r["prev_symbol"]):
+            alias_of.setdefault(a.upper(), set()).add(r["ensembl_gene_id"] or r["hgnc_id"])
+any_name = {nm.upper() for ref in (h7, h5, m7, m5) for nm in ref.values()}
 n = 0
 for d in t["datasets"]:
     g = d["genes"]
     names = names_of.get(d["organism"], {})
+    for o, e, k in zip(g["original"], g["expected"], g["kind"]):
+        u = o.upper()
+        if k in ("alias", "prev"):
+            assert alias_of.get(u) == {e} and u not in approved and u not in any_name, (o, e)
+        elif k == "ambiguous_alias":
+            assert len(alias_of.get(u, ())) > 1 and u not in approved and u not in any_name, o
+        elif k == "shadowed_alias":
+            assert u in alias_of and u in approved and u not in any_name and approved[u] not in cur, o
     for o, e, k in zip(g["original"], g["expected"], g["kind"]):
         n += 1
         if k == "id":
@@ -161,7 +179,7 @@ PYEOF
 
 @test "make-corpus: gzip level 4 with auto chunks; the h5py writer writes the same contents" {
     cd "$BATS_TEST_TMPDIR"
-    small=(--datasets 3 --cells 900 --genes 300:500 --nnz 60 --mess 2 --seed 3 -j 1)
+    small=(--datasets 2 --cells 600 --genes 300:500 --nnz 60 --mess 2 --seed 3 -j 1)
     make-corpus -o g "${small[@]}" --compression none,gzip &
     local pg=$!
     make-corpus -o h "${small[@]}" --compression gzip --writer h5py
@@ -179,4 +197,32 @@ with h5py.File(sys.argv[2]) as f:
     d = f["X/data"] if isinstance(f["X"], h5py.Group) else f["X"]
     print(d.compression)' g/gzip/ds000.h5ad g/none/ds000.h5ad
     [[ ${lines[0]} == "gzip 4 True" && ${lines[1]} == "None" ]]
+}
+
+@test "test_corpus builds a corpus once and reuses it" {
+    export SC_BUILD=$BATS_TEST_TMPDIR/build
+    run -0 test_corpus --datasets 2 --cells 400 --genes 200:300 --nnz 40 --mess 1 -j 1
+    dir=$output
+    [[ -f $dir/truth.json && -f $dir/ds000.h5ad && -f $dir/ds001.h5ad ]]
+    touch -d '2000-01-01' "$dir/truth.json"
+    run -0 test_corpus --datasets 2 --cells 400 --genes 200:300 --nnz 40 --mess 1 -j 1
+    [[ $output == "$dir" && $(stat -c %Y "$dir/truth.json") == 946684800 ]]
+}
+
+@test "bench-lib: median, ratio and number formatting" {
+    . "$SC_ROOT/scripts/bench-lib.sh"
+    [[ $(printf '3\n1\n2\n' | median) == 2 ]]
+    [[ $(printf '4\n1\n2\n3\n' | median) == 2.5 ]]
+    [[ $(bench_ratio 3 2) == 1.50 && $(bench_ratio n/a 2) == n/a ]]
+    [[ $(bench_fmt 277123.4) == 277,000 && $(bench_fmt 0.012345) == 0.0123 && $(bench_fmt n/a) == n/a ]]
+    [[ $(bench_rate 1000 4) == 250 ]]
+    run -0 bench_row "what" 1234567 0.5 cells/s 2.00
+    [[ $output == $'what\t1,230,000\t0.5\tcells/s\t2.00' ]]
+}
+
+@test "bench-corpus: parameters of the small and the full corpus" {
+    run -0 env BENCH_SMALL=1 "$SC_ROOT/scripts/bench-corpus" --params
+    [[ $output == *"--cells 50000"* && $output == *"--compression none,gzip"* && $output == *"--writer anndata"* ]]
+    run -0 env BENCH_SMALL=0 "$SC_ROOT/scripts/bench-corpus" --params
+    [[ $output == *"--add-dataset 500000:30000:human --datasets 40 --cells 1000000"* ]]
 }

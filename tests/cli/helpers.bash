@@ -4,6 +4,7 @@
 # defaults below let `bats tests/cli/foo.bats` work from a checkout too.
 # SPDX-License-Identifier: MIT
 
+# shellcheck shell=bash disable=SC2034,SC2154  # PY is for the tests; bats sets $output
 bats_require_minimum_version 1.5.0
 
 SC_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
