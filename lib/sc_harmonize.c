@@ -28,6 +28,8 @@ struct sc_hz {
     sc_genes *genes[16];
     sc_onto *onto;
     int onto_tried;
+    unsigned used_species; /* of the current dataset: for its versions */
+    int used_onto;
     int64_t *ortho;      /* mouse gene -> human gene (1:1), when loaded */
     char **space;        /* --gene-space FILE ids */
     int64_t n_space;
@@ -132,6 +134,7 @@ static int get_genes(sc_hz *h, int sp, sc_genes **g)
 
 static const sc_onto *get_onto(sc_hz *h)
 {
+    h->used_onto = 1;
     if (!h->onto_tried) {
         h->onto_tried = 1;
         if (sc_onto_new(0, &h->onto) < 0 ||
@@ -153,7 +156,7 @@ json_t *sc_hz_versions(const sc_hz *h)
     if (!v)
         return NULL;
     for (int i = 0; i < 16; i++)
-        if (h->genes[i]) {
+        if (h->genes[i] && (h->used_species & (1u << i))) {
             char k[64];
 
             snprintf(k, sizeof k, "genes_%s",
@@ -161,7 +164,7 @@ json_t *sc_hz_versions(const sc_hz *h)
             json_object_set_new(v, k,
                                 json_string(sc_genes_version(h->genes[i])));
         }
-    if (h->onto)
+    if (h->onto && h->used_onto)
         for (int i = 0; i < sc_onto_count(h->onto); i++)
             json_object_set_new(v, sc_onto_name(h->onto, i),
                                 json_string(sc_onto_version(h->onto, i)));
@@ -595,6 +598,7 @@ static int map_genes(sc_hz *h, const sc_elem *var, int64_t n,
         return sc_fail(SC_ENOMEM, "out of memory");
     map_column(g, cols[best], n, gm->in_gene, gm->kind);
     gm->ref = g;
+    h->used_species = 1u << sp;
     if (gm->mixed && (rc = map_foreign(h, cols[best], gm)) < 0)
         return rc;
 
@@ -610,6 +614,7 @@ static int map_genes(sc_hz *h, const sc_elem *var, int64_t n,
             if (gm->in_gene[i] >= 0)
                 gm->in_gene[i] = h->ortho[gm->in_gene[i]];
         gm->ref = hu;
+        h->used_species |= 1u;
     }
     /* output columns */
     int64_t ng = sc_genes_count(gm->ref), *slot;
@@ -1337,6 +1342,7 @@ static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
 {
     sc_elem *d = sc_elem_new(SC_K_DICT, "harmonize");
     json_t *v = sc_hz_versions(h);
+    const char *column = gm->column;
     const char *k;
     json_t *x;
     int rc = 0;
@@ -1354,10 +1360,25 @@ static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
     json_decref(v);
     if (rc == 0)
         rc = set_uns_str(d, "tool_version", h->version);
+    /* an input harmonized before: X and _index are ours, keep where the
+     * counts and genes first came from */
+    {
+        sc_elem *prev = sc_elem_get(uns, "harmonize");
+        sc_elem *pc = prev ? sc_elem_get(prev, "counts_source") : NULL;
+        sc_elem *pg = prev ? sc_elem_get(prev, "gene_column") : NULL;
+
+        if (pc && pg && pc->kind == SC_K_ARRAY &&
+            pc->dtype == SC_DT_STR && pg->kind == SC_K_ARRAY &&
+            pg->dtype == SC_DT_STR && !strcmp(where, "X") &&
+            !strcmp(gm->column, "_index")) {
+            where = sc_elem_str(pc, 0);
+            column = sc_elem_str(pg, 0);
+        }
+    }
     if (rc == 0)
         rc = set_uns_str(d, "counts_source", where);
     if (rc == 0)
-        rc = set_uns_str(d, "gene_column", gm->column);
+        rc = set_uns_str(d, "gene_column", column);
     if (rc == 0)
         rc = set_uns_str(d, "X", normalized ? "normalized" : "raw counts");
     if (rc == 0)
@@ -1545,6 +1566,8 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
 
     memset(res, 0, sizeof *res);
     memset(&gm, 0, sizeof gm);
+    h->used_species = 0;
+    h->used_onto = 0;
     memset(&q, 0, sizeof q);
     if (!rep || !rw) {
         json_decref(rep);

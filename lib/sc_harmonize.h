@@ -95,8 +95,8 @@ SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *out,
                             sc_hz_result *res);
 void sc_hz_result_release(sc_hz_result *res);
 
-/* The versions of the reference data loaded so far ("genes_human": ...,
- * "CL": ...), as a new JSON object. */
+/* The versions of the reference data the last dataset used
+ * ("genes_homo_sapiens": ..., "CL": ...), as a new JSON object. */
 json_t *sc_hz_versions(const sc_hz *h);
 
 #endif

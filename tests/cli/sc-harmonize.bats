@@ -1,0 +1,252 @@
+#!/usr/bin/env bats
+# sc-harmonize: the common CLI cases (style.md §7), the messy corpus against
+# its truth file (tests/cli/harmonize-check.py), the real samples,
+# idempotence, settings files, bad input and -k.
+# SPDX-License-Identifier: MIT
+
+load helpers
+
+CHECK=$SC_ROOT/tests/cli/harmonize-check.py
+SAMPLE=$SC_TEST_DATA/10x_h5/cellranger3_filtered_feature_bc_matrix.h5
+# thresholds small enough for the tiny real samples
+SMALL=(--min-cells 1 --min-mapped-genes 1 --min-genes 1)
+
+# A messy corpus (every kind of gene and metadata mess, and refusals); the
+# truth was computed with --min-mapped-genes 1000.
+corpus() {
+    test_corpus --datasets 12 --cells 6000 --genes 1500:3000 --nnz 300 \
+        --mess 3 --seed 7 --min-mapped-genes 1000
+}
+
+# ---- common options ----
+
+@test "sc-harmonize: --help prints the usage to stdout" {
+    run -0 --separate-stderr sc-harmonize --help
+    [[ ${lines[0]} == "Usage: sc-harmonize [options] [<file>...]" ]]
+    [[ $output == *"--min-genes N"* && $output == *"[200]"* ]]
+    [[ $output == *"--min-mapped-genes N"* && $output == *"[10000]"* ]]
+    [[ -z $stderr ]]
+    local line
+    for line in "${lines[@]}"; do
+        [[ ${#line} -le 80 ]] || {
+            echo "longer than 80 columns: $line"
+            return 1
+        }
+    done
+}
+
+@test "sc-harmonize: --version" {
+    run -0 sc-harmonize --version
+    [[ $output == "sc-harmonize "* ]]
+}
+
+@test "sc-harmonize: an unknown option is a usage error" {
+    run -2 --separate-stderr sc-harmonize --no-such-flag
+    [[ $stderr == "sc-harmonize: "* ]]
+    [[ $stderr == *"Try 'sc-harmonize --help'."* ]]
+}
+
+@test "sc-harmonize: a bad number is a usage error" {
+    run -2 --separate-stderr sc-harmonize --min-genes lots x.h5ad
+    [[ $stderr == *"min-genes"* ]]
+}
+
+@test "sc-harmonize: a missing input fails with its name" {
+    run -1 --separate-stderr sc-harmonize -d "$BATS_TEST_TMPDIR" \
+        "$BATS_TEST_TMPDIR/nope.h5ad"
+    [[ $stderr == "sc-harmonize: error: "*"nope.h5ad"* ]]
+}
+
+@test "sc-harmonize: '-' reads a manifest on stdin and keeps its columns" {
+    printf 'path\tid\n%s\tX1\n' "$SAMPLE" > "$BATS_TEST_TMPDIR/in.tsv"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" - \
+        < "$BATS_TEST_TMPDIR/in.tsv"
+    [[ ${lines[0]} == "path	id	status	reason	organism	n_obs	n_vars	report	source" ]]
+    [[ ${lines[1]} == "$BATS_TEST_TMPDIR/o/cellranger3_filtered_feature_bc_matrix.h5ad	X1	ok		NCBITaxon:9606	1107	492	"* ]]
+    # no operand and stdin not a terminal: the same
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" \
+        < "$BATS_TEST_TMPDIR/in.tsv"
+    [[ ${lines[1]} == *"	X1	ok	"* ]]
+}
+
+@test "sc-harmonize: writing the manifest to /dev/full fails" {
+    run -1 --separate-stderr bash -c 'sc-harmonize "$@" > /dev/full' _ \
+        "${SMALL[@]}" -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    [[ $stderr == "sc-harmonize: error: "* ]]
+}
+
+@test "sc-harmonize: an unwritable output directory fails" {
+    run -1 --separate-stderr sc-harmonize -d /proc/no/such "$SAMPLE"
+    [[ $stderr == "sc-harmonize: error: "* ]]
+}
+
+@test "sc-harmonize: -k records a failed dataset, goes on, exits 3" {
+    local bad=$SC_TEST_DATA/bad/indptr-not-monotone.h5ad
+    run -3 --separate-stderr sc-harmonize -k "${SMALL[@]}" -d "$BATS_TEST_TMPDIR" \
+        "$bad" "$SAMPLE"
+    [[ ${lines[1]} == "$bad	failed	"* ]]
+    [[ ${lines[2]} == *"	ok	"* ]]
+    [[ $stderr == *"1 dataset failed"* ]]
+    # without -k the run stops at the failure
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/2" \
+        "$bad" "$SAMPLE"
+    [[ ${#lines[@]} -eq 2 ]]
+    [[ $stderr == "sc-harmonize: error: "*"indptr"* ]]
+    [[ ! -e $BATS_TEST_TMPDIR/2/cellranger3_filtered_feature_bc_matrix.h5ad ]]
+}
+
+@test "sc-harmonize: every malformed sample fails cleanly, nothing left" {
+    local f
+    for f in "$SC_TEST_DATA"/bad/*.h5ad; do
+        run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR" "$f"
+        [[ $stderr == "sc-harmonize: error: "* ]] || { echo "$f: $stderr"; return 1; }
+    done
+    if compgen -G "$BATS_TEST_TMPDIR/*.tmp.*"; then return 1; fi
+}
+
+# ---- settings files ----
+
+@test "sc-harmonize: settings file, flags beat it, unknown keys exit 2" {
+    printf 'min-genes: 100000\n' > "$BATS_TEST_TMPDIR/s.yaml"
+    run -0 --separate-stderr sc-harmonize -c "$BATS_TEST_TMPDIR/s.yaml" \
+        --min-cells 1 --min-mapped-genes 1 -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    [[ ${lines[1]} == *"	refused	no_cells_pass_qc	"* ]]
+    run -0 --separate-stderr sc-harmonize -c "$BATS_TEST_TMPDIR/s.yaml" \
+        "${SMALL[@]}" -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    # $SC_CONFIG, with a section for the tool
+    printf 'sc-harmonize:\n  min_cells: 5000\nsc-fetch:\n  x: 1\n' > "$BATS_TEST_TMPDIR/e.yaml"
+    SC_CONFIG=$BATS_TEST_TMPDIR/e.yaml run -0 --separate-stderr sc-harmonize \
+        --min-mapped-genes 1 -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    [[ ${lines[1]} == *"	refused	too_few_cells	"* ]]
+    printf 'min-genes: 1\nmin-gene: 2\n' > "$BATS_TEST_TMPDIR/bad.yaml"
+    run -2 --separate-stderr sc-harmonize -c "$BATS_TEST_TMPDIR/bad.yaml" "$SAMPLE"
+    [[ $stderr == *"line 2: unknown key 'min-gene'"* ]]
+    [[ -z $output ]]
+}
+
+# ---- the messy corpus ----
+
+@test "sc-harmonize: the messy corpus matches its truth file" {
+    local c
+    c=$(corpus)
+    run -0 --separate-stderr sc-harmonize -@ 2 --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/out" "$c"/ds*.h5ad
+    [[ ${#lines[@]} -eq 13 ]]
+    run -0 --separate-stderr /usr/bin/python3 "$CHECK" "$c" "$BATS_TEST_TMPDIR/out"
+    echo "$output"
+    [[ $output == *"(100.00%); rewrites"*"(100.00%)" ]]
+}
+
+@test "sc-harmonize: harmonizing a harmonized file changes nothing" {
+    local c
+    c=$(corpus)
+    run -0 sc-harmonize --no-provenance --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/a" "$c"/ds003.h5ad "$c"/ds006.h5ad "$c"/ds001.h5ad
+    run -0 sc-harmonize --no-provenance --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/b" "$BATS_TEST_TMPDIR"/a/*.h5ad
+    run -0 make-corpus --compare "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+    # with provenance, a second run adds one row and nothing else
+    run -0 sc-harmonize --min-mapped-genes 1000 -d "$BATS_TEST_TMPDIR/c" \
+        "$BATS_TEST_TMPDIR/a/ds003.h5ad"
+    run -0 sc-harmonize --min-mapped-genes 1000 -d "$BATS_TEST_TMPDIR/d" \
+        "$BATS_TEST_TMPDIR/c/ds003.h5ad"
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+a, b = (anndata.read_h5ad(p) for p in sys.argv[1:3])
+assert (a.X != b.X).nnz == 0 and a.obs.equals(b.obs) and a.var.equals(b.var)
+assert len(a.uns["provenance"]) == 1 and len(b.uns["provenance"]) == 2
+print(b.uns["provenance"].iloc[1]["tool"])' "$BATS_TEST_TMPDIR/c/ds003.h5ad" \
+        "$BATS_TEST_TMPDIR/d/ds003.h5ad"
+    [[ $output == "sc-harmonize" ]]
+}
+
+@test "sc-harmonize: provenance honours SOURCE_DATE_EPOCH and records the input" {
+    SOURCE_DATE_EPOCH=86400 run -0 sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    local sha
+    sha=$(sha256sum "$SAMPLE" | cut -c1-64)
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+p = anndata.read_h5ad(sys.argv[1]).uns["provenance"].iloc[0]
+print(p["time"], p["input_sha256"], p["tool"], "GENCODE" in p["references"])' \
+        "$BATS_TEST_TMPDIR/cellranger3_filtered_feature_bc_matrix.h5ad"
+    [[ $output == "1970-01-02T00:00:00Z $sha sc-harmonize True" ]]
+}
+
+# ---- the real samples ----
+
+@test "sc-harmonize: real samples harmonize or are refused for the right reason" {
+    local out=$BATS_TEST_TMPDIR/real
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$out" \
+        "$SC_TEST_DATA"/h5ad/*.h5ad "$SC_TEST_DATA"/10x_h5/cellranger3_filtered_feature_bc_matrix.h5 \
+        "$SC_TEST_DATA"/10x_mtx/cellranger2_hg19_chr21 "$SC_TEST_DATA"/loom/*.loom
+    printf '%s\n' "$output" | cut -f2,3 | tail -n +2 > "$BATS_TEST_TMPDIR/got"
+    # the analysed scanpy files hold scaled X and log-normalised raw: no
+    # counts; the noX archive has no matrix; anndataR's and the v0.7
+    # explorer fixture's genes are made-up names; loompy's matrix is random
+    # floats
+    printf '%s\n' 'refused	too_few_genes' 'refused	no_raw_counts' 'ok	' \
+        'refused	too_few_genes' 'ok	' 'refused	no_raw_counts' \
+        'refused	no_raw_counts' 'ok	' 'ok	' 'refused	no_raw_counts' \
+        > "$BATS_TEST_TMPDIR/want"
+    diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+    run -0 /usr/bin/python3 -c '
+import anndata, sys, glob
+for p in sorted(glob.glob(sys.argv[1] + "/*.h5ad")):
+    a = anndata.read_h5ad(p)
+    assert "organism_ontology_term_id" in a.uns, p
+    assert {"n_genes", "total_counts", "pct_counts_mt", "qc_outlier"} <= set(a.obs), p
+    assert {"feature_name", "feature_type", "feature_length"} <= set(a.var), p
+    assert all(v.startswith("ENSG") for v in a.var_names), p
+print("ok")' "$out"
+    [[ $output == ok ]]
+}
+
+@test "sc-harmonize: --keep-normalized keeps a dataset without counts, marked" {
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --keep-normalized \
+        -d "$BATS_TEST_TMPDIR" "$SC_TEST_DATA/h5ad/scanpy_pbmc68k_reduced_2025.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+print(anndata.read_h5ad(sys.argv[1]).uns["harmonize"]["X"])' \
+        "$BATS_TEST_TMPDIR/scanpy_pbmc68k_reduced_2025.h5ad"
+    [[ $output == normalized ]]
+}
+
+@test "sc-harmonize: --gene-space, --normalize and --orthologs" {
+    # the sample's genes reversed, after a gene it does not have
+    run -0 sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/plain" "$SAMPLE"
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+print("# panel\nENSG00000000003")
+print("\n".join(reversed(list(a.var_names))))' \
+        "$BATS_TEST_TMPDIR/plain/cellranger3_filtered_feature_bc_matrix.h5ad"
+    printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/space.txt"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --normalize \
+        --gene-space "$BATS_TEST_TMPDIR/space.txt" -d "$BATS_TEST_TMPDIR" "$SAMPLE"
+    run -0 /usr/bin/python3 -c '
+import anndata, sys, numpy as np
+a = anndata.read_h5ad(sys.argv[1])
+b = anndata.read_h5ad(sys.argv[2])
+assert list(a.var_names[1:]) == list(reversed(b.var_names))
+assert a.X[:, 0].sum() == 0 and a.X.sum() == b.X.sum()
+n = a.layers["log1p_norm"]
+assert abs(np.expm1(n[0].toarray()).sum() - 1e4) < 1
+print(a.var_names[0], a.n_vars)' \
+        "$BATS_TEST_TMPDIR/cellranger3_filtered_feature_bc_matrix.h5ad" \
+        "$BATS_TEST_TMPDIR/plain/cellranger3_filtered_feature_bc_matrix.h5ad"
+    [[ $output == "ENSG00000000003 493" ]]
+    # mouse onto human
+    local c
+    c=$(corpus)
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 500 --orthologs \
+        -d "$BATS_TEST_TMPDIR/m" "$c/ds000.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+print(a.uns["organism_ontology_term_id"], a.var_names[0][:4], a.n_vars > 1000)' \
+        "$BATS_TEST_TMPDIR/m/ds000.h5ad"
+    [[ $output == "NCBITaxon:10090 ENSG True" ]]
+}
