@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sc-annotate.h"
 #include "sc_cli.h"
 #include "sc_io.h"
+#include "sc_match.h"
 #include "sc_log.h"
 #include "sc_onto.h"
 #include "sc_share.h"
@@ -23,6 +25,14 @@ enum {
     OPT_NO_CACHE,
     OPT_LATEST,
     OPT_ONTOLOGY,
+    OPT_CURATED,
+    OPT_NO_CURATED,
+    OPT_COLUMN,
+    OPT_ORGANISM,
+    OPT_DRY_RUN,
+    OPT_SUBMISSION,
+    OPT_FIELDS,
+    OPT_COARSE,
 };
 
 /* ---- options ---- */
@@ -57,26 +67,121 @@ enum {
     {'n', "max", SC_ARG_REQUIRED, "N", "at most N suggestions [10]"},         \
     {OPT_ONTOLOGY, "ontology", SC_ARG_REQUIRED, "NAME",                       \
      "only terms of this ontology (CL, UBERON, ...) [all]"}
+/* The options of annotate. */
+#define OPTS_ANNOTATE                                                         \
+    {0, NULL, 0, NULL, "Annotation options:"},                                \
+    {'d', "outdir", SC_ARG_REQUIRED, "DIR",                                   \
+     "write the annotated h5ad files and reports into DIR (required)"},       \
+    {'m', "mapping", SC_ARG_REQUIRED, "FILE",                                 \
+     "user mapping, TSV or YAML (label -> term id), over every other rule; "  \
+     "repeatable"},                                                           \
+    {OPT_CURATED, "curated", SC_ARG_REQUIRED, "FILE",                         \
+     "curated shorthand rules [share/annotate/curated.tsv]"},                 \
+    {OPT_NO_CURATED, "no-curated", SC_ARG_NONE, NULL,                         \
+     "use no curated rules"},                                                 \
+    {OPT_COLUMN, "column", SC_ARG_REQUIRED, "FIELD=COL",                      \
+     "look for FIELD's labels in obs column COL first (comma-separated "      \
+     "list; FIELD= skips the field)"},                                        \
+    {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "ID",                         \
+     "organism when the dataset does not say (NCBITaxon:9606)"},              \
+    {OPT_DRY_RUN, "dry-run", SC_ARG_NONE, NULL,                               \
+     "map and write the reports, but no h5ad"},                               \
+    {'l', "compress-level", SC_ARG_REQUIRED, "N",                             \
+     "gzip level of the h5ad written, 0 for none [4]"},                       \
+    {'k', "keep-going", SC_ARG_NONE, NULL,                                    \
+     "record a failed dataset in the manifest and go on (exit status 3)"}
+
+/* The options of validate. */
+#define OPTS_VALIDATE                                                         \
+    {0, NULL, 0, NULL, "Validation options:"},                                \
+    {OPT_SUBMISSION, "submission", SC_ARG_NONE, NULL,                         \
+     "check as for a submission to CELLxGENE: the label columns and uns "     \
+     "keys the portal adds are errors"}
+
+/* The options of export. */
+#define OPTS_EXPORT                                                           \
+    {0, NULL, 0, NULL, "Export options:"},                                    \
+    {OPT_FIELDS, "fields", SC_ARG_REQUIRED, "LIST",                           \
+     "fields to export [cell_type,tissue,disease,assay,sex,"                  \
+     "development_stage,self_reported_ethnicity,organism]"},                  \
+    {OPT_COARSE, "coarse", SC_ARG_NONE, NULL,                                 \
+     "add the CELLxGENE coarse groups (cell class, organ, system, "           \
+     "tissue_general) to the vocabularies"}
 /* clang-format on */
 
 /* Every option: the tool's own --help, and the search command. */
-static const sc_opt opts_all[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_SEARCH,
-                                  OPTS_DATA, SC_OPT_END};
+static const sc_opt opts_all[] = {
+    SC_OPT_COMMON, OPTS_OUTPUT, OPTS_SEARCH,  OPTS_ANNOTATE,
+    OPTS_VALIDATE, OPTS_EXPORT, OPTS_DATA,    SC_OPT_END};
+
+static const sc_opt opts_annotate[] = {SC_OPT_COMMON, OPTS_OUTPUT,
+                                       OPTS_ANNOTATE, OPTS_DATA, SC_OPT_END};
+static const sc_opt opts_validate[] = {SC_OPT_COMMON, OPTS_OUTPUT,
+                                       OPTS_VALIDATE, OPTS_DATA, SC_OPT_END};
+static const sc_opt opts_export[] = {
+    SC_OPT_COMMON,
+    {'d', "outdir", SC_ARG_REQUIRED, "DIR",
+     "write the vocabularies, hierarchies and distances into DIR (required)"},
+    {'o', "output", SC_ARG_REQUIRED, "FILE",
+     "write the summary to FILE, - for stdout [-]"},
+    OPTS_EXPORT,
+    OPTS_DATA,
+    SC_OPT_END};
 
 static const sc_opt opts_query[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_DATA,
                                     SC_OPT_END};
 
-struct args {
-    const char *output;
-    int json;
-    int latest;
-    int no_cache;
-    const char *cache;
-    int64_t max;
-    const char *ontology;
-};
 
 static int print_versions(void);
+
+/* --column: FIELD=COL[,FIELD=COL...], added to the earlier ones. */
+static int add_columns(struct args *a, const char *arg)
+{
+    static char buf[4096];
+    size_t used = a->columns ? strlen(a->columns) : 0;
+
+    for (const char *p = arg; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        char f[64];
+
+        if (!eq || eq == p || (size_t)(eq - p) >= sizeof f)
+            return sc_fail(SC_EINVAL, "expected FIELD=COLUMN, not '%.*s'",
+                           (int)n, p);
+        snprintf(f, sizeof f, "%.*s", (int)(eq - p), p);
+        if (sc_match_field_find(f) < 0)
+            return sc_fail(SC_EINVAL, "unknown field '%s'", f);
+        p += n;
+        if (*p)
+            p++;
+    }
+    if (a->columns != buf)
+        buf[0] = '\0';
+    if (used + strlen(arg) + 2 > sizeof buf)
+        return sc_fail(SC_EINVAL, "too many columns");
+    snprintf(buf + used, sizeof buf - used, "%s%s", used ? "," : "", arg);
+    a->columns = buf;
+    return 0;
+}
+
+/* --fields: a comma-separated list of known fields. */
+static int check_fields(struct args *a, const char *arg)
+{
+    char f[64];
+
+    for (const char *p = arg; *p;) {
+        size_t n = strcspn(p, ",");
+
+        snprintf(f, sizeof f, "%.*s", (int)n, p);
+        if (sc_match_field_find(f) < 0)
+            return sc_fail(SC_EINVAL, "unknown field '%s'", f);
+        p += n;
+        if (*p)
+            p++;
+    }
+    a->fields = arg;
+    return 0;
+}
 
 static int on_option(int key, const char *arg, void *ud)
 {
@@ -96,6 +201,28 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_LATEST: a->latest = 1; break;
     case OPT_ONTOLOGY: a->ontology = arg; break;
     case 'n': return sc_parse_int(arg, 1, 1000000, &a->max);
+    case 'd': a->outdir = arg; break;
+    case 'm':
+        if (a->n_mapping >= 16)
+            return sc_fail(SC_EINVAL, "at most 16 mapping files");
+        a->mapping[a->n_mapping++] = arg;
+        break;
+    case OPT_CURATED: a->curated = arg; break;
+    case OPT_NO_CURATED: a->curated = ""; break;
+    case OPT_COLUMN: return add_columns(a, arg);
+    case OPT_ORGANISM: a->organism = arg; break;
+    case OPT_DRY_RUN: a->dry_run = 1; break;
+    case 'l': {
+        int64_t v;
+        int rc = sc_parse_int(arg, 0, 9, &v);
+
+        a->compress_level = (int)v;
+        return rc;
+    }
+    case 'k': a->keep_going = 1; break;
+    case OPT_SUBMISSION: a->submission = 1; break;
+    case OPT_FIELDS: return check_fields(a, arg);
+    case OPT_COARSE: a->coarse = 1; break;
     case SC_OPT_VERSION_HOOK: return print_versions();
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
@@ -123,7 +250,7 @@ static int print_versions(void)
 /* ---- output ---- */
 
 /* One JSON value on a line; VALUE is released. */
-static int put_json(FILE *fp, json_t *value)
+int ann_put_json(FILE *fp, json_t *value)
 {
     int rc = 0;
 
@@ -276,7 +403,7 @@ static int term_json(FILE *fp, const sc_onto *o, sc_onto_term t,
         if (ti->resolved == SC_ONTO_NONE)
             json_object_set_new(j, "unresolved", json_string(ti->why));
     }
-    return put_json(fp, j);
+    return ann_put_json(fp, j);
 }
 
 static void term_text(FILE *fp, const sc_onto *o, sc_onto_term t,
@@ -424,7 +551,7 @@ static int cmd_pair(const struct args *a, const sc_onto *o, FILE *fp, int argc,
         j = json_pack("{s:s, s:s, s:i, s:o}", "a", sc_onto_id(o, x), "b",
                       sc_onto_id(o, y), "distance", d, "lca",
                       arr ? arr : json_null());
-        rc = put_json(fp, j);
+        rc = ann_put_json(fp, j);
     } else if (lca_rows) {
         for (size_t k = 0; k < n; k++)
             fprintf(fp, "%s\t%s\t%d\t%d\n", sc_onto_id(o, lca[k]),
@@ -484,7 +611,7 @@ static int cmd_search(const struct args *a, const sc_onto *o, FILE *fp,
                                hits[k].score, "matched", hits[k].matched,
                                "deprecated",
                                sc_onto_is_deprecated(o, hits[k].term)));
-        rc = put_json(fp, arr);
+        rc = ann_put_json(fp, arr);
     } else {
         for (size_t k = 0; k < n; k++)
             fprintf(fp, "%.3f\t%s\t%s\t%s\t%s\n", hits[k].score,
@@ -536,6 +663,30 @@ static const struct command commands[] = {
      "synonym, all words found, then close spellings. Prints score, tier, "
      "id,\nlabel and the string that matched. Suggestions only.",
      "ranked term suggestions for free text", opts_all, 1, -1, cmd_search},
+    {"annotate",
+     "annotate [options] -d DIR [<in.h5ad>...]\n"
+     "Map the label columns of datasets (files, or a manifest on stdin) to\n"
+     "ontology terms: write DIR/<name>.h5ad with the *_ontology_term_id and\n"
+     "label columns, DIR/<name>.annotate.json and DIR/<name>.labels.tsv\n"
+     "(every label with its term and tier, or its candidates), and a\n"
+     "manifest line per dataset on stdout.",
+     "map label columns of datasets to ontology terms", opts_annotate, 0, -1,
+     ann_cmd_annotate},
+    {"validate",
+     "validate [options] <in.h5ad>...\n"
+     "Check datasets against the CELLxGENE schema rules (the vendored\n"
+     "schema_definition.yaml): print ERROR and WARNING lines; exit status 1\n"
+     "when a dataset has an error.",
+     "check datasets against the CELLxGENE schema", opts_validate, 1, -1,
+     ann_cmd_validate},
+    {"export",
+     "export [options] -d DIR [<in.h5ad>...]\n"
+     "Write training label files for a set of datasets (files, or a manifest\n"
+     "on stdin): per field a vocabulary, the hierarchy of parents over\n"
+     "leaves, and the pairwise distances and lowest common ancestors of the\n"
+     "terms used, as TSV and .npy.",
+     "vocabularies, hierarchies and distances for training", opts_export, 0,
+     -1, ann_cmd_export},
 };
 /* clang-format on */
 
@@ -616,7 +767,7 @@ static char *top_usage(void)
 int main(int argc, char **argv)
 {
     static char dash[] = "-", *stdin_only[] = {dash};
-    struct args a = {.output = "-", .max = 10};
+    struct args a = {.output = "-", .max = 10, .compress_level = 4};
     int ci = command_index(argc, argv), rc;
     const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
     sc_onto *o = NULL;
@@ -655,6 +806,15 @@ int main(int argc, char **argv)
         cli.argc = 1; /* read the ids from stdin */
         cli.argv = stdin_only;
     }
+    if ((cmd->run == ann_cmd_annotate || cmd->run == ann_cmd_export) &&
+        !a.outdir)
+        return sc_cli_usage_error(&cli, "%s: no output directory (-d DIR)",
+                                  cmd->name);
+    if ((cmd->run == ann_cmd_annotate || cmd->run == ann_cmd_export) &&
+        (cli.argc == 0 || (cli.argc == 1 && !strcmp(cli.argv[0], "-"))) &&
+        isatty(STDIN_FILENO))
+        return sc_cli_usage_error(&cli, "%s: no input", cmd->name);
+    a.cli = &cli;
     if ((rc = load(&a, &cli, &o)) < 0)
         return sc_cli_finish(&cli, rc);
     if (a.ontology && sc_onto_find_ontology(o, a.ontology) < 0) {
@@ -662,8 +822,12 @@ int main(int argc, char **argv)
         return sc_cli_usage_error(&cli, "unknown ontology '%s'", a.ontology);
     }
     if ((rc = sc_io_atomic_open(a.output, &out, &fp)) == 0) {
+        int wrc;
+
         rc = cmd->run(&a, o, fp, cli.argc, cli.argv);
-        rc = sc_io_atomic_finish(&out, rc);
+        wrc = sc_io_atomic_finish(&out, rc > 0 ? 0 : rc);
+        if (wrc < 0)
+            rc = wrc;
     }
     sc_onto_free(o);
     return sc_cli_finish(&cli, rc);

@@ -1,0 +1,53 @@
+/* sc-annotate: declarations shared by the parts of the tool. */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_ANNOTATE_TOOL_H
+#define SC_ANNOTATE_TOOL_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sc_cli.h"
+#include "sc_onto.h"
+
+/* The settings of every command (each uses some). */
+struct args {
+    const char *output;
+    int json;
+    int latest;
+    int no_cache;
+    const char *cache;
+    int64_t max;
+    const char *ontology;
+    /* annotate */
+    const char *outdir;
+    const char *mapping[16];
+    int n_mapping;
+    const char *curated; /* NULL: the shipped file; "" none */
+    const char *columns; /* FIELD=COL,... */
+    const char *organism;
+    int dry_run;
+    int keep_going;
+    int compress_level;
+    /* validate */
+    int submission;
+    int max_messages;
+    /* export */
+    const char *fields;
+    int coarse;
+    const sc_cli *cli;
+};
+
+/* One JSON value on a line of FP; VALUE is released. 0 or SC_EIO. */
+int ann_put_json(FILE *fp, json_t *value);
+
+/* The commands, in cmd/sc-annotate_<name>.c. Each returns 0, a negative
+ * SC_E* code with the message set, or SC_EXIT_PARTIAL under -k. */
+int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp,
+                     int argc, char **argv);
+int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp,
+                     int argc, char **argv);
+int ann_cmd_export(const struct args *a, const sc_onto *o, FILE *fp,
+                   int argc, char **argv);
+
+#endif

@@ -1,0 +1,798 @@
+/* sc-annotate annotate: map the label columns of datasets to terms. */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc-annotate.h"
+#include "sc_adata.h"
+#include "sc_hash.h"
+#include "sc_io.h"
+#include "sc_log.h"
+#include "sc_manifest.h"
+#include "sc_match.h"
+#include "sc_share.h"
+#include "sc_version.h"
+
+/* Where each field's labels are looked for, first match wins (exact name,
+ * then ignoring case). --column puts its names in front. */
+static const char *const default_columns[SC_FIELD_N] = {
+    "cell_type,CellType,cell_ontology_class,author_cell_type,celltype,"
+    "cell_type_original,cell_types,celltypes,cell_label,annotation,"
+    "predicted.celltype,cell.type,free_annotation",
+    "tissue,Tissue,organ,tissue_original,tissue_type_original",
+    "disease,Disease,condition,disease_state,diagnosis",
+    "assay,technology,platform,protocol",
+    "sex,Sex,gender",
+    "development_stage,age_group,stage,dev_stage",
+    "self_reported_ethnicity,ethnicity,race",
+    "organism,species,Organism",
+};
+
+/* ---- a column's distinct labels ---- */
+
+/* The distinct values of obs column E as strings with per-cell codes
+ * (-1 for missing). */
+struct labels {
+    char **s;
+    int64_t n;
+    int32_t *codes; /* n_obs */
+    int64_t *count; /* per label */
+};
+
+static void labels_release(struct labels *l)
+{
+    for (int64_t i = 0; i < l->n; i++)
+        free(l->s[i]);
+    free(l->s);
+    free(l->codes);
+    free(l->count);
+    memset(l, 0, sizeof *l);
+}
+
+static char *value_str(const sc_elem *e, int64_t i)
+{
+    char buf[64];
+
+    if (e->dtype == SC_DT_STR) {
+        const char *s = sc_elem_str(e, i);
+        return strdup(s ? s : "");
+    }
+    if (e->dtype == SC_DT_BOOL)
+        return strdup(sc_elem_num(e, i) != 0 ? "True" : "False");
+    snprintf(buf, sizeof buf, "%.15g", sc_elem_num(e, i));
+    return strdup(buf);
+}
+
+static int get_labels(const sc_elem *col, int64_t n_obs, struct labels *l)
+{
+    const sc_elem *vals = col;
+    sc_elem *tmp = NULL;
+    const int32_t *codes;
+    int rc = 0;
+
+    memset(l, 0, sizeof *l);
+    if (col->kind == SC_K_NULLABLE)
+        vals = col->values;
+    if (col->kind != SC_K_CATEGORICAL) {
+        char **s;
+
+        if (!vals || vals->kind != SC_K_ARRAY || sc_elem_count(vals) != n_obs)
+            return sc_fail(SC_EFORMAT, "column '%s' is not a 1-D column",
+                           col->name);
+        if (!(s = calloc((size_t)n_obs + 1, sizeof *s)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < n_obs && rc == 0; i++) {
+            if (col->kind == SC_K_NULLABLE && col->mask && col->mask[i])
+                continue;
+            if (vals->dtype == SC_DT_STR)
+                s[i] = (char *)sc_elem_str(vals, i);
+            else if (!(s[i] = value_str(vals, i)))
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+        }
+        if (rc == 0 && !(tmp = sc_elem_new_categorical_from_strings(
+                             col->name, (const char *const *)s, n_obs, 0)))
+            rc = SC_ENOMEM;
+        if (vals->dtype != SC_DT_STR)
+            for (int64_t i = 0; i < n_obs; i++)
+                free(s[i]);
+        free(s);
+        if (rc < 0)
+            return rc;
+        col = tmp;
+    }
+    l->n = sc_elem_count(col->categories);
+    l->s = calloc((size_t)l->n + 1, sizeof *l->s);
+    l->count = calloc((size_t)l->n + 1, sizeof *l->count);
+    l->codes = malloc((size_t)n_obs * sizeof *l->codes + 1);
+    if (!l->s || !l->count || !l->codes) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t k = 0; k < l->n; k++)
+        if (!(l->s[k] = value_str(col->categories, k))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+    codes = col->codes->data;
+    for (int64_t i = 0; i < n_obs; i++) {
+        int32_t c = codes[i];
+
+        if (c >= l->n)
+            c = -1;
+        l->codes[i] = c;
+        if (c >= 0)
+            l->count[c]++;
+    }
+out:
+    sc_elem_free(tmp);
+    if (rc < 0)
+        labels_release(l);
+    return rc;
+}
+
+/* ---- one field ---- */
+
+/* The obs column holding FIELD's labels, or NULL. */
+static sc_elem *find_column(const struct args *a, const sc_elem *obs,
+                            int field, char *name, size_t size)
+{
+    const char *fname = sc_match_field_name(field);
+    char list[1024];
+    size_t used = 0;
+
+    list[0] = '\0';
+    /* --column FIELD=COL entries first */
+    for (const char *p = a->columns; p && *p;) {
+        size_t n = strcspn(p, ","), fl = strlen(fname);
+
+        if (n > fl && !strncmp(p, fname, fl) && p[fl] == '=')
+            used += (size_t)snprintf(list + used, sizeof list - used, "%.*s,",
+                                     (int)(n - fl - 1), p + fl + 1);
+        if (used >= sizeof list)
+            break;
+        p += n;
+        if (*p)
+            p++;
+    }
+    if (used < sizeof list)
+        snprintf(list + used, sizeof list - used, "%s",
+                 default_columns[field]);
+    for (int ci = 0; ci < 2; ci++)
+        for (const char *p = list; *p;) {
+            size_t n = strcspn(p, ",");
+
+            for (size_t k = 0; k < obs->n_child; k++) {
+                const char *cn = obs->child[k]->name;
+
+                if (strlen(cn) == n &&
+                    (ci ? !strncasecmp(cn, p, n) : !strncmp(cn, p, n))) {
+                    snprintf(name, size, "%s", cn);
+                    return obs->child[k];
+                }
+            }
+            p += n;
+            if (*p)
+                p++;
+        }
+    return NULL;
+}
+
+/* A field switched off with --column FIELD= (empty). */
+static int field_off(const struct args *a, int field)
+{
+    const char *fname = sc_match_field_name(field);
+    size_t fl = strlen(fname);
+
+    for (const char *p = a->columns; p && *p;) {
+        size_t n = strcspn(p, ",");
+
+        if (n == fl + 1 && !strncmp(p, fname, fl) && p[fl] == '=')
+            return 1;
+        p += n;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+static json_t *term_ref(const sc_onto *o, sc_onto_term t)
+{
+    return json_pack("{s:s, s:s}", "id", sc_onto_id(o, t), "label",
+                     sc_onto_label(o, t));
+}
+
+struct ctx {
+    const struct args *a;
+    const sc_onto *o;
+    sc_match *m;
+    FILE *tsv; /* the labels TSV of the dataset */
+    double t_map;
+};
+
+/* Human or mouse from the Ensembl ids of var (index or gene_ids), when
+ * nearly all of the first 200 agree. */
+static void organism_from_genes(const sc_adata *ad, char *org, size_t size)
+{
+    const sc_elem *cols[2] = {ad->var ? ad->var->index : NULL,
+                              ad->var ? sc_elem_get(ad->var, "gene_ids")
+                                      : NULL};
+
+    for (int c = 0; c < 2; c++) {
+        const sc_elem *e = cols[c];
+        int64_t n, hs = 0, mm = 0;
+
+        if (!e || e->kind != SC_K_ARRAY || e->dtype != SC_DT_STR)
+            continue;
+        n = sc_elem_count(e) < 200 ? sc_elem_count(e) : 200;
+        for (int64_t i = 0; i < n; i++) {
+            const char *s = sc_elem_str(e, i);
+
+            if (s && !strncmp(s, "ENSMUSG", 7))
+                mm++;
+            else if (s && !strncmp(s, "ENSG", 4))
+                hs++;
+        }
+        if (n >= 10 && hs >= n * 9 / 10) {
+            snprintf(org, size, "NCBITaxon:9606");
+            return;
+        }
+        if (n >= 10 && mm >= n * 9 / 10) {
+            snprintf(org, size, "NCBITaxon:10090");
+            return;
+        }
+    }
+}
+
+/* The organism of the dataset from uns or a constant obs column. */
+static void find_organism(const sc_adata *ad, char *org, size_t size)
+{
+    const sc_elem *u = sc_elem_get(ad->uns, "organism_ontology_term_id");
+    const sc_elem *c = sc_elem_get(ad->obs, "organism_ontology_term_id");
+
+    org[0] = '\0';
+    if (u && u->kind == SC_K_ARRAY && u->dtype == SC_DT_STR && u->rank == 0)
+        snprintf(org, size, "%s", sc_elem_str(u, 0));
+    else if (c && c->kind == SC_K_CATEGORICAL &&
+             sc_elem_count(c->categories) == 1)
+        snprintf(org, size, "%s", sc_elem_str(c->categories, 0));
+    if (!org[0])
+        organism_from_genes(ad, org, size);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Map FIELD of AD (when it has a label column) into the obs columns and
+ * the report J. ORG is the organism (may be updated by the organism
+ * field). */
+static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
+                    size_t org_size, json_t *fields_j, int64_t *n_lab,
+                    int64_t *n_map)
+{
+    const sc_onto *o = c->o;
+    const char *fname = sc_match_field_name(field);
+    const char *tcol = sc_match_field_column(field);
+    char src[256], author[300];
+    sc_elem *col, *e;
+    struct labels l;
+    sc_match_res *res = NULL;
+    const char **ids = NULL, **labs = NULL;
+    json_t *fj, *arr;
+    int64_t mapped_cells = 0, n_mapped = 0;
+    int rc, unknown_used = 0;
+    double t0;
+
+    if (field_off(c->a, field))
+        return 0;
+    if (sc_elem_get(ad->obs, tcol)) {
+        json_object_set_new(fields_j, fname,
+                            json_pack("{s:s, s:s}", "status", "kept",
+                                      "column", tcol));
+        return 0;
+    }
+    if (!(col = find_column(c->a, ad->obs, field, src, sizeof src)))
+        return 0;
+    if ((rc = get_labels(col, ad->n_obs, &l)) < 0)
+        return sc_fail_ctx(rc, "obs column '%s'", src);
+    t0 = now();
+    if (!(res = calloc((size_t)l.n + 1, sizeof *res))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t k = 0; k < l.n; k++) {
+        if ((rc = sc_match_label(c->m, field, *org ? org : NULL, l.s[k],
+                                 &res[k])) < 0)
+            goto out;
+        if (res[k].term != SC_ONTO_NONE) {
+            n_mapped++;
+            mapped_cells += l.count[k];
+        }
+    }
+    c->t_map += now() - t0;
+    *n_lab += l.n;
+    *n_map += n_mapped;
+
+    /* the report */
+    arr = json_array();
+    for (int64_t k = 0; arr && k < l.n; k++) {
+        const sc_match_res *r = &res[k];
+        json_t *lj = json_pack("{s:s, s:I, s:s}", "label", l.s[k], "n_cells",
+                               (json_int_t)l.count[k], "tier",
+                               sc_match_tier_name(r->tier));
+        char cands[512] = "";
+        size_t cu = 0;
+
+        if (!lj)
+            continue;
+        if (r->term != SC_ONTO_NONE) {
+            json_object_set_new(lj, "term_id",
+                                json_string(sc_onto_id(o, r->term)));
+            json_object_set_new(lj, "term_label",
+                                json_string(sc_onto_label(o, r->term)));
+            if (r->replaced)
+                json_object_set_new(lj, "replaced_by", json_true());
+        } else {
+            json_object_set_new(lj, "term_id",
+                                r->tier == SC_MATCH_UNKNOWN ||
+                                        r->tier == SC_MATCH_USER
+                                    ? json_string("unknown")
+                                    : json_null());
+            if (*r->reason)
+                json_object_set_new(lj, "reason", json_string(r->reason));
+        }
+        if (r->n_cand) {
+            json_t *ca = json_array();
+
+            for (size_t q = 0; q < r->n_cand && q < SC_MATCH_MAX_CAND; q++) {
+                json_array_append_new(ca, term_ref(o, r->cand[q]));
+                cu += (size_t)snprintf(cands + cu, cu < sizeof cands
+                                                       ? sizeof cands - cu
+                                                       : 0,
+                                       "%s%s", q ? " " : "",
+                                       sc_onto_id(o, r->cand[q]));
+            }
+            json_object_set_new(lj, "candidates", ca);
+        }
+        if (r->n_sugg) {
+            json_t *sa = json_array();
+
+            for (size_t q = 0; q < r->n_sugg; q++) {
+                json_array_append_new(sa, term_ref(o, r->sugg[q]));
+                if (!r->n_cand)
+                    cu += (size_t)snprintf(cands + cu, cu < sizeof cands
+                                                           ? sizeof cands - cu
+                                                           : 0,
+                                           "%s%s", q ? " " : "",
+                                           sc_onto_id(o, r->sugg[q]));
+            }
+            json_object_set_new(lj, "suggestions", sa);
+        }
+        json_array_append_new(arr, lj);
+        if (c->tsv)
+            fprintf(c->tsv, "%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", fname, l.s[k],
+                    r->term != SC_ONTO_NONE ? sc_onto_id(o, r->term)
+                    : r->tier == SC_MATCH_UNKNOWN ? "unknown"
+                                                  : "",
+                    r->term != SC_ONTO_NONE ? sc_onto_label(o, r->term) : "",
+                    sc_match_tier_name(r->tier), (long long)l.count[k], cands);
+    }
+    fj = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "status", "mapped",
+                   "column", src, "n_labels", (json_int_t)l.n, "n_mapped",
+                   (json_int_t)n_mapped, "n_cells", (json_int_t)ad->n_obs,
+                   "n_cells_mapped", (json_int_t)mapped_cells, "labels",
+                   arr ? arr : json_array());
+    json_object_set_new(fields_j, fname, fj);
+
+    /* organism: into uns, not obs (schema 6+) */
+    if (field == SC_FIELD_ORGANISM) {
+        sc_onto_term one = SC_ONTO_NONE;
+        int many = 0;
+
+        for (int64_t k = 0; k < l.n; k++)
+            if (l.count[k] && res[k].term != SC_ONTO_NONE) {
+                if (one != SC_ONTO_NONE && one != res[k].term)
+                    many = 1;
+                one = res[k].term;
+            }
+        if (one != SC_ONTO_NONE && !many && !*org) {
+            snprintf(org, org_size, "%s", sc_onto_id(o, one));
+            if (!(e = sc_elem_new_string("organism_ontology_term_id", org)) ||
+                (rc = sc_elem_add_take(ad->uns, e)) < 0) {
+                rc = SC_ENOMEM;
+                goto out;
+            }
+            json_object_set_new(fj, "uns", json_string(org));
+        } else if (many) {
+            json_object_set_new(fj, "warning",
+                                json_string("several organisms: not set"));
+        }
+        rc = 0;
+        goto out;
+    }
+
+    /* the columns: ids and labels per cell */
+    ids = malloc(((size_t)ad->n_obs + 1) * sizeof *ids);
+    labs = malloc(((size_t)ad->n_obs + 1) * sizeof *labs);
+    if (!ids || !labs) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t i = 0; i < ad->n_obs; i++) {
+        int32_t k = l.codes[i];
+
+        if (k >= 0 && res[k].term != SC_ONTO_NONE) {
+            ids[i] = sc_onto_id(o, res[k].term);
+            labs[i] = sc_onto_label(o, res[k].term);
+        } else {
+            ids[i] = labs[i] = "unknown";
+            unknown_used = 1;
+        }
+    }
+    if (unknown_used && !sc_match_field_unknown_ok(field))
+        json_object_set_new(
+            fj, "warning",
+            json_string("'unknown' written where the schema does not allow "
+                        "it: curate the unmapped labels"));
+    /* keep the author column under another name when it has the label
+     * column's name */
+    if (!strcmp(src, fname)) {
+        snprintf(author, sizeof author, "author_%s", fname);
+        if (sc_elem_get(ad->obs, author))
+            snprintf(author, sizeof author, "%s__author", fname);
+        if (!(e = sc_elem_detach(ad->obs, src))) {
+            rc = sc_fail(SC_EINVAL, "no column '%s'", src);
+            goto out;
+        }
+        free(e->name);
+        if (!(e->name = strdup(author))) {
+            sc_elem_free(e);
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = sc_elem_add_take(ad->obs, e)) < 0)
+            goto out;
+        json_object_set_new(fj, "author_column", json_string(author));
+    }
+    if (!(e = sc_elem_new_categorical_from_strings(tcol, ids, ad->n_obs, 1)) ||
+        (rc = sc_elem_add_take(ad->obs, e)) < 0 ||
+        !(e = sc_elem_new_categorical_from_strings(fname, labs, ad->n_obs,
+                                                   1)) ||
+        (rc = sc_elem_add_take(ad->obs, e)) < 0) {
+        rc = rc < 0 ? rc : SC_ENOMEM;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(ids);
+    free(labs);
+    free(res);
+    labels_release(&l);
+    return rc;
+}
+
+/* ---- provenance (sc-register(1), PROVENANCE) ---- */
+
+static void iso_time(char *buf, size_t size)
+{
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    time_t t = time(NULL);
+    int64_t v;
+    struct tm tm;
+
+    if (sde && *sde && sc_parse_int(sde, 0, INT64_MAX, &v) == 0)
+        t = (time_t)v;
+    sc_err_clear();
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int add_provenance(const struct ctx *c, sc_adata *ad, const char *in,
+                          const char *sha)
+{
+    sc_elem *p = sc_elem_get(ad->uns, "provenance"), *step, *refs;
+    char name[32], when[32], host[256];
+    int rc;
+
+    if (p && p->kind != SC_K_DICT) {
+        sc_log_warn("'%s': uns['provenance'] is not a dict of steps: "
+                    "replaced",
+                    in);
+        sc_elem_remove(ad->uns, "provenance");
+        p = NULL;
+    }
+    if (!p) {
+        if (!(p = sc_elem_new(SC_K_DICT, "provenance")) ||
+            (rc = sc_elem_add_take(ad->uns, p)) < 0)
+            return SC_ENOMEM;
+    }
+    snprintf(name, sizeof name, "%zu", p->n_child);
+    iso_time(when, sizeof when);
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    if (!(step = sc_elem_new(SC_K_DICT, name)))
+        return SC_ENOMEM;
+    if ((rc = sc_elem_add_take(step, sc_elem_new_string("tool",
+                                                        "sc-annotate"))) < 0 ||
+        (rc = sc_elem_add_take(step, sc_elem_new_string("version",
+                                                        SC_VERSION))) < 0 ||
+        (rc = sc_elem_add_take(
+             step, sc_elem_new_string("arguments", c->a->cli->cmdline))) < 0 ||
+        (rc = sc_elem_add_take(step, sc_elem_new_string("time", when))) < 0 ||
+        (*host && (rc = sc_elem_add_take(
+                       step, sc_elem_new_string("host", host))) < 0) ||
+        (rc = sc_elem_add_take(step,
+                               sc_elem_new_string("input_sha256", sha))) < 0 ||
+        (rc = sc_elem_add_take(step, sc_elem_new_string("input_path", in))) <
+            0) {
+        sc_elem_free(step);
+        return rc;
+    }
+    if (!(refs = sc_elem_new(SC_K_DICT, "references"))) {
+        sc_elem_free(step);
+        return SC_ENOMEM;
+    }
+    for (int i = 0; i < sc_onto_count(c->o); i++)
+        if ((rc = sc_elem_add_take(refs,
+                                   sc_elem_new_string(sc_onto_name(c->o, i),
+                                                      sc_onto_version(c->o,
+                                                                      i)))) <
+            0)
+            break;
+    if (rc < 0 || (rc = sc_elem_add_take(step, refs)) < 0) {
+        sc_elem_free(step);
+        return rc;
+    }
+    return sc_elem_add_take(p, step);
+}
+
+/* ---- one dataset ---- */
+
+/* OUT = DIR/<base of IN without .h5ad/.h5/.loom><SUFFIX>. */
+static void out_name(const char *dir, const char *in, const char *suffix,
+                     char *out, size_t size)
+{
+    static const char *const exts[] = {".h5ad", ".h5", ".loom"};
+    const char *b;
+    size_t n = strlen(in);
+
+    while (n > 1 && in[n - 1] == '/')
+        n--;
+    for (b = in + n; b > in && b[-1] != '/'; b--)
+        ;
+    n -= (size_t)(b - in);
+    for (size_t k = 0; k < sizeof exts / sizeof *exts; k++) {
+        size_t el = strlen(exts[k]);
+
+        if (n > el && !strncmp(b + n - el, exts[k], el)) {
+            n -= el;
+            break;
+        }
+    }
+    snprintf(out, size, "%s/%.*s%s", dir, (int)n, b, suffix);
+}
+
+static int write_json_file(const char *path, json_t *j)
+{
+    sc_atomic at;
+    FILE *fp;
+    int rc;
+
+    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
+        return rc;
+    if (json_dumpf(j, fp, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0 ||
+        fputc('\n', fp) == EOF)
+        rc = sc_fail(SC_EIO, "cannot write '%s'", path);
+    return sc_io_atomic_finish(&at, rc);
+}
+
+static int one(struct ctx *c, const char *in, sc_mrow *row)
+{
+    const struct args *a = c->a;
+    char h5[4096], rp[4096], tp[4096], org[64], sha[SC_HASH_HEX_SIZE] = "";
+    static const int order[SC_FIELD_N] = {
+        SC_FIELD_ORGANISM, SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
+        SC_FIELD_DISEASE,  SC_FIELD_ASSAY,     SC_FIELD_SEX,
+        SC_FIELD_DEV_STAGE, SC_FIELD_ETHNICITY};
+    sc_adata *ad = NULL;
+    json_t *rep = NULL, *fj;
+    sc_atomic at = {0};
+    int64_t n_lab = 0, n_map = 0;
+    double t0 = now(), t_read, t_write = 0;
+    sc_write_opts wo = SC_WRITE_OPTS_INIT;
+    int rc;
+
+    out_name(a->outdir, in, ".h5ad", h5, sizeof h5);
+    out_name(a->outdir, in, ".annotate.json", rp, sizeof rp);
+    out_name(a->outdir, in, ".labels.tsv", tp, sizeof tp);
+    if (!strcmp(h5, in))
+        return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
+                       in);
+    if ((rc = sc_adata_open(in, 0, &ad)) < 0)
+        return rc;
+    t_read = now() - t0;
+    c->t_map = 0;
+    find_organism(ad, org, sizeof org);
+    if (!*org && a->organism)
+        snprintf(org, sizeof org, "%s", a->organism);
+    if ((rc = sc_io_atomic_open(tp, &at, &c->tsv)) < 0)
+        goto out;
+    fprintf(c->tsv, "field\tlabel\tterm_id\tterm_label\ttier\tn_cells\t"
+                    "candidates\n");
+    fj = json_object();
+    rep = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "input", in, "output",
+                    a->dry_run ? "" : h5, "tool_version", SC_VERSION, "n_obs",
+                    (json_int_t)ad->n_obs, "n_vars", (json_int_t)ad->n_vars,
+                    "fields", fj);
+    if (!rep) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < SC_FIELD_N; k++)
+        if ((rc = do_field(c, ad, order[k], org, sizeof org, fj, &n_lab,
+                           &n_map)) < 0) {
+            rc = sc_fail_ctx(rc, "'%s'", in);
+            goto out;
+        }
+    json_object_set_new(rep, "organism", json_string(org));
+    rc = sc_io_atomic_finish(&at, 0);
+    c->tsv = NULL;
+    if (rc < 0)
+        goto out;
+    if (!a->dry_run) {
+        double t1 = now();
+
+        if (a->cli->provenance) {
+            if (sc_hash_file(in, sha) < 0) {
+                sc_log_warn("'%s': no input digest: %s", in, sc_errmsg());
+                sc_err_clear();
+                sha[0] = '\0';
+            }
+            if ((rc = add_provenance(c, ad, in, sha)) < 0)
+                goto out;
+        }
+        wo.compress_level = a->compress_level;
+        if ((rc = sc_h5ad_write(ad, h5, &wo)) < 0)
+            goto out;
+        t_write = now() - t1;
+    }
+    json_object_set_new(rep, "seconds",
+                        json_pack("{s:f, s:f, s:f}", "read", t_read, "map",
+                                  c->t_map, "write", t_write));
+    if ((rc = write_json_file(rp, rep)) < 0)
+        goto out;
+    sc_log_info("'%s': %lld labels, %lld mapped; read %.3f s, map %.3f s, "
+                "write %.3f s",
+                in, (long long)n_lab, (long long)n_map, t_read, c->t_map,
+                t_write);
+    if ((rc = sc_mrow_set(row, "status", "ok")) < 0 ||
+        (rc = sc_mrow_set(row, "source", in)) < 0 ||
+        (rc = sc_mrow_set(row, "report", rp)) < 0 ||
+        (rc = sc_mrow_set(row, "labels", tp)) < 0 ||
+        (rc = sc_mrow_set(row, "organism", org)) < 0 ||
+        (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)ad->n_obs)) < 0 ||
+        (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)ad->n_vars)) <
+            0 ||
+        (rc = sc_mrow_setf(row, "n_labels", "%lld", (long long)n_lab)) < 0 ||
+        (rc = sc_mrow_setf(row, "n_mapped", "%lld", (long long)n_map)) < 0 ||
+        (!a->dry_run && (rc = sc_mrow_set(row, "path", h5)) < 0))
+        goto out;
+out:
+    if (c->tsv)
+        sc_io_atomic_abort(&at);
+    c->tsv = NULL;
+    json_decref(rep);
+    sc_adata_close(ad);
+    return rc;
+}
+
+static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
+{
+    char path[4096];
+    sc_match *m = NULL;
+    int rc;
+
+    if ((rc = sc_match_new(o, &m)) < 0)
+        return rc;
+    if (!a->curated) {
+        if ((rc = sc_share_path("annotate/curated.tsv", path, sizeof path)) <
+                0 ||
+            (rc = sc_match_load_curated(m, path)) < 0)
+            goto fail;
+    } else if (*a->curated && (rc = sc_match_load_curated(m, a->curated)) < 0) {
+        goto fail;
+    }
+    for (int i = 0; i < a->n_mapping; i++)
+        if ((rc = sc_match_load_user(m, a->mapping[i])) < 0)
+            goto fail;
+    sc_log_info("%zu curated rules, %zu user mappings",
+                sc_match_n_curated(m), sc_match_n_user(m));
+    *out = m;
+    return 0;
+fail:
+    sc_match_free(m);
+    return rc;
+}
+
+int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp,
+                     int argc, char **argv)
+{
+    static const char *const cols[] = {"status", "reason",   "organism",
+                                       "n_obs",  "n_vars",   "n_labels",
+                                       "n_mapped", "report", "labels",
+                                       "source"};
+    struct ctx c = {.a = a, .o = o};
+    sc_manifest *mf = NULL;
+    sc_mrow *row = NULL;
+    int rc, from_stdin, n_fail = 0, n_done = 0;
+
+    from_stdin = argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
+    if ((rc = sc_io_mkdir_p(a->outdir)) < 0)
+        return rc;
+    if ((rc = open_matcher(a, o, &c.m)) < 0)
+        return rc;
+    rc = from_stdin ? sc_manifest_open("-", &mf) : sc_manifest_new(&mf);
+    for (size_t i = 0; rc == 0 && i < sizeof cols / sizeof *cols; i++)
+        rc = sc_manifest_add_col(mf, cols[i]);
+    if (rc == 0)
+        rc = sc_manifest_write_header(mf, fp);
+    for (int i = 0; rc == 0;) {
+        char in[4096];
+        int wrc;
+
+        if (from_stdin) {
+            if ((rc = sc_manifest_next(mf, &row)) <= 0)
+                break;
+        } else {
+            if (i >= argc)
+                break;
+            if ((rc = sc_mrow_new(mf, argv[i++], &row)) < 0)
+                break;
+        }
+        snprintf(in, sizeof in, "%s", sc_mrow_path(row));
+        rc = one(&c, in, row);
+        n_done++;
+        if (rc < 0) {
+            char msg[1024];
+
+            n_fail++;
+            snprintf(msg, sizeof msg, "%s", sc_errmsg());
+            if (a->keep_going)
+                sc_log_warn("%s", msg);
+            if (sc_mrow_set(row, "status", "failed") < 0 ||
+                sc_mrow_set(row, "reason", msg) < 0)
+                rc = SC_ENOMEM;
+            else
+                sc_fail(rc, "%s", msg);
+        }
+        wrc = sc_manifest_write_row(mf, row, fp);
+        if (wrc == 0 && fflush(fp) == EOF)
+            wrc = sc_fail(SC_EIO, "cannot write the manifest: %s",
+                          strerror(errno));
+        if (wrc < 0)
+            rc = wrc;
+        else if (rc < 0 && a->keep_going && rc != SC_ENOMEM)
+            rc = 0;
+        sc_mrow_free(row);
+        row = NULL;
+    }
+    sc_mrow_free(row);
+    sc_manifest_free(mf);
+    sc_match_free(c.m);
+    if (rc < 0)
+        return rc;
+    if (n_fail) {
+        sc_log_warn("%d of %d datasets failed", n_fail, n_done);
+        return SC_EXIT_PARTIAL;
+    }
+    return 0;
+}

@@ -1,0 +1,907 @@
+/* sc_match: free-text metadata labels to ontology terms, in tiers. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_match.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sc_io.h"
+#include "sc_ytree.h"
+
+/* ---- fields ---- */
+
+/* Allowed terms: ROOTS is a space-separated list where "X" means the
+ * descendants of X and "=X" X itself; FORBID lists terms that are never
+ * allowed. */
+struct field {
+    const char *name, *column;
+    const char *ontos, *roots, *forbid;
+    int unknown_ok;
+};
+
+static const struct field fields[SC_FIELD_N] = {
+    {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
+     "CL:0000255 CL:0000257 CL:0000548", 1},
+    {"tissue", "tissue_ontology_term_id", "UBERON", "UBERON:0001062", "", 0},
+    {"disease", "disease_ontology_term_id", "MONDO PATO",
+     "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461", "", 0},
+    {"assay", "assay_ontology_term_id", "EFO", "EFO:0002772 EFO:0010183", "",
+     0},
+    {"sex", "sex_ontology_term_id", "PATO",
+     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1},
+    {"development_stage", "development_stage_ontology_term_id", "", "", "", 1},
+    {"self_reported_ethnicity", "self_reported_ethnicity_ontology_term_id",
+     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1},
+    {"organism", "organism_ontology_term_id", "NCBITaxon", "", "", 0},
+};
+
+/* Development stages by organism. */
+static const struct field stage_human = {NULL, NULL, "HsapDv",
+                                         "HsapDv:0000001", "", 1};
+static const struct field stage_mouse = {NULL, NULL, "MmusDv",
+                                         "MmusDv:0000001", "", 1};
+static const struct field stage_any = {NULL, NULL, "HsapDv MmusDv",
+                                       "HsapDv:0000001 MmusDv:0000001", "", 1};
+static const struct field stage_other = {NULL, NULL, "UBERON",
+                                         "UBERON:0000105", "UBERON:0000071", 1};
+
+const char *sc_match_field_name(int f)
+{
+    return f >= 0 && f < SC_FIELD_N ? fields[f].name : "?";
+}
+
+const char *sc_match_field_column(int f)
+{
+    return f >= 0 && f < SC_FIELD_N ? fields[f].column : "?";
+}
+
+int sc_match_field_unknown_ok(int f)
+{
+    return f >= 0 && f < SC_FIELD_N ? fields[f].unknown_ok : 0;
+}
+
+int sc_match_field_find(const char *name)
+{
+    for (int f = 0; f < SC_FIELD_N; f++)
+        if (!strcmp(name, fields[f].name))
+            return f;
+    if (!strcmp(name, "ethnicity"))
+        return SC_FIELD_ETHNICITY;
+    if (!strcmp(name, "age") || !strcmp(name, "stage"))
+        return SC_FIELD_DEV_STAGE;
+    return -1;
+}
+
+static const char *const tier_names[] = {
+    "none",       "ambiguous",  "user",    "label",   "label_ci", "synonym",
+    "synonym_ci", "normalized", "curated", "unknown", "term_id"};
+
+const char *sc_match_tier_name(int tier)
+{
+    return tier >= 0 && tier < (int)(sizeof tier_names / sizeof *tier_names)
+               ? tier_names[tier]
+               : "?";
+}
+
+int sc_match_tier_is_exact(int tier)
+{
+    return tier == SC_MATCH_LABEL || tier == SC_MATCH_LABEL_CI ||
+           tier == SC_MATCH_SYNONYM || tier == SC_MATCH_SYNONYM_CI ||
+           tier == SC_MATCH_TERM_ID;
+}
+
+/* ---- normalised keys ---- */
+
+static const char *const greek[][2] = {
+    {"\xce\xb1", "alpha"},   {"\xce\xb2", "beta"},   {"\xce\xb3", "gamma"},
+    {"\xce\xb4", "delta"},   {"\xce\xb5", "epsilon"}, {"\xce\xba", "kappa"},
+    {"\xce\xbb", "lambda"},  {"\xce\xbc", "mu"},     {"\xce\xb8", "theta"},
+    {"\xce\xb6", "zeta"},    {"\xce\xb7", "eta"},    {"\xce\xbd", "nu"},
+    {"\xcf\x80", "pi"},      {"\xcf\x81", "rho"},    {"\xcf\x83", "sigma"},
+    {"\xcf\x84", "tau"},     {"\xcf\x86", "phi"},    {"\xcf\x87", "chi"},
+    {"\xcf\x88", "psi"},     {"\xcf\x89", "omega"},  {"\xce\x91", "alpha"},
+    {"\xce\x92", "beta"},    {"\xce\x93", "gamma"},  {"\xce\x94", "delta"},
+};
+
+/* Drop the plural of the word W[0..*LEN) in place (the rules of the
+ * corpus generator's key, so that keys agree). */
+static void singular(char *w, size_t *len)
+{
+    size_t n = *len;
+
+    if (n <= 2 || w[n - 1] != 's' || !isalpha((unsigned char)w[n - 2]))
+        return;
+    if (n > 3 && w[n - 3] == 'i' && w[n - 2] == 'e') {
+        w[n - 3] = 'y';
+        *len = n - 2;
+    } else if (n > 3 && w[n - 2] == 'e' && strchr("sxz", w[n - 3])) {
+        *len = n - 2;
+    } else if (w[n - 2] != 's') {
+        *len = n - 1;
+    }
+}
+
+int sc_match_normalize(const char *s, char *buf, size_t size)
+{
+    char word[512];
+    size_t used = 0, wl = 0;
+    const unsigned char *p = (const unsigned char *)s;
+
+#define FLUSH()                                                               \
+    do {                                                                      \
+        singular(word, &wl);                                                  \
+        if (used + wl >= size)                                                \
+            return sc_fail(SC_ERANGE, "label too long");                      \
+        memcpy(buf + used, word, wl);                                         \
+        used += wl;                                                           \
+        wl = 0;                                                               \
+    } while (0)
+#define PUT(c)                                                                \
+    do {                                                                      \
+        if (wl + 1 >= sizeof word)                                            \
+            return sc_fail(SC_ERANGE, "label too long");                      \
+        word[wl++] = (char)(c);                                               \
+    } while (0)
+
+    if (!size)
+        return sc_fail(SC_ERANGE, "no room");
+    while (*p) {
+        int done = 0;
+
+        if (*p >= 0x80) {
+            for (size_t g = 0; g < sizeof greek / sizeof *greek; g++) {
+                size_t gl = strlen(greek[g][0]);
+
+                if (!strncmp((const char *)p, greek[g][0], gl)) {
+                    for (const char *c = greek[g][1]; *c; c++)
+                        PUT(*c);
+                    p += gl;
+                    done = 1;
+                    break;
+                }
+            }
+            if (!done) { /* any other non-ASCII byte separates words */
+                if (wl)
+                    FLUSH();
+                p++;
+            }
+            continue;
+        }
+        if (isalnum(*p)) {
+            PUT(tolower(*p));
+        } else if (*p == '+') {
+            PUT('+');
+        } else if (*p == '-' && wl && !isalnum(p[1]) && !(p[1] & 0x80)) {
+            PUT('-'); /* a sign: "CD4-" */
+        } else if (wl) {
+            FLUSH();
+        }
+        p++;
+    }
+    if (wl)
+        FLUSH();
+    buf[used] = '\0';
+    return 0;
+#undef FLUSH
+#undef PUT
+}
+
+/* ---- a string hash: key -> list of terms ---- */
+
+struct entry {
+    char *key;
+    uint64_t hash;
+    sc_onto_term *terms;
+    int n, cap;
+};
+
+struct table {
+    struct entry *e;
+    size_t n, cap;
+    int32_t *slot; /* index into e, -1 empty */
+    size_t n_slot;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void table_release(struct table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->e[i].key);
+        free(t->e[i].terms);
+    }
+    free(t->e);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+static struct entry *table_find(const struct table *t, const char *key)
+{
+    uint64_t h = hash_str(key);
+
+    if (!t->n_slot)
+        return NULL;
+    for (size_t i = h & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
+        int32_t k = t->slot[i];
+
+        if (k < 0)
+            return NULL;
+        if (t->e[k].hash == h && !strcmp(t->e[k].key, key))
+            return &t->e[k];
+    }
+}
+
+static int table_grow(struct table *t)
+{
+    size_t ns = t->n_slot ? t->n_slot * 2 : 1024;
+    int32_t *slot = malloc(ns * sizeof *slot);
+
+    if (!slot)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ns; i++)
+        slot[i] = -1;
+    for (size_t k = 0; k < t->n; k++) {
+        size_t i = t->e[k].hash & (ns - 1);
+
+        while (slot[i] >= 0)
+            i = (i + 1) & (ns - 1);
+        slot[i] = (int32_t)k;
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->n_slot = ns;
+    return 0;
+}
+
+/* Add TERM under KEY (once). */
+static int table_add(struct table *t, const char *key, sc_onto_term term)
+{
+    struct entry *e = table_find(t, key);
+
+    if (!e) {
+        size_t i;
+
+        if ((t->n + 1) * 2 > t->n_slot && table_grow(t) < 0)
+            return SC_ENOMEM;
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 1024;
+            struct entry *ne = realloc(t->e, cap * sizeof *ne);
+
+            if (!ne)
+                return sc_fail(SC_ENOMEM, "out of memory");
+            t->e = ne;
+            t->cap = cap;
+        }
+        e = &t->e[t->n];
+        memset(e, 0, sizeof *e);
+        if (!(e->key = strdup(key)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        e->hash = hash_str(key);
+        for (i = e->hash & (t->n_slot - 1); t->slot[i] >= 0;
+             i = (i + 1) & (t->n_slot - 1))
+            ;
+        t->slot[i] = (int32_t)t->n++;
+    }
+    for (int k = 0; k < e->n; k++)
+        if (e->terms[k] == term)
+            return 0;
+    if (e->n == e->cap) {
+        int cap = e->cap ? e->cap * 2 : 2;
+        sc_onto_term *nt = realloc(e->terms, (size_t)cap * sizeof *nt);
+
+        if (!nt)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        e->terms = nt;
+        e->cap = cap;
+    }
+    e->terms[e->n++] = term;
+    return 0;
+}
+
+/* ---- the matcher ---- */
+
+struct sc_match {
+    const sc_onto *o;
+    struct table norm;    /* normalised key -> terms (field ontologies) */
+    struct table curated; /* "<field>\t<key>" -> term */
+    struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
+                             SC_ONTO_NONE for "unknown" */
+    size_t n_curated, n_user;
+};
+
+static int index_ontology(sc_match *m, int i)
+{
+    sc_onto_term t0 = sc_onto_first(m->o, i);
+    int64_t n = sc_onto_size(m->o, i);
+    char key[1024];
+    int rc;
+
+    for (int64_t k = 0; k < n; k++) {
+        sc_onto_term t = t0 + (sc_onto_term)k;
+        size_t ns = sc_onto_n_synonyms(m->o, t);
+
+        for (size_t s = 0; s <= ns; s++) {
+            const char *text =
+                s ? sc_onto_synonym(m->o, t, s - 1) : sc_onto_label(m->o, t);
+
+            if (!*text || sc_match_normalize(text, key, sizeof key) < 0) {
+                sc_err_clear();
+                continue;
+            }
+            if (*key && (rc = table_add(&m->norm, key, t)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int sc_match_new(const sc_onto *o, sc_match **out)
+{
+    static const char *const names[] = {"CL",     "UBERON", "MONDO",
+                                        "PATO",   "EFO",    "HsapDv",
+                                        "MmusDv", "HANCESTRO", "NCBITaxon"};
+    sc_match *m;
+    int rc;
+
+    *out = NULL;
+    if (!(m = calloc(1, sizeof *m)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    m->o = o;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        int i = sc_onto_find_ontology(o, names[k]);
+
+        if (i >= 0 && (rc = index_ontology(m, i)) < 0) {
+            sc_match_free(m);
+            return rc;
+        }
+    }
+    *out = m;
+    return 0;
+}
+
+void sc_match_free(sc_match *m)
+{
+    if (!m)
+        return;
+    table_release(&m->norm);
+    table_release(&m->curated);
+    table_release(&m->user);
+    free(m);
+}
+
+size_t sc_match_n_curated(const sc_match *m)
+{
+    return m->n_curated;
+}
+
+size_t sc_match_n_user(const sc_match *m)
+{
+    return m->n_user;
+}
+
+/* ---- allowed terms ---- */
+
+static int in_list(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+
+    for (const char *p = list; (p = strstr(p, id)); p += n)
+        if ((p == list || p[-1] == ' ' || p[-1] == '=') &&
+            (p[n] == ' ' || !p[n]))
+            return 1;
+    return 0;
+}
+
+static const struct field *field_spec(int f, const char *organism)
+{
+    if (f != SC_FIELD_DEV_STAGE)
+        return &fields[f];
+    if (!organism || !*organism || !strcmp(organism, "unknown"))
+        return &stage_any;
+    if (!strcmp(organism, "NCBITaxon:9606"))
+        return &stage_human;
+    if (!strncmp(organism, "NCBITaxon:1009", 14) &&
+        (!strcmp(organism, "NCBITaxon:10090") ||
+         !strcmp(organism, "NCBITaxon:10091") ||
+         !strcmp(organism, "NCBITaxon:10092") ||
+         !strcmp(organism, "NCBITaxon:10093")))
+        return &stage_mouse;
+    return &stage_other;
+}
+
+/* Whether term T is in one of the field's ontologies and allowed. */
+static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
+{
+    const char *id = sc_onto_id(o, t), *p;
+    char root[64];
+
+    if (!in_list(fs->ontos, sc_onto_name(o, sc_onto_ontology(o, t))))
+        return 0;
+    if (in_list(fs->forbid, id))
+        return 0;
+    if (!*fs->roots)
+        return 1;
+    for (p = fs->roots; *p;) {
+        size_t n = strcspn(p, " ");
+        int exact = *p == '=';
+
+        snprintf(root, sizeof root, "%.*s", (int)(n - (size_t)exact),
+                 p + exact);
+        if (exact ? !strcmp(id, root)
+                  : strcmp(id, root) &&
+                        sc_onto_is_a(o, t, sc_onto_find(o, root)))
+            return 1;
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
+/* Candidates: map obsolete terms to their replacement, keep allowed terms
+ * once; live matches win over replaced ones. Returns the number kept. */
+static size_t candidates(const sc_onto *o, const struct field *fs,
+                         const sc_onto_term *in, size_t n, sc_match_res *res)
+{
+    sc_onto_term live[64], repl[64];
+    size_t nl = 0, nr = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        sc_onto_term t = in[k], r;
+        int steps;
+
+        if (sc_onto_is_deprecated(o, t)) {
+            if (sc_onto_resolve(o, t, &r, &steps) < 0) {
+                sc_err_clear();
+                continue;
+            }
+            if (!allowed(o, fs, r))
+                continue;
+            size_t j = 0;
+            while (j < nr && repl[j] != r)
+                j++;
+            if (j == nr && nr < 64)
+                repl[nr++] = r;
+        } else if (allowed(o, fs, t)) {
+            size_t j = 0;
+            while (j < nl && live[j] != t)
+                j++;
+            if (j == nl && nl < 64)
+                live[nl++] = t;
+        }
+    }
+    const sc_onto_term *use = nl ? live : repl;
+    size_t nu = nl ? nl : nr;
+
+    res->replaced = !nl && nr;
+    res->n_cand = nu;
+    for (size_t k = 0; k < nu && k < SC_MATCH_MAX_CAND; k++)
+        res->cand[k] = use[k];
+    /* sort the kept candidates by term (ids are sorted within ontologies) */
+    for (size_t a = 1; a < nu && a < SC_MATCH_MAX_CAND; a++)
+        for (size_t b = a; b > 0 && res->cand[b] < res->cand[b - 1]; b--) {
+            sc_onto_term x = res->cand[b];
+            res->cand[b] = res->cand[b - 1];
+            res->cand[b - 1] = x;
+        }
+    return nu;
+}
+
+/* Decide on the candidates of one tier: 1 when the tier hit. */
+static int settle(sc_match_res *res, int tier, size_t n)
+{
+    if (!n)
+        return 0;
+    if (n == 1) {
+        res->tier = tier;
+        res->term = res->cand[0];
+        res->n_cand = 0;
+    } else {
+        res->tier = SC_MATCH_AMBIGUOUS;
+        res->term = SC_ONTO_NONE;
+        snprintf(res->reason, sizeof res->reason,
+                 "ambiguous: %s matches %zu terms", sc_match_tier_name(tier),
+                 n);
+    }
+    return 1;
+}
+
+static const char *const unknown_values[] = {
+    "unknown", "na", "n/a", "nan", "none", "null", "not available",
+    "not applicable", "unassigned", "undetermined", "unclassified",
+    "not determined", "?", "-", "unannotated"};
+
+static int is_unknown_value(const char *s)
+{
+    for (size_t i = 0; i < sizeof unknown_values / sizeof *unknown_values; i++)
+        if (!strcasecmp(s, unknown_values[i]))
+            return 1;
+    return 0;
+}
+
+/* One lookup tier over the field's ontologies. */
+static int lookup_tier(const sc_match *m, const struct field *fs, int index,
+                       const char *text, sc_match_res *res, int tier,
+                       int *hit)
+{
+    sc_onto_term all[64];
+    size_t na = 0;
+    char name[32];
+    int rc;
+
+    for (const char *p = fs->ontos; *p;) {
+        size_t len = strcspn(p, " ");
+        sc_onto_term *got = NULL;
+        size_t n = 0;
+        int i;
+
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+        if ((i = sc_onto_find_ontology(m->o, name)) < 0)
+            continue;
+        if ((rc = sc_onto_lookup(m->o, index, text, i, &got, &n)) < 0)
+            return rc;
+        for (size_t k = 0; k < n && na < 64; k++)
+            all[na++] = got[k];
+        free(got);
+    }
+    *hit = settle(res, tier, candidates(m->o, fs, all, na, res));
+    return 0;
+}
+
+static void suggest(const sc_match *m, const struct field *fs,
+                    const char *text, sc_match_res *res)
+{
+    char name[32];
+
+    for (const char *p = fs->ontos; *p && res->n_sugg < 3;) {
+        size_t len = strcspn(p, " "), n = 0;
+        sc_onto_hit *hits = NULL;
+        int i;
+
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+        if ((i = sc_onto_find_ontology(m->o, name)) < 0 ||
+            sc_onto_search(m->o, text, i, 20, &hits, &n) < 0) {
+            sc_err_clear();
+            continue;
+        }
+        for (size_t k = 0; k < n && res->n_sugg < 3; k++)
+            if (!sc_onto_is_deprecated(m->o, hits[k].term) &&
+                allowed(m->o, fs, hits[k].term))
+                res->sugg[res->n_sugg++] = hits[k].term;
+        free(hits);
+    }
+}
+
+/* Whether TEXT is T's label (SYN 0) or one of its synonyms (1), exactly. */
+static int matches_exactly(const sc_onto *o, sc_onto_term t, const char *text,
+                           int syn)
+{
+    if (!syn)
+        return !strcmp(sc_onto_label(o, t), text);
+    for (size_t k = 0; k < sc_onto_n_synonyms(o, t); k++)
+        if (!strcmp(sc_onto_synonym(o, t, k), text))
+            return 1;
+    return 0;
+}
+
+static char *field_key(int field, const char *s, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s\t%s", field < 0 ? "*" : fields[field].name, s);
+    return buf;
+}
+
+int sc_match_label(const sc_match *m, int field, const char *organism,
+                   const char *label, sc_match_res *res)
+{
+    static const int idx[4] = {SC_ONTO_BY_LABEL, SC_ONTO_BY_LABEL_CI,
+                               SC_ONTO_BY_SYNONYM, SC_ONTO_BY_SYNONYM_CI};
+    static const int tiers[4] = {SC_MATCH_LABEL, SC_MATCH_LABEL_CI,
+                                 SC_MATCH_SYNONYM, SC_MATCH_SYNONYM_CI};
+    const struct field *fs;
+    char text[1024], key[1100], fk[1200], idbuf[256];
+    const struct entry *e;
+    size_t len;
+    int rc, hit;
+
+    memset(res, 0, sizeof *res);
+    res->term = SC_ONTO_NONE;
+    if (field < 0 || field >= SC_FIELD_N)
+        return sc_fail(SC_EINVAL, "bad field %d", field);
+    fs = field_spec(field, organism);
+    /* trim */
+    while (*label == ' ' || *label == '\t')
+        label++;
+    len = strlen(label);
+    while (len && (label[len - 1] == ' ' || label[len - 1] == '\t'))
+        len--;
+    if (len >= sizeof text) {
+        snprintf(res->reason, sizeof res->reason, "label too long");
+        return 0;
+    }
+    memcpy(text, label, len);
+    text[len] = '\0';
+
+    /* the user's mapping first */
+    if ((e = table_find(&m->user, field_key(field, text, fk, sizeof fk))) ||
+        (e = table_find(&m->user, field_key(-1, text, fk, sizeof fk)))) {
+        res->tier = SC_MATCH_USER;
+        res->term = e->terms[e->n - 1];
+        return 0;
+    }
+    if (!*text || is_unknown_value(text)) {
+        res->tier = SC_MATCH_UNKNOWN;
+        return 0;
+    }
+    /* a term id given as the label */
+    if (sc_onto_normalize_id(text, idbuf, sizeof idbuf) == 0) {
+        sc_onto_term t = sc_onto_find(m->o, idbuf);
+
+        if (t != SC_ONTO_NONE &&
+            settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res)))
+            return 0;
+    }
+    sc_err_clear();
+    /* Labels, then synonyms: the candidates ignore case (two terms whose
+     * strings differ only in case make the label ambiguous); the tier says
+     * whether the string matched exactly. */
+    for (int k = 0; k < 2; k++) {
+        if ((rc = lookup_tier(m, fs, idx[2 * k + 1], text, res, tiers[2 * k],
+                              &hit)) < 0)
+            return rc;
+        if (hit) {
+            if (res->term != SC_ONTO_NONE &&
+                !matches_exactly(m->o, res->term, text, k))
+                res->tier = tiers[2 * k + 1];
+            return 0;
+        }
+    }
+    if (sc_match_normalize(text, key, sizeof key) == 0 && *key) {
+        if ((e = table_find(&m->norm, key)) &&
+            settle(res, SC_MATCH_NORMALIZED,
+                   candidates(m->o, fs, e->terms, (size_t)e->n, res)))
+            return 0;
+        if ((e = table_find(&m->curated, field_key(field, key, fk,
+                                                   sizeof fk))) &&
+            settle(res, SC_MATCH_CURATED,
+                   candidates(m->o, fs, e->terms, (size_t)e->n, res)))
+            return 0;
+    }
+    sc_err_clear();
+    res->tier = SC_MATCH_NONE;
+    res->n_cand = 0;
+    snprintf(res->reason, sizeof res->reason, "no match");
+    suggest(m, fs, text, res);
+    return 0;
+}
+
+/* ---- loading rules and mappings ---- */
+
+/* Split LINE at tabs into at most MAX fields. */
+static int split_tabs(char *line, char **f, int max)
+{
+    int n = 0;
+
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        if (!(p = strchr(p, '\t')))
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}
+
+static int col_of(char **f, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(f[i], name))
+            return i;
+    return -1;
+}
+
+/* The term for ID in a mapping (NONE for "unknown"); obsolete ids resolve. */
+static int map_term(const sc_onto *o, const char *id, int must_live,
+                    sc_onto_term *out)
+{
+    sc_onto_term t, r;
+    int steps;
+
+    if (!strcmp(id, "unknown")) {
+        *out = SC_ONTO_NONE;
+        return 0;
+    }
+    if ((t = sc_onto_find(o, id)) == SC_ONTO_NONE)
+        return sc_fail(SC_EFORMAT, "unknown term '%s'", id);
+    if (sc_onto_is_deprecated(o, t)) {
+        if (must_live)
+            return sc_fail(SC_EFORMAT, "'%s' is obsolete", id);
+        if (sc_onto_resolve(o, t, &r, &steps) < 0)
+            return SC_EFORMAT;
+        t = r;
+    }
+    *out = t;
+    return 0;
+}
+
+int sc_match_load_curated(sc_match *m, const char *path)
+{
+    sc_lines *in = NULL;
+    char *line, *f[8], key[1100], fk[1200];
+    int cf = -1, cl = -1, ct = -1, rc, nf, field;
+    size_t len;
+    sc_onto_term t;
+    struct entry *e;
+
+    if ((rc = sc_lines_open(path, &in)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(in, &line, &len)) > 0) {
+        if (!*line || *line == '#')
+            continue;
+        nf = split_tabs(line, f, 8);
+        if (cf < 0) {
+            cf = col_of(f, nf, "field");
+            cl = col_of(f, nf, "label");
+            ct = col_of(f, nf, "term_id");
+            if (cf < 0 || cl < 0 || ct < 0) {
+                rc = sc_fail(SC_EFORMAT,
+                             "'%s' line %ld: the header needs the columns "
+                             "field, label and term_id",
+                             path, sc_lines_lineno(in));
+                break;
+            }
+            continue;
+        }
+        if (nf <= cf || nf <= cl || nf <= ct) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: too few fields", path,
+                         sc_lines_lineno(in));
+            break;
+        }
+        if ((field = sc_match_field_find(f[cf])) < 0) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: unknown field '%s'", path,
+                         sc_lines_lineno(in), f[cf]);
+            break;
+        }
+        if ((rc = map_term(m->o, f[ct], 1, &t)) < 0 ||
+            (rc = sc_match_normalize(f[cl], key, sizeof key)) < 0 ||
+            (t == SC_ONTO_NONE &&
+             (rc = sc_fail(SC_EFORMAT, "a curated rule cannot map to "
+                                       "'unknown'")) < 0)) {
+            rc = sc_fail_ctx(rc, "'%s' line %ld", path, sc_lines_lineno(in));
+            break;
+        }
+        field_key(field, key, fk, sizeof fk);
+        if ((e = table_find(&m->curated, fk)) && e->terms[0] != t) {
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s' line %ld: '%s' is already a rule for '%s'",
+                         path, sc_lines_lineno(in), f[cl],
+                         sc_onto_id(m->o, e->terms[0]));
+            break;
+        }
+        if ((rc = table_add(&m->curated, fk, t)) < 0)
+            break;
+        m->n_curated++;
+    }
+    sc_lines_close(in);
+    return rc < 0 ? rc : 0;
+}
+
+static int add_user(sc_match *m, int field, const char *label, const char *id,
+                    const char *where)
+{
+    sc_onto_term t;
+    char fk[1200];
+    int rc;
+
+    if ((rc = map_term(m->o, id, 0, &t)) < 0)
+        return sc_fail_ctx(rc, "%s", where);
+    if ((rc = table_add(&m->user, field_key(field, label, fk, sizeof fk), t)) <
+        0)
+        return rc;
+    m->n_user++;
+    return 0;
+}
+
+static int load_user_yaml(sc_match *m, const char *path)
+{
+    sc_ynode *root = NULL;
+    char where[4200];
+    int rc;
+
+    if ((rc = sc_ytree_load(path, &root)) < 0)
+        return rc;
+    if (root->kind != SC_Y_MAP) {
+        sc_ytree_free(root);
+        return sc_fail(SC_EFORMAT, "'%s': expected a mapping", path);
+    }
+    for (size_t i = 0; rc == 0 && i < root->n; i++) {
+        const sc_ynode *v = root->items[i];
+        int field = sc_match_field_find(root->keys[i]);
+
+        snprintf(where, sizeof where, "'%s' line %d", path, v->line);
+        if (v->kind == SC_Y_SCALAR) {
+            rc = add_user(m, -1, root->keys[i], v->str, where);
+        } else if (v->kind == SC_Y_MAP && field >= 0) {
+            for (size_t k = 0; rc == 0 && k < v->n; k++) {
+                snprintf(where, sizeof where, "'%s' line %d", path,
+                         v->items[k]->line);
+                rc = v->items[k]->kind == SC_Y_SCALAR
+                         ? add_user(m, field, v->keys[k], v->items[k]->str,
+                                    where)
+                         : sc_fail(SC_EFORMAT, "%s: expected a term id",
+                                   where);
+            }
+        } else {
+            rc = sc_fail(SC_EFORMAT, "%s: '%s' is not a field", where,
+                         root->keys[i]);
+        }
+    }
+    sc_ytree_free(root);
+    return rc;
+}
+
+int sc_match_load_user(sc_match *m, const char *path)
+{
+    size_t plen = strlen(path), len;
+    sc_lines *in = NULL;
+    char *line, *f[32], where[4200];
+    int cf = -1, cl = -1, ct = -1, rc, nf, field, header = 1;
+
+    if ((plen > 5 && !strcmp(path + plen - 5, ".yaml")) ||
+        (plen > 4 && !strcmp(path + plen - 4, ".yml")))
+        return load_user_yaml(m, path);
+    if ((rc = sc_lines_open(path, &in)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(in, &line, &len)) > 0) {
+        if (!*line || *line == '#')
+            continue;
+        nf = split_tabs(line, f, 32);
+        if (header) {
+            header = 0;
+            cf = col_of(f, nf, "field");
+            cl = col_of(f, nf, "label");
+            ct = col_of(f, nf, "term_id");
+            if (cl < 0 || ct < 0) {
+                rc = sc_fail(SC_EFORMAT,
+                             "'%s' line %ld: the header needs the columns "
+                             "label and term_id",
+                             path, sc_lines_lineno(in));
+                break;
+            }
+            continue;
+        }
+        if (nf <= cl || nf <= ct || (cf >= 0 && nf <= cf)) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: too few fields", path,
+                         sc_lines_lineno(in));
+            break;
+        }
+        if (!*f[ct])
+            continue; /* an unmapped row of a report */
+        field = -1;
+        if (cf >= 0 && *f[cf] && (field = sc_match_field_find(f[cf])) < 0) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: unknown field '%s'", path,
+                         sc_lines_lineno(in), f[cf]);
+            break;
+        }
+        snprintf(where, sizeof where, "'%s' line %ld", path,
+                 sc_lines_lineno(in));
+        if ((rc = add_user(m, field, f[cl], f[ct], where)) < 0)
+            break;
+    }
+    sc_lines_close(in);
+    return rc < 0 ? rc : 0;
+}

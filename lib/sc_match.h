@@ -1,0 +1,156 @@
+/* sc_match: free-text metadata labels to ontology terms, in tiers. */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_MATCH_H
+#define SC_MATCH_H
+
+#include <stddef.h>
+
+#include "sc_err.h"
+#include "sc_onto.h"
+
+/*
+ * A matcher maps the distinct labels of a metadata field ("CD14+ Mono" in a
+ * cell type column) to terms of the field's ontologies, trying in order:
+ *
+ *   user        a user mapping file (label -> term id or "unknown")
+ *   label       the term's label, exactly
+ *   label_ci    the label, ignoring ASCII case
+ *   synonym     an exact synonym, exactly
+ *   synonym_ci  an exact synonym, ignoring case
+ *   normalized  the normalised key (sc_match_normalize) of a label or
+ *               synonym
+ *   curated     a curated rule for author shorthands (share/annotate/
+ *               curated.tsv: "Mono", "NK", "Treg"), compared by key
+ *
+ * Candidates are the terms of the field's ontologies that the CELLxGENE
+ * schema allows for it (descendants of the field's roots, below); an
+ * obsolete term stands for its replaced_by term, and is only used when no
+ * live term matches. The first tier with any candidate decides: one
+ * candidate is the mapping, several make the label ambiguous (reported with
+ * them, never mapped). Values such as "unknown", "NA" or "unassigned" map
+ * to "unknown". A label nothing matches gets up to three fuzzy suggestions
+ * (sc_onto_search), which are never mappings.
+ *
+ * Threads: loading needs the matcher to itself; sc_match_label() then only
+ * reads it and may run from several threads at once.
+ */
+typedef struct sc_match sc_match;
+
+/* The metadata fields, in the CELLxGENE obs order. */
+enum {
+    SC_FIELD_CELL_TYPE = 0,
+    SC_FIELD_TISSUE,
+    SC_FIELD_DISEASE,
+    SC_FIELD_ASSAY,
+    SC_FIELD_SEX,
+    SC_FIELD_DEV_STAGE,
+    SC_FIELD_ETHNICITY,
+    SC_FIELD_ORGANISM,
+    SC_FIELD_N
+};
+
+/* The field's name ("cell_type", "self_reported_ethnicity"), its term id
+ * column ("cell_type_ontology_term_id"), and whether the schema allows
+ * "unknown" in it (cell_type, sex, development_stage, ethnicity). */
+const char *sc_match_field_name(int field);
+const char *sc_match_field_column(int field);
+int sc_match_field_unknown_ok(int field);
+/* The field named NAME ("cell_type", also "ethnicity" and "age"), or -1. */
+int sc_match_field_find(const char *name);
+
+/* Tiers of a result. */
+enum {
+    SC_MATCH_NONE = 0,   /* nothing matched */
+    SC_MATCH_AMBIGUOUS,  /* several candidates in the first tier that hit */
+    SC_MATCH_USER,
+    SC_MATCH_LABEL,
+    SC_MATCH_LABEL_CI,
+    SC_MATCH_SYNONYM,
+    SC_MATCH_SYNONYM_CI,
+    SC_MATCH_NORMALIZED,
+    SC_MATCH_CURATED,
+    SC_MATCH_UNKNOWN,    /* a value meaning "unknown" ("NA", "unassigned") */
+    SC_MATCH_TERM_ID,    /* the label is itself a term id of the field */
+};
+/* "none", "ambiguous", "user", "label", "label_ci", "synonym",
+ * "synonym_ci", "normalized", "curated", "unknown", "term_id". */
+const char *sc_match_tier_name(int tier);
+/* 1 for the tiers that only use the ontology's own strings (label,
+ * label_ci, synonym, synonym_ci, term_id), where a wrong mapping is a bug. */
+int sc_match_tier_is_exact(int tier);
+
+#define SC_MATCH_MAX_CAND 8
+
+/* The result of one label. TERM is the mapped term (SC_ONTO_NONE for
+ * none, ambiguous and unknown, and for a user mapping to "unknown").
+ * CAND holds the candidates of an ambiguous label (N_CAND may exceed
+ * SC_MATCH_MAX_CAND: the first ones by id are kept), SUGG fuzzy
+ * suggestions of an unmapped label. REPLACED is set when TERM was reached
+ * through an obsolete term's replaced_by. REASON says why nothing was
+ * mapped ("" otherwise). */
+typedef struct sc_match_res {
+    int tier;
+    sc_onto_term term;
+    int replaced;
+    size_t n_cand;
+    sc_onto_term cand[SC_MATCH_MAX_CAND];
+    size_t n_sugg;
+    sc_onto_term sugg[3];
+    char reason[160];
+} sc_match_res;
+
+/* A matcher over the ontologies of O, which must stay loaded while it
+ * lives; the normalised-key indexes of the field ontologies are built
+ * here. *OUT owns it: sc_match_free(). Returns 0 or SC_ENOMEM. */
+SC_MUST_CHECK int sc_match_new(const sc_onto *o, sc_match **out);
+void sc_match_free(sc_match *m);
+
+/*
+ * Load curated rules from the TSV file PATH: a header line with the columns
+ * field, label and term_id (others, such as note, are ignored), then one
+ * rule a line ('#' lines and blank lines skipped). Every term must exist
+ * and be live, and a key may not name two terms in one field. Returns 0,
+ * or SC_EIO, SC_EFORMAT ("'curated.tsv' line 12: unknown term 'CL:1'"),
+ * SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_match_load_curated(sc_match *m, const char *path);
+
+/*
+ * Load a user mapping from PATH, which overrides every other tier for
+ * exactly the labels it names. TSV (any name but .yaml/.yml): a header
+ * line naming at least the columns label and term_id, optionally field (a
+ * row without a field applies to every field); a report TSV of
+ * sc-annotate is such a file, and its rows with an empty term_id are
+ * skipped. YAML: a mapping of label to term id, or of field name to such a
+ * mapping. A term id must exist (obsolete ones resolve through
+ * replaced_by) or be "unknown". Later files and lines win. Returns 0 or
+ * SC_EIO / SC_EFORMAT / SC_ENOMEM with the file and line.
+ */
+SC_MUST_CHECK int sc_match_load_user(sc_match *m, const char *path);
+
+/* The number of curated rules and user mappings loaded. */
+size_t sc_match_n_curated(const sc_match *m);
+size_t sc_match_n_user(const sc_match *m);
+
+/*
+ * Map LABEL of FIELD into *RES. ORGANISM (an NCBITaxon id, or NULL when
+ * not known) chooses the development stage ontology: HsapDv for human,
+ * MmusDv for mouse and its subspecies, UBERON life stages otherwise (both
+ * HsapDv and MmusDv when NULL). Returns 0 or SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_match_label(const sc_match *m, int field,
+                                 const char *organism, const char *label,
+                                 sc_match_res *res);
+
+/*
+ * The normalised key of S into BUF of SIZE bytes: ASCII lower case, Greek
+ * letters spelled out ("γδ" -> "gammadelta"), words split at anything but
+ * letters, digits, '+' and a '-' that ends a word ("CD4-"), each word's
+ * plural dropped ("cells" -> "cell", "bodies" -> "body", "boxes" -> "box";
+ * not "ss"), then the words joined with nothing. So "B-cells", "B cells"
+ * and "b_cell" share the key "bcell", while "CD4+ T cell" and "CD4- T cell"
+ * do not. Returns 0, or SC_ERANGE when BUF is too small. Thread-safe.
+ */
+SC_MUST_CHECK int sc_match_normalize(const char *s, char *buf, size_t size);
+
+#endif
