@@ -82,6 +82,7 @@ struct sc_stream {
     sc_batch_header h;
 
     size_t n_vcols, n_labels; /* labels are vcols [0, n_labels) */
+    size_t *wcol, n_wcol;     /* the class-weight columns among vcols */
     vcol *vc;
     size_t n_out_genes;
 
@@ -789,7 +790,8 @@ static uint64_t *cmap_slot(cmap *m, uint64_t key)
 static uint64_t class_key(const sc_stream *s, const ds *d, uint32_t row)
 {
     uint64_t key = 0;
-    for (size_t k = s->n_labels; k < s->n_vcols; k++) {
+    for (size_t w = 0; w < s->n_wcol; w++) {
+        size_t k = s->wcol[w];
         const ss_col *c = d->vcol[k];
         int32_t code = c ? c->codes[row] : -1;
         int64_t g = code >= 0 ? d->vmap[k][code] : -1;
@@ -807,12 +809,12 @@ static int plan_weighted(sc_stream *s)
     int rc = 0;
     double radix = 1;
 
-    for (size_t k = s->n_labels; k < s->n_vcols; k++)
-        radix *= (double)(s->vc[k].n + 1);
+    for (size_t w = 0; w < s->n_wcol; w++)
+        radix *= (double)(s->vc[s->wcol[w]].n + 1);
     if (radix > 1.8e19)
         return sc_fail(SC_EINVAL, "too many class combinations in the "
                                   "weight columns");
-    if (s->n_vcols > s->n_labels)
+    if (s->n_wcol)
         for (size_t i = 0; i < s->n_ds; i++)
             for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
                 uint64_t *c = cmap_slot(&cm, class_key(s, &s->ds[i],
@@ -863,7 +865,7 @@ static int plan_weighted(sc_stream *s)
         for (int64_t j = 0; j < d->n_sel; j++) {
             uint32_t row = d->sel[j];
             double x = o->dataset_weights ? d->weight : 1.0;
-            if (s->n_vcols > s->n_labels) {
+            if (s->n_wcol) {
                 uint64_t *c = cmap_slot(&cm, class_key(s, d, row));
                 x *= sc_weight_class(o->weight_scheme, c ? (double)*c : 1,
                                      o->weight_scaler);
@@ -951,17 +953,18 @@ static int plan_epoch(sc_stream *s)
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                  */
 
+/* Add NAME to the list unless there; returns its index or SC_ENOMEM. */
 static int add_name(const char ***v, size_t *n, const char *name)
 {
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*v)[i], name))
-            return 0;
+            return (int)i;
     const char **p = realloc(*v, (*n + 1) * sizeof *p);
     if (!p)
         return oom();
-    p[(*n)++] = name;
+    p[*n] = name;
     *v = p;
-    return 0;
+    return (int)(*n)++;
 }
 
 static int max_open_files(int want)
@@ -1132,9 +1135,14 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         if ((rc = add_name(&cols, &n_cols, o->labels[i])) < 0)
             goto fail;
     s->n_labels = n_cols;
-    for (size_t i = 0; i < o->n_weight_cols; i++)
+    if (o->n_weight_cols &&
+        !(s->wcol = malloc(o->n_weight_cols * sizeof *s->wcol)))
+        goto nomem;
+    for (size_t i = 0; i < o->n_weight_cols; i++) {
         if ((rc = add_name(&cols, &n_cols, o->weight_cols[i])) < 0)
             goto fail;
+        s->wcol[s->n_wcol++] = (size_t)rc;
+    }
     s->n_vcols = n_cols;
     for (size_t i = 0; i < o->n_filters; i++)
         if ((rc = add_name(&cols, &n_cols, f[i].col)) < 0)
@@ -1694,6 +1702,7 @@ void sc_stream_close(sc_stream *s)
         ss_map_release(&v->index);
     }
     free(s->vc);
+    free(s->wcol);
     sc_batch_header_release(&s->h);
     free(s->blk_prefix);
     free(s->perm);

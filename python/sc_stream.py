@@ -16,11 +16,12 @@ import os
 import shutil
 import struct
 import subprocess
+import warnings
 import zlib
 
 import numpy as np
 
-__all__ = ["StreamError", "Reader", "stream", "to_torch", "ScStreamDataset",
+__all__ = ["StreamError", "Reader", "stream", "header", "to_torch", "ScStreamDataset",
            "CSR", "PADDED", "DENSE"]
 
 CSR, PADDED, DENSE = 0, 1, 2
@@ -206,6 +207,16 @@ def stream(paths=(), args=(), manifest=None, exe=None, header=None):
             proc.wait()
 
 
+def header(paths=(), args=(), manifest=None, exe=None):
+    """The header sc-stream would write for these arguments (genes, label
+    vocabularies, datasets, batch count) without streaming any batch."""
+    h = {}
+    for _ in stream(paths, list(args) + ["--start-batch", str(1 << 62)],
+                    manifest, exe, header=h):
+        pass
+    return h
+
+
 def to_torch(b, kind="csr"):
     """The batch as torch tensors: x (a sparse CSR tensor, or dense with
     kind='dense'; padded and dense batches keep their 2-D layout), genes
@@ -217,10 +228,12 @@ def to_torch(b, kind="csr"):
            "row": torch.from_numpy(b["row"].copy()), "n_pad": b["n_pad"]}
     if b["layout"] == CSR:
         ngenes = len(b["header"]["genes"]) if "header" in b else int(b["indices"].max(initial=-1)) + 1
-        x = torch.sparse_csr_tensor(torch.from_numpy(b["indptr"].copy()),
-                                    torch.from_numpy(b["indices"].astype(np.int64)),
-                                    torch.from_numpy(b["values"].copy()),
-                                    size=(n, ngenes))
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore")
+            x = torch.sparse_csr_tensor(torch.from_numpy(b["indptr"].copy()),
+                                        torch.from_numpy(b["indices"].astype(np.int64)),
+                                        torch.from_numpy(b["values"].copy()),
+                                        size=(n, ngenes))
         out["x"] = x.to_dense() if kind == "dense" else x
     else:
         out["x"] = torch.from_numpy(b["values"].copy())
@@ -229,13 +242,10 @@ def to_torch(b, kind="csr"):
     return out
 
 
-try:
-    import torch.utils.data as _tud
-except ImportError:  # torch is optional
-    _tud = None
+def _make_dataset_class():
+    import torch.utils.data as tud
 
-if _tud is not None:
-    class ScStreamDataset(_tud.IterableDataset):
+    class ScStreamDataset(tud.IterableDataset):
         """An epoch of sc-stream batches for a torch DataLoader (use
         batch_size=None: sc-stream makes the batches). Each DataLoader worker
         runs its own sc-stream on its share: rank * num_workers + worker of
@@ -255,12 +265,23 @@ if _tud is not None:
             self.epoch = epoch
 
         def __iter__(self):
-            info = _tud.get_worker_info()
+            info = tud.get_worker_info()
             nw, wid = (info.num_workers, info.id) if info else (1, 0)
             args = self.args + ["--epoch", self.epoch,
                                 "--rank", self.rank * nw + wid,
                                 "--world-size", self.world_size * nw]
             for b in stream(self.paths, args, self.manifest, self.exe):
                 yield to_torch(b, self.kind)
-else:
-    ScStreamDataset = None
+
+    ScStreamDataset.__module__ = __name__
+    return ScStreamDataset
+
+
+def __getattr__(name):
+    # torch is imported only when the dataset class is asked for: reading
+    # batches into numpy does not pay for it
+    if name == "ScStreamDataset":
+        cls = _make_dataset_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -1,0 +1,326 @@
+#!/usr/bin/env bats
+# sc-stream: many datasets as one shuffled, weighted, sharded stream of cell
+# batches (issue 8). Values and labels are checked against anndata's reads
+# of the same rows (tests/cli/stream_check.py).
+# SPDX-License-Identifier: MIT
+
+load helpers
+
+CORPUS_ARGS=(--datasets 4 --cells 2000 --genes 200:400 --nnz 50 --mess 0 --seed 3 --cells-min 100 -j 2)
+
+setup_file() {
+    load helpers
+    local c
+    c=$(test_corpus "${CORPUS_ARGS[@]}")
+    cd "$BATS_FILE_TMPDIR"
+    ln -sf "$c" corpus
+    export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
+    # a tiny dataset, for the many-files test
+    $PY -c '
+import anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp
+X = sp.random(10, 20, density=0.3, format="csr", random_state=1, dtype=np.float32)
+X.data = np.ceil(X.data * 10)
+obs = pd.DataFrame({"ct": pd.Categorical(["a", "b"] * 5)}, index=["c%d" % i for i in range(10)])
+ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=["g%d" % i for i in range(20)])).write_h5ad("tiny.h5ad")'
+}
+
+setup() {
+    cd "$BATS_FILE_TMPDIR"
+    export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
+    unset RANK WORLD_SIZE SLURM_PROCID SLURM_NTASKS
+}
+
+check() { "$BATS_TEST_DIRNAME/stream_check.py" "$@"; }
+files() { ls "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad; }
+
+@test "sc-stream: --help lists the options on stdout" {
+    run -0 --separate-stderr sc-stream --help
+    [[ $output == "Usage: sc-stream"* && $output == *"--world-size"* && $output == *"--top-genes"* ]]
+    [[ -z $stderr ]]
+}
+
+@test "sc-stream: --version" {
+    run -0 sc-stream --version
+    [[ $output == "sc-stream "* ]]
+}
+
+@test "sc-stream: unknown option and bad values are usage errors" {
+    run -2 --separate-stderr sc-stream --no-such-flag
+    [[ $stderr == "sc-stream: "* ]]
+    run -2 --separate-stderr sc-stream --join sideways corpus/ds000.h5ad
+    [[ $stderr == *"unknown join"* ]]
+    run -2 --separate-stderr sc-stream - < /dev/null
+    [[ $stderr == *"seekable"* ]]
+}
+
+@test "sc-stream: a missing input fails with its name" {
+    run -1 --separate-stderr sc-stream -O text nosuch.h5ad
+    [[ $stderr == "sc-stream: error: "*"nosuch.h5ad"* ]]
+}
+
+@test "sc-stream: a bad filter or rank fails clearly" {
+    run -1 --separate-stderr sc-stream -O text -f 'assay' corpus/ds000.h5ad
+    [[ $stderr == *"no operator"* ]]
+    run -1 --separate-stderr sc-stream -O text --rank 3 --world-size 2 corpus/ds000.h5ad
+    [[ $stderr == *"rank 3"* ]]
+    run -1 --separate-stderr sc-stream -O text $(files)
+    [[ $stderr == *"--join"* ]]
+}
+
+@test "sc-stream: -o FILE, and -o /dev/full fails" {
+    run -0 sc-stream --join outer -o out.bin $(files)
+    [[ -s out.bin ]]
+    run -0 sc-stream dump out.bin
+    [[ ${lines[0]} == "#sc-batch"*"cells=2000"* ]]
+    run -1 --separate-stderr sc-stream --join outer -o /dev/full $(files)
+    [[ $stderr == *"No space left on device"* ]]
+}
+
+@test "sc-stream: -k leaves out a broken dataset and exits 3" {
+    printf 'not hdf5\n' > broken.h5ad
+    run -3 --separate-stderr sc-stream -k --join outer -o k.bin corpus/ds000.h5ad broken.h5ad corpus/ds001.h5ad
+    [[ $stderr == *"broken.h5ad"* ]]
+    run -0 sc-stream dump --header k.bin
+    [[ $output == *"datasets=2"* ]]
+}
+
+@test "sc-stream: a manifest on stdin, text output under head" {
+    { printf 'path\tid\n'; for f in $(files); do printf '%s\t%s\n' "$f" "$(basename "$f" .h5ad)"; done; } > m.tsv
+    run -0 bash -c 'sc-stream --join outer -O text -b 8 --datasets ds001,2 < m.tsv | head -3'
+    [[ ${lines[0]} == "#sc-batch"* && ${lines[1]} == "#batch"* ]]
+    run -0 bash -c 'sc-stream --join outer -b 8 --datasets ds001,2 -m m.tsv | sc-stream dump --header'
+    [[ $(grep -c '^#dataset' <<< "$output") -eq 2 ]]
+}
+
+@test "sc-stream: an epoch over 3 ranks yields every cell once, values as anndata reads them" {
+    for r in 0 1 2; do
+        RANK=$r WORLD_SIZE=3 sc-stream --join outer -l cell_type,assay_ontology_term_id,is_primary_data \
+            -b 64 --block 8 --buffer 4 --seed 5 -o r$r.bin $(files)
+    done
+    run -0 check values r0.bin r1.bin r2.bin
+    [[ $output == '{"cells": 2000, "unique": 2000, "dups": 0, "batches": [11, 11, 11]}' ]]
+}
+
+@test "sc-stream: ranks are disjoint with equal batch counts, padded or dropped" {
+    for r in 0 1 2 3; do
+        SLURM_PROCID=$r SLURM_NTASKS=4 sc-stream --join outer -b 96 --uneven drop -o d$r.bin $(files)
+    done
+    run -0 check values d0.bin d1.bin d2.bin d3.bin
+    # 500 cells per rank: 5 full batches each, 20 cells per rank dropped
+    [[ $output == '{"cells": 1920, "unique": 1920, "dups": 0, "batches": [5, 5, 5, 5]}' ]]
+    for r in 0 1 2 3; do
+        sc-stream --rank $r --world-size 4 --join outer -b 96 -o p$r.bin $(files)
+    done
+    run -0 check values p0.bin p1.bin p2.bin p3.bin
+    [[ $output == '{"cells": 2000, "unique": 2000, "dups": 0, "batches": [6, 6, 6, 6]}' ]]
+}
+
+@test "sc-stream: same seed and epoch give the same stream, another epoch another order" {
+    sc-stream --join outer --seed 9 --epoch 1 -o a.bin $(files)
+    sc-stream --join outer --seed 9 --epoch 1 -o b.bin $(files)
+    sc-stream --join outer --seed 9 --epoch 2 -o c.bin $(files)
+    cmp a.bin b.bin
+    ! cmp -s a.bin c.bin
+    # the same cells in another order
+    diff <(sc-stream dump a.bin | awk -F'\t' '$2 == 0 { print $3, $4 }' | sort) \
+        <(sc-stream dump c.bin | awk -F'\t' '$2 == 0 { print $3, $4 }' | sort)
+}
+
+@test "sc-stream: resuming at --start-batch gives the tail of the full run" {
+    sc-stream --join outer --rank 1 --world-size 2 -b 50 --seed 4 -O text $(files) | grep -v '^#' > full.txt
+    sc-stream --join outer --rank 1 --world-size 2 -b 50 --seed 4 --start-batch 7 -O text $(files) | grep -v '^#' > tail.txt
+    diff <(awk -F'\t' '$1 >= 7' full.txt) tail.txt
+    # 1,000 cells per rank: 20 batches, 13 after the first 7
+    [[ $(wc -l < tail.txt) -eq $((50 * 13)) ]]
+}
+
+@test "sc-stream: sequential order without shuffling" {
+    run -0 bash -c "sc-stream --join outer --no-shuffle -O text -b 1000 $(files | head -1) | awk -F'\t' 'NR > 2 { print \$4 }' | head -5"
+    [[ $output == $'0\n1\n2\n3\n4' ]]
+}
+
+@test "sc-stream: inner join and identical genes put values in the right columns" {
+    # datasets of one organism share genes
+    human=$($PY -c 'import anndata,sys; print(" ".join(p for p in sys.argv[1:] if anndata.read_h5ad(p, backed="r").uns["organism_ontology_term_id"] == "NCBITaxon:9606"))' $(files))
+    sc-stream --join inner -b 100 -o inner.bin $human
+    run -0 check values inner.bin
+    n=$($PY -c 'import anndata,sys; print(sum(anndata.read_h5ad(p, backed="r").n_obs for p in sys.argv[1:]))' $human)
+    [[ $output == *"\"cells\": $n, \"unique\": $n"* ]]
+    run -0 sc-stream dump inner.bin
+    [[ ${lines[0]} == *"genes="* ]]
+    # one dataset twice: identical genes, no join needed
+    sc-stream -b 100 -o same.bin corpus/ds001.h5ad corpus/ds001.h5ad
+    run -0 check values same.bin
+}
+
+@test "sc-stream: reference gene lists per organism with offsets" {
+    # human and mouse lists from the corpus's genes, in another order, with
+    # genes no dataset has
+    $PY - <<'PY'
+import anndata, glob
+org = {}
+for p in sorted(glob.glob("corpus/ds*.h5ad")):
+    a = anndata.read_h5ad(p, backed="r")
+    org.setdefault(a.uns["organism_ontology_term_id"], set()).update(a.var_names)
+for o, name in (("NCBITaxon:9606", "human"), ("NCBITaxon:10090", "mouse")):
+    genes = sorted(org.get(o, ()), reverse=True)[::2] + ["ENSFAKE%05d" % i for i in range(5)]
+    open(name + ".txt", "w").write("# %s\n" % o + "\n".join(genes) + "\n")
+PY
+    sc-stream --genes NCBITaxon:9606=human.txt --genes mouse=mouse.txt -b 100 -o ref.bin $(files)
+    run -0 check values ref.bin
+    [[ $output == *'"cells": 2000, "unique": 2000'* ]]
+    run -0 bash -c 'sc-stream dump --header ref.bin | grep -c "^#gene"'
+    [[ $output -eq $(( $(grep -vc '^#' human.txt) + $(grep -vc '^#' mouse.txt) )) ]]
+    run -1 --separate-stderr sc-stream --genes mouse=mouse.txt -O text $(files)
+    [[ $stderr == *"no reference gene list for organism"* ]]
+}
+
+@test "sc-stream: filters and minimum genes select what anndata selects" {
+    want=$(check count --filter is_primary_data=True --filter 'assay_ontology_term_id=EFO:0009899,EFO:0009922' --min-genes 40 $(files))
+    sc-stream --join outer -f 'is_primary_data == True' -f 'assay_ontology_term_id in EFO:0009899,EFO:0009922' \
+        --min-genes 40 -b 32 -o f.bin $(files)
+    run -0 check values f.bin
+    [[ $output == "{\"cells\": $want, \"unique\": $want, "* ]]
+    all=$(check count $(files))
+    v2=$(check count --filter assay_ontology_term_id=EFO:0009899 $(files))
+    sc-stream --join outer -f 'assay_ontology_term_id not in EFO:0009899' -O text -b 5000 -o not.txt $(files)
+    [[ $(awk -F'\t' 'NR > 2 && $2 == 0' not.txt | wc -l) -eq $((all - v2)) ]]
+}
+
+@test "sc-stream: labels from a vocabulary file, unknown terms are -1" {
+    printf 'code\tterm_id\tlabel\n0\tEFO:0009922\t10x 3'"'"' v3\n1\tEFO:0009899\t10x 3'"'"' v2\n' > assay.tsv
+    sc-stream --join outer -l assay_ontology_term_id,assay --vocab assay_ontology_term_id=assay.tsv --vocab assay=assay.tsv \
+        -b 2000 -o v.bin $(files)
+    run -0 $PY - <<'PY'
+import sys, anndata, glob
+sys.path.insert(0, "../../../python") if False else None
+PY
+    run -0 bash -c 'sc-stream dump v.bin | awk -F"\t" "NR > 2 { print \$5 \"|\" \$6 }" | sort -u'
+    for l in "${lines[@]}"; do
+        case $l in
+        "EFO:0009922|EFO:0009922"|"EFO:0009899|EFO:0009899"|"NA|NA") ;;
+        *) echo "unexpected: $l"; return 1 ;;
+        esac
+    done
+}
+
+@test "sc-stream: weighted sampling by class follows the weights (chi-square)" {
+    # inverse class frequency: every cell type equally often
+    sc-stream --join outer -l cell_type -n 20000 --weight-by cell_type --weight-scheme inv -b 500 --seed 3 -o w.bin $(files)
+    k=$(sc-stream dump --header w.bin | grep -c '^#label')
+    run -0 check freq --by cell_type --expect "$(yes 1 | head -"$k" | paste -sd,)" w.bin
+    awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
+    # and the values are still the rows anndata reads
+    run -0 check values w.bin
+    [[ $output == *'"cells": 20000'* ]]
+}
+
+@test "sc-stream: dataset weights from the manifest and the scaler scheme" {
+    { printf 'path\tweight\n'; i=0; for f in $(files); do i=$((i + 1)); printf '%s\t%d\n' "$f" $i; done; } > wm.tsv
+    sc-stream --join outer -m wm.tsv --dataset-weights -n 20000 -b 500 --seed 8 -o dw.bin
+    n=$($PY -c 'import anndata,sys; print(",".join(str(anndata.read_h5ad(p, backed="r").n_obs * (i + 1)) for i, p in enumerate(sys.argv[1:])))' $(files))
+    run -0 check freq --by dataset --expect "$n" dw.bin
+    awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
+    # scaler: a class of n cells gets s*n/(n+s) of the mass
+    sc-stream --join outer -l cell_type -n 20000 --weight-by cell_type --scaler 50 -b 500 --seed 3 -o sw.bin $(files)
+    w=$(sc-stream dump --header sw.bin | awk -F'\t' '$1 == "#label" { print $4 }' | $PY -c '
+import sys, glob, anndata, collections
+c = collections.Counter()
+for p in sorted(glob.glob("corpus/ds*.h5ad")):
+    c.update(map(str, anndata.read_h5ad(p, backed="r").obs["cell_type"]))
+print(",".join(repr(50 * c[t] / (c[t] + 50)) for t in sys.stdin.read().split("\n") if t))')
+    run -0 check freq --by cell_type --expect "$w" sw.bin
+    awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
+}
+
+@test "sc-stream: per-cell weights by expressed genes" {
+    sc-stream --join outer -n 5000 --cell-weight nnz -b 500 -o nnz.bin $(files)
+    run -0 check values nnz.bin
+    [[ $output == *'"cells": 5000'* ]]
+}
+
+@test "sc-stream: normalize and log1p in C match anndata's values transformed" {
+    sc-stream --join outer --normalize=1000 --log1p -b 100 -o n.bin $(files)
+    run -0 check values --normalize 1000 --log1p n.bin
+    [[ $output == *'"cells": 2000'* ]]
+}
+
+@test "sc-stream: top and random expressed genes per cell, padded; dense rows" {
+    sc-stream --join outer --top-genes 20 -b 100 -o top.bin $(files)
+    run -0 check values --top 20 top.bin
+    sc-stream --join outer --random-genes 20 -b 100 -o rnd.bin $(files)
+    run -0 check values rnd.bin
+    run -0 bash -c 'sc-stream dump rnd.bin | awk -F"\t" "NR > 2 { print \$5 }" | sort -u'
+    [[ $output == "20" ]]
+    sc-stream --dense -b 100 -o dense.bin corpus/ds001.h5ad
+    run -0 check values dense.bin
+}
+
+@test "sc-stream: a torn or damaged stream is detected" {
+    sc-stream --join outer -b 100 -o t.bin $(files)
+    head -c $(( $(stat -c %s t.bin) - 100 )) t.bin > torn.bin
+    run -1 --separate-stderr sc-stream dump torn.bin
+    [[ $stderr == *"torn.bin"*"stream ends"* ]]
+    run -1 --separate-stderr sc-stream dump corpus/ds000.h5ad
+    [[ $stderr == *"not an sc-batch stream"* ]]
+}
+
+@test "sc-stream: the index cache is used, and a changed file invalidates it" {
+    cp corpus/ds000.h5ad c0.h5ad
+    run -0 --separate-stderr sc-stream -v --cache-dir cc -O text -b 10000 c0.h5ad
+    [[ $stderr == *"0 from the cache"* ]]
+    run -0 --separate-stderr sc-stream -v --cache-dir cc -O text -b 10000 c0.h5ad
+    [[ $stderr == *"1 from the cache"* ]]
+    [[ $stderr == *"mixing: "*"distinct datasets per batch"* ]]
+    cp corpus/ds001.h5ad c0.h5ad
+    run -0 --separate-stderr sc-stream -v --cache-dir cc -O text -b 10000 c0.h5ad
+    [[ $stderr == *"0 from the cache"* ]]
+    run -0 sc-stream --no-cache -O text -b 10000 c0.h5ad
+    [[ $(awk -F'\t' 'NR > 2 && $2 == 0' <<< "$output" | wc -l) -eq $($PY -c 'import anndata; print(anndata.read_h5ad("c0.h5ad", backed="r").n_obs)') ]]
+    run -0 sc-stream index --cache-dir cc c0.h5ad
+    [[ ${lines[0]} == $'path\tn_obs\tn_selected\tn_genes\torganism' ]]
+}
+
+@test "sc-stream: 10,000 small files with 256 open files at most" {
+    mkdir -p many
+    $PY -c '
+import os
+with open("many.tsv", "w") as m:
+    m.write("path\n")
+    for i in range(10000):
+        p = "many/f%05d.h5ad" % i
+        if not os.path.exists(p):
+            os.link("tiny.h5ad", p)
+        m.write(p + "\n")'
+    run -0 --separate-stderr bash -c 'ulimit -n 256 && sc-stream -v --cache-dir mc -m many.tsv -l ct -b 64 -o many.bin'
+    [[ $stderr == *"100000 cells selected"* ]]
+    run -0 bash -c 'sc-stream dump many.bin | awk -F"\t" "NR > 2 && \$2 == 0 { print \$3, \$4 }" | sort -u | wc -l'
+    [[ $output -eq 100000 ]]
+}
+
+@test "sc-stream: the Python module yields numpy and torch batches, split over DataLoader workers" {
+    run -0 $PY - "$SC_ROOT/python" $(files) <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import sc_stream, torch
+paths = sys.argv[2:]
+args = ["--join", "outer", "-l", "cell_type", "-b", "64", "--seed", "2"]
+n = sum(b["n_cells"] - b["n_pad"] for b in sc_stream.stream(paths, args))
+assert n == 2000, n
+ds = sc_stream.ScStreamDataset(paths, args, kind="dense", rank=0, world_size=1)
+dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+seen = set()
+for b in dl:
+    real = b["x"].shape[0] - b["n_pad"]
+    assert b["x"].dim() == 2
+    seen.update(zip(b["dataset"][:real].tolist(), b["row"][:real].tolist()))
+assert len(seen) == 2000, len(seen)
+print("ok")
+PY
+    [[ $output == *ok ]]
+}
+
+@test "sc-stream: the example trains a classifier for one epoch" {
+    run -0 $PY "$SC_ROOT/examples/train_classifier.py" --epochs 1 $(files)
+    [[ $output == *"epoch 0"*"accuracy"* ]]
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Checks of sc-stream output for tests/cli/sc-stream.bats, against anndata.
+
+  stream_check.py values [--normalize T] [--log1p] [--top N] STREAM...
+      read the binary streams (one per rank), compare every cell's values and
+      labels with anndata's reads of the same row, print a JSON summary:
+      cells (not padding), unique cells, duplicates, batches per stream.
+  stream_check.py count FILE... [--filter COL=V] [--min-genes N]
+      the number of cells anndata selects with these filters.
+  stream_check.py freq STREAM --by dataset|LABEL --expect W1,W2,...
+      chi-square test of the draw frequencies against weights (in the order
+      of the datasets, or of the label's vocabulary); prints the p-value.
+"""
+import argparse
+import json
+import os
+import sys
+
+import anndata
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import sc_stream  # noqa: E402
+
+_cache = {}
+
+
+def adata(path):
+    """anndata's view of a dataset: the AnnData, X as CSR, the var names and
+    the column of each name's first occurrence."""
+    if path not in _cache:
+        a = anndata.read_h5ad(path)
+        X = sp.csr_matrix(a.X if sp.issparse(a.X) else sp.csr_matrix(a.X))
+        var = list(a.var_names)
+        first = {}
+        for j, g in enumerate(var):
+            first.setdefault(g, j)
+        obs = {c: a.obs[c].astype(object).to_numpy() for c in a.obs.columns}
+        _cache[path] = (a, X, var, first, obs)
+    return _cache[path]
+
+
+def expected_row(path, row, gset):
+    """{gene: value} of the row over the genes in GSET, as float32, with a
+    duplicated gene name taken from its first column."""
+    a, X, var, first, _ = adata(path)
+    lo, hi = X.indptr[row], X.indptr[row + 1]
+    vals = dict(zip(X.indices[lo:hi].tolist(), X.data[lo:hi].tolist()))
+    exp = {}
+    for j in vals:
+        g = var[j]
+        if g in gset and g not in exp and first[g] in vals:
+            exp[g] = float(np.float32(vals[first[g]]))
+    return exp, float(X.data[lo:hi].sum())
+
+
+def batches(path):
+    with open(path, "rb") as f:
+        r = sc_stream.Reader(f, path)
+        for b in r:
+            yield r.header, b
+        if r.end is None:
+            raise SystemExit("%s: no end frame" % path)
+
+
+def cmd_values(a):
+    seen = {}
+    cells = 0
+    nb = []
+    for path in a.streams:
+        n = 0
+        for h, b in batches(path):
+            n += 1
+            genes = h["genes"]
+            gset = set(genes)
+            real = b["n_cells"] - b["n_pad"]
+            for i in range(b["n_cells"]):
+                ds = h["datasets"][b["dataset"][i]]
+                row = int(b["row"][i])
+                if i < real:
+                    cells += 1
+                    seen[(ds, row)] = seen.get((ds, row), 0) + 1
+                exp, total = expected_row(ds, row, gset)
+                if a.normalize:
+                    exp = {g: v * a.normalize / total for g, v in exp.items()}
+                if a.log1p:
+                    exp = {g: float(np.log1p(v)) for g, v in exp.items()}
+                if b["layout"] == sc_stream.CSR:
+                    lo, hi = b["indptr"][i], b["indptr"][i + 1]
+                    got = {genes[k]: float(v) for k, v in zip(b["indices"][lo:hi], b["values"][lo:hi])}
+                elif b["layout"] == sc_stream.DENSE:
+                    got = {genes[k]: float(v) for k, v in enumerate(b["values"][i]) if v != 0}
+                    exp = {g: v for g, v in exp.items() if v != 0}
+                else:
+                    got = {genes[k]: float(v) for k, v in zip(b["indices"][i], b["values"][i]) if k >= 0}
+                    if a.top:
+                        want = sorted(exp.values(), reverse=True)[:a.top]
+                        if sorted(got.values(), reverse=True) != pytest_approx(want):
+                            raise SystemExit("top genes differ: %s row %d" % (ds, row))
+                    exp = {g: exp[g] for g in got if g in exp}
+                if set(got) != set(exp) or any(abs(got[g] - exp[g]) > 1e-5 * max(1, abs(exp[g])) for g in got):
+                    raise SystemExit("values differ: %s row %d\n got %s\n want %s"
+                                     % (ds, row, sorted(got.items())[:8], sorted(exp.items())[:8]))
+                obs = adata(ds)[4]
+                for col, codes in b["labels"].items():
+                    code = int(codes[i])
+                    v = obs[col][row] if col in obs else None
+                    if isinstance(v, (bool, np.bool_)):
+                        want = str(bool(v))
+                    elif v is None or (isinstance(v, float) and np.isnan(v)) or str(v) == "unknown":
+                        want = None
+                    else:
+                        want = str(v)
+                    gotl = h["labels"][col][code] if code >= 0 else None
+                    if want != gotl:
+                        raise SystemExit("label %s differs: %s row %d: %r, want %r" % (col, ds, row, gotl, want))
+        nb.append(n)
+    dups = sum(c - 1 for c in seen.values())
+    print(json.dumps({"cells": cells, "unique": len(seen), "dups": dups, "batches": nb}))
+
+
+def pytest_approx(v):
+    return [float(np.float32(x)) for x in v]
+
+
+def cmd_count(a):
+    n = 0
+    for p in a.files:
+        ad, X = adata(p)[:2]
+        keep = np.ones(ad.n_obs, bool)
+        for f in a.filter or []:
+            col, val = f.split("=", 1)
+            vals = val.split(",")
+            keep &= ad.obs[col].astype(str).isin(vals).to_numpy()
+        if a.min_genes:
+            keep &= np.diff(X.indptr) >= a.min_genes
+        n += int(keep.sum())
+    print(n)
+
+
+def cmd_freq(a):
+    from scipy.stats import chisquare
+    w = np.array([float(x) for x in a.expect.split(",")])
+    counts = np.zeros(len(w))
+    for h, b in batches(a.stream):
+        real = b["n_cells"] - b["n_pad"]
+        v = b["dataset"][:real] if a.by == "dataset" else b["labels"][a.by][:real]
+        counts += np.bincount(v, minlength=len(w))[:len(w)]
+    exp = w / w.sum() * counts.sum()
+    keep = exp > 0
+    if counts[~keep].sum():
+        raise SystemExit("draws where the weight is zero")
+    p = chisquare(counts[keep], exp[keep]).pvalue
+    print("%.6g" % p)
+
+
+ap = argparse.ArgumentParser()
+sub = ap.add_subparsers(dest="cmd", required=True)
+v = sub.add_parser("values")
+v.add_argument("--normalize", type=float)
+v.add_argument("--log1p", action="store_true")
+v.add_argument("--top", type=int)
+v.add_argument("streams", nargs="+")
+c = sub.add_parser("count")
+c.add_argument("--filter", action="append")
+c.add_argument("--min-genes", type=int)
+c.add_argument("files", nargs="+")
+f = sub.add_parser("freq")
+f.add_argument("--by", required=True)
+f.add_argument("--expect", required=True)
+f.add_argument("stream")
+args = ap.parse_args()
+{"values": cmd_values, "count": cmd_count, "freq": cmd_freq}[args.cmd](args)
