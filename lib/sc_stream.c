@@ -805,12 +805,11 @@ static int plan_weighted(sc_stream *s)
     const sc_stream_opts *o = &s->o;
     cmap cm = {0};
     double *w = NULL, *mass = NULL;
-    const ss_col **cwc = NULL;
     int rc = 0;
     double radix = 1;
 
-    for (size_t w = 0; w < s->n_wcol; w++)
-        radix *= (double)(s->vc[s->wcol[w]].n + 1);
+    for (size_t k = 0; k < s->n_wcol; k++)
+        radix *= (double)(s->vc[s->wcol[k]].n + 1);
     if (radix > 1.8e19)
         return sc_fail(SC_EINVAL, "too many class combinations in the "
                                   "weight columns");
@@ -826,8 +825,7 @@ static int plan_weighted(sc_stream *s)
                 (*c)++;
             }
     if (!(mass = calloc(s->n_ds, sizeof *mass)) ||
-        !(s->top_ds = malloc(s->n_ds * sizeof *s->top_ds)) ||
-        !(cwc = calloc(s->n_ds, sizeof *cwc))) {
+        !(s->top_ds = malloc(s->n_ds * sizeof *s->top_ds))) {
         rc = oom();
         goto out;
     }
@@ -902,7 +900,6 @@ static int plan_weighted(sc_stream *s)
 out:
     free(w);
     free(mass);
-    free(cwc);
     free(cm.key);
     free(cm.cnt);
     free(cm.used);
