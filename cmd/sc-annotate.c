@@ -124,6 +124,8 @@ static const sc_opt opts_export[] = {
      "write the vocabularies, hierarchies and distances into DIR (required)"},
     {'o', "output", SC_ARG_REQUIRED, "FILE",
      "write the summary to FILE, - for stdout [-]"},
+    {'k', "keep-going", SC_ARG_NONE, NULL,
+     "skip a dataset that cannot be read (exit status 3)"},
     OPTS_EXPORT,
     OPTS_DATA,
     SC_OPT_END};
