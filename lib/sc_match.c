@@ -43,8 +43,6 @@ static const struct field stage_human = {NULL, NULL, "HsapDv",
                                          "HsapDv:0000001", "", 1};
 static const struct field stage_mouse = {NULL, NULL, "MmusDv",
                                          "MmusDv:0000001", "", 1};
-static const struct field stage_any = {NULL, NULL, "HsapDv MmusDv",
-                                       "HsapDv:0000001 MmusDv:0000001", "", 1};
 static const struct field stage_other = {NULL, NULL, "UBERON",
                                          "UBERON:0000105", "UBERON:0000071", 1};
 
@@ -407,7 +405,7 @@ static const struct field *field_spec(int f, const char *organism)
     if (f != SC_FIELD_DEV_STAGE)
         return &fields[f];
     if (!organism || !*organism || !strcmp(organism, "unknown"))
-        return &stage_any;
+        return NULL;
     if (!strcmp(organism, "NCBITaxon:9606"))
         return &stage_human;
     if (!strncmp(organism, "NCBITaxon:1009", 14) &&
@@ -600,6 +598,24 @@ static int matches_exactly(const sc_onto *o, sc_onto_term t, const char *text,
     return 0;
 }
 
+/* The key of a curated rule: a trailing "cell" does not count ("MAIT
+ * cells" meets the rule "MAIT"). */
+static void curated_key(char *key)
+{
+    size_t n = strlen(key);
+
+    if (n > 4 && !strcmp(key + n - 4, "cell"))
+        key[n - 4] = '\0';
+}
+
+static int in_candidates(const sc_match_res *r, sc_onto_term t)
+{
+    for (size_t k = 0; k < r->n_cand && k < SC_MATCH_MAX_CAND; k++)
+        if (r->cand[k] == t)
+            return 1;
+    return 0;
+}
+
 static char *field_key(int field, const char *s, char *buf, size_t size)
 {
     snprintf(buf, size, "%s\t%s", field < 0 ? "*" : fields[field].name, s);
@@ -617,13 +633,19 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     char text[1024], key[1100], fk[1200], idbuf[256];
     const struct entry *e;
     size_t len;
-    int rc, hit;
+    int rc, hit = 0;
 
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
     if (field < 0 || field >= SC_FIELD_N)
         return sc_fail(SC_EINVAL, "bad field %d", field);
     fs = field_spec(field, organism);
+    if (!fs) {
+        res->tier = SC_MATCH_NONE;
+        snprintf(res->reason, sizeof res->reason,
+                 "organism not known: development stages depend on it");
+        return 0;
+    }
     /* trim */
     while (*label == ' ' || *label == '\t')
         label++;
@@ -660,28 +682,42 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     /* Labels, then synonyms: the candidates ignore case (two terms whose
      * strings differ only in case make the label ambiguous); the tier says
      * whether the string matched exactly. */
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 && !hit; k++) {
         if ((rc = lookup_tier(m, fs, idx[2 * k + 1], text, res, tiers[2 * k],
                               &hit)) < 0)
             return rc;
-        if (hit) {
-            if (res->term != SC_ONTO_NONE &&
-                !matches_exactly(m->o, res->term, text, k))
-                res->tier = tiers[2 * k + 1];
-            return 0;
+        if (hit && res->term != SC_ONTO_NONE &&
+            !matches_exactly(m->o, res->term, text, k))
+            res->tier = tiers[2 * k + 1];
+    }
+    if (!hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
+        (e = table_find(&m->norm, key)))
+        hit = settle(res, SC_MATCH_NORMALIZED,
+                     candidates(m->o, fs, e->terms, (size_t)e->n, res));
+    sc_err_clear();
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS)
+        return 0;
+    /* Curated rules: for labels nothing matched, and to settle an
+     * ambiguity when the rule's term is one of the candidates. */
+    if (sc_match_normalize(text, key, sizeof key) == 0 && *key) {
+        curated_key(key);
+        if ((e = table_find(&m->curated,
+                            field_key(field, key, fk, sizeof fk)))) {
+            sc_match_res c = *res;
+
+            if (settle(&c, SC_MATCH_CURATED,
+                       candidates(m->o, fs, e->terms, (size_t)e->n, &c)) &&
+                c.term != SC_ONTO_NONE &&
+                (!hit || in_candidates(res, c.term))) {
+                c.reason[0] = '\0';
+                *res = c;
+                return 0;
+            }
         }
     }
-    if (sc_match_normalize(text, key, sizeof key) == 0 && *key) {
-        if ((e = table_find(&m->norm, key)) &&
-            settle(res, SC_MATCH_NORMALIZED,
-                   candidates(m->o, fs, e->terms, (size_t)e->n, res)))
-            return 0;
-        if ((e = table_find(&m->curated, field_key(field, key, fk,
-                                                   sizeof fk))) &&
-            settle(res, SC_MATCH_CURATED,
-                   candidates(m->o, fs, e->terms, (size_t)e->n, res)))
-            return 0;
-    }
+    sc_err_clear();
+    if (hit)
+        return 0;
     sc_err_clear();
     res->tier = SC_MATCH_NONE;
     res->n_cand = 0;
@@ -778,6 +814,7 @@ int sc_match_load_curated(sc_match *m, const char *path)
         }
         if ((rc = map_term(m->o, f[ct], 1, &t)) < 0 ||
             (rc = sc_match_normalize(f[cl], key, sizeof key)) < 0 ||
+            (curated_key(key), 0) ||
             (t == SC_ONTO_NONE &&
              (rc = sc_fail(SC_EFORMAT, "a curated rule cannot map to "
                                        "'unknown'")) < 0)) {

@@ -20,14 +20,17 @@
  *   normalized  the normalised key (sc_match_normalize) of a label or
  *               synonym
  *   curated     a curated rule for author shorthands (share/annotate/
- *               curated.tsv: "Mono", "NK", "Treg"), compared by key
+ *               curated.tsv: "Mono", "NK", "Treg"), compared by key, a
+ *               trailing "cell" ignored ("MAIT cells" meets "MAIT")
  *
  * Candidates are the terms of the field's ontologies that the CELLxGENE
- * schema allows for it (descendants of the field's roots, below); an
- * obsolete term stands for its replaced_by term, and is only used when no
- * live term matches. The first tier with any candidate decides: one
- * candidate is the mapping, several make the label ambiguous (reported with
- * them, never mapped). Values such as "unknown", "NA" or "unassigned" map
+ * schema allows for it (descendants of the field's roots); an obsolete term
+ * stands for its replaced_by term, and is only used when no live term
+ * matches. The first tier with any candidate decides: one candidate is the
+ * mapping, several make the label ambiguous (reported with them, never
+ * mapped), unless a curated rule for the label names one of them (the
+ * project's decision, recorded as tier "curated": "mouse" is a synonym of
+ * both Mus and Mus musculus). Development stages need the organism. Values such as "unknown", "NA" or "unassigned" map
  * to "unknown". A label nothing matches gets up to three fuzzy suggestions
  * (sc_onto_search), which are never mappings.
  *
@@ -135,8 +138,9 @@ size_t sc_match_n_user(const sc_match *m);
 /*
  * Map LABEL of FIELD into *RES. ORGANISM (an NCBITaxon id, or NULL when
  * not known) chooses the development stage ontology: HsapDv for human,
- * MmusDv for mouse and its subspecies, UBERON life stages otherwise (both
- * HsapDv and MmusDv when NULL). Returns 0 or SC_ENOMEM.
+ * MmusDv for mouse and its subspecies, UBERON life stages otherwise; with
+ * NULL, stages are not mapped (reason "organism not known"). Returns 0 or
+ * SC_ENOMEM.
  */
 SC_MUST_CHECK int sc_match_label(const sc_match *m, int field,
                                  const char *organism, const char *label,

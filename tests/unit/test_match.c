@@ -1,0 +1,373 @@
+/* test_match: label normalisation, tiers, curated rules, the label table. */
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sc_io.h"
+#include "sc_match.h"
+#include "sc_onto.h"
+#include "sc_share.h"
+#include "unit.h"
+
+static sc_onto *real;
+static sc_match *m;
+static char tmpdir[] = "/tmp/test_match.XXXXXX";
+
+static const char *key(const char *s)
+{
+    static char buf[256];
+
+    if (sc_match_normalize(s, buf, sizeof buf) < 0)
+        return "(error)";
+    return buf;
+}
+
+static void test_normalize(void)
+{
+    char small[4];
+
+    CHECK_STREQ(key("B-cells"), "bcell");
+    CHECK_STREQ(key("B cells"), "bcell");
+    CHECK_STREQ(key("b_cell"), "bcell");
+    CHECK_STREQ(key("  T   Cell "), "tcell");
+    CHECK_STREQ(key("CD4+ T cells"), "cd4+tcell");
+    CHECK_STREQ(key("CD4- T cells"), "cd4-tcell");
+    {
+        char a[64];
+
+        snprintf(a, sizeof a, "%s", key("CD4+ T cell"));
+        CHECK(strcmp(a, key("CD4- T cell")) != 0);
+    }
+    CHECK_STREQ(key("CD4-positive T cell"), "cd4positivetcell");
+    CHECK_STREQ(key("\xce\xb3\xce\xb4 T cells"), "gammadeltatcell");
+    CHECK_STREQ(key("gamma-delta T cell"), "gammadeltatcell");
+    CHECK_STREQ(key("Type II pneumocytes"), "typeiipneumocyte");
+    CHECK_STREQ(key("bodies"), "body");
+    CHECK_STREQ(key("boxes"), "box");
+    CHECK_STREQ(key("class"), "class");
+    CHECK_STREQ(key("caf\xc3\xa9 cells"), "cafcell");
+    CHECK(sc_match_normalize("a long label", small, sizeof small) ==
+          SC_ERANGE);
+}
+
+static int map(int field, const char *org, const char *label,
+               sc_match_res *r)
+{
+    return sc_match_label(m, field, org, label, r);
+}
+
+static const char *mapped(int field, const char *org, const char *label)
+{
+    sc_match_res r;
+
+    if (map(field, org, label, &r) < 0 || r.term == SC_ONTO_NONE)
+        return r.tier == SC_MATCH_UNKNOWN ? "unknown" : "-";
+    return sc_onto_id(real, r.term);
+}
+
+static int tier(int field, const char *label)
+{
+    sc_match_res r;
+
+    return map(field, NULL, label, &r) < 0 ? -1 : r.tier;
+}
+
+static void test_tiers(void)
+{
+    sc_match_res r;
+
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "B cell"), "CL:0000236");
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B cell"), SC_MATCH_LABEL);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "b CELL"), SC_MATCH_LABEL_CI);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B lymphocyte"), SC_MATCH_SYNONYM);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "b LYMPHOCYTE"),
+                SC_MATCH_SYNONYM_CI);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B-cells"), SC_MATCH_NORMALIZED);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CD14+ Mono"), SC_MATCH_CURATED);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CL:0000236"), SC_MATCH_TERM_ID);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "Unassigned"), SC_MATCH_UNKNOWN);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "NA"), SC_MATCH_UNKNOWN);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, ""), SC_MATCH_UNKNOWN);
+    /* an obsolete term given as the label resolves forward */
+    CHECK(map(SC_FIELD_ASSAY, NULL, "EFO:0009310", &r) == 0);
+    CHECK(r.term != SC_ONTO_NONE &&
+          !strcmp(sc_onto_id(real, r.term), "EFO:0009899"));
+    CHECK(r.replaced);
+    /* a term of another field's ontology is not a candidate */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "B cell"), "-");
+    /* sex only allows three PATO terms */
+    CHECK_STREQ(mapped(SC_FIELD_SEX, NULL, "male"), "PATO:0000384");
+    CHECK_STREQ(mapped(SC_FIELD_SEX, NULL, "F"), "PATO:0000383");
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "normal"), "PATO:0000461");
+    /* '+' and '-' are meaningful */
+    CHECK(strcmp(mapped(SC_FIELD_CELL_TYPE, NULL, "CD4- T cells"),
+                 "CL:0000624") != 0);
+    /* nothing: fuzzy suggestions only */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "hepatocite", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE && r.tier == SC_MATCH_NONE);
+    CHECK(r.n_sugg >= 1 &&
+          !strcmp(sc_onto_id(real, r.sugg[0]), "CL:0000182"));
+    CHECK_STREQ(r.reason, "no match");
+}
+
+static void test_ambiguous(void)
+{
+    sc_match_res r;
+
+    /* exact synonyms of two MONDO terms that differ only in case */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "endocrine tumour", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.n_cand, 2);
+    CHECK(strstr(r.reason, "ambiguous") != NULL);
+    /* "adult stage" is HsapDv's or MmusDv's depending on the organism */
+    CHECK_STREQ(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:9606", "adult stage"),
+                "HsapDv:0000258");
+    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10090",
+                         "adult stage"),
+                  "MmusDv:", 7) == 0);
+    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10091",
+                         "adult stage"),
+                  "MmusDv:", 7) == 0);
+    /* no organism: no stage */
+    CHECK(map(SC_FIELD_DEV_STAGE, NULL, "adult stage", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_NONE);
+    CHECK(strstr(r.reason, "organism") != NULL);
+    /* a curated rule settles an ambiguity among its candidates: "mouse" is
+     * a synonym of Mus and of Mus musculus */
+    CHECK(map(SC_FIELD_ORGANISM, NULL, "mouse", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_CURATED);
+    CHECK(r.term != SC_ONTO_NONE &&
+          !strcmp(sc_onto_id(real, r.term), "NCBITaxon:10090"));
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_user(void)
+{
+    char tsv[4200], yaml[4200], bad[4200];
+    sc_match *u = NULL;
+
+    snprintf(tsv, sizeof tsv, "%s/map.tsv", tmpdir);
+    snprintf(yaml, sizeof yaml, "%s/map.yaml", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.tsv", tmpdir);
+    write_file(tsv, "field\tlabel\tterm_id\ttier\n"
+                    "cell_type\tcluster 3\tCL:0000236\tnone\n"
+                    "cell_type\tcluster 4\t\tnone\n"
+                    "\tB cell\tunknown\tlabel\n");
+    write_file(yaml, "cell_type:\n  cluster 5: CL:0000084\nMystery: "
+                     "CL:0000003\n");
+    write_file(bad, "label\tterm_id\nX\tCL:9999999\n");
+    CHECK(sc_match_new(real, &u) == 0);
+    CHECK(sc_match_load_user(u, tsv) == 0);
+    CHECK(sc_match_load_user(u, yaml) == 0);
+    CHECK_INTEQ(sc_match_n_user(u), 4);
+    CHECK(sc_match_load_user(u, bad) == SC_EFORMAT);
+    CHECK(strstr(sc_errmsg(), "line 2") && strstr(sc_errmsg(), "CL:9999999"));
+    {
+        sc_match_res r;
+
+        CHECK(sc_match_label(u, SC_FIELD_CELL_TYPE, NULL, "cluster 3", &r) ==
+                  0 &&
+              r.tier == SC_MATCH_USER &&
+              !strcmp(sc_onto_id(real, r.term), "CL:0000236"));
+        CHECK(sc_match_label(u, SC_FIELD_CELL_TYPE, NULL, "cluster 5", &r) ==
+                  0 &&
+              r.tier == SC_MATCH_USER &&
+              !strcmp(sc_onto_id(real, r.term), "CL:0000084"));
+        /* the user overrides the exact label */
+        CHECK(sc_match_label(u, SC_FIELD_CELL_TYPE, NULL, "B cell", &r) == 0 &&
+              r.tier == SC_MATCH_USER && r.term == SC_ONTO_NONE);
+        /* an obsolete id in a mapping resolves forward or is unknown */
+        CHECK(sc_match_label(u, SC_FIELD_TISSUE, NULL, "cluster 4", &r) == 0 &&
+              r.tier == SC_MATCH_NONE);
+    }
+    sc_match_free(u);
+    unlink(tsv);
+    unlink(yaml);
+    unlink(bad);
+}
+
+/* The next rule of a field/label/term_id TSV file into F[0..2] (comments
+ * and the header skipped): 1, or 0 at the end. */
+static int next_row(sc_lines *in, char **f)
+{
+    char *line;
+    size_t len;
+
+    while (in && sc_lines_next(in, &line, &len) > 0) {
+        int nf = 0;
+
+        if (*line == '#' || !strncmp(line, "field\t", 6))
+            continue;
+        for (char *p = line; p && nf < 4; nf++) {
+            f[nf] = p;
+            if ((p = strchr(p, '\t')))
+                *p++ = '\0';
+        }
+        if (nf < 3) {
+            printf("#   bad line %ld\n", sc_lines_lineno(in));
+            f[0] = "?";
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Every curated rule names a live term the field allows, and maps its own
+ * label (the ontology's tiers may take it first, to the same term). */
+static void test_curated(void)
+{
+    char path[4096], *f[4];
+    sc_lines *in = NULL;
+    int n = 0, bad = 0;
+
+    CHECK(sc_share_path("annotate/curated.tsv", path, sizeof path) == 0);
+    CHECK(sc_lines_open(path, &in) == 0);
+    while (next_row(in, f)) {
+        int field = sc_match_field_find(f[0]);
+        sc_match_res r;
+
+        if (field < 0) {
+            bad++;
+            continue;
+        }
+        n++;
+        if (sc_match_label(m, field, "NCBITaxon:9606", f[1], &r) < 0 ||
+            r.term == SC_ONTO_NONE || strcmp(sc_onto_id(real, r.term), f[2])) {
+            printf("#   %s '%s': expected %s, got %s (%s)\n", f[0], f[1], f[2],
+                   r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "none",
+                   sc_match_tier_name(r.tier));
+            bad++;
+        }
+    }
+    sc_lines_close(in);
+    CHECK(n >= 150);
+    CHECK_INTEQ(bad, 0);
+    CHECK(sc_match_n_curated(m) >= 150);
+}
+
+static void test_curated_errors(void)
+{
+    char p[4200];
+    sc_match *u = NULL;
+
+    snprintf(p, sizeof p, "%s/cur.tsv", tmpdir);
+    CHECK(sc_match_new(real, &u) == 0);
+    write_file(p, "field\tlabel\tterm_id\ncell_type\tX\tCL:0000003\n");
+    CHECK(sc_match_load_curated(u, p) == SC_EFORMAT);
+    CHECK(strstr(sc_errmsg(), "obsolete") != NULL);
+    write_file(p, "field\tlabel\tterm_id\ncell_type\tX\tCL:0000236\n"
+                  "cell_type\tx\tCL:0000084\n");
+    CHECK(sc_match_load_curated(u, p) == SC_EFORMAT);
+    CHECK(strstr(sc_errmsg(), "already") != NULL);
+    write_file(p, "label\tterm_id\nX\tCL:0000236\n");
+    CHECK(sc_match_load_curated(u, p) == SC_EFORMAT);
+    write_file(p, "field\tlabel\tterm_id\ncolour\tX\tCL:0000236\n");
+    CHECK(sc_match_load_curated(u, p) == SC_EFORMAT);
+    sc_match_free(u);
+    unlink(p);
+}
+
+/* tests/data/annotate/labels.tsv: author-style labels with their correct
+ * terms (empty: must not map to a term; "unknown": maps to unknown). */
+static void test_label_table(void)
+{
+    char path[4096], *f[4];
+    sc_lines *in = NULL;
+    int n = 0, n_term = 0, right = 0, wrong = 0, unmapped = 0;
+
+    snprintf(path, sizeof path, "%s/annotate/labels.tsv", unit_data_dir());
+    CHECK(sc_lines_open(path, &in) == 0);
+    while (next_row(in, f)) {
+        int field = sc_match_field_find(f[0]);
+        sc_match_res r;
+        const char *got;
+
+        if (field < 0) {
+            CHECK(!"bad line in labels.tsv");
+            continue;
+        }
+        n++;
+        CHECK(sc_match_label(m, field, "NCBITaxon:9606", f[1], &r) == 0);
+        got = r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term)
+              : r.tier == SC_MATCH_UNKNOWN ? "unknown"
+                                           : "";
+        if (*f[2] && strcmp(f[2], "unknown"))
+            n_term++;
+        if (!strcmp(got, f[2])) {
+            right += *f[2] && strcmp(f[2], "unknown");
+        } else if (!*got) {
+            unmapped++;
+            printf("#   unmapped: %s '%s' (expected %s; %s)\n", f[0], f[1],
+                   f[2], r.reason);
+        } else {
+            wrong++;
+            printf("#   WRONG: %s '%s' -> %s (%s), expected '%s'\n", f[0],
+                   f[1], got, sc_match_tier_name(r.tier), f[2]);
+        }
+    }
+    sc_lines_close(in);
+    printf("# labels.tsv: %d labels, %d with a term: %d mapped right "
+           "(%.1f%%), %d unmapped, %d wrong\n",
+           n, n_term, right, n_term ? 100.0 * right / n_term : 0.0, unmapped,
+           wrong);
+    CHECK(n >= 100);
+    CHECK_INTEQ(wrong, 0);
+    CHECK(right >= n_term * 9 / 10);
+}
+
+int main(void)
+{
+    char cache[4096];
+    const char *build = getenv("SC_BUILD");
+    int rc = 0;
+
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_normalize);
+    if (build)
+        snprintf(cache, sizeof cache, "%s/cache/sc", build);
+    else
+        snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+    if (sc_onto_new(0, &real) < 0 || sc_onto_set_cache_dir(real, cache) < 0 ||
+        sc_onto_load_set(real, SC_ONTO_SET_SCHEMA, 2) < 0 ||
+        sc_match_new(real, &m) < 0 ||
+        sc_share_path("annotate/curated.tsv", cache, sizeof cache) < 0 ||
+        sc_match_load_curated(m, cache) < 0) {
+        printf("# cannot set up: %s\n", sc_errmsg());
+        printf("not ok %d - set up\n", ++unit_n);
+        unit_nfail++;
+    } else {
+        RUN(test_tiers);
+        RUN(test_ambiguous);
+        RUN(test_user);
+        RUN(test_curated);
+        RUN(test_curated_errors);
+        RUN(test_label_table);
+    }
+    sc_match_free(m);
+    sc_onto_free(real);
+    if (!build) {
+        char cmd[4200];
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        rc = system(cmd);
+        (void)rc;
+    } else {
+        rmdir(tmpdir);
+    }
+    return UNIT_DONE();
+}
