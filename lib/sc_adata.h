@@ -201,6 +201,11 @@ SC_MUST_CHECK int sc_mat_sum(sc_mat *m, double *sum, int64_t *nnz);
 
 void sc_mat_free(sc_mat *m);
 
+/* Inflate the gzip chunks of an HDF5-backed sparse matrix on THREADS
+ * workers (libdeflate) when reading rows; 1 (the default) inflates in the
+ * calling thread, still with libdeflate. Other matrices ignore it. */
+void sc_mat_set_threads(sc_mat *m, int threads);
+
 /* In-memory CSR matrix taking ownership of the three arrays (malloc'd);
  * values are stored as DTYPE on output (conversion happens on write). */
 sc_mat *sc_mat_new_csr_take(int64_t n_rows, int64_t n_cols, int64_t *indptr,
@@ -320,8 +325,11 @@ typedef struct sc_write_opts {
     /* Optional: advanced by the rows of every matrix written; its total is
      * set to the number of matrix rows in the dataset. */
     struct sc_progress *progress;
+    /* Threads compressing the chunks of sparse matrices (libdeflate, then
+     * H5Dwrite_chunk); <= 1: in the calling thread. */
+    int threads;
 } sc_write_opts;
-#define SC_WRITE_OPTS_INIT {4, 0, NULL}
+#define SC_WRITE_OPTS_INIT {4, 0, NULL, 1}
 
 /* Write AD as an h5ad that anndata 0.8 reads (the "anndata-0.8-compatible"
  * profile of docs/h5ad-format.md): modern encodings only, matrices streamed

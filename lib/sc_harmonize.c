@@ -20,7 +20,7 @@
 /* Values looked at per window when checking for integer counts. */
 #define SAMPLE_VALUES 200000
 /* Values per row block read in the QC pass. */
-#define BLOCK_VALUES (8 << 20)
+#define BLOCK_VALUES (1 << 20)
 
 struct sc_hz {
     sc_hz_opts o;
@@ -1454,6 +1454,11 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     if (!o)
         return SC_ENOMEM;
     wo.compress_level = h->o.compress_level;
+    wo.threads = h->o.threads;
+    /* blocks of about a million values keep the buffers small */
+    wo.block_rows = q->nnz_out > 0 ? (int64_t)(1e6 * (double)q->n_keep /
+                                               (double)q->nnz_out) + 1
+                                   : 0;
     /* obs: the kept rows, then the QC columns */
     if (!(obs = hz_subset_rows(ad->obs, q->rows, q->n_keep))) {
         rc = SC_ENOMEM;
@@ -1604,6 +1609,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
         goto verdict;
     }
     sc_mat_get_info(cs.mat_elem->mat, &mi);
+    sc_mat_set_threads(cs.mat_elem->mat, h->o.threads);
     json_object_set_new(rep, "counts",
                         json_pack("{s:s, s:b, s:s, s:I}", "location",
                                   cs.where, "is_counts", cs.is_counts,

@@ -217,7 +217,7 @@ static int catview_make(const sc_elem *col, int64_t n, catview *v)
 
     memset(v, 0, sizeof *v);
     if (col->kind != SC_K_CATEGORICAL) {
-        const char **s = malloc((size_t)(n ? n : 1) * sizeof *s);
+        const char **s = calloc((size_t)(n ? n : 1), sizeof *s);
 
         if (!s)
             return sc_fail(SC_ENOMEM, "out of memory");
@@ -264,7 +264,7 @@ static int replace_column(sc_elem *obs, const char *name, const catview *v,
                           char **newv, int64_t n)
 {
     char orig[512];
-    const char **s = malloc((size_t)(n ? n : 1) * sizeof *s);
+    const char **s = calloc((size_t)(n ? n : 1), sizeof *s);
     sc_elem *col, *old;
     int rc;
 
@@ -393,7 +393,7 @@ static int rewrite_tissue_type(sc_elem *obs, int64_t n, char **tt,
         return 0;
     if (col && !hz_col_is_str(col))
         return 0;
-    if (!(s = malloc((size_t)(n ? n : 1) * sizeof *s)))
+    if (!(s = calloc((size_t)(n ? n : 1), sizeof *s)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         const char *v = col ? hz_col_str(col, i) : "tissue";

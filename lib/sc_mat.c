@@ -7,6 +7,7 @@
 
 #include "sc_adata.h"
 #include "sc_h5.h"
+#include "sc_h5chunk.h"
 #include "sc_log.h"
 
 /* Entries read from HDF5 per call when scanning a whole CSC matrix. */
@@ -31,6 +32,10 @@ struct sc_mat {
     int64_t *band_indptr;
     int32_t *band_indices;
     double *band_vals;
+    /* fast reads of deflate chunks (sc_h5chunk): workers, staging buffer */
+    int threads;
+    void *stage;
+    size_t stage_cap;
     /* callback source (sc_mat_new_callback) */
     sc_mat_read_fn cb_read;
     void (*cb_free)(void *ud);
@@ -82,6 +87,7 @@ void sc_mat_free(sc_mat *m)
     free(m->band_indptr);
     free(m->band_indices);
     free(m->band_vals);
+    free(m->stage);
     if (m->cb_free)
         m->cb_free(m->cb_ud);
     free(m);
@@ -338,6 +344,67 @@ fail:
     return rc;
 }
 
+void sc_mat_set_threads(sc_mat *m, int threads)
+{
+    m->threads = threads > 1 ? threads : 1;
+}
+
+/* Value K of a buffer of stored type DT as double. */
+static double stored_num(const void *p, sc_dtype dt, int64_t k)
+{
+    switch (dt) {
+    case SC_DT_I8: return ((const int8_t *)p)[k];
+    case SC_DT_I16: return ((const int16_t *)p)[k];
+    case SC_DT_I32: return ((const int32_t *)p)[k];
+    case SC_DT_I64: return (double)((const int64_t *)p)[k];
+    case SC_DT_U8:
+    case SC_DT_BOOL: return ((const uint8_t *)p)[k];
+    case SC_DT_U16: return ((const uint16_t *)p)[k];
+    case SC_DT_U32: return ((const uint32_t *)p)[k];
+    case SC_DT_U64: return (double)((const uint64_t *)p)[k];
+    case SC_DT_F32: return ((const float *)p)[k];
+    case SC_DT_F64: return ((const double *)p)[k];
+    default: return 0;
+    }
+}
+
+/* Read values [S, S + N) of DS, stored as STORED, into OUT as WANT (F64 or
+ * I32): deflate chunks are inflated by libdeflate on m->threads workers,
+ * anything else goes through libhdf5. */
+static int read_vals(sc_mat *m, hid_t ds, sc_dtype stored, int64_t s,
+                     int64_t n, sc_dtype want, void *out)
+{
+    size_t isz = sc_dtype_size(stored);
+    int rc;
+
+    if (n <= 0)
+        return 0;
+    if (stored == want) {
+        rc = sc_h5chunk_read(ds, s, n, isz, out, m->threads, m->label);
+    } else {
+        if ((size_t)n * isz > m->stage_cap) {
+            void *p = realloc(m->stage, (size_t)n * isz);
+
+            if (!p)
+                return sc_fail(SC_ENOMEM, "out of memory for a row block");
+            m->stage = p;
+            m->stage_cap = (size_t)n * isz;
+        }
+        rc = sc_h5chunk_read(ds, s, n, isz, m->stage, m->threads, m->label);
+        if (rc == 0 && want == SC_DT_F64)
+            for (int64_t k = 0; k < n; k++)
+                ((double *)out)[k] = stored_num(m->stage, stored, k);
+        else if (rc == 0)
+            for (int64_t k = 0; k < n; k++)
+                ((int32_t *)out)[k] = (int32_t)stored_num(m->stage, stored, k);
+    }
+    if (rc == SC_EUNSUP) {
+        sc_err_clear();
+        rc = sc_h5_read_1d(ds, s, n, want, out, m->label);
+    }
+    return rc;
+}
+
 static int read_csr_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
 {
     int64_t n = r1 - r0, s = m->indptr[r0], e = m->indptr[r1], nc;
@@ -347,10 +414,10 @@ static int read_csr_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
         return rc;
     for (int64_t i = 0; i <= n; i++)
         b->indptr[i] = m->indptr[r0 + i] - s;
-    if ((rc = sc_h5_read_1d(m->d_indices, s, e - s, SC_DT_I32, b->indices,
-                            m->label)) < 0 ||
-        (rc = sc_h5_read_1d(m->d_data, s, e - s, SC_DT_F64, b->vals,
-                            m->label)) < 0)
+    if ((rc = read_vals(m, m->d_indices, m->info.index_dtype, s, e - s,
+                        SC_DT_I32, b->indices)) < 0 ||
+        (rc = read_vals(m, m->d_data, m->info.dtype, s, e - s, SC_DT_F64,
+                        b->vals)) < 0)
         return rc;
     nc = m->info.n_cols;
     for (int64_t k = 0; k < e - s; k++) {

@@ -1,0 +1,347 @@
+/* sc_h5chunk: 1-D HDF5 datasets written and read chunk by chunk, with
+ * the deflate work done by libdeflate in worker threads. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_h5chunk.h"
+
+#include <hdf5.h>
+#include <libdeflate.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sc_pool.h"
+
+/* Chunks compressed or inflated per batch and thread. */
+#define PER_THREAD 4
+
+/* One chunk's work: IN (IN_N bytes) to OUT (OUT_N bytes). */
+typedef struct job {
+    const unsigned char *in;
+    size_t in_n;
+    unsigned char *out;
+    size_t out_cap, out_n;
+    struct libdeflate_compressor *cmp;
+    struct libdeflate_decompressor *dec;
+    int bad;
+} job;
+
+static void compress_job(void *arg)
+{
+    job *j = arg;
+
+    j->out_n = libdeflate_zlib_compress(j->cmp, j->in, j->in_n, j->out,
+                                        j->out_cap);
+    j->bad = j->out_n == 0;
+}
+
+static void inflate_job(void *arg)
+{
+    job *j = arg;
+    size_t got = 0;
+
+    j->bad = libdeflate_zlib_decompress(j->dec, j->in, j->in_n, j->out,
+                                        j->out_cap, &got) != LIBDEFLATE_SUCCESS ||
+             got != j->out_cap;
+}
+
+static int little_endian(void)
+{
+    const uint16_t one = 1;
+
+    return *(const unsigned char *)&one == 1;
+}
+
+/* Whether DS is a chunked 1-D dataset with deflate as its only filter and
+ * ITEMSIZE-byte little-endian (or single-byte) values; *CHUNK gets the
+ * chunk length in values. */
+static int qualifies(hid_t ds, size_t itemsize, hsize_t *chunk)
+{
+    hid_t dcpl = H5Dget_create_plist(ds), t = H5Dget_type(ds);
+    int ok = 0;
+
+    if (dcpl >= 0 && t >= 0 && little_endian() &&
+        H5Pget_layout(dcpl) == H5D_CHUNKED &&
+        H5Pget_chunk(dcpl, 1, chunk) == 1 && H5Pget_nfilters(dcpl) == 1 &&
+        H5Tget_size(t) == itemsize &&
+        (itemsize == 1 || H5Tget_order(t) == H5T_ORDER_LE)) {
+        unsigned flags = 0, cd[8];
+        size_t ncd = 8;
+
+        ok = H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL, NULL) ==
+             H5Z_FILTER_DEFLATE;
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (t >= 0)
+        H5Tclose(t);
+    return ok;
+}
+
+/* Run N jobs with FN on POOL (inline without one). */
+static void run_jobs(sc_pool *pool, job *jobs, int n, void (*fn)(void *))
+{
+    for (int i = 0; i < n; i++)
+        sc_pool_submit(pool, fn, &jobs[i]);
+    sc_pool_wait(pool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+
+struct sc_h5chunk {
+    hid_t ds;
+    size_t isz, cb; /* value size, chunk bytes */
+    hsize_t chunk;  /* values per chunk */
+    sc_pool *pool;
+    int nslots, n_full;
+    size_t part;          /* bytes in slot n_full */
+    unsigned char *stage; /* nslots chunks */
+    job *jobs;
+    hsize_t written; /* values stored */
+};
+
+int sc_h5chunk_open(int64_t ds, size_t itemsize, int level, int threads,
+                    sc_h5chunk **out)
+{
+    sc_h5chunk *c;
+    hsize_t chunk;
+    int rc;
+
+    *out = NULL;
+    if (itemsize == 0 || level < 1 || level > 9 ||
+        !qualifies((hid_t)ds, itemsize, &chunk))
+        return sc_fail(SC_EUNSUP, "dataset does not qualify for chunk writes");
+    if (!(c = calloc(1, sizeof *c)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    c->ds = (hid_t)ds;
+    c->isz = itemsize;
+    c->chunk = chunk;
+    c->cb = (size_t)chunk * itemsize;
+    c->nslots = (threads > 1 ? threads : 1) * PER_THREAD;
+    if ((rc = sc_pool_new(threads, &c->pool)) < 0) {
+        free(c);
+        return rc;
+    }
+    c->stage = malloc((size_t)c->nslots * c->cb);
+    c->jobs = calloc((size_t)c->nslots, sizeof *c->jobs);
+    if (!c->stage || !c->jobs)
+        goto nomem;
+    for (int i = 0; i < c->nslots; i++) {
+        job *j = &c->jobs[i];
+
+        j->in = c->stage + (size_t)i * c->cb;
+        j->in_n = c->cb;
+        if (!(j->cmp = libdeflate_alloc_compressor(level)))
+            goto nomem;
+        j->out_cap = libdeflate_zlib_compress_bound(j->cmp, c->cb);
+        if (!(j->out = malloc(j->out_cap)))
+            goto nomem;
+    }
+    *out = c;
+    return 0;
+nomem:
+    (void)sc_h5chunk_close(c, -1);
+    return sc_fail(SC_ENOMEM, "out of memory");
+}
+
+/* Store chunk J holding N values at the end of the dataset. */
+static int store(sc_h5chunk *c, const job *j, hsize_t n)
+{
+    hsize_t off = c->written, end = c->written + n;
+
+    if (j->bad)
+        return sc_fail(SC_EIO, "cannot compress a chunk");
+    if (H5Dset_extent(c->ds, &end) < 0 ||
+        H5Dwrite_chunk(c->ds, H5P_DEFAULT, 0, &off, j->out_n, j->out) < 0)
+        return sc_fail(SC_EHDF5, "cannot write a compressed chunk");
+    c->written = end;
+    return 0;
+}
+
+/* Compress and store the full slots. */
+static int flush_full(sc_h5chunk *c)
+{
+    int rc = 0;
+
+    run_jobs(c->pool, c->jobs, c->n_full, compress_job);
+    for (int i = 0; i < c->n_full && rc == 0; i++)
+        rc = store(c, &c->jobs[i], c->chunk);
+    c->n_full = 0;
+    return rc;
+}
+
+int sc_h5chunk_append(sc_h5chunk *c, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    size_t left = n * c->isz;
+    int rc;
+
+    while (left > 0) {
+        size_t room = c->cb - c->part, k = left < room ? left : room;
+
+        memcpy(c->stage + (size_t)c->n_full * c->cb + c->part, p, k);
+        c->part += k;
+        p += k;
+        left -= k;
+        if (c->part == c->cb) {
+            c->part = 0;
+            if (++c->n_full == c->nslots && (rc = flush_full(c)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int sc_h5chunk_close(sc_h5chunk *c, int rc)
+{
+    if (!c)
+        return rc;
+    int slot = c->n_full; /* where the partial chunk is */
+
+    if (rc >= 0 && c->jobs)
+        rc = flush_full(c);
+    if (rc >= 0 && c->part > 0) {
+        /* the last chunk: padded to its full size, as HDF5 stores it */
+        job *j = &c->jobs[0];
+
+        if (slot > 0)
+            memmove(c->stage, c->stage + (size_t)slot * c->cb, c->part);
+        memset(c->stage + c->part, 0, c->cb - c->part);
+        compress_job(j);
+        rc = store(c, j, (hsize_t)(c->part / c->isz));
+    }
+    sc_pool_free(c->pool);
+    if (c->jobs)
+        for (int i = 0; i < c->nslots; i++) {
+            libdeflate_free_compressor(c->jobs[i].cmp);
+            free(c->jobs[i].out);
+        }
+    free(c->jobs);
+    free(c->stage);
+    free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+
+int sc_h5chunk_read(int64_t ds64, int64_t start, int64_t n, size_t itemsize,
+                    void *buf, int threads, const char *label)
+{
+    hid_t ds = (hid_t)ds64;
+    hsize_t chunk;
+    sc_pool *pool = NULL;
+    job *jobs = NULL;
+    unsigned char *raw = NULL, *plain = NULL;
+    size_t cb, raw_cap = 0;
+    int nslots, rc = 0;
+    int64_t c0, c1;
+
+    if (n <= 0)
+        return 0;
+    if (!qualifies(ds, itemsize, &chunk))
+        return sc_fail(SC_EUNSUP, "'%s': not a deflate-only chunked dataset",
+                       label);
+    cb = (size_t)chunk * itemsize;
+    c0 = start / (int64_t)chunk;
+    c1 = (start + n - 1) / (int64_t)chunk + 1;
+    nslots = (threads > 1 ? (threads < 64 ? threads : 64) : 1) * PER_THREAD;
+    if (nslots > c1 - c0)
+        nslots = (int)(c1 - c0);
+    if ((rc = sc_pool_new(c1 - c0 > 1 ? threads : 1, &pool)) < 0)
+        return rc;
+    jobs = calloc((size_t)nslots, sizeof *jobs);
+    plain = malloc((size_t)nslots * cb);
+    if (!jobs || !plain) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nslots; i++)
+        if (!(jobs[i].dec = libdeflate_alloc_decompressor())) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+    for (int64_t c = c0; c < c1 && rc == 0; c += nslots) {
+        int m = (int)(c1 - c < nslots ? c1 - c : nslots);
+        size_t used = 0, offs[64 * PER_THREAD];
+        int nm = m;
+
+        /* fetch the stored chunks of this batch (under HDF5's lock) */
+        for (int i = 0; i < nm; i++) {
+            hsize_t off = (hsize_t)(c + i) * chunk, sz = 0;
+            uint32_t mask = 0;
+
+            if (H5Dget_chunk_storage_size(ds, &off, &sz) < 0) {
+                rc = sc_fail(SC_EHDF5, "'%s': cannot locate chunk %lld",
+                             label, (long long)(c + i));
+                break;
+            }
+            if (used + sz > raw_cap) {
+                size_t cap = (used + sz) * 2;
+                unsigned char *p = realloc(raw, cap);
+
+                if (!p) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                raw = p;
+                raw_cap = cap;
+            }
+            offs[i] = used;
+            jobs[i].in_n = sz;
+            if (sz == 0) {
+                /* never written: HDF5 reads it as the fill value (0) */
+                jobs[i].bad = -1;
+                continue;
+            }
+            if (H5Dread_chunk(ds, H5P_DEFAULT, &off, &mask, raw + used) < 0) {
+                rc = sc_fail(SC_EHDF5, "'%s': cannot read chunk %lld", label,
+                             (long long)(c + i));
+                break;
+            }
+            if (mask != 0) {
+                rc = sc_fail(SC_EUNSUP, "'%s': chunk stored unfiltered",
+                             label);
+                break;
+            }
+            used += sz;
+        }
+        if (rc < 0)
+            break;
+        for (int i = 0; i < nm; i++) {
+            jobs[i].in = raw + offs[i];
+            jobs[i].out = plain + (size_t)i * cb;
+            jobs[i].out_cap = cb;
+            if (jobs[i].bad == -1)
+                memset(jobs[i].out, 0, cb);
+        }
+        for (int i = 0; i < nm; i++)
+            if (jobs[i].bad != -1)
+                sc_pool_submit(pool, inflate_job, &jobs[i]);
+        sc_pool_wait(pool);
+        for (int i = 0; i < nm; i++) {
+            int64_t cs = (c + i) * (int64_t)chunk, ce = cs + (int64_t)chunk;
+            int64_t a = cs > start ? cs : start;
+            int64_t e = ce < start + n ? ce : start + n;
+
+            if (jobs[i].bad == 1) {
+                rc = sc_fail(SC_ECORRUPT, "'%s': chunk %lld does not inflate",
+                             label, (long long)(c + i));
+                break;
+            }
+            jobs[i].bad = 0;
+            if (e > a)
+                memcpy((unsigned char *)buf + (size_t)(a - start) * itemsize,
+                       jobs[i].out + (size_t)(a - cs) * itemsize,
+                       (size_t)(e - a) * itemsize);
+        }
+    }
+out:
+    if (jobs)
+        for (int i = 0; i < nslots; i++)
+            libdeflate_free_decompressor(jobs[i].dec);
+    free(jobs);
+    free(plain);
+    free(raw);
+    sc_pool_free(pool);
+    return rc;
+}
