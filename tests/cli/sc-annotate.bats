@@ -201,3 +201,232 @@ setup_file() {
     run -0 jq -r .version <<< "$output"
     [[ $output == v2026-03-26 ]]
 }
+
+# ---- annotate, validate, export (issue 5, items 2-4) ----
+
+corpus() {
+    test_corpus --datasets 12 --cells 6000 --genes 1500:3000 --nnz 300 \
+        --mess 3 --seed 7 --min-mapped-genes 1000
+}
+
+@test "sc-annotate: --help lists annotate, validate and export" {
+    run -0 sc-annotate --help
+    for c in annotate validate export; do
+        [[ $output == *"  $c "* ]]
+    done
+    run -0 sc-annotate annotate --help
+    [[ ${lines[0]} == "Usage: sc-annotate annotate [options] -d DIR [<in.h5ad>...]" ]]
+    [[ $output == *"--mapping FILE"* && $output == *"--keep-going"* ]]
+    run -0 sc-annotate export --help
+    [[ $output == *"--fields LIST"* && $output != *"--mapping"* ]]
+}
+
+@test "sc-annotate annotate: usage errors and a missing input" {
+    run -2 --separate-stderr sc-annotate annotate x.h5ad
+    [[ $stderr == "sc-annotate: annotate: no output directory (-d DIR)"* ]]
+    run -2 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR" --column colour=x x.h5ad
+    [[ $stderr == *"unknown field 'colour'"* ]]
+    run -1 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/missing.h5ad"
+    [[ $stderr == "sc-annotate: error: "*"missing.h5ad"* ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o/missing.h5ad ]]
+}
+
+@test "sc-annotate annotate: the messy corpus maps right or not at all" {
+    local c
+    c=$(corpus)
+    run -0 --separate-stderr sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/r" "$c"/ds*.h5ad
+    [[ ${lines[0]} == path$'\t'status* ]]
+    run -0 "$PY" "$SC_ROOT/tests/annotate/check_corpus.py" "$c/truth.json" "$BATS_TEST_TMPDIR/r"
+    echo "$output" >&2
+    [[ $output == *$'\nall\t'* ]]
+    [[ $output != *WRONG* ]]
+}
+
+@test "sc-annotate annotate: term and label columns, author column, provenance" {
+    local c in
+    c=$(corpus)
+    # an author-style dataset: a free-text cell type column
+    in=$("$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/truth.json")
+    export SOURCE_DATE_EPOCH=1700000000
+    run -0 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o" "$c/$in"
+    [[ ${#lines[@]} == 2 && ${lines[1]} == "$BATS_TEST_TMPDIR/o/"*$'\tok\t'* ]]
+    run -0 "$PY" -c '
+import anndata, json, sys
+a = anndata.read_h5ad(sys.argv[1])
+o = a.obs
+assert "cell_type_ontology_term_id" in o and "cell_type" in o, list(o)
+assert str(o["cell_type_ontology_term_id"].dtype) == "category"
+ids = set(o["cell_type_ontology_term_id"])
+assert all(i == "unknown" or i.startswith("CL:") for i in ids), ids
+p = a.uns["provenance"]
+step = p[str(len(p) - 1)]
+assert step["tool"] == "sc-annotate" and len(step["input_sha256"]) == 64, step
+assert step["time"] == "2023-11-14T22:13:20Z", step["time"]
+assert "CL" in step["references"]
+rep = json.load(open(sys.argv[2]))
+ct = rep["fields"]["cell_type"]
+assert ct["status"] == "mapped" and ct["n_labels"] == len(ct["labels"])
+for l in ct["labels"]:
+    assert "tier" in l and "n_cells" in l
+    if l["term_id"] is None:
+        assert l.get("reason"), l
+print(ct["column"], ct["n_mapped"], ct["n_labels"])
+' "$BATS_TEST_TMPDIR/o/${in%.h5ad}.h5ad" "$BATS_TEST_TMPDIR/o/${in%.h5ad}.annotate.json"
+    echo "$output" >&2
+}
+
+@test "sc-annotate annotate: a user mapping overrides; the labels TSV is one" {
+    local c in
+    c=$(corpus)
+    in=$("$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/truth.json")
+    run -0 sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/a" "$c/$in"
+    labels=$BATS_TEST_TMPDIR/a/${in%.h5ad}.labels.tsv
+    [[ $(head -1 "$labels") == $'field\tlabel\tterm_id\tterm_label\ttier\tn_cells\tcandidates' ]]
+    # a curator fills in every cell type: all to T cell
+    awk -F'\t' 'BEGIN{OFS="\t"} NR==1 || $1=="cell_type" {if (NR>1) $3="CL:0000084"; print}' \
+        "$labels" > "$BATS_TEST_TMPDIR/fix.tsv"
+    run -0 sc-annotate annotate --dry-run -m "$BATS_TEST_TMPDIR/fix.tsv" -d "$BATS_TEST_TMPDIR/b" "$c/$in"
+    run -0 awk -F'\t' '$1=="cell_type" && ($3!="CL:0000084" || $5!="user")' \
+        "$BATS_TEST_TMPDIR/b/${in%.h5ad}.labels.tsv"
+    [[ -z $output ]]
+    printf 'cell_type:\n  whatever: CL:0000084\n' > "$BATS_TEST_TMPDIR/m.yaml"
+    run -0 sc-annotate annotate --dry-run -m "$BATS_TEST_TMPDIR/m.yaml" -d "$BATS_TEST_TMPDIR/c" "$c/$in"
+    printf 'cell_type:\n  whatever: CL:9999999\n' > "$BATS_TEST_TMPDIR/bad.yaml"
+    run -1 --separate-stderr sc-annotate annotate --dry-run -m "$BATS_TEST_TMPDIR/bad.yaml" -d "$BATS_TEST_TMPDIR/c" "$c/$in"
+    [[ $stderr == *"bad.yaml' line 2"*"CL:9999999"* ]]
+}
+
+@test "sc-annotate annotate: a manifest on stdin, -k with a bad dataset, /dev/full" {
+    local c
+    c=$(corpus)
+    printf 'path\tid\n%s\tA\n%s\tB\n' "$c/ds000.h5ad" "$BATS_TEST_TMPDIR/nope.h5ad" > "$BATS_TEST_TMPDIR/m.tsv"
+    run -3 --separate-stderr sc-annotate annotate -k --dry-run -d "$BATS_TEST_TMPDIR/k" - < "$BATS_TEST_TMPDIR/m.tsv"
+    [[ ${lines[0]} == $'path\tid\tstatus'* ]]
+    [[ ${lines[1]} == *$'\tA\tok\t'* ]]
+    [[ ${lines[2]} == *$'\tB\tfailed\t'*"nope.h5ad"* ]]
+    [[ $stderr == *"1 of 2 datasets failed"* ]]
+    run -1 --separate-stderr sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/k" - < "$BATS_TEST_TMPDIR/m.tsv"
+    run -1 --separate-stderr sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/f" -o /dev/full "$c/ds000.h5ad"
+    [[ $stderr == "sc-annotate: "*"/dev/full"* || $stderr == "sc-annotate: "*"space"* ]]
+    run -0 sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/f" -o "$BATS_TEST_TMPDIR/out.tsv" "$c/ds000.h5ad"
+    [[ -z $output && $(wc -l < "$BATS_TEST_TMPDIR/out.tsv") == 2 ]]
+}
+
+@test "sc-annotate validate: the CELLxGENE sample is valid, broken copies are not" {
+    local v=$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad
+    run -0 --separate-stderr sc-annotate validate "$v"
+    [[ ${lines[-1]} == "$v: valid (0 errors, 1 warnings)" ]]
+    run -0 sc-annotate validate -O json "$v"
+    [[ $output == *'"valid":true'* ]]
+    "$PY" - "$v" "$BATS_TEST_TMPDIR" <<'PYEOF'
+import sys, anndata, pandas as pd
+a = anndata.read_h5ad(sys.argv[1]); d = sys.argv[2]
+b = a.copy(); b.uns["organism_ontology_term_id"] = "NCBITaxon:10090"
+b.obs["self_reported_ethnicity_ontology_term_id"] = pd.Categorical(["na", "na"])
+b.write_h5ad(d + "/mouse_hsapdv.h5ad")
+c = a.copy()
+c.obs["disease_ontology_term_id"] = pd.Categorical(["MONDO:0100096 || MONDO:0005148"] * 2)
+c.obs["cell_type_ontology_term_id"] = pd.Categorical(["CL:0000003", "CL:0000255"])
+c.obs["cell_type"] = pd.Categorical(["x", "y"])
+c.write_h5ad(d + "/bad.h5ad")
+PYEOF
+    run -1 --separate-stderr sc-annotate validate "$BATS_TEST_TMPDIR/mouse_hsapdv.h5ad"
+    [[ $output == *"ERROR: 'HsapDv:0000003' in 'development_stage_ontology_term_id' is not a valid ontology term id of 'MmusDv'."* ]]
+    [[ $stderr == "sc-annotate: error: 1 of 1 datasets not valid" ]]
+    run -1 sc-annotate validate "$BATS_TEST_TMPDIR/bad.h5ad"
+    [[ $output == *"'CL:0000003' in 'cell_type_ontology_term_id' is a deprecated term id of 'CL'."* ]]
+    [[ $output == *"'CL:0000255' in 'cell_type_ontology_term_id' is not allowed."* ]]
+    [[ $output == *"is not in ascending lexical order."* ]]
+    [[ $output == *"WARNING: Column 'cell_type' in dataframe 'obs' has 'x'"* ]]
+    run -1 sc-annotate validate --submission "$BATS_TEST_TMPDIR/bad.h5ad"
+    [[ $output == *"ERROR: Add labels error: Column 'cell_type' is a reserved column name of 'obs'."* ]]
+    run -1 --separate-stderr sc-annotate validate "$BATS_TEST_TMPDIR/missing.h5ad"
+    [[ $stderr == "sc-annotate: error: "*"missing.h5ad"* ]]
+}
+
+@test "sc-annotate validate: sc-harmonize outputs of schema-7 style datasets" {
+    command -v sc-harmonize > /dev/null || skip "sc-harmonize not built"
+    local c
+    c=$(corpus)
+    sc-harmonize --min-cells 1 --min-mapped-genes 1 --min-genes 1 \
+        -d "$BATS_TEST_TMPDIR/h" "$c"/ds*.h5ad > "$BATS_TEST_TMPDIR/h.tsv" 2> /dev/null
+    for f in "$BATS_TEST_TMPDIR"/h/*.h5ad; do
+        sc-annotate validate -O json "$f" >> "$BATS_TEST_TMPDIR/v.json" 2> /dev/null || true
+    done
+    run -0 "$PY" - "$c/truth.json" "$BATS_TEST_TMPDIR/v.json" <<'PYEOF'
+import json, os, sys
+t = {d["name"]: d for d in json.load(open(sys.argv[1]))["datasets"]}
+n = 0
+for line in open(sys.argv[2]):
+    v = json.loads(line)
+    d = t[os.path.basename(v["path"])[:-5]]
+    if d["style"] != "cxg7":
+        continue
+    # the synthetic corpus has no embedding: the only error allowed
+    errs = [e for e in v["errors"] if "embedding" not in e]
+    assert not errs, (v["path"], errs)
+    n += 1
+print(n, "schema-7 style outputs valid but for the embedding")
+PYEOF
+    echo "$output" >&2
+}
+
+@test "sc-annotate export: vocabularies, hierarchy and distances load in Python" {
+    local c
+    c=$(corpus)
+    sc-harmonize --help > /dev/null 2>&1 || true
+    run -0 --separate-stderr sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/a" "$c"/ds*.h5ad
+    ls "$c"/ds*.h5ad | sed '1i path' > "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 --separate-stderr sc-annotate export --coarse --fields cell_type,tissue,sex -d "$BATS_TEST_TMPDIR/x" - < "$BATS_TEST_TMPDIR/m.tsv"
+    [[ ${lines[0]} == $'field\tn_terms_used\tn_leaves\tn_parents\tn_cells\tn_unknown' ]]
+    [[ ${lines[1]} == cell_type$'\t'* ]]
+    run -0 "$PY" - "$BATS_TEST_TMPDIR/x" <<'PYEOF'
+import csv, sys, numpy as np
+d = sys.argv[1]
+for f in ("cell_type", "tissue", "sex"):
+    rows = list(csv.DictReader(open("%s/vocab_%s.tsv" % (d, f)), delimiter="\t"))
+    assert rows[0]["code"] == "-1" and rows[0]["term_id"] == "unknown"
+    codes = [int(r["code"]) for r in rows[1:]]
+    assert codes == list(range(len(codes)))
+    leaf = [r["is_leaf"] == "1" for r in rows[1:]]
+    nl = sum(leaf)
+    assert all(leaf[:nl]) and not any(leaf[nl:]), "leaves first"
+    D = np.load("%s/distance_%s.npy" % (d, f)); L = np.load("%s/lca_%s.npy" % (d, f))
+    H = np.load("%s/hierarchy_%s.npy" % (d, f))
+    n = len(codes)
+    assert D.shape == (n, n) and D.dtype == np.int16 and (D == D.T).all()
+    assert (np.diag(D) == 0).all() and L.dtype == np.int32
+    assert H.shape == (n - nl, nl) and H.dtype == np.uint8
+    # every leaf has a parent, unless it is a root
+    for r in csv.DictReader(open("%s/hierarchy_%s.tsv" % (d, f)), delimiter="\t"):
+        assert H[int(r["parent_code"]) - nl, int(r["leaf_code"])] == 1
+ids = {r["term_id"]: int(r["code"]) for r in csv.DictReader(open(d + "/vocab_cell_type.tsv"), delimiter="\t")}
+print(len(ids), "cell type codes")
+PYEOF
+    echo "$output" >&2
+}
+
+@test "sc-annotate export: B cell and T cell meet at lymphocyte, distance 3" {
+    "$PY" - "$BATS_TEST_TMPDIR/bt.h5ad" <<'PYEOF'
+import sys, anndata, numpy as np, pandas as pd
+obs = pd.DataFrame({"cell_type_ontology_term_id": pd.Categorical(
+    ["CL:0000236", "CL:0000084", "CL:0000084", "unknown"])},
+    index=["a", "b", "c", "d"])
+anndata.AnnData(X=np.zeros((4, 2), dtype=np.float32), obs=obs).write_h5ad(sys.argv[1])
+PYEOF
+    run -0 sc-annotate export --fields cell_type -d "$BATS_TEST_TMPDIR/x" "$BATS_TEST_TMPDIR/bt.h5ad"
+    run -0 cat "$BATS_TEST_TMPDIR/x/distance_cell_type.tsv"
+    [[ ${lines[0]} == $'code_a\tcode_b\tdistance\tlca_code\tlca_id' ]]
+    [[ ${lines[1]} == $'0\t1\t3\t'*$'\tCL:0000542' ]]
+    run -0 grep -c $'\t1\t' "$BATS_TEST_TMPDIR/x/vocab_cell_type.tsv"
+    run -0 head -4 "$BATS_TEST_TMPDIR/x/vocab_cell_type.tsv"
+    [[ ${lines[1]} == $'-1\tunknown\tunknown\t0\t-1\t1' ]]
+    [[ ${lines[2]} == $'0\tCL:0000084\tT cell\t1\t'*$'\t2' ]]
+    [[ ${lines[3]} == $'1\tCL:0000236\tB cell\t1\t'*$'\t1' ]]
+}
