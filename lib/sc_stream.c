@@ -1380,7 +1380,7 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
         s->pool[s->pool_n].val = (float)v;
         s->pool_n++;
     }
-    if (!d->gmap_sorted)
+    if (!d->gmap_sorted && s->pool_n - start > 1)
         qsort(s->pool + start, s->pool_n - start, sizeof(pair), cmp_pair_col);
     s->coff[pos] = start;
     s->clen[pos] = (uint32_t)(s->pool_n - start);
@@ -1558,7 +1558,7 @@ static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, size_t n,
         if ((rc = batch_grow(s, b, off + L)) < 0)
             return rc;
         size_t take = n < L ? n : L;
-        if (o->select == SC_STREAM_SEL_TOP) {
+        if (o->select == SC_STREAM_SEL_TOP && n > 1) {
             qsort(t, n, sizeof *t, cmp_pair_val_desc);
         } else if (n > L) {
             /* the first L of a partial Fisher-Yates shuffle */
@@ -1632,7 +1632,8 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
             s->tmp = t;
             s->tmp_cap = n;
         }
-        memcpy(s->tmp, s->pool + s->coff[pos], n * sizeof *s->tmp);
+        if (n)
+            memcpy(s->tmp, s->pool + s->coff[pos], n * sizeof *s->tmp);
         if ((rc = emit_cell(s, b, i, n, s->cdepth[pos], g)) < 0)
             return rc;
         b->dataset[i] = (int32_t)di;

@@ -372,7 +372,7 @@ typedef struct wbuf {
 
 static void wput(wbuf *b, const void *src, size_t n)
 {
-    if (b->bad)
+    if (b->bad || n == 0)
         return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
