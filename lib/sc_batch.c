@@ -6,7 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #define FRAME_HEAD 16
 #define FRAME_TAIL 8
@@ -217,13 +217,9 @@ static int write_frame(sc_batch_writer *w, int type)
 
     for (int i = 0; i < 8; i++)
         head[8 + i] = (unsigned char)(len >> (8 * i));
-    crc = (uint32_t)crc32(0L, head, FRAME_HEAD);
-    /* zlib's crc32 takes uInt lengths: feed large payloads in pieces. */
-    for (size_t off = 0; off < w->pl.n;) {
-        size_t n = w->pl.n - off > (1u << 30) ? (1u << 30) : w->pl.n - off;
-        crc = (uint32_t)crc32(crc, w->pl.p + off, (uInt)n);
-        off += n;
-    }
+    /* libdeflate's CRC-32 is zlib's (ISO-HDLC), several times faster */
+    crc = libdeflate_crc32(0, head, FRAME_HEAD);
+    crc = libdeflate_crc32(crc, w->pl.p, w->pl.n);
     for (int i = 0; i < 4; i++)
         tail[i] = (unsigned char)(crc >> (8 * i));
     errno = 0;
@@ -459,12 +455,8 @@ static int read_frame(sc_batch_reader *r, int *type)
                        r->name);
     }
     r->pl.n = (size_t)len;
-    crc = (uint32_t)crc32(0L, head, FRAME_HEAD);
-    for (size_t off = 0; off < r->pl.n;) {
-        size_t n = r->pl.n - off > (1u << 30) ? (1u << 30) : r->pl.n - off;
-        crc = (uint32_t)crc32(crc, r->pl.p + off, (uInt)n);
-        off += n;
-    }
+    crc = libdeflate_crc32(0, head, FRAME_HEAD);
+    crc = libdeflate_crc32(crc, r->pl.p, r->pl.n);
     if (crc != get_u32(tail))
         return sc_fail(SC_ECORRUPT, "'%s': frame %" PRIu64
                                     ": checksum mismatch",

@@ -1343,10 +1343,40 @@ static int pool_reserve(sc_stream *s, size_t more)
     return 0;
 }
 
-static int cmp_pair_col(const void *a, const void *b)
+/* Sort N pairs by column: insertion sort for short runs, else an LSD radix
+ * sort in 11-bit digits through TMP (columns are < 2^31, and a gene space
+ * of 60,000 needs two passes). The rows of a dataset whose genes are not in
+ * the output order need this once per cell, so qsort's calls cost. */
+static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
 {
-    int32_t x = ((const pair *)a)->col, y = ((const pair *)b)->col;
-    return (x > y) - (x < y);
+    if (n < 48) {
+        for (size_t i = 1; i < n; i++) {
+            pair x = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1].col > x.col; j--)
+                a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    pair *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 32 && (max_col >> shift); shift += 11) {
+        size_t count[2048] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((uint32_t)src[i].col >> shift) & 2047]++;
+        for (size_t k = 0, sum = 0; k < 2048; k++) {
+            size_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[((uint32_t)src[i].col >> shift) & 2047]++] = src[i];
+        pair *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
 }
 
 /* Copy row I of block BLK of dataset D into the pool for position POS. */
@@ -1380,8 +1410,17 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
         s->pool[s->pool_n].val = (float)v;
         s->pool_n++;
     }
-    if (!d->gmap_sorted && s->pool_n - start > 1)
-        qsort(s->pool + start, s->pool_n - start, sizeof(pair), cmp_pair_col);
+    if (!d->gmap_sorted && s->pool_n - start > 1) {
+        size_t n = s->pool_n - start;
+        if (n > s->tmp_cap) {
+            pair *t = realloc(s->tmp, n * sizeof *t);
+            if (!t)
+                return oom();
+            s->tmp = t;
+            s->tmp_cap = n;
+        }
+        sort_pairs(s->pool + start, s->tmp, n, (uint32_t)s->n_out_genes);
+    }
     s->coff[pos] = start;
     s->clen[pos] = (uint32_t)(s->pool_n - start);
     s->cdepth[pos] = depth;
