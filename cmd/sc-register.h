@@ -49,6 +49,7 @@ int out_open(const struct args *a, sc_atomic *at, FILE **fp);
 int out_close(sc_atomic *at, int rc);
 
 /* The subcommands, each given the operands after its name. */
+int cmd_add(struct args *a, int argc, char **argv);
 int cmd_query(struct args *a, int argc, char **argv);
 int cmd_show(struct args *a, int argc, char **argv);
 int cmd_counts(struct args *a, int argc, char **argv);

@@ -316,7 +316,9 @@ int sc_registry_open(const char *path, unsigned flags, sc_registry **out)
     }
     sqlite3_busy_timeout(reg->db, 10000);
     sqlite3_extended_result_codes(reg->db, 1);
-    if ((rc = exec(reg, "PRAGMA foreign_keys = ON")) < 0)
+    /* reads map the file instead of copying pages */
+    if ((rc = exec(reg, "PRAGMA foreign_keys = ON")) < 0 ||
+        (rc = exec(reg, "PRAGMA mmap_size = 1073741824")) < 0)
         goto fail;
     if (!(flags & SC_REGISTRY_READONLY)) {
         /* WAL: readers never block the writer; NORMAL sync is durable

@@ -295,6 +295,13 @@ EOF
     [[ $(grep -c $'\tfailed$' <<< "$output") -eq 2 && $output == *$'\ta\t1\t'* ]]
     [[ $(n_artifacts) -eq 1 ]]
     run -0 sc-register verify
+    # the same with two worker processes
+    rm -f reg.db*
+    sc-register init
+    run -3 --separate-stderr sc-register add -k -@ 2 < m.tsv
+    [[ $stderr == *"line 3"*"empty 'path'"* && $stderr == *"3 of the datasets failed"* ]]
+    [[ $(grep -c $'\tfailed$' <<< "$output") -eq 2 && $output == *$'\ta\t1\t'* ]]
+    [[ $(n_artifacts) -eq 1 ]]
     # without -k the first failure stops the run
     run -1 --separate-stderr sc-register add < m.tsv
     [[ $(n_artifacts) -eq 1 ]]
@@ -334,6 +341,17 @@ EOF
     [[ $(cat o*.tsv | grep -c $'\tnew$') -eq 800 ]]
     [[ $(n_artifacts) -eq 800 ]]
     [[ $(integrity) == ok ]]
+}
+
+@test "sc-register: add -@ 4 writes the rows in input order" {
+    sc-register init
+    ls "$BATS_FILE_TMPDIR"/many/d1??.h5ad > list
+    run -0 sc-register add -@ 4 $(cat list)
+    [[ $(tail -n +2 <<< "$output" | cut -f1) == "$(cat list)" ]]
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq 100 ]]
+    run -0 sc-register add -@ 3 $(cat list)
+    [[ $(grep -c $'\tknown$' <<< "$output") -eq 100 ]]
+    [[ $(n_artifacts) -eq 100 && $(integrity) == ok ]]
 }
 
 @test "sc-register: kill -9 during a large add, then verify and a rerun" {
