@@ -194,8 +194,7 @@ static int on_option(int key, const char *arg, void *ud)
         /* the field name lives as long as argv: keep one copy per option */
         if (!(f = strndup(arg, (size_t)(eq - arg))))
             return sc_fail(SC_ENOMEM, "out of memory");
-        if (strlen(f) > 17 &&
-            !strcmp(f + strlen(f) - 17, "_ontology_term_id"))
+        if (strlen(f) > 17 && !strcmp(f + strlen(f) - 17, "_ontology_term_id"))
             f[strlen(f) - 17] = '\0';
         if ((rc = add_term_arg(a, f, eq + 1)) < 0) {
             free(f);
@@ -284,8 +283,7 @@ static int cmd_init(struct args *a, int argc, char **argv)
     if (a->root)
         rc = sc_registry_add_root(reg, a->root);
     if (rc == 0)
-        sc_log_info("registry '%s': schema %d", a->db,
-                    sc_registry_schema(reg));
+        sc_log_info("registry '%s': schema %d", a->db, sc_registry_schema(reg));
     if (sc_registry_close(reg) < 0 && rc == 0)
         rc = SC_EREGISTRY;
     return rc;
@@ -298,10 +296,10 @@ static const struct subcmd {
     int (*run)(struct args *, int, char **);
     int min_args; /* operands after the command's name */
 } subcmds[] = {
-    {"init", cmd_init, 0},         {"add", cmd_add, 0},
-    {"query", cmd_query, 0},       {"show", cmd_show, 1},
-    {"counts", cmd_counts, 0},     {"lineage", cmd_lineage, 1},
-    {"run", cmd_run, 1},           {"collection", cmd_collection, 1},
+    {"init", cmd_init, 0},     {"add", cmd_add, 0},
+    {"query", cmd_query, 0},   {"show", cmd_show, 1},
+    {"counts", cmd_counts, 0}, {"lineage", cmd_lineage, 1},
+    {"run", cmd_run, 1},       {"collection", cmd_collection, 1},
     {"verify", cmd_verify, 0},
 };
 

@@ -1,4 +1,5 @@
-/* sc-register add: register files or a manifest, in one or several processes. */
+/* sc-register add: register files or a manifest, in one or several processes.
+ */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,10 +17,8 @@
 
 #include "sc-register.h"
 
-
-static const char *const add_cols[] = {"id",    "sha256",   "n_obs",
-                                       "n_vars", "organism", "registered",
-                                       NULL};
+static const char *const add_cols[] = {
+    "id", "sha256", "n_obs", "n_vars", "organism", "registered", NULL};
 
 struct adder {
     struct args *a;
@@ -141,9 +140,8 @@ static int add_manifest(struct adder *ad)
  * pipe: "I\tREGISTERED\tID\tSHA256\tN_OBS\tN_VARS\tORGANISM\n", or
  * "I\tfailed\tMESSAGE\n". The parent writes the rows in input order. */
 
-static const char *const rec_cols[] = {"registered", "id",     "sha256",
-                                       "n_obs",      "n_vars", "organism",
-                                       NULL};
+static const char *const rec_cols[] = {
+    "registered", "id", "sha256", "n_obs", "n_vars", "organism", NULL};
 
 static void worker(struct adder *ad, sc_mrow **rows, size_t n, size_t w,
                    size_t nw, int fd)
@@ -212,8 +210,8 @@ struct pipebuf {
 
 static int add_parallel(struct adder *ad, sc_mrow **rows, size_t n)
 {
-    size_t nw = (size_t)ad->a->cli->threads < n ? (size_t)ad->a->cli->threads
-                                                 : n;
+    size_t nw =
+        (size_t)ad->a->cli->threads < n ? (size_t)ad->a->cli->threads : n;
     struct pipebuf *pb = calloc(nw, sizeof *pb);
     pid_t *pids = calloc(nw, sizeof *pids);
     char *state = calloc(n, 1); /* 0 waiting, 1 done, 2 failed */
@@ -463,4 +461,3 @@ out:
     }
     return rc;
 }
-

@@ -62,15 +62,15 @@ static int pick_artifact(const sc_reg_artifact *x, void *ud)
 /* The artifacts a collection add/remove names: its operands, the rows of
  * a manifest on stdin (by sha256, id or path; a weight column counts),
  * or the query of the filter options. */
-static int collect_ids(struct args *a, sc_registry *reg, int argc,
-                       char **argv, struct idlist *l)
+static int collect_ids(struct args *a, sc_registry *reg, int argc, char **argv,
+                       struct idlist *l)
 {
     struct pick p = {l, a->weight};
     int64_t id;
     int rc = 0;
 
-    if (a->n_terms || a->n_genes || a->min_cells || a->transform ||
-        a->since || a->until || a->format) {
+    if (a->n_terms || a->n_genes || a->min_cells || a->transform || a->since ||
+        a->until || a->format) {
         struct query q;
         if ((rc = query_build(a, &q)) == 0)
             rc = sc_registry_query(reg, &q.q, pick_artifact, &p);
@@ -94,8 +94,10 @@ static int collect_ids(struct args *a, sc_registry *reg, int argc,
             const char *i = sc_mrow_get(row, "id");
             const char *w = sc_mrow_get(row, "weight");
             double wt = a->weight;
-            rc = sc_registry_resolve(reg, s && *s ? s : i && *i ? i
-                                                    : sc_mrow_path(row),
+            rc = sc_registry_resolve(reg,
+                                     s && *s   ? s
+                                     : i && *i ? i
+                                               : sc_mrow_path(row),
                                      &id);
             if (rc == 0 && w && *w && !a->has_weight)
                 rc = sc_parse_double(w, 0, 1e300, &wt);
@@ -153,8 +155,7 @@ static void members_release(struct members *m)
 }
 
 /* Members are listed by artifact id, so a merge finds the difference. */
-static int coll_diff(sc_registry *reg, const char *ra, const char *rb,
-                     FILE *fp)
+static int coll_diff(sc_registry *reg, const char *ra, const char *rb, FILE *fp)
 {
     struct members x = {0}, y = {0};
     int64_t va, vb;
@@ -197,9 +198,9 @@ static int list_row(const char *name, int64_t versions, int64_t members,
 
 int cmd_collection(struct args *a, int argc, char **argv)
 {
-    static const char *const verbs[] = {"create", "add",    "remove",
-                                        "freeze", "diff",   "export",
-                                        "list",   "show",   NULL};
+    static const char *const verbs[] = {"create", "add",  "remove",
+                                        "freeze", "diff", "export",
+                                        "list",   "show", NULL};
     static const int min_ops[] = {1, 1, 1, 1, 2, 1, 0, 1};
     sc_registry *reg = NULL;
     struct idlist l = {0};
@@ -212,9 +213,10 @@ int cmd_collection(struct args *a, int argc, char **argv)
         if (!strcmp(argv[0], verbs[i]))
             v = i;
     if (v < 0)
-        return sc_fail(SC_EINVAL, "collection: unknown verb '%s' (create, "
-                                  "add, remove, freeze, diff, export, list, "
-                                  "show)",
+        return sc_fail(SC_EINVAL,
+                       "collection: unknown verb '%s' (create, "
+                       "add, remove, freeze, diff, export, list, "
+                       "show)",
                        argv[0]);
     if (argc - 1 < min_ops[v])
         return sc_fail(SC_EINVAL, "collection %s: missing operand", argv[0]);
@@ -250,10 +252,9 @@ int cmd_collection(struct args *a, int argc, char **argv)
             break;
         if ((rc = rows_begin(&o, fp, v == 5 || a->manifest, "weight")) < 0)
             break;
-        rc = draft ? sc_registry_collection_draft(reg, argv[1],
-                                                  rows_artifact, &o)
-                   : sc_registry_collection_members(reg, vid, rows_artifact,
-                                                    &o);
+        rc = draft
+                 ? sc_registry_collection_draft(reg, argv[1], rows_artifact, &o)
+                 : sc_registry_collection_members(reg, vid, rows_artifact, &o);
         rows_end(&o);
         break;
     }
@@ -274,8 +275,8 @@ out:
 
 /* Link REF to RUN: a URI, a collection version NAME@N, an artifact, or
  * a file that is registered first. */
-static int link_ref(sc_registry *reg, int64_t run, int output,
-                    const char *ref, FILE *fp, sc_manifest *m)
+static int link_ref(sc_registry *reg, int64_t run, int output, const char *ref,
+                    FILE *fp, sc_manifest *m)
 {
     sc_reg_meta *meta = NULL;
     struct stat sb;

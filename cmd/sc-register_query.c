@@ -15,10 +15,9 @@
 
 /* ---- output rows ---- */
 
-static const char *const row_cols[] = {"id",       "sha256", "format",
-                                       "n_obs",    "n_vars", "organism",
-                                       "assay",    "version", "created",
-                                       NULL};
+static const char *const row_cols[] = {
+    "id",       "sha256", "format",  "n_obs",   "n_vars",
+    "organism", "assay",  "version", "created", NULL};
 
 int rows_begin(struct out_rows *o, FILE *fp, int manifest, const char *extra)
 {
@@ -83,8 +82,7 @@ int rows_artifact(const sc_reg_artifact *x, void *ud)
         if (o->extra)
             fprintf(o->fp, "\t%s", extra);
         fputc('\n', o->fp);
-        return ferror(o->fp) ? sc_fail(SC_EIO, "cannot write the output")
-                             : 0;
+        return ferror(o->fp) ? sc_fail(SC_EIO, "cannot write the output") : 0;
     }
     if ((rc = sc_mrow_new(o->m, x->path, &r)) < 0)
         return rc;
@@ -118,14 +116,10 @@ int rows_end(struct out_rows *o)
 static const struct {
     const char *field, *onts;
 } field_onts[] = {
-    {"cell_type", "CL"},
-    {"tissue", "UBERON CL"},
-    {"disease", "MONDO PATO"},
-    {"assay", "EFO"},
-    {"organism", "NCBITaxon"},
-    {"development_stage", "HsapDv MmusDv UBERON"},
-    {"sex", "PATO"},
-    {"self_reported_ethnicity", "HANCESTRO"},
+    {"cell_type", "CL"},       {"tissue", "UBERON CL"},
+    {"disease", "MONDO PATO"}, {"assay", "EFO"},
+    {"organism", "NCBITaxon"}, {"development_stage", "HsapDv MmusDv UBERON"},
+    {"sex", "PATO"},           {"self_reported_ethnicity", "HANCESTRO"},
 };
 
 static const char *onts_of(const char *field)
@@ -404,9 +398,8 @@ static int show_artifact(const sc_reg_artifact *x, void *ud)
             "\nformat\t%s\nn_obs\t%" PRId64 "\nn_vars\t%" PRId64
             "\norganism\t%s\nassay\t%s\nschema_version\t%s\ncreated\t%s\n"
             "version\t%" PRId64 "\n",
-            x->id, x->path, x->sha256, x->size, x->format, x->n_obs,
-            x->n_vars, x->organism, x->assay, x->schema_version, created,
-            x->version);
+            x->id, x->path, x->sha256, x->size, x->format, x->n_obs, x->n_vars,
+            x->organism, x->assay, x->schema_version, created, x->version);
     if (x->previous)
         fprintf(fp, "previous\t%" PRId64 "\n", x->previous);
     fprintf(fp, "latest\t%s\n", x->latest ? "yes" : "no");
@@ -438,8 +431,7 @@ int cmd_show(struct args *a, int argc, char **argv)
     if ((rc = sc_registry_get(reg, id, show_artifact, fp)) == 0 &&
         (rc = sc_registry_geneset(reg, id, &gs, &ng)) == 0) {
         if (gs)
-            fprintf(fp, "genes\t%" PRId64 "\t(gene set %" PRId64 ")\n", ng,
-                    gs);
+            fprintf(fp, "genes\t%" PRId64 "\t(gene set %" PRId64 ")\n", ng, gs);
         rc = sc_registry_terms(reg, id, show_term, fp);
     }
     rc = out_close(&at, rc);

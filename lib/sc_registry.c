@@ -172,8 +172,12 @@ static int step_end(sc_registry *reg, sqlite3_stmt *st, int rc, int s)
 
 static void backoff(int attempt)
 {
-    /* 5..~80 ms with jitter, so that waiting writers do not march in step */
-    struct timespec ts = {0, (long)(5 + (rand() % 16) * (attempt + 1)) *
+    /* 5..~80 ms with jitter, so that waiting writers do not march in step
+     * (seeded per process: forked workers must not share a sequence) */
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    struct timespec ts = {0, (long)(5 + (rand_r(&seed) % 16) * (attempt + 1)) *
                                  1000000L};
     if (ts.tv_nsec > 900000000L)
         ts.tv_nsec = 900000000L;
@@ -237,8 +241,9 @@ static int migrate(sc_registry *reg, int from)
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SC_REGISTRY_SCHEMA);
     if ((rc = exec(reg, sql)) < 0)
         return rc;
-    if ((rc = prepare(reg, "INSERT OR REPLACE INTO meta VALUES"
-                           " ('schema_version', ?), ('created_by', ?)",
+    if ((rc = prepare(reg,
+                      "INSERT OR REPLACE INTO meta VALUES"
+                      " ('schema_version', ?), ('created_by', ?)",
                       &st)) < 0)
         return rc;
     sqlite3_bind_int(st, 1, SC_REGISTRY_SCHEMA);
@@ -266,8 +271,7 @@ static int check_schema(sc_registry *reg, unsigned flags)
                            "migration to %d (open it for writing)",
                            reg->path, v, SC_REGISTRY_SCHEMA);
         if (v == 0 && !(flags & SC_REGISTRY_CREATE))
-            return sc_fail(SC_ENOTFOUND, "'%s' is not a registry",
-                           reg->path);
+            return sc_fail(SC_ENOTFOUND, "'%s' is not a registry", reg->path);
         /* one migrator at a time; whoever comes second sees it done */
         if ((rc = begin(reg)) < 0)
             return rc;
@@ -294,8 +298,10 @@ int sc_registry_open(const char *path, unsigned flags, sc_registry **out)
     if (!strncmp(path, "sqlite:", 7))
         path += 7;
     if (strstr(path, "://"))
-        return sc_fail(SC_EUNSUP, "registry '%s': only SQLite files are "
-                                  "supported so far", path);
+        return sc_fail(SC_EUNSUP,
+                       "registry '%s': only SQLite files are "
+                       "supported so far",
+                       path);
     if (!(flags & SC_REGISTRY_CREATE) && stat(path, &sb) != 0)
         return sc_fail(SC_ENOTFOUND,
                        "no registry at '%s' (sc-register init makes one)",
@@ -343,8 +349,8 @@ int sc_registry_close(sc_registry *reg)
     if (!reg)
         return 0;
     if (reg->db && sqlite3_close(reg->db) != SQLITE_OK)
-        rc = sc_fail(SC_EREGISTRY, "cannot close registry '%s': %s",
-                     reg->path, sqlite3_errmsg(reg->db));
+        rc = sc_fail(SC_EREGISTRY, "cannot close registry '%s': %s", reg->path,
+                     sqlite3_errmsg(reg->db));
     free(reg->path);
     free(reg);
     return rc;
@@ -450,8 +456,7 @@ static int root_write(sc_registry *reg, int64_t id, const char *dir)
     int rc;
 
     if (!realpath(dir, real))
-        return sc_fail(SC_EIO, "cannot resolve '%s': %s", dir,
-                       strerror(errno));
+        return sc_fail(SC_EIO, "cannot resolve '%s': %s", dir, strerror(errno));
     if (!(abs = strdup(real)))
         return sc_fail(SC_ENOMEM, "out of memory");
     rc = prepare(reg,
@@ -488,8 +493,7 @@ int sc_registry_roots(sc_registry *reg,
     sqlite3_stmt *st;
     int rc;
 
-    if ((rc = prepare(reg, "SELECT id, dir FROM storage ORDER BY id", &st)) <
-        0)
+    if ((rc = prepare(reg, "SELECT id, dir FROM storage ORDER BY id", &st)) < 0)
         return rc;
     int s = SQLITE_ROW;
     rc = 0;
@@ -517,9 +521,8 @@ static int cmp_strp(const void *a, const void *b)
 }
 
 /* The gene set's id: sha256 of the sorted, distinct genes joined by '\n'. */
-static int geneset_key(const char *const *genes, size_t n,
-                       const char ***sorted, size_t *nd,
-                       char hex[SC_HASH_HEX_SIZE])
+static int geneset_key(const char *const *genes, size_t n, const char ***sorted,
+                       size_t *nd, char hex[SC_HASH_HEX_SIZE])
 {
     sc_hash *h = NULL;
     const char **s;
@@ -553,8 +556,7 @@ static int geneset_key(const char *const *genes, size_t n,
     return 0;
 }
 
-static int add_geneset(sc_registry *reg, const sc_reg_dataset *d,
-                       int64_t *gid)
+static int add_geneset(sc_registry *reg, const sc_reg_dataset *d, int64_t *gid)
 {
     char hex[SC_HASH_HEX_SIZE];
     const char **genes = NULL;
@@ -567,8 +569,7 @@ static int add_geneset(sc_registry *reg, const sc_reg_dataset *d,
         return 0;
     if ((rc = geneset_key(d->genes, d->n_genes, &genes, &n, hex)) < 0)
         return rc;
-    if ((rc = prepare(reg, "SELECT id FROM geneset WHERE sha256 = ?", &st)) <
-        0)
+    if ((rc = prepare(reg, "SELECT id FROM geneset WHERE sha256 = ?", &st)) < 0)
         goto out;
     bind_text(st, 1, hex);
     if ((rc = step_int(reg, st, gid)) != 0)
@@ -626,8 +627,8 @@ static int add_terms(sc_registry *reg, int64_t id, const sc_reg_dataset *d)
     return rc;
 }
 
-static int transform_id(sc_registry *reg, const char *tool,
-                        const char *version, int64_t *id)
+static int transform_id(sc_registry *reg, const char *tool, const char *version,
+                        int64_t *id)
 {
     sqlite3_stmt *st;
     int rc;
@@ -707,8 +708,8 @@ static int add_step(sc_registry *reg, const sc_reg_step *s, const char *out)
     if (rc <= 0)
         return rc; /* known already (0), or an error */
     for (size_t i = 0; i < s->n_inputs && rc >= 0; i++)
-        rc = link_io(reg, run, 0, is_sha256(s->inputs[i]) ? 0 : 1,
-                     s->inputs[i], 0);
+        rc = link_io(reg, run, 0, is_sha256(s->inputs[i]) ? 0 : 1, s->inputs[i],
+                     0);
     if (rc >= 0)
         rc = link_io(reg, run, 1, 0, out, 0);
     return rc < 0 ? rc : 0;
@@ -746,8 +747,8 @@ static int find_latest_at(sc_registry *reg, int64_t root, const char *rel,
     return rc;
 }
 
-static int add_once(sc_registry *reg, const sc_reg_dataset *d,
-                    const char *abs, int64_t *id, int *status)
+static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
+                    int64_t *id, int *status)
 {
     sqlite3_stmt *st = NULL;
     int64_t root, prev, version, gid;
@@ -851,14 +852,15 @@ int sc_registry_add(sc_registry *reg, const sc_reg_dataset *d, int64_t *id,
 
 /* ---- artifacts ---- */
 
-#define ARTIFACT_COLS                                                         \
-    "a.id, a.sha256, CASE WHEN s.dir IS NULL THEN a.path"                     \
-    " WHEN s.dir = '/' THEN '/' || a.path ELSE s.dir || '/' || a.path END,"   \
-    " a.format, a.size, a.mtime, a.n_obs, a.n_vars, a.organism, a.assay,"     \
-    " a.schema_version, a.created, a.version, a.previous_id,"                 \
+#define ARTIFACT_COLS                                                          \
+    "a.id, a.sha256, CASE WHEN s.dir IS NULL THEN a.path"                      \
+    " WHEN s.dir = '/' THEN '/' || a.path ELSE s.dir || '/' || a.path END,"    \
+    " a.format, a.size, a.mtime, a.n_obs, a.n_vars, a.organism, a.assay,"      \
+    " a.schema_version, a.created, a.version, a.previous_id,"                  \
     " NOT EXISTS (SELECT 1 FROM artifact b WHERE b.previous_id = a.id)"
 
-#define ARTIFACT_FROM " FROM artifact a LEFT JOIN storage s ON s.id = a.storage_id"
+#define ARTIFACT_FROM                                                          \
+    " FROM artifact a LEFT JOIN storage s ON s.id = a.storage_id"
 
 static void read_artifact(sqlite3_stmt *st, sc_reg_artifact *a)
 {
@@ -911,8 +913,8 @@ int sc_registry_get(sc_registry *reg, int64_t id, sc_reg_artifact_fn fn,
     int64_t n = 0;
     int rc;
 
-    if ((rc = prepare(reg, "SELECT " ARTIFACT_COLS ARTIFACT_FROM
-                           " WHERE a.id = ?",
+    if ((rc = prepare(reg,
+                      "SELECT " ARTIFACT_COLS ARTIFACT_FROM " WHERE a.id = ?",
                       &st)) < 0)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -972,8 +974,10 @@ int sc_registry_resolve(sc_registry *reg, const char *ref, int64_t *id)
         if (rc < 0)
             return rc;
         if (n > 1)
-            return sc_fail(SC_EINVAL, "'%s' is ambiguous: several artifacts'"
-                                      " sha256 start with it", ref);
+            return sc_fail(SC_EINVAL,
+                           "'%s' is ambiguous: several artifacts'"
+                           " sha256 start with it",
+                           ref);
         if (n == 1)
             return 0;
     }
@@ -1045,7 +1049,7 @@ typedef struct qbuf {
         int is_int;
         int64_t i;
         char *s;
-    } *v;
+    } * v;
     size_t nv, capv;
     int oom;
 } qbuf;
@@ -1182,8 +1186,7 @@ int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
         q_text(&b, " AND term IN (SELECT value FROM json_each(?))", json);
         q_int(&b, " GROUP BY artifact_id HAVING SUM(n_cells) >= ?",
               q->min_cells > 0 ? q->min_cells : 1);
-        snprintf(name, sizeof name, ") m%zu ON m%zu.artifact_id = a.id", i,
-                 i);
+        snprintf(name, sizeof name, ") m%zu ON m%zu.artifact_id = a.id", i, i);
         q_sql(&b, name);
         free(json);
     }
@@ -1232,8 +1235,7 @@ int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
 
 int sc_registry_counts(sc_registry *reg, int64_t version, const char *field,
                        int (*fn)(const char *term, const char *label,
-                                 int64_t n_cells, int64_t n_datasets,
-                                 void *ud),
+                                 int64_t n_cells, int64_t n_datasets, void *ud),
                        void *ud)
 {
     sqlite3_stmt *st;
@@ -1317,9 +1319,8 @@ static int run_status(sc_registry *reg, int64_t run, char *buf, size_t size)
         snprintf(buf, size, "%s", col_text(st, 0));
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE
-                 ? sc_fail(SC_ENOTFOUND, "no run %" PRId64, run)
-                 : db_fail(reg, "run");
+        rc = rc == SQLITE_DONE ? sc_fail(SC_ENOTFOUND, "no run %" PRId64, run)
+                               : db_fail(reg, "run");
     }
     sqlite3_finalize(st);
     return rc;
@@ -1370,8 +1371,9 @@ int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
                        cur);
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if ((rc = prepare(reg, "UPDATE run SET status = ?, finished = ?"
-                           " WHERE id = ?",
+    if ((rc = prepare(reg,
+                      "UPDATE run SET status = ?, finished = ?"
+                      " WHERE id = ?",
                       &st)) < 0)
         return rc;
     bind_text(st, 1, status);
@@ -1399,7 +1401,7 @@ typedef struct lwalk {
     struct seen {
         int kind;
         int64_t id;
-    } *seen;
+    } * seen;
     size_t n_seen, cap_seen;
 } lwalk;
 
@@ -1445,29 +1447,31 @@ static int collect(sc_registry *reg, sqlite3_stmt *st, lnode **v, size_t *n)
  * from a run, its inputs (up) or outputs (down); from a collection
  * version, its members (up) or the runs that used it (down). An artifact
  * not registered shows as a missing sha256. */
-#define RUN_NODE                                                              \
-    "SELECT 1, r.id, t.name || ' ' || t.version || ' (' || r.status || ')',"  \
-    " COALESCE(r.started, '') || CASE WHEN r.arguments IS NULL THEN ''"       \
-    " ELSE '  ' || r.arguments END, r.id FROM run_io io"                      \
-    " JOIN run r ON r.id = io.run_id"                                         \
+#define RUN_NODE                                                               \
+    "SELECT 1, r.id, t.name || ' ' || t.version || ' (' || r.status || ')',"   \
+    " COALESCE(r.started, '') || CASE WHEN r.arguments IS NULL THEN ''"        \
+    " ELSE '  ' || r.arguments END, r.id FROM run_io io"                       \
+    " JOIN run r ON r.id = io.run_id"                                          \
     " JOIN transform t ON t.id = r.transform_id"
-#define IO_NODE                                                               \
-    "SELECT CASE io.kind WHEN 1 THEN 3 WHEN 2 THEN 2 ELSE"                    \
-    " CASE WHEN a.id IS NULL THEN 4 ELSE 0 END END,"                          \
-    " COALESCE(a.id, io.version_id, 0),"                                      \
+#define IO_NODE                                                                \
+    "SELECT CASE io.kind WHEN 1 THEN 3 WHEN 2 THEN 2 ELSE"                     \
+    " CASE WHEN a.id IS NULL THEN 4 ELSE 0 END END,"                           \
+    " COALESCE(a.id, io.version_id, 0),"                                       \
     " CASE io.kind WHEN 1 THEN io.ref WHEN 2 THEN c.name || '@' || cv.version" \
     " ELSE COALESCE(CASE WHEN s.dir IS NULL THEN a.path ELSE s.dir || '/' ||"  \
-    " a.path END, 'not registered') END,"                                     \
-    " CASE io.kind WHEN 0 THEN io.ref ELSE '' END,"                           \
-    " COALESCE(a.sha256, io.version_id, io.ref)"                              \
-    " FROM run_io io LEFT JOIN artifact a ON io.kind = 0 AND a.sha256 = io.ref" \
-    " LEFT JOIN storage s ON s.id = a.storage_id"                             \
-    " LEFT JOIN collection_version cv ON cv.id = io.version_id"              \
+    " a.path END, 'not registered') END,"                                      \
+    " CASE io.kind WHEN 0 THEN io.ref ELSE '' END,"                            \
+    " COALESCE(a.sha256, io.version_id, io.ref)"                               \
+    " FROM run_io io LEFT JOIN artifact a ON io.kind = 0 AND a.sha256 = "      \
+    "io.ref"                                                                   \
+    " LEFT JOIN storage s ON s.id = a.storage_id"                              \
+    " LEFT JOIN collection_version cv ON cv.id = io.version_id"                \
     " LEFT JOIN collection c ON c.id = cv.collection_id"
-#define MEMBER_NODE                                                           \
-    "SELECT 0, a.id, CASE WHEN s.dir IS NULL THEN a.path ELSE"                \
-    " s.dir || '/' || a.path END, a.sha256, a.sha256"                         \
-    " FROM collection_version_member m JOIN artifact a ON a.id = m.artifact_id" \
+#define MEMBER_NODE                                                            \
+    "SELECT 0, a.id, CASE WHEN s.dir IS NULL THEN a.path ELSE"                 \
+    " s.dir || '/' || a.path END, a.sha256, a.sha256"                          \
+    " FROM collection_version_member m JOIN artifact a ON a.id = "             \
+    "m.artifact_id"                                                            \
     " LEFT JOIN storage s ON s.id = a.storage_id"
 
 static int neighbours(sc_registry *reg, const lnode *x, int down, lnode **v,
@@ -1546,7 +1550,7 @@ static int walk(lwalk *w, const lnode *x, int depth)
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         sc_reg_node node = {v[i].kind, v[i].id, v[i].label, v[i].detail,
-                            depth + 1, x->kind, x->id, x->label};
+                            depth + 1, x->kind, x->id,      x->label};
         int seen = v[i].kind <= SC_REG_NODE_VERSION
                        ? seen_add(w, v[i].kind, v[i].id)
                        : 1;
@@ -1565,16 +1569,16 @@ int sc_registry_lineage(sc_registry *reg, int64_t id, int down, int max_depth,
                         int (*fn)(const sc_reg_node *n, void *ud), void *ud)
 {
     sqlite3_stmt *st;
-    lwalk w = {reg, down ? 1 : 0, max_depth > 0 ? max_depth : 64, fn, ud,
-               NULL, 0, 0};
+    lwalk w = {
+        reg, down ? 1 : 0, max_depth > 0 ? max_depth : 64, fn, ud, NULL, 0, 0};
     lnode *start = NULL;
     size_t n = 0;
     int rc;
 
     if ((rc = prepare(reg,
                       "SELECT 0, a.id, CASE WHEN s.dir IS NULL THEN a.path"
-                      " ELSE s.dir || '/' || a.path END, a.sha256, a.sha256"
-                      ARTIFACT_FROM " WHERE a.id = ?",
+                      " ELSE s.dir || '/' || a.path END, a.sha256, "
+                      "a.sha256" ARTIFACT_FROM " WHERE a.id = ?",
                       &st)) < 0)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -1583,8 +1587,7 @@ int sc_registry_lineage(sc_registry *reg, int64_t id, int down, int max_depth,
     if (rc == 0 && n == 0)
         rc = sc_fail(SC_ENOTFOUND, "no artifact %" PRId64, id);
     if (rc == 0) {
-        sc_reg_node node = {0, id, start->label, start->detail, 0, -1, 0,
-                            NULL};
+        sc_reg_node node = {0, id, start->label, start->detail, 0, -1, 0, NULL};
         if ((rc = seen_add(&w, 0, id)) == 0 && (rc = fn(&node, ud)) == 0)
             rc = walk(&w, start, 0);
     }
@@ -1617,8 +1620,7 @@ int sc_registry_collection_create(sc_registry *reg, const char *name,
     sqlite3_stmt *st;
     int rc;
 
-    if (!*name || strchr(name, '@') || strchr(name, '\t') ||
-        strchr(name, '\n'))
+    if (!*name || strchr(name, '@') || strchr(name, '\t') || strchr(name, '\n'))
         return sc_fail(SC_EINVAL,
                        "bad collection name '%s' (no '@', tab or newline)",
                        name);
@@ -1637,10 +1639,9 @@ int sc_registry_collection_create(sc_registry *reg, const char *name,
     return rc;
 }
 
-int sc_registry_collection_edit(sc_registry *reg, const char *name,
-                                int remove, const int64_t *ids,
-                                const double *weights, size_t n,
-                                int64_t *changed)
+int sc_registry_collection_edit(sc_registry *reg, const char *name, int remove,
+                                const int64_t *ids, const double *weights,
+                                size_t n, int64_t *changed)
 {
     sqlite3_stmt *st = NULL;
     int64_t cid, ch = 0;
@@ -1763,11 +1764,9 @@ int sc_registry_collection_version(sc_registry *reg, const char *ref,
     *vid = 0;
     if (!(name = at ? strndup(ref, (size_t)(at - ref)) : strdup(ref)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    if (!latest &&
-        (!at[1] || strspn(at + 1, "0123456789") != strlen(at + 1))) {
+    if (!latest && (!at[1] || strspn(at + 1, "0123456789") != strlen(at + 1))) {
         free(name);
-        return sc_fail(SC_EINVAL, "bad collection version '%s' (NAME@N)",
-                       ref);
+        return sc_fail(SC_EINVAL, "bad collection version '%s' (NAME@N)", ref);
     }
     if (!latest)
         v = strtoll(at + 1, NULL, 10);
@@ -1839,8 +1838,8 @@ int sc_registry_collection_draft(sc_registry *reg, const char *name,
 
 int sc_registry_collections(sc_registry *reg,
                             int (*fn)(const char *name, int64_t versions,
-                                      int64_t members,
-                                      const char *description, void *ud),
+                                      int64_t members, const char *description,
+                                      void *ud),
                             void *ud)
 {
     sqlite3_stmt *st;
@@ -1867,8 +1866,8 @@ int sc_registry_collections(sc_registry *reg,
 
 int sc_registry_files(sc_registry *reg,
                       int (*fn)(int64_t id, const char *path,
-                                const char *sha256, int64_t size,
-                                int64_t mtime, void *ud),
+                                const char *sha256, int64_t size, int64_t mtime,
+                                void *ud),
                       void *ud)
 {
     sqlite3_stmt *st;

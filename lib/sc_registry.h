@@ -1,4 +1,5 @@
-/* sc_registry: the dataset registry (artifacts, terms, lineage, collections). */
+/* sc_registry: the dataset registry (artifacts, terms, lineage, collections).
+ */
 /* SPDX-License-Identifier: MIT */
 #ifndef SC_REGISTRY_H
 #define SC_REGISTRY_H
@@ -71,10 +72,9 @@ SC_MUST_CHECK int sc_registry_set_root(sc_registry *reg, int64_t id,
 
 /* Call FN(ID, DIR, UD) for each root, in id order; a non-zero return of FN
  * stops and is returned. */
-SC_MUST_CHECK int sc_registry_roots(sc_registry *reg,
-                                    int (*fn)(int64_t id, const char *dir,
-                                              void *ud),
-                                    void *ud);
+SC_MUST_CHECK int
+sc_registry_roots(sc_registry *reg,
+                  int (*fn)(int64_t id, const char *dir, void *ud), void *ud);
 
 /* ---- registering ---- */
 
@@ -151,8 +151,8 @@ typedef struct sc_reg_artifact {
     const char *sha256, *path, *format;
     int64_t size, mtime, n_obs, n_vars;
     const char *organism, *assay, *schema_version;
-    int64_t created; /* seconds since the epoch */
-    int64_t version; /* 1, 2, ... along its path */
+    int64_t created;  /* seconds since the epoch */
+    int64_t version;  /* 1, 2, ... along its path */
     int64_t previous; /* id of the previous version, or 0 */
     int latest;       /* 1 if no newer version replaced it */
     int64_t n_match;
@@ -173,11 +173,11 @@ SC_MUST_CHECK int sc_registry_get(sc_registry *reg, int64_t id,
 
 /* Call FN(FIELD, TERM, LABEL, N_CELLS, UD) for each term of artifact ID,
  * sorted by field then cell count (descending). */
-SC_MUST_CHECK int sc_registry_terms(
-    sc_registry *reg, int64_t id,
-    int (*fn)(const char *field, const char *term, const char *label,
-              int64_t n_cells, void *ud),
-    void *ud);
+SC_MUST_CHECK int
+sc_registry_terms(sc_registry *reg, int64_t id,
+                  int (*fn)(const char *field, const char *term,
+                            const char *label, int64_t n_cells, void *ud),
+                  void *ud);
 
 /* The gene set of artifact ID: its number of genes and its id (0 when the
  * artifact has none). */
@@ -198,11 +198,11 @@ typedef struct sc_reg_cond {
 typedef struct sc_reg_query {
     const sc_reg_cond *conds;
     size_t n_conds;
-    int64_t min_cells;  /* n_match of every term condition, else n_obs */
+    int64_t min_cells;        /* n_match of every term condition, else n_obs */
     const char *const *genes; /* every one of these genes is measured */
     size_t n_genes;
     int64_t created_after, created_before; /* seconds; 0 for none */
-    const char *transform;  /* made (at any depth) by a run of this tool */
+    const char *transform; /* made (at any depth) by a run of this tool */
     const char *transform_version; /* ... of this version */
     const char *format;
     int all_versions; /* 0: only the latest version at each path */
@@ -216,11 +216,11 @@ SC_MUST_CHECK int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
 /* Cells per term of FIELD over the members of collection version VERSION
  * (0: every latest artifact): FN(TERM, LABEL, N_CELLS, N_DATASETS, UD),
  * most cells first. */
-SC_MUST_CHECK int sc_registry_counts(
-    sc_registry *reg, int64_t version, const char *field,
-    int (*fn)(const char *term, const char *label, int64_t n_cells,
-              int64_t n_datasets, void *ud),
-    void *ud);
+SC_MUST_CHECK int
+sc_registry_counts(sc_registry *reg, int64_t version, const char *field,
+                   int (*fn)(const char *term, const char *label,
+                             int64_t n_cells, int64_t n_datasets, void *ud),
+                   void *ud);
 
 /* ---- runs and lineage ---- */
 
@@ -228,8 +228,8 @@ SC_MUST_CHECK int sc_registry_counts(
  * created when new); *RUN is its id, status "running". */
 SC_MUST_CHECK int sc_registry_run_start(sc_registry *reg, const char *tool,
                                         const char *version,
-                                        const char *arguments,
-                                        const char *host, int64_t *run);
+                                        const char *arguments, const char *host,
+                                        int64_t *run);
 
 /* Record an input (OUTPUT 0) or output (1) of RUN: an artifact (ARTIFACT >
  * 0), a collection version (VERSION > 0), or a URI. */
@@ -253,10 +253,10 @@ enum {
 
 typedef struct sc_reg_node {
     int kind;
-    int64_t id;        /* artifact, run or collection version id */
-    const char *label; /* "ds1.h5ad", "sc-harmonize 0.4.1 (ok)", "lung@2" */
+    int64_t id;         /* artifact, run or collection version id */
+    const char *label;  /* "ds1.h5ad", "sc-harmonize 0.4.1 (ok)", "lung@2" */
     const char *detail; /* time, sha256, arguments... */
-    int depth;         /* distance from the start, 0 for it */
+    int depth;          /* distance from the start, 0 for it */
     int64_t parent_kind, parent_id; /* the node it was reached from */
     const char *parent_ref;
 } sc_reg_node;
@@ -270,8 +270,7 @@ typedef struct sc_reg_node {
  */
 SC_MUST_CHECK int sc_registry_lineage(sc_registry *reg, int64_t id, int down,
                                       int max_depth,
-                                      int (*fn)(const sc_reg_node *n,
-                                                void *ud),
+                                      int (*fn)(const sc_reg_node *n, void *ud),
                                       void *ud);
 
 /* ---- collections ---- */
@@ -296,27 +295,23 @@ SC_MUST_CHECK int sc_registry_collection_edit(sc_registry *reg,
  * (the database refuses it). SC_EINVAL when the set is empty. */
 SC_MUST_CHECK int sc_registry_collection_freeze(sc_registry *reg,
                                                 const char *name,
-                                                int64_t *version,
-                                                int64_t *vid);
+                                                int64_t *version, int64_t *vid);
 
 /* Find collection version REF "NAME@N" (or "NAME@latest", or "NAME" for
  * the latest) as its id *VID. SC_ENOTFOUND. */
 SC_MUST_CHECK int sc_registry_collection_version(sc_registry *reg,
-                                                 const char *ref,
-                                                 int64_t *vid);
+                                                 const char *ref, int64_t *vid);
 
 /* Call FN for each member of collection version VID (by artifact id),
  * with n_obs and weight as frozen. */
-SC_MUST_CHECK int sc_registry_collection_members(sc_registry *reg,
-                                                 int64_t vid,
+SC_MUST_CHECK int sc_registry_collection_members(sc_registry *reg, int64_t vid,
                                                  sc_reg_artifact_fn fn,
                                                  void *ud);
 
 /* Call FN for the members of collection NAME's working set. */
 SC_MUST_CHECK int sc_registry_collection_draft(sc_registry *reg,
                                                const char *name,
-                                               sc_reg_artifact_fn fn,
-                                               void *ud);
+                                               sc_reg_artifact_fn fn, void *ud);
 
 /* Call FN(NAME, VERSIONS, MEMBERS, DESCRIPTION, UD) for each collection:
  * its number of frozen versions and of working-set members. */
@@ -330,9 +325,8 @@ SC_MUST_CHECK int sc_registry_collections(
  * SIZE, MTIME, UD). */
 SC_MUST_CHECK int sc_registry_files(sc_registry *reg,
                                     int (*fn)(int64_t id, const char *path,
-                                              const char *sha256,
-                                              int64_t size, int64_t mtime,
-                                              void *ud),
+                                              const char *sha256, int64_t size,
+                                              int64_t mtime, void *ud),
                                     void *ud);
 
 /* Whether PATH (absolute) is the path of a latest artifact: *FOUND. */
@@ -369,8 +363,7 @@ enum {
  * SC_ENOMEM. Thread-safe for distinct files (HDF5 serialises itself).
  */
 SC_MUST_CHECK int sc_registry_describe(const char *path, unsigned flags,
-                                       const char *sha256,
-                                       sc_reg_meta **out);
+                                       const char *sha256, sc_reg_meta **out);
 
 /* The dataset read, borrowed from M. */
 const sc_reg_dataset *sc_reg_meta_dataset(const sc_reg_meta *m);

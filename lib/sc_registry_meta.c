@@ -1,4 +1,5 @@
-/* sc_registry_meta: read a dataset's registry metadata (terms, genes, provenance). */
+/* sc_registry_meta: read a dataset's registry metadata (terms, genes,
+ * provenance). */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,8 +81,7 @@ static const char *cell_str(const sc_elem *e, int64_t i)
         c = ((const int32_t *)e->codes->data)[i];
         return c < 0 ? NULL : sc_elem_str(e->categories, c);
     }
-    case SC_K_ARRAY:
-        return e->dtype == SC_DT_STR ? sc_elem_str(e, i) : NULL;
+    case SC_K_ARRAY: return e->dtype == SC_DT_STR ? sc_elem_str(e, i) : NULL;
     case SC_K_NULLABLE:
         if (e->mask && e->mask[i])
             return NULL;
@@ -293,8 +293,8 @@ static int step_from_json(sc_reg_meta *m, const json_t *o, const char *where)
         if (!v)
             return sc_fail(SC_ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            const char *x =
-                json_string_value(json_is_string(in) ? in : json_array_get(in, i));
+            const char *x = json_string_value(
+                json_is_string(in) ? in : json_array_get(in, i));
             if (!x)
                 return sc_fail(SC_EFORMAT, "%s: input_sha256 is not text",
                                where);
@@ -315,8 +315,8 @@ static int cmp_step_name(const void *a, const void *b)
 
 static int read_provenance(sc_reg_meta *m)
 {
-    const sc_elem *p = m->ad->uns ? sc_elem_get(m->ad->uns, "provenance")
-                                  : NULL;
+    const sc_elem *p =
+        m->ad->uns ? sc_elem_get(m->ad->uns, "provenance") : NULL;
     const char *text;
     char where[64];
     int rc = 0;
@@ -344,8 +344,8 @@ static int read_provenance(sc_reg_meta *m)
                            err.text);
         if (json_is_object(m->json))
             rc = step_from_json(m, m->json, "uns['provenance']");
-        for (size_t i = 0; json_is_array(m->json) &&
-                           i < json_array_size(m->json) && rc == 0;
+        for (size_t i = 0;
+             json_is_array(m->json) && i < json_array_size(m->json) && rc == 0;
              i++) {
             snprintf(where, sizeof where, "uns['provenance'][%zu]", i);
             rc = step_from_json(m, json_array_get(m->json, i), where);
@@ -405,8 +405,9 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
     if (flags & SC_REG_NO_HASH) {
         snprintf(m->sha, sizeof m->sha, "%s", sha256 ? sha256 : "");
     } else if (S_ISDIR(sb.st_mode)) {
-        rc = sc_fail(SC_EUNSUP, "'%s': directories (10x MTX folders) are "
-                                "not registered yet; register the files",
+        rc = sc_fail(SC_EUNSUP,
+                     "'%s': directories (10x MTX folders) are "
+                     "not registered yet; register the files",
                      path);
         goto fail;
     } else if ((rc = sc_hash_file(path, m->sha)) < 0) {
@@ -430,8 +431,7 @@ int sc_reg_meta_add_step(sc_reg_meta *m, const sc_reg_step *s)
     sc_reg_step *n;
     const char **in = NULL;
 
-    if (s->n_inputs &&
-        !(in = own(m, malloc(s->n_inputs * sizeof *in))))
+    if (s->n_inputs && !(in = own(m, malloc(s->n_inputs * sizeof *in))))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->n_inputs; i++)
         in[i] = own_str(m, s->inputs[i]);

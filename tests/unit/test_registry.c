@@ -1,4 +1,5 @@
-/* test_registry: the registry API (sc_registry.h) on a temporary SQLite file. */
+/* test_registry: the registry API (sc_registry.h) on a temporary SQLite file.
+ */
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 #include <stdio.h>
@@ -139,12 +140,22 @@ static void test_query(void)
 
     snprintf(p1, sizeof p1, "%s/one.h5ad", dir);
     snprintf(p2, sizeof p2, "%s/two.h5ad", dir);
-    d1 = (sc_reg_dataset){.path = p1, .sha256 = sha('1'), .format = "h5ad",
-                          .n_obs = 10, .terms = t1, .n_terms = 2,
-                          .genes = g1, .n_genes = 2};
-    d2 = (sc_reg_dataset){.path = p2, .sha256 = sha('2'), .format = "h5ad",
-                          .n_obs = 30, .terms = t2, .n_terms = 1,
-                          .genes = g2, .n_genes = 1};
+    d1 = (sc_reg_dataset){.path = p1,
+                          .sha256 = sha('1'),
+                          .format = "h5ad",
+                          .n_obs = 10,
+                          .terms = t1,
+                          .n_terms = 2,
+                          .genes = g1,
+                          .n_genes = 2};
+    d2 = (sc_reg_dataset){.path = p2,
+                          .sha256 = sha('2'),
+                          .format = "h5ad",
+                          .n_obs = 30,
+                          .terms = t2,
+                          .n_terms = 1,
+                          .genes = g2,
+                          .n_genes = 1};
     CHECK(sc_registry_add(reg, &d1, &id, &st) == 0);
     CHECK(sc_registry_add(reg, &d2, &id, &st) == 0);
     /* the caller expands "T cell" to its descendants */
@@ -204,8 +215,10 @@ static void test_collections_and_lineage(void)
 
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/c%d.h5ad", dir, i);
-        d = (sc_reg_dataset){.path = p, .sha256 = sha((char)('c' + i)),
-                             .format = "h5ad", .n_obs = 10 * (i + 1)};
+        d = (sc_reg_dataset){.path = p,
+                             .sha256 = sha((char)('c' + i)),
+                             .format = "h5ad",
+                             .n_obs = 10 * (i + 1)};
         if (i == 2) {
             /* made from c0 by a harmonize step */
             static const char *in[1];
@@ -223,21 +236,18 @@ static void test_collections_and_lineage(void)
     CHECK(sc_registry_collection_create(reg, "set", "a test") == 0);
     CHECK(sc_registry_collection_create(reg, "set", NULL) == SC_EEXIST);
     CHECK(sc_registry_collection_freeze(reg, "set", &ver, &vid) == SC_EINVAL);
-    CHECK(sc_registry_collection_edit(reg, "set", 0, ids, w, 3, &changed) ==
-          0);
+    CHECK(sc_registry_collection_edit(reg, "set", 0, ids, w, 3, &changed) == 0);
     CHECK_INTEQ(changed, 3);
     CHECK(sc_registry_collection_freeze(reg, "set", &ver, &vid) == 0);
     CHECK_INTEQ(ver, 1);
-    CHECK(sc_registry_collection_edit(reg, "set", 1, ids, NULL, 1, NULL) ==
-          0);
+    CHECK(sc_registry_collection_edit(reg, "set", 1, ids, NULL, 1, NULL) == 0);
     CHECK(sc_registry_collection_freeze(reg, "set", &ver, &vid2) == 0);
     CHECK_INTEQ(ver, 2);
     CHECK(sc_registry_collection_members(reg, vid, count_fn, &n) == 0);
     CHECK_INTEQ(n, 3);
     CHECK(sc_registry_collection_version(reg, "set@2", &vid) == 0);
     CHECK(vid == vid2);
-    CHECK(sc_registry_collection_version(reg, "set", &vid) == 0 &&
-          vid == vid2);
+    CHECK(sc_registry_collection_version(reg, "set", &vid) == 0 && vid == vid2);
     CHECK(sc_registry_collection_version(reg, "set@3", &vid) == SC_ENOTFOUND);
     CHECK(sc_registry_collection_version(reg, "set@x", &vid) == SC_EINVAL);
     /* a run on the version, with an output */
@@ -290,8 +300,8 @@ static void test_describe(void)
     const sc_reg_dataset *d;
     int ct = 0;
 
-    snprintf(path, sizeof path,
-             "%s/h5ad/cellxgene_schema_example_valid.h5ad", unit_data_dir());
+    snprintf(path, sizeof path, "%s/h5ad/cellxgene_schema_example_valid.h5ad",
+             unit_data_dir());
     CHECK(sc_registry_describe(path, 0, NULL, &m) == 0);
     if (!m)
         return;
