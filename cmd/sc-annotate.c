@@ -33,6 +33,7 @@ enum {
     OPT_SUBMISSION,
     OPT_FIELDS,
     OPT_COARSE,
+    OPT_SUGGESTIONS,
 };
 
 /* ---- options ---- */
@@ -84,6 +85,8 @@ enum {
      "list; FIELD= skips the field)"},                                        \
     {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "ID",                         \
      "organism when the dataset does not say (NCBITaxon:9606)"},              \
+    {OPT_SUGGESTIONS, "suggestions", SC_ARG_REQUIRED, "N",                    \
+     "fuzzy suggestions per unmapped label in the report, 0 to 3 [3]"},       \
     {OPT_DRY_RUN, "dry-run", SC_ARG_NONE, NULL,                               \
      "map and write the reports, but no h5ad"},                               \
     {'l', "compress-level", SC_ARG_REQUIRED, "N",                             \
@@ -214,6 +217,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_COLUMN: return add_columns(a, arg);
     case OPT_ORGANISM: a->organism = arg; break;
     case OPT_DRY_RUN: a->dry_run = 1; break;
+    case OPT_SUGGESTIONS: return sc_parse_int(arg, 0, 3, &a->suggestions);
     case 'l': {
         int64_t v;
         int rc = sc_parse_int(arg, 0, 9, &v);
@@ -769,7 +773,8 @@ static char *top_usage(void)
 int main(int argc, char **argv)
 {
     static char dash[] = "-", *stdin_only[] = {dash};
-    struct args a = {.output = "-", .max = 10, .compress_level = 4};
+    struct args a = {.output = "-", .max = 10, .compress_level = 4,
+                     .suggestions = 3};
     int ci = command_index(argc, argv), rc;
     const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
     sc_onto *o = NULL;

@@ -29,6 +29,7 @@ struct args {
     int dry_run;
     int keep_going;
     int compress_level;
+    int64_t suggestions;
     /* validate */
     int submission;
     int max_messages;

@@ -703,6 +703,7 @@ static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
 
     if ((rc = sc_match_new(o, &m)) < 0)
         return rc;
+    sc_match_set_suggestions(m, (int)a->suggestions);
     if (!a->curated) {
         if ((rc = sc_share_path("annotate/curated.tsv", path, sizeof path)) <
                 0 ||

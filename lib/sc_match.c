@@ -315,6 +315,7 @@ struct sc_match {
     struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
                              SC_ONTO_NONE for "unknown" */
     size_t n_curated, n_user;
+    size_t max_sugg;
 };
 
 static int index_ontology(sc_match *m, int i)
@@ -355,6 +356,7 @@ int sc_match_new(const sc_onto *o, sc_match **out)
     if (!(m = calloc(1, sizeof *m)))
         return sc_fail(SC_ENOMEM, "out of memory");
     m->o = o;
+    m->max_sugg = 3;
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int i = sc_onto_find_ontology(o, names[k]);
 
@@ -375,6 +377,11 @@ void sc_match_free(sc_match *m)
     table_release(&m->curated);
     table_release(&m->user);
     free(m);
+}
+
+void sc_match_set_suggestions(sc_match *m, int n)
+{
+    m->max_sugg = n < 0 ? 0 : n > 3 ? 3 : (size_t)n;
 }
 
 size_t sc_match_n_curated(const sc_match *m)
@@ -564,7 +571,7 @@ static void suggest(const sc_match *m, const struct field *fs,
 {
     char name[32];
 
-    for (const char *p = fs->ontos; *p && res->n_sugg < 3;) {
+    for (const char *p = fs->ontos; *p && res->n_sugg < m->max_sugg;) {
         size_t len = strcspn(p, " "), n = 0;
         sc_onto_hit *hits = NULL;
         int i;
@@ -578,7 +585,7 @@ static void suggest(const sc_match *m, const struct field *fs,
             sc_err_clear();
             continue;
         }
-        for (size_t k = 0; k < n && res->n_sugg < 3; k++)
+        for (size_t k = 0; k < n && res->n_sugg < m->max_sugg; k++)
             if (!sc_onto_is_deprecated(m->o, hits[k].term) &&
                 allowed(m->o, fs, hits[k].term))
                 res->sugg[res->n_sugg++] = hits[k].term;

@@ -131,6 +131,11 @@ SC_MUST_CHECK int sc_match_load_curated(sc_match *m, const char *path);
  */
 SC_MUST_CHECK int sc_match_load_user(sc_match *m, const char *path);
 
+/* Give at most N (0 to 3, default 3) fuzzy suggestions for a label that
+ * nothing matches; they cost more than the mapping itself (a search over
+ * every label and synonym of the field's ontologies). */
+void sc_match_set_suggestions(sc_match *m, int n);
+
 /* The number of curated rules and user mappings loaded. */
 size_t sc_match_n_curated(const sc_match *m);
 size_t sc_match_n_user(const sc_match *m);
