@@ -39,7 +39,6 @@ typedef struct ds {
     uint32_t *sel; /* selected rows, ascending */
     int64_t n_sel;
     int32_t *gmap; /* var -> output column, -1 dropped */
-    int gmap_sorted;
     int32_t **vmap;     /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;           /* open-file slot, -1 */
@@ -559,19 +558,6 @@ static int map_alloc(ds *d)
     return 0;
 }
 
-static void map_check_sorted(ds *d)
-{
-    int32_t last = -1;
-    d->gmap_sorted = 1;
-    for (int64_t i = 0; i < d->meta->n_vars; i++) {
-        if (d->gmap[i] < 0)
-            continue;
-        if (d->gmap[i] <= last)
-            d->gmap_sorted = 0;
-        last = d->gmap[i];
-    }
-}
-
 /* "human", "Homo sapiens" and "NCBITaxon:9606" name one organism. */
 static int same_organism(const char *a, const char *b)
 {
@@ -632,7 +618,6 @@ static int genes_ref(sc_stream *s)
                 rc = ss_map_put(&dup, use->genes[j], k);
         }
         ss_map_release(&dup);
-        map_check_sorted(d);
     }
     free(all);
     for (size_t i = 0; i < o->n_genes; i++) {
@@ -724,7 +709,6 @@ static int genes_join(sc_stream *s)
             d->gmap[k] = (int32_t)j;
         }
         ss_map_release(&local);
-        map_check_sorted(d);
     }
     ss_map_release(&map);
     free(out);
@@ -1397,6 +1381,8 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
     if ((rc = pool_reserve(s, (size_t)(hi - lo))) < 0)
         return rc;
     size_t start = s->pool_n;
+    int32_t last = -1;
+    int sorted = 1;
     for (int64_t k = lo; k < hi; k++) {
         double v = blk->vals[k];
         int64_t c = blk->dense ? k - lo : blk->indices[k];
@@ -1406,11 +1392,15 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
         int32_t g = d->gmap[c];
         if (g < 0)
             continue;
+        /* out of order when the gene space is, or when the file's row is
+         * (files with descending or unsorted indices exist) */
+        sorted &= g > last;
+        last = g;
         s->pool[s->pool_n].col = g;
         s->pool[s->pool_n].val = (float)v;
         s->pool_n++;
     }
-    if (!d->gmap_sorted && s->pool_n - start > 1) {
+    if (!sorted) {
         size_t n = s->pool_n - start;
         if (n > s->tmp_cap) {
             pair *t = realloc(s->tmp, n * sizeof *t);

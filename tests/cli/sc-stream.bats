@@ -256,6 +256,30 @@ print(",".join(repr(50 * c[t] / (c[t] + 50)) for t in sys.stdin.read().split("\n
     run -0 check values dense.bin
 }
 
+@test "sc-stream: 10x, MTX and loom inputs, raw.X, rows in ascending gene order" {
+    d=$SC_TEST_DATA
+    for f in 10x_h5/cellranger3_filtered_feature_bc_matrix.h5:1107 10x_mtx/cellranger3_filtered_feature_bc_matrix:1107 \
+             loom/loompy_test.loom:200; do
+        run -0 sc-stream --no-cache -O text -b 100 "$d/${f%:*}"
+        [[ $(awk -F'\t' 'NR > 2 && $2 == 0' <<< "$output" | wc -l) -eq ${f##*:} ]]
+    done
+    # raw.X of this file stores descending column indices within rows
+    sc-stream --layer raw -b 100 -o raw.bin "$d/h5ad/scanpy_pbmc68k_reduced_2025.h5ad"
+    run -0 $PY - raw.bin "$SC_ROOT/python" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np, sc_stream
+n = 0
+for b in sc_stream.Reader(open(sys.argv[1], "rb")):
+    for i in range(b["n_cells"]):
+        ix = b["indices"][b["indptr"][i]:b["indptr"][i + 1]]
+        assert np.all(np.diff(ix) > 0)
+    n += b["n_cells"] - b["n_pad"]
+print(n)
+PY
+    [[ $output == 700 ]]
+}
+
 @test "sc-stream: a torn or damaged stream is detected" {
     sc-stream --join outer -b 100 -o t.bin $(files)
     head -c $(( $(stat -c %s t.bin) - 100 )) t.bin > torn.bin
