@@ -257,7 +257,7 @@ static void arena_free(arena *a)
 typedef struct gene {
     const char *id, *name, *type;
     int64_t length;
-    unsigned retired : 1, qc : 3;
+    unsigned retired : 1, qc : 3, spike : 1;
 } gene;
 
 struct sc_genes {
@@ -334,6 +334,11 @@ int64_t sc_genes_length(const sc_genes *g, int64_t i)
 int sc_genes_is_retired(const sc_genes *g, int64_t i)
 {
     return g->g[i].retired;
+}
+
+int sc_genes_is_spike(const sc_genes *g, int64_t i)
+{
+    return g->g[i].spike;
 }
 
 unsigned sc_genes_qc_group(const sc_genes *g, int64_t i)
@@ -632,6 +637,17 @@ int sc_genes_load(int species, unsigned flags, sc_genes **out)
              species_tab[species].latin);
     if ((rc = read_csv(g, rel, 0)) < 0)
         goto fail;
+    /* ERCC spike-ins go with every species (schema: feature ids may be
+     * ERCC ids whatever the organism) */
+    {
+        int64_t n0 = g->n;
+
+        if ((rc = read_csv(g, "genes/cxg-gencode/schema-7/genes_ercc.csv.gz",
+                           0)) < 0)
+            goto fail;
+        for (int64_t i = n0; i < g->n; i++)
+            g->g[i].spike = 1;
+    }
     g->n_cur = g->n;
     read_version("genes/cxg-gencode/schema-7/gene_info.yml.gz",
                  species_tab[species].latin, v, sizeof v);

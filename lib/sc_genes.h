@@ -28,7 +28,8 @@
  *     alias or previous symbol (ignoring case) when exactly one HGNC gene
  *     has it, it is no approved symbol and no GENCODE name (v48 or v44),
  *     and its gene is in the list; otherwise ambiguous or shadowed;
- *   - "NAME-1" made unique by scanpy from a duplicate is dropped.
+ *   - "NAME-1" made unique by scanpy from a duplicate is dropped;
+ *   - ERCC spike-in ids map with every species.
  *
  * Threading: loading needs the handle to itself; afterwards every query
  * may run from any number of threads.
@@ -104,6 +105,10 @@ const char *sc_genes_name(const sc_genes *g, int64_t i);
 const char *sc_genes_type(const sc_genes *g, int64_t i);
 int64_t sc_genes_length(const sc_genes *g, int64_t i);
 int sc_genes_is_retired(const sc_genes *g, int64_t i);
+/* 1 for the ERCC spike-ins, which every species' reference includes after
+ * its own genes (feature ids "ERCC-00002", names "ERCC-00002 (spike-in
+ * control)", type "synthetic"). */
+int sc_genes_is_spike(const sc_genes *g, int64_t i);
 
 /* QC groups of gene I (bits): mitochondrial (name "MT-..."), ribosomal
  * ("RPS..."/"RPL..."), hemoglobin ("HB..." but not "HBP..."), any case. */

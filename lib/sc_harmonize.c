@@ -22,18 +22,6 @@
 /* Values per row block read in the QC pass. */
 #define BLOCK_VALUES (1 << 20)
 
-struct sc_hz {
-    sc_hz_opts o;
-    char *counts_order, *gene_space, *organism, *tool, *version, *cmdline;
-    sc_genes *genes[16];
-    sc_onto *onto;
-    int onto_tried;
-    unsigned used_species; /* of the current dataset: for its versions */
-    int used_onto;
-    int64_t *ortho;      /* mouse gene -> human gene (1:1), when loaded */
-    char **space;        /* --gene-space FILE ids */
-    int64_t n_space;
-};
 
 /* ------------------------------------------------------------------------ */
 /* Settings                                                                 */
@@ -122,7 +110,7 @@ void sc_hz_result_release(sc_hz_result *res)
     memset(res, 0, sizeof *res);
 }
 
-static int get_genes(sc_hz *h, int sp, sc_genes **g)
+int hz_get_genes(sc_hz *h, int sp, sc_genes **g)
 {
     int rc;
 
@@ -328,429 +316,6 @@ static int find_counts(sc_hz *h, sc_adata *ad, counts_src *cs)
         cs->var = ad->var;
         snprintf(cs->where, sizeof cs->where, "X");
     }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Genes                                                                    */
-
-typedef struct gene_map {
-    int species;          /* of the ids */
-    const sc_genes *ref;  /* reference of the output genes */
-    const char *column;   /* "_index" or a var column (borrowed) */
-    int64_t n_in;         /* var entries */
-    int64_t *in_gene;     /* entry -> reference gene, -1 dropped */
-    sc_gene_kind *kind;   /* entry -> why */
-    int32_t *col;         /* entry -> output column, -1 dropped */
-    uint8_t *first;       /* entry is the first one of its output column */
-    int64_t n_out;
-    int64_t *out_gene;    /* output column -> gene of REF */
-    int64_t n_dup_entries, n_retired, kinds[SC_GENE_N_KINDS];
-    int monotone;         /* first entries reach columns in increasing order */
-    int mixed;            /* ids of several species */
-    const char **alt_id;  /* mixed: entry -> id in its own species' list */
-    int64_t n_alt;        /* mixed: distinct ids of the other species */
-    int64_t species_count[16];
-} gene_map;
-
-static void gene_map_release(gene_map *g)
-{
-    free(g->in_gene);
-    free(g->kind);
-    free(g->col);
-    free(g->first);
-    free(g->out_gene);
-    free(g->alt_id);
-    memset(g, 0, sizeof *g);
-}
-
-/* Candidate gene columns of VAR: the index, then string columns, the
- * well-known names first. */
-static int gene_columns(const sc_elem *var, const sc_elem **cols,
-                        const char **names, int max)
-{
-    static const char *const pref[] = {
-        "gene_ids", "feature_id", "ensembl_id", "gene_id", "ensembl",
-        "gene_symbols", "feature_name", "gene_symbol", "symbol", "gene_name",
-        "gene", "features", NULL};
-    int n = 0;
-
-    if (var->index && hz_col_is_str(var->index)) {
-        cols[n] = var->index;
-        names[n++] = "_index";
-    }
-    for (int p = 0; pref[p] && n < max; p++) {
-        const sc_elem *c = sc_elem_get(var, pref[p]);
-
-        if (c && hz_col_is_str(c)) {
-            cols[n] = c;
-            names[n++] = c->name;
-        }
-    }
-    for (size_t i = 0; i < var->n_child && n < max; i++) {
-        const sc_elem *c = var->child[i];
-        int seen = 0;
-
-        for (int k = 0; k < n; k++)
-            seen |= cols[k] == c;
-        if (!seen && hz_col_is_str(c) && !strstr(c->name, "__original")) {
-            cols[n] = c;
-            names[n++] = c->name;
-        }
-    }
-    return n;
-}
-
-/* Species counts of the id-looking entries of COL. */
-static int64_t count_species(const sc_elem *col, int64_t n, int64_t *cnt)
-{
-    int64_t ids = 0;
-
-    memset(cnt, 0, 16 * sizeof *cnt);
-    for (int64_t i = 0; i < n; i++) {
-        const char *s = hz_col_str(col, i);
-        int sp = s ? sc_genes_species_of_id(s) : -1;
-
-        if (sp >= 0) {
-            cnt[sp]++;
-            ids++;
-        }
-    }
-    return ids;
-}
-
-static int64_t map_column(const sc_genes *g, const sc_elem *col, int64_t n,
-                          int64_t *gene, sc_gene_kind *kind)
-{
-    int64_t hit = 0;
-
-    for (int64_t i = 0; i < n; i++) {
-        const char *s = hz_col_str(col, i);
-        sc_gene_kind k = SC_GENE_UNKNOWN;
-        int64_t x = s ? sc_genes_map(g, s, &k) : -1;
-
-        if (gene)
-            gene[i] = x;
-        if (kind)
-            kind[i] = k;
-        /* an id of another species is recognised too: a mixed-species
-         * dataset still picks its id column */
-        hit += x >= 0 || k == SC_GENE_FOREIGN;
-    }
-    return hit;
-}
-
-/* Load the output gene space list (--gene-space FILE). */
-static int load_space(sc_hz *h)
-{
-    sc_lines *l = NULL;
-    char *line;
-    size_t len;
-    int rc;
-    int64_t cap = 0;
-
-    if (h->space || !h->o.gene_space || strcmp(h->o.gene_space, "all") == 0)
-        return 0;
-    if ((rc = sc_lines_open(h->o.gene_space, &l)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
-        char *s = line;
-
-        while (*s == ' ' || *s == '\t')
-            s++;
-        s[strcspn(s, " \t\r#")] = '\0';
-        if (!*s)
-            continue;
-        if (h->n_space == cap) {
-            int64_t nc = cap ? 2 * cap : 1024;
-            char **p = realloc(h->space, (size_t)nc * sizeof *p);
-
-            if (!p) {
-                rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            h->space = p;
-            cap = nc;
-        }
-        if (!(h->space[h->n_space] = strdup(s))) {
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-            break;
-        }
-        h->n_space++;
-    }
-    sc_lines_close(l);
-    if (rc == 0 && h->n_space == 0)
-        rc = sc_fail(SC_EFORMAT, "'%s': no gene ids", h->o.gene_space);
-    return rc < 0 ? rc : 0;
-}
-
-/* A mixed-species dataset is reported, not merged: map the ids of the
- * other species through their own lists for the report. */
-static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
-{
-    sc_genes *other;
-    int rc;
-
-    if (!(gm->alt_id = calloc((size_t)(gm->n_in ? gm->n_in : 1),
-                              sizeof *gm->alt_id)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < gm->n_in; i++) {
-        const char *s = hz_col_str(col, i);
-        int sp = s ? sc_genes_species_of_id(s) : -1;
-        int64_t x;
-
-        if (gm->kind[i] != SC_GENE_FOREIGN || sp < 0)
-            continue;
-        if ((rc = get_genes(h, sp, &other)) < 0)
-            return rc;
-        if ((x = sc_genes_map(other, s, NULL)) >= 0) {
-            gm->alt_id[i] = sc_genes_id(other, x);
-            gm->n_alt++; /* ids of a species' list are distinct */
-        }
-    }
-    return 0;
-}
-
-/* Decide the organism, pick the best column and map every entry. */
-static int map_genes(sc_hz *h, const sc_elem *var, int64_t n,
-                     const char *declared, gene_map *gm, json_t *rep)
-{
-    const sc_elem *cols[32];
-    const char *names[32];
-    int nc = gene_columns(var, cols, names, 32), sp = -1, best = -1, rc;
-    int64_t best_hit = -1, cnt[16], ids_best = 0;
-    sc_genes *g = NULL;
-
-    memset(gm, 0, sizeof *gm);
-    gm->species = -1;
-    gm->n_in = n;
-    if (nc == 0)
-        return sc_fail(SC_EFORMAT, "var has no column of gene names or ids");
-    /* species from the ids of the column with the most ids */
-    for (int c = 0; c < nc; c++) {
-        int64_t cc[16], ids = count_species(cols[c], n, cc);
-
-        if (ids > ids_best) {
-            ids_best = ids;
-            memcpy(cnt, cc, sizeof cc);
-        }
-    }
-    if (h->o.organism)
-        sp = sc_genes_find_species(h->o.organism);
-    if (ids_best > 0) {
-        int top = 0, k2 = 0;
-
-        for (int s = 1; s < sc_genes_n_species(); s++)
-            if (cnt[s] > cnt[top])
-                top = s;
-        for (int s = 0; s < sc_genes_n_species(); s++)
-            if (s != top && cnt[s] > ids_best / 20 && cnt[s] >= 10)
-                k2 = 1;
-        memcpy(gm->species_count, cnt, sizeof cnt);
-        gm->mixed = k2;
-        if (sp < 0)
-            sp = top;
-        else if (sp != top)
-            sc_log_warn("organism given as '%s' but the gene ids are %s",
-                        h->o.organism, sc_genes_species(top)->name);
-    }
-    if (sp < 0 && declared)
-        sp = sc_genes_find_species(declared);
-    if (sp < 0) {
-        /* symbols only: the species whose names match best */
-        int64_t bh = -1;
-
-        for (int s = 0; s < 2; s++) {
-            if ((rc = get_genes(h, s, &g)) < 0)
-                return rc;
-            for (int c = 0; c < nc; c++) {
-                int64_t hit = map_column(g, cols[c], n, NULL, NULL);
-
-                if (hit > bh) {
-                    bh = hit;
-                    sp = s;
-                }
-            }
-        }
-    }
-    if (declared && sc_genes_find_species(declared) >= 0 &&
-        sc_genes_find_species(declared) != sp)
-        json_object_set_new(rep, "organism_conflict",
-                            json_sprintf("metadata says %s, genes say %s",
-                                         declared,
-                                         sc_genes_species(sp)->taxon));
-    gm->species = sp;
-    if ((rc = get_genes(h, sp, &g)) < 0)
-        return rc;
-    for (int c = 0; c < nc; c++) {
-        int64_t hit = map_column(g, cols[c], n, NULL, NULL);
-
-        if (hit > best_hit) {
-            best_hit = hit;
-            best = c;
-        }
-    }
-    gm->column = names[best];
-    if (!(gm->in_gene = malloc((size_t)(n ? n : 1) * sizeof *gm->in_gene)) ||
-        !(gm->kind = malloc((size_t)(n ? n : 1) * sizeof *gm->kind)) ||
-        !(gm->col = malloc((size_t)(n ? n : 1) * sizeof *gm->col)) ||
-        !(gm->first = calloc((size_t)(n ? n : 1), 1)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    map_column(g, cols[best], n, gm->in_gene, gm->kind);
-    gm->ref = g;
-    h->used_species = 1u << sp;
-    if (gm->mixed && (rc = map_foreign(h, cols[best], gm)) < 0)
-        return rc;
-
-    /* ortholog projection: mouse genes onto human ones */
-    if (h->o.orthologs && sp == 1) {
-        sc_genes *hu;
-
-        if ((rc = get_genes(h, 0, &hu)) < 0)
-            return rc;
-        if (!h->ortho && (rc = sc_genes_orthologs(g, hu, &h->ortho)) < 0)
-            return rc;
-        for (int64_t i = 0; i < n; i++)
-            if (gm->in_gene[i] >= 0)
-                gm->in_gene[i] = h->ortho[gm->in_gene[i]];
-        gm->ref = hu;
-        h->used_species |= 1u;
-    }
-    /* output columns */
-    int64_t ng = sc_genes_count(gm->ref), *slot;
-
-    if ((rc = load_space(h)) < 0)
-        return rc;
-    if (!(slot = malloc((size_t)ng * sizeof *slot)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < ng; i++)
-        slot[i] = -1;
-    if (h->o.gene_space) {
-        /* a fixed space: its order, padded with genes of no counts */
-        int all = strcmp(h->o.gene_space, "all") == 0;
-        int64_t m = all ? sc_genes_n_current(gm->ref) : h->n_space;
-
-        if (!(gm->out_gene = malloc((size_t)(m ? m : 1) * sizeof(int64_t)))) {
-            free(slot);
-            return sc_fail(SC_ENOMEM, "out of memory");
-        }
-        for (int64_t k = 0; k < m; k++) {
-            int64_t x = all ? k : sc_genes_find_id(gm->ref, h->space[k]);
-
-            if (x < 0 || slot[x] >= 0)
-                continue;
-            slot[x] = gm->n_out;
-            gm->out_gene[gm->n_out++] = x;
-        }
-    } else {
-        if (!(gm->out_gene = malloc((size_t)(n ? n : 1) * sizeof(int64_t)))) {
-            free(slot);
-            return sc_fail(SC_ENOMEM, "out of memory");
-        }
-    }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t x = gm->in_gene[i];
-
-        gm->col[i] = -1;
-        if (x < 0)
-            continue;
-        if (slot[x] < 0 && !h->o.gene_space) {
-            slot[x] = gm->n_out;
-            gm->out_gene[gm->n_out++] = x;
-        }
-        gm->col[i] = (int32_t)slot[x]; /* -1: not in a fixed space */
-    }
-    /* first entries of each column, duplicates, and whether the first
-     * entries come in column order (then rows need little sorting) */
-    {
-        int32_t *per = calloc((size_t)(gm->n_out ? gm->n_out : 1),
-                              sizeof *per);
-        int32_t last = -1;
-
-        if (!per) {
-            free(slot);
-            return sc_fail(SC_ENOMEM, "out of memory");
-        }
-        gm->monotone = 1;
-        for (int64_t i = 0; i < n; i++) {
-            int32_t c = gm->col[i];
-
-            if (c < 0)
-                continue;
-            gm->first[i] = per[c]++ == 0;
-            if (gm->first[i]) {
-                gm->monotone &= c > last;
-                last = c;
-            }
-        }
-        for (int64_t c = 0; c < gm->n_out; c++)
-            gm->n_dup_entries += per[c] > 1 ? per[c] : 0;
-        free(per);
-    }
-    free(slot);
-    for (int64_t i = 0; i < n; i++) {
-        gm->kinds[gm->kind[i]]++;
-        if (gm->in_gene[i] >= 0 && sc_genes_is_retired(gm->ref,
-                                                       gm->in_gene[i]))
-            gm->n_retired++;
-    }
-    return 0;
-}
-
-/* The gene part of the report. */
-static int genes_report(const gene_map *gm, const sc_elem *var,
-                        const char *table, json_t *rep, int full)
-{
-    json_t *g = json_object(), *k = json_object();
-    int64_t n_mapped_entries = 0;
-
-    if (!g || !k)
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int i = 0; i < SC_GENE_N_KINDS; i++)
-        if (gm->kinds[i])
-            json_object_set_new(k, sc_gene_kind_name((sc_gene_kind)i),
-                                json_integer(gm->kinds[i]));
-    for (int64_t i = 0; i < gm->n_in; i++)
-        n_mapped_entries += gm->col[i] >= 0;
-    json_object_set_new(g, "table", json_string(table));
-    json_object_set_new(g, "column", json_string(gm->column));
-    json_object_set_new(g, "species",
-                        json_string(gm->species >= 0
-                                        ? sc_genes_species(gm->species)->taxon
-                                        : ""));
-    json_object_set_new(g, "reference", json_string(sc_genes_version(gm->ref)));
-    json_object_set_new(g, "n_entries", json_integer(gm->n_in));
-    json_object_set_new(g, "n_mapped", json_integer(gm->n_out + gm->n_alt));
-    json_object_set_new(g, "n_mapped_entries", json_integer(n_mapped_entries));
-    json_object_set_new(g, "n_dropped",
-                        json_integer(gm->n_in - n_mapped_entries));
-    json_object_set_new(g, "n_duplicate_entries",
-                        json_integer(gm->n_dup_entries));
-    json_object_set_new(g, "n_retired", json_integer(gm->n_retired));
-    json_object_set_new(g, "kinds", k);
-    if (full) {
-        const sc_elem *col = strcmp(gm->column, "_index") == 0
-                                 ? var->index
-                                 : sc_elem_get(var, gm->column);
-        json_t *orig = json_array(), *exp = json_array(), *kd = json_array();
-
-        for (int64_t i = 0; i < gm->n_in; i++) {
-            const char *s = hz_col_str(col, i);
-
-            json_array_append_new(orig, json_string(s ? s : ""));
-            json_array_append_new(
-                exp, gm->col[i] >= 0
-                         ? json_string(sc_genes_id(gm->ref, gm->in_gene[i]))
-                     : gm->alt_id && gm->alt_id[i] ? json_string(gm->alt_id[i])
-                                                   : json_null());
-            json_array_append_new(kd, json_string(sc_gene_kind_name(
-                                          gm->kind[i])));
-        }
-        json_object_set_new(g, "original", orig);
-        json_object_set_new(g, "mapped", exp);
-        json_object_set_new(g, "kind", kd);
-    }
-    json_object_set_new(rep, "genes", g);
     return 0;
 }
 
@@ -1217,8 +782,10 @@ static sc_elem *var_table(const gene_map *gm, int species_out)
         ids[i] = sc_genes_id(gm->ref, g);
         nm[i] = sc_genes_name(gm->ref, g);
         ty[i] = sc_genes_type(gm->ref, g);
-        ref[i] = sc_genes_species(species_out)->taxon;
-        bio[i] = "gene";
+        ref[i] = sc_genes_is_spike(gm->ref, g)
+                     ? "NCBITaxon:32630" /* synthetic construct */
+                     : sc_genes_species(species_out)->taxon;
+        bio[i] = sc_genes_is_spike(gm->ref, g) ? "spike-in" : "gene";
     }
     var->n_rows = n;
     if (!(var->index = sc_elem_new_strings("_index", ids, n)) ||
@@ -1271,64 +838,57 @@ static void iso_time(char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Append a row to the dataframe uns['provenance'] (created when absent):
- * string columns tool, version, command_line, input, input_sha256,
- * references, time. */
-static int add_provenance(sc_elem *uns, const char *const *vals)
+/* Append this run as the next step of uns['provenance'], the format of
+ * sc-register(1) PROVENANCE: a dict of steps '0', '1', ... (oldest first),
+ * each a dict of strings tool, version, arguments, time, input_sha256,
+ * input_path, and references, a dict of names to versions. The steps of
+ * the input are kept. */
+static int add_provenance(sc_elem *uns, const char *const *vals,
+                          json_t *refs)
 {
-    static const char *const cols[7] = {"tool", "version", "command_line",
-                                        "input", "input_sha256",
-                                        "references", "time"};
-    sc_elem *old = sc_elem_get(uns, "provenance"), *df;
-    int64_t n0 = 0;
-    int rc;
+    static const char *const keys[6] = {"tool", "version", "arguments",
+                                         "time", "input_sha256",
+                                         "input_path"};
+    sc_elem *prov = sc_elem_get(uns, "provenance"), *step, *r;
+    const char *k;
+    json_t *x;
+    char name[24];
+    int rc = 0;
 
-    if (old && old->kind == SC_K_DATAFRAME) {
-        for (int c = 0; c < 7; c++) {
-            sc_elem *x = sc_elem_get(old, cols[c]);
-
-            if (!x || !hz_col_is_str(x))
-                old = NULL; /* not ours: replaced */
-        }
-    } else {
-        old = NULL;
+    if (prov && prov->kind != SC_K_DICT) {
+        sc_log_warn("uns['provenance'] is not a dict of steps: replaced");
+        sc_elem_remove(uns, "provenance");
+        prov = NULL;
     }
-    if (old)
-        n0 = old->n_rows;
-    if (!(df = sc_elem_new(SC_K_DATAFRAME, "provenance")))
+    if (!prov) {
+        if (!(prov = sc_elem_new(SC_K_DICT, "provenance")))
+            return SC_ENOMEM;
+        if ((rc = sc_elem_add_take(uns, prov)) < 0)
+            return rc;
+    }
+    snprintf(name, sizeof name, "%zu", prov->n_child);
+    if (!(step = sc_elem_new(SC_K_DICT, name)))
         return SC_ENOMEM;
-    df->n_rows = n0 + 1;
-    {
-        int64_t n = n0 + 1;
-        const char **s = malloc((size_t)n * sizeof *s);
-        char (*lab)[24] = malloc((size_t)n * sizeof *lab);
-
-        if (!s || !lab) {
-            free(s);
-            free(lab);
-            sc_elem_free(df);
-            return sc_fail(SC_ENOMEM, "out of memory");
+    for (int i = 0; i < 6 && rc == 0; i++)
+        rc = add_take(step, sc_elem_new_string(keys[i], vals[i]));
+    if (rc == 0 && !(r = sc_elem_new(SC_K_DICT, "references")))
+        rc = SC_ENOMEM;
+    if (rc == 0) {
+        json_object_foreach(refs, k, x)
+        {
+            if (rc == 0)
+                rc = add_take(r, sc_elem_new_string(k, json_string_value(x)));
         }
-        for (int64_t i = 0; i < n; i++) {
-            snprintf(lab[i], sizeof lab[i], "%lld", (long long)i);
-            s[i] = lab[i];
-        }
-        df->index = sc_elem_new_strings("_index", s, n);
-        rc = df->index ? 0 : SC_ENOMEM;
-        for (int c = 0; c < 7 && rc == 0; c++) {
-            for (int64_t i = 0; i < n0; i++)
-                s[i] = hz_col_str(sc_elem_get(old, cols[c]), i);
-            s[n0] = vals[c];
-            rc = add_take(df, sc_elem_new_strings(cols[c], s, n));
-        }
-        free(s);
-        free(lab);
+        if (rc == 0)
+            rc = sc_elem_add_take(step, r);
+        else
+            sc_elem_free(r);
     }
     if (rc < 0) {
-        sc_elem_free(df);
+        sc_elem_free(step);
         return rc;
     }
-    return sc_elem_add_take(uns, df);
+    return sc_elem_add_take(prov, step);
 }
 
 static int set_uns_str(sc_elem *uns, const char *key, const char *v)
@@ -1514,26 +1074,24 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
         (rc = harmonize_uns(h, uns, cs->where, gm, normalized)) < 0)
         goto out;
     if (h->o.provenance) {
-        char when[32], *refs;
+        char when[32];
         json_t *v = sc_hz_versions(h);
-        const char *vals[7];
+        const char *vals[6];
 
-        if ((rc = hash_join(hj)) < 0) {
+        if ((rc = hash_join(hj)) < 0 || !v) {
             json_decref(v);
+            rc = rc < 0 ? rc : sc_fail(SC_ENOMEM, "out of memory");
             goto out;
         }
-        refs = v ? json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-        json_decref(v);
         iso_time(when, sizeof when);
         vals[0] = h->tool;
         vals[1] = h->version;
         vals[2] = h->cmdline;
-        vals[3] = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+        vals[3] = when;
         vals[4] = hj->hex;
-        vals[5] = refs ? refs : "";
-        vals[6] = when;
-        rc = add_provenance(uns, vals);
-        free(refs);
+        vals[5] = in;
+        rc = add_provenance(uns, vals, v);
+        json_decref(v);
         if (rc < 0)
             goto out;
     }
@@ -1628,11 +1186,11 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
         goto out;
     }
     /* genes */
-    if ((rc = map_genes(h, cs.var, mi.n_cols,
+    if ((rc = hz_map_genes(h, cs.var, mi.n_cols,
                         meta.organism[0] ? meta.organism : NULL, &gm, rep)) <
         0)
         goto out;
-    if ((rc = genes_report(&gm, cs.var, strcmp(cs.where, "raw/X") == 0
+    if ((rc = hz_genes_report(&gm, cs.var, strcmp(cs.where, "raw/X") == 0
                                             ? "raw/var"
                                             : "var",
                            rep, 1)) < 0)
@@ -1696,7 +1254,7 @@ out:
     if (h->o.provenance && hj.hex[0])
         json_object_set_new(rep, "input_sha256", json_string(hj.hex));
     qc_release(&q);
-    gene_map_release(&gm);
+    hz_gene_map_release(&gm);
     sc_adata_close(ad);
     if (rc < 0)
         return sc_fail_ctx(rc, "'%s'", in);

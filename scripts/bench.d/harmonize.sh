@@ -17,7 +17,7 @@ set -uo pipefail
 hz=$SC_BUILD/bin/sc-harmonize
 share=$SC_ROOT/share
 in=$SC_BENCH_CORPUS/gzip/ds000.h5ad
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "$SC_BUILD/bench-harmonize.XXXXXX") # not /tmp: big outputs
 trap 'rm -rf "$tmp"' EXIT
 runs=$(bench_runs long)
 [[ ${BENCH_SMALL:-0} == 1 ]] && runs=$(bench_runs)

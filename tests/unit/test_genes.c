@@ -41,9 +41,9 @@ static void test_load(void)
     CHECK_INTEQ(sc_genes_load(0, 0, &human), 0);
     CHECK_INTEQ(sc_genes_load(1, 0, &mouse), 0);
     CHECK(human && mouse);
-    CHECK_INTEQ(sc_genes_n_current(human), 78894);
-    CHECK_INTEQ(sc_genes_count(human), 78894 + 1237);
-    CHECK_INTEQ(sc_genes_n_current(mouse), 78317);
+    CHECK_INTEQ(sc_genes_n_current(human), 78894 + 92); /* + ERCC */
+    CHECK_INTEQ(sc_genes_count(human), 78894 + 92 + 1237);
+    CHECK_INTEQ(sc_genes_n_current(mouse), 78317 + 92);
     CHECK(strstr(sc_genes_version(human), "GENCODE 48") != NULL);
     CHECK(strstr(sc_genes_version(human), "retired: GENCODE 44") != NULL);
     CHECK(strstr(sc_genes_version(mouse), "GENCODE M37") != NULL);
@@ -69,6 +69,10 @@ static void test_ids(void)
            "symbol_ensg");
     expect(mouse, "ENSMUSG00000023274.3", "ENSMUSG00000023274",
            "id_versioned");
+    expect(mouse, "ERCC-00002", "ERCC-00002", "id");
+    CHECK(sc_genes_is_spike(mouse, sc_genes_find_id(mouse, "ERCC-00002")));
+    CHECK(!sc_genes_is_spike(mouse, sc_genes_find_id(mouse,
+                                                     "ENSMUSG00000023274")));
     /* retired ids: in v44, not in v48 */
     for (i = sc_genes_n_current(human); i < sc_genes_count(human); i++)
         if (sc_genes_is_retired(human, i))
