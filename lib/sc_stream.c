@@ -72,6 +72,42 @@ typedef struct pair {
     float val;
 } pair;
 
+/*
+ * A buffer: the cells of epoch positions [lo, lo + n) with their entries
+ * already in the output gene space, read in file order. The epoch is cut
+ * into buffers by a pure function of (seed, epoch, index), so a buffer can
+ * be filled by any thread while batches are cut from another: everything a
+ * fill writes lives here (the pipeline of issue 9 keeps several of these
+ * in a ring).
+ */
+typedef struct sbuf {
+    int64_t j;        /* buffer index, -1: empty */
+    uint64_t lo, n;
+    uint64_t *cell;   /* per position: dataset << 32 | row */
+    uint64_t *coff;   /* entries of the position in pool */
+    uint32_t *clen;
+    double *cdepth;   /* sum of the row's stored values */
+    struct ord *order; /* read order: cells sorted by (dataset, row) */
+    size_t cap_cells;
+    pair *pool;
+    size_t pool_n, pool_cap;
+    sc_block blk;     /* rows as read */
+    pair *scratch;    /* for sorting a row */
+    size_t scratch_cap;
+} sbuf;
+
+static void sbuf_release(sbuf *u)
+{
+    free(u->cell);
+    free(u->coff);
+    free(u->clen);
+    free(u->cdepth);
+    free(u->order);
+    free(u->pool);
+    sc_block_release(&u->blk);
+    free(u->scratch);
+}
+
 struct sc_stream {
     sc_stream_opts o;
     char *matrix;
@@ -102,17 +138,7 @@ struct sc_stream {
     int n_slots;
     uint64_t tick;
 
-    int64_t cur_buf;
-    uint64_t cur_lo, cur_n;
-    uint64_t *cell;  /* per position: dataset << 32 | row */
-    uint64_t *coff;
-    uint32_t *clen;
-    double *cdepth;
-    struct ord *order; /* read order: cells sorted by (dataset, row) */
-    size_t cap_cells;
-    pair *pool;
-    size_t pool_n, pool_cap;
-    sc_block blk;
+    sbuf buf; /* the buffer batches are cut from */
 
     pair *tmp;
     size_t tmp_cap;
@@ -1105,7 +1131,7 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         !(f = calloc(o->n_filters + 1, sizeof *f)))
         goto nomem;
     s->o = *o;
-    s->cur_buf = -1;
+    s->buf.j = -1;
     if (!(s->matrix = strdup(o->matrix ? o->matrix : "X")))
         goto nomem;
     for (size_t i = 0; i < o->n_filters; i++)
@@ -1297,33 +1323,33 @@ static int resize(void *pp, size_t n, size_t size)
     return 0;
 }
 
-static int reserve_cells(sc_stream *s, size_t n)
+static int reserve_cells(sbuf *u, size_t n)
 {
     int rc;
-    if (n <= s->cap_cells)
+    if (n <= u->cap_cells)
         return 0;
-    if ((rc = resize(&s->cell, n, sizeof *s->cell)) < 0 ||
-        (rc = resize(&s->coff, n, sizeof *s->coff)) < 0 ||
-        (rc = resize(&s->clen, n, sizeof *s->clen)) < 0 ||
-        (rc = resize(&s->cdepth, n, sizeof *s->cdepth)) < 0 ||
-        (rc = resize(&s->order, n, sizeof *s->order)) < 0)
+    if ((rc = resize(&u->cell, n, sizeof *u->cell)) < 0 ||
+        (rc = resize(&u->coff, n, sizeof *u->coff)) < 0 ||
+        (rc = resize(&u->clen, n, sizeof *u->clen)) < 0 ||
+        (rc = resize(&u->cdepth, n, sizeof *u->cdepth)) < 0 ||
+        (rc = resize(&u->order, n, sizeof *u->order)) < 0)
         return rc;
-    s->cap_cells = n;
+    u->cap_cells = n;
     return 0;
 }
 
-static int pool_reserve(sc_stream *s, size_t more)
+static int pool_reserve(sbuf *u, size_t more)
 {
-    if (s->pool_n + more <= s->pool_cap)
+    if (u->pool_n + more <= u->pool_cap)
         return 0;
-    size_t cap = s->pool_cap ? s->pool_cap : 65536;
-    while (cap < s->pool_n + more)
+    size_t cap = u->pool_cap ? u->pool_cap : 65536;
+    while (cap < u->pool_n + more)
         cap *= 2;
-    pair *p = realloc(s->pool, cap * sizeof *p);
+    pair *p = realloc(u->pool, cap * sizeof *p);
     if (!p)
         return oom();
-    s->pool = p;
-    s->pool_cap = cap;
+    u->pool = p;
+    u->pool_cap = cap;
     return 0;
 }
 
@@ -1364,8 +1390,8 @@ static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
 }
 
 /* Copy row I of block BLK of dataset D into the pool for position POS. */
-static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
-                    size_t pos)
+static int take_row(const sc_stream *s, sbuf *u, const ds *d,
+                    const sc_block *blk, int64_t i, size_t pos)
 {
     int64_t lo, hi;
     double depth = 0;
@@ -1378,9 +1404,9 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
         lo = blk->indptr[i];
         hi = blk->indptr[i + 1];
     }
-    if ((rc = pool_reserve(s, (size_t)(hi - lo))) < 0)
+    if ((rc = pool_reserve(u, (size_t)(hi - lo))) < 0)
         return rc;
-    size_t start = s->pool_n;
+    size_t start = u->pool_n;
     int32_t last = -1;
     int sorted = 1;
     for (int64_t k = lo; k < hi; k++) {
@@ -1396,24 +1422,24 @@ static int take_row(sc_stream *s, const ds *d, const sc_block *blk, int64_t i,
          * (files with descending or unsorted indices exist) */
         sorted &= g > last;
         last = g;
-        s->pool[s->pool_n].col = g;
-        s->pool[s->pool_n].val = (float)v;
-        s->pool_n++;
+        u->pool[u->pool_n].col = g;
+        u->pool[u->pool_n].val = (float)v;
+        u->pool_n++;
     }
     if (!sorted) {
-        size_t n = s->pool_n - start;
-        if (n > s->tmp_cap) {
-            pair *t = realloc(s->tmp, n * sizeof *t);
+        size_t n = u->pool_n - start;
+        if (n > u->scratch_cap) {
+            pair *t = realloc(u->scratch, n * sizeof *t);
             if (!t)
                 return oom();
-            s->tmp = t;
-            s->tmp_cap = n;
+            u->scratch = t;
+            u->scratch_cap = n;
         }
-        sort_pairs(s->pool + start, s->tmp, n, (uint32_t)s->n_out_genes);
+        sort_pairs(u->pool + start, u->scratch, n, (uint32_t)s->n_out_genes);
     }
-    s->coff[pos] = start;
-    s->clen[pos] = (uint32_t)(s->pool_n - start);
-    s->cdepth[pos] = depth;
+    u->coff[pos] = start;
+    u->clen[pos] = (uint32_t)(u->pool_n - start);
+    u->cdepth[pos] = depth;
     return 0;
 }
 
@@ -1453,13 +1479,13 @@ static uint64_t buffer_of(const sc_stream *s, uint64_t g)
     return lo;
 }
 
-static int load_buffer(sc_stream *s, uint64_t j)
+static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
 {
     uint64_t lo, n, B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
     int rc;
 
     buffer_range(s, j, &lo, &n);
-    if ((rc = reserve_cells(s, (size_t)n)) < 0)
+    if ((rc = reserve_cells(u, (size_t)n)) < 0)
         return rc;
     if (s->weighted) {
         uint64_t key = sc_rng_key(s->o.seed, s->o.epoch, RNG_DRAWS);
@@ -1471,7 +1497,7 @@ static int load_buffer(sc_stream *s, uint64_t j)
             size_t c = sc_alias_draw2(s->ds[di].alias,
                                       sc_rng_at(key, 4 * p + 2),
                                       sc_rng_at(key, 4 * p + 3));
-            s->cell[i] = (uint64_t)di << 32 | s->ds[di].sel[c];
+            u->cell[i] = (uint64_t)di << 32 | s->ds[di].sel[c];
         }
     } else {
         size_t w = 0;
@@ -1488,28 +1514,28 @@ static int load_buffer(sc_stream *s, uint64_t j)
             const ds *d = &s->ds[dlo];
             uint64_t k0 = (blk - s->blk_prefix[dlo]) * B;
             for (uint64_t k = k0; k < k0 + B && k < (uint64_t)d->n_sel; k++)
-                s->cell[w++] = (uint64_t)dlo << 32 | d->sel[k];
+                u->cell[w++] = (uint64_t)dlo << 32 | d->sel[k];
         }
         if (s->o.shuffle) {
             sc_rng r;
             sc_rng_init(&r, s->o.seed, s->o.epoch, RNG_BUFFER + (j << 8));
-            sc_shuffle_u64(s->cell, (size_t)n, &r);
+            sc_shuffle_u64(u->cell, (size_t)n, &r);
         }
     }
     /* read in file order: runs of nearby rows of one dataset */
     for (uint64_t i = 0; i < n; i++) {
-        s->order[i].cell = s->cell[i];
-        s->order[i].pos = i;
+        u->order[i].cell = u->cell[i];
+        u->order[i].pos = i;
     }
-    qsort(s->order, (size_t)n, sizeof *s->order, cmp_order);
-    s->pool_n = 0;
+    qsort(u->order, (size_t)n, sizeof *u->order, cmp_order);
+    u->pool_n = 0;
     for (uint64_t a = 0; a < n;) {
-        uint64_t c0 = s->order[a].cell, b = a + 1;
+        uint64_t c0 = u->order[a].cell, b = a + 1;
         int64_t di = (int64_t)(c0 >> 32);
         uint32_t r0 = (uint32_t)c0, last = r0;
         sc_mat *m;
         while (b < n) {
-            uint64_t c = s->order[b].cell;
+            uint64_t c = u->order[b].cell;
             if ((int64_t)(c >> 32) != di || (uint32_t)c > last + READ_GAP ||
                 (uint32_t)c - r0 >= READ_MAX_ROWS)
                 break;
@@ -1517,19 +1543,19 @@ static int load_buffer(sc_stream *s, uint64_t j)
             b++;
         }
         if ((rc = get_src(s, di, &m)) < 0 ||
-            (rc = sc_mat_read_rows(m, r0, (int64_t)last + 1, &s->blk)) < 0)
+            (rc = sc_mat_read_rows(m, r0, (int64_t)last + 1, &u->blk)) < 0)
             return rc;
         for (uint64_t k = a; k < b; k++) {
-            size_t pos = (size_t)s->order[k].pos;
-            uint32_t row = (uint32_t)s->order[k].cell;
-            if ((rc = take_row(s, &s->ds[di], &s->blk, row - r0, pos)) < 0)
+            size_t pos = (size_t)u->order[k].pos;
+            uint32_t row = (uint32_t)u->order[k].cell;
+            if ((rc = take_row(s, u, &s->ds[di], &u->blk, row - r0, pos)) < 0)
                 return rc;
         }
         a = b;
     }
-    s->cur_buf = (int64_t)j;
-    s->cur_lo = lo;
-    s->cur_n = n;
+    u->j = (int64_t)j;
+    u->lo = lo;
+    u->n = n;
     return 0;
 }
 
@@ -1622,6 +1648,7 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
 {
     uint64_t bs = (uint64_t)s->o.batch_size;
     uint32_t distinct = 0;
+    sbuf *u = &s->buf;
     int rc;
 
     if (s->next_batch >= s->nb)
@@ -1645,15 +1672,15 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
             g = s->lo + (q - s->n_r) % s->n_r;
             b->n_pad++;
         }
-        if (s->cur_buf < 0 || g < s->cur_lo || g >= s->cur_lo + s->cur_n)
-            if ((rc = load_buffer(s, buffer_of(s, g))) < 0)
+        if (u->j < 0 || g < u->lo || g >= u->lo + u->n)
+            if ((rc = load_buffer(s, u, buffer_of(s, g))) < 0)
                 return rc;
-        size_t pos = (size_t)(g - s->cur_lo);
-        uint64_t cell = s->cell[pos];
+        size_t pos = (size_t)(g - u->lo);
+        uint64_t cell = u->cell[pos];
         int64_t di = (int64_t)(cell >> 32);
         uint32_t row = (uint32_t)cell;
         const ds *d = &s->ds[di];
-        size_t n = s->clen[pos];
+        size_t n = u->clen[pos];
         if (n > s->tmp_cap) {
             pair *t = realloc(s->tmp, n * sizeof *t);
             if (!t)
@@ -1662,8 +1689,8 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
             s->tmp_cap = n;
         }
         if (n)
-            memcpy(s->tmp, s->pool + s->coff[pos], n * sizeof *s->tmp);
-        if ((rc = emit_cell(s, b, i, n, s->cdepth[pos], g)) < 0)
+            memcpy(s->tmp, u->pool + u->coff[pos], n * sizeof *s->tmp);
+        if ((rc = emit_cell(s, b, i, n, u->cdepth[pos], g)) < 0)
             return rc;
         b->dataset[i] = (int32_t)di;
         b->row[i] = row;
@@ -1736,13 +1763,7 @@ void sc_stream_close(sc_stream *s)
     free(s->buf_start);
     sc_alias_free(s->top);
     free(s->top_ds);
-    free(s->cell);
-    free(s->coff);
-    free(s->clen);
-    free(s->cdepth);
-    free(s->order);
-    free(s->pool);
-    sc_block_release(&s->blk);
+    sbuf_release(&s->buf);
     free(s->tmp);
     free(s->stamp);
     free(s->matrix);
