@@ -127,6 +127,7 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  init                      create the registry (--root DIR...)\n"
+    "  roots [set ID DIR]        list the storage roots; move one\n"
     "  add [FILE...]             register files, or a manifest on stdin\n"
     "  query                     artifacts that pass the filters\n"
     "  show ID                   one artifact, its terms and lineage\n"
@@ -289,6 +290,39 @@ static int cmd_init(struct args *a, int argc, char **argv)
     return rc;
 }
 
+/* ---- storage roots ---- */
+
+static int print_root(int64_t id, const char *dir, void *ud)
+{
+    fprintf(ud, "%" PRId64 "\t%s\n", id, dir);
+    return 0;
+}
+
+/* "roots": list them; "roots set ID DIR": the tree moved to DIR. */
+static int cmd_roots(struct args *a, int argc, char **argv)
+{
+    sc_registry *reg = NULL;
+    sc_atomic at = {0};
+    int64_t id;
+    FILE *fp;
+    int rc, set = argc > 0;
+
+    if (set && (strcmp(argv[0], "set") || argc != 3))
+        return sc_fail(SC_EINVAL, "roots: expected 'roots' or 'roots set ID "
+                                  "DIR': missing operand");
+    if (set && (rc = sc_parse_int(argv[1], 1, INT64_MAX, &id)) < 0)
+        return rc;
+    if ((rc = reg_open(a, set ? 0 : SC_REGISTRY_READONLY, &reg)) < 0)
+        return rc;
+    if (set)
+        rc = sc_registry_set_root(reg, id, argv[2]);
+    else if ((rc = out_open(a, &at, &fp)) == 0)
+        rc = out_close(&at, sc_registry_roots(reg, print_root, fp));
+    if (sc_registry_close(reg) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
+    return rc;
+}
+
 /* ---- main ---- */
 
 static const struct subcmd {
@@ -296,7 +330,7 @@ static const struct subcmd {
     int (*run)(struct args *, int, char **);
     int min_args; /* operands after the command's name */
 } subcmds[] = {
-    {"init", cmd_init, 0},     {"add", cmd_add, 0},
+    {"init", cmd_init, 0},     {"roots", cmd_roots, 0},     {"add", cmd_add, 0},
     {"query", cmd_query, 0},   {"show", cmd_show, 1},
     {"counts", cmd_counts, 0}, {"lineage", cmd_lineage, 1},
     {"run", cmd_run, 1},       {"collection", cmd_collection, 1},

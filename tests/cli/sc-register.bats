@@ -129,6 +129,13 @@ print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
     $PY -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT path, storage_id FROM artifact").fetchall())' "$SC_REGISTRY" > paths
     [[ $(cat paths) == "[('d.h5ad', 1), ('d.h5ad', 1)]" ]]
+    run -0 sc-register roots
+    [[ $output == 1$'\t'"$BATS_TEST_TMPDIR" ]]
+    mkdir moved && mv d.h5ad moved/
+    sc-register roots set 1 moved
+    run -0 sc-register show moved/d.h5ad -o /dev/null
+    run -0 sc-register verify
+    [[ $output == ok$'\t'2$'\t'"$BATS_TEST_TMPDIR/moved/d.h5ad" ]]
 }
 
 @test "sc-register: the corpus, queries expanded to descendants as the ontology says" {
