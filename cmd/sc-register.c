@@ -330,10 +330,15 @@ static const struct subcmd {
     int (*run)(struct args *, int, char **);
     int min_args; /* operands after the command's name */
 } subcmds[] = {
-    {"init", cmd_init, 0},     {"roots", cmd_roots, 0},     {"add", cmd_add, 0},
-    {"query", cmd_query, 0},   {"show", cmd_show, 1},
-    {"counts", cmd_counts, 0}, {"lineage", cmd_lineage, 1},
-    {"run", cmd_run, 1},       {"collection", cmd_collection, 1},
+    {"init", cmd_init, 0},
+    {"roots", cmd_roots, 0},
+    {"add", cmd_add, 0},
+    {"query", cmd_query, 0},
+    {"show", cmd_show, 1},
+    {"counts", cmd_counts, 0},
+    {"lineage", cmd_lineage, 1},
+    {"run", cmd_run, 1},
+    {"collection", cmd_collection, 1},
     {"verify", cmd_verify, 0},
 };
 
