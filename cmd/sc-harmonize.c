@@ -296,6 +296,7 @@ static int run(struct args *a, sc_cli *cli)
                                        "n_obs", "n_vars", "report", "source"};
 
     a->o.threads = cli->threads;
+    a->o.progress = cli->progress;
     a->o.provenance = cli->provenance;
     a->o.cmdline = cli->cmdline;
     a->o.version = SC_VERSION;

@@ -16,6 +16,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_onto.h"
+#include "sc_progress.h"
 
 /* Values looked at per window when checking for integer counts. */
 #define SAMPLE_VALUES 200000
@@ -479,8 +480,9 @@ static int64_t block_rows(sc_mat *m)
     return rows < 1 ? 1 : rows;
 }
 
-static int qc_pass(sc_mat *m, const gene_map *gm, qc *q)
+static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
 {
+    sc_progress *prog;
     sc_mat_info in;
     sc_block b = SC_BLOCK_INIT;
     remap r;
@@ -512,6 +514,8 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q)
         free(grp);
         return rc;
     }
+    prog = sc_progress_new("QC", (uint64_t)in.n_rows, 0, mode);
+    sc_progress_set_unit(prog, "cells");
     for (int64_t r0 = 0; r0 < in.n_rows; r0 += step) {
         int64_t r1 = r0 + step < in.n_rows ? r0 + step : in.n_rows;
 
@@ -545,7 +549,9 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q)
             q->pct_hb[c] = tot > 0 ? (float)(100 * g[2] / tot) : 0;
             q->sum_out += tot;
         }
+        sc_progress_add(prog, (uint64_t)b.n_rows);
     }
+    sc_progress_done(prog);
     q->sum_in = q->sum_out + q->sum_dropped;
     remap_release(&r);
     sc_block_release(&b);
@@ -1109,7 +1115,10 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
                            outmat_new(cs->mat_elem->mat, gm, q, 1,
                                       h->o.target_sum)))) < 0)
         goto out;
+    wo.progress = sc_progress_new("writing", 0, 0, h->o.progress);
+    sc_progress_set_unit(wo.progress, "cells");
     rc = sc_h5ad_write(o, out, &wo);
+    sc_progress_done(wo.progress);
 out:
     sc_adata_close(o);
     return rc;
@@ -1208,7 +1217,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     if (gm.n_out + gm.n_alt < h->o.min_mapped_genes)
         add_reason(res, "too_few_genes");
     if (!res->refused) {
-        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q)) < 0 ||
+        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress)) < 0 ||
             (rc = qc_filter(&h->o, &q, rep)) < 0)
             goto out;
         json_object_set_new(rep, "total_counts_in", json_real(q.sum_in));

@@ -55,12 +55,13 @@ typedef struct sc_hz_opts {
     int compress_level;    /* gzip level of the output, 0..9 */
     int threads;           /* workers for per-block work */
     int provenance;        /* add a provenance row */
-    const char *tool, *version, *cmdline; /* for the provenance row */
+    const char *tool, *version, *cmdline; /* for the provenance step */
+    int progress;          /* SC_PROGRESS_* mode of the progress lines */
 } sc_hz_opts;
 
 #define SC_HZ_OPTS_INIT                                                       \
     {"raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0,  \
-     NULL, 4, 1, 1, "sc-harmonize", "0", ""}
+     NULL, 4, 1, 1, "sc-harmonize", "0", "", 0}
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or
  * SC_EINVAL with a message. */
