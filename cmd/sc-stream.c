@@ -471,7 +471,7 @@ static int cmd_index(struct args *a, sc_cli *cli)
         goto out;
     if ((rc = sc_io_atomic_open(a->output, &at, &fp)) < 0)
         goto out;
-    fprintf(fp, "path\tn_obs\tn_selected\tn_genes\torganism\n");
+    fprintf(fp, "path\tn_selected\tn_genes\n");
     for (size_t i = 0; i < n_in && rc == 0; i++) {
         /* one stream per dataset: the index entry, the selection and the
          * gene count, with the options given */
@@ -484,7 +484,7 @@ static int cmd_index(struct args *a, sc_cli *cli)
         int r = sc_stream_open(&o, &s);
         if (r == SC_EINVAL && !strcmp(sc_errmsg(), "no cell passes the "
                                                    "selection")) {
-            fprintf(fp, "%s\t\t0\t\t\n", in[i].path);
+            fprintf(fp, "%s\t0\t\n", in[i].path);
             continue;
         }
         if (r < 0) {
@@ -499,8 +499,8 @@ static int cmd_index(struct args *a, sc_cli *cli)
         sc_stream_stats st;
         sc_stream_get_stats(s, &st);
         const sc_batch_header *h = sc_stream_header(s);
-        fprintf(fp, "%s\t%" PRIu64 "\t%" PRIu64 "\t%zu\t\n", in[i].path,
-                h->n_cells, st.n_selected, h->n_genes);
+        fprintf(fp, "%s\t%" PRIu64 "\t%zu\n", in[i].path, st.n_selected,
+                h->n_genes);
         sc_stream_close(s);
     }
     if (rc == 0 && ferror(fp))
