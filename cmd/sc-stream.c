@@ -22,6 +22,7 @@ enum {
     OPT_DATASETS,
     OPT_CACHE_DIR,
     OPT_NO_CACHE,
+    OPT_CACHE_BESIDE,
     OPT_MAX_OPEN,
     OPT_GENES,
     OPT_JOIN,
@@ -65,6 +66,8 @@ static const sc_opt opts[] = {
      "only these datasets: indices from 0, ids or file names, comma-separated"},
     {OPT_CACHE_DIR, "cache-dir", SC_ARG_REQUIRED, "DIR",
      "index cache [$SC_STREAM_CACHE or ~/.cache/sc/stream]"},
+    {OPT_CACHE_BESIDE, "cache-beside", SC_ARG_NONE, NULL,
+     "keep each dataset's index beside it, as FILE.scidx"},
     {OPT_NO_CACHE, "no-cache", SC_ARG_NONE, NULL, "do not read or write the index cache"},
     {OPT_MAX_OPEN, "max-open", SC_ARG_REQUIRED, "N",
      "files open at once [from the open-file limit, at most 128]"},
@@ -196,6 +199,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_DATASETS: a->datasets = arg; break;
     case OPT_CACHE_DIR: a->cache_dir = arg; break;
     case OPT_NO_CACHE: a->no_cache = 1; break;
+    case OPT_CACHE_BESIDE: a->cache_dir = ""; break;
     case OPT_MAX_OPEN:
         rc = i64(arg, 1, 100000, &v);
         o->max_open = (int)v;

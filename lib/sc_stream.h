@@ -63,7 +63,7 @@ typedef struct sc_stream_opts {
     const sc_stream_input *inputs;
     size_t n_inputs;
     const char *matrix;    /* "X" [default], "raw" (raw/X) or a layer name */
-    const char *cache_dir; /* index cache; NULL: no cache */
+    const char *cache_dir; /* index cache; NULL: none; "": beside each file */
     int max_open;          /* open files at most; 0: from RLIMIT_NOFILE */
     int keep_going;        /* skip datasets that fail to open */
 

@@ -484,8 +484,17 @@ static char *rget_str(rbuf *b)
 static void cache_name(const char *cache_dir, const char *path,
                        const char *matrix, char *buf, size_t size)
 {
-    char *abs = realpath(path, NULL);
-    uint64_t h = ss_hash_str(abs ? abs : path, 0);
+    char *abs;
+    uint64_t h;
+    if (!*cache_dir) { /* beside the dataset */
+        if (!matrix || !strcmp(matrix, "X"))
+            snprintf(buf, size, "%s.scidx", path);
+        else
+            snprintf(buf, size, "%s.%s.scidx", path, matrix);
+        return;
+    }
+    abs = realpath(path, NULL);
+    h = ss_hash_str(abs ? abs : path, 0);
     h = ss_hash_str("\t", h);
     h = ss_hash_str(matrix ? matrix : "X", h);
     free(abs);
@@ -686,7 +695,7 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     ss_meta_free(m);
     if (rc < 0)
         return rc;
-    if (cache_dir && sc_io_mkdir_p(cache_dir) == 0)
+    if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
         cache_write(file, path, matrix, &st, fresh);
     *out = fresh;
     return 0;

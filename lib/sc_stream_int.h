@@ -33,7 +33,7 @@ typedef struct ss_meta {
  * (missing obs columns are fine: they are absent from the result), from
  * CACHE_DIR when a valid entry holds them all, else from the file (then
  * the entry is written, with the union of the columns). CACHE_DIR NULL: no
- * cache. *HIT tells whether the cache answered. */
+ * cache; "": the entry is PATH.scidx beside the dataset. *HIT tells whether the cache answered. */
 SC_MUST_CHECK int ss_meta_load(const char *path, const char *matrix,
                                const char *cache_dir, const char *const *cols,
                                size_t n_cols, ss_meta **out, int *hit);

@@ -301,6 +301,10 @@ PY
     [[ $stderr == *"0 from the cache"* ]]
     run -0 sc-stream --no-cache -O text -b 10000 c0.h5ad
     [[ $(awk -F'\t' 'NR > 2 && $2 == 0' <<< "$output" | wc -l) -eq $($PY -c 'import anndata; print(anndata.read_h5ad("c0.h5ad", backed="r").n_obs)') ]]
+    run -0 --separate-stderr sc-stream -v --cache-beside -O text c0.h5ad
+    [[ -s c0.h5ad.scidx && $stderr == *"0 from the cache"* ]]
+    run -0 --separate-stderr sc-stream -v --cache-beside -O text c0.h5ad
+    [[ $stderr == *"1 from the cache"* ]]
     run -0 sc-stream index --cache-dir cc c0.h5ad
     [[ ${lines[0]} == $'path\tn_selected\tn_genes' ]]
     [[ ${lines[1]} == "c0.h5ad"$'\t'* ]]
