@@ -1244,8 +1244,6 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         s->lo = lo;
         s->n_r = hi - lo;
         s->nb = o->uneven == SC_STREAM_DROP ? least / bs : (most + bs - 1) / bs;
-        if (s->n_r == 0)
-            s->nb = 0;
         s->next_batch = (uint64_t)o->start_batch;
     }
     s->n_slots = max_open_files(o->max_open);
@@ -1669,7 +1667,9 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
         if (q < s->n_r) {
             g = s->lo + q;
         } else {
-            g = s->lo + (q - s->n_r) % s->n_r;
+            /* a rank with no cell of its own (more ranks than cells)
+             * pads from the start of the epoch */
+            g = s->n_r ? s->lo + (q - s->n_r) % s->n_r : q % s->N;
             b->n_pad++;
         }
         if (u->j < 0 || g < u->lo || g >= u->lo + u->n)
