@@ -1,6 +1,7 @@
 /* sc-register: a registry of datasets, their terms, collections and lineage. */
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,18 @@ static int on_option(int key, const char *arg, void *ud)
 
 /* ---- shared helpers ---- */
 
+int usage_fail(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sc_fail(SC_EINVAL, "%s", buf);
+    return USAGE_ERROR;
+}
+
 int reg_open(const struct args *a, unsigned flags, sc_registry **out)
 {
     return sc_registry_open(a->db, flags, out);
@@ -278,7 +291,7 @@ static int cmd_init(struct args *a, int argc, char **argv)
 
     (void)argv;
     if (argc > 0)
-        return sc_fail(SC_EINVAL, "init takes no operands (--db DB)");
+        return usage_fail("init takes no operands (--db DB)");
     if ((rc = reg_open(a, SC_REGISTRY_CREATE, &reg)) < 0)
         return rc;
     if (a->root)
@@ -308,8 +321,8 @@ static int cmd_roots(struct args *a, int argc, char **argv)
     int rc, set = argc > 0;
 
     if (set && (strcmp(argv[0], "set") || argc != 3))
-        return sc_fail(SC_EINVAL, "roots: expected 'roots' or 'roots set ID "
-                                  "DIR': missing operand");
+        return usage_fail("roots: expected 'roots' or 'roots set ID "
+                          "DIR': missing operand");
     if (set && (rc = sc_parse_int(argv[1], 1, INT64_MAX, &id)) < 0)
         return rc;
     if ((rc = reg_open(a, set ? 0 : SC_REGISTRY_READONLY, &reg)) < 0)
@@ -380,7 +393,7 @@ int main(int argc, char **argv)
         goto done;
     }
     rc = cmd->run(&a, cli.argc - 1, cli.argv + 1);
-    if (rc == SC_EINVAL && strstr(sc_errmsg(), ": missing operand")) {
+    if (rc == USAGE_ERROR) {
         rc = sc_cli_usage_error(&cli, "%s", sc_errmsg());
         goto done;
     }

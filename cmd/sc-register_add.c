@@ -409,7 +409,8 @@ int cmd_add(struct args *a, int argc, char **argv)
     int rc, from_stdin = argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
 
     if (argc == 0 && isatty(STDIN_FILENO))
-        return sc_fail(SC_EINVAL, "add: no files and stdin is a terminal");
+        return usage_fail("add: missing operand (files, or a "
+                          "manifest on stdin)");
     if ((rc = from_stdin ? sc_manifest_open("-", &ad.m)
                          : sc_manifest_new(&ad.m)) < 0)
         return rc;

@@ -85,8 +85,8 @@ static int collect_ids(struct args *a, sc_registry *reg, int argc, char **argv,
         sc_manifest *m = NULL;
         sc_mrow *row = NULL;
         if (isatty(STDIN_FILENO))
-            return sc_fail(SC_EINVAL, "collection: no artifacts given "
-                                      "(IDs, filters or a manifest)");
+            return usage_fail("collection: no artifacts given "
+                              "(IDs, filters or a manifest)");
         if ((rc = sc_manifest_open("-", &m)) < 0)
             return rc;
         while (rc == 0 && (rc = sc_manifest_next(m, &row)) > 0) {
@@ -213,13 +213,12 @@ int cmd_collection(struct args *a, int argc, char **argv)
         if (!strcmp(argv[0], verbs[i]))
             v = i;
     if (v < 0)
-        return sc_fail(SC_EINVAL,
-                       "collection: unknown verb '%s' (create, "
-                       "add, remove, freeze, diff, export, list, "
-                       "show)",
-                       argv[0]);
+        return usage_fail("collection: unknown verb '%s' (create, "
+                          "add, remove, freeze, diff, export, list, "
+                          "show)",
+                          argv[0]);
     if (argc - 1 < min_ops[v])
-        return sc_fail(SC_EINVAL, "collection %s: missing operand", argv[0]);
+        return usage_fail("collection %s: missing operand", argv[0]);
     if ((rc = reg_open(a, v >= 4 ? SC_REGISTRY_READONLY : 0, &reg)) < 0)
         return rc;
     if ((rc = out_open(a, &at, &fp)) < 0)
@@ -344,12 +343,11 @@ int cmd_run(struct args *a, int argc, char **argv)
     int rc, start = !strcmp(argv[0], "start");
 
     if (!start && strcmp(argv[0], "finish"))
-        return sc_fail(SC_EINVAL, "run: unknown verb '%s' (start, finish)",
-                       argv[0]);
+        return usage_fail("run: unknown verb '%s' (start, finish)", argv[0]);
     if (start && !a->tool)
-        return sc_fail(SC_EINVAL, "run start: --tool is required");
+        return usage_fail("run start: --tool is required");
     if (!start && argc != 2)
-        return sc_fail(SC_EINVAL, "run finish: missing operand");
+        return usage_fail("run finish: missing operand");
     if ((rc = reg_open(a, 0, &reg)) < 0)
         return rc;
     if ((rc = out_open(a, &at, &fp)) < 0)

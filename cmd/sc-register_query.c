@@ -366,7 +366,7 @@ int cmd_query(struct args *a, int argc, char **argv)
 
     (void)argv;
     if (argc > 0)
-        return sc_fail(SC_EINVAL, "query takes options, not operands");
+        return usage_fail("query takes options, not operands");
     if ((rc = query_build(a, &q)) < 0)
         goto out;
     if ((rc = reg_open(a, SC_REGISTRY_READONLY, &reg)) < 0 ||
@@ -422,7 +422,7 @@ int cmd_show(struct args *a, int argc, char **argv)
     int rc;
 
     if (argc != 1)
-        return sc_fail(SC_EINVAL, "show takes one artifact");
+        return usage_fail("show takes one artifact");
     if ((rc = reg_open(a, SC_REGISTRY_READONLY, &reg)) < 0)
         return rc;
     if ((rc = sc_registry_resolve(reg, argv[0], &id)) < 0 ||
@@ -460,7 +460,7 @@ int cmd_counts(struct args *a, int argc, char **argv)
     int rc;
 
     if (argc > 1)
-        return sc_fail(SC_EINVAL, "counts takes at most one NAME@N");
+        return usage_fail("counts takes at most one NAME@N");
     if ((rc = reg_open(a, SC_REGISTRY_READONLY, &reg)) < 0)
         return rc;
     if (argc == 1 &&
@@ -559,7 +559,7 @@ int cmd_lineage(struct args *a, int argc, char **argv)
     int rc, up = a->up || !a->down, down = a->down || !a->up;
 
     if (argc != 1)
-        return sc_fail(SC_EINVAL, "lineage takes one artifact");
+        return usage_fail("lineage takes one artifact");
     if ((rc = reg_open(a, SC_REGISTRY_READONLY, &reg)) < 0)
         return rc;
     if ((rc = sc_registry_resolve(reg, argv[0], &id)) < 0 ||

@@ -58,6 +58,12 @@ print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
     [[ $stderr == *"unknown command 'frobnicate'"* ]]
     run -2 --separate-stderr sc-register show
     [[ $stderr == *"missing operand"* ]]
+    run -2 --separate-stderr sc-register query extra
+    [[ $stderr == *"query takes options"*"Try 'sc-register --help'."* ]]
+    run -2 --separate-stderr sc-register run start
+    [[ $stderr == *"--tool is required"* ]]
+    run -2 --separate-stderr sc-register collection frob x
+    [[ $stderr == *"unknown verb 'frob'"* ]]
 }
 
 @test "sc-register: a missing registry or input fails with status 1" {
