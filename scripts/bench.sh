@@ -5,11 +5,14 @@
 # (how many times better ours is; > 1 means ours wins).
 # SPDX-License-Identifier: MIT
 #
-# Environment: BUILD (build directory, default build), BENCH_SMALL=1 (small
-# corpus, finishes in under a minute), SC_BENCH_CACHE (corpus cache, default
-# build/bench-cache), BENCH_RUNS / BENCH_RUNS_LONG (runs per row, default 5,
-# 3 with BENCH_SMALL=1 / 3 for long ones), BENCH_ONLY (run only the bench.d scripts whose name matches this regex),
-# BENCH_TSV (also write the rows to this file).
+# Environment:
+#   BUILD            build directory [build]
+#   BENCH_SMALL=1    the small corpus (50,000 cells): finishes in about a minute
+#   SC_BENCH_CACHE   corpus cache [build/bench-cache] (see scripts/bench-corpus)
+#   BENCH_RUNS       runs per row [5; 3 with BENCH_SMALL=1]
+#   BENCH_RUNS_LONG  runs per row for long measurements [3]
+#   BENCH_ONLY       run only the bench.d scripts whose name matches this regex
+#   BENCH_TSV        also write the rows to this file
 # Usage: scripts/bench.sh     (or: make bench [BENCH_SMALL=1])
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
