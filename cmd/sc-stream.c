@@ -663,6 +663,7 @@ int main(int argc, char **argv)
     a.so.genes = a.genes;
     a.so.n_genes = a.n_genes;
     a.so.vocabs = a.vocabs;
+    a.so.threads = cli.threads;
     a.so.n_vocabs = a.n_vocabs;
     rc = fn(&a, &cli);
     free_args(&a);

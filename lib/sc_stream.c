@@ -16,6 +16,7 @@
 #include "sc_genes.h"
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_pool.h"
 #include "sc_sample.h"
 #include "sc_stream_int.h"
 
@@ -138,7 +139,14 @@ struct sc_stream {
     int n_slots;
     uint64_t tick;
 
-    sbuf buf; /* the buffer batches are cut from */
+    sbuf buf[2]; /* batches are cut from buf[cur]; the other is prefetched */
+    int cur;
+    sc_pool *pool; /* with threads > 1: one reader fills the next buffer */
+    struct prefetch {
+        sc_stream *s;
+        int slot, busy, rc;
+        uint64_t j;
+    } pf;
 
     pair *tmp;
     size_t tmp_cap;
@@ -1131,7 +1139,7 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         !(f = calloc(o->n_filters + 1, sizeof *f)))
         goto nomem;
     s->o = *o;
-    s->buf.j = -1;
+    s->buf[0].j = s->buf[1].j = -1;
     if (!(s->matrix = strdup(o->matrix ? o->matrix : "X")))
         goto nomem;
     for (size_t i = 0; i < o->n_filters; i++)
@@ -1252,6 +1260,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         goto nomem;
     for (int i = 0; i < s->n_slots; i++)
         s->slots[i].ds = -1;
+    if (o->threads > 1 && (rc = sc_pool_new(2, &s->pool)) < 0)
+        goto fail;
     if ((rc = make_header(s)) < 0)
         goto fail;
     for (size_t i = 0; i < o->n_filters; i++)
@@ -1482,6 +1492,7 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     uint64_t lo, n, B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
     int rc;
 
+    u->j = -1; /* until it is whole */
     buffer_range(s, j, &lo, &n);
     if ((rc = reserve_cells(u, (size_t)n)) < 0)
         return rc;
@@ -1554,6 +1565,44 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     u->j = (int64_t)j;
     u->lo = lo;
     u->n = n;
+    return 0;
+}
+
+static void prefetch_run(void *arg)
+{
+    struct prefetch *p = arg;
+    p->rc = load_buffer(p->s, &p->s->buf[p->slot], p->j);
+}
+
+/* Make buf[cur] the buffer holding epoch position G: the prefetched one,
+ * or one read now. Then start reading the rank's next buffer on the pool,
+ * if there is one. Only one load_buffer runs at a time (the open-file
+ * cache and HDF5 are used by one thread), and a failed prefetch is read
+ * again here, so that its error message is this thread's. */
+static int ensure_buffer(sc_stream *s, uint64_t g)
+{
+    sbuf *u = &s->buf[s->cur];
+    int rc;
+
+    if (u->j >= 0 && g >= u->lo && g < u->lo + u->n)
+        return 0;
+    uint64_t j = buffer_of(s, g);
+    if (s->pf.busy) {
+        sc_pool_wait(s->pool);
+        s->pf.busy = 0;
+    }
+    if (s->buf[1 - s->cur].j == (int64_t)j) {
+        s->cur = 1 - s->cur;
+    } else if ((rc = load_buffer(s, u, j)) < 0) {
+        return rc;
+    }
+    u = &s->buf[s->cur];
+    if (s->pool && u->lo + u->n < s->lo + s->n_r) {
+        s->pf = (struct prefetch){s, 1 - s->cur, 1, 0,
+                                  buffer_of(s, u->lo + u->n)};
+        s->buf[1 - s->cur].j = -1;
+        sc_pool_submit(s->pool, prefetch_run, &s->pf);
+    }
     return 0;
 }
 
@@ -1646,7 +1695,6 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
 {
     uint64_t bs = (uint64_t)s->o.batch_size;
     uint32_t distinct = 0;
-    sbuf *u = &s->buf;
     int rc;
 
     if (s->next_batch >= s->nb)
@@ -1672,9 +1720,9 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
             g = s->n_r ? s->lo + (q - s->n_r) % s->n_r : q % s->N;
             b->n_pad++;
         }
-        if (u->j < 0 || g < u->lo || g >= u->lo + u->n)
-            if ((rc = load_buffer(s, u, buffer_of(s, g))) < 0)
-                return rc;
+        if ((rc = ensure_buffer(s, g)) < 0)
+            return rc;
+        const sbuf *u = &s->buf[s->cur];
         size_t pos = (size_t)(g - u->lo);
         uint64_t cell = u->cell[pos];
         int64_t di = (int64_t)(cell >> 32);
@@ -1727,6 +1775,7 @@ void sc_stream_close(sc_stream *s)
 {
     if (!s)
         return;
+    sc_pool_free(s->pool); /* waits for a prefetch in flight */
     for (int i = 0; s->slots && i < s->n_slots; i++)
         ss_src_close(s->slots[i].src);
     free(s->slots);
@@ -1763,7 +1812,8 @@ void sc_stream_close(sc_stream *s)
     free(s->buf_start);
     sc_alias_free(s->top);
     free(s->top_ds);
-    sbuf_release(&s->buf);
+    sbuf_release(&s->buf[0]);
+    sbuf_release(&s->buf[1]);
     free(s->tmp);
     free(s->stamp);
     free(s->matrix);

@@ -27,7 +27,8 @@
  * batches; every rank has the same number of batches (padding repeats the
  * rank's first cells, or the rest is dropped).
  *
- * Threading: one thread per stream. Memory: the index (a few bytes per cell
+ * Threading: one thread calls a stream; with opts.threads > 1 the stream
+ * reads its next buffer on a thread of its own meanwhile. Memory: the index (a few bytes per cell
  * and label column), the block permutation, and one buffer of
  * block*buffer cells.
  */
@@ -102,6 +103,8 @@ typedef struct sc_stream_opts {
     int select;       /* SC_STREAM_SEL_* */
     int64_t max_len;  /* genes per cell with SC_STREAM_SEL_TOP/RANDOM */
     int dense;        /* dense rows over the output genes */
+
+    int threads; /* > 1: read the next buffer while batches are cut */
 } sc_stream_opts;
 
 /* Defaults: X, block 16, buffer 256, batch 256, shuffle on, world 1, the

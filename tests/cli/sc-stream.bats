@@ -132,6 +132,15 @@ files() { ls "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad; }
         <(sc-stream dump c.bin | awk -F'\t' '$2 == 0 { print $3, $4 }' | sort)
 }
 
+@test "sc-stream: a reader thread (-@ 2) gives the same stream" {
+    sc-stream --join outer --seed 9 -b 64 --block 4 --buffer 8 --rank 1 --world-size 2 -o s1.bin $(files)
+    sc-stream -@ 2 --join outer --seed 9 -b 64 --block 4 --buffer 8 --rank 1 --world-size 2 -o s2.bin $(files)
+    cmp s1.bin s2.bin
+    sc-stream --join outer -n 3000 --weight-by cell_type -b 100 --block 8 --buffer 4 -o w1.bin $(files)
+    sc-stream -@ 0 --join outer -n 3000 --weight-by cell_type -b 100 --block 8 --buffer 4 -o w2.bin $(files)
+    cmp w1.bin w2.bin
+}
+
 @test "sc-stream: resuming at --start-batch gives the tail of the full run" {
     sc-stream --join outer --rank 1 --world-size 2 -b 50 --seed 4 -O text $(files) | grep -v '^#' > full.txt
     sc-stream --join outer --rank 1 --world-size 2 -b 50 --seed 4 --start-batch 7 -O text $(files) | grep -v '^#' > tail.txt
