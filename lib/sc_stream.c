@@ -20,6 +20,27 @@
 #include "sc_sample.h"
 #include "sc_stream_int.h"
 
+/*
+ * How it works, in four stages that share nothing but read-only state:
+ *
+ *   plan    positions 0..N-1 of the epoch -> (dataset, row): a pure function
+ *           of (seed, epoch) through the block permutation (plan_epoch) or
+ *           the alias tables (plan_weighted); a rank owns a range;
+ *   fill    buffer j (positions buffer_range(j)): list its cells, sort them
+ *           by (dataset, row), read runs of nearby rows through the
+ *           open-file cache, remap genes (load_buffer, take_row);
+ *   cut     batches take positions in order from the filled buffer and
+ *           apply the transforms (sc_stream_next, emit_cell);
+ *   write   sc_batch_writer (binary frames or text) in the tool.
+ *
+ * Fills of different buffers are independent, so the pipeline can keep a
+ * ring of filled buffers (today: one prefetched on the pool with -@ 2),
+ * and the read in take_row's caller is the one place that knows about
+ * files: raw chunk reads with libdeflate or pread of contiguous datasets
+ * replace sc_mat_read_rows there, and a shared-memory ring is another
+ * sc_batch writer.
+ */
+
 /* Streams of the counter-based RNG (sc_rng_key's third argument). */
 enum {
     RNG_BLOCKS = 1,      /* the block permutation of an epoch */
