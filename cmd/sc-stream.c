@@ -68,7 +68,8 @@ static const sc_opt opts[] = {
      "index cache [$SC_STREAM_CACHE or ~/.cache/sc/stream]"},
     {OPT_CACHE_BESIDE, "cache-beside", SC_ARG_NONE, NULL,
      "keep each dataset's index beside it, as FILE.scidx"},
-    {OPT_NO_CACHE, "no-cache", SC_ARG_NONE, NULL, "do not read or write the index cache"},
+    {OPT_NO_CACHE, "no-cache", SC_ARG_NONE, NULL,
+     "do not read or write the index cache"},
     {OPT_MAX_OPEN, "max-open", SC_ARG_REQUIRED, "N",
      "files open at once [from the open-file limit, at most 128]"},
     {0, NULL, 0, NULL, "Genes and labels:"},
@@ -76,13 +77,16 @@ static const sc_opt opts[] = {
      "reference gene list, one per organism (repeat; offsets in order given)"},
     {OPT_JOIN, "join", SC_ARG_REQUIRED, "HOW",
      "inner or outer join of the datasets' genes [none: all identical]"},
-    {'l', "label", SC_ARG_REQUIRED, "COL", "emit obs column COL as codes (repeat, or a,b)"},
+    {'l', "label", SC_ARG_REQUIRED, "COL",
+     "emit obs column COL as codes (repeat, or a,b)"},
     {OPT_VOCAB, "vocab", SC_ARG_REQUIRED, "COL=FILE",
      "codes of COL from a vocabulary file (sc-batch(5))"},
     {0, NULL, 0, NULL, "Selection:"},
     {'f', "filter", SC_ARG_REQUIRED, "EXPR",
-     "keep cells where EXPR holds: col==v, col!=v, col in a,b, col>=x ... (repeat)"},
-    {OPT_MIN_GENES, "min-genes", SC_ARG_REQUIRED, "N", "keep cells with at least N genes [0]"},
+     "keep cells where EXPR holds: col==v, col!=v, col in a,b, col>=x ... "
+     "(repeat)"},
+    {OPT_MIN_GENES, "min-genes", SC_ARG_REQUIRED, "N",
+     "keep cells with at least N genes [0]"},
     {0, NULL, 0, NULL, "Sampling:"},
     {'n', "samples", SC_ARG_REQUIRED, "N",
      "draw N cells with replacement by weight [0: each cell once]"},
@@ -90,23 +94,29 @@ static const sc_opt opts[] = {
      "class weights from obs column(s) COL (repeat, or a,b)"},
     {OPT_SCHEME, "weight-scheme", SC_ARG_REQUIRED, "S",
      "class weight: inv (1/n) or scaler (s/(n+s)) [scaler]"},
-    {OPT_SCALER, "scaler", SC_ARG_REQUIRED, "S", "the s of the scaler scheme [10]"},
+    {OPT_SCALER, "scaler", SC_ARG_REQUIRED, "S",
+     "the s of the scaler scheme [10]"},
     {OPT_CELL_WEIGHT, "cell-weight", SC_ARG_REQUIRED, "W",
      "per-cell weight: nnz (scDataLoader's) or a numeric obs column"},
     {OPT_DS_WEIGHTS, "dataset-weights", SC_ARG_NONE, NULL,
      "multiply by the manifest's weight column"},
-    {OPT_BLOCK, "block", SC_ARG_REQUIRED, "B", "contiguous cells per block [16]"},
-    {OPT_BUFFER, "buffer", SC_ARG_REQUIRED, "K", "blocks gathered and shuffled together [256]"},
-    {OPT_NO_SHUFFLE, "no-shuffle", SC_ARG_NONE, NULL, "datasets and rows in order"},
+    {OPT_BLOCK, "block", SC_ARG_REQUIRED, "B",
+     "contiguous cells per block [16]"},
+    {OPT_BUFFER, "buffer", SC_ARG_REQUIRED, "K",
+     "blocks gathered and shuffled together [256]"},
+    {OPT_NO_SHUFFLE, "no-shuffle", SC_ARG_NONE, NULL,
+     "datasets and rows in order"},
     {'b', "batch-size", SC_ARG_REQUIRED, "N", "cells per batch [256]"},
     {OPT_SEED, "seed", SC_ARG_REQUIRED, "N", "random seed [0]"},
     {OPT_EPOCH, "epoch", SC_ARG_REQUIRED, "N", "epoch number [0]"},
-    {OPT_RANK, "rank", SC_ARG_REQUIRED, "R", "this rank [$RANK, $SLURM_PROCID, 0]"},
+    {OPT_RANK, "rank", SC_ARG_REQUIRED, "R",
+     "this rank [$RANK, $SLURM_PROCID, 0]"},
     {OPT_WORLD, "world-size", SC_ARG_REQUIRED, "W",
      "number of ranks [$WORLD_SIZE, $SLURM_NTASKS, 1]"},
     {OPT_UNEVEN, "uneven", SC_ARG_REQUIRED, "HOW",
      "equal batch counts by padding or dropping: pad or drop [pad]"},
-    {OPT_START, "start-batch", SC_ARG_REQUIRED, "N", "resume: skip the first N batches [0]"},
+    {OPT_START, "start-batch", SC_ARG_REQUIRED, "N",
+     "resume: skip the first N batches [0]"},
     {0, NULL, 0, NULL, "Transforms:"},
     {OPT_NORMALIZE, "normalize", SC_ARG_OPTIONAL, "T",
      "scale each cell to total T [10000]"},
@@ -117,7 +127,8 @@ static const sc_opt opts[] = {
      "N random expressed genes per cell, padded with -1"},
     {OPT_DENSE, "dense", SC_ARG_NONE, NULL, "dense rows over the output genes"},
     {0, NULL, 0, NULL, "dump:"},
-    {OPT_HEADER, "header", SC_ARG_NONE, NULL, "print the whole header (genes, vocabularies, datasets)"},
+    {OPT_HEADER, "header", SC_ARG_NONE, NULL,
+     "print the whole header (genes, vocabularies, datasets)"},
     SC_OPT_END};
 
 static const char usage[] =
@@ -205,8 +216,7 @@ static int on_option(int key, const char *arg, void *ud)
         o->max_open = (int)v;
         break;
     case OPT_GENES: {
-        sc_stream_genes *g =
-            realloc(a->genes, (a->n_genes + 1) * sizeof *g);
+        sc_stream_genes *g = realloc(a->genes, (a->n_genes + 1) * sizeof *g);
         const char *eq = strchr(arg, '=');
         if (!g)
             return sc_fail(SC_ENOMEM, "out of memory");
@@ -223,8 +233,10 @@ static int on_option(int key, const char *arg, void *ud)
         else if (!strcmp(arg, "none"))
             o->join = SC_STREAM_JOIN_NONE;
         else
-            return sc_fail(SC_EINVAL, "unknown join '%s' (inner, outer, "
-                                      "none)", arg);
+            return sc_fail(SC_EINVAL,
+                           "unknown join '%s' (inner, outer, "
+                           "none)",
+                           arg);
         break;
     case 'l': return push_csv(&a->labels, arg);
     case OPT_VOCAB: {
@@ -249,10 +261,10 @@ static int on_option(int key, const char *arg, void *ud)
         else if (!strcmp(arg, "scaler"))
             o->weight_scheme = SC_WEIGHT_SCALER;
         else
-            return sc_fail(SC_EINVAL, "unknown scheme '%s' (inv, scaler)",
-                           arg);
+            return sc_fail(SC_EINVAL, "unknown scheme '%s' (inv, scaler)", arg);
         break;
-    case OPT_SCALER: return sc_parse_double(arg, 1e-300, 1e300, &o->weight_scaler);
+    case OPT_SCALER:
+        return sc_parse_double(arg, 1e-300, 1e300, &o->weight_scaler);
     case OPT_CELL_WEIGHT: o->cell_weight = arg; break;
     case OPT_DS_WEIGHTS: o->dataset_weights = 1; break;
     case OPT_BLOCK: return i64(arg, 1, 1 << 24, &o->block);
@@ -267,9 +279,7 @@ static int on_option(int key, const char *arg, void *ud)
         rc = i64(arg, 0, UINT32_MAX, &v);
         o->epoch = (uint64_t)v;
         break;
-    case OPT_RANK:
-        a->rank_set = 1;
-        return i64(arg, 0, INT32_MAX, &o->rank);
+    case OPT_RANK: a->rank_set = 1; return i64(arg, 0, INT32_MAX, &o->rank);
     case OPT_WORLD:
         a->world_set = 1;
         return i64(arg, 1, INT32_MAX, &o->world_size);
@@ -437,8 +447,8 @@ static int cmd_run(struct args *a, sc_cli *cli)
     if (rc == 0) {
         sc_stream_stats st;
         sc_stream_get_stats(s, &st);
-        sc_log_info("%" PRIu64 " cells selected, %" PRIu64 " batches of %" PRId64
-                    " written",
+        sc_log_info("%" PRIu64 " cells selected, %" PRIu64
+                    " batches of %" PRId64 " written",
                     st.n_selected, st.n_batches, a->so.batch_size);
         sc_log_info("mixing: %.2f distinct datasets per batch (fully random: "
                     "%.2f, %.0f%%)",
@@ -523,8 +533,8 @@ out:
 
 static int dump_header(FILE *fp, const sc_batch_header *h)
 {
-    fprintf(fp, "#seed\t%" PRIu64 "\n#epoch\t%u\n#rank\t%u/%u\n",
-            h->seed, h->epoch, h->rank, h->world_size);
+    fprintf(fp, "#seed\t%" PRIu64 "\n#epoch\t%u\n#rank\t%u/%u\n", h->seed,
+            h->epoch, h->rank, h->world_size);
     for (size_t i = 0; i < h->n_info; i++)
         fprintf(fp, "#info\t%s\t%s\n", h->info_key[i], h->info_val[i]);
     for (size_t i = 0; i < h->n_datasets; i++)
@@ -552,8 +562,7 @@ static int cmd_dump(struct args *a, sc_cli *cli)
     if (cli->argc > 1)
         return sc_fail(SC_EINVAL, "dump takes one input");
     if (!in)
-        return sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                       strerror(errno));
+        return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
     if ((rc = sc_batch_reader_open(in, path, &r)) < 0 ||
         (rc = sc_io_atomic_open(a->output, &at, &fp)) < 0)
         goto out;
@@ -623,8 +632,8 @@ int main(int argc, char **argv)
             argc--;
             break;
         }
-    rc = sc_cli_parse(&cli, "sc-stream", usage, opts, argc, argv, on_option,
-                      &a);
+    rc =
+        sc_cli_parse(&cli, "sc-stream", usage, opts, argc, argv, on_option, &a);
     if (rc != SC_CLI_RUN) {
         free_args(&a);
         return rc;

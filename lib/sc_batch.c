@@ -8,9 +8,9 @@
 #include <string.h>
 #include <libdeflate.h>
 
-#define FRAME_HEAD 16
-#define FRAME_TAIL 8
-#define BATCH_FIXED 40
+#define FRAME_HEAD   16
+#define FRAME_TAIL   8
+#define BATCH_FIXED  40
 #define HEADER_FIXED 88
 /* Refuse frames larger than this (a damaged length field). */
 #define FRAME_MAX ((uint64_t)1 << 40)
@@ -153,8 +153,7 @@ static int grow(void **p, size_t n, size_t size)
     return 0;
 }
 
-int sc_batch_reserve(sc_batch *b, size_t n_cells, size_t nnz,
-                     size_t n_labels)
+int sc_batch_reserve(sc_batch *b, size_t n_cells, size_t nnz, size_t n_labels)
 {
     int rc;
     if (n_cells > b->cap_cells) {
@@ -209,8 +208,8 @@ static int wfail(void)
 
 static int write_frame(sc_batch_writer *w, int type)
 {
-    unsigned char head[FRAME_HEAD] = {'S', 'C', 'B', 'F', (unsigned char)type,
-                                      SC_BATCH_VERSION, 0, 0};
+    unsigned char head[FRAME_HEAD] = {
+        'S', 'C', 'B', 'F', (unsigned char)type, SC_BATCH_VERSION, 0, 0};
     unsigned char tail[FRAME_TAIL] = {0};
     uint64_t len = w->pl.n;
     uint32_t crc;
@@ -233,8 +232,8 @@ static int write_frame(sc_batch_writer *w, int type)
 static int encode_header(buf *b, const sc_batch_header *h)
 {
     int rc = 0;
-    uint32_t f32[8] = {SC_BATCH_VERSION, h->layout,  h->row_len,
-                       h->batch_size,    h->epoch,   h->rank,
+    uint32_t f32[8] = {SC_BATCH_VERSION, h->layout, h->row_len,
+                       h->batch_size,    h->epoch,  h->rank,
                        h->world_size,    0};
     for (int i = 0; i < 8 && rc == 0; i++)
         rc = put_u32(b, f32[i]);
@@ -264,10 +263,11 @@ static int text_header(sc_batch_writer *w)
     static const char *layouts[] = {"csr", "padded", "dense"};
     FILE *fp = w->fp;
 
-    fprintf(fp, "#sc-batch\t%d\tlayout=%s\tgenes=%zu\tdatasets=%zu\t"
-                "cells=%" PRIu64 "\tbatches=%" PRIu64 "\n",
-            SC_BATCH_VERSION, layouts[h->layout % 3], h->n_genes,
-            h->n_datasets, h->n_cells, h->n_batches);
+    fprintf(fp,
+            "#sc-batch\t%d\tlayout=%s\tgenes=%zu\tdatasets=%zu\t"
+            "cells=%" PRIu64 "\tbatches=%" PRIu64 "\n",
+            SC_BATCH_VERSION, layouts[h->layout % 3], h->n_genes, h->n_datasets,
+            h->n_cells, h->n_batches);
     fputs("#batch\tpad\tdataset\trow", fp);
     for (size_t k = 0; k < h->n_labels; k++)
         fprintf(fp, "\t%s", h->labels[k].name);
@@ -345,11 +345,10 @@ static int encode_batch(buf *p, const sc_batch *b)
     if ((rc = put_u64(p, b->index)) < 0 || (rc = put_u32(p, b->n_cells)) < 0 ||
         (rc = put_u32(p, b->n_pad)) < 0 || (rc = put_u64(p, b->nnz)) < 0 ||
         (rc = put_u32(p, b->n_labels)) < 0 ||
-        (rc = put_u32(p, b->layout)) < 0 ||
-        (rc = put_u32(p, b->row_len)) < 0 || (rc = put_u32(p, 0)) < 0)
+        (rc = put_u32(p, b->layout)) < 0 || (rc = put_u32(p, b->row_len)) < 0 ||
+        (rc = put_u32(p, 0)) < 0)
         return rc;
-    if (b->layout == SC_BATCH_CSR &&
-        (rc = put_arr(p, b->indptr, n + 1, 8)) < 0)
+    if (b->layout == SC_BATCH_CSR && (rc = put_arr(p, b->indptr, n + 1, 8)) < 0)
         return rc;
     if (b->layout != SC_BATCH_DENSE &&
         (rc = put_arr(p, b->indices, b->nnz, 4)) < 0)
@@ -432,8 +431,8 @@ static int read_frame(sc_batch_reader *r, int *type)
                                 : "stream ends inside a frame");
     }
     if (memcmp(head, "SCBF", 4) != 0)
-        return sc_fail(r->frames ? SC_ECORRUPT : SC_EFORMAT,
-                       "'%s': %s", r->name,
+        return sc_fail(r->frames ? SC_ECORRUPT : SC_EFORMAT, "'%s': %s",
+                       r->name,
                        r->frames ? "bad frame marker (damaged stream)"
                                  : "not an sc-batch stream");
     if (head[5] != SC_BATCH_VERSION)
@@ -458,9 +457,9 @@ static int read_frame(sc_batch_reader *r, int *type)
     crc = libdeflate_crc32(0, head, FRAME_HEAD);
     crc = libdeflate_crc32(crc, r->pl.p, r->pl.n);
     if (crc != get_u32(tail))
-        return sc_fail(SC_ECORRUPT, "'%s': frame %" PRIu64
-                                    ": checksum mismatch",
-                       r->name, r->frames);
+        return sc_fail(SC_ECORRUPT,
+                       "'%s': frame %" PRIu64 ": checksum mismatch", r->name,
+                       r->frames);
     r->frames++;
     *type = head[4];
     return 0;
@@ -664,8 +663,8 @@ int sc_batch_read(sc_batch_reader *r, sc_batch *b)
         return 0;
     }
     if (type != F_BATCH)
-        return sc_fail(SC_ECORRUPT, "'%s': unexpected frame type '%c'",
-                       r->name, type);
+        return sc_fail(SC_ECORRUPT, "'%s': unexpected frame type '%c'", r->name,
+                       type);
     if ((rc = decode_batch(r, b)) < 0)
         return rc;
     return 1;

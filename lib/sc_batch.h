@@ -50,7 +50,10 @@ typedef struct sc_batch_header {
     size_t n_datasets; /* sc_batch.dataset indexes this list */
     char **datasets;
 } sc_batch_header;
-#define SC_BATCH_HEADER_INIT {0}
+#define SC_BATCH_HEADER_INIT                                                   \
+    {                                                                          \
+        0                                                                      \
+    }
 void sc_batch_header_release(sc_batch_header *h);
 
 /* Append KEY = VAL (copied) to the settings of H. 0 or SC_ENOMEM. */
@@ -77,7 +80,10 @@ typedef struct sc_batch {
     int64_t *row; /* row of the cell in its dataset */
     size_t cap_cells, cap_nnz, cap_labels;
 } sc_batch;
-#define SC_BATCH_INIT {0}
+#define SC_BATCH_INIT                                                          \
+    {                                                                          \
+        0                                                                      \
+    }
 
 /* Make room for N_CELLS cells, NNZ entries and N_LABELS label columns
  * (contents kept up to the old sizes). 0 or SC_ENOMEM. */

@@ -107,8 +107,8 @@ int sc_perm_new(uint64_t n, uint64_t seed, uint64_t epoch, uint64_t stream,
 struct sc_alias {
     size_t n;
     double total;
-    double *prob;   /* probability of keeping column i */
-    size_t *alias;  /* the other index of column i */
+    double *prob;  /* probability of keeping column i */
+    size_t *alias; /* the other index of column i */
 };
 
 int sc_alias_new(const double *w, size_t n, sc_alias **out)

@@ -43,14 +43,14 @@
 
 /* Streams of the counter-based RNG (sc_rng_key's third argument). */
 enum {
-    RNG_BLOCKS = 1,      /* the block permutation of an epoch */
-    RNG_BUFFER = 2,      /* + (buffer << 8): the shuffle inside a buffer */
-    RNG_DRAWS = 3,       /* weighted draws, 4 values per position */
-    RNG_GENES = 4,       /* + (position << 8): random gene selection */
+    RNG_BLOCKS = 1, /* the block permutation of an epoch */
+    RNG_BUFFER = 2, /* + (buffer << 8): the shuffle inside a buffer */
+    RNG_DRAWS = 3,  /* weighted draws, 4 values per position */
+    RNG_GENES = 4,  /* + (position << 8): random gene selection */
 };
 
 /* Rows further apart than this are read separately, not as one range. */
-#define READ_GAP 16
+#define READ_GAP      16
 #define READ_MAX_ROWS 8192
 
 typedef struct ds {
@@ -60,11 +60,11 @@ typedef struct ds {
     ss_meta *meta;
     uint32_t *sel; /* selected rows, ascending */
     int64_t n_sel;
-    int32_t *gmap; /* var -> output column, -1 dropped */
-    int32_t **vmap;     /* per vocabulary column: local code -> global */
+    int32_t *gmap;       /* var -> output column, -1 dropped */
+    int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
-    int slot;           /* open-file slot, -1 */
-    sc_alias *alias;    /* weighted: over the selected cells */
+    int slot;            /* open-file slot, -1 */
+    sc_alias *alias;     /* weighted: over the selected cells */
     double mass;
 } ds;
 
@@ -103,18 +103,18 @@ typedef struct pair {
  * in a ring).
  */
 typedef struct sbuf {
-    int64_t j;        /* buffer index, -1: empty */
+    int64_t j; /* buffer index, -1: empty */
     uint64_t lo, n;
-    uint64_t *cell;   /* per position: dataset << 32 | row */
-    uint64_t *coff;   /* entries of the position in pool */
+    uint64_t *cell; /* per position: dataset << 32 | row */
+    uint64_t *coff; /* entries of the position in pool */
     uint32_t *clen;
-    double *cdepth;   /* sum of the row's stored values */
+    double *cdepth;    /* sum of the row's stored values */
     struct ord *order; /* read order: cells sorted by (dataset, row) */
     size_t cap_cells;
     pair *pool;
     size_t pool_n, pool_cap;
-    sc_block blk;     /* rows as read */
-    pair *scratch;    /* for sorting a row */
+    sc_block blk;  /* rows as read */
+    pair *scratch; /* for sorting a row */
     size_t scratch_cap;
 } sbuf;
 
@@ -252,8 +252,8 @@ static int filter_parse(const char *expr, filter *f)
         const char *s;
         int op;
     } ops[] = {{" not in ", OP_NOTIN}, {" in ", OP_IN}, {"==", OP_EQ},
-               {"!=", OP_NE},         {">=", OP_GE},  {"<=", OP_LE},
-               {">", OP_GT},          {"<", OP_LT},   {"=", OP_EQ}};
+               {"!=", OP_NE},          {">=", OP_GE},   {"<=", OP_LE},
+               {">", OP_GT},           {"<", OP_LT},    {"=", OP_EQ}};
     char *s, *p = NULL, *rhs;
     size_t k;
     int rc = 0;
@@ -266,16 +266,17 @@ static int filter_parse(const char *expr, filter *f)
             break;
     if (!p) {
         free(s);
-        return sc_fail(SC_EINVAL, "filter '%s': no operator (==, !=, in, "
-                                  "not in, >=, <=, >, <)", expr);
+        return sc_fail(SC_EINVAL,
+                       "filter '%s': no operator (==, !=, in, "
+                       "not in, >=, <=, >, <)",
+                       expr);
     }
     f->op = ops[k].op;
     *p = '\0';
     rhs = trim(p + strlen(ops[k].s));
     if (!*trim(s) || !*rhs) {
         free(s);
-        return sc_fail(SC_EINVAL, "filter '%s': empty column or value",
-                       expr);
+        return sc_fail(SC_EINVAL, "filter '%s': empty column or value", expr);
     }
     if (!(f->col = strdup(trim(s)))) {
         free(s);
@@ -295,10 +296,9 @@ static int filter_parse(const char *expr, filter *f)
         for (tok = f->op == OP_IN || f->op == OP_NOTIN
                        ? strtok_r(rhs, ",", &save)
                        : rhs;
-             tok && rc == 0;
-             tok = f->op == OP_IN || f->op == OP_NOTIN
-                       ? strtok_r(NULL, ",", &save)
-                       : NULL) {
+             tok && rc == 0; tok = f->op == OP_IN || f->op == OP_NOTIN
+                                       ? strtok_r(NULL, ",", &save)
+                                       : NULL) {
             rc = ss_strv_push(&f->vals, &f->n_vals, &cap, trim(tok));
         }
     }
@@ -370,7 +370,8 @@ static int select_rows(sc_stream *s, ds *d, const filter *f, size_t n_f)
     for (size_t i = 0; i < n_f; i++) {
         if (!(cols[i] = ss_meta_col(m, f[i].col))) {
             sc_log_info("'%s': no obs column '%s': filter '%s' drops all "
-                        "its cells", d->path, f[i].col, f[i].text);
+                        "its cells",
+                        d->path, f[i].col, f[i].text);
             continue;
         }
         if (!(pass[i] = malloc(cols[i]->n_cats + 1))) {
@@ -422,8 +423,8 @@ static int vocab_load(vcol *v, const char *path)
         if (*end || end == f0 || errno || code < 0 || code > INT32_MAX) {
             if (v->n == 0 && v->n_alias == 0)
                 continue; /* a header line */
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: '%s' is not a code",
-                         path, sc_lines_lineno(l), f0);
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: '%s' is not a code", path,
+                         sc_lines_lineno(l), f0);
             break;
         }
         if ((size_t)code >= v->n) {
@@ -655,8 +656,9 @@ static int genes_ref(sc_stream *s)
             if (!g[j].organism || same_organism(g[j].organism, d->organism))
                 use = &g[j];
         if (!use) {
-            rc = sc_fail(SC_EINVAL, "'%s': no reference gene list for "
-                                    "organism '%s'",
+            rc = sc_fail(SC_EINVAL,
+                         "'%s': no reference gene list for "
+                         "organism '%s'",
                          d->path, d->organism ? d->organism : "(unknown)");
             break;
         }
@@ -700,9 +702,10 @@ static int genes_join(sc_stream *s)
             same = !strcmp(a->var[k], b->var[k]);
     }
     if (!same && s->o.join == SC_STREAM_JOIN_NONE)
-        return sc_fail(SC_EINVAL, "the datasets' genes differ ('%s' and "
-                                  "others): choose --join inner|outer or "
-                                  "--genes FILE",
+        return sc_fail(SC_EINVAL,
+                       "the datasets' genes differ ('%s' and "
+                       "others): choose --join inner|outer or "
+                       "--genes FILE",
                        s->ds[0].path);
     /* the union in first-seen order, with the number of datasets per gene */
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
@@ -855,8 +858,8 @@ static int plan_weighted(sc_stream *s)
     if (s->n_wcol)
         for (size_t i = 0; i < s->n_ds; i++)
             for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
-                uint64_t *c = cmap_slot(&cm, class_key(s, &s->ds[i],
-                                                       s->ds[i].sel[j]));
+                uint64_t *c =
+                    cmap_slot(&cm, class_key(s, &s->ds[i], s->ds[i].sel[j]));
                 if (!c) {
                     rc = oom();
                     goto out;
@@ -876,8 +879,9 @@ static int plan_weighted(sc_stream *s)
             continue;
         if (o->cell_weight && strcmp(o->cell_weight, "nnz")) {
             if (!(cw = ss_meta_col(d->meta, o->cell_weight))) {
-                rc = sc_fail(SC_EINVAL, "'%s': no obs column '%s' for cell "
-                                        "weights",
+                rc = sc_fail(SC_EINVAL,
+                             "'%s': no obs column '%s' for cell "
+                             "weights",
                              d->path, o->cell_weight);
                 break;
             }
@@ -888,9 +892,8 @@ static int plan_weighted(sc_stream *s)
             for (int64_t k = 0; k < cw->n_cats; k++) {
                 char *end;
                 double v = strtod(cw->cats[k], &end);
-                cwv[k] = end != cw->cats[k] && !*end && v > 0 && isfinite(v)
-                             ? v
-                             : 0;
+                cwv[k] =
+                    end != cw->cats[k] && !*end && v > 0 && isfinite(v) ? v : 0;
             }
         }
         free(w);
@@ -957,9 +960,8 @@ static int plan_epoch(sc_stream *s)
         s->blk_prefix[i + 1] =
             s->blk_prefix[i] + ((uint64_t)s->ds[i].n_sel + B - 1) / B;
     s->n_blocks = s->blk_prefix[s->n_ds];
-    if (s->o.shuffle &&
-        (rc = sc_perm_new(s->n_blocks, s->o.seed, s->o.epoch, RNG_BLOCKS,
-                          &s->perm)) < 0)
+    if (s->o.shuffle && (rc = sc_perm_new(s->n_blocks, s->o.seed, s->o.epoch,
+                                          RNG_BLOCKS, &s->perm)) < 0)
         return rc;
     s->n_buffers = (s->n_blocks + K - 1) / K;
     if (!(s->buf_start = malloc((s->n_buffers + 1) * sizeof *s->buf_start)))
@@ -1023,8 +1025,7 @@ static int check_opts(const sc_stream_opts *o)
         return sc_fail(SC_EINVAL, "block, buffer and batch size must be "
                                   "positive");
     if (o->world_size < 1 || o->rank < 0 || o->rank >= o->world_size)
-        return sc_fail(SC_EINVAL, "rank %" PRId64 " is not in [0, %" PRId64
-                                  ")",
+        return sc_fail(SC_EINVAL, "rank %" PRId64 " is not in [0, %" PRId64 ")",
                        o->rank, o->world_size);
     if (o->start_batch < 0)
         return sc_fail(SC_EINVAL, "negative start batch");
@@ -1043,10 +1044,10 @@ static int make_header(sc_stream *s)
     char buf[64];
     int rc = 0;
 
-    h->layout = o->dense ? SC_BATCH_DENSE
+    h->layout = o->dense                         ? SC_BATCH_DENSE
                 : o->select != SC_STREAM_SEL_ALL ? SC_BATCH_PADDED
                                                  : SC_BATCH_CSR;
-    h->row_len = o->dense ? (uint32_t)s->n_out_genes
+    h->row_len = o->dense                       ? (uint32_t)s->n_out_genes
                  : h->layout == SC_BATCH_PADDED ? (uint32_t)o->max_len
                                                 : 0;
     h->batch_size = (uint32_t)o->batch_size;
@@ -1056,16 +1057,15 @@ static int make_header(sc_stream *s)
     h->seed = o->seed;
     h->n_batches = s->nb;
     h->n_cells = s->N;
-    if (!(h->labels = calloc(s->n_labels ? s->n_labels : 1,
-                             sizeof *h->labels)) ||
+    if (!(h->labels =
+              calloc(s->n_labels ? s->n_labels : 1, sizeof *h->labels)) ||
         !(h->datasets = calloc(s->n_ds ? s->n_ds : 1, sizeof *h->datasets)))
         return oom();
     for (size_t k = 0; k < s->n_labels; k++) {
         sc_batch_vocab *v = &h->labels[k];
         h->n_labels = k + 1;
         if (!(v->name = strdup(s->vc[k].name)) ||
-            !(v->terms = calloc(s->vc[k].n ? s->vc[k].n : 1,
-                                sizeof *v->terms)))
+            !(v->terms = calloc(s->vc[k].n ? s->vc[k].n : 1, sizeof *v->terms)))
             return oom();
         for (size_t j = 0; j < s->vc[k].n; j++) {
             if (!(v->terms[j] = strdup(s->vc[k].terms[j])))
@@ -1094,9 +1094,8 @@ static int make_header(sc_stream *s)
     if (rc == 0 && o->log1p)
         rc = sc_batch_header_info(h, "log1p", "natural");
     if (rc == 0 && o->select != SC_STREAM_SEL_ALL)
-        rc = sc_batch_header_info(h, "select",
-                                  o->select == SC_STREAM_SEL_TOP ? "top"
-                                                                 : "random");
+        rc = sc_batch_header_info(
+            h, "select", o->select == SC_STREAM_SEL_TOP ? "top" : "random");
     snprintf(buf, sizeof buf, "%" PRIu64, s->n_r);
     if (rc == 0)
         rc = sc_batch_header_info(h, "rank_cells", buf);
@@ -1133,8 +1132,8 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
         d->weight = in->weight;
         if (!(d->path = strdup(in->path)))
             return oom();
-        const char *org = in->organism && *in->organism ? in->organism
-                                                        : d->meta->organism;
+        const char *org =
+            in->organism && *in->organism ? in->organism : d->meta->organism;
         if (org && !(d->organism = strdup(org)))
             return oom();
         s->n_ds++;
@@ -1227,8 +1226,9 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
             if (!strcmp(o->vocabs[v].column, cols[k]))
                 break;
         if (k == s->n_vcols) {
-            rc = sc_fail(SC_EINVAL, "vocabulary for '%s', which is not a "
-                                    "label column",
+            rc = sc_fail(SC_EINVAL,
+                         "vocabulary for '%s', which is not a "
+                         "label column",
                          o->vocabs[v].column);
             goto fail;
         }
@@ -1267,8 +1267,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         uint64_t lo = (uint64_t)((unsigned __int128)s->N * o->rank / W);
         uint64_t hi = (uint64_t)((unsigned __int128)s->N * (o->rank + 1) / W);
         uint64_t bs = (uint64_t)o->batch_size;
-        uint64_t most = (s->N + (uint64_t)o->world_size - 1) /
-                        (uint64_t)o->world_size;
+        uint64_t most =
+            (s->N + (uint64_t)o->world_size - 1) / (uint64_t)o->world_size;
         uint64_t least = s->N / (uint64_t)o->world_size;
         s->lo = lo;
         s->n_r = hi - lo;
@@ -1524,9 +1524,9 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
             size_t t = sc_alias_draw2(s->top, sc_rng_at(key, 4 * p),
                                       sc_rng_at(key, 4 * p + 1));
             int64_t di = s->top_ds[t];
-            size_t c = sc_alias_draw2(s->ds[di].alias,
-                                      sc_rng_at(key, 4 * p + 2),
-                                      sc_rng_at(key, 4 * p + 3));
+            size_t c =
+                sc_alias_draw2(s->ds[di].alias, sc_rng_at(key, 4 * p + 2),
+                               sc_rng_at(key, 4 * p + 3));
             u->cell[i] = (uint64_t)di << 32 | s->ds[di].sel[c];
         }
     } else {
@@ -1619,8 +1619,8 @@ static int ensure_buffer(sc_stream *s, uint64_t g)
     }
     u = &s->buf[s->cur];
     if (s->pool && u->lo + u->n < s->lo + s->n_r) {
-        s->pf = (struct prefetch){s, 1 - s->cur, 1, 0,
-                                  buffer_of(s, u->lo + u->n)};
+        s->pf =
+            (struct prefetch){s, 1 - s->cur, 1, 0, buffer_of(s, u->lo + u->n)};
         s->buf[1 - s->cur].j = -1;
         sc_pool_submit(s->pool, prefetch_run, &s->pf);
     }

@@ -28,9 +28,9 @@
  * rank's first cells, or the rest is dropped).
  *
  * Threading: one thread calls a stream; with opts.threads > 1 the stream
- * reads its next buffer on a thread of its own meanwhile. Memory: the index (a few bytes per cell
- * and label column), the block permutation, and one buffer of
- * block*buffer cells.
+ * reads its next buffer on a thread of its own meanwhile. Memory: the index (a
+ * few bytes per cell and label column), the block permutation, and one buffer
+ * of block*buffer cells.
  */
 
 enum { SC_STREAM_JOIN_NONE = 0, SC_STREAM_JOIN_INNER, SC_STREAM_JOIN_OUTER };
@@ -81,28 +81,28 @@ typedef struct sc_stream_opts {
     size_t n_filters;
     int64_t min_genes; /* rows with fewer stored entries are left out */
 
-    int64_t n_samples;               /* > 0: weighted, with replacement */
-    const char *const *weight_cols;  /* class weights from these columns */
+    int64_t n_samples;              /* > 0: weighted, with replacement */
+    const char *const *weight_cols; /* class weights from these columns */
     size_t n_weight_cols;
-    int weight_scheme;   /* SC_WEIGHT_INV or SC_WEIGHT_SCALER */
+    int weight_scheme; /* SC_WEIGHT_INV or SC_WEIGHT_SCALER */
     double weight_scaler;
     const char *cell_weight; /* NULL, "nnz", or a numeric obs column */
     int dataset_weights;     /* use sc_stream_input.weight */
 
-    int shuffle;     /* 0: sequential order (no permutation) */
-    int64_t block;   /* cells per block [16] */
-    int64_t buffer;  /* blocks per buffer [256] */
+    int shuffle;    /* 0: sequential order (no permutation) */
+    int64_t block;  /* cells per block [16] */
+    int64_t buffer; /* blocks per buffer [256] */
     int64_t batch_size;
     uint64_t seed, epoch;
     int64_t rank, world_size;
-    int uneven;           /* SC_STREAM_PAD or SC_STREAM_DROP */
-    int64_t start_batch;  /* skip this many batches of the rank */
+    int uneven;          /* SC_STREAM_PAD or SC_STREAM_DROP */
+    int64_t start_batch; /* skip this many batches of the rank */
 
     double normalize; /* > 0: scale every cell to this total */
     int log1p;
-    int select;       /* SC_STREAM_SEL_* */
-    int64_t max_len;  /* genes per cell with SC_STREAM_SEL_TOP/RANDOM */
-    int dense;        /* dense rows over the output genes */
+    int select;      /* SC_STREAM_SEL_* */
+    int64_t max_len; /* genes per cell with SC_STREAM_SEL_TOP/RANDOM */
+    int dense;       /* dense rows over the output genes */
 
     int threads; /* > 1: read the next buffer while batches are cut */
 } sc_stream_opts;

@@ -329,8 +329,7 @@ static int has_name(const char *const *v, size_t n, const char *s)
 }
 
 static int meta_from_file(const char *path, const char *matrix,
-                          const char *const *cols, size_t n_cols,
-                          ss_meta **out)
+                          const char *const *cols, size_t n_cols, ss_meta **out)
 {
     sc_adata *ad = NULL;
     ss_meta *m;
@@ -548,8 +547,8 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     m->n_obs = rget_i64(&b);
     m->n_vars = rget_i64(&b);
     m->organism = rget_str(&b);
-    if (b.bad || m->n_obs < 0 || m->n_vars < 0 ||
-        (uint64_t)m->n_vars > b.n || (uint64_t)m->n_obs > b.n)
+    if (b.bad || m->n_obs < 0 || m->n_vars < 0 || (uint64_t)m->n_vars > b.n ||
+        (uint64_t)m->n_obs > b.n)
         goto out;
     if (m->organism && !*m->organism) {
         free(m->organism);
@@ -602,9 +601,8 @@ out:
 }
 
 /* Write a cache entry (best effort: a failure is only a slower next run). */
-static void cache_write(const char *file, const char *path,
-                        const char *matrix, const struct stat *st,
-                        const ss_meta *m)
+static void cache_write(const char *file, const char *path, const char *matrix,
+                        const struct stat *st, const ss_meta *m)
 {
     wbuf b = {0};
     int64_t stamp[3];
@@ -705,16 +703,15 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
 /* Sources                                                                  */
 
 struct ss_src {
-    hid_t file;     /* direct h5ad opening, or H5I_INVALID_HID */
-    sc_mat *mat;    /* owned when file is open */
-    sc_adata *ad;   /* other formats: owns the matrix */
+    hid_t file;   /* direct h5ad opening, or H5I_INVALID_HID */
+    sc_mat *mat;  /* owned when file is open */
+    sc_adata *ad; /* other formats: owns the matrix */
 };
 
 /* An h5ad matrix opened without reading obs, var and uns: that keeps the
  * re-opening of files evicted from the open-file cache cheap. Returns
  * SC_EUNSUP for layouts left to sc_adata_open. */
-static int open_h5ad_direct(const char *path, const char *matrix,
-                            ss_src *s)
+static int open_h5ad_direct(const char *path, const char *matrix, ss_src *s)
 {
     char gpath[512], p_data[600], p_idx[600], p_ptr[600];
     char *enc = NULL;

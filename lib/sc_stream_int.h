@@ -22,9 +22,9 @@ typedef struct ss_col {
 /* What the index keeps of one dataset (sc_stream_index.c). */
 typedef struct ss_meta {
     int64_t n_obs, n_vars;
-    char **var;      /* n_vars gene ids */
-    uint32_t *nnz;   /* stored entries per row */
-    char *organism;  /* or NULL */
+    char **var;     /* n_vars gene ids */
+    uint32_t *nnz;  /* stored entries per row */
+    char *organism; /* or NULL */
     size_t n_cols;
     ss_col *cols;
 } ss_meta;
@@ -33,7 +33,8 @@ typedef struct ss_meta {
  * (missing obs columns are fine: they are absent from the result), from
  * CACHE_DIR when a valid entry holds them all, else from the file (then
  * the entry is written, with the union of the columns). CACHE_DIR NULL: no
- * cache; "": the entry is PATH.scidx beside the dataset. *HIT tells whether the cache answered. */
+ * cache; "": the entry is PATH.scidx beside the dataset. *HIT tells whether the
+ * cache answered. */
 SC_MUST_CHECK int ss_meta_load(const char *path, const char *matrix,
                                const char *cache_dir, const char *const *cols,
                                size_t n_cols, ss_meta **out, int *hit);
