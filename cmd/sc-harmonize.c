@@ -43,7 +43,7 @@ static const sc_opt opts[] = {
     {'k', "keep-going", SC_ARG_NONE, NULL,
      "record a failed dataset and go on with the others"},
     {'l', "compress-level", SC_ARG_REQUIRED, "N",
-     "gzip level of the written h5ad, 0 for none [4]"},
+     "gzip level of the written h5ad, 0 for none [1]"},
     {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
      "reference data directory [$SC_SHARE, else the installed share/sc]"},
     {0, NULL, 0, NULL, "Counts and genes:"},

@@ -391,7 +391,12 @@ static int read_vals(sc_mat *m, hid_t ds, sc_dtype stored, int64_t s,
             m->stage_cap = (size_t)n * isz;
         }
         rc = sc_h5chunk_read(ds, s, n, isz, m->stage, m->threads, m->label);
-        if (rc == 0 && want == SC_DT_F64)
+        if (rc == 0 && want == SC_DT_F64 && stored == SC_DT_F32) {
+            const float *f = m->stage; /* the common case: one tight loop */
+
+            for (int64_t k = 0; k < n; k++)
+                ((double *)out)[k] = f[k];
+        } else if (rc == 0 && want == SC_DT_F64)
             for (int64_t k = 0; k < n; k++)
                 ((double *)out)[k] = stored_num(m->stage, stored, k);
         else if (rc == 0)
