@@ -10,6 +10,7 @@
 
 #include "sc-annotate.h"
 #include "sc_cli.h"
+#include "sc_config.h"
 #include "sc_io.h"
 #include "sc_match.h"
 #include "sc_log.h"
@@ -192,6 +193,8 @@ static int on_option(int key, const char *arg, void *ud)
 {
     struct args *a = ud;
 
+    if (key >= 0 && key < (int)sizeof a->given)
+        a->given[key] = 1;
     switch (key) {
     case 'o': a->output = arg; break;
     case 'O':
@@ -233,6 +236,14 @@ static int on_option(int key, const char *arg, void *ud)
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
     return 0;
+}
+
+/* Whether the command line set option KEY (it beats the settings file). */
+static int was_given(int key, void *ud)
+{
+    const struct args *a = ud;
+
+    return key >= 0 && key < (int)sizeof a->given && a->given[key];
 }
 
 /* --version: the reference data versions, read from the files. */
@@ -778,6 +789,7 @@ int main(int argc, char **argv)
     int ci = command_index(argc, argv), rc;
     const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
     sc_onto *o = NULL;
+    static sc_config *cfg; /* option values point into it until exit */
     sc_atomic out;
     FILE *fp = NULL;
     sc_cli cli;
@@ -799,6 +811,14 @@ int main(int argc, char **argv)
                       &a);
     if (rc != SC_CLI_RUN)
         return rc;
+    /* settings: the command line beats the file; a file may hold the
+     * settings of every command */
+    if ((rc = sc_config_read(cli.config, prog, &cfg)) < 0 ||
+        (rc = sc_config_apply(cfg, opts_all, &cli, on_option, was_given, &a)) <
+            0) {
+        sc_config_free(cfg);
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
+    }
     /* the operands start with the command's name */
     cli.argc--;
     cli.argv++;
@@ -837,5 +857,7 @@ int main(int argc, char **argv)
             rc = wrc;
     }
     sc_onto_free(o);
-    return sc_cli_finish(&cli, rc);
+    rc = sc_cli_finish(&cli, rc);
+    sc_config_free(cfg);
+    return rc;
 }

@@ -37,6 +37,7 @@ struct args {
     const char *fields;
     int coarse;
     const sc_cli *cli;
+    unsigned char given[0x400]; /* options set on the command line */
 };
 
 /* One JSON value on a line of FP; VALUE is released. 0 or SC_EIO. */

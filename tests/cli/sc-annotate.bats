@@ -430,3 +430,23 @@ PYEOF
     [[ ${lines[2]} == $'0\tCL:0000084\tT cell\t1\t'*$'\t2' ]]
     [[ ${lines[3]} == $'1\tCL:0000236\tB cell\t1\t'*$'\t1' ]]
 }
+
+@test "sc-annotate annotate: columns from a YAML settings file; flags win" {
+    local c in
+    c=$(corpus)
+    in=$("$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/truth.json")
+    printf 'sc-annotate:\n  column: [cell_type=leiden, tissue=]\n  suggestions: 0\n' > "$BATS_TEST_TMPDIR/s.yaml"
+    run -0 sc-annotate annotate -c "$BATS_TEST_TMPDIR/s.yaml" --dry-run -d "$BATS_TEST_TMPDIR/o" "$c/$in"
+    rep=$BATS_TEST_TMPDIR/o/${in%.h5ad}.annotate.json
+    run -0 "$PY" -c 'import json,sys; f=json.load(open(sys.argv[1]))["fields"]; print(f["cell_type"]["column"], "tissue" in f)' "$rep"
+    [[ $output == "leiden False" ]]
+    SC_CONFIG=$BATS_TEST_TMPDIR/s.yaml run -0 sc-annotate annotate --column cell_type=nothing --dry-run -d "$BATS_TEST_TMPDIR/o" "$c/$in"
+    run -0 "$PY" -c 'import json,sys; f=json.load(open(sys.argv[1]))["fields"]; print(f["cell_type"]["column"])' "$rep"
+    [[ $output != leiden ]]
+    printf 'sc-annotate:\n  colour: red\n' > "$BATS_TEST_TMPDIR/bad.yaml"
+    run -2 --separate-stderr sc-annotate term -c "$BATS_TEST_TMPDIR/bad.yaml" CL:0000236
+    [[ $stderr == *"unknown key 'colour'"* ]]
+}
