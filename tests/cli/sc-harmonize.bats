@@ -252,3 +252,19 @@ print(a.uns["organism_ontology_term_id"], a.var_names[0][:4], a.n_vars > 1000)' 
         "$BATS_TEST_TMPDIR/m/ds000.h5ad"
     [[ $output == "NCBITaxon:10090 ENSG True" ]]
 }
+
+@test "sc-harmonize: outputs pass sc-annotate's schema checks but the embedding" {
+    sc-annotate validate --help > /dev/null 2>&1 || skip "no sc-annotate validate"
+    local c
+    c=$(corpus)
+    # schema-7 and older-schema datasets (the author ones have free-text
+    # labels only: mapping them is sc-annotate's job)
+    run -0 sc-harmonize --min-mapped-genes 1000 -d "$BATS_TEST_TMPDIR" \
+        "$c"/ds000.h5ad "$c"/ds003.h5ad "$c"/ds005.h5ad "$c"/ds006.h5ad
+    run -1 --separate-stderr sc-annotate validate "$BATS_TEST_TMPDIR"/ds00*.h5ad
+    printf '%s\n' "$output" | grep ERROR | grep -v "embedding in 'obsm'" && return 1
+    [[ $(printf '%s\n' "$output" | grep -c ERROR) -eq 4 ]]
+    # the inputs had the old-layout errors that were fixed
+    run -1 --separate-stderr sc-annotate validate "$c"/ds003.h5ad
+    [[ $output == *"deprecated"* ]]
+}
