@@ -1383,8 +1383,8 @@ static int pool_reserve(sbuf *u, size_t more)
 }
 
 /* Sort N pairs by column: insertion sort for short runs, else an LSD radix
- * sort in 11-bit digits through TMP (columns are < 2^31, and a gene space
- * of 60,000 needs two passes). The rows of a dataset whose genes are not in
+ * sort in 8-bit digits through TMP (a gene space of 60,000 needs two
+ * passes). The rows of a dataset whose genes are not in
  * the output order need this once per cell, so qsort's calls cost. */
 static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
 {
@@ -1399,17 +1399,17 @@ static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
         return;
     }
     pair *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 32 && (max_col >> shift); shift += 11) {
-        size_t count[2048] = {0};
+    for (unsigned shift = 0; shift < 32 && (max_col >> shift); shift += 8) {
+        uint32_t count[256] = {0};
         for (size_t i = 0; i < n; i++)
-            count[((uint32_t)src[i].col >> shift) & 2047]++;
-        for (size_t k = 0, sum = 0; k < 2048; k++) {
-            size_t c = count[k];
+            count[((uint32_t)src[i].col >> shift) & 255]++;
+        for (uint32_t k = 0, sum = 0; k < 256; k++) {
+            uint32_t c = count[k];
             count[k] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++)
-            dst[count[((uint32_t)src[i].col >> shift) & 2047]++] = src[i];
+            dst[count[((uint32_t)src[i].col >> shift) & 255]++] = src[i];
         pair *t = src;
         src = dst;
         dst = t;
@@ -1653,11 +1653,10 @@ static int batch_grow(sc_stream *s, sc_batch *b, size_t nnz)
 
 /* Transform the entries of one cell (in s->tmp, N of them) and append them
  * to B as cell I. */
-static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, size_t n,
+static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, pair *t, size_t n,
                      double depth, uint64_t g)
 {
     const sc_stream_opts *o = &s->o;
-    pair *t = s->tmp;
     int rc;
 
     if (o->normalize > 0 && depth > 0)
@@ -1750,16 +1749,23 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
         uint32_t row = (uint32_t)cell;
         const ds *d = &s->ds[di];
         size_t n = u->clen[pos];
-        if (n > s->tmp_cap) {
-            pair *t = realloc(s->tmp, n * sizeof *t);
-            if (!t)
-                return oom();
-            s->tmp = t;
-            s->tmp_cap = n;
+        /* the transforms change entries in place: on a copy, since a
+         * padding cell may use the same entries again */
+        pair *t = u->pool + u->coff[pos];
+        if (s->o.normalize > 0 || s->o.log1p ||
+            s->o.select != SC_STREAM_SEL_ALL) {
+            if (n > s->tmp_cap) {
+                pair *p = realloc(s->tmp, n * sizeof *p);
+                if (!p)
+                    return oom();
+                s->tmp = p;
+                s->tmp_cap = n;
+            }
+            if (n)
+                memcpy(s->tmp, t, n * sizeof *s->tmp);
+            t = s->tmp;
         }
-        if (n)
-            memcpy(s->tmp, u->pool + u->coff[pos], n * sizeof *s->tmp);
-        if ((rc = emit_cell(s, b, i, n, u->cdepth[pos], g)) < 0)
+        if ((rc = emit_cell(s, b, i, t, n, u->cdepth[pos], g)) < 0)
             return rc;
         b->dataset[i] = (int32_t)di;
         b->row[i] = row;
