@@ -581,10 +581,12 @@ static void test_write(void)
     if (!ad)
         return;
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
-        sc_write_opts o = {runs[i].level, runs[i].block_rows};
+        sc_write_opts o = SC_WRITE_OPTS_INIT;
         char path[512];
         int rc;
 
+        o.compress_level = runs[i].level;
+        o.block_rows = runs[i].block_rows;
         path_in_tmp(path, sizeof path, runs[i].name);
         rc = sc_h5ad_write(ad, path, &o);
         if (rc)
@@ -913,10 +915,11 @@ static void round_trip(const sc_adata *ad, const char *name,
  * matrices) -> reader: the same dataset every time. */
 static void test_round_trip(void)
 {
-    sc_write_opts o = {4, 2};
+    sc_write_opts o = SC_WRITE_OPTS_INIT;
     sc_adata *ad = build(), *back = NULL;
     char path[512];
 
+    o.block_rows = 2;
     CHECK(ad != NULL);
     if (!ad)
         return;
@@ -1000,8 +1003,9 @@ static void test_failures(void)
     sc_adata *ad = build();
     sc_elem *c;
     char path[512];
-    sc_write_opts bad_level = {12, 0};
+    sc_write_opts bad_level = SC_WRITE_OPTS_INIT;
 
+    bad_level.compress_level = 12;
     CHECK(ad != NULL);
     if (!ad)
         return;
