@@ -265,6 +265,12 @@ print(",".join(repr(50 * c[t] / (c[t] + 50)) for t in sys.stdin.read().split("\n
     [[ $output == "20" ]]
     sc-stream --dense -b 100 -o dense.bin corpus/ds001.h5ad
     run -0 check values dense.bin
+    # dense over a gene subset: a reference list of every 7th of its genes
+    $PY -c 'import anndata; print("\n".join(anndata.read_h5ad("corpus/ds001.h5ad", backed="r").var_names[::7]))' > sub.txt
+    sc-stream --genes sub.txt --dense -b 100 -o sub.bin corpus/ds001.h5ad
+    run -0 check values sub.bin
+    run -0 bash -c 'sc-stream dump sub.bin | awk -F"\t" "NR == 3 { print split(\$6, v, \",\") }"'
+    [[ $output == $(wc -l < sub.txt) ]]
 }
 
 @test "sc-stream: 10x, MTX and loom inputs, raw.X, rows in ascending gene order" {
