@@ -301,6 +301,15 @@ SC_MUST_CHECK int sc_adata_open(const char *path, unsigned flags,
 /* Per-format openers (used by sc_adata_open; exposed for tests). */
 SC_MUST_CHECK int sc_h5ad_open(const char *path, unsigned flags,
                                sc_adata **out);
+/* Read the one element at PATH ("obs/cell_type", "var/_index", "uns/x")
+ * of an h5ad FILE (an open hid_t, as int64_t) written with the modern
+ * encodings (anndata >= 0.8; the root's encoding-type is "anndata"), as
+ * sc_h5ad_open would: categoricals, nullables, arrays, strings, dicts.
+ * For loaders that need a few columns of many files (sc-stream's index)
+ * without reading the whole of obs, var and uns. *OUT is the caller's
+ * (NULL for an object that is neither group nor dataset). */
+SC_MUST_CHECK int sc_h5ad_read_element(int64_t file, const char *path,
+                                       sc_elem **out);
 SC_MUST_CHECK int sc_tenx_h5_open(const char *path, unsigned flags,
                                   sc_adata **out);
 SC_MUST_CHECK int sc_tenx_mtx_open(const char *path, unsigned flags,

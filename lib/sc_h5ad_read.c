@@ -830,6 +830,12 @@ static int read_element(rd *r, hid_t loc, const char *name, const char *label,
     return rc;
 }
 
+int sc_h5ad_read_element(int64_t file, const char *path, sc_elem **out)
+{
+    rd r = {(hid_t)file, path, 0};
+    return read_element(&r, (hid_t)file, path, path, 0, out);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Top level */
 

@@ -283,9 +283,20 @@ static int count_rows(sc_mat *m, int64_t n, uint32_t *nnz)
     return rc;
 }
 
-/* Entries per row of a CSR matrix of an h5ad file, from its indptr alone
- * (the matrix is not read). Returns SC_EUNSUP when AD is not such a file. */
-static int count_rows_indptr(sc_adata *ad, const char *matrix, sc_mat *m,
+/* The HDF5 group of MATRIX ("X", "raw", a layer) in an h5ad file. */
+static void matrix_group(const char *matrix, char *buf, size_t size)
+{
+    if (!matrix || !strcmp(matrix, "X"))
+        snprintf(buf, size, "X");
+    else if (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X"))
+        snprintf(buf, size, "raw/X");
+    else
+        snprintf(buf, size, "layers/%s", matrix);
+}
+
+/* Entries per row of CSR matrix M of the h5ad FILE, from its indptr alone
+ * (the values are not read). SC_EUNSUP when M is not such a matrix. */
+static int count_rows_indptr(hid_t file, const char *matrix, sc_mat *m,
                              int64_t n, uint32_t *nnz)
 {
     sc_mat_info info;
@@ -294,19 +305,13 @@ static int count_rows_indptr(sc_adata *ad, const char *matrix, sc_mat *m,
     int rc;
 
     sc_mat_get_info(m, &info);
-    if (ad->format != SC_FMT_H5AD || info.fmt != SC_MAT_CSR || !ad->priv ||
-        ad->priv_free != sc_h5_file_priv_free)
+    if (info.fmt != SC_MAT_CSR)
         return SC_EUNSUP;
-    if (!matrix || !strcmp(matrix, "X"))
-        snprintf(path, sizeof path, "X/indptr");
-    else if (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X"))
-        snprintf(path, sizeof path, "raw/X/indptr");
-    else
-        snprintf(path, sizeof path, "layers/%s/indptr", matrix);
-    if (sc_h5_is_dataset(*(hid_t *)ad->priv, path) != 1)
+    matrix_group(matrix, path, sizeof path - 8);
+    strcat(path, "/indptr");
+    if (sc_h5_is_dataset(file, path) != 1)
         return SC_EUNSUP;
-    if ((rc = sc_h5_read_path(*(hid_t *)ad->priv, path, "indptr", path, &e)) <
-        0)
+    if ((rc = sc_h5_read_path(file, path, "indptr", path, &e)) < 0)
         return rc;
     if (e->rank != 1 || sc_elem_count(e) != n + 1) {
         sc_elem_free(e);
@@ -318,6 +323,15 @@ static int count_rows_indptr(sc_adata *ad, const char *matrix, sc_mat *m,
     }
     sc_elem_free(e);
     return 0;
+}
+
+/* Entries per row, from indptr when it can: reading every value of a
+ * large gzip dataset to count its rows is what made a first run slow. */
+static int entries_per_row(hid_t file, const char *matrix, sc_mat *m, int64_t n,
+                           uint32_t *nnz)
+{
+    int rc = file >= 0 ? count_rows_indptr(file, matrix, m, n, nnz) : SC_EUNSUP;
+    return rc == SC_EUNSUP ? count_rows(m, n, nnz) : rc;
 }
 
 static int has_name(const char *const *v, size_t n, const char *s)
@@ -365,12 +379,11 @@ static int meta_from_file(const char *path, const char *matrix,
             goto fail;
         }
     }
-    /* from indptr when it can: reading every value of a large gzip
-     * dataset to count its rows is what made a first run slow */
-    rc = count_rows_indptr(ad, matrix, mat, m->n_obs, m->nnz);
-    if (rc == SC_EUNSUP)
-        rc = count_rows(mat, m->n_obs, m->nnz);
-    if (rc < 0)
+    hid_t file = H5I_INVALID_HID;
+    if (ad->format == SC_FMT_H5AD && ad->priv &&
+        ad->priv_free == sc_h5_file_priv_free)
+        file = *(hid_t *)ad->priv;
+    if ((rc = entries_per_row(file, matrix, mat, m->n_obs, m->nnz)) < 0)
         goto fail;
     m->organism = organism_of(ad);
     if (!(m->cols = calloc(n_cols ? n_cols : 1, sizeof *m->cols))) {
@@ -647,6 +660,10 @@ out:
     free(b.p);
 }
 
+static int meta_from_h5ad(const char *path, const char *matrix,
+                          const char *const *cols, size_t n_cols,
+                          ss_meta **out);
+
 int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
                  const char *const *cols, size_t n_cols, ss_meta **out,
                  int *hit)
@@ -688,7 +705,9 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     for (size_t i = 0; m && i < m->n_cols; i++)
         want[n_want++] = m->cols[i].name;
     ss_meta *fresh = NULL;
-    rc = meta_from_file(path, matrix, want, n_want, &fresh);
+    rc = meta_from_h5ad(path, matrix, want, n_want, &fresh);
+    if (rc == SC_EUNSUP)
+        rc = meta_from_file(path, matrix, want, n_want, &fresh);
     free(want);
     ss_meta_free(m);
     if (rc < 0)
@@ -727,6 +746,11 @@ static int open_h5ad_direct(const char *path, const char *matrix, ss_src *s)
         snprintf(gpath, sizeof gpath, "/layers/%s", matrix);
     if ((rc = sc_h5_open_ro(path, &s->file)) < 0)
         return rc;
+    /* an AnnData tree (loom and 10x files have other layouts, and loom's
+     * layers are genes x cells) */
+    if (sc_h5_is_group(s->file, "obs") != 1 ||
+        sc_h5_is_group(s->file, "var") != 1)
+        return SC_EUNSUP;
     if (sc_h5_is_dataset(s->file, gpath) == 1) {
         /* dense: the reader handles 1-D/2-D details */
         return sc_mat_open_h5_dense(s->file, gpath, gpath, SC_MAT_DENSE,
@@ -767,22 +791,19 @@ int ss_src_open(const char *path, const char *matrix, ss_src **out)
         return sc_fail(SC_ENOMEM, "out of memory");
     s->file = H5I_INVALID_HID;
     sc_h5_init();
-    if (sc_adata_detect(path) == SC_FMT_H5AD) {
-        rc = open_h5ad_direct(path, matrix, s);
-        if (rc == 0) {
-            *out = s;
-            return 0;
-        }
-        sc_mat_free(s->mat);
-        s->mat = NULL;
-        if (s->file >= 0)
-            H5Fclose(s->file);
-        s->file = H5I_INVALID_HID;
-        if (rc != SC_EUNSUP) {
-            free(s);
-            return sc_fail_ctx(rc, "'%s'", path);
-        }
+    /* Try the file as an h5ad straight away (detecting the format first
+     * would open it twice); anything else, or any problem, goes through
+     * sc_adata_open, which also gives the error message. */
+    if (open_h5ad_direct(path, matrix, s) == 0) {
+        *out = s;
+        return 0;
     }
+    sc_err_clear();
+    sc_mat_free(s->mat);
+    s->mat = NULL;
+    if (s->file >= 0)
+        H5Fclose(s->file);
+    s->file = H5I_INVALID_HID;
     if ((rc = sc_adata_open(path, 0, &s->ad)) < 0 ||
         (rc = ss_pick_matrix(s->ad, matrix, &s->mat)) < 0) {
         ss_src_close(s);
@@ -809,4 +830,142 @@ void ss_src_close(ss_src *s)
             H5Fclose(s->file);
     }
     free(s);
+}
+
+/* A string scalar element at PATH of FILE, or NULL. */
+static char *read_scalar_str(hid_t file, const char *path)
+{
+    sc_elem *e = NULL;
+    char *s = NULL;
+    if (sc_h5_exists(file, path) != 1 ||
+        sc_h5ad_read_element(file, path, &e) < 0 || !e) {
+        sc_err_clear();
+        sc_elem_free(e);
+        return NULL;
+    }
+    if (e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR && e->rank == 0 &&
+        sc_elem_str(e, 0) && *sc_elem_str(e, 0))
+        s = strdup(sc_elem_str(e, 0));
+    sc_elem_free(e);
+    return s;
+}
+
+/* The index of a modern h5ad, reading only what it keeps: the matrix's
+ * shape and indptr, var's index, the columns asked for and the organism.
+ * Loading the whole of obs, var and uns as sc_adata_open does costs most
+ * of the time of a first run over thousands of small files, and much
+ * memory on large ones. SC_EUNSUP sends other files to meta_from_file. */
+static int meta_from_h5ad(const char *path, const char *matrix,
+                          const char *const *cols, size_t n_cols, ss_meta **out)
+{
+    ss_src *src = NULL;
+    ss_meta *m = NULL;
+    sc_elem *e = NULL;
+    sc_mat_info info;
+    char *enc = NULL, *iname = NULL, buf[600];
+    const char *vg;
+    hid_t f, g;
+    int rc;
+
+    *out = NULL;
+    if ((rc = ss_src_open(path, matrix, &src)) < 0)
+        return rc == SC_ENOTFOUND ? SC_EUNSUP : rc;
+    f = src->file;
+    if (src->ad || f < 0 || sc_h5_attr_str(f, "encoding-type", &enc) < 0 ||
+        strcmp(enc, "anndata") != 0) {
+        rc = SC_EUNSUP;
+        goto out;
+    }
+    if (!(m = calloc(1, sizeof *m))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    sc_mat_get_info(src->mat, &info);
+    m->n_obs = info.n_rows;
+    m->n_vars = info.n_cols;
+    /* var's index: the dataset named by the _index attribute */
+    vg = matrix && (!strcmp(matrix, "raw") || !strcmp(matrix, "raw/X"))
+             ? "raw/var"
+             : "var";
+    if ((g = H5Gopen2(f, vg, H5P_DEFAULT)) < 0) {
+        rc = SC_EUNSUP;
+        goto out;
+    }
+    rc = sc_h5_attr_str(g, "_index", &iname);
+    H5Gclose(g);
+    if (rc < 0) {
+        rc = SC_EUNSUP;
+        goto out;
+    }
+    snprintf(buf, sizeof buf, "%s/%s", vg, iname);
+    if ((rc = sc_h5ad_read_element(f, buf, &e)) < 0)
+        goto out;
+    if (!e || e->kind != SC_K_ARRAY || e->dtype != SC_DT_STR ||
+        sc_elem_count(e) != m->n_vars) {
+        rc = SC_EUNSUP;
+        goto out;
+    }
+    if (!(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)) ||
+        !(m->nnz = malloc((m->n_obs ? m->n_obs : 1) * sizeof *m->nnz)) ||
+        !(m->cols = calloc(n_cols ? n_cols : 1, sizeof *m->cols))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* take the strings over instead of copying them */
+    for (int64_t i = 0; i < m->n_vars; i++) {
+        char **sv = e->data;
+        m->var[i] = sv[i] ? sv[i] : strdup("");
+        sv[i] = NULL;
+        if (!m->var[i]) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    sc_elem_free(e);
+    e = NULL;
+    if ((rc = entries_per_row(f, matrix, src->mat, m->n_obs, m->nnz)) < 0)
+        goto out;
+    for (size_t i = 0; i < n_cols; i++) {
+        snprintf(buf, sizeof buf, "obs/%s", cols[i]);
+        if (has_name(cols, i, cols[i]) || sc_h5_exists(f, buf) != 1)
+            continue;
+        if ((rc = sc_h5ad_read_element(f, buf, &e)) < 0)
+            goto out;
+        if (!e)
+            continue;
+        ss_col *c = &m->cols[m->n_cols++];
+        if (!(c->name = strdup(cols[i]))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = col_from_elem(e, m->n_obs, c)) < 0) {
+            sc_fail_ctx(rc, "'%s'", path);
+            goto out;
+        }
+        sc_elem_free(e);
+        e = NULL;
+    }
+    if (!(m->organism = read_scalar_str(f, "uns/organism_ontology_term_id")))
+        m->organism = read_scalar_str(f, "uns/organism");
+    if (!m->organism && sc_h5_exists(f, "obs/organism_ontology_term_id") == 1 &&
+        sc_h5ad_read_element(f, "obs/organism_ontology_term_id", &e) == 0 &&
+        e && e->kind == SC_K_CATEGORICAL && sc_elem_count(e->codes) > 0) {
+        int32_t c = ((const int32_t *)e->codes->data)[0];
+        const char *v = c >= 0 ? sc_elem_str(e->categories, c) : NULL;
+        if (v && *v)
+            m->organism = strdup(v);
+    }
+    sc_err_clear();
+    rc = 0;
+out:
+    sc_elem_free(e);
+    free(enc);
+    free(iname);
+    ss_src_close(src);
+    if (rc < 0) {
+        ss_meta_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
 }
