@@ -29,8 +29,8 @@ struct adder {
     int64_t n_new, n_version, n_known, n_failed;
 };
 
-/* The download recorded in a manifest from sc-fetch (columns source and
- * fetched_at) as a step whose output is the file sc-fetch wrote: the
+/* The download recorded in a manifest from sc-fetch (a URL in source,
+ * and fetched_at) as a step whose output is the file sc-fetch wrote: the
  * first input of the dataset's provenance, else the dataset itself. */
 static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
 {
@@ -39,11 +39,13 @@ static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
     const char *when = sc_mrow_get(row, "fetched_at");
     sc_reg_step s = {0};
 
-    if (!src || !*src)
+    /* a download: sc-harmonize and sc-annotate put their input's path in
+     * source too, and they write no fetched_at of their own */
+    if (!src || !strstr(src, "://") || !when || !*when)
         return 0;
     s.tool = "sc-fetch";
     s.version = sc_mrow_get(row, "fetch_version");
-    s.time = when && *when ? when : NULL;
+    s.time = when;
     s.inputs = &src;
     s.n_inputs = 1;
     if (d->n_steps) {

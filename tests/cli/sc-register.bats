@@ -402,3 +402,22 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
     run -1 --separate-stderr sc-register --db postgresql://host/db query
     [[ $stderr == *"only SQLite"* ]]
 }
+
+@test "sc-register: the provenance sc-harmonize and sc-annotate write is lineage" {
+    corpus=$(test_corpus --datasets 12 --cells 6000 --cells-min 100 --genes 100:200 --nnz 20 --mess 0 --seed 5)
+    cp "$corpus/ds001.h5ad" raw.h5ad
+    printf 'path\tsource\tfetched_at\nraw.h5ad\thttps://example.org/ds001.h5ad\t2026-01-01T00:00:00Z\n' > f.tsv
+    sc-harmonize -q -d h --min-mapped-genes 10 --min-genes 1 --min-cells 1 raw.h5ad > h.tsv
+    [[ $(cut -f2 h.tsv | tail -1) == ok ]]
+    sc-annotate annotate -q -d a < h.tsv > a.tsv
+    sc-register init
+    cat f.tsv | sc-register add > /dev/null
+    sc-register add < a.tsv > /dev/null
+    sc-register add < h.tsv > /dev/null
+    run -0 sc-register lineage a/raw.h5ad --up
+    [[ $output == *"sc-annotate "*"h/raw.h5ad"*"sc-harmonize "*"$BATS_TEST_TMPDIR/raw.h5ad"*"sc-fetch"*"https://example.org/ds001.h5ad"* ]]
+    # the later tools' source column (their input's path) is not a download
+    [[ $(grep -c "sc-fetch" <<< "$output") -eq 1 ]]
+    run -0 sc-register lineage raw.h5ad --down
+    [[ $output == *"sc-harmonize "*"h/raw.h5ad"*"sc-annotate "*"a/raw.h5ad"* ]]
+}
