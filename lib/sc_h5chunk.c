@@ -11,7 +11,7 @@
 #include "sc_pool.h"
 
 /* Chunks compressed or inflated per batch and thread. */
-#define PER_THREAD 4
+#define PER_THREAD 2
 
 /* One chunk's work: IN (IN_N bytes) to OUT (OUT_N bytes). */
 typedef struct job {
@@ -76,14 +76,6 @@ static int qualifies(hid_t ds, size_t itemsize, hsize_t *chunk)
     return ok;
 }
 
-/* Run N jobs with FN on POOL (inline without one). */
-static void run_jobs(sc_pool *pool, job *jobs, int n, void (*fn)(void *))
-{
-    for (int i = 0; i < n; i++)
-        sc_pool_submit(pool, fn, &jobs[i]);
-    sc_pool_wait(pool);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
@@ -93,9 +85,12 @@ struct sc_h5chunk {
     hsize_t chunk;  /* values per chunk */
     sc_pool *pool;
     int nslots, n_full;
-    size_t part;          /* bytes in slot n_full */
-    unsigned char *stage; /* nslots chunks */
-    job *jobs;
+    size_t part; /* bytes in slot n_full of the buffer being filled */
+    /* two batches: one is filled while the workers compress the other */
+    unsigned char *stage[2]; /* nslots chunks each */
+    job *jobs[2];
+    int cur;     /* the batch being filled */
+    int pending; /* chunks of batch !cur submitted, not stored yet */
     hsize_t written; /* values stored */
 };
 
@@ -116,25 +111,27 @@ int sc_h5chunk_open(int64_t ds, size_t itemsize, int level, int threads,
     c->isz = itemsize;
     c->chunk = chunk;
     c->cb = (size_t)chunk * itemsize;
-    c->nslots = (threads > 1 ? threads : 1) * PER_THREAD;
+    c->nslots = (threads > 1 ? (threads < 64 ? threads : 64) : 1) * PER_THREAD;
     if ((rc = sc_pool_new(threads, &c->pool)) < 0) {
         free(c);
         return rc;
     }
-    c->stage = malloc((size_t)c->nslots * c->cb);
-    c->jobs = calloc((size_t)c->nslots, sizeof *c->jobs);
-    if (!c->stage || !c->jobs)
-        goto nomem;
-    for (int i = 0; i < c->nslots; i++) {
-        job *j = &c->jobs[i];
+    for (int b = 0; b < 2; b++) {
+        c->stage[b] = malloc((size_t)c->nslots * c->cb);
+        c->jobs[b] = calloc((size_t)c->nslots, sizeof(job));
+        if (!c->stage[b] || !c->jobs[b])
+            goto nomem;
+        for (int i = 0; i < c->nslots; i++) {
+            job *j = &c->jobs[b][i];
 
-        j->in = c->stage + (size_t)i * c->cb;
-        j->in_n = c->cb;
-        if (!(j->cmp = libdeflate_alloc_compressor(level)))
-            goto nomem;
-        j->out_cap = libdeflate_zlib_compress_bound(j->cmp, c->cb);
-        if (!(j->out = malloc(j->out_cap)))
-            goto nomem;
+            j->in = c->stage[b] + (size_t)i * c->cb;
+            j->in_n = c->cb;
+            if (!(j->cmp = libdeflate_alloc_compressor(level)))
+                goto nomem;
+            j->out_cap = libdeflate_zlib_compress_bound(j->cmp, c->cb);
+            if (!(j->out = malloc(j->out_cap)))
+                goto nomem;
+        }
     }
     *out = c;
     return 0;
@@ -157,16 +154,42 @@ static int store(sc_h5chunk *c, const job *j, hsize_t n)
     return 0;
 }
 
-/* Compress and store the full slots. */
-static int flush_full(sc_h5chunk *c)
+/* Wait for the batch being compressed and store it, in order; chunk
+ * SLOT of it (if not -1) holds only PART bytes. */
+static int drain_last(sc_h5chunk *c, int slot, size_t part)
 {
     int rc = 0;
 
-    run_jobs(c->pool, c->jobs, c->n_full, compress_job);
-    for (int i = 0; i < c->n_full && rc == 0; i++)
-        rc = store(c, &c->jobs[i], c->chunk);
-    c->n_full = 0;
+    if (!c->pending)
+        return 0;
+    sc_pool_wait(c->pool);
+    for (int i = 0; i < c->pending && rc == 0; i++)
+        rc = store(c, &c->jobs[!c->cur][i],
+                    i == slot && part > 0 ? (hsize_t)(part / c->isz)
+                                          : c->chunk);
+    c->pending = 0;
     return rc;
+}
+
+static int drain(sc_h5chunk *c)
+{
+    return drain_last(c, -1, 0);
+}
+
+/* Hand the full slots of the current batch to the workers and switch to
+ * the other batch (whose chunks are stored first). */
+static int submit_full(sc_h5chunk *c)
+{
+    int rc;
+
+    if ((rc = drain(c)) < 0)
+        return rc;
+    for (int i = 0; i < c->n_full; i++)
+        sc_pool_submit(c->pool, compress_job, &c->jobs[c->cur][i]);
+    c->pending = c->n_full;
+    c->n_full = 0;
+    c->cur = !c->cur;
+    return 0;
 }
 
 int sc_h5chunk_append(sc_h5chunk *c, const void *buf, size_t n)
@@ -178,13 +201,13 @@ int sc_h5chunk_append(sc_h5chunk *c, const void *buf, size_t n)
     while (left > 0) {
         size_t room = c->cb - c->part, k = left < room ? left : room;
 
-        memcpy(c->stage + (size_t)c->n_full * c->cb + c->part, p, k);
+        memcpy(c->stage[c->cur] + (size_t)c->n_full * c->cb + c->part, p, k);
         c->part += k;
         p += k;
         left -= k;
         if (c->part == c->cb) {
             c->part = 0;
-            if (++c->n_full == c->nslots && (rc = flush_full(c)) < 0)
+            if (++c->n_full == c->nslots && (rc = submit_full(c)) < 0)
                 return rc;
         }
     }
@@ -195,28 +218,32 @@ int sc_h5chunk_close(sc_h5chunk *c, int rc)
 {
     if (!c)
         return rc;
-    int slot = c->n_full; /* where the partial chunk is */
+    if (rc >= 0 && c->jobs[0] && c->jobs[1]) {
+        int slot = c->n_full; /* where the partial chunk is */
+        int b = c->cur;
 
-    if (rc >= 0 && c->jobs)
-        rc = flush_full(c);
-    if (rc >= 0 && c->part > 0) {
-        /* the last chunk: padded to its full size, as HDF5 stores it */
-        job *j = &c->jobs[0];
-
-        if (slot > 0)
-            memmove(c->stage, c->stage + (size_t)slot * c->cb, c->part);
-        memset(c->stage + c->part, 0, c->cb - c->part);
-        compress_job(j);
-        rc = store(c, j, (hsize_t)(c->part / c->isz));
-    }
-    sc_pool_free(c->pool);
-    if (c->jobs)
-        for (int i = 0; i < c->nslots; i++) {
-            libdeflate_free_compressor(c->jobs[i].cmp);
-            free(c->jobs[i].out);
+        /* the full chunks of this batch, then the partial one with them */
+        if (c->part > 0) {
+            memset(c->stage[b] + (size_t)slot * c->cb + c->part, 0,
+                   c->cb - c->part);
+            c->n_full++;
         }
-    free(c->jobs);
-    free(c->stage);
+        if ((rc = submit_full(c)) >= 0)
+            rc = drain_last(c, slot, c->part);
+    }
+    if (c->pool) {
+        sc_pool_wait(c->pool);
+        sc_pool_free(c->pool);
+    }
+    for (int b = 0; b < 2; b++) {
+        if (c->jobs[b])
+            for (int i = 0; i < c->nslots; i++) {
+                libdeflate_free_compressor(c->jobs[b][i].cmp);
+                free(c->jobs[b][i].out);
+            }
+        free(c->jobs[b]);
+        free(c->stage[b]);
+    }
     free(c);
     return rc;
 }
