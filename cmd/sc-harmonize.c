@@ -246,7 +246,7 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
     rc = sc_hz_run(h, in, h5, &res);
     if (res.report) {
         json_object_set_new(res.report, "status",
-                            json_string(rc < 0         ? "failed"
+                            json_string(rc < 0        ? "failed"
                                         : res.refused ? "refused"
                                                       : "ok"));
         if (rc < 0)
@@ -275,8 +275,8 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
             ((rc = sc_mrow_set(row, "path", h5)) < 0 ||
              (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)res.n_obs)) <
                  0 ||
-             (rc = sc_mrow_setf(row, "n_vars", "%lld",
-                                (long long)res.n_vars)) < 0))
+             (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)res.n_vars)) <
+                 0))
             goto out;
         if (res.refused)
             sc_log_warn("'%s': refused: %s", in, res.reasons);
@@ -292,16 +292,16 @@ static int run(struct args *a, sc_cli *cli)
     sc_hz *h = NULL;
     sc_mrow *row = NULL;
     int rc, n_fail = 0, from_stdin;
-    static const char *const cols[] = {"status", "reason", "organism",
-                                       "n_obs", "n_vars", "report", "source"};
+    static const char *const cols[] = {"status", "reason", "organism", "n_obs",
+                                       "n_vars", "report", "source"};
 
     a->o.threads = cli->threads;
     a->o.progress = cli->progress;
     a->o.provenance = cli->provenance;
     a->o.cmdline = cli->cmdline;
     a->o.version = SC_VERSION;
-    from_stdin = cli->argc == 0 || (cli->argc == 1 && !strcmp(cli->argv[0],
-                                                               "-"));
+    from_stdin =
+        cli->argc == 0 || (cli->argc == 1 && !strcmp(cli->argv[0], "-"));
     if ((rc = sc_io_mkdir_p(a->outdir)) < 0)
         return rc;
     if ((rc = sc_hz_new(&a->o, &h)) < 0)
@@ -391,8 +391,8 @@ int main(int argc, char **argv)
         int saved = cli.threads;
 
         if ((rc = sc_config_read(cli.config, "sc-harmonize", &cfg)) < 0 ||
-            (rc = sc_config_apply(cfg, opts, &cli, on_option, was_given,
-                                  &a)) < 0) {
+            (rc = sc_config_apply(cfg, opts, &cli, on_option, was_given, &a)) <
+                0) {
             sc_config_free(cfg);
             return sc_cli_usage_error(&cli, "%s", sc_errmsg());
         }
@@ -402,7 +402,7 @@ int main(int argc, char **argv)
     if (cli.argc == 0 && isatty(STDIN_FILENO)) {
         sc_config_free(cfg);
         return sc_cli_usage_error(&cli, "no input (give files, or a manifest "
-                                  "on stdin)");
+                                        "on stdin)");
     }
     rc = run(&a, &cli);
     sc_config_free(cfg); /* after run: option strings point into it */

@@ -124,8 +124,8 @@ static int add(rd *r, const char *key, const char *value, int line)
     char *k;
 
     if (sc_config_get(c, key))
-        return sc_fail(SC_ECONFIG, "'%s' line %d: duplicate key '%s'",
-                       r->path, line, key);
+        return sc_fail(SC_ECONFIG, "'%s' line %d: duplicate key '%s'", r->path,
+                       line, key);
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
         setting *s = realloc(c->s, cap * sizeof *s);
@@ -185,8 +185,10 @@ static int read_sequence(rd *r, const char *key, char **out)
         if (r->ev.type == YAML_SEQUENCE_END_EVENT)
             break;
         if (r->ev.type != YAML_SCALAR_EVENT) {
-            rc = sc_fail(SC_ECONFIG, "'%s' line %d: '%s': a list may hold "
-                         "only plain values", r->path, line_of(r), key);
+            rc = sc_fail(SC_ECONFIG,
+                         "'%s' line %d: '%s': a list may hold "
+                         "only plain values",
+                         r->path, line_of(r), key);
             goto fail;
         }
         size_t n = r->ev.data.scalar.length;
@@ -225,8 +227,10 @@ static int read_mapping(rd *r, const char *tool, int top)
         if (r->ev.type == YAML_MAPPING_END_EVENT)
             return 0;
         if (r->ev.type != YAML_SCALAR_EVENT)
-            return sc_fail(SC_ECONFIG, "'%s' line %d: keys must be plain "
-                           "names", r->path, line_of(r));
+            return sc_fail(SC_ECONFIG,
+                           "'%s' line %d: keys must be plain "
+                           "names",
+                           r->path, line_of(r));
         line = line_of(r);
         snprintf(key, sizeof key, "%s", (const char *)r->ev.data.scalar.value);
         if ((rc = next(r)) < 0)
@@ -244,8 +248,8 @@ static int read_mapping(rd *r, const char *tool, int top)
             free(v);
             if (rc < 0)
                 return rc;
-        } else if (r->ev.type == YAML_MAPPING_START_EVENT && top &&
-                   tool && strcmp(key, tool) == 0) {
+        } else if (r->ev.type == YAML_MAPPING_START_EVENT && top && tool &&
+                   strcmp(key, tool) == 0) {
             if ((rc = read_mapping(r, tool, 0)) < 0)
                 return rc;
         } else if (r->ev.type == YAML_MAPPING_START_EVENT && top &&
@@ -284,8 +288,7 @@ int sc_config_read(const char *path, const char *tool, sc_config **out)
     }
     r.path = path;
     if (!(fp = fopen(path, "rb"))) {
-        rc = sc_fail(SC_ECONFIG, "cannot open '%s': %s", path,
-                     strerror(errno));
+        rc = sc_fail(SC_ECONFIG, "cannot open '%s': %s", path, strerror(errno));
         sc_config_free(r.c);
         return rc;
     }
@@ -305,8 +308,10 @@ int sc_config_read(const char *path, const char *tool, sc_config **out)
     if (r.ev.type == YAML_SCALAR_EVENT && r.ev.data.scalar.length == 0)
         goto out; /* "---" alone */
     if (r.ev.type != YAML_MAPPING_START_EVENT) {
-        rc = sc_fail(SC_ECONFIG, "'%s' line %d: expected a mapping of "
-                     "settings (key: value)", path, line_of(&r));
+        rc = sc_fail(SC_ECONFIG,
+                     "'%s' line %d: expected a mapping of "
+                     "settings (key: value)",
+                     path, line_of(&r));
         goto out;
     }
     rc = read_mapping(&r, tool, 1);
@@ -361,8 +366,7 @@ static int apply_common(const sc_opt *o, const char *v, int on, sc_cli *cli)
         if (cli && on)
             cli->provenance = 0;
         return 0;
-    default:
-        return sc_fail(SC_EINVAL, "cannot be set in a settings file");
+    default: return sc_fail(SC_EINVAL, "cannot be set in a settings file");
     }
 }
 
@@ -396,8 +400,8 @@ int sc_config_apply(const sc_config *c, const sc_opt *opts, sc_cli *cli,
             goto bad;
         continue;
     bad:
-        return sc_fail_ctx(SC_ECONFIG, "'%s' line %d: '%s'", c->path,
-                           s->line, s->key);
+        return sc_fail_ctx(SC_ECONFIG, "'%s' line %d: '%s'", c->path, s->line,
+                           s->key);
     }
     return 0;
 }

@@ -65,10 +65,9 @@ SC_MUST_CHECK int sc_config_bool(const char *s, int *out);
  * key, a key that cannot be set from a file (help, version, config), a bad
  * boolean, or ON_OPTION's error message.
  */
-SC_MUST_CHECK int sc_config_apply(const sc_config *c, const sc_opt *opts,
-                                  sc_cli *cli,
-                                  int (*on_option)(int key, const char *arg,
-                                                   void *ud),
-                                  int (*given)(int key, void *ud), void *ud);
+SC_MUST_CHECK int
+sc_config_apply(const sc_config *c, const sc_opt *opts, sc_cli *cli,
+                int (*on_option)(int key, const char *arg, void *ud),
+                int (*given)(int key, void *ud), void *ud);
 
 #endif

@@ -15,8 +15,7 @@ static const sc_species species_tab[] = {
     {"human", "homo_sapiens", "NCBITaxon:9606", "ENSG"},
     {"mouse", "mus_musculus", "NCBITaxon:10090", "ENSMUSG"},
     {"marmoset", "callithrix_jacchus", "NCBITaxon:9483", "ENSCJAG"},
-    {"crab-eating macaque", "macaca_fascicularis", "NCBITaxon:9541",
-     "ENSMFAG"},
+    {"crab-eating macaque", "macaca_fascicularis", "NCBITaxon:9541", "ENSMFAG"},
     {"rhesus macaque", "macaca_mulatta", "NCBITaxon:9544", "ENSMMUG"},
     {"chimpanzee", "pan_troglodytes", "NCBITaxon:9598", "ENSPTRG"},
     {"gorilla", "gorilla_gorilla", "NCBITaxon:9595", "ENSGGOG"},
@@ -31,9 +30,10 @@ static const sc_species species_tab[] = {
 #define N_SPECIES ((int)(sizeof species_tab / sizeof *species_tab))
 
 static const char *const kind_names[SC_GENE_N_KINDS] = {
-    "id", "id_versioned", "par_y", "retired", "symbol", "symbol_ensg",
-    "alias", "prev", "unknown", "ambiguous_symbol", "ambiguous_alias",
-    "shadowed_alias", "made_unique", "foreign"};
+    "id",          "id_versioned",     "par_y",           "retired",
+    "symbol",      "symbol_ensg",      "alias",           "prev",
+    "unknown",     "ambiguous_symbol", "ambiguous_alias", "shadowed_alias",
+    "made_unique", "foreign"};
 
 int sc_genes_n_species(void)
 {
@@ -63,8 +63,7 @@ int sc_genes_find_species(const char *s)
         const sc_species *sp = &species_tab[i];
 
         if (num ? strcmp(num, sp->taxon + 10) == 0
-                : strcasecmp(s, sp->name) == 0 ||
-                      strcasecmp(s, sp->latin) == 0)
+                : strcasecmp(s, sp->name) == 0 || strcasecmp(s, sp->latin) == 0)
             return i;
     }
     /* descendants of the schema's species (mouse strains, ...) */
@@ -174,7 +173,7 @@ static int64_t smap_get(const smap *m, const char *key)
 /* Values below -1 are markers (AMBIG, ...), so COMBINE decides how a second
  * value for the same key merges: here a second, different value makes the
  * entry AMBIG. */
-#define AMBIG ((int64_t)-2)
+#define AMBIG    ((int64_t)-2)
 #define SHADOWED ((int64_t)-3)
 
 static int smap_put(smap *m, const char *key, int64_t val, int first_wins)
@@ -266,13 +265,13 @@ struct sc_genes {
     gene *g;
     int64_t n, n_cur, cap;
     arena ar;
-    smap by_id;       /* id -> gene */
-    smap by_name;     /* current name -> gene or AMBIG */
-    smap by_upper;    /* upper-case current name -> gene or AMBIG */
-    smap all_upper;   /* upper-case names of current and retired lists */
-    smap by_symbol;   /* human: upper approved HGNC symbol -> gene / -1 */
-    smap by_alias;    /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
-    smap alias_kind;  /* human: upper alias -> SC_GENE_ALIAS / _PREV */
+    smap by_id;      /* id -> gene */
+    smap by_name;    /* current name -> gene or AMBIG */
+    smap by_upper;   /* upper-case current name -> gene or AMBIG */
+    smap all_upper;  /* upper-case names of current and retired lists */
+    smap by_symbol;  /* human: upper approved HGNC symbol -> gene / -1 */
+    smap by_alias;   /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
+    smap alias_kind; /* human: upper alias -> SC_GENE_ALIAS / _PREV */
 };
 
 void sc_genes_free(sc_genes *g)
@@ -425,8 +424,8 @@ static int read_csv(sc_genes *g, const char *rel, int retired)
         if (!*line)
             continue;
         if (split(line, ',', f, 5) != 5) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields",
-                         path, sc_lines_lineno(l));
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields", path,
+                         sc_lines_lineno(l));
             break;
         }
         const char *up = arena_upper(&g->ar, f[1]);
@@ -521,7 +520,7 @@ static int read_hgnc(sc_genes *g)
     char *line;
     size_t len;
     int col[5] = {-1, -1, -1, -1, -1}, rc; /* symbol alias prev ens hgnc */
-    smap owner = {0};    /* upper alias -> hgnc row, or AMBIG */
+    smap owner = {0}; /* upper alias -> hgnc row, or AMBIG */
 
     if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
         (rc = sc_lines_open(path, &l)) < 0)
@@ -531,9 +530,9 @@ static int read_hgnc(sc_genes *g)
         int nf = split(line, '\t', f, 64);
 
         if (sc_lines_lineno(l) == 1) {
-            static const char *const want[5] = {
-                "symbol", "alias_symbol", "prev_symbol", "ensembl_gene_id",
-                "hgnc_id"};
+            static const char *const want[5] = {"symbol", "alias_symbol",
+                                                "prev_symbol",
+                                                "ensembl_gene_id", "hgnc_id"};
 
             for (int i = 0; i < nf; i++)
                 for (int k = 0; k < 5; k++)
@@ -628,8 +627,7 @@ int sc_genes_load(int species, unsigned flags, sc_genes **out)
 
     *out = NULL;
     if (species < 0 || species >= N_SPECIES)
-        return sc_fail(SC_EINVAL, "no gene reference for species %d",
-                       species);
+        return sc_fail(SC_EINVAL, "no gene reference for species %d", species);
     if (!(g = calloc(1, sizeof *g)))
         return sc_fail(SC_ENOMEM, "out of memory");
     g->species = species;
@@ -653,8 +651,7 @@ int sc_genes_load(int species, unsigned flags, sc_genes **out)
                  species_tab[species].latin, v, sizeof v);
     snprintf(g->version, sizeof g->version, "%s", v);
     if (species <= 1 && !(flags & SC_GENES_NO_RETIRED)) {
-        snprintf(rel, sizeof rel,
-                 "genes/cxg-gencode/schema-5/genes_%s.csv.gz",
+        snprintf(rel, sizeof rel, "genes/cxg-gencode/schema-5/genes_%s.csv.gz",
                  species_tab[species].latin);
         if ((rc = read_csv(g, rel, 1)) < 0)
             goto fail;
@@ -807,8 +804,7 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
 
 /* ------------------------------------------------------------------------ */
 
-int sc_genes_orthologs(const sc_genes *from, const sc_genes *to,
-                       int64_t **out)
+int sc_genes_orthologs(const sc_genes *from, const sc_genes *to, int64_t **out)
 {
     char path[4096];
     sc_lines *l = NULL;
@@ -821,14 +817,15 @@ int sc_genes_orthologs(const sc_genes *from, const sc_genes *to,
     if (!((from->species == 0 && to->species == 1) ||
           (from->species == 1 && to->species == 0)))
         return sc_fail(SC_EINVAL, "orthologs are known for human and mouse "
-                       "only");
+                                  "only");
     human_from = from->species == 0;
     if (!(map = malloc((size_t)(from->n ? from->n : 1) * sizeof *map)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < from->n; i++)
         map[i] = -1;
     if ((rc = sc_share_path("genes/orthologs/human_mouse_orthologs_ensembl."
-                            "tsv.gz", path, sizeof path)) < 0 ||
+                            "tsv.gz",
+                            path, sizeof path)) < 0 ||
         (rc = sc_lines_open(path, &l)) < 0) {
         free(map);
         return rc;

@@ -58,20 +58,20 @@ int sc_genes_is_spike_in(const char *id);
 
 /* Why sc_genes_map() gave its answer (names as in make-corpus' truth). */
 typedef enum sc_gene_kind {
-    SC_GENE_ID = 0,          /* current id */
-    SC_GENE_ID_VERSIONED,    /* current id with an Ensembl version */
-    SC_GENE_PAR_Y,           /* "_PAR_Y" copy: the X gene */
-    SC_GENE_RETIRED,         /* schema-5 id absent from the current list */
-    SC_GENE_SYMBOL,          /* unique gene name */
-    SC_GENE_SYMBOL_ENSG,     /* legacy "SYMBOL_ENSG..." name */
-    SC_GENE_ALIAS,           /* unique HGNC alias */
-    SC_GENE_PREV,            /* unique HGNC previous symbol */
-    SC_GENE_UNKNOWN,         /* dropped: not in the reference */
+    SC_GENE_ID = 0,           /* current id */
+    SC_GENE_ID_VERSIONED,     /* current id with an Ensembl version */
+    SC_GENE_PAR_Y,            /* "_PAR_Y" copy: the X gene */
+    SC_GENE_RETIRED,          /* schema-5 id absent from the current list */
+    SC_GENE_SYMBOL,           /* unique gene name */
+    SC_GENE_SYMBOL_ENSG,      /* legacy "SYMBOL_ENSG..." name */
+    SC_GENE_ALIAS,            /* unique HGNC alias */
+    SC_GENE_PREV,             /* unique HGNC previous symbol */
+    SC_GENE_UNKNOWN,          /* dropped: not in the reference */
     SC_GENE_AMBIGUOUS_SYMBOL, /* dropped: name of several genes */
-    SC_GENE_AMBIGUOUS_ALIAS, /* dropped: alias of several HGNC genes */
-    SC_GENE_SHADOWED_ALIAS,  /* dropped: alias equal to an approved symbol */
-    SC_GENE_MADE_UNIQUE,     /* dropped: "NAME-1" from a duplicate */
-    SC_GENE_FOREIGN,         /* dropped: an id of another species */
+    SC_GENE_AMBIGUOUS_ALIAS,  /* dropped: alias of several HGNC genes */
+    SC_GENE_SHADOWED_ALIAS,   /* dropped: alias equal to an approved symbol */
+    SC_GENE_MADE_UNIQUE,      /* dropped: "NAME-1" from a duplicate */
+    SC_GENE_FOREIGN,          /* dropped: an id of another species */
     SC_GENE_N_KINDS
 } sc_gene_kind;
 

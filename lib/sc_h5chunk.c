@@ -28,8 +28,8 @@ static void compress_job(void *arg)
 {
     job *j = arg;
 
-    j->out_n = libdeflate_zlib_compress(j->cmp, j->in, j->in_n, j->out,
-                                        j->out_cap);
+    j->out_n =
+        libdeflate_zlib_compress(j->cmp, j->in, j->in_n, j->out, j->out_cap);
     j->bad = j->out_n == 0;
 }
 
@@ -38,9 +38,10 @@ static void inflate_job(void *arg)
     job *j = arg;
     size_t got = 0;
 
-    j->bad = libdeflate_zlib_decompress(j->dec, j->in, j->in_n, j->out,
-                                        j->out_cap, &got) != LIBDEFLATE_SUCCESS ||
-             got != j->out_cap;
+    j->bad =
+        libdeflate_zlib_decompress(j->dec, j->in, j->in_n, j->out, j->out_cap,
+                                   &got) != LIBDEFLATE_SUCCESS ||
+        got != j->out_cap;
 }
 
 static int little_endian(void)
@@ -89,8 +90,8 @@ struct sc_h5chunk {
     /* two batches: one is filled while the workers compress the other */
     unsigned char *stage[2]; /* nslots chunks each */
     job *jobs[2];
-    int cur;     /* the batch being filled */
-    int pending; /* chunks of batch !cur submitted, not stored yet */
+    int cur;         /* the batch being filled */
+    int pending;     /* chunks of batch !cur submitted, not stored yet */
     hsize_t written; /* values stored */
 };
 
@@ -165,8 +166,7 @@ static int drain_last(sc_h5chunk *c, int slot, size_t part)
     sc_pool_wait(c->pool);
     for (int i = 0; i < c->pending && rc == 0; i++)
         rc = store(c, &c->jobs[!c->cur][i],
-                    i == slot && part > 0 ? (hsize_t)(part / c->isz)
-                                          : c->chunk);
+                   i == slot && part > 0 ? (hsize_t)(part / c->isz) : c->chunk);
     c->pending = 0;
     return rc;
 }
@@ -298,8 +298,8 @@ int sc_h5chunk_read(int64_t ds64, int64_t start, int64_t n, size_t itemsize,
             uint32_t mask = 0;
 
             if (H5Dget_chunk_storage_size(ds, &off, &sz) < 0) {
-                rc = sc_fail(SC_EHDF5, "'%s': cannot locate chunk %lld",
-                             label, (long long)(c + i));
+                rc = sc_fail(SC_EHDF5, "'%s': cannot locate chunk %lld", label,
+                             (long long)(c + i));
                 break;
             }
             if (used + sz > raw_cap) {
@@ -326,8 +326,7 @@ int sc_h5chunk_read(int64_t ds64, int64_t start, int64_t n, size_t itemsize,
                 break;
             }
             if (mask != 0) {
-                rc = sc_fail(SC_EUNSUP, "'%s': chunk stored unfiltered",
-                             label);
+                rc = sc_fail(SC_EUNSUP, "'%s': chunk stored unfiltered", label);
                 break;
             }
             used += sz;

@@ -38,8 +38,7 @@ SC_MUST_CHECK int sc_h5chunk_open(int64_t ds, size_t itemsize, int level,
 
 /* Append N values from BUF (ITEMSIZE bytes each); full chunks are
  * compressed and written in batches. Returns 0, SC_EHDF5 or SC_ENOMEM. */
-SC_MUST_CHECK int sc_h5chunk_append(sc_h5chunk *c, const void *buf,
-                                    size_t n);
+SC_MUST_CHECK int sc_h5chunk_append(sc_h5chunk *c, const void *buf, size_t n);
 
 /* Write what is left (the last, partial chunk), and free C. With RC < 0
  * (the caller failed) nothing more is written. Returns RC, or the first

@@ -23,7 +23,6 @@
 /* Values per row block read in the QC pass. */
 #define BLOCK_VALUES (1 << 20)
 
-
 /* ------------------------------------------------------------------------ */
 /* Settings                                                                 */
 
@@ -130,7 +129,8 @@ static const sc_onto *get_onto(sc_hz *h)
             sc_onto_load_set(h->onto, SC_ONTO_SET_LATEST,
                              h->o.threads > 0 ? h->o.threads : 1) < 0) {
             sc_log_warn("ontologies not loaded (%s): obsolete terms are "
-                        "kept", sc_errmsg());
+                        "kept",
+                        sc_errmsg());
             sc_onto_free(h->onto);
             h->onto = NULL;
         }
@@ -148,8 +148,7 @@ json_t *sc_hz_versions(const sc_hz *h)
         if (h->genes[i] && (h->used_species & (1u << i))) {
             char k[64];
 
-            snprintf(k, sizeof k, "genes_%s",
-                     sc_genes_species(i)->latin);
+            snprintf(k, sizeof k, "genes_%s", sc_genes_species(i)->latin);
             json_object_set_new(v, k,
                                 json_string(sc_genes_version(h->genes[i])));
         }
@@ -440,14 +439,14 @@ static void remap_row(remap *r, const sc_block *b, int64_t i, double *dropped)
 /* QC pass                                                                  */
 
 typedef struct qc {
-    int64_t n;           /* cells */
+    int64_t n; /* cells */
     int32_t *n_genes;
     float *total, *pct_mt, *pct_ribo, *pct_hb;
-    int32_t *nnz;        /* output values per cell */
+    int32_t *nnz; /* output values per cell */
     uint8_t *keep, *outlier;
     double sum_in, sum_dropped, sum_out; /* counts over all cells */
     int64_t n_keep, n_outlier, n_low;
-    int64_t *rows;       /* kept input rows */
+    int64_t *rows; /* kept input rows */
     int64_t nnz_out;
 } qc;
 
@@ -653,7 +652,7 @@ static int qc_filter(const sc_hz_opts *o, qc *q, json_t *rep)
 /* The output matrix: a callback source over the kept rows                  */
 
 typedef struct outmat {
-    sc_mat *in;        /* borrowed input matrix */
+    sc_mat *in; /* borrowed input matrix */
     const gene_map *gm;
     const qc *q;
     int normalize;
@@ -705,18 +704,19 @@ static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
                 if (v == 0)
                     continue;
                 blk->indices[k] = o;
-                blk->vals[k++] = om->normalize && tot > 0
-                                     ? log1p(v / tot * om->target)
-                                     : v;
+                blk->vals[k++] =
+                    om->normalize && tot > 0 ? log1p(v / tot * om->target) : v;
             }
             blk->indptr[x - r0 + 1] = k;
         }
         r = e;
     }
     if (k != need)
-        return sc_fail(SC_EFORMAT, "rows %lld..%lld: %lld values, %lld in the "
-                       "QC pass (the input changed?)", (long long)r0,
-                       (long long)r1, (long long)k, (long long)need);
+        return sc_fail(SC_EFORMAT,
+                       "rows %lld..%lld: %lld values, %lld in the "
+                       "QC pass (the input changed?)",
+                       (long long)r0, (long long)r1, (long long)k,
+                       (long long)need);
     return 0;
 }
 
@@ -849,12 +849,10 @@ static void iso_time(char *buf, size_t size)
  * each a dict of strings tool, version, arguments, time, input_sha256,
  * input_path, and references, a dict of names to versions. The steps of
  * the input are kept. */
-static int add_provenance(sc_elem *uns, const char *const *vals,
-                          json_t *refs)
+static int add_provenance(sc_elem *uns, const char *const *vals, json_t *refs)
 {
-    static const char *const keys[6] = {"tool", "version", "arguments",
-                                         "time", "input_sha256",
-                                         "input_path"};
+    static const char *const keys[6] = {"tool", "version",      "arguments",
+                                        "time", "input_sha256", "input_path"};
     sc_elem *prov = sc_elem_get(uns, "provenance"), *step, *r;
     const char *k;
     json_t *x;
@@ -933,10 +931,9 @@ static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
         sc_elem *pc = prev ? sc_elem_get(prev, "counts_source") : NULL;
         sc_elem *pg = prev ? sc_elem_get(prev, "gene_column") : NULL;
 
-        if (pc && pg && pc->kind == SC_K_ARRAY &&
-            pc->dtype == SC_DT_STR && pg->kind == SC_K_ARRAY &&
-            pg->dtype == SC_DT_STR && !strcmp(where, "X") &&
-            !strcmp(gm->column, "_index")) {
+        if (pc && pg && pc->kind == SC_K_ARRAY && pc->dtype == SC_DT_STR &&
+            pg->kind == SC_K_ARRAY && pg->dtype == SC_DT_STR &&
+            !strcmp(where, "X") && !strcmp(gm->column, "_index")) {
             where = sc_elem_str(pc, 0);
             column = sc_elem_str(pg, 0);
         }
@@ -948,8 +945,7 @@ static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
     if (rc == 0)
         rc = set_uns_str(d, "X", normalized ? "normalized" : "raw counts");
     if (rc == 0)
-        rc = add_take(d, sc_elem_new_i64("min_genes_per_cell",
-                                         h->o.min_genes));
+        rc = add_take(d, sc_elem_new_i64("min_genes_per_cell", h->o.min_genes));
     if (rc == 0 && h->o.orthologs && gm->species == 1)
         rc = set_uns_str(d, "ortholog_projection", "mouse->human one2one");
     if (rc == 0 && h->o.gene_space)
@@ -1002,8 +998,8 @@ static void add_reason(sc_hz_result *res, const char *why)
 {
     size_t n = strlen(res->reasons);
 
-    snprintf(res->reasons + n, sizeof res->reasons - n, "%s%s",
-             n ? "," : "", why);
+    snprintf(res->reasons + n, sizeof res->reasons - n, "%s%s", n ? "," : "",
+             why);
     res->refused = 1;
 }
 
@@ -1022,9 +1018,10 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     wo.compress_level = h->o.compress_level;
     wo.threads = h->o.threads;
     /* blocks of about a million values keep the buffers small */
-    wo.block_rows = q->nnz_out > 0 ? (int64_t)(1e6 * (double)q->n_keep /
-                                               (double)q->nnz_out) + 1
-                                   : 0;
+    wo.block_rows =
+        q->nnz_out > 0
+            ? (int64_t)(1e6 * (double)q->n_keep / (double)q->nnz_out) + 1
+            : 0;
     /* obs: the kept rows, then the QC columns */
     if (!(obs = hz_subset_rows(ad->obs, q->rows, q->n_keep))) {
         rc = SC_ENOMEM;
@@ -1034,8 +1031,8 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     obs->name = strdup("obs");
     {
         sc_elem *ng = sc_elem_new_array("n_genes", SC_DT_I32, 1, &q->n_keep);
-        sc_elem *ol = sc_elem_new_array("qc_outlier", SC_DT_BOOL, 1,
-                                        &q->n_keep);
+        sc_elem *ol =
+            sc_elem_new_array("qc_outlier", SC_DT_BOOL, 1, &q->n_keep);
 
         if (ng)
             for (int64_t i = 0; i < q->n_keep; i++)
@@ -1046,12 +1043,12 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
         if ((rc = add_take(obs, ng)) < 0 ||
             (rc = add_take(obs, f32_column("total_counts", q->total, q->rows,
                                            q->n_keep))) < 0 ||
-            (rc = add_take(obs, f32_column("pct_counts_mt", q->pct_mt,
-                                           q->rows, q->n_keep))) < 0 ||
+            (rc = add_take(obs, f32_column("pct_counts_mt", q->pct_mt, q->rows,
+                                           q->n_keep))) < 0 ||
             (rc = add_take(obs, f32_column("pct_counts_ribo", q->pct_ribo,
                                            q->rows, q->n_keep))) < 0 ||
-            (rc = add_take(obs, f32_column("pct_counts_hb", q->pct_hb,
-                                           q->rows, q->n_keep))) < 0 ||
+            (rc = add_take(obs, f32_column("pct_counts_hb", q->pct_hb, q->rows,
+                                           q->n_keep))) < 0 ||
             (rc = add_take(obs, ol)) < 0) {
             sc_elem_free(obs);
             goto out;
@@ -1111,9 +1108,8 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     if (h->o.normalize && !normalized &&
         (rc = add_take(o->layers,
                        sc_elem_new_matrix_take(
-                           "log1p_norm",
-                           outmat_new(cs->mat_elem->mat, gm, q, 1,
-                                      h->o.target_sum)))) < 0)
+                           "log1p_norm", outmat_new(cs->mat_elem->mat, gm, q, 1,
+                                                    h->o.target_sum)))) < 0)
         goto out;
     wo.progress = sc_progress_new("writing", 0, 0, h->o.progress);
     sc_progress_set_unit(wo.progress, "cells");
@@ -1162,8 +1158,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     json_object_set_new(rep, "n_vars_in", json_integer(ad->n_vars));
     /* metadata first: it may tell the organism */
     if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs,
-                              hz_meta_needs_onto(ad->obs) ? get_onto(h)
-                                                          : NULL,
+                              hz_meta_needs_onto(ad->obs) ? get_onto(h) : NULL,
                               h->o.lenient, rw, &meta)) < 0)
         goto out;
     /* raw counts */
@@ -1178,9 +1173,9 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     sc_mat_get_info(cs.mat_elem->mat, &mi);
     sc_mat_set_threads(cs.mat_elem->mat, h->o.threads);
     json_object_set_new(rep, "counts",
-                        json_pack("{s:s, s:b, s:s, s:I}", "location",
-                                  cs.where, "is_counts", cs.is_counts,
-                                  "dtype", sc_dtype_name(mi.dtype), "nnz",
+                        json_pack("{s:s, s:b, s:s, s:I}", "location", cs.where,
+                                  "is_counts", cs.is_counts, "dtype",
+                                  sc_dtype_name(mi.dtype), "nnz",
                                   (json_int_t)mi.nnz));
     if (!cs.is_counts) {
         if (h->o.keep_normalized)
@@ -1196,13 +1191,12 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     }
     /* genes */
     if ((rc = hz_map_genes(h, cs.var, mi.n_cols,
-                        meta.organism[0] ? meta.organism : NULL, &gm, rep)) <
+                           meta.organism[0] ? meta.organism : NULL, &gm, rep)) <
         0)
         goto out;
-    if ((rc = hz_genes_report(&gm, cs.var, strcmp(cs.where, "raw/X") == 0
-                                            ? "raw/var"
-                                            : "var",
-                           rep, 1)) < 0)
+    if ((rc = hz_genes_report(
+             &gm, cs.var, strcmp(cs.where, "raw/X") == 0 ? "raw/var" : "var",
+             rep, 1)) < 0)
         goto out;
     if (gm.mixed || meta.obs_organisms > 1) {
         snprintf(res->organism, sizeof res->organism, "mixed");
@@ -1240,8 +1234,7 @@ verdict:
     }
     if (res->refused)
         goto out;
-    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized)) <
-        0)
+    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized)) < 0)
         goto out;
     res->n_obs = q.n_keep;
     res->n_vars = gm.n_out;

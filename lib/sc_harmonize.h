@@ -37,32 +37,34 @@
 /* Settings. Initialise with SC_HZ_OPTS_INIT. Strings are borrowed. */
 typedef struct sc_hz_opts {
     const char *counts_order; /* "raw,counts,X": where to look for counts */
-    int keep_normalized;   /* no raw counts: keep X, marked normalized */
+    int keep_normalized;      /* no raw counts: keep X, marked normalized */
     int64_t min_mapped_genes; /* refuse under this many mapped genes */
-    int64_t min_cells;     /* refuse datasets with fewer cells */
-    int64_t min_genes;     /* drop cells with fewer genes */
-    double min_counts;     /* drop cells with fewer counts */
-    double nmads;          /* MAD outliers: counts and genes */
-    double nmads_mt;       /* MAD outliers: percent mitochondrial (above) */
-    double max_pct_mt;     /* also an outlier above this percent (0: off) */
-    int remove_outliers;   /* drop flagged cells instead of flagging */
-    int normalize;         /* add layers['log1p_norm'] */
-    double target_sum;     /* normalize_total target */
-    const char *gene_space; /* NULL, "all", or a file of ids (one a line) */
-    int orthologs;         /* mouse: project onto human 1:1 orthologs */
-    int lenient;           /* obsolete terms without replacement: keep */
-    const char *organism;  /* force the organism (NCBITaxon id or name) */
-    int compress_level;    /* gzip level of the output, 0..9 (libdeflate's
-                            * 1 makes files the size of zlib's 4) */
-    int threads;           /* workers for per-block work */
-    int provenance;        /* add a provenance row */
+    int64_t min_cells;        /* refuse datasets with fewer cells */
+    int64_t min_genes;        /* drop cells with fewer genes */
+    double min_counts;        /* drop cells with fewer counts */
+    double nmads;             /* MAD outliers: counts and genes */
+    double nmads_mt;          /* MAD outliers: percent mitochondrial (above) */
+    double max_pct_mt;        /* also an outlier above this percent (0: off) */
+    int remove_outliers;      /* drop flagged cells instead of flagging */
+    int normalize;            /* add layers['log1p_norm'] */
+    double target_sum;        /* normalize_total target */
+    const char *gene_space;   /* NULL, "all", or a file of ids (one a line) */
+    int orthologs;            /* mouse: project onto human 1:1 orthologs */
+    int lenient;              /* obsolete terms without replacement: keep */
+    const char *organism;     /* force the organism (NCBITaxon id or name) */
+    int compress_level;       /* gzip level of the output, 0..9 (libdeflate's
+                               * 1 makes files the size of zlib's 4) */
+    int threads;              /* workers for per-block work */
+    int provenance;           /* add a provenance row */
     const char *tool, *version, *cmdline; /* for the provenance step */
-    int progress;          /* SC_PROGRESS_* mode of the progress lines */
+    int progress; /* SC_PROGRESS_* mode of the progress lines */
 } sc_hz_opts;
 
-#define SC_HZ_OPTS_INIT                                                       \
-    {"raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0,  \
-     NULL, 1, 1, 1, "sc-harmonize", "0", "", 0}
+#define SC_HZ_OPTS_INIT                                                        \
+    {                                                                          \
+        "raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0, \
+            NULL, 1, 1, 1, "sc-harmonize", "0", "", 0                          \
+    }
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or
  * SC_EINVAL with a message. */
@@ -79,11 +81,11 @@ void sc_hz_free(sc_hz *h);
 
 /* The outcome of one dataset. */
 typedef struct sc_hz_result {
-    int refused;          /* 1: refused (nothing written) */
-    char reasons[256];    /* refusal reasons, comma-separated */
-    char organism[32];    /* NCBITaxon id, "mixed" or "" */
+    int refused;           /* 1: refused (nothing written) */
+    char reasons[256];     /* refusal reasons, comma-separated */
+    char organism[32];     /* NCBITaxon id, "mixed" or "" */
     int64_t n_obs, n_vars; /* of the output */
-    json_t *report;       /* the report (owned: json_decref) */
+    json_t *report;        /* the report (owned: json_decref) */
 } sc_hz_result;
 
 /*

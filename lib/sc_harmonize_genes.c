@@ -12,7 +12,6 @@
 /* ------------------------------------------------------------------------ */
 /* Genes                                                                    */
 
-
 void hz_gene_map_release(gene_map *g)
 {
     free(g->in_gene);
@@ -30,9 +29,9 @@ static int gene_columns(const sc_elem *var, const sc_elem **cols,
                         const char **names, int max)
 {
     static const char *const pref[] = {
-        "gene_ids", "feature_id", "ensembl_id", "gene_id", "ensembl",
-        "gene_symbols", "feature_name", "gene_symbol", "symbol", "gene_name",
-        "gene", "features", NULL};
+        "gene_ids",     "feature_id",   "ensembl_id",  "gene_id", "ensembl",
+        "gene_symbols", "feature_name", "gene_symbol", "symbol",  "gene_name",
+        "gene",         "features",     NULL};
     int n = 0;
 
     if (var->index && hz_col_is_str(var->index)) {
@@ -151,8 +150,8 @@ static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
     sc_genes *other;
     int rc;
 
-    if (!(gm->alt_id = calloc((size_t)(gm->n_in ? gm->n_in : 1),
-                              sizeof *gm->alt_id)))
+    if (!(gm->alt_id =
+              calloc((size_t)(gm->n_in ? gm->n_in : 1), sizeof *gm->alt_id)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < gm->n_in; i++) {
         const char *s = hz_col_str(col, i);
@@ -172,8 +171,8 @@ static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
 }
 
 /* Decide the organism, pick the best column and map every entry. */
-int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n,
-                     const char *declared, gene_map *gm, json_t *rep)
+int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
+                 gene_map *gm, json_t *rep)
 {
     const sc_elem *cols[32];
     const char *names[32];
@@ -323,8 +322,7 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n,
     /* first entries of each column, duplicates, and whether the first
      * entries come in column order (then rows need little sorting) */
     {
-        int32_t *per = calloc((size_t)(gm->n_out ? gm->n_out : 1),
-                              sizeof *per);
+        int32_t *per = calloc((size_t)(gm->n_out ? gm->n_out : 1), sizeof *per);
         int32_t last = -1;
 
         if (!per) {
@@ -350,16 +348,15 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n,
     free(slot);
     for (int64_t i = 0; i < n; i++) {
         gm->kinds[gm->kind[i]]++;
-        if (gm->in_gene[i] >= 0 && sc_genes_is_retired(gm->ref,
-                                                       gm->in_gene[i]))
+        if (gm->in_gene[i] >= 0 && sc_genes_is_retired(gm->ref, gm->in_gene[i]))
             gm->n_retired++;
     }
     return 0;
 }
 
 /* The gene part of the report. */
-int hz_genes_report(const gene_map *gm, const sc_elem *var,
-                        const char *table, json_t *rep, int full)
+int hz_genes_report(const gene_map *gm, const sc_elem *var, const char *table,
+                    json_t *rep, int full)
 {
     json_t *g = json_object(), *k = json_object();
     int64_t n_mapped_entries = 0;
@@ -403,8 +400,8 @@ int hz_genes_report(const gene_map *gm, const sc_elem *var,
                          ? json_string(sc_genes_id(gm->ref, gm->in_gene[i]))
                      : gm->alt_id && gm->alt_id[i] ? json_string(gm->alt_id[i])
                                                    : json_null());
-            json_array_append_new(kd, json_string(sc_gene_kind_name(
-                                          gm->kind[i])));
+            json_array_append_new(kd,
+                                  json_string(sc_gene_kind_name(gm->kind[i])));
         }
         json_object_set_new(g, "original", orig);
         json_object_set_new(g, "mapped", exp);

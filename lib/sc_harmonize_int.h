@@ -54,8 +54,8 @@ struct sc_hz {
     int onto_tried;
     unsigned used_species; /* of the current dataset: for its versions */
     int used_onto;
-    int64_t *ortho;      /* mouse gene -> human gene (1:1), when loaded */
-    char **space;        /* --gene-space FILE ids */
+    int64_t *ortho; /* mouse gene -> human gene (1:1), when loaded */
+    char **space;   /* --gene-space FILE ids */
     int64_t n_space;
 };
 
@@ -64,21 +64,21 @@ int hz_get_genes(sc_hz *h, int sp, sc_genes **g);
 
 /* How the var entries of a dataset map to output columns. */
 typedef struct gene_map {
-    int species;          /* of the ids */
-    const sc_genes *ref;  /* reference of the output genes */
-    const char *column;   /* "_index" or a var column (borrowed) */
-    int64_t n_in;         /* var entries */
-    int64_t *in_gene;     /* entry -> reference gene, -1 dropped */
-    sc_gene_kind *kind;   /* entry -> why */
-    int32_t *col;         /* entry -> output column, -1 dropped */
-    uint8_t *first;       /* entry is the first one of its output column */
+    int species;         /* of the ids */
+    const sc_genes *ref; /* reference of the output genes */
+    const char *column;  /* "_index" or a var column (borrowed) */
+    int64_t n_in;        /* var entries */
+    int64_t *in_gene;    /* entry -> reference gene, -1 dropped */
+    sc_gene_kind *kind;  /* entry -> why */
+    int32_t *col;        /* entry -> output column, -1 dropped */
+    uint8_t *first;      /* entry is the first one of its output column */
     int64_t n_out;
-    int64_t *out_gene;    /* output column -> gene of REF */
+    int64_t *out_gene; /* output column -> gene of REF */
     int64_t n_dup_entries, n_retired, kinds[SC_GENE_N_KINDS];
-    int monotone;         /* first entries reach columns in increasing order */
-    int mixed;            /* ids of several species */
-    const char **alt_id;  /* mixed: entry -> id in its own species' list */
-    int64_t n_alt;        /* mixed: distinct ids of the other species */
+    int monotone;        /* first entries reach columns in increasing order */
+    int mixed;           /* ids of several species */
+    const char **alt_id; /* mixed: entry -> id in its own species' list */
+    int64_t n_alt;       /* mixed: distinct ids of the other species */
     int64_t species_count[16];
 } gene_map;
 
@@ -88,12 +88,12 @@ void hz_gene_map_release(gene_map *g);
  * column of VAR (N entries) that maps best, map every entry and lay out
  * the output columns (first-seen order, or --gene-space). Notes about the
  * organism go to REP. Returns 0 or an SC_E* code. */
-int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n,
-                 const char *declared, gene_map *gm, json_t *rep);
+int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
+                 gene_map *gm, json_t *rep);
 
 /* Add the "genes" object to REP: counts, and with FULL every entry's
  * input name, mapped id (or null) and kind. */
-int hz_genes_report(const gene_map *gm, const sc_elem *var,
-                    const char *table, json_t *rep, int full);
+int hz_genes_report(const gene_map *gm, const sc_elem *var, const char *table,
+                    json_t *rep, int full);
 
 #endif

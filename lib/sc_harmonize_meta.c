@@ -66,10 +66,15 @@ enum {
     R_MULTIETHNIC,
     R_SUFFIX
 };
-static const char *const rule_names[] = {
-    "valid", "curie_spelling", "ethnicity_separator", "tissue_type_rename",
-    "replaced_by", "obsolete_consider", "native_cell", "multiethnic",
-    "tissue_suffix"};
+static const char *const rule_names[] = {"valid",
+                                         "curie_spelling",
+                                         "ethnicity_separator",
+                                         "tissue_type_rename",
+                                         "replaced_by",
+                                         "obsolete_consider",
+                                         "native_cell",
+                                         "multiethnic",
+                                         "tissue_suffix"};
 
 typedef struct val_ctx {
     const sc_onto *onto;
@@ -132,8 +137,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Rewrite a value of a multi-term column (" || " or ","). */
-static int fix_multi(const val_ctx *c, const char *v, int ethnicity,
-                     char *out, size_t size)
+static int fix_multi(const val_ctx *c, const char *v, int ethnicity, char *out,
+                     size_t size)
 {
     char buf[1024], *parts[64], fixed[64][256];
     int n = 0, rule = R_NONE, comma = 0;
@@ -249,9 +254,9 @@ static int catview_make(const sc_elem *col, int64_t n, catview *v)
 static int add_rewrite(json_t *rw, const char *col, const char *rule,
                        const char *from, const char *to, int64_t n)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "column", col, "rule",
-                          rule, "from", from, "to", to, "n_cells",
-                          (json_int_t)n);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:I}", "column", col, "rule", rule,
+                  "from", from, "to", to, "n_cells", (json_int_t)n);
 
     if (!o || json_array_append_new(rw, o) < 0)
         return sc_fail(SC_ENOMEM, "out of memory");
@@ -348,8 +353,8 @@ static int rewrite_terms(sc_elem *obs, sc_elem *col, int64_t n,
             }
         }
         trim(buf);
-        rule = multi ? fix_multi(c, buf, strstr(name, "ethnicity") != NULL,
-                                 out, sizeof out)
+        rule = multi ? fix_multi(c, buf, strstr(name, "ethnicity") != NULL, out,
+                                 sizeof out)
                      : fix_one(c, buf, out, sizeof out);
         if (*type)
             rule = R_SUFFIX;
@@ -419,8 +424,8 @@ static int rewrite_tissue_type(sc_elem *obs, int64_t n, char **tt,
                           n_suffix[1])) < 0)
         goto out;
     if (!col || changed) {
-        sc_elem *nc = sc_elem_new_categorical_from_strings("tissue_type", s, n,
-                                                           0);
+        sc_elem *nc =
+            sc_elem_new_categorical_from_strings("tissue_type", s, n, 0);
         char orig[] = "tissue_type__original";
 
         if (!nc) {
@@ -558,8 +563,7 @@ int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
 /* ------------------------------------------------------------------------ */
 /* Row subsets                                                              */
 
-static sc_elem *subset_array(const sc_elem *e, const int64_t *keep,
-                             int64_t nk)
+static sc_elem *subset_array(const sc_elem *e, const int64_t *keep, int64_t nk)
 {
     int64_t shape[SC_MAX_RANK], row = 1;
     size_t isz = sc_dtype_size(e->dtype);
@@ -627,8 +631,8 @@ sc_elem *hz_subset_rows(const sc_elem *e, const int64_t *keep, int64_t nk)
             goto fail;
         o->n_rows = nk;
         free(o->index_name);
-        if (!(o->index_name = strdup(e->index_name ? e->index_name
-                                                   : "_index")) ||
+        if (!(o->index_name =
+                  strdup(e->index_name ? e->index_name : "_index")) ||
             (e->index && !(o->index = subset_array(e->index, keep, nk))))
             goto fail;
         for (size_t i = 0; i < e->n_child; i++) {

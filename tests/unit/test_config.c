@@ -65,13 +65,13 @@ static int given(int key, void *ud)
 
 static void test_read_apply(void)
 {
-    const char *p = write_file("a.yaml",
-                               "# settings\nmin_genes: 300\n"
-                               "keep-normalized: yes\nkeep-going: false\n"
-                               "counts-order: [raw, layers/counts, X]\n"
-                               "threads: 2\n"
-                               "sc-harmonize:\n  min-genes2: 1\n"
-                               "sc-other:\n  anything: [1, {a: 2}]\n");
+    const char *p =
+        write_file("a.yaml", "# settings\nmin_genes: 300\n"
+                             "keep-normalized: yes\nkeep-going: false\n"
+                             "counts-order: [raw, layers/counts, X]\n"
+                             "threads: 2\n"
+                             "sc-harmonize:\n  min-genes2: 1\n"
+                             "sc-other:\n  anything: [1, {a: 2}]\n");
     sc_config *c = NULL;
     struct seen s;
     sc_cli cli;
@@ -111,20 +111,17 @@ static void test_errors(void)
     memset(&s, 0, sizeof s);
     p = write_file("b.yaml", "min-genes: 1\nno-such-key: 2\n");
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), 0);
-    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s),
-                SC_ECONFIG);
+    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s), SC_ECONFIG);
     CHECK(strstr(sc_errmsg(), "line 2: unknown key 'no-such-key'") != NULL);
     sc_config_free(c);
     p = write_file("c.yaml", "min-genes: lots\n");
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), 0);
-    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s),
-                SC_ECONFIG);
+    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s), SC_ECONFIG);
     CHECK(strstr(sc_errmsg(), "'min-genes'") != NULL);
     sc_config_free(c);
     p = write_file("d.yaml", "keep-normalized: maybe\n");
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), 0);
-    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s),
-                SC_ECONFIG);
+    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s), SC_ECONFIG);
     sc_config_free(c);
     p = write_file("e.yaml", "a: 1\na: 2\n");
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), SC_ECONFIG);
@@ -136,8 +133,7 @@ static void test_errors(void)
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), SC_ECONFIG);
     p = write_file("h.yaml", "help: true\n");
     CHECK_INTEQ(sc_config_read(p, "sc-test", &c), 0);
-    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s),
-                SC_ECONFIG);
+    CHECK_INTEQ(sc_config_apply(c, opts, NULL, on_opt, NULL, &s), SC_ECONFIG);
     sc_config_free(c);
     CHECK_INTEQ(sc_config_read("/nonexistent/x.yaml", "t", &c), SC_ECONFIG);
     CHECK(c == NULL);

@@ -65,14 +65,12 @@ static void test_ids(void)
     expect(human, "ENSG00000002586.20_PAR_Y", "ENSG00000002586", "par_y");
     expect(human, "ENSG00000999999", NULL, "unknown");
     expect(human, "ENSMUSG00000023274", NULL, "foreign");
-    expect(human, "DDX11L2_ENSG00000290825", "ENSG00000290825",
-           "symbol_ensg");
-    expect(mouse, "ENSMUSG00000023274.3", "ENSMUSG00000023274",
-           "id_versioned");
+    expect(human, "DDX11L2_ENSG00000290825", "ENSG00000290825", "symbol_ensg");
+    expect(mouse, "ENSMUSG00000023274.3", "ENSMUSG00000023274", "id_versioned");
     expect(mouse, "ERCC-00002", "ERCC-00002", "id");
     CHECK(sc_genes_is_spike(mouse, sc_genes_find_id(mouse, "ERCC-00002")));
-    CHECK(!sc_genes_is_spike(mouse, sc_genes_find_id(mouse,
-                                                     "ENSMUSG00000023274")));
+    CHECK(!sc_genes_is_spike(mouse,
+                             sc_genes_find_id(mouse, "ENSMUSG00000023274")));
     /* retired ids: in v44, not in v48 */
     for (i = sc_genes_n_current(human); i < sc_genes_count(human); i++)
         if (sc_genes_is_retired(human, i))
@@ -102,8 +100,7 @@ static void test_symbols(void)
                 SC_GENE_RIBO);
     CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBB", NULL)),
                 SC_GENE_HB);
-    CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBP1", NULL)),
-                0);
+    CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBP1", NULL)), 0);
 }
 
 static void test_orthologs(void)

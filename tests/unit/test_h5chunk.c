@@ -17,14 +17,16 @@
 static hid_t make_ds(hid_t f, const char *name, int shuffle)
 {
     hsize_t dims = 0, maxd = H5S_UNLIMITED, ch = CHUNK;
-    hid_t sp = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t sp = H5Screate_simple(1, &dims, &maxd),
+          dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t ds;
 
     H5Pset_chunk(dcpl, 1, &ch);
     if (shuffle)
         H5Pset_shuffle(dcpl);
     H5Pset_deflate(dcpl, 4);
-    ds = H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ds =
+        H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(sp);
     return ds;
@@ -34,7 +36,8 @@ static void roundtrip(int threads)
 {
     char dir[64], path[128];
     int64_t n = 10 * CHUNK + 337; /* a partial last chunk */
-    float *v = malloc((size_t)n * sizeof *v), *back = malloc((size_t)n * sizeof *back);
+    float *v = malloc((size_t)n * sizeof *v),
+          *back = malloc((size_t)n * sizeof *back);
     sc_h5chunk *c = NULL;
     hid_t f, ds;
 
@@ -57,7 +60,8 @@ static void roundtrip(int threads)
     CHECK_INTEQ(sc_h5chunk_close(c, 0), 0);
     /* libhdf5 reads what we wrote */
     memset(back, 0, (size_t)n * sizeof *back);
-    CHECK(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, back) >= 0);
+    CHECK(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, back) >=
+          0);
     CHECK(memcmp(v, back, (size_t)n * sizeof *v) == 0);
     {
         hid_t sp = H5Dget_space(ds);
