@@ -8,10 +8,12 @@
 
 #include "sc_cli.h"
 #include "sc_config.h"
+#include "sc_genes.h"
 #include "sc_harmonize.h"
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_onto.h"
 #include "sc_share.h"
 #include "sc_version.h"
 
@@ -84,6 +86,7 @@ static const sc_opt opts[] = {
      "add layers['log1p_norm']: normalize_total then log1p"},
     {OPT_TARGET_SUM, "target-sum", SC_ARG_REQUIRED, "X",
      "counts per cell after normalize_total [10000]"},
+    SC_OPT_VERSION_EXTRA,
     SC_OPT_END};
 
 static const char usage[] =
@@ -104,6 +107,27 @@ struct args {
 static int given_slot(int key)
 {
     return key >= SC_OPT_USER ? key - SC_OPT_USER + 128 : key & 127;
+}
+
+/* --version: the reference data versions, read from the data. */
+static int print_versions(void)
+{
+    char **paths, name[64], version[64];
+
+    printf("reference data: %s\n", sc_share_dir());
+    for (int i = 0; i < sc_genes_n_species(); i++) {
+        sc_genes_reference_version(i, version, sizeof version);
+        printf("  genes %s %s\n", sc_genes_species(i)->latin, version);
+    }
+    if (sc_onto_set_paths(SC_ONTO_SET_LATEST, &paths) < 0) {
+        printf("  no ontologies: %s\n", sc_errmsg());
+        return 0;
+    }
+    for (char **p = paths; *p; p++)
+        if (sc_onto_probe(*p, name, version, sizeof name) == 0)
+            printf("  %s %s\n", name, version);
+    sc_onto_paths_free(paths);
+    return 0;
 }
 
 static int on_option(int key, const char *arg, void *ud)
@@ -160,6 +184,7 @@ static int on_option(int key, const char *arg, void *ud)
         break;
     case OPT_REMOVE_OUTLIERS: a->o.remove_outliers = 1; break;
     case OPT_NORMALIZE: a->o.normalize = 1; break;
+    case SC_OPT_VERSION_HOOK: return print_versions();
     case OPT_TARGET_SUM:
         if ((rc = sc_parse_double(arg, 1e-6, 1e15, &d)) == 0)
             a->o.target_sum = d;

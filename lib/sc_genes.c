@@ -499,6 +499,16 @@ static void read_version(const char *rel, const char *latin, char *out,
     sc_lines_close(l);
 }
 
+void sc_genes_reference_version(int species, char *buf, size_t size)
+{
+    if (species < 0 || species >= N_SPECIES) {
+        snprintf(buf, size, "unknown");
+        return;
+    }
+    read_version("genes/cxg-gencode/schema-7/gene_info.yml.gz",
+                 species_tab[species].latin, buf, size);
+}
+
 /* Strip the double quotes HGNC puts around pipe lists. */
 static char *unquote(char *s)
 {

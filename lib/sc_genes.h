@@ -56,6 +56,11 @@ int sc_genes_species_of_id(const char *id);
 /* 1 for ERCC spike-in ids ("ERCC-00002"). */
 int sc_genes_is_spike_in(const char *id);
 
+/* The version of the current gene list of SPECIES ("GENCODE 48",
+ * "Ensembl 114"), read from the data without loading the list, into BUF of
+ * SIZE bytes ("unknown" when it cannot be read). */
+void sc_genes_reference_version(int species, char *buf, size_t size);
+
 /* Why sc_genes_map() gave its answer (names as in make-corpus' truth). */
 typedef enum sc_gene_kind {
     SC_GENE_ID = 0,           /* current id */

@@ -38,6 +38,9 @@ corpus() {
 @test "sc-harmonize: --version" {
     run -0 sc-harmonize --version
     [[ $output == "sc-harmonize "* ]]
+    [[ $output == *"genes homo_sapiens GENCODE 48"* ]]
+    [[ $output == *"genes mus_musculus GENCODE M37"* ]]
+    [[ $output == *"CL v"* ]]
 }
 
 @test "sc-harmonize: an unknown option is a usage error" {
