@@ -114,9 +114,9 @@ enum {
 /* clang-format on */
 
 /* Every option: the tool's own --help, and the search command. */
-static const sc_opt opts_all[] = {
-    SC_OPT_COMMON, OPTS_OUTPUT, OPTS_SEARCH,  OPTS_ANNOTATE,
-    OPTS_VALIDATE, OPTS_EXPORT, OPTS_DATA,    SC_OPT_END};
+static const sc_opt opts_all[] = {SC_OPT_COMMON, OPTS_OUTPUT,   OPTS_SEARCH,
+                                  OPTS_ANNOTATE, OPTS_VALIDATE, OPTS_EXPORT,
+                                  OPTS_DATA,     SC_OPT_END};
 
 static const sc_opt opts_annotate[] = {SC_OPT_COMMON, OPTS_OUTPUT,
                                        OPTS_ANNOTATE, OPTS_DATA, SC_OPT_END};
@@ -136,7 +136,6 @@ static const sc_opt opts_export[] = {
 
 static const sc_opt opts_query[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_DATA,
                                     SC_OPT_END};
-
 
 static int print_versions(void);
 
@@ -702,8 +701,8 @@ static const struct command commands[] = {
      "on stdin): per field a vocabulary, the hierarchy of parents over\n"
      "leaves, and the pairwise distances and lowest common ancestors of the\n"
      "terms used, as TSV and .npy.",
-     "vocabularies, hierarchies and distances for training", opts_export, 0,
-     -1, ann_cmd_export},
+     "vocabularies, hierarchies and distances for training", opts_export, 0, -1,
+     ann_cmd_export},
 };
 /* clang-format on */
 
@@ -784,8 +783,8 @@ static char *top_usage(void)
 int main(int argc, char **argv)
 {
     static char dash[] = "-", *stdin_only[] = {dash};
-    struct args a = {.output = "-", .max = 10, .compress_level = 4,
-                     .suggestions = 3};
+    struct args a = {
+        .output = "-", .max = 10, .compress_level = 4, .suggestions = 3};
     int ci = command_index(argc, argv), rc;
     const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
     sc_onto *o = NULL;

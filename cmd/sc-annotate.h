@@ -45,11 +45,11 @@ int ann_put_json(FILE *fp, json_t *value);
 
 /* The commands, in cmd/sc-annotate_<name>.c. Each returns 0, a negative
  * SC_E* code with the message set, or SC_EXIT_PARTIAL under -k. */
-int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp,
-                     int argc, char **argv);
-int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp,
-                     int argc, char **argv);
-int ann_cmd_export(const struct args *a, const sc_onto *o, FILE *fp,
-                   int argc, char **argv);
+int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                     char **argv);
+int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                     char **argv);
+int ann_cmd_export(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                   char **argv);
 
 #endif

@@ -137,8 +137,8 @@ out:
 /* ---- one field ---- */
 
 /* The obs column holding FIELD's labels, or NULL. */
-static sc_elem *find_column(const struct args *a, const sc_elem *obs,
-                            int field, char *name, size_t size)
+static sc_elem *find_column(const struct args *a, const sc_elem *obs, int field,
+                            char *name, size_t size)
 {
     const char *fname = sc_match_field_name(field);
     char list[1024];
@@ -159,8 +159,7 @@ static sc_elem *find_column(const struct args *a, const sc_elem *obs,
             p++;
     }
     if (used < sizeof list)
-        snprintf(list + used, sizeof list - used, "%s",
-                 default_columns[field]);
+        snprintf(list + used, sizeof list - used, "%s", default_columns[field]);
     for (int ci = 0; ci < 2; ci++)
         for (const char *p = list; *p;) {
             size_t n = strcspn(p, ",");
@@ -294,9 +293,9 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     if (field_off(c->a, field))
         return 0;
     if (sc_elem_get(ad->obs, tcol)) {
-        json_object_set_new(fields_j, fname,
-                            json_pack("{s:s, s:s}", "status", "kept",
-                                      "column", tcol));
+        json_object_set_new(
+            fields_j, fname,
+            json_pack("{s:s, s:s}", "status", "kept", "column", tcol));
         return 0;
     }
     if (!(col = find_column(c->a, ad->obs, field, src, sizeof src)))
@@ -354,11 +353,9 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
 
             for (size_t q = 0; q < r->n_cand && q < SC_MATCH_MAX_CAND; q++) {
                 json_array_append_new(ca, term_ref(o, r->cand[q]));
-                cu += (size_t)snprintf(cands + cu, cu < sizeof cands
-                                                       ? sizeof cands - cu
-                                                       : 0,
-                                       "%s%s", q ? " " : "",
-                                       sc_onto_id(o, r->cand[q]));
+                cu += (size_t)snprintf(
+                    cands + cu, cu < sizeof cands ? sizeof cands - cu : 0,
+                    "%s%s", q ? " " : "", sc_onto_id(o, r->cand[q]));
             }
             json_object_set_new(lj, "candidates", ca);
         }
@@ -368,18 +365,16 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
             for (size_t q = 0; q < r->n_sugg; q++) {
                 json_array_append_new(sa, term_ref(o, r->sugg[q]));
                 if (!r->n_cand)
-                    cu += (size_t)snprintf(cands + cu, cu < sizeof cands
-                                                           ? sizeof cands - cu
-                                                           : 0,
-                                           "%s%s", q ? " " : "",
-                                           sc_onto_id(o, r->sugg[q]));
+                    cu += (size_t)snprintf(
+                        cands + cu, cu < sizeof cands ? sizeof cands - cu : 0,
+                        "%s%s", q ? " " : "", sc_onto_id(o, r->sugg[q]));
             }
             json_object_set_new(lj, "suggestions", sa);
         }
         json_array_append_new(arr, lj);
         if (c->tsv)
             fprintf(c->tsv, "%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", fname, l.s[k],
-                    r->term != SC_ONTO_NONE ? sc_onto_id(o, r->term)
+                    r->term != SC_ONTO_NONE       ? sc_onto_id(o, r->term)
                     : r->tier == SC_MATCH_UNKNOWN ? "unknown"
                                                   : "",
                     r->term != SC_ONTO_NONE ? sc_onto_label(o, r->term) : "",
@@ -521,17 +516,17 @@ static int add_provenance(const struct ctx *c, sc_adata *ad, const char *in,
     host[sizeof host - 1] = '\0';
     if (!(step = sc_elem_new(SC_K_DICT, name)))
         return SC_ENOMEM;
-    if ((rc = sc_elem_add_take(step, sc_elem_new_string("tool",
-                                                        "sc-annotate"))) < 0 ||
-        (rc = sc_elem_add_take(step, sc_elem_new_string("version",
-                                                        SC_VERSION))) < 0 ||
+    if ((rc = sc_elem_add_take(
+             step, sc_elem_new_string("tool", "sc-annotate"))) < 0 ||
+        (rc = sc_elem_add_take(
+             step, sc_elem_new_string("version", SC_VERSION))) < 0 ||
         (rc = sc_elem_add_take(
              step, sc_elem_new_string("arguments", c->a->cli->cmdline))) < 0 ||
         (rc = sc_elem_add_take(step, sc_elem_new_string("time", when))) < 0 ||
-        (*host && (rc = sc_elem_add_take(
-                       step, sc_elem_new_string("host", host))) < 0) ||
-        (rc = sc_elem_add_take(step,
-                               sc_elem_new_string("input_sha256", sha))) < 0 ||
+        (*host &&
+         (rc = sc_elem_add_take(step, sc_elem_new_string("host", host))) < 0) ||
+        (rc = sc_elem_add_take(step, sc_elem_new_string("input_sha256", sha))) <
+            0 ||
         (rc = sc_elem_add_take(step, sc_elem_new_string("input_path", in))) <
             0) {
         sc_elem_free(step);
@@ -542,11 +537,9 @@ static int add_provenance(const struct ctx *c, sc_adata *ad, const char *in,
         return SC_ENOMEM;
     }
     for (int i = 0; i < sc_onto_count(c->o); i++)
-        if ((rc = sc_elem_add_take(refs,
-                                   sc_elem_new_string(sc_onto_name(c->o, i),
-                                                      sc_onto_version(c->o,
-                                                                      i)))) <
-            0)
+        if ((rc = sc_elem_add_take(
+                 refs, sc_elem_new_string(sc_onto_name(c->o, i),
+                                          sc_onto_version(c->o, i)))) < 0)
             break;
     if (rc < 0 || (rc = sc_elem_add_take(step, refs)) < 0) {
         sc_elem_free(step);
@@ -600,8 +593,8 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     const struct args *a = c->a;
     char h5[4096], rp[4096], tp[4096], org[64], sha[SC_HASH_HEX_SIZE] = "";
     static const int order[SC_FIELD_N] = {
-        SC_FIELD_ORGANISM, SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
-        SC_FIELD_DISEASE,  SC_FIELD_ASSAY,     SC_FIELD_SEX,
+        SC_FIELD_ORGANISM,  SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
+        SC_FIELD_DISEASE,   SC_FIELD_ASSAY,     SC_FIELD_SEX,
         SC_FIELD_DEV_STAGE, SC_FIELD_ETHNICITY};
     sc_adata *ad = NULL;
     json_t *rep = NULL, *fj;
@@ -680,8 +673,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         (rc = sc_mrow_set(row, "labels", tp)) < 0 ||
         (rc = sc_mrow_set(row, "organism", org)) < 0 ||
         (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)ad->n_obs)) < 0 ||
-        (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)ad->n_vars)) <
-            0 ||
+        (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)ad->n_vars)) < 0 ||
         (rc = sc_mrow_setf(row, "n_labels", "%lld", (long long)n_lab)) < 0 ||
         (rc = sc_mrow_setf(row, "n_mapped", "%lld", (long long)n_map)) < 0 ||
         (!a->dry_run && (rc = sc_mrow_set(row, "path", h5)) < 0))
@@ -715,8 +707,8 @@ static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
     for (int i = 0; i < a->n_mapping; i++)
         if ((rc = sc_match_load_user(m, a->mapping[i])) < 0)
             goto fail;
-    sc_log_info("%zu curated rules, %zu user mappings",
-                sc_match_n_curated(m), sc_match_n_user(m));
+    sc_log_info("%zu curated rules, %zu user mappings", sc_match_n_curated(m),
+                sc_match_n_user(m));
     *out = m;
     return 0;
 fail:
@@ -724,13 +716,12 @@ fail:
     return rc;
 }
 
-int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp,
-                     int argc, char **argv)
+int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                     char **argv)
 {
-    static const char *const cols[] = {"status", "reason",   "organism",
-                                       "n_obs",  "n_vars",   "n_labels",
-                                       "n_mapped", "report", "labels",
-                                       "source"};
+    static const char *const cols[] = {
+        "status",   "reason",   "organism", "n_obs",  "n_vars",
+        "n_labels", "n_mapped", "report",   "labels", "source"};
     struct ctx c = {.a = a, .o = o};
     sc_manifest *mf = NULL;
     sc_mrow *row = NULL;

@@ -15,10 +15,10 @@
 
 /* Per field: the cells of each term used, over all datasets. */
 struct used {
-    int64_t *cells;     /* per term of the handle (lazily allocated) */
-    int64_t n_unknown;  /* "unknown", "na", missing, or not a loaded term */
+    int64_t *cells;    /* per term of the handle (lazily allocated) */
+    int64_t n_unknown; /* "unknown", "na", missing, or not a loaded term */
     int64_t n_cells;
-    int seen;           /* some dataset has the field */
+    int seen; /* some dataset has the field */
 };
 
 static int count_value(const sc_onto *o, struct used *u, const char *v,
@@ -80,8 +80,7 @@ static int count_dataset(const sc_onto *o, struct used *used, int *fields,
 
             if (s && s->kind == SC_K_ARRAY && s->dtype == SC_DT_STR) {
                 u->seen = 1;
-                rc = count_value(o, u, sc_elem_str(s, 0), ad->n_obs, path,
-                                 col);
+                rc = count_value(o, u, sc_elem_str(s, 0), ad->n_obs, path, col);
             }
             continue;
         }
@@ -162,8 +161,10 @@ static int write_npy(const char *path, const char *descr, int rank,
 static const char *coarse_list(int field)
 {
     switch (field) {
-    case SC_FIELD_CELL_TYPE: return "ontology/cxg-guide/lists/cell_class_list.json";
-    case SC_FIELD_TISSUE: return "ontology/cxg-guide/lists/tissue_general_list.json";
+    case SC_FIELD_CELL_TYPE:
+        return "ontology/cxg-guide/lists/cell_class_list.json";
+    case SC_FIELD_TISSUE:
+        return "ontology/cxg-guide/lists/tissue_general_list.json";
     default: return NULL;
     }
 }
@@ -194,8 +195,9 @@ static int read_list(const sc_onto *o, const char *rel, sc_onto_term **out,
     }
     json_array_foreach(j, k, v)
     {
-        sc_onto_term t = json_is_string(v) ? sc_onto_find(o, json_string_value(v))
-                                           : SC_ONTO_NONE;
+        sc_onto_term t = json_is_string(v)
+                             ? sc_onto_find(o, json_string_value(v))
+                             : SC_ONTO_NONE;
         if (t != SC_ONTO_NONE)
             (*out)[(*n)++] = t;
     }
@@ -368,9 +370,9 @@ static int export_field(const struct args *a, const sc_onto *o, int field,
     snprintf(path, sizeof path, "%s/lca_%s.npy", a->outdir, fname);
     if ((rc = write_npy(path, "<i4", 2, (int64_t[]){nv, nv}, lca, 4)) < 0)
         goto out;
-    fprintf(summary, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", fname,
-            (long long)nu, (long long)nl, (long long)np,
-            (long long)u->n_cells, (long long)u->n_unknown);
+    fprintf(summary, "%s\t%lld\t%lld\t%lld\t%lld\t%lld\n", fname, (long long)nu,
+            (long long)nl, (long long)np, (long long)u->n_cells,
+            (long long)u->n_unknown);
     goto out;
 oom:
     rc = sc_fail(SC_ENOMEM, "out of memory");

@@ -47,8 +47,8 @@ out:
     return rc;
 }
 
-int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp,
-                     int argc, char **argv)
+int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                     char **argv)
 {
     sc_schema *s = NULL;
     int rc, invalid = 0, failed = 0;

@@ -39,12 +39,12 @@ static const struct field fields[SC_FIELD_N] = {
 };
 
 /* Development stages by organism. */
-static const struct field stage_human = {NULL, NULL, "HsapDv",
-                                         "HsapDv:0000001", "", 1};
-static const struct field stage_mouse = {NULL, NULL, "MmusDv",
-                                         "MmusDv:0000001", "", 1};
-static const struct field stage_other = {NULL, NULL, "UBERON",
-                                         "UBERON:0000105", "UBERON:0000071", 1};
+static const struct field stage_human = {NULL, NULL, "HsapDv", "HsapDv:0000001",
+                                         "",   1};
+static const struct field stage_mouse = {NULL, NULL, "MmusDv", "MmusDv:0000001",
+                                         "",   1};
+static const struct field stage_other = {
+    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1};
 
 const char *sc_match_field_name(int f)
 {
@@ -94,14 +94,14 @@ int sc_match_tier_is_exact(int tier)
 /* ---- normalised keys ---- */
 
 static const char *const greek[][2] = {
-    {"\xce\xb1", "alpha"},   {"\xce\xb2", "beta"},   {"\xce\xb3", "gamma"},
-    {"\xce\xb4", "delta"},   {"\xce\xb5", "epsilon"}, {"\xce\xba", "kappa"},
-    {"\xce\xbb", "lambda"},  {"\xce\xbc", "mu"},     {"\xce\xb8", "theta"},
-    {"\xce\xb6", "zeta"},    {"\xce\xb7", "eta"},    {"\xce\xbd", "nu"},
-    {"\xcf\x80", "pi"},      {"\xcf\x81", "rho"},    {"\xcf\x83", "sigma"},
-    {"\xcf\x84", "tau"},     {"\xcf\x86", "phi"},    {"\xcf\x87", "chi"},
-    {"\xcf\x88", "psi"},     {"\xcf\x89", "omega"},  {"\xce\x91", "alpha"},
-    {"\xce\x92", "beta"},    {"\xce\x93", "gamma"},  {"\xce\x94", "delta"},
+    {"\xce\xb1", "alpha"},  {"\xce\xb2", "beta"},    {"\xce\xb3", "gamma"},
+    {"\xce\xb4", "delta"},  {"\xce\xb5", "epsilon"}, {"\xce\xba", "kappa"},
+    {"\xce\xbb", "lambda"}, {"\xce\xbc", "mu"},      {"\xce\xb8", "theta"},
+    {"\xce\xb6", "zeta"},   {"\xce\xb7", "eta"},     {"\xce\xbd", "nu"},
+    {"\xcf\x80", "pi"},     {"\xcf\x81", "rho"},     {"\xcf\x83", "sigma"},
+    {"\xcf\x84", "tau"},    {"\xcf\x86", "phi"},     {"\xcf\x87", "chi"},
+    {"\xcf\x88", "psi"},    {"\xcf\x89", "omega"},   {"\xce\x91", "alpha"},
+    {"\xce\x92", "beta"},   {"\xce\x93", "gamma"},   {"\xce\x94", "delta"},
 };
 
 /* Drop the plural of the word W[0..*LEN) in place (the rules of the
@@ -128,20 +128,20 @@ int sc_match_normalize(const char *s, char *buf, size_t size)
     size_t used = 0, wl = 0;
     const unsigned char *p = (const unsigned char *)s;
 
-#define FLUSH()                                                               \
-    do {                                                                      \
-        singular(word, &wl);                                                  \
-        if (used + wl >= size)                                                \
-            return sc_fail(SC_ERANGE, "label too long");                      \
-        memcpy(buf + used, word, wl);                                         \
-        used += wl;                                                           \
-        wl = 0;                                                               \
+#define FLUSH()                                                                \
+    do {                                                                       \
+        singular(word, &wl);                                                   \
+        if (used + wl >= size)                                                 \
+            return sc_fail(SC_ERANGE, "label too long");                       \
+        memcpy(buf + used, word, wl);                                          \
+        used += wl;                                                            \
+        wl = 0;                                                                \
     } while (0)
-#define PUT(c)                                                                \
-    do {                                                                      \
-        if (wl + 1 >= sizeof word)                                            \
-            return sc_fail(SC_ERANGE, "label too long");                      \
-        word[wl++] = (char)(c);                                               \
+#define PUT(c)                                                                 \
+    do {                                                                       \
+        if (wl + 1 >= sizeof word)                                             \
+            return sc_fail(SC_ERANGE, "label too long");                       \
+        word[wl++] = (char)(c);                                                \
     } while (0)
 
     if (!size)
@@ -346,8 +346,8 @@ static int index_ontology(sc_match *m, int i)
 
 int sc_match_new(const sc_onto *o, sc_match **out)
 {
-    static const char *const names[] = {"CL",     "UBERON", "MONDO",
-                                        "PATO",   "EFO",    "HsapDv",
+    static const char *const names[] = {"CL",     "UBERON",    "MONDO",
+                                        "PATO",   "EFO",       "HsapDv",
                                         "MmusDv", "HANCESTRO", "NCBITaxon"};
     sc_match *m;
     int rc;
@@ -442,9 +442,9 @@ static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 
         snprintf(root, sizeof root, "%.*s", (int)(n - (size_t)exact),
                  p + exact);
-        if (exact ? !strcmp(id, root)
-                  : strcmp(id, root) &&
-                        sc_onto_is_a(o, t, sc_onto_find(o, root)))
+        if (exact
+                ? !strcmp(id, root)
+                : strcmp(id, root) && sc_onto_is_a(o, t, sc_onto_find(o, root)))
             return 1;
         p += n;
         while (*p == ' ')
@@ -521,10 +521,21 @@ static int settle(sc_match_res *res, int tier, size_t n)
     return 1;
 }
 
-static const char *const unknown_values[] = {
-    "unknown", "na", "n/a", "nan", "none", "null", "not available",
-    "not applicable", "unassigned", "undetermined", "unclassified",
-    "not determined", "?", "-", "unannotated"};
+static const char *const unknown_values[] = {"unknown",
+                                             "na",
+                                             "n/a",
+                                             "nan",
+                                             "none",
+                                             "null",
+                                             "not available",
+                                             "not applicable",
+                                             "unassigned",
+                                             "undetermined",
+                                             "unclassified",
+                                             "not determined",
+                                             "?",
+                                             "-",
+                                             "unannotated"};
 
 static int is_unknown_value(const char *s)
 {
@@ -536,8 +547,7 @@ static int is_unknown_value(const char *s)
 
 /* One lookup tier over the field's ontologies. */
 static int lookup_tier(const sc_match *m, const struct field *fs, int index,
-                       const char *text, sc_match_res *res, int tier,
-                       int *hit)
+                       const char *text, sc_match_res *res, int tier, int *hit)
 {
     sc_onto_term all[64];
     size_t na = 0;
@@ -566,8 +576,8 @@ static int lookup_tier(const sc_match *m, const struct field *fs, int index,
     return 0;
 }
 
-static void suggest(const sc_match *m, const struct field *fs,
-                    const char *text, sc_match_res *res)
+static void suggest(const sc_match *m, const struct field *fs, const char *text,
+                    sc_match_res *res)
 {
     char name[32];
 
@@ -831,8 +841,8 @@ int sc_match_load_curated(sc_match *m, const char *path)
         field_key(field, key, fk, sizeof fk);
         if ((e = table_find(&m->curated, fk)) && e->terms[0] != t) {
             rc = sc_fail(SC_EFORMAT,
-                         "'%s' line %ld: '%s' is already a rule for '%s'",
-                         path, sc_lines_lineno(in), f[cl],
+                         "'%s' line %ld: '%s' is already a rule for '%s'", path,
+                         sc_lines_lineno(in), f[cl],
                          sc_onto_id(m->o, e->terms[0]));
             break;
         }
@@ -886,8 +896,7 @@ static int load_user_yaml(sc_match *m, const char *path)
                 rc = v->items[k]->kind == SC_Y_SCALAR
                          ? add_user(m, field, v->keys[k], v->items[k]->str,
                                     where)
-                         : sc_fail(SC_EFORMAT, "%s: expected a term id",
-                                   where);
+                         : sc_fail(SC_EFORMAT, "%s: expected a term id", where);
             }
         } else {
             rc = sc_fail(SC_EFORMAT, "%s: '%s' is not a field", where,

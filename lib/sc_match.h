@@ -30,9 +30,10 @@
  * mapping, several make the label ambiguous (reported with them, never
  * mapped), unless a curated rule for the label names one of them (the
  * project's decision, recorded as tier "curated": "mouse" is a synonym of
- * both Mus and Mus musculus). Development stages need the organism. Values such as "unknown", "NA" or "unassigned" map
- * to "unknown". A label nothing matches gets up to three fuzzy suggestions
- * (sc_onto_search), which are never mappings.
+ * both Mus and Mus musculus). Development stages need the organism. Values such
+ * as "unknown", "NA" or "unassigned" map to "unknown". A label nothing matches
+ * gets up to three fuzzy suggestions (sc_onto_search), which are never
+ * mappings.
  *
  * Threads: loading needs the matcher to itself; sc_match_label() then only
  * reads it and may run from several threads at once.
@@ -63,8 +64,8 @@ int sc_match_field_find(const char *name);
 
 /* Tiers of a result. */
 enum {
-    SC_MATCH_NONE = 0,   /* nothing matched */
-    SC_MATCH_AMBIGUOUS,  /* several candidates in the first tier that hit */
+    SC_MATCH_NONE = 0,  /* nothing matched */
+    SC_MATCH_AMBIGUOUS, /* several candidates in the first tier that hit */
     SC_MATCH_USER,
     SC_MATCH_LABEL,
     SC_MATCH_LABEL_CI,
@@ -72,8 +73,8 @@ enum {
     SC_MATCH_SYNONYM_CI,
     SC_MATCH_NORMALIZED,
     SC_MATCH_CURATED,
-    SC_MATCH_UNKNOWN,    /* a value meaning "unknown" ("NA", "unassigned") */
-    SC_MATCH_TERM_ID,    /* the label is itself a term id of the field */
+    SC_MATCH_UNKNOWN, /* a value meaning "unknown" ("NA", "unassigned") */
+    SC_MATCH_TERM_ID, /* the label is itself a term id of the field */
 };
 /* "none", "ambiguous", "user", "label", "label_ci", "synonym",
  * "synonym_ci", "normalized", "curated", "unknown", "term_id". */

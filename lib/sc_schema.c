@@ -139,8 +139,7 @@ static void seq_join(const sc_ynode *n, char *buf, size_t size)
     size_t used = 0;
 
     buf[0] = '\0';
-    for (size_t i = 0; n && n->kind == SC_Y_SEQ && i < n->n && used < size;
-         i++)
+    for (size_t i = 0; n && n->kind == SC_Y_SEQ && i < n->n && used < size; i++)
         if (n->items[i]->kind == SC_Y_SCALAR)
             used += (size_t)snprintf(buf + used, size - used, "%s%s",
                                      used ? ", " : "", n->items[i]->str);
@@ -219,8 +218,8 @@ static int check_term(const sc_onto *o, const char *col, const char *term,
     sc_onto_term t;
 
     if (seq_has(sc_ytree_get(forb, "terms"), term, 0))
-        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s",
-                   term, col, *suffix ? " " : "", suffix);
+        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s", term,
+                   col, *suffix ? " " : "", suffix);
     snprintf(pfx, sizeof pfx, "%.*s",
              colon ? (int)(colon - term) : (int)strlen(term), term);
     seq_join(onts, list, sizeof list);
@@ -242,8 +241,8 @@ static int check_term(const sc_onto *o, const char *col, const char *term,
                    "'%s' in '%s' is a deprecated term id of '%s'.", term, col,
                    sc_onto_name(o, sc_onto_ontology(o, t)));
     if (below_any(o, t, sc_ytree_get(forb, "ancestors"), pfx))
-        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s",
-                   term, col, *suffix ? " " : "", suffix);
+        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s", term,
+                   col, *suffix ? " " : "", suffix);
     if (allow) {
         const sc_ynode *terms = sc_ytree_get(allow, "terms");
         int ok = 0;
@@ -281,8 +280,8 @@ static int check_curie(const sc_onto *o, const char *col, const char *value,
         return 0;
     if (onts && onts->n == 1 && seq_has(onts, "NA", 0))
         return msg(r, SC_SCHEMA_ERROR,
-                   "'%s' in '%s' is not a valid value of '%s'.%s%s", value,
-                   col, col, *suffix ? " " : "", suffix);
+                   "'%s' in '%s' is not a valid value of '%s'.%s%s", value, col,
+                   col, *suffix ? " " : "", suffix);
     if (!delim || !strstr(value, delim))
         return check_term(o, col, value, c, suffix, r);
     if (!(copy = strdup(value)))
@@ -366,8 +365,7 @@ static const char *rule_value(const sc_ynode *rule, const struct cellctx *cc)
     const char *key = sc_ytree_str(rule, "uns_key");
 
     if (key)
-        return !strcmp(key, "organism_ontology_term_id") ? cc->organism
-                                                         : NULL;
+        return !strcmp(key, "organism_ontology_term_id") ? cc->organism : NULL;
     if (col && !strcmp(col, "tissue_type"))
         return cc->tissue_type;
     if (col && !strcmp(col, "assay_ontology_term_id"))
@@ -375,8 +373,7 @@ static const char *rule_value(const sc_ynode *rule, const struct cellctx *cc)
     return NULL;
 }
 
-static int in_ancestors(const sc_onto *o, const char *value,
-                        const sc_ynode *l)
+static int in_ancestors(const sc_onto *o, const char *value, const sc_ynode *l)
 {
     sc_onto_term t = sc_onto_find(o, value);
 
@@ -415,8 +412,7 @@ static int rule_matches(const sc_onto *o, const sc_ynode *rule,
         return -1;
     if (sc_ytree_get(rule, "match_exact")) {
         has_match = 1;
-        any |= seq_has(sc_ytree_get(sc_ytree_get(rule, "match_exact"),
-                                    "terms"),
+        any |= seq_has(sc_ytree_get(sc_ytree_get(rule, "match_exact"), "terms"),
                        v, 0);
     }
     if (sc_ytree_get(rule, "match_ancestors_inclusive")) {
@@ -512,8 +508,8 @@ static const char *kind_name(const sc_elem *e)
 {
     switch (e->kind) {
     case SC_K_CATEGORICAL: return "category";
-    case SC_K_ARRAY: return e->dtype == SC_DT_STR ? "object"
-                                                  : sc_dtype_name(e->dtype);
+    case SC_K_ARRAY:
+        return e->dtype == SC_DT_STR ? "object" : sc_dtype_name(e->dtype);
     case SC_K_NULLABLE: return "nullable";
     default: return "unsupported";
     }
@@ -536,9 +532,8 @@ static int cmp_u64(const void *a, const void *b)
 
 /* Check every (value, tissue_type, assay) combination of column COL. */
 static int check_column(const sc_schema *s, const sc_onto *o,
-                        const sc_adata *ad, const char *col,
-                        const sc_ynode *d, const struct cellctx *base,
-                        sc_schema_report *r)
+                        const sc_adata *ad, const char *col, const sc_ynode *d,
+                        const struct cellctx *base, sc_schema_report *r)
 {
     const sc_elem *e = sc_elem_get(ad->obs, col);
     const sc_elem *tt = sc_elem_get(ad->obs, "tissue_type");
@@ -611,8 +606,7 @@ static int check_column(const sc_schema *s, const sc_onto *o,
 /* Portal-added label columns: errors when submitting, else they must agree
  * with the term ids. */
 static int check_labels(const sc_onto *o, const sc_adata *ad, const char *col,
-                        const sc_ynode *d, unsigned flags,
-                        sc_schema_report *r)
+                        const sc_ynode *d, unsigned flags, sc_schema_report *r)
 {
     const sc_ynode *al = sc_ytree_get(d, "add_labels");
     const sc_elem *ids = sc_elem_get(ad->obs, col);
@@ -713,8 +707,8 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
                      "and should not be set.",
                      e->name);
         else if (e->kind == SC_K_ARRAY && sc_elem_count(e) == 0)
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "uns['%s'] cannot be an empty value.", e->name);
+            rc = msg(r, SC_SCHEMA_ERROR, "uns['%s'] cannot be an empty value.",
+                     e->name);
     }
     for (size_t i = 0; rc == 0 && keys && i < keys->n; i++) {
         const char *k = keys->keys[i], *type;
@@ -725,8 +719,8 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         type = sc_ytree_str(d, "type");
         if (!e) {
             if (is_true(sc_ytree_str(d, "required")))
-                rc = msg(r, SC_SCHEMA_ERROR, "'%s' in 'uns' is not present.",
-                         k);
+                rc =
+                    msg(r, SC_SCHEMA_ERROR, "'%s' in 'uns' is not present.", k);
             continue;
         }
         if (!type)
@@ -772,14 +766,14 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     const sc_ynode *cols = sc_ytree_get(s->obs, "columns");
     const sc_ynode *dep = sc_ytree_get(s->obs, "deprecated_columns");
     const sc_ynode *res = sc_ytree_get(s->obs, "reserved_columns");
-    struct cellctx cc = {uns_string(ad->uns, "organism_ontology_term_id"),
-                         NULL, NULL};
+    struct cellctx cc = {uns_string(ad->uns, "organism_ontology_term_id"), NULL,
+                         NULL};
     int rc = 0, unique;
 
     if ((rc = index_unique(ad->obs, &unique)) < 0)
         return rc;
-    if (!unique && (rc = msg(r, SC_SCHEMA_ERROR,
-                             "Index of 'obs' is not unique.")) < 0)
+    if (!unique &&
+        (rc = msg(r, SC_SCHEMA_ERROR, "Index of 'obs' is not unique.")) < 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < ad->obs->n_child; i++) {
         const char *name = ad->obs->child[i]->name;
@@ -804,8 +798,9 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         const char *col = cols->keys[i];
 
         if (!sc_elem_get(ad->obs, col)) {
-            rc = msg(r, SC_SCHEMA_ERROR, "Dataframe 'obs' is missing column "
-                                         "'%s'.",
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Dataframe 'obs' is missing column "
+                     "'%s'.",
                      col);
             continue;
         }
@@ -825,8 +820,8 @@ static int check_var_obsm(const sc_schema *s, const sc_adata *ad,
 
     if ((rc = index_unique(ad->var, &unique)) < 0)
         return rc;
-    if (!unique && (rc = msg(r, SC_SCHEMA_ERROR,
-                             "Index of 'var' is not unique.")) < 0)
+    if (!unique &&
+        (rc = msg(r, SC_SCHEMA_ERROR, "Index of 'var' is not unique.")) < 0)
         return rc;
     if (!fif)
         rc = msg(r, SC_SCHEMA_ERROR,
@@ -897,9 +892,8 @@ static int check_sparsity(const sc_schema *s, const sc_adata *ad,
     return 0;
 }
 
-int sc_schema_validate(const sc_schema *s, const sc_onto *o,
-                       const sc_adata *ad, unsigned flags,
-                       sc_schema_report *rep)
+int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
+                       unsigned flags, sc_schema_report *rep)
 {
     int rc;
 

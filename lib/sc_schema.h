@@ -59,7 +59,10 @@ typedef struct sc_schema_report {
     int *level;  /* SC_SCHEMA_ERROR or SC_SCHEMA_WARNING */
     char **text; /* "'CL:0000003' in 'cell_type_ontology_term_id' is ..." */
 } sc_schema_report;
-#define SC_SCHEMA_REPORT_INIT {0, 0, 0, NULL, NULL}
+#define SC_SCHEMA_REPORT_INIT                                                  \
+    {                                                                          \
+        0, 0, 0, NULL, NULL                                                    \
+    }
 void sc_schema_report_release(sc_schema_report *r);
 
 /* Flags of sc_schema_validate(). */

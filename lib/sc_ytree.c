@@ -65,8 +65,7 @@ static int next_event(struct reader *r)
     r->have_ev = 0;
     if (!yaml_parser_parse(&r->p, &r->ev))
         return sc_fail(SC_EFORMAT, "'%s' line %zu column %zu: %s", r->path,
-                       r->p.problem_mark.line + 1,
-                       r->p.problem_mark.column + 1,
+                       r->p.problem_mark.line + 1, r->p.problem_mark.column + 1,
                        r->p.problem ? r->p.problem : "YAML error");
     r->have_ev = 1;
     return 0;
@@ -85,8 +84,7 @@ static sc_ynode *new_node(sc_ykind kind, int line)
 
 static int push(sc_ynode *parent, char *key, sc_ynode *child)
 {
-    sc_ynode **items = realloc(parent->items,
-                               (parent->n + 1) * sizeof *items);
+    sc_ynode **items = realloc(parent->items, (parent->n + 1) * sizeof *items);
 
     if (!items)
         return sc_fail(SC_ENOMEM, "out of memory");
@@ -121,8 +119,9 @@ static int build(struct reader *r, sc_ynode **out)
         *out = n;
         return 0;
     case YAML_ALIAS_EVENT:
-        return sc_fail(SC_EUNSUP, "'%s' line %d: YAML aliases are not supported",
-                       r->path, line);
+        return sc_fail(SC_EUNSUP,
+                       "'%s' line %d: YAML aliases are not supported", r->path,
+                       line);
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: break;
     default:
@@ -141,8 +140,9 @@ static int build(struct reader *r, sc_ynode **out)
             break;
         if (n->kind == SC_Y_MAP) {
             if (r->ev.type != YAML_SCALAR_EVENT) {
-                rc = sc_fail(SC_EFORMAT, "'%s' line %zu: a key must be a scalar",
-                             r->path, r->ev.start_mark.line + 1);
+                rc =
+                    sc_fail(SC_EFORMAT, "'%s' line %zu: a key must be a scalar",
+                            r->path, r->ev.start_mark.line + 1);
                 goto fail;
             }
             if (!(key = strdup((const char *)r->ev.data.scalar.value))) {

@@ -19,11 +19,11 @@ typedef enum { SC_Y_SCALAR, SC_Y_SEQ, SC_Y_MAP } sc_ykind;
 typedef struct sc_ynode sc_ynode;
 struct sc_ynode {
     sc_ykind kind;
-    char *str;       /* SC_Y_SCALAR: the value */
-    size_t n;        /* SC_Y_SEQ, SC_Y_MAP: number of items */
-    char **keys;     /* SC_Y_MAP: the keys (scalars) */
+    char *str;   /* SC_Y_SCALAR: the value */
+    size_t n;    /* SC_Y_SEQ, SC_Y_MAP: number of items */
+    char **keys; /* SC_Y_MAP: the keys (scalars) */
     sc_ynode **items;
-    int line;        /* 1-based line where the node starts */
+    int line; /* 1-based line where the node starts */
 };
 
 /* Read PATH (plain or gzip) into *OUT, which the caller frees with

@@ -48,12 +48,10 @@ static void test_normalize(void)
     CHECK_STREQ(key("boxes"), "box");
     CHECK_STREQ(key("class"), "class");
     CHECK_STREQ(key("caf\xc3\xa9 cells"), "cafcell");
-    CHECK(sc_match_normalize("a long label", small, sizeof small) ==
-          SC_ERANGE);
+    CHECK(sc_match_normalize("a long label", small, sizeof small) == SC_ERANGE);
 }
 
-static int map(int field, const char *org, const char *label,
-               sc_match_res *r)
+static int map(int field, const char *org, const char *label, sc_match_res *r)
 {
     return sc_match_label(m, field, org, label, r);
 }
@@ -82,8 +80,7 @@ static void test_tiers(void)
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B cell"), SC_MATCH_LABEL);
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "b CELL"), SC_MATCH_LABEL_CI);
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B lymphocyte"), SC_MATCH_SYNONYM);
-    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "b LYMPHOCYTE"),
-                SC_MATCH_SYNONYM_CI);
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "b LYMPHOCYTE"), SC_MATCH_SYNONYM_CI);
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "B-cells"), SC_MATCH_NORMALIZED);
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CD14+ Mono"), SC_MATCH_CURATED);
     CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CL:0000236"), SC_MATCH_TERM_ID);
@@ -107,8 +104,7 @@ static void test_tiers(void)
     /* nothing: fuzzy suggestions only */
     CHECK(map(SC_FIELD_CELL_TYPE, NULL, "hepatocite", &r) == 0);
     CHECK(r.term == SC_ONTO_NONE && r.tier == SC_MATCH_NONE);
-    CHECK(r.n_sugg >= 1 &&
-          !strcmp(sc_onto_id(real, r.sugg[0]), "CL:0000182"));
+    CHECK(r.n_sugg >= 1 && !strcmp(sc_onto_id(real, r.sugg[0]), "CL:0000182"));
     CHECK_STREQ(r.reason, "no match");
 }
 
@@ -125,11 +121,9 @@ static void test_ambiguous(void)
     /* "adult stage" is HsapDv's or MmusDv's depending on the organism */
     CHECK_STREQ(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:9606", "adult stage"),
                 "HsapDv:0000258");
-    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10090",
-                         "adult stage"),
+    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10090", "adult stage"),
                   "MmusDv:", 7) == 0);
-    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10091",
-                         "adult stage"),
+    CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10091", "adult stage"),
                   "MmusDv:", 7) == 0);
     /* no organism: no stage */
     CHECK(map(SC_FIELD_DEV_STAGE, NULL, "adult stage", &r) == 0);
@@ -300,7 +294,7 @@ static void test_label_table(void)
         }
         n++;
         CHECK(sc_match_label(m, field, "NCBITaxon:9606", f[1], &r) == 0);
-        got = r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term)
+        got = r.term != SC_ONTO_NONE       ? sc_onto_id(real, r.term)
               : r.tier == SC_MATCH_UNKNOWN ? "unknown"
                                            : "";
         if (*f[2] && strcmp(f[2], "unknown"))
@@ -313,8 +307,8 @@ static void test_label_table(void)
                    f[2], r.reason);
         } else {
             wrong++;
-            printf("#   WRONG: %s '%s' -> %s (%s), expected '%s'\n", f[0],
-                   f[1], got, sc_match_tier_name(r.tier), f[2]);
+            printf("#   WRONG: %s '%s' -> %s (%s), expected '%s'\n", f[0], f[1],
+                   got, sc_match_tier_name(r.tier), f[2]);
         }
     }
     sc_lines_close(in);

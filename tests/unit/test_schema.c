@@ -25,11 +25,9 @@ static const char *check(const char *col, const char *value, const char *org,
                               "EFO:0009922", &r) < 0)
         return "(failed)";
     for (size_t i = 0; i < r.n && used < sizeof buf; i++)
-        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s: %s",
-                                 i ? "\n" : "",
-                                 r.level[i] == SC_SCHEMA_ERROR ? "ERROR"
-                                                               : "WARNING",
-                                 r.text[i]);
+        used += (size_t)snprintf(
+            buf + used, sizeof buf - used, "%s%s: %s", i ? "\n" : "",
+            r.level[i] == SC_SCHEMA_ERROR ? "ERROR" : "WARNING", r.text[i]);
     sc_schema_report_release(&r);
     return buf;
 }
@@ -105,8 +103,7 @@ static void test_multi_term(void)
     CHECK(strstr(check(c, "unknown", HS, "tissue"), "ERROR"));
     /* ethnicity: sorted HANCESTRO terms for human, 'na' otherwise */
     c = "self_reported_ethnicity_ontology_term_id";
-    CHECK_STREQ(check(c, "HANCESTRO:0019 || HANCESTRO:0590", HS, "tissue"),
-                "");
+    CHECK_STREQ(check(c, "HANCESTRO:0019 || HANCESTRO:0590", HS, "tissue"), "");
     CHECK(strstr(check(c, "HANCESTRO:0590 || HANCESTRO:0019", HS, "tissue"),
                  "ascending"));
     CHECK_STREQ(check(c, "na", MM, "tissue"), "");
@@ -125,21 +122,20 @@ static void test_other_fields(void)
                 "");
     CHECK(*check("sex_ontology_term_id", "PATO:0000383", "NCBITaxon:6239",
                  "tissue"));
-    CHECK_STREQ(check("organism_ontology_term_id", "NCBITaxon:10091", NULL,
-                      NULL),
-                "");
-    CHECK(strstr(check("organism_ontology_term_id", "NCBITaxon:2697049", NULL,
-                       NULL),
-                 "not allowed"));
-    CHECK(strstr(check("tissue_ontology_term_id", "UBERON:0000922", HS,
-                       "organoid"),
-                 "not allowed"));
+    CHECK_STREQ(
+        check("organism_ontology_term_id", "NCBITaxon:10091", NULL, NULL), "");
+    CHECK(strstr(
+        check("organism_ontology_term_id", "NCBITaxon:2697049", NULL, NULL),
+        "not allowed"));
+    CHECK(strstr(
+        check("tissue_ontology_term_id", "UBERON:0000922", HS, "organoid"),
+        "not allowed"));
     CHECK_STREQ(check("tissue_ontology_term_id", "CL:0000236", HS,
                       "primary cell culture"),
                 "");
     CHECK_STREQ(check("suspension_type", "nucleus", HS, "tissue"), "");
-    CHECK(strstr(check("suspension_type", "na", HS, "tissue"),
-                 "invalid values"));
+    CHECK(
+        strstr(check("suspension_type", "na", HS, "tissue"), "invalid values"));
     CHECK(sc_schema_check_value(schema, real, "no_such_column", "x", HS, NULL,
                                 NULL, NULL) == SC_ENOTFOUND);
 }
@@ -163,8 +159,7 @@ static void test_valid_sample(void)
     /* an invalid copy: organism mouse, stage HsapDv */
     sc_elem_remove(ad->uns, "organism_ontology_term_id");
     CHECK(sc_elem_add_take(ad->uns, sc_elem_new_string(
-                                        "organism_ontology_term_id", MM)) ==
-          0);
+                                        "organism_ontology_term_id", MM)) == 0);
     CHECK(sc_schema_validate(schema, real, ad, 0, &r) == 0);
     CHECK(r.n_errors >= 2); /* the stage, and ethnicity must be 'na' */
     sc_schema_report_release(&r);
