@@ -14,6 +14,7 @@
 #include "sc_log.h"
 #include "sc_manifest.h"
 #include "sc_match.h"
+#include "sc_provenance.h"
 #include "sc_share.h"
 #include "sc_version.h"
 
@@ -476,76 +477,32 @@ out:
 
 /* ---- provenance (sc-register(1), PROVENANCE) ---- */
 
-static void iso_time(char *buf, size_t size)
-{
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    time_t t = time(NULL);
-    int64_t v;
-    struct tm tm;
-
-    if (sde && *sde && sc_parse_int(sde, 0, INT64_MAX, &v) == 0)
-        t = (time_t)v;
-    sc_err_clear();
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int add_provenance(const struct ctx *c, sc_adata *ad, const char *in,
                           const char *sha)
 {
-    sc_elem *p = sc_elem_get(ad->uns, "provenance"), *step, *refs;
-    char name[32], when[32], host[256];
-    int rc;
+    int n = sc_onto_count(c->o), replaced, rc;
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    const char **versions = calloc((size_t)n + 1, sizeof *versions);
+    sc_prov_step s = {"sc-annotate", SC_VERSION, c->a->cli->cmdline, sha, in,
+                      names,         versions,   (size_t)n};
 
-    if (p && p->kind != SC_K_DICT) {
-        sc_log_warn("'%s': uns['provenance'] is not a dict of steps: "
+    if (!names || !versions) {
+        free(names);
+        free(versions);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        names[i] = sc_onto_name(c->o, i);
+        versions[i] = sc_onto_version(c->o, i);
+    }
+    rc = sc_provenance_add(ad->uns, &s, &replaced);
+    if (rc == 0 && replaced)
+        sc_log_warn("'%s': uns['provenance'] was not a dict of steps: "
                     "replaced",
                     in);
-        sc_elem_remove(ad->uns, "provenance");
-        p = NULL;
-    }
-    if (!p) {
-        if (!(p = sc_elem_new(SC_K_DICT, "provenance")) ||
-            (rc = sc_elem_add_take(ad->uns, p)) < 0)
-            return SC_ENOMEM;
-    }
-    snprintf(name, sizeof name, "%zu", p->n_child);
-    iso_time(when, sizeof when);
-    if (gethostname(host, sizeof host) != 0)
-        host[0] = '\0';
-    host[sizeof host - 1] = '\0';
-    if (!(step = sc_elem_new(SC_K_DICT, name)))
-        return SC_ENOMEM;
-    if ((rc = sc_elem_add_take(
-             step, sc_elem_new_string("tool", "sc-annotate"))) < 0 ||
-        (rc = sc_elem_add_take(
-             step, sc_elem_new_string("version", SC_VERSION))) < 0 ||
-        (rc = sc_elem_add_take(
-             step, sc_elem_new_string("arguments", c->a->cli->cmdline))) < 0 ||
-        (rc = sc_elem_add_take(step, sc_elem_new_string("time", when))) < 0 ||
-        (*host &&
-         (rc = sc_elem_add_take(step, sc_elem_new_string("host", host))) < 0) ||
-        (rc = sc_elem_add_take(step, sc_elem_new_string("input_sha256", sha))) <
-            0 ||
-        (rc = sc_elem_add_take(step, sc_elem_new_string("input_path", in))) <
-            0) {
-        sc_elem_free(step);
-        return rc;
-    }
-    if (!(refs = sc_elem_new(SC_K_DICT, "references"))) {
-        sc_elem_free(step);
-        return SC_ENOMEM;
-    }
-    for (int i = 0; i < sc_onto_count(c->o); i++)
-        if ((rc = sc_elem_add_take(
-                 refs, sc_elem_new_string(sc_onto_name(c->o, i),
-                                          sc_onto_version(c->o, i)))) < 0)
-            break;
-    if (rc < 0 || (rc = sc_elem_add_take(step, refs)) < 0) {
-        sc_elem_free(step);
-        return rc;
-    }
-    return sc_elem_add_take(p, step);
+    free(names);
+    free(versions);
+    return rc;
 }
 
 /* ---- one dataset ---- */
