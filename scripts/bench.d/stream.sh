@@ -51,9 +51,10 @@ for v in none gzip; do
             bench_note "$v: sc-stream streamed $got cells, truth $cells"
             ours=WRONG
             rc=1
-        elif bench_collect "$runs" "$tmp/ours" "$stream" "${args[@]}"; then
+        elif bench_collect "$runs" "$tmp/ours" "$stream" "${args[@]}" 2> "$tmp/ours.err"; then
             ours=$(bench_rate "$cells" "$(median < "$tmp/ours.times")")
         else
+            bench_note "$v: $(tail -1 "$tmp/ours.err")"
             rc=1
         fi
     else
