@@ -79,12 +79,13 @@ data = sc_stream.ScStreamDataset(args=args, manifest=a.manifest, kind="dense",
 t0 = time.time()
 for epoch in range(a.epochs):
     data.set_epoch(epoch)
-    cells = correct = batches = 0
+    cells = labelled = correct = batches = 0
     loss_sum = 0.0
     seen = set()
     for b in torch.utils.data.DataLoader(data, batch_size=None, num_workers=0):
         x, y = b["x"].to(device), b["labels"][a.label].to(device)
-        keep = (torch.arange(len(y), device=device) < len(y) - b["n_pad"]) & (y >= 0)
+        real = torch.arange(len(y), device=device) < len(y) - b["n_pad"]
+        keep = real & (y >= 0)  # padding and cells of unknown type: no loss
         logits = net(x)
         # every rank steps on every batch (DDP all-reduces in backward), so a
         # batch of padding only contributes a zero loss
@@ -93,16 +94,16 @@ for epoch in range(a.epochs):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        n = int(keep.sum())
-        cells += n
+        cells += int(real.sum())
+        labelled += int(keep.sum())
         correct += int(((logits.argmax(1) == y) & keep).sum())
         loss_sum += float(loss)
         batches += 1
-        seen.update(b["dataset"][keep.cpu()].tolist())
-    print("rank %d/%d: epoch %d: %d batches, %d cells from %d datasets, loss %.3f, "
-          "training accuracy %.3f" % (rank, world, epoch, batches, cells, len(seen),
-                                      loss_sum / max(batches, 1), correct / max(cells, 1)),
-          flush=True)
+        seen.update(b["dataset"][real.cpu()].tolist())
+    print("rank %d/%d: epoch %d: %d batches, %d cells (%d labelled) from %d datasets, "
+          "loss %.3f, training accuracy %.3f"
+          % (rank, world, epoch, batches, cells, labelled, len(seen),
+             loss_sum / max(batches, 1), correct / max(labelled, 1)), flush=True)
 
 if rank == 0:
     with open(a.manifest, "rb") as f:

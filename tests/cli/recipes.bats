@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# The recipes users copy (scripts/recipes/): the Makefile under make -j2
+# with an incremental rerun, the Slurm array job, and the multi-rank
+# training launch with 2 CPU ranks (gloo).
+# SPDX-License-Identifier: MIT
+
+load helpers
+
+R=$SC_ROOT/scripts/recipes
+# the corpus datasets have few genes: lower the threshold to match
+HARM="--min-mapped-genes 1000"
+
+setup_file() {
+    load helpers
+    export CORPUS
+    CORPUS=$(test_corpus --datasets 3 --cells 900 --genes 1500:2500 --nnz 400 --mess 2 \
+        --min-mapped-genes 1000 --seed 21)
+}
+
+# raw DIR: the corpus, plus a bundled 10x file that sc-harmonize refuses
+raw() {
+    mkdir -p "$1"
+    cp "$CORPUS"/*.h5ad "$1/"
+    cp "$SC_TEST_DATA/10x_h5/cellranger3_filtered_feature_bc_matrix.h5" "$1/"
+}
+
+@test "recipes: Makefile harmonizes and annotates with make -j2, then only what changed" {
+    cd "$BATS_TEST_TMPDIR"
+    raw raw
+    run -0 make -f "$R/Makefile" -j2 HARMONIZE="$HARM"
+    [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 4 ]]
+    [[ $output == *"out/manifest.tsv: 4 datasets, 3 ok"* ]]
+    [[ $(ls out/annotated/*.h5ad | wc -l) -eq 3 ]]
+    # one manifest, one header, the refused dataset with its reason
+    run -0 awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "status") s = i; if ($i == "reason") r = i } next }
+        { print $s, $r }' out/manifest.tsv
+    [[ $output == *"refused too_few_genes"* ]]
+    [[ $(grep -c '^ok' <<< "$output") -eq 3 ]]
+    # nothing changed: nothing runs
+    run -0 make -f "$R/Makefile" -j2 HARMONIZE="$HARM"
+    [[ $output == *"Nothing to be done"* ]]
+    # one input changes: only it is harmonized and annotated again
+    first=$(ls raw/*.h5ad | head -1)
+    name=$(basename "$first" .h5ad)
+    touch "$first"
+    run -0 make -f "$R/Makefile" -j2 HARMONIZE="$HARM"
+    [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 1 ]]
+    [[ $output == *"sc-harmonize "*"$first"* ]]
+    [[ $(grep -c 'sc-annotate annotate' <<< "$output") -eq 1 ]]
+    [[ $output == *"out/annotated $(printf '<') out/harmonized/$name.tsv"* ]]
+    # the manifest registers
+    run -0 sc-register --db reg.db init
+    run -0 sc-register --db reg.db add -k < out/manifest.tsv
+}
+
+@test "recipes: the Slurm array script parses, dry-runs and runs one task" {
+    run -0 bash -n "$R/harmonize-array.sbatch"
+    cd "$BATS_TEST_TMPDIR"
+    raw raw
+    ls "$PWD"/raw/* > list.txt
+    # without a task id it refuses
+    run -1 env LIST=list.txt "$R/harmonize-array.sbatch"
+    # dry run of task 1 with 2 datasets per task: the 3rd and 4th lines
+    run -0 env SLURM_ARRAY_TASK_ID=1 PER_TASK=2 LIST=list.txt OUT=out DRY_RUN=1 \
+        HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
+    [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 2 ]]
+    [[ $output == *"$(sed -n 3p list.txt)"* && $output == *"$(sed -n 4p list.txt)"* ]]
+    [[ $output == *"--min-mapped-genes 1000"* ]]
+    [[ ! -e out/harmonized/$(basename "$(sed -n 3p list.txt)" .h5ad).tsv ]]
+    # task 0 for real, then again: up to date
+    run -0 env SLURM_ARRAY_TASK_ID=0 SLURM_CPUS_PER_TASK=2 PER_TASK=2 LIST=list.txt OUT=out \
+        HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
+    for f in $(sed -n 1,2p list.txt); do
+        n=$(basename "$f"); n=${n%.*}
+        [[ -s out/annotated/$n.tsv ]]
+    done
+    run -0 env SLURM_ARRAY_TASK_ID=0 PER_TASK=2 LIST=list.txt OUT=out \
+        HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
+    [[ $(grep -c 'up to date' <<< "$output") -eq 2 ]]
+}
+
+@test "recipes: 2 CPU ranks (gloo) each stream their own share and train" {
+    cd "$BATS_TEST_TMPDIR"
+    sc-register --db reg.db init > /dev/null
+    sc-harmonize -q $HARM -d h "$CORPUS"/*.h5ad | sc-annotate annotate -q -d a |
+        sc-register --db reg.db add > /dev/null
+    sc-register --db reg.db collection create c > /dev/null
+    sc-register --db reg.db collection add c --transform sc-annotate > /dev/null
+    sc-register --db reg.db collection freeze c > /dev/null
+    sc-register --db reg.db collection export c@1 > c.tsv
+    total=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_obs") k = i; next } { s += $k } END { print s }' c.tsv)
+    run -0 --separate-stderr env NPROC=2 BACKEND=gloo SC_STREAM_CACHE=$PWD/cache \
+        "$R/train-ddp.sh" c.tsv model.pt --batch-size 64
+    echo "$output" "$stderr"
+    [[ $stderr == *"2 ranks, backend gloo"* ]]
+    [[ -s model.pt ]]
+    # each rank saw the same number of batches and a disjoint share: the
+    # cells add up to the collection's
+    r0=$(grep '^rank 0/2: epoch 0:' <<< "$output")
+    r1=$(grep '^rank 1/2: epoch 0:' <<< "$output")
+    b0=$(sed -E 's/.*: ([0-9]+) batches.*/\1/' <<< "$r0")
+    b1=$(sed -E 's/.*: ([0-9]+) batches.*/\1/' <<< "$r1")
+    c0=$(sed -E 's/.*batches, ([0-9]+) cells.*/\1/' <<< "$r0")
+    c1=$(sed -E 's/.*batches, ([0-9]+) cells.*/\1/' <<< "$r1")
+    [[ $b0 -eq $b1 && $b0 -gt 0 ]]
+    [[ $((c0 + c1)) -eq $total ]]
+    run -0 $PY -c 'import sys, torch; c = torch.load(sys.argv[1]); print(c["world_size"], len(c["genes"]) > 0)' model.pt
+    [[ $output == "2 True" ]]
+    # and the run is registered with the collection as input
+    run=$(sc-register --db reg.db run start --tool train.py --input c@1)
+    sc-register --db reg.db run finish "$run" --output-file model.pt > /dev/null
+    run -0 sc-register --db reg.db lineage --up model.pt
+    [[ $output == *"collection  c@1"* ]]
+}
