@@ -6,6 +6,10 @@ CFLAGS ?= -O2 -g
 PREFIX ?= /usr/local
 bindir ?= $(PREFIX)/bin
 datadir ?= $(PREFIX)/share
+libdir ?= $(PREFIX)/lib
+# The Python reader (sc_stream.py) and the recipes: PYTHONPATH=$(pythondir)
+pythondir ?= $(libdir)/sc/python
+recipedir ?= $(datadir)/doc/sc/recipes
 mandir ?= $(PREFIX)/share/man
 man1dir ?= $(mandir)/man1
 man5dir ?= $(mandir)/man5
@@ -122,13 +126,21 @@ lint: man
 fmt:
 	clang-format -i lib/*.[ch] cmd/*.c tests/unit/*.[ch]
 
+# Binaries, man pages (from build/man, @VERSION@ and @DATE@ filled in),
+# the reference data (share/ -> $(datadir)/sc, found by the tools as
+# <exe>/../share/sc), the Python reader and the recipes.
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(man5dir) \
-	    $(DESTDIR)$(man7dir) $(DESTDIR)$(datadir)/sc
+	    $(DESTDIR)$(man7dir) $(DESTDIR)$(datadir)/sc $(DESTDIR)$(pythondir) \
+	    $(DESTDIR)$(recipedir)
 	install -m 755 $(BINS) $(DESTDIR)$(bindir)
 	for m in $(BUILT_MANS); do s=$${m##*.}; \
 	    install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done
 	cp -R share/. $(DESTDIR)$(datadir)/sc/
+	install -m 644 python/sc_stream.py $(DESTDIR)$(pythondir)/
+	install -m 644 scripts/recipes/Makefile $(DESTDIR)$(recipedir)/
+	install -m 755 scripts/recipes/harmonize-array.sbatch scripts/recipes/train-ddp.sh \
+	    scripts/recipes/train.py $(DESTDIR)$(recipedir)/
 
 clean:
 	rm -rf build

@@ -26,9 +26,10 @@ import torch
 
 try:
     import sc_stream
-except ImportError:  # run from a checkout: python/ beside scripts/
+except ImportError:  # a checkout (python/), or installed (PREFIX/lib/sc/python)
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+    sys.path[:0] = [os.path.join(here, "..", "..", "python"),
+                    os.path.join(here, "..", "..", "..", "..", "lib", "sc", "python")]
     import sc_stream  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
