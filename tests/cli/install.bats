@@ -73,3 +73,11 @@ print(n, sc_stream.__file__)' "$SC_TEST_DATA/h5ad/scanpy_pbmc68k_reduced_2025.h5
     [[ -f $BATS_TEST_TMPDIR/stage/opt/sc/share/sc/SOURCES.md ]]
     [[ -f $BATS_TEST_TMPDIR/stage/opt/sc/lib/sc/python/sc_stream.py ]]
 }
+
+@test "install: every installed tool's --version names the libraries it was built with" {
+    local t
+    for t in "$PREFIX"/bin/sc-*; do
+        run -0 --separate-stderr in_prefix "$(basename "$t")" --version
+        [[ ${lines[0]} == "$(basename "$t") $(cat "$SC_ROOT/VERSION")"*"(hdf5 "*"sqlite "*"zlib "*")" ]]
+    done
+}
