@@ -456,6 +456,14 @@ static int cmd_run(struct args *a, sc_cli *cli)
                     st.expected_distinct > 0
                         ? 100 * st.mean_distinct / st.expected_distinct
                         : 0);
+        if (st.z_in)
+            sc_log_info("inflate: %.1f MB compressed to %.1f MB (%.0f%% used) "
+                        "in %.3f s: %.0f MB/s of input per thread",
+                        (double)st.z_in / 1e6, (double)st.z_out / 1e6,
+                        100.0 * (double)st.z_used / (double)st.z_out,
+                        st.z_secs,
+                        st.z_secs > 0 ? (double)st.z_in / 1e6 / st.z_secs
+                                      : 0);
         if (st.n_failed) {
             sc_log_warn("%zu datasets failed and were left out", st.n_failed);
             rc = SC_EXIT_PARTIAL;

@@ -113,7 +113,8 @@ typedef struct sbuf {
     size_t cap_cells;
     pair *pool;
     size_t pool_n, pool_cap;
-    sc_block blk;  /* rows as read */
+    sc_block blk;  /* rows as read through sc_mat */
+    ss_rows rows;  /* rows as the stream takes them */
     pair *scratch; /* for sorting a row */
     size_t scratch_cap;
 } sbuf;
@@ -127,6 +128,7 @@ static void sbuf_release(sbuf *u)
     free(u->order);
     free(u->pool);
     sc_block_release(&u->blk);
+    ss_rows_release(&u->rows);
     free(u->scratch);
 }
 
@@ -1310,7 +1312,7 @@ const sc_batch_header *sc_stream_header(const sc_stream *s)
 /* ------------------------------------------------------------------------ */
 /* Reading buffers                                                          */
 
-static int get_src(sc_stream *s, int64_t di, sc_mat **m)
+static int get_src(sc_stream *s, int64_t di, ss_src **m)
 {
     ds *d = &s->ds[di];
     int rc, victim = 0;
@@ -1338,7 +1340,7 @@ static int get_src(sc_stream *s, int64_t di, sc_mat **m)
         d->slot = victim;
     }
     s->slots[d->slot].used = s->tick;
-    *m = ss_src_mat(s->slots[d->slot].src);
+    *m = s->slots[d->slot].src;
     return 0;
 }
 
@@ -1420,7 +1422,7 @@ static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
 
 /* Copy row I of block BLK of dataset D into the pool for position POS. */
 static int take_row(const sc_stream *s, sbuf *u, const ds *d,
-                    const sc_block *blk, int64_t i, size_t pos)
+                    const ss_rows *blk, int64_t i, size_t pos)
 {
     int64_t lo, hi;
     double depth = 0;
@@ -1436,25 +1438,31 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
     if ((rc = pool_reserve(u, (size_t)(hi - lo))) < 0)
         return rc;
     size_t start = u->pool_n;
+    pair *out = u->pool + start;
     int32_t last = -1;
     int sorted = 1;
+    uint32_t nv = (uint32_t)d->meta->n_vars;
+    const float *vals = blk->vals;
+    const int32_t *idx = blk->dense ? NULL : blk->indices;
     for (int64_t k = lo; k < hi; k++) {
-        double v = blk->vals[k];
-        int64_t c = blk->dense ? k - lo : blk->indices[k];
+        float v = vals[k];
+        uint32_t c = idx ? (uint32_t)idx[k] : (uint32_t)(k - lo);
         depth += v;
-        if (v == 0 && blk->dense)
-            continue;
+        if (c >= nv)
+            return sc_fail(SC_EFORMAT, "%s: column index %d out of range "
+                           "[0, %u)", d->path, (int32_t)c, nv);
         int32_t g = d->gmap[c];
-        if (g < 0)
+        if (g < 0 || (!idx && v == 0))
             continue;
         /* out of order when the gene space is, or when the file's row is
          * (files with descending or unsorted indices exist) */
         sorted &= g > last;
         last = g;
-        u->pool[u->pool_n].col = g;
-        u->pool[u->pool_n].val = (float)v;
-        u->pool_n++;
+        out->col = g;
+        out->val = v;
+        out++;
     }
+    u->pool_n = (size_t)(out - u->pool);
     if (!sorted) {
         size_t n = u->pool_n - start;
         if (n > u->scratch_cap) {
@@ -1469,6 +1477,44 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
     u->coff[pos] = start;
     u->clen[pos] = (uint32_t)(u->pool_n - start);
     u->cdepth[pos] = depth;
+    return 0;
+}
+
+/* Rows [R0, R1) of dataset DI into U->rows: raw reads when the source has
+ * them, else through sc_mat (values narrowed to float32 here). */
+static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0,
+                     int64_t r1)
+{
+    ss_src *src;
+    int rc;
+
+    if ((rc = get_src(s, di, &src)) < 0)
+        return rc;
+    if (ss_src_raw(src))
+        return ss_raw_read(ss_src_raw(src), r0, r1, &u->rows);
+    sc_block *b = &u->blk;
+    if ((rc = sc_mat_read_rows(ss_src_mat(src), r0, r1, b)) < 0)
+        return rc;
+    int64_t nv = sc_block_nnz(b);
+    ss_rows *o = &u->rows;
+    if ((rc = ss_rows_reserve(o, b->n_rows, b->dense ? 0 : nv)) < 0)
+        return rc;
+    if (b->dense && nv > (int64_t)o->cap_vals) {
+        float *f = realloc(o->vals, (size_t)nv * sizeof *f);
+        if (!f)
+            return oom();
+        o->vals = f;
+        o->cap_vals = (size_t)nv;
+    }
+    o->dense = b->dense;
+    o->n_rows = b->n_rows;
+    o->n_cols = b->n_cols;
+    for (int64_t k = 0; k < nv; k++)
+        o->vals[k] = (float)b->vals[k];
+    if (!b->dense) {
+        memcpy(o->indptr, b->indptr, (size_t)(b->n_rows + 1) * sizeof *o->indptr);
+        memcpy(o->indices, b->indices, (size_t)nv * sizeof *o->indices);
+    }
     return 0;
 }
 
@@ -1563,7 +1609,6 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
         uint64_t c0 = u->order[a].cell, b = a + 1;
         int64_t di = (int64_t)(c0 >> 32);
         uint32_t r0 = (uint32_t)c0, last = r0;
-        sc_mat *m;
         while (b < n) {
             uint64_t c = u->order[b].cell;
             if ((int64_t)(c >> 32) != di || (uint32_t)c > last + READ_GAP ||
@@ -1572,13 +1617,12 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
             last = (uint32_t)c;
             b++;
         }
-        if ((rc = get_src(s, di, &m)) < 0 ||
-            (rc = sc_mat_read_rows(m, r0, (int64_t)last + 1, &u->blk)) < 0)
+        if ((rc = read_rows(s, u, di, r0, (int64_t)last + 1)) < 0)
             return rc;
         for (uint64_t k = a; k < b; k++) {
             size_t pos = (size_t)u->order[k].pos;
             uint32_t row = (uint32_t)u->order[k].cell;
-            if ((rc = take_row(s, u, &s->ds[di], &u->blk, row - r0, pos)) < 0)
+            if ((rc = take_row(s, u, &s->ds[di], &u->rows, row - r0, pos)) < 0)
                 return rc;
         }
         a = b;
@@ -1796,6 +1840,7 @@ void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st)
     st->mean_distinct =
         s->mix_batches ? (double)s->mix_sum / (double)s->mix_batches : 0;
     st->expected_distinct = s->expected;
+    ss_raw_stats(&st->z_in, &st->z_out, &st->z_used, &st->z_secs);
 }
 
 void sc_stream_close(sc_stream *s)

@@ -134,6 +134,10 @@ typedef struct sc_stream_stats {
     uint64_t n_selected;
     uint64_t n_batches;
     double mean_distinct, expected_distinct;
+    /* deflate chunks read raw: compressed bytes, inflated bytes, inflated
+     * bytes used, seconds inflating (summed over threads) */
+    uint64_t z_in, z_out, z_used;
+    double z_secs;
 } sc_stream_stats;
 void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st);
 

@@ -725,6 +725,7 @@ struct ss_src {
     hid_t file;   /* direct h5ad opening, or H5I_INVALID_HID */
     sc_mat *mat;  /* owned when file is open */
     sc_adata *ad; /* other formats: owns the matrix */
+    ss_raw *raw;  /* CSR read with pread and libdeflate, or NULL */
 };
 
 /* An h5ad matrix opened without reading obs, var and uns: that keeps the
@@ -777,6 +778,11 @@ static int open_h5ad_direct(const char *path, const char *matrix, ss_src *s)
                                !strcmp(enc, "csc_matrix") ? SC_MAT_CSC
                                                           : SC_MAT_CSR,
                                shape[0], shape[1], &s->mat);
+    if (rc == 0 && !strcmp(enc, "csr_matrix")) {
+        rc = ss_raw_open(path, s->file, gpath, shape[0], shape[1], &s->raw);
+        if (rc == SC_EUNSUP)
+            rc = 0;
+    }
     free(enc);
     return rc;
 }
@@ -799,6 +805,8 @@ int ss_src_open(const char *path, const char *matrix, ss_src **out)
         return 0;
     }
     sc_err_clear();
+    ss_raw_close(s->raw);
+    s->raw = NULL;
     sc_mat_free(s->mat);
     s->mat = NULL;
     if (s->file >= 0)
@@ -818,10 +826,16 @@ sc_mat *ss_src_mat(ss_src *s)
     return s->mat;
 }
 
+ss_raw *ss_src_raw(ss_src *s)
+{
+    return s->raw;
+}
+
 void ss_src_close(ss_src *s)
 {
     if (!s)
         return;
+    ss_raw_close(s->raw);
     if (s->ad) {
         sc_adata_close(s->ad); /* owns the matrix */
     } else {

@@ -48,6 +48,36 @@ typedef struct ss_src ss_src;
 SC_MUST_CHECK int ss_src_open(const char *path, const char *matrix,
                               ss_src **out);
 sc_mat *ss_src_mat(ss_src *s);
+
+/* Rows as the stream uses them: CSR (or dense row-major) with float32
+ * values and int32 column indices; indptr relative to the first row. */
+typedef struct ss_rows {
+    int64_t n_rows, n_cols;
+    int dense;
+    int64_t *indptr;
+    int32_t *indices;
+    float *vals;
+    size_t cap_rows, cap_idx, cap_vals;
+} ss_rows;
+SC_MUST_CHECK int ss_rows_reserve(ss_rows *b, int64_t n_rows, int64_t nnz);
+void ss_rows_release(ss_rows *b);
+
+/* A CSR h5ad matrix read with pread and libdeflate (sc_stream_raw.c):
+ * opened on FILE (an hid_t) for the group GPATH, or SC_EUNSUP when its
+ * layout, filters or types are not handled (then sc_mat reads it). One
+ * thread at a time. */
+typedef struct ss_raw ss_raw;
+SC_MUST_CHECK int ss_raw_open(const char *path, int64_t file,
+                              const char *gpath, int64_t n_rows,
+                              int64_t n_cols, ss_raw **out);
+/* Rows [R0, R1) into B. */
+SC_MUST_CHECK int ss_raw_read(ss_raw *r, int64_t r0, int64_t r1, ss_rows *b);
+void ss_raw_close(ss_raw *r);
+/* Totals over the process: compressed bytes inflated, their inflated
+ * size, the inflated bytes used, seconds spent inflating (all threads). */
+void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs);
+/* The raw reader of S, or NULL. */
+ss_raw *ss_src_raw(ss_src *s);
 void ss_src_close(ss_src *s);
 
 /* The matrix element of AD called MATRIX ("X", "raw", or a layer). */

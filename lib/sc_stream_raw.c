@@ -1,0 +1,504 @@
+/* sc_stream_raw: row blocks of a CSR h5ad matrix read without HDF5 on the
+ * hot path (issue 9): pread at the dataset or chunk address, libdeflate
+ * for deflate chunks, a small cache of inflated chunks, types converted
+ * in C to float32 values and int32 column indices. */
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libdeflate.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_h5.h"
+#include "sc_stream_int.h"
+
+/*
+ * HDF5 is asked once per file for the layout, the type and the address of
+ * each dataset (contiguous) or lazily once per chunk (chunked: the table
+ * is filled as chunks are first touched, H5Dget_chunk_info_by_coord).
+ * After that a read is pread + (deflate) libdeflate + a conversion loop,
+ * with no lock and no conversion buffer. Datasets with other filters,
+ * big-endian or unusual types are left to sc_mat (SC_EUNSUP).
+ */
+
+enum { K_F32, K_F64, K_I8, K_U8, K_I16, K_U16, K_I32, K_U32, K_I64, K_U64 };
+
+/* Inflated chunks kept per dataset: the rows of a buffer are read in file
+ * order, so neighbouring blocks share the chunk on their boundary. */
+#define CACHE_N 4
+#define NO_ADDR UINT64_MAX
+
+typedef struct rds {
+    int kind;
+    size_t isz;
+    int64_t n;     /* elements */
+    int chunked;   /* else contiguous at off */
+    int deflate;   /* chunks pass through deflate */
+    uint64_t off;  /* contiguous */
+    int64_t chunk; /* elements per chunk */
+    int64_t n_chunks;
+    uint64_t *addr; /* per chunk, NO_ADDR: not looked up yet */
+    uint32_t *size; /* stored bytes, 0: never written (fill value 0) */
+    uint32_t *mask; /* filter mask */
+    int64_t cidx[CACHE_N];
+    unsigned char *cbuf[CACHE_N];
+    unsigned next; /* round-robin victim */
+    unsigned char *z;
+    size_t zcap;
+} rds;
+
+struct ss_raw {
+    int fd;
+    hid_t file;
+    const char *label;
+    hid_t d_data, d_idx;
+    int64_t n_rows, n_cols;
+    int64_t *indptr;
+    rds data, idx;
+    struct libdeflate_decompressor *dec;
+    unsigned char *stage;
+    size_t stage_cap;
+};
+
+/* Process-wide counters for -v (ss_raw_stats): compressed bytes read,
+ * bytes inflated, bytes of inflated chunks used, nanoseconds inflating. */
+static uint64_t st_in, st_out, st_used, st_ns;
+
+void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs)
+{
+    *in = __atomic_load_n(&st_in, __ATOMIC_RELAXED);
+    *out = __atomic_load_n(&st_out, __ATOMIC_RELAXED);
+    *used = __atomic_load_n(&st_used, __ATOMIC_RELAXED);
+    *secs = (double)__atomic_load_n(&st_ns, __ATOMIC_RELAXED) * 1e-9;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int kind_of(hid_t type, int *kind, size_t *isz)
+{
+    H5T_class_t cl = H5Tget_class(type);
+    size_t sz = H5Tget_size(type);
+    if (H5Tget_order(type) != H5T_ORDER_LE && sz > 1)
+        return SC_EUNSUP;
+    *isz = sz;
+    if (cl == H5T_FLOAT) {
+        if (sz == 4)
+            *kind = K_F32;
+        else if (sz == 8)
+            *kind = K_F64;
+        else
+            return SC_EUNSUP;
+        return 0;
+    }
+    if (cl != H5T_INTEGER)
+        return SC_EUNSUP;
+    int sgn = H5Tget_sign(type) == H5T_SGN_2;
+    switch (sz) {
+    case 1: *kind = sgn ? K_I8 : K_U8; return 0;
+    case 2: *kind = sgn ? K_I16 : K_U16; return 0;
+    case 4: *kind = sgn ? K_I32 : K_U32; return 0;
+    case 8: *kind = sgn ? K_I64 : K_U64; return 0;
+    default: return SC_EUNSUP;
+    }
+}
+
+static void rds_release(rds *d)
+{
+    free(d->addr);
+    free(d->size);
+    free(d->mask);
+    for (int i = 0; i < CACHE_N; i++)
+        free(d->cbuf[i]);
+    free(d->z);
+}
+
+/* Describe dataset DS of N elements, or SC_EUNSUP. */
+static int rds_init(rds *d, hid_t ds)
+{
+    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), dcpl = -1;
+    hsize_t dims[2], cdims[2];
+    int rc = SC_EUNSUP;
+
+    memset(d, 0, sizeof *d);
+    for (int i = 0; i < CACHE_N; i++)
+        d->cidx[i] = -1;
+    if (type < 0 || space < 0 || H5Sget_simple_extent_ndims(space) != 1)
+        goto out;
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    d->n = (int64_t)dims[0];
+    if (kind_of(type, &d->kind, &d->isz) < 0)
+        goto out;
+    if ((dcpl = H5Dget_create_plist(ds)) < 0)
+        goto out;
+    H5D_layout_t lay = H5Pget_layout(dcpl);
+    if (lay == H5D_CONTIGUOUS) {
+        haddr_t a = H5Dget_offset(ds);
+        if (d->n > 0 && a == HADDR_UNDEF)
+            goto out;
+        d->off = (uint64_t)a;
+        rc = 0;
+        goto out;
+    }
+    if (lay != H5D_CHUNKED || H5Pget_chunk(dcpl, 1, cdims) != 1 ||
+        cdims[0] == 0)
+        goto out;
+    int nf = H5Pget_nfilters(dcpl);
+    if (nf == 1) {
+        unsigned flags;
+        size_t ne = 0;
+        if (H5Pget_filter2(dcpl, 0, &flags, &ne, NULL, 0, NULL, NULL) !=
+            H5Z_FILTER_DEFLATE)
+            goto out;
+        d->deflate = 1;
+    } else if (nf != 0) {
+        goto out;
+    }
+    d->chunked = 1;
+    d->chunk = (int64_t)cdims[0];
+    if ((uint64_t)d->chunk * d->isz > UINT32_MAX / 2)
+        goto out;
+    d->n_chunks = (d->n + d->chunk - 1) / d->chunk;
+    size_t nc = d->n_chunks ? (size_t)d->n_chunks : 1;
+    d->addr = malloc(nc * sizeof *d->addr);
+    d->size = malloc(nc * sizeof *d->size);
+    d->mask = malloc(nc * sizeof *d->mask);
+    if (!d->addr || !d->size || !d->mask) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nc; i++)
+        d->addr[i] = NO_ADDR;
+    rc = 0;
+out:
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+static int pread_all(ss_raw *r, void *buf, size_t n, uint64_t off)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(r->fd, p, n, (off_t)off);
+        if (k <= 0)
+            return sc_fail(SC_EIO, "%s: short read at offset %llu", r->label,
+                           (unsigned long long)off);
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* Where chunk C of D is stored (looked up once). */
+static int locate(ss_raw *r, rds *d, hid_t ds, int64_t c)
+{
+    if (d->addr[c] != NO_ADDR)
+        return 0;
+    hsize_t coord = (hsize_t)(c * d->chunk), sz = 0;
+    haddr_t a = HADDR_UNDEF;
+    unsigned mask = 0;
+    if (H5Dget_chunk_info_by_coord(ds, &coord, &mask, &a, &sz) < 0)
+        return sc_h5_fail(SC_EHDF5, "%s: cannot locate chunk %lld", r->label,
+                          (long long)c);
+    if (a == HADDR_UNDEF || sz == 0) {
+        d->size[c] = 0;
+        d->addr[c] = 0;
+        return 0;
+    }
+    if (sz > UINT32_MAX)
+        return sc_fail(SC_ECORRUPT, "%s: chunk %lld too large", r->label,
+                       (long long)c);
+    d->size[c] = (uint32_t)sz;
+    d->mask[c] = mask;
+    d->addr[c] = (uint64_t)a;
+    return 0;
+}
+
+/* The inflated chunk C of D (deflate datasets only), from the cache. */
+static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c,
+                    const unsigned char **out)
+{
+    size_t cb = (size_t)d->chunk * d->isz;
+    int rc;
+
+    for (int i = 0; i < CACHE_N; i++)
+        if (d->cidx[i] == c) {
+            *out = d->cbuf[i];
+            return 0;
+        }
+    unsigned v = d->next++ % CACHE_N;
+    if (!d->cbuf[v] && !(d->cbuf[v] = malloc(cb)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    d->cidx[v] = -1;
+    if ((rc = locate(r, d, ds, c)) < 0)
+        return rc;
+    uint32_t sz = d->size[c];
+    if (sz == 0) {
+        memset(d->cbuf[v], 0, cb);
+    } else if (d->mask[c] & 1) { /* deflate skipped for this chunk */
+        if (sz != cb)
+            return sc_fail(SC_ECORRUPT, "%s: chunk %lld of %u bytes", r->label,
+                           (long long)c, sz);
+        if ((rc = pread_all(r, d->cbuf[v], cb, d->addr[c])) < 0)
+            return rc;
+    } else {
+        if (sz > d->zcap) {
+            unsigned char *z = realloc(d->z, sz);
+            if (!z)
+                return sc_fail(SC_ENOMEM, "out of memory");
+            d->z = z;
+            d->zcap = sz;
+        }
+        if ((rc = pread_all(r, d->z, sz, d->addr[c])) < 0)
+            return rc;
+        size_t got = 0;
+        uint64_t t0 = now_ns();
+        if (libdeflate_zlib_decompress(r->dec, d->z, sz, d->cbuf[v], cb,
+                                       &got) != LIBDEFLATE_SUCCESS ||
+            got != cb)
+            return sc_fail(SC_ECORRUPT, "%s: chunk %lld does not inflate",
+                           r->label, (long long)c);
+        __atomic_fetch_add(&st_ns, now_ns() - t0, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_in, sz, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_out, cb, __ATOMIC_RELAXED);
+    }
+    d->cidx[v] = c;
+    *out = d->cbuf[v];
+    return 0;
+}
+
+/* Elements [S, S + N) of D, in the file's layout, into OUT. */
+static int rds_read(ss_raw *r, rds *d, hid_t ds, int64_t s, int64_t n,
+                    unsigned char *out)
+{
+    int rc;
+
+    if (n <= 0)
+        return 0;
+    if (s < 0 || s + n > d->n)
+        return sc_fail(SC_EFORMAT, "%s: entries [%lld, %lld) beyond %lld",
+                       r->label, (long long)s, (long long)(s + n),
+                       (long long)d->n);
+    if (!d->chunked)
+        return pread_all(r, out, (size_t)n * d->isz,
+                         d->off + (uint64_t)s * d->isz);
+    for (int64_t c = s / d->chunk; n > 0; c++) {
+        int64_t in = s - c * d->chunk, k = d->chunk - in;
+        if (k > n)
+            k = n;
+        size_t bytes = (size_t)k * d->isz;
+        if (d->deflate) {
+            const unsigned char *p = NULL;
+            if ((rc = inflated(r, d, ds, c, &p)) < 0)
+                return rc;
+            memcpy(out, p + (size_t)in * d->isz, bytes);
+            __atomic_fetch_add(&st_used, bytes, __ATOMIC_RELAXED);
+        } else {
+            if ((rc = locate(r, d, ds, c)) < 0)
+                return rc;
+            if (d->size[c] == 0)
+                memset(out, 0, bytes);
+            else if ((rc = pread_all(r, out, bytes,
+                                     d->addr[c] + (uint64_t)in * d->isz)) < 0)
+                return rc;
+        }
+        out += bytes;
+        s += k;
+        n -= k;
+    }
+    return 0;
+}
+
+#define CONVERT(T, DST, SRC, N, CAST)                                          \
+    do {                                                                       \
+        const T *src_ = (const T *)(SRC);                                      \
+        for (int64_t k_ = 0; k_ < (N); k_++)                                   \
+            (DST)[k_] = CAST src_[k_];                                         \
+    } while (0)
+
+static void convert(int kind, const void *src, int64_t n, float *fv,
+                    int32_t *iv)
+{
+#define CASE(K, T)                                                             \
+    case K:                                                                    \
+        if (fv)                                                                \
+            CONVERT(T, fv, src, n, (float));                                   \
+        else                                                                   \
+            CONVERT(T, iv, src, n, (int32_t));                                 \
+        break
+    switch (kind) {
+        CASE(K_F32, float);
+        CASE(K_F64, double);
+        CASE(K_I8, int8_t);
+        CASE(K_U8, uint8_t);
+        CASE(K_I16, int16_t);
+        CASE(K_U16, uint16_t);
+        CASE(K_I32, int32_t);
+        CASE(K_U32, uint32_t);
+        CASE(K_I64, int64_t);
+        CASE(K_U64, uint64_t);
+    }
+#undef CASE
+}
+
+void ss_raw_close(ss_raw *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->d_data >= 0)
+        H5Dclose(r->d_data);
+    if (r->d_idx >= 0)
+        H5Dclose(r->d_idx);
+    free(r->indptr);
+    rds_release(&r->data);
+    rds_release(&r->idx);
+    if (r->dec)
+        libdeflate_free_decompressor(r->dec);
+    free(r->stage);
+    free(r);
+}
+
+int ss_raw_open(const char *path, int64_t file, const char *gpath,
+                int64_t n_rows, int64_t n_cols, ss_raw **out)
+{
+    char p[600];
+    ss_raw *r;
+    int rc = SC_EUNSUP;
+
+    *out = NULL;
+    if (getenv("SC_STREAM_NO_RAW"))
+        return SC_EUNSUP;
+    if (!(r = calloc(1, sizeof *r)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    r->fd = -1;
+    r->d_data = r->d_idx = H5I_INVALID_HID;
+    r->file = (hid_t)file;
+    r->label = path;
+    r->n_rows = n_rows;
+    r->n_cols = n_cols;
+    snprintf(p, sizeof p, "%s/data", gpath);
+    if ((r->d_data = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0)
+        goto fail;
+    snprintf(p, sizeof p, "%s/indices", gpath);
+    if ((r->d_idx = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0)
+        goto fail;
+    if ((rc = rds_init(&r->data, r->d_data)) < 0 ||
+        (rc = rds_init(&r->idx, r->d_idx)) < 0)
+        goto fail;
+    rc = SC_EUNSUP;
+    if (r->idx.kind == K_F32 || r->idx.kind == K_F64 || r->data.n != r->idx.n)
+        goto fail;
+    if (!(r->indptr = malloc((size_t)(n_rows + 1) * sizeof *r->indptr))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(p, sizeof p, "%s/indptr", gpath);
+    hid_t dp = H5Dopen2(r->file, p, H5P_DEFAULT);
+    if (dp < 0)
+        goto fail;
+    rc = sc_h5_read_1d(dp, 0, n_rows + 1, SC_DT_I64, r->indptr, path);
+    H5Dclose(dp);
+    if (rc < 0)
+        goto fail;
+    rc = SC_EUNSUP;
+    for (int64_t i = 0; i < n_rows; i++)
+        if (r->indptr[i + 1] < r->indptr[i])
+            goto fail;
+    if (r->indptr[0] < 0 || r->indptr[n_rows] > r->data.n)
+        goto fail;
+    if (!(r->dec = libdeflate_alloc_decompressor()) ||
+        (r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    ss_raw_close(r);
+    if (rc == SC_EUNSUP)
+        sc_err_clear();
+    return rc;
+}
+
+static int grow(void *pp, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return 0;
+    void **p = pp, *q = realloc(*p, n * size);
+    if (!q)
+        return sc_fail(SC_ENOMEM, "out of memory for a row block");
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int ss_rows_reserve(ss_rows *b, int64_t n_rows, int64_t nnz)
+{
+    int rc;
+    if ((rc = grow(&b->indptr, &b->cap_rows, (size_t)n_rows + 1,
+                   sizeof *b->indptr)) < 0 ||
+        (rc = grow(&b->indices, &b->cap_idx, (size_t)(nnz ? nnz : 1),
+                   sizeof *b->indices)) < 0 ||
+        (rc = grow(&b->vals, &b->cap_vals, (size_t)(nnz ? nnz : 1),
+                   sizeof *b->vals)) < 0)
+        return rc;
+    return 0;
+}
+
+void ss_rows_release(ss_rows *b)
+{
+    free(b->indptr);
+    free(b->indices);
+    free(b->vals);
+}
+
+int ss_raw_read(ss_raw *r, int64_t r0, int64_t r1, ss_rows *b)
+{
+    int64_t s = r->indptr[r0], n = r->indptr[r1] - s;
+    int rc;
+
+    if ((rc = ss_rows_reserve(b, r1 - r0, n)) < 0)
+        return rc;
+    b->dense = 0;
+    b->n_rows = r1 - r0;
+    b->n_cols = r->n_cols;
+    for (int64_t i = 0; i <= r1 - r0; i++)
+        b->indptr[i] = r->indptr[r0 + i] - s;
+    if (r->data.kind == K_F32) {
+        rc = rds_read(r, &r->data, r->d_data, s, n, (unsigned char *)b->vals);
+    } else if ((rc = grow(&r->stage, &r->stage_cap, (size_t)n * r->data.isz,
+                          1)) == 0 &&
+               (rc = rds_read(r, &r->data, r->d_data, s, n, r->stage)) == 0) {
+        convert(r->data.kind, r->stage, n, b->vals, NULL);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->idx.kind == K_I32 || r->idx.kind == K_U32) {
+        rc = rds_read(r, &r->idx, r->d_idx, s, n, (unsigned char *)b->indices);
+    } else if ((rc = grow(&r->stage, &r->stage_cap, (size_t)n * r->idx.isz,
+                          1)) == 0 &&
+               (rc = rds_read(r, &r->idx, r->d_idx, s, n, r->stage)) == 0) {
+        if (r->idx.kind == K_I64 || r->idx.kind == K_U64) {
+            /* out-of-range 64-bit indices become -1 (caught by the caller) */
+            const int64_t *q = (const int64_t *)r->stage;
+            for (int64_t k = 0; k < n; k++)
+                b->indices[k] =
+                    q[k] >= 0 && q[k] < INT32_MAX ? (int32_t)q[k] : -1;
+        } else {
+            convert(r->idx.kind, r->stage, n, NULL, b->indices);
+        }
+    }
+    return rc;
+}
