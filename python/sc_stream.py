@@ -59,7 +59,9 @@ class Reader:
         self.header = self._header(p)
 
     def _read(self, n):
-        buf = bytearray(n)
+        # a fresh, uninitialised buffer per frame: the arrays of a batch are
+        # views of it (no copy), valid after the next frame is read
+        buf = np.empty(n, dtype=np.uint8)
         view = memoryview(buf)
         got = 0
         while got < n:
@@ -75,7 +77,7 @@ class Reader:
             raise StreamError("%s: stream ends without an end frame" % self.name)
         if got < 16:
             raise StreamError("%s: stream ends inside a frame" % self.name)
-        magic, ftype, version, _, length = _HEAD.unpack(head)
+        magic, ftype, version, _, length = _HEAD.unpack_from(head)
         if magic != b"SCBF":
             raise StreamError("%s: not an sc-batch stream" % self.name)
         if version != 1:
@@ -83,7 +85,7 @@ class Reader:
         payload, got = self._read(length + 8)
         if got < length + 8:
             raise StreamError("%s: stream ends inside a frame" % self.name)
-        crc = zlib.crc32(payload[:length], zlib.crc32(head))
+        crc = zlib.crc32(memoryview(payload)[:length], zlib.crc32(head))
         if crc != struct.unpack_from("<I", payload, length)[0]:
             raise StreamError("%s: frame %d: checksum mismatch" % (self.name, self.frames))
         self.frames += 1
@@ -185,6 +187,11 @@ def stream(paths=(), args=(), manifest=None, exe=None, header=None):
     cmd += ["-O", "binary", "--"] + [str(p) for p in paths]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=1 << 20)
+    try:  # a larger pipe: fewer switches between sc-stream and Python
+        import fcntl
+        fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
     try:
         try:
             r = Reader(proc.stdout, "sc-stream")
@@ -223,22 +230,26 @@ def to_torch(b, kind="csr"):
     (padded layout), labels (dict of int64), dataset and row."""
     import torch
     n = b["n_cells"]
+    # the arrays are writable views of the batch's own frame buffer, so the
+    # tensors share their memory (no copy)
     out = {"labels": {k: torch.from_numpy(v.astype(np.int64)) for k, v in b["labels"].items()},
-           "dataset": torch.from_numpy(b["dataset"].copy()),
-           "row": torch.from_numpy(b["row"].copy()), "n_pad": b["n_pad"]}
+           "dataset": torch.from_numpy(b["dataset"]),
+           "row": torch.from_numpy(b["row"]), "n_pad": b["n_pad"]}
     if b["layout"] == CSR:
         ngenes = len(b["header"]["genes"]) if "header" in b else int(b["indices"].max(initial=-1)) + 1
+        indptr = b["indptr"]
+        if indptr[-1] < 2**31:  # int32 row and column indices: no widening copy
+            crow, col = torch.from_numpy(indptr.astype(np.int32)), torch.from_numpy(b["indices"])
+        else:
+            crow, col = torch.from_numpy(indptr), torch.from_numpy(b["indices"].astype(np.int64))
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore")
-            x = torch.sparse_csr_tensor(torch.from_numpy(b["indptr"].copy()),
-                                        torch.from_numpy(b["indices"].astype(np.int64)),
-                                        torch.from_numpy(b["values"].copy()),
-                                        size=(n, ngenes))
+            x = torch.sparse_csr_tensor(crow, col, torch.from_numpy(b["values"]), size=(n, ngenes))
         out["x"] = x.to_dense() if kind == "dense" else x
     else:
-        out["x"] = torch.from_numpy(b["values"].copy())
+        out["x"] = torch.from_numpy(b["values"])
         if b["layout"] == PADDED:
-            out["genes"] = torch.from_numpy(b["indices"].copy())
+            out["genes"] = torch.from_numpy(b["indices"])
     return out
 
 
