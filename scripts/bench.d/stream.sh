@@ -1,67 +1,136 @@
 #!/bin/bash
-# Benchmark: one shuffled epoch of the whole corpus as batches of 256 cells.
-#   baseline: h5py reads of random 256-row blocks of X (read_blocks.py
-#             --random; "baseline C" of issue 9 without its in-buffer
-#             shuffle), its own timing without interpreter start-up
-#   ours:     sc-stream --join outer (blocks of 16 cells, 256 blocks per
-#             buffer, shuffled; the mixing statistic is noted on stderr)
-#             writing binary batches to /dev/null, wall time, with the index
-#             cache built by an untimed first run (which also checks that
-#             every cell of the corpus was streamed)
-# Rows: cells/s for the uncompressed and the gzip variant.
+# Benchmark (issue 9): one shuffled epoch of the whole corpus as batches of
+# 256 cells, in both variants (uncompressed, gzip), against the loaders our
+# users know.  Every loader is timed by itself without interpreter start-up
+# and imports (stream_loaders.py prints SECONDS CELLS NNZ):
+#   A  per-cell h5py reads in a torch DataLoader with 2 workers
+#      (MappedCollection's pattern), capped at BENCH_CAP seconds
+#   B  anndata's AnnLoader over the files opened backed, shuffled, capped
+#   C  h5py reads of random 256-row blocks, 16 blocks gathered and their
+#      rows shuffled, batches as torch tensors
+#   ours  sc-stream -@ 2 --join outer (blocks of 16 cells, 256 blocks per
+#      buffer, shuffled; the mixing statistic is noted on stderr) through
+#      python/sc_stream.py into torch CSR tensors ("torch"), and sc-stream
+#      alone writing binary batches to /dev/null (wall time); the index cache
+#      is built by an untimed first run, which also checks the cell count
+# Also: -@ 1 against -@ 2, peak RSS of sc-stream against baseline C's
+# Python, and for gzip the MB/s of compressed input against the
+# single-thread libdeflate rate (measured inside sc-stream -v) times 2.
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/../bench-lib.sh"
 set -uo pipefail
 
 stream=$SC_BUILD/bin/sc-stream
+loaders=$SC_ROOT/scripts/bench.d/stream_loaders.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export SC_STREAM_CACHE=$tmp/cache
+export SC_STREAM_CACHE=$tmp/cache SC_STREAM=$stream
 cells=$(bench_truth 't["n_cells"]')
+cap=${BENCH_CAP:-30}
+[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-5}
 rc=0
 if [[ ! -x $stream ]]; then
     bench_note "$stream not built"
     exit 1
 fi
+
+# loader_rate NAME RUNS ARGS...: median cells/s of stream_loaders.py ARGS
+# (FAILED when it fails); the cells of the first run in $tmp/NAME.cells
+loader_rate() {
+    local name=$1 runs=$2
+    shift 2
+    if bench_collect "$runs" "$tmp/$name" $PY "$loaders" "$@" 2> "$tmp/$name.err"; then
+        awk '{ print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
+        awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.last" | median
+    else
+        bench_note "$name: $(tail -1 "$tmp/$name.err")"
+        echo FAILED
+        return 1
+    fi
+}
+
+# peak_rss_mb CMD...: peak RSS of CMD in MB
+peak_rss_mb() {
+    /usr/bin/time -f '%M' -o "$tmp/rss" "$@" > /dev/null 2>&1 || return
+    awk '{ printf "%.1f\n", $1 / 1024 }' "$tmp/rss"
+}
+
 for v in none gzip; do
     files=($(bench_files "$v"))
     runs=$(bench_runs)
     [[ $v == gzip && ${BENCH_SMALL:-0} != 1 ]] && runs=$(bench_runs long)
     bench_warm "$v"
-    base_rate=FAILED
-    if bench_collect "$runs" "$tmp/base" $PY "$SC_ROOT/scripts/bench.d/read_blocks.py" \
-        --random 1 "${files[@]}"; then
-        got=$(awk '{ print $2 }' "$tmp/base.out")
-        if [[ $got == "$cells" ]]; then
-            base_rate=$(bench_rate "$cells" "$(awk '{ print $1 }' "$tmp/base.last" | median)")
-        else
-            bench_note "$v: h5py baseline read $got cells, truth $cells"
-            base_rate=WRONG
-            rc=1
-        fi
-    else
-        rc=1
-    fi
-    ours=FAILED
-    args=(--join outer -b 256 --seed 1 -o /dev/null "${files[@]}")
-    if "$stream" -v "${args[@]}" 2> "$tmp/first.err"; then
+    args=(--join outer -b 256 --seed 1)
+
+    # untimed first run: index cache, cell count, mixing, inflate rate
+    ours_null=FAILED ours1=FAILED ours_torch=FAILED
+    if "$stream" -v -@ 2 "${args[@]}" -o /dev/null "${files[@]}" 2> "$tmp/first.err"; then
         got=$(sed -n 's/^sc-stream: \([0-9]*\) cells selected.*/\1/p' "$tmp/first.err")
         bench_note "$v: $(grep -h 'mixing:' "$tmp/first.err" | sed 's/^sc-stream: //')"
+        grep -h 'inflate:' "$tmp/first.err" | sed "s/^sc-stream: /bench stream: $v: /" >&2
         if [[ $got != "$cells" ]]; then
             bench_note "$v: sc-stream streamed $got cells, truth $cells"
-            ours=WRONG
-            rc=1
-        elif bench_collect "$runs" "$tmp/ours" "$stream" "${args[@]}" 2> "$tmp/ours.err"; then
-            ours=$(bench_rate "$cells" "$(median < "$tmp/ours.times")")
-        else
-            bench_note "$v: $(tail -1 "$tmp/ours.err")"
+            got=WRONG
             rc=1
         fi
     else
         bench_note "$v: $(tail -1 "$tmp/first.err")"
+        got=FAILED
         rc=1
     fi
-    bench_row "stream an epoch (shuffled, batches of 256) vs h5py random 256-row blocks, $v" \
-        "$ours" "$base_rate" cells/s "$(bench_ratio "$ours" "$base_rate")"
+    if [[ $got == "$cells" ]]; then
+        for t in 2 1; do
+            if bench_collect "$runs" "$tmp/ours$t" "$stream" -@ "$t" "${args[@]}" -o /dev/null \
+                "${files[@]}" 2> "$tmp/ours.err"; then
+                r=$(bench_rate "$cells" "$(median < "$tmp/ours$t.times")")
+            else
+                bench_note "$v: $(tail -1 "$tmp/ours.err")"
+                r=FAILED
+                rc=1
+            fi
+            if [[ $t == 2 ]]; then ours_null=$r; else ours1=$r; fi
+        done
+        ours_torch=$(loader_rate torch "$runs" ours "${files[@]}" -- -@ 2 "${args[@]}") || rc=1
+        if [[ $ours_torch != FAILED && $(cat "$tmp/torch.cells") -lt $cells ]]; then
+            bench_note "$v: the Python module gave $(cat "$tmp/torch.cells") cells, truth $cells"
+            ours_torch=WRONG
+            rc=1
+        fi
+    fi
+
+    base_c=$(loader_rate blocks "$runs" blocks "${files[@]}") || rc=1
+    if [[ $base_c != FAILED && $(cat "$tmp/blocks.cells") != "$cells" ]]; then
+        bench_note "$v: baseline C read $(cat "$tmp/blocks.cells") cells, truth $cells"
+        base_c=WRONG
+        rc=1
+    fi
+    base_a=$(loader_rate percell 1 percell --seconds "$cap" "${files[@]}") || rc=1
+    [[ $base_a != FAILED ]] && bench_note "$v: baseline A: $(cat "$tmp/percell.cells") cells in the ${cap} s cap"
+    base_b=$(loader_rate annloader 1 annloader --seconds "$cap" "${files[@]}") || rc=1
+    [[ $base_b != FAILED ]] && bench_note "$v: baseline B: $(cat "$tmp/annloader.cells") cells in the ${cap} s cap"
+
+    bench_row "stream to torch (sc_stream.py, -@ 2) vs C: h5py random 256-row blocks + shuffle, $v" \
+        "$ours_torch" "$base_c" cells/s "$(bench_ratio "$ours_torch" "$base_c")"
+    bench_row "stream to torch vs A: per-cell h5py, DataLoader 2 workers (${cap} s cap), $v" \
+        "$ours_torch" "$base_a" cells/s "$(bench_ratio "$ours_torch" "$base_a")"
+    bench_row "stream to torch vs B: anndata 0.8 AnnLoader shuffled (${cap} s cap), $v" \
+        "$ours_torch" "$base_b" cells/s "$(bench_ratio "$ours_torch" "$base_b")"
+    bench_row "sc-stream -@ 2 to /dev/null vs C, $v" \
+        "$ours_null" "$base_c" cells/s "$(bench_ratio "$ours_null" "$base_c")"
+    bench_row "sc-stream to /dev/null: -@ 2 vs -@ 1, $v" \
+        "$ours_null" "$ours1" cells/s "$(bench_ratio "$ours_null" "$ours1")"
+    rss=$(peak_rss_mb "$stream" -@ 2 "${args[@]}" -o /dev/null "${files[@]}") || rss=FAILED
+    rss_c=$(peak_rss_mb $PY "$loaders" blocks "${files[@]}") || rss_c=FAILED
+    bench_row "peak RSS: sc-stream -@ 2 vs baseline C's Python, $v" \
+        "$rss" "$rss_c" MB "$(bench_ratio "$rss_c" "$rss")"
+    if [[ $v == gzip && $ours_null != FAILED ]]; then
+        # compressed MB/s of the -@ 2 run against 2 x one thread's inflate rate
+        zin=$(sed -n 's/.*inflate: \([0-9.]*\) MB compressed.*/\1/p' "$tmp/first.err")
+        per=$(sed -n 's/.* \([0-9.]*\) MB\/s of input per thread.*/\1/p' "$tmp/first.err")
+        mbs=$(awk -v z="$zin" -v c="$cells" -v r="$ours_null" 'BEGIN { if (z > 0) printf "%.1f", z / (c / r) }')
+        lim=$(awk -v p="$per" 'BEGIN { if (p > 0) printf "%.1f", 2 * p }')
+        bench_row "gzip input MB/s (-@ 2) vs libdeflate 1-thread rate x 2 threads" \
+            "${mbs:-n/a}" "${lim:-n/a}" MB/s "$(bench_ratio "${mbs:-n/a}" "${lim:-n/a}")"
+    fi
 done
 exit $rc
