@@ -633,7 +633,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)ad->n_vars)) < 0 ||
         (rc = sc_mrow_setf(row, "n_labels", "%lld", (long long)n_lab)) < 0 ||
         (rc = sc_mrow_setf(row, "n_mapped", "%lld", (long long)n_map)) < 0 ||
-        (!a->dry_run && (rc = sc_mrow_set(row, "path", h5)) < 0))
+        (!a->dry_run && (rc = sc_mrow_set_output(row, h5)) < 0))
         goto out;
 out:
     if (c->tsv)
@@ -708,6 +708,13 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                 break;
         }
         snprintf(in, sizeof in, "%s", sc_mrow_path(row));
+        /* A line an earlier tool failed or refused is passed on. */
+        if (sc_mrow_skipped(row)) {
+            rc = sc_manifest_write_row(mf, row, fp);
+            sc_mrow_free(row);
+            row = NULL;
+            continue;
+        }
         rc = one(&c, in, row);
         n_done++;
         if (rc < 0) {

@@ -297,7 +297,7 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
             (rc = sc_mrow_set(row, "source", in)) < 0)
             goto out;
         if (!res.refused &&
-            ((rc = sc_mrow_set(row, "path", h5)) < 0 ||
+            ((rc = sc_mrow_set_output(row, h5)) < 0 ||
              (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)res.n_obs)) <
                  0 ||
              (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)res.n_vars)) <
@@ -357,7 +357,8 @@ static int run(struct args *a, sc_cli *cli)
             int wrc;
 
             snprintf(path, sizeof path, "%s", in);
-            rc = one(h, a, path, row);
+            /* A line an earlier tool failed or refused is passed on. */
+            rc = sc_mrow_skipped(row) ? 0 : one(h, a, path, row);
             if (rc < 0) {
                 char msg[1024];
 

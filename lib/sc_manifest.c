@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sc_io.h"
 
@@ -577,4 +578,29 @@ int sc_manifest_write(sc_manifest *m, FILE *fp)
         if ((rc = sc_manifest_write_row(m, m->rows[i], fp)) < 0)
             return rc;
     return 0;
+}
+
+int sc_mrow_skipped(const sc_mrow *r)
+{
+    const char *st = sc_mrow_get(r, "status");
+
+    return st && (!strcmp(st, "failed") || !strcmp(st, "refused"));
+}
+
+int sc_mrow_set_output(sc_mrow *r, const char *path)
+{
+    struct stat sb;
+    int rc;
+
+    if ((rc = sc_mrow_set(r, "path", path)) < 0)
+        return rc;
+    if (sc_mrow_get(r, "sha256") && (rc = sc_mrow_set(r, "sha256", "")) < 0)
+        return rc;
+    if (sc_mrow_get(r, "size")) {
+        if (stat(path, &sb) == 0)
+            rc = sc_mrow_setf(r, "size", "%lld", (long long)sb.st_size);
+        else
+            rc = sc_mrow_set(r, "size", "");
+    }
+    return rc;
 }

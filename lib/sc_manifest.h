@@ -131,6 +131,16 @@ SC_MUST_CHECK int sc_mrow_setf(sc_mrow *r, const char *col, const char *fmt,
 /* Write the header line of M's columns to FP. This fixes the columns: none
  * can be added afterwards. Returns 0, or SC_EIO ("cannot write manifest:
  * ..."); the caller adds the file name with sc_fail_ctx. */
+/* 1 when an earlier tool did not produce a usable file for this row (its
+ * `status` is "failed" or "refused"): later tools pass such a row on
+ * unchanged instead of processing the file its path names. */
+int sc_mrow_skipped(const sc_mrow *r);
+
+/* Point the row at a new file PATH that this tool wrote: sets `path`, and
+ * `size` from the file when that column exists; an `sha256` column that
+ * described the previous file is emptied (it would be wrong now). */
+SC_MUST_CHECK int sc_mrow_set_output(sc_mrow *r, const char *path);
+
 SC_MUST_CHECK int sc_manifest_write_header(sc_manifest *m, FILE *fp);
 
 /* Write row R of M (stored or not) to FP, escaped, in the column order of
