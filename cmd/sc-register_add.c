@@ -67,6 +67,9 @@ static int add_one(struct adder *ad, sc_mrow *row)
     int64_t id;
     int rc, status;
 
+    /* A line an earlier tool failed or refused names no usable file. */
+    if (row && sc_mrow_skipped(row))
+        return sc_mrow_set(row, "registered", "skipped");
     if ((rc = sc_registry_describe(path, flags, sha, &meta)) < 0 ||
         (row && (rc = fetch_step(meta, row)) < 0))
         goto out;

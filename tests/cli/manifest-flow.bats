@@ -35,3 +35,12 @@ setup() {
     [[ ${lines[2]} == "$sample"$'\t'failed$'\t'1$'\t'deadbeef* ]]
     [ ! -e "$BATS_TEST_TMPDIR/h/cellxgene_schema_example_valid.h5ad" ]
 }
+
+@test "manifest flow: sc-register add skips refused lines" {
+    run -0 sc-register --db "$BATS_TEST_TMPDIR/r.db" init
+    run -0 --separate-stderr sc-register --db "$BATS_TEST_TMPDIR/r.db" add - < "$m"
+    [[ ${lines[1]} == *$'\t'refused$'\t'* && ${lines[1]} == *skipped* ]]
+    run -0 --separate-stderr sc-register --db "$BATS_TEST_TMPDIR/r.db" query -O manifest
+    [[ $output == *cellxgene_schema_example_valid.h5ad* ]]
+    [[ $output != *never-written* ]]
+}
