@@ -248,19 +248,8 @@ static int was_given(int key, void *ud)
 /* --version: the reference data versions, read from the files. */
 static int print_versions(void)
 {
-    char **paths, name[64], version[64];
-
     printf("reference data: %s\n", sc_share_dir());
-    if (sc_onto_set_paths(SC_ONTO_SET_SCHEMA, &paths) < 0) {
-        printf("  no ontologies: %s\n", sc_errmsg());
-        return 0;
-    }
-    for (char **p = paths; *p; p++) {
-        if (sc_onto_probe(*p, name, version, sizeof name) == 0)
-            printf("  %s %s\n", name, version);
-    }
-    sc_onto_paths_free(paths);
-    return 0;
+    return sc_onto_print_versions(stdout, SC_ONTO_SET_SCHEMA);
 }
 
 /* ---- output ---- */

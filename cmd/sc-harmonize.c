@@ -112,22 +112,14 @@ static int given_slot(int key)
 /* --version: the reference data versions, read from the data. */
 static int print_versions(void)
 {
-    char **paths, name[64], version[64];
+    char version[64];
 
     printf("reference data: %s\n", sc_share_dir());
     for (int i = 0; i < sc_genes_n_species(); i++) {
         sc_genes_reference_version(i, version, sizeof version);
         printf("  genes %s %s\n", sc_genes_species(i)->latin, version);
     }
-    if (sc_onto_set_paths(SC_ONTO_SET_LATEST, &paths) < 0) {
-        printf("  no ontologies: %s\n", sc_errmsg());
-        return 0;
-    }
-    for (char **p = paths; *p; p++)
-        if (sc_onto_probe(*p, name, version, sizeof name) == 0)
-            printf("  %s %s\n", name, version);
-    sc_onto_paths_free(paths);
-    return 0;
+    return sc_onto_print_versions(stdout, SC_ONTO_SET_LATEST);
 }
 
 static int on_option(int key, const char *arg, void *ud)

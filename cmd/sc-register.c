@@ -12,6 +12,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_onto.h"
 #include "sc_progress.h"
 #include "sc_registry.h"
 #include "sc_share.h"
@@ -119,6 +120,7 @@ static const sc_opt opts[] = {
      "verify: compare size and mtime, hash only files that changed"},
     {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
      "reference data (ontologies) [$SC_SHARE or the installed share/sc]"},
+    SC_OPT_VERSION_EXTRA,
     SC_OPT_END};
 
 static const char usage[] =
@@ -167,6 +169,9 @@ static int on_option(int key, const char *arg, void *ud)
     int rc;
 
     switch (key) {
+    case SC_OPT_VERSION_HOOK: /* ontologies used to expand term queries */
+        printf("reference data: %s\n", sc_share_dir());
+        return sc_onto_print_versions(stdout, SC_ONTO_SET_SCHEMA);
     case OPT_DB: a->db = arg; break;
     case 'o': a->output = arg; break;
     case 'O':

@@ -1048,3 +1048,18 @@ int sc_onto_lookup(const sc_onto *o, int index, const char *text, int i,
     free(key);
     return 0;
 }
+
+int sc_onto_print_versions(FILE *fp, int set)
+{
+    char **paths, name[64], version[64];
+
+    if (sc_onto_set_paths(set, &paths) < 0) {
+        fprintf(fp, "  no ontologies: %s\n", sc_errmsg());
+        return 0;
+    }
+    for (char **p = paths; *p; p++)
+        if (sc_onto_probe(*p, name, version, sizeof name) == 0)
+            fprintf(fp, "  %s %s\n", name, version);
+    sc_onto_paths_free(paths);
+    return 0;
+}

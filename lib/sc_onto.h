@@ -4,6 +4,7 @@
 #define SC_ONTO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "sc_err.h"
@@ -126,6 +127,11 @@ SC_MUST_CHECK int sc_onto_load_set(sc_onto *o, int set, int threads);
  * Returns 0, SC_EIO (a directory of the set cannot be read) or SC_ENOMEM. */
 SC_MUST_CHECK int sc_onto_set_paths(int set, char ***out);
 void sc_onto_paths_free(char **paths);
+
+/* Print "  NAME VERSION" for each ontology of SET (SC_ONTO_SET_*) to FP,
+ * read from the files (for --version). A missing set prints one line
+ * saying so. Returns 0. */
+int sc_onto_print_versions(FILE *fp, int set);
 
 /* Name and version of the ontology in PATH without loading it (the file
  * name of a guide file; the header of an OBO file), into NAME and VERSION
