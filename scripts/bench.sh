@@ -37,8 +37,10 @@ for s in scripts/bench.d/*.sh; do
         continue
     fi
     echo "bench: running $n" >&2
+    t0=$(date +%s)
     out=$(bash "$s")
     rc=$?
+    echo "bench: $n took $(( $(date +%s) - t0 )) s" >&2
     # keep only well-formed rows (5 tab-separated fields)
     printf '%s\n' "$out" | awk -F'\t' 'NF == 5' >> "$rows"
     if [[ $rc -ne 0 ]]; then
