@@ -644,6 +644,11 @@ out:
     return rc;
 }
 
+static int one_row(void *ud, const char *in, sc_mrow *row)
+{
+    return one(ud, in, row);
+}
+
 static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
 {
     char path[4096];
@@ -681,7 +686,6 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
         "n_labels", "n_mapped", "report",   "labels", "source"};
     struct ctx c = {.a = a, .o = o};
     sc_manifest *mf = NULL;
-    sc_mrow *row = NULL;
     int rc, from_stdin, n_fail = 0, n_done = 0;
 
     from_stdin = argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
@@ -694,54 +698,9 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
         rc = sc_manifest_add_col(mf, cols[i]);
     if (rc == 0)
         rc = sc_manifest_write_header(mf, fp);
-    for (int i = 0; rc == 0;) {
-        char in[4096];
-        int wrc;
-
-        if (from_stdin) {
-            if ((rc = sc_manifest_next(mf, &row)) <= 0)
-                break;
-        } else {
-            if (i >= argc)
-                break;
-            if ((rc = sc_mrow_new(mf, argv[i++], &row)) < 0)
-                break;
-        }
-        snprintf(in, sizeof in, "%s", sc_mrow_path(row));
-        /* A line an earlier tool failed or refused is passed on. */
-        if (sc_mrow_skipped(row)) {
-            rc = sc_manifest_write_row(mf, row, fp);
-            sc_mrow_free(row);
-            row = NULL;
-            continue;
-        }
-        rc = one(&c, in, row);
-        n_done++;
-        if (rc < 0) {
-            char msg[1024];
-
-            n_fail++;
-            snprintf(msg, sizeof msg, "%s", sc_errmsg());
-            if (a->keep_going)
-                sc_log_warn("%s", msg);
-            if (sc_mrow_set(row, "status", "failed") < 0 ||
-                sc_mrow_set(row, "reason", msg) < 0)
-                rc = SC_ENOMEM;
-            else
-                sc_fail(rc, "%s", msg);
-        }
-        wrc = sc_manifest_write_row(mf, row, fp);
-        if (wrc == 0 && fflush(fp) == EOF)
-            wrc = sc_fail(SC_EIO, "cannot write the manifest: %s",
-                          strerror(errno));
-        if (wrc < 0)
-            rc = wrc;
-        else if (rc < 0 && a->keep_going && rc != SC_ENOMEM)
-            rc = 0;
-        sc_mrow_free(row);
-        row = NULL;
-    }
-    sc_mrow_free(row);
+    if (rc == 0)
+        rc = sc_manifest_each(mf, from_stdin, argc, argv, fp, a->keep_going,
+                              one_row, &c, &n_done, &n_fail);
     sc_manifest_free(mf);
     sc_match_free(c.m);
     if (rc < 0)

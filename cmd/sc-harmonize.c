@@ -303,12 +303,23 @@ out:
     return rc;
 }
 
+struct each {
+    sc_hz *h;
+    const struct args *a;
+};
+
+static int one_row(void *ud, const char *in, sc_mrow *row)
+{
+    struct each *e = ud;
+
+    return one(e->h, e->a, in, row);
+}
+
 static int run(struct args *a, sc_cli *cli)
 {
     sc_manifest *m = NULL;
     sc_hz *h = NULL;
-    sc_mrow *row = NULL;
-    int rc, n_fail = 0, from_stdin;
+    int rc, n_fail = 0, n_done = 0, from_stdin;
     static const char *const cols[] = {"status", "reason", "organism", "n_obs",
                                        "n_vars", "report", "source"};
 
@@ -331,50 +342,10 @@ static int run(struct args *a, sc_cli *cli)
         rc = sc_manifest_add_col(m, cols[i]);
     if (rc == 0)
         rc = sc_manifest_write_header(m, stdout);
-    for (int i = 0; rc == 0;) {
-        const char *in;
-
-        if (from_stdin) {
-            if ((rc = sc_manifest_next(m, &row)) <= 0)
-                break;
-        } else {
-            if (i >= cli->argc)
-                break;
-            if ((rc = sc_mrow_new(m, cli->argv[i++], &row)) < 0)
-                break;
-        }
-        in = sc_mrow_path(row);
-        {
-            char path[4096];
-            int wrc;
-
-            snprintf(path, sizeof path, "%s", in);
-            /* A line an earlier tool failed or refused is passed on. */
-            rc = sc_mrow_skipped(row) ? 0 : one(h, a, path, row);
-            if (rc < 0) {
-                char msg[1024];
-
-                n_fail++;
-                snprintf(msg, sizeof msg, "%s", sc_errmsg());
-                if (a->keep_going)
-                    sc_log_warn("%s", msg);
-                if (sc_mrow_set(row, "status", "failed") < 0 ||
-                    sc_mrow_set(row, "reason", msg) < 0)
-                    rc = SC_ENOMEM;
-                else
-                    sc_fail(rc, "%s", msg);
-            }
-            wrc = sc_manifest_write_row(m, row, stdout);
-            if (wrc == 0 && fflush(stdout) == EOF)
-                wrc = sc_fail(SC_EIO, "cannot write the manifest: %s",
-                              strerror(errno));
-            if (wrc < 0)
-                rc = wrc;
-            else if (rc < 0 && a->keep_going && rc != SC_ENOMEM)
-                rc = 0;
-        }
-        sc_mrow_free(row);
-        row = NULL;
+    if (rc == 0) {
+        struct each e = {h, a};
+        rc = sc_manifest_each(m, from_stdin, cli->argc, cli->argv, stdout,
+                              a->keep_going, one_row, &e, &n_done, &n_fail);
     }
     sc_manifest_free(m);
     sc_hz_free(h);

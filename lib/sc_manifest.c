@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "sc_io.h"
+#include "sc_log.h"
 
 struct sc_manifest {
     char **cols;
@@ -603,4 +604,64 @@ int sc_mrow_set_output(sc_mrow *r, const char *path)
             rc = sc_mrow_set(r, "size", "");
     }
     return rc;
+}
+
+int sc_manifest_each(sc_manifest *m, int from_stdin, int argc, char **argv,
+                     FILE *fp, int keep_going, sc_mrow_fn fn, void *ud,
+                     int *n_done, int *n_failed)
+{
+    sc_mrow *row = NULL;
+    int rc = 0;
+
+    *n_done = *n_failed = 0;
+    for (int i = 0; rc == 0;) {
+        char *path;
+        int wrc;
+
+        if (from_stdin) {
+            if ((rc = sc_manifest_next(m, &row)) <= 0)
+                break;
+        } else {
+            if (i >= argc)
+                break;
+            if ((rc = sc_mrow_new(m, argv[i++], &row)) < 0)
+                break;
+        }
+        rc = 0; /* sc_manifest_next returns 1 for a row */
+        if (!sc_mrow_skipped(row)) {
+            /* FN may point the row at its output: keep the input path. */
+            if (!(path = strdup(sc_mrow_path(row)))) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            rc = fn(ud, path, row);
+            free(path);
+            ++*n_done;
+            if (rc < 0) {
+                char msg[1024];
+
+                ++*n_failed;
+                snprintf(msg, sizeof msg, "%s", sc_errmsg());
+                if (keep_going)
+                    sc_log_warn("%s", msg);
+                if (sc_mrow_set(row, "status", "failed") < 0 ||
+                    sc_mrow_set(row, "reason", msg) < 0)
+                    rc = SC_ENOMEM;
+                else
+                    sc_fail(rc, "%s", msg);
+            }
+        }
+        wrc = sc_manifest_write_row(m, row, fp);
+        if (wrc == 0 && fflush(fp) == EOF)
+            wrc = sc_fail(SC_EIO, "cannot write the manifest: %s",
+                          strerror(errno));
+        if (wrc < 0)
+            rc = wrc;
+        else if (rc < 0 && keep_going && rc != SC_ENOMEM)
+            rc = 0;
+        sc_mrow_free(row);
+        row = NULL;
+    }
+    sc_mrow_free(row);
+    return rc < 0 ? rc : 0;
 }

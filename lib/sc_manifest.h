@@ -141,6 +141,26 @@ int sc_mrow_skipped(const sc_mrow *r);
  * described the previous file is emptied (it would be wrong now). */
 SC_MUST_CHECK int sc_mrow_set_output(sc_mrow *r, const char *path);
 
+/* What a batch tool does with one row: process the dataset at PATH (a copy
+ * of the row's path) and fill in ROW's columns. Returns 0 or SC_E*. */
+typedef int (*sc_mrow_fn)(void *ud, const char *path, sc_mrow *row);
+
+/*
+ * The per-dataset loop of the batch tools. Rows come from M (a manifest
+ * opened with sc_manifest_open) when FROM_STDIN, else one row per path of
+ * ARGV. A row an earlier tool failed or refused (sc_mrow_skipped) is passed
+ * on unchanged; FN is called for the others. When FN fails, the row gets
+ * status "failed" and the message as reason; with KEEP_GOING the message is
+ * logged as a warning and the loop goes on, else it stops with that error.
+ * Every row is written to FP (after the header, which the caller writes)
+ * and flushed. *N_DONE and *N_FAILED count the rows FN ran on and failed.
+ * Returns 0, the first error, or a write error.
+ */
+SC_MUST_CHECK int sc_manifest_each(sc_manifest *m, int from_stdin, int argc,
+                                   char **argv, FILE *fp, int keep_going,
+                                   sc_mrow_fn fn, void *ud, int *n_done,
+                                   int *n_failed);
+
 SC_MUST_CHECK int sc_manifest_write_header(sc_manifest *m, FILE *fp);
 
 /* Write row R of M (stored or not) to FP, escaped, in the column order of
