@@ -108,4 +108,14 @@ SC_MUST_CHECK int sc_h5_check_filters(hid_t ds, const char *label);
  * clear message when it is not HDF5 or truncated. */
 SC_MUST_CHECK int sc_h5_open_ro(const char *path, hid_t *out);
 
+/* The address, stored size and filter mask of every chunk of the 1-D
+ * chunked dataset DSET (CHUNK elements per chunk, N_CHUNKS of them) in one
+ * walk of its chunk index, read through FD (the file, opened for reading).
+ * Addresses are file offsets (the user block included). Chunks never
+ * written get size 0. Returns 0, or SC_EUNSUP when the index
+ * is not a version-1 B-tree it reads (ask HDF5 per chunk then), or
+ * SC_ENOMEM. */
+int sc_h5_chunk_table(hid_t dset, int fd, int64_t chunk, int64_t n_chunks,
+                      uint64_t *addr, uint32_t *size, uint32_t *mask);
+
 #endif

@@ -16,8 +16,9 @@
 
 /*
  * HDF5 is asked once per file for the layout, the type and the address of
- * each dataset (contiguous) or lazily once per chunk (chunked: the table
- * is filled as chunks are first touched, H5Dget_chunk_info_by_coord).
+ * each dataset (contiguous) or of each chunk (chunked: the table is read at
+ * open in one walk of the chunk index, sc_h5_chunk_table, or when that
+ * cannot, filled as chunks are first touched, H5Dget_chunk_info_by_coord).
  * After that a read is pread + (deflate) libdeflate + a conversion loop,
  * with no lock and no conversion buffer. Datasets with other filters,
  * big-endian or unusual types are left to sc_mat (SC_EUNSUP).
@@ -51,6 +52,7 @@ typedef struct rds {
 
 struct ss_raw {
     int fd;
+    uint64_t base; /* the user block: HDF5 1.10's chunk addresses omit it */
     hid_t file;
     const char *label;
     hid_t d_data, d_idx;
@@ -119,8 +121,9 @@ static void rds_release(rds *d)
     free(d->z);
 }
 
-/* Describe dataset DS of N elements, or SC_EUNSUP. */
-static int rds_init(rds *d, hid_t ds)
+/* Describe dataset DS of N elements (in the file open as FD), or
+ * SC_EUNSUP. */
+static int rds_init(rds *d, hid_t ds, int fd)
 {
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), dcpl = -1;
     hsize_t dims[2], cdims[2];
@@ -173,8 +176,16 @@ static int rds_init(rds *d, hid_t ds)
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nc; i++)
-        d->addr[i] = NO_ADDR;
+    /* the whole chunk table at once, else chunk by chunk as touched */
+    rc = sc_h5_chunk_table(ds, fd, d->chunk, d->n_chunks, d->addr, d->size,
+                           d->mask);
+    if (rc == SC_ENOMEM) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (rc < 0)
+        for (size_t i = 0; i < nc; i++)
+            d->addr[i] = NO_ADDR;
     rc = 0;
 out:
     if (dcpl >= 0)
@@ -222,7 +233,7 @@ static int locate(ss_raw *r, rds *d, hid_t ds, int64_t c)
                        (long long)c);
     d->size[c] = (uint32_t)sz;
     d->mask[c] = mask;
-    d->addr[c] = (uint64_t)a;
+    d->addr[c] = (uint64_t)a + r->base;
     return 0;
 }
 
@@ -396,8 +407,18 @@ int ss_raw_open(const char *path, int64_t file, const char *gpath,
     snprintf(p, sizeof p, "%s/indices", gpath);
     if ((r->d_idx = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0)
         goto fail;
-    if ((rc = rds_init(&r->data, r->d_data)) < 0 ||
-        (rc = rds_init(&r->idx, r->d_idx)) < 0)
+    if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        goto fail;
+    hid_t fcpl = H5Fget_create_plist(r->file);
+    hsize_t ub = 0;
+    if (fcpl >= 0) {
+        if (H5Pget_userblock(fcpl, &ub) < 0)
+            ub = 0;
+        H5Pclose(fcpl);
+    }
+    r->base = (uint64_t)ub;
+    if ((rc = rds_init(&r->data, r->d_data, r->fd)) < 0 ||
+        (rc = rds_init(&r->idx, r->d_idx, r->fd)) < 0)
         goto fail;
     rc = SC_EUNSUP;
     if (r->idx.kind == K_F32 || r->idx.kind == K_F64 || r->data.n != r->idx.n)
@@ -420,8 +441,7 @@ int ss_raw_open(const char *path, int64_t file, const char *gpath,
             goto fail;
     if (r->indptr[0] < 0 || r->indptr[n_rows] > r->data.n)
         goto fail;
-    if (!(r->dec = libdeflate_alloc_decompressor()) ||
-        (r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if (!(r->dec = libdeflate_alloc_decompressor()))
         goto fail;
     *out = r;
     return 0;
