@@ -60,13 +60,18 @@ typedef struct ds {
     ss_meta *meta;
     uint32_t *sel; /* selected rows, ascending */
     int64_t n_sel;
-    int32_t *gmap;       /* var -> output column, -1 dropped */
+    int32_t *gmap;       /* var -> output column, -1 dropped; GM_LATE */
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;            /* open-file slot, -1 */
     sc_alias *alias;     /* weighted: over the selected cells */
     double mass;
 } ds;
+
+/* In ds.gmap: the gene is not in the longest run of the dataset's genes that
+ * ascends in the output order (mark_late), so a row's entry for it is
+ * sorted and merged in rather than appended. */
+#define GM_LATE 0x40000000
 
 /* A column with a global vocabulary (a label, or a class-weight column). */
 typedef struct vcol {
@@ -541,6 +546,177 @@ static int vocab_maps(sc_stream *s, size_t k)
     return 0;
 }
 
+/* u64 -> count, open addressing, for class counts of combined keys
+ * and the order edges of the joint gene space. */
+typedef struct cmap {
+    size_t cap, n;
+    uint64_t *key;
+    uint64_t *cnt;
+    uint8_t *used;
+} cmap;
+
+static uint64_t *cmap_slot(cmap *m, uint64_t key)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        cmap g = {m->cap ? m->cap * 2 : 1024, 0, NULL, NULL, NULL};
+        g.key = malloc(g.cap * sizeof *g.key);
+        g.cnt = malloc(g.cap * sizeof *g.cnt);
+        g.used = calloc(g.cap, 1);
+        if (!g.key || !g.cnt || !g.used) {
+            free(g.key);
+            free(g.cnt);
+            free(g.used);
+            return NULL;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->used[i])
+                continue;
+            size_t j = (size_t)(sc_rng_at(0, m->key[i]) & (g.cap - 1));
+            while (g.used[j])
+                j = (j + 1) & (g.cap - 1);
+            g.used[j] = 1;
+            g.key[j] = m->key[i];
+            g.cnt[j] = m->cnt[i];
+            g.n++;
+        }
+        free(m->key);
+        free(m->cnt);
+        free(m->used);
+        *m = g;
+    }
+    size_t j = (size_t)(sc_rng_at(0, key) & (m->cap - 1));
+    while (m->used[j] && m->key[j] != key)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->used[j]) {
+        m->used[j] = 1;
+        m->key[j] = key;
+        m->cnt[j] = 0;
+        m->n++;
+    }
+    return &m->cnt[j];
+}
+
+static void cmap_release(cmap *m)
+{
+    free(m->key);
+    free(m->cnt);
+    free(m->used);
+    *m = (cmap){0};
+}
+
+/* Min-heap of gene numbers (first-seen order breaks ties). */
+static void heap_push(uint32_t *h, size_t *n, uint32_t v)
+{
+    size_t i = (*n)++;
+    for (; i > 0 && h[(i - 1) / 2] > v; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = v;
+}
+
+static uint32_t heap_pop(uint32_t *h, size_t *n)
+{
+    uint32_t top = h[0], v = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= v)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n)
+        h[i] = v;
+    return top;
+}
+
+/*
+ * Order the N genes of the union (numbered in first-seen order) so that
+ * every dataset's genes come in its own order where the datasets agree:
+ * a topological order of the edges "gene a comes right before gene b in
+ * some dataset", the smallest first-seen number first among the genes
+ * that are free (Kahn's algorithm). Datasets that disagree form cycles:
+ * the smallest first-seen gene left is then taken anyway. With every
+ * dataset in one order the rows of every dataset map to ascending output
+ * columns and need no sorting per cell. SEQ holds the datasets' genes as
+ * union numbers, dataset i in [SEQ_OFF[i], SEQ_OFF[i + 1]). On return
+ * RANK[g] is the output position of gene g.
+ */
+static int join_order(const uint32_t *seq, const size_t *seq_off, size_t n_ds,
+                      size_t n, uint32_t *rank)
+{
+    cmap edges = {0};
+    uint32_t *indeg = calloc(n ? n : 1, sizeof *indeg);
+    size_t *adj_off = calloc(n + 1, sizeof *adj_off);
+    uint32_t *adj = NULL, *heap = malloc((n ? n : 1) * sizeof *heap);
+    uint8_t *done = calloc(n ? n : 1, 1);
+    size_t n_heap = 0, next_forced = 0;
+    int rc = 0;
+
+    if (!indeg || !adj_off || !heap || !done)
+        rc = oom();
+    for (size_t i = 0; i < n_ds && rc == 0; i++)
+        for (size_t k = seq_off[i] + 1; k < seq_off[i + 1]; k++) {
+            uint64_t *c = cmap_slot(&edges, (uint64_t)seq[k - 1] << 32 | seq[k]);
+            if (!c) {
+                rc = oom();
+                break;
+            }
+            if ((*c)++ == 0) {
+                adj_off[seq[k - 1] + 1]++;
+                indeg[seq[k]]++;
+            }
+        }
+    for (size_t g = 0; g < n && rc == 0; g++)
+        adj_off[g + 1] += adj_off[g];
+    if (rc == 0 && !(adj = malloc((adj_off[n] ? adj_off[n] : 1) * sizeof *adj)))
+        rc = oom();
+    if (rc == 0) {
+        /* the successors of gene a in adj[adj_off[a] .. adj_off[a + 1]) */
+        size_t *cur = malloc((n ? n : 1) * sizeof *cur);
+        if (!cur) {
+            rc = oom();
+        } else {
+            memcpy(cur, adj_off, n * sizeof *cur);
+            for (size_t j = 0; j < edges.cap; j++)
+                if (edges.used[j])
+                    adj[cur[edges.key[j] >> 32]++] = (uint32_t)edges.key[j];
+            free(cur);
+        }
+    }
+    for (uint32_t g = 0; g < n && rc == 0; g++)
+        if (!indeg[g])
+            heap_push(heap, &n_heap, g);
+    for (size_t out = 0; out < n && rc == 0; out++) {
+        uint32_t g;
+        if (n_heap) {
+            g = heap_pop(heap, &n_heap);
+        } else {
+            /* a cycle: take the first-seen gene not yet placed */
+            while (done[next_forced])
+                next_forced++;
+            g = (uint32_t)next_forced;
+        }
+        done[g] = 1;
+        rank[g] = (uint32_t)out;
+        for (size_t e = adj_off[g]; e < adj_off[g + 1]; e++) {
+            uint32_t b = adj[e];
+            if (!done[b] && --indeg[b] == 0)
+                heap_push(heap, &n_heap, b);
+        }
+    }
+    cmap_release(&edges);
+    free(indeg);
+    free(adj_off);
+    free(adj);
+    free(heap);
+    free(done);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Gene space                                                               */
 
@@ -599,6 +775,9 @@ static int64_t gene_find(const ss_map *map, const char *name)
 
 static int set_out_genes(sc_stream *s, char **genes, size_t n)
 {
+    if (n >= GM_LATE)
+        return sc_fail(SC_EINVAL, "%zu output genes: at most %d", n,
+                       GM_LATE - 1);
     if (!(s->h.genes = calloc(n ? n : 1, sizeof *s->h.genes)))
         return oom();
     for (size_t i = 0; i < n; i++)
@@ -627,6 +806,48 @@ static int same_organism(const char *a, const char *b)
     x = sc_genes_find_species(a);
     y = sc_genes_find_species(b);
     return x >= 0 && x == y;
+}
+
+/* Mark with GM_LATE the genes of D outside a longest subsequence of its
+ * var order that ascends in the output order (patience sorting, V log V):
+ * the others come out of a row already sorted. */
+static int mark_late(ds *d)
+{
+    int64_t nv = d->meta->n_vars, len = 0;
+    int64_t *tail = malloc((size_t)(nv ? nv : 1) * sizeof *tail);
+    int64_t *pred = malloc((size_t)(nv ? nv : 1) * sizeof *pred);
+    if (!tail || !pred) {
+        free(tail);
+        free(pred);
+        return oom();
+    }
+    for (int64_t k = 0; k < nv; k++) {
+        int32_t g = d->gmap[k];
+        if (g < 0)
+            continue;
+        /* the first run end whose last gene is not below g */
+        int64_t lo = 0, hi = len;
+        while (lo < hi) {
+            int64_t mid = (lo + hi) / 2;
+            if (d->gmap[tail[mid]] < g)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        pred[k] = lo ? tail[lo - 1] : -1;
+        tail[lo] = k;
+        if (lo == len)
+            len++;
+    }
+    /* keep the run, mark the rest */
+    for (int64_t k = 0; k < nv; k++)
+        if (d->gmap[k] >= 0)
+            d->gmap[k] |= GM_LATE;
+    for (int64_t k = len ? tail[len - 1] : -1; k >= 0; k = pred[k])
+        d->gmap[k] &= ~GM_LATE;
+    free(tail);
+    free(pred);
+    return 0;
 }
 
 static int genes_ref(sc_stream *s)
@@ -709,7 +930,15 @@ static int genes_join(sc_stream *s)
                        "others): choose --join inner|outer or "
                        "--genes FILE",
                        s->ds[0].path);
-    /* the union in first-seen order, with the number of datasets per gene */
+    /* the union in first-seen order, with the number of datasets per gene,
+     * and each dataset's genes as union numbers (for join_order) */
+    uint32_t *seq = NULL, *rank = NULL;
+    size_t *seq_off = calloc(s->n_ds + 1, sizeof *seq_off), n_seq = 0;
+    for (size_t i = 0; i < s->n_ds; i++)
+        n_seq += (size_t)s->ds[i].meta->n_vars;
+    if (!seq_off || !(seq = malloc((n_seq ? n_seq : 1) * sizeof *seq)))
+        rc = oom();
+    n_seq = 0;
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
         const ss_meta *m = s->ds[i].meta;
         ss_map local = {0};
@@ -740,14 +969,42 @@ static int genes_join(sc_stream *s)
                 rc = ss_map_put(&map, out[j], j);
             }
             count[j]++;
+            seq[n_seq++] = (uint32_t)j;
         }
+        seq_off[i + 1] = n_seq;
         ss_map_release(&local);
     }
-    if (rc == 0 && s->o.join == SC_STREAM_JOIN_INNER) {
+    /* put the union in an order that agrees with the datasets' own */
+    if (rc == 0 && !(rank = malloc((n ? n : 1) * sizeof *rank)))
+        rc = oom();
+    if (rc == 0)
+        rc = join_order(seq, seq_off, s->n_ds, n, rank);
+    if (rc == 0) {
+        char **o2 = malloc((n ? n : 1) * sizeof *o2);
+        uint32_t *c2 = malloc((n ? n : 1) * sizeof *c2);
+        if (!o2 || !c2) {
+            free(o2);
+            free(c2);
+            rc = oom();
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                o2[rank[j]] = out[j];
+                c2[rank[j]] = count[j];
+            }
+            free(out);
+            free(count);
+            out = o2;
+            count = c2;
+        }
+    }
+    free(seq);
+    free(seq_off);
+    free(rank);
+    if (rc == 0) {
         size_t w = 0;
         ss_map_release(&map);
         for (size_t j = 0; j < n; j++)
-            if (count[j] == s->n_ds)
+            if (s->o.join != SC_STREAM_JOIN_INNER || count[j] == s->n_ds)
                 out[w++] = out[j];
         n = w;
         for (size_t j = 0; j < n && rc == 0; j++)
@@ -780,55 +1037,6 @@ static int genes_join(sc_stream *s)
 
 /* ------------------------------------------------------------------------ */
 /* Sampling plan                                                            */
-
-/* u64 -> count, open addressing, for class counts of combined keys. */
-typedef struct cmap {
-    size_t cap, n;
-    uint64_t *key;
-    uint64_t *cnt;
-    uint8_t *used;
-} cmap;
-
-static uint64_t *cmap_slot(cmap *m, uint64_t key)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        cmap g = {m->cap ? m->cap * 2 : 1024, 0, NULL, NULL, NULL};
-        g.key = malloc(g.cap * sizeof *g.key);
-        g.cnt = malloc(g.cap * sizeof *g.cnt);
-        g.used = calloc(g.cap, 1);
-        if (!g.key || !g.cnt || !g.used) {
-            free(g.key);
-            free(g.cnt);
-            free(g.used);
-            return NULL;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->used[i])
-                continue;
-            size_t j = (size_t)(sc_rng_at(0, m->key[i]) & (g.cap - 1));
-            while (g.used[j])
-                j = (j + 1) & (g.cap - 1);
-            g.used[j] = 1;
-            g.key[j] = m->key[i];
-            g.cnt[j] = m->cnt[i];
-            g.n++;
-        }
-        free(m->key);
-        free(m->cnt);
-        free(m->used);
-        *m = g;
-    }
-    size_t j = (size_t)(sc_rng_at(0, key) & (m->cap - 1));
-    while (m->used[j] && m->key[j] != key)
-        j = (j + 1) & (m->cap - 1);
-    if (!m->used[j]) {
-        m->used[j] = 1;
-        m->key[j] = key;
-        m->cnt[j] = 0;
-        m->n++;
-    }
-    return &m->cnt[j];
-}
 
 /* The class key of a cell: its codes in the weight columns, mixed radix. */
 static uint64_t class_key(const sc_stream *s, const ds *d, uint32_t row)
@@ -944,9 +1152,7 @@ static int plan_weighted(sc_stream *s)
 out:
     free(w);
     free(mass);
-    free(cm.key);
-    free(cm.cnt);
-    free(cm.used);
+    cmap_release(&cm);
     return rc;
 }
 
@@ -1237,6 +1443,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
     }
     /* genes */
     rc = o->n_genes ? genes_ref(s) : genes_join(s);
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++)
+        rc = mark_late(&s->ds[i]);
     if (rc < 0)
         goto fail;
     /* plan */
@@ -1386,8 +1594,8 @@ static int pool_reserve(sbuf *u, size_t more)
 
 /* Sort N pairs by column: insertion sort for short runs, else an LSD radix
  * sort in 8-bit digits through TMP (a gene space of 60,000 needs two
- * passes). The rows of a dataset whose genes are not in
- * the output order need this once per cell, so qsort's calls cost. */
+ * passes). Rows need this once per cell (the genes out of their dataset's
+ * order, or a file's unsorted row), so qsort's calls cost. */
 static void sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col)
 {
     if (n < 48) {
@@ -1435,12 +1643,20 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
         lo = blk->indptr[i];
         hi = blk->indptr[i + 1];
     }
-    if ((rc = pool_reserve(u, (size_t)(hi - lo))) < 0)
+    size_t m = (size_t)(hi - lo);
+    if ((rc = pool_reserve(u, m)) < 0)
         return rc;
+    if (2 * m > u->scratch_cap) {
+        pair *t = realloc(u->scratch, 2 * m * sizeof *t);
+        if (!t)
+            return oom();
+        u->scratch = t;
+        u->scratch_cap = 2 * m;
+    }
     size_t start = u->pool_n;
-    pair *out = u->pool + start;
+    pair *out = u->pool + start, *late = u->scratch, *late_end = late;
     int32_t last = -1;
-    int sorted = 1;
+    size_t descents = 0;
     uint32_t nv = (uint32_t)d->meta->n_vars;
     const float *vals = blk->vals;
     const int32_t *idx = blk->dense ? NULL : blk->indices;
@@ -1454,26 +1670,42 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
         int32_t g = d->gmap[c];
         if (g < 0 || (!idx && v == 0))
             continue;
-        /* out of order when the gene space is, or when the file's row is
-         * (files with descending or unsorted indices exist) */
-        sorted &= g > last;
+        if (g & GM_LATE) {
+            /* a gene out of the dataset's order: merged in below */
+            late_end->col = g & ~GM_LATE;
+            late_end->val = v;
+            late_end++;
+            continue;
+        }
+        /* out of order when the file's row is (files with descending or
+         * unsorted indices exist) */
+        descents += g < last;
         last = g;
         out->col = g;
         out->val = v;
         out++;
     }
-    u->pool_n = (size_t)(out - u->pool);
-    if (!sorted) {
-        size_t n = u->pool_n - start;
-        if (n > u->scratch_cap) {
-            pair *t = realloc(u->scratch, n * sizeof *t);
-            if (!t)
-                return oom();
-            u->scratch = t;
-            u->scratch_cap = n;
+    size_t n_in = (size_t)(out - (u->pool + start));
+    size_t n_late = (size_t)(late_end - late);
+    pair *tmp = u->scratch + m;
+    if (descents) {
+        /* an unsorted row: everything sorted at once */
+        memcpy(out, late, n_late * sizeof *late);
+        sort_pairs(u->pool + start, tmp, n_in + n_late,
+                   (uint32_t)s->n_out_genes);
+    } else if (n_late) {
+        /* sort the few late entries, then merge from the back */
+        sort_pairs(late, tmp, n_late, (uint32_t)s->n_out_genes);
+        pair *a = u->pool + start;
+        size_t x = n_in, y = n_late, w = n_in + n_late;
+        while (y > 0) {
+            if (x > 0 && a[x - 1].col > late[y - 1].col)
+                a[--w] = a[--x];
+            else
+                a[--w] = late[--y];
         }
-        sort_pairs(u->pool + start, u->scratch, n, (uint32_t)s->n_out_genes);
     }
+    u->pool_n = start + n_in + n_late;
     u->coff[pos] = start;
     u->clen[pos] = (uint32_t)(u->pool_n - start);
     u->cdepth[pos] = depth;

@@ -273,6 +273,33 @@ print(",".join(repr(50 * c[t] / (c[t] + 50)) for t in sys.stdin.read().split("\n
     [[ $output == $(wc -l < sub.txt) ]]
 }
 
+@test "sc-stream: datasets whose gene orders disagree: values right, columns ascending" {
+    # a shared order, its reverse, a shuffle with some genes of its own, and
+    # a file whose rows store their columns in descending order
+    $PY -c '
+import anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp
+rng = np.random.default_rng(4)
+genes = ["G%03d" % i for i in range(300)]
+orders = [genes[:250], genes[::-1][:200], list(rng.permutation(genes[50:])) + ["X1", "X2"], genes[::3]]
+for k, var in enumerate(orders):
+    X = sp.random(60, len(var), density=0.2, format="csr", random_state=k, dtype=np.float32)
+    X.data = np.ceil(X.data * 9)
+    if k == 3:
+        X.sort_indices()
+        for r in range(X.shape[0]):
+            lo, hi = X.indptr[r], X.indptr[r + 1]
+            X.indices[lo:hi] = X.indices[lo:hi][::-1].copy()
+            X.data[lo:hi] = X.data[lo:hi][::-1].copy()
+        X.has_sorted_indices = False
+    obs = pd.DataFrame(index=["c%d" % i for i in range(60)])
+    ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=var)).write_h5ad("ord%d.h5ad" % k)'
+    run -0 sc-stream --join outer -b 16 -o ord.bin ord0.h5ad ord1.h5ad ord2.h5ad ord3.h5ad
+    run -0 check values ord.bin
+    [[ $output == *'"cells": 240'* ]]
+    run -0 sc-stream --join inner -b 16 -o ordi.bin ord0.h5ad ord1.h5ad ord2.h5ad
+    run -0 check values ordi.bin
+}
+
 @test "sc-stream: 10x, MTX and loom inputs, raw.X, rows in ascending gene order" {
     d=$SC_TEST_DATA
     for f in 10x_h5/cellranger3_filtered_feature_bc_matrix.h5:1107 10x_mtx/cellranger3_filtered_feature_bc_matrix:1107 \

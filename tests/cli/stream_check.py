@@ -89,6 +89,8 @@ def cmd_values(a):
                     exp = {g: float(np.log1p(v)) for g, v in exp.items()}
                 if b["layout"] == sc_stream.CSR:
                     lo, hi = b["indptr"][i], b["indptr"][i + 1]
+                    if np.any(np.diff(b["indices"][lo:hi]) <= 0):
+                        raise SystemExit("columns not ascending: %s row %d" % (ds, row))
                     got = {genes[k]: float(v) for k, v in zip(b["indices"][lo:hi], b["values"][lo:hi])}
                 elif b["layout"] == sc_stream.DENSE:
                     got = {genes[k]: float(v) for k, v in enumerate(b["values"][i]) if v != 0}
