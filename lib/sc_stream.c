@@ -660,7 +660,8 @@ static int join_order(const uint32_t *seq, const size_t *seq_off, size_t n_ds,
         rc = oom();
     for (size_t i = 0; i < n_ds && rc == 0; i++)
         for (size_t k = seq_off[i] + 1; k < seq_off[i + 1]; k++) {
-            uint64_t *c = cmap_slot(&edges, (uint64_t)seq[k - 1] << 32 | seq[k]);
+            uint64_t *c =
+                cmap_slot(&edges, (uint64_t)seq[k - 1] << 32 | seq[k]);
             if (!c) {
                 rc = oom();
                 break;
@@ -1665,8 +1666,10 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
         uint32_t c = idx ? (uint32_t)idx[k] : (uint32_t)(k - lo);
         depth += v;
         if (c >= nv)
-            return sc_fail(SC_EFORMAT, "%s: column index %d out of range "
-                           "[0, %u)", d->path, (int32_t)c, nv);
+            return sc_fail(SC_EFORMAT,
+                           "%s: column index %d out of range "
+                           "[0, %u)",
+                           d->path, (int32_t)c, nv);
         int32_t g = d->gmap[c];
         if (g < 0 || (!idx && v == 0))
             continue;
@@ -1714,8 +1717,7 @@ static int take_row(const sc_stream *s, sbuf *u, const ds *d,
 
 /* Rows [R0, R1) of dataset DI into U->rows: raw reads when the source has
  * them, else through sc_mat (values narrowed to float32 here). */
-static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0,
-                     int64_t r1)
+static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0, int64_t r1)
 {
     ss_src *src;
     int rc;
@@ -1744,7 +1746,8 @@ static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0,
     for (int64_t k = 0; k < nv; k++)
         o->vals[k] = (float)b->vals[k];
     if (!b->dense) {
-        memcpy(o->indptr, b->indptr, (size_t)(b->n_rows + 1) * sizeof *o->indptr);
+        memcpy(o->indptr, b->indptr,
+               (size_t)(b->n_rows + 1) * sizeof *o->indptr);
         memcpy(o->indices, b->indices, (size_t)nv * sizeof *o->indices);
     }
     return 0;
