@@ -101,7 +101,8 @@ static const sc_opt opts[] = {
     {OPT_DS_WEIGHTS, "dataset-weights", SC_ARG_NONE, NULL,
      "multiply by the manifest's weight column"},
     {OPT_BLOCK, "block", SC_ARG_REQUIRED, "B",
-     "contiguous cells per block [16]"},
+     "contiguous cells per block, at least (to a chunk end in compressed data) "
+     "[16]"},
     {OPT_BUFFER, "buffer", SC_ARG_REQUIRED, "K",
      "blocks gathered and shuffled together [256]"},
     {OPT_NO_SHUFFLE, "no-shuffle", SC_ARG_NONE, NULL,
@@ -460,10 +461,8 @@ static int cmd_run(struct args *a, sc_cli *cli)
             sc_log_info("inflate: %.1f MB compressed to %.1f MB (%.0f%% used) "
                         "in %.3f s: %.0f MB/s of input per thread",
                         (double)st.z_in / 1e6, (double)st.z_out / 1e6,
-                        100.0 * (double)st.z_used / (double)st.z_out,
-                        st.z_secs,
-                        st.z_secs > 0 ? (double)st.z_in / 1e6 / st.z_secs
-                                      : 0);
+                        100.0 * (double)st.z_used / (double)st.z_out, st.z_secs,
+                        st.z_secs > 0 ? (double)st.z_in / 1e6 / st.z_secs : 0);
         if (st.n_failed) {
             sc_log_warn("%zu datasets failed and were left out", st.n_failed);
             rc = SC_EXIT_PARTIAL;

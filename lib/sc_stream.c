@@ -60,6 +60,10 @@ typedef struct ds {
     ss_meta *meta;
     uint32_t *sel; /* selected rows, ascending */
     int64_t n_sel;
+    /* blocks: selected cells [bstart[k], bstart[k + 1]) (NULL: block k
+     * is [k * block, (k + 1) * block)); n_blk of them */
+    uint32_t *bstart;
+    uint64_t n_blk;
     int32_t *gmap;       /* var -> output column, -1 dropped; GM_LATE */
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
@@ -1157,6 +1161,67 @@ out:
     return rc;
 }
 
+/* Cut the selected cells of D into blocks of at least B consecutive cells.
+ * When its values are in compressed chunks, a block ends only where a
+ * chunk does: it holds the rows that start in the fewest whole chunks with
+ * B cells, so that each chunk is inflated once per epoch, not once for
+ * each block that touches it (the last row of a block may reach into the
+ * next chunk: only that beginning of it is inflated). */
+static int plan_blocks(ds *d, uint64_t B)
+{
+    int64_t chunk = d->meta->chunk;
+    uint64_t n = (uint64_t)d->n_sel;
+
+    d->n_blk = (n + B - 1) / B;
+    if (chunk <= 0 || n == 0)
+        return 0;
+    if (!(d->bstart = malloc((d->n_blk + 1) * sizeof *d->bstart)))
+        return oom();
+    uint64_t off = 0, nb = 0, row = 0;
+    int64_t last = -1;
+    for (uint64_t k = 0; k < n; k++) {
+        /* the first entry of the selected row */
+        for (; row < d->sel[k]; row++)
+            off += d->meta->nnz[row];
+        int64_t c = (int64_t)(off / (uint64_t)chunk);
+        if (k == 0 || (k - d->bstart[nb - 1] >= B && c != last))
+            d->bstart[nb++] = (uint32_t)k;
+        last = c;
+    }
+    d->bstart[nb] = (uint32_t)n;
+    d->n_blk = nb;
+    return 0;
+}
+
+/* Selected cells [*K0, *K1) of block K of dataset D. */
+static void block_cells(const sc_stream *s, const ds *d, uint64_t k,
+                        uint64_t *k0, uint64_t *k1)
+{
+    uint64_t B = (uint64_t)s->o.block, n = (uint64_t)d->n_sel;
+    if (d->bstart) {
+        *k0 = d->bstart[k];
+        *k1 = d->bstart[k + 1];
+    } else {
+        *k0 = k * B;
+        *k1 = *k0 + B < n ? *k0 + B : n;
+    }
+}
+
+/* The dataset holding block BLK of the epoch, and BLK's number in it. */
+static size_t block_dataset(const sc_stream *s, uint64_t blk, uint64_t *k)
+{
+    size_t lo = 0, hi = s->n_ds;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->blk_prefix[mid] <= blk)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *k = blk - s->blk_prefix[lo];
+    return lo;
+}
+
 static int plan_epoch(sc_stream *s)
 {
     uint64_t B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
@@ -1165,9 +1230,11 @@ static int plan_epoch(sc_stream *s)
     if (!(s->blk_prefix = malloc((s->n_ds + 1) * sizeof *s->blk_prefix)))
         return oom();
     s->blk_prefix[0] = 0;
-    for (size_t i = 0; i < s->n_ds; i++)
-        s->blk_prefix[i + 1] =
-            s->blk_prefix[i] + ((uint64_t)s->ds[i].n_sel + B - 1) / B;
+    for (size_t i = 0; i < s->n_ds; i++) {
+        if ((rc = plan_blocks(&s->ds[i], B)) < 0)
+            return rc;
+        s->blk_prefix[i + 1] = s->blk_prefix[i] + s->ds[i].n_blk;
+    }
     s->n_blocks = s->blk_prefix[s->n_ds];
     if (s->o.shuffle && (rc = sc_perm_new(s->n_blocks, s->o.seed, s->o.epoch,
                                           RNG_BLOCKS, &s->perm)) < 0)
@@ -1179,18 +1246,10 @@ static int plan_epoch(sc_stream *s)
     for (uint64_t j = 0; j < s->n_buffers; j++) {
         uint64_t c = 0;
         for (uint64_t b = j * K; b < (j + 1) * K && b < s->n_blocks; b++) {
-            uint64_t blk = s->perm ? s->perm[b] : b;
-            size_t lo = 0, hi = s->n_ds;
-            while (hi - lo > 1) { /* dataset holding block blk */
-                size_t mid = (lo + hi) / 2;
-                if (s->blk_prefix[mid] <= blk)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
-            uint64_t k = blk - s->blk_prefix[lo];
-            uint64_t n = (uint64_t)s->ds[lo].n_sel - k * B;
-            c += n < B ? n : B;
+            uint64_t k, k0, k1;
+            size_t di = block_dataset(s, s->perm ? s->perm[b] : b, &k);
+            block_cells(s, &s->ds[di], k, &k0, &k1);
+            c += k1 - k0;
         }
         s->buf_start[j + 1] = s->buf_start[j] + c;
     }
@@ -1791,7 +1850,7 @@ static uint64_t buffer_of(const sc_stream *s, uint64_t g)
 
 static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
 {
-    uint64_t lo, n, B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
+    uint64_t lo, n, K = (uint64_t)s->o.buffer;
     int rc;
 
     u->j = -1; /* until it is whole */
@@ -1813,19 +1872,12 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     } else {
         size_t w = 0;
         for (uint64_t b = j * K; b < (j + 1) * K && b < s->n_blocks; b++) {
-            uint64_t blk = s->perm ? s->perm[b] : b;
-            size_t dlo = 0, dhi = s->n_ds;
-            while (dhi - dlo > 1) {
-                size_t mid = (dlo + dhi) / 2;
-                if (s->blk_prefix[mid] <= blk)
-                    dlo = mid;
-                else
-                    dhi = mid;
-            }
-            const ds *d = &s->ds[dlo];
-            uint64_t k0 = (blk - s->blk_prefix[dlo]) * B;
-            for (uint64_t k = k0; k < k0 + B && k < (uint64_t)d->n_sel; k++)
-                u->cell[w++] = (uint64_t)dlo << 32 | d->sel[k];
+            uint64_t k, k0, k1;
+            size_t di = block_dataset(s, s->perm ? s->perm[b] : b, &k);
+            const ds *d = &s->ds[di];
+            block_cells(s, d, k, &k0, &k1);
+            for (uint64_t q = k0; q < k1; q++)
+                u->cell[w++] = (uint64_t)di << 32 | d->sel[q];
         }
         if (s->o.shuffle) {
             sc_rng r;
@@ -2092,6 +2144,7 @@ void sc_stream_close(sc_stream *s)
         free(d->organism);
         ss_meta_free(d->meta);
         free(d->sel);
+        free(d->bstart);
         free(d->gmap);
         for (size_t k = 0; d->vmap && k < s->n_vcols; k++)
             free(d->vmap[k]);

@@ -325,6 +325,34 @@ static int count_rows_indptr(hid_t file, const char *matrix, sc_mat *m,
     return 0;
 }
 
+/* Entries per chunk of the values of matrix MATRIX of the h5ad FILE when
+ * they are stored in compressed chunks (the stream cuts blocks at chunk
+ * boundaries then), else 0. */
+static int64_t values_chunk(hid_t file, const char *matrix)
+{
+    char path[512];
+    hsize_t dims[2];
+    int64_t chunk = 0;
+
+    if (file < 0)
+        return 0;
+    matrix_group(matrix, path, sizeof path - 8);
+    strcat(path, "/data");
+    if (sc_h5_is_dataset(file, path) != 1)
+        return 0;
+    hid_t ds = H5Dopen2(file, path, H5P_DEFAULT);
+    hid_t dcpl = ds >= 0 ? H5Dget_create_plist(ds) : H5I_INVALID_HID;
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+        H5Pget_nfilters(dcpl) > 0 && H5Pget_chunk(dcpl, 2, dims) == 1)
+        chunk = (int64_t)dims[0];
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Eclear2(H5E_DEFAULT);
+    return chunk;
+}
+
 /* Entries per row, from indptr when it can: reading every value of a
  * large gzip dataset to count its rows is what made a first run slow. */
 static int entries_per_row(hid_t file, const char *matrix, sc_mat *m, int64_t n,
@@ -385,6 +413,7 @@ static int meta_from_file(const char *path, const char *matrix,
         file = *(hid_t *)ad->priv;
     if ((rc = entries_per_row(file, matrix, mat, m->n_obs, m->nnz)) < 0)
         goto fail;
+    m->chunk = values_chunk(file, matrix);
     m->organism = organism_of(ad);
     if (!(m->cols = calloc(n_cols ? n_cols : 1, sizeof *m->cols))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
@@ -416,7 +445,7 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Cache files                                                              */
 
-#define CACHE_MAGIC "SCIDX\001\n"
+#define CACHE_MAGIC "SCIDX\002\n"
 
 typedef struct wbuf {
     unsigned char *p;
@@ -575,8 +604,9 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     if (!nz || !(m->nnz = malloc(m->n_obs ? m->n_obs * 4 : 4)))
         goto out;
     memcpy(m->nnz, nz, (size_t)m->n_obs * 4);
+    m->chunk = rget_i64(&b);
     int64_t nc = rget_i64(&b);
-    if (b.bad || nc < 0 || nc > 100000 ||
+    if (b.bad || m->chunk < 0 || nc < 0 || nc > 100000 ||
         !(m->cols = calloc(nc ? nc : 1, sizeof *m->cols)))
         goto out;
     for (int64_t i = 0; i < nc && !b.bad; i++) {
@@ -634,6 +664,7 @@ static void cache_write(const char *file, const char *path, const char *matrix,
     for (int64_t i = 0; i < m->n_vars; i++)
         wput_str(&b, m->var[i]);
     wput(&b, m->nnz, (size_t)m->n_obs * 4);
+    wput_i64(&b, m->chunk);
     wput_i64(&b, (int64_t)m->n_cols);
     for (size_t i = 0; i < m->n_cols; i++) {
         const ss_col *c = &m->cols[i];
@@ -939,6 +970,7 @@ static int meta_from_h5ad(const char *path, const char *matrix,
     e = NULL;
     if ((rc = entries_per_row(f, matrix, src->mat, m->n_obs, m->nnz)) < 0)
         goto out;
+    m->chunk = values_chunk(f, matrix);
     for (size_t i = 0; i < n_cols; i++) {
         snprintf(buf, sizeof buf, "obs/%s", cols[i]);
         if (has_name(cols, i, cols[i]) || sc_h5_exists(f, buf) != 1)

@@ -24,6 +24,7 @@ typedef struct ss_meta {
     int64_t n_obs, n_vars;
     char **var;     /* n_vars gene ids */
     uint32_t *nnz;  /* stored entries per row */
+    int64_t chunk;  /* entries per compressed chunk of the values, 0: none */
     char *organism; /* or NULL */
     size_t n_cols;
     ss_col *cols;

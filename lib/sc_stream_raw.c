@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "sc_h5.h"
 #include "sc_stream_int.h"
@@ -44,6 +45,7 @@ typedef struct rds {
     uint32_t *size; /* stored bytes, 0: never written (fill value 0) */
     uint32_t *mask; /* filter mask */
     int64_t cidx[CACHE_N];
+    size_t cvalid[CACHE_N]; /* bytes of the chunk inflated (a prefix) */
     unsigned char *cbuf[CACHE_N];
     unsigned next; /* round-robin victim */
     unsigned char *z;
@@ -60,6 +62,8 @@ struct ss_raw {
     int64_t *indptr;
     rds data, idx;
     struct libdeflate_decompressor *dec;
+    z_stream zs; /* for a chunk's beginning only */
+    int zs_ready;
     unsigned char *stage;
     size_t stage_cap;
 };
@@ -237,25 +241,60 @@ static int locate(ss_raw *r, rds *d, hid_t ds, int64_t c)
     return 0;
 }
 
-/* The inflated chunk C of D (deflate datasets only), from the cache. */
-static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c,
+/* Inflate the first NEED bytes of the zlib stream Z of SZ bytes into OUT
+ * with zlib, which stops when the output is full: the cost follows NEED,
+ * not the chunk. */
+static int inflate_prefix(ss_raw *r, const unsigned char *z, uint32_t sz,
+                          unsigned char *out, size_t need)
+{
+    int zr;
+    if (!r->zs_ready) {
+        if (inflateInit(&r->zs) != Z_OK)
+            return -1;
+        r->zs_ready = 1;
+    } else if (inflateReset(&r->zs) != Z_OK) {
+        return -1;
+    }
+    r->zs.next_in = (unsigned char *)z;
+    r->zs.avail_in = sz;
+    r->zs.next_out = out;
+    r->zs.avail_out = (uInt)need;
+    do
+        zr = inflate(&r->zs, Z_NO_FLUSH);
+    while (zr == Z_OK && r->zs.avail_out > 0);
+    return r->zs.avail_out == 0 &&
+                   (zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR)
+               ? 0
+               : -1;
+}
+
+/* The inflated chunk C of D (deflate datasets only), at least its first
+ * NEED bytes, from the cache. A read that ends early in a chunk inflates
+ * only that beginning of it (the next block of the epoch starts there, at
+ * another time). */
+static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c, size_t need,
                     const unsigned char **out)
 {
     size_t cb = (size_t)d->chunk * d->isz;
-    int rc;
+    int rc, v = -1;
 
     for (int i = 0; i < CACHE_N; i++)
         if (d->cidx[i] == c) {
-            *out = d->cbuf[i];
-            return 0;
+            if (d->cvalid[i] >= need) {
+                *out = d->cbuf[i];
+                return 0;
+            }
+            v = i; /* a beginning only: inflate it again, further */
         }
-    unsigned v = d->next++ % CACHE_N;
+    if (v < 0)
+        v = (int)(d->next++ % CACHE_N);
     if (!d->cbuf[v] && !(d->cbuf[v] = malloc(cb)))
         return sc_fail(SC_ENOMEM, "out of memory");
     d->cidx[v] = -1;
     if ((rc = locate(r, d, ds, c)) < 0)
         return rc;
     uint32_t sz = d->size[c];
+    size_t got = cb;
     if (sz == 0) {
         memset(d->cbuf[v], 0, cb);
     } else if (d->mask[c] & 1) { /* deflate skipped for this chunk */
@@ -272,20 +311,39 @@ static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c,
             d->z = z;
             d->zcap = sz;
         }
-        if ((rc = pread_all(r, d->z, sz, d->addr[c])) < 0)
-            return rc;
-        size_t got = 0;
+        /* a beginning needs only the compressed bytes that hold it: read
+         * in proportion, with a margin, and all of it when that fails */
         uint64_t t0 = now_ns();
-        if (libdeflate_zlib_decompress(r->dec, d->z, sz, d->cbuf[v], cb,
-                                       &got) != LIBDEFLATE_SUCCESS ||
-            got != cb)
+        int part = need < cb / 4;
+        uint32_t zn = sz;
+        if (part) {
+            uint64_t want = (uint64_t)sz * need / cb * 2 + 4096;
+            zn = want < sz ? (uint32_t)want : sz;
+        }
+        if ((rc = pread_all(r, d->z, zn, d->addr[c])) < 0)
+            return rc;
+        if (part && inflate_prefix(r, d->z, zn, d->cbuf[v], need) < 0 &&
+            (zn == sz ||
+             (rc = pread_all(r, d->z + zn, sz - zn, d->addr[c] + zn)) < 0 ||
+             (zn = sz, inflate_prefix(r, d->z, sz, d->cbuf[v], need) < 0)))
+            return rc < 0
+                       ? rc
+                       : sc_fail(SC_ECORRUPT, "%s: chunk %lld does not inflate",
+                                 r->label, (long long)c);
+        if (part) {
+            got = need;
+        } else if (libdeflate_zlib_decompress(r->dec, d->z, sz, d->cbuf[v], cb,
+                                              &got) != LIBDEFLATE_SUCCESS ||
+                   got != cb) {
             return sc_fail(SC_ECORRUPT, "%s: chunk %lld does not inflate",
                            r->label, (long long)c);
+        }
         __atomic_fetch_add(&st_ns, now_ns() - t0, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&st_in, sz, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&st_out, cb, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_in, zn, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_out, got, __ATOMIC_RELAXED);
     }
     d->cidx[v] = c;
+    d->cvalid[v] = got;
     *out = d->cbuf[v];
     return 0;
 }
@@ -312,7 +370,7 @@ static int rds_read(ss_raw *r, rds *d, hid_t ds, int64_t s, int64_t n,
         size_t bytes = (size_t)k * d->isz;
         if (d->deflate) {
             const unsigned char *p = NULL;
-            if ((rc = inflated(r, d, ds, c, &p)) < 0)
+            if ((rc = inflated(r, d, ds, c, (size_t)(in + k) * d->isz, &p)) < 0)
                 return rc;
             memcpy(out, p + (size_t)in * d->isz, bytes);
             __atomic_fetch_add(&st_used, bytes, __ATOMIC_RELAXED);
@@ -379,6 +437,8 @@ void ss_raw_close(ss_raw *r)
     rds_release(&r->idx);
     if (r->dec)
         libdeflate_free_decompressor(r->dec);
+    if (r->zs_ready)
+        inflateEnd(&r->zs);
     free(r->stage);
     free(r);
 }

@@ -300,6 +300,28 @@ for k, var in enumerate(orders):
     run -0 check values ordi.bin
 }
 
+@test "sc-stream: gzip chunks: blocks end at chunk boundaries, each chunk inflated about once" {
+    # 300-entry chunks, rows of about 40 entries that straddle them
+    $PY -c '
+import anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp, h5py
+X = sp.random(400, 500, density=0.08, format="csr", random_state=5, dtype=np.float32)
+X.data = np.ceil(X.data * 20)
+obs = pd.DataFrame(index=["c%d" % i for i in range(400)])
+ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=["g%d" % i for i in range(500)])).write_h5ad("z.h5ad")
+with h5py.File("z.h5ad", "a") as f:
+    for k in ("data", "indices"):
+        v = f["X"][k][:]
+        del f["X"][k]
+        f["X"].create_dataset(k, data=v, chunks=(300,), compression="gzip", compression_opts=4)'
+    run -0 --separate-stderr sc-stream -v -b 16 --block 3 --buffer 4 --seed 2 -o z.bin z.h5ad
+    run -0 check values z.bin
+    [[ $output == *'"cells": 400'* && $output == *'"unique": 400'* ]]
+    # every chunk inflated about once: nearly all inflated bytes are used
+    run -0 --separate-stderr sc-stream -v -b 16 --block 3 --buffer 4 --seed 2 -o /dev/null z.h5ad
+    used=$(sed -n 's/.*inflate:.*(\([0-9]*\)% used).*/\1/p' <<< "$stderr")
+    [[ -n $used ]] && (( used >= 90 ))
+}
+
 @test "sc-stream: 10x, MTX and loom inputs, raw.X, rows in ascending gene order" {
     d=$SC_TEST_DATA
     for f in 10x_h5/cellranger3_filtered_feature_bc_matrix.h5:1107 10x_mtx/cellranger3_filtered_feature_bc_matrix:1107 \
