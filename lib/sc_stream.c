@@ -126,10 +126,22 @@ typedef struct sbuf {
     ss_rows rows;  /* rows as the stream takes them */
     pair *scratch; /* for sorting a row */
     size_t scratch_cap;
+    struct sbuf *part; /* with -@ N: N - 1 helpers filling in parallel */
+    int n_part;
 } sbuf;
 
 static void sbuf_release(sbuf *u)
 {
+    for (int w = 0; w < u->n_part; w++) {
+        sbuf *h = &u->part[w]; /* its per-position arrays are U's */
+        h->cell = NULL;
+        h->coff = NULL;
+        h->clen = NULL;
+        h->cdepth = NULL;
+        h->order = NULL;
+        sbuf_release(h);
+    }
+    free(u->part);
     free(u->cell);
     free(u->coff);
     free(u->clen);
@@ -173,7 +185,8 @@ struct sc_stream {
 
     sbuf buf[2]; /* batches are cut from buf[cur]; the other is prefetched */
     int cur;
-    sc_pool *pool; /* with threads > 1: one reader fills the next buffer */
+    sc_pool *pool;  /* with threads > 1: one reader fills the next buffer */
+    sc_pool *rpool; /* with threads > 1: the reads of one fill in parallel */
     struct prefetch {
         sc_stream *s;
         int slot, busy, rc;
@@ -608,117 +621,161 @@ static void cmap_release(cmap *m)
     *m = (cmap){0};
 }
 
-/* Min-heap of gene numbers (first-seen order breaks ties). */
-static void heap_push(uint32_t *h, size_t *n, uint32_t v)
+/* Positions [0, N) of values V that form a longest strictly ascending
+ * subsequence, marked in KEEP (patience sorting, N log N); TAIL and PRED
+ * are scratch of N each. NaN values (unplaced) are never part of it. */
+static void longest_run(const double *v, size_t n, uint8_t *keep, size_t *tail,
+                        size_t *pred)
 {
-    size_t i = (*n)++;
-    for (; i > 0 && h[(i - 1) / 2] > v; i = (i - 1) / 2)
-        h[i] = h[(i - 1) / 2];
-    h[i] = v;
+    size_t len = 0;
+    for (size_t k = 0; k < n; k++) {
+        keep[k] = 0;
+        if (isnan(v[k]))
+            continue;
+        size_t lo = 0, hi = len;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (v[tail[mid]] < v[k])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        pred[k] = lo ? tail[lo - 1] : SIZE_MAX;
+        tail[lo] = k;
+        if (lo == len)
+            len++;
+    }
+    for (size_t k = len ? tail[len - 1] : SIZE_MAX; k != SIZE_MAX; k = pred[k])
+        keep[k] = 1;
 }
 
-static uint32_t heap_pop(uint32_t *h, size_t *n)
+struct gkey {
+    double key;
+    uint32_t g;
+};
+
+static int cmp_gkey(const void *a, const void *b)
 {
-    uint32_t top = h[0], v = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && h[c + 1] < h[c])
-            c++;
-        if (h[c] >= v)
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n)
-        h[i] = v;
-    return top;
+    const struct gkey *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->g > y->g) - (x->g < y->g);
+}
+
+/* The N placed genes ORD sorted by KEY, through TMP. */
+static void sort_by_key(uint32_t *ord, size_t n, const double *key,
+                        struct gkey *tmp)
+{
+    for (size_t r = 0; r < n; r++)
+        tmp[r] = (struct gkey){key[ord[r]], ord[r]};
+    qsort(tmp, n, sizeof *tmp, cmp_gkey);
+    for (size_t r = 0; r < n; r++)
+        ord[r] = tmp[r].g;
 }
 
 /*
- * Order the N genes of the union (numbered in first-seen order) so that
- * every dataset's genes come in its own order where the datasets agree:
- * a topological order of the edges "gene a comes right before gene b in
- * some dataset", the smallest first-seen number first among the genes
- * that are free (Kahn's algorithm). Datasets that disagree form cycles:
- * the smallest first-seen gene left is then taken anyway. With every
- * dataset in one order the rows of every dataset map to ascending output
- * columns and need no sorting per cell. SEQ holds the datasets' genes as
- * union numbers, dataset i in [SEQ_OFF[i], SEQ_OFF[i + 1]). On return
- * RANK[g] is the output position of gene g.
+ * Order the N genes of the union so that every dataset's genes come in its
+ * own order as far as the datasets agree. The datasets are merged in one by
+ * one: each gene has a position (a real number); a dataset's genes already
+ * placed that form its longest ascending run anchor it, and its new genes
+ * are placed between the anchors around them, in its order. Its genes
+ * placed out of that run (the datasets disagree there) stay where they
+ * are. Datasets that agree with one order (gene lists of one reference,
+ * in its order) map to ascending output columns, and a row needs no
+ * sorting. SEQ holds the datasets' genes as union numbers (first-seen
+ * order), dataset i in [SEQ_OFF[i], SEQ_OFF[i + 1]). On return RANK[g] is
+ * the output position of gene g.
  */
 static int join_order(const uint32_t *seq, const size_t *seq_off, size_t n_ds,
                       size_t n, uint32_t *rank)
 {
-    cmap edges = {0};
-    uint32_t *indeg = calloc(n ? n : 1, sizeof *indeg);
-    size_t *adj_off = calloc(n + 1, sizeof *adj_off);
-    uint32_t *adj = NULL, *heap = malloc((n ? n : 1) * sizeof *heap);
-    uint8_t *done = calloc(n ? n : 1, 1);
-    size_t n_heap = 0, next_forced = 0;
-    int rc = 0;
+    size_t longest = 0;
+    for (size_t i = 0; i < n_ds; i++)
+        if (seq_off[i + 1] - seq_off[i] > longest)
+            longest = seq_off[i + 1] - seq_off[i];
+    double *key = malloc((n ? n : 1) * sizeof *key);
+    double *v = malloc((longest ? longest : 1) * sizeof *v);
+    size_t *tail = malloc((longest ? longest : 1) * sizeof *tail);
+    size_t *pred = malloc((longest ? longest : 1) * sizeof *pred);
+    uint8_t *keep = malloc(longest ? longest : 1);
+    uint32_t *ord = malloc((n ? n : 1) * sizeof *ord);
+    struct gkey *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    size_t n_placed = 0;
+    double lo_key = 0, hi_key = 0;
+    int rc = 0, tight = 0;
 
-    if (!indeg || !adj_off || !heap || !done)
+    if (!key || !v || !tail || !pred || !keep || !ord || !tmp) {
         rc = oom();
-    for (size_t i = 0; i < n_ds && rc == 0; i++)
-        for (size_t k = seq_off[i] + 1; k < seq_off[i + 1]; k++) {
-            uint64_t *c =
-                cmap_slot(&edges, (uint64_t)seq[k - 1] << 32 | seq[k]);
-            if (!c) {
-                rc = oom();
-                break;
-            }
-            if ((*c)++ == 0) {
-                adj_off[seq[k - 1] + 1]++;
-                indeg[seq[k]]++;
-            }
+        goto out;
+    }
+    for (size_t g = 0; g < n; g++)
+        key[g] = NAN;
+    for (size_t i = 0; i < n_ds; i++) {
+        const uint32_t *q = seq + seq_off[i];
+        size_t L = seq_off[i + 1] - seq_off[i];
+        if (tight) {
+            /* positions as ranks again, before gaps get too narrow */
+            sort_by_key(ord, n_placed, key, tmp);
+            for (size_t r = 0; r < n_placed; r++)
+                key[ord[r]] = (double)r;
+            lo_key = 0;
+            hi_key = n_placed ? (double)(n_placed - 1) : 0;
+            tight = 0;
         }
-    for (size_t g = 0; g < n && rc == 0; g++)
-        adj_off[g + 1] += adj_off[g];
-    if (rc == 0 && !(adj = malloc((adj_off[n] ? adj_off[n] : 1) * sizeof *adj)))
-        rc = oom();
-    if (rc == 0) {
-        /* the successors of gene a in adj[adj_off[a] .. adj_off[a + 1]) */
-        size_t *cur = malloc((n ? n : 1) * sizeof *cur);
-        if (!cur) {
-            rc = oom();
-        } else {
-            memcpy(cur, adj_off, n * sizeof *cur);
-            for (size_t j = 0; j < edges.cap; j++)
-                if (edges.used[j])
-                    adj[cur[edges.key[j] >> 32]++] = (uint32_t)edges.key[j];
-            free(cur);
+        for (size_t k = 0; k < L; k++)
+            v[k] = key[q[k]];
+        longest_run(v, L, keep, tail, pred);
+        /* new genes, run by run, between the anchors around them (or the
+         * ends of the order) */
+        int first = n_placed == 0;
+        double left = first ? 0 : lo_key - 1;
+        size_t run = 0;
+        for (size_t k = 0; k <= L; k++) {
+            if (k < L && isnan(v[k])) {
+                run++;
+                continue;
+            }
+            if (k < L && !keep[k])
+                continue;
+            double right = k < L ? v[k] : first ? 1 : hi_key + 1;
+            if (run) {
+                double step = (right - left) / (double)(run + 1);
+                if (step < 1e-3)
+                    tight = 1;
+                size_t j = 0;
+                for (size_t p = k - 1;; p--) {
+                    /* the run's genes, back to front, skipping the placed */
+                    if (isnan(v[p])) {
+                        key[q[p]] = right - step * (double)(++j);
+                        ord[n_placed++] = q[p];
+                    }
+                    if (j == run || p == 0)
+                        break;
+                }
+                run = 0;
+            }
+            if (k < L)
+                left = v[k];
+        }
+        for (size_t k = 0; k < L; k++) {
+            double x = key[q[k]];
+            if (first && k == 0)
+                lo_key = hi_key = x;
+            lo_key = x < lo_key ? x : lo_key;
+            hi_key = x > hi_key ? x : hi_key;
         }
     }
-    for (uint32_t g = 0; g < n && rc == 0; g++)
-        if (!indeg[g])
-            heap_push(heap, &n_heap, g);
-    for (size_t out = 0; out < n && rc == 0; out++) {
-        uint32_t g;
-        if (n_heap) {
-            g = heap_pop(heap, &n_heap);
-        } else {
-            /* a cycle: take the first-seen gene not yet placed */
-            while (done[next_forced])
-                next_forced++;
-            g = (uint32_t)next_forced;
-        }
-        done[g] = 1;
-        rank[g] = (uint32_t)out;
-        for (size_t e = adj_off[g]; e < adj_off[g + 1]; e++) {
-            uint32_t b = adj[e];
-            if (!done[b] && --indeg[b] == 0)
-                heap_push(heap, &n_heap, b);
-        }
-    }
-    cmap_release(&edges);
-    free(indeg);
-    free(adj_off);
-    free(adj);
-    free(heap);
-    free(done);
+    sort_by_key(ord, n_placed, key, tmp);
+    for (size_t r = 0; r < n_placed; r++)
+        rank[ord[r]] = (uint32_t)r;
+out:
+    free(tmp);
+    free(key);
+    free(v);
+    free(tail);
+    free(pred);
+    free(keep);
+    free(ord);
     return rc;
 }
 
@@ -919,8 +976,9 @@ static int genes_join(sc_stream *s)
 {
     ss_map map = {0};
     char **out = NULL;
-    uint32_t *count = NULL;
-    size_t n = 0, cap = 0;
+    uint32_t *count = NULL, *stamp = NULL, *seq = NULL, *rank = NULL;
+    int32_t *pos = NULL;
+    size_t n = 0, cap = 0, n_seq = 0, *seq_off = NULL;
     int rc = 0, same = 1;
 
     for (size_t i = 1; i < s->n_ds && same; i++) {
@@ -935,106 +993,101 @@ static int genes_join(sc_stream *s)
                        "others): choose --join inner|outer or "
                        "--genes FILE",
                        s->ds[0].path);
-    /* the union in first-seen order, with the number of datasets per gene,
-     * and each dataset's genes as union numbers (for join_order) */
-    uint32_t *seq = NULL, *rank = NULL;
-    size_t *seq_off = calloc(s->n_ds + 1, sizeof *seq_off), n_seq = 0;
+    /* the union in first-seen order, with the number of datasets per gene;
+     * each dataset's genes as union numbers, in d->gmap for now (-1: its
+     * second column of a gene) and in SEQ without those (for join_order) */
     for (size_t i = 0; i < s->n_ds; i++)
         n_seq += (size_t)s->ds[i].meta->n_vars;
-    if (!seq_off || !(seq = malloc((n_seq ? n_seq : 1) * sizeof *seq)))
+    if (!(seq_off = calloc(s->n_ds + 1, sizeof *seq_off)) ||
+        !(seq = malloc((n_seq ? n_seq : 1) * sizeof *seq)))
         rc = oom();
     n_seq = 0;
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
-        const ss_meta *m = s->ds[i].meta;
-        ss_map local = {0};
+        ds *d = &s->ds[i];
+        const ss_meta *m = d->meta;
+        if ((rc = map_alloc(d)) < 0)
+            break;
         for (int64_t k = 0; k < m->n_vars && rc == 0; k++) {
-            const char *gname = m->var[k];
-            int64_t j;
-            if (ss_map_get(&local, gname) >= 0)
-                continue;
-            if ((rc = ss_map_put(&local, gname, k)) < 0)
-                break;
-            if ((j = ss_map_get(&map, gname)) < 0) {
+            int64_t j = ss_map_get(&map, m->var[k]);
+            if (j < 0) {
                 if (n == cap) {
                     cap = cap ? 2 * cap : 4096;
                     char **o2 = realloc(out, cap * sizeof *o2);
                     uint32_t *c2 = realloc(count, cap * sizeof *c2);
+                    uint32_t *s2 = realloc(stamp, cap * sizeof *s2);
                     if (o2)
                         out = o2;
                     if (c2)
                         count = c2;
-                    if (!o2 || !c2) {
+                    if (s2)
+                        stamp = s2;
+                    if (!o2 || !c2 || !s2) {
                         rc = oom();
                         break;
                     }
                 }
                 out[n] = m->var[k];
                 count[n] = 0;
+                stamp[n] = 0;
                 j = (int64_t)n++;
-                rc = ss_map_put(&map, out[j], j);
+                if ((rc = ss_map_put(&map, out[j], j)) < 0)
+                    break;
             }
+            if (stamp[j] == i + 1) { /* twice in this dataset */
+                d->gmap[k] = -1;
+                continue;
+            }
+            stamp[j] = (uint32_t)(i + 1);
             count[j]++;
+            d->gmap[k] = (int32_t)j;
             seq[n_seq++] = (uint32_t)j;
         }
         seq_off[i + 1] = n_seq;
-        ss_map_release(&local);
     }
-    /* put the union in an order that agrees with the datasets' own */
-    if (rc == 0 && !(rank = malloc((n ? n : 1) * sizeof *rank)))
+    ss_map_release(&map);
+    /* put the union in an order that agrees with the datasets' own, keep
+     * the genes every dataset has for an inner join */
+    if (rc == 0 && (!(rank = malloc((n ? n : 1) * sizeof *rank)) ||
+                    !(pos = malloc((n ? n : 1) * sizeof *pos))))
         rc = oom();
     if (rc == 0)
         rc = join_order(seq, seq_off, s->n_ds, n, rank);
+    char **names = NULL;
+    if (rc == 0 && !(names = malloc((n ? n : 1) * sizeof *names)))
+        rc = oom();
+    size_t kept = 0;
     if (rc == 0) {
-        char **o2 = malloc((n ? n : 1) * sizeof *o2);
-        uint32_t *c2 = malloc((n ? n : 1) * sizeof *c2);
-        if (!o2 || !c2) {
-            free(o2);
-            free(c2);
-            rc = oom();
-        } else {
-            for (size_t j = 0; j < n; j++) {
-                o2[rank[j]] = out[j];
-                c2[rank[j]] = count[j];
-            }
-            free(out);
-            free(count);
-            out = o2;
-            count = c2;
+        int32_t *col = (int32_t *)stamp; /* reused: rank -> output column */
+        for (size_t r = 0; r < n; r++)
+            col[r] = -1;
+        for (size_t j = 0; j < n; j++) {
+            names[rank[j]] = out[j];
+            if (s->o.join != SC_STREAM_JOIN_INNER || count[j] == s->n_ds)
+                col[rank[j]] = 0;
         }
+        for (size_t r = 0; r < n; r++)
+            if (col[r] == 0) {
+                names[kept] = names[r];
+                col[r] = (int32_t)kept++;
+            }
+        for (size_t j = 0; j < n; j++)
+            pos[j] = col[rank[j]];
+        rc = set_out_genes(s, names, kept);
     }
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        for (int64_t k = 0; k < d->meta->n_vars; k++)
+            if (d->gmap[k] >= 0)
+                d->gmap[k] = pos[d->gmap[k]];
+    }
+    free(names);
+    free(out);
+    free(count);
+    free(stamp);
     free(seq);
     free(seq_off);
     free(rank);
-    if (rc == 0) {
-        size_t w = 0;
-        ss_map_release(&map);
-        for (size_t j = 0; j < n; j++)
-            if (s->o.join != SC_STREAM_JOIN_INNER || count[j] == s->n_ds)
-                out[w++] = out[j];
-        n = w;
-        for (size_t j = 0; j < n && rc == 0; j++)
-            rc = ss_map_put(&map, out[j], (int64_t)j);
-    }
-    if (rc == 0)
-        rc = set_out_genes(s, out, n);
-    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
-        ds *d = &s->ds[i];
-        ss_map local = {0};
-        if ((rc = map_alloc(d)) < 0)
-            break;
-        for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
-            int64_t j = ss_map_get(&map, d->meta->var[k]);
-            if (ss_map_get(&local, d->meta->var[k]) >= 0)
-                j = -1;
-            else
-                rc = ss_map_put(&local, d->meta->var[k], k);
-            d->gmap[k] = (int32_t)j;
-        }
-        ss_map_release(&local);
-    }
-    ss_map_release(&map);
-    free(out);
-    free(count);
+    free(pos);
     if (rc == 0 && s->n_out_genes == 0)
         rc = sc_fail(SC_EINVAL, "the datasets have no gene in common");
     return rc;
@@ -1551,7 +1604,12 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         goto nomem;
     for (int i = 0; i < s->n_slots; i++)
         s->slots[i].ds = -1;
-    if (o->threads > 1 && (rc = sc_pool_new(2, &s->pool)) < 0)
+    /* -@ N: one thread fills the next buffer while batches are cut, with
+     * N - 1 more reading parts of it */
+    if (o->threads > 1 &&
+        ((rc = sc_pool_new(2, &s->pool)) < 0 ||
+         (rc = sc_pool_new(o->threads > 2 ? o->threads - 1 : 2, &s->rpool)) <
+             0))
         goto fail;
     if ((rc = make_header(s)) < 0)
         goto fail;
@@ -1848,6 +1906,160 @@ static uint64_t buffer_of(const sc_stream *s, uint64_t g)
     return lo;
 }
 
+/* The end of the run of nearby rows of one dataset starting at order[A]. */
+static uint64_t run_end(const sbuf *u, uint64_t a, uint64_t n, uint32_t *last)
+{
+    uint64_t c0 = u->order[a].cell, b = a + 1;
+    uint32_t r0 = (uint32_t)c0;
+    *last = r0;
+    while (b < n) {
+        uint64_t c = u->order[b].cell;
+        if ((c >> 32) != (c0 >> 32) || (uint32_t)c > *last + READ_GAP ||
+            (uint32_t)c - r0 >= READ_MAX_ROWS)
+            break;
+        *last = (uint32_t)c;
+        b++;
+    }
+    return b;
+}
+
+/* Take the cells order[A, B) of dataset DI from U->rows (rows from R0). */
+static int take_run(const sc_stream *s, sbuf *u, int64_t di, uint32_t r0,
+                    uint64_t a, uint64_t b)
+{
+    int rc;
+    for (uint64_t k = a; k < b; k++) {
+        size_t pos = (size_t)u->order[k].pos;
+        uint32_t row = (uint32_t)u->order[k].cell;
+        if ((rc = take_row(s, u, &s->ds[di], &u->rows, row - r0, pos)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int fill_serial(sc_stream *s, sbuf *u, uint64_t n)
+{
+    int rc;
+    u->pool_n = 0;
+    for (uint64_t a = 0; a < n;) {
+        uint32_t last, r0 = (uint32_t)u->order[a].cell;
+        int64_t di = (int64_t)(u->order[a].cell >> 32);
+        uint64_t b = run_end(u, a, n, &last);
+        if ((rc = read_rows(s, u, di, r0, (int64_t)last + 1)) < 0 ||
+            (rc = take_run(s, u, di, r0, a, b)) < 0)
+            return rc;
+        a = b;
+    }
+    return 0;
+}
+
+/* One worker of a parallel fill: the runs of order[A, B), read with the
+ * worker's own raw readers (RAW: per dataset) into part P. */
+struct fill_job {
+    const sc_stream *s;
+    sbuf *p;
+    ss_raw **raw;
+    uint64_t a, b, n;
+    int rc;
+};
+
+static void fill_run(void *arg)
+{
+    struct fill_job *J = arg;
+    sbuf *u = J->p;
+    u->pool_n = 0;
+    J->rc = 0;
+    for (uint64_t a = J->a; a < J->b && J->rc == 0;) {
+        uint32_t last, r0 = (uint32_t)u->order[a].cell;
+        int64_t di = (int64_t)(u->order[a].cell >> 32);
+        uint64_t b = run_end(u, a, J->n, &last);
+        if ((J->rc =
+                 ss_raw_read(J->raw[di], r0, (int64_t)last + 1, &u->rows)) == 0)
+            J->rc = take_run(J->s, u, di, r0, a, b);
+        a = b;
+    }
+}
+
+/* Fill U on the read pool: the buffer's runs split into W contiguous
+ * parts of about equal cells, each read by one worker with its own
+ * readers of the files into its own part, then the parts' entries appended
+ * to U's pool. SC_EUNSUP when a source has no raw reader or the buffer's
+ * datasets exceed the open-file slots (then fill_serial does it). */
+static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
+{
+    int W = s->o.threads, rc = 0; /* this thread and W - 1 of the pool */
+    struct fill_job job[SS_RAW_PARTS];
+    size_t n_ds = 0;
+    ss_raw **raw;
+
+    if (W < 2 || n == 0)
+        return SC_EUNSUP;
+    if (W > SS_RAW_PARTS)
+        W = SS_RAW_PARTS;
+    for (uint64_t a = 0; a < n; a++)
+        if (a == 0 || (u->order[a].cell >> 32) != (u->order[a - 1].cell >> 32))
+            n_ds++;
+    if (n_ds > (size_t)s->n_slots)
+        return SC_EUNSUP;
+    if (!u->part) {
+        if (!(u->part = calloc(SS_RAW_PARTS, sizeof *u->part)))
+            return oom();
+        u->n_part = SS_RAW_PARTS;
+    }
+    if (!(raw = calloc((size_t)W * s->n_ds, sizeof *raw)))
+        return oom();
+    /* open the sources here (the open-file cache is this thread's) */
+    for (uint64_t a = 0; a < n && rc == 0; a++) {
+        int64_t di = (int64_t)(u->order[a].cell >> 32);
+        ss_src *src;
+        if (a > 0 && (u->order[a - 1].cell >> 32) == (uint64_t)di)
+            continue;
+        if ((rc = get_src(s, di, &src)) < 0)
+            break;
+        for (int w = 0; w < W && rc == 0; w++) {
+            ss_raw *r = ss_src_raw_part(src, w);
+            raw[(size_t)w * s->n_ds + (size_t)di] = r;
+            if (!ss_raw_threadsafe(r))
+                rc = SC_EUNSUP;
+        }
+    }
+    int nj = 0;
+    for (uint64_t a = 0; a < n && rc == 0; nj++) {
+        uint64_t b = a, target = (uint64_t)(nj + 1) * n / (uint64_t)W;
+        uint32_t last;
+        while (b < n && (b < target || nj == W - 1))
+            b = run_end(u, b, n, &last);
+        sbuf *p = &u->part[nj];
+        p->cell = u->cell;
+        p->coff = u->coff;
+        p->clen = u->clen;
+        p->cdepth = u->cdepth;
+        p->order = u->order;
+        job[nj] =
+            (struct fill_job){s, p, raw + (size_t)nj * s->n_ds, a, b, n, 0};
+        a = b;
+    }
+    /* parts 1.. on the pool, part 0 here */
+    for (int w = 1; w < nj && rc == 0; w++)
+        sc_pool_submit(s->rpool, fill_run, &job[w]);
+    if (rc == 0 && nj > 0) {
+        fill_run(&job[0]);
+        sc_pool_wait(s->rpool);
+    }
+    for (int w = 0; w < nj && rc == 0; w++) {
+        const sbuf *p = job[w].p;
+        if ((rc = job[w].rc) < 0 || (rc = pool_reserve(u, p->pool_n)) < 0)
+            break;
+        size_t base = u->pool_n;
+        memcpy(u->pool + base, p->pool, p->pool_n * sizeof *p->pool);
+        u->pool_n += p->pool_n;
+        for (uint64_t k = job[w].a; k < job[w].b; k++)
+            u->coff[u->order[k].pos] += base;
+    }
+    free(raw);
+    return rc;
+}
+
 static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
 {
     uint64_t lo, n, K = (uint64_t)s->o.buffer;
@@ -1892,28 +2104,14 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     }
     qsort(u->order, (size_t)n, sizeof *u->order, cmp_order);
     u->pool_n = 0;
-    for (uint64_t a = 0; a < n;) {
-        uint64_t c0 = u->order[a].cell, b = a + 1;
-        int64_t di = (int64_t)(c0 >> 32);
-        uint32_t r0 = (uint32_t)c0, last = r0;
-        while (b < n) {
-            uint64_t c = u->order[b].cell;
-            if ((int64_t)(c >> 32) != di || (uint32_t)c > last + READ_GAP ||
-                (uint32_t)c - r0 >= READ_MAX_ROWS)
-                break;
-            last = (uint32_t)c;
-            b++;
-        }
-        if ((rc = read_rows(s, u, di, r0, (int64_t)last + 1)) < 0)
-            return rc;
-        for (uint64_t k = a; k < b; k++) {
-            size_t pos = (size_t)u->order[k].pos;
-            uint32_t row = (uint32_t)u->order[k].cell;
-            if ((rc = take_row(s, u, &s->ds[di], &u->rows, row - r0, pos)) < 0)
-                return rc;
-        }
-        a = b;
+    if (s->rpool && (rc = fill_parallel(s, u, n)) != SC_EUNSUP) {
+        if (rc < 0) /* again here, for this thread's error message */
+            rc = fill_serial(s, u, n);
+    } else {
+        rc = fill_serial(s, u, n);
     }
+    if (rc < 0)
+        return rc;
     u->j = (int64_t)j;
     u->lo = lo;
     u->n = n;
@@ -2135,6 +2333,7 @@ void sc_stream_close(sc_stream *s)
     if (!s)
         return;
     sc_pool_free(s->pool); /* waits for a prefetch in flight */
+    sc_pool_free(s->rpool);
     for (int i = 0; s->slots && i < s->n_slots; i++)
         ss_src_close(s->slots[i].src);
     free(s->slots);

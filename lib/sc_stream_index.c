@@ -757,6 +757,9 @@ struct ss_src {
     sc_mat *mat;  /* owned when file is open */
     sc_adata *ad; /* other formats: owns the matrix */
     ss_raw *raw;  /* CSR read with pread and libdeflate, or NULL */
+    ss_raw *part[SS_RAW_PARTS]; /* more readers of it, for parallel fills */
+    char *path, *gpath;
+    int64_t shape[2];
 };
 
 /* An h5ad matrix opened without reading obs, var and uns: that keeps the
@@ -813,6 +816,11 @@ static int open_h5ad_direct(const char *path, const char *matrix, ss_src *s)
         rc = ss_raw_open(path, s->file, gpath, shape[0], shape[1], &s->raw);
         if (rc == SC_EUNSUP)
             rc = 0;
+        if (rc == 0 && s->raw &&
+            (!(s->path = strdup(path)) || !(s->gpath = strdup(gpath))))
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+        s->shape[0] = shape[0];
+        s->shape[1] = shape[1];
     }
     free(enc);
     return rc;
@@ -838,6 +846,9 @@ int ss_src_open(const char *path, const char *matrix, ss_src **out)
     sc_err_clear();
     ss_raw_close(s->raw);
     s->raw = NULL;
+    free(s->path);
+    free(s->gpath);
+    s->path = s->gpath = NULL;
     sc_mat_free(s->mat);
     s->mat = NULL;
     if (s->file >= 0)
@@ -862,11 +873,29 @@ ss_raw *ss_src_raw(ss_src *s)
     return s->raw;
 }
 
+ss_raw *ss_src_raw_part(ss_src *s, int w)
+{
+    if (w == 0 || !s->raw)
+        return s->raw;
+    if (w >= SS_RAW_PARTS)
+        return NULL;
+    if (!s->part[w - 1] && ss_raw_open(s->path, s->file, s->gpath, s->shape[0],
+                                       s->shape[1], &s->part[w - 1]) < 0) {
+        sc_err_clear();
+        return NULL;
+    }
+    return s->part[w - 1];
+}
+
 void ss_src_close(ss_src *s)
 {
     if (!s)
         return;
     ss_raw_close(s->raw);
+    for (int w = 0; w < SS_RAW_PARTS; w++)
+        ss_raw_close(s->part[w]);
+    free(s->path);
+    free(s->gpath);
     if (s->ad) {
         sc_adata_close(s->ad); /* owns the matrix */
     } else {

@@ -68,17 +68,23 @@ void ss_rows_release(ss_rows *b);
  * layout, filters or types are not handled (then sc_mat reads it). One
  * thread at a time. */
 typedef struct ss_raw ss_raw;
-SC_MUST_CHECK int ss_raw_open(const char *path, int64_t file,
-                              const char *gpath, int64_t n_rows,
-                              int64_t n_cols, ss_raw **out);
+SC_MUST_CHECK int ss_raw_open(const char *path, int64_t file, const char *gpath,
+                              int64_t n_rows, int64_t n_cols, ss_raw **out);
 /* Rows [R0, R1) into B. */
 SC_MUST_CHECK int ss_raw_read(ss_raw *r, int64_t r0, int64_t r1, ss_rows *b);
 void ss_raw_close(ss_raw *r);
+/* Whether R reads without calling HDF5 (every chunk located at open), so
+ * that readers of one file can run on several threads at once. */
+int ss_raw_threadsafe(const ss_raw *r);
 /* Totals over the process: compressed bytes inflated, their inflated
  * size, the inflated bytes used, seconds spent inflating (all threads). */
 void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs);
 /* The raw reader of S, or NULL. */
 ss_raw *ss_src_raw(ss_src *s);
+/* Reader W (0 <= W < SS_RAW_PARTS) of S, opened on first use, so that W
+ * threads read one file at once; NULL when S has no raw reader. */
+#define SS_RAW_PARTS 8
+ss_raw *ss_src_raw_part(ss_src *s, int w);
 void ss_src_close(ss_src *s);
 
 /* The matrix element of AD called MATRIX ("X", "raw", or a layer). */

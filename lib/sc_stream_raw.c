@@ -42,6 +42,7 @@ typedef struct rds {
     int64_t chunk; /* elements per chunk */
     int64_t n_chunks;
     uint64_t *addr; /* per chunk, NO_ADDR: not looked up yet */
+    int lazy;       /* chunks are looked up through HDF5 as touched */
     uint32_t *size; /* stored bytes, 0: never written (fill value 0) */
     uint32_t *mask; /* filter mask */
     int64_t cidx[CACHE_N];
@@ -187,9 +188,11 @@ static int rds_init(rds *d, hid_t ds, int fd)
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
     }
-    if (rc < 0)
+    if (rc < 0) {
         for (size_t i = 0; i < nc; i++)
             d->addr[i] = NO_ADDR;
+        d->lazy = 1;
+    }
     rc = 0;
 out:
     if (dcpl >= 0)
@@ -420,6 +423,11 @@ static void convert(int kind, const void *src, int64_t n, float *fv,
         CASE(K_U64, uint64_t);
     }
 #undef CASE
+}
+
+int ss_raw_threadsafe(const ss_raw *r)
+{
+    return r && !r->data.lazy && !r->idx.lazy;
 }
 
 void ss_raw_close(ss_raw *r)

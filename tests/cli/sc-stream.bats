@@ -132,10 +132,30 @@ files() { ls "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad; }
         <(sc-stream dump c.bin | awk -F'\t' '$2 == 0 { print $3, $4 }' | sort)
 }
 
-@test "sc-stream: a reader thread (-@ 2) gives the same stream" {
+@test "sc-stream: reader threads (-@ 2, 3, 4) give the same stream, also on gzip chunks" {
     sc-stream --join outer --seed 9 -b 64 --block 4 --buffer 8 --rank 1 --world-size 2 -o s1.bin $(files)
-    sc-stream -@ 2 --join outer --seed 9 -b 64 --block 4 --buffer 8 --rank 1 --world-size 2 -o s2.bin $(files)
-    cmp s1.bin s2.bin
+    for t in 2 3 4; do
+        sc-stream -@ $t --join outer --seed 9 -b 64 --block 4 --buffer 8 --rank 1 --world-size 2 -o s$t.bin $(files)
+        cmp s1.bin s$t.bin
+    done
+    # the same datasets with their values in small gzip chunks
+    mkdir -p gz
+    $PY -c '
+import h5py, shutil, sys
+for src in sys.argv[1:]:
+    dst = "gz/" + src.rsplit("/", 1)[1]
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        for k in ("data", "indices"):
+            v = f["X"][k][:]
+            del f["X"][k]
+            f["X"].create_dataset(k, data=v, chunks=(500,), compression="gzip")' $(files)
+    sc-stream --join outer --seed 9 -b 64 --buffer 8 -o g1.bin gz/*.h5ad
+    run -0 check values g1.bin
+    for t in 2 3; do
+        sc-stream -@ $t --join outer --seed 9 -b 64 --buffer 8 -o g$t.bin gz/*.h5ad
+        cmp g1.bin g$t.bin
+    done
     sc-stream --join outer -n 3000 --weight-by cell_type -b 100 --block 8 --buffer 4 -o w1.bin $(files)
     sc-stream -@ 0 --join outer -n 3000 --weight-by cell_type -b 100 --block 8 --buffer 4 -o w2.bin $(files)
     cmp w1.bin w2.bin
