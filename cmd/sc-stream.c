@@ -48,6 +48,8 @@ enum {
     OPT_RANDOM_GENES,
     OPT_DENSE,
     OPT_HEADER,
+    OPT_RING_FD,
+    OPT_RING_SIZE,
 };
 
 static const sc_opt opts[] = {
@@ -57,6 +59,11 @@ static const sc_opt opts[] = {
      "binary (sc-batch(5)) or text [binary; text on a terminal]"},
     {'k', "keep-going", SC_ARG_NONE, NULL,
      "leave out datasets that cannot be read, exit 3 at the end"},
+    {OPT_RING_FD, "ring-fd", SC_ARG_REQUIRED, "FD",
+     "write batches into the shared-memory file open as FD, their places "
+     "to the output (a pipe to the reader; python/sc_stream.py does this)"},
+    {OPT_RING_SIZE, "ring-size", SC_ARG_REQUIRED, "BYTES",
+     "data bytes of the ring [256M]"},
     {0, NULL, 0, NULL, "Input:"},
     {'m', "manifest", SC_ARG_REQUIRED, "FILE",
      "datasets from a manifest (path, optional weight, organism, id)"},
@@ -155,6 +162,7 @@ struct args {
     sc_stream_vocab *vocabs;
     size_t n_vocabs;
     int rank_set, world_set;
+    int64_t ring_fd, ring_size;
 };
 
 static int push(list *l, const char *s)
@@ -198,6 +206,14 @@ static int on_option(int key, const char *arg, void *ud)
 
     switch (key) {
     case 'o': a->output = arg; break;
+    case OPT_RING_FD: return i64(arg, 0, INT32_MAX, &a->ring_fd);
+    case OPT_RING_SIZE: {
+        uint64_t z;
+        if ((rc = sc_parse_size(arg, 1u << 20, (uint64_t)1 << 40, &z)) < 0)
+            return rc;
+        a->ring_size = (int64_t)(z / 64 * 64);
+        break;
+    }
     case 'O':
         if (strcmp(arg, "text") && strcmp(arg, "binary"))
             return sc_fail(SC_EINVAL, "unknown format '%s' (binary, text)",
@@ -429,8 +445,13 @@ static int cmd_run(struct args *a, sc_cli *cli)
         goto out;
     if ((rc = open_output(a, &at, &fp)) < 0)
         goto out;
-    if ((rc = sc_batch_writer_open(fp, a->text ? SC_BATCH_TEXT : 0,
-                                   sc_stream_header(s), &w)) < 0)
+    if (a->ring_fd >= 0 && a->text) {
+        rc = sc_fail(SC_EINVAL, "--ring-fd: binary output only");
+        goto out;
+    }
+    if ((rc = sc_batch_writer_open_ring(fp, a->text ? SC_BATCH_TEXT : 0,
+                                        (int)a->ring_fd, (size_t)a->ring_size,
+                                        sc_stream_header(s), &w)) < 0)
         goto out;
     pr = sc_progress_new("stream", sc_stream_header(s)->n_batches, 0,
                          cli->progress);
@@ -624,7 +645,7 @@ static void free_args(struct args *a)
 
 int main(int argc, char **argv)
 {
-    struct args a = {.output = "-"};
+    struct args a = {.output = "-", .ring_fd = -1, .ring_size = 256 << 20};
     sc_cli cli;
     char cache[4096];
     int (*fn)(struct args *, sc_cli *) = cmd_run;

@@ -4,9 +4,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <libdeflate.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libdeflate.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define FRAME_HEAD   16
 #define FRAME_TAIL   8
@@ -15,18 +21,27 @@
 /* Refuse frames larger than this (a damaged length field). */
 #define FRAME_MAX ((uint64_t)1 << 40)
 
-enum { F_HEADER = 'H', F_BATCH = 'B', F_END = 'E' };
+enum { F_HEADER = 'H', F_BATCH = 'B', F_END = 'E', F_RING = 'R' };
+
+/* The shared-memory ring (sc-batch(5)): a control page, then the data. */
+#define RING_CTRL  4096
+#define RING_ALIGN 64
+#define RING_MAGIC "SCRING1\0"
+enum { RING_SIZE = 1, RING_HEAD = 2, RING_TAIL = 3 }; /* u64 words */
 
 /* A growable byte buffer for one payload. */
 typedef struct buf {
     unsigned char *p;
     size_t n, cap;
+    int fixed; /* memory not ours (the ring): never grown */
 } buf;
 
 static int buf_grow(buf *b, size_t more)
 {
     if (b->n + more <= b->cap)
         return 0;
+    if (b->fixed)
+        return sc_fail(SC_EINVAL, "batch larger than its place in the ring");
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->n + more)
         cap *= 2;
@@ -199,6 +214,9 @@ struct sc_batch_writer {
     buf pl;
     const sc_batch_header *h; /* text: vocabularies for the labels */
     uint64_t n_batches, n_cells;
+    unsigned char *ring; /* mapped ring, or NULL */
+    size_t ring_bytes;   /* data bytes after the control page */
+    uint64_t head;       /* bytes of the ring written, ever */
 };
 
 static int wfail(void)
@@ -229,7 +247,9 @@ static int write_frame(sc_batch_writer *w, int type)
     return 0;
 }
 
-static int encode_header(buf *b, const sc_batch_header *h)
+/* The header payload; with KEY, one more info entry KEY=VAL. */
+static int encode_header(buf *b, const sc_batch_header *h, const char *key,
+                         const char *val)
 {
     int rc = 0;
     uint32_t f32[8] = {SC_BATCH_VERSION, h->layout, h->row_len,
@@ -237,13 +257,16 @@ static int encode_header(buf *b, const sc_batch_header *h)
                        h->world_size,    0};
     for (int i = 0; i < 8 && rc == 0; i++)
         rc = put_u32(b, f32[i]);
-    uint64_t f64[7] = {h->seed,    h->n_batches, h->n_cells,   h->n_info,
-                       h->n_genes, h->n_labels,  h->n_datasets};
+    uint64_t f64[7] = {
+        h->seed,    h->n_batches, h->n_cells,   h->n_info + (key != NULL),
+        h->n_genes, h->n_labels,  h->n_datasets};
     for (int i = 0; i < 7 && rc == 0; i++)
         rc = put_u64(b, f64[i]);
     for (size_t i = 0; i < h->n_info && rc == 0; i++)
         if ((rc = put_str(b, h->info_key[i])) == 0)
             rc = put_str(b, h->info_val[i]);
+    if (key && rc == 0 && (rc = put_str(b, key)) == 0)
+        rc = put_str(b, val);
     for (size_t i = 0; i < h->n_genes && rc == 0; i++)
         rc = put_str(b, h->genes[i]);
     for (size_t i = 0; i < h->n_labels && rc == 0; i++) {
@@ -278,8 +301,47 @@ static int text_header(sc_batch_writer *w)
 int sc_batch_writer_open(FILE *fp, unsigned flags, const sc_batch_header *h,
                          sc_batch_writer **out)
 {
+    return sc_batch_writer_open_ring(fp, flags, -1, 0, h, out);
+}
+
+/* Map the ring file FD, sized to BYTES of data after the control page. */
+static int ring_map(sc_batch_writer *w, int fd, size_t bytes)
+{
+    struct stat st;
+    if (fstat(fileno(w->fp), &st) != 0 ||
+        !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return sc_fail(SC_EINVAL, "a shared-memory ring needs the output to "
+                                  "be a pipe to its reader");
+    if (bytes < 1u << 20 || bytes % RING_ALIGN)
+        return sc_fail(SC_EINVAL,
+                       "ring of %zu bytes: at least 1 MiB, in "
+                       "multiples of %d",
+                       bytes, RING_ALIGN);
+    if (ftruncate(fd, (off_t)(RING_CTRL + bytes)) != 0)
+        return sc_fail(SC_EIO, "cannot size the shared-memory ring: %s",
+                       strerror(errno));
+    void *p = mmap(NULL, RING_CTRL + bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fd, 0);
+    if (p == MAP_FAILED)
+        return sc_fail(SC_EIO, "cannot map the shared-memory ring: %s",
+                       strerror(errno));
+    w->ring = p;
+    w->ring_bytes = bytes;
+    uint64_t *ctrl = p;
+    memcpy(p, RING_MAGIC, 8);
+    ctrl[RING_SIZE] = bytes;
+    __atomic_store_n(&ctrl[RING_HEAD], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ctrl[RING_TAIL], 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int sc_batch_writer_open_ring(FILE *fp, unsigned flags, int ring_fd,
+                              size_t ring_bytes, const sc_batch_header *h,
+                              sc_batch_writer **out)
+{
     sc_batch_writer *w;
-    int rc;
+    char size[32];
+    int rc = 0;
 
     *out = NULL;
     if (!(w = calloc(1, sizeof *w)))
@@ -287,9 +349,15 @@ int sc_batch_writer_open(FILE *fp, unsigned flags, const sc_batch_header *h,
     w->fp = fp;
     w->flags = flags;
     w->h = h;
-    if (flags & SC_BATCH_TEXT)
+    if (ring_fd >= 0 && !(flags & SC_BATCH_TEXT))
+        rc = ring_map(w, ring_fd, ring_bytes);
+    snprintf(size, sizeof size, "%zu", ring_bytes);
+    if (rc < 0)
+        ;
+    else if (flags & SC_BATCH_TEXT)
         rc = text_header(w);
-    else if ((rc = encode_header(&w->pl, h)) == 0)
+    else if ((rc = encode_header(&w->pl, h, w->ring ? "ring" : NULL, size)) ==
+             0)
         rc = write_frame(w, F_HEADER);
     if (rc < 0) {
         sc_batch_writer_free(w);
@@ -360,12 +428,74 @@ static int encode_batch(buf *p, const sc_batch *b)
     return put_arr(p, b->row, n, 8);
 }
 
+/* Bytes of the payload of B (encode_batch's layout). */
+static size_t batch_bytes(const sc_batch *b)
+{
+    size_t n = b->n_cells, a = 0;
+#define PAD8(x) (((x) + 7) / 8 * 8)
+    a = BATCH_FIXED;
+    if (b->layout == SC_BATCH_CSR)
+        a += 8 * (n + 1);
+    if (b->layout != SC_BATCH_DENSE)
+        a += PAD8(4 * b->nnz);
+    a += PAD8(4 * b->nnz) + PAD8(4 * (size_t)b->n_labels * n) + PAD8(4 * n) +
+         8 * n;
+#undef PAD8
+    return a;
+}
+
+/* Wait until the reader has released what the next LEN bytes at ring
+ * offset HEAD need; SC_EIO when the reader has gone away. */
+static int ring_wait(sc_batch_writer *w, uint64_t end)
+{
+    const uint64_t *ctrl = (const uint64_t *)w->ring;
+    struct pollfd pf = {fileno(w->fp), 0, 0};
+    while (end - __atomic_load_n(&ctrl[RING_TAIL], __ATOMIC_ACQUIRE) >
+           w->ring_bytes) {
+        /* POLLERR: the reading end of the pipe is closed */
+        if (poll(&pf, 1, 1) > 0 && (pf.revents & (POLLERR | POLLHUP))) {
+            errno = EPIPE;
+            return wfail();
+        }
+    }
+    return 0;
+}
+
+/* B into the ring, and a frame saying where to the output. */
+static int ring_batch(sc_batch_writer *w, const sc_batch *b)
+{
+    size_t len = batch_bytes(b), size = w->ring_bytes;
+    uint64_t pos = w->head % size;
+    int rc;
+
+    if (pos + len > size) /* does not fit before the end: wrap */
+        w->head += size - pos, pos = 0;
+    uint64_t end = w->head + (len + RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
+    if ((rc = ring_wait(w, end)) < 0)
+        return rc;
+    buf p = {w->ring + RING_CTRL + pos, 0, len, 1};
+    if ((rc = encode_batch(&p, b)) < 0)
+        return rc;
+    w->head = end;
+    __atomic_store_n(&((uint64_t *)w->ring)[RING_HEAD], end, __ATOMIC_RELEASE);
+    w->pl.n = 0;
+    if ((rc = put_u64(&w->pl, RING_CTRL + pos)) < 0 ||
+        (rc = put_u64(&w->pl, len)) < 0 || (rc = put_u64(&w->pl, end)) < 0)
+        return rc;
+    /* the reader waits for this frame: do not leave it in a buffer */
+    if ((rc = write_frame(w, F_RING)) < 0)
+        return rc;
+    return fflush(w->fp) != 0 ? wfail() : 0;
+}
+
 int sc_batch_write(sc_batch_writer *w, const sc_batch *b)
 {
     int rc;
 
     if (w->flags & SC_BATCH_TEXT)
         rc = text_batch(w, b);
+    else if (w->ring && batch_bytes(b) <= w->ring_bytes / 2)
+        rc = ring_batch(w, b);
     else if ((rc = encode_batch(&w->pl, b)) == 0)
         rc = write_frame(w, F_BATCH);
     if (rc == 0) {
@@ -396,6 +526,8 @@ void sc_batch_writer_free(sc_batch_writer *w)
 {
     if (!w)
         return;
+    if (w->ring)
+        munmap(w->ring, RING_CTRL + w->ring_bytes);
     free(w->pl.p);
     free(w);
 }
@@ -662,6 +794,11 @@ int sc_batch_read(sc_batch_reader *r, sc_batch *b)
         r->end_cells = get_u64(r->pl.p + 8);
         return 0;
     }
+    if (type == F_RING)
+        return sc_fail(SC_EUNSUP,
+                       "'%s': batches in a shared-memory ring: only the "
+                       "process that gave the ring reads them",
+                       r->name);
     if (type != F_BATCH)
         return sc_fail(SC_ECORRUPT, "'%s': unexpected frame type '%c'", r->name,
                        type);

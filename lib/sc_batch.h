@@ -104,6 +104,16 @@ typedef struct sc_batch_writer sc_batch_writer;
 SC_MUST_CHECK int sc_batch_writer_open(FILE *fp, unsigned flags,
                                        const sc_batch_header *h,
                                        sc_batch_writer **out);
+/* The same, with the batches written into the shared-memory file RING_FD
+ * (sized here to a control page and RING_BYTES of data, a multiple of 64,
+ * at least 1 MiB) and only their places to FP, which must be a pipe to the
+ * reader that gave the file (sc-batch(5), "Shared-memory ring"). A batch
+ * waits for room while the reader holds the ring; larger than half the
+ * ring, it goes through FP as usual. RING_FD < 0: sc_batch_writer_open. */
+SC_MUST_CHECK int sc_batch_writer_open_ring(FILE *fp, unsigned flags,
+                                            int ring_fd, size_t ring_bytes,
+                                            const sc_batch_header *h,
+                                            sc_batch_writer **out);
 SC_MUST_CHECK int sc_batch_write(sc_batch_writer *w, const sc_batch *b);
 /* Write the end frame and flush. 0 or SC_EIO. */
 SC_MUST_CHECK int sc_batch_writer_finish(sc_batch_writer *w);

@@ -11,7 +11,14 @@
 worker its own share of the epoch (rank * workers + worker of world *
 workers), so no h5py object is pickled and no file is opened twice.
 numpy is required; torch only for ScStreamDataset and to_torch().
+
+By default `stream` gives sc-stream a shared-memory ring (--ring-fd): the
+batches are not copied through the pipe and their arrays are views of the
+ring, valid until the next batch is asked for (copy what you keep longer;
+ScStreamDataset does so in DataLoader worker processes). ring=False gives
+every batch its own memory.
 """
+import mmap
 import os
 import shutil
 import struct
@@ -48,15 +55,25 @@ def _str(b, o):
 class Reader:
     """Frames of a binary stream from a file object opened in binary mode."""
 
-    def __init__(self, f, name="stream"):
+    def __init__(self, f, name="stream", ring_fd=None):
         self.f = f
         self.name = name
         self.frames = 0
+        self._ring = self._ctrl = None
+        self._held = None
         self.end = None
         t, p = self._frame()
         if t != "H":
             raise StreamError("%s: stream does not start with a header" % name)
         self.header = self._header(p)
+        if "ring" in self.header["info"]:
+            if ring_fd is None:
+                raise StreamError("%s: batches in a shared-memory ring, and no ring given" % name)
+            size = 4096 + int(self.header["info"]["ring"])
+            self._ring = mmap.mmap(ring_fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            if self._ring[:8] != b"SCRING1\0":
+                raise StreamError("%s: not an sc-batch ring" % name)
+            self._ctrl = np.frombuffer(self._ring, dtype="<u8", count=4)
 
     def _read(self, n):
         # a fresh, uninitialised buffer per frame: the arrays of a batch are
@@ -153,12 +170,27 @@ class Reader:
         b["n_cells"] = n
         return b
 
+    def release(self):
+        """Give the ring space of the last batch back to sc-stream (done
+        when the next batch is asked for)."""
+        if self._held is not None:
+            self._ctrl[3] = self._held
+            self._held = None
+
     def __iter__(self):
         while True:
+            self.release()
             t, p = self._frame()
             if t == "E":
                 self.end = struct.unpack_from("<2Q", p, 0)
                 return
+            if t == "R" and self._ring is not None:
+                off, n, end = struct.unpack_from("<3Q", p, 0)
+                if off < 4096 or off + n > len(self._ring):
+                    raise StreamError("%s: frame %d: batch outside the ring" % (self.name, self.frames))
+                self._held = end
+                yield self._batch(memoryview(self._ring)[off:off + n])
+                continue
             if t != "B":
                 raise StreamError("%s: unexpected frame '%s'" % (self.name, t))
             yield self._batch(p)
@@ -177,16 +209,42 @@ def _exe(exe):
     return here
 
 
-def stream(paths=(), args=(), manifest=None, exe=None, header=None):
+def _ring_file():
+    """An unnamed file in shared memory (/dev/shm), or None."""
+    for d in ("/dev/shm", None):
+        try:
+            if d is None:
+                import tempfile
+                f = tempfile.TemporaryFile()
+                fd = os.dup(f.fileno())
+                f.close()
+                return fd
+            return os.open(d, os.O_TMPFILE | os.O_RDWR, 0o600)
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def stream(paths=(), args=(), manifest=None, exe=None, header=None, ring=True):
     """Run `sc-stream ARGS PATHS` (or `-m MANIFEST`) and yield its batches
     as dicts of numpy arrays. If HEADER is a dict it receives the stream
-    header. Raises StreamError when sc-stream fails or the stream is torn."""
+    header. With RING (default) the batches come through a shared-memory
+    ring: their arrays are valid until the next batch is asked for. Raises
+    StreamError when sc-stream fails or the stream is torn."""
     cmd = [_exe(exe)] + [str(a) for a in args]
     if manifest is not None:
         cmd += ["-m", str(manifest)]
+    fd = _ring_file() if ring else None
+    if fd is not None:
+        cmd += ["--ring-fd", str(fd)]
     cmd += ["-O", "binary", "--"] + [str(p) for p in paths]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            bufsize=1 << 20)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                bufsize=1 << 20, pass_fds=(fd,) if fd is not None else ())
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
     try:  # a larger pipe: fewer switches between sc-stream and Python
         import fcntl
         fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
@@ -194,7 +252,7 @@ def stream(paths=(), args=(), manifest=None, exe=None, header=None):
         pass
     try:
         try:
-            r = Reader(proc.stdout, "sc-stream")
+            r = Reader(proc.stdout, "sc-stream", fd)
             if header is not None:
                 header.update(r.header)
             for b in r:
@@ -212,6 +270,8 @@ def stream(paths=(), args=(), manifest=None, exe=None, header=None):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if fd is not None:
+            os.close(fd)
 
 
 def header(paths=(), args=(), manifest=None, exe=None):
@@ -219,7 +279,7 @@ def header(paths=(), args=(), manifest=None, exe=None):
     vocabularies, datasets, batch count) without streaming any batch."""
     h = {}
     for _ in stream(paths, list(args) + ["--start-batch", str(1 << 62)],
-                    manifest, exe, header=h):
+                    manifest, exe, header=h, ring=False):
         pass
     return h
 
@@ -253,6 +313,13 @@ def to_torch(b, kind="csr"):
     return out
 
 
+def _clone(t):
+    import torch
+    if isinstance(t, dict):
+        return {k: _clone(v) for k, v in t.items()}
+    return t.clone() if isinstance(t, torch.Tensor) else t
+
+
 def _make_dataset_class():
     import torch.utils.data as tud
 
@@ -282,7 +349,12 @@ def _make_dataset_class():
                                 "--rank", self.rank * nw + wid,
                                 "--world-size", self.world_size * nw]
             for b in stream(self.paths, args, self.manifest, self.exe):
-                yield to_torch(b, self.kind)
+                t = to_torch(b, self.kind)
+                if info is not None:
+                    # a worker's batches are pickled to the main process
+                    # later, by another thread: they must not be ring views
+                    t = _clone(t)
+                yield t
 
     ScStreamDataset.__module__ = __name__
     return ScStreamDataset

@@ -435,6 +435,36 @@ PY
     [[ $output == *ok ]]
 }
 
+@test "sc-stream: batches through the shared-memory ring equal those through the pipe" {
+    run -0 $PY - "$SC_ROOT/python" $(files) <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, sc_stream
+paths = sys.argv[2:]
+def batches(args, ring):
+    out = []
+    for b in sc_stream.stream(paths, args, ring=ring):
+        # copies: ring batches are valid until the next one is asked for
+        out.append({k: np.array(b[k]) for k in ("indptr", "indices", "values", "dataset", "row")})
+    return out
+# small batches in a 1 MiB ring: it wraps around many times; then batches
+# larger than half the ring, which go through the pipe
+for extra in (["-b", "32", "-n", "20000", "--ring-size", "1M"], ["-b", "2000", "--ring-size", "1M"]):
+    args = ["--join", "outer", "--seed", "5"] + extra
+    a, b = batches(args, False), batches(args, True)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        for k in x:
+            assert np.array_equal(x[k], y[k]), k
+print("ok")
+PY
+    [[ $output == *ok ]]
+    # the ring needs a pipe, not a file
+    run -1 --separate-stderr sc-stream --ring-fd 0 --join outer -o ring.bin $(files)
+    [[ $stderr == *"pipe"* ]]
+    [[ ! -e ring.bin ]]
+}
+
 @test "sc-stream: the example trains a classifier for one epoch" {
     run -0 $PY "$SC_ROOT/examples/train_classifier.py" --epochs 1 $(files)
     [[ $output == *"epoch 0"*"accuracy"* ]]
