@@ -1,5 +1,6 @@
 /* sc_http: resumable, verified downloads and small GETs with libcurl. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* sync_file_range */
 #include "sc_http.h"
 
 #include <curl/curl.h>
@@ -21,6 +22,8 @@
 
 #define RECV_BUFFER (256 * 1024)
 #define HASH_BLOCK (1024 * 1024)
+/* Received data is handed to the disk every so many bytes. */
+#define FLUSH_EVERY (8 * 1024 * 1024)
 
 int sc_http_global_init(void)
 {
@@ -131,6 +134,7 @@ struct xfer {
     /* download sink (fd < 0: memory sink) */
     int fd;
     int64_t have;           /* bytes in the part file */
+    int64_t flushed;        /* of those, handed to the disk */
     sc_hash *hash;
     int restart;            /* the server ignored Range: start over */
     int io_err;             /* errno of a failed write */
@@ -270,6 +274,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         return 0;
     }
     x->have += (int64_t)len;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start writing to the disk as the data comes, not all in the fsync at
+     * the end (which then finds little left): the disk works while the
+     * network does. Elsewhere the fsync does it all. */
+    if (x->flushed > x->have)
+        x->flushed = 0; /* the part was dropped */
+    if (x->have - x->flushed >= FLUSH_EVERY) {
+        (void)sync_file_range(x->fd, x->flushed, x->have - x->flushed,
+                              SYNC_FILE_RANGE_WRITE);
+        x->flushed = x->have;
+    }
+#endif
     if (x->progress)
         x->progress(x->ud, (int64_t)len);
     if (x->o->limit && sleep_s(x->o, limit_take(x->o->limit, len)) < 0)
