@@ -1043,9 +1043,10 @@ static void download_task(void *arg)
     memcpy(it->digest, f.digest, sizeof it->digest);
     it->status = it->prev_version ? ST_UPDATED : ST_DOWNLOADED;
     if (f.attempts > 1 || f.kept || f.restarted)
-        sc_log_info("'%s': %d requests, %" PRId64 " bytes kept from a part, "
-                    "%d resumed, %d restarted",
-                    it->url, f.attempts, f.kept, f.resumed, f.restarted);
+        sc_log_info("'%s': %d requests, %" PRId64 " bytes kept from a part "
+                    "(%" PRId64 " hashed again), %d resumed, %d restarted",
+                    it->url, f.attempts, f.kept, f.rehashed, f.resumed,
+                    f.restarted);
     sc_state_entry e = {it->name, it->dataset_id, it->version_id, it->url,
                         it->digest, it->got, NULL};
     if ((rc = sc_state_put(c->st, &e)) < 0 ||

@@ -1,20 +1,26 @@
-/* sc_hash: streaming SHA-256 (OpenSSL EVP) for files and downloads. */
+/* sc_hash: streaming SHA-256 (OpenSSL) for files and downloads. */
 /* SPDX-License-Identifier: MIT */
+/* The SHA256_* functions are deprecated in OpenSSL 3 but kept, and as fast
+ * as EVP (the same SHA-NI code); unlike EVP's opaque context, their state
+ * is a plain struct that a download can save with its part and continue. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "sc_hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #define FILE_CHUNK (1024 * 1024)
 
 struct sc_hash {
-    EVP_MD_CTX *ctx;
+    SHA256_CTX ctx;
 };
 
 /* Fail with OpenSSL's queued reason for WHAT ("sha256 init"). */
@@ -36,11 +42,9 @@ int sc_hash_new(sc_hash **out)
     int rc;
 
     *out = NULL;
-    if (!(h = calloc(1, sizeof *h)) || !(h->ctx = EVP_MD_CTX_new())) {
-        sc_hash_free(h);
+    if (!(h = calloc(1, sizeof *h)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    if (!EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL)) {
+    if (!SHA256_Init(&h->ctx)) {
         rc = ssl_fail("sha256 init");
         sc_hash_free(h);
         return rc;
@@ -51,7 +55,7 @@ int sc_hash_new(sc_hash **out)
 
 int sc_hash_update(sc_hash *h, const void *data, size_t n)
 {
-    if (n && !EVP_DigestUpdate(h->ctx, data, n))
+    if (n && !SHA256_Update(&h->ctx, data, n))
         return ssl_fail("sha256 update");
     return 0;
 }
@@ -59,13 +63,12 @@ int sc_hash_update(sc_hash *h, const void *data, size_t n)
 int sc_hash_final(sc_hash *h, char hex[SC_HASH_HEX_SIZE])
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    unsigned int i;
 
-    if (!EVP_DigestFinal_ex(h->ctx, md, &n) ||
-        !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
+    if (!SHA256_Final(md, &h->ctx) || !SHA256_Init(&h->ctx))
         return ssl_fail("sha256 final");
-    for (i = 0; i < n && i < 32; i++) {
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
@@ -73,11 +76,73 @@ int sc_hash_final(sc_hash *h, char hex[SC_HASH_HEX_SIZE])
     return 0;
 }
 
+/*
+ * The state of SHA-256 after LEN bytes is the eight words of the chaining
+ * value after the LEN / 64 whole blocks, and the LEN % 64 bytes of the
+ * block begun. OpenSSL keeps LEN in bits in Nh:Nl, the bytes of the block
+ * begun at the start of DATA and their count in NUM.
+ */
+int sc_hash_state(const sc_hash *h, char text[SC_HASH_STATE_SIZE],
+                  uint64_t *fed)
+{
+    const SHA256_CTX *c = &h->ctx;
+    const unsigned char *tail = (const unsigned char *)c->data;
+    uint64_t len = (((uint64_t)c->Nh << 32) | c->Nl) / 8;
+    int n = snprintf(text, SC_HASH_STATE_SIZE, "sha256 %" PRIu64 " ", len);
+
+    for (int i = 0; i < 8; i++)
+        n += snprintf(text + n, (size_t)(SC_HASH_STATE_SIZE - n), "%08lx",
+                      (unsigned long)c->h[i]);
+    text[n++] = ' ';
+    for (unsigned int i = 0; i < c->num; i++)
+        n += snprintf(text + n, (size_t)(SC_HASH_STATE_SIZE - n), "%02x",
+                      tail[i]);
+    if (!c->num)
+        text[n++] = '-';
+    text[n] = '\0';
+    *fed = len;
+    return 0;
+}
+
+int sc_hash_resume(sc_hash *h, const char *text, uint64_t *fed)
+{
+    SHA256_CTX c;
+    unsigned char *tail = (unsigned char *)c.data;
+    unsigned long long len;
+    char words[65], bytes[130];
+    unsigned int x;
+    int end = 0;
+
+    /* "sha256 LEN WORDS TAIL", where TAIL is 2 * (LEN % 64) hex digits or
+     * '-' when LEN % 64 is 0; a newline may follow. */
+    if (sscanf(text, "sha256 %llu %64[0-9a-f] %129[-0-9a-f]%n", &len, words,
+               bytes, &end) != 3 ||
+        (text[end] && strcmp(text + end, "\n") != 0) || strlen(words) != 64 ||
+        len > UINT64_MAX / 8 ||
+        strlen(bytes) != (len % 64 ? 2 * (len % 64) : 1) ||
+        (len % 64 == 0 && bytes[0] != '-'))
+        return sc_fail(SC_EFORMAT, "not a sha256 state");
+    if (!SHA256_Init(&c))
+        return ssl_fail("sha256 init");
+    for (int i = 0; i < 8; i++) {
+        sscanf(words + 8 * i, "%8x", &x);
+        c.h[i] = (SHA_LONG)x;
+    }
+    for (unsigned int i = 0; i < len % 64; i++) {
+        if (sscanf(bytes + 2 * i, "%2x", &x) != 1)
+            return sc_fail(SC_EFORMAT, "not a sha256 state");
+        tail[i] = (unsigned char)x;
+    }
+    c.num = (unsigned int)(len % 64);
+    c.Nl = (SHA_LONG)(len << 3);
+    c.Nh = (SHA_LONG)(len >> 29);
+    h->ctx = c;
+    *fed = len;
+    return 0;
+}
+
 void sc_hash_free(sc_hash *h)
 {
-    if (!h)
-        return;
-    EVP_MD_CTX_free(h->ctx);
     free(h);
 }
 

@@ -1,9 +1,11 @@
-/* sc_hash: streaming SHA-256 (OpenSSL EVP) for files and downloads. */
+/* sc_hash: streaming SHA-256 (OpenSSL) for files and downloads, with a
+ * state that can be saved and continued later. */
 /* SPDX-License-Identifier: MIT */
 #ifndef SC_HASH_H
 #define SC_HASH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sc_err.h"
 
@@ -26,6 +28,21 @@ SC_MUST_CHECK int sc_hash_update(sc_hash *h, const void *data, size_t n);
  * final) into HEX as 64 lower-case hex digits and a NUL, and start over, so
  * that H can hash another stream. Returns 0, or SC_EUNSUP. */
 SC_MUST_CHECK int sc_hash_final(sc_hash *h, char hex[SC_HASH_HEX_SIZE]);
+
+/* Bytes of the text form of a hash state, with its NUL. */
+#define SC_HASH_STATE_SIZE 256
+
+/* The state of H as one line of text without a newline ("sha256 LEN ..."):
+ * the number of bytes fed so far (also in *FED) and what is needed to go on
+ * from there, so that a download can keep it with its part file and
+ * continue without hashing the part again. H is unchanged. Returns 0. */
+SC_MUST_CHECK int sc_hash_state(const sc_hash *h, char text[SC_HASH_STATE_SIZE],
+                                uint64_t *fed);
+
+/* Make H continue from the state TEXT made by sc_hash_state() (a trailing
+ * newline is allowed), as if the *FED bytes it counts had been fed to it.
+ * Returns 0, or SC_EFORMAT ("not a sha256 state") with H unchanged. */
+SC_MUST_CHECK int sc_hash_resume(sc_hash *h, const char *text, uint64_t *fed);
 
 /* Free H; NULL is a no-op. */
 void sc_hash_free(sc_hash *h);

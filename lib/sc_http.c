@@ -1,5 +1,6 @@
 /* sc_http: resumable, verified downloads and small GETs with libcurl. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* sync_file_range */
 #include "sc_http.h"
 
 #include <curl/curl.h>
@@ -21,6 +22,8 @@
 
 #define RECV_BUFFER (256 * 1024)
 #define HASH_BLOCK (1024 * 1024)
+/* Received data is handed to the disk every so many bytes. */
+#define FLUSH_EVERY (8 * 1024 * 1024)
 
 int sc_http_global_init(void)
 {
@@ -131,6 +134,7 @@ struct xfer {
     /* download sink (fd < 0: memory sink) */
     int fd;
     int64_t have;           /* bytes in the part file */
+    int64_t flushed;        /* of those, handed to the disk */
     sc_hash *hash;
     int restart;            /* the server ignored Range: start over */
     int io_err;             /* errno of a failed write */
@@ -270,6 +274,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         return 0;
     }
     x->have += (int64_t)len;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start writing to the disk as the data comes, not all in the fsync at
+     * the end (which then finds little left): the disk works while the
+     * network does. Elsewhere the fsync does it all. */
+    if (x->flushed > x->have)
+        x->flushed = 0; /* the part was dropped */
+    if (x->have - x->flushed >= FLUSH_EVERY) {
+        (void)sync_file_range(x->fd, x->flushed, x->have - x->flushed,
+                              SYNC_FILE_RANGE_WRITE);
+        x->flushed = x->have;
+    }
+#endif
     if (x->progress)
         x->progress(x->ud, (int64_t)len);
     if (x->o->limit && sleep_s(x->o, limit_take(x->o->limit, len)) < 0)
@@ -511,6 +527,71 @@ static int hash_part(int fd, int64_t have, sc_hash *h, const char *name)
     return rc;
 }
 
+/*
+ * The hash state of a part, kept beside it as DIR/.NAME.part.sha256 for
+ * PATH = DIR/NAME: a line "part DEV INO SIZE MTIME_S MTIME_NS" naming the
+ * part as it was when the state was saved, then the sc_hash_state() line.
+ */
+static char *part_state_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    size_t n = strlen(path) + 16;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%.*s.%s.part.sha256", dirlen, path, path + dirlen);
+    return p;
+}
+
+/* Keep H, the hash of the HAVE bytes of the part FD, in SPATH. Best effort:
+ * without it the next download hashes the part again. */
+static void part_state_save(const char *spath, int fd, const sc_hash *h,
+                            int64_t have)
+{
+    char text[SC_HASH_STATE_SIZE];
+    struct stat sb;
+    uint64_t fed;
+    FILE *fp;
+
+    if (sc_hash_state(h, text, &fed) < 0 || fed != (uint64_t)have ||
+        fstat(fd, &sb) != 0 || sb.st_size != have || !(fp = fopen(spath, "w")))
+        return;
+    fprintf(fp, "part %ju %ju %jd %jd %ld\n%s\n", (uintmax_t)sb.st_dev,
+            (uintmax_t)sb.st_ino, (intmax_t)sb.st_size,
+            (intmax_t)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec, text);
+    if (fclose(fp) != 0)
+        unlink(spath);
+}
+
+/* Make H the hash of the HAVE bytes of the part FD from the state in SPATH
+ * when it was saved for this very part (same file, size and time of the
+ * last change). Returns 1 when it was, else 0 (H untouched). */
+static int part_state_load(const char *spath, int fd, sc_hash *h, int64_t have)
+{
+    char line[128], text[SC_HASH_STATE_SIZE];
+    uintmax_t dev, ino, len;
+    intmax_t size, sec;
+    long nsec;
+    struct stat sb;
+    uint64_t fed;
+    FILE *fp = fopen(spath, "r");
+    int ok;
+
+    if (!fp)
+        return 0;
+    ok = fgets(line, sizeof line, fp) && fgets(text, sizeof text, fp) &&
+         sscanf(line, "part %ju %ju %jd %jd %ld", &dev, &ino, &size, &sec,
+                &nsec) == 5 &&
+         fstat(fd, &sb) == 0 && dev == (uintmax_t)sb.st_dev &&
+         ino == (uintmax_t)sb.st_ino && size == have && sb.st_size == have &&
+         sec == (intmax_t)sb.st_mtim.tv_sec && nsec == (long)sb.st_mtim.tv_nsec;
+    fclose(fp);
+    /* the state's own length first: a failed resume leaves H untouched */
+    return ok && sscanf(text, "sha256 %ju", &len) == 1 &&
+           len == (uintmax_t)have && sc_hash_resume(h, text, &fed) == 0;
+}
+
 /* One request for the rest of the part. Returns OK/RETRY/FATAL with *RC
  * set for the last two; on OK, *TOTAL is the full size the server
  * announced (-1 if it did not). */
@@ -622,15 +703,15 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
 {
     struct xfer x;
     struct stat sb;
-    char *part = NULL;
+    char *part = NULL, *spath = NULL;
     int64_t total = -1;
-    int rc = 0, what = FATAL, not_http;
+    int rc = 0, what = FATAL, not_http, hashed = 0;
 
     f->got = 0;
     f->digest[0] = '\0';
     f->status = 0;
     f->attempts = f->resumed = f->restarted = 0;
-    f->kept = 0;
+    f->kept = f->rehashed = 0;
     memset(&x, 0, sizeof x);
     x.o = o;
     x.fd = -1;
@@ -639,7 +720,8 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
     /* Only HTTP can continue a part; other protocols start over. */
     not_http = strncasecmp(f->url, "http://", 7) != 0 &&
                strncasecmp(f->url, "https://", 8) != 0;
-    if (!(part = malloc(strlen(f->path) + 6))) {
+    if (!(part = malloc(strlen(f->path) + 6)) ||
+        !(spath = part_state_path(f->path))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
     }
@@ -660,9 +742,15 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
         }
         x.have = 0;
     }
-    if (x.have > 0) {
+    if (x.have > 0 && !part_state_load(spath, x.fd, x.hash, x.have)) {
         if ((rc = hash_part(x.fd, x.have, x.hash, part)) < 0)
             goto out;
+        f->rehashed = x.have;
+    }
+    /* The part changes from here: its saved state would not match. */
+    unlink(spath);
+    hashed = 1;
+    if (x.have > 0) {
         f->kept = x.have;
         if (progress)
             progress(ud, x.have);
@@ -698,18 +786,23 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
             goto out;
         }
     }
+    hashed = 0; /* finish() ends the hash */
     rc = finish(f, &x, total, part);
     if (rc == SC_ECORRUPT)
         unlink(part); /* never resume from data known to be wrong */
 out:
     /* A 404 or a bad URL leaves an empty part behind: remove it (while
-     * the lock is held, so that no other download is using it). */
+     * the lock is held, so that no other download is using it). A part
+     * kept for later keeps its hash too. */
     if (rc < 0 && x.fd >= 0 && x.have == 0)
         unlink(part);
+    else if (rc < 0 && x.fd >= 0 && hashed)
+        part_state_save(spath, x.fd, x.hash, x.have);
     if (x.fd >= 0)
         close(x.fd);
     sc_hash_free(x.hash);
     free(part);
+    free(spath);
     return rc;
 }
 

@@ -82,7 +82,10 @@ typedef void (*sc_http_progress_fn)(void *ud, int64_t delta);
  * One download: fill in the request fields, call sc_http_download(), then
  * read the result fields. URL is http(s) or file://. PATH is the final
  * file; the data goes to "PATH.part" first, which is kept after a failed
- * or interrupted transfer so that the next call resumes it. SIZE is the
+ * or interrupted transfer so that the next call resumes it, with the state
+ * of its SHA-256 in "DIR/.NAME.part.sha256" (a server's name never starts
+ * with '.') so that the next call does not read the part again to hash it
+ * (it does when that state is missing or does not match the part). SIZE is the
  * announced size (-1: unknown) and SHA256 the expected digest (64 hex
  * digits, NULL: none); both are verified when given.
  */
@@ -99,6 +102,7 @@ typedef struct sc_http_fetch {
     int resumed;                     /* transfers that continued a part */
     int restarted;                   /* parts dropped (Range ignored) */
     int64_t kept;                    /* bytes of a part kept at start */
+    int64_t rehashed;                /* of those, read again to hash them */
 } sc_http_fetch;
 
 /*

@@ -297,8 +297,63 @@ part() {
     cmp "$OUT/$vid.h5ad" "$src"
     [[ $(col sha256) == "$(sha "$src")" ]]
     [[ $(mock_requests '^GET /f/') == *" bytes=5000- 206" ]]
-    [[ $stderr == *"5000 bytes kept from a part, 1 resumed"* ]]
+    # a part from elsewhere has no saved hash: it is read again
+    [[ $stderr == *"5000 bytes kept from a part (5000 hashed again), 1 resumed"* ]]
     [[ ! -e $OUT/$vid.h5ad.part ]]
+}
+
+# cut_part: a run cut half-way (no retry) leaves the part of the cut fault
+# dataset and its hash state in $OUT; set id, vid, src and half.
+cut_part() {
+    src=$(fault_src)
+    id=$(ds "Fault cut")
+    vid=$(ds "Fault cut" 2)
+    half=$(($(stat -c %s "$src") / 2))
+    rm -rf "$OUT"
+    mock_reset
+    run --separate-stderr sc-fetch get --retries 0 -k -d "$OUT" "$id"
+    [[ $status -ne 0 ]]
+    [[ $(stat -c %s "$OUT/$vid.h5ad.part") -eq $half ]]
+    [[ $(head -c 5 "$OUT/.$vid.h5ad.part.sha256") == "part " ]]
+}
+
+@test "sc-fetch get: a part left by sc-fetch keeps its hash: not read again" {
+    local id vid src half
+    cut_part
+    run -0 --separate-stderr sc-fetch get -v -d "$OUT" "$id"
+    [[ $(col status) == downloaded ]]
+    cmp "$OUT/$vid.h5ad" "$src"
+    [[ $(col sha256) == "$(sha "$src")" ]]
+    [[ $stderr == *"$half bytes kept from a part (0 hashed again), 1 resumed"* ]]
+    [[ $(mock_requests '^GET /f/cut/') == *" bytes=$half- 206" ]]
+    [[ ! -e $OUT/$vid.h5ad.part && ! -e $OUT/.$vid.h5ad.part.sha256 ]]
+}
+
+@test "sc-fetch get: a saved hash that does not fit the part is not used" {
+    local id vid src half st
+    # The part cut shorter: resumed from there, hashed again.
+    cut_part
+    truncate -s -1000 "$OUT/$vid.h5ad.part"
+    run -0 --separate-stderr sc-fetch get -v -d "$OUT" "$id"
+    cmp "$OUT/$vid.h5ad" "$src"
+    [[ $(col sha256) == "$(sha "$src")" ]]
+    [[ $stderr == *"($((half - 1000)) hashed again), 1 resumed"* ]]
+    [[ ! -e $OUT/.$vid.h5ad.part.sha256 ]]
+    # Another file of the same size in its place: its own digest.
+    cut_part
+    head -c "$half" /dev/urandom > "$OUT/other"
+    mv "$OUT/other" "$OUT/$vid.h5ad.part"
+    run -0 --separate-stderr sc-fetch get -v -d "$OUT" "$id"
+    [[ $stderr == *"($half hashed again), 1 resumed"* ]]
+    [[ $(col sha256) == "$(sha "$OUT/$vid.h5ad")" ]]
+    ! cmp -s "$OUT/$vid.h5ad" "$src"
+    # A damaged state: hashed again.
+    cut_part
+    st=$OUT/.$vid.h5ad.part.sha256
+    sed -i '2s/^sha256 [0-9]*/sha256 12/' "$st"
+    run -0 --separate-stderr sc-fetch get -v -d "$OUT" "$id"
+    [[ $stderr == *"($half hashed again), 1 resumed"* ]]
+    [[ $(col sha256) == "$(sha "$src")" ]]
 }
 
 @test "sc-fetch get: a server ignoring Range: the part is dropped, restart from zero" {
@@ -464,6 +519,9 @@ part() {
     wait $pid || st=$?
     [[ $st -eq 130 ]]
     [[ -s $OUT/$vid.h5ad.part && ! -e $OUT/$vid.h5ad ]]
+    # with the hash of what it holds
+    [[ $(sed -n 's/^sha256 \([0-9]*\) .*/\1/p' "$OUT/.$vid.h5ad.part.sha256") -eq \
+        $(stat -c %s "$OUT/$vid.h5ad.part") ]]
 }
 
 # ---- refs ----

@@ -17,6 +17,9 @@
 #define SHA_3MILLION_A /* from Python's hashlib */                            \
     "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4"
 
+/* The SHA-256 initial chaining value: the state before a whole block. */
+#define IV "6a09e667bb67ae853c6ef372a54ff53a510e527f9b05688c1f83d9ab5be0cd19"
+
 static const char msg448[] =
     "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 
@@ -91,6 +94,85 @@ static void test_file(void)
     free(a);
 }
 
+/* Save the state after LEN of N bytes, continue in another handle: the
+ * digest is that of the whole. */
+static void check_state_at(const unsigned char *d, size_t n, size_t len,
+                           const char *want)
+{
+    char text[SC_HASH_STATE_SIZE], again[SC_HASH_STATE_SIZE];
+    char hex[SC_HASH_HEX_SIZE];
+    sc_hash *a, *b;
+    uint64_t fed = 1;
+
+    CHECK_INTEQ(sc_hash_new(&a), 0);
+    CHECK_INTEQ(sc_hash_new(&b), 0);
+    CHECK_INTEQ(sc_hash_update(a, d, len), 0);
+    CHECK_INTEQ(sc_hash_state(a, text, &fed), 0);
+    CHECK_INTEQ(fed, len);
+    CHECK(strlen(text) < SC_HASH_STATE_SIZE);
+    CHECK_INTEQ(sc_hash_update(b, "junk", 4), 0);
+    fed = 1;
+    CHECK_INTEQ(sc_hash_resume(b, text, &fed), 0);
+    CHECK_INTEQ(fed, len);
+    CHECK_INTEQ(sc_hash_state(b, again, &fed), 0);
+    CHECK_STREQ(again, text);
+    CHECK_INTEQ(sc_hash_update(b, d + len, n - len), 0);
+    CHECK_INTEQ(sc_hash_final(b, hex), 0);
+    CHECK_STREQ(hex, want);
+    /* the first handle goes on too: saving did not change it */
+    CHECK_INTEQ(sc_hash_update(a, d + len, n - len), 0);
+    CHECK_INTEQ(sc_hash_final(a, hex), 0);
+    CHECK_STREQ(hex, want);
+    sc_hash_free(a);
+    sc_hash_free(b);
+}
+
+static void test_state(void)
+{
+    static const size_t cuts[] = {0,  1,   55,  56,   63,     64,
+                                  65, 127, 128, 1000, 999999, 1000000};
+    unsigned char *a = malloc(1000000);
+    char text[SC_HASH_STATE_SIZE], hex[SC_HASH_HEX_SIZE];
+    sc_hash *h;
+    uint64_t fed;
+
+    memset(a, 'a', 1000000);
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        check_state_at(a, 1000000, cuts[i], SHA_MILLION_A);
+    check_state_at((const unsigned char *)msg448, strlen(msg448), 17, SHA_448);
+
+    /* The text form: length, chaining value, the block begun. */
+    CHECK_INTEQ(sc_hash_new(&h), 0);
+    CHECK_INTEQ(sc_hash_state(h, text, &fed), 0);
+    CHECK_STREQ(text, "sha256 0 " IV " -");
+    CHECK_INTEQ(sc_hash_update(h, "abc", 3), 0);
+    CHECK_INTEQ(sc_hash_state(h, text, &fed), 0);
+    CHECK_STREQ(text, "sha256 3 " IV " 616263");
+
+    /* Anything else is refused and leaves the handle as it was. */
+    static const char *const bad[] = {
+        "",
+        "sha1 3 x",
+        "sha256 3 6a09e667 616263",
+        "sha256 4 " IV " 616263",
+        "sha256 64 " IV " 61",
+        "sha256 64 " IV " -x",
+        "sha256 3 " IV " 616263 more",
+        "sha256 3 "
+        "6A09E667BB67AE853C6EF372A54FF53A510E527F9B05688C1F83D9AB5BE0CD19 "
+        "616263",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INTEQ(sc_hash_resume(h, bad[i], &fed), SC_EFORMAT);
+        CHECK_STREQ(sc_errmsg(), "not a sha256 state");
+    }
+    CHECK_INTEQ(sc_hash_resume(h, "sha256 3 " IV " 616263\n", &fed), 0);
+    CHECK_INTEQ(sc_hash_final(h, hex), 0);
+    CHECK_STREQ(hex, SHA_ABC);
+    sc_hash_free(h);
+    free(a);
+}
+
 static void test_file_errors(void)
 {
     char hex[SC_HASH_HEX_SIZE] = "x";
@@ -108,6 +190,7 @@ int main(void)
     RUN(test_vectors);
     RUN(test_incremental);
     RUN(test_file);
+    RUN(test_state);
     RUN(test_file_errors);
     return UNIT_DONE();
 }
