@@ -456,6 +456,13 @@ for extra in (["-b", "32", "-n", "20000", "--ring-size", "1M"], ["-b", "2000", "
     for x, y in zip(a, b):
         for k in x:
             assert np.array_equal(x[k], y[k]), k
+# torch tensors made from ring views hold the batch's values
+import torch, scipy.sparse as sp
+for b in sc_stream.stream(paths, ["--join", "outer", "--seed", "5", "-b", "64"]):
+    t = sc_stream.to_torch(b)
+    ref = sp.csr_matrix((b["values"], b["indices"], b["indptr"]),
+                        shape=(b["n_cells"], len(b["header"]["genes"]))).toarray()
+    assert np.array_equal(t["x"].to_dense().numpy(), ref)
 print("ok")
 PY
     [[ $output == *ok ]]
