@@ -2,7 +2,9 @@
 # Benchmark (issue 9): one shuffled epoch of the whole corpus as batches of
 # 256 cells, in both variants (uncompressed, gzip), against the loaders our
 # users know.  Every loader is timed by itself without interpreter start-up
-# and imports (stream_loaders.py prints SECONDS CELLS NNZ):
+# and imports (stream_loaders.py --runs N: the interpreter starts once, each
+# run is a child forked after the imports and prints SECONDS CELLS NNZ
+# PEAK_RSS_MB):
 #   A  per-cell h5py reads in a torch DataLoader with 2 workers
 #      (MappedCollection's pattern), capped at BENCH_CAP seconds
 #   B  anndata's AnnLoader over the files opened backed, shuffled, capped
@@ -15,8 +17,11 @@
 #      alone writing binary batches to /dev/null (wall time); the index cache
 #      is built by an untimed first run, which also checks the cell count
 # Also: -@ 1 against -@ 2, peak RSS of sc-stream against baseline C's
-# Python, and for gzip the MB/s of compressed input against the
-# single-thread libdeflate rate (measured inside sc-stream -v) times 2.
+# Python (medians over their timed runs), and for gzip the MB/s of
+# compressed input against the single-thread libdeflate rate (measured
+# inside sc-stream -v) times 2.
+# BENCH_SMALL=1: the same rows on the small corpus (8,000 cells), A and B
+# capped at 1 s, so that the whole script takes seconds.
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/../bench-lib.sh"
 set -uo pipefail
@@ -28,32 +33,29 @@ trap 'rm -rf "$tmp"' EXIT
 export SC_STREAM_CACHE=$tmp/cache SC_STREAM=$stream
 cells=$(bench_truth 't["n_cells"]')
 cap=${BENCH_CAP:-30}
-[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-5}
+[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-1}
 rc=0
 if [[ ! -x $stream ]]; then
     bench_note "$stream not built"
     exit 1
 fi
 
-# loader_rate NAME RUNS ARGS...: median cells/s of stream_loaders.py ARGS
-# (FAILED when it fails); the cells of the first run in $tmp/NAME.cells
+# loader_rate NAME RUNS MODE ARGS...: median cells/s of RUNS runs of
+# stream_loaders.py MODE --runs RUNS ARGS (FAILED when it fails); the cells
+# of the first run in $tmp/NAME.cells, the median peak RSS (MB) in
+# $tmp/NAME.rss
 loader_rate() {
-    local name=$1 runs=$2
-    shift 2
-    if bench_collect "$runs" "$tmp/$name" $PY "$loaders" "$@" 2> "$tmp/$name.err"; then
-        awk '{ print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
-        awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.last" | median
+    local name=$1 runs=$2 mode=$3
+    shift 3
+    if $PY "$loaders" "$mode" --runs "$runs" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"; then
+        awk 'NR == 1 { print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
+        awk '{ print $4 }' "$tmp/$name.out" | median > "$tmp/$name.rss"
+        awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.out" | median
     else
         bench_note "$name: $(tail -1 "$tmp/$name.err")"
         echo FAILED
         return 1
     fi
-}
-
-# peak_rss_mb CMD...: peak RSS of CMD in MB
-peak_rss_mb() {
-    /usr/bin/time -f '%M' -o "$tmp/rss" "$@" > /dev/null 2>&1 || return
-    awk '{ printf "%.1f\n", $1 / 1024 }' "$tmp/rss"
 }
 
 for v in none gzip; do
@@ -81,8 +83,9 @@ for v in none gzip; do
     fi
     if [[ $got == "$cells" ]]; then
         for t in 2 1; do
-            if bench_collect "$runs" "$tmp/ours$t" "$stream" -@ "$t" "${args[@]}" -o /dev/null \
-                "${files[@]}" 2> "$tmp/ours.err"; then
+            : > "$tmp/ours$t.rss"
+            if bench_collect "$runs" "$tmp/ours$t" /usr/bin/time -a -o "$tmp/ours$t.rss" -f %M \
+                "$stream" -@ "$t" "${args[@]}" -o /dev/null "${files[@]}" 2> "$tmp/ours.err"; then
                 r=$(bench_rate "$cells" "$(median < "$tmp/ours$t.times")")
             else
                 bench_note "$v: $(tail -1 "$tmp/ours.err")"
@@ -120,8 +123,9 @@ for v in none gzip; do
         "$ours_null" "$base_c" cells/s "$(bench_ratio "$ours_null" "$base_c")"
     bench_row "sc-stream to /dev/null: -@ 2 vs -@ 1, $v" \
         "$ours_null" "$ours1" cells/s "$(bench_ratio "$ours_null" "$ours1")"
-    rss=$(peak_rss_mb "$stream" -@ 2 "${args[@]}" -o /dev/null "${files[@]}") || rss=FAILED
-    rss_c=$(peak_rss_mb $PY "$loaders" blocks "${files[@]}") || rss_c=FAILED
+    rss=FAILED rss_c=FAILED
+    [[ $ours_null != FAILED ]] && rss=$(awk '{ print $1 / 1024 }' "$tmp/ours2.rss" | median)
+    [[ $base_c != FAILED ]] && rss_c=$(cat "$tmp/blocks.rss")
     bench_row "peak RSS: sc-stream -@ 2 vs baseline C's Python, $v" \
         "$rss" "$rss_c" MB "$(bench_ratio "$rss_c" "$rss")"
     if [[ $v == gzip && $ours_null != FAILED ]]; then
