@@ -2,9 +2,9 @@
 # Benchmark (issue 9): one shuffled epoch of the whole corpus as batches of
 # 256 cells, in both variants (uncompressed, gzip), against the loaders our
 # users know.  Every loader is timed by itself without interpreter start-up
-# and imports (stream_loaders.py --runs N: the interpreter starts once, each
-# run is a child forked after the imports and prints SECONDS CELLS NNZ
-# PEAK_RSS_MB):
+# and imports (stream_loaders.py --jobs: one Python process per variant
+# runs every loader; each run is a child forked after the imports that
+# prints SECONDS CELLS NNZ PEAK_RSS_MB):
 #   A  per-cell h5py reads in a torch DataLoader with 2 workers
 #      (MappedCollection's pattern), capped at BENCH_CAP seconds
 #   B  anndata's AnnLoader over the files opened backed, shuffled, capped
@@ -40,19 +40,26 @@ if [[ ! -x $stream ]]; then
     exit 1
 fi
 
-# loader_rate NAME RUNS MODE ARGS...: median cells/s of RUNS runs of
-# stream_loaders.py MODE --runs RUNS ARGS (FAILED when it fails); the cells
-# of the first run in $tmp/NAME.cells, the median peak RSS (MB) in
-# $tmp/NAME.rss
+# job NAME ARGS...: add a run of stream_loaders.py ARGS, named NAME, to the
+# jobs that one Python process runs after the sc-stream runs of a variant
+# (the interpreter and torch start once), in order: baseline C's first,
+# before the imports for the others add to the RSS of the runs forked after
+job() {
+    (IFS=$'\t'; echo "$*") >> "$tmp/jobs"
+}
+
+# loader_rate NAME: median cells/s of the runs of job NAME (FAILED when it
+# failed); the cells of its first run in $tmp/NAME.cells, the median peak
+# RSS (MB) in $tmp/NAME.rss
 loader_rate() {
-    local name=$1 runs=$2 mode=$3
-    shift 3
-    if $PY "$loaders" "$mode" --runs "$runs" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"; then
+    local name=$1
+    awk -v n="$name" '$1 == n { $1 = ""; print }' "$tmp/loaders.out" > "$tmp/$name.out"
+    if [[ -s $tmp/$name.out ]] && ! grep -q FAILED "$tmp/$name.out"; then
         awk 'NR == 1 { print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
         awk '{ print $4 }' "$tmp/$name.out" | median > "$tmp/$name.rss"
         awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.out" | median
     else
-        bench_note "$name: $(tail -1 "$tmp/$name.err")"
+        bench_note "$v: $name failed: $(grep -v '^ ' "$tmp/loaders.err" | tail -1)"
         echo FAILED
         return 1
     fi
@@ -81,6 +88,8 @@ for v in none gzip; do
         got=FAILED
         rc=1
     fi
+    : > "$tmp/jobs"
+    job blocks blocks --runs "$runs" "${files[@]}"
     if [[ $got == "$cells" ]]; then
         for t in 2 1; do
             : > "$tmp/ours$t.rss"
@@ -94,23 +103,29 @@ for v in none gzip; do
             fi
             if [[ $t == 2 ]]; then ours_null=$r; else ours1=$r; fi
         done
-        ours_torch=$(loader_rate torch "$runs" ours "${files[@]}" -- -@ 2 "${args[@]}") || rc=1
+        job torch ours --runs "$runs" "${files[@]}" -- -@ 2 "${args[@]}"
+    fi
+    job percell percell --seconds "$cap" "${files[@]}"
+    job annloader annloader --seconds "$cap" "${files[@]}"
+    $PY "$loaders" --jobs "$tmp/jobs" > "$tmp/loaders.out" 2> "$tmp/loaders.err"
+
+    if [[ $got == "$cells" ]]; then
+        ours_torch=$(loader_rate torch) || rc=1
         if [[ $ours_torch != FAILED && $(cat "$tmp/torch.cells") -lt $cells ]]; then
             bench_note "$v: the Python module gave $(cat "$tmp/torch.cells") cells, truth $cells"
             ours_torch=WRONG
             rc=1
         fi
     fi
-
-    base_c=$(loader_rate blocks "$runs" blocks "${files[@]}") || rc=1
+    base_c=$(loader_rate blocks) || rc=1
     if [[ $base_c != FAILED && $(cat "$tmp/blocks.cells") != "$cells" ]]; then
         bench_note "$v: baseline C read $(cat "$tmp/blocks.cells") cells, truth $cells"
         base_c=WRONG
         rc=1
     fi
-    base_a=$(loader_rate percell 1 percell --seconds "$cap" "${files[@]}") || rc=1
+    base_a=$(loader_rate percell) || rc=1
     [[ $base_a != FAILED ]] && bench_note "$v: baseline A: $(cat "$tmp/percell.cells") cells in the ${cap} s cap"
-    base_b=$(loader_rate annloader 1 annloader --seconds "$cap" "${files[@]}") || rc=1
+    base_b=$(loader_rate annloader) || rc=1
     [[ $base_b != FAILED ]] && bench_note "$v: baseline B: $(cat "$tmp/annloader.cells") cells in the ${cap} s cap"
 
     bench_row "stream to torch (sc_stream.py, -@ 2) vs C: h5py random 256-row blocks + shuffle, $v" \

@@ -17,7 +17,11 @@ own).
   blocks     baseline C: h5py reads of random 256-row blocks gathered K at a
              time, rows shuffled in the buffer, batches of 256 as torch CSR
   ours       sc-stream through python/sc_stream.py (to_torch), extra sc-stream
-             arguments after --"""
+             arguments after --
+stream_loaders.py --jobs FILE runs the jobs of FILE in one process, one a
+line: a NAME, then arguments as above, all separated by tabs; each output
+line starts with the job's NAME; a job that fails prints "NAME FAILED" and
+the next jobs still run (exit status 1)."""
 import argparse
 import os
 import sys
@@ -32,14 +36,42 @@ ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--runs", type=int, default=1, help="runs, each in a forked child (default 1)")
 ap.add_argument("--buffer", type=int, default=16, help="blocks: blocks per shuffle buffer")
 ap.add_argument("files", nargs="+")
-argv = sys.argv[1:]
-rest = argv[argv.index("--") + 1:] if "--" in argv else []
-a = ap.parse_args(argv[:len(argv) - len(rest) - (1 if "--" in argv else 0)])
+
+
+def parse(argv):
+    """The options of one job, and the sc-stream arguments after --."""
+    rest = argv[argv.index("--") + 1:] if "--" in argv else []
+    return ap.parse_args(argv[:len(argv) - len(rest) - (1 if "--" in argv else 0)]), rest
+
+
+# every job's arguments are checked before any work
+if sys.argv[1:2] == ["--jobs"] and len(sys.argv) == 3:
+    with open(sys.argv[2]) as f:
+        jobs = [ln.rstrip("\n").split("\t") for ln in f if ln.strip()]
+    jobs = [(j[0] + " ",) + parse(j[1:]) for j in jobs]
+else:
+    jobs = [("",) + parse(sys.argv[1:])]
 
 import resource  # noqa: E402
 
+import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+
+
+
+def prepare(mode):
+    """Import what MODE needs beyond the above, in this process before its
+    first run (out of the timed runs); the children forked later inherit
+    it, so it counts in their peak RSS: jobs whose RSS matters come first."""
+    global anndata, AnnCollection, AnnLoader, sc_stream
+    if mode == "annloader":
+        import anndata
+        from anndata.experimental import AnnCollection, AnnLoader
+    elif mode == "ours":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+        import sc_stream
 
 B = 256
 t0 = 0.0
@@ -61,9 +93,6 @@ def epoch():
     """One run of the loader a.mode, counting cells and nnz."""
     global cells, nnz
     if a.mode == "percell":
-        import h5py
-        from torch.utils.data import DataLoader, Dataset
-
         sizes = []
         for p in a.files:
             with h5py.File(p, "r") as f:
@@ -98,9 +127,6 @@ def epoch():
             if done():
                 break
     elif a.mode == "annloader":
-        import anndata
-        from anndata.experimental import AnnCollection, AnnLoader
-
         ads = [anndata.read_h5ad(p, backed="r") for p in a.files]
         dl = AnnLoader(AnnCollection(ads, join_vars="inner"), batch_size=B, shuffle=True)
         for b in dl:
@@ -110,8 +136,6 @@ def epoch():
             if done():
                 break
     elif a.mode == "blocks":
-        import h5py
-
         ents = []
         blocks = []
         for fi, p in enumerate(a.files):
@@ -141,9 +165,6 @@ def epoch():
             if done():
                 break
     else:
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
-        import sc_stream
-
         for b in sc_stream.stream(a.files, rest):
             t = sc_stream.to_torch(b)
             cells += len(b["indptr"]) - 1
@@ -152,7 +173,7 @@ def epoch():
                 break
 
 
-def run():
+def run(prefix):
     """One timed run in a forked child: print its line, exit."""
     global t0, cells, nnz
     try:
@@ -160,7 +181,7 @@ def run():
         cells = nnz = 0
         epoch()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print("%.6f %d %d %.1f" % (time.perf_counter() - t0, cells, nnz, rss), flush=True)
+        print("%s%.6f %d %d %.1f" % (prefix, time.perf_counter() - t0, cells, nnz, rss), flush=True)
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
@@ -168,10 +189,18 @@ def run():
     os._exit(0)
 
 
-for _ in range(a.runs):
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        run()
-    if os.waitpid(pid, 0)[1] != 0:
-        sys.exit(1)
+failed = 0
+for prefix, a, rest in jobs:
+    prepare(a.mode)
+    for _ in range(a.runs):
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            run(prefix)
+        if os.waitpid(pid, 0)[1] != 0:
+            if not prefix:
+                sys.exit(1)
+            print(prefix + "FAILED", flush=True)
+            failed = 1
+            break
+sys.exit(failed)
