@@ -7,7 +7,9 @@
 #
 # Environment:
 #   BUILD            build directory [build]
-#   BENCH_SMALL=1    the small corpus (50,000 cells): finishes in about a minute
+#   BENCH_SMALL=1    the small corpus (8,000 cells) and smaller inputs and caps:
+#                    meant to take under a minute on 2 idle CPUs, the corpus
+#                    build on a clean clone included
 #   SC_BENCH_CACHE   corpus cache [build/bench-cache] (see scripts/bench-corpus)
 #   BENCH_RUNS       runs per row [5; 3 with BENCH_SMALL=1]
 #   BENCH_RUNS_LONG  runs per row for long measurements [3]
