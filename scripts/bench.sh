@@ -7,7 +7,9 @@
 #
 # Environment:
 #   BUILD            build directory [build]
-#   BENCH_SMALL=1    the small corpus (50,000 cells): finishes in about a minute
+#   BENCH_SMALL=1    the small corpus (8,000 cells) and smaller inputs and caps:
+#                    meant to take under a minute on 2 idle CPUs, the corpus
+#                    build on a clean clone included
 #   SC_BENCH_CACHE   corpus cache [build/bench-cache] (see scripts/bench-corpus)
 #   BENCH_RUNS       runs per row [5; 3 with BENCH_SMALL=1]
 #   BENCH_RUNS_LONG  runs per row for long measurements [3]
@@ -23,12 +25,22 @@ export BENCH_SMALL=${BENCH_SMALL:-0}
 export LC_ALL=C
 . scripts/bench-lib.sh
 
-start=$(date +%s)
-corpus=$(scripts/bench-corpus) || { echo "bench: cannot build the benchmark corpus" >&2; exit 1; }
-export SC_BENCH_CORPUS=$corpus
-
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+cpu=$(mktemp)
+trap 'rm -f "$rows" "$cpu"' EXIT
+# took NAME T0: say how long NAME took since T0: wall seconds, and the CPU
+# seconds (user + sys, children included) that /usr/bin/time wrote last in
+# $cpu; on a shared machine the wall time depends on the other load, the CPU
+# time much less
+took() {
+    echo "bench: $1 took $(( $(date +%s) - $2 )) s (CPU $(awk 'END { printf "%.1f", $1 + $2 }' "$cpu") s)" >&2
+}
+
+start=$(date +%s)
+corpus=$(/usr/bin/time -f '%U %S' -o "$cpu" scripts/bench-corpus) ||
+    { echo "bench: cannot build the benchmark corpus" >&2; exit 1; }
+took corpus "$start"
+export SC_BENCH_CORPUS=$corpus
 failed=0
 for s in scripts/bench.d/*.sh; do
     [[ -e $s ]] || continue
@@ -38,9 +50,9 @@ for s in scripts/bench.d/*.sh; do
     fi
     echo "bench: running $n" >&2
     t0=$(date +%s)
-    out=$(bash "$s")
+    out=$(/usr/bin/time -f '%U %S' -o "$cpu" bash "$s")
     rc=$?
-    echo "bench: $n took $(( $(date +%s) - t0 )) s" >&2
+    took "$n" "$t0"
     # keep only well-formed rows (5 tab-separated fields)
     printf '%s\n' "$out" | awk -F'\t' 'NF == 5' >> "$rows"
     if [[ $rc -ne 0 ]]; then

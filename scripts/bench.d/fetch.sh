@@ -1,5 +1,5 @@
 #!/bin/bash
-# Benchmark: download 20 files (1 GB; BENCH_SMALL=1: 100 MB) from the local
+# Benchmark: download 20 files (1 GB; BENCH_SMALL=1: 40 MB) from the local
 # mock server (tests/mock/cxg_server.py on 127.0.0.1) with 4 transfers at a
 # time.
 #   ours:      sc-fetch get -@ 4 (hashes every file as it arrives, fsyncs,
@@ -19,7 +19,7 @@ set -uo pipefail
 
 fetch=$SC_BUILD/bin/sc-fetch
 n_files=20
-if [[ ${BENCH_SMALL:-0} == 1 ]]; then mb=5; else mb=50; fi
+if [[ ${BENCH_SMALL:-0} == 1 ]]; then mb=2; else mb=50; fi
 runs=$(bench_runs long)
 src=${SC_BENCH_CACHE:-$SC_BUILD/bench-cache}/fetch-$mb
 work=$(mktemp -d "$SC_BUILD/bench-fetch.XXXXXX")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark: harmonize the corpus' big dataset (ds000 of the gzip variant:
 # 500,000 cells x ~30,000 genes, ~1,000 non-zeros per cell; BENCH_SMALL=1:
-# 20,000 x 20,000): read, map genes, sum duplicates, QC metrics, filter
+# 2,000 x 20,000): read, map genes, sum duplicates, QC metrics, filter
 # (200 genes per cell), write a gzip (level 4) h5ad.
 #   baseline: scripts/bench.d/harmonize_baseline.py (anndata 0.8 + scipy +
 #             numpy doing the same steps); whole process

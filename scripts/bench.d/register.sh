@@ -1,5 +1,6 @@
 #!/bin/bash
-# Benchmark: sc-register on 10,000 datasets (BENCH_SMALL=1: 1,000).
+# Benchmark: sc-register on 10,000 datasets (BENCH_SMALL=1: 200, from 10
+# templates, so that the templates build and the runs take seconds).
 #   The datasets: 40 CELLxGENE-like h5ad files from make-corpus (200-5,000
 #   cells, 1,000-3,000 genes, the usual obs term columns with realistic
 #   numbers of cell types, tissues, ...) behind 10,000 distinct paths
@@ -19,10 +20,10 @@
 set -uo pipefail
 
 reg=$SC_BUILD/bin/sc-register
-if [[ ${BENCH_SMALL:-0} == 1 ]]; then n=1000; else n=10000; fi
+tpl=$SC_BUILD/bench-cache/register-templates
+if [[ ${BENCH_SMALL:-0} == 1 ]]; then n=200 ntpl=10 tpl=$tpl-10; else n=10000 ntpl=40; fi
 runs=$(bench_runs)
 long=$(bench_runs long)
-tpl=$SC_BUILD/bench-cache/register-templates
 work=$(mktemp -d "$SC_BUILD/bench-register.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export SC_SHARE=${SC_SHARE:-$SC_ROOT/share}
@@ -33,9 +34,9 @@ if [[ ! -x $reg ]]; then
     exit 1
 fi
 if [[ ! -f $tpl/.done ]]; then
-    bench_note "making 40 template datasets in $tpl"
+    bench_note "making $ntpl template datasets in $tpl"
     rm -rf "$tpl"
-    "$SC_ROOT/scripts/make-corpus" -o "$tpl" --datasets 40 --cells 40000 \
+    "$SC_ROOT/scripts/make-corpus" -o "$tpl" --datasets $ntpl --cells $((ntpl * 1000)) \
         --cells-min 200 --cells-max 5000 --genes 1000:3000 --nnz 5 --mess 0 \
         --seed 11 --compression none > /dev/null || exit 1
     touch "$tpl/.done"

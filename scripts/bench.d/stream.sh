@@ -2,7 +2,9 @@
 # Benchmark (issue 9): one shuffled epoch of the whole corpus as batches of
 # 256 cells, in both variants (uncompressed, gzip), against the loaders our
 # users know.  Every loader is timed by itself without interpreter start-up
-# and imports (stream_loaders.py prints SECONDS CELLS NNZ):
+# and imports (stream_loaders.py --jobs: one Python process per variant
+# runs every loader; each run is a child forked after the imports that
+# prints SECONDS CELLS NNZ PEAK_RSS_MB):
 #   A  per-cell h5py reads in a torch DataLoader with 2 workers
 #      (MappedCollection's pattern), capped at BENCH_CAP seconds
 #   B  anndata's AnnLoader over the files opened backed, shuffled, capped
@@ -15,8 +17,11 @@
 #      alone writing binary batches to /dev/null (wall time); the index cache
 #      is built by an untimed first run, which also checks the cell count
 # Also: -@ 1 against -@ 2, peak RSS of sc-stream against baseline C's
-# Python, and for gzip the MB/s of compressed input against the
-# single-thread libdeflate rate (measured inside sc-stream -v) times 2.
+# Python (medians over their timed runs), and for gzip the MB/s of
+# compressed input against the single-thread libdeflate rate (measured
+# inside sc-stream -v) times 2.
+# BENCH_SMALL=1: the same rows on the small corpus (8,000 cells), A and B
+# capped at 1 s, so that the whole script takes seconds.
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/../bench-lib.sh"
 set -uo pipefail
@@ -28,32 +33,36 @@ trap 'rm -rf "$tmp"' EXIT
 export SC_STREAM_CACHE=$tmp/cache SC_STREAM=$stream
 cells=$(bench_truth 't["n_cells"]')
 cap=${BENCH_CAP:-30}
-[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-5}
+[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-1}
 rc=0
 if [[ ! -x $stream ]]; then
     bench_note "$stream not built"
     exit 1
 fi
 
-# loader_rate NAME RUNS ARGS...: median cells/s of stream_loaders.py ARGS
-# (FAILED when it fails); the cells of the first run in $tmp/NAME.cells
+# job NAME ARGS...: add a run of stream_loaders.py ARGS, named NAME, to the
+# jobs that one Python process runs after the sc-stream runs of a variant
+# (the interpreter and torch start once), in order: baseline C's first,
+# before the imports for the others add to the RSS of the runs forked after
+job() {
+    (IFS=$'\t'; echo "$*") >> "$tmp/jobs"
+}
+
+# loader_rate NAME: median cells/s of the runs of job NAME (FAILED when it
+# failed); the cells of its first run in $tmp/NAME.cells, the median peak
+# RSS (MB) in $tmp/NAME.rss
 loader_rate() {
-    local name=$1 runs=$2
-    shift 2
-    if bench_collect "$runs" "$tmp/$name" $PY "$loaders" "$@" 2> "$tmp/$name.err"; then
-        awk '{ print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
-        awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.last" | median
+    local name=$1
+    awk -v n="$name" '$1 == n { $1 = ""; print }' "$tmp/loaders.out" > "$tmp/$name.out"
+    if [[ -s $tmp/$name.out ]] && ! grep -q FAILED "$tmp/$name.out"; then
+        awk 'NR == 1 { print $2 }' "$tmp/$name.out" > "$tmp/$name.cells"
+        awk '{ print $4 }' "$tmp/$name.out" | median > "$tmp/$name.rss"
+        awk '{ if ($1 > 0) print $2 / $1 }' "$tmp/$name.out" | median
     else
-        bench_note "$name: $(tail -1 "$tmp/$name.err")"
+        bench_note "$v: $name failed: $(grep -v '^ ' "$tmp/loaders.err" | tail -1)"
         echo FAILED
         return 1
     fi
-}
-
-# peak_rss_mb CMD...: peak RSS of CMD in MB
-peak_rss_mb() {
-    /usr/bin/time -f '%M' -o "$tmp/rss" "$@" > /dev/null 2>&1 || return
-    awk '{ printf "%.1f\n", $1 / 1024 }' "$tmp/rss"
 }
 
 for v in none gzip; do
@@ -79,10 +88,13 @@ for v in none gzip; do
         got=FAILED
         rc=1
     fi
+    : > "$tmp/jobs"
+    job blocks blocks --runs "$runs" "${files[@]}"
     if [[ $got == "$cells" ]]; then
         for t in 2 1; do
-            if bench_collect "$runs" "$tmp/ours$t" "$stream" -@ "$t" "${args[@]}" -o /dev/null \
-                "${files[@]}" 2> "$tmp/ours.err"; then
+            : > "$tmp/ours$t.rss"
+            if bench_collect "$runs" "$tmp/ours$t" /usr/bin/time -a -o "$tmp/ours$t.rss" -f %M \
+                "$stream" -@ "$t" "${args[@]}" -o /dev/null "${files[@]}" 2> "$tmp/ours.err"; then
                 r=$(bench_rate "$cells" "$(median < "$tmp/ours$t.times")")
             else
                 bench_note "$v: $(tail -1 "$tmp/ours.err")"
@@ -91,23 +103,29 @@ for v in none gzip; do
             fi
             if [[ $t == 2 ]]; then ours_null=$r; else ours1=$r; fi
         done
-        ours_torch=$(loader_rate torch "$runs" ours "${files[@]}" -- -@ 2 "${args[@]}") || rc=1
+        job torch ours --runs "$runs" "${files[@]}" -- -@ 2 "${args[@]}"
+    fi
+    job percell percell --seconds "$cap" "${files[@]}"
+    job annloader annloader --seconds "$cap" "${files[@]}"
+    $PY "$loaders" --jobs "$tmp/jobs" > "$tmp/loaders.out" 2> "$tmp/loaders.err"
+
+    if [[ $got == "$cells" ]]; then
+        ours_torch=$(loader_rate torch) || rc=1
         if [[ $ours_torch != FAILED && $(cat "$tmp/torch.cells") -lt $cells ]]; then
             bench_note "$v: the Python module gave $(cat "$tmp/torch.cells") cells, truth $cells"
             ours_torch=WRONG
             rc=1
         fi
     fi
-
-    base_c=$(loader_rate blocks "$runs" blocks "${files[@]}") || rc=1
+    base_c=$(loader_rate blocks) || rc=1
     if [[ $base_c != FAILED && $(cat "$tmp/blocks.cells") != "$cells" ]]; then
         bench_note "$v: baseline C read $(cat "$tmp/blocks.cells") cells, truth $cells"
         base_c=WRONG
         rc=1
     fi
-    base_a=$(loader_rate percell 1 percell --seconds "$cap" "${files[@]}") || rc=1
+    base_a=$(loader_rate percell) || rc=1
     [[ $base_a != FAILED ]] && bench_note "$v: baseline A: $(cat "$tmp/percell.cells") cells in the ${cap} s cap"
-    base_b=$(loader_rate annloader 1 annloader --seconds "$cap" "${files[@]}") || rc=1
+    base_b=$(loader_rate annloader) || rc=1
     [[ $base_b != FAILED ]] && bench_note "$v: baseline B: $(cat "$tmp/annloader.cells") cells in the ${cap} s cap"
 
     bench_row "stream to torch (sc_stream.py, -@ 2) vs C: h5py random 256-row blocks + shuffle, $v" \
@@ -120,8 +138,9 @@ for v in none gzip; do
         "$ours_null" "$base_c" cells/s "$(bench_ratio "$ours_null" "$base_c")"
     bench_row "sc-stream to /dev/null: -@ 2 vs -@ 1, $v" \
         "$ours_null" "$ours1" cells/s "$(bench_ratio "$ours_null" "$ours1")"
-    rss=$(peak_rss_mb "$stream" -@ 2 "${args[@]}" -o /dev/null "${files[@]}") || rss=FAILED
-    rss_c=$(peak_rss_mb $PY "$loaders" blocks "${files[@]}") || rss_c=FAILED
+    rss=FAILED rss_c=FAILED
+    [[ $ours_null != FAILED ]] && rss=$(awk '{ print $1 / 1024 }' "$tmp/ours2.rss" | median)
+    [[ $base_c != FAILED ]] && rss_c=$(cat "$tmp/blocks.rss")
     bench_row "peak RSS: sc-stream -@ 2 vs baseline C's Python, $v" \
         "$rss" "$rss_c" MB "$(bench_ratio "$rss_c" "$rss")"
     if [[ $v == gzip && $ours_null != FAILED ]]; then

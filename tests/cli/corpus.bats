@@ -222,7 +222,7 @@ with h5py.File(sys.argv[2]) as f:
 
 @test "bench-corpus: parameters of the small and the full corpus" {
     run -0 env BENCH_SMALL=1 "$SC_ROOT/scripts/bench-corpus" --params
-    [[ $output == *"--cells 50000"* && $output == *"--compression none,gzip"* && $output == *"--writer anndata"* ]]
+    [[ $output == *"--cells 8000"* && $output == *"--compression none,gzip"* && $output == *"--writer anndata"* ]]
     run -0 env BENCH_SMALL=0 "$SC_ROOT/scripts/bench-corpus" --params
     [[ $output == *"--add-dataset 500000:30000:human --datasets 40 --cells 1000000"* ]]
 }
