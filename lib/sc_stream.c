@@ -116,6 +116,7 @@ typedef struct sbuf {
     uint64_t lo, n;
     uint64_t *cell; /* per position: dataset << 32 | row */
     uint64_t *coff; /* entries of the position in pool */
+    uint8_t *cpool; /* which pool: 0 this one's, w + 1 part[w]'s */
     uint32_t *clen;
     double *cdepth;    /* sum of the row's stored values */
     struct ord *order; /* read order: cells sorted by (dataset, row) */
@@ -136,6 +137,7 @@ static void sbuf_release(sbuf *u)
         sbuf *h = &u->part[w]; /* its per-position arrays are U's */
         h->cell = NULL;
         h->coff = NULL;
+        h->cpool = NULL;
         h->clen = NULL;
         h->cdepth = NULL;
         h->order = NULL;
@@ -144,6 +146,7 @@ static void sbuf_release(sbuf *u)
     free(u->part);
     free(u->cell);
     free(u->coff);
+    free(u->cpool);
     free(u->clen);
     free(u->cdepth);
     free(u->order);
@@ -1687,6 +1690,7 @@ static int reserve_cells(sbuf *u, size_t n)
         return 0;
     if ((rc = resize(&u->cell, n, sizeof *u->cell)) < 0 ||
         (rc = resize(&u->coff, n, sizeof *u->coff)) < 0 ||
+        (rc = resize(&u->cpool, n, sizeof *u->cpool)) < 0 ||
         (rc = resize(&u->clen, n, sizeof *u->clen)) < 0 ||
         (rc = resize(&u->cdepth, n, sizeof *u->cdepth)) < 0 ||
         (rc = resize(&u->order, n, sizeof *u->order)) < 0)
@@ -1941,6 +1945,7 @@ static int fill_serial(sc_stream *s, sbuf *u, uint64_t n)
 {
     int rc;
     u->pool_n = 0;
+    memset(u->cpool, 0, (size_t)n); /* every cell in U's own pool */
     for (uint64_t a = 0; a < n;) {
         uint32_t last, r0 = (uint32_t)u->order[a].cell;
         int64_t di = (int64_t)(u->order[a].cell >> 32);
@@ -2032,6 +2037,7 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
         sbuf *p = &u->part[nj];
         p->cell = u->cell;
         p->coff = u->coff;
+        p->cpool = u->cpool;
         p->clen = u->clen;
         p->cdepth = u->cdepth;
         p->order = u->order;
@@ -2046,15 +2052,12 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
         fill_run(&job[0]);
         sc_pool_wait(s->rpool);
     }
+    /* the cells stay in their part's pool */
     for (int w = 0; w < nj && rc == 0; w++) {
-        const sbuf *p = job[w].p;
-        if ((rc = job[w].rc) < 0 || (rc = pool_reserve(u, p->pool_n)) < 0)
+        if ((rc = job[w].rc) < 0)
             break;
-        size_t base = u->pool_n;
-        memcpy(u->pool + base, p->pool, p->pool_n * sizeof *p->pool);
-        u->pool_n += p->pool_n;
         for (uint64_t k = job[w].a; k < job[w].b; k++)
-            u->coff[u->order[k].pos] += base;
+            u->cpool[u->order[k].pos] = (uint8_t)(w + 1);
     }
     free(raw);
     return rc;
@@ -2280,7 +2283,8 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
         size_t n = u->clen[pos];
         /* the transforms change entries in place: on a copy, since a
          * padding cell may use the same entries again */
-        pair *t = u->pool + u->coff[pos];
+        pair *t = (u->cpool[pos] ? u->part[u->cpool[pos] - 1].pool : u->pool) +
+                  u->coff[pos];
         if (s->o.normalize > 0 || s->o.log1p ||
             s->o.select != SC_STREAM_SEL_ALL) {
             if (n > s->tmp_cap) {
