@@ -260,7 +260,16 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
         return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
                        in);
     sc_log_info("harmonizing '%s'", in);
-    rc = sc_hz_run(h, in, h5, &res);
+    {
+        const char *ids[3] = {sc_mrow_get(row, "dataset_id"),
+                              sc_mrow_get(row, "dataset_version_id"), NULL};
+
+        if (!ids[0]) {
+            ids[0] = ids[1];
+            ids[1] = NULL;
+        }
+        rc = sc_hz_run(h, in, ids, h5, &res);
+    }
     if (res.report) {
         json_object_set_new(res.report, "status",
                             json_string(rc < 0        ? "failed"

@@ -60,6 +60,8 @@ void sc_hz_free(sc_hz *h)
     for (int i = 0; i < 16; i++)
         sc_genes_free(h->genes[i]);
     sc_onto_free(h->onto);
+    sc_schema_free(h->schema);
+    json_decref(h->hancestro);
     free(h->ortho);
     for (int64_t i = 0; i < h->n_space; i++)
         free(h->space[i]);
@@ -136,6 +138,18 @@ static const sc_onto *get_onto(sc_hz *h)
         }
     }
     return h->onto;
+}
+
+static const sc_schema *get_schema(sc_hz *h)
+{
+    if (!h->schema_tried) {
+        h->schema_tried = 1;
+        if (sc_schema_load(NULL, &h->schema) < 0)
+            sc_log_warn("schema rules not loaded (%s): terms are not "
+                        "checked against them",
+                        sc_errmsg());
+    }
+    return h->schema;
 }
 
 json_t *sc_hz_versions(const sc_hz *h)
@@ -1120,7 +1134,8 @@ out:
     return rc;
 }
 
-int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
+int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
+              sc_hz_result *res)
 {
     sc_adata *ad = NULL;
     counts_src cs;
@@ -1128,6 +1143,8 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     qc q;
     hash_job hj;
     hz_meta meta;
+    const char *matched;
+    const sc_onto *onto = NULL;
     json_t *rep = json_object(), *rw = json_array();
     sc_mat_info mi;
     int rc, normalized = 0;
@@ -1157,10 +1174,15 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     json_object_set_new(rep, "n_obs_in", json_integer(ad->n_obs));
     json_object_set_new(rep, "n_vars_in", json_integer(ad->n_vars));
     /* metadata first: it may tell the organism */
-    if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs,
-                              hz_meta_needs_onto(ad->obs) ? get_onto(h) : NULL,
-                              h->o.lenient, rw, &meta)) < 0)
+    if (hz_meta_needs_onto(ad->obs))
+        onto = get_onto(h);
+    if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs, onto, h->o.lenient,
+                              rw, &meta)) < 0 ||
+        (rc = hz_hancestro_apply(ad->obs, ad->n_obs, ids, &h->hancestro, rw,
+                                 &matched)) < 0)
         goto out;
+    json_object_set_new(rep, "hancestro_mapping",
+                        matched ? json_string(matched) : json_null());
     /* raw counts */
     if ((rc = find_counts(h, ad, &cs)) < 0)
         goto out;
@@ -1206,6 +1228,13 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
                  sc_genes_species(gm.species)->taxon);
     }
     json_object_set_new(rep, "organism", json_string(res->organism));
+    /* every term against the schema, in the organism's context */
+    if (onto && get_schema(h) &&
+        (rc = hz_schema_check(ad->obs, ad->n_obs,
+                              strcmp(res->organism, "mixed") ? res->organism
+                                                             : NULL,
+                              h->schema, onto, rw, rep)) < 0)
+        goto out;
     if (ad->n_obs < h->o.min_cells)
         add_reason(res, "too_few_cells");
     if (gm.n_out + gm.n_alt < h->o.min_mapped_genes)

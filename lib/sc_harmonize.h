@@ -21,7 +21,11 @@
  *   - obs = the input's columns, with old layouts rewritten (organism to
  *     uns, ethnicity renamed and its separator, tissue suffixes to
  *     tissue_type, CL:0000003 to unknown, CURIE spelling, obsolete terms
- *     through replaced_by); each changed column keeps its input in
+ *     through replaced_by, the schema-7 HANCESTRO mapping of the dataset),
+ *     then every term checked against the schema's rules for its column
+ *     and cell (organism, tissue_type, assay): an invalid one becomes
+ *     "unknown" (or "na") where the schema allows it, else is kept and
+ *     reported; each changed column keeps its input in
  *     <column>__original; plus the QC columns n_genes, total_counts,
  *     pct_counts_mt, pct_counts_ribo, pct_counts_hb and qc_outlier;
  *   - uns = the input's, plus organism_ontology_term_id, 'harmonize'
@@ -90,13 +94,16 @@ typedef struct sc_hz_result {
 
 /*
  * Harmonize the dataset at IN into the h5ad OUT (written atomically).
+ * IDS (NULL-terminated, or NULL) are the dataset's CELLxGENE ids
+ * (dataset_id, dataset_version_id) when known: they select the dataset's
+ * entry of the schema-7 HANCESTRO mapping.
  * *RES is filled in (release with sc_hz_result_release) whenever 0 is
  * returned, refused or not; its report is also set, when it could be
  * built, after a failure. Returns 0, or a negative SC_E* code (the input
  * cannot be read, the output cannot be written, ...).
  */
-SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *out,
-                            sc_hz_result *res);
+SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *const *ids,
+                            const char *out, sc_hz_result *res);
 void sc_hz_result_release(sc_hz_result *res);
 
 /* The versions of the reference data the last dataset used

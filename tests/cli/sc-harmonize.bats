@@ -271,3 +271,101 @@ print(a.uns["organism_ontology_term_id"], a.var_names[0][:4], a.n_vars > 1000)' 
     run -1 --separate-stderr sc-annotate validate "$c"/ds003.h5ad
     [[ $output == *"deprecated"* ]]
 }
+
+# ---- per-term schema checks and the schema-7 HANCESTRO mapping ----
+
+# A human corpus dataset with terms the schema rejects: IN.h5ad in $1.
+bad_terms() {
+    local c
+    c=$(corpus)
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+o = a.obs
+def put(col, rows, v):
+    s = o[col].astype(str).values.copy()
+    s[rows] = v
+    o[col] = s
+put("cell_type_ontology_term_id", slice(0, 5), "UBERON:0002048")   # wrong ontology
+put("cell_type_ontology_term_id", slice(5, 10), "CL:0000255")      # forbidden
+put("disease_ontology_term_id", slice(0, 4), "CL:0000236")         # no unknown
+put("sex_ontology_term_id", slice(0, 6), "PATO:0000461")           # not a sex
+put("development_stage_ontology_term_id", slice(0, 3), "MmusDv:0000001")
+put("self_reported_ethnicity_ontology_term_id", slice(0, 20), "HANCESTRO:0005")
+put("assay_ontology_term_id", slice(0, 2), "efo_0002772")          # a root
+a.write_h5ad(sys.argv[2])' "$c/ds003.h5ad" "$1/in.h5ad"
+}
+
+@test "sc-harmonize: terms the schema rejects become unknown, or are reported" {
+    bad_terms "$BATS_TEST_TMPDIR"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+s = r["schema"]
+rw = sorted((x["column"].split("_ontology")[0], x["from"], x["to"], x["n_cells"])
+            for x in r["rewrites"] if x["rule"] == "schema_invalid")
+for x in rw: print(*x)
+print(s["n_values_invalid"], s["n_cells_replaced"], s["n_cells_invalid_kept"], s["valid"])
+print(sorted((e["column"].split("_ontology")[0], e["value"], e["n_cells_kept"]) for e in s["errors"]
+             if e["n_cells_kept"]))
+assert all(e["message"] for e in s["errors"])
+a = anndata.read_h5ad(sys.argv[2])
+o = a.obs
+# every changed value keeps its input
+bad = ["UBERON:0002048", "CL:0000255", "PATO:0000461", "MmusDv:0000001", "HANCESTRO:0005"]
+for col in ("cell_type", "sex", "development_stage", "self_reported_ethnicity"):
+    c = col + "_ontology_term_id"
+    was = o[c + "__original"].astype(str).isin(bad)
+    assert was.any() and (o[c][was] == "unknown").all(), col
+assert "CL:0000236" in set(o["disease_ontology_term_id"])
+assert "EFO:0002772" in set(o["assay_ontology_term_id"])
+print("ok")' "$BATS_TEST_TMPDIR/o/in.report.json" "$BATS_TEST_TMPDIR/o/in.h5ad"
+    echo "$output"
+    [[ ${lines[0]} == "cell_type CL:0000255 unknown 5" ]]
+    [[ ${lines[1]} == "cell_type UBERON:0002048 unknown 5" ]]
+    [[ ${lines[2]} == "development_stage MmusDv:0000001 unknown 3" ]]
+    [[ ${lines[3]} == "self_reported_ethnicity HANCESTRO:0005 unknown 20" ]]
+    [[ ${lines[4]} == "sex PATO:0000461 unknown 6" ]]
+    [[ ${lines[5]} == "7 39 6 False" ]]
+    [[ ${lines[6]} == "[('assay', 'EFO:0002772', 2), ('disease', 'CL:0000236', 4)]" ]]
+    [[ ${lines[7]} == ok ]]
+}
+
+@test "sc-harmonize: the schema-7 HANCESTRO mapping of a CELLxGENE dataset id" {
+    bad_terms "$BATS_TEST_TMPDIR"
+    # a dataset of the mapping: HANCESTRO:0005 -> HANCESTRO:0590 there
+    printf 'path\tdataset_id\n%s\te4c9ed14-e560-4900-a3bf-b0f8d2ce6a10\n' \
+        "$BATS_TEST_TMPDIR/in.h5ad" > "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" - < "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+print(r["hancestro_mapping"])
+for x in r["rewrites"]:
+    if x["from"] == "HANCESTRO:0005":
+        print(x["rule"], x["from"], x["to"], x["n_cells"])
+o = anndata.read_h5ad(sys.argv[2]).obs
+c = "self_reported_ethnicity_ontology_term_id"
+print(sorted(set(o[c + "__original"][o[c] == "HANCESTRO:0590"])))' \
+        "$BATS_TEST_TMPDIR/o/in.report.json" "$BATS_TEST_TMPDIR/o/in.h5ad"
+    echo "$output"
+    [[ ${lines[0]} == "e4c9ed14-e560-4900-a3bf-b0f8d2ce6a10" ]]
+    [[ ${lines[1]} == "schema7_hancestro_mapping HANCESTRO:0005 HANCESTRO:0590 20" ]]
+    [[ ${#lines[@]} -eq 3 ]]
+    [[ ${lines[2]} == "['HANCESTRO:0005']" ]]
+    # an id the mapping does not know: the schema check applies
+    printf 'path\tdataset_id\n%s\tnot-a-known-id\n' "$BATS_TEST_TMPDIR/in.h5ad" \
+        > "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o2" - < "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["hancestro_mapping"], [x["to"] for x in r["rewrites"] if x["from"] == "HANCESTRO:0005"])' \
+        "$BATS_TEST_TMPDIR/o2/in.report.json"
+    [[ $output == "None ['unknown']" ]]
+}
