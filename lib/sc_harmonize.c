@@ -42,6 +42,26 @@ int sc_hz_check_counts_order(const char *s)
     return 0;
 }
 
+int sc_hz_check_assay_list(const char *s)
+{
+    if (!s)
+        return sc_fail(SC_EINVAL, "empty list of assays");
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        char tok[64], norm[64];
+
+        if (n == 0 || n >= sizeof tok)
+            return sc_fail(SC_EINVAL, "bad entry in '%s'", s);
+        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+        if (sc_onto_normalize_id(tok, norm, sizeof norm) < 0)
+            return sc_fail(SC_EINVAL, "'%s' in '%s' is not a term id", tok, s);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static char *dup_or_null(const char *s, int *fail)
 {
     char *d;
@@ -69,6 +89,7 @@ void sc_hz_free(sc_hz *h)
     free(h->counts_order);
     free(h->gene_space);
     free(h->organism);
+    free(h->targeted_assays);
     free(h->tool);
     free(h->version);
     free(h->cmdline);
@@ -81,7 +102,9 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     int fail = 0, rc;
 
     *out = NULL;
-    if ((rc = sc_hz_check_counts_order(o->counts_order)) < 0)
+    if ((rc = sc_hz_check_counts_order(o->counts_order)) < 0 ||
+        (o->targeted_assays &&
+         (rc = sc_hz_check_assay_list(o->targeted_assays)) < 0))
         return rc;
     if (o->organism && sc_genes_find_species(o->organism) < 0)
         return sc_fail(SC_EINVAL, "unknown organism '%s'", o->organism);
@@ -91,6 +114,8 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->counts_order = dup_or_null(o->counts_order, &fail);
     h->gene_space = dup_or_null(o->gene_space, &fail);
     h->organism = dup_or_null(o->organism, &fail);
+    h->targeted_assays =
+        dup_or_null(o->targeted_assays ? o->targeted_assays : "", &fail);
     h->tool = dup_or_null(o->tool ? o->tool : "sc-harmonize", &fail);
     h->version = dup_or_null(o->version ? o->version : "0", &fail);
     h->cmdline = dup_or_null(o->cmdline ? o->cmdline : "", &fail);
@@ -101,6 +126,7 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->o.counts_order = h->counts_order;
     h->o.gene_space = h->gene_space;
     h->o.organism = h->organism;
+    h->o.targeted_assays = h->targeted_assays;
     *out = h;
     return 0;
 }
@@ -1237,8 +1263,26 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
         goto out;
     if (ad->n_obs < h->o.min_cells)
         add_reason(res, "too_few_cells");
-    if (gm.n_out + gm.n_alt < h->o.min_mapped_genes)
-        add_reason(res, "too_few_genes");
+    {
+        /* the threshold of the assay most cells have */
+        int64_t n_tg, n_known, min;
+        int targeted;
+
+        if ((rc = hz_assay_class(ad->obs, ad->n_obs, onto, h->o.targeted_assays,
+                                 &n_tg, &n_known)) < 0)
+            goto out;
+        targeted = n_tg * 2 > n_known;
+        min = targeted ? h->o.min_mapped_targeted : h->o.min_mapped_genes;
+        json_object_set_new(
+            rep, "mapped_genes_threshold",
+            json_pack("{s:s, s:I, s:I, s:I}", "assay_class",
+                      targeted ? "targeted" : "full_transcriptome",
+                      "n_cells_targeted_assay", (json_int_t)n_tg,
+                      "n_cells_with_assay", (json_int_t)n_known,
+                      "min_mapped_genes", (json_int_t)min));
+        if (gm.n_out + gm.n_alt < min)
+            add_reason(res, "too_few_genes");
+    }
     if (!res->refused) {
         if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress)) < 0 ||
             (rc = qc_filter(&h->o, &q, rep)) < 0)

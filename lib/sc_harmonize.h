@@ -42,7 +42,8 @@
 typedef struct sc_hz_opts {
     const char *counts_order; /* "raw,counts,X": where to look for counts */
     int keep_normalized;      /* no raw counts: keep X, marked normalized */
-    int64_t min_mapped_genes; /* refuse under this many mapped genes */
+    int64_t min_mapped_genes; /* refuse under this many mapped genes
+                               * (full-transcriptome assays) */
     int64_t min_cells;        /* refuse datasets with fewer cells */
     int64_t min_genes;        /* drop cells with fewer genes */
     double min_counts;        /* drop cells with fewer counts */
@@ -61,18 +62,34 @@ typedef struct sc_hz_opts {
     int threads;              /* workers for per-block work */
     int provenance;           /* add a provenance row */
     const char *tool, *version, *cmdline; /* for the provenance step */
-    int progress; /* SC_PROGRESS_* mode of the progress lines */
+    int progress;                /* SC_PROGRESS_* mode of the progress lines */
+    int64_t min_mapped_targeted; /* the same for targeted assays */
+    const char *targeted_assays; /* EFO ids: these and their descendants
+                                  * are targeted (comma-separated) */
 } sc_hz_opts;
+
+/* The assays whose gene panels are targeted, not the whole transcriptome:
+ * imaging-based spatial transcriptomics, smFISH (MERFISH, seqFISH,
+ * RNAscope, ...), 10x Xenium, CosMx SMI, STARmap, BD Rhapsody Targeted
+ * mRNA, targeted ExSeq, NanoString digital spatial profiling. */
+#define SC_HZ_TARGETED_ASSAYS                                                  \
+    "EFO:0022955,EFO:0009918,EFO:0022615,EFO:0920059,EFO:0030000,"             \
+    "EFO:0700004,EFO:0700007,EFO:0030029"
 
 #define SC_HZ_OPTS_INIT                                                        \
     {                                                                          \
         "raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0, \
-            NULL, 1, 1, 1, "sc-harmonize", "0", "", 0                          \
+            NULL, 1, 1, 1, "sc-harmonize", "0", "", 0, 1,                      \
+            SC_HZ_TARGETED_ASSAYS                                              \
     }
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or
  * SC_EINVAL with a message. */
 SC_MUST_CHECK int sc_hz_check_counts_order(const char *s);
+
+/* Check a "--targeted-assays" list: comma-separated ontology term ids
+ * ("EFO:0009918,EFO_0022615"). 0 or SC_EINVAL with a message. */
+SC_MUST_CHECK int sc_hz_check_assay_list(const char *s);
 
 typedef struct sc_hz sc_hz;
 

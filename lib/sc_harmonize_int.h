@@ -98,6 +98,13 @@ int hz_schema_check(sc_elem *obs, int64_t n, const char *organism,
                     const sc_schema *s, const sc_onto *onto, json_t *rw,
                     json_t *rep);
 
+/* Count the cells of OBS (N rows) whose assay_ontology_term_id is a term
+ * id: *N_KNOWN, and among them those of a targeted assay (a term of the
+ * comma-separated TARGETED list or, with O, a descendant of one):
+ * *N_TARGETED. Returns 0 or SC_ENOMEM. */
+int hz_assay_class(const sc_elem *obs, int64_t n, const sc_onto *o,
+                   const char *targeted, int64_t *n_targeted, int64_t *n_known);
+
 /* 1 if OBS has a column whose terms need the ontologies. */
 int hz_meta_needs_onto(const sc_elem *obs);
 
@@ -110,6 +117,7 @@ sc_elem *hz_subset_rows(const sc_elem *e, const int64_t *keep, int64_t n_keep);
 struct sc_hz {
     sc_hz_opts o;
     char *counts_order, *gene_space, *organism, *tool, *version, *cmdline;
+    char *targeted_assays;
     sc_genes *genes[16];
     sc_onto *onto;
     int onto_tried;

@@ -514,3 +514,61 @@ out:
     hz_catview_release(&cx.assay);
     return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Assay class                                                              */
+
+/* Whether the term ID is one of the comma-separated LIST or below one. */
+static int in_assay_list(const sc_onto *o, const char *id, const char *list)
+{
+    sc_onto_term t = o ? sc_onto_find(o, id) : SC_ONTO_NONE;
+
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        char tok[64], norm[64];
+
+        snprintf(tok, sizeof tok, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+        if (sc_onto_normalize_id(tok, norm, sizeof norm) < 0) {
+            sc_err_clear();
+            continue;
+        }
+        if (!strcmp(norm, id))
+            return 1;
+        if (t != SC_ONTO_NONE) {
+            sc_onto_term a = sc_onto_find(o, norm);
+
+            if (a != SC_ONTO_NONE && sc_onto_is_a(o, t, a))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int hz_assay_class(const sc_elem *obs, int64_t n, const sc_onto *o,
+                   const char *targeted, int64_t *n_targeted, int64_t *n_known)
+{
+    const sc_elem *col = sc_elem_get(obs, "assay" SUFFIX);
+    hz_catview v;
+    int rc;
+
+    *n_targeted = *n_known = 0;
+    if (!col || !hz_col_is_str(col))
+        return 0;
+    if ((rc = hz_catview_make(col, n, &v)) < 0)
+        return rc;
+    for (int64_t k = 0; k < v.n_cat; k++) {
+        char norm[64];
+
+        if (!v.count[k] || !v.cat[k] ||
+            sc_onto_normalize_id(v.cat[k], norm, sizeof norm) < 0) {
+            sc_err_clear();
+            continue;
+        }
+        *n_known += v.count[k];
+        if (in_assay_list(o, norm, targeted))
+            *n_targeted += v.count[k];
+    }
+    hz_catview_release(&v);
+    return 0;
+}

@@ -369,3 +369,39 @@ print(r["hancestro_mapping"], [x["to"] for x in r["rewrites"] if x["from"] == "H
         "$BATS_TEST_TMPDIR/o2/in.report.json"
     [[ $output == "None ['unknown']" ]]
 }
+
+# ---- the mapped-gene threshold by assay ----
+
+@test "sc-harmonize: the mapped-gene threshold depends on the assay" {
+    local c
+    c=$(corpus)
+    # ds003 is 10x 3' v2 (EFO:0009899); MERFISH is a targeted assay
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+a.obs["assay_ontology_term_id"] = "EFO:0008992"
+a.write_h5ad(sys.argv[2])' "$c/ds003.h5ad" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 100000 \
+        -d "$BATS_TEST_TMPDIR/o" "$c/ds003.h5ad" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    [[ ${lines[1]} == *"	refused	too_few_genes	"* ]]
+    [[ ${lines[2]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import json, sys
+for p in sys.argv[1:]:
+    t = json.load(open(p))["mapped_genes_threshold"]
+    print(t["assay_class"], t["min_mapped_genes"], t["n_cells_targeted_assay"], t["n_cells_with_assay"])' \
+        "$BATS_TEST_TMPDIR/o/ds003.report.json" "$BATS_TEST_TMPDIR/o/merfish.report.json"
+    [[ ${lines[0]} == "full_transcriptome 100000 0 386" ]]
+    [[ ${lines[1]} == "targeted 1 386 386" ]]
+    # the targeted threshold, and the list of targeted assays (descendants
+    # count: EFO:0009899 is below 10x technology, EFO:0030080), in a file
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes-targeted 100000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    [[ ${lines[1]} == *"	refused	too_few_genes	"* ]]
+    printf 'targeted-assays: efo_0030080\nmin-mapped-genes: 100000\n' > "$BATS_TEST_TMPDIR/s.yaml"
+    run -0 --separate-stderr sc-harmonize -c "$BATS_TEST_TMPDIR/s.yaml" \
+        -d "$BATS_TEST_TMPDIR/o" "$c/ds003.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -2 --separate-stderr sc-harmonize --targeted-assays 'EFO:1,not a term' "$c/ds003.h5ad"
+    [[ $stderr == *"not a term"* ]]
+}
