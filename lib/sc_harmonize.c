@@ -365,19 +365,21 @@ static int find_counts(sc_hz *h, sc_adata *ad, counts_src *cs)
 /* Per-thread scratch for remapping rows: accumulators over output
  * columns. */
 typedef struct remap {
-    const gene_map *gm;
+    const int32_t *col; /* input column -> output column, -1 dropped */
+    int64_t n_out;
     double *acc;
     int64_t *stamp; /* row stamp per output column */
     int32_t *touched;
     int64_t n_touched, row_id;
 } remap;
 
-static int remap_init(remap *r, const gene_map *gm)
+static int remap_init(remap *r, const int32_t *col, int64_t n_out)
 {
-    size_t n = (size_t)(gm->n_out ? gm->n_out : 1);
+    size_t n = (size_t)(n_out ? n_out : 1);
 
     memset(r, 0, sizeof *r);
-    r->gm = gm;
+    r->col = col;
+    r->n_out = n_out;
     r->acc = malloc(n * sizeof *r->acc);
     r->stamp = malloc(n * sizeof *r->stamp);
     r->touched = malloc(n * sizeof *r->touched);
@@ -407,7 +409,7 @@ static int cmp_i32(const void *a, const void *b)
  * increasing order afterwards. *DROPPED gets the counts of dropped genes. */
 static void remap_row(remap *r, const sc_block *b, int64_t i, double *dropped)
 {
-    const int32_t *col = r->gm->col;
+    const int32_t *col = r->col;
     int64_t id = ++r->row_id, descents = 0;
     int32_t prev = -1;
     double drop = 0;
@@ -549,7 +551,7 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
     }
     for (int64_t c = 0; c < gm->n_out; c++)
         grp[c] = sc_genes_qc_group(gm->ref, gm->out_gene[c]);
-    if ((rc = remap_init(&r, gm)) < 0) {
+    if ((rc = remap_init(&r, gm->col, gm->n_out)) < 0) {
         free(grp);
         return rc;
     }
@@ -692,14 +694,18 @@ static int qc_filter(const sc_hz_opts *o, qc *q, json_t *rep)
 /* The output matrix: a callback source over the kept rows                  */
 
 typedef struct outmat {
-    sc_mat *in; /* borrowed input matrix */
-    const gene_map *gm;
-    const qc *q;
-    int normalize;
+    sc_mat *in;          /* borrowed input matrix */
+    const int64_t *rows; /* output row -> input row, -1 for an empty row */
+    int64_t n_rows;
+    int32_t *nnz; /* values per input row (owned when OWN_NNZ) */
+    int own_nnz;
+    const float *total; /* per input row: normalize_total, when set */
     double target;
     remap r;
     sc_block b;
     double dropped;
+    sc_block *blk; /* outmat_read: the block being filled, from row */
+    int64_t blk_r0, k;
 } outmat;
 
 static void outmat_free(void *ud)
@@ -708,78 +714,150 @@ static void outmat_free(void *ud)
 
     remap_release(&om->r);
     sc_block_release(&om->b);
+    if (om->own_nnz)
+        free(om->nnz);
     free(om);
+}
+
+/* Call FN(OM, x) for each output row x of [R0, R1) once OM->r holds its
+ * remapped values, reading runs of nearby input rows at once. */
+static int outmat_each(outmat *om, int64_t r0, int64_t r1,
+                       int (*fn)(outmat *, int64_t))
+{
+    const int64_t *rows = om->rows;
+    int rc;
+
+    for (int64_t r = r0; r < r1;) {
+        int64_t a = rows[r], e = r + 1;
+
+        if (a < 0) {
+            om->r.n_touched = 0;
+            if ((rc = fn(om, r)) < 0)
+                return rc;
+            r++;
+            continue;
+        }
+        /* a run of increasing rows, at most ~4 skipped per row kept */
+        while (e < r1 && rows[e] > rows[e - 1] &&
+               rows[e] - a < (int64_t)(e - r) * 4 + 64 && e - r < 65536)
+            e++;
+        if ((rc = sc_mat_read_rows(om->in, a, rows[e - 1] + 1, &om->b)) < 0)
+            return rc;
+        for (int64_t x = r; x < e; x++) {
+            remap_row(&om->r, &om->b, rows[x] - a, &om->dropped);
+            if ((rc = fn(om, x)) < 0)
+                return rc;
+        }
+        r = e;
+    }
+    return 0;
+}
+
+static int count_row(outmat *om, int64_t x)
+{
+    int32_t n = 0;
+
+    for (int64_t t = 0; t < om->r.n_touched; t++)
+        n += om->r.acc[om->r.touched[t]] != 0;
+    if (om->rows[x] >= 0)
+        om->nnz[om->rows[x]] = n;
+    return 0;
+}
+
+static int put_row(outmat *om, int64_t x)
+{
+    sc_block *blk = om->blk;
+    int64_t in = om->rows[x];
+    double tot = om->total && in >= 0 ? om->total[in] : 0;
+
+    for (int64_t t = 0; t < om->r.n_touched; t++) {
+        int32_t o = om->r.touched[t];
+        double v = om->r.acc[o];
+
+        if (v == 0)
+            continue;
+        blk->indices[om->k] = o;
+        blk->vals[om->k++] =
+            om->total && tot > 0 ? log1p(v / tot * om->target) : v;
+    }
+    blk->indptr[x - om->blk_r0 + 1] = om->k;
+    return 0;
 }
 
 static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
 {
     outmat *om = ud;
-    const int64_t *rows = om->q->rows;
-    int64_t need = 0, k = 0;
+    int64_t need = 0;
     int rc;
 
     for (int64_t r = r0; r < r1; r++)
-        need += om->q->nnz[rows[r]];
+        need += om->rows[r] >= 0 ? om->nnz[om->rows[r]] : 0;
     if ((rc = sc_block_reserve(blk, r1 - r0, need)) < 0)
         return rc;
     blk->indptr[0] = 0;
-    for (int64_t r = r0; r < r1;) {
-        /* read a contiguous input range, at most ~BLOCK_VALUES values */
-        int64_t a = rows[r], e = r + 1;
-
-        while (e < r1 && rows[e] - a < (int64_t)(e - r) * 4 + 64 &&
-               e - r < 65536)
-            e++;
-        if ((rc = sc_mat_read_rows(om->in, a, rows[e - 1] + 1, &om->b)) < 0)
-            return rc;
-        for (int64_t x = r; x < e; x++) {
-            int64_t i = rows[x] - a;
-            double tot = om->q->total[rows[x]];
-
-            remap_row(&om->r, &om->b, i, &om->dropped);
-            for (int64_t t = 0; t < om->r.n_touched; t++) {
-                int32_t o = om->r.touched[t];
-                double v = om->r.acc[o];
-
-                if (v == 0)
-                    continue;
-                blk->indices[k] = o;
-                blk->vals[k++] =
-                    om->normalize && tot > 0 ? log1p(v / tot * om->target) : v;
-            }
-            blk->indptr[x - r0 + 1] = k;
-        }
-        r = e;
-    }
-    if (k != need)
+    om->blk = blk;
+    om->blk_r0 = r0;
+    om->k = 0;
+    if ((rc = outmat_each(om, r0, r1, put_row)) < 0)
+        return rc;
+    if (om->k != need)
         return sc_fail(SC_EFORMAT,
                        "rows %lld..%lld: %lld values, %lld in the "
-                       "QC pass (the input changed?)",
-                       (long long)r0, (long long)r1, (long long)k,
+                       "first pass (the input changed?)",
+                       (long long)r0, (long long)r1, (long long)om->k,
                        (long long)need);
     return 0;
 }
 
-static sc_mat *outmat_new(sc_mat *in, const gene_map *gm, const qc *q,
-                          int normalize, double target)
+/*
+ * A matrix of the rows ROWS[0..N_ROWS) of IN (-1: an empty row), its
+ * columns through COL to N_OUT output columns (duplicates summed), as a
+ * callback source of DTYPE. NNZ: the values of each input row once
+ * remapped (borrowed), or NULL to count them now (a pass over the rows).
+ * TOTAL (per input row): write log1p(v / total * TARGET) instead of v.
+ */
+static sc_mat *outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
+                          const int32_t *col, int64_t n_out, int32_t *nnz,
+                          sc_dtype dtype, const float *total, double target)
 {
     outmat *om = calloc(1, sizeof *om);
+    sc_mat_info mi;
+    int64_t sum = 0;
 
     if (!om) {
         sc_fail(SC_ENOMEM, "out of memory");
         return NULL;
     }
+    sc_mat_get_info(in, &mi);
     om->in = in;
-    om->gm = gm;
-    om->q = q;
-    om->normalize = normalize;
+    om->rows = rows;
+    om->n_rows = n_rows;
+    om->nnz = nnz;
+    om->total = total;
     om->target = target;
-    if (remap_init(&om->r, gm) < 0) {
-        outmat_free(om);
-        return NULL;
+    if (remap_init(&om->r, col, n_out) < 0)
+        goto fail;
+    if (!nnz) {
+        int64_t step = block_rows(in);
+
+        om->own_nnz = 1;
+        if (!(om->nnz = calloc((size_t)(mi.n_rows ? mi.n_rows : 1),
+                               sizeof *om->nnz))) {
+            sc_fail(SC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (int64_t r = 0; r < n_rows; r += step)
+            if (outmat_each(om, r, r + step < n_rows ? r + step : n_rows,
+                            count_row) < 0)
+                goto fail;
     }
-    return sc_mat_new_callback(q->n_keep, gm->n_out, SC_DT_F32, q->nnz_out,
-                               outmat_read, om, outmat_free);
+    for (int64_t r = 0; r < n_rows; r++)
+        sum += rows[r] >= 0 ? om->nnz[rows[r]] : 0;
+    return sc_mat_new_callback(n_rows, n_out, dtype, sum, outmat_read, om,
+                               outmat_free);
+fail:
+    outmat_free(om);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1033,6 +1111,207 @@ static int subset_obsm(sc_elem *dst, const sc_elem *src, const qc *q,
 }
 
 /* ------------------------------------------------------------------------ */
+/* layers, obsp, varm, varp                                                 */
+
+/* The index arrays the kept elements' callback sources borrow until the
+ * output is written. */
+typedef struct extras {
+    int32_t *cell_col;  /* input cell -> output cell, -1 dropped */
+    int64_t *first_in;  /* output gene -> its first input entry, -1 none */
+    int32_t *first_col; /* input entry -> output gene if first, else -1 */
+    int32_t *ident;     /* 0, 1, 2, ... */
+    json_t *kept, *dropped;
+} extras;
+
+static void extras_release(extras *x)
+{
+    free(x->cell_col);
+    free(x->first_in);
+    free(x->first_col);
+    free(x->ident);
+    memset(x, 0, sizeof *x);
+}
+
+static int drop_elem(extras *x, const char *slot, const char *name,
+                     const char *why)
+{
+    sc_log_warn("%s['%s'] not kept: %s", slot, name, why);
+    if (json_array_append_new(x->dropped,
+                              json_pack("{s:s, s:s, s:s}", "slot", slot, "name",
+                                        name, "reason", why)) < 0)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int kept_elem(extras *x, sc_elem *dst, const char *slot, sc_elem *child)
+{
+    json_t *a = json_object_get(x->kept, slot);
+    int rc;
+
+    if (!child)
+        return *sc_errmsg() ? SC_ENOMEM : sc_fail(SC_ENOMEM, "out of memory");
+    if (!a) {
+        a = json_array();
+        json_object_set_new(x->kept, slot, a);
+    }
+    json_array_append_new(a, json_string(child->name));
+    rc = sc_elem_add_take(dst, child);
+    return rc;
+}
+
+/* A callback matrix NAME of ROWS x COL (see outmat_new), of the input's
+ * float type (float32 unless float64). */
+static sc_elem *sub_matrix(const char *name, sc_mat *in, const int64_t *rows,
+                           int64_t n_rows, const int32_t *col, int64_t n_out,
+                           int threads)
+{
+    sc_mat_info mi;
+    sc_mat *m;
+
+    sc_mat_get_info(in, &mi);
+    sc_mat_set_threads(in, threads);
+    m = outmat_new(in, rows, n_rows, col, n_out, NULL,
+                   mi.dtype == SC_DT_F64 ? SC_DT_F64 : SC_DT_F32, NULL, 0);
+    return m ? sc_elem_new_matrix_take(name, m) : NULL;
+}
+
+/*
+ * Carry the input's layers, obsp, varm and varp over to O where they can
+ * follow the output's cells and genes:
+ *   - layers of raw counts: the cells kept, genes mapped and duplicates
+ *     summed like X; other layers are dropped (summing duplicate genes is
+ *     only defined for counts), and so is the layer X came from;
+ *   - obsp: the kept cells' rows and columns;
+ *   - varm and varp: the row (and column) of the first input entry of each
+ *     output gene (values of duplicates are not summed: loadings and gene
+ *     graphs have no sum), NaN (varm) or empty (varp) for genes the input
+ *     lacks (--gene-space);
+ *   - layers, varm and varp belong to var: they are dropped when the
+ *     counts came with another var table (raw.var).
+ * Each kept or dropped element is listed in REP ("kept", "dropped").
+ */
+static int keep_extras(sc_hz *h, sc_adata *ad, const counts_src *cs,
+                       const gene_map *gm, const qc *q, sc_adata *o, extras *x,
+                       json_t *rep)
+{
+    const int same_var = cs->var == ad->var;
+    const char *not_var = "its genes are var's, the counts' are raw.var's";
+    int64_t max_cols = gm->n_in > ad->n_obs ? gm->n_in : ad->n_obs;
+    int rc = 0;
+
+    memset(x, 0, sizeof *x);
+    x->kept = json_object();
+    x->dropped = json_array();
+    x->cell_col =
+        malloc((size_t)(ad->n_obs ? ad->n_obs : 1) * sizeof *x->cell_col);
+    x->first_in =
+        malloc((size_t)(gm->n_out ? gm->n_out : 1) * sizeof *x->first_in);
+    x->first_col =
+        malloc((size_t)(gm->n_in ? gm->n_in : 1) * sizeof *x->first_col);
+    if (!x->kept || !x->dropped || !x->cell_col || !x->first_in ||
+        !x->first_col) {
+        json_decref(x->kept);
+        json_decref(x->dropped);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    json_object_set_new(rep, "kept", x->kept);
+    json_object_set_new(rep, "dropped", x->dropped);
+    for (int64_t i = 0; i < ad->n_obs; i++)
+        x->cell_col[i] = -1;
+    for (int64_t i = 0; i < q->n_keep; i++)
+        x->cell_col[q->rows[i]] = (int32_t)i;
+    for (int64_t g = 0; g < gm->n_out; g++)
+        x->first_in[g] = -1;
+    for (int64_t e = 0; e < gm->n_in; e++) {
+        int32_t c = gm->col[e];
+
+        x->first_col[e] = c >= 0 && x->first_in[c] < 0 ? c : -1;
+        if (c >= 0 && x->first_in[c] < 0)
+            x->first_in[c] = e;
+    }
+    for (size_t i = 0; rc == 0 && ad->layers && i < ad->layers->n_child; i++) {
+        sc_elem *l = ad->layers->child[i];
+        int yes;
+        int64_t nz;
+
+        if (l == cs->mat_elem)
+            continue;
+        if (!same_var)
+            rc = drop_elem(x, "layers", l->name, not_var);
+        else if (l->kind != SC_K_MATRIX || !l->mat)
+            rc = drop_elem(x, "layers", l->name, "not a matrix");
+        else if ((rc = looks_like_counts(l->mat, &yes, &nz)) < 0)
+            rc = sc_fail_ctx(rc, "layers/%s", l->name);
+        else if (!yes)
+            rc = drop_elem(x, "layers", l->name,
+                           "not raw counts (duplicate genes can only be "
+                           "summed for counts)");
+        else
+            rc = kept_elem(x, o->layers, "layers",
+                           sub_matrix(l->name, l->mat, q->rows, q->n_keep,
+                                      gm->col, gm->n_out, h->o.threads));
+    }
+    for (size_t i = 0; rc == 0 && ad->obsp && i < ad->obsp->n_child; i++) {
+        sc_elem *p = ad->obsp->child[i];
+
+        if (p->kind != SC_K_MATRIX || !p->mat)
+            rc = drop_elem(x, "obsp", p->name, "not a matrix");
+        else
+            rc = kept_elem(x, o->obsp, "obsp",
+                           sub_matrix(p->name, p->mat, q->rows, q->n_keep,
+                                      x->cell_col, q->n_keep, h->o.threads));
+    }
+    for (size_t i = 0; rc == 0 && ad->varm && i < ad->varm->n_child; i++) {
+        sc_elem *v = ad->varm->child[i];
+
+        if (!same_var) {
+            rc = drop_elem(x, "varm", v->name, not_var);
+        } else if (v->kind == SC_K_ARRAY && v->rank >= 1 &&
+                   v->dtype != SC_DT_STR && v->shape[0] == gm->n_in) {
+            rc = kept_elem(x, o->varm, "varm",
+                           hz_subset_rows(v, x->first_in, gm->n_out));
+        } else if (v->kind == SC_K_MATRIX && v->mat) {
+            sc_mat_info mi;
+
+            sc_mat_get_info(v->mat, &mi);
+            if (!x->ident) {
+                int64_t n = mi.n_cols > max_cols ? mi.n_cols : max_cols;
+
+                if (!(x->ident =
+                          malloc((size_t)(n ? n : 1) * sizeof *x->ident))) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                for (int64_t c = 0; c < n; c++)
+                    x->ident[c] = (int32_t)c;
+                max_cols = n;
+            }
+            if (mi.n_cols > max_cols)
+                rc = drop_elem(x, "varm", v->name, "too many columns");
+            else
+                rc = kept_elem(x, o->varm, "varm",
+                               sub_matrix(v->name, v->mat, x->first_in,
+                                          gm->n_out, x->ident, mi.n_cols,
+                                          h->o.threads));
+        } else {
+            rc = drop_elem(x, "varm", v->name,
+                           "not a numeric array or matrix of genes");
+        }
+    }
+    for (size_t i = 0; rc == 0 && ad->varp && i < ad->varp->n_child; i++) {
+        sc_elem *v = ad->varp->child[i];
+
+        if (!same_var)
+            rc = drop_elem(x, "varp", v->name, not_var);
+        else if (v->kind != SC_K_MATRIX || !v->mat)
+            rc = drop_elem(x, "varp", v->name, "not a matrix");
+        else
+            rc = kept_elem(x, o->varp, "varp",
+                           sub_matrix(v->name, v->mat, x->first_in, gm->n_out,
+                                      x->first_col, gm->n_out, h->o.threads));
+    }
+    return rc;
+}
 
 static void add_reason(sc_hz_result *res, const char *why)
 {
@@ -1045,14 +1324,17 @@ static void add_reason(sc_hz_result *res, const char *why)
 
 static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
                         const gene_map *gm, qc *q, const char *out,
-                        hash_job *hj, const char *in, int normalized)
+                        hash_job *hj, const char *in, int normalized,
+                        json_t *rep)
 {
+    extras ex;
     sc_adata *o = sc_adata_new(q->n_keep, gm->n_out);
     sc_write_opts wo = SC_WRITE_OPTS_INIT;
     sc_elem *obs = NULL, *uns, *x;
     int rc = 0;
     int species_out = sc_genes_species_index(gm->ref);
 
+    memset(&ex, 0, sizeof ex);
     if (!o)
         return SC_ENOMEM;
     wo.compress_level = h->o.compress_level;
@@ -1103,8 +1385,8 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     }
     if ((rc = subset_obsm(o->obsm, ad->obsm, q, ad->n_obs)) < 0)
         goto out;
-    if (ad->obsp && ad->obsp->n_child)
-        sc_log_warn("obsp not kept (cell graphs are recomputed downstream)");
+    if ((rc = keep_extras(h, ad, cs, gm, q, o, &ex, rep)) < 0)
+        goto out;
     /* uns: the input's, plus organism, harmonize and provenance */
     sc_elem_free(o->uns);
     o->uns = uns = take_dict(&ad->uns, "uns");
@@ -1140,16 +1422,19 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     }
     /* X and the optional normalized layer */
     if (!(x = sc_elem_new_matrix_take(
-              "X", outmat_new(cs->mat_elem->mat, gm, q, 0, 0)))) {
+              "X", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep, gm->col,
+                              gm->n_out, q->nnz, SC_DT_F32, NULL, 0)))) {
         rc = SC_ENOMEM;
         goto out;
     }
     o->X = x;
     if (h->o.normalize && !normalized &&
-        (rc = add_take(o->layers,
-                       sc_elem_new_matrix_take(
-                           "log1p_norm", outmat_new(cs->mat_elem->mat, gm, q, 1,
-                                                    h->o.target_sum)))) < 0)
+        (rc = add_take(
+             o->layers,
+             sc_elem_new_matrix_take(
+                 "log1p_norm", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep,
+                                          gm->col, gm->n_out, q->nnz, SC_DT_F32,
+                                          q->total, h->o.target_sum)))) < 0)
         goto out;
     wo.progress = sc_progress_new("writing", 0, 0, h->o.progress);
     sc_progress_set_unit(wo.progress, "cells");
@@ -1157,6 +1442,7 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     sc_progress_done(wo.progress);
 out:
     sc_adata_close(o);
+    extras_release(&ex);
     return rc;
 }
 
@@ -1307,7 +1593,8 @@ verdict:
     }
     if (res->refused)
         goto out;
-    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized)) < 0)
+    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized,
+                           rep)) < 0)
         goto out;
     res->n_obs = q.n_keep;
     res->n_vars = gm.n_out;

@@ -29,7 +29,10 @@
  *     <column>__original; plus the QC columns n_genes, total_counts,
  *     pct_counts_mt, pct_counts_ribo, pct_counts_hb and qc_outlier;
  *   - uns = the input's, plus organism_ontology_term_id, 'harmonize'
- *     (settings and reference versions) and a 'provenance' row.
+ *     (settings and reference versions) and a 'provenance' row;
+ *   - layers of raw counts mapped and summed like X (others dropped), obsp
+ *     on the kept cells, varm / varp on the first input entry of each
+ *     output gene (see sc-harmonize(1)).
  * Cells under the QC thresholds are dropped; a dataset that cannot be used
  * (no raw counts, too few cells or mapped genes, several species) is
  * refused: the result says why and nothing is written.

@@ -109,8 +109,9 @@ int hz_assay_class(const sc_elem *obs, int64_t n, const sc_onto *o,
 int hz_meta_needs_onto(const sc_elem *obs);
 
 /* A copy of the rows KEEP[0..N_KEEP) of E (a column, dataframe, or an
- * array whose first axis is the rows), named like E. NULL when out of
- * memory or when E's kind has no rows (sc_errmsg says which). */
+ * array whose first axis is the rows), named like E. In an array, a KEEP
+ * of -1 gives a row of NaN (floats), 0 (other numbers) or "" (strings). NULL
+ * when out of memory or when E's kind has no rows (sc_errmsg says which). */
 sc_elem *hz_subset_rows(const sc_elem *e, const int64_t *keep, int64_t n_keep);
 
 /* The harmonizer's state (sc_hz is opaque outside these files). */

@@ -1,6 +1,7 @@
 /* sc_harmonize_meta: obs rewrites from older CELLxGENE layouts to schema 7. */
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,19 +568,29 @@ static sc_elem *subset_array(const sc_elem *e, const int64_t *keep, int64_t nk)
     if (!(o = sc_elem_new_array(e->name, e->dtype, e->rank, shape)))
         return NULL;
     for (int64_t i = 0; i < nk; i++) {
-        if (e->dtype == SC_DT_STR) {
-            char **src = (char **)e->data + keep[i] * row;
+        char *dst = (char *)o->data + (size_t)(i * row) * isz;
+
+        if (keep[i] < 0 && e->dtype != SC_DT_STR) {
+            /* a row the input lacks: NaN, or 0 */
+            for (int64_t j = 0; j < row; j++)
+                if (e->dtype == SC_DT_F32)
+                    ((float *)dst)[j] = NAN;
+                else if (e->dtype == SC_DT_F64)
+                    ((double *)dst)[j] = NAN;
+                else
+                    memset(dst + (size_t)j * isz, 0, isz);
+        } else if (e->dtype == SC_DT_STR) {
+            char **src = keep[i] < 0 ? NULL : (char **)e->data + keep[i] * row;
             char **dst = (char **)o->data + i * row;
 
             for (int64_t j = 0; j < row; j++)
-                if (!(dst[j] = strdup(src[j] ? src[j] : ""))) {
+                if (!(dst[j] = strdup(src && src[j] ? src[j] : ""))) {
                     sc_elem_free(o);
                     sc_fail(SC_ENOMEM, "out of memory");
                     return NULL;
                 }
         } else {
-            memcpy((char *)o->data + (size_t)(i * row) * isz,
-                   (const char *)e->data + (size_t)(keep[i] * row) * isz,
+            memcpy(dst, (const char *)e->data + (size_t)(keep[i] * row) * isz,
                    (size_t)row * isz);
         }
     }

@@ -405,3 +405,54 @@ for p in sys.argv[1:]:
     run -2 --separate-stderr sc-harmonize --targeted-assays 'EFO:1,not a term' "$c/ds003.h5ad"
     [[ $stderr == *"not a term"* ]]
 }
+
+# ---- layers, obsp, varm, varp ----
+
+@test "sc-harmonize: layers, obsp, varm and varp follow the kept cells and genes" {
+    local c
+    c=$(corpus)
+    # ds006: human, with version and PAR_Y duplicates to sum
+    /usr/bin/python3 -c '
+import anndata, numpy as np, scipy.sparse as sp, sys
+a = anndata.read_h5ad(sys.argv[1])
+rng = np.random.default_rng(1)
+X = sp.csr_matrix(a.X)
+a.layers["spliced"] = X.copy()                      # counts: kept, summed
+a.layers["lognorm"] = X.copy(); a.layers["lognorm"].data = np.log1p(X.data) + 0.5
+g = sp.random(a.n_obs, a.n_obs, density=0.02, format="csr", random_state=2, dtype=np.float32)
+a.obsp["connectivities"] = g
+a.obsp["dense"] = g.toarray()
+a.varm["PCs"] = rng.normal(size=(a.n_vars, 3)).astype(np.float32)
+a.varp["corr"] = sp.random(a.n_vars, a.n_vars, density=0.001, format="csr", random_state=3)
+a.write_h5ad(sys.argv[2])' "$c/ds006.h5ad" "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    [[ $stderr == *"layers['lognorm'] not kept: not raw counts"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, json, numpy as np, sys
+a = anndata.read_h5ad(sys.argv[1])
+b = anndata.read_h5ad(sys.argv[2])
+r = json.load(open(sys.argv[3]))
+print(sorted(r["kept"].items()), [d["name"] for d in r["dropped"]])
+assert (b.layers["spliced"] != b.X).nnz == 0 and r["genes"]["n_duplicate_entries"] > 0
+cells = a.obs_names.get_indexer(b.obs_names)
+assert (cells >= 0).all() and len(cells) < a.n_obs
+want = a.obsp["connectivities"][cells][:, cells]
+assert abs(b.obsp["connectivities"] - want).max() == 0
+assert abs(b.obsp["dense"] - want).max() < 1e-6
+# the first input entry of each output gene
+mapped = r["genes"]["mapped"]
+first = {}
+for i, g in enumerate(mapped):
+    if g is not None and g not in first:
+        first[g] = i
+rows = [first[g] for g in b.var_names]
+assert np.array_equal(b.varm["PCs"], a.varm["PCs"][rows])
+assert abs(b.varp["corr"] - a.varp["corr"][rows][:, rows]).max() < 1e-12
+print("ok")' "$BATS_TEST_TMPDIR/in.h5ad" "$BATS_TEST_TMPDIR/o/in.h5ad" \
+        "$BATS_TEST_TMPDIR/o/in.report.json"
+    echo "$output"
+    [[ ${lines[0]} == "[('layers', ['spliced']), ('obsp', ['connectivities', 'dense']), ('varm', ['PCs']), ('varp', ['corr'])] ['lognorm']" ]]
+    [[ ${lines[1]} == ok ]]
+}
