@@ -521,16 +521,198 @@ static int64_t block_rows(sc_mat *m)
     return rows < 1 ? 1 : rows;
 }
 
+/* ---- reading row blocks one ahead, in a helper thread ---- */
+
+/* While the caller works on one block, a helper thread reads the next one
+ * into the other buffer. The matrix is only touched by the helper between
+ * prefetch_start and prefetch_get (an sc_mat is used by one thread at a
+ * time). */
+typedef struct prefetch {
+    sc_mat *m;
+    pthread_t th;
+    int running, cur, rc;
+    int64_t r0, r1; /* the rows being read, or -1 */
+    sc_block b[2];
+    char err[512];
+} prefetch;
+
+static void prefetch_init(prefetch *p, sc_mat *m)
+{
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->r0 = p->r1 = -1;
+    p->b[0] = (sc_block)SC_BLOCK_INIT;
+    p->b[1] = (sc_block)SC_BLOCK_INIT;
+}
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *p = arg;
+
+    p->rc = sc_mat_read_rows(p->m, p->r0, p->r1, &p->b[p->cur ^ 1]);
+    if (p->rc < 0)
+        snprintf(p->err, sizeof p->err, "%s", sc_errmsg());
+    return NULL;
+}
+
+/* Start reading rows [R0, R1) (a thread, or now if none can start). */
+static void prefetch_start(prefetch *p, int64_t r0, int64_t r1)
+{
+    p->r0 = r0;
+    p->r1 = r1;
+    p->running = pthread_create(&p->th, NULL, prefetch_main, p) == 0;
+    if (!p->running)
+        prefetch_main(p);
+}
+
+/* Wait for the rows started, then *B is their block (valid until the next
+ * prefetch_get). */
+static int prefetch_get(prefetch *p, sc_block **b)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    if (p->rc < 0)
+        return sc_fail(p->rc, "%s", p->err);
+    p->cur ^= 1;
+    *b = &p->b[p->cur];
+    return 0;
+}
+
+static void prefetch_release(prefetch *p)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    sc_block_release(&p->b[0]);
+    sc_block_release(&p->b[1]);
+}
+
+/* Per input column, for the QC pass without remapping: the QC group of
+ * its output column (0 mt, 1 ribo, 2 hb, 3 none) and whether that column
+ * has other entries too (then n_genes counts it once per row). */
+typedef struct qc_cols {
+    uint8_t *code, *dup;
+    int64_t *stamp; /* per output column */
+} qc_cols;
+
+static void qc_cols_release(qc_cols *t)
+{
+    free(t->code);
+    free(t->dup);
+    free(t->stamp);
+}
+
+static int qc_cols_init(qc_cols *t, const gene_map *gm, const unsigned *grp)
+{
+    int32_t *n_in = calloc((size_t)(gm->n_out ? gm->n_out : 1), sizeof *n_in);
+
+    t->code = malloc((size_t)(gm->n_in ? gm->n_in : 1));
+    t->dup = malloc((size_t)(gm->n_in ? gm->n_in : 1));
+    t->stamp = malloc((size_t)(gm->n_out ? gm->n_out : 1) * sizeof *t->stamp);
+    if (!n_in || !t->code || !t->dup || !t->stamp) {
+        free(n_in);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (int64_t j = 0; j < gm->n_in; j++)
+        if (gm->col[j] >= 0)
+            n_in[gm->col[j]]++;
+    for (int64_t c = 0; c < gm->n_out; c++)
+        t->stamp[c] = -1;
+    for (int64_t j = 0; j < gm->n_in; j++) {
+        int32_t o = gm->col[j];
+
+        t->code[j] = o < 0                   ? 3
+                     : grp[o] & SC_GENE_MT   ? 0
+                     : grp[o] & SC_GENE_RIBO ? 1
+                     : grp[o] & SC_GENE_HB   ? 2
+                                             : 3;
+        t->dup[j] = o >= 0 && n_in[o] > 1;
+    }
+    free(n_in);
+    return 0;
+}
+
+/* The QC numbers of row I of B straight from the input entries: the sums
+ * need no remapping, and n_genes only a stamp on duplicated columns.
+ * Valid for non-negative values (a duplicate's sum is then 0 only if all
+ * its entries are): returns 1, without touching *DROP, when the row has a
+ * negative value. */
+static int qc_row_direct(qc_cols *t, const int32_t *col, const sc_block *b,
+                         int64_t i, int64_t id, double *tot, double g[4],
+                         int32_t *ng, double *drop)
+{
+    double d = 0, sum = 0;
+    int32_t n = 0;
+    int neg = 0;
+
+    if (b->dense) {
+        const double *v = b->vals + i * b->n_cols;
+
+        for (int64_t j = 0; j < b->n_cols; j++) {
+            int32_t o = col[j];
+
+            if (v[j] == 0)
+                continue;
+            if (o < 0) {
+                d += v[j];
+                continue;
+            }
+            neg |= v[j] < 0;
+            sum += v[j];
+            g[t->code[j]] += v[j];
+            if (!t->dup[j])
+                n++;
+            else if (t->stamp[o] != id) {
+                t->stamp[o] = id;
+                n++;
+            }
+        }
+    } else {
+        for (int64_t k = b->indptr[i]; k < b->indptr[i + 1]; k++) {
+            int32_t j = b->indices[k], o = col[j];
+            double v = b->vals[k];
+
+            if (o < 0) {
+                d += v;
+                continue;
+            }
+            if (v == 0)
+                continue;
+            neg |= v < 0;
+            sum += v;
+            g[t->code[j]] += v;
+            if (!t->dup[j])
+                n++;
+            else if (t->stamp[o] != id) {
+                t->stamp[o] = id;
+                n++;
+            }
+        }
+    }
+    if (neg)
+        return 1;
+    *tot = sum;
+    *ng = n;
+    *drop += d;
+    return 0;
+}
+
 static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
 {
     sc_progress *prog;
     sc_mat_info in;
-    sc_block b = SC_BLOCK_INIT;
+    prefetch pf;
+    sc_block *b = NULL;
     remap r;
+    qc_cols t;
     unsigned *grp = NULL;
-    int64_t step = block_rows(m);
+    int64_t step = block_rows(m), id = 0;
     int rc;
 
+    memset(&t, 0, sizeof t);
     sc_mat_get_info(m, &in);
     q->n = in.n_rows;
     size_t n = (size_t)(q->n ? q->n : 1);
@@ -551,34 +733,49 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
     }
     for (int64_t c = 0; c < gm->n_out; c++)
         grp[c] = sc_genes_qc_group(gm->ref, gm->out_gene[c]);
-    if ((rc = remap_init(&r, gm->col, gm->n_out)) < 0) {
+    if ((rc = remap_init(&r, gm->col, gm->n_out)) < 0 ||
+        (rc = qc_cols_init(&t, gm, grp)) < 0) {
+        remap_release(&r);
+        qc_cols_release(&t);
         free(grp);
         return rc;
     }
+    prefetch_init(&pf, m);
     prog = sc_progress_new("QC", (uint64_t)in.n_rows, 0, mode);
     sc_progress_set_unit(prog, "cells");
+    if (in.n_rows > 0)
+        prefetch_start(&pf, 0, step < in.n_rows ? step : in.n_rows);
     for (int64_t r0 = 0; r0 < in.n_rows; r0 += step) {
-        int64_t r1 = r0 + step < in.n_rows ? r0 + step : in.n_rows;
+        int64_t r2 = r0 + 2 * step < in.n_rows ? r0 + 2 * step : in.n_rows;
 
-        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
+        if ((rc = prefetch_get(&pf, &b)) < 0)
             break;
-        for (int64_t i = 0; i < b.n_rows; i++) {
-            double tot = 0, g[3] = {0, 0, 0};
+        if (r0 + step < in.n_rows)
+            prefetch_start(&pf, r0 + step, r2);
+        for (int64_t i = 0; i < b->n_rows; i++) {
+            double tot = 0, g[4] = {0, 0, 0, 0};
             int32_t ng = 0;
 
-            remap_row(&r, &b, i, &q->sum_dropped);
-            for (int64_t t = 0; t < r.n_touched; t++) {
-                int32_t o = r.touched[t];
-                double v = r.acc[o];
+            if (qc_row_direct(&t, gm->col, b, i, ++id, &tot, g, &ng,
+                              &q->sum_dropped)) {
+                /* negative values: sums of duplicates may cancel out */
+                tot = 0;
+                ng = 0;
+                g[0] = g[1] = g[2] = 0;
+                remap_row(&r, b, i, &q->sum_dropped);
+                for (int64_t k = 0; k < r.n_touched; k++) {
+                    int32_t o = r.touched[k];
+                    double v = r.acc[o];
 
-                tot += v;
-                ng += v != 0;
-                if (grp[o] & SC_GENE_MT)
-                    g[0] += v;
-                else if (grp[o] & SC_GENE_RIBO)
-                    g[1] += v;
-                else if (grp[o] & SC_GENE_HB)
-                    g[2] += v;
+                    tot += v;
+                    ng += v != 0;
+                    if (grp[o] & SC_GENE_MT)
+                        g[0] += v;
+                    else if (grp[o] & SC_GENE_RIBO)
+                        g[1] += v;
+                    else if (grp[o] & SC_GENE_HB)
+                        g[2] += v;
+                }
             }
             int64_t c = r0 + i;
 
@@ -590,12 +787,13 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
             q->pct_hb[c] = tot > 0 ? (float)(100 * g[2] / tot) : 0;
             q->sum_out += tot;
         }
-        sc_progress_add(prog, (uint64_t)b.n_rows);
+        sc_progress_add(prog, (uint64_t)b->n_rows);
     }
     sc_progress_done(prog);
     q->sum_in = q->sum_out + q->sum_dropped;
+    prefetch_release(&pf);
     remap_release(&r);
-    sc_block_release(&b);
+    qc_cols_release(&t);
     free(grp);
     return rc;
 }
