@@ -580,6 +580,17 @@ static int prefetch_get(prefetch *p, sc_block **b)
     return 0;
 }
 
+/* Wait for the rows started and forget them. */
+static void prefetch_cancel(prefetch *p)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    p->rc = 0;
+    p->r0 = p->r1 = -1;
+}
+
 static void prefetch_release(prefetch *p)
 {
     if (p->running) {
@@ -904,12 +915,15 @@ typedef struct outmat {
     double dropped;
     sc_block *blk; /* outmat_read: the block being filled, from row */
     int64_t blk_r0, k;
+    int monotone; /* ROWS all >= 0 and increasing: whole spans are read */
+    prefetch pf;  /* the next span, read ahead */
 } outmat;
 
 static void outmat_free(void *ud)
 {
     outmat *om = ud;
 
+    prefetch_release(&om->pf);
     remap_release(&om->r);
     sc_block_release(&om->b);
     if (om->own_nnz)
@@ -982,6 +996,40 @@ static int put_row(outmat *om, int64_t x)
     return 0;
 }
 
+/* Whether the input rows of output rows [R0, R1) are worth reading as one
+ * span (few dropped rows in between). */
+static int span_ok(const outmat *om, int64_t r0, int64_t r1)
+{
+    return om->monotone && r1 > r0 &&
+           om->rows[r1 - 1] + 1 - om->rows[r0] <= 4 * (r1 - r0) + 64;
+}
+
+/* Output rows [R0, R1) from one read of their input span, the span of the
+ * next call (of the same size, as writers ask) read ahead meanwhile. */
+static int outmat_span(outmat *om, int64_t r0, int64_t r1)
+{
+    int64_t a = om->rows[r0], e = om->rows[r1 - 1] + 1;
+    int64_t n2 = r1 + (r1 - r0) < om->n_rows ? r1 + (r1 - r0) : om->n_rows;
+    sc_block *b = NULL;
+    int rc;
+
+    if (om->pf.r0 != a || om->pf.r1 != e) {
+        prefetch_cancel(&om->pf);
+        prefetch_start(&om->pf, a, e);
+    }
+    if ((rc = prefetch_get(&om->pf, &b)) < 0)
+        return rc;
+    om->pf.r0 = om->pf.r1 = -1;
+    if (r1 < om->n_rows && span_ok(om, r1, n2))
+        prefetch_start(&om->pf, om->rows[r1], om->rows[n2 - 1] + 1);
+    for (int64_t x = r0; x < r1; x++) {
+        remap_row(&om->r, b, om->rows[x] - a, &om->dropped);
+        if ((rc = put_row(om, x)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
 {
     outmat *om = ud;
@@ -996,7 +1044,13 @@ static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
     om->blk = blk;
     om->blk_r0 = r0;
     om->k = 0;
-    if ((rc = outmat_each(om, r0, r1, put_row)) < 0)
+    if (span_ok(om, r0, r1))
+        rc = outmat_span(om, r0, r1);
+    else {
+        prefetch_cancel(&om->pf); /* the input is ours again */
+        rc = outmat_each(om, r0, r1, put_row);
+    }
+    if (rc < 0)
         return rc;
     if (om->k != need)
         return sc_fail(SC_EFORMAT,
@@ -1027,6 +1081,10 @@ static sc_mat *outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
         return NULL;
     }
     sc_mat_get_info(in, &mi);
+    prefetch_init(&om->pf, in);
+    om->monotone = 1;
+    for (int64_t r = 0; r < n_rows && om->monotone; r++)
+        om->monotone = rows[r] >= 0 && (r == 0 || rows[r] > rows[r - 1]);
     om->in = in;
     om->rows = rows;
     om->n_rows = n_rows;
