@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sc_genes.h"
@@ -490,6 +493,8 @@ typedef struct qc {
     int64_t n_keep, n_outlier, n_low;
     int64_t *rows; /* kept input rows */
     int64_t nnz_out;
+    int spill_fd;        /* the remapped rows of the QC pass, or -1 */
+    uint32_t *spill_len; /* bytes of each input row there */
 } qc;
 
 static void qc_release(qc *q)
@@ -503,7 +508,136 @@ static void qc_release(qc *q)
     free(q->keep);
     free(q->outlier);
     free(q->rows);
+    free(q->spill_len);
+    if (q->spill_fd >= 0)
+        close(q->spill_fd);
     memset(q, 0, sizeof *q);
+    q->spill_fd = -1;
+}
+
+/* ---- the spill: the QC pass's remapped rows, for the writing pass ----
+ *
+ * Reading and inflating the input a second time costs a quarter of a run;
+ * instead the QC pass writes each row as it will be written (output
+ * columns in order, duplicates summed) to an unlinked file beside the
+ * output, compactly: the number of values, then per value the column's
+ * distance to the previous one and the value, as LEB128 varints (a count
+ * v as 2v, anything else as 1 and the 8 bytes of the double). Counts take
+ * about two bytes a value. */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static const uint8_t *get_varint(const uint8_t *p, const uint8_t *end,
+                                 uint64_t *v)
+{
+    uint64_t x = 0;
+    int sh = 0;
+
+    while (p < end && sh < 64) {
+        x |= (uint64_t)(*p & 0x7f) << sh;
+        if (!(*p++ & 0x80)) {
+            *v = x;
+            return p;
+        }
+        sh += 7;
+    }
+    return NULL;
+}
+
+/* Encode the row in R (touched columns in order, sums in acc) into *BUF
+ * (grown as needed); returns its size, or 0 when out of memory. */
+static size_t spill_encode(const remap *r, uint8_t **buf, size_t *cap)
+{
+    size_t need = 10 + (size_t)r->n_touched * 20, k = 0;
+    int64_t n = 0, prev = -1;
+
+    if (need > *cap) {
+        uint8_t *p = realloc(*buf, need);
+
+        if (!p)
+            return 0;
+        *buf = p;
+        *cap = need;
+    }
+    for (int64_t t = 0; t < r->n_touched; t++)
+        n += r->acc[r->touched[t]] != 0;
+    k += put_varint(*buf + k, (uint64_t)n);
+    for (int64_t t = 0; t < r->n_touched; t++) {
+        int32_t o = r->touched[t];
+        double v = r->acc[o];
+
+        if (v == 0)
+            continue;
+        k += put_varint(*buf + k, (uint64_t)(o - prev));
+        prev = o;
+        if (v > 0 && v < 4e15 && v == floor(v)) {
+            k += put_varint(*buf + k, (uint64_t)v << 1);
+        } else {
+            (*buf)[k++] = 1;
+            memcpy(*buf + k, &v, sizeof v);
+            k += sizeof v;
+        }
+    }
+    return k;
+}
+
+/* Decode the row at P (of LEN bytes) into R as remap_row leaves it. */
+static int spill_decode(remap *r, const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t n, d, tag;
+    int64_t prev = -1;
+
+    if (!(p = get_varint(p, end, &n)) || (int64_t)n > r->n_out)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        double v;
+
+        if (!(p = get_varint(p, end, &d)) || prev + (int64_t)d >= r->n_out ||
+            !(p = get_varint(p, end, &tag)))
+            return -1;
+        prev += (int64_t)d;
+        if (tag & 1) {
+            if (end - p < (ptrdiff_t)sizeof v)
+                return -1;
+            memcpy(&v, p, sizeof v);
+            p += sizeof v;
+        } else {
+            v = (double)(tag >> 1);
+        }
+        r->acc[prev] = v;
+        r->touched[i] = (int32_t)prev;
+    }
+    r->n_touched = (int64_t)n;
+    return 0;
+}
+
+/* An unlinked temporary file beside PATH, open for reading and writing,
+ * or -1 (with a warning: the writing pass then reads the input again). */
+static int spill_open(const char *path)
+{
+    char tmp[4096];
+    int fd;
+
+    snprintf(tmp, sizeof tmp, "%s.spill.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sc_log_warn("cannot create '%s': %s (the input is read twice)", tmp,
+                    strerror(errno));
+        return -1;
+    }
+    unlink(tmp);
+    return fd;
 }
 
 static int64_t block_rows(sc_mat *m)
@@ -711,8 +845,15 @@ static int qc_row_direct(qc_cols *t, const int32_t *col, const sc_block *b,
     return 0;
 }
 
-static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
+/* The QC pass: per-cell numbers into Q; with SPILL_PATH, also the
+ * remapped rows into a spill file beside it (see above). */
+static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode,
+                   const char *spill_path)
 {
+    FILE *fp = NULL;
+    uint8_t *eb = NULL;
+    size_t ecap = 0;
+    int spill = 0, spill_bad = 0;
     sc_progress *prog;
     sc_mat_info in;
     prefetch pf;
@@ -751,6 +892,26 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
         free(grp);
         return rc;
     }
+    if (spill_path && (q->spill_fd = spill_open(spill_path)) >= 0) {
+        int fd2 = dup(q->spill_fd);
+
+        q->spill_len = malloc(n * sizeof *q->spill_len);
+        fp = fd2 >= 0 ? fdopen(fd2, "wb") : NULL;
+        if (!fp && fd2 >= 0)
+            close(fd2);
+        if (!q->spill_len || !fp ||
+            setvbuf(fp, NULL, _IOFBF, (size_t)1 << 22) != 0) {
+            sc_log_warn("cannot set up the spill file (the input is read "
+                        "twice)");
+            if (fp)
+                fclose(fp);
+            fp = NULL;
+            close(q->spill_fd);
+            q->spill_fd = -1;
+        } else {
+            spill = 1;
+        }
+    }
     prefetch_init(&pf, m);
     prog = sc_progress_new("QC", (uint64_t)in.n_rows, 0, mode);
     sc_progress_set_unit(prog, "cells");
@@ -767,9 +928,10 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
             double tot = 0, g[4] = {0, 0, 0, 0};
             int32_t ng = 0;
 
-            if (qc_row_direct(&t, gm->col, b, i, ++id, &tot, g, &ng,
-                              &q->sum_dropped)) {
-                /* negative values: sums of duplicates may cancel out */
+            if (spill || qc_row_direct(&t, gm->col, b, i, ++id, &tot, g, &ng,
+                                       &q->sum_dropped)) {
+                /* the spill needs the remapped row; and with negative
+                 * values, sums of duplicates may cancel out */
                 tot = 0;
                 ng = 0;
                 g[0] = g[1] = g[2] = 0;
@@ -790,6 +952,17 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
             }
             int64_t c = r0 + i;
 
+            if (spill) {
+                size_t k = spill_encode(&r, &eb, &ecap);
+
+                if (k == 0) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                if (k > UINT32_MAX || fwrite(eb, 1, k, fp) != k)
+                    spill_bad = 1;
+                q->spill_len[c] = (uint32_t)k;
+            }
             q->n_genes[c] = ng;
             q->nnz[c] = ng;
             q->total[c] = (float)tot;
@@ -798,10 +971,21 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
             q->pct_hb[c] = tot > 0 ? (float)(100 * g[2] / tot) : 0;
             q->sum_out += tot;
         }
+        if (rc < 0)
+            break;
         sc_progress_add(prog, (uint64_t)b->n_rows);
     }
     sc_progress_done(prog);
     q->sum_in = q->sum_out + q->sum_dropped;
+    if (fp && (fclose(fp) != 0 || spill_bad || rc < 0)) {
+        if (rc == 0)
+            sc_log_warn("cannot write the spill file: %s (the input is read "
+                        "twice)",
+                        strerror(errno));
+        close(q->spill_fd);
+        q->spill_fd = -1;
+    }
+    free(eb);
     prefetch_release(&pf);
     remap_release(&r);
     qc_cols_release(&t);
@@ -917,6 +1101,11 @@ typedef struct outmat {
     int64_t blk_r0, k;
     int monotone; /* ROWS all >= 0 and increasing: whole spans are read */
     prefetch pf;  /* the next span, read ahead */
+    int fd;       /* the spill file to read instead of IN, or -1 */
+    const uint32_t *len; /* its bytes per input row */
+    int64_t next, off;   /* the input row at offset OFF */
+    uint8_t *sbuf;       /* bytes [sbuf_off, sbuf_off + sbuf_n) of it */
+    int64_t sbuf_off, sbuf_n, sbuf_cap;
 } outmat;
 
 static void outmat_free(void *ud)
@@ -924,6 +1113,7 @@ static void outmat_free(void *ud)
     outmat *om = ud;
 
     prefetch_release(&om->pf);
+    free(om->sbuf);
     remap_release(&om->r);
     sc_block_release(&om->b);
     if (om->own_nnz)
@@ -1030,6 +1220,63 @@ static int outmat_span(outmat *om, int64_t r0, int64_t r1)
     return 0;
 }
 
+/* Output rows [R0, R1) from the spill file (rows in increasing order). */
+static int outmat_spill(outmat *om, int64_t r0, int64_t r1)
+{
+    int rc;
+
+    for (int64_t x = r0; x < r1; x++) {
+        int64_t t = om->rows[x], l;
+
+        if (t < om->next) { /* asked again: start over */
+            om->next = 0;
+            om->off = 0;
+        }
+        while (om->next < t)
+            om->off += om->len[om->next++];
+        l = om->len[t];
+        if (om->off < om->sbuf_off || om->off + l > om->sbuf_off + om->sbuf_n) {
+            int64_t want = l > ((int64_t)1 << 22) ? l : (int64_t)1 << 22;
+
+            if (want > om->sbuf_cap) {
+                uint8_t *p = realloc(om->sbuf, (size_t)want);
+
+                if (!p)
+                    return sc_fail(SC_ENOMEM, "out of memory");
+                om->sbuf = p;
+                om->sbuf_cap = want;
+            }
+            om->sbuf_off = om->off;
+            om->sbuf_n = 0;
+            while (om->sbuf_n < want) {
+                ssize_t got = pread(om->fd, om->sbuf + om->sbuf_n,
+                                    (size_t)(want - om->sbuf_n),
+                                    (off_t)(om->off + om->sbuf_n));
+
+                if (got < 0 && errno == EINTR)
+                    continue;
+                if (got < 0)
+                    return sc_fail(SC_EIO, "cannot read the spill file: %s",
+                                   strerror(errno));
+                if (got == 0)
+                    break;
+                om->sbuf_n += got;
+            }
+            if (om->sbuf_n < l)
+                return sc_fail(SC_EIO, "the spill file is short");
+        }
+        if (spill_decode(&om->r, om->sbuf + (om->off - om->sbuf_off),
+                         (size_t)l) < 0)
+            return sc_fail(SC_ECORRUPT,
+                           "row %lld of the spill file is "
+                           "damaged",
+                           (long long)t);
+        if ((rc = put_row(om, x)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
 {
     outmat *om = ud;
@@ -1044,7 +1291,9 @@ static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
     om->blk = blk;
     om->blk_r0 = r0;
     om->k = 0;
-    if (span_ok(om, r0, r1))
+    if (om->fd >= 0)
+        rc = outmat_spill(om, r0, r1);
+    else if (span_ok(om, r0, r1))
         rc = outmat_span(om, r0, r1);
     else {
         prefetch_cancel(&om->pf); /* the input is ours again */
@@ -1070,7 +1319,8 @@ static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
  */
 static sc_mat *outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
                           const int32_t *col, int64_t n_out, int32_t *nnz,
-                          sc_dtype dtype, const float *total, double target)
+                          sc_dtype dtype, const float *total, double target,
+                          const qc *spill)
 {
     outmat *om = calloc(1, sizeof *om);
     sc_mat_info mi;
@@ -1082,6 +1332,8 @@ static sc_mat *outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
     }
     sc_mat_get_info(in, &mi);
     prefetch_init(&om->pf, in);
+    om->fd = spill && nnz ? spill->spill_fd : -1;
+    om->len = spill ? spill->spill_len : NULL;
     om->monotone = 1;
     for (int64_t r = 0; r < n_rows && om->monotone; r++)
         om->monotone = rows[r] >= 0 && (r == 0 || rows[r] > rows[r - 1]);
@@ -1427,7 +1679,8 @@ static sc_elem *sub_matrix(const char *name, sc_mat *in, const int64_t *rows,
     sc_mat_get_info(in, &mi);
     sc_mat_set_threads(in, threads);
     m = outmat_new(in, rows, n_rows, col, n_out, NULL,
-                   mi.dtype == SC_DT_F64 ? SC_DT_F64 : SC_DT_F32, NULL, 0);
+                   mi.dtype == SC_DT_F64 ? SC_DT_F64 : SC_DT_F32, NULL, 0,
+                   NULL);
     return m ? sc_elem_new_matrix_take(name, m) : NULL;
 }
 
@@ -1679,7 +1932,7 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     /* X and the optional normalized layer */
     if (!(x = sc_elem_new_matrix_take(
               "X", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep, gm->col,
-                              gm->n_out, q->nnz, SC_DT_F32, NULL, 0)))) {
+                              gm->n_out, q->nnz, SC_DT_F32, NULL, 0, q)))) {
         rc = SC_ENOMEM;
         goto out;
     }
@@ -1690,7 +1943,7 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
              sc_elem_new_matrix_take(
                  "log1p_norm", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep,
                                           gm->col, gm->n_out, q->nnz, SC_DT_F32,
-                                          q->total, h->o.target_sum)))) < 0)
+                                          q->total, h->o.target_sum, q)))) < 0)
         goto out;
     wo.progress = sc_progress_new("writing", 0, 0, h->o.progress);
     sc_progress_set_unit(wo.progress, "cells");
@@ -1722,6 +1975,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
     h->used_species = 0;
     h->used_onto = 0;
     memset(&q, 0, sizeof q);
+    q.spill_fd = -1;
     if (!rep || !rw) {
         json_decref(rep);
         json_decref(rw);
@@ -1826,7 +2080,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
             add_reason(res, "too_few_genes");
     }
     if (!res->refused) {
-        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress)) < 0 ||
+        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress, out)) < 0 ||
             (rc = qc_filter(&h->o, &q, rep)) < 0)
             goto out;
         json_object_set_new(rep, "total_counts_in", json_real(q.sum_in));

@@ -37,8 +37,12 @@
  * (no raw counts, too few cells or mapped genes, several species) is
  * refused: the result says why and nothing is written.
  *
- * Memory: X is read twice in row blocks (QC, then writing); only per-cell
- * numbers and the obs table are held, never the matrix.
+ * Memory: X is read once in row blocks (the next block read ahead in a
+ * helper thread); the QC pass writes the remapped rows compactly (about
+ * two bytes a count) to an unlinked temporary file beside the output,
+ * which the writing pass reads back (if that file cannot be written, X
+ * is read again instead). Only per-cell numbers and the obs table are
+ * held, never the matrix.
  */
 
 /* Settings. Initialise with SC_HZ_OPTS_INIT. Strings are borrowed. */
