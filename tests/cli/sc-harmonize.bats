@@ -370,6 +370,29 @@ print(r["hancestro_mapping"], [x["to"] for x in r["rewrites"] if x["from"] == "H
     [[ $output == "None ['unknown']" ]]
 }
 
+@test "sc-harmonize: a term invalid for a non-human dataset becomes na where unknown is not allowed" {
+    local c
+    c=$(corpus)
+    # ds000 is mouse: ethnicity must be "na" there, "unknown" is not allowed
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+a.obs["self_reported_ethnicity_ontology_term_id"] = "HANCESTRO:0005"
+a.write_h5ad(sys.argv[2])' "$c/ds000.h5ad" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 500 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+print([(x["from"], x["to"]) for x in r["rewrites"] if x["rule"] == "schema_invalid"],
+      r["schema"]["organism"], r["schema"]["valid"])
+o = anndata.read_h5ad(sys.argv[2]).obs
+print(sorted(set(o["self_reported_ethnicity_ontology_term_id"])))' \
+        "$BATS_TEST_TMPDIR/o/mouse.report.json" "$BATS_TEST_TMPDIR/o/mouse.h5ad"
+    [[ ${lines[0]} == "[('HANCESTRO:0005', 'na')] NCBITaxon:10090 True" ]]
+    [[ ${lines[1]} == "['na']" ]]
+}
+
 # ---- the mapped-gene threshold by assay ----
 
 @test "sc-harmonize: the mapped-gene threshold depends on the assay" {
@@ -455,4 +478,24 @@ print("ok")' "$BATS_TEST_TMPDIR/in.h5ad" "$BATS_TEST_TMPDIR/o/in.h5ad" \
     echo "$output"
     [[ ${lines[0]} == "[('layers', ['spliced']), ('obsp', ['connectivities', 'dense']), ('varm', ['PCs']), ('varp', ['corr'])] ['lognorm']" ]]
     [[ ${lines[1]} == ok ]]
+    # genes the input lacks (--gene-space): NaN rows in varm, empty in varp
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+b = anndata.read_h5ad(sys.argv[1])
+print("ENSG00000000003")
+print("\n".join(b.var_names[:50]))' "$BATS_TEST_TMPDIR/o/in.h5ad"
+    printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/space.txt"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1 --min-genes 1 \
+        --gene-space "$BATS_TEST_TMPDIR/space.txt" -d "$BATS_TEST_TMPDIR/s" \
+        "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 /usr/bin/python3 -c '
+import anndata, numpy as np, sys
+a = anndata.read_h5ad(sys.argv[1])
+b = anndata.read_h5ad(sys.argv[2])
+assert b.var_names[0] == "ENSG00000000003" and "ENSG00000000003" not in a.var_names
+assert np.isnan(b.varm["PCs"][0]).all() and b.varp["corr"][0].nnz == 0
+assert np.array_equal(b.varm["PCs"][1:], a.varm["PCs"][:50])
+assert abs(b.varp["corr"][1:, 1:] - a.varp["corr"][:50, :50]).max() < 1e-12
+print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
+    [[ $output == ok ]]
 }
