@@ -21,6 +21,8 @@ enum {
     OPT_COUNTS_ORDER = SC_OPT_USER,
     OPT_KEEP_NORMALIZED,
     OPT_MIN_MAPPED,
+    OPT_MIN_MAPPED_TARGETED,
+    OPT_TARGETED_ASSAYS,
     OPT_MIN_CELLS,
     OPT_MIN_GENES,
     OPT_MIN_COUNTS,
@@ -58,7 +60,14 @@ static const sc_opt opts[] = {
     {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "ID",
      "the organism (NCBITaxon id or name) [from the gene ids, uns or obs]"},
     {OPT_MIN_MAPPED, "min-mapped-genes", SC_ARG_REQUIRED, "N",
-     "refuse datasets with fewer mapped genes [10000]"},
+     "refuse datasets of a full-transcriptome assay with fewer mapped genes "
+     "[10000]"},
+    {OPT_MIN_MAPPED_TARGETED, "min-mapped-genes-targeted", SC_ARG_REQUIRED, "N",
+     "the same for targeted assays (most cells of one) [1]"},
+    {OPT_TARGETED_ASSAYS, "targeted-assays", SC_ARG_REQUIRED, "LIST",
+     "EFO ids of targeted assays, their descendants too [imaging-based "
+     "spatial, smFISH, Xenium, CosMx, STARmap, BD Rhapsody Targeted, "
+     "targeted ExSeq, NanoString DSP]"},
     {OPT_GENE_SPACE, "gene-space", SC_ARG_REQUIRED, "FILE|all",
      "pad and order genes to the ids in FILE, or to all genes of the "
      "organism [the dataset's genes]"},
@@ -146,6 +155,14 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_MIN_MAPPED:
         if ((rc = sc_parse_int(arg, 0, INT32_MAX, &v)) == 0)
             a->o.min_mapped_genes = v;
+        break;
+    case OPT_MIN_MAPPED_TARGETED:
+        if ((rc = sc_parse_int(arg, 0, INT32_MAX, &v)) == 0)
+            a->o.min_mapped_targeted = v;
+        break;
+    case OPT_TARGETED_ASSAYS:
+        if ((rc = sc_hz_check_assay_list(arg)) == 0)
+            a->o.targeted_assays = arg;
         break;
     case OPT_GENE_SPACE: a->o.gene_space = arg; break;
     case OPT_ORTHOLOGS: a->o.orthologs = 1; break;
@@ -260,7 +277,16 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
         return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
                        in);
     sc_log_info("harmonizing '%s'", in);
-    rc = sc_hz_run(h, in, h5, &res);
+    {
+        const char *ids[3] = {sc_mrow_get(row, "dataset_id"),
+                              sc_mrow_get(row, "dataset_version_id"), NULL};
+
+        if (!ids[0]) {
+            ids[0] = ids[1];
+            ids[1] = NULL;
+        }
+        rc = sc_hz_run(h, in, ids, h5, &res);
+    }
     if (res.report) {
         json_object_set_new(res.report, "status",
                             json_string(rc < 0        ? "failed"

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sc_genes.h"
@@ -42,6 +45,26 @@ int sc_hz_check_counts_order(const char *s)
     return 0;
 }
 
+int sc_hz_check_assay_list(const char *s)
+{
+    if (!s)
+        return sc_fail(SC_EINVAL, "empty list of assays");
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        char tok[64], norm[64];
+
+        if (n == 0 || n >= sizeof tok)
+            return sc_fail(SC_EINVAL, "bad entry in '%s'", s);
+        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+        if (sc_onto_normalize_id(tok, norm, sizeof norm) < 0)
+            return sc_fail(SC_EINVAL, "'%s' in '%s' is not a term id", tok, s);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static char *dup_or_null(const char *s, int *fail)
 {
     char *d;
@@ -60,6 +83,8 @@ void sc_hz_free(sc_hz *h)
     for (int i = 0; i < 16; i++)
         sc_genes_free(h->genes[i]);
     sc_onto_free(h->onto);
+    sc_schema_free(h->schema);
+    json_decref(h->hancestro);
     free(h->ortho);
     for (int64_t i = 0; i < h->n_space; i++)
         free(h->space[i]);
@@ -67,6 +92,7 @@ void sc_hz_free(sc_hz *h)
     free(h->counts_order);
     free(h->gene_space);
     free(h->organism);
+    free(h->targeted_assays);
     free(h->tool);
     free(h->version);
     free(h->cmdline);
@@ -79,7 +105,9 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     int fail = 0, rc;
 
     *out = NULL;
-    if ((rc = sc_hz_check_counts_order(o->counts_order)) < 0)
+    if ((rc = sc_hz_check_counts_order(o->counts_order)) < 0 ||
+        (o->targeted_assays &&
+         (rc = sc_hz_check_assay_list(o->targeted_assays)) < 0))
         return rc;
     if (o->organism && sc_genes_find_species(o->organism) < 0)
         return sc_fail(SC_EINVAL, "unknown organism '%s'", o->organism);
@@ -89,6 +117,8 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->counts_order = dup_or_null(o->counts_order, &fail);
     h->gene_space = dup_or_null(o->gene_space, &fail);
     h->organism = dup_or_null(o->organism, &fail);
+    h->targeted_assays =
+        dup_or_null(o->targeted_assays ? o->targeted_assays : "", &fail);
     h->tool = dup_or_null(o->tool ? o->tool : "sc-harmonize", &fail);
     h->version = dup_or_null(o->version ? o->version : "0", &fail);
     h->cmdline = dup_or_null(o->cmdline ? o->cmdline : "", &fail);
@@ -99,6 +129,7 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->o.counts_order = h->counts_order;
     h->o.gene_space = h->gene_space;
     h->o.organism = h->organism;
+    h->o.targeted_assays = h->targeted_assays;
     *out = h;
     return 0;
 }
@@ -136,6 +167,18 @@ static const sc_onto *get_onto(sc_hz *h)
         }
     }
     return h->onto;
+}
+
+static const sc_schema *get_schema(sc_hz *h)
+{
+    if (!h->schema_tried) {
+        h->schema_tried = 1;
+        if (sc_schema_load(NULL, &h->schema) < 0)
+            sc_log_warn("schema rules not loaded (%s): terms are not "
+                        "checked against them",
+                        sc_errmsg());
+    }
+    return h->schema;
 }
 
 json_t *sc_hz_versions(const sc_hz *h)
@@ -325,19 +368,21 @@ static int find_counts(sc_hz *h, sc_adata *ad, counts_src *cs)
 /* Per-thread scratch for remapping rows: accumulators over output
  * columns. */
 typedef struct remap {
-    const gene_map *gm;
+    const int32_t *col; /* input column -> output column, -1 dropped */
+    int64_t n_out;
     double *acc;
     int64_t *stamp; /* row stamp per output column */
     int32_t *touched;
     int64_t n_touched, row_id;
 } remap;
 
-static int remap_init(remap *r, const gene_map *gm)
+static int remap_init(remap *r, const int32_t *col, int64_t n_out)
 {
-    size_t n = (size_t)(gm->n_out ? gm->n_out : 1);
+    size_t n = (size_t)(n_out ? n_out : 1);
 
     memset(r, 0, sizeof *r);
-    r->gm = gm;
+    r->col = col;
+    r->n_out = n_out;
     r->acc = malloc(n * sizeof *r->acc);
     r->stamp = malloc(n * sizeof *r->stamp);
     r->touched = malloc(n * sizeof *r->touched);
@@ -367,7 +412,7 @@ static int cmp_i32(const void *a, const void *b)
  * increasing order afterwards. *DROPPED gets the counts of dropped genes. */
 static void remap_row(remap *r, const sc_block *b, int64_t i, double *dropped)
 {
-    const int32_t *col = r->gm->col;
+    const int32_t *col = r->col;
     int64_t id = ++r->row_id, descents = 0;
     int32_t prev = -1;
     double drop = 0;
@@ -448,6 +493,8 @@ typedef struct qc {
     int64_t n_keep, n_outlier, n_low;
     int64_t *rows; /* kept input rows */
     int64_t nnz_out;
+    int spill_fd;        /* the remapped rows of the QC pass, or -1 */
+    uint32_t *spill_len; /* bytes of each input row there */
 } qc;
 
 static void qc_release(qc *q)
@@ -461,7 +508,136 @@ static void qc_release(qc *q)
     free(q->keep);
     free(q->outlier);
     free(q->rows);
+    free(q->spill_len);
+    if (q->spill_fd >= 0)
+        close(q->spill_fd);
     memset(q, 0, sizeof *q);
+    q->spill_fd = -1;
+}
+
+/* ---- the spill: the QC pass's remapped rows, for the writing pass ----
+ *
+ * Reading and inflating the input a second time costs a quarter of a run;
+ * instead the QC pass writes each row as it will be written (output
+ * columns in order, duplicates summed) to an unlinked file beside the
+ * output, compactly: the number of values, then per value the column's
+ * distance to the previous one and the value, as LEB128 varints (a count
+ * v as 2v, anything else as 1 and the 8 bytes of the double). Counts take
+ * about two bytes a value. */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static const uint8_t *get_varint(const uint8_t *p, const uint8_t *end,
+                                 uint64_t *v)
+{
+    uint64_t x = 0;
+    int sh = 0;
+
+    while (p < end && sh < 64) {
+        x |= (uint64_t)(*p & 0x7f) << sh;
+        if (!(*p++ & 0x80)) {
+            *v = x;
+            return p;
+        }
+        sh += 7;
+    }
+    return NULL;
+}
+
+/* Encode the row in R (touched columns in order, sums in acc) into *BUF
+ * (grown as needed); returns its size, or 0 when out of memory. */
+static size_t spill_encode(const remap *r, uint8_t **buf, size_t *cap)
+{
+    size_t need = 10 + (size_t)r->n_touched * 20, k = 0;
+    int64_t n = 0, prev = -1;
+
+    if (need > *cap) {
+        uint8_t *p = realloc(*buf, need);
+
+        if (!p)
+            return 0;
+        *buf = p;
+        *cap = need;
+    }
+    for (int64_t t = 0; t < r->n_touched; t++)
+        n += r->acc[r->touched[t]] != 0;
+    k += put_varint(*buf + k, (uint64_t)n);
+    for (int64_t t = 0; t < r->n_touched; t++) {
+        int32_t o = r->touched[t];
+        double v = r->acc[o];
+
+        if (v == 0)
+            continue;
+        k += put_varint(*buf + k, (uint64_t)(o - prev));
+        prev = o;
+        if (v > 0 && v < 4e15 && v == floor(v)) {
+            k += put_varint(*buf + k, (uint64_t)v << 1);
+        } else {
+            (*buf)[k++] = 1;
+            memcpy(*buf + k, &v, sizeof v);
+            k += sizeof v;
+        }
+    }
+    return k;
+}
+
+/* Decode the row at P (of LEN bytes) into R as remap_row leaves it. */
+static int spill_decode(remap *r, const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t n, d, tag;
+    int64_t prev = -1;
+
+    if (!(p = get_varint(p, end, &n)) || (int64_t)n > r->n_out)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        double v;
+
+        if (!(p = get_varint(p, end, &d)) || prev + (int64_t)d >= r->n_out ||
+            !(p = get_varint(p, end, &tag)))
+            return -1;
+        prev += (int64_t)d;
+        if (tag & 1) {
+            if (end - p < (ptrdiff_t)sizeof v)
+                return -1;
+            memcpy(&v, p, sizeof v);
+            p += sizeof v;
+        } else {
+            v = (double)(tag >> 1);
+        }
+        r->acc[prev] = v;
+        r->touched[i] = (int32_t)prev;
+    }
+    r->n_touched = (int64_t)n;
+    return 0;
+}
+
+/* An unlinked temporary file beside PATH, open for reading and writing,
+ * or -1 (with a warning: the writing pass then reads the input again). */
+static int spill_open(const char *path)
+{
+    char tmp[4096];
+    int fd;
+
+    snprintf(tmp, sizeof tmp, "%s.spill.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sc_log_warn("cannot create '%s': %s (the input is read twice)", tmp,
+                    strerror(errno));
+        return -1;
+    }
+    unlink(tmp);
+    return fd;
 }
 
 static int64_t block_rows(sc_mat *m)
@@ -479,16 +655,216 @@ static int64_t block_rows(sc_mat *m)
     return rows < 1 ? 1 : rows;
 }
 
-static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
+/* ---- reading row blocks one ahead, in a helper thread ---- */
+
+/* While the caller works on one block, a helper thread reads the next one
+ * into the other buffer. The matrix is only touched by the helper between
+ * prefetch_start and prefetch_get (an sc_mat is used by one thread at a
+ * time). */
+typedef struct prefetch {
+    sc_mat *m;
+    pthread_t th;
+    int running, cur, rc;
+    int64_t r0, r1; /* the rows being read, or -1 */
+    sc_block b[2];
+    char err[512];
+} prefetch;
+
+static void prefetch_init(prefetch *p, sc_mat *m)
 {
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->r0 = p->r1 = -1;
+    p->b[0] = (sc_block)SC_BLOCK_INIT;
+    p->b[1] = (sc_block)SC_BLOCK_INIT;
+}
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *p = arg;
+
+    p->rc = sc_mat_read_rows(p->m, p->r0, p->r1, &p->b[p->cur ^ 1]);
+    if (p->rc < 0)
+        snprintf(p->err, sizeof p->err, "%s", sc_errmsg());
+    return NULL;
+}
+
+/* Start reading rows [R0, R1) (a thread, or now if none can start). */
+static void prefetch_start(prefetch *p, int64_t r0, int64_t r1)
+{
+    p->r0 = r0;
+    p->r1 = r1;
+    p->running = pthread_create(&p->th, NULL, prefetch_main, p) == 0;
+    if (!p->running)
+        prefetch_main(p);
+}
+
+/* Wait for the rows started, then *B is their block (valid until the next
+ * prefetch_get). */
+static int prefetch_get(prefetch *p, sc_block **b)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    if (p->rc < 0)
+        return sc_fail(p->rc, "%s", p->err);
+    p->cur ^= 1;
+    *b = &p->b[p->cur];
+    return 0;
+}
+
+/* Wait for the rows started and forget them. */
+static void prefetch_cancel(prefetch *p)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    p->rc = 0;
+    p->r0 = p->r1 = -1;
+}
+
+static void prefetch_release(prefetch *p)
+{
+    if (p->running) {
+        pthread_join(p->th, NULL);
+        p->running = 0;
+    }
+    sc_block_release(&p->b[0]);
+    sc_block_release(&p->b[1]);
+}
+
+/* Per input column, for the QC pass without remapping: the QC group of
+ * its output column (0 mt, 1 ribo, 2 hb, 3 none) and whether that column
+ * has other entries too (then n_genes counts it once per row). */
+typedef struct qc_cols {
+    uint8_t *code, *dup;
+    int64_t *stamp; /* per output column */
+} qc_cols;
+
+static void qc_cols_release(qc_cols *t)
+{
+    free(t->code);
+    free(t->dup);
+    free(t->stamp);
+}
+
+static int qc_cols_init(qc_cols *t, const gene_map *gm, const unsigned *grp)
+{
+    int32_t *n_in = calloc((size_t)(gm->n_out ? gm->n_out : 1), sizeof *n_in);
+
+    t->code = malloc((size_t)(gm->n_in ? gm->n_in : 1));
+    t->dup = malloc((size_t)(gm->n_in ? gm->n_in : 1));
+    t->stamp = malloc((size_t)(gm->n_out ? gm->n_out : 1) * sizeof *t->stamp);
+    if (!n_in || !t->code || !t->dup || !t->stamp) {
+        free(n_in);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (int64_t j = 0; j < gm->n_in; j++)
+        if (gm->col[j] >= 0)
+            n_in[gm->col[j]]++;
+    for (int64_t c = 0; c < gm->n_out; c++)
+        t->stamp[c] = -1;
+    for (int64_t j = 0; j < gm->n_in; j++) {
+        int32_t o = gm->col[j];
+
+        t->code[j] = o < 0                   ? 3
+                     : grp[o] & SC_GENE_MT   ? 0
+                     : grp[o] & SC_GENE_RIBO ? 1
+                     : grp[o] & SC_GENE_HB   ? 2
+                                             : 3;
+        t->dup[j] = o >= 0 && n_in[o] > 1;
+    }
+    free(n_in);
+    return 0;
+}
+
+/* The QC numbers of row I of B straight from the input entries: the sums
+ * need no remapping, and n_genes only a stamp on duplicated columns.
+ * Valid for non-negative values (a duplicate's sum is then 0 only if all
+ * its entries are): returns 1, without touching *DROP, when the row has a
+ * negative value. */
+static int qc_row_direct(qc_cols *t, const int32_t *col, const sc_block *b,
+                         int64_t i, int64_t id, double *tot, double g[4],
+                         int32_t *ng, double *drop)
+{
+    double d = 0, sum = 0;
+    int32_t n = 0;
+    int neg = 0;
+
+    if (b->dense) {
+        const double *v = b->vals + i * b->n_cols;
+
+        for (int64_t j = 0; j < b->n_cols; j++) {
+            int32_t o = col[j];
+
+            if (v[j] == 0)
+                continue;
+            if (o < 0) {
+                d += v[j];
+                continue;
+            }
+            neg |= v[j] < 0;
+            sum += v[j];
+            g[t->code[j]] += v[j];
+            if (!t->dup[j])
+                n++;
+            else if (t->stamp[o] != id) {
+                t->stamp[o] = id;
+                n++;
+            }
+        }
+    } else {
+        for (int64_t k = b->indptr[i]; k < b->indptr[i + 1]; k++) {
+            int32_t j = b->indices[k], o = col[j];
+            double v = b->vals[k];
+
+            if (o < 0) {
+                d += v;
+                continue;
+            }
+            if (v == 0)
+                continue;
+            neg |= v < 0;
+            sum += v;
+            g[t->code[j]] += v;
+            if (!t->dup[j])
+                n++;
+            else if (t->stamp[o] != id) {
+                t->stamp[o] = id;
+                n++;
+            }
+        }
+    }
+    if (neg)
+        return 1;
+    *tot = sum;
+    *ng = n;
+    *drop += d;
+    return 0;
+}
+
+/* The QC pass: per-cell numbers into Q; with SPILL_PATH, also the
+ * remapped rows into a spill file beside it (see above). */
+static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode,
+                   const char *spill_path)
+{
+    FILE *fp = NULL;
+    uint8_t *eb = NULL;
+    size_t ecap = 0;
+    int spill = 0, spill_bad = 0;
     sc_progress *prog;
     sc_mat_info in;
-    sc_block b = SC_BLOCK_INIT;
+    prefetch pf;
+    sc_block *b = NULL;
     remap r;
+    qc_cols t;
     unsigned *grp = NULL;
-    int64_t step = block_rows(m);
+    int64_t step = block_rows(m), id = 0;
     int rc;
 
+    memset(&t, 0, sizeof t);
     sc_mat_get_info(m, &in);
     q->n = in.n_rows;
     size_t n = (size_t)(q->n ? q->n : 1);
@@ -509,37 +885,84 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
     }
     for (int64_t c = 0; c < gm->n_out; c++)
         grp[c] = sc_genes_qc_group(gm->ref, gm->out_gene[c]);
-    if ((rc = remap_init(&r, gm)) < 0) {
+    if ((rc = remap_init(&r, gm->col, gm->n_out)) < 0 ||
+        (rc = qc_cols_init(&t, gm, grp)) < 0) {
+        remap_release(&r);
+        qc_cols_release(&t);
         free(grp);
         return rc;
     }
+    if (spill_path && (q->spill_fd = spill_open(spill_path)) >= 0) {
+        int fd2 = dup(q->spill_fd);
+
+        q->spill_len = malloc(n * sizeof *q->spill_len);
+        fp = fd2 >= 0 ? fdopen(fd2, "wb") : NULL;
+        if (!fp && fd2 >= 0)
+            close(fd2);
+        if (!q->spill_len || !fp ||
+            setvbuf(fp, NULL, _IOFBF, (size_t)1 << 22) != 0) {
+            sc_log_warn("cannot set up the spill file (the input is read "
+                        "twice)");
+            if (fp)
+                fclose(fp);
+            fp = NULL;
+            close(q->spill_fd);
+            q->spill_fd = -1;
+        } else {
+            spill = 1;
+        }
+    }
+    prefetch_init(&pf, m);
     prog = sc_progress_new("QC", (uint64_t)in.n_rows, 0, mode);
     sc_progress_set_unit(prog, "cells");
+    if (in.n_rows > 0)
+        prefetch_start(&pf, 0, step < in.n_rows ? step : in.n_rows);
     for (int64_t r0 = 0; r0 < in.n_rows; r0 += step) {
-        int64_t r1 = r0 + step < in.n_rows ? r0 + step : in.n_rows;
+        int64_t r2 = r0 + 2 * step < in.n_rows ? r0 + 2 * step : in.n_rows;
 
-        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
+        if ((rc = prefetch_get(&pf, &b)) < 0)
             break;
-        for (int64_t i = 0; i < b.n_rows; i++) {
-            double tot = 0, g[3] = {0, 0, 0};
+        if (r0 + step < in.n_rows)
+            prefetch_start(&pf, r0 + step, r2);
+        for (int64_t i = 0; i < b->n_rows; i++) {
+            double tot = 0, g[4] = {0, 0, 0, 0};
             int32_t ng = 0;
 
-            remap_row(&r, &b, i, &q->sum_dropped);
-            for (int64_t t = 0; t < r.n_touched; t++) {
-                int32_t o = r.touched[t];
-                double v = r.acc[o];
+            if (spill || qc_row_direct(&t, gm->col, b, i, ++id, &tot, g, &ng,
+                                       &q->sum_dropped)) {
+                /* the spill needs the remapped row; and with negative
+                 * values, sums of duplicates may cancel out */
+                tot = 0;
+                ng = 0;
+                g[0] = g[1] = g[2] = 0;
+                remap_row(&r, b, i, &q->sum_dropped);
+                for (int64_t k = 0; k < r.n_touched; k++) {
+                    int32_t o = r.touched[k];
+                    double v = r.acc[o];
 
-                tot += v;
-                ng += v != 0;
-                if (grp[o] & SC_GENE_MT)
-                    g[0] += v;
-                else if (grp[o] & SC_GENE_RIBO)
-                    g[1] += v;
-                else if (grp[o] & SC_GENE_HB)
-                    g[2] += v;
+                    tot += v;
+                    ng += v != 0;
+                    if (grp[o] & SC_GENE_MT)
+                        g[0] += v;
+                    else if (grp[o] & SC_GENE_RIBO)
+                        g[1] += v;
+                    else if (grp[o] & SC_GENE_HB)
+                        g[2] += v;
+                }
             }
             int64_t c = r0 + i;
 
+            if (spill) {
+                size_t k = spill_encode(&r, &eb, &ecap);
+
+                if (k == 0) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                if (k > UINT32_MAX || fwrite(eb, 1, k, fp) != k)
+                    spill_bad = 1;
+                q->spill_len[c] = (uint32_t)k;
+            }
             q->n_genes[c] = ng;
             q->nnz[c] = ng;
             q->total[c] = (float)tot;
@@ -548,12 +971,24 @@ static int qc_pass(sc_mat *m, const gene_map *gm, qc *q, int mode)
             q->pct_hb[c] = tot > 0 ? (float)(100 * g[2] / tot) : 0;
             q->sum_out += tot;
         }
-        sc_progress_add(prog, (uint64_t)b.n_rows);
+        if (rc < 0)
+            break;
+        sc_progress_add(prog, (uint64_t)b->n_rows);
     }
     sc_progress_done(prog);
     q->sum_in = q->sum_out + q->sum_dropped;
+    if (fp && (fclose(fp) != 0 || spill_bad || rc < 0)) {
+        if (rc == 0)
+            sc_log_warn("cannot write the spill file: %s (the input is read "
+                        "twice)",
+                        strerror(errno));
+        close(q->spill_fd);
+        q->spill_fd = -1;
+    }
+    free(eb);
+    prefetch_release(&pf);
     remap_release(&r);
-    sc_block_release(&b);
+    qc_cols_release(&t);
     free(grp);
     return rc;
 }
@@ -652,94 +1087,285 @@ static int qc_filter(const sc_hz_opts *o, qc *q, json_t *rep)
 /* The output matrix: a callback source over the kept rows                  */
 
 typedef struct outmat {
-    sc_mat *in; /* borrowed input matrix */
-    const gene_map *gm;
-    const qc *q;
-    int normalize;
+    sc_mat *in;          /* borrowed input matrix */
+    const int64_t *rows; /* output row -> input row, -1 for an empty row */
+    int64_t n_rows;
+    int32_t *nnz; /* values per input row (owned when OWN_NNZ) */
+    int own_nnz;
+    const float *total; /* per input row: normalize_total, when set */
     double target;
     remap r;
     sc_block b;
     double dropped;
+    sc_block *blk; /* outmat_read: the block being filled, from row */
+    int64_t blk_r0, k;
+    int monotone; /* ROWS all >= 0 and increasing: whole spans are read */
+    prefetch pf;  /* the next span, read ahead */
+    int fd;       /* the spill file to read instead of IN, or -1 */
+    const uint32_t *len; /* its bytes per input row */
+    int64_t next, off;   /* the input row at offset OFF */
+    uint8_t *sbuf;       /* bytes [sbuf_off, sbuf_off + sbuf_n) of it */
+    int64_t sbuf_off, sbuf_n, sbuf_cap;
 } outmat;
 
 static void outmat_free(void *ud)
 {
     outmat *om = ud;
 
+    prefetch_release(&om->pf);
+    free(om->sbuf);
     remap_release(&om->r);
     sc_block_release(&om->b);
+    if (om->own_nnz)
+        free(om->nnz);
     free(om);
+}
+
+/* Call FN(OM, x) for each output row x of [R0, R1) once OM->r holds its
+ * remapped values, reading runs of nearby input rows at once. */
+static int outmat_each(outmat *om, int64_t r0, int64_t r1,
+                       int (*fn)(outmat *, int64_t))
+{
+    const int64_t *rows = om->rows;
+    int rc;
+
+    for (int64_t r = r0; r < r1;) {
+        int64_t a = rows[r], e = r + 1;
+
+        if (a < 0) {
+            om->r.n_touched = 0;
+            if ((rc = fn(om, r)) < 0)
+                return rc;
+            r++;
+            continue;
+        }
+        /* a run of increasing rows, at most ~4 skipped per row kept */
+        while (e < r1 && rows[e] > rows[e - 1] &&
+               rows[e] - a < (int64_t)(e - r) * 4 + 64 && e - r < 65536)
+            e++;
+        if ((rc = sc_mat_read_rows(om->in, a, rows[e - 1] + 1, &om->b)) < 0)
+            return rc;
+        for (int64_t x = r; x < e; x++) {
+            remap_row(&om->r, &om->b, rows[x] - a, &om->dropped);
+            if ((rc = fn(om, x)) < 0)
+                return rc;
+        }
+        r = e;
+    }
+    return 0;
+}
+
+static int count_row(outmat *om, int64_t x)
+{
+    int32_t n = 0;
+
+    for (int64_t t = 0; t < om->r.n_touched; t++)
+        n += om->r.acc[om->r.touched[t]] != 0;
+    if (om->rows[x] >= 0)
+        om->nnz[om->rows[x]] = n;
+    return 0;
+}
+
+static int put_row(outmat *om, int64_t x)
+{
+    sc_block *blk = om->blk;
+    int64_t in = om->rows[x];
+    double tot = om->total && in >= 0 ? om->total[in] : 0;
+
+    for (int64_t t = 0; t < om->r.n_touched; t++) {
+        int32_t o = om->r.touched[t];
+        double v = om->r.acc[o];
+
+        if (v == 0)
+            continue;
+        blk->indices[om->k] = o;
+        blk->vals[om->k++] =
+            om->total && tot > 0 ? log1p(v / tot * om->target) : v;
+    }
+    blk->indptr[x - om->blk_r0 + 1] = om->k;
+    return 0;
+}
+
+/* Whether the input rows of output rows [R0, R1) are worth reading as one
+ * span (few dropped rows in between). */
+static int span_ok(const outmat *om, int64_t r0, int64_t r1)
+{
+    return om->monotone && r1 > r0 &&
+           om->rows[r1 - 1] + 1 - om->rows[r0] <= 4 * (r1 - r0) + 64;
+}
+
+/* Output rows [R0, R1) from one read of their input span, the span of the
+ * next call (of the same size, as writers ask) read ahead meanwhile. */
+static int outmat_span(outmat *om, int64_t r0, int64_t r1)
+{
+    int64_t a = om->rows[r0], e = om->rows[r1 - 1] + 1;
+    int64_t n2 = r1 + (r1 - r0) < om->n_rows ? r1 + (r1 - r0) : om->n_rows;
+    sc_block *b = NULL;
+    int rc;
+
+    if (om->pf.r0 != a || om->pf.r1 != e) {
+        prefetch_cancel(&om->pf);
+        prefetch_start(&om->pf, a, e);
+    }
+    if ((rc = prefetch_get(&om->pf, &b)) < 0)
+        return rc;
+    om->pf.r0 = om->pf.r1 = -1;
+    if (r1 < om->n_rows && span_ok(om, r1, n2))
+        prefetch_start(&om->pf, om->rows[r1], om->rows[n2 - 1] + 1);
+    for (int64_t x = r0; x < r1; x++) {
+        remap_row(&om->r, b, om->rows[x] - a, &om->dropped);
+        if ((rc = put_row(om, x)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Output rows [R0, R1) from the spill file (rows in increasing order). */
+static int outmat_spill(outmat *om, int64_t r0, int64_t r1)
+{
+    int rc;
+
+    for (int64_t x = r0; x < r1; x++) {
+        int64_t t = om->rows[x], l;
+
+        if (t < om->next) { /* asked again: start over */
+            om->next = 0;
+            om->off = 0;
+        }
+        while (om->next < t)
+            om->off += om->len[om->next++];
+        l = om->len[t];
+        if (om->off < om->sbuf_off || om->off + l > om->sbuf_off + om->sbuf_n) {
+            int64_t want = l > ((int64_t)1 << 22) ? l : (int64_t)1 << 22;
+
+            if (want > om->sbuf_cap) {
+                uint8_t *p = realloc(om->sbuf, (size_t)want);
+
+                if (!p)
+                    return sc_fail(SC_ENOMEM, "out of memory");
+                om->sbuf = p;
+                om->sbuf_cap = want;
+            }
+            om->sbuf_off = om->off;
+            om->sbuf_n = 0;
+            while (om->sbuf_n < want) {
+                ssize_t got = pread(om->fd, om->sbuf + om->sbuf_n,
+                                    (size_t)(want - om->sbuf_n),
+                                    (off_t)(om->off + om->sbuf_n));
+
+                if (got < 0 && errno == EINTR)
+                    continue;
+                if (got < 0)
+                    return sc_fail(SC_EIO, "cannot read the spill file: %s",
+                                   strerror(errno));
+                if (got == 0)
+                    break;
+                om->sbuf_n += got;
+            }
+            if (om->sbuf_n < l)
+                return sc_fail(SC_EIO, "the spill file is short");
+        }
+        if (spill_decode(&om->r, om->sbuf + (om->off - om->sbuf_off),
+                         (size_t)l) < 0)
+            return sc_fail(SC_ECORRUPT,
+                           "row %lld of the spill file is "
+                           "damaged",
+                           (long long)t);
+        if ((rc = put_row(om, x)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int outmat_read(void *ud, int64_t r0, int64_t r1, sc_block *blk)
 {
     outmat *om = ud;
-    const int64_t *rows = om->q->rows;
-    int64_t need = 0, k = 0;
+    int64_t need = 0;
     int rc;
 
     for (int64_t r = r0; r < r1; r++)
-        need += om->q->nnz[rows[r]];
+        need += om->rows[r] >= 0 ? om->nnz[om->rows[r]] : 0;
     if ((rc = sc_block_reserve(blk, r1 - r0, need)) < 0)
         return rc;
     blk->indptr[0] = 0;
-    for (int64_t r = r0; r < r1;) {
-        /* read a contiguous input range, at most ~BLOCK_VALUES values */
-        int64_t a = rows[r], e = r + 1;
-
-        while (e < r1 && rows[e] - a < (int64_t)(e - r) * 4 + 64 &&
-               e - r < 65536)
-            e++;
-        if ((rc = sc_mat_read_rows(om->in, a, rows[e - 1] + 1, &om->b)) < 0)
-            return rc;
-        for (int64_t x = r; x < e; x++) {
-            int64_t i = rows[x] - a;
-            double tot = om->q->total[rows[x]];
-
-            remap_row(&om->r, &om->b, i, &om->dropped);
-            for (int64_t t = 0; t < om->r.n_touched; t++) {
-                int32_t o = om->r.touched[t];
-                double v = om->r.acc[o];
-
-                if (v == 0)
-                    continue;
-                blk->indices[k] = o;
-                blk->vals[k++] =
-                    om->normalize && tot > 0 ? log1p(v / tot * om->target) : v;
-            }
-            blk->indptr[x - r0 + 1] = k;
-        }
-        r = e;
+    om->blk = blk;
+    om->blk_r0 = r0;
+    om->k = 0;
+    if (om->fd >= 0)
+        rc = outmat_spill(om, r0, r1);
+    else if (span_ok(om, r0, r1))
+        rc = outmat_span(om, r0, r1);
+    else {
+        prefetch_cancel(&om->pf); /* the input is ours again */
+        rc = outmat_each(om, r0, r1, put_row);
     }
-    if (k != need)
+    if (rc < 0)
+        return rc;
+    if (om->k != need)
         return sc_fail(SC_EFORMAT,
                        "rows %lld..%lld: %lld values, %lld in the "
-                       "QC pass (the input changed?)",
-                       (long long)r0, (long long)r1, (long long)k,
+                       "first pass (the input changed?)",
+                       (long long)r0, (long long)r1, (long long)om->k,
                        (long long)need);
     return 0;
 }
 
-static sc_mat *outmat_new(sc_mat *in, const gene_map *gm, const qc *q,
-                          int normalize, double target)
+/*
+ * A matrix of the rows ROWS[0..N_ROWS) of IN (-1: an empty row), its
+ * columns through COL to N_OUT output columns (duplicates summed), as a
+ * callback source of DTYPE. NNZ: the values of each input row once
+ * remapped (borrowed), or NULL to count them now (a pass over the rows).
+ * TOTAL (per input row): write log1p(v / total * TARGET) instead of v.
+ */
+static sc_mat *outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
+                          const int32_t *col, int64_t n_out, int32_t *nnz,
+                          sc_dtype dtype, const float *total, double target,
+                          const qc *spill)
 {
     outmat *om = calloc(1, sizeof *om);
+    sc_mat_info mi;
+    int64_t sum = 0;
 
     if (!om) {
         sc_fail(SC_ENOMEM, "out of memory");
         return NULL;
     }
+    sc_mat_get_info(in, &mi);
+    prefetch_init(&om->pf, in);
+    om->fd = spill && nnz ? spill->spill_fd : -1;
+    om->len = spill ? spill->spill_len : NULL;
+    om->monotone = 1;
+    for (int64_t r = 0; r < n_rows && om->monotone; r++)
+        om->monotone = rows[r] >= 0 && (r == 0 || rows[r] > rows[r - 1]);
     om->in = in;
-    om->gm = gm;
-    om->q = q;
-    om->normalize = normalize;
+    om->rows = rows;
+    om->n_rows = n_rows;
+    om->nnz = nnz;
+    om->total = total;
     om->target = target;
-    if (remap_init(&om->r, gm) < 0) {
-        outmat_free(om);
-        return NULL;
+    if (remap_init(&om->r, col, n_out) < 0)
+        goto fail;
+    if (!nnz) {
+        int64_t step = block_rows(in);
+
+        om->own_nnz = 1;
+        if (!(om->nnz = calloc((size_t)(mi.n_rows ? mi.n_rows : 1),
+                               sizeof *om->nnz))) {
+            sc_fail(SC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (int64_t r = 0; r < n_rows; r += step)
+            if (outmat_each(om, r, r + step < n_rows ? r + step : n_rows,
+                            count_row) < 0)
+                goto fail;
     }
-    return sc_mat_new_callback(q->n_keep, gm->n_out, SC_DT_F32, q->nnz_out,
-                               outmat_read, om, outmat_free);
+    for (int64_t r = 0; r < n_rows; r++)
+        sum += rows[r] >= 0 ? om->nnz[rows[r]] : 0;
+    return sc_mat_new_callback(n_rows, n_out, dtype, sum, outmat_read, om,
+                               outmat_free);
+fail:
+    outmat_free(om);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -993,6 +1619,208 @@ static int subset_obsm(sc_elem *dst, const sc_elem *src, const qc *q,
 }
 
 /* ------------------------------------------------------------------------ */
+/* layers, obsp, varm, varp                                                 */
+
+/* The index arrays the kept elements' callback sources borrow until the
+ * output is written. */
+typedef struct extras {
+    int32_t *cell_col;  /* input cell -> output cell, -1 dropped */
+    int64_t *first_in;  /* output gene -> its first input entry, -1 none */
+    int32_t *first_col; /* input entry -> output gene if first, else -1 */
+    int32_t *ident;     /* 0, 1, 2, ... */
+    json_t *kept, *dropped;
+} extras;
+
+static void extras_release(extras *x)
+{
+    free(x->cell_col);
+    free(x->first_in);
+    free(x->first_col);
+    free(x->ident);
+    memset(x, 0, sizeof *x);
+}
+
+static int drop_elem(extras *x, const char *slot, const char *name,
+                     const char *why)
+{
+    sc_log_warn("%s['%s'] not kept: %s", slot, name, why);
+    if (json_array_append_new(x->dropped,
+                              json_pack("{s:s, s:s, s:s}", "slot", slot, "name",
+                                        name, "reason", why)) < 0)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int kept_elem(extras *x, sc_elem *dst, const char *slot, sc_elem *child)
+{
+    json_t *a = json_object_get(x->kept, slot);
+    int rc;
+
+    if (!child)
+        return *sc_errmsg() ? SC_ENOMEM : sc_fail(SC_ENOMEM, "out of memory");
+    if (!a) {
+        a = json_array();
+        json_object_set_new(x->kept, slot, a);
+    }
+    json_array_append_new(a, json_string(child->name));
+    rc = sc_elem_add_take(dst, child);
+    return rc;
+}
+
+/* A callback matrix NAME of ROWS x COL (see outmat_new), of the input's
+ * float type (float32 unless float64). */
+static sc_elem *sub_matrix(const char *name, sc_mat *in, const int64_t *rows,
+                           int64_t n_rows, const int32_t *col, int64_t n_out,
+                           int threads)
+{
+    sc_mat_info mi;
+    sc_mat *m;
+
+    sc_mat_get_info(in, &mi);
+    sc_mat_set_threads(in, threads);
+    m = outmat_new(in, rows, n_rows, col, n_out, NULL,
+                   mi.dtype == SC_DT_F64 ? SC_DT_F64 : SC_DT_F32, NULL, 0,
+                   NULL);
+    return m ? sc_elem_new_matrix_take(name, m) : NULL;
+}
+
+/*
+ * Carry the input's layers, obsp, varm and varp over to O where they can
+ * follow the output's cells and genes:
+ *   - layers of raw counts: the cells kept, genes mapped and duplicates
+ *     summed like X; other layers are dropped (summing duplicate genes is
+ *     only defined for counts), and so is the layer X came from;
+ *   - obsp: the kept cells' rows and columns;
+ *   - varm and varp: the row (and column) of the first input entry of each
+ *     output gene (values of duplicates are not summed: loadings and gene
+ *     graphs have no sum), NaN (varm) or empty (varp) for genes the input
+ *     lacks (--gene-space);
+ *   - layers, varm and varp belong to var: they are dropped when the
+ *     counts came with another var table (raw.var).
+ * Each kept or dropped element is listed in REP ("kept", "dropped").
+ */
+static int keep_extras(sc_hz *h, sc_adata *ad, const counts_src *cs,
+                       const gene_map *gm, const qc *q, sc_adata *o, extras *x,
+                       json_t *rep)
+{
+    const int same_var = cs->var == ad->var;
+    const char *not_var = "its genes are var's, the counts' are raw.var's";
+    int64_t max_cols = gm->n_in > ad->n_obs ? gm->n_in : ad->n_obs;
+    int rc = 0;
+
+    memset(x, 0, sizeof *x);
+    x->kept = json_object();
+    x->dropped = json_array();
+    x->cell_col =
+        malloc((size_t)(ad->n_obs ? ad->n_obs : 1) * sizeof *x->cell_col);
+    x->first_in =
+        malloc((size_t)(gm->n_out ? gm->n_out : 1) * sizeof *x->first_in);
+    x->first_col =
+        malloc((size_t)(gm->n_in ? gm->n_in : 1) * sizeof *x->first_col);
+    if (!x->kept || !x->dropped || !x->cell_col || !x->first_in ||
+        !x->first_col) {
+        json_decref(x->kept);
+        json_decref(x->dropped);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    json_object_set_new(rep, "kept", x->kept);
+    json_object_set_new(rep, "dropped", x->dropped);
+    for (int64_t i = 0; i < ad->n_obs; i++)
+        x->cell_col[i] = -1;
+    for (int64_t i = 0; i < q->n_keep; i++)
+        x->cell_col[q->rows[i]] = (int32_t)i;
+    for (int64_t g = 0; g < gm->n_out; g++)
+        x->first_in[g] = -1;
+    for (int64_t e = 0; e < gm->n_in; e++) {
+        int32_t c = gm->col[e];
+
+        x->first_col[e] = c >= 0 && x->first_in[c] < 0 ? c : -1;
+        if (c >= 0 && x->first_in[c] < 0)
+            x->first_in[c] = e;
+    }
+    for (size_t i = 0; rc == 0 && ad->layers && i < ad->layers->n_child; i++) {
+        sc_elem *l = ad->layers->child[i];
+        int yes;
+        int64_t nz;
+
+        if (l == cs->mat_elem)
+            continue;
+        if (!same_var)
+            rc = drop_elem(x, "layers", l->name, not_var);
+        else if (l->kind != SC_K_MATRIX || !l->mat)
+            rc = drop_elem(x, "layers", l->name, "not a matrix");
+        else if ((rc = looks_like_counts(l->mat, &yes, &nz)) < 0)
+            rc = sc_fail_ctx(rc, "layers/%s", l->name);
+        else if (!yes)
+            rc = drop_elem(x, "layers", l->name,
+                           "not raw counts (duplicate genes can only be "
+                           "summed for counts)");
+        else
+            rc = kept_elem(x, o->layers, "layers",
+                           sub_matrix(l->name, l->mat, q->rows, q->n_keep,
+                                      gm->col, gm->n_out, h->o.threads));
+    }
+    for (size_t i = 0; rc == 0 && ad->obsp && i < ad->obsp->n_child; i++) {
+        sc_elem *p = ad->obsp->child[i];
+
+        if (p->kind != SC_K_MATRIX || !p->mat)
+            rc = drop_elem(x, "obsp", p->name, "not a matrix");
+        else
+            rc = kept_elem(x, o->obsp, "obsp",
+                           sub_matrix(p->name, p->mat, q->rows, q->n_keep,
+                                      x->cell_col, q->n_keep, h->o.threads));
+    }
+    for (size_t i = 0; rc == 0 && ad->varm && i < ad->varm->n_child; i++) {
+        sc_elem *v = ad->varm->child[i];
+
+        if (!same_var) {
+            rc = drop_elem(x, "varm", v->name, not_var);
+        } else if (v->kind == SC_K_ARRAY && v->rank >= 1 &&
+                   v->dtype != SC_DT_STR && v->shape[0] == gm->n_in) {
+            rc = kept_elem(x, o->varm, "varm",
+                           hz_subset_rows(v, x->first_in, gm->n_out));
+        } else if (v->kind == SC_K_MATRIX && v->mat) {
+            sc_mat_info mi;
+
+            sc_mat_get_info(v->mat, &mi);
+            if (!x->ident) {
+                int64_t n = mi.n_cols > max_cols ? mi.n_cols : max_cols;
+
+                if (!(x->ident =
+                          malloc((size_t)(n ? n : 1) * sizeof *x->ident))) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                for (int64_t c = 0; c < n; c++)
+                    x->ident[c] = (int32_t)c;
+                max_cols = n;
+            }
+            if (mi.n_cols > max_cols)
+                rc = drop_elem(x, "varm", v->name, "too many columns");
+            else
+                rc = kept_elem(x, o->varm, "varm",
+                               sub_matrix(v->name, v->mat, x->first_in,
+                                          gm->n_out, x->ident, mi.n_cols,
+                                          h->o.threads));
+        } else {
+            rc = drop_elem(x, "varm", v->name,
+                           "not a numeric array or matrix of genes");
+        }
+    }
+    for (size_t i = 0; rc == 0 && ad->varp && i < ad->varp->n_child; i++) {
+        sc_elem *v = ad->varp->child[i];
+
+        if (!same_var)
+            rc = drop_elem(x, "varp", v->name, not_var);
+        else if (v->kind != SC_K_MATRIX || !v->mat)
+            rc = drop_elem(x, "varp", v->name, "not a matrix");
+        else
+            rc = kept_elem(x, o->varp, "varp",
+                           sub_matrix(v->name, v->mat, x->first_in, gm->n_out,
+                                      x->first_col, gm->n_out, h->o.threads));
+    }
+    return rc;
+}
 
 static void add_reason(sc_hz_result *res, const char *why)
 {
@@ -1005,14 +1833,17 @@ static void add_reason(sc_hz_result *res, const char *why)
 
 static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
                         const gene_map *gm, qc *q, const char *out,
-                        hash_job *hj, const char *in, int normalized)
+                        hash_job *hj, const char *in, int normalized,
+                        json_t *rep)
 {
+    extras ex;
     sc_adata *o = sc_adata_new(q->n_keep, gm->n_out);
     sc_write_opts wo = SC_WRITE_OPTS_INIT;
     sc_elem *obs = NULL, *uns, *x;
     int rc = 0;
     int species_out = sc_genes_species_index(gm->ref);
 
+    memset(&ex, 0, sizeof ex);
     if (!o)
         return SC_ENOMEM;
     wo.compress_level = h->o.compress_level;
@@ -1063,8 +1894,8 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     }
     if ((rc = subset_obsm(o->obsm, ad->obsm, q, ad->n_obs)) < 0)
         goto out;
-    if (ad->obsp && ad->obsp->n_child)
-        sc_log_warn("obsp not kept (cell graphs are recomputed downstream)");
+    if ((rc = keep_extras(h, ad, cs, gm, q, o, &ex, rep)) < 0)
+        goto out;
     /* uns: the input's, plus organism, harmonize and provenance */
     sc_elem_free(o->uns);
     o->uns = uns = take_dict(&ad->uns, "uns");
@@ -1100,16 +1931,19 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     }
     /* X and the optional normalized layer */
     if (!(x = sc_elem_new_matrix_take(
-              "X", outmat_new(cs->mat_elem->mat, gm, q, 0, 0)))) {
+              "X", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep, gm->col,
+                              gm->n_out, q->nnz, SC_DT_F32, NULL, 0, q)))) {
         rc = SC_ENOMEM;
         goto out;
     }
     o->X = x;
     if (h->o.normalize && !normalized &&
-        (rc = add_take(o->layers,
-                       sc_elem_new_matrix_take(
-                           "log1p_norm", outmat_new(cs->mat_elem->mat, gm, q, 1,
-                                                    h->o.target_sum)))) < 0)
+        (rc = add_take(
+             o->layers,
+             sc_elem_new_matrix_take(
+                 "log1p_norm", outmat_new(cs->mat_elem->mat, q->rows, q->n_keep,
+                                          gm->col, gm->n_out, q->nnz, SC_DT_F32,
+                                          q->total, h->o.target_sum, q)))) < 0)
         goto out;
     wo.progress = sc_progress_new("writing", 0, 0, h->o.progress);
     sc_progress_set_unit(wo.progress, "cells");
@@ -1117,10 +1951,12 @@ static int write_output(sc_hz *h, sc_adata *ad, const counts_src *cs,
     sc_progress_done(wo.progress);
 out:
     sc_adata_close(o);
+    extras_release(&ex);
     return rc;
 }
 
-int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
+int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
+              sc_hz_result *res)
 {
     sc_adata *ad = NULL;
     counts_src cs;
@@ -1128,6 +1964,8 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     qc q;
     hash_job hj;
     hz_meta meta;
+    const char *matched;
+    const sc_onto *onto = NULL;
     json_t *rep = json_object(), *rw = json_array();
     sc_mat_info mi;
     int rc, normalized = 0;
@@ -1137,6 +1975,7 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     h->used_species = 0;
     h->used_onto = 0;
     memset(&q, 0, sizeof q);
+    q.spill_fd = -1;
     if (!rep || !rw) {
         json_decref(rep);
         json_decref(rw);
@@ -1157,10 +1996,15 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
     json_object_set_new(rep, "n_obs_in", json_integer(ad->n_obs));
     json_object_set_new(rep, "n_vars_in", json_integer(ad->n_vars));
     /* metadata first: it may tell the organism */
-    if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs,
-                              hz_meta_needs_onto(ad->obs) ? get_onto(h) : NULL,
-                              h->o.lenient, rw, &meta)) < 0)
+    if (hz_meta_needs_onto(ad->obs))
+        onto = get_onto(h);
+    if ((rc = hz_meta_rewrite(ad->obs, ad->uns, ad->n_obs, onto, h->o.lenient,
+                              rw, &meta)) < 0 ||
+        (rc = hz_hancestro_apply(ad->obs, ad->n_obs, ids, &h->hancestro, rw,
+                                 &matched)) < 0)
         goto out;
+    json_object_set_new(rep, "hancestro_mapping",
+                        matched ? json_string(matched) : json_null());
     /* raw counts */
     if ((rc = find_counts(h, ad, &cs)) < 0)
         goto out;
@@ -1206,12 +2050,37 @@ int sc_hz_run(sc_hz *h, const char *in, const char *out, sc_hz_result *res)
                  sc_genes_species(gm.species)->taxon);
     }
     json_object_set_new(rep, "organism", json_string(res->organism));
+    /* every term against the schema, in the organism's context */
+    if (onto && get_schema(h) &&
+        (rc = hz_schema_check(ad->obs, ad->n_obs,
+                              strcmp(res->organism, "mixed") ? res->organism
+                                                             : NULL,
+                              h->schema, onto, rw, rep)) < 0)
+        goto out;
     if (ad->n_obs < h->o.min_cells)
         add_reason(res, "too_few_cells");
-    if (gm.n_out + gm.n_alt < h->o.min_mapped_genes)
-        add_reason(res, "too_few_genes");
+    {
+        /* the threshold of the assay most cells have */
+        int64_t n_tg, n_known, min;
+        int targeted;
+
+        if ((rc = hz_assay_class(ad->obs, ad->n_obs, onto, h->o.targeted_assays,
+                                 &n_tg, &n_known)) < 0)
+            goto out;
+        targeted = n_tg * 2 > n_known;
+        min = targeted ? h->o.min_mapped_targeted : h->o.min_mapped_genes;
+        json_object_set_new(
+            rep, "mapped_genes_threshold",
+            json_pack("{s:s, s:I, s:I, s:I}", "assay_class",
+                      targeted ? "targeted" : "full_transcriptome",
+                      "n_cells_targeted_assay", (json_int_t)n_tg,
+                      "n_cells_with_assay", (json_int_t)n_known,
+                      "min_mapped_genes", (json_int_t)min));
+        if (gm.n_out + gm.n_alt < min)
+            add_reason(res, "too_few_genes");
+    }
     if (!res->refused) {
-        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress)) < 0 ||
+        if ((rc = qc_pass(cs.mat_elem->mat, &gm, &q, h->o.progress, out)) < 0 ||
             (rc = qc_filter(&h->o, &q, rep)) < 0)
             goto out;
         json_object_set_new(rep, "total_counts_in", json_real(q.sum_in));
@@ -1234,7 +2103,8 @@ verdict:
     }
     if (res->refused)
         goto out;
-    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized)) < 0)
+    if ((rc = write_output(h, ad, &cs, &gm, &q, out, &hj, in, normalized,
+                           rep)) < 0)
         goto out;
     res->n_obs = q.n_keep;
     res->n_vars = gm.n_out;

@@ -21,24 +21,36 @@
  *   - obs = the input's columns, with old layouts rewritten (organism to
  *     uns, ethnicity renamed and its separator, tissue suffixes to
  *     tissue_type, CL:0000003 to unknown, CURIE spelling, obsolete terms
- *     through replaced_by); each changed column keeps its input in
+ *     through replaced_by, the schema-7 HANCESTRO mapping of the dataset),
+ *     then every term checked against the schema's rules for its column
+ *     and cell (organism, tissue_type, assay): an invalid one becomes
+ *     "unknown" (or "na") where the schema allows it, else is kept and
+ *     reported; each changed column keeps its input in
  *     <column>__original; plus the QC columns n_genes, total_counts,
  *     pct_counts_mt, pct_counts_ribo, pct_counts_hb and qc_outlier;
  *   - uns = the input's, plus organism_ontology_term_id, 'harmonize'
- *     (settings and reference versions) and a 'provenance' row.
+ *     (settings and reference versions) and a 'provenance' row;
+ *   - layers of raw counts mapped and summed like X (others dropped), obsp
+ *     on the kept cells, varm / varp on the first input entry of each
+ *     output gene (see sc-harmonize(1)).
  * Cells under the QC thresholds are dropped; a dataset that cannot be used
  * (no raw counts, too few cells or mapped genes, several species) is
  * refused: the result says why and nothing is written.
  *
- * Memory: X is read twice in row blocks (QC, then writing); only per-cell
- * numbers and the obs table are held, never the matrix.
+ * Memory: X is read once in row blocks (the next block read ahead in a
+ * helper thread); the QC pass writes the remapped rows compactly (about
+ * two bytes a count) to an unlinked temporary file beside the output,
+ * which the writing pass reads back (if that file cannot be written, X
+ * is read again instead). Only per-cell numbers and the obs table are
+ * held, never the matrix.
  */
 
 /* Settings. Initialise with SC_HZ_OPTS_INIT. Strings are borrowed. */
 typedef struct sc_hz_opts {
     const char *counts_order; /* "raw,counts,X": where to look for counts */
     int keep_normalized;      /* no raw counts: keep X, marked normalized */
-    int64_t min_mapped_genes; /* refuse under this many mapped genes */
+    int64_t min_mapped_genes; /* refuse under this many mapped genes
+                               * (full-transcriptome assays) */
     int64_t min_cells;        /* refuse datasets with fewer cells */
     int64_t min_genes;        /* drop cells with fewer genes */
     double min_counts;        /* drop cells with fewer counts */
@@ -57,18 +69,34 @@ typedef struct sc_hz_opts {
     int threads;              /* workers for per-block work */
     int provenance;           /* add a provenance row */
     const char *tool, *version, *cmdline; /* for the provenance step */
-    int progress; /* SC_PROGRESS_* mode of the progress lines */
+    int progress;                /* SC_PROGRESS_* mode of the progress lines */
+    int64_t min_mapped_targeted; /* the same for targeted assays */
+    const char *targeted_assays; /* EFO ids: these and their descendants
+                                  * are targeted (comma-separated) */
 } sc_hz_opts;
+
+/* The assays whose gene panels are targeted, not the whole transcriptome:
+ * imaging-based spatial transcriptomics, smFISH (MERFISH, seqFISH,
+ * RNAscope, ...), 10x Xenium, CosMx SMI, STARmap, BD Rhapsody Targeted
+ * mRNA, targeted ExSeq, NanoString digital spatial profiling. */
+#define SC_HZ_TARGETED_ASSAYS                                                  \
+    "EFO:0022955,EFO:0009918,EFO:0022615,EFO:0920059,EFO:0030000,"             \
+    "EFO:0700004,EFO:0700007,EFO:0030029"
 
 #define SC_HZ_OPTS_INIT                                                        \
     {                                                                          \
         "raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0, \
-            NULL, 1, 1, 1, "sc-harmonize", "0", "", 0                          \
+            NULL, 1, 1, 1, "sc-harmonize", "0", "", 0, 1,                      \
+            SC_HZ_TARGETED_ASSAYS                                              \
     }
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or
  * SC_EINVAL with a message. */
 SC_MUST_CHECK int sc_hz_check_counts_order(const char *s);
+
+/* Check a "--targeted-assays" list: comma-separated ontology term ids
+ * ("EFO:0009918,EFO_0022615"). 0 or SC_EINVAL with a message. */
+SC_MUST_CHECK int sc_hz_check_assay_list(const char *s);
 
 typedef struct sc_hz sc_hz;
 
@@ -90,13 +118,16 @@ typedef struct sc_hz_result {
 
 /*
  * Harmonize the dataset at IN into the h5ad OUT (written atomically).
+ * IDS (NULL-terminated, or NULL) are the dataset's CELLxGENE ids
+ * (dataset_id, dataset_version_id) when known: they select the dataset's
+ * entry of the schema-7 HANCESTRO mapping.
  * *RES is filled in (release with sc_hz_result_release) whenever 0 is
  * returned, refused or not; its report is also set, when it could be
  * built, after a failure. Returns 0, or a negative SC_E* code (the input
  * cannot be read, the output cannot be written, ...).
  */
-SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *out,
-                            sc_hz_result *res);
+SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *const *ids,
+                            const char *out, sc_hz_result *res);
 void sc_hz_result_release(sc_hz_result *res);
 
 /* The versions of the reference data the last dataset used

@@ -10,6 +10,7 @@
 #include "sc_genes.h"
 #include "sc_harmonize.h"
 #include "sc_onto.h"
+#include "sc_schema.h"
 
 /* The string of row I of a string-like column (string array, categorical
  * of strings, nullable strings), or NULL when missing or not strings. */
@@ -37,21 +38,93 @@ typedef struct hz_meta {
 int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
                     int lenient, json_t *rewrites, hz_meta *meta);
 
+/* The categorical form of a string column: distinct values and a code per
+ * row (-1 missing). CAT strings are borrowed from the column (or TMP). */
+typedef struct hz_catview {
+    const char **cat;
+    int64_t n_cat;
+    int32_t *codes; /* n rows (owned: the column may be replaced) */
+    int64_t *count; /* cells per category */
+    sc_elem *tmp;   /* a categorical made for a non-categorical column */
+} hz_catview;
+
+/* Fill *V from the string column COL of N rows. 0 or SC_ENOMEM. */
+int hz_catview_make(const sc_elem *col, int64_t n, hz_catview *v);
+void hz_catview_release(hz_catview *v);
+
+/* Free the N strings of S and S; NULL is a no-op. */
+void hz_free_strs(char **s, int64_t n);
+
+/* Append {column, rule, from, to, n_cells} to the array RW. 0 or
+ * SC_ENOMEM. */
+int hz_add_rewrite(json_t *rw, const char *col, const char *rule,
+                   const char *from, const char *to, int64_t n);
+
+/* Replace column NAME of OBS by the categorical of NEWV[V->codes[i]] per
+ * row i (NULL for code -1), keeping the input column as NAME__original
+ * unless one exists. 0 or an SC_E* code. */
+int hz_replace_column(sc_elem *obs, const char *name, const hz_catview *v,
+                      char **newv, int64_t n);
+
+/*
+ * CELLxGENE's schema-7 HANCESTRO migration (the validator's
+ * schema7_hancestro_mapping.json, vendored gzip-compressed in
+ * share/ontology/cxg-schema/): curated per-dataset rewrites of
+ * self_reported_ethnicity_ontology_term_id values, keyed by the CELLxGENE
+ * dataset id. IDS (NULL-terminated, may be NULL) are the dataset's ids
+ * (dataset_id, dataset_version_id); the first one that is a key of the
+ * mapping selects its rewrites, applied to whole values of OBS (N rows)
+ * after hz_meta_rewrite, each reported in RW with rule
+ * "schema7_hancestro_mapping". *MAP caches the loaded file (json_decref
+ * it). *MATCHED gets the id used, or NULL. Returns 0 or an SC_E* code (the
+ * file cannot be read or is not a JSON object of objects).
+ */
+int hz_hancestro_apply(sc_elem *obs, int64_t n, const char *const *ids,
+                       json_t **map, json_t *rw, const char **matched);
+
+/*
+ * Check every value of the schema's term columns in OBS (N rows) with
+ * sc_schema_check_value(S, ONTO), in the context of each cell (ORGANISM,
+ * its tissue_type and assay). A value the schema rejects becomes
+ * "unknown" where "unknown" is valid for that cell, else "na" where "na"
+ * is, with rule "schema_invalid" in RW (the input kept in
+ * <column>__original); otherwise it is kept and counted as an error.
+ * Adds the object "schema" to REP: the rules' title, n_values_checked,
+ * n_values_invalid, n_cells_replaced, n_cells_invalid_kept, "valid"
+ * (no invalid value kept) and "errors" (one message per invalid value,
+ * at most 100). Returns 0 or an SC_E* code.
+ */
+int hz_schema_check(sc_elem *obs, int64_t n, const char *organism,
+                    const sc_schema *s, const sc_onto *onto, json_t *rw,
+                    json_t *rep);
+
+/* Count the cells of OBS (N rows) whose assay_ontology_term_id is a term
+ * id: *N_KNOWN, and among them those of a targeted assay (a term of the
+ * comma-separated TARGETED list or, with O, a descendant of one):
+ * *N_TARGETED. Returns 0 or SC_ENOMEM. */
+int hz_assay_class(const sc_elem *obs, int64_t n, const sc_onto *o,
+                   const char *targeted, int64_t *n_targeted, int64_t *n_known);
+
 /* 1 if OBS has a column whose terms need the ontologies. */
 int hz_meta_needs_onto(const sc_elem *obs);
 
 /* A copy of the rows KEEP[0..N_KEEP) of E (a column, dataframe, or an
- * array whose first axis is the rows), named like E. NULL when out of
- * memory or when E's kind has no rows (sc_errmsg says which). */
+ * array whose first axis is the rows), named like E. In an array, a KEEP
+ * of -1 gives a row of NaN (floats), 0 (other numbers) or "" (strings). NULL
+ * when out of memory or when E's kind has no rows (sc_errmsg says which). */
 sc_elem *hz_subset_rows(const sc_elem *e, const int64_t *keep, int64_t n_keep);
 
 /* The harmonizer's state (sc_hz is opaque outside these files). */
 struct sc_hz {
     sc_hz_opts o;
     char *counts_order, *gene_space, *organism, *tool, *version, *cmdline;
+    char *targeted_assays;
     sc_genes *genes[16];
     sc_onto *onto;
     int onto_tried;
+    sc_schema *schema; /* the validator's rules, loaded on first use */
+    int schema_tried;
+    json_t *hancestro;     /* the schema-7 HANCESTRO mapping, when loaded */
     unsigned used_species; /* of the current dataset: for its versions */
     int used_onto;
     int64_t *ortho; /* mouse gene -> human gene (1:1), when loaded */

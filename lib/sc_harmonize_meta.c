@@ -1,6 +1,7 @@
 /* sc_harmonize_meta: obs rewrites from older CELLxGENE layouts to schema 7. */
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,17 +198,7 @@ static int fix_multi(const val_ctx *c, const char *v, int ethnicity, char *out,
 /* ------------------------------------------------------------------------ */
 /* Columns                                                                  */
 
-/* The categorical form of a string column: distinct values and a code per
- * row (-1 missing). CATS are borrowed from COL. */
-typedef struct catview {
-    const char **cat;
-    int64_t n_cat;
-    int32_t *codes; /* n rows (owned: the column may be replaced) */
-    int64_t *count; /* cells per category */
-    sc_elem *tmp;   /* a categorical made for a non-categorical column */
-} catview;
-
-static void catview_release(catview *v)
+void hz_catview_release(hz_catview *v)
 {
     free(v->codes);
     free(v->cat);
@@ -216,7 +207,7 @@ static void catview_release(catview *v)
     memset(v, 0, sizeof *v);
 }
 
-static int catview_make(const sc_elem *col, int64_t n, catview *v)
+int hz_catview_make(const sc_elem *col, int64_t n, hz_catview *v)
 {
     const sc_elem *cc = col;
 
@@ -239,7 +230,7 @@ static int catview_make(const sc_elem *col, int64_t n, catview *v)
     v->cat = malloc((size_t)(v->n_cat ? v->n_cat : 1) * sizeof *v->cat);
     v->count = calloc((size_t)(v->n_cat ? v->n_cat : 1), sizeof *v->count);
     if (!v->codes || !v->cat || !v->count) {
-        catview_release(v);
+        hz_catview_release(v);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
     memcpy(v->codes, cc->codes->data, (size_t)n * sizeof *v->codes);
@@ -251,8 +242,8 @@ static int catview_make(const sc_elem *col, int64_t n, catview *v)
     return 0;
 }
 
-static int add_rewrite(json_t *rw, const char *col, const char *rule,
-                       const char *from, const char *to, int64_t n)
+int hz_add_rewrite(json_t *rw, const char *col, const char *rule,
+                   const char *from, const char *to, int64_t n)
 {
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:s, s:I}", "column", col, "rule", rule,
@@ -265,8 +256,8 @@ static int add_rewrite(json_t *rw, const char *col, const char *rule,
 
 /* Replace column NAME of OBS by the categorical of NEWV[code] per row,
  * keeping the input column as NAME__original (unless one exists). */
-static int replace_column(sc_elem *obs, const char *name, const catview *v,
-                          char **newv, int64_t n)
+int hz_replace_column(sc_elem *obs, const char *name, const hz_catview *v,
+                      char **newv, int64_t n)
 {
     char orig[512];
     const char **s = calloc((size_t)(n ? n : 1), sizeof *s);
@@ -303,7 +294,7 @@ static int replace_column(sc_elem *obs, const char *name, const catview *v,
     return sc_elem_add_take(obs, col);
 }
 
-static void free_strs(char **s, int64_t n)
+void hz_free_strs(char **s, int64_t n)
 {
     if (!s)
         return;
@@ -316,14 +307,14 @@ static void free_strs(char **s, int64_t n)
  * tissue_type each category implies from a suffix ("" when none). */
 static int rewrite_terms(sc_elem *obs, sc_elem *col, int64_t n,
                          const val_ctx *c, json_t *rw, char ***tt_out,
-                         catview *tv)
+                         hz_catview *tv)
 {
     const char *name = col->name;
     int multi = strstr(name, "disease") || strstr(name, "ethnicity");
     int tissue = strcmp(name, "tissue" SUFFIX) == 0, changed = 0, rc;
     char **newv = NULL, **tt = NULL;
 
-    if ((rc = catview_make(col, n, tv)) < 0)
+    if ((rc = hz_catview_make(col, n, tv)) < 0)
         return rc;
     newv = calloc((size_t)(tv->n_cat ? tv->n_cat : 1), sizeof *newv);
     tt = calloc((size_t)(tv->n_cat ? tv->n_cat : 1), sizeof *tt);
@@ -366,25 +357,25 @@ static int rewrite_terms(sc_elem *obs, sc_elem *col, int64_t n,
         }
         if (strcmp(out, tv->cat[k] ? tv->cat[k] : "") != 0) {
             changed = 1;
-            if ((rc = add_rewrite(rw, name, rule_names[rule], tv->cat[k], out,
-                                  tv->count[k])) < 0)
+            if ((rc = hz_add_rewrite(rw, name, rule_names[rule], tv->cat[k],
+                                     out, tv->count[k])) < 0)
                 goto out;
         }
     }
-    rc = changed ? replace_column(obs, name, tv, newv, n) : 0;
+    rc = changed ? hz_replace_column(obs, name, tv, newv, n) : 0;
 out:
-    free_strs(newv, tv->n_cat);
+    hz_free_strs(newv, tv->n_cat);
     if (rc == 0 && tt_out)
         *tt_out = tt;
     else
-        free_strs(tt, tv->n_cat);
+        hz_free_strs(tt, tv->n_cat);
     return rc;
 }
 
 /* tissue_type: rename "cell culture", and fill in the types implied by
  * tissue suffixes (TT per category of the tissue column, view TV). */
 static int rewrite_tissue_type(sc_elem *obs, int64_t n, char **tt,
-                               const catview *tv, json_t *rw)
+                               const hz_catview *tv, json_t *rw)
 {
     sc_elem *col = sc_elem_get(obs, "tissue_type");
     const char **s = NULL;
@@ -419,9 +410,9 @@ static int rewrite_tissue_type(sc_elem *obs, int64_t n, char **tt,
             changed = 1;
     }
     if (n_suffix[1] &&
-        (rc = add_rewrite(rw, "tissue_type", "tissue_type_rename",
-                          "cell culture", "primary cell culture",
-                          n_suffix[1])) < 0)
+        (rc = hz_add_rewrite(rw, "tissue_type", "tissue_type_rename",
+                             "cell culture", "primary cell culture",
+                             n_suffix[1])) < 0)
         goto out;
     if (!col || changed) {
         sc_elem *nc =
@@ -459,7 +450,7 @@ static int move_organism(sc_elem *obs, sc_elem *uns, int64_t n, json_t *rw,
 {
     static const char name[] = "organism" SUFFIX;
     sc_elem *col = sc_elem_get(obs, name), *u;
-    catview v;
+    hz_catview v;
     char norm[64];
     int rc, n_live = 0;
     int64_t last = -1;
@@ -470,7 +461,7 @@ static int move_organism(sc_elem *obs, sc_elem *uns, int64_t n, json_t *rw,
                  sc_elem_str(u, 0));
     if (!col || !hz_col_is_str(col))
         return 0;
-    if ((rc = catview_make(col, n, &v)) < 0)
+    if ((rc = hz_catview_make(col, n, &v)) < 0)
         return rc;
     for (int64_t k = 0; k < v.n_cat; k++)
         if (v.count[k] > 0) {
@@ -479,7 +470,7 @@ static int move_organism(sc_elem *obs, sc_elem *uns, int64_t n, json_t *rw,
         }
     meta->obs_organisms = n_live;
     if (n_live != 1) {
-        catview_release(&v);
+        hz_catview_release(&v);
         return 0; /* several species: reported by the caller */
     }
     if (sc_onto_normalize_id(v.cat[last], norm, sizeof norm) < 0) {
@@ -488,9 +479,9 @@ static int move_organism(sc_elem *obs, sc_elem *uns, int64_t n, json_t *rw,
     }
     if (!meta->organism[0])
         snprintf(meta->organism, sizeof meta->organism, "%s", norm);
-    rc = add_rewrite(rw, name, "organism_to_uns", v.cat[last], norm,
-                     v.count[last]);
-    catview_release(&v);
+    rc = hz_add_rewrite(rw, name, "organism_to_uns", v.cat[last], norm,
+                        v.count[last]);
+    hz_catview_release(&v);
     if (rc < 0)
         return rc;
     if (!u || strcmp(sc_elem_str(u, 0) ? sc_elem_str(u, 0) : "", norm) != 0) {
@@ -509,7 +500,7 @@ int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
     static const char eth_old[] = "ethnicity" SUFFIX;
     static const char eth_new[] = "self_reported_ethnicity" SUFFIX;
     char **tt = NULL;
-    catview tv;
+    hz_catview tv;
     sc_elem *col;
     int rc;
 
@@ -524,14 +515,15 @@ int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
             return sc_fail(SC_ENOMEM, "out of memory");
         free(col->name);
         col->name = nm;
-        if ((rc = add_rewrite(rw, eth_old, "rename", eth_old, eth_new, n)) < 0)
+        if ((rc = hz_add_rewrite(rw, eth_old, "rename", eth_old, eth_new, n)) <
+            0)
             return rc;
     }
     for (size_t i = 0; i < obs->n_child; i++) {
         sc_elem *c = obs->child[i];
         size_t len = strlen(c->name), k = strlen(SUFFIX);
         val_ctx vc = {onto, lenient, 0};
-        catview v;
+        hz_catview v;
         char **ttc = NULL;
 
         if (len <= k || strcmp(c->name + len - k, SUFFIX) != 0 ||
@@ -542,21 +534,21 @@ int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
 
         rc = rewrite_terms(obs, c, n, &vc, rw, tissue ? &ttc : NULL, &v);
         if (rc < 0) {
-            catview_release(&v);
-            free_strs(tt, tv.n_cat);
-            catview_release(&tv);
+            hz_catview_release(&v);
+            hz_free_strs(tt, tv.n_cat);
+            hz_catview_release(&tv);
             return rc;
         }
         if (tissue) {
             tt = ttc;
             tv = v;
         } else {
-            catview_release(&v);
+            hz_catview_release(&v);
         }
     }
     rc = rewrite_tissue_type(obs, n, tt, tt ? &tv : NULL, rw);
-    free_strs(tt, tv.n_cat);
-    catview_release(&tv);
+    hz_free_strs(tt, tv.n_cat);
+    hz_catview_release(&tv);
     return rc;
 }
 
@@ -576,19 +568,29 @@ static sc_elem *subset_array(const sc_elem *e, const int64_t *keep, int64_t nk)
     if (!(o = sc_elem_new_array(e->name, e->dtype, e->rank, shape)))
         return NULL;
     for (int64_t i = 0; i < nk; i++) {
-        if (e->dtype == SC_DT_STR) {
-            char **src = (char **)e->data + keep[i] * row;
+        char *dst = (char *)o->data + (size_t)(i * row) * isz;
+
+        if (keep[i] < 0 && e->dtype != SC_DT_STR) {
+            /* a row the input lacks: NaN, or 0 */
+            for (int64_t j = 0; j < row; j++)
+                if (e->dtype == SC_DT_F32)
+                    ((float *)dst)[j] = NAN;
+                else if (e->dtype == SC_DT_F64)
+                    ((double *)dst)[j] = NAN;
+                else
+                    memset(dst + (size_t)j * isz, 0, isz);
+        } else if (e->dtype == SC_DT_STR) {
+            char **src = keep[i] < 0 ? NULL : (char **)e->data + keep[i] * row;
             char **dst = (char **)o->data + i * row;
 
             for (int64_t j = 0; j < row; j++)
-                if (!(dst[j] = strdup(src[j] ? src[j] : ""))) {
+                if (!(dst[j] = strdup(src && src[j] ? src[j] : ""))) {
                     sc_elem_free(o);
                     sc_fail(SC_ENOMEM, "out of memory");
                     return NULL;
                 }
         } else {
-            memcpy((char *)o->data + (size_t)(i * row) * isz,
-                   (const char *)e->data + (size_t)(keep[i] * row) * isz,
+            memcpy(dst, (const char *)e->data + (size_t)(keep[i] * row) * isz,
                    (size_t)row * isz);
         }
     }

@@ -271,3 +271,231 @@ print(a.uns["organism_ontology_term_id"], a.var_names[0][:4], a.n_vars > 1000)' 
     run -1 --separate-stderr sc-annotate validate "$c"/ds003.h5ad
     [[ $output == *"deprecated"* ]]
 }
+
+# ---- per-term schema checks and the schema-7 HANCESTRO mapping ----
+
+# A human corpus dataset with terms the schema rejects: IN.h5ad in $1.
+bad_terms() {
+    local c
+    c=$(corpus)
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+o = a.obs
+def put(col, rows, v):
+    s = o[col].astype(str).values.copy()
+    s[rows] = v
+    o[col] = s
+put("cell_type_ontology_term_id", slice(0, 5), "UBERON:0002048")   # wrong ontology
+put("cell_type_ontology_term_id", slice(5, 10), "CL:0000255")      # forbidden
+put("disease_ontology_term_id", slice(0, 4), "CL:0000236")         # no unknown
+put("sex_ontology_term_id", slice(0, 6), "PATO:0000461")           # not a sex
+put("development_stage_ontology_term_id", slice(0, 3), "MmusDv:0000001")
+put("self_reported_ethnicity_ontology_term_id", slice(0, 20), "HANCESTRO:0005")
+put("assay_ontology_term_id", slice(0, 2), "efo_0002772")          # a root
+a.write_h5ad(sys.argv[2])' "$c/ds003.h5ad" "$1/in.h5ad"
+}
+
+@test "sc-harmonize: terms the schema rejects become unknown, or are reported" {
+    bad_terms "$BATS_TEST_TMPDIR"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+s = r["schema"]
+rw = sorted((x["column"].split("_ontology")[0], x["from"], x["to"], x["n_cells"])
+            for x in r["rewrites"] if x["rule"] == "schema_invalid")
+for x in rw: print(*x)
+print(s["n_values_invalid"], s["n_cells_replaced"], s["n_cells_invalid_kept"], s["valid"])
+print(sorted((e["column"].split("_ontology")[0], e["value"], e["n_cells_kept"]) for e in s["errors"]
+             if e["n_cells_kept"]))
+assert all(e["message"] for e in s["errors"])
+a = anndata.read_h5ad(sys.argv[2])
+o = a.obs
+# every changed value keeps its input
+bad = ["UBERON:0002048", "CL:0000255", "PATO:0000461", "MmusDv:0000001", "HANCESTRO:0005"]
+for col in ("cell_type", "sex", "development_stage", "self_reported_ethnicity"):
+    c = col + "_ontology_term_id"
+    was = o[c + "__original"].astype(str).isin(bad)
+    assert was.any() and (o[c][was] == "unknown").all(), col
+assert "CL:0000236" in set(o["disease_ontology_term_id"])
+assert "EFO:0002772" in set(o["assay_ontology_term_id"])
+print("ok")' "$BATS_TEST_TMPDIR/o/in.report.json" "$BATS_TEST_TMPDIR/o/in.h5ad"
+    echo "$output"
+    [[ ${lines[0]} == "cell_type CL:0000255 unknown 5" ]]
+    [[ ${lines[1]} == "cell_type UBERON:0002048 unknown 5" ]]
+    [[ ${lines[2]} == "development_stage MmusDv:0000001 unknown 3" ]]
+    [[ ${lines[3]} == "self_reported_ethnicity HANCESTRO:0005 unknown 20" ]]
+    [[ ${lines[4]} == "sex PATO:0000461 unknown 6" ]]
+    [[ ${lines[5]} == "7 39 6 False" ]]
+    [[ ${lines[6]} == "[('assay', 'EFO:0002772', 2), ('disease', 'CL:0000236', 4)]" ]]
+    [[ ${lines[7]} == ok ]]
+}
+
+@test "sc-harmonize: the schema-7 HANCESTRO mapping of a CELLxGENE dataset id" {
+    bad_terms "$BATS_TEST_TMPDIR"
+    # a dataset of the mapping: HANCESTRO:0005 -> HANCESTRO:0590 there
+    printf 'path\tdataset_id\n%s\te4c9ed14-e560-4900-a3bf-b0f8d2ce6a10\n' \
+        "$BATS_TEST_TMPDIR/in.h5ad" > "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" - < "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+print(r["hancestro_mapping"])
+for x in r["rewrites"]:
+    if x["from"] == "HANCESTRO:0005":
+        print(x["rule"], x["from"], x["to"], x["n_cells"])
+o = anndata.read_h5ad(sys.argv[2]).obs
+c = "self_reported_ethnicity_ontology_term_id"
+print(sorted(set(o[c + "__original"][o[c] == "HANCESTRO:0590"])))' \
+        "$BATS_TEST_TMPDIR/o/in.report.json" "$BATS_TEST_TMPDIR/o/in.h5ad"
+    echo "$output"
+    [[ ${lines[0]} == "e4c9ed14-e560-4900-a3bf-b0f8d2ce6a10" ]]
+    [[ ${lines[1]} == "schema7_hancestro_mapping HANCESTRO:0005 HANCESTRO:0590 20" ]]
+    [[ ${#lines[@]} -eq 3 ]]
+    [[ ${lines[2]} == "['HANCESTRO:0005']" ]]
+    # an id the mapping does not know: the schema check applies
+    printf 'path\tdataset_id\n%s\tnot-a-known-id\n' "$BATS_TEST_TMPDIR/in.h5ad" \
+        > "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o2" - < "$BATS_TEST_TMPDIR/m.tsv"
+    run -0 /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["hancestro_mapping"], [x["to"] for x in r["rewrites"] if x["from"] == "HANCESTRO:0005"])' \
+        "$BATS_TEST_TMPDIR/o2/in.report.json"
+    [[ $output == "None ['unknown']" ]]
+}
+
+@test "sc-harmonize: a term invalid for a non-human dataset becomes na where unknown is not allowed" {
+    local c
+    c=$(corpus)
+    # ds000 is mouse: ethnicity must be "na" there, "unknown" is not allowed
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+a.obs["self_reported_ethnicity_ontology_term_id"] = "HANCESTRO:0005"
+a.write_h5ad(sys.argv[2])' "$c/ds000.h5ad" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 500 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 /usr/bin/python3 -c '
+import anndata, json, sys
+r = json.load(open(sys.argv[1]))
+print([(x["from"], x["to"]) for x in r["rewrites"] if x["rule"] == "schema_invalid"],
+      r["schema"]["organism"], r["schema"]["valid"])
+o = anndata.read_h5ad(sys.argv[2]).obs
+print(sorted(set(o["self_reported_ethnicity_ontology_term_id"])))' \
+        "$BATS_TEST_TMPDIR/o/mouse.report.json" "$BATS_TEST_TMPDIR/o/mouse.h5ad"
+    [[ ${lines[0]} == "[('HANCESTRO:0005', 'na')] NCBITaxon:10090 True" ]]
+    [[ ${lines[1]} == "['na']" ]]
+}
+
+# ---- the mapped-gene threshold by assay ----
+
+@test "sc-harmonize: the mapped-gene threshold depends on the assay" {
+    local c
+    c=$(corpus)
+    # ds003 is 10x 3' v2 (EFO:0009899); MERFISH is a targeted assay
+    /usr/bin/python3 -c '
+import anndata, sys
+a = anndata.read_h5ad(sys.argv[1])
+a.obs["assay_ontology_term_id"] = "EFO:0008992"
+a.write_h5ad(sys.argv[2])' "$c/ds003.h5ad" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 100000 \
+        -d "$BATS_TEST_TMPDIR/o" "$c/ds003.h5ad" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    [[ ${lines[1]} == *"	refused	too_few_genes	"* ]]
+    [[ ${lines[2]} == *"	ok	"* ]]
+    run -0 /usr/bin/python3 -c '
+import json, sys
+for p in sys.argv[1:]:
+    t = json.load(open(p))["mapped_genes_threshold"]
+    print(t["assay_class"], t["min_mapped_genes"], t["n_cells_targeted_assay"], t["n_cells_with_assay"])' \
+        "$BATS_TEST_TMPDIR/o/ds003.report.json" "$BATS_TEST_TMPDIR/o/merfish.report.json"
+    [[ ${lines[0]} == "full_transcriptome 100000 0 386" ]]
+    [[ ${lines[1]} == "targeted 1 386 386" ]]
+    # the targeted threshold, and the list of targeted assays (descendants
+    # count: EFO:0009899 is below 10x technology, EFO:0030080), in a file
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes-targeted 100000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/merfish.h5ad"
+    [[ ${lines[1]} == *"	refused	too_few_genes	"* ]]
+    printf 'targeted-assays: efo_0030080\nmin-mapped-genes: 100000\n' > "$BATS_TEST_TMPDIR/s.yaml"
+    run -0 --separate-stderr sc-harmonize -c "$BATS_TEST_TMPDIR/s.yaml" \
+        -d "$BATS_TEST_TMPDIR/o" "$c/ds003.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    run -2 --separate-stderr sc-harmonize --targeted-assays 'EFO:1,not a term' "$c/ds003.h5ad"
+    [[ $stderr == *"not a term"* ]]
+}
+
+# ---- layers, obsp, varm, varp ----
+
+@test "sc-harmonize: layers, obsp, varm and varp follow the kept cells and genes" {
+    local c
+    c=$(corpus)
+    # ds006: human, with version and PAR_Y duplicates to sum
+    /usr/bin/python3 -c '
+import anndata, numpy as np, scipy.sparse as sp, sys
+a = anndata.read_h5ad(sys.argv[1])
+rng = np.random.default_rng(1)
+X = sp.csr_matrix(a.X)
+a.layers["spliced"] = X.copy()                      # counts: kept, summed
+a.layers["lognorm"] = X.copy(); a.layers["lognorm"].data = np.log1p(X.data) + 0.5
+g = sp.random(a.n_obs, a.n_obs, density=0.02, format="csr", random_state=2, dtype=np.float32)
+a.obsp["connectivities"] = g
+a.obsp["dense"] = g.toarray()
+a.varm["PCs"] = rng.normal(size=(a.n_vars, 3)).astype(np.float32)
+a.varp["corr"] = sp.random(a.n_vars, a.n_vars, density=0.001, format="csr", random_state=3)
+a.write_h5ad(sys.argv[2])' "$c/ds006.h5ad" "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1000 \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ ${lines[1]} == *"	ok	"* ]]
+    [[ $stderr == *"layers['lognorm'] not kept: not raw counts"* ]]
+    run -0 /usr/bin/python3 -c '
+import anndata, json, numpy as np, sys
+a = anndata.read_h5ad(sys.argv[1])
+b = anndata.read_h5ad(sys.argv[2])
+r = json.load(open(sys.argv[3]))
+print(sorted(r["kept"].items()), [d["name"] for d in r["dropped"]])
+assert (b.layers["spliced"] != b.X).nnz == 0 and r["genes"]["n_duplicate_entries"] > 0
+cells = a.obs_names.get_indexer(b.obs_names)
+assert (cells >= 0).all() and len(cells) < a.n_obs
+want = a.obsp["connectivities"][cells][:, cells]
+assert abs(b.obsp["connectivities"] - want).max() == 0
+assert abs(b.obsp["dense"] - want).max() < 1e-6
+# the first input entry of each output gene
+mapped = r["genes"]["mapped"]
+first = {}
+for i, g in enumerate(mapped):
+    if g is not None and g not in first:
+        first[g] = i
+rows = [first[g] for g in b.var_names]
+assert np.array_equal(b.varm["PCs"], a.varm["PCs"][rows])
+assert abs(b.varp["corr"] - a.varp["corr"][rows][:, rows]).max() < 1e-12
+print("ok")' "$BATS_TEST_TMPDIR/in.h5ad" "$BATS_TEST_TMPDIR/o/in.h5ad" \
+        "$BATS_TEST_TMPDIR/o/in.report.json"
+    echo "$output"
+    [[ ${lines[0]} == "[('layers', ['spliced']), ('obsp', ['connectivities', 'dense']), ('varm', ['PCs']), ('varp', ['corr'])] ['lognorm']" ]]
+    [[ ${lines[1]} == ok ]]
+    # genes the input lacks (--gene-space): NaN rows in varm, empty in varp
+    run -0 /usr/bin/python3 -c '
+import anndata, sys
+b = anndata.read_h5ad(sys.argv[1])
+print("ENSG00000000003")
+print("\n".join(b.var_names[:50]))' "$BATS_TEST_TMPDIR/o/in.h5ad"
+    printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/space.txt"
+    run -0 --separate-stderr sc-harmonize --min-mapped-genes 1 --min-genes 1 \
+        --gene-space "$BATS_TEST_TMPDIR/space.txt" -d "$BATS_TEST_TMPDIR/s" \
+        "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 /usr/bin/python3 -c '
+import anndata, numpy as np, sys
+a = anndata.read_h5ad(sys.argv[1])
+b = anndata.read_h5ad(sys.argv[2])
+assert b.var_names[0] == "ENSG00000000003" and "ENSG00000000003" not in a.var_names
+assert np.isnan(b.varm["PCs"][0]).all() and b.varp["corr"][0].nnz == 0
+assert np.array_equal(b.varm["PCs"][1:], a.varm["PCs"][:50])
+assert abs(b.varp["corr"][1:, 1:] - a.varp["corr"][:50, :50]).max() < 1e-12
+print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
+    [[ $output == ok ]]
+}
