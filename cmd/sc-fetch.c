@@ -220,8 +220,8 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_CONNECT_TIMEOUT:
         if ((rc = sc_parse_int(arg, 1, 86400, &v)) < 0)
             return rc;
-        *(key == OPT_TIMEOUT ? &a->http.stall_time
-                             : &a->http.connect_timeout) = (long)v;
+        *(key == OPT_TIMEOUT ? &a->http.stall_time : &a->http.connect_timeout) =
+            (long)v;
         break;
     case OPT_LIMIT_RATE:
         return sc_parse_size(arg, 1, UINT64_MAX, &a->limit_rate);
@@ -287,7 +287,7 @@ struct pool_of_datasets {
     struct {
         sc_cxg_dataset *v;
         size_t n;
-    } *sets;
+    } * sets;
     size_t n;
 };
 
@@ -332,8 +332,8 @@ static int fetch_index(const struct args *a, sc_cxg *c,
     size_t n;
     int rc;
 
-    rc = sc_cxg_datasets(c, a->n_schema == 1 ? a->schema_version : NULL, &v,
-                         &n);
+    rc =
+        sc_cxg_datasets(c, a->n_schema == 1 ? a->schema_version : NULL, &v, &n);
     if (rc < 0)
         return rc;
     return keep_datasets(p, v, n);
@@ -365,8 +365,9 @@ static int set_dataset_cols(sc_mrow *r, const sc_cxg_dataset *d)
             char *v = sc_cxg_terms_join(d, cols[i], ids);
             snprintf(name, sizeof name, "%s%s", sc_cxg_term_key(cols[i]),
                      ids ? "_ontology_term_id" : "");
-            rc = v ? sc_mrow_set(r, name, v) : sc_fail(SC_ENOMEM, "out of "
-                                                                  "memory");
+            rc = v ? sc_mrow_set(r, name, v)
+                   : sc_fail(SC_ENOMEM, "out of "
+                                        "memory");
             free(v);
             if (rc < 0)
                 return rc;
@@ -376,13 +377,30 @@ static int set_dataset_cols(sc_mrow *r, const sc_cxg_dataset *d)
 }
 
 /* Columns of our manifests, in this order after "path". */
-static const char *const get_cols[] = {
-    "status", "dataset_id", "dataset_version_id", "previous_version_id",
-    "collection_id", "collection_version_id", "collection_name", "title",
-    "organism", "organism_ontology_term_id", "assay", "assay_ontology_term_id",
-    "tissue", "tissue_ontology_term_id", "disease",
-    "disease_ontology_term_id", "schema_version", "cell_count", "source",
-    "size", "sha256", "fetched_at", "message", NULL};
+static const char *const get_cols[] = {"status",
+                                       "dataset_id",
+                                       "dataset_version_id",
+                                       "previous_version_id",
+                                       "collection_id",
+                                       "collection_version_id",
+                                       "collection_name",
+                                       "title",
+                                       "organism",
+                                       "organism_ontology_term_id",
+                                       "assay",
+                                       "assay_ontology_term_id",
+                                       "tissue",
+                                       "tissue_ontology_term_id",
+                                       "disease",
+                                       "disease_ontology_term_id",
+                                       "schema_version",
+                                       "cell_count",
+                                       "source",
+                                       "size",
+                                       "sha256",
+                                       "fetched_at",
+                                       "message",
+                                       NULL};
 
 static int add_cols(sc_manifest *m, int skip_get_only)
 {
@@ -451,11 +469,12 @@ static int cmd_list(struct args *a, sc_cli *cli)
             for (char *t = d->title; *t; t++)
                 if (*t == '\t' || *t == '\n' || *t == '\r')
                     *t = ' ';
-            fprintf(o.fp, "%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
+            fprintf(o.fp,
+                    "%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
                     "\t%s\t%s\t%s\t%s\n",
                     d->dataset_id, d->dataset_version_id, d->collection_id,
-                    d->cell_count, d->schema_version, h ? h->filesize : -1,
-                    org, assay, tis, d->title);
+                    d->cell_count, d->schema_version, h ? h->filesize : -1, org,
+                    assay, tis, d->title);
         }
         free(org);
         free(assay);
@@ -479,7 +498,8 @@ static int cmd_collections(struct args *a, sc_cli *cli)
 
     if (cli->argc > 1)
         return sc_fail(SC_EINVAL, "collections takes no operands");
-    if ((rc = api_client(a, &c)) < 0 || (rc = sc_cxg_collections(c, &v, &n)) < 0 ||
+    if ((rc = api_client(a, &c)) < 0 ||
+        (rc = sc_cxg_collections(c, &v, &n)) < 0 ||
         (rc = out_open(&o, a->output)) < 0)
         goto out;
     fputs("collection_id\tcollection_version_id\tdatasets\tvisibility\t"
@@ -519,8 +539,7 @@ static int cmd_versions(struct args *a, sc_cli *cli)
             fprintf(o.fp, "%s\t%s\t%s\t%s\t%s\t%" PRId64 "\t%s\n",
                     v[j].dataset_id, v[j].dataset_version_id,
                     v[j].collection_version_id, v[j].published_at,
-                    v[j].schema_version, h ? h->filesize : -1,
-                    h ? h->url : "");
+                    v[j].schema_version, h ? h->filesize : -1, h ? h->url : "");
         }
         sc_cxg_datasets_free(v, n);
     }
@@ -541,9 +560,9 @@ enum {
     ST_PLANNED,
     ST_SKIPPED
 };
-static const char *const status_names[] = {
-    "pending", "present", "downloaded", "updated", "failed", "planned",
-    "skipped"};
+static const char *const status_names[] = {"pending", "present", "downloaded",
+                                           "updated", "failed",  "planned",
+                                           "skipped"};
 
 struct ctx;
 
@@ -556,9 +575,9 @@ struct item {
     char *sha256;     /* expected, or NULL */
     char *dataset_id; /* "" for plain sources */
     char *version_id;
-    const sc_cxg_dataset *d;    /* catalogue entry, or NULL */
-    sc_mrow *in;                /* input manifest row, or NULL */
-    const sc_cxg_ref *ref;      /* reference entry, or NULL */
+    const sc_cxg_dataset *d; /* catalogue entry, or NULL */
+    sc_mrow *in;             /* input manifest row, or NULL */
+    const sc_cxg_ref *ref;   /* reference entry, or NULL */
     int status;
     char *message;
     char *prev_version;
@@ -613,8 +632,7 @@ static void item_fail(struct item *it)
 }
 
 /* A new item for SOURCE; the caller fills in the rest. */
-static struct item *item_new(struct items *l, const char *source,
-                             sc_mrow *in)
+static struct item *item_new(struct items *l, const char *source, sc_mrow *in)
 {
     struct item *it;
 
@@ -718,8 +736,7 @@ static int file_url(const char *path, char **out)
 
 /* Resolve one source (operand or manifest path) into an item. */
 static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
-                      struct pool_of_datasets *p, const char *src,
-                      sc_mrow *in)
+                      struct pool_of_datasets *p, const char *src, sc_mrow *in)
 {
     struct item *it = item_new(l, src, in);
     const char *dvid = in ? sc_mrow_get(in, "dataset_version_id") : NULL;
@@ -872,8 +889,10 @@ static int plan(struct ctx *c, struct items *l)
                 strcmp(o->name, it->name) != 0)
                 continue;
             if (strcmp(o->url, it->url) != 0) {
-                sc_fail(SC_EEXIST, "'%s': file name '%s' is also that of "
-                        "'%s'", it->source, it->name, o->source);
+                sc_fail(SC_EEXIST,
+                        "'%s': file name '%s' is also that of "
+                        "'%s'",
+                        it->source, it->name, o->source);
                 item_fail(it);
             } else {
                 it->status = ST_SKIPPED;
@@ -916,14 +935,16 @@ static int plan(struct ctx *c, struct items *l)
             }
             if (!ok)
                 sc_log_info("'%s': present but not verified, downloading "
-                            "again", it->path);
+                            "again",
+                            it->path);
         }
         if (ok) {
             it->status = ST_PRESENT;
             it->got = (int64_t)sb.st_size;
             if (rc == 0 || a->check) {
                 sc_state_entry ne = {it->name, it->dataset_id, it->version_id,
-                                     it->url, it->digest, it->got, NULL};
+                                     it->url,  it->digest,     it->got,
+                                     NULL};
                 if (rc == 1 && !strcmp(e.sha256, it->digest))
                     ne.fetched_at = e.fetched_at;
                 if (sc_state_put(c->st, &ne) < 0) {
@@ -989,8 +1010,7 @@ static int verify_h5ad(const char *path)
     if (len < 5 || strcmp(path + len - 5, ".h5ad") != 0)
         return 0;
     if ((rc = sc_adata_open(path, 0, &ad)) < 0)
-        return sc_fail_ctx(SC_ECORRUPT, "'%s' is not a readable dataset",
-                           path);
+        return sc_fail_ctx(SC_ECORRUPT, "'%s' is not a readable dataset", path);
     sc_adata_close(ad);
     return 0;
 }
@@ -1047,8 +1067,9 @@ static void download_task(void *arg)
                     "(%" PRId64 " hashed again), %d resumed, %d restarted",
                     it->url, f.attempts, f.kept, f.rehashed, f.resumed,
                     f.restarted);
-    sc_state_entry e = {it->name, it->dataset_id, it->version_id, it->url,
-                        it->digest, it->got, NULL};
+    sc_state_entry e = {it->name, it->dataset_id, it->version_id,
+                        it->url,  it->digest,     it->got,
+                        NULL};
     if ((rc = sc_state_put(c->st, &e)) < 0 ||
         (rc = sc_state_save_every(c->st, 2.0)) < 0)
         sc_log_warn("%s", sc_errmsg());
@@ -1084,8 +1105,8 @@ static int run_downloads(struct ctx *c, struct items *l, sc_cli *cli)
         sc_http_limit_free(c->http.limit);
         return rc;
     }
-    c->prog = sc_progress_new("download", total, SC_PROGRESS_BYTES,
-                              cli->progress);
+    c->prog =
+        sc_progress_new("download", total, SC_PROGRESS_BYTES, cli->progress);
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i].status == ST_PENDING)
             sc_pool_submit(pool, download_task, &l->v[i]);
@@ -1167,8 +1188,7 @@ static int report(struct ctx *c, struct items *l, sc_manifest *in,
         item_time(c, it);
         if ((rc = sc_manifest_add_row(m, it->path, &r)) < 0)
             break;
-        for (size_t k = 1; rc == 0 && it->in && k < sc_manifest_ncols(in);
-             k++)
+        for (size_t k = 1; rc == 0 && it->in && k < sc_manifest_ncols(in); k++)
             rc = sc_mrow_set(r, sc_manifest_col(in, k),
                              sc_mrow_get(it->in, sc_manifest_col(in, k)));
         if (rc == 0 && (rc = set_item_cols(r, it)) == 0)
@@ -1231,7 +1251,8 @@ static int fetch_all(struct ctx *c, struct items *l, sc_cli *cli,
         return rc;
     if ((rc = sc_state_save_every(c->st, 0)) < 0)
         return rc;
-    if (!cancel_signal && (c->a->keep_going || !(failed = atomic_load(&c->stop))))
+    if (!cancel_signal &&
+        (c->a->keep_going || !(failed = atomic_load(&c->stop))))
         rc = report(c, l, in, cols);
     return outcome(c, l, rc);
 }
@@ -1272,8 +1293,8 @@ static int cmd_get(struct args *a, sc_cli *cli)
 /* ---- refs ---- */
 
 static const char *const ref_cols[] = {
-    "status", "kind", "name", "version", "source", "size", "sha256",
-    "fetched_at", "message", NULL};
+    "status", "kind",   "name",       "version", "source",
+    "size",   "sha256", "fetched_at", "message", NULL};
 
 /* URL through the mirror: scheme://HOST/PATH becomes MIRROR/HOST/PATH. */
 static char *mirrored(const char *mirror, const char *url)
@@ -1363,15 +1384,14 @@ static const struct subcmd {
 
 int main(int argc, char **argv)
 {
-    struct args a = {.output = "-", .http = SC_HTTP_OPTS_INIT,
-                     .filter = SC_CXG_FILTER_INIT};
+    struct args a = {
+        .output = "-", .http = SC_HTTP_OPTS_INIT, .filter = SC_CXG_FILTER_INIT};
     const struct subcmd *cmd = NULL;
     sc_cli cli;
     int rc;
 
     a.http.user_agent = "sc-fetch";
-    rc = sc_cli_parse(&cli, "sc-fetch", usage, opts, argc, argv, on_option,
-                      &a);
+    rc = sc_cli_parse(&cli, "sc-fetch", usage, opts, argc, argv, on_option, &a);
     if (rc != SC_CLI_RUN) {
         sc_cxg_filter_release(&a.filter);
         return rc;
@@ -1379,7 +1399,7 @@ int main(int argc, char **argv)
     if (cli.argc < 1) {
         sc_cxg_filter_release(&a.filter);
         return sc_cli_usage_error(&cli, "no command (list, collections, "
-                                  "versions, get, refs)");
+                                        "versions, get, refs)");
     }
     for (size_t i = 0; i < sizeof subcmds / sizeof *subcmds; i++)
         if (!strcmp(cli.argv[0], subcmds[i].name))

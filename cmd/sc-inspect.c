@@ -68,8 +68,7 @@ static int on_option(int key, const char *arg, void *ud)
         else if (!strcmp(arg, "text"))
             a->json = 0;
         else
-            return sc_fail(SC_EINVAL, "unknown format '%s' (text, json)",
-                           arg);
+            return sc_fail(SC_EINVAL, "unknown format '%s' (text, json)", arg);
         break;
     case OPT_JSON: a->json = 1; break;
     case OPT_NO_SUMS: a->summary_flags |= SC_SUMMARY_NO_SUMS; break;
@@ -139,11 +138,11 @@ int main(int argc, char **argv)
         return sc_cli_usage_error(&cli, "-o takes exactly one input");
     if (a.output && !strcmp(a.output, "-"))
         return sc_cli_usage_error(&cli, "-o needs a file name: HDF5 cannot "
-                                  "be written to standard output");
+                                        "be written to standard output");
     for (int i = 0; i < cli.argc; i++) {
         if (!strcmp(cli.argv[i], "-"))
             return sc_cli_usage_error(&cli, "HDF5 input needs a seekable "
-                                      "file, not '-'");
+                                            "file, not '-'");
     }
     rc = 0;
     for (int i = 0; i < cli.argc; i++) {

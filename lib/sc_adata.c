@@ -174,8 +174,7 @@ sc_elem *sc_elem_new_array(const char *name, sc_dtype dtype, int rank,
     return e;
 }
 
-sc_elem *sc_elem_new_strings(const char *name, const char *const *s,
-                             int64_t n)
+sc_elem *sc_elem_new_strings(const char *name, const char *const *s, int64_t n)
 {
     sc_elem *e = sc_elem_new_array(name, SC_DT_STR, 1, &n);
     char **v;

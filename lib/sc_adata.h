@@ -68,7 +68,7 @@ typedef struct sc_elem sc_elem;
 /* An element. Fields not used by its kind are zero/NULL. The tree owns all
  * children, strings and buffers; free it with sc_elem_free(). */
 struct sc_elem {
-    char *name;    /* key in the parent (NULL for a root) */
+    char *name; /* key in the parent (NULL for a root) */
     sc_kind kind;
 
     /* SC_K_DICT, SC_K_DATAFRAME, SC_K_RECARRAY: ordered children. */
@@ -111,8 +111,7 @@ sc_elem *sc_elem_new(sc_kind kind, const char *name);
 sc_elem *sc_elem_new_array(const char *name, sc_dtype dtype, int rank,
                            const int64_t *shape);
 /* 1-D string array, strings copied (NULL entries become ""). */
-sc_elem *sc_elem_new_strings(const char *name, const char *const *s,
-                             int64_t n);
+sc_elem *sc_elem_new_strings(const char *name, const char *const *s, int64_t n);
 /* Scalars. */
 sc_elem *sc_elem_new_string(const char *name, const char *s);
 sc_elem *sc_elem_new_f64(const char *name, double v);
@@ -172,7 +171,10 @@ typedef struct sc_block {
     double *vals;     /* sparse: nnz entries; dense: n_rows * n_cols */
     size_t cap_rows, cap_nnz, cap_vals;
 } sc_block;
-#define SC_BLOCK_INIT {0}
+#define SC_BLOCK_INIT                                                          \
+    {                                                                          \
+        0                                                                      \
+    }
 void sc_block_release(sc_block *b);
 /* Number of stored values of the block (dense: n_rows * n_cols). */
 int64_t sc_block_nnz(const sc_block *b);
@@ -180,11 +182,11 @@ int64_t sc_block_nnz(const sc_block *b);
 /* Properties of a matrix. */
 typedef struct sc_mat_info {
     sc_mat_fmt fmt;
-    sc_dtype dtype;          /* stored value type */
+    sc_dtype dtype; /* stored value type */
     int64_t n_rows, n_cols;
-    int64_t nnz;             /* stored entries (dense: n_rows * n_cols) */
-    sc_dtype index_dtype;    /* sparse: stored indices type */
-    sc_dtype indptr_dtype;   /* sparse: stored indptr type */
+    int64_t nnz;           /* stored entries (dense: n_rows * n_cols) */
+    sc_dtype index_dtype;  /* sparse: stored indices type */
+    sc_dtype indptr_dtype; /* sparse: stored indptr type */
 } sc_mat_info;
 
 void sc_mat_get_info(const sc_mat *m, sc_mat_info *info);
@@ -232,8 +234,7 @@ SC_MUST_CHECK int sc_block_reserve(sc_block *b, int64_t n_rows, int64_t nnz);
  * a faulty source fails with SC_EFORMAT. Returns the matrix or NULL
  * (sc_errmsg() set). Used by one thread at a time, like every sc_mat.
  */
-typedef int (*sc_mat_read_fn)(void *ud, int64_t r0, int64_t r1,
-                              sc_block *blk);
+typedef int (*sc_mat_read_fn)(void *ud, int64_t r0, int64_t r1, sc_block *blk);
 sc_mat *sc_mat_new_callback(int64_t n_rows, int64_t n_cols, sc_dtype dtype,
                             int64_t nnz, sc_mat_read_fn read, void *ud,
                             void (*free_fn)(void *ud));
@@ -246,9 +247,9 @@ sc_mat *sc_mat_new_callback(int64_t n_rows, int64_t n_cols, sc_dtype dtype,
 SC_MUST_CHECK int sc_mat_open_h5_sparse(int64_t file, const char *label,
                                         const char *data_path,
                                         const char *indices_path,
-                                        const char *indptr_path,
-                                        sc_mat_fmt fmt, int64_t n_rows,
-                                        int64_t n_cols, sc_mat **out);
+                                        const char *indptr_path, sc_mat_fmt fmt,
+                                        int64_t n_rows, int64_t n_cols,
+                                        sc_mat **out);
 /* A 2-D HDF5 dataset; fmt SC_MAT_DENSE (rows = first axis) or
  * SC_MAT_DENSE_T (rows = second axis, as loom stores cells). */
 SC_MUST_CHECK int sc_mat_open_h5_dense(int64_t file, const char *label,
@@ -274,12 +275,12 @@ typedef struct sc_adata {
     sc_format format;
     char *generation; /* h5ad: "0.8+", "0.7", "pre-0.7"; others: a version */
     int64_t n_obs, n_vars;
-    sc_elem *X;       /* SC_K_MATRIX, or NULL when the file has no X */
-    sc_elem *obs;     /* SC_K_DATAFRAME, n_obs rows */
-    sc_elem *var;     /* SC_K_DATAFRAME, n_vars rows */
+    sc_elem *X;   /* SC_K_MATRIX, or NULL when the file has no X */
+    sc_elem *obs; /* SC_K_DATAFRAME, n_obs rows */
+    sc_elem *var; /* SC_K_DATAFRAME, n_vars rows */
     sc_elem *obsm, *varm, *obsp, *varp, *layers, *uns; /* SC_K_DICT */
-    sc_elem *raw;     /* NULL, or SC_K_DICT with X, var, varm */
-    void *priv;       /* the reader's state (open HDF5 file, ...) */
+    sc_elem *raw; /* NULL, or SC_K_DICT with X, var, varm */
+    void *priv;   /* the reader's state (open HDF5 file, ...) */
     void (*priv_free)(void *priv);
 } sc_adata;
 
@@ -292,8 +293,8 @@ sc_adata *sc_adata_new(int64_t n_obs, int64_t n_vars);
  * content. On success *OUT owns the dataset; close with sc_adata_close().
  * Errors name PATH and the problem. */
 enum {
-    SC_OPEN_GEX_ONLY = 1u << 0,  /* 10x: keep only "Gene Expression" */
-    SC_OPEN_VAR_IDS = 1u << 1,   /* 10x: var index = feature ids */
+    SC_OPEN_GEX_ONLY = 1u << 0, /* 10x: keep only "Gene Expression" */
+    SC_OPEN_VAR_IDS = 1u << 1,  /* 10x: var index = feature ids */
 };
 SC_MUST_CHECK int sc_adata_open(const char *path, unsigned flags,
                                 sc_adata **out);
@@ -329,8 +330,8 @@ void sc_adata_close(sc_adata *ad);
 struct sc_progress;
 
 typedef struct sc_write_opts {
-    int compress_level;   /* 0 = none, 1..9 = gzip level; default 4 */
-    int64_t block_rows;   /* rows per block when streaming matrices; 0 = auto */
+    int compress_level; /* 0 = none, 1..9 = gzip level; default 4 */
+    int64_t block_rows; /* rows per block when streaming matrices; 0 = auto */
     /* Optional: advanced by the rows of every matrix written; its total is
      * set to the number of matrix rows in the dataset. */
     struct sc_progress *progress;
@@ -338,7 +339,10 @@ typedef struct sc_write_opts {
      * H5Dwrite_chunk); <= 1: in the calling thread. */
     int threads;
 } sc_write_opts;
-#define SC_WRITE_OPTS_INIT {4, 0, NULL, 1}
+#define SC_WRITE_OPTS_INIT                                                     \
+    {                                                                          \
+        4, 0, NULL, 1                                                          \
+    }
 
 /* Write AD as an h5ad that anndata 0.8 reads (the "anndata-0.8-compatible"
  * profile of docs/h5ad-format.md): modern encodings only, matrices streamed

@@ -26,10 +26,10 @@
 #include "sc_log.h"
 #include "sc_version.h"
 
-#define HELP_WIDTH 80
+#define HELP_WIDTH   80
 #define HELP_COL_MIN 16 /* where the help text starts, at least */
 #define HELP_COL_MAX 32
-#define THREADS_MAX 4096
+#define THREADS_MAX  4096
 
 /* ---- option table ---- */
 
@@ -176,9 +176,9 @@ static void print_version(const char *prog)
     printf("%s %s (hdf5 %u.%u.%u, sqlite %s, yaml %s, zlib %s, libcurl %s, "
            "jansson %s, libdeflate %s, openssl %s)\n",
            prog, SC_VERSION, maj, min, rel, sqlite3_libversion(),
-           yaml_get_version_string(), zlibVersion(),
-           curl ? curl->version : "?", jansson_version_str(),
-           LIBDEFLATE_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION_STRING));
+           yaml_get_version_string(), zlibVersion(), curl ? curl->version : "?",
+           jansson_version_str(), LIBDEFLATE_VERSION_STRING,
+           OpenSSL_version(OPENSSL_VERSION_STRING));
 }
 
 /* ---- usage errors ---- */
@@ -230,8 +230,8 @@ static int bad_option(const char *prog, const sc_opt *opts, int c,
     if (optopt && !o)
         return usage(prog, "unknown option '-%c'", optopt);
     if (optopt)
-        return usage(prog, "option '%.*s' does not take an argument",
-                     (int)len, word);
+        return usage(prog, "option '%.*s' does not take an argument", (int)len,
+                     word);
     for (o = opts; !is_end(o); o++)
         if (o->long_name && len > 2 &&
             strncmp(o->long_name, word + 2, len - 2) == 0)
@@ -398,8 +398,7 @@ static int log_level(int verbosity)
 
 int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
                  const sc_opt *opts, int argc, char **argv,
-                 int (*on_option)(int key, const char *arg, void *ud),
-                 void *ud)
+                 int (*on_option)(int key, const char *arg, void *ud), void *ud)
 {
     struct option *longopts = NULL;
     char *shortopts = NULL, name[64];

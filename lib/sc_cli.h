@@ -49,32 +49,41 @@ enum {
  * It ends with a heading "Options:" for the tool's options that follow; a
  * heading with no options under it is not printed, so a tool may put its
  * own headings after SC_OPT_COMMON, or put SC_OPT_COMMON last. */
-#define SC_OPT_COMMON                                                         \
-    {0, NULL, 0, NULL, "Common options:"},                                    \
-    {'h', "help", SC_ARG_NONE, NULL, "print this help and exit"},             \
-    {'V', "version", SC_ARG_NONE, NULL, "print version information and exit"}, \
-    {'q', "quiet", SC_ARG_NONE, NULL, "print errors only"},                   \
-    {'v', "verbose", SC_ARG_NONE, NULL,                                       \
-     "print more messages, and a summary at exit; twice for debug output"},   \
-    {'@', "threads", SC_ARG_REQUIRED, "N",                                    \
-     "total worker threads, 0 for all CPUs [1]"},                             \
-    {'c', "config", SC_ARG_REQUIRED, "FILE",                                  \
-     "read settings from this YAML file [$SC_CONFIG]"},                       \
-    {SC_OPT_PROGRESS, "progress", SC_ARG_NONE, NULL,                          \
-     "show progress on stderr [only when stderr is a terminal]"},             \
-    {SC_OPT_NO_PROGRESS, "no-progress", SC_ARG_NONE, NULL,                    \
-     "never show progress"},                                                  \
-    {SC_OPT_NO_PROVENANCE, "no-provenance", SC_ARG_NONE, NULL,                \
-     "do not record tool, version and arguments in outputs"},                 \
-    {0, NULL, 0, NULL, "Options:"}
+#define SC_OPT_COMMON                                                          \
+    {0, NULL, 0, NULL, "Common options:"},                                     \
+        {'h', "help", SC_ARG_NONE, NULL, "print this help and exit"},          \
+        {'V', "version", SC_ARG_NONE, NULL,                                    \
+         "print version information and exit"},                                \
+        {'q', "quiet", SC_ARG_NONE, NULL, "print errors only"},                \
+        {'v', "verbose", SC_ARG_NONE, NULL,                                    \
+         "print more messages, and a summary at exit; twice for debug "        \
+         "output"},                                                            \
+        {'@', "threads", SC_ARG_REQUIRED, "N",                                 \
+         "total worker threads, 0 for all CPUs [1]"},                          \
+        {'c', "config", SC_ARG_REQUIRED, "FILE",                               \
+         "read settings from this YAML file [$SC_CONFIG]"},                    \
+        {SC_OPT_PROGRESS, "progress", SC_ARG_NONE, NULL,                       \
+         "show progress on stderr [only when stderr is a terminal]"},          \
+        {SC_OPT_NO_PROGRESS, "no-progress", SC_ARG_NONE, NULL,                 \
+         "never show progress"},                                               \
+        {SC_OPT_NO_PROVENANCE, "no-provenance", SC_ARG_NONE, NULL,             \
+         "do not record tool, version and arguments in outputs"},              \
+    {                                                                          \
+        0, NULL, 0, NULL, "Options:"                                           \
+    }
 
 /* Put this hidden entry in a table to add lines to --version: after the
  * version line, the callback is called with key SC_OPT_VERSION_HOOK and arg
  * NULL, and prints its lines (reference data versions) to stdout itself. */
-#define SC_OPT_VERSION_EXTRA                                                  \
-    {SC_OPT_VERSION_HOOK, NULL, SC_ARG_NONE, NULL, NULL}
+#define SC_OPT_VERSION_EXTRA                                                   \
+    {                                                                          \
+        SC_OPT_VERSION_HOOK, NULL, SC_ARG_NONE, NULL, NULL                     \
+    }
 
-#define SC_OPT_END {0, NULL, 0, NULL, NULL}
+#define SC_OPT_END                                                             \
+    {                                                                          \
+        0, NULL, 0, NULL, NULL                                                 \
+    }
 
 /* What sc_cli_parse() returns: SC_CLI_RUN, or the exit status for main():
  * SC_CLI_DONE (0) after --help or --version, SC_CLI_USAGE (2) after a usage
@@ -97,7 +106,7 @@ typedef struct sc_cli {
     int provenance;     /* 1 unless --no-provenance */
     int argc;           /* the operands left after the options */
     char **argv;
-    char *cmdline;      /* the whole command line, shell-quoted */
+    char *cmdline;         /* the whole command line, shell-quoted */
     struct timespec start; /* CLOCK_MONOTONIC when sc_cli_parse was called */
 } sc_cli;
 

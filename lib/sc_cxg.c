@@ -17,8 +17,10 @@
 #define MAX_JSON ((size_t)1 << 30)
 
 static const char *const term_keys[SC_CXG_N_TERMS] = {
-    "organism", "assay", "tissue", "disease", "cell_type",
-    "development_stage", "sex", "self_reported_ethnicity"};
+    "organism",  "assay",
+    "tissue",    "disease",
+    "cell_type", "development_stage",
+    "sex",       "self_reported_ethnicity"};
 
 const char *sc_cxg_term_key(int k)
 {
@@ -72,15 +74,27 @@ struct str_field {
     size_t off;
 };
 
-#define DS(f) {#f, offsetof(sc_cxg_dataset, f)}
-static const struct str_field dataset_strs[] = {
-    DS(dataset_id),      DS(dataset_version_id), DS(collection_id),
-    DS(collection_version_id), DS(collection_name), DS(collection_doi),
-    DS(title),           DS(schema_version),     DS(published_at),
-    DS(revised_at),      {NULL, 0}};
+#define DS(f)                                                                  \
+    {                                                                          \
+#f, offsetof(sc_cxg_dataset, f)                                        \
+    }
+static const struct str_field dataset_strs[] = {DS(dataset_id),
+                                                DS(dataset_version_id),
+                                                DS(collection_id),
+                                                DS(collection_version_id),
+                                                DS(collection_name),
+                                                DS(collection_doi),
+                                                DS(title),
+                                                DS(schema_version),
+                                                DS(published_at),
+                                                DS(revised_at),
+                                                {NULL, 0}};
 #undef DS
 
-#define CS(f, k) {k, offsetof(sc_cxg_collection, f)}
+#define CS(f, k)                                                               \
+    {                                                                          \
+        k, offsetof(sc_cxg_collection, f)                                      \
+    }
 static const struct str_field collection_strs[] = {
     CS(collection_id, "collection_id"),
     CS(collection_version_id, "collection_version_id"),
@@ -295,8 +309,7 @@ int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
     } else if (json_is_array(list)) {
         count = json_array_size(list);
     } else {
-        rc = sc_fail(SC_EFORMAT, "'%s': expected a JSON array or object",
-                     name);
+        rc = sc_fail(SC_EFORMAT, "'%s': expected a JSON array or object", name);
         goto out;
     }
     if (count && !(v = calloc(count, sizeof *v))) {
@@ -546,8 +559,8 @@ static int get_datasets(sc_cxg *c, const char *p1, const char *id,
     return rc;
 }
 
-int sc_cxg_datasets(sc_cxg *c, const char *schema_version,
-                    sc_cxg_dataset **out, size_t *n)
+int sc_cxg_datasets(sc_cxg *c, const char *schema_version, sc_cxg_dataset **out,
+                    size_t *n)
 {
     if (schema_version && *schema_version)
         return get_datasets(c, "/datasets?schema_version=", schema_version,
@@ -567,8 +580,8 @@ int sc_cxg_dataset_version(sc_cxg *c, const char *version_id,
     return get_datasets(c, "/dataset_versions/", version_id, NULL, out, n);
 }
 
-int sc_cxg_collection_datasets(sc_cxg *c, const char *id,
-                               sc_cxg_dataset **out, size_t *n)
+int sc_cxg_collection_datasets(sc_cxg *c, const char *id, sc_cxg_dataset **out,
+                               size_t *n)
 {
     return get_datasets(c, "/collections/", id, NULL, out, n);
 }
@@ -581,8 +594,7 @@ int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if ((rc = api_get(c, "/collections", NULL, NULL, &url, &body, &len)) ==
-        0)
+    if ((rc = api_get(c, "/collections", NULL, NULL, &url, &body, &len)) == 0)
         rc = sc_cxg_parse_collections(body, len, url, out, n);
     free(url);
     free(body);
@@ -591,13 +603,7 @@ int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out, size_t *n)
 
 /* ---- local filters ---- */
 
-enum {
-    F_SUSPENSION = SC_CXG_N_TERMS,
-    F_SCHEMA,
-    F_COLLECTION,
-    F_DATASET,
-    F_N
-};
+enum { F_SUSPENSION = SC_CXG_N_TERMS, F_SCHEMA, F_COLLECTION, F_DATASET, F_N };
 
 struct sc_cxg_cond {
     int field;
@@ -699,9 +705,11 @@ int sc_cxg_filter_match(const sc_cxg_filter *f, const sc_cxg_dataset *d)
 {
     int seen[F_N] = {0}, ok[F_N] = {0};
 
-    if (f->min_cells >= 0 && (d->cell_count < 0 || d->cell_count < f->min_cells))
+    if (f->min_cells >= 0 &&
+        (d->cell_count < 0 || d->cell_count < f->min_cells))
         return 0;
-    if (f->max_cells >= 0 && (d->cell_count < 0 || d->cell_count > f->max_cells))
+    if (f->max_cells >= 0 &&
+        (d->cell_count < 0 || d->cell_count > f->max_cells))
         return 0;
     for (size_t i = 0; i < f->n; i++) {
         int k = f->conds[i].field;
@@ -874,8 +882,10 @@ static int refs_ontologies(struct refs *r, const char *path,
         const char *ver = json_string_value(json_object_get(o, "version"));
         char *u1 = NULL, *url = NULL;
         if (!src || !file) {
-            rc = sc_fail(SC_EFORMAT, "'%s': ontology '%s' has no source or "
-                         "filename", path, ont);
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s': ontology '%s' has no source or "
+                         "filename",
+                         path, ont);
             break;
         }
         if (!ver)
@@ -929,7 +939,8 @@ static int refs_genes(struct refs *r, const char *path, const char *set,
     if (!(text = read_text(path, &len, &rc)))
         return rc == SC_ENOTFOUND ? 0 : rc;
     r->index = path;
-    for (line = strtok_r(text, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+    for (line = strtok_r(text, "\n", &save);;
+         line = strtok_r(NULL, "\n", &save)) {
         int top = line && line[0] != ' ' && line[0] != '\t' && line[0] != '#';
         if ((!line || top) && key[0] && url[0]) {
             char *u = fill(url, "{version}", ver);
@@ -937,12 +948,14 @@ static int refs_genes(struct refs *r, const char *path, const char *set,
             if (!u)
                 rc = sc_fail(SC_ENOMEM, "out of memory");
             else if (!base || !base[1])
-                rc = sc_fail(SC_EFORMAT, "'%s': no file name in '%s'", path,
-                             u);
+                rc = sc_fail(SC_EFORMAT, "'%s': no file name in '%s'", path, u);
             else {
-                const char *parts[] = {"genes", set, sub ? sub : key,
+                const char *parts[] = {"genes",
+                                       set,
+                                       sub ? sub : key,
                                        sub ? key : base + 1,
-                                       sub ? base + 1 : NULL, NULL};
+                                       sub ? base + 1 : NULL,
+                                       NULL};
                 rc = refs_add(r, "genes", key, ver, u, parts);
             }
             free(u);
@@ -1047,8 +1060,8 @@ static int refs_gene_sets(struct refs *r, const char *share, int *found)
         if ((rc = list_dir(path, &subs, &nsub)) < 0)
             break;
         for (size_t j = 0; rc == 0 && j < nsub; j++) {
-            snprintf(path, sizeof path, "%s/genes/%s/%s/gene_info.yml",
-                     share, sets[i], subs[j]);
+            snprintf(path, sizeof path, "%s/genes/%s/%s/gene_info.yml", share,
+                     sets[i], subs[j]);
             if (access(path, F_OK) != 0)
                 continue;
             *found = 1;
@@ -1060,8 +1073,8 @@ static int refs_gene_sets(struct refs *r, const char *share, int *found)
     return rc;
 }
 
-int sc_cxg_refs(const char *share, const char *schema_version,
-                sc_cxg_ref **out, size_t *n)
+int sc_cxg_refs(const char *share, const char *schema_version, sc_cxg_ref **out,
+                size_t *n)
 {
     struct refs r = {0};
     char path[4096];

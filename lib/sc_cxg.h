@@ -97,15 +97,14 @@ const char *sc_cxg_term_key(int k);
  * SC_ENOMEM. Thread-safe.
  */
 SC_MUST_CHECK int sc_cxg_parse_datasets(const char *json, size_t len,
-                                        const char *name,
-                                        sc_cxg_dataset **out, size_t *n);
+                                        const char *name, sc_cxg_dataset **out,
+                                        size_t *n);
 void sc_cxg_datasets_free(sc_cxg_dataset *v, size_t n);
 
 /* The same for an array of collections, or one collection. */
 SC_MUST_CHECK int sc_cxg_parse_collections(const char *json, size_t len,
                                            const char *name,
-                                           sc_cxg_collection **out,
-                                           size_t *n);
+                                           sc_cxg_collection **out, size_t *n);
 void sc_cxg_collections_free(sc_cxg_collection *v, size_t n);
 
 /* The H5AD asset of D, or NULL when it has none. Borrowed from D. */
@@ -148,8 +147,7 @@ SC_MUST_CHECK int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out,
 
 /* GET /curation/v1/collections/{ID}: its datasets, full objects. */
 SC_MUST_CHECK int sc_cxg_collection_datasets(sc_cxg *c, const char *id,
-                                             sc_cxg_dataset **out,
-                                             size_t *n);
+                                             sc_cxg_dataset **out, size_t *n);
 
 /* Every call returns 0, SC_ENOTFOUND (HTTP 404/410 or 403 for an unknown
  * id), SC_ENET, SC_EFORMAT (unexpected JSON), SC_EINVAL (an id with
@@ -207,7 +205,10 @@ typedef struct sc_cxg_filter {
     int64_t max_cells;
 } sc_cxg_filter;
 
-#define SC_CXG_FILTER_INIT {NULL, 0, -1, -1}
+#define SC_CXG_FILTER_INIT                                                     \
+    {                                                                          \
+        NULL, 0, -1, -1                                                        \
+    }
 
 /* Add the condition FIELD = VALUE (both copied). Returns 0, SC_EINVAL for
  * an unknown field ("unknown filter field 'x'"), or SC_ENOMEM. */

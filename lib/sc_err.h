@@ -4,7 +4,7 @@
 #define SC_ERR_H
 
 #if defined(__GNUC__)
-#define SC_MUST_CHECK __attribute__((warn_unused_result))
+#define SC_MUST_CHECK   __attribute__((warn_unused_result))
 #define SC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SC_MUST_CHECK
@@ -27,7 +27,8 @@ enum {
     SC_ECONFIG = -11,  /* configuration error */
     SC_EEXIST = -12,   /* already exists */
     SC_ERANGE = -13,   /* number out of range */
-    SC_EREJECT = -14,  /* dataset refused by a policy (not an error of the tool) */
+    SC_EREJECT =
+        -14, /* dataset refused by a policy (not an error of the tool) */
 };
 
 /* Process exit codes shared by every tool (see sc(7)). */

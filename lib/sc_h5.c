@@ -59,7 +59,13 @@ static size_t lzf_filter(unsigned flags, size_t cd_nelmts,
 }
 
 static const H5Z_class2_t lzf_class = {
-    H5Z_CLASS_T_VERS, (H5Z_filter_t)LZF_FILTER_ID, 1, 1, "lzf", NULL, NULL,
+    H5Z_CLASS_T_VERS,
+    (H5Z_filter_t)LZF_FILTER_ID,
+    1,
+    1,
+    "lzf",
+    NULL,
+    NULL,
     (H5Z_func_t)lzf_filter,
 };
 
@@ -356,8 +362,8 @@ int sc_h5_attr_strs(hid_t obj, const char *name, char ***out, int64_t *n)
     *n = 0;
     if (H5Aexists(obj, name) <= 0)
         return SC_ENOTFOUND;
-    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || (s = H5Aget_space(a)) < 0) {
+    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (t = H5Aget_type(a)) < 0 ||
+        (s = H5Aget_space(a)) < 0) {
         rc = sc_h5_fail(SC_EFORMAT, "cannot open attribute '%s'", name);
         goto out;
     }
@@ -413,8 +419,7 @@ int sc_h5_attr_str(hid_t obj, const char *name, char **out)
     return 0;
 }
 
-int sc_h5_attr_i64(hid_t obj, const char *name, int64_t *vals, int max,
-                   int *n)
+int sc_h5_attr_i64(hid_t obj, const char *name, int64_t *vals, int max, int *n)
 {
     hid_t a = -1, t = -1, s = -1;
     int64_t cnt = 0;
@@ -423,8 +428,8 @@ int sc_h5_attr_i64(hid_t obj, const char *name, int64_t *vals, int max,
     *n = 0;
     if (H5Aexists(obj, name) <= 0)
         return SC_ENOTFOUND;
-    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || (s = H5Aget_space(a)) < 0) {
+    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (t = H5Aget_type(a)) < 0 ||
+        (s = H5Aget_space(a)) < 0) {
         rc = sc_h5_fail(SC_EFORMAT, "cannot open attribute '%s'", name);
         goto out;
     }
@@ -434,8 +439,10 @@ int sc_h5_attr_i64(hid_t obj, const char *name, int64_t *vals, int max,
         goto out;
     }
     if (space_count(s, &cnt) < 0 || cnt > max || cnt < 0) {
-        rc = sc_fail(SC_EFORMAT, "attribute '%s' has %lld values, expected "
-                     "at most %d", name, (long long)cnt, max);
+        rc = sc_fail(SC_EFORMAT,
+                     "attribute '%s' has %lld values, expected "
+                     "at most %d",
+                     name, (long long)cnt, max);
         goto out;
     }
     {
@@ -517,8 +524,8 @@ int sc_h5_write_attr_str(hid_t obj, const char *name, const char *val)
     return rc;
 }
 
-int sc_h5_write_attr_strs(hid_t obj, const char *name,
-                          const char *const *vals, int64_t n)
+int sc_h5_write_attr_strs(hid_t obj, const char *name, const char *const *vals,
+                          int64_t n)
 {
     hsize_t dim = (hsize_t)n;
     hid_t t = sc_h5_str_type(), s = H5Screate_simple(1, &dim, NULL);
@@ -665,8 +672,7 @@ int sc_h5_read_array(hid_t ds, const char *name, const char *label,
             rc = read_strings(ds, 0, ft, space, n, e->data, label);
         } else {
             hid_t mt = sc_h5_mem_type(dt);
-            herr_t st = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                e->data);
+            herr_t st = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->data);
             if (sc_h5_type_is_owned(dt))
                 H5Tclose(mt);
             if (st < 0)
@@ -714,8 +720,8 @@ void sc_h5_file_priv_free(void *priv)
     free(f);
 }
 
-int sc_h5_read_1d(hid_t ds, int64_t off, int64_t n, sc_dtype dtype,
-                  void *buf, const char *label)
+int sc_h5_read_1d(hid_t ds, int64_t off, int64_t n, sc_dtype dtype, void *buf,
+                  const char *label)
 {
     hid_t fs = -1, ms = -1, mt;
     hsize_t start = (hsize_t)off, count = (hsize_t)n;
@@ -837,8 +843,7 @@ int sc_h5_list(hid_t g, char ***out, int64_t *n)
         sc_strv_free(c.v, c.n);
         *out = NULL;
         *n = 0;
-        return c.rc < 0 ? c.rc
-                        : sc_h5_fail(SC_EFORMAT, "cannot list a group");
+        return c.rc < 0 ? c.rc : sc_h5_fail(SC_EFORMAT, "cannot list a group");
     }
     *out = c.v;
     *n = c.n;
@@ -859,8 +864,10 @@ int sc_h5_open_ro(const char *path, hid_t *out)
     is = H5Fis_hdf5(path);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
-        return sc_fail(SC_EFORMAT, "'%s' is not an HDF5 file (or is "
-                       "truncated)", path);
+        return sc_fail(SC_EFORMAT,
+                       "'%s' is not an HDF5 file (or is "
+                       "truncated)",
+                       path);
     }
     fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fid < 0)

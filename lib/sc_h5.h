@@ -70,9 +70,8 @@ SC_MUST_CHECK int sc_h5_read_array(hid_t ds, const char *name,
 
 /* Open dataset PATH under LOC, read it with sc_h5_read_array and close it.
  * SC_EFORMAT naming LABEL when PATH is not a dataset. */
-SC_MUST_CHECK int sc_h5_read_path(hid_t loc, const char *path,
-                                  const char *name, const char *label,
-                                  sc_elem **out);
+SC_MUST_CHECK int sc_h5_read_path(hid_t loc, const char *path, const char *name,
+                                  const char *label, sc_elem **out);
 
 /* An sc_adata priv_free for readers whose priv is a malloc'd hid_t of an
  * open file: closes the file and frees it. */
@@ -88,8 +87,8 @@ SC_MUST_CHECK int sc_h5_shape(hid_t ds, int *rank, int64_t *dims,
                               const char *label);
 
 /* Link / object queries that never print. */
-int sc_h5_exists(hid_t loc, const char *path);      /* link exists */
-int sc_h5_is_group(hid_t loc, const char *path);    /* 1 group, 0 not */
+int sc_h5_exists(hid_t loc, const char *path);   /* link exists */
+int sc_h5_is_group(hid_t loc, const char *path); /* 1 group, 0 not */
 int sc_h5_is_dataset(hid_t loc, const char *path);
 
 /* Names of the children of group G in creation order if tracked, else name

@@ -15,8 +15,8 @@
  *   "0.8+"    root encoding-type "anndata"; every element carries encodings.
  *   "0.7"     no root attributes; dataframes 0.1.0 whose categorical columns
  *             are code datasets with a `categories` object reference.
- *   "pre-0.7" obs/var are compound datasets; categories in uns/<col>_categories;
- *             raw as raw.X / raw.var / raw.varm; h5sparse groups.
+ *   "pre-0.7" obs/var are compound datasets; categories in
+ * uns/<col>_categories; raw as raw.X / raw.var / raw.varm; h5sparse groups.
  * Everything is loaded except matrices (X, layers, raw/X, sparse elements,
  * dense obsp/varp), which stay in the file behind sc_mat handles.
  */
@@ -62,8 +62,7 @@ static int64_t first_dim(const sc_elem *e)
         sc_mat_get_info(e->mat, &in);
         return in.n_rows;
     }
-    case SC_K_RECARRAY:
-        return e->n_child ? first_dim(e->child[0]) : 0;
+    case SC_K_RECARRAY: return e->n_child ? first_dim(e->child[0]) : 0;
     default: return -1;
     }
 }
@@ -76,8 +75,10 @@ static int to_i32_codes(sc_elem *codes, const char *label)
 
     if (codes->kind != SC_K_ARRAY || !sc_dtype_is_int(codes->dtype) ||
         codes->rank != 1)
-        return sc_fail(SC_EFORMAT, "%s: categorical codes must be a 1-D "
-                       "integer array", label);
+        return sc_fail(SC_EFORMAT,
+                       "%s: categorical codes must be a 1-D "
+                       "integer array",
+                       label);
     if (codes->dtype == SC_DT_I32)
         return 0;
     if (!(v = malloc((size_t)(n ? n : 1) * sizeof *v)))
@@ -102,13 +103,13 @@ static int check_codes(const sc_elem *cat, const char *label)
     int64_t n = sc_elem_count(cat->codes);
 
     if (cat->categories->kind != SC_K_ARRAY || cat->categories->rank != 1)
-        return sc_fail(SC_EFORMAT, "%s: categories must be a 1-D array",
-                       label);
+        return sc_fail(SC_EFORMAT, "%s: categories must be a 1-D array", label);
     for (int64_t i = 0; i < n; i++)
         if (c[i] < -1 || c[i] >= ncat)
-            return sc_fail(SC_EFORMAT, "%s: categorical code %d at row %lld "
-                           "out of range (%lld categories)", label, c[i],
-                           (long long)i, (long long)ncat);
+            return sc_fail(SC_EFORMAT,
+                           "%s: categorical code %d at row %lld "
+                           "out of range (%lld categories)",
+                           label, c[i], (long long)i, (long long)ncat);
     return 0;
 }
 
@@ -133,8 +134,8 @@ static int read_field(hid_t ds, hid_t ftype, int idx, int64_t n,
         rc = sc_h5_fail(SC_EFORMAT, "%s: bad compound type", label);
         goto out;
     }
-    base = H5Tget_class(mtype) == H5T_ARRAY ? H5Tget_super(mtype)
-                                            : H5Tcopy(mtype);
+    base =
+        H5Tget_class(mtype) == H5T_ARRAY ? H5Tget_super(mtype) : H5Tcopy(mtype);
     if (H5Tget_class(mtype) == H5T_ARRAY) {
         hsize_t adims[4];
         int ar = H5Tget_array_ndims(mtype);
@@ -149,13 +150,13 @@ static int read_field(hid_t ds, hid_t ftype, int idx, int64_t n,
     }
     dt = sc_h5_dtype_of(base);
     if (dt == SC_DT_NONE) {
-        rc = sc_fail(SC_EUNSUP, "%s: field '%s' has an unsupported type",
-                     label, fname);
+        rc = sc_fail(SC_EUNSUP, "%s: field '%s' has an unsupported type", label,
+                     fname);
         goto out;
     }
     if (dt == SC_DT_STR && rank != 1) {
-        rc = sc_fail(SC_EUNSUP, "%s: field '%s' is an array of strings",
-                     label, fname);
+        rc = sc_fail(SC_EUNSUP, "%s: field '%s' is an array of strings", label,
+                     fname);
         goto out;
     }
     if (!(e = sc_elem_new_array(fname, dt, rank, shape))) {
@@ -169,8 +170,9 @@ static int read_field(hid_t ds, hid_t ftype, int idx, int64_t n,
             H5Tset_cset(memt, H5Tget_cset(base));
     } else {
         hid_t nt = sc_h5_mem_type(dt);
-        memt = rank == 2 ? H5Tarray_create2(nt, 1, (hsize_t[]){(hsize_t)shape[1]})
-                         : H5Tcopy(nt);
+        memt = rank == 2
+                   ? H5Tarray_create2(nt, 1, (hsize_t[]){(hsize_t)shape[1]})
+                   : H5Tcopy(nt);
         if (sc_h5_type_is_owned(dt))
             H5Tclose(nt);
     }
@@ -182,8 +184,7 @@ static int read_field(hid_t ds, hid_t ftype, int idx, int64_t n,
         goto out;
     }
     if (n && H5Dread(ds, comp, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        rc = sc_h5_fail(SC_EFORMAT, "%s: cannot read field '%s'", label,
-                        fname);
+        rc = sc_h5_fail(SC_EFORMAT, "%s: cannot read field '%s'", label, fname);
         goto out;
     }
     if (dt == SC_DT_STR) {
@@ -331,8 +332,10 @@ static int compound_to_df(sc_elem *rec, const char *name, const char *label,
     if (!(idx = sc_elem_detach(rec, "index"))) {
         sc_elem_free(rec);
         sc_elem_free(df);
-        return sc_fail(SC_EFORMAT, "%s: compound dataframe has no 'index' "
-                       "field", label);
+        return sc_fail(SC_EFORMAT,
+                       "%s: compound dataframe has no 'index' "
+                       "field",
+                       label);
     }
     if ((rc = index_from(idx, label, &df->index)) < 0) {
         sc_elem_free(rec);
@@ -386,8 +389,10 @@ static int read_cat_07(hid_t g, const char *col, const char *label,
         hobj_ref_t ref;
         if (H5Aread(a, H5T_STD_REF_OBJ, &ref) < 0 ||
             (cds = H5Rdereference2(ds, H5P_DEFAULT, H5R_OBJECT, &ref)) < 0) {
-            rc = sc_h5_fail(SC_EFORMAT, "%s: cannot follow the categories "
-                            "reference", label);
+            rc = sc_h5_fail(SC_EFORMAT,
+                            "%s: cannot follow the categories "
+                            "reference",
+                            label);
             goto out;
         }
         if ((rc = sc_h5_read_array(cds, "categories", label,
@@ -401,16 +406,16 @@ static int read_cat_07(hid_t g, const char *col, const char *label,
         int64_t n;
         if ((rc = sc_h5_attr_strs(ds, "categories", &v, &n)) < 0)
             goto out;
-        cat->categories = sc_elem_new_strings("categories",
-                                              (const char *const *)v, n);
+        cat->categories =
+            sc_elem_new_strings("categories", (const char *const *)v, n);
         sc_strv_free(v, n);
         if (!cat->categories) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
             goto out;
         }
     } else {
-        rc = sc_fail(SC_EFORMAT, "%s: unreadable 'categories' attribute",
-                     label);
+        rc =
+            sc_fail(SC_EFORMAT, "%s: unreadable 'categories' attribute", label);
         goto out;
     }
     rc = check_codes(cat, label);
@@ -431,8 +436,8 @@ out:
     return 0;
 }
 
-static int read_dataframe(rd *r, hid_t loc, const char *name,
-                          const char *label, sc_elem **out)
+static int read_dataframe(rd *r, hid_t loc, const char *name, const char *label,
+                          sc_elem **out)
 {
     hid_t g = -1;
     sc_elem *df = NULL, *idx = NULL;
@@ -450,8 +455,10 @@ static int read_dataframe(rd *r, hid_t loc, const char *name,
     rc = sc_h5_attr_str(g, "_index", &iname);
     if (rc == SC_ENOTFOUND) {
         if (!sc_h5_exists(g, "_index")) {
-            rc = sc_fail(SC_EFORMAT, "%s: dataframe has no '_index' "
-                         "attribute", label);
+            rc = sc_fail(SC_EFORMAT,
+                         "%s: dataframe has no '_index' "
+                         "attribute",
+                         label);
             goto out;
         }
         iname = strdup("_index");
@@ -501,8 +508,10 @@ static int read_dataframe(rd *r, hid_t loc, const char *name,
             continue;
         join(lab, sizeof lab, label, cols[i]);
         if (!sc_h5_exists(g, cols[i])) {
-            rc = sc_fail(SC_EFORMAT, "%s: column listed in column-order is "
-                         "missing", lab);
+            rc = sc_fail(SC_EFORMAT,
+                         "%s: column listed in column-order is "
+                         "missing",
+                         lab);
             goto out;
         }
         if (sc_h5_is_dataset(g, cols[i])) {
@@ -522,9 +531,10 @@ static int read_dataframe(rd *r, hid_t loc, const char *name,
         if (!c)
             continue;
         if (first_dim(c) != df->n_rows) {
-            rc = sc_fail(SC_EFORMAT, "%s: column has %lld rows, index has "
-                         "%lld", lab, (long long)first_dim(c),
-                         (long long)df->n_rows);
+            rc = sc_fail(SC_EFORMAT,
+                         "%s: column has %lld rows, index has "
+                         "%lld",
+                         lab, (long long)first_dim(c), (long long)df->n_rows);
             sc_elem_free(c);
             goto out;
         }
@@ -568,7 +578,7 @@ static int read_categorical(hid_t loc, const char *name, const char *label,
         goto out;
     join(lab, sizeof lab, label, "categories");
     if ((rc = sc_h5_read_path(g, "categories", "categories", lab,
-                               &cat->categories)) < 0)
+                              &cat->categories)) < 0)
         goto out;
     if (sc_h5_has_attr(g, "ordered") &&
         (rc = sc_h5_attr_bool(g, "ordered", &cat->ordered)) < 0) {
@@ -652,15 +662,17 @@ static int read_sparse(rd *r, hid_t loc, const char *name, const char *label,
             goto out;
         mf = !strcmp(fmt, "csc") ? SC_MAT_CSC : SC_MAT_CSR;
         if (strcmp(fmt, "csc") && strcmp(fmt, "csr")) {
-            rc = sc_fail(SC_EFORMAT, "%s: unknown h5sparse_format '%s'",
-                         label, fmt);
+            rc = sc_fail(SC_EFORMAT, "%s: unknown h5sparse_format '%s'", label,
+                         fmt);
             goto out;
         }
         rc = sc_h5_attr_i64(g, "h5sparse_shape", shape, 2, &n);
     }
     if (rc < 0 || n != 2) {
-        rc = sc_fail(SC_EFORMAT, "%s: sparse matrix has no valid shape "
-                     "attribute", label);
+        rc = sc_fail(SC_EFORMAT,
+                     "%s: sparse matrix has no valid shape "
+                     "attribute",
+                     label);
         goto out;
     }
     if (shape[0] < 0 || shape[1] < 0) {
@@ -783,7 +795,8 @@ static int read_element(rd *r, hid_t loc, const char *name, const char *label,
     *out = NULL;
     if (!is_group && !sc_h5_is_dataset(loc, name)) {
         sc_log_debug("%s: skipping an object that is neither a group nor a "
-                     "dataset", label);
+                     "dataset",
+                     label);
         return 0;
     }
     if ((obj = H5Oopen(loc, name, H5P_DEFAULT)) < 0)
@@ -812,8 +825,8 @@ static int read_element(rd *r, hid_t loc, const char *name, const char *label,
                !strcmp(enc, "string") || !strcmp(enc, "numeric-scalar") ||
                !strcmp(enc, "rec-array") || !strcmp(enc, "null")) {
         if (is_group)
-            rc = sc_fail(SC_EFORMAT, "%s: encoding '%s' on a group", label,
-                         enc);
+            rc =
+                sc_fail(SC_EFORMAT, "%s: encoding '%s' on a group", label, enc);
         else
             rc = read_dataset_elem(r, loc, name, label, enc, dense_as_matrix,
                                    out);
@@ -901,9 +914,11 @@ static int check_mat_shape(const sc_elem *e, int64_t nr, int64_t nc,
         return sc_fail(SC_EFORMAT, "%s: not a matrix", label);
     sc_mat_get_info(e->mat, &in);
     if (in.n_rows != nr || (nc >= 0 && in.n_cols != nc))
-        return sc_fail(SC_EFORMAT, "%s: shape (%lld, %lld) does not match "
-                       "(%lld, %lld)", label, (long long)in.n_rows,
-                       (long long)in.n_cols, (long long)nr, (long long)nc);
+        return sc_fail(SC_EFORMAT,
+                       "%s: shape (%lld, %lld) does not match "
+                       "(%lld, %lld)",
+                       label, (long long)in.n_rows, (long long)in.n_cols,
+                       (long long)nr, (long long)nc);
     return 0;
 }
 
@@ -926,9 +941,10 @@ static int check_dim(const sc_elem *dict, int64_t n, int square,
                 nc = c->shape[1];
             }
             if (nc != n)
-                return sc_fail(SC_EFORMAT, "%s/%s: not a square %lld x %lld "
-                               "matrix", label, c->name, (long long)n,
-                               (long long)n);
+                return sc_fail(SC_EFORMAT,
+                               "%s/%s: not a square %lld x %lld "
+                               "matrix",
+                               label, c->name, (long long)n, (long long)n);
         }
     }
     return 0;
@@ -1060,9 +1076,10 @@ static int read_raw(rd *r, sc_adata *ad)
         if ((rc = check_mat_shape(x, ad->n_obs, -1, "raw/X")) < 0)
             goto fail;
         if (in.n_cols != var->n_rows) {
-            rc = sc_fail(SC_EFORMAT, "raw/X has %lld columns but raw/var "
-                         "has %lld rows", (long long)in.n_cols,
-                         (long long)var->n_rows);
+            rc = sc_fail(SC_EFORMAT,
+                         "raw/X has %lld columns but raw/var "
+                         "has %lld rows",
+                         (long long)in.n_cols, (long long)var->n_rows);
             goto fail;
         }
     }
@@ -1090,10 +1107,10 @@ fail:
 
 static int read_all(rd *r, sc_adata *ad)
 {
-    static const char *maps[] = {"obsm", "varm", "obsp", "varp", "layers",
-                                 "uns"};
-    sc_elem **slots[] = {&ad->obsm, &ad->varm, &ad->obsp, &ad->varp,
-                         &ad->layers, &ad->uns};
+    static const char *maps[] = {"obsm", "varm",   "obsp",
+                                 "varp", "layers", "uns"};
+    sc_elem **slots[] = {&ad->obsm, &ad->varm,   &ad->obsp,
+                         &ad->varp, &ad->layers, &ad->uns};
     int rc;
 
     sc_elem_free(ad->obs);
@@ -1120,8 +1137,8 @@ static int read_all(rd *r, sc_adata *ad)
     for (size_t i = 0; i < ad->layers->n_child; i++) {
         char lab[512];
         join(lab, sizeof lab, "layers", ad->layers->child[i]->name);
-        if ((rc = check_mat_shape(ad->layers->child[i], ad->n_obs,
-                                  ad->n_vars, lab)) < 0)
+        if ((rc = check_mat_shape(ad->layers->child[i], ad->n_obs, ad->n_vars,
+                                  lab)) < 0)
             return rc;
     }
     if (r->legacy == 2) {
@@ -1172,18 +1189,22 @@ int sc_h5ad_open(const char *path, unsigned flags, sc_adata **out)
     else if (!root_enc)
         r.legacy = 1;
     if (root_enc && strcmp(root_enc, "anndata")) {
-        rc = sc_fail(SC_EFORMAT, "'%s': root encoding-type is '%s', not "
-                     "'anndata'", path, root_enc);
+        rc = sc_fail(SC_EFORMAT,
+                     "'%s': root encoding-type is '%s', not "
+                     "'anndata'",
+                     path, root_enc);
         goto fail;
     }
     if (!sc_h5_exists(r.file, "obs") || !sc_h5_exists(r.file, "var")) {
-        rc = sc_fail(SC_EFORMAT, "'%s': no '%s' (an AnnData file needs obs "
-                     "and var)", path,
-                     sc_h5_exists(r.file, "obs") ? "var" : "obs");
+        rc = sc_fail(SC_EFORMAT,
+                     "'%s': no '%s' (an AnnData file needs obs "
+                     "and var)",
+                     path, sc_h5_exists(r.file, "obs") ? "var" : "obs");
         goto fail;
     }
-    ad->generation = strdup(r.legacy == 2 ? "pre-0.7" :
-                            r.legacy == 1 ? "0.7" : "0.8+");
+    ad->generation = strdup(r.legacy == 2   ? "pre-0.7"
+                            : r.legacy == 1 ? "0.7"
+                                            : "0.8+");
     if ((rc = read_all(&r, ad)) < 0) {
         rc = sc_fail_ctx(rc, "'%s'", path);
         goto fail;

@@ -41,7 +41,7 @@
  * block at a time. Scalars and empty datasets are always contiguous: HDF5
  * cannot chunk them.
  */
-#define CHUNK_BYTES ((size_t)1 << 20)
+#define CHUNK_BYTES  ((size_t)1 << 20)
 #define CHUNK_MIN_1D ((hsize_t)64 << 10)
 #define CHUNK_MAX_1D ((hsize_t)256 << 10)
 /* Values (as doubles in an sc_block) per streamed row block: ~64 MiB. */
@@ -131,14 +131,14 @@ static int set_encoding(wctx *w, hid_t obj, const char *type,
 
 static hid_t file_type(const wctx *w, sc_dtype t)
 {
-    return t == SC_DT_STR ? w->str_t
+    return t == SC_DT_STR    ? w->str_t
            : t == SC_DT_BOOL ? w->bool_t
                              : sc_h5_file_type(t);
 }
 
 static hid_t mem_type(const wctx *w, sc_dtype t)
 {
-    return t == SC_DT_STR ? w->str_t
+    return t == SC_DT_STR    ? w->str_t
            : t == SC_DT_BOOL ? w->bool_t
                              : sc_h5_mem_type(t);
 }
@@ -155,8 +155,9 @@ static void chunk_shape(int rank, const hsize_t *dims, size_t itemsize,
     if (rank == 1) {
         hsize_t n = CHUNK_BYTES / itemsize;
 
-        n = n < CHUNK_MIN_1D ? CHUNK_MIN_1D : n > CHUNK_MAX_1D ? CHUNK_MAX_1D
-                                                                : n;
+        n = n < CHUNK_MIN_1D   ? CHUNK_MIN_1D
+            : n > CHUNK_MAX_1D ? CHUNK_MAX_1D
+                               : n;
         chunk[0] = n < dims[0] ? n : dims[0];
         return;
     }
@@ -220,8 +221,8 @@ out:
 
 /* Write N values at [*LEN, *LEN + N) of a 1-D dataset, growing it first
  * when EXTEND. *LEN is advanced. */
-static int write_1d_at(wctx *w, hid_t ds, hsize_t *len, hsize_t n,
-                       int extend, hid_t mtype, const void *buf)
+static int write_1d_at(wctx *w, hid_t ds, hsize_t *len, hsize_t n, int extend,
+                       hid_t mtype, const void *buf)
 {
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     hsize_t end = *len + n;
@@ -286,8 +287,8 @@ static int write_data(wctx *w, hid_t loc, const char *name, sc_dtype dt,
         }
         data = strs;
     }
-    if ((rc = create_ds(w, loc, name, file_type(w, dt), file_itemsize(dt),
-                        rank, dims, 0, &ds)) < 0)
+    if ((rc = create_ds(w, loc, name, file_type(w, dt), file_itemsize(dt), rank,
+                        dims, 0, &ds)) < 0)
         goto out;
     if (n > 0 &&
         H5Dwrite(ds, mem_type(w, dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -305,9 +306,8 @@ out:
     return rc;
 }
 
-static int create_group(wctx *w, hid_t loc, const char *name,
-                        const char *enc, const char *version, int dense_attrs,
-                        hid_t *out)
+static int create_group(wctx *w, hid_t loc, const char *name, const char *enc,
+                        const char *version, int dense_attrs, hid_t *out)
 {
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
     int rc = 0;
@@ -361,8 +361,9 @@ static int write_array(wctx *w, hid_t loc, const sc_elem *e, const char *name)
 /* pandas' code width: int8 below 127 categories, int16 below 32767. */
 static sc_dtype codes_dtype(int64_t n_cat)
 {
-    return n_cat < INT8_MAX ? SC_DT_I8 : n_cat < INT16_MAX ? SC_DT_I16
-                                                           : SC_DT_I32;
+    return n_cat < INT8_MAX    ? SC_DT_I8
+           : n_cat < INT16_MAX ? SC_DT_I16
+                               : SC_DT_I32;
 }
 
 static int write_categorical(wctx *w, hid_t loc, const sc_elem *e,
@@ -524,8 +525,10 @@ static int write_recarray(wctx *w, hid_t loc, const sc_elem *e,
 
         if (c->kind != SC_K_ARRAY || c->rank != 1 || c->shape[0] != n ||
             sz == 0 || !c->name) {
-            rc = bad(w, SC_EINVAL, "record field %zu is not a 1-D array of "
-                     "%lld values", f, (long long)n);
+            rc = bad(w, SC_EINVAL,
+                     "record field %zu is not a 1-D array of "
+                     "%lld values",
+                     f, (long long)n);
             goto out;
         }
         off[f] = (msize + sz - 1) / sz * sz; /* natural alignment */
@@ -612,8 +615,8 @@ static int64_t elem_rows(const sc_elem *e)
 /* The row labels as strings: string (or categorical/nullable string)
  * indices as they are, numeric ones formatted as anndata does. *KEEP holds
  * the formatted strings to free. */
-static int index_labels(const sc_elem *ix, int64_t n,
-                        const char ***out, char **keep)
+static int index_labels(const sc_elem *ix, int64_t n, const char ***out,
+                        char **keep)
 {
     const char **s = malloc((n ? (size_t)n : 1) * sizeof *s);
     char *buf = NULL;
@@ -698,15 +701,18 @@ static int write_dataframe(wctx *w, hid_t loc, const sc_elem *df,
         }
         if (c->name && !strcmp(c->name, ixname) &&
             !same_as_index(c, labels, n)) {
-            rc = bad(w, SC_EINVAL, "column '%s' has the index's name but "
-                     "other values", ixname);
+            rc = bad(w, SC_EINVAL,
+                     "column '%s' has the index's name but "
+                     "other values",
+                     ixname);
             goto out;
         }
         order[n_cols++] = c->name;
     }
     rc = create_group(w, loc, name, "dataframe", "0.2.0",
                       n_cols * VLEN_FILE_SIZE > COLUMN_ORDER_DENSE_BYTES, &g);
-    if (rc < 0 || (rc = ctx(w, sc_h5_write_attr_str(g, "_index", ixname))) < 0 ||
+    if (rc < 0 ||
+        (rc = ctx(w, sc_h5_write_attr_str(g, "_index", ixname))) < 0 ||
         (rc = ctx(w, sc_h5_write_attr_strs(g, "column-order", order,
                                            (int64_t)n_cols))) < 0 ||
         (rc = write_data(w, g, ixname, SC_DT_STR, 1, &n, labels)) < 0)
@@ -783,8 +789,8 @@ static int64_t block_rows(const wctx *w, const sc_mat_info *in)
     return rows < 1 ? 1 : rows;
 }
 
-static int write_dense_matrix(wctx *w, hid_t loc, const char *name,
-                              sc_mat *m, const sc_mat_info *in)
+static int write_dense_matrix(wctx *w, hid_t loc, const char *name, sc_mat *m,
+                              const sc_mat_info *in)
 {
     hsize_t dims[2] = {(hsize_t)in->n_rows, (hsize_t)in->n_cols};
     int64_t step = block_rows(w, in);
@@ -801,8 +807,8 @@ static int write_dense_matrix(wctx *w, hid_t loc, const char *name,
     }
     for (int64_t r = 0; in->n_cols > 0 && r < in->n_rows; r += step) {
         int64_t e = r + step < in->n_rows ? r + step : in->n_rows;
-        hsize_t start[2] = {(hsize_t)r, 0}, count[2] = {(hsize_t)(e - r),
-                                                        dims[1]};
+        hsize_t start[2] = {(hsize_t)r, 0},
+                count[2] = {(hsize_t)(e - r), dims[1]};
         const void *buf;
 
         if ((rc = sc_mat_read_rows(m, r, e, &b)) < 0) {
@@ -813,8 +819,8 @@ static int write_dense_matrix(wctx *w, hid_t loc, const char *name,
         if ((rc = convert_block(w, b.vals, (size_t)(count[0] * count[1]),
                                 in->dtype, &buf)) < 0)
             goto out;
-        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count,
-                                NULL) < 0 ||
+        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) <
+                0 ||
             (ms = H5Screate_simple(2, count, NULL)) < 0 ||
             H5Dwrite(ds, mem_type(w, in->dtype), ms, fs, H5P_DEFAULT, buf) <
                 0) {
@@ -851,8 +857,8 @@ static int append_indptr(wctx *w, csr_out *o, const sc_block *b)
     int64_t first = o->n_indptr == 0 ? 0 : 1, k = b->n_rows + 1 - first;
     size_t need = (size_t)k * sc_dtype_size(o->ptr_dt);
 
-    if (o->nnz + b->indptr[b->n_rows] > (o->ptr_dt == SC_DT_I32 ? INT32_MAX
-                                                                : INT64_MAX))
+    if (o->nnz + b->indptr[b->n_rows] >
+        (o->ptr_dt == SC_DT_I32 ? INT32_MAX : INT64_MAX))
         return bad(w, SC_EFORMAT, "more stored values than announced (%lld)",
                    (long long)o->nnz);
     if (need > o->ptr_cap) {
@@ -875,11 +881,19 @@ static int append_indptr(wctx *w, csr_out *o, const sc_block *b)
                        mem_type(w, o->ptr_dt), o->ptr);
 }
 
-static int write_sparse_matrix(wctx *w, hid_t loc, const char *name,
-                               sc_mat *m, const sc_mat_info *in)
+static int write_sparse_matrix(wctx *w, hid_t loc, const char *name, sc_mat *m,
+                               const sc_mat_info *in)
 {
-    csr_out o = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0, 0, 0,
-                 in->nnz <= INT32_MAX ? SC_DT_I32 : SC_DT_I64, 0, NULL, 0};
+    csr_out o = {H5I_INVALID_HID,
+                 H5I_INVALID_HID,
+                 H5I_INVALID_HID,
+                 0,
+                 0,
+                 0,
+                 in->nnz <= INT32_MAX ? SC_DT_I32 : SC_DT_I64,
+                 0,
+                 NULL,
+                 0};
     hsize_t nnz = (hsize_t)in->nnz, nptr = (hsize_t)in->n_rows + 1;
     int64_t shape[2] = {in->n_rows, in->n_cols}, step = block_rows(w, in);
     sc_block b = SC_BLOCK_INIT;
@@ -899,8 +913,8 @@ static int write_sparse_matrix(wctx *w, hid_t loc, const char *name,
     /* gzip: compress whole chunks with libdeflate, in parallel; datasets
      * that do not qualify are written through libhdf5 as before */
     if (w->level > 0 && nnz > 0 && in->dtype != SC_DT_BOOL &&
-        (sc_h5chunk_open(o.data, sc_dtype_size(in->dtype), w->level,
-                         w->threads, &cd) < 0 ||
+        (sc_h5chunk_open(o.data, sc_dtype_size(in->dtype), w->level, w->threads,
+                         &cd) < 0 ||
          sc_h5chunk_open(o.indices, 4, w->level, w->threads, &ci) < 0)) {
         (void)sc_h5chunk_close(cd, -1);
         (void)sc_h5chunk_close(ci, -1);
@@ -928,8 +942,8 @@ static int write_sparse_matrix(wctx *w, hid_t loc, const char *name,
             }
         } else if ((rc = write_1d_at(w, o.data, &o.n_data, (hsize_t)k, 1,
                                      mem_type(w, in->dtype), buf)) < 0 ||
-                   (rc = write_1d_at(w, o.indices, &o.n_indices, (hsize_t)k,
-                                     1, H5T_NATIVE_INT32, b.indices)) < 0) {
+                   (rc = write_1d_at(w, o.indices, &o.n_indices, (hsize_t)k, 1,
+                                     H5T_NATIVE_INT32, b.indices)) < 0) {
             goto out;
         }
         o.nnz += k;
@@ -958,8 +972,7 @@ out:
     return close_group(w, g, rc);
 }
 
-static int write_matrix(wctx *w, hid_t loc, const sc_elem *e,
-                        const char *name)
+static int write_matrix(wctx *w, hid_t loc, const sc_elem *e, const char *name)
 {
     sc_mat_info in;
     size_t mark;
@@ -993,7 +1006,8 @@ static int write_elem(wctx *w, hid_t loc, const sc_elem *e, const char *name)
         size_t mark = ep_push(w, name ? name : "");
 
         sc_log_debug("'%s': not writing None element %s (anndata 0.8 has no "
-                     "null encoding)", w->path, w->ep);
+                     "null encoding)",
+                     w->path, w->ep);
         ep_pop(w, mark);
         return 0;
     }
@@ -1034,8 +1048,8 @@ static int elem_dims(const sc_elem *e, int64_t *rows, int64_t *cols)
 
 /* Check E is ROWS x COLS (COLS < 0: only the rows; with MATRIX it must be
  * 2-D). */
-static int check_dims(wctx *w, const sc_elem *e, const char *name,
-                      int64_t rows, int64_t cols, int matrix)
+static int check_dims(wctx *w, const sc_elem *e, const char *name, int64_t rows,
+                      int64_t cols, int matrix)
 {
     int64_t r, c;
     size_t mark;
@@ -1054,16 +1068,15 @@ static int check_dims(wctx *w, const sc_elem *e, const char *name,
                  (long long)rows);
     else
         rc = bad(w, SC_EINVAL, "shape %lld x %lld, expected %lld x %lld",
-                 (long long)r, (long long)c, (long long)rows,
-                 (long long)cols);
+                 (long long)r, (long long)c, (long long)rows, (long long)cols);
     ep_pop(w, mark);
     return rc;
 }
 
 /* Check dict D (called NAME), and that each child is ROWS x COLS unless
  * ROWS < 0. */
-static int check_dict(wctx *w, const sc_elem *d, const char *name,
-                      int64_t rows, int64_t cols, int matrix)
+static int check_dict(wctx *w, const sc_elem *d, const char *name, int64_t rows,
+                      int64_t cols, int matrix)
 {
     size_t mark = ep_push(w, name);
     int rc = 0;
@@ -1071,8 +1084,7 @@ static int check_dict(wctx *w, const sc_elem *d, const char *name,
     if (d && d->kind != SC_K_DICT)
         rc = bad(w, SC_EINVAL, "not a dict");
     for (size_t i = 0; d && rows >= 0 && rc == 0 && i < d->n_child; i++)
-        rc = check_dims(w, d->child[i], d->child[i]->name, rows, cols,
-                        matrix);
+        rc = check_dims(w, d->child[i], d->child[i]->name, rows, cols, matrix);
     ep_pop(w, mark);
     return rc;
 }
@@ -1100,12 +1112,11 @@ static int check_shapes(wctx *w, const sc_adata *ad)
     mark = ep_push(w, "raw");
     rx = sc_elem_get(ad->raw, "X");
     rv = sc_elem_get(ad->raw, "var");
-    if (ad->raw->kind != SC_K_DICT || !rx || !rv ||
-        rv->kind != SC_K_DATAFRAME)
+    if (ad->raw->kind != SC_K_DICT || !rx || !rv || rv->kind != SC_K_DATAFRAME)
         rc = bad(w, SC_EINVAL, "raw needs X and a var dataframe");
     else if ((rc = check_dims(w, rx, "X", no, rv->n_rows, 1)) == 0)
-        rc = check_dict(w, sc_elem_get(ad->raw, "varm"), "varm", rv->n_rows,
-                        -1, 0);
+        rc = check_dict(w, sc_elem_get(ad->raw, "varm"), "varm", rv->n_rows, -1,
+                        0);
     ep_pop(w, mark);
     return rc;
 }
@@ -1148,9 +1159,8 @@ static int write_root(wctx *w, hid_t file, const sc_adata *ad)
     const struct {
         const sc_elem *e;
         const char *name;
-    } dicts[] = {{ad->obsm, "obsm"},     {ad->varm, "varm"},
-                 {ad->obsp, "obsp"},     {ad->varp, "varp"},
-                 {ad->layers, "layers"}, {ad->uns, "uns"}};
+    } dicts[] = {{ad->obsm, "obsm"}, {ad->varm, "varm"},     {ad->obsp, "obsp"},
+                 {ad->varp, "varp"}, {ad->layers, "layers"}, {ad->uns, "uns"}};
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     int rc = 0;
 
@@ -1202,8 +1212,11 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
                   const sc_write_opts *opts)
 {
     sc_write_opts def = SC_WRITE_OPTS_INIT;
-    wctx w = {.path = path, .str_t = H5I_INVALID_HID,
-              .bool_t = H5I_INVALID_HID, .ep = "/", .ep_len = 1};
+    wctx w = {.path = path,
+              .str_t = H5I_INVALID_HID,
+              .bool_t = H5I_INVALID_HID,
+              .ep = "/",
+              .ep_len = 1};
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
     hid_t file = H5I_INVALID_HID;
     char *tmp = NULL;
@@ -1217,9 +1230,10 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
         opts = &def;
     if (opts->compress_level < 0 || opts->compress_level > 9 ||
         opts->block_rows < 0)
-        return sc_fail(SC_EINVAL, "cannot write '%s': invalid options "
-                       "(compression level %d, block rows %lld)", path,
-                       opts->compress_level, (long long)opts->block_rows);
+        return sc_fail(SC_EINVAL,
+                       "cannot write '%s': invalid options "
+                       "(compression level %d, block rows %lld)",
+                       path, opts->compress_level, (long long)opts->block_rows);
     w.level = opts->compress_level;
     w.block_rows = opts->block_rows;
     w.progress = opts->progress;
@@ -1241,8 +1255,8 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
     {
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
         if (fd < 0) {
-            rc = sc_fail(SC_EIO, "cannot write '%s': %s", path,
-                         strerror(errno));
+            rc =
+                sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
             free(tmp);
             return rc;
         }
@@ -1260,8 +1274,8 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
         goto out;
     }
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
-        rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot create '%s'",
-                        path, tmp);
+        rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot create '%s'", path,
+                        tmp);
         goto out;
     }
     rc = write_root(&w, file, ad);

@@ -171,8 +171,7 @@ int sc_hash_file(const char *path, char hex[SC_HASH_HEX_SIZE])
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            rc = sc_fail(SC_EIO, "cannot read '%s': %s", name,
-                         strerror(errno));
+            rc = sc_fail(SC_EIO, "cannot read '%s': %s", name, strerror(errno));
             goto out;
         }
         if (r == 0)

@@ -21,7 +21,7 @@
 #include "sc_log.h"
 
 #define RECV_BUFFER (256 * 1024)
-#define HASH_BLOCK (1024 * 1024)
+#define HASH_BLOCK  (1024 * 1024)
 /* Received data is handed to the disk every so many bytes. */
 #define FLUSH_EVERY (8 * 1024 * 1024)
 
@@ -127,18 +127,18 @@ static int sleep_s(const sc_http_opts *o, double s)
 struct xfer {
     const sc_http_opts *o;
     CURL *curl;
-    long status;            /* of the final response (after redirects) */
-    int64_t range_start;    /* Content-Range start, -1 if none */
-    int64_t range_total;    /* Content-Range total ("*" or none: -1) */
+    long status;         /* of the final response (after redirects) */
+    int64_t range_start; /* Content-Range start, -1 if none */
+    int64_t range_total; /* Content-Range total ("*" or none: -1) */
     int body_started;
     /* download sink (fd < 0: memory sink) */
     int fd;
-    int64_t have;           /* bytes in the part file */
-    int64_t flushed;        /* of those, handed to the disk */
+    int64_t have;    /* bytes in the part file */
+    int64_t flushed; /* of those, handed to the disk */
     sc_hash *hash;
-    int restart;            /* the server ignored Range: start over */
-    int io_err;             /* errno of a failed write */
-    int bad_range;          /* 206 that does not start where we asked */
+    int restart;   /* the server ignored Range: start over */
+    int io_err;    /* errno of a failed write */
+    int bad_range; /* 206 that does not start where we asked */
     sc_http_progress_fn progress;
     void *ud;
     /* memory sink */
@@ -395,8 +395,8 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
         return st == 408 || st == 429 || st >= 500 ? RETRY : FATAL;
     }
     if (c == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
-        *rc = sc_fail(SC_ENET, "'%s': no data for %ld s", url,
-                      x->o->stall_time);
+        *rc =
+            sc_fail(SC_ENET, "'%s': no data for %ld s", url, x->o->stall_time);
         return RETRY;
     }
     if ((c == CURLE_ABORTED_BY_CALLBACK || c == CURLE_WRITE_ERROR) &&
@@ -405,8 +405,8 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->io_err) {
-        *rc = sc_fail(SC_EIO, "'%s': cannot write: %s", url,
-                      strerror(x->io_err));
+        *rc =
+            sc_fail(SC_EIO, "'%s': cannot write: %s", url, strerror(x->io_err));
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->too_big) {
@@ -414,9 +414,10 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->bad_range) {
-        *rc = sc_fail(SC_ENET, "'%s': server sent bytes %" PRId64
-                      "- for a request from %" PRId64, url, x->range_start,
-                      x->have);
+        *rc = sc_fail(SC_ENET,
+                      "'%s': server sent bytes %" PRId64
+                      "- for a request from %" PRId64,
+                      url, x->range_start, x->have);
         return RETRY;
     }
     *rc = sc_fail(SC_ENET, "'%s': %s", url,
@@ -509,8 +510,8 @@ static int hash_part(int fd, int64_t have, sc_hash *h, const char *name)
     if (!buf)
         return sc_fail(SC_ENOMEM, "out of memory");
     while (off < have) {
-        size_t want = (size_t)(have - off < HASH_BLOCK ? have - off
-                                                        : HASH_BLOCK);
+        size_t want =
+            (size_t)(have - off < HASH_BLOCK ? have - off : HASH_BLOCK);
         ssize_t r = pread(fd, buf, want, (off_t)off);
         if (r < 0 && errno == EINTR)
             continue;
@@ -634,9 +635,9 @@ static int attempt_download(const sc_http_opts *o, sc_http_fetch *f,
             return OK;
         }
         sc_log_info("'%s': part of %" PRId64 " bytes does not fit, "
-                    "starting over", f->url, x->have);
-        *rc = sc_fail(SC_ENET, "'%s': HTTP 416 Range Not Satisfiable",
-                      f->url);
+                    "starting over",
+                    f->url, x->have);
+        *rc = sc_fail(SC_ENET, "'%s': HTTP 416 Range Not Satisfiable", f->url);
         x->restart = 1;
         f->restarted++;
         return RETRY;
@@ -657,8 +658,7 @@ static int open_part(const char *part, int *fd)
 {
     *fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (*fd < 0)
-        return sc_fail(SC_EIO, "cannot create '%s': %s", part,
-                       strerror(errno));
+        return sc_fail(SC_EIO, "cannot create '%s': %s", part, strerror(errno));
     /* flock locks belong to the open file description: this also keeps
      * two threads of one process off the same file. */
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
@@ -666,8 +666,10 @@ static int open_part(const char *part, int *fd)
         close(*fd);
         *fd = -1;
         if (err == EWOULDBLOCK)
-            return sc_fail(SC_EEXIST, "'%s' is being written by another "
-                           "download", part);
+            return sc_fail(SC_EEXIST,
+                           "'%s' is being written by another "
+                           "download",
+                           part);
         return sc_fail(SC_EIO, "cannot lock '%s': %s", part, strerror(err));
     }
     return 0;
@@ -678,11 +680,15 @@ static int finish(sc_http_fetch *f, struct xfer *x, int64_t total,
                   const char *part)
 {
     if (total >= 0 && x->have != total)
-        return sc_fail(SC_ECORRUPT, "'%s': got %" PRId64 " bytes, the "
-                       "server announced %" PRId64, f->url, x->have, total);
+        return sc_fail(SC_ECORRUPT,
+                       "'%s': got %" PRId64 " bytes, the "
+                       "server announced %" PRId64,
+                       f->url, x->have, total);
     if (f->size >= 0 && x->have != f->size)
-        return sc_fail(SC_ECORRUPT, "'%s': got %" PRId64 " bytes, "
-                       "expected %" PRId64, f->url, x->have, f->size);
+        return sc_fail(SC_ECORRUPT,
+                       "'%s': got %" PRId64 " bytes, "
+                       "expected %" PRId64,
+                       f->url, x->have, f->size);
     if (sc_hash_final(x->hash, f->digest) < 0)
         return SC_EUNSUP;
     f->got = x->have;
@@ -690,11 +696,10 @@ static int finish(sc_http_fetch *f, struct xfer *x, int64_t total,
         return sc_fail(SC_ECORRUPT, "'%s': sha256 %s, expected %s", f->url,
                        f->digest, f->sha256);
     if (fsync(x->fd) != 0)
-        return sc_fail(SC_EIO, "cannot write '%s': %s", part,
-                       strerror(errno));
+        return sc_fail(SC_EIO, "cannot write '%s': %s", part, strerror(errno));
     if (rename(part, f->path) != 0)
-        return sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", part,
-                       f->path, strerror(errno));
+        return sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", part, f->path,
+                       strerror(errno));
     return 0;
 }
 
@@ -815,23 +820,30 @@ int sc_http_name_check(const char *name)
     if (len == 0)
         return sc_fail(SC_EREJECT, "unsafe file name '': empty");
     if (len > SC_HTTP_NAME_MAX)
-        return sc_fail(SC_EREJECT, "unsafe file name '%.40s...': longer "
-                       "than %d bytes", name, SC_HTTP_NAME_MAX);
+        return sc_fail(SC_EREJECT,
+                       "unsafe file name '%.40s...': longer "
+                       "than %d bytes",
+                       name, SC_HTTP_NAME_MAX);
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
         if (*p < 0x20 || *p == 0x7f)
-            return sc_fail(SC_EREJECT, "unsafe file name: contains control "
-                           "character 0x%02x", *p);
+            return sc_fail(SC_EREJECT,
+                           "unsafe file name: contains control "
+                           "character 0x%02x",
+                           *p);
         if (*p == '/' || *p == '\\')
-            return sc_fail(SC_EREJECT, "unsafe file name '%s': contains "
-                           "'%c'", name, *p);
+            return sc_fail(SC_EREJECT,
+                           "unsafe file name '%s': contains "
+                           "'%c'",
+                           name, *p);
     }
     if (name[0] == '.')
         return sc_fail(SC_EREJECT, "unsafe file name '%s': starts with '.'",
                        name);
-    if ((len >= 5 && !strcmp(name + len - 5, ".part")) ||
-        strstr(name, ".tmp."))
-        return sc_fail(SC_EREJECT, "unsafe file name '%s': looks like a "
-                       "temporary file", name);
+    if ((len >= 5 && !strcmp(name + len - 5, ".part")) || strstr(name, ".tmp."))
+        return sc_fail(SC_EREJECT,
+                       "unsafe file name '%s': looks like a "
+                       "temporary file",
+                       name);
     return 0;
 }
 
@@ -883,8 +895,10 @@ int sc_http_name_from_url(const char *url, char **out)
     /* A decoded NUL ends the string early: refuse it like any control. */
     if ((size_t)(q - name) != strlen(name)) {
         free(name);
-        return sc_fail(SC_EREJECT, "unsafe file name in '%s': contains "
-                       "control character 0x00", url);
+        return sc_fail(SC_EREJECT,
+                       "unsafe file name in '%s': contains "
+                       "control character 0x00",
+                       url);
     }
     if ((rc = sc_http_name_check(name)) < 0) {
         free(name);
@@ -898,13 +912,13 @@ int sc_http_name_from_url(const char *url, char **out)
 
 struct sc_state {
     char *dir;
-    char *path;               /* DIR/SC_STATE_FILE */
+    char *path; /* DIR/SC_STATE_FILE */
     int lock_fd;
     pthread_mutex_t mu;
     sc_state_entry *v;
     size_t n, cap;
     int dirty;
-    struct timespec saved;    /* CLOCK_MONOTONIC of the last save */
+    struct timespec saved; /* CLOCK_MONOTONIC of the last save */
 };
 
 enum { F_NAME, F_DATASET, F_VERSION, F_SIZE, F_SHA, F_URL, F_TIME, N_FIELDS };
@@ -1089,8 +1103,7 @@ int sc_state_open(const char *dir, sc_state **out)
     }
     if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         rc = errno == EWOULDBLOCK
-                 ? sc_fail(SC_EEXIST, "'%s' is in use by another sc-fetch",
-                           dir)
+                 ? sc_fail(SC_EEXIST, "'%s' is in use by another sc-fetch", dir)
                  : sc_fail(SC_EIO, "cannot lock '%s': %s", lock,
                            strerror(errno));
         goto fail;

@@ -44,14 +44,16 @@ typedef struct sc_http_opts {
     sc_http_limit *limit;
 } sc_http_opts;
 
-#define SC_HTTP_OPTS_INIT {5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL, NULL}
+#define SC_HTTP_OPTS_INIT                                                      \
+    {                                                                          \
+        5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL, NULL                       \
+    }
 
 /* A bandwidth cap of BYTES_PER_S shared by all the transfers whose options
  * point to it: a transfer that is ahead of the shared schedule waits. *OUT
  * owns it: sc_http_limit_free() once no transfer uses it. Returns 0,
  * SC_EINVAL for 0, or SC_ENOMEM. Thread-safe. */
-SC_MUST_CHECK int sc_http_limit_new(uint64_t bytes_per_s,
-                                    sc_http_limit **out);
+SC_MUST_CHECK int sc_http_limit_new(uint64_t bytes_per_s, sc_http_limit **out);
 void sc_http_limit_free(sc_http_limit *l);
 
 /* Initialise libcurl once per process, from the main thread before any
@@ -95,14 +97,14 @@ typedef struct sc_http_fetch {
     int64_t size;
     const char *sha256;
     /* results */
-    int64_t got;                     /* bytes in the file */
-    char digest[SC_HASH_HEX_SIZE];   /* its SHA-256 */
-    long status;                     /* last HTTP status (0: not HTTP) */
-    int attempts;                    /* requests made */
-    int resumed;                     /* transfers that continued a part */
-    int restarted;                   /* parts dropped (Range ignored) */
-    int64_t kept;                    /* bytes of a part kept at start */
-    int64_t rehashed;                /* of those, read again to hash them */
+    int64_t got;                   /* bytes in the file */
+    char digest[SC_HASH_HEX_SIZE]; /* its SHA-256 */
+    long status;                   /* last HTTP status (0: not HTTP) */
+    int attempts;                  /* requests made */
+    int resumed;                   /* transfers that continued a part */
+    int restarted;                 /* parts dropped (Range ignored) */
+    int64_t kept;                  /* bytes of a part kept at start */
+    int64_t rehashed;              /* of those, read again to hash them */
 } sc_http_fetch;
 
 /*
@@ -158,13 +160,13 @@ SC_MUST_CHECK int sc_http_name_from_url(const char *url, char **out);
  * by sc_state_save(). Fields are strings; a missing one is "" (never NULL).
  */
 typedef struct sc_state_entry {
-    char *name;                  /* file name inside the directory */
+    char *name; /* file name inside the directory */
     char *dataset_id;
-    char *version_id;            /* dataset version id, or "" */
-    char *url;                   /* source */
+    char *version_id; /* dataset version id, or "" */
+    char *url;        /* source */
     char *sha256;
     int64_t size;
-    char *fetched_at;            /* ISO 8601 UTC */
+    char *fetched_at; /* ISO 8601 UTC */
 } sc_state_entry;
 
 typedef struct sc_state sc_state;

@@ -197,7 +197,7 @@ int sc_io_mkdir_p(const char *dir)
 struct sc_lines {
     gzFile gz;
     char *name;
-    char zname[32];  /* zlib's name for a descriptor: "<fd:N>" */
+    char zname[32]; /* zlib's name for a descriptor: "<fd:N>" */
     long lineno;
     int eof;
     char *buf;       /* READ_CHUNK bytes read ahead */

@@ -43,8 +43,9 @@ static void emit(int level, const char *func, const char *fmt, va_list ap)
 {
     char body[2048], line[2300];
     int saved = errno;
-    const char *tag = level == SC_LOG_ERROR ? "error: "
-                      : level == SC_LOG_WARN ? "warning: " : "";
+    const char *tag = level == SC_LOG_ERROR  ? "error: "
+                      : level == SC_LOG_WARN ? "warning: "
+                                             : "";
 
     vsnprintf(body, sizeof body, fmt, ap);
     if (func)
@@ -58,15 +59,15 @@ static void emit(int level, const char *func, const char *fmt, va_list ap)
     errno = saved;
 }
 
-#define DEFINE_LOG(name, lvl)                                                 \
-    void name(const char *fmt, ...)                                           \
-    {                                                                         \
-        va_list ap;                                                           \
-        if (cur_level < (lvl))                                                \
-            return;                                                           \
-        va_start(ap, fmt);                                                    \
-        emit((lvl), NULL, fmt, ap);                                           \
-        va_end(ap);                                                           \
+#define DEFINE_LOG(name, lvl)                                                  \
+    void name(const char *fmt, ...)                                            \
+    {                                                                          \
+        va_list ap;                                                            \
+        if (cur_level < (lvl))                                                 \
+            return;                                                            \
+        va_start(ap, fmt);                                                     \
+        emit((lvl), NULL, fmt, ap);                                            \
+        va_end(ap);                                                            \
     }
 
 DEFINE_LOG(sc_log_error, SC_LOG_ERROR)

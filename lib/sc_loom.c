@@ -336,10 +336,13 @@ static int add_attrs(loom *l, const char *group, int64_t n,
         if (e->kind != SC_K_ARRAY || e->rank < 1 || e->shape[0] != n) {
             /* loompy refuses such files; ignoring the attribute would
              * silently replace names by 0..n-1. */
-            rc = sc_fail(SC_EFORMAT, "'%s' %s: has %lld entries, the matrix "
-                         "has %lld", l->path, p,
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s' %s: has %lld entries, the matrix "
+                         "has %lld",
+                         l->path, p,
                          (long long)(e->kind == SC_K_ARRAY && e->rank >= 1
-                                         ? e->shape[0] : -1),
+                                         ? e->shape[0]
+                                         : -1),
                          (long long)n);
             sc_elem_free(e);
             break;

@@ -14,20 +14,20 @@
 struct sc_manifest {
     char **cols;
     size_t ncols, cols_cap;
-    size_t ncols_in;   /* columns of the input's header */
-    int frozen;        /* header written: no more columns */
-    sc_mrow **rows;    /* stored rows */
+    size_t ncols_in; /* columns of the input's header */
+    int frozen;      /* header written: no more columns */
+    sc_mrow **rows;  /* stored rows */
     size_t nrows, rows_cap;
-    sc_lines *in;      /* input read row by row, or NULL */
-    char *name;        /* for messages */
+    sc_lines *in; /* input read row by row, or NULL */
+    char *name;   /* for messages */
 };
 
 struct sc_mrow {
     sc_manifest *m;
-    char **vals;       /* vals[i] for column i; NULL means empty */
-    size_t nvals;      /* may be fewer than m->ncols */
+    char **vals;  /* vals[i] for column i; NULL means empty */
+    size_t nvals; /* may be fewer than m->ncols */
     long lineno;
-    int stored;        /* owned by m */
+    int stored; /* owned by m */
 };
 
 /* Make room for N elements of SIZE bytes in array P of capacity *CAP: the
@@ -80,7 +80,10 @@ static void put_escaped(const char *s, int first, FILE *fp)
         if (!*s)
             break;
         fputc('\\', fp);
-        fputc(*s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\',
+        fputc(*s == '\t'   ? 't'
+              : *s == '\n' ? 'n'
+              : *s == '\r' ? 'r'
+                           : '\\',
               fp);
         s++;
     }
@@ -437,8 +440,7 @@ int sc_manifest_open(const char *path, sc_manifest **out)
     *out = NULL;
     if (!(m = manifest_alloc(!strcmp(path, "-") ? "<stdin>" : path)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    if ((rc = sc_lines_open(path, &m->in)) < 0 ||
-        (rc = read_header(m)) < 0) {
+    if ((rc = sc_lines_open(path, &m->in)) < 0 || (rc = read_header(m)) < 0) {
         sc_manifest_free(m);
         return rc;
     }

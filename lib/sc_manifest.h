@@ -103,8 +103,7 @@ SC_MUST_CHECK int sc_manifest_add_row(sc_manifest *m, const char *path,
 /* A row of M that is not stored in M (for streaming output), with path
  * PATH. *OUT belongs to the caller: free it with sc_mrow_free() before
  * freeing M. Returns 0, SC_EINVAL for an empty PATH, or SC_ENOMEM. */
-SC_MUST_CHECK int sc_mrow_new(sc_manifest *m, const char *path,
-                              sc_mrow **out);
+SC_MUST_CHECK int sc_mrow_new(sc_manifest *m, const char *path, sc_mrow **out);
 
 /* Free a row the caller owns; NULL, and rows stored in a manifest, are
  * left alone. */
@@ -166,8 +165,8 @@ SC_MUST_CHECK int sc_manifest_write_header(sc_manifest *m, FILE *fp);
 /* Write row R of M (stored or not) to FP, escaped, in the column order of
  * the header, which must have been written. Returns 0, SC_EINVAL when no
  * header was written or R belongs to another manifest, or SC_EIO. */
-SC_MUST_CHECK int sc_manifest_write_row(const sc_manifest *m,
-                                        const sc_mrow *r, FILE *fp);
+SC_MUST_CHECK int sc_manifest_write_row(const sc_manifest *m, const sc_mrow *r,
+                                        FILE *fp);
 
 /* Write the header and every stored row of M to FP. Returns as above. */
 SC_MUST_CHECK int sc_manifest_write(sc_manifest *m, FILE *fp);

@@ -218,8 +218,7 @@ static int read_mem(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
 /* ------------------------------------------------------------------------ */
 /* HDF5 sparse */
 
-static int open_ds(hid_t file, const char *path, const char *label,
-                   hid_t *out)
+static int open_ds(hid_t file, const char *path, const char *label, hid_t *out)
 {
     int rc;
 
@@ -288,10 +287,11 @@ int sc_mat_open_h5_sparse(int64_t file, const char *label,
     }
     n_major = fmt == SC_MAT_CSC ? n_cols : n_rows;
     if (n_ptr != n_major + 1) {
-        rc = sc_fail(SC_EFORMAT, "%s: indptr has %lld entries, expected %lld "
-                     "for shape (%lld, %lld)", label, (long long)n_ptr,
-                     (long long)(n_major + 1), (long long)n_rows,
-                     (long long)n_cols);
+        rc = sc_fail(SC_EFORMAT,
+                     "%s: indptr has %lld entries, expected %lld "
+                     "for shape (%lld, %lld)",
+                     label, (long long)n_ptr, (long long)(n_major + 1),
+                     (long long)n_rows, (long long)n_cols);
         goto fail;
     }
     if (n_data != n_idx) {
@@ -313,16 +313,19 @@ int sc_mat_open_h5_sparse(int64_t file, const char *label,
     }
     for (int64_t i = 0; i < n_major; i++) {
         if (m->indptr[i + 1] < m->indptr[i]) {
-            rc = sc_fail(SC_EFORMAT, "%s: indptr is not monotone at %lld "
-                         "(%lld > %lld)", label, (long long)i,
-                         (long long)m->indptr[i], (long long)m->indptr[i + 1]);
+            rc = sc_fail(SC_EFORMAT,
+                         "%s: indptr is not monotone at %lld "
+                         "(%lld > %lld)",
+                         label, (long long)i, (long long)m->indptr[i],
+                         (long long)m->indptr[i + 1]);
             goto fail;
         }
     }
     if (m->indptr[n_major] > n_data) {
-        rc = sc_fail(SC_EFORMAT, "%s: indptr ends at %lld but data has %lld "
-                     "entries", label, (long long)m->indptr[n_major],
-                     (long long)n_data);
+        rc = sc_fail(SC_EFORMAT,
+                     "%s: indptr ends at %lld but data has %lld "
+                     "entries",
+                     label, (long long)m->indptr[n_major], (long long)n_data);
         goto fail;
     }
     if (fmt == SC_MAT_CSR && n_cols > INT32_MAX) {
@@ -371,8 +374,8 @@ static double stored_num(const void *p, sc_dtype dt, int64_t k)
 /* Read values [S, S + N) of DS, stored as STORED, into OUT as WANT (F64 or
  * I32): deflate chunks are inflated by libdeflate on m->threads workers,
  * anything else goes through libhdf5. */
-static int read_vals(sc_mat *m, hid_t ds, sc_dtype stored, int64_t s,
-                     int64_t n, sc_dtype want, void *out)
+static int read_vals(sc_mat *m, hid_t ds, sc_dtype stored, int64_t s, int64_t n,
+                     sc_dtype want, void *out)
 {
     size_t isz = sc_dtype_size(stored);
     int rc;
@@ -430,9 +433,11 @@ static int read_csr_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
             int64_t row = r0;
             while (row < r1 && b->indptr[row - r0 + 1] <= k)
                 row++;
-            return sc_fail(SC_EFORMAT, "%s: column index %d out of range "
-                           "[0, %lld) in row %lld", m->label, b->indices[k],
-                           (long long)nc, (long long)row);
+            return sc_fail(SC_EFORMAT,
+                           "%s: column index %d out of range "
+                           "[0, %lld) in row %lld",
+                           m->label, b->indices[k], (long long)nc,
+                           (long long)row);
         }
     }
     b->dense = 0;
@@ -484,8 +489,10 @@ static int build_band(sc_mat *m, int64_t r0, int64_t r1)
             goto out;
         for (int64_t k = 0; k < n; k++) {
             if (rows[k] < 0 || rows[k] >= m->info.n_rows) {
-                rc = sc_fail(SC_EFORMAT, "%s: row index %lld out of range "
-                             "[0, %lld)", m->label, (long long)rows[k],
+                rc = sc_fail(SC_EFORMAT,
+                             "%s: row index %lld out of range "
+                             "[0, %lld)",
+                             m->label, (long long)rows[k],
                              (long long)m->info.n_rows);
                 goto out;
             }
@@ -512,8 +519,8 @@ static int build_band(sc_mat *m, int64_t r0, int64_t r1)
         int64_t n = s1 - off < SCAN_STEP ? s1 - off : SCAN_STEP;
         if ((rc = sc_h5_read_1d(m->d_indices, off, n, SC_DT_I64, rows,
                                 m->label)) < 0 ||
-            (rc = sc_h5_read_1d(m->d_data, off, n, SC_DT_F64, vals,
-                                m->label)) < 0)
+            (rc = sc_h5_read_1d(m->d_data, off, n, SC_DT_F64, vals, m->label)) <
+                0)
             goto out;
         for (int64_t k = 0; k < n; k++) {
             int64_t pos = off + k;
@@ -557,8 +564,9 @@ static int read_csc_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
          * assuming entries spread evenly over rows. */
         int64_t nr = m->info.n_rows, per = 12; /* bytes per entry */
         double avg = nr ? (double)m->info.nnz / (double)nr : 0;
-        int64_t rows = avg > 0 ? (int64_t)((double)csc_budget() /
-                                           (avg * (double)per)) : nr;
+        int64_t rows =
+            avg > 0 ? (int64_t)((double)csc_budget() / (avg * (double)per))
+                    : nr;
         if (rows < n)
             rows = n;
         if (r0 + rows > nr)
@@ -573,7 +581,8 @@ static int read_csc_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     for (int64_t i = 0; i <= n; i++)
         b->indptr[i] = m->band_indptr[r0 - m->band_r0 + i] - s;
     if (e > s) {
-        memcpy(b->indices, m->band_indices + s, (size_t)(e - s) * sizeof(int32_t));
+        memcpy(b->indices, m->band_indices + s,
+               (size_t)(e - s) * sizeof(int32_t));
         memcpy(b->vals, m->band_vals + s, (size_t)(e - s) * sizeof(double));
     }
     b->dense = 0;
@@ -656,8 +665,7 @@ static int read_dense_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     if (t && !(tmp = malloc((size_t)(n * nc) * sizeof *tmp)))
         return sc_fail(SC_ENOMEM, "out of memory");
     if ((fs = H5Dget_space(m->d_dense)) < 0 ||
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) <
-            0 ||
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
         (ms = H5Screate_simple(2, count, NULL)) < 0 ||
         H5Dread(m->d_dense, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT,
                 t ? tmp : b->vals) < 0)
@@ -684,8 +692,7 @@ sc_mat *sc_mat_new_callback(int64_t n_rows, int64_t n_cols, sc_dtype dtype,
 {
     sc_mat *m;
 
-    if (n_rows < 0 || n_cols < 0 || nnz < 0 || !read ||
-        n_cols > INT32_MAX) {
+    if (n_rows < 0 || n_cols < 0 || nnz < 0 || !read || n_cols > INT32_MAX) {
         sc_fail(SC_EINVAL, "bad callback matrix (%lld x %lld, %lld values)",
                 (long long)n_rows, (long long)n_cols, (long long)nnz);
         if (free_fn)
@@ -734,15 +741,15 @@ static int read_callback(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
         if (b->indptr[i + 1] < b->indptr[i])
             return sc_fail(SC_EFORMAT, "%s: row %lld: indptr decreases",
                            m->label, (long long)(r0 + i));
-    if ((size_t)b->indptr[n] > b->cap_nnz ||
-        (size_t)b->indptr[n] > b->cap_vals)
+    if ((size_t)b->indptr[n] > b->cap_nnz || (size_t)b->indptr[n] > b->cap_vals)
         return sc_fail(SC_EFORMAT, "%s: callback block overflows its buffers",
                        m->label);
     for (int64_t k = 0; k < b->indptr[n]; k++)
         if (b->indices[k] < 0 || b->indices[k] >= m->info.n_cols)
-            return sc_fail(SC_EFORMAT, "%s: row block at %lld: column %d out "
-                           "of range", m->label, (long long)r0,
-                           (int)b->indices[k]);
+            return sc_fail(SC_EFORMAT,
+                           "%s: row block at %lld: column %d out "
+                           "of range",
+                           m->label, (long long)r0, (int)b->indices[k]);
     return 0;
 }
 
@@ -753,8 +760,10 @@ int sc_mat_read_rows(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     int rc;
 
     if (r0 < 0 || r1 < r0 || r1 > m->info.n_rows)
-        return sc_fail(SC_EINVAL, "%s: rows [%lld, %lld) out of range "
-                       "[0, %lld)", m->label, (long long)r0, (long long)r1,
+        return sc_fail(SC_EINVAL,
+                       "%s: rows [%lld, %lld) out of range "
+                       "[0, %lld)",
+                       m->label, (long long)r0, (long long)r1,
                        (long long)m->info.n_rows);
     b->row0 = r0;
     b->n_rows = r1 - r0;
@@ -785,8 +794,8 @@ int sc_mat_sum(sc_mat *m, double *sum, int64_t *nnz)
     int rc = 0;
 
     /* About 8M values per block. */
-    step = m->info.nnz && nr ? (int64_t)((double)nr * 8e6 /
-                                         (double)m->info.nnz) : nr;
+    step = m->info.nnz && nr ? (int64_t)((double)nr * 8e6 / (double)m->info.nnz)
+                             : nr;
     if (step < 1)
         step = 1;
     for (int64_t r = 0; r < nr; r += step) {

@@ -92,6 +92,8 @@ int sc_adata_open(const char *path, unsigned flags, sc_adata **out)
             return rc;
         H5Fclose(f);
     }
-    return sc_fail(SC_EFORMAT, "'%s': an HDF5 file but not h5ad, 10x or "
-                   "loom (no obs/var, matrix or genome groups)", path);
+    return sc_fail(SC_EFORMAT,
+                   "'%s': an HDF5 file but not h5ad, 10x or "
+                   "loom (no obs/var, matrix or genome groups)",
+                   path);
 }

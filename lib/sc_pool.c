@@ -14,7 +14,7 @@ struct task {
 };
 
 struct sc_pool {
-    int n;                   /* worker threads (0: run inline) */
+    int n; /* worker threads (0: run inline) */
     pthread_t *threads;
     pthread_mutex_t lock;
     pthread_cond_t has_task; /* queue not empty, or stopping */
@@ -22,7 +22,7 @@ struct sc_pool {
     pthread_cond_t idle;     /* pending reached 0 */
     struct task *queue;      /* ring buffer of cap tasks */
     size_t cap, head, len;
-    size_t pending;          /* queued or running */
+    size_t pending; /* queued or running */
     int stop;
 };
 

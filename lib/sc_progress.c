@@ -13,10 +13,10 @@
 
 #include "sc_log.h"
 
-#define NS_PER_S 1000000000LL
-#define DELAY_NS NS_PER_S          /* nothing shown before this */
-#define INTERVAL_NS (NS_PER_S / 5) /* at most five redraws a second */
-#define RATE_MIN_S 0.2             /* no rate (nor ETA) before this */
+#define NS_PER_S     1000000000LL
+#define DELAY_NS     NS_PER_S       /* nothing shown before this */
+#define INTERVAL_NS  (NS_PER_S / 5) /* at most five redraws a second */
+#define RATE_MIN_S   0.2            /* no rate (nor ETA) before this */
 #define LINE_MAX_LEN 256
 
 struct sc_progress {
@@ -151,8 +151,7 @@ static char *fmt_amount(const sc_progress *p, char *buf, size_t size,
 }
 
 /* "  12.5/s", "  1,234/s" or "  3.2 MiB/s". */
-static void fmt_rate(const sc_progress *p, char *buf, size_t size,
-                     double per_s)
+static void fmt_rate(const sc_progress *p, char *buf, size_t size, double per_s)
 {
     char v[32];
 

@@ -136,9 +136,7 @@ int sc_summary_elem(const sc_elem *e, unsigned flags, json_t **out)
         json_object_set_new(o, "n_missing", json_integer(miss));
         break;
     }
-    case SC_K_MATRIX:
-        rc = matrix_json(e, flags, o);
-        break;
+    case SC_K_MATRIX: rc = matrix_json(e, flags, o); break;
     case SC_K_DATAFRAME: {
         int64_t shape[2] = {e->n_rows, (int64_t)e->n_child};
         json_object_set_new(o, "type", json_string("dataframe"));
@@ -151,12 +149,9 @@ int sc_summary_elem(const sc_elem *e, unsigned flags, json_t **out)
         break;
     case SC_K_RECARRAY:
         json_object_set_new(o, "type", json_string("rec-array"));
-        json_object_set_new(o, "n_fields",
-                            json_integer((int64_t)e->n_child));
+        json_object_set_new(o, "n_fields", json_integer((int64_t)e->n_child));
         break;
-    case SC_K_NULL:
-        json_object_set_new(o, "type", json_string("null"));
-        break;
+    case SC_K_NULL: json_object_set_new(o, "type", json_string("null")); break;
     }
     if (rc < 0) {
         json_decref(o);
@@ -212,9 +207,8 @@ int sc_summary_json(sc_adata *ad, unsigned flags, json_t **out)
     struct {
         const char *key;
         const sc_elem *e;
-    } maps[] = {{"obs", ad->obs},       {"var", ad->var},
-                {"obsm", ad->obsm},     {"varm", ad->varm},
-                {"obsp", ad->obsp},     {"varp", ad->varp},
+    } maps[] = {{"obs", ad->obs},      {"var", ad->var},   {"obsm", ad->obsm},
+                {"varm", ad->varm},    {"obsp", ad->obsp}, {"varp", ad->varp},
                 {"layers", ad->layers}};
     int rc;
 

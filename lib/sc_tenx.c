@@ -30,7 +30,7 @@
  * probe_ids = features/id.
  */
 
-#define GEX "Gene Expression"
+#define GEX        "Gene Expression"
 #define BLOCK_ROWS 4096
 
 /* ------------------------------------------------------------------------ */

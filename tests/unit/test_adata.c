@@ -216,8 +216,8 @@ static void test_categorical_many(void)
         buf[i] = malloc(16);
         snprintf(buf[i], 16, "v%05d", (i * 7919) % K);
     }
-    c = sc_elem_new_categorical_from_strings("c", (const char *const *)buf,
-                                             N, 1);
+    c = sc_elem_new_categorical_from_strings("c", (const char *const *)buf, N,
+                                             1);
     CHECK(c != NULL);
     if (c) {
         CHECK_INTEQ(sc_elem_count(c->categories), K);
@@ -278,8 +278,8 @@ static void test_copy(void)
     if (!ad)
         return;
     df = ad->obs;
-    CHECK(sc_elem_add_take(df, sc_elem_new_categorical_from_strings(
-                                   "cat", v, 3, 0)) == 0);
+    CHECK(sc_elem_add_take(
+              df, sc_elem_new_categorical_from_strings("cat", v, 3, 0)) == 0);
     CHECK(sc_elem_add_take(df, sc_elem_new_strings("str", v, 3)) == 0);
     CHECK(sc_elem_add_take(df, nullable_ints()) == 0);
     CHECK(sc_elem_add_take(df, sc_elem_new_matrix_take(

@@ -193,9 +193,9 @@ static void test_common(void)
     struct args a;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    rc = parse(&cli, &a,
-               ARGS("-q", "-@", "2", "--config=c.yaml", "x", "--no-provenance",
-                    "y"));
+    rc = parse(
+        &cli, &a,
+        ARGS("-q", "-@", "2", "--config=c.yaml", "x", "--no-provenance", "y"));
     CHECK_INTEQ(rc, SC_CLI_RUN);
     CHECK_INTEQ(cli.verbosity, -1);
     CHECK_INTEQ(sc_log_level(), SC_LOG_ERROR);
@@ -250,8 +250,7 @@ static void test_tool_options(void)
     sc_cli cli;
     struct args a;
 
-    rc = parse(&cli, &a,
-               ARGS("-xn5", "--color", "-o", "out.tsv", "-x", "in"));
+    rc = parse(&cli, &a, ARGS("-xn5", "--color", "-o", "out.tsv", "-x", "in"));
     CHECK_INTEQ(rc, SC_CLI_RUN);
     CHECK_INTEQ(a.num, 5);
     CHECK_INTEQ(a.x, 2);
@@ -342,13 +341,15 @@ static void test_help(void)
     CHECK_STREQ(c.err, "");
     CHECK(!strncmp(c.out, head, strlen(head)));
     check_contains(c.out, (const char *[]){
-        "\n  -@, --threads N ", "\n      --progress ",
-        "\n      --no-provenance ", "\n\nOptions:\n  -n, --num N ",
-        " a number from 1 to 10 [3]\n", "\n  -x   ", "\n      --color[=WHEN] ",
-        "\n\nOutput options:\n  -o, --output FILE ",
-        "\n      --a-very-long-option-name VALUE\n"
-        "                       help that starts",
-        "\n                       columns [-]\n", NULL});
+                              "\n  -@, --threads N ", "\n      --progress ",
+                              "\n      --no-provenance ",
+                              "\n\nOptions:\n  -n, --num N ",
+                              " a number from 1 to 10 [3]\n", "\n  -x   ",
+                              "\n      --color[=WHEN] ",
+                              "\n\nOutput options:\n  -o, --output FILE ",
+                              "\n      --a-very-long-option-name VALUE\n"
+                              "                       help that starts",
+                              "\n                       columns [-]\n", NULL});
     CHECK(!strstr(c.out, "secret"));
     for (line = strtok_r(c.out, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save))
@@ -372,7 +373,8 @@ static void test_help_minimal(void)
     static const sc_opt common[] = {SC_OPT_COMMON, SC_OPT_END};
     static const sc_opt last[] = {{'k', "keep-going", SC_ARG_NONE, NULL,
                                    "continue after a failed dataset"},
-                                  SC_OPT_COMMON, SC_OPT_END};
+                                  SC_OPT_COMMON,
+                                  SC_OPT_END};
     FILE *out = tmpfile();
     char buf[4096], *second;
     sc_cli cli;
@@ -406,10 +408,11 @@ static void test_version(void)
     CHECK_STREQ(c.err, "");
     snprintf(want, sizeof want, "prog %s (hdf5 1.", SC_VERSION);
     CHECK(!strncmp(c.out, want, strlen(want)));
-    check_contains(c.out, (const char *[]){
-        ", sqlite 3.", ", yaml 0.", ", zlib 1.", ", libcurl ", ", jansson 2.",
-        ", libdeflate 1.", ", openssl 3.", ")\nreference data: test 1.0\n",
-        NULL});
+    check_contains(c.out,
+                   (const char *[]){", sqlite 3.", ", yaml 0.", ", zlib 1.",
+                                    ", libcurl ", ", jansson 2.",
+                                    ", libdeflate 1.", ", openssl 3.",
+                                    ")\nreference data: test 1.0\n", NULL});
     CHECK(!strstr(c.out, "OpenSSL"));
 }
 
@@ -465,8 +468,8 @@ static void test_finish(void)
     CHECK_INTEQ(c.status, 0);
     CHECK(!strncmp(c.err, "prog: version ", 14));
     check_contains(c.err, (const char *[]){"\nprog: command: prog -v 'a b'\n",
-                                           "\nprog: real time ", " s, CPU time ",
-                                           " MiB\n", NULL});
+                                           "\nprog: real time ",
+                                           " s, CPU time ", " MiB\n", NULL});
 }
 
 /* Each string of the NULL-terminated list BAD fails with CODE when given to
@@ -527,10 +530,10 @@ static void test_parse_int(void)
                   (const char *[]){"", "12x", " 1", "1 ", "-", "+", "0x10",
                                    "1.0", "1e3", "١", NULL},
                   SC_EINVAL);
-    check_rejects(int_any,
-                  (const char *[]){"9223372036854775808",
-                                   "-99999999999999999999", NULL},
-                  SC_ERANGE);
+    check_rejects(
+        int_any,
+        (const char *[]){"9223372036854775808", "-99999999999999999999", NULL},
+        SC_ERANGE);
     check_rejects(int_0_10, (const char *[]){"11", "-1", NULL}, SC_ERANGE);
     CHECK_INTEQ(ival, 42); /* untouched on failure */
     CHECK_INTEQ(int_any("12x"), SC_EINVAL);

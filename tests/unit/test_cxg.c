@@ -39,9 +39,9 @@ static void test_parse_index(void)
     size_t n = 0;
     char *s;
 
-    CHECK_INTEQ(sc_cxg_parse_datasets(index_json, strlen(index_json), "idx",
-                                      &v, &n),
-                0);
+    CHECK_INTEQ(
+        sc_cxg_parse_datasets(index_json, strlen(index_json), "idx", &v, &n),
+        0);
     CHECK_INTEQ(n, 2);
     if (n != 2)
         return;
@@ -112,14 +112,13 @@ static void test_parse_shapes(void)
         CHECK_INTEQ(v[0].cell_count, -1);
     sc_cxg_datasets_free(v, n);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        CHECK_INTEQ(sc_cxg_parse_datasets(bad[i], strlen(bad[i]), "bad", &v,
-                                          &n),
-                    SC_EFORMAT);
+        CHECK_INTEQ(
+            sc_cxg_parse_datasets(bad[i], strlen(bad[i]), "bad", &v, &n),
+            SC_EFORMAT);
         CHECK(v == NULL && n == 0);
         CHECK(strstr(sc_errmsg(), "'bad'") != NULL);
     }
-    CHECK_INTEQ(sc_cxg_parse_collections(coll, strlen(coll), "c", &c, &n),
-                0);
+    CHECK_INTEQ(sc_cxg_parse_collections(coll, strlen(coll), "c", &c, &n), 0);
     CHECK_INTEQ(n, 1);
     if (n == 1) {
         CHECK_STREQ(c[0].name, "N");
@@ -151,8 +150,8 @@ static void test_filters(void)
     sc_cxg_dataset *v = NULL;
     size_t n = 0;
 
-    if (sc_cxg_parse_datasets(index_json, strlen(index_json), "idx", &v,
-                              &n) < 0 ||
+    if (sc_cxg_parse_datasets(index_json, strlen(index_json), "idx", &v, &n) <
+            0 ||
         n != 2) {
         CHECK(0);
         return;

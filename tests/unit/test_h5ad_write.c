@@ -68,8 +68,7 @@ static sc_mat *csr_of(double (*f)(int, int), int rows, int cols, sc_dtype dt)
     return sc_mat_new_csr_take(rows, cols, indptr, indices, vals, dt);
 }
 
-static sc_mat *dense_of(double (*f)(int, int), int rows, int cols,
-                        sc_dtype dt)
+static sc_mat *dense_of(double (*f)(int, int), int rows, int cols, sc_dtype dt)
 {
     double *vals = malloc((size_t)(rows * cols) * sizeof *vals);
 
@@ -102,12 +101,30 @@ static sc_elem *array_of(const char *name, sc_dtype dt, int64_t n,
     return e;
 }
 
-static double f_ngenes(int64_t i) { return 100 + 7 * i; }
-static double f_score(int64_t i) { return i * 0.5 - 1; }
-static double f_doublet(int64_t i) { return i % 3 == 1; }
-static double f_batch(int64_t i) { return i * 2; }
-static double f_flag(int64_t i) { return i % 2; }
-static double f_hv(int64_t i) { return i % 2 == 0; }
+static double f_ngenes(int64_t i)
+{
+    return 100 + 7 * i;
+}
+static double f_score(int64_t i)
+{
+    return i * 0.5 - 1;
+}
+static double f_doublet(int64_t i)
+{
+    return i % 3 == 1;
+}
+static double f_batch(int64_t i)
+{
+    return i * 2;
+}
+static double f_flag(int64_t i)
+{
+    return i % 2;
+}
+static double f_hv(int64_t i)
+{
+    return i % 2 == 0;
+}
 
 static sc_elem *nullable_of(const char *name, sc_dtype dt, int64_t n,
                             double (*f)(int64_t), int64_t missing)
@@ -193,7 +210,8 @@ static int build_obs(sc_elem *obs)
 {
     const char *types[] = {"T", "B", NULL, "T", "NK", "B"};
     const char *stages[] = {"early", "late", "mid", "early", "late", "mid"};
-    const char *bc[] = {"AAAC", "AAAG", "\xc3\xa9t\xc3\xa9", "AACT", "", "ACGT"};
+    const char *bc[] = {"AAAC", "AAAG", "\xc3\xa9t\xc3\xa9",
+                        "AACT", "",     "ACGT"};
     sc_elem *stage, *lab;
     int64_t n = N_OBS;
 
@@ -302,8 +320,7 @@ static int build_raw(sc_adata *ad)
         return SC_ENOMEM;
     }
     if (add(raw, sc_elem_new_matrix_take(
-                     "X", csr_of(raw_val, N_OBS, N_RAW_VARS, SC_DT_I32))) <
-            0 ||
+                     "X", csr_of(raw_val, N_OBS, N_RAW_VARS, SC_DT_I32))) < 0 ||
         add(raw, var) < 0)
         return SC_EINVAL;
     return 0;
@@ -316,15 +333,14 @@ static sc_adata *build(void)
 
     if (!ad)
         return NULL;
-    ad->X = sc_elem_new_matrix_take(
-        "X", csr_of(x_val, N_OBS, N_VARS, SC_DT_F32));
+    ad->X =
+        sc_elem_new_matrix_take("X", csr_of(x_val, N_OBS, N_VARS, SC_DT_F32));
     if (!ad->X || build_obs(ad->obs) < 0 || build_var(ad->var) < 0 ||
         build_uns(ad->uns) < 0 || build_raw(ad) < 0 ||
-        add(ad->layers, sc_elem_new_matrix_take(
-                            "dense", dense_of(layer_val, N_OBS, N_VARS,
-                                              SC_DT_F32))) < 0 ||
-        add(ad->obsm, dense_array("X_pca", SC_DT_F32, N_OBS, N_PCS, 0.5)) <
-            0 ||
+        add(ad->layers,
+            sc_elem_new_matrix_take(
+                "dense", dense_of(layer_val, N_OBS, N_VARS, SC_DT_F32))) < 0 ||
+        add(ad->obsm, dense_array("X_pca", SC_DT_F32, N_OBS, N_PCS, 0.5)) < 0 ||
         add(ad->obsm, dense_array("X_umap", SC_DT_F64, N_OBS, 2, 0.25)) < 0 ||
         add(ad->varm, dense_array("PCs", SC_DT_F64, N_VARS, N_PCS, 0.125)) <
             0 ||
@@ -404,8 +420,8 @@ static int facts(hid_t f, const char *path, ds_facts *df)
         unsigned flags, cd[4];
         size_t ncd = 4;
 
-        if (H5Pget_filter2(pl, (unsigned)i, &flags, &ncd, cd, 0, NULL,
-                           NULL) == H5Z_FILTER_DEFLATE)
+        if (H5Pget_filter2(pl, (unsigned)i, &flags, &ncd, cd, 0, NULL, NULL) ==
+            H5Z_FILTER_DEFLATE)
             df->deflate = (int)cd[0];
     }
     H5Pclose(pl);
@@ -573,7 +589,9 @@ static void test_write(void)
         int level;
         int64_t block_rows;
         const char *name;
-    } runs[] = {{4, 0, "gz4.h5ad"}, {0, 0, "plain.h5ad"}, {1, 1, "rows1.h5ad"},
+    } runs[] = {{4, 0, "gz4.h5ad"},
+                {0, 0, "plain.h5ad"},
+                {1, 1, "rows1.h5ad"},
                 {9, 4, "rows4.h5ad"}};
     sc_adata *ad = build();
 
@@ -874,10 +892,10 @@ static int same_adata(const sc_adata *a, const sc_adata *b)
     if (ok && (!a->raw != !b->raw))
         ok = differ("raw", "presence");
     if (ok && a->raw) {
-        ok = same(sc_elem_get(a->raw, "X"), sc_elem_get(b->raw, "X"),
-                  "raw/X") &&
-             same(sc_elem_get(a->raw, "var"), sc_elem_get(b->raw, "var"),
-                  "raw/var");
+        ok =
+            same(sc_elem_get(a->raw, "X"), sc_elem_get(b->raw, "X"), "raw/X") &&
+            same(sc_elem_get(a->raw, "var"), sc_elem_get(b->raw, "var"),
+                 "raw/var");
     }
     return ok;
 }
@@ -1027,14 +1045,13 @@ static void test_failures(void)
     CHECK(sc_elem_remove(ad->layers, "bad") == 1);
 
     /* A column of the wrong length. */
-    CHECK(sc_elem_add_take(ad->var, array_of("short", SC_DT_F64, 2,
-                                             f_score)) == 0);
+    CHECK(sc_elem_add_take(ad->var, array_of("short", SC_DT_F64, 2, f_score)) ==
+          0);
     expect_failure(ad, "column.h5ad", SC_EINVAL, "short");
     CHECK(sc_elem_remove(ad->var, "short") == 1);
 
     /* A matrix without data (e.g. a copy). */
-    CHECK(sc_elem_add_take(ad->obsp, sc_elem_new_matrix_take("m", NULL)) ==
-          0);
+    CHECK(sc_elem_add_take(ad->obsp, sc_elem_new_matrix_take("m", NULL)) == 0);
     expect_failure(ad, "nomat.h5ad", SC_EINVAL, "/obsp/m");
     CHECK(sc_elem_remove(ad->obsp, "m") == 1);
 

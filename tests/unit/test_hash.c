@@ -6,15 +6,15 @@
 #include "sc_hash.h"
 #include "unit.h"
 
-#define SHA_EMPTY                                                             \
+#define SHA_EMPTY                                                              \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define SHA_ABC                                                               \
+#define SHA_ABC                                                                \
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-#define SHA_448                                                               \
+#define SHA_448                                                                \
     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-#define SHA_MILLION_A                                                         \
+#define SHA_MILLION_A                                                          \
     "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
-#define SHA_3MILLION_A /* from Python's hashlib */                            \
+#define SHA_3MILLION_A /* from Python's hashlib */                             \
     "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4"
 
 /* The SHA-256 initial chaining value: the state before a whole block. */

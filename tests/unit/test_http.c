@@ -13,13 +13,14 @@ static char tmpdir[] = "/tmp/test_http.XXXXXX";
 
 static void test_name_check(void)
 {
-    static const char *const good[] = {"a.h5ad", "x", "GSE1_raw.h5",
-                                       "f0e1d2c3-0000-4000-8000-00.h5ad",
-                                       "caf\xc3\xa9.h5ad", "a..b"};
-    static const char *const bad[] = {"", ".", "..", "../x", "/etc/passwd",
-                                      "a/b", "a\\b", ".hidden", "a\tb",
-                                      "a\nb", "x\x7f", "a.h5ad.part",
-                                      "a.h5ad.tmp.12"};
+    static const char *const good[] = {
+        "a.h5ad",           "x",
+        "GSE1_raw.h5",      "f0e1d2c3-0000-4000-8000-00.h5ad",
+        "caf\xc3\xa9.h5ad", "a..b"};
+    static const char *const bad[] = {
+        "",      ".",           "..",           "../x", "/etc/passwd",
+        "a/b",   "a\\b",        ".hidden",      "a\tb", "a\nb",
+        "x\x7f", "a.h5ad.part", "a.h5ad.tmp.12"};
     char longname[SC_HTTP_NAME_MAX + 2];
 
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
@@ -79,12 +80,22 @@ static void test_state(void)
     CHECK_INTEQ(sc_state_open(dir, &st), 0);
     CHECK_INTEQ(sc_state_count(st), 0);
     {
-        sc_state_entry a = {"v1.h5ad", "d1", "v1", "http://h/v1.h5ad",
-                            "aa", 10, "2024-01-01T00:00:00Z"};
-        sc_state_entry b = {"v2.h5ad", "d1", "v2", "http://h/v2\t.h5ad",
-                            "bb", 20, "2025-01-01T00:00:00Z"};
-        sc_state_entry c = {"u.bin", NULL, NULL, "http://h/u.bin", "cc", 3,
-                            NULL};
+        sc_state_entry a = {"v1.h5ad",
+                            "d1",
+                            "v1",
+                            "http://h/v1.h5ad",
+                            "aa",
+                            10,
+                            "2024-01-01T00:00:00Z"};
+        sc_state_entry b = {"v2.h5ad",
+                            "d1",
+                            "v2",
+                            "http://h/v2\t.h5ad",
+                            "bb",
+                            20,
+                            "2025-01-01T00:00:00Z"};
+        sc_state_entry c = {"u.bin", NULL, NULL, "http://h/u.bin",
+                            "cc",    3,    NULL};
         CHECK_INTEQ(sc_state_put(st, &a), 0);
         CHECK_INTEQ(sc_state_put(st, &b), 0);
         CHECK_INTEQ(sc_state_put(st, &c), 0);
@@ -119,7 +130,7 @@ static void test_state(void)
     /* Replace by name. */
     {
         sc_state_entry a2 = {"v1.h5ad", "d1", "v1", "http://m/v1.h5ad",
-                             "a2", 11, NULL};
+                             "a2",      11,   NULL};
         CHECK_INTEQ(sc_state_put(st, &a2), 0);
         CHECK_INTEQ(sc_state_count(st), 3);
         CHECK_STREQ(sc_state_get(st, 0)->sha256, "a2");

@@ -110,8 +110,8 @@ static void test_atomic_errors(void)
     path_in(path, sizeof path, "no/such/dir/out.tsv");
     CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), SC_EIO);
     CHECK(fp == NULL);
-    snprintf(msg, sizeof msg,
-             "cannot create '%s': No such file or directory", path);
+    snprintf(msg, sizeof msg, "cannot create '%s': No such file or directory",
+             path);
     CHECK_STREQ(sc_errmsg(), msg);
     CHECK(a.fp == NULL && a.tmp == NULL);
     sc_io_atomic_abort(&a); /* fine on a failed open */
@@ -388,8 +388,7 @@ static void test_lines_gzip(void)
     /* Truncated. */
     write_file(path, gz, n - 10);
     CHECK_INTEQ(read_lines(path, buf, sizeof buf, &nl), SC_ECORRUPT);
-    snprintf(msg, sizeof msg, "cannot read '%s': unexpected end of file",
-             path);
+    snprintf(msg, sizeof msg, "cannot read '%s': unexpected end of file", path);
     CHECK_STREQ(sc_errmsg(), msg);
 
     /* Damaged in the middle of the deflate data. */

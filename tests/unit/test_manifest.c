@@ -132,8 +132,7 @@ static void test_escapes(void)
     CHECK_INTEQ(sc_manifest_add_row(m, "#odd name.h5ad", &r), 0);
     CHECK_INTEQ(sc_mrow_set(r, "note", v), 0);
     CHECK_INTEQ(sc_manifest_add_row(m, "plain.h5ad", NULL), 0);
-    CHECK_INTEQ(sc_mrow_set(sc_manifest_row(m, 1), "note", "# not first"),
-                0);
+    CHECK_INTEQ(sc_mrow_set(sc_manifest_row(m, 1), "note", "# not first"), 0);
     CHECK_INTEQ(write_str(m, out, sizeof out), 0);
     CHECK_STREQ(out, "path\tnote\n"
                      "\\#odd name.h5ad\ttab\\there\\nnew\\rcr\\\\back\n"

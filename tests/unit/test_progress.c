@@ -88,8 +88,7 @@ static void test_counts(void)
     size_t first_len;
 
     capture_start();
-    p = sc_progress_new("harmonize", 5000, SC_PROGRESS_NODELAY,
-                        SC_PROGRESS_ON);
+    p = sc_progress_new("harmonize", 5000, SC_PROGRESS_NODELAY, SC_PROGRESS_ON);
     sc_progress_set_unit(p, "datasets");
     sc_progress_update(p, 1234);
     CHECK_STREQ(captured(), "\rtest: harmonize  1,234/5,000 datasets  24%");
@@ -100,9 +99,9 @@ static void test_counts(void)
     sc_progress_update(p, 2500);
     s = captured();
     CHECK((second = strchr(s + 1, '\r')) != NULL);
-    CHECK(second && !strncmp(second,
-                             "\rtest: harmonize  2,500/5,000 datasets  50%  ",
-                             45));
+    CHECK(
+        second &&
+        !strncmp(second, "\rtest: harmonize  2,500/5,000 datasets  50%  ", 45));
     CHECK(strstr(s, "/s  ETA 0:0")); /* about 10,000 a second */
     sleep_ms(250);
     sc_progress_update(p, 6000); /* more than the total */
@@ -167,8 +166,7 @@ static void test_bytes(void)
     CHECK(strstr(s, " MiB/s  ETA 0:0"));
     sc_progress_done(p);
 
-    p = sc_progress_new("small", 3000,
-                        SC_PROGRESS_BYTES | SC_PROGRESS_NODELAY,
+    p = sc_progress_new("small", 3000, SC_PROGRESS_BYTES | SC_PROGRESS_NODELAY,
                         SC_PROGRESS_ON);
     sc_progress_update(p, 512);
     CHECK(strstr(captured(), "\rtest: small  512 B/2.9 KiB  17%"));

@@ -13,11 +13,11 @@
 #include "unit.h"
 
 /* Expected values: tests/data/EXPECTED.json (computed with h5py/scipy). */
-#define CR3_H5 "10x_h5/cellranger3_filtered_feature_bc_matrix.h5"
-#define CR2_H5 "10x_h5/cellranger2_filtered_gene_bc_matrices_h5.h5"
+#define CR3_H5  "10x_h5/cellranger3_filtered_feature_bc_matrix.h5"
+#define CR2_H5  "10x_h5/cellranger2_filtered_gene_bc_matrices_h5.h5"
 #define CR3_MTX "10x_mtx/cellranger3_filtered_feature_bc_matrix"
 #define CR2_MTX "10x_mtx/cellranger2_hg19_chr21"
-#define GEX "Gene Expression"
+#define GEX     "Gene Expression"
 
 static char *data(const char *rel)
 {

@@ -9,49 +9,49 @@
 #include <string.h>
 #include <unistd.h>
 
-static int unit_failed_checks;   /* in the current test */
+static int unit_failed_checks; /* in the current test */
 static int unit_n, unit_nfail;
 
 /* CHECK(cond): report file and line on failure, keep going. */
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c);  \
-            unit_failed_checks++;                                             \
-        }                                                                     \
+#define CHECK(c)                                                               \
+    do {                                                                       \
+        if (!(c)) {                                                            \
+            printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c);   \
+            unit_failed_checks++;                                              \
+        }                                                                      \
     } while (0)
 
-#define CHECK_STREQ(a, b)                                                     \
-    do {                                                                      \
-        const char *a_ = (a), *b_ = (b);                                      \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                              \
-            printf("#   %s:%d: '%s' != '%s'\n", __FILE__, __LINE__,           \
-                   a_ ? a_ : "(null)", b_ ? b_ : "(null)");                   \
-            unit_failed_checks++;                                             \
-        }                                                                     \
+#define CHECK_STREQ(a, b)                                                      \
+    do {                                                                       \
+        const char *a_ = (a), *b_ = (b);                                       \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                               \
+            printf("#   %s:%d: '%s' != '%s'\n", __FILE__, __LINE__,            \
+                   a_ ? a_ : "(null)", b_ ? b_ : "(null)");                    \
+            unit_failed_checks++;                                              \
+        }                                                                      \
     } while (0)
 
-#define CHECK_INTEQ(a, b)                                                     \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (a_ != b_) {                                                       \
-            printf("#   %s:%d: %s == %lld, expected %lld\n", __FILE__,        \
-                   __LINE__, #a, a_, b_);                                     \
-            unit_failed_checks++;                                             \
-        }                                                                     \
+#define CHECK_INTEQ(a, b)                                                      \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (a_ != b_) {                                                        \
+            printf("#   %s:%d: %s == %lld, expected %lld\n", __FILE__,         \
+                   __LINE__, #a, a_, b_);                                      \
+            unit_failed_checks++;                                              \
+        }                                                                      \
     } while (0)
 
 /* RUN(fn): run one test function, print a TAP line for it. */
-#define RUN(fn)                                                               \
-    do {                                                                      \
-        unit_failed_checks = 0;                                               \
-        fn();                                                                 \
-        unit_n++;                                                             \
-        if (unit_failed_checks)                                               \
-            unit_nfail++;                                                     \
-        printf("%s %d - %s\n", unit_failed_checks ? "not ok" : "ok", unit_n,  \
-               #fn);                                                          \
-        fflush(stdout);                                                       \
+#define RUN(fn)                                                                \
+    do {                                                                       \
+        unit_failed_checks = 0;                                                \
+        fn();                                                                  \
+        unit_n++;                                                              \
+        if (unit_failed_checks)                                                \
+            unit_nfail++;                                                      \
+        printf("%s %d - %s\n", unit_failed_checks ? "not ok" : "ok", unit_n,   \
+               #fn);                                                           \
+        fflush(stdout);                                                        \
     } while (0)
 
 /* End of main(): the plan line and the exit status. */
