@@ -33,7 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 export SC_STREAM_CACHE=$tmp/cache SC_STREAM=$stream
 cells=$(bench_truth 't["n_cells"]')
 cap=${BENCH_CAP:-30}
-[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-1}
+[[ ${BENCH_SMALL:-0} == 1 ]] && cap=${BENCH_CAP:-0.5}
 rc=0
 if [[ ! -x $stream ]]; then
     bench_note "$stream not built"
