@@ -3,6 +3,7 @@
 #include "sc_batch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libdeflate.h>
 #include <poll.h>
@@ -317,7 +318,16 @@ static int ring_map(sc_batch_writer *w, int fd, size_t bytes)
                        "ring of %zu bytes: at least 1 MiB, in "
                        "multiples of %d",
                        bytes, RING_ALIGN);
-    if (ftruncate(fd, (off_t)(RING_CTRL + bytes)) != 0)
+    /* reserve the pages now: a full /dev/shm (64 MB in many containers)
+     * must be an error here, not a SIGBUS at the first batch that reaches
+     * past it */
+    int e = posix_fallocate(fd, 0, (off_t)(RING_CTRL + bytes));
+    if (e != 0 && e != EOPNOTSUPP && e != EINVAL)
+        return sc_fail(SC_EIO,
+                       "cannot reserve %zu bytes for the shared-memory ring: "
+                       "%s (try a smaller --ring-size)",
+                       RING_CTRL + bytes, strerror(e));
+    if (e != 0 && ftruncate(fd, (off_t)(RING_CTRL + bytes)) != 0)
         return sc_fail(SC_EIO, "cannot size the shared-memory ring: %s",
                        strerror(errno));
     void *p = mmap(NULL, RING_CTRL + bytes, PROT_READ | PROT_WRITE, MAP_SHARED,

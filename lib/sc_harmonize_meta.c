@@ -581,10 +581,10 @@ static sc_elem *subset_array(const sc_elem *e, const int64_t *keep, int64_t nk)
                     memset(dst + (size_t)j * isz, 0, isz);
         } else if (e->dtype == SC_DT_STR) {
             char **src = keep[i] < 0 ? NULL : (char **)e->data + keep[i] * row;
-            char **dst = (char **)o->data + i * row;
+            char **sdst = (char **)o->data + i * row;
 
             for (int64_t j = 0; j < row; j++)
-                if (!(dst[j] = strdup(src && src[j] ? src[j] : ""))) {
+                if (!(sdst[j] = strdup(src && src[j] ? src[j] : ""))) {
                     sc_elem_free(o);
                     sc_fail(SC_ENOMEM, "out of memory");
                     return NULL;

@@ -209,10 +209,19 @@ def _exe(exe):
     return here
 
 
-def _ring_file():
-    """An unnamed file in shared memory (/dev/shm), or None."""
+_RING_BYTES = 256 << 20  # sc-stream's default --ring-size
+
+
+def _ring_file(size=_RING_BYTES):
+    """An unnamed file in shared memory (/dev/shm) when it has room for the
+    ring (containers often give it 64 MB), else in the temporary directory
+    (page cache), or None."""
     for d in ("/dev/shm", None):
         try:
+            if d is not None:
+                st = os.statvfs(d)
+                if st.f_bavail * st.f_frsize < 2 * size:
+                    continue
             if d is None:
                 import tempfile
                 f = tempfile.TemporaryFile()
