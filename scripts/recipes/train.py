@@ -101,10 +101,13 @@ for epoch in range(a.epochs):
         loss_sum += float(loss)
         batches += 1
         seen.update(b["dataset"][real.cpu()].tolist())
-    print("rank %d/%d: epoch %d: %d batches, %d cells (%d labelled) from %d datasets, "
-          "loss %.3f, training accuracy %.3f"
-          % (rank, world, epoch, batches, cells, labelled, len(seen),
-             loss_sum / max(batches, 1), correct / max(labelled, 1)), flush=True)
+    # one write per line: the ranks share stdout, and print() writes the
+    # text and its newline apart
+    sys.stdout.write("rank %d/%d: epoch %d: %d batches, %d cells (%d labelled) from %d datasets, "
+                     "loss %.3f, training accuracy %.3f\n"
+                     % (rank, world, epoch, batches, cells, labelled, len(seen),
+                        loss_sum / max(batches, 1), correct / max(labelled, 1)))
+    sys.stdout.flush()
 
 if rank == 0:
     with open(a.manifest, "rb") as f:
