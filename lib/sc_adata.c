@@ -1,6 +1,7 @@
 /* sc_adata: the in-memory element tree (sc_elem) and sc_adata lifecycle. */
 /* SPDX-License-Identifier: MIT */
 #include "sc_adata.h"
+#include "sc_strmap.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -393,15 +394,6 @@ typedef struct cat_set {
     int64_t n_cat;
 } cat_set;
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static int cat_grow(cat_set *cs)
 {
     size_t size = cs->slot ? (cs->mask + 1) * 2 : 64;
@@ -417,7 +409,7 @@ static int cat_grow(cat_set *cs)
     cs->cat = cat;
     memset(slot, 0xff, size * sizeof *slot);
     for (int64_t c = 0; c < cs->n_cat; c++) {
-        size_t h = hash_str(cat[c]) & (size - 1);
+        size_t h = sc_strhash(cat[c], 0) & (size - 1);
 
         while (slot[h] >= 0)
             h = (h + 1) & (size - 1);
@@ -440,7 +432,7 @@ static int64_t cat_lookup(cat_set *cs, const char *s)
         return rc;
     if (cs->n_cat >= INT32_MAX)
         return sc_fail(SC_ERANGE, "too many categories");
-    h = hash_str(s) & cs->mask;
+    h = sc_strhash(s, 0) & cs->mask;
     while (cs->slot[h] >= 0) {
         if (!strcmp(cs->cat[cs->slot[h]], s))
             return cs->slot[h];

@@ -10,6 +10,7 @@
 
 #include "sc_io.h"
 #include "sc_share.h"
+#include "sc_strmap.h"
 
 static const sc_species species_tab[] = {
     {"human", "homo_sapiens", "NCBITaxon:9606", "ENSG"},
@@ -106,99 +107,24 @@ int sc_genes_is_spike_in(const char *id)
 /* ------------------------------------------------------------------------ */
 /* A string -> int64 hash table (open addressing, keys borrowed). */
 
-typedef struct smap {
-    const char **key;
-    int64_t *val;
-    size_t cap, n;
-} smap;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
-
-static int smap_grow(smap *m)
-{
-    size_t cap = m->cap ? 2 * m->cap : 1024;
-    const char **key = calloc(cap, sizeof *key);
-    int64_t *val = malloc(cap * sizeof *val);
-
-    if (!key || !val) {
-        free(key);
-        free(val);
-        return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->key[i])
-            continue;
-        size_t j = hash_str(m->key[i]) & (cap - 1);
-
-        while (key[j])
-            j = (j + 1) & (cap - 1);
-        key[j] = m->key[i];
-        val[j] = m->val[i];
-    }
-    free(m->key);
-    free(m->val);
-    m->key = key;
-    m->val = val;
-    m->cap = cap;
-    return 0;
-}
-
-/* The slot of KEY (empty when absent). */
-static size_t smap_slot(const smap *m, const char *key)
-{
-    size_t j = hash_str(key) & (m->cap - 1);
-
-    while (m->key[j] && strcmp(m->key[j], key) != 0)
-        j = (j + 1) & (m->cap - 1);
-    return j;
-}
-
-static int64_t smap_get(const smap *m, const char *key)
-{
-    size_t j;
-
-    if (!m->cap)
-        return -1;
-    j = smap_slot(m, key);
-    return m->key[j] ? m->val[j] : -1;
-}
-
 /* Values below -1 are markers (AMBIG, ...), so COMBINE decides how a second
  * value for the same key merges: here a second, different value makes the
  * entry AMBIG. */
 #define AMBIG    ((int64_t)-2)
 #define SHADOWED ((int64_t)-3)
 
-static int smap_put(smap *m, const char *key, int64_t val, int first_wins)
+/* Add KEY -> VAL; with FIRST_WINS a present key keeps its value, else a
+ * second, different value makes the entry AMBIG. */
+static int smap_put(sc_strmap *m, const char *key, int64_t val, int first_wins)
 {
-    size_t j;
-    int rc;
+    int64_t *v;
+    int added, rc;
 
-    if (2 * (m->n + 1) > m->cap && (rc = smap_grow(m)) < 0)
+    if ((rc = sc_strmap_slot(m, key, val, &v, &added)) < 0)
         return rc;
-    j = smap_slot(m, key);
-    if (!m->key[j]) {
-        m->key[j] = key;
-        m->val[j] = val;
-        m->n++;
-    } else if (!first_wins && m->val[j] != val) {
-        m->val[j] = AMBIG;
-    }
+    if (!added && !first_wins && *v != val)
+        *v = AMBIG;
     return 0;
-}
-
-static void smap_free(smap *m)
-{
-    free(m->key);
-    free(m->val);
-    memset(m, 0, sizeof *m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -265,26 +191,26 @@ struct sc_genes {
     gene *g;
     int64_t n, n_cur, cap;
     arena ar;
-    smap by_id;      /* id -> gene */
-    smap by_name;    /* current name -> gene or AMBIG */
-    smap by_upper;   /* upper-case current name -> gene or AMBIG */
-    smap all_upper;  /* upper-case names of current and retired lists */
-    smap by_symbol;  /* human: upper approved HGNC symbol -> gene / -1 */
-    smap by_alias;   /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
-    smap alias_kind; /* human: upper alias -> SC_GENE_ALIAS / _PREV */
+    sc_strmap by_id;      /* id -> gene */
+    sc_strmap by_name;    /* current name -> gene or AMBIG */
+    sc_strmap by_upper;   /* upper-case current name -> gene or AMBIG */
+    sc_strmap all_upper;  /* upper-case names of current and retired lists */
+    sc_strmap by_symbol;  /* human: upper approved HGNC symbol -> gene / -1 */
+    sc_strmap by_alias;   /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
+    sc_strmap alias_kind; /* human: upper alias -> SC_GENE_ALIAS / _PREV */
 };
 
 void sc_genes_free(sc_genes *g)
 {
     if (!g)
         return;
-    smap_free(&g->by_id);
-    smap_free(&g->by_name);
-    smap_free(&g->by_upper);
-    smap_free(&g->all_upper);
-    smap_free(&g->by_symbol);
-    smap_free(&g->by_alias);
-    smap_free(&g->alias_kind);
+    sc_strmap_release(&g->by_id);
+    sc_strmap_release(&g->by_name);
+    sc_strmap_release(&g->by_upper);
+    sc_strmap_release(&g->all_upper);
+    sc_strmap_release(&g->by_symbol);
+    sc_strmap_release(&g->by_alias);
+    sc_strmap_release(&g->alias_kind);
     arena_free(&g->ar);
     free(g->g);
     free(g);
@@ -347,7 +273,7 @@ unsigned sc_genes_qc_group(const sc_genes *g, int64_t i)
 
 int64_t sc_genes_find_id(const sc_genes *g, const char *id)
 {
-    return smap_get(&g->by_id, id);
+    return sc_strmap_get(&g->by_id, id);
 }
 
 static unsigned qc_group(const char *name)
@@ -437,7 +363,7 @@ static int read_csv(sc_genes *g, const char *rel, int retired)
         /* every name of either list counts as a gene name */
         if ((rc = smap_put(&g->all_upper, up, 0, 1)) < 0)
             break;
-        if (smap_get(&g->by_id, f[0]) >= 0)
+        if (sc_strmap_get(&g->by_id, f[0]) >= 0)
             continue; /* retired list: still current */
         if ((rc = add_gene(g, f, retired)) < 0)
             break;
@@ -530,7 +456,7 @@ static int read_hgnc(sc_genes *g)
     char *line;
     size_t len;
     int col[5] = {-1, -1, -1, -1, -1}, rc; /* symbol alias prev ens hgnc */
-    smap owner = {0}; /* upper alias -> hgnc row, or AMBIG */
+    sc_strmap owner = {0}; /* upper alias -> hgnc row, or AMBIG */
 
     if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
         (rc = sc_lines_open(path, &l)) < 0)
@@ -562,7 +488,7 @@ static int read_hgnc(sc_genes *g)
             mx = col[k] > mx ? col[k] : mx;
         if (nf <= mx)
             continue;
-        int64_t gi = smap_get(&g->by_id, f[col[3]]);
+        int64_t gi = sc_strmap_get(&g->by_id, f[col[3]]);
         long row = sc_lines_lineno(l);
         char *sym = arena_upper(&g->ar, f[col[0]]);
 
@@ -581,7 +507,6 @@ static int read_hgnc(sc_genes *g)
                 size_t n = strcspn(s, "|");
                 char *a = arena_dup(&g->ar, s, n), *q;
                 int64_t v;
-                size_t slot;
 
                 if (!a) {
                     rc = sc_fail(SC_ENOMEM, "out of memory");
@@ -599,9 +524,8 @@ static int read_hgnc(sc_genes *g)
                     v = gi >= 0 && !g->g[gi].retired ? gi : -4;
                     if ((rc = smap_put(&g->by_alias, a, v, 1)) < 0)
                         goto out;
-                    slot = smap_slot(&owner, a);
-                    if (owner.val[slot] == AMBIG)
-                        g->by_alias.val[smap_slot(&g->by_alias, a)] = AMBIG;
+                    if (sc_strmap_get(&owner, a) == AMBIG)
+                        *sc_strmap_find(&g->by_alias, a) = AMBIG;
                 }
                 s += n;
                 if (*s == '|')
@@ -617,14 +541,14 @@ static int read_hgnc(sc_genes *g)
 
         if (!a)
             continue;
-        if (smap_get(&g->all_upper, a) >= 0)
+        if (sc_strmap_get(&g->all_upper, a) >= 0)
             g->by_alias.val[j] = -1; /* a gene name: resolved as a symbol */
-        else if (g->by_symbol.key[smap_slot(&g->by_symbol, a)])
+        else if (sc_strmap_find(&g->by_symbol, a))
             g->by_alias.val[j] = SHADOWED; /* an approved symbol */
     }
     rc = 0;
 out:
-    smap_free(&owner);
+    sc_strmap_release(&owner);
     sc_lines_close(l);
     return rc;
 }
@@ -713,7 +637,7 @@ static void strip_id(const char *id, char *buf, size_t size, int *versioned,
 
 static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
 {
-    int64_t i = smap_get(&g->by_name, s);
+    int64_t i = sc_strmap_get(&g->by_name, s);
     char up[512];
 
     snprintf(up, sizeof up, "%s", s);
@@ -721,7 +645,7 @@ static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
         *q = (char)toupper((unsigned char)*q);
     /* names that differ only in case are ambiguous too (CD4 / Cd4 style
      * clashes inside one list) */
-    if (i == AMBIG || (i >= 0 && smap_get(&g->by_upper, up) == AMBIG)) {
+    if (i == AMBIG || (i >= 0 && sc_strmap_get(&g->by_upper, up) == AMBIG)) {
         *k = SC_GENE_AMBIGUOUS_SYMBOL;
         return -1;
     }
@@ -731,21 +655,21 @@ static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
     }
     if (g->species != 0)
         return -1; /* mouse and the others: exact names only */
-    i = smap_get(&g->by_upper, up);
+    i = sc_strmap_get(&g->by_upper, up);
     if (i >= 0 || i == AMBIG) {
         *k = i >= 0 ? SC_GENE_SYMBOL : SC_GENE_AMBIGUOUS_SYMBOL;
         return i >= 0 ? i : -1;
     }
-    if (smap_get(&g->all_upper, up) >= 0)
+    if (sc_strmap_get(&g->all_upper, up) >= 0)
         return -1; /* a retired gene's name */
-    i = smap_get(&g->by_symbol, up);
+    i = sc_strmap_get(&g->by_symbol, up);
     if (i >= 0) {
         *k = SC_GENE_SYMBOL;
         return i;
     }
-    i = smap_get(&g->by_alias, up);
+    i = sc_strmap_get(&g->by_alias, up);
     if (i >= 0) {
-        *k = (sc_gene_kind)smap_get(&g->alias_kind, up);
+        *k = (sc_gene_kind)sc_strmap_get(&g->alias_kind, up);
         return i;
     }
     if (i == AMBIG)
@@ -775,7 +699,7 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
         return -1;
     }
     if (sp == g->species || par_y || sc_genes_is_spike_in(buf)) {
-        i = smap_get(&g->by_id, buf);
+        i = sc_strmap_get(&g->by_id, buf);
         if (i >= 0)
             *kind = g->g[i].retired ? SC_GENE_RETIRED
                     : par_y         ? SC_GENE_PAR_Y
@@ -806,7 +730,7 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
 
         buf[n - 1] = '\0';
         if (map_symbol(g, buf, &bk) >= 0 || bk != SC_GENE_UNKNOWN ||
-            smap_get(&g->by_id, buf) >= 0)
+            sc_strmap_get(&g->by_id, buf) >= 0)
             *kind = SC_GENE_MADE_UNIQUE;
     }
     return -1;
@@ -849,8 +773,8 @@ int sc_genes_orthologs(const sc_genes *from, const sc_genes *to, int64_t **out)
             continue;
         if (strcmp(f[10], "one2one") != 0)
             continue;
-        int64_t h = smap_get(human_from ? &from->by_id : &to->by_id, f[0]);
-        int64_t m = smap_get(human_from ? &to->by_id : &from->by_id, f[3]);
+        int64_t h = sc_strmap_get(human_from ? &from->by_id : &to->by_id, f[0]);
+        int64_t m = sc_strmap_get(human_from ? &to->by_id : &from->by_id, f[3]);
 
         if (h < 0 || m < 0)
             continue;

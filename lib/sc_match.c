@@ -10,6 +10,7 @@
 
 #include "sc_io.h"
 #include "sc_ytree.h"
+#include "sc_strmap.h"
 
 /* ---- fields ---- */
 
@@ -203,15 +204,6 @@ struct table {
     size_t n_slot;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static void table_release(struct table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -225,7 +217,7 @@ static void table_release(struct table *t)
 
 static struct entry *table_find(const struct table *t, const char *key)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = sc_strhash(key, 0);
 
     if (!t->n_slot)
         return NULL;
@@ -284,7 +276,7 @@ static int table_add(struct table *t, const char *key, sc_onto_term term)
         memset(e, 0, sizeof *e);
         if (!(e->key = strdup(key)))
             return sc_fail(SC_ENOMEM, "out of memory");
-        e->hash = hash_str(key);
+        e->hash = sc_strhash(key, 0);
         for (i = e->hash & (t->n_slot - 1); t->slot[i] >= 0;
              i = (i + 1) & (t->n_slot - 1))
             ;

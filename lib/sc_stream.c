@@ -82,7 +82,7 @@ typedef struct vcol {
     char *name;
     size_t n;
     char **terms;
-    ss_map index; /* term -> code (keys: terms, or the file's aliases) */
+    sc_strmap index; /* term -> code (keys: terms, or the file's aliases) */
     char **alias_store;
     size_t n_alias;
 } vcol;
@@ -484,8 +484,8 @@ static int vocab_load(vcol *v, const char *path)
                 rc = oom();
                 goto out;
             }
-            if ((rc = ss_map_put(&v->index, v->alias_store[v->n_alias++],
-                                 code)) < 0)
+            if ((rc = sc_strmap_put(&v->index, v->alias_store[v->n_alias++],
+                                    code)) < 0)
                 goto out;
         }
     }
@@ -508,7 +508,7 @@ static int cmp_str(const void *a, const void *b)
 static int vocab_build(sc_stream *s, size_t k)
 {
     vcol *v = &s->vc[k];
-    ss_map seen = {0};
+    sc_strmap seen = {0};
     size_t cap = 0;
     int rc = 0;
 
@@ -527,23 +527,23 @@ static int vocab_build(sc_stream *s, size_t k)
         }
         for (int64_t j = 0; j < c->n_cats && rc == 0; j++) {
             if (!used[j] || is_unknown(c->cats[j]) ||
-                ss_map_get(&seen, c->cats[j]) >= 0)
+                sc_strmap_get(&seen, c->cats[j]) >= 0)
                 continue;
             size_t n = v->n;
             if ((rc = ss_strv_push(&v->terms, &n, &cap, c->cats[j])) < 0)
                 break;
-            rc = ss_map_put(&seen, v->terms[v->n], (int64_t)v->n);
+            rc = sc_strmap_put(&seen, v->terms[v->n], (int64_t)v->n);
             v->n = n;
         }
         free(used);
     }
-    ss_map_release(&seen);
+    sc_strmap_release(&seen);
     if (rc < 0)
         return rc;
     if (v->n)
         qsort(v->terms, v->n, sizeof *v->terms, cmp_str);
     for (size_t i = 0; i < v->n && rc == 0; i++)
-        rc = ss_map_put(&v->index, v->terms[i], (int64_t)i);
+        rc = sc_strmap_put(&v->index, v->terms[i], (int64_t)i);
     return rc;
 }
 
@@ -561,7 +561,7 @@ static int vocab_maps(sc_stream *s, size_t k)
         for (int64_t j = 0; j < c->n_cats; j++)
             d->vmap[k][j] = is_unknown(c->cats[j])
                                 ? -1
-                                : (int32_t)ss_map_get(&v->index, c->cats[j]);
+                                : (int32_t)sc_strmap_get(&v->index, c->cats[j]);
     }
     return 0;
 }
@@ -789,7 +789,7 @@ typedef struct glist {
     const char *organism;
     size_t off, n;
     char **genes;
-    ss_map map;
+    sc_strmap map;
 } glist;
 
 static int genes_read(const char *path, glist *g)
@@ -815,14 +815,14 @@ static int genes_read(const char *path, glist *g)
     if (rc == 0 && g->n == 0)
         rc = sc_fail(SC_EFORMAT, "gene list '%s' is empty", path);
     for (size_t i = 0; i < g->n && rc == 0; i++)
-        rc = ss_map_put(&g->map, g->genes[i], (int64_t)i);
+        rc = sc_strmap_put(&g->map, g->genes[i], (int64_t)i);
     return rc;
 }
 
 /* Look NAME up in MAP, then without an Ensembl-style ".N" version. */
-static int64_t gene_find(const ss_map *map, const char *name)
+static int64_t gene_find(const sc_strmap *map, const char *name)
 {
-    int64_t k = ss_map_get(map, name);
+    int64_t k = sc_strmap_get(map, name);
     const char *dot;
     if (k >= 0 || !(dot = strrchr(name, '.')) || !dot[1])
         return k;
@@ -835,7 +835,7 @@ static int64_t gene_find(const ss_map *map, const char *name)
         return -1;
     memcpy(buf, name, n);
     buf[n] = '\0';
-    return ss_map_get(map, buf);
+    return sc_strmap_get(map, buf);
 }
 
 static int set_out_genes(sc_stream *s, char **genes, size_t n)
@@ -874,45 +874,32 @@ static int same_organism(const char *a, const char *b)
 }
 
 /* Mark with GM_LATE the genes of D outside a longest subsequence of its
- * var order that ascends in the output order (patience sorting, V log V):
- * the others come out of a row already sorted. */
+ * var order that ascends in the output order (longest_run): the others
+ * come out of a row already sorted. */
 static int mark_late(ds *d)
 {
-    int64_t nv = d->meta->n_vars, len = 0;
-    int64_t *tail = malloc((size_t)(nv ? nv : 1) * sizeof *tail);
-    int64_t *pred = malloc((size_t)(nv ? nv : 1) * sizeof *pred);
-    if (!tail || !pred) {
-        free(tail);
-        free(pred);
-        return oom();
+    size_t nv = (size_t)d->meta->n_vars, m = nv ? nv : 1;
+    double *v = malloc(m * sizeof *v);
+    size_t *tail = malloc(m * sizeof *tail), *pred = malloc(m * sizeof *pred);
+    uint8_t *keep = malloc(m);
+    int rc = 0;
+
+    if (!v || !tail || !pred || !keep) {
+        rc = oom();
+    } else {
+        /* dropped genes (NaN) are never part of the run */
+        for (size_t k = 0; k < nv; k++)
+            v[k] = d->gmap[k] >= 0 ? (double)d->gmap[k] : NAN;
+        longest_run(v, nv, keep, tail, pred);
+        for (size_t k = 0; k < nv; k++)
+            if (d->gmap[k] >= 0 && !keep[k])
+                d->gmap[k] |= GM_LATE;
     }
-    for (int64_t k = 0; k < nv; k++) {
-        int32_t g = d->gmap[k];
-        if (g < 0)
-            continue;
-        /* the first run end whose last gene is not below g */
-        int64_t lo = 0, hi = len;
-        while (lo < hi) {
-            int64_t mid = (lo + hi) / 2;
-            if (d->gmap[tail[mid]] < g)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        pred[k] = lo ? tail[lo - 1] : -1;
-        tail[lo] = k;
-        if (lo == len)
-            len++;
-    }
-    /* keep the run, mark the rest */
-    for (int64_t k = 0; k < nv; k++)
-        if (d->gmap[k] >= 0)
-            d->gmap[k] |= GM_LATE;
-    for (int64_t k = len ? tail[len - 1] : -1; k >= 0; k = pred[k])
-        d->gmap[k] &= ~GM_LATE;
+    free(v);
     free(tail);
     free(pred);
-    return 0;
+    free(keep);
+    return rc;
 }
 
 static int genes_ref(sc_stream *s)
@@ -952,24 +939,24 @@ static int genes_ref(sc_stream *s)
         }
         if ((rc = map_alloc(d)) < 0)
             break;
-        ss_map dup = {0};
+        sc_strmap dup = {0};
         for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
             int64_t j = gene_find(&use->map, d->meta->var[k]);
             d->gmap[k] = j < 0 ? -1 : (int32_t)(j + (int64_t)use->off);
             /* a gene twice in one dataset: keep its first column */
-            if (j >= 0 && ss_map_get(&dup, use->genes[j]) >= 0)
+            if (j >= 0 && sc_strmap_get(&dup, use->genes[j]) >= 0)
                 d->gmap[k] = -1;
             else if (j >= 0)
-                rc = ss_map_put(&dup, use->genes[j], k);
+                rc = sc_strmap_put(&dup, use->genes[j], k);
         }
-        ss_map_release(&dup);
+        sc_strmap_release(&dup);
     }
     free(all);
     for (size_t i = 0; i < o->n_genes; i++) {
         for (size_t j = 0; j < g[i].n; j++)
             free(g[i].genes[j]);
         free(g[i].genes);
-        ss_map_release(&g[i].map);
+        sc_strmap_release(&g[i].map);
     }
     free(g);
     return rc;
@@ -977,7 +964,7 @@ static int genes_ref(sc_stream *s)
 
 static int genes_join(sc_stream *s)
 {
-    ss_map map = {0};
+    sc_strmap map = {0};
     char **out = NULL;
     uint32_t *count = NULL, *stamp = NULL, *seq = NULL, *rank = NULL;
     int32_t *pos = NULL;
@@ -1011,7 +998,7 @@ static int genes_join(sc_stream *s)
         if ((rc = map_alloc(d)) < 0)
             break;
         for (int64_t k = 0; k < m->n_vars && rc == 0; k++) {
-            int64_t j = ss_map_get(&map, m->var[k]);
+            int64_t j = sc_strmap_get(&map, m->var[k]);
             if (j < 0) {
                 if (n == cap) {
                     cap = cap ? 2 * cap : 4096;
@@ -1033,7 +1020,7 @@ static int genes_join(sc_stream *s)
                 count[n] = 0;
                 stamp[n] = 0;
                 j = (int64_t)n++;
-                if ((rc = ss_map_put(&map, out[j], j)) < 0)
+                if ((rc = sc_strmap_put(&map, out[j], j)) < 0)
                     break;
             }
             if (stamp[j] == i + 1) { /* twice in this dataset */
@@ -1047,7 +1034,7 @@ static int genes_join(sc_stream *s)
         }
         seq_off[i + 1] = n_seq;
     }
-    ss_map_release(&map);
+    sc_strmap_release(&map);
     /* put the union in an order that agrees with the datasets' own, keep
      * the genes every dataset has for an inner join */
     if (rc == 0 && (!(rank = malloc((n ? n : 1) * sizeof *rank)) ||
@@ -1263,19 +1250,27 @@ static void block_cells(const sc_stream *s, const ds *d, uint64_t k,
     }
 }
 
-/* The dataset holding block BLK of the epoch, and BLK's number in it. */
-static size_t block_dataset(const sc_stream *s, uint64_t blk, uint64_t *k)
+/* The last I in [0, N) with PREFIX[I] <= X (PREFIX ascending from
+ * PREFIX[0] <= X): which run of a prefix-summed sequence holds X. */
+static uint64_t last_at_most(const uint64_t *prefix, uint64_t n, uint64_t x)
 {
-    size_t lo = 0, hi = s->n_ds;
+    uint64_t lo = 0, hi = n;
     while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->blk_prefix[mid] <= blk)
+        uint64_t mid = (lo + hi) / 2;
+        if (prefix[mid] <= x)
             lo = mid;
         else
             hi = mid;
     }
-    *k = blk - s->blk_prefix[lo];
     return lo;
+}
+
+/* The dataset holding block BLK of the epoch, and BLK's number in it. */
+static size_t block_dataset(const sc_stream *s, uint64_t blk, uint64_t *k)
+{
+    size_t di = (size_t)last_at_most(s->blk_prefix, s->n_ds, blk);
+    *k = blk - s->blk_prefix[di];
+    return di;
 }
 
 static int plan_epoch(sc_stream *s)
@@ -1899,15 +1894,7 @@ static uint64_t buffer_of(const sc_stream *s, uint64_t g)
 {
     if (s->weighted)
         return g / s->fetch;
-    uint64_t lo = 0, hi = s->n_buffers;
-    while (hi - lo > 1) {
-        uint64_t mid = (lo + hi) / 2;
-        if (s->buf_start[mid] <= g)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
+    return last_at_most(s->buf_start, s->n_buffers, g);
 }
 
 /* The end of the run of nearby rows of one dataset starting at order[A]. */
@@ -2365,7 +2352,7 @@ void sc_stream_close(sc_stream *s)
         for (size_t j = 0; j < v->n_alias; j++)
             free(v->alias_store[j]);
         free(v->alias_store);
-        ss_map_release(&v->index);
+        sc_strmap_release(&v->index);
     }
     free(s->vc);
     free(s->wcol);

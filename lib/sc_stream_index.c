@@ -14,83 +14,6 @@
 #include "sc_io.h"
 #include "sc_stream_int.h"
 
-/* ------------------------------------------------------------------------ */
-/* String map                                                               */
-
-uint64_t ss_hash_str(const char *s, uint64_t h)
-{
-    if (!h)
-        h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
-
-static int map_grow(ss_map *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    const char **key = calloc(cap, sizeof *key);
-    int64_t *val = malloc(cap * sizeof *val);
-
-    if (!key || !val) {
-        free(key);
-        free(val);
-        return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->key[i])
-            continue;
-        size_t j = ss_hash_str(m->key[i], 0) & (cap - 1);
-        while (key[j])
-            j = (j + 1) & (cap - 1);
-        key[j] = m->key[i];
-        val[j] = m->val[i];
-    }
-    free(m->key);
-    free(m->val);
-    m->key = key;
-    m->val = val;
-    m->cap = cap;
-    return 0;
-}
-
-int ss_map_put(ss_map *m, const char *key, int64_t val)
-{
-    int rc;
-    if ((m->n + 1) * 2 > m->cap && (rc = map_grow(m)) < 0)
-        return rc;
-    size_t j = ss_hash_str(key, 0) & (m->cap - 1);
-    while (m->key[j]) {
-        if (!strcmp(m->key[j], key))
-            return 0; /* the first value wins */
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->key[j] = key;
-    m->val[j] = val;
-    m->n++;
-    return 0;
-}
-
-int64_t ss_map_get(const ss_map *m, const char *key)
-{
-    if (!m->cap)
-        return -1;
-    size_t j = ss_hash_str(key, 0) & (m->cap - 1);
-    while (m->key[j]) {
-        if (!strcmp(m->key[j], key))
-            return m->val[j];
-        j = (j + 1) & (m->cap - 1);
-    }
-    return -1;
-}
-
-void ss_map_release(ss_map *m)
-{
-    free(m->key);
-    free(m->val);
-    memset(m, 0, sizeof *m);
-}
-
 int ss_strv_push(char ***v, size_t *n, size_t *cap, const char *s)
 {
     char *copy;
@@ -174,7 +97,7 @@ static void num_text(const sc_elem *e, int64_t i, char *buf, size_t size)
 /* Turn obs column E (n rows) into categories and codes. */
 static int col_from_elem(const sc_elem *e, int64_t n, ss_col *c)
 {
-    ss_map map = {0};
+    sc_strmap map = {0};
     char tmp[64];
     int rc = 0;
     size_t cap = 0;
@@ -224,17 +147,17 @@ static int col_from_elem(const sc_elem *e, int64_t n, ss_col *c)
             c->codes[i] = -1;
             continue;
         }
-        int64_t k = ss_map_get(&map, s);
+        int64_t k = sc_strmap_get(&map, s);
         if (k < 0) {
             size_t nc = (size_t)c->n_cats;
             if ((rc = ss_strv_push(&c->cats, &nc, &cap, s)) < 0)
                 break;
             k = c->n_cats++;
-            rc = ss_map_put(&map, c->cats[k], k);
+            rc = sc_strmap_put(&map, c->cats[k], k);
         }
         c->codes[i] = (int32_t)k;
     }
-    ss_map_release(&map);
+    sc_strmap_release(&map);
     return rc;
 }
 
@@ -535,9 +458,9 @@ static void cache_name(const char *cache_dir, const char *path,
         return;
     }
     abs = realpath(path, NULL);
-    h = ss_hash_str(abs ? abs : path, 0);
-    h = ss_hash_str("\t", h);
-    h = ss_hash_str(matrix ? matrix : "X", h);
+    h = sc_strhash(abs ? abs : path, 0);
+    h = sc_strhash("\t", h);
+    h = sc_strhash(matrix ? matrix : "X", h);
     free(abs);
     snprintf(buf, size, "%s/%016" PRIx64 ".scidx", cache_dir, h);
 }

@@ -8,6 +8,7 @@
 
 #include "sc_adata.h"
 #include "sc_err.h"
+#include "sc_strmap.h"
 
 /* An obs column as categories (strings) and int32 codes, -1 missing.
  * Numbers and bools are turned into strings ("%.17g", "True"/"False"), so
@@ -90,18 +91,6 @@ void ss_src_close(ss_src *s);
 /* The matrix element of AD called MATRIX ("X", "raw", or a layer). */
 SC_MUST_CHECK int ss_pick_matrix(sc_adata *ad, const char *matrix,
                                  sc_mat **out);
-
-/* A string -> index map (open addressing, FNV-1a). Keys are borrowed. */
-typedef struct ss_map {
-    size_t cap, n;
-    const char **key;
-    int64_t *val;
-} ss_map;
-SC_MUST_CHECK int ss_map_put(ss_map *m, const char *key, int64_t val);
-/* The value of KEY, or -1. */
-int64_t ss_map_get(const ss_map *m, const char *key);
-void ss_map_release(ss_map *m);
-uint64_t ss_hash_str(const char *s, uint64_t h);
 
 /* Append a copy of S to the growable array *V of *N strings (capacity
  * *CAP). 0 or SC_ENOMEM. */

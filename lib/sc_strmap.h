@@ -1,0 +1,36 @@
+/* sc_strmap: a string -> int64 map (open addressing, FNV-1a), keys
+ * borrowed; the one hash map of strings of the library. */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_STRMAP_H
+#define SC_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sc_err.h"
+
+/* FNV-1a of S, continuing from H (0: start). */
+uint64_t sc_strhash(const char *s, uint64_t h);
+
+/* Zero-initialise; release with sc_strmap_release. KEY strings must
+ * outlive the map. Not thread-safe for writers. */
+typedef struct sc_strmap {
+    const char **key;
+    int64_t *val;
+    size_t cap, n;
+} sc_strmap;
+
+/* Add KEY with value VAL unless present (the first value wins). 0 or
+ * SC_ENOMEM. */
+SC_MUST_CHECK int sc_strmap_put(sc_strmap *m, const char *key, int64_t val);
+/* The value of KEY, or -1 when absent. */
+int64_t sc_strmap_get(const sc_strmap *m, const char *key);
+/* Where the value of KEY is: added (with VAL, *ADDED 1) when absent. 0 or
+ * SC_ENOMEM; *OUT is valid until the next addition. */
+SC_MUST_CHECK int sc_strmap_slot(sc_strmap *m, const char *key, int64_t val,
+                                 int64_t **out, int *added);
+/* Where the value of KEY is, or NULL when absent. */
+int64_t *sc_strmap_find(const sc_strmap *m, const char *key);
+void sc_strmap_release(sc_strmap *m);
+
+#endif

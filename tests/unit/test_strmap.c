@@ -1,0 +1,83 @@
+/* Unit tests for sc_strmap: the string -> int64 map. */
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sc_strmap.h"
+#include "unit.h"
+
+static void test_put_get_first_wins(void)
+{
+    sc_strmap m = {0};
+    CHECK_INTEQ(sc_strmap_get(&m, "a"), -1); /* empty map */
+    CHECK(sc_strmap_find(&m, "a") == NULL);
+    CHECK_INTEQ(sc_strmap_put(&m, "a", 1), 0);
+    CHECK_INTEQ(sc_strmap_put(&m, "b", 2), 0);
+    CHECK_INTEQ(sc_strmap_put(&m, "a", 9), 0); /* kept: 1 */
+    CHECK_INTEQ(sc_strmap_get(&m, "a"), 1);
+    CHECK_INTEQ(sc_strmap_get(&m, "b"), 2);
+    CHECK_INTEQ(sc_strmap_get(&m, "c"), -1);
+    CHECK_INTEQ(m.n, 2);
+    sc_strmap_release(&m);
+    CHECK_INTEQ(m.cap, 0);
+}
+
+static void test_slot_and_find(void)
+{
+    sc_strmap m = {0};
+    int64_t *v;
+    int added;
+    CHECK_INTEQ(sc_strmap_slot(&m, "x", 5, &v, &added), 0);
+    CHECK(added && *v == 5);
+    *v = 7;
+    CHECK_INTEQ(sc_strmap_slot(&m, "x", 5, &v, &added), 0);
+    CHECK(!added && *v == 7);
+    int64_t *f = sc_strmap_find(&m, "x");
+    CHECK(f != NULL && *f == 7);
+    *f = -2; /* values below -1 are the caller's markers */
+    CHECK_INTEQ(sc_strmap_get(&m, "x"), -2);
+    sc_strmap_release(&m);
+}
+
+/* many keys: the table grows and every key keeps its value; equal strings
+ * at other addresses find the same entry */
+static void test_growth(void)
+{
+    enum { N = 50000 };
+    char(*keys)[16] = malloc(N * sizeof *keys);
+    sc_strmap m = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "ENSG%011d", i);
+        CHECK_INTEQ(sc_strmap_put(&m, keys[i], i), 0);
+    }
+    CHECK_INTEQ(m.n, N);
+    CHECK(m.cap >= 2 * (size_t)N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        char probe[16];
+        snprintf(probe, sizeof probe, "ENSG%011d", i);
+        bad += sc_strmap_get(&m, probe) != i;
+    }
+    CHECK_INTEQ(bad, 0);
+    CHECK_INTEQ(sc_strmap_get(&m, "ENSG99999999999"), -1);
+    sc_strmap_release(&m);
+    free(keys);
+}
+
+static void test_hash(void)
+{
+    /* FNV-1a 64 of "a" */
+    CHECK(sc_strhash("a", 0) == 0xaf63dc4c8601ec8cULL);
+    /* continuing a hash is hashing the concatenation */
+    CHECK(sc_strhash("b", sc_strhash("a", 0)) == sc_strhash("ab", 0));
+}
+
+int main(void)
+{
+    RUN(test_put_get_first_wins);
+    RUN(test_slot_and_find);
+    RUN(test_growth);
+    RUN(test_hash);
+    return UNIT_DONE();
+}
