@@ -1,7 +1,7 @@
 /* sc_adata: the in-memory element tree (sc_elem) and sc_adata lifecycle. */
 /* SPDX-License-Identifier: MIT */
 #include "sc_adata.h"
-#include "sc_strmap.h"
+#include "sc_map.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 
 #include "sc_io.h"
 #include "sc_share.h"
-#include "sc_strmap.h"
+#include "sc_map.h"
 
 static const sc_species species_tab[] = {
     {"human", "homo_sapiens", "NCBITaxon:9606", "ENSG"},

@@ -8,6 +8,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_share.h"
+#include "sc_map.h"
 
 #define HANCESTRO_MAP "ontology/cxg-schema/schema7_hancestro_mapping.json.gz"
 #define MAX_ERRORS    100
@@ -156,82 +157,42 @@ typedef struct combo {
 typedef struct combos {
     combo *c;
     int64_t n, cap;
-    uint64_t *keys; /* open addressing: key + 1, 0 empty */
-    int32_t *slot;
-    size_t n_slots;
+    sc_u64map index; /* packed (code, tt, assay) -> index in c */
 } combos;
 
 static void combos_release(combos *s)
 {
     free(s->c);
-    free(s->keys);
-    free(s->slot);
+    sc_u64map_release(&s->index);
     memset(s, 0, sizeof *s);
-}
-
-static int combos_grow(combos *s)
-{
-    size_t ns = s->n_slots ? s->n_slots * 2 : 1024;
-    uint64_t *k = calloc(ns, sizeof *k);
-    int32_t *sl = malloc(ns * sizeof *sl);
-
-    if (!k || !sl) {
-        free(k);
-        free(sl);
-        return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < s->n_slots; i++)
-        if (s->keys[i]) {
-            size_t h = (size_t)((s->keys[i] * 0x9E3779B97F4A7C15ull) >> 20);
-
-            while (k[h & (ns - 1)])
-                h++;
-            k[h & (ns - 1)] = s->keys[i];
-            sl[h & (ns - 1)] = s->slot[i];
-        }
-    free(s->keys);
-    free(s->slot);
-    s->keys = k;
-    s->slot = sl;
-    s->n_slots = ns;
-    return 0;
 }
 
 /* The index of the combination (CODE, TT, ASSAY), added when new. */
 static int64_t combos_get(combos *s, int32_t code, int32_t tt, int32_t assay)
 {
-    uint64_t key = (((uint64_t)(uint32_t)code << 42) |
-                    ((uint64_t)(uint32_t)(tt + 1) << 21) |
-                    (uint64_t)(uint32_t)(assay + 1)) +
-                   1;
-    size_t h;
+    uint64_t key = ((uint64_t)(uint32_t)code << 42) |
+                   ((uint64_t)(uint32_t)(tt + 1) << 21) |
+                   (uint64_t)(uint32_t)(assay + 1);
+    int64_t *v;
+    int added;
 
-    if ((size_t)(s->n + 1) * 2 > s->n_slots && combos_grow(s) < 0)
+    if (sc_u64map_slot(&s->index, key, s->n, &v, &added) < 0)
         return -1;
-    h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20);
-    for (;; h++) {
-        size_t i = h & (s->n_slots - 1);
+    if (!added)
+        return *v;
+    if (s->n == s->cap) {
+        int64_t nc = s->cap ? s->cap * 2 : 64;
+        combo *c = realloc(s->c, (size_t)nc * sizeof *c);
 
-        if (s->keys[i] == key)
-            return s->slot[i];
-        if (!s->keys[i]) {
-            if (s->n == s->cap) {
-                int64_t nc = s->cap ? s->cap * 2 : 64;
-                combo *c = realloc(s->c, (size_t)nc * sizeof *c);
-
-                if (!c) {
-                    sc_fail(SC_ENOMEM, "out of memory");
-                    return -1;
-                }
-                s->c = c;
-                s->cap = nc;
-            }
-            s->c[s->n] = (combo){code, tt, assay, 0};
-            s->keys[i] = key;
-            s->slot[i] = (int32_t)s->n;
-            return s->n++;
+        if (!c) {
+            sc_fail(SC_ENOMEM, "out of memory");
+            return -1;
         }
+        s->c = c;
+        s->cap = nc;
     }
+    s->c[s->n] = (combo){code, tt, assay, 0};
+    return s->n++;
 }
 
 /* Whether VALUE is valid for COL in the context; the first error message

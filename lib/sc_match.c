@@ -10,7 +10,7 @@
 
 #include "sc_io.h"
 #include "sc_ytree.h"
-#include "sc_strmap.h"
+#include "sc_map.h"
 
 /* ---- fields ---- */
 

@@ -566,64 +566,6 @@ static int vocab_maps(sc_stream *s, size_t k)
     return 0;
 }
 
-/* u64 -> count, open addressing, for class counts of combined keys
- * and the order edges of the joint gene space. */
-typedef struct cmap {
-    size_t cap, n;
-    uint64_t *key;
-    uint64_t *cnt;
-    uint8_t *used;
-} cmap;
-
-static uint64_t *cmap_slot(cmap *m, uint64_t key)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        cmap g = {m->cap ? m->cap * 2 : 1024, 0, NULL, NULL, NULL};
-        g.key = malloc(g.cap * sizeof *g.key);
-        g.cnt = malloc(g.cap * sizeof *g.cnt);
-        g.used = calloc(g.cap, 1);
-        if (!g.key || !g.cnt || !g.used) {
-            free(g.key);
-            free(g.cnt);
-            free(g.used);
-            return NULL;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->used[i])
-                continue;
-            size_t j = (size_t)(sc_rng_at(0, m->key[i]) & (g.cap - 1));
-            while (g.used[j])
-                j = (j + 1) & (g.cap - 1);
-            g.used[j] = 1;
-            g.key[j] = m->key[i];
-            g.cnt[j] = m->cnt[i];
-            g.n++;
-        }
-        free(m->key);
-        free(m->cnt);
-        free(m->used);
-        *m = g;
-    }
-    size_t j = (size_t)(sc_rng_at(0, key) & (m->cap - 1));
-    while (m->used[j] && m->key[j] != key)
-        j = (j + 1) & (m->cap - 1);
-    if (!m->used[j]) {
-        m->used[j] = 1;
-        m->key[j] = key;
-        m->cnt[j] = 0;
-        m->n++;
-    }
-    return &m->cnt[j];
-}
-
-static void cmap_release(cmap *m)
-{
-    free(m->key);
-    free(m->cnt);
-    free(m->used);
-    *m = (cmap){0};
-}
-
 /* Positions [0, N) of values V that form a longest strictly ascending
  * subsequence, marked in KEEP (patience sorting, N log N); TAIL and PRED
  * are scratch of N each. NaN values (unplaced) are never part of it. */
@@ -1103,7 +1045,7 @@ static uint64_t class_key(const sc_stream *s, const ds *d, uint32_t row)
 static int plan_weighted(sc_stream *s)
 {
     const sc_stream_opts *o = &s->o;
-    cmap cm = {0};
+    sc_u64map cm = {0};
     double *w = NULL, *mass = NULL;
     int rc = 0;
     double radix = 1;
@@ -1116,12 +1058,12 @@ static int plan_weighted(sc_stream *s)
     if (s->n_wcol)
         for (size_t i = 0; i < s->n_ds; i++)
             for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
-                uint64_t *c =
-                    cmap_slot(&cm, class_key(s, &s->ds[i], s->ds[i].sel[j]));
-                if (!c) {
-                    rc = oom();
+                int64_t *c;
+                int added;
+                if ((rc = sc_u64map_slot(
+                         &cm, class_key(s, &s->ds[i], s->ds[i].sel[j]), 0, &c,
+                         &added)) < 0)
                     goto out;
-                }
                 (*c)++;
             }
     if (!(mass = calloc(s->n_ds, sizeof *mass)) ||
@@ -1164,7 +1106,7 @@ static int plan_weighted(sc_stream *s)
             uint32_t row = d->sel[j];
             double x = o->dataset_weights ? d->weight : 1.0;
             if (s->n_wcol) {
-                uint64_t *c = cmap_slot(&cm, class_key(s, d, row));
+                const int64_t *c = sc_u64map_find(&cm, class_key(s, d, row));
                 x *= sc_weight_class(o->weight_scheme, c ? (double)*c : 1,
                                      o->weight_scaler);
             }
@@ -1200,7 +1142,7 @@ static int plan_weighted(sc_stream *s)
 out:
     free(w);
     free(mass);
-    cmap_release(&cm);
+    sc_u64map_release(&cm);
     return rc;
 }
 

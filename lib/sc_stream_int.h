@@ -8,7 +8,7 @@
 
 #include "sc_adata.h"
 #include "sc_err.h"
-#include "sc_strmap.h"
+#include "sc_map.h"
 
 /* An obs column as categories (strings) and int32 codes, -1 missing.
  * Numbers and bools are turned into strings ("%.17g", "True"/"False"), so

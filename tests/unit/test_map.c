@@ -1,10 +1,10 @@
-/* Unit tests for sc_strmap: the string -> int64 map. */
+/* Unit tests for sc_map: the string and uint64 -> int64 maps. */
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sc_strmap.h"
+#include "sc_map.h"
 #include "unit.h"
 
 static void test_put_get_first_wins(void)
@@ -73,11 +73,45 @@ static void test_hash(void)
     CHECK(sc_strhash("b", sc_strhash("a", 0)) == sc_strhash("ab", 0));
 }
 
+/* uint64 keys, 0 and all-ones included, through growth */
+static void test_u64(void)
+{
+    enum { N = 40000 };
+    sc_u64map m = {0};
+    int64_t *v;
+    int added, bad = 0;
+    CHECK(sc_u64map_find(&m, 0) == NULL);
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t k = i * 0x100000001ULL; /* keys that differ in high bits */
+        CHECK_INTEQ(sc_u64map_slot(&m, k, (int64_t)i, &v, &added), 0);
+        bad += !added;
+    }
+    CHECK_INTEQ(sc_u64map_slot(&m, UINT64_MAX, -7, &v, &added), 0);
+    CHECK(added);
+    CHECK_INTEQ(bad, 0);
+    CHECK_INTEQ(m.n, N + 1);
+    for (uint64_t i = 0; i < N; i++) {
+        const int64_t *f = sc_u64map_find(&m, i * 0x100000001ULL);
+        bad += !f || *f != (int64_t)i;
+    }
+    CHECK_INTEQ(bad, 0);
+    CHECK_INTEQ(*sc_u64map_find(&m, UINT64_MAX), -7);
+    CHECK(sc_u64map_find(&m, 12345) == NULL);
+    /* present: the old value stays, the new one is not used */
+    CHECK_INTEQ(sc_u64map_slot(&m, 0, 99, &v, &added), 0);
+    CHECK(!added && *v == 0);
+    (*v)++;
+    CHECK_INTEQ(*sc_u64map_find(&m, 0), 1);
+    sc_u64map_release(&m);
+    CHECK_INTEQ(m.cap, 0);
+}
+
 int main(void)
 {
     RUN(test_put_get_first_wins);
     RUN(test_slot_and_find);
     RUN(test_growth);
     RUN(test_hash);
+    RUN(test_u64);
     return UNIT_DONE();
 }

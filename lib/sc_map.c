@@ -1,6 +1,6 @@
-/* sc_strmap: a string -> int64 map (open addressing, FNV-1a). */
+/* sc_map: string -> int64 and uint64 -> int64 hash maps. */
 /* SPDX-License-Identifier: MIT */
-#include "sc_strmap.h"
+#include "sc_map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,5 +92,88 @@ void sc_strmap_release(sc_strmap *m)
 {
     free(m->key);
     free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* uint64 keys                                                              */
+
+/* Fibonacci hashing: the top bits of key x 2^64/phi. */
+static size_t u64_home(uint64_t key, size_t cap)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 17) & (cap - 1);
+}
+
+static size_t u64_slot_of(const uint64_t *key, const uint8_t *used, size_t cap,
+                          uint64_t k)
+{
+    size_t j = u64_home(k, cap);
+    while (used[j] && key[j] != k)
+        j = (j + 1) & (cap - 1);
+    return j;
+}
+
+static int u64_grow(sc_u64map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint64_t *key = malloc(cap * sizeof *key);
+    int64_t *val = malloc(cap * sizeof *val);
+    uint8_t *used = calloc(cap, 1);
+
+    if (!key || !val || !used) {
+        free(key);
+        free(val);
+        free(used);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->used[i])
+            continue;
+        size_t j = u64_slot_of(key, used, cap, m->key[i]);
+        used[j] = 1;
+        key[j] = m->key[i];
+        val[j] = m->val[i];
+    }
+    free(m->key);
+    free(m->val);
+    free(m->used);
+    m->key = key;
+    m->val = val;
+    m->used = used;
+    m->cap = cap;
+    return 0;
+}
+
+int sc_u64map_slot(sc_u64map *m, uint64_t key, int64_t val, int64_t **out,
+                   int *added)
+{
+    int rc;
+    if ((m->n + 1) * 2 > m->cap && (rc = u64_grow(m)) < 0)
+        return rc;
+    size_t j = u64_slot_of(m->key, m->used, m->cap, key);
+    *added = !m->used[j];
+    if (*added) {
+        m->used[j] = 1;
+        m->key[j] = key;
+        m->val[j] = val;
+        m->n++;
+    }
+    *out = &m->val[j];
+    return 0;
+}
+
+int64_t *sc_u64map_find(const sc_u64map *m, uint64_t key)
+{
+    if (!m->cap)
+        return NULL;
+    size_t j = u64_slot_of(m->key, m->used, m->cap, key);
+    return m->used[j] ? &m->val[j] : NULL;
+}
+
+void sc_u64map_release(sc_u64map *m)
+{
+    free(m->key);
+    free(m->val);
+    free(m->used);
     memset(m, 0, sizeof *m);
 }

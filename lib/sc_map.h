@@ -1,8 +1,8 @@
-/* sc_strmap: a string -> int64 map (open addressing, FNV-1a), keys
- * borrowed; the one hash map of strings of the library. */
+/* sc_map: the hash maps of the library (open addressing): strings -> int64
+ * (FNV-1a, keys borrowed) and uint64 -> int64. */
 /* SPDX-License-Identifier: MIT */
-#ifndef SC_STRMAP_H
-#define SC_STRMAP_H
+#ifndef SC_MAP_H
+#define SC_MAP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,5 +32,18 @@ SC_MUST_CHECK int sc_strmap_slot(sc_strmap *m, const char *key, int64_t val,
 /* Where the value of KEY is, or NULL when absent. */
 int64_t *sc_strmap_find(const sc_strmap *m, const char *key);
 void sc_strmap_release(sc_strmap *m);
+
+/* The same for uint64 keys (any value), zero-initialised. */
+typedef struct sc_u64map {
+    uint64_t *key;
+    int64_t *val;
+    uint8_t *used;
+    size_t cap, n;
+} sc_u64map;
+
+SC_MUST_CHECK int sc_u64map_slot(sc_u64map *m, uint64_t key, int64_t val,
+                                 int64_t **out, int *added);
+int64_t *sc_u64map_find(const sc_u64map *m, uint64_t key);
+void sc_u64map_release(sc_u64map *m);
 
 #endif
