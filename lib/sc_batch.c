@@ -359,15 +359,12 @@ int sc_batch_writer_open_ring(FILE *fp, unsigned flags, int ring_fd,
     w->fp = fp;
     w->flags = flags;
     w->h = h;
-    if (ring_fd >= 0 && !(flags & SC_BATCH_TEXT))
-        rc = ring_map(w, ring_fd, ring_bytes);
     snprintf(size, sizeof size, "%zu", ring_bytes);
-    if (rc < 0)
-        ;
-    else if (flags & SC_BATCH_TEXT)
+    if (flags & SC_BATCH_TEXT)
         rc = text_header(w);
-    else if ((rc = encode_header(&w->pl, h, w->ring ? "ring" : NULL, size)) ==
-             0)
+    else if ((ring_fd < 0 || (rc = ring_map(w, ring_fd, ring_bytes)) == 0) &&
+             (rc = encode_header(&w->pl, h, w->ring ? "ring" : NULL, size)) ==
+                 0)
         rc = write_frame(w, F_HEADER);
     if (rc < 0) {
         sc_batch_writer_free(w);
@@ -454,8 +451,9 @@ static size_t batch_bytes(const sc_batch *b)
     return a;
 }
 
-/* Wait until the reader has released what the next LEN bytes at ring
- * offset HEAD need; SC_EIO when the reader has gone away. */
+/* Wait until the reader has released every byte written before END - R
+ * (the ring bytes up to END, ever, are then free to write); SC_EIO when
+ * the reader has gone away. */
 static int ring_wait(sc_batch_writer *w, uint64_t end)
 {
     const uint64_t *ctrl = (const uint64_t *)w->ring;
