@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sc_log.h"
+
 #define FRAME_HEAD   16
 #define FRAME_TAIL   8
 #define BATCH_FIXED  40
@@ -322,11 +324,15 @@ static int ring_map(sc_batch_writer *w, int fd, size_t bytes)
      * must be an error here, not a SIGBUS at the first batch that reaches
      * past it */
     int e = posix_fallocate(fd, 0, (off_t)(RING_CTRL + bytes));
-    if (e != 0 && e != EOPNOTSUPP && e != EINVAL)
+    if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
+        /* give back what a partial reservation took */
+        if (ftruncate(fd, 0) != 0)
+            sc_log_debug("cannot empty the ring file: %s", strerror(errno));
         return sc_fail(SC_EIO,
                        "cannot reserve %zu bytes for the shared-memory ring: "
                        "%s (try a smaller --ring-size)",
                        RING_CTRL + bytes, strerror(e));
+    }
     if (e != 0 && ftruncate(fd, (off_t)(RING_CTRL + bytes)) != 0)
         return sc_fail(SC_EIO, "cannot size the shared-memory ring: %s",
                        strerror(errno));

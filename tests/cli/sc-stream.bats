@@ -470,6 +470,14 @@ PY
     run -1 --separate-stderr sc-stream --ring-fd 0 --join outer -o ring.bin $(files)
     [[ $stderr == *"pipe"* ]]
     [[ ! -e ring.bin ]]
+    # a ring that cannot be reserved (files limited to 8 MB here): one line,
+    # exit 1, no batch, and the ring file given back
+    run -0 bash -c 'trap "" XFSZ; ulimit -f 8192
+        sc-stream --ring-fd 3 --ring-size 64M --join outer $0 3<> big.ring 2> err | wc -c
+        echo "${PIPESTATUS[0]}"' "$(files | head -1)"
+    [[ ${lines[0]} == 0 && ${lines[1]} == 1 ]]
+    [[ $(wc -l < err) == 1 && $(cat err) == *"cannot reserve"*"--ring-size"* ]]
+    [[ ! -s big.ring ]]
 }
 
 @test "sc-stream: the example trains a classifier for one epoch" {
