@@ -220,6 +220,11 @@ struct sc_batch_writer {
     unsigned char *ring; /* mapped ring, or NULL */
     size_t ring_bytes;   /* data bytes after the control page */
     uint64_t head;       /* bytes of the ring written, ever */
+    /* the place of the batch being written (slot_open) */
+    unsigned char *slot_base;
+    size_t slot_len;
+    int slot_ring;
+    uint64_t slot_pos, slot_end;
 };
 
 static int wfail(void)
@@ -417,17 +422,25 @@ static int text_batch(sc_batch_writer *w, const sc_batch *b)
     return ferror(fp) ? wfail() : 0;
 }
 
+/* The fixed part of a batch payload (BATCH_FIXED bytes) at the start of P. */
+static int encode_fixed(buf *p, const sc_batch *b)
+{
+    int rc;
+    p->n = 0;
+    if ((rc = put_u64(p, b->index)) < 0 || (rc = put_u32(p, b->n_cells)) < 0 ||
+        (rc = put_u32(p, b->n_pad)) < 0 || (rc = put_u64(p, b->nnz)) < 0 ||
+        (rc = put_u32(p, b->n_labels)) < 0 ||
+        (rc = put_u32(p, b->layout)) < 0 || (rc = put_u32(p, b->row_len)) < 0)
+        return rc;
+    return put_u32(p, 0);
+}
+
 static int encode_batch(buf *p, const sc_batch *b)
 {
     int rc;
     size_t n = b->n_cells;
 
-    p->n = 0;
-    if ((rc = put_u64(p, b->index)) < 0 || (rc = put_u32(p, b->n_cells)) < 0 ||
-        (rc = put_u32(p, b->n_pad)) < 0 || (rc = put_u64(p, b->nnz)) < 0 ||
-        (rc = put_u32(p, b->n_labels)) < 0 ||
-        (rc = put_u32(p, b->layout)) < 0 || (rc = put_u32(p, b->row_len)) < 0 ||
-        (rc = put_u32(p, 0)) < 0)
+    if ((rc = encode_fixed(p, b)) < 0)
         return rc;
     if (b->layout == SC_BATCH_CSR && (rc = put_arr(p, b->indptr, n + 1, 8)) < 0)
         return rc;
@@ -441,20 +454,30 @@ static int encode_batch(buf *p, const sc_batch *b)
     return put_arr(p, b->row, n, 8);
 }
 
-/* Bytes of the payload of B (encode_batch's layout). */
+/* Where the arrays of B's payload start (encode_batch's layout): indptr,
+ * indices, values, labels, dataset, row, and the payload's length. */
+enum { A_INDPTR, A_INDICES, A_VALUES, A_LABELS, A_DATASET, A_ROW, A_END };
+static void batch_places(const sc_batch *b, size_t off[A_END + 1])
+{
+#define PAD8(x) (((x) + 7) / 8 * 8)
+    size_t n = b->n_cells;
+    off[A_INDPTR] = BATCH_FIXED;
+    off[A_INDICES] =
+        off[A_INDPTR] + (b->layout == SC_BATCH_CSR ? 8 * (n + 1) : 0);
+    off[A_VALUES] =
+        off[A_INDICES] + (b->layout != SC_BATCH_DENSE ? PAD8(4 * b->nnz) : 0);
+    off[A_LABELS] = off[A_VALUES] + PAD8(4 * b->nnz);
+    off[A_DATASET] = off[A_LABELS] + PAD8(4 * (size_t)b->n_labels * n);
+    off[A_ROW] = off[A_DATASET] + PAD8(4 * n);
+    off[A_END] = off[A_ROW] + 8 * n;
+#undef PAD8
+}
+
 static size_t batch_bytes(const sc_batch *b)
 {
-    size_t n = b->n_cells, a = 0;
-#define PAD8(x) (((x) + 7) / 8 * 8)
-    a = BATCH_FIXED;
-    if (b->layout == SC_BATCH_CSR)
-        a += 8 * (n + 1);
-    if (b->layout != SC_BATCH_DENSE)
-        a += PAD8(4 * b->nnz);
-    a += PAD8(4 * b->nnz) + PAD8(4 * (size_t)b->n_labels * n) + PAD8(4 * n) +
-         8 * n;
-#undef PAD8
-    return a;
+    size_t off[A_END + 1];
+    batch_places(b, off);
+    return off[A_END];
 }
 
 /* Wait until the reader has released every byte written before END - R
@@ -475,26 +498,49 @@ static int ring_wait(sc_batch_writer *w, uint64_t end)
     return 0;
 }
 
-/* B into the ring, and a frame saying where to the output. */
-static int ring_batch(sc_batch_writer *w, const sc_batch *b)
+/* The place of the next batch payload of LEN bytes: in the ring when
+ * there is one and the batch takes at most half of it (waiting for the
+ * reader to make room), else the writer's frame buffer. */
+static int slot_open(sc_batch_writer *w, size_t len, unsigned char **base)
 {
-    size_t len = batch_bytes(b), size = w->ring_bytes;
-    uint64_t pos = w->head % size;
     int rc;
-
+    w->slot_len = len;
+    w->slot_ring = w->ring && len <= w->ring_bytes / 2;
+    if (!w->slot_ring) {
+        w->pl.n = 0;
+        if ((rc = buf_grow(&w->pl, len)) < 0)
+            return rc;
+        *base = w->pl.p;
+        return 0;
+    }
+    size_t size = w->ring_bytes;
+    uint64_t pos = w->head % size;
     if (pos + len > size) /* does not fit before the end: wrap */
         w->head += size - pos, pos = 0;
-    uint64_t end = w->head + (len + RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
-    if ((rc = ring_wait(w, end)) < 0)
+    w->slot_pos = pos;
+    w->slot_end = w->head + (len + RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
+    if ((rc = ring_wait(w, w->slot_end)) < 0)
         return rc;
-    buf p = {w->ring + RING_CTRL + pos, 0, len, 1};
-    if ((rc = encode_batch(&p, b)) < 0)
-        return rc;
-    w->head = end;
-    __atomic_store_n(&((uint64_t *)w->ring)[RING_HEAD], end, __ATOMIC_RELEASE);
+    *base = w->ring + RING_CTRL + pos;
+    return 0;
+}
+
+/* The payload at the place slot_open gave is written: send it (the
+ * frame, or in the ring the frame saying where). */
+static int slot_close(sc_batch_writer *w)
+{
+    int rc;
+    if (!w->slot_ring) {
+        w->pl.n = w->slot_len;
+        return write_frame(w, F_BATCH);
+    }
+    w->head = w->slot_end;
+    __atomic_store_n(&((uint64_t *)w->ring)[RING_HEAD], w->slot_end,
+                     __ATOMIC_RELEASE);
     w->pl.n = 0;
-    if ((rc = put_u64(&w->pl, RING_CTRL + pos)) < 0 ||
-        (rc = put_u64(&w->pl, len)) < 0 || (rc = put_u64(&w->pl, end)) < 0)
+    if ((rc = put_u64(&w->pl, RING_CTRL + w->slot_pos)) < 0 ||
+        (rc = put_u64(&w->pl, w->slot_len)) < 0 ||
+        (rc = put_u64(&w->pl, w->slot_end)) < 0)
         return rc;
     /* the reader waits for this frame: do not leave it in a buffer */
     if ((rc = write_frame(w, F_RING)) < 0)
@@ -504,19 +550,61 @@ static int ring_batch(sc_batch_writer *w, const sc_batch *b)
 
 int sc_batch_write(sc_batch_writer *w, const sc_batch *b)
 {
+    unsigned char *base;
     int rc;
 
-    if (w->flags & SC_BATCH_TEXT)
+    if (w->flags & SC_BATCH_TEXT) {
         rc = text_batch(w, b);
-    else if (w->ring && batch_bytes(b) <= w->ring_bytes / 2)
-        rc = ring_batch(w, b);
-    else if ((rc = encode_batch(&w->pl, b)) == 0)
-        rc = write_frame(w, F_BATCH);
+    } else if ((rc = slot_open(w, batch_bytes(b), &base)) == 0) {
+        buf p = {base, 0, w->slot_len, 1};
+        if ((rc = encode_batch(&p, b)) == 0)
+            rc = slot_close(w);
+    }
     if (rc == 0) {
         w->n_batches++;
         w->n_cells += b->n_cells;
     }
     return rc;
+}
+
+int sc_batch_writer_claim(sc_batch_writer *w, sc_batch *b)
+{
+    size_t off[A_END + 1];
+    unsigned char *base;
+    int rc;
+
+    if (w->flags & SC_BATCH_TEXT)
+        return SC_EUNSUP;
+    batch_places(b, off);
+    if ((rc = slot_open(w, off[A_END], &base)) < 0)
+        return rc;
+    w->slot_base = base;
+    b->indptr =
+        b->layout == SC_BATCH_CSR ? (int64_t *)(base + off[A_INDPTR]) : NULL;
+    b->indices =
+        b->layout != SC_BATCH_DENSE ? (int32_t *)(base + off[A_INDICES]) : NULL;
+    b->values = (float *)(base + off[A_VALUES]);
+    b->labels = (int32_t *)(base + off[A_LABELS]);
+    b->dataset = (int32_t *)(base + off[A_DATASET]);
+    b->row = (int64_t *)(base + off[A_ROW]);
+    b->cap_cells = b->cap_nnz = b->cap_labels = 0; /* not the batch's own */
+    /* the padding between arrays is zero */
+    for (int a = A_INDPTR; a < A_END; a++)
+        if (off[a + 1] > off[a] && off[a + 1] % 8 == 0)
+            memset(base + off[a + 1] - 4, 0, 4);
+    return 0;
+}
+
+int sc_batch_writer_commit(sc_batch_writer *w, sc_batch *b)
+{
+    buf p = {w->slot_base, 0, BATCH_FIXED, 1};
+    int rc;
+
+    if ((rc = encode_fixed(&p, b)) < 0 || (rc = slot_close(w)) < 0)
+        return rc;
+    w->n_batches++;
+    w->n_cells += b->n_cells;
+    return 0;
 }
 
 int sc_batch_writer_finish(sc_batch_writer *w)

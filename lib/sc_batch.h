@@ -115,6 +115,14 @@ SC_MUST_CHECK int sc_batch_writer_open_ring(FILE *fp, unsigned flags,
                                             const sc_batch_header *h,
                                             sc_batch_writer **out);
 SC_MUST_CHECK int sc_batch_write(sc_batch_writer *w, const sc_batch *b);
+/* A batch written in place, without a copy: B gives the sizes (n_cells,
+ * nnz, n_labels, layout, row_len); sc_batch_writer_claim points B's arrays
+ * at the batch's place in the output (the ring, or the writer's frame
+ * buffer; the padding between arrays zeroed), the caller fills them and
+ * the fields, and sc_batch_writer_commit sends it. B owns nothing: do not
+ * reserve or release it. SC_EUNSUP (no message) for a text writer. */
+SC_MUST_CHECK int sc_batch_writer_claim(sc_batch_writer *w, sc_batch *b);
+SC_MUST_CHECK int sc_batch_writer_commit(sc_batch_writer *w, sc_batch *b);
 /* Write the end frame and flush. 0 or SC_EIO. */
 SC_MUST_CHECK int sc_batch_writer_finish(sc_batch_writer *w);
 /* Free W (no end frame if sc_batch_writer_finish was not called). */

@@ -626,17 +626,12 @@ static int spill_decode(remap *r, const uint8_t *p, size_t len)
  * or -1 (with a warning: the writing pass then reads the input again). */
 static int spill_open(const char *path)
 {
-    char tmp[4096];
-    int fd;
-
-    snprintf(tmp, sizeof tmp, "%s.spill.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = sc_io_scratch(path, "spill");
     if (fd < 0) {
-        sc_log_warn("cannot create '%s': %s (the input is read twice)", tmp,
-                    strerror(errno));
+        sc_log_warn("%s (the input is read twice)", sc_errmsg());
+        sc_err_clear();
         return -1;
     }
-    unlink(tmp);
     return fd;
 }
 

@@ -35,6 +35,21 @@ int sc_io_commit_rename(const char *tmp, const char *path)
                    strerror(err));
 }
 
+int sc_io_scratch(const char *path, const char *tag)
+{
+    char tmp[4096];
+    int fd, n = snprintf(tmp, sizeof tmp, "%s.%s.tmp.%ld", path, tag,
+                         (long)getpid());
+
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return sc_fail(SC_EINVAL, "file name too long: '%s'", path);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sc_fail(SC_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    unlink(tmp);
+    return fd;
+}
+
 void sc_io_discard(const char *tmp)
 {
     if (tmp)

@@ -57,6 +57,14 @@ SC_MUST_CHECK int sc_io_tmpname(const char *path, char *buf, size_t size);
 SC_MUST_CHECK int sc_io_commit_rename(const char *tmp, const char *path);
 void sc_io_discard(const char *tmp);
 
+/* A scratch file for large temporary data: created beside PATH (on its
+ * file system, not in a small /tmp) as "PATH.TAG.tmp.<pid>", opened for
+ * reading and writing and unlinked at once, so that nothing is left
+ * behind whatever happens. Returns the descriptor, or SC_EIO with the
+ * message ("cannot create 'out.spill.tmp.42': No space left on device").
+ * Thread-safe. */
+SC_MUST_CHECK int sc_io_scratch(const char *path, const char *tag);
+
 /* Create directory DIR and any missing parents (mode 0777 less the umask),
  * like "mkdir -p". An existing directory is fine. Returns 0, SC_EINVAL for
  * an empty name, or SC_EIO ("cannot create directory 'a/b': Not a

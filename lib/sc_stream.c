@@ -16,6 +16,7 @@
 #include "sc_genes.h"
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_pack.h"
 #include "sc_pool.h"
 #include "sc_sample.h"
 #include "sc_stream_int.h"
@@ -70,6 +71,12 @@ typedef struct ds {
     int slot;            /* open-file slot, -1 */
     sc_alias *alias;     /* weighted: over the selected cells */
     double mass;
+    /* a pack (sc-stream pack): its cells carry their source dataset and
+     * row; the header lists its datasets from dbase on (else the dataset
+     * itself is header dataset dbase) */
+    sc_pack *pack;
+    const sc_pack_arrays *pa;
+    size_t dbase;
 } ds;
 
 /* In ds.gmap: the gene is not in the longest run of the dataset's genes that
@@ -168,6 +175,12 @@ struct sc_stream {
     size_t *wcol, n_wcol;     /* the class-weight columns among vcols */
     vcol *vc;
     size_t n_out_genes;
+    size_t n_dout; /* datasets in the header (a pack's sources count) */
+    /* every dataset is a pack in the output gene order and no transform
+     * applies: batches are copied from the packs as they are (direct_*) */
+    int direct;
+    uint64_t *dcell; /* direct: the cells of the batch being cut */
+    size_t dcap;
 
     uint64_t N;
     int weighted;
@@ -1320,7 +1333,7 @@ static int make_header(sc_stream *s)
     h->n_cells = s->N;
     if (!(h->labels =
               calloc(s->n_labels ? s->n_labels : 1, sizeof *h->labels)) ||
-        !(h->datasets = calloc(s->n_ds ? s->n_ds : 1, sizeof *h->datasets)))
+        !(h->datasets = calloc(s->n_dout ? s->n_dout : 1, sizeof *h->datasets)))
         return oom();
     for (size_t k = 0; k < s->n_labels; k++) {
         sc_batch_vocab *v = &h->labels[k];
@@ -1335,9 +1348,15 @@ static int make_header(sc_stream *s)
         }
     }
     for (size_t i = 0; i < s->n_ds; i++) {
-        if (!(h->datasets[i] = strdup(s->ds[i].path)))
-            return oom();
-        h->n_datasets = i + 1;
+        const ds *d = &s->ds[i];
+        const sc_batch_header *ph = d->pack ? sc_pack_header(d->pack) : NULL;
+        size_t n = ph ? ph->n_datasets : 1;
+        for (size_t k = 0; k < n; k++) {
+            if (!(h->datasets[d->dbase + k] =
+                      strdup(ph ? ph->datasets[k] : d->path)))
+                return oom();
+            h->n_datasets = d->dbase + k + 1;
+        }
     }
     rc = sc_batch_header_info(h, "matrix", s->matrix);
     if (rc == 0)
@@ -1374,9 +1393,22 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
     for (size_t i = 0; i < o->n_inputs; i++) {
         const sc_stream_input *in = &o->inputs[i];
         ds *d = &s->ds[s->n_ds];
-        int hit;
-        rc = ss_meta_load(in->path, s->matrix, o->cache_dir, cols, n_cols,
-                          &d->meta, &hit);
+        int hit = 0;
+        if (sc_pack_probe(in->path)) {
+            if ((rc = sc_pack_open(in->path, &d->pack)) == 0 &&
+                strcmp(s->matrix, "X"))
+                rc = sc_fail(SC_EINVAL,
+                             "'%s' is a pack: the matrix was chosen "
+                             "when it was packed",
+                             in->path);
+            if (rc == 0)
+                rc = ss_meta_from_pack(d->pack, cols, n_cols, &d->meta);
+            if (rc == 0)
+                d->pa = sc_pack_data(d->pack);
+        } else {
+            rc = ss_meta_load(in->path, s->matrix, o->cache_dir, cols, n_cols,
+                              &d->meta, &hit);
+        }
         if (rc == 0 && d->meta->n_obs > (int64_t)UINT32_MAX)
             rc = sc_fail(SC_EUNSUP, "'%s': more than 2^32 rows", in->path);
         if (rc < 0) {
@@ -1385,6 +1417,9 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
             sc_log_warn("%s", sc_errmsg());
             ss_meta_free(d->meta);
             d->meta = NULL;
+            sc_pack_close(d->pack);
+            d->pack = NULL;
+            d->pa = NULL;
             s->n_failed++;
             continue;
         }
@@ -1393,6 +1428,8 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
         d->weight = in->weight;
         if (!(d->path = strdup(in->path)))
             return oom();
+        d->dbase = s->n_dout;
+        s->n_dout += d->pack ? sc_pack_header(d->pack)->n_datasets : 1;
         const char *org =
             in->organism && *in->organism ? in->organism : d->meta->organism;
         if (org && !(d->organism = strdup(org)))
@@ -1500,10 +1537,18 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         rc = mark_late(&s->ds[i]);
     if (rc < 0)
         goto fail;
+    s->direct = o->normalize <= 0 && !o->log1p &&
+                o->select == SC_STREAM_SEL_ALL && !o->dense;
+    for (size_t i = 0; i < s->n_ds && s->direct; i++) {
+        const ds *d = &s->ds[i];
+        s->direct = d->pa && (size_t)d->meta->n_vars == s->n_out_genes;
+        for (int64_t c = 0; c < d->meta->n_vars && s->direct; c++)
+            s->direct = d->gmap[c] == (int32_t)c;
+    }
     /* plan */
     s->weighted = o->n_samples > 0;
     double *p = NULL;
-    if (!(p = malloc(s->n_ds * sizeof *p)))
+    if (!(p = calloc(s->n_dout + s->n_ds, sizeof *p)))
         goto nomem;
     if (s->weighted) {
         if ((rc = plan_weighted(s)) < 0) {
@@ -1512,7 +1557,7 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         }
         s->fetch = (uint64_t)o->block * (uint64_t)o->buffer;
         for (size_t i = 0; i < s->n_ds; i++)
-            p[i] = s->ds[i].mass / sc_alias_total(s->top);
+            p[s->n_dout + i] = s->ds[i].mass / sc_alias_total(s->top);
         s->N = (uint64_t)o->n_samples;
     } else {
         if ((rc = plan_epoch(s)) < 0) {
@@ -1520,9 +1565,21 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
             goto fail;
         }
         for (size_t i = 0; i < s->n_ds; i++)
-            p[i] = (double)s->ds[i].n_sel / (double)s->N;
+            p[s->n_dout + i] = (double)s->ds[i].n_sel / (double)s->N;
     }
-    s->expected = sc_expected_distinct(p, s->n_ds, (double)o->batch_size);
+    /* per header dataset: a pack's share split by its cells' sources */
+    for (size_t i = 0; i < s->n_ds; i++) {
+        const ds *d = &s->ds[i];
+        double share = p[s->n_dout + i];
+        if (!d->pa) {
+            p[d->dbase] += share;
+            continue;
+        }
+        for (int64_t k = 0; k < d->n_sel; k++)
+            p[d->dbase + (size_t)d->pa->dataset[d->sel[k]]] +=
+                share / (double)d->n_sel;
+    }
+    s->expected = sc_expected_distinct(p, s->n_dout, (double)o->batch_size);
     free(p);
     /* this rank's share and batch count */
     {
@@ -1540,7 +1597,7 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
     }
     s->n_slots = max_open_files(o->max_open);
     if (!(s->slots = calloc((size_t)s->n_slots, sizeof *s->slots)) ||
-        !(s->stamp = calloc(s->n_ds, sizeof *s->stamp)))
+        !(s->stamp = calloc(s->n_dout, sizeof *s->stamp)))
         goto nomem;
     for (int i = 0; i < s->n_slots; i++)
         s->slots[i].ds = -1;
@@ -1780,6 +1837,22 @@ static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0, int64_t r1)
     ss_src *src;
     int rc;
 
+    if (s->ds[di].pack) {
+        /* a pack is mapped: its rows are where they are */
+        const sc_pack_arrays *a = s->ds[di].pa;
+        int64_t e0 = a->indptr[r0], n = a->indptr[r1] - e0;
+        ss_rows *o = &u->rows;
+        if ((rc = ss_rows_reserve(o, r1 - r0, n)) < 0)
+            return rc;
+        o->dense = 0;
+        o->n_rows = r1 - r0;
+        o->n_cols = s->ds[di].meta->n_vars;
+        for (int64_t i = 0; i <= r1 - r0; i++)
+            o->indptr[i] = a->indptr[r0 + i] - e0;
+        memcpy(o->indices, a->indices + e0, (size_t)n * sizeof *o->indices);
+        memcpy(o->vals, a->values + e0, (size_t)n * sizeof *o->vals);
+        return 0;
+    }
     if ((rc = get_src(s, di, &src)) < 0)
         return rc;
     if (ss_src_raw(src))
@@ -2029,6 +2102,8 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
             sc_shuffle_u64(u->cell, (size_t)n, &r);
         }
     }
+    if (s->direct) /* the cells are in the packs' mappings already */
+        goto whole;
     /* read in file order: runs of nearby rows of one dataset */
     for (uint64_t i = 0; i < n; i++) {
         u->order[i].cell = u->cell[i];
@@ -2044,6 +2119,7 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     }
     if (rc < 0)
         return rc;
+whole:
     u->j = (int64_t)j;
     u->lo = lo;
     u->n = n;
@@ -2112,6 +2188,27 @@ static int batch_grow(sc_stream *s, sc_batch *b, size_t nnz)
     return rc;
 }
 
+/* The header dataset of row ROW of D. */
+static int32_t cell_dataset(const ds *d, uint32_t row)
+{
+    return (int32_t)d->dbase + (d->pa ? d->pa->dataset[row] : 0);
+}
+
+/* Cell I of B is row ROW of D: its dataset, row and labels. Returns the
+ * dataset. */
+static int32_t cell_meta(const sc_stream *s, const ds *d, uint32_t row,
+                         sc_batch *b, uint32_t i)
+{
+    b->dataset[i] = cell_dataset(d, row);
+    b->row[i] = d->pa ? d->pa->row[row] : row;
+    for (size_t k = 0; k < s->n_labels; k++) {
+        const ss_col *c = d->vcol[k];
+        int32_t code = c ? c->codes[row] : -1;
+        b->labels[k * b->n_cells + i] = code >= 0 ? d->vmap[k][code] : -1;
+    }
+    return b->dataset[i];
+}
+
 /* Transform the entries of one cell (in s->tmp, N of them) and append them
  * to B as cell I. */
 static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, pair *t, size_t n,
@@ -2172,6 +2269,209 @@ static int emit_cell(sc_stream *s, sc_batch *b, uint32_t i, pair *t, size_t n,
     return 0;
 }
 
+/* Mixing: the rank's Q-th cell, in the batch being cut, is from header
+ * dataset DOUT (padding cells do not count). */
+static void mix_cell(sc_stream *s, uint64_t q, int32_t dout, uint32_t *distinct)
+{
+    if (q < s->n_r && s->stamp[dout] != s->next_batch + 1) {
+        s->stamp[dout] = s->next_batch + 1;
+        (*distinct)++;
+    }
+}
+
+/* The batch is cut, with cells of DISTINCT datasets. */
+static void batch_done(sc_stream *s, uint32_t distinct)
+{
+    s->mix_sum += distinct;
+    s->mix_batches++;
+    s->next_batch++;
+}
+
+/* The epoch position of the rank's Q-th cell: past its share (padding),
+ * the rank's cells again from its start. */
+static uint64_t position(const sc_stream *s, uint64_t q)
+{
+    if (q < s->n_r)
+        return s->lo + q;
+    /* a rank with no cell of its own (more ranks than cells) pads from the
+     * start of the epoch */
+    return s->n_r ? s->lo + (q - s->n_r) % s->n_r : q % s->N;
+}
+
+/* B's fields for the next batch, no cell in it yet. */
+static void batch_start(const sc_stream *s, sc_batch *b)
+{
+    b->index = s->next_batch;
+    b->n_cells = (uint32_t)s->o.batch_size;
+    b->n_pad = 0;
+    b->nnz = 0;
+    b->n_labels = (uint32_t)s->n_labels;
+    b->layout = s->h.layout;
+    b->row_len = s->h.row_len;
+}
+
+/* Cell I of the batch being cut into B is the rank's *Q-th: make the
+ * buffer holding it current, its place there into *POS (padding counted
+ * in B). */
+static int batch_cell(sc_stream *s, sc_batch *b, uint32_t i, uint64_t *q,
+                      size_t *pos)
+{
+    int rc;
+    *q = s->next_batch * b->n_cells + i;
+    uint64_t g = position(s, *q);
+    b->n_pad += *q >= s->n_r;
+    if ((rc = ensure_buffer(s, g)) < 0)
+        return rc;
+    *pos = (size_t)(g - s->buf[s->cur].lo);
+    return 0;
+}
+
+/* Direct batches (s->direct): the cells of the next batch into s->dcell,
+ * and the batch's sizes into B. */
+static int direct_plan(sc_stream *s, sc_batch *b)
+{
+    uint64_t bs = (uint64_t)s->o.batch_size;
+    uint32_t distinct = 0;
+    int rc;
+
+    if (s->dcap < bs) {
+        free(s->dcell);
+        if (!(s->dcell = malloc(bs * sizeof *s->dcell)))
+            return oom();
+        s->dcap = bs;
+    }
+    batch_start(s, b);
+    for (uint32_t i = 0; i < bs; i++) {
+        uint64_t q;
+        size_t pos;
+        if ((rc = batch_cell(s, b, i, &q, &pos)) < 0)
+            return rc;
+        uint64_t cell = s->buf[s->cur].cell[pos];
+        const ds *d = &s->ds[cell >> 32];
+        uint32_t row = (uint32_t)cell;
+        s->dcell[i] = cell;
+        b->nnz += (uint64_t)(d->pa->indptr[row + 1] - d->pa->indptr[row]);
+        mix_cell(s, q, cell_dataset(d, row), &distinct);
+    }
+    batch_done(s, distinct);
+    return 0;
+}
+
+/* Cells [A, E) of a direct batch copied from their packs into B (whose
+ * indptr is filled). */
+struct dfill {
+    const sc_stream *s;
+    sc_batch *b;
+    uint32_t a, e;
+    int rc;
+};
+
+static void direct_copy(void *arg)
+{
+    struct dfill *J = arg;
+    const sc_stream *s = J->s;
+    sc_batch *b = J->b;
+    for (uint32_t i = J->a; i < J->e; i++) {
+        const ds *d = &s->ds[s->dcell[i] >> 32];
+        uint32_t row = (uint32_t)s->dcell[i];
+        int64_t lo = d->pa->indptr[row], at = b->indptr[i];
+        uint64_t n = (uint64_t)(b->indptr[i + 1] - at);
+        if (!s->o.pack_pread) {
+            memcpy(b->indices + at, d->pa->indices + lo, n * 4);
+            memcpy(b->values + at, d->pa->values + lo, n * 4);
+        } else if ((J->rc =
+                        sc_pack_read(d->pack, (uint64_t)lo, (uint64_t)lo + n,
+                                     b->indices + at, b->values + at)) < 0) {
+            return;
+        }
+        cell_meta(s, d, row, b, i);
+    }
+}
+
+/* Copy the cells s->dcell of a planned batch from their packs into B:
+ * with -@ N, N parts of about equal entries copied at once. */
+static int direct_fill(const sc_stream *s, sc_batch *b)
+{
+    struct dfill job[SS_RAW_PARTS];
+    int W = s->rpool ? s->o.threads : 1;
+
+    b->indptr[0] = 0;
+    for (uint32_t i = 0; i < b->n_cells; i++) {
+        const ds *d = &s->ds[s->dcell[i] >> 32];
+        uint32_t row = (uint32_t)s->dcell[i];
+        b->indptr[i + 1] =
+            b->indptr[i] + (d->pa->indptr[row + 1] - d->pa->indptr[row]);
+    }
+    if (W > SS_RAW_PARTS)
+        W = SS_RAW_PARTS;
+    uint32_t a = 0;
+    for (int w = 0; w < W; w++) {
+        int64_t target = (int64_t)((b->nnz * (uint64_t)(w + 1)) / (uint64_t)W);
+        uint32_t e = a;
+        while (e < b->n_cells && (b->indptr[e] < target || w == W - 1))
+            e++;
+        job[w] = (struct dfill){s, b, a, e, 0};
+        a = e;
+    }
+    for (int w = 1; w < W; w++)
+        sc_pool_submit(s->rpool, direct_copy, &job[w]);
+    direct_copy(&job[0]);
+    if (W > 1)
+        sc_pool_wait(s->rpool);
+    for (int w = 0; w < W; w++) {
+        if (job[w].rc < 0 && w > 0) /* again here, for this thread's message */
+            direct_copy(&job[w]);
+        if (job[w].rc < 0)
+            return job[w].rc;
+    }
+    return 0;
+}
+
+/* The planned batch V (sizes only) filled into B, the caller's own. */
+static int direct_own(sc_stream *s, sc_batch *b, const sc_batch *v)
+{
+    int rc;
+    if ((rc = batch_grow(s, b, (size_t)v->nnz)) < 0 ||
+        (rc = sc_batch_reserve(b, v->n_cells, s->bcap_nnz, s->n_labels)) < 0)
+        return rc;
+    b->index = v->index;
+    b->n_cells = v->n_cells;
+    b->n_pad = v->n_pad;
+    b->nnz = v->nnz;
+    b->n_labels = v->n_labels;
+    b->layout = v->layout;
+    b->row_len = v->row_len;
+    return direct_fill(s, b);
+}
+
+int sc_stream_write_next(sc_stream *s, sc_batch *b, sc_batch_writer *w)
+{
+    int rc;
+
+    if (!s->direct) {
+        if ((rc = sc_stream_next(s, b)) <= 0)
+            return rc;
+        return (rc = sc_batch_write(w, b)) < 0 ? rc : 1;
+    }
+    if (s->next_batch >= s->nb)
+        return 0;
+    sc_batch v = SC_BATCH_INIT;
+    if ((rc = direct_plan(s, &v)) < 0)
+        return rc;
+    if ((rc = sc_batch_writer_claim(w, &v)) == SC_EUNSUP) {
+        /* a text writer: through B */
+        if ((rc = direct_own(s, b, &v)) < 0 || (rc = sc_batch_write(w, b)) < 0)
+            return rc;
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = direct_fill(s, &v)) < 0 ||
+        (rc = sc_batch_writer_commit(w, &v)) < 0)
+        return rc;
+    return 1;
+}
+
 int sc_stream_next(sc_stream *s, sc_batch *b)
 {
     uint64_t bs = (uint64_t)s->o.batch_size;
@@ -2180,31 +2480,23 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
 
     if (s->next_batch >= s->nb)
         return 0;
+    if (s->direct) {
+        sc_batch v = SC_BATCH_INIT;
+        if ((rc = direct_plan(s, &v)) < 0 || (rc = direct_own(s, b, &v)) < 0)
+            return rc;
+        return 1;
+    }
     if ((rc = batch_grow(s, b, 0)) < 0 ||
         (rc = sc_batch_reserve(b, (size_t)bs, s->bcap_nnz, s->n_labels)) < 0)
         return rc;
-    b->index = s->next_batch;
-    b->n_cells = (uint32_t)bs;
-    b->n_pad = 0;
-    b->nnz = 0;
-    b->n_labels = (uint32_t)s->n_labels;
-    b->layout = s->h.layout;
-    b->row_len = s->h.row_len;
+    batch_start(s, b);
     b->indptr[0] = 0;
     for (uint32_t i = 0; i < bs; i++) {
-        uint64_t q = s->next_batch * bs + i, g;
-        if (q < s->n_r) {
-            g = s->lo + q;
-        } else {
-            /* a rank with no cell of its own (more ranks than cells)
-             * pads from the start of the epoch */
-            g = s->n_r ? s->lo + (q - s->n_r) % s->n_r : q % s->N;
-            b->n_pad++;
-        }
-        if ((rc = ensure_buffer(s, g)) < 0)
+        uint64_t q;
+        size_t pos;
+        if ((rc = batch_cell(s, b, i, &q, &pos)) < 0)
             return rc;
         const sbuf *u = &s->buf[s->cur];
-        size_t pos = (size_t)(g - u->lo);
         uint64_t cell = u->cell[pos];
         int64_t di = (int64_t)(cell >> 32);
         uint32_t row = (uint32_t)cell;
@@ -2227,23 +2519,11 @@ int sc_stream_next(sc_stream *s, sc_batch *b)
                 memcpy(s->tmp, t, n * sizeof *s->tmp);
             t = s->tmp;
         }
-        if ((rc = emit_cell(s, b, i, t, n, u->cdepth[pos], g)) < 0)
+        if ((rc = emit_cell(s, b, i, t, n, u->cdepth[pos], position(s, q))) < 0)
             return rc;
-        b->dataset[i] = (int32_t)di;
-        b->row[i] = row;
-        for (size_t k = 0; k < s->n_labels; k++) {
-            const ss_col *c = d->vcol[k];
-            int32_t code = c ? c->codes[row] : -1;
-            b->labels[k * bs + i] = code >= 0 ? d->vmap[k][code] : -1;
-        }
-        if (q < s->n_r && s->stamp[di] != s->next_batch + 1) {
-            s->stamp[di] = s->next_batch + 1;
-            distinct++;
-        }
+        mix_cell(s, q, cell_meta(s, d, row, b, i), &distinct);
     }
-    s->mix_sum += distinct;
-    s->mix_batches++;
-    s->next_batch++;
+    batch_done(s, distinct);
     return 1;
 }
 
@@ -2275,6 +2555,7 @@ void sc_stream_close(sc_stream *s)
         free(d->path);
         free(d->organism);
         ss_meta_free(d->meta);
+        sc_pack_close(d->pack);
         free(d->sel);
         free(d->bstart);
         free(d->gmap);
@@ -2308,6 +2589,7 @@ void sc_stream_close(sc_stream *s)
     sbuf_release(&s->buf[1]);
     free(s->tmp);
     free(s->stamp);
+    free(s->dcell);
     free(s->matrix);
     free(s);
 }

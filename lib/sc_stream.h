@@ -104,7 +104,8 @@ typedef struct sc_stream_opts {
     int64_t max_len; /* genes per cell with SC_STREAM_SEL_TOP/RANDOM */
     int dense;       /* dense rows over the output genes */
 
-    int threads; /* > 1: read the next buffer while batches are cut */
+    int threads;    /* > 1: read the next buffer while batches are cut */
+    int pack_pread; /* copy a pack's entries with pread, not from a mapping */
 } sc_stream_opts;
 
 /* Defaults: X, block 16, buffer 256, batch 256, shuffle on, world 1, the
@@ -125,6 +126,14 @@ const sc_batch_header *sc_stream_header(const sc_stream *s);
 /* Fill B with the next batch of this rank. Returns 1, 0 when the rank's
  * share of the epoch is done, or a negative code. */
 SC_MUST_CHECK int sc_stream_next(sc_stream *s, sc_batch *b);
+
+/* Write the next batch of this rank to W: sc_stream_next and
+ * sc_batch_write, except that cells of packs read without transforms are
+ * copied from the pack straight to the batch's place in the output
+ * (sc_batch_writer_claim). B is scratch space. Returns 1, 0 when the
+ * rank's share is done, or a negative code. */
+SC_MUST_CHECK int sc_stream_write_next(sc_stream *s, sc_batch *b,
+                                       sc_batch_writer *w);
 
 /* Statistics: datasets that failed under keep_going, the cells selected,
  * the mean number of distinct datasets per emitted batch and its

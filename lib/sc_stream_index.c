@@ -12,6 +12,7 @@
 
 #include "sc_h5.h"
 #include "sc_io.h"
+#include "sc_pack.h"
 #include "sc_stream_int.h"
 
 int ss_strv_push(char ***v, size_t *n, size_t *cap, const char *s)
@@ -64,6 +65,56 @@ const ss_col *ss_meta_col(const ss_meta *m, const char *name)
         if (!strcmp(m->cols[i].name, name))
             return &m->cols[i];
     return NULL;
+}
+
+int ss_meta_from_pack(const sc_pack *p, const char *const *cols, size_t n_cols,
+                      ss_meta **out)
+{
+    const sc_batch_header *h = sc_pack_header(p);
+    const sc_pack_arrays *a = sc_pack_data(p);
+    ss_meta *m;
+
+    *out = NULL;
+    if (!(m = calloc(1, sizeof *m)) ||
+        !(m->var = calloc(h->n_genes ? h->n_genes : 1, sizeof *m->var)) ||
+        !(m->nnz = malloc((a->n_cells ? a->n_cells : 1) * sizeof *m->nnz)) ||
+        !(m->cols = calloc(n_cols ? n_cols : 1, sizeof *m->cols)))
+        goto nomem;
+    m->n_obs = (int64_t)a->n_cells;
+    for (size_t j = 0; j < h->n_genes; j++) {
+        if (!(m->var[j] = strdup(h->genes[j])))
+            goto nomem;
+        m->n_vars = (int64_t)j + 1;
+    }
+    for (uint64_t i = 0; i < a->n_cells; i++)
+        m->nnz[i] = (uint32_t)(a->indptr[i + 1] - a->indptr[i]);
+    for (size_t c = 0; c < n_cols; c++) {
+        size_t k;
+        for (k = 0; k < h->n_labels; k++)
+            if (!strcmp(h->labels[k].name, cols[c]))
+                break;
+        if (k == h->n_labels || ss_meta_col(m, cols[c]))
+            continue;
+        ss_col *o = &m->cols[m->n_cols++];
+        const sc_batch_vocab *v = &h->labels[k];
+        if (!(o->name = strdup(cols[c])) ||
+            !(o->cats = calloc(v->n ? v->n : 1, sizeof *o->cats)) ||
+            !(o->codes =
+                  malloc((a->n_cells ? a->n_cells : 1) * sizeof *o->codes)))
+            goto nomem;
+        for (size_t j = 0; j < v->n; j++) {
+            if (!(o->cats[j] = strdup(v->terms[j])))
+                goto nomem;
+            o->n_cats = (int64_t)j + 1;
+        }
+        memcpy(o->codes, a->labels + k * a->n_cells,
+               a->n_cells * sizeof *o->codes);
+    }
+    *out = m;
+    return 0;
+nomem:
+    ss_meta_free(m);
+    return sc_fail(SC_ENOMEM, "out of memory");
 }
 
 int ss_pick_matrix(sc_adata *ad, const char *matrix, sc_mat **out)

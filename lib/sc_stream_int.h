@@ -41,6 +41,12 @@ SC_MUST_CHECK int ss_meta_load(const char *path, const char *matrix,
                                const char *cache_dir, const char *const *cols,
                                size_t n_cols, ss_meta **out, int *hit);
 void ss_meta_free(ss_meta *m);
+/* The index of a pack (sc_pack.h): its cells, genes and those of COLS
+ * that are among its label columns. */
+struct sc_pack;
+SC_MUST_CHECK int ss_meta_from_pack(const struct sc_pack *p,
+                                    const char *const *cols, size_t n_cols,
+                                    ss_meta **out);
 /* The column NAME, or NULL. */
 const ss_col *ss_meta_col(const ss_meta *m, const char *name);
 
