@@ -16,6 +16,12 @@
 #      python/sc_stream.py into torch CSR tensors ("torch"), and sc-stream
 #      alone writing binary batches to /dev/null (wall time); the index cache
 #      is built by an untimed first run, which also checks the cell count
+#   pack  the same stream written once by `sc-stream pack -@ 2` from the gzip
+#      files (timed, against one epoch of ours from them), then read with the
+#      same options into torch and to /dev/null; the pack's content does not
+#      depend on the variant it was made from, so both variants' rows read
+#      the one pack (its page cache warmed first), each against the
+#      baselines of its own variant
 # Also: -@ 1 against -@ 2, peak RSS of sc-stream against baseline C's
 # Python (medians over their timed runs), and for gzip the MB/s of
 # compressed input against the single-thread libdeflate rate (measured
@@ -39,6 +45,17 @@ if [[ ! -x $stream ]]; then
     bench_note "$stream not built"
     exit 1
 fi
+
+# the pack, from the gzip files (as CELLxGENE distributes them): its build
+# time is a row below, against one epoch of the same stream from the files
+pack=$tmp/all.scpack
+pack_args=(--join outer --seed 1)
+bench_warm gzip
+pack_secs=$(bench_time "$stream" pack -@ 2 "${pack_args[@]}" -o "$pack" $(bench_files gzip)) || {
+    bench_note "sc-stream pack failed"
+    pack_secs=FAILED
+    rc=1
+}
 
 # job NAME ARGS...: add a run of stream_loaders.py ARGS, named NAME, to the
 # jobs that one Python process runs after the sc-stream runs of a variant
@@ -105,6 +122,25 @@ for v in none gzip; do
         done
         job torch ours --runs "$runs" "${files[@]}" -- -@ 2 "${args[@]}"
     fi
+    pack_null=FAILED pack_torch=FAILED
+    if [[ $pack_secs != FAILED ]]; then
+        cat "$pack" > /dev/null
+        if "$stream" -v -@ 2 "${args[@]:2}" -o /dev/null "$pack" 2> "$tmp/pfirst.err"; then
+            [[ $v == none ]] && bench_note "pack: $(grep -h 'mixing:' "$tmp/pfirst.err" | sed 's/^sc-stream: //')"
+            : > "$tmp/pack.rss"
+            if bench_collect "$runs" "$tmp/pack" /usr/bin/time -a -o "$tmp/pack.rss" -f %M \
+                "$stream" -@ 2 "${args[@]:2}" -o /dev/null "$pack" 2> "$tmp/pack.err"; then
+                pack_null=$(bench_rate "$cells" "$(median < "$tmp/pack.times")")
+            else
+                bench_note "$v: pack: $(tail -1 "$tmp/pack.err")"
+                rc=1
+            fi
+            job packtorch ours --runs "$runs" "$pack" -- -@ 2 "${args[@]:2}"
+        else
+            bench_note "$v: pack: $(tail -1 "$tmp/pfirst.err")"
+            rc=1
+        fi
+    fi
     job percell percell --seconds "$cap" "${files[@]}"
     job annloader annloader --seconds "$cap" "${files[@]}"
     $PY "$loaders" --jobs "$tmp/jobs" > "$tmp/loaders.out" 2> "$tmp/loaders.err"
@@ -114,6 +150,14 @@ for v in none gzip; do
         if [[ $ours_torch != FAILED && $(cat "$tmp/torch.cells") -lt $cells ]]; then
             bench_note "$v: the Python module gave $(cat "$tmp/torch.cells") cells, truth $cells"
             ours_torch=WRONG
+            rc=1
+        fi
+    fi
+    if [[ $pack_secs != FAILED ]]; then
+        pack_torch=$(loader_rate packtorch) || rc=1
+        if [[ $pack_torch != FAILED && $(cat "$tmp/packtorch.cells") -lt $cells ]]; then
+            bench_note "$v: the Python module gave $(cat "$tmp/packtorch.cells") cells of the pack, truth $cells"
+            pack_torch=WRONG
             rc=1
         fi
     fi
@@ -134,6 +178,12 @@ for v in none gzip; do
         "$ours_torch" "$base_a" cells/s "$(bench_ratio "$ours_torch" "$base_a")"
     bench_row "stream to torch vs B: anndata 0.8 AnnLoader shuffled (${cap} s cap), $v" \
         "$ours_torch" "$base_b" cells/s "$(bench_ratio "$ours_torch" "$base_b")"
+    bench_row "pack to torch (sc_stream.py, -@ 2) vs C, $v" \
+        "$pack_torch" "$base_c" cells/s "$(bench_ratio "$pack_torch" "$base_c")"
+    bench_row "pack to torch vs A: per-cell h5py, DataLoader 2 workers, $v" \
+        "$pack_torch" "$base_a" cells/s "$(bench_ratio "$pack_torch" "$base_a")"
+    bench_row "sc-stream -@ 2 pack to /dev/null vs C, $v" \
+        "$pack_null" "$base_c" cells/s "$(bench_ratio "$pack_null" "$base_c")"
     bench_row "sc-stream -@ 2 to /dev/null vs C, $v" \
         "$ours_null" "$base_c" cells/s "$(bench_ratio "$ours_null" "$base_c")"
     bench_row "sc-stream to /dev/null: -@ 2 vs -@ 1, $v" \
@@ -143,6 +193,17 @@ for v in none gzip; do
     [[ $base_c != FAILED ]] && rss_c=$(cat "$tmp/blocks.rss")
     bench_row "peak RSS: sc-stream -@ 2 vs baseline C's Python, $v" \
         "$rss" "$rss_c" MB "$(bench_ratio "$rss_c" "$rss")"
+    if [[ $v == none && $pack_null != FAILED ]]; then
+        # mapped pages of the pack count in the RSS (shared page cache)
+        prss=$(awk '{ print $1 / 1024 }' "$tmp/pack.rss" | median)
+        bench_row "peak RSS: sc-stream -@ 2 from the pack (mapped pages included) vs baseline C's Python" \
+            "$prss" "$rss_c" MB "$(bench_ratio "$rss_c" "$prss")"
+    fi
+    if [[ $v == gzip && $pack_secs != FAILED && $ours_null != FAILED ]]; then
+        epoch=$(awk -v c="$cells" -v r="$ours_null" 'BEGIN { printf "%.3f", c / r }')
+        bench_row "sc-stream pack -@ 2 of the gzip files vs one epoch of them (-@ 2, /dev/null)" \
+            "$pack_secs" "$epoch" s "$(bench_ratio "$epoch" "$pack_secs")"
+    fi
     if [[ $v == gzip && $ours_null != FAILED ]]; then
         # compressed MB/s of the -@ 2 run against 2 x one thread's inflate rate
         zin=$(sed -n 's/.*inflate: \([0-9.]*\) MB compressed.*/\1/p' "$tmp/first.err")
