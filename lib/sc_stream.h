@@ -27,10 +27,17 @@
  * batches; every rank has the same number of batches (padding repeats the
  * rank's first cells, or the rest is dropped).
  *
+ * A pack (sc_pack.h, written by sc-stream pack from such a stream) is a
+ * dataset like the others whose cells carry their source dataset and row:
+ * the header lists the pack's sources, and batches name them. When every
+ * input is a pack in the output gene order and no transform applies, the
+ * cells are copied from the packs' mappings straight into the batch
+ * (sc_stream_write_next: into the writer's place for it).
+ *
  * Threading: one thread calls a stream; with opts.threads > 1 the stream
  * reads its next buffer on a thread of its own meanwhile. Memory: the index (a
  * few bytes per cell and label column), the block permutation, and one buffer
- * of block*buffer cells.
+ * of block*buffer cells (for packs: no entries, which stay in the mapping).
  */
 
 enum { SC_STREAM_JOIN_NONE = 0, SC_STREAM_JOIN_INNER, SC_STREAM_JOIN_OUTER };

@@ -81,6 +81,52 @@ static char *write_stream(size_t *len)
     return buf;
 }
 
+/* The same stream with the batches written in place (claim, fill,
+ * commit): the same bytes, padding included. */
+static void test_claim(void)
+{
+    size_t len, len2;
+    char *want = write_stream(&len), *buf = NULL;
+    FILE *fp = open_memstream(&buf, &len2);
+    sc_batch_header h;
+    sc_batch b = SC_BATCH_INIT;
+    sc_batch_writer *w = NULL;
+
+    make_header(&h);
+    CHECK_INTEQ(sc_batch_writer_open(fp, 0, &h, &w), 0);
+    for (int k = 0; k < 2; k++) {
+        make_batch(&b, (uint64_t)k);
+        sc_batch v = b; /* the sizes; the arrays become the writer's */
+        CHECK_INTEQ(sc_batch_writer_claim(w, &v), 0);
+        CHECK(v.indptr != b.indptr && v.values != b.values);
+        memcpy(v.indptr, b.indptr, 4 * sizeof *b.indptr);
+        memcpy(v.indices, b.indices, 4 * sizeof *b.indices);
+        memcpy(v.values, b.values, 4 * sizeof *b.values);
+        memcpy(v.labels, b.labels, 3 * sizeof *b.labels);
+        memcpy(v.dataset, b.dataset, 3 * sizeof *b.dataset);
+        memcpy(v.row, b.row, 3 * sizeof *b.row);
+        CHECK_INTEQ(sc_batch_writer_commit(w, &v), 0);
+    }
+    CHECK_INTEQ(sc_batch_writer_finish(w), 0);
+    sc_batch_writer_free(w);
+    fclose(fp);
+    CHECK_INTEQ(len2, len);
+    CHECK(len2 == len && memcmp(buf, want, len) == 0);
+    /* a text writer cannot be written in place */
+    free(buf);
+    buf = NULL;
+    fp = open_memstream(&buf, &len2);
+    CHECK_INTEQ(sc_batch_writer_open(fp, SC_BATCH_TEXT, &h, &w), 0);
+    sc_batch v = b;
+    CHECK_INTEQ(sc_batch_writer_claim(w, &v), SC_EUNSUP);
+    sc_batch_writer_free(w);
+    fclose(fp);
+    sc_batch_release(&b);
+    sc_batch_header_release(&h);
+    free(buf);
+    free(want);
+}
+
 static void test_round_trip(void)
 {
     size_t len;
@@ -182,6 +228,7 @@ static void test_text(void)
 int main(void)
 {
     RUN(test_round_trip);
+    RUN(test_claim);
     RUN(test_damage);
     RUN(test_text);
     return UNIT_DONE();
