@@ -340,8 +340,10 @@ int sc_pack_writer_open(const char *path, const sc_batch_header *h,
         rc = sc_fail(SC_EINVAL, "'%s': a pack must be a regular file", path);
         goto fail;
     }
-    if ((rc = sc_batch_writer_open(w->fp, 0, h, &bw)) < 0)
+    if ((rc = sc_batch_writer_open(w->fp, 0, h, &bw)) < 0) {
+        rc = sc_fail_ctx(rc, "'%s'", path); /* its message has no name */
         goto fail;
+    }
     sc_batch_writer_free(bw); /* the header frame only */
     long at = ftell(w->fp);
     if (at < 0 || (rc = pad(w)) < 0) {

@@ -1412,14 +1412,17 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
         if (rc == 0 && d->meta->n_obs > (int64_t)UINT32_MAX)
             rc = sc_fail(SC_EUNSUP, "'%s': more than 2^32 rows", in->path);
         if (rc < 0) {
-            if (!o->keep_going)
-                return rc;
-            sc_log_warn("%s", sc_errmsg());
+            /* d is not counted in s->n_ds: sc_stream_close would not
+             * free what it holds */
+            if (o->keep_going)
+                sc_log_warn("%s", sc_errmsg());
             ss_meta_free(d->meta);
             d->meta = NULL;
             sc_pack_close(d->pack);
             d->pack = NULL;
             d->pa = NULL;
+            if (!o->keep_going)
+                return rc;
             s->n_failed++;
             continue;
         }

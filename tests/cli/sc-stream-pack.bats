@@ -1,0 +1,395 @@
+#!/usr/bin/env bats
+# sc-stream pack: the shuffled stream written once as a pack (sc-pack(5)),
+# read back by sc-stream as a dataset. Values are checked against anndata's
+# reads of the source rows (tests/cli/stream_check.py), and what a pack
+# gives is compared with what the same options give on the h5ad inputs.
+# SPDX-License-Identifier: MIT
+
+load helpers
+
+CORPUS_ARGS=(--datasets 4 --cells 2000 --genes 200:400 --nnz 50 --mess 0 --seed 3 --cells-min 100 -j 2)
+
+setup_file() {
+    load helpers
+    local c
+    c=$(test_corpus "${CORPUS_ARGS[@]}")
+    cd "$BATS_FILE_TMPDIR"
+    ln -sf "$c" corpus
+    export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
+    # the pack most tests read: the whole corpus, two label columns
+    sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 \
+        -o all.scpack "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad
+}
+
+setup() {
+    cd "$BATS_FILE_TMPDIR"
+    export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
+    unset RANK WORLD_SIZE SLURM_PROCID SLURM_NTASKS
+}
+
+check() { "$BATS_TEST_DIRNAME/stream_check.py" "$@"; }
+files() { ls "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad; }
+# the cells of a stream (not padding), one "dataset-path row" a line, sorted
+cells() {
+    sc-stream dump --header "$1" | awk -F'\t' '
+        $1 == "#dataset" { ds[$2] = $3; next }
+        /^#/ { next }
+        $2 == 0 { print ds[$3], $4 }' | sort
+}
+# per cell (not padding) of a text stream: everything but batch and pad, sorted
+keyed() { awk -F'\t' '!/^#/ && $2 == 0' | cut -f3- | sort; }
+# the pack's header frame (at 4096, sc-batch(5)) as the Python reader sees it:
+# prints "datasets" then the info keys, or KEY's value with an argument
+pack_info() {
+    $PY - "$SC_ROOT/python" "$@" <<'PY'
+import io, struct, sys
+sys.path.insert(0, sys.argv[1])
+import sc_stream
+d = open(sys.argv[2], "rb").read()
+w = struct.unpack_from("<16Q", d)
+h = sc_stream.Reader(io.BytesIO(d[w[4]:w[4] + w[5]]), sys.argv[2]).header
+if len(sys.argv) > 3:
+    print(h["info"].get(sys.argv[3], "(none)"))
+else:
+    print(len(h["datasets"]), *sorted(h["info"]))
+PY
+}
+# no scratch or temporary file left in directory $1
+no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
+
+@test "sc-stream pack: a pack read over 3 ranks yields every cell once, values and labels as anndata reads them" {
+    [[ -s all.scpack ]]
+    for r in 0 1 2; do
+        RANK=$r WORLD_SIZE=3 sc-stream -l cell_type,assay_ontology_term_id -b 64 --seed 2 -o pr$r.bin all.scpack
+    done
+    run -0 check values pr0.bin pr1.bin pr2.bin
+    [[ $output == '{"cells": 2000, "unique": 2000, "dups": 0, "batches": [11, 11, 11]}' ]]
+    # the stream's datasets are the source h5ad files, not the pack
+    run -0 bash -c "sc-stream dump --header pr1.bin | awk -F'\t' '\$1 == \"#dataset\" { print \$3 }'"
+    [[ $output == "$(files)" ]]
+    # the pack's own header frame: the sources and what made it
+    run -0 pack_info all.scpack
+    [[ $output == "4 pack_block pack_buffer pack_command pack_join pack_matrix pack_seed pack_time pack_tool" ]]
+    run -0 pack_info all.scpack pack_seed
+    [[ $output == 5 ]]
+    run -0 pack_info all.scpack pack_join
+    [[ $output == outer ]]
+    run -0 pack_info all.scpack pack_command
+    [[ $output == "sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 -o all.scpack $(files | paste -sd' ')" ]]
+}
+
+@test "sc-stream pack: index prints a pack's cells and genes" {
+    genes=$(sc-stream --join outer -O text -b 10 $(files) | head -1 | sed 's/.*genes=\([0-9]*\).*/\1/')
+    [[ $genes -gt 0 ]]
+    run -0 sc-stream index all.scpack
+    [[ ${lines[0]} == $'path\tn_selected\tn_genes' ]]
+    [[ ${lines[1]} == "all.scpack"$'\t'2000$'\t'"$genes" ]]
+    [[ ${#lines[@]} -eq 2 ]]
+}
+
+@test "sc-stream pack: the same seed gives the same bytes, another seed another order of the same cells" {
+    sc-stream pack --no-provenance --join outer --seed 7 -o s1.scpack $(files)
+    sc-stream pack --no-provenance --join outer --seed 7 -o s2.scpack $(files)
+    sc-stream pack --no-provenance --join outer --seed 8 -o s3.scpack $(files)
+    cmp s1.scpack s2.scpack
+    ! cmp -s s1.scpack s3.scpack
+    run -0 pack_info s1.scpack
+    [[ $output == "4 pack_block pack_buffer pack_join pack_matrix pack_seed" ]]
+    # the packs' own order, read without shuffling
+    sc-stream --no-shuffle -b 100 -o s1.bin s1.scpack
+    sc-stream --no-shuffle -b 100 -o s3.bin s3.scpack
+    ! cmp -s <(sc-stream dump s1.bin | awk -F'\t' '!/^#/ { print $3, $4 }') \
+        <(sc-stream dump s3.bin | awk -F'\t' '!/^#/ { print $3, $4 }')
+    diff <(cells s1.bin) <(cells s3.bin)
+    [[ $(cells s1.bin | wc -l) -eq 2000 ]]
+    # the pack's cells are those of the run it was made from
+    sc-stream --join outer --seed 7 -b 100 -o run7.bin $(files)
+    diff <(cells run7.bin) <(cells s1.bin)
+}
+
+@test "sc-stream pack: reader threads (-@ 1, 2, 3) and --pread give the same bytes" {
+    args=(-l cell_type -b 64 --block 4 --buffer 8 --seed 9 --rank 1 --world-size 2)
+    sc-stream -@ 1 "${args[@]}" -o t1.bin all.scpack
+    for t in 2 3; do
+        sc-stream -@ $t "${args[@]}" -o t$t.bin all.scpack
+        cmp t1.bin t$t.bin
+    done
+    sc-stream --pread "${args[@]}" -o tp.bin all.scpack
+    cmp t1.bin tp.bin
+    sc-stream --pread -@ 3 "${args[@]}" -o tp3.bin all.scpack
+    cmp t1.bin tp3.bin
+    run -0 check values t1.bin
+    [[ $output == '{"cells": 1000, "unique": 1000, "dups": 0, "batches": [16]}' ]]
+    # the same over two packs, read together
+    sc-stream pack --join outer --datasets ds000,ds001 -o h1.scpack $(files)
+    sc-stream pack --join outer --datasets ds002,ds003 -o h2.scpack $(files)
+    sc-stream -@ 1 --join outer -b 50 --seed 3 -o u1.bin h1.scpack h2.scpack
+    sc-stream -@ 3 --join outer -b 50 --seed 3 -o u3.bin h1.scpack h2.scpack
+    sc-stream --pread --join outer -b 50 --seed 3 -o up.bin h1.scpack h2.scpack
+    cmp u1.bin u3.bin
+    cmp u1.bin up.bin
+}
+
+@test "sc-stream pack: batches of a pack through the shared-memory ring equal those through the pipe, torch tensors" {
+    run -0 $PY - "$SC_ROOT/python" all.scpack <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, sc_stream
+paths = sys.argv[2:]
+def batches(args, ring):
+    out = []
+    for b in sc_stream.stream(paths, args, ring=ring):
+        out.append({k: np.array(b[k]) for k in ("indptr", "indices", "values", "dataset", "row")})
+        out[-1]["cell_type"] = np.array(b["labels"]["cell_type"])
+    return out
+for extra in (["-b", "32", "-n", "20000", "--ring-size", "1M"], ["-b", "2000", "--ring-size", "1M"], ["-b", "64", "-@", "3"]):
+    args = ["-l", "cell_type", "--seed", "5"] + extra
+    a, b = batches(args, False), batches(args, True)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        for k in x:
+            assert np.array_equal(x[k], y[k]), k
+import torch, scipy.sparse as sp
+n = 0
+for b in sc_stream.stream(paths, ["--seed", "5", "-b", "64"]):
+    t = sc_stream.to_torch(b)
+    assert isinstance(t["x"], torch.Tensor)
+    ref = sp.csr_matrix((b["values"], b["indices"], b["indptr"]),
+                        shape=(b["n_cells"], len(b["header"]["genes"]))).toarray()
+    assert np.array_equal(t["x"].to_dense().numpy(), ref)
+    n += b["n_cells"] - b["n_pad"]
+assert n == 2000, n
+ds = sc_stream.ScStreamDataset(paths, ["-b", "64"], kind="dense", rank=0, world_size=1)
+dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+seen = set()
+for b in dl:
+    real = b["x"].shape[0] - b["n_pad"]
+    assert b["x"].dim() == 2
+    seen.update(zip(b["dataset"][:real].tolist(), b["row"][:real].tolist()))
+assert len(seen) == 2000, len(seen)
+print("ok")
+PY
+    [[ $output == *ok ]]
+}
+
+@test "sc-stream pack: a filter on a packed label selects what it selects on the h5ad files" {
+    for f in 'cell_type == adipocyte' 'assay_ontology_term_id in EFO:0009899,EFO:0009922' 'cell_type not in adipocyte'; do
+        sc-stream -f "$f" -b 64 -o fp.bin all.scpack
+        sc-stream --join outer -f "$f" -b 64 -o fh.bin $(files)
+        [[ $(cells fp.bin | wc -l) -gt 0 ]]
+        diff <(cells fp.bin) <(cells fh.bin)
+    done
+    want=$(check count --filter cell_type=adipocyte $(files))
+    sc-stream -l cell_type -f 'cell_type == adipocyte' -b 64 -o fa.bin all.scpack
+    run -0 check values fa.bin
+    [[ $output == "{\"cells\": $want, \"unique\": $want, "* ]]
+}
+
+@test "sc-stream pack: weighted sampling by a packed label follows the weights (chi-square)" {
+    sc-stream -l cell_type -n 20000 --weight-by cell_type --weight-scheme inv -b 500 --seed 3 -o pw.bin all.scpack
+    k=$(sc-stream dump --header pw.bin | grep -c '^#label')
+    [[ $k -gt 1 ]]
+    run -0 check freq --by cell_type --expect "$(yes 1 | head -"$k" | paste -sd,)" pw.bin
+    awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
+    run -0 check values pw.bin
+    [[ $output == *'"cells": 20000'* ]]
+    # by source dataset: the pack's cells count as their sources'
+    sc-stream -n 20000 --cell-weight nnz -b 500 -o pn.bin all.scpack
+    run -0 check values pn.bin
+    [[ $output == *'"cells": 20000'* ]]
+}
+
+@test "sc-stream pack: labels are chosen at read time; a label not in the pack is NA" {
+    # no -l: no label columns
+    run -0 bash -c 'sc-stream -b 10 -O text all.scpack | sed -n 2p'
+    [[ $output == $'#batch\tpad\tdataset\trow\tn\tvalues' ]]
+    # one of the two, in another order: as the h5ad files give them
+    sc-stream -l assay_ontology_term_id -b 100 -O text -o la.txt all.scpack
+    sc-stream --join outer -l assay_ontology_term_id -b 100 -O text -o lh.txt $(files)
+    diff <(keyed < la.txt) <(keyed < lh.txt)
+    sc-stream -l assay_ontology_term_id,cell_type -b 100 -o lb.bin all.scpack
+    run -0 check values lb.bin
+    [[ $output == *'"cells": 2000, "unique": 2000'* ]]
+    # tissue is in the h5ad files but was not packed: every cell NA, no
+    # error, no warning (as for an h5ad file without the column)
+    run -0 --separate-stderr sc-stream -l tissue -b 2000 -O text all.scpack
+    [[ -z $stderr ]]
+    [[ ${lines[1]} == $'#batch\tpad\tdataset\trow\ttissue\tn\tvalues' ]]
+    [[ $(awk -F'\t' 'NR > 2 { print $5 }' <<< "$output" | sort -u) == NA ]]
+    # while the h5ad files have it
+    [[ $(sc-stream --join outer -l tissue -b 2000 -O text $(files) | awk -F'\t' 'NR > 2 && $5 != "NA"' | wc -l) -eq 2000 ]]
+    # a filter on it selects nothing
+    run -1 --separate-stderr sc-stream -f 'tissue == duodenum' -O text all.scpack
+    [[ $stderr == "sc-stream: error: no cell passes the selection" ]]
+}
+
+@test "sc-stream pack: normalize and log1p, top genes and dense rows on a pack as on the h5ad files" {
+    for t in "--normalize=1000 --log1p" "--top-genes 5" "--dense"; do
+        # shellcheck disable=SC2086
+        sc-stream -l cell_type $t -b 100 -O text -o tp.txt all.scpack
+        # shellcheck disable=SC2086
+        sc-stream --join outer -l cell_type $t -b 100 -O text -o th.txt $(files)
+        [[ $(keyed < tp.txt | wc -l) -eq 2000 ]]
+        diff <(keyed < tp.txt) <(keyed < th.txt)
+    done
+    sc-stream --normalize=1000 --log1p -b 100 -o tn.bin all.scpack
+    run -0 check values --normalize 1000 --log1p tn.bin
+    [[ $output == *'"cells": 2000, "unique": 2000'* ]]
+    sc-stream --top-genes 5 -b 100 -o tt.bin all.scpack
+    run -0 check values --top 5 tt.bin
+    [[ $output == *'"cells": 2000, "unique": 2000'* ]]
+}
+
+@test "sc-stream pack: two packs of disjoint datasets read together" {
+    sc-stream pack --join outer -l cell_type --datasets ds000,ds002 -o d1.scpack $(files)
+    sc-stream pack --join outer -l cell_type --datasets ds001,ds003 -o d2.scpack $(files)
+    sc-stream --join outer -l cell_type -b 64 -o dd.bin d1.scpack d2.scpack
+    run -0 check values dd.bin
+    [[ $output == '{"cells": 2000, "unique": 2000, "dups": 0, "batches": [32]}' ]]
+    run -0 bash -c "sc-stream dump --header dd.bin | awk -F'\t' '\$1 == \"#dataset\" { print \$3 }'"
+    c=$BATS_FILE_TMPDIR/corpus
+    [[ $output == "$c/ds000.h5ad"$'\n'"$c/ds002.h5ad"$'\n'"$c/ds001.h5ad"$'\n'"$c/ds003.h5ad" ]]
+    # one h5ad file beside a pack
+    sc-stream --join outer -b 64 -o dh.bin d1.scpack corpus/ds001.h5ad
+    run -0 check values dh.bin
+    n=$(check count corpus/ds000.h5ad corpus/ds002.h5ad corpus/ds001.h5ad)
+    [[ $output == "{\"cells\": $n, \"unique\": $n, "* ]]
+}
+
+@test "sc-stream pack: an inner join, a filter and --min-genes pack what the run gives" {
+    human=$($PY -c 'import anndata,sys; print(" ".join(p for p in sys.argv[1:] if anndata.read_h5ad(p, backed="r").uns["organism_ontology_term_id"] == "NCBITaxon:9606"))' $(files))
+    [[ $(wc -w <<< "$human") -ge 2 ]]
+    # shellcheck disable=SC2086
+    sc-stream pack --join inner -o in.scpack $human
+    # shellcheck disable=SC2086
+    sc-stream --join inner -b 100 -o in.bin $human
+    sc-stream -b 100 -o inp.bin in.scpack
+    diff <(cells in.bin) <(cells inp.bin)
+    run -0 check values inp.bin
+    # shellcheck disable=SC2086
+    n=$(check count $human)
+    [[ $output == "{\"cells\": $n, \"unique\": $n, "* ]]
+    [[ $(sc-stream dump inp.bin | head -1) == *"genes=$(sc-stream dump in.bin | head -1 | sed 's/.*genes=\([0-9]*\).*/\1/')"* ]]
+    opts=(--join outer -f 'is_primary_data == True' -f 'assay_ontology_term_id in EFO:0009899,EFO:0009922' --min-genes 40)
+    sc-stream pack "${opts[@]}" -o f.scpack $(files)
+    sc-stream "${opts[@]}" -b 100 -o f.bin $(files)
+    sc-stream -b 100 -o fpk.bin f.scpack
+    diff <(cells f.bin) <(cells fpk.bin)
+    want=$(check count --filter is_primary_data=True --filter 'assay_ontology_term_id=EFO:0009899,EFO:0009922' --min-genes 40 $(files))
+    run -0 check values fpk.bin
+    [[ $output == "{\"cells\": $want, \"unique\": $want, "* ]]
+    run -0 pack_info f.scpack pack_min_genes
+    [[ $output == 40 ]]
+}
+
+@test "sc-stream pack: damaged packs are one error line naming the file, exit 1, no output" {
+    mkdir -p bad && cd bad
+    cp ../all.scpack cut.scpack
+    truncate -s -100 cut.scpack
+    # a flipped byte in the fixed header (n_cells), caught by its checksum
+    cp ../all.scpack crc.scpack
+    printf '\x55' | dd of=crc.scpack bs=1 seek=16 conv=notrunc status=none
+    # a flipped byte in indptr (its 11th entry), checksum intact
+    cp ../all.scpack ip.scpack
+    off=$(od -An -t u8 -j 48 -N 8 ip.scpack | tr -d ' ')
+    printf '\x7f' | dd of=ip.scpack bs=1 seek=$((off + 8 * 10 + 6)) conv=notrunc status=none
+    printf 'SCPACK\0\0' > magic.scpack
+    run -0 sc-stream index ../all.scpack
+    for f in cut:"$(stat -c %s cut.scpack) bytes, its header says $(stat -c %s ../all.scpack) (cut short?)" \
+             crc:"header checksum mismatch" ip:"cell offsets out of order" magic:"the file ends inside its header"; do
+        run -1 --separate-stderr sc-stream -b 64 -o out.bin "${f%%:*}.scpack"
+        [[ $stderr == "sc-stream: error: '${f%%:*}.scpack': damaged pack: ${f#*:}" ]]
+        [[ ${#stderr_lines[@]} -eq 1 && -z $output ]]
+        [[ ! -e out.bin ]]
+        # packing it again fails the same way, and leaves nothing
+        run -1 --separate-stderr sc-stream pack -o out.scpack "${f%%:*}.scpack"
+        [[ $stderr == "sc-stream: error: '${f%%:*}.scpack': damaged pack: ${f#*:}" ]]
+        [[ ${#stderr_lines[@]} -eq 1 ]]
+        [[ ! -e out.scpack ]]
+        no_scratch .
+    done
+    # the matrix of a pack was chosen when it was packed
+    run -1 --separate-stderr sc-stream --layer raw -o out.bin ../all.scpack
+    [[ $stderr == "sc-stream: error: '../all.scpack' is a pack: the matrix was chosen when it was packed" ]]
+    [[ ! -e out.bin ]]
+    no_scratch .
+}
+
+@test "sc-stream pack: reading options are refused when packing, one line, exit 1, no file" {
+    for o in --normalize=1000:--normalize --log1p:--log1p "--top-genes 5:--top-genes" "--random-genes 5:--random-genes" \
+             --dense:--dense "-n 100:--samples" "--samples 100:--samples" "--weight-by cell_type:--weight-by" \
+             "--cell-weight nnz:--cell-weight" --dataset-weights:--dataset-weights "--rank 0:--rank/--world-size" \
+             "--world-size 2:--rank/--world-size" "--start-batch 1:--start-batch" "--epoch 1:--epoch" \
+             "--ring-fd 1:--ring-fd" "-O text:text output"; do
+        # shellcheck disable=SC2086
+        run -1 --separate-stderr sc-stream pack --join outer ${o%%:*} -o r.scpack $(files)
+        [[ $stderr == "sc-stream: error: pack: ${o#*:} applies when a pack is read, not when it is written" ]]
+        [[ ${#stderr_lines[@]} -eq 1 ]]
+        [[ ! -e r.scpack ]]
+    done
+    for env in "RANK=0 WORLD_SIZE=2" "RANK=1" "WORLD_SIZE=3"; do
+        run -1 --separate-stderr env $env sc-stream pack --join outer -o r.scpack $(files)
+        [[ $stderr == "sc-stream: error: pack: --rank/--world-size applies when a pack is read, not when it is written" ]]
+        [[ ! -e r.scpack ]]
+    done
+    no_scratch .
+}
+
+@test "sc-stream pack: no -o, -o -, a missing or read-only directory, a full device" {
+    run -1 --separate-stderr sc-stream pack --join outer $(files)
+    [[ $stderr == "sc-stream: error: pack: give the output file with -o FILE" && -z $output ]]
+    run -1 --separate-stderr sc-stream pack --join outer -o - $(files)
+    [[ $stderr == "sc-stream: error: pack: give the output file with -o FILE" && -z $output ]]
+    run -1 --separate-stderr sc-stream pack --join outer -o nodir/x.scpack $(files)
+    [[ $stderr == "sc-stream: error: cannot create 'nodir/x.scpack': No such file or directory" ]]
+    [[ ! -e nodir ]]
+    # root writes anywhere: run as nobody then, in a directory nobody reaches
+    base=$PWD
+    as=()
+    if [[ $(id -u) -eq 0 ]]; then
+        base=$(mktemp -d /tmp/sc-pack-ro.XXXXXX)
+        chmod 755 "$base"
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$PATH")
+    fi
+    mkdir -p "$base/ro"
+    chmod 555 "$base/ro"
+    run -1 --separate-stderr bash -c 'cd "$1" && shift && "$@"' _ "$base" "${as[@]}" \
+        sc-stream pack --no-cache --join outer -o ro/x.scpack $(readlink -f $(files))
+    chmod 755 "$base/ro"
+    [[ -z $(ls -A "$base/ro") ]]
+    [[ $base == "$PWD" ]] || rm -rf "$base"
+    [[ $stderr == "sc-stream: error: cannot create 'ro/x.scpack': Permission denied" ]]
+    run -1 --separate-stderr sc-stream pack --join outer -o /dev/full $(files)
+    [[ ${#stderr_lines[@]} -eq 1 && $stderr == "sc-stream: error: "*"/dev/full"*"No space left on device" ]]
+    no_scratch .
+}
+
+@test "sc-stream pack: -k leaves out a broken dataset, exits 3 and writes the pack" {
+    printf 'not hdf5\n' > broken.h5ad
+    run -3 --separate-stderr sc-stream pack -k --join outer -o k.scpack corpus/ds000.h5ad broken.h5ad corpus/ds001.h5ad
+    [[ $stderr == *"broken.h5ad"* ]]
+    [[ -s k.scpack ]]
+    n=$(check count corpus/ds000.h5ad corpus/ds001.h5ad)
+    run -0 sc-stream index k.scpack
+    [[ ${lines[1]} == "k.scpack"$'\t'"$n"$'\t'* ]]
+    sc-stream -b 64 -o k.bin k.scpack
+    run -0 check values k.bin
+    [[ $output == "{\"cells\": $n, \"unique\": $n, "* ]]
+    run -0 bash -c "sc-stream dump --header k.bin | grep -c '^#dataset'"
+    [[ $output == 2 ]]
+    # a broken pack beside a good one, read with -k
+    cp all.scpack kb.scpack
+    truncate -s -100 kb.scpack
+    run -3 --separate-stderr sc-stream -k -b 64 -o kk.bin kb.scpack k.scpack
+    [[ $stderr == *"'kb.scpack': damaged pack"* ]]
+    run -0 check values kk.bin
+    [[ $output == "{\"cells\": $n, \"unique\": $n, "* ]]
+}
+
+@test "sc-stream pack: batches of a pack mix its datasets like a random draw" {
+    run -0 --separate-stderr sc-stream -v -b 64 -o /dev/null all.scpack
+    line=$(grep 'mixing: ' <<< "$stderr")
+    [[ $line == "sc-stream: mixing: "*" distinct datasets per batch (fully random: "*"%)" ]]
+    pct=$(sed -n 's/.*, \([0-9]*\)%).*/\1/p' <<< "$line")
+    [[ -n $pct ]] && (( pct >= 95 ))
+}
