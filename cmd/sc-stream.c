@@ -151,7 +151,9 @@ static const char usage[] =
     "Stream cells of many datasets as shuffled, weighted, sharded batches.\n"
     "  run    (default) write the batches of this rank's share of an epoch\n"
     "  index  build the index cache and print one line per dataset\n"
-    "  dump   print a binary batch stream (file or stdin) as text\n"
+    "  dump   print a binary batch stream (file or stdin), or a pack's "
+    "header,\n"
+    "         as text\n"
     "  pack   write the shuffled stream once as a pack (sc-pack(5)), which\n"
     "         run then reads in place, faster than any h5ad";
 
@@ -521,7 +523,7 @@ static int pack_refuse(const struct args *a)
                       : o->n_weight_cols               ? "--weight-by"
                       : o->cell_weight                 ? "--cell-weight"
                       : o->dataset_weights             ? "--dataset-weights"
-                      : a->rank_set || a->world_set    ? "--rank/--world-size"
+                      : o->world_size > 1              ? "--rank/--world-size"
                       : o->start_batch                 ? "--start-batch"
                       : o->epoch                       ? "--epoch"
                       : a->ring_fd >= 0                ? "--ring-fd"
@@ -568,6 +570,7 @@ static int pack_header(const struct args *a, const sc_cli *cli,
     memset(ph, 0, sizeof *ph);
     ph->n_cells = sh->n_cells;
     ph->seed = sh->seed;
+    ph->world_size = 1;
     snprintf(buf, sizeof buf, "%" PRIu64, a->so.seed);
     rc = sc_batch_header_info(ph, "pack_seed", buf);
     for (size_t i = 0; i < sh->n_info && rc == 0; i++)
@@ -617,8 +620,7 @@ static int cmd_pack(struct args *a, sc_cli *cli)
     int rc;
 
     memset(&ph, 0, sizeof ph);
-    if ((rc = pack_refuse(a)) < 0 ||
-        (rc = collect_inputs(a, cli, &mf, &in, &n_in)) < 0)
+    if ((rc = collect_inputs(a, cli, &mf, &in, &n_in)) < 0)
         goto out;
     a->so.inputs = in;
     a->so.n_inputs = n_in;
@@ -743,6 +745,33 @@ static int dump_header(FILE *fp, const sc_batch_header *h)
     return 0;
 }
 
+/* dump of a pack: its header (how it was made, its sources, labels and
+ * genes) and its counts; its cells are read with run. */
+static int dump_pack(struct args *a, const char *path)
+{
+    sc_pack *p = NULL;
+    sc_atomic at = {0};
+    FILE *fp = NULL;
+    int rc;
+
+    if ((rc = sc_pack_open(path, &p)) < 0 ||
+        (rc = sc_io_atomic_open(a->output, &at, &fp)) < 0)
+        goto out;
+    const sc_pack_arrays *d = sc_pack_data(p);
+    fprintf(fp,
+            "#sc-pack\t%d\tcells=%" PRIu64 "\tentries=%" PRIu64
+            "\tgenes=%zu\tdatasets=%zu\n",
+            SC_PACK_VERSION, d->n_cells, d->nnz, sc_pack_header(p)->n_genes,
+            sc_pack_header(p)->n_datasets);
+    dump_header(fp, sc_pack_header(p));
+    if (ferror(fp))
+        rc = sc_fail(SC_EIO, "cannot write the pack's header");
+    rc = sc_io_atomic_finish(&at, rc);
+out:
+    sc_pack_close(p);
+    return rc;
+}
+
 static int cmd_dump(struct args *a, sc_cli *cli)
 {
     const char *path = cli->argc ? cli->argv[0] : "-";
@@ -754,8 +783,15 @@ static int cmd_dump(struct args *a, sc_cli *cli)
     FILE *fp = NULL;
     int rc;
 
-    if (cli->argc > 1)
+    if (cli->argc > 1) {
+        if (in != stdin)
+            fclose(in);
         return sc_fail(SC_EINVAL, "dump takes one input");
+    }
+    if (in && in != stdin && sc_pack_probe(path)) {
+        fclose(in);
+        return dump_pack(a, path);
+    }
     if (!in)
         return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
     if ((rc = sc_batch_reader_open(in, path, &r)) < 0 ||
@@ -870,6 +906,10 @@ int main(int argc, char **argv)
     a.so.vocabs = a.vocabs;
     a.so.threads = cli.threads;
     a.so.n_vocabs = a.n_vocabs;
+    if (fn == cmd_pack && pack_refuse(&a) < 0) {
+        free_args(&a);
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
+    }
     rc = fn(&a, &cli);
     free_args(&a);
     return sc_cli_finish(&cli, rc);

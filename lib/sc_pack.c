@@ -333,6 +333,11 @@ int sc_pack_writer_open(const char *path, const sc_batch_header *h,
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto fail;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = sc_fail(SC_EINVAL, "'%s': a pack must be a regular file", path);
+        goto fail;
+    }
     if ((rc = sc_io_atomic_open(path, &w->at, &w->fp)) < 0)
         goto fail;
     errno = 0;

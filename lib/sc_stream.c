@@ -1405,6 +1405,12 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
                 rc = ss_meta_from_pack(d->pack, cols, n_cols, &d->meta);
             if (rc == 0)
                 d->pa = sc_pack_data(d->pack);
+            /* an h5ad may lack a column; a pack lacks what was not packed */
+            for (size_t k = 0; rc == 0 && k < n_cols; k++)
+                if (!ss_meta_col(d->meta, cols[k]))
+                    sc_log_warn("'%s': no column '%s' in this pack (a pack "
+                                "holds the label columns packed with -l)",
+                                in->path, cols[k]);
         } else {
             rc = ss_meta_load(in->path, s->matrix, o->cache_dir, cols, n_cols,
                               &d->meta, &hit);
@@ -1852,6 +1858,9 @@ static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0, int64_t r1)
         o->n_cols = s->ds[di].meta->n_vars;
         for (int64_t i = 0; i <= r1 - r0; i++)
             o->indptr[i] = a->indptr[r0 + i] - e0;
+        if (s->o.pack_pread)
+            return sc_pack_read(s->ds[di].pack, (uint64_t)e0,
+                                (uint64_t)(e0 + n), o->indices, o->vals);
         memcpy(o->indices, a->indices + e0, (size_t)n * sizeof *o->indices);
         memcpy(o->vals, a->values + e0, (size_t)n * sizeof *o->vals);
         return 0;

@@ -54,6 +54,18 @@ else:
     print(len(h["datasets"]), *sorted(h["info"]))
 PY
 }
+# the number of label terms in all.scpack's header frame
+pack_labels() {
+    $PY - "$SC_ROOT/python" <<'PY'
+import io, struct, sys
+sys.path.insert(0, sys.argv[1])
+import sc_stream
+d = open("all.scpack", "rb").read()
+w = struct.unpack_from("<16Q", d)
+h = sc_stream.Reader(io.BytesIO(d[w[4]:w[4] + w[5]]), "all.scpack").header
+print(sum(len(t) for t in h["labels"].values()))
+PY
+}
 # no scratch or temporary file left in directory $1
 no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
 
@@ -76,6 +88,11 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
     [[ $output == outer ]]
     run -0 pack_info all.scpack pack_command
     [[ $output == "sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 -o all.scpack $(files | paste -sd' ')" ]]
+    # sc-stream dump shows the same
+    run -0 sc-stream dump all.scpack
+    [[ ${lines[0]} == $'#sc-pack\t1\tcells=2000\tentries='*$'\tdatasets=4' ]]
+    [[ $output == *$'\n#info\tpack_join\touter\n'* && $output == *$'\n#dataset\t3\t'"$(files | tail -1)"* ]]
+    [[ $(grep -c '^#label' <<< "$output") -eq $(pack_labels) ]]
 }
 
 @test "sc-stream pack: index prints a pack's cells and genes" {
@@ -210,17 +227,18 @@ PY
     sc-stream -l assay_ontology_term_id,cell_type -b 100 -o lb.bin all.scpack
     run -0 check values lb.bin
     [[ $output == *'"cells": 2000, "unique": 2000'* ]]
-    # tissue is in the h5ad files but was not packed: every cell NA, no
-    # error, no warning (as for an h5ad file without the column)
+    # tissue is in the h5ad files but was not packed: every cell NA (as for
+    # an h5ad file without the column), with a warning saying why
     run -0 --separate-stderr sc-stream -l tissue -b 2000 -O text all.scpack
-    [[ -z $stderr ]]
+    [[ $stderr == "sc-stream: warning: 'all.scpack': no column 'tissue' in this pack (a pack holds the label columns packed with -l)" ]]
     [[ ${lines[1]} == $'#batch\tpad\tdataset\trow\ttissue\tn\tvalues' ]]
     [[ $(awk -F'\t' 'NR > 2 { print $5 }' <<< "$output" | sort -u) == NA ]]
     # while the h5ad files have it
     [[ $(sc-stream --join outer -l tissue -b 2000 -O text $(files) | awk -F'\t' 'NR > 2 && $5 != "NA"' | wc -l) -eq 2000 ]]
     # a filter on it selects nothing
     run -1 --separate-stderr sc-stream -f 'tissue == duodenum' -O text all.scpack
-    [[ $stderr == "sc-stream: error: no cell passes the selection" ]]
+    [[ ${stderr_lines[0]} == "sc-stream: warning: 'all.scpack': no column 'tissue' in this pack"* ]]
+    [[ ${stderr_lines[1]} == "sc-stream: error: no cell passes the selection" ]]
 }
 
 @test "sc-stream pack: normalize and log1p, top genes and dense rows on a pack as on the h5ad files" {
@@ -315,31 +333,39 @@ PY
     no_scratch .
 }
 
-@test "sc-stream pack: reading options are refused when packing, one line, exit 1, no file" {
+@test "sc-stream pack: reading options are refused when packing: a usage error, exit 2, no file" {
     for o in --normalize=1000:--normalize --log1p:--log1p "--top-genes 5:--top-genes" "--random-genes 5:--random-genes" \
              --dense:--dense "-n 100:--samples" "--samples 100:--samples" "--weight-by cell_type:--weight-by" \
-             "--cell-weight nnz:--cell-weight" --dataset-weights:--dataset-weights "--rank 0:--rank/--world-size" \
+             "--cell-weight nnz:--cell-weight" --dataset-weights:--dataset-weights "--rank 1 --world-size 2:--rank/--world-size" \
              "--world-size 2:--rank/--world-size" "--start-batch 1:--start-batch" "--epoch 1:--epoch" \
              "--ring-fd 1:--ring-fd" "-O text:text output"; do
         # shellcheck disable=SC2086
-        run -1 --separate-stderr sc-stream pack --join outer ${o%%:*} -o r.scpack $(files)
-        [[ $stderr == "sc-stream: error: pack: ${o#*:} applies when a pack is read, not when it is written" ]]
-        [[ ${#stderr_lines[@]} -eq 1 ]]
+        run -2 --separate-stderr sc-stream pack --join outer ${o%%:*} -o r.scpack $(files)
+        [[ ${stderr_lines[0]} == "sc-stream: pack: ${o#*:} applies when a pack is read, not when it is written" ]]
+        [[ ${stderr_lines[1]} == "Try 'sc-stream --help'." && ${#stderr_lines[@]} -eq 2 ]]
         [[ ! -e r.scpack ]]
     done
-    for env in "RANK=0 WORLD_SIZE=2" "RANK=1" "WORLD_SIZE=3"; do
-        run -1 --separate-stderr env $env sc-stream pack --join outer -o r.scpack $(files)
-        [[ $stderr == "sc-stream: error: pack: --rank/--world-size applies when a pack is read, not when it is written" ]]
+    for env in "RANK=0 WORLD_SIZE=2" "WORLD_SIZE=3" "SLURM_PROCID=1 SLURM_NTASKS=2"; do
+        # shellcheck disable=SC2086
+        run -2 --separate-stderr env $env sc-stream pack --join outer -o r.scpack $(files)
+        [[ ${stderr_lines[0]} == "sc-stream: pack: --rank/--world-size applies when a pack is read, not when it is written" ]]
         [[ ! -e r.scpack ]]
+    done
+    # a one-process job (srun of one task, torchrun of one) packs
+    for env in "RANK=0 WORLD_SIZE=1" "SLURM_PROCID=0 SLURM_NTASKS=1"; do
+        # shellcheck disable=SC2086
+        env $env sc-stream pack --join outer -o r.scpack $(files)
+        [[ -s r.scpack ]]
+        rm r.scpack
     done
     no_scratch .
 }
 
 @test "sc-stream pack: no -o, -o -, a missing or read-only directory, a full device" {
-    run -1 --separate-stderr sc-stream pack --join outer $(files)
-    [[ $stderr == "sc-stream: error: pack: give the output file with -o FILE" && -z $output ]]
-    run -1 --separate-stderr sc-stream pack --join outer -o - $(files)
-    [[ $stderr == "sc-stream: error: pack: give the output file with -o FILE" && -z $output ]]
+    run -2 --separate-stderr sc-stream pack --join outer $(files)
+    [[ ${stderr_lines[0]} == "sc-stream: pack: give the output file with -o FILE" && -z $output ]]
+    run -2 --separate-stderr sc-stream pack --join outer -o - $(files)
+    [[ ${stderr_lines[0]} == "sc-stream: pack: give the output file with -o FILE" && -z $output ]]
     run -1 --separate-stderr sc-stream pack --join outer -o nodir/x.scpack $(files)
     [[ $stderr == "sc-stream: error: cannot create 'nodir/x.scpack': No such file or directory" ]]
     [[ ! -e nodir ]]
@@ -359,8 +385,10 @@ PY
     [[ -z $(ls -A "$base/ro") ]]
     [[ $base == "$PWD" ]] || rm -rf "$base"
     [[ $stderr == "sc-stream: error: cannot create 'ro/x.scpack': Permission denied" ]]
+    # not a file: a device is refused before anything is made beside it
     run -1 --separate-stderr sc-stream pack --join outer -o /dev/full $(files)
-    [[ ${#stderr_lines[@]} -eq 1 && $stderr == "sc-stream: error: "*"/dev/full"*"No space left on device" ]]
+    [[ $stderr == "sc-stream: error: '/dev/full': a pack must be a regular file" ]]
+    [[ -z $(find /dev -maxdepth 1 -name 'full.*tmp*' -print) ]]
     no_scratch .
 }
 
