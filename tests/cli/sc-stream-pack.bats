@@ -148,45 +148,13 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
 }
 
 @test "sc-stream pack: batches of a pack through the shared-memory ring equal those through the pipe, torch tensors" {
-    run -0 $PY - "$SC_ROOT/python" all.scpack <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np, sc_stream
-paths = sys.argv[2:]
-def batches(args, ring):
-    out = []
-    for b in sc_stream.stream(paths, args, ring=ring):
-        out.append({k: np.array(b[k]) for k in ("indptr", "indices", "values", "dataset", "row")})
-        out[-1]["cell_type"] = np.array(b["labels"]["cell_type"])
-    return out
-for extra in (["-b", "32", "-n", "20000", "--ring-size", "1M"], ["-b", "2000", "--ring-size", "1M"], ["-b", "64", "-@", "3"]):
-    args = ["-l", "cell_type", "--seed", "5"] + extra
-    a, b = batches(args, False), batches(args, True)
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b):
-        for k in x:
-            assert np.array_equal(x[k], y[k]), k
-import torch, scipy.sparse as sp
-n = 0
-for b in sc_stream.stream(paths, ["--seed", "5", "-b", "64"]):
-    t = sc_stream.to_torch(b)
-    assert isinstance(t["x"], torch.Tensor)
-    ref = sp.csr_matrix((b["values"], b["indices"], b["indptr"]),
-                        shape=(b["n_cells"], len(b["header"]["genes"]))).toarray()
-    assert np.array_equal(t["x"].to_dense().numpy(), ref)
-    n += b["n_cells"] - b["n_pad"]
-assert n == 2000, n
-ds = sc_stream.ScStreamDataset(paths, ["-b", "64"], kind="dense", rank=0, world_size=1)
-dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
-seen = set()
-for b in dl:
-    real = b["x"].shape[0] - b["n_pad"]
-    assert b["x"].dim() == 2
-    seen.update(zip(b["dataset"][:real].tolist(), b["row"][:real].tolist()))
-assert len(seen) == 2000, len(seen)
-print("ok")
-PY
-    [[ $output == *ok ]]
+    run -0 check ring --args="-l cell_type --seed 5 -b 32 -n 20000 --ring-size 1M" \
+        --args="-l cell_type --seed 5 -b 2000 --ring-size 1M" --args="-l cell_type --seed 5 -b 64 -@ 3" all.scpack
+    [[ $output == ok ]]
+    run -0 check torch --args="--seed 5 -b 64" all.scpack
+    [[ $output == 2000 ]]
+    run -0 check loader --args="-b 64" all.scpack
+    [[ $output == 2000 ]]
 }
 
 @test "sc-stream pack: a filter on a packed label selects what it selects on the h5ad files" {

@@ -414,58 +414,22 @@ with open("many.tsv", "w") as m:
 }
 
 @test "sc-stream: the Python module yields numpy and torch batches, split over DataLoader workers" {
-    run -0 $PY - "$SC_ROOT/python" $(files) <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import sc_stream, torch
-paths = sys.argv[2:]
-args = ["--join", "outer", "-l", "cell_type", "-b", "64", "--seed", "2"]
-n = sum(b["n_cells"] - b["n_pad"] for b in sc_stream.stream(paths, args))
-assert n == 2000, n
-ds = sc_stream.ScStreamDataset(paths, args, kind="dense", rank=0, world_size=1)
-dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
-seen = set()
-for b in dl:
-    real = b["x"].shape[0] - b["n_pad"]
-    assert b["x"].dim() == 2
-    seen.update(zip(b["dataset"][:real].tolist(), b["row"][:real].tolist()))
-assert len(seen) == 2000, len(seen)
-print("ok")
-PY
-    [[ $output == *ok ]]
+    args="--join outer -l cell_type -b 64 --seed 2"
+    run -0 check torch --args="$args" $(files)
+    [[ $output == 2000 ]]
+    run -0 check loader --args="$args" $(files)
+    [[ $output == 2000 ]]
 }
 
 @test "sc-stream: batches through the shared-memory ring equal those through the pipe" {
-    run -0 $PY - "$SC_ROOT/python" $(files) <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np, sc_stream
-paths = sys.argv[2:]
-def batches(args, ring):
-    out = []
-    for b in sc_stream.stream(paths, args, ring=ring):
-        # copies: ring batches are valid until the next one is asked for
-        out.append({k: np.array(b[k]) for k in ("indptr", "indices", "values", "dataset", "row")})
-    return out
-# small batches in a 1 MiB ring: it wraps around many times; then batches
-# larger than half the ring, which go through the pipe
-for extra in (["-b", "32", "-n", "20000", "--ring-size", "1M"], ["-b", "2000", "--ring-size", "1M"]):
-    args = ["--join", "outer", "--seed", "5"] + extra
-    a, b = batches(args, False), batches(args, True)
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b):
-        for k in x:
-            assert np.array_equal(x[k], y[k]), k
-# torch tensors made from ring views hold the batch's values
-import torch, scipy.sparse as sp
-for b in sc_stream.stream(paths, ["--join", "outer", "--seed", "5", "-b", "64"]):
-    t = sc_stream.to_torch(b)
-    ref = sp.csr_matrix((b["values"], b["indices"], b["indptr"]),
-                        shape=(b["n_cells"], len(b["header"]["genes"]))).toarray()
-    assert np.array_equal(t["x"].to_dense().numpy(), ref)
-print("ok")
-PY
-    [[ $output == *ok ]]
+    # small batches in a 1 MiB ring: it wraps around many times; then batches
+    # larger than half the ring, which go through the pipe
+    run -0 check ring --args="--join outer --seed 5 -b 32 -n 20000 --ring-size 1M" \
+        --args="--join outer --seed 5 -b 2000 --ring-size 1M" $(files)
+    [[ $output == ok ]]
+    # torch tensors made from ring views hold the batch's values
+    run -0 check torch --args="--join outer --seed 5 -b 64" $(files)
+    [[ $output == 2000 ]]
     # the ring needs a pipe, not a file
     run -1 --separate-stderr sc-stream --ring-fd 0 --join outer -o ring.bin $(files)
     [[ $stderr == *"pipe"* ]]

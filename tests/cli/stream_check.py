@@ -11,10 +11,20 @@
   stream_check.py freq STREAM --by dataset|LABEL --expect W1,W2,...
       chi-square test of the draw frequencies against weights (in the order
       of the datasets, or of the label's vocabulary); prints the p-value.
+  stream_check.py ring --args=ARGS [--args=ARGS ...] PATH...
+      for each set of sc-stream ARGS, the batches through the Python module's
+      shared-memory ring equal those through the pipe; prints "ok".
+  stream_check.py torch --args=ARGS PATH...
+      every batch as torch tensors holds the batch's values; prints the
+      cells (padding left out).
+  stream_check.py loader --args=ARGS PATH...
+      ScStreamDataset in a DataLoader with 2 workers (dense rows); prints the
+      distinct (dataset, row) pairs seen.
 """
 import argparse
 import json
 import os
+import shlex
 import sys
 
 import anndata
@@ -158,6 +168,52 @@ def cmd_freq(a):
     print("%.6g" % p)
 
 
+def arrays(paths, args, ring):
+    """The batches of sc-stream ARGS PATHS as copies (ring batches are valid
+    until the next one is asked for)."""
+    out = []
+    for b in sc_stream.stream(paths, args, ring=ring):
+        d = {k: np.array(b[k]) for k in ("indptr", "indices", "values", "dataset", "row")}
+        d.update({"label " + k: np.array(v) for k, v in b["labels"].items()})
+        out.append(d)
+    return out
+
+
+def cmd_ring(a):
+    for extra in a.args:
+        args = shlex.split(extra)
+        x, y = arrays(a.paths, args, False), arrays(a.paths, args, True)
+        assert len(x) == len(y) > 0, (len(x), len(y))
+        for p, q in zip(x, y):
+            for k in p:
+                assert np.array_equal(p[k], q[k]), k
+    print("ok")
+
+
+def cmd_torch(a):
+    import torch
+    n = 0
+    for b in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+        t = sc_stream.to_torch(b)
+        assert isinstance(t["x"], torch.Tensor)
+        ref = sp.csr_matrix((b["values"], b["indices"], b["indptr"]),
+                            shape=(b["n_cells"], len(b["header"]["genes"]))).toarray()
+        assert np.array_equal(t["x"].to_dense().numpy(), ref)
+        n += b["n_cells"] - b["n_pad"]
+    print(n)
+
+
+def cmd_loader(a):
+    import torch
+    ds = sc_stream.ScStreamDataset(a.paths, shlex.split(a.args[0]), kind="dense", rank=0, world_size=1)
+    seen = set()
+    for b in torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2):
+        real = b["x"].shape[0] - b["n_pad"]
+        assert b["x"].dim() == 2
+        seen.update(zip(b["dataset"][:real].tolist(), b["row"][:real].tolist()))
+    print(len(seen))
+
+
 ap = argparse.ArgumentParser()
 sub = ap.add_subparsers(dest="cmd", required=True)
 v = sub.add_parser("values")
@@ -173,5 +229,10 @@ f = sub.add_parser("freq")
 f.add_argument("--by", required=True)
 f.add_argument("--expect", required=True)
 f.add_argument("stream")
+for name in ("ring", "torch", "loader"):
+    r = sub.add_parser(name)
+    r.add_argument("--args", action="append", required=True, help="sc-stream arguments, shell-quoted")
+    r.add_argument("paths", nargs="+")
 args = ap.parse_args()
-{"values": cmd_values, "count": cmd_count, "freq": cmd_freq}[args.cmd](args)
+{"values": cmd_values, "count": cmd_count, "freq": cmd_freq, "ring": cmd_ring,
+ "torch": cmd_torch, "loader": cmd_loader}[args.cmd](args)
