@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "sc_io.h"
 #include "sc_log.h"
 #include "sc_version.h"
 
@@ -388,6 +390,32 @@ static int print_info(sc_cli *cli, const char *usage_text, const sc_opt *opts,
     return rc;
 }
 
+/* ---- signals ---- */
+
+/* SIGTERM, SIGINT, SIGHUP: remove the temporary files (sc_io_tmp_cleanup)
+ * and exit with 128 + the signal number, as a shell reports it. */
+static void on_signal(int sig)
+{
+    sc_io_tmp_cleanup();
+    _exit(128 + sig);
+}
+
+void sc_cli_catch_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    struct sigaction sa, old;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        /* A signal ignored at start (nohup, a background job) stays so. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 static int log_level(int verbosity)
 {
     return verbosity < 0    ? SC_LOG_ERROR
@@ -447,6 +475,7 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
     }
     cli->argc = argc - optind;
     cli->argv = argv + optind;
+    sc_cli_catch_signals();
     rc = SC_CLI_RUN;
 out:
     free(shortopts);

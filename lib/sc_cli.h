@@ -130,6 +130,7 @@ typedef struct sc_cli {
  * Returns SC_CLI_RUN to go on: the tool ends with sc_cli_finish(). Any
  * other value is the exit status for main(), with the reason printed
  * ("PROG: <reason>" and "Try 'PROG --help'." on stderr) and *CLI released.
+ * Before returning SC_CLI_RUN it calls sc_cli_catch_signals().
  * PROG, USAGE and OPTS must outlive CLI. Main thread only (getopt is not
  * reentrant).
  */
@@ -137,6 +138,13 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage,
                  const sc_opt *opts, int argc, char **argv,
                  int (*on_option)(int key, const char *arg, void *ud),
                  void *ud);
+
+/* Catch SIGTERM, SIGINT and SIGHUP (unless ignored when the program
+ * started, as under nohup): the handler removes every temporary file of
+ * the run (sc_io_tmp_cleanup) and exits with status 128 + the signal
+ * number. A tool that cancels gracefully installs its own handler after
+ * this. */
+void sc_cli_catch_signals(void);
 
 /*
  * End the run: print the error in sc_errmsg() if RC is negative, flush and

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sc_adata.h"
@@ -1219,8 +1220,7 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
               .ep_len = 1};
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
     hid_t file = H5I_INVALID_HID;
-    char *tmp = NULL;
-    size_t len;
+    sc_tmp t;
     int rc;
 
     if (!ad || !path || !path[0])
@@ -1243,25 +1243,11 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
         return rc;
 
     sc_h5_init();
-    len = strlen(path) + 32;
-    if (!(tmp = malloc(len)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    if ((rc = sc_io_tmpname(path, tmp, len)) < 0) {
-        free(tmp);
+    /* The name only: H5F_ACC_EXCL creates the file (refusing any file or
+     * link already there), then sc_io_tmp_check makes sure the name in the
+     * directory checked at first is the file HDF5 has open. */
+    if ((rc = sc_io_tmp_open(path, NULL, SC_TMP_NAME, &t)) < 0)
         return rc;
-    }
-    /* Create the file ourselves first: HDF5's message for a missing
-     * directory or a read-only one is unreadable. */
-    {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd < 0) {
-            rc =
-                sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
-            free(tmp);
-            return rc;
-        }
-        close(fd);
-    }
     /* STRONG: on failure H5Fclose also closes whatever is still open, so
      * the temporary file is really closed before it is unlinked. */
     if ((w.str_t = sc_h5_str_type()) < 0 ||
@@ -1273,23 +1259,57 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
         rc = h5err(&w, "cannot set up HDF5");
         goto out;
     }
-    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
-        rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot create '%s'", path,
-                        tmp);
+    {
+        struct stat st;
+        /* Anything at the name is refused before HDF5 looks (it would open
+         * what a link points to, to see whether it is open already). */
+        if (fstatat(t.dirfd, t.tmpname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            rc = sc_fail(SC_EIO,
+                         "cannot write '%s': '%s' exists (a file or link "
+                         "planted there?)",
+                         path, t.tmp);
+            goto out;
+        }
+    }
+    if ((file = H5Fcreate(t.tmp, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
+        /* HDF5's own message for a missing or read-only directory is
+         * unreadable: say what the system says. */
+        int fd = openat(t.dirfd, t.tmpname,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+        if (fd >= 0) {
+            close(fd);
+            unlinkat(t.dirfd, t.tmpname, 0);
+            rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot create '%s'",
+                            path, t.tmp);
+        } else {
+            rc = sc_fail(SC_EIO, "cannot write '%s': %s", path,
+                         strerror(errno));
+        }
         goto out;
+    }
+    {
+        void *handle = NULL;
+        if (H5Fget_vfd_handle(file, fapl, &handle) < 0 || !handle ||
+            (rc = sc_io_tmp_check(&t, *(int *)handle)) < 0) {
+            if (rc == 0)
+                rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot check '%s'",
+                                path, t.tmp);
+            goto out;
+        }
     }
     rc = write_root(&w, file, ad);
     if (H5Fclose(file) < 0 && rc == 0)
         rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot close '%s'", path,
-                        tmp);
+                        t.tmp);
     file = H5I_INVALID_HID;
     if (rc == 0)
-        rc = sc_io_commit_rename(tmp, path);
+        rc = sc_io_tmp_commit(&t);
 out:
     if (file >= 0)
         H5Fclose(file);
     if (rc < 0)
-        sc_io_discard(tmp);
+        sc_io_tmp_discard(&t);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (fcpl >= 0)
@@ -1299,6 +1319,5 @@ out:
     if (w.bool_t >= 0)
         H5Tclose(w.bool_t);
     free(w.conv);
-    free(tmp);
     return rc;
 }

@@ -2,17 +2,240 @@
 /* SPDX-License-Identifier: MIT */
 #include "sc_io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "sc_log.h"
+
 #define READ_CHUNK (64 * 1024)
 
-/* ---- atomic output ---- */
+/* ---- temporary files ---- */
+
+/* The registry of temporary files for sc_io_tmp_cleanup: fixed slots, so
+ * that a signal handler can read it without locks or allocation. A slot is
+ * FREE, being FILLED by its owner, or LIVE. More temporary files than slots
+ * at once are not registered (the next run removes them instead). */
+enum { SLOT_FREE, SLOT_FILLED, SLOT_LIVE, N_SLOTS = 256 };
+static struct {
+    atomic_int state;
+    int dirfd;
+    char name[NAME_MAX + 1];
+} registry[N_SLOTS];
+
+static int slot_take(int dirfd, const char *name)
+{
+    if (strlen(name) > NAME_MAX)
+        return 0;
+    for (int i = 0; i < N_SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (atomic_compare_exchange_strong(&registry[i].state, &expect,
+                                           SLOT_FILLED)) {
+            registry[i].dirfd = dirfd;
+            strcpy(registry[i].name, name);
+            atomic_store(&registry[i].state, SLOT_LIVE);
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void slot_release(int slot)
+{
+    if (slot > 0)
+        atomic_store(&registry[slot - 1].state, SLOT_FREE);
+}
+
+void sc_io_tmp_cleanup(void)
+{
+    for (int i = 0; i < N_SLOTS; i++)
+        if (atomic_load(&registry[i].state) == SLOT_LIVE)
+            unlinkat(registry[i].dirfd, registry[i].name, 0);
+}
+
+/* The pid of a temporary file NAME of target TARGET ("TARGET.tmp.PID" or
+ * "TARGET.TAG.tmp.PID"), or 0 when it is not one. */
+static long tmp_pid(const char *name, const char *target)
+{
+    size_t n = strlen(target);
+    const char *dot, *p;
+    char *end;
+    long pid;
+
+    if (strncmp(name, target, n) || name[n] != '.')
+        return 0;
+    if (!(dot = strrchr(name + n, '.')) || dot - (name + n) < 4 ||
+        strncmp(dot - 4, ".tmp", 4))
+        return 0;
+    p = dot + 1;
+    if (*p < '1' || *p > '9')
+        return 0;
+    errno = 0;
+    pid = strtol(p, &end, 10);
+    return *end || errno || pid <= 0 ? 0 : pid;
+}
+
+/* Remove the temporary files of TARGET in DIRFD left by processes that are
+ * gone: the pid runs no more here, and nobody holds a lock on the file (a
+ * writer on another host sharing the directory does). Best effort. */
+static void remove_stale(int dirfd, const char *target)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct dirent *e;
+    DIR *d;
+
+    if (fd < 0)
+        return;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
+    while ((e = readdir(d))) {
+        long pid = tmp_pid(e->d_name, target);
+        struct stat st;
+        int f;
+
+        if (!pid || pid == (long)getpid() ||
+            !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+            continue;
+        f = openat(dirfd, e->d_name,
+                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (f < 0)
+            continue;
+        if (fstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+            flock(f, LOCK_EX | LOCK_NB) == 0) {
+            sc_log_debug("removing stale temporary file '%s'", e->d_name);
+            unlinkat(dirfd, e->d_name, 0);
+        }
+        close(f);
+    }
+    closedir(d);
+}
+
+static void tmp_release(sc_tmp *t)
+{
+    slot_release(t->slot);
+    if (t->path && t->dirfd >= 0) /* a zeroed sc_tmp holds no descriptor */
+        close(t->dirfd);
+    free(t->path);
+    free(t->name);
+    free(t->tmp);
+    memset(t, 0, sizeof *t);
+    t->dirfd = -1;
+}
+
+int sc_io_tmp_open(const char *path, const char *tag, int flags, sc_tmp *t)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0, size;
+    char *dir = NULL;
+    int fd = -1, rc = 0, err;
+
+    memset(t, 0, sizeof *t);
+    t->dirfd = -1;
+    size = strlen(path) + (tag ? strlen(tag) + 1 : 0) + 32;
+    if (!path[dirlen])
+        return sc_fail(SC_EINVAL, "cannot create '%s': not a file name",
+                       path);
+    if (!(t->path = strdup(path)) || !(t->name = strdup(path + dirlen)) ||
+        !(t->tmp = malloc(size)) ||
+        !(dir = dirlen ? strndup(path, dirlen) : strdup("."))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(t->tmp, size, "%s%s%s.tmp.%ld", path, tag ? "." : "",
+             tag ? tag : "", (long)getpid());
+    t->tmpname = t->tmp + dirlen;
+    if ((t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        rc = sc_fail(SC_EIO, "cannot create '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    remove_stale(t->dirfd, t->name);
+    if (flags == SC_TMP_NAME) {
+        free(dir);
+        return 0;
+    }
+    /* O_EXCL: never write into a file someone else is writing; with
+     * O_CREAT it also refuses a symbolic link, dangling or not. */
+    fd = openat(t->dirfd, t->tmpname,
+                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                flags == SC_TMP_UNLINKED ? 0600 : 0666);
+    if (fd < 0) {
+        err = errno;
+        rc = err == EEXIST
+                 ? sc_fail(SC_EIO,
+                           "cannot create '%s': '%s' exists (a file or link "
+                           "planted there?)",
+                           path, t->tmp)
+                 : sc_fail(SC_EIO, "cannot create '%s': %s", path,
+                           strerror(err));
+        goto fail;
+    }
+    if (flags == SC_TMP_UNLINKED) {
+        unlinkat(t->dirfd, t->tmpname, 0);
+        tmp_release(t);
+    } else {
+        /* In use: the next run's remove_stale leaves it alone. */
+        (void)flock(fd, LOCK_EX | LOCK_NB);
+        t->created = 1;
+        t->slot = slot_take(t->dirfd, t->tmpname);
+    }
+    free(dir);
+    return fd;
+fail:
+    free(dir);
+    tmp_release(t);
+    return rc;
+}
+
+int sc_io_tmp_check(sc_tmp *t, int fd)
+{
+    struct stat a, b;
+
+    if (fstat(fd, &a) != 0 ||
+        fstatat(t->dirfd, t->tmpname, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(b.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return sc_fail(SC_EIO, "cannot create '%s': '%s' is not the file "
+                               "created (replaced or a link?)",
+                       t->path, t->tmp);
+    t->created = 1;
+    t->slot = slot_take(t->dirfd, t->tmpname);
+    return 0;
+}
+
+int sc_io_tmp_commit(sc_tmp *t)
+{
+    int rc = 0, err;
+
+    if (!t->path || t->dirfd < 0)
+        return sc_fail(SC_EINVAL, "no temporary file to commit");
+    if (renameat(t->dirfd, t->tmpname, t->dirfd, t->name) != 0) {
+        err = errno;
+        unlinkat(t->dirfd, t->tmpname, 0);
+        rc = sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", t->tmp,
+                     t->path, strerror(err));
+    }
+    tmp_release(t);
+    return rc;
+}
+
+void sc_io_tmp_discard(sc_tmp *t)
+{
+    if (!t->path)
+        return;
+    if (t->created)
+        unlinkat(t->dirfd, t->tmpname, 0);
+    tmp_release(t);
+}
 
 int sc_io_tmpname(const char *path, char *buf, size_t size)
 {
@@ -23,52 +246,42 @@ int sc_io_tmpname(const char *path, char *buf, size_t size)
     return 0;
 }
 
-int sc_io_commit_rename(const char *tmp, const char *path)
-{
-    int err;
-
-    if (rename(tmp, path) == 0)
-        return 0;
-    err = errno;
-    unlink(tmp);
-    return sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-                   strerror(err));
-}
-
 int sc_io_scratch(const char *path, const char *tag)
 {
-    char tmp[4096];
-    int fd, n = snprintf(tmp, sizeof tmp, "%s.%s.tmp.%ld", path, tag,
-                         (long)getpid());
+    sc_tmp t;
 
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return sc_fail(SC_EINVAL, "file name too long: '%s'", path);
-    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return sc_io_tmp_open(path, tag, SC_TMP_UNLINKED, &t);
+}
+
+int sc_io_open_regular(const char *path, int flags, int mode)
+{
+    struct stat st;
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+
     if (fd < 0)
-        return sc_fail(SC_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    unlink(tmp);
+        return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sc_fail(SC_EIO, "cannot open '%s': not a regular file", path);
+    }
     return fd;
 }
 
-void sc_io_discard(const char *tmp)
-{
-    if (tmp)
-        unlink(tmp);
-}
+/* ---- atomic output ---- */
 
 static void atomic_release(sc_atomic *a)
 {
     free(a->path);
-    free(a->tmp);
     memset(a, 0, sizeof *a);
+    a->t.dirfd = -1;
 }
 
 int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp)
 {
-    size_t size = strlen(path) + 32;
     int fd, rc, err;
 
     memset(a, 0, sizeof *a);
+    a->t.dirfd = -1;
     *fp = NULL;
     if (!strcmp(path, "-")) {
         *fp = a->fp = stdout;
@@ -80,12 +293,12 @@ int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp)
     }
     /* An existing target that is not a regular file (/dev/null, /dev/full,
      * a FIFO) is written directly: renaming a temporary file over a device
-     * node would replace it. a->tmp stays NULL to say so. */
+     * node would replace it. a->t stays empty to say so. */
     {
         struct stat st;
         if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
             !S_ISDIR(st.st_mode)) {
-            if (!(a->fp = fopen(path, "w"))) {
+            if (!(a->fp = fopen(path, "we"))) {
                 rc = sc_fail(SC_EIO, "cannot open '%s': %s", path,
                              strerror(errno));
                 goto fail;
@@ -94,22 +307,12 @@ int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp)
             return 0;
         }
     }
-    if (!(a->tmp = malloc(size))) {
-        rc = sc_fail(SC_ENOMEM, "out of memory");
+    if ((fd = rc = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &a->t)) < 0)
         goto fail;
-    }
-    if ((rc = sc_io_tmpname(path, a->tmp, size)) < 0)
-        goto fail;
-    /* O_EXCL: never write into a file someone else is writing. */
-    fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        rc = sc_fail(SC_EIO, "cannot create '%s': %s", path, strerror(errno));
-        goto fail;
-    }
     if (!(a->fp = fdopen(fd, "w"))) {
         err = errno;
         close(fd);
-        unlink(a->tmp);
+        sc_io_tmp_discard(&a->t);
         rc = sc_fail(SC_EIO, "cannot create '%s': %s", path, strerror(err));
         goto fail;
     }
@@ -135,20 +338,20 @@ int sc_io_atomic_commit(sc_atomic *a)
                              strerror(err))
                    : 0;
     }
-    if (!err && a->tmp && fsync(fileno(a->fp)) != 0)
+    if (!err && a->t.tmp && fsync(fileno(a->fp)) != 0)
         err = errno;
     if (fclose(a->fp) != 0 && !err)
         err = errno;
     a->fp = NULL;
-    if (!a->tmp) { /* written directly (not a regular file) */
+    if (!a->t.tmp) { /* written directly (not a regular file) */
         rc = err ? sc_fail(SC_EIO, "cannot write '%s': %s", a->path,
                            strerror(err))
                  : 0;
     } else if (err) {
-        unlink(a->tmp);
+        sc_io_tmp_discard(&a->t);
         rc = sc_fail(SC_EIO, "cannot write '%s': %s", a->path, strerror(err));
     } else {
-        rc = sc_io_commit_rename(a->tmp, a->path);
+        rc = sc_io_tmp_commit(&a->t);
     }
     atomic_release(a);
     return rc;
@@ -156,11 +359,10 @@ int sc_io_atomic_commit(sc_atomic *a)
 
 void sc_io_atomic_abort(sc_atomic *a)
 {
-    if (a->fp && a->path) {
+    if (a->fp && a->path)
         fclose(a->fp);
-        if (a->tmp)
-            unlink(a->tmp);
-    }
+    if (a->path)
+        sc_io_tmp_discard(&a->t);
     atomic_release(a);
 }
 

@@ -9,25 +9,95 @@
 #include "sc_err.h"
 
 /*
- * Atomic output: the data goes to "PATH.tmp.<pid>" beside PATH, and only a
- * successful commit renames it to PATH, so that no run leaves a truncated
- * file under the real name. PATH "-" means stdout, written directly.
+ * Temporary files. Every file a tool creates goes through sc_tmp: the
+ * directory of PATH is opened once (O_DIRECTORY) and every later step is
+ * relative to that descriptor (openat, renameat, unlinkat), so a directory
+ * swapped under the run is never followed. The temporary name,
+ * "NAME[.TAG].tmp.<pid>" beside PATH = DIR/NAME, is created with
+ * O_EXCL|O_NOFOLLOW: a file or a symbolic link planted there is refused
+ * ("cannot create 'out.tmp.42': File exists"), never followed.
+ *
+ * While it exists the temporary file is registered, so that
+ * sc_io_tmp_cleanup() (called by sc_cli's handler of SIGTERM, SIGINT and
+ * SIGHUP) removes it; and creating one first removes the stale temporary
+ * files of the same target left by dead processes (same NAME, a pid that
+ * no longer runs on this host, not locked by anyone: every temporary file
+ * is flock()ed by its writer; HDF5 locks the files it writes itself).
+ *
+ * sc_tmp is a caller-owned struct whose fields are private, zeroed by
+ * sc_io_tmp_open; one thread at a time per sc_tmp (different ones may be
+ * used by different threads).
+ */
+typedef struct sc_tmp {
+    int dirfd;     /* the directory, -1 when none */
+    int slot;      /* registry slot + 1, 0 when not registered */
+    int created;   /* 1 once the temporary file is known to be ours */
+    char *path;    /* the target as given, for messages */
+    char *name;    /* the target's name in dirfd */
+    char *tmp;     /* the temporary file's path, for messages and HDF5 */
+    char *tmpname; /* its name in dirfd */
+} sc_tmp;
+
+/* Flags for sc_io_tmp_open. */
+enum {
+    SC_TMP_CREATE = 0,  /* create the temporary file; return its descriptor */
+    SC_TMP_NAME = 1,    /* only reserve the name: the caller creates the
+                         * file exclusively itself (H5F_ACC_EXCL), then
+                         * calls sc_io_tmp_check */
+    SC_TMP_UNLINKED = 2 /* create, then unlink at once (scratch space) */
+};
+
+/* Open the directory of PATH, remove stale temporaries of PATH, and make
+ * the temporary file "PATH[.TAG].tmp.<pid>" (TAG may be NULL) as FLAGS
+ * says, mode 0666 less the umask (0600 for SC_TMP_UNLINKED), opened for
+ * reading and writing. Returns the descriptor (SC_TMP_CREATE,
+ * SC_TMP_UNLINKED), or 0 for SC_TMP_NAME; or SC_EIO / SC_EINVAL / SC_ENOMEM
+ * with the message naming the file, and T holds nothing. After
+ * SC_TMP_UNLINKED, T holds nothing either: only the descriptor remains. */
+SC_MUST_CHECK int sc_io_tmp_open(const char *path, const char *tag, int flags,
+                                 sc_tmp *t);
+
+/* After SC_TMP_NAME: check that the temporary name is the regular file that
+ * descriptor FD (the caller's writer's) has open, not a link. 0, or SC_EIO
+ * ("cannot create 'x.tmp.42': not the file created"). */
+SC_MUST_CHECK int sc_io_tmp_check(sc_tmp *t, int fd);
+
+/* Rename the temporary file (closed or flushed by the caller) to the
+ * target, in the directory opened at first. 0, or SC_EIO after removing
+ * it. T is released either way. */
+SC_MUST_CHECK int sc_io_tmp_commit(sc_tmp *t);
+
+/* Remove the temporary file (unless it was never created, or not known to
+ * be ours: after SC_TMP_NAME without a successful check) and release T. Safe on a released or zeroed
+ * sc_tmp, and twice. */
+void sc_io_tmp_discard(sc_tmp *t);
+
+/* Remove every registered temporary file. Async-signal-safe: for signal
+ * handlers (sc_cli installs one). */
+void sc_io_tmp_cleanup(void);
+
+/*
+ * Atomic output: the data goes to "PATH.tmp.<pid>" beside PATH (an sc_tmp),
+ * and only a successful commit renames it to PATH, so that no run leaves a
+ * truncated file under the real name. PATH "-" means stdout, written
+ * directly.
  *
  * sc_atomic is a caller-owned struct whose fields are private; it needs no
  * initialisation before sc_io_atomic_open. One thread at a time.
  */
 typedef struct sc_atomic {
     char *path; /* target, or NULL for stdout */
-    char *tmp;  /* temporary name */
+    sc_tmp t;   /* the temporary file; t.tmp NULL when written directly */
     FILE *fp;
 } sc_atomic;
 
 /* Create the temporary file for PATH (mode 0666 less the umask; it must not
  * exist yet) and set *FP to a stream writing to it, or to stdout for "-".
- * Returns 0, or SC_EIO / SC_EINVAL / SC_ENOMEM with the message ("cannot
- * create 'out.tsv.tmp.42': Permission denied"); then *FP is NULL and A
- * holds nothing. Every successful open ends with exactly one commit or
- * abort, which closes *FP. */
+ * An existing PATH that is not a regular file or a directory (/dev/null, a
+ * FIFO) is written directly. Returns 0, or SC_EIO / SC_EINVAL / SC_ENOMEM
+ * with the message ("cannot create 'out.tsv.tmp.42': Permission denied");
+ * then *FP is NULL and A holds nothing. Every successful open ends with
+ * exactly one commit or abort, which closes *FP. */
 SC_MUST_CHECK int sc_io_atomic_open(const char *path, sc_atomic *a, FILE **fp);
 
 /* Flush, fsync and close the temporary file and rename it to the target
@@ -45,25 +115,24 @@ void sc_io_atomic_abort(sc_atomic *a);
  * the commit's status, otherwise abort and return RC unchanged. */
 SC_MUST_CHECK int sc_io_atomic_finish(sc_atomic *a, int rc);
 
-/*
- * For writers that create the file themselves (H5Fcreate): put the
- * temporary name for PATH ("PATH.tmp.<pid>") in BUF of SIZE bytes; 0, or
- * SC_EINVAL when it does not fit. Then sc_io_commit_rename(TMP, PATH)
- * renames the finished file (0, or SC_EIO after removing TMP), and
- * sc_io_discard(TMP) removes it after a failure (a missing file is fine).
- * Thread-safe.
- */
+/* The temporary name for PATH ("PATH.tmp.<pid>") in BUF of SIZE bytes; 0,
+ * or SC_EINVAL when it does not fit. Thread-safe. */
 SC_MUST_CHECK int sc_io_tmpname(const char *path, char *buf, size_t size);
-SC_MUST_CHECK int sc_io_commit_rename(const char *tmp, const char *path);
-void sc_io_discard(const char *tmp);
 
 /* A scratch file for large temporary data: created beside PATH (on its
- * file system, not in a small /tmp) as "PATH.TAG.tmp.<pid>", opened for
- * reading and writing and unlinked at once, so that nothing is left
- * behind whatever happens. Returns the descriptor, or SC_EIO with the
- * message ("cannot create 'out.spill.tmp.42': No space left on device").
- * Thread-safe. */
+ * file system, not in a small /tmp) as "PATH.TAG.tmp.<pid>" (sc_tmp,
+ * SC_TMP_UNLINKED), opened for reading and writing and unlinked at once, so
+ * that nothing is left behind whatever happens. Returns the descriptor, or
+ * SC_EIO with the message ("cannot create 'out.spill.tmp.42': No space left
+ * on device"). Thread-safe. */
 SC_MUST_CHECK int sc_io_scratch(const char *path, const char *tag);
+
+/* Open an existing or new file that is not a temporary one (a resumable
+ * download's part, a lock file): like open(PATH, FLAGS | O_NOFOLLOW |
+ * O_CLOEXEC, MODE), and refused unless it is a regular file. Returns the
+ * descriptor, or SC_EIO ("cannot open 'x.part': Too many levels of
+ * symbolic links", "...: not a regular file"). Thread-safe. */
+SC_MUST_CHECK int sc_io_open_regular(const char *path, int flags, int mode);
 
 /* Create directory DIR and any missing parents (mode 0777 less the umask),
  * like "mkdir -p". An existing directory is fine. Returns 0, SC_EINVAL for

@@ -12,6 +12,7 @@
 
 #include "sc_h5.h"
 #include "sc_io.h"
+#include "sc_log.h"
 #include "sc_pack.h"
 #include "sc_stream_int.h"
 
@@ -623,7 +624,7 @@ static void cache_write(const char *file, const char *path, const char *matrix,
 {
     wbuf b = {0};
     int64_t stamp[3];
-    char tmp[4200];
+    sc_atomic at;
     FILE *fp;
 
     wput(&b, CACHE_MAGIC, 8);
@@ -650,17 +651,10 @@ static void cache_write(const char *file, const char *path, const char *matrix,
     }
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
     wput(&b, &crc, 4);
-    if (b.bad || sc_io_tmpname(file, tmp, sizeof tmp) < 0)
+    if (b.bad || sc_io_atomic_open(file, &at, &fp) < 0)
         goto out;
-    if (!(fp = fopen(tmp, "wb")))
-        goto out;
-    if (fwrite(b.p, 1, b.n, fp) != b.n) {
-        fclose(fp);
-        sc_io_discard(tmp);
-        goto out;
-    }
-    if (fclose(fp) != 0 || sc_io_commit_rename(tmp, file) < 0)
-        sc_io_discard(tmp);
+    if (sc_io_atomic_finish(&at, fwrite(b.p, 1, b.n, fp) == b.n ? 0 : -1) < 0)
+        sc_log_debug("cannot write the cache entry '%s'", file);
 out:
     free(b.p);
 }

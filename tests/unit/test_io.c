@@ -2,7 +2,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -113,7 +115,7 @@ static void test_atomic_errors(void)
     snprintf(msg, sizeof msg, "cannot create '%s': No such file or directory",
              path);
     CHECK_STREQ(sc_errmsg(), msg);
-    CHECK(a.fp == NULL && a.tmp == NULL);
+    CHECK(a.fp == NULL && a.t.tmp == NULL);
     sc_io_atomic_abort(&a); /* fine on a failed open */
 
     /* A leftover temporary file is not overwritten. */
@@ -121,7 +123,8 @@ static void test_atomic_errors(void)
     CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
     write_file(tmp, "x", 1);
     CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), SC_EIO);
-    CHECK(strstr(sc_errmsg(), ": File exists"));
+    CHECK(strstr(sc_errmsg(), "' exists (a file or link planted there?)"));
+    CHECK(exists(tmp)); /* ours (this pid): left alone */
     unlink(tmp);
 
     /* The rename fails when the target is a non-empty directory: the
@@ -166,7 +169,7 @@ static void test_atomic_device(void)
     struct stat st;
 
     CHECK(sc_io_atomic_open("/dev/null", &a, &fp) == 0);
-    CHECK(fp != NULL && a.tmp == NULL);
+    CHECK(fp != NULL && a.t.tmp == NULL);
     if (fp)
         fputs("discarded\n", fp);
     CHECK(sc_io_atomic_commit(&a) == 0);
@@ -180,9 +183,9 @@ static void test_atomic_device(void)
     CHECK(stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode));
 }
 
-static void test_tmpname_rename(void)
+static void test_tmpname(void)
 {
-    char path[128], tmp[160], small[8], buf[64], want[160];
+    char path[128], tmp[160], small[8], want[160];
 
     path_in(path, sizeof path, "h5.out");
     CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
@@ -190,21 +193,161 @@ static void test_tmpname_rename(void)
     CHECK_STREQ(tmp, want);
     CHECK_INTEQ(sc_io_tmpname(path, small, sizeof small), SC_EINVAL);
     CHECK(strstr(sc_errmsg(), "file name too long"));
+}
 
-    write_file(tmp, "h5", 2);
-    CHECK_INTEQ(sc_io_commit_rename(tmp, path), 0);
+/* A symbolic link planted at the temporary name is refused, not followed:
+ * the file it points to is left as it was. */
+static void test_tmp_refuses_planted_link(void)
+{
+    char path[128], tmp[160], victim[128], buf[64];
+    sc_atomic a;
+    sc_tmp t;
+    FILE *fp;
+
+    path_in(victim, sizeof victim, "victim.txt");
+    write_file(victim, "precious\n", 9);
+    path_in(path, sizeof path, "linked.tsv");
+    CHECK_INTEQ(sc_io_tmpname(path, tmp, sizeof tmp), 0);
+    CHECK_INTEQ(symlink(victim, tmp), 0);
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), SC_EIO);
+    CHECK(strstr(sc_errmsg(), "planted"));
+    CHECK_STREQ(read_file(victim, buf, sizeof buf), "precious\n");
+    /* A dangling link too: nothing is created where it points. */
+    unlink(tmp);
+    path_in(victim, sizeof victim, "nothing-here.txt");
+    CHECK_INTEQ(symlink(victim, tmp), 0);
+    CHECK_INTEQ(sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t), SC_EIO);
+    CHECK(!exists(victim));
+    sc_io_tmp_discard(&t); /* nothing: the link stays */
+    CHECK_INTEQ(unlink(tmp), 0);
+    path_in(victim, sizeof victim, "victim.txt");
+    unlink(victim);
+}
+
+/* Create, commit and discard through sc_tmp; SC_TMP_NAME plus a check. */
+static void test_tmp_commit_discard(void)
+{
+    char path[128], tmp[200], buf[64];
+    sc_tmp t;
+    int fd;
+
+    path_in(path, sizeof path, "t.out");
+    fd = sc_io_tmp_open(path, "part", SC_TMP_CREATE, &t);
+    CHECK(fd >= 0);
+    snprintf(tmp, sizeof tmp, "%s.part.tmp.%ld", path, (long)getpid());
+    CHECK_STREQ(t.tmp, tmp);
+    CHECK(write(fd, "abc", 3) == 3);
+    close(fd);
+    CHECK_INTEQ(sc_io_tmp_commit(&t), 0);
     CHECK(!exists(tmp));
-    CHECK_STREQ(read_file(path, buf, sizeof buf), "h5");
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "abc");
+    CHECK_INTEQ(sc_io_tmp_commit(&t), SC_EINVAL); /* released */
+
+    fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t);
+    CHECK(fd >= 0);
+    close(fd);
+    snprintf(tmp, sizeof tmp, "%s", t.tmp);
+    sc_io_tmp_discard(&t);
+    CHECK(!exists(tmp));
+    sc_io_tmp_discard(&t); /* twice is fine */
+    CHECK_STREQ(read_file(path, buf, sizeof buf), "abc");
+
+    /* The name only: the caller creates the file, then the check. */
+    CHECK_INTEQ(sc_io_tmp_open(path, NULL, SC_TMP_NAME, &t), 0);
+    CHECK(!exists(t.tmp));
+    fd = open(t.tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    CHECK_INTEQ(sc_io_tmp_check(&t, fd), 0);
+    close(fd);
+    /* A different file under the name fails the check. */
+    {
+        char link[200];
+        sc_tmp u;
+        int other;
+        path_in(tmp, sizeof tmp, "other");
+        other = open(tmp, O_RDWR | O_CREAT, 0600);
+        CHECK_INTEQ(sc_io_tmp_open(path, "x", SC_TMP_NAME, &u), 0);
+        snprintf(link, sizeof link, "%s", u.tmp);
+        CHECK(symlink(tmp, link) == 0);
+        CHECK_INTEQ(sc_io_tmp_check(&u, other), SC_EIO);
+        CHECK(strstr(sc_errmsg(), "is not the file created"));
+        sc_io_tmp_discard(&u); /* not known to be ours: left */
+        CHECK_INTEQ(unlink(link), 0);
+        close(other);
+        unlink(tmp);
+    }
+    CHECK_INTEQ(sc_io_tmp_commit(&t), 0);
     unlink(path);
+}
 
-    CHECK_INTEQ(sc_io_commit_rename(tmp, path), SC_EIO); /* no such file */
-    CHECK(strstr(sc_errmsg(), ": No such file or directory"));
+/* The pid of a process that has ended. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
 
-    write_file(tmp, "h5", 2);
-    sc_io_discard(tmp);
-    CHECK(!exists(tmp));
-    sc_io_discard(tmp);  /* already gone: fine */
-    sc_io_discard(NULL); /* fine */
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+/* Stale temporary files of a dead process are removed by the next run;
+ * those of live processes, locked ones and other targets' stay. */
+static void test_tmp_removes_stale(void)
+{
+    char path[128], stale[200], live[200], other[200], locked[200];
+    pid_t dead = dead_pid();
+    sc_atomic a;
+    FILE *fp;
+    int lk;
+
+    path_in(path, sizeof path, "stale.tsv");
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)dead);
+    write_file(stale, "old", 3);
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
+    write_file(live, "live", 4);
+    snprintf(other, sizeof other, "%s/other.tsv.tmp.%ld", tmpdir,
+             (long)dead);
+    write_file(other, "o", 1);
+    snprintf(locked, sizeof locked, "%s.scidx.tmp.%ld", path,
+             (long)dead_pid());
+    write_file(locked, "l", 1);
+    lk = open(locked, O_RDONLY);
+    CHECK(flock(lk, LOCK_EX) == 0); /* a writer on another host */
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    CHECK(!exists(stale));
+    CHECK(exists(live));
+    CHECK(exists(other));
+    CHECK(exists(locked));
+    CHECK_INTEQ(sc_io_atomic_commit(&a), 0);
+    close(lk);
+    unlink(live);
+    unlink(other);
+    unlink(locked);
+    unlink(path);
+}
+
+/* sc_io_tmp_cleanup (the signal handler's) removes the live temporary
+ * files, and only those. */
+static void test_tmp_cleanup(void)
+{
+    char path[128], tmp[200];
+    sc_atomic a;
+    FILE *fp;
+    sc_tmp t;
+    int fd;
+
+    path_in(path, sizeof path, "sig.tsv");
+    CHECK_INTEQ(sc_io_atomic_open(path, &a, &fp), 0);
+    fd = sc_io_tmp_open(path, "b", SC_TMP_CREATE, &t);
+    CHECK(fd >= 0);
+    snprintf(tmp, sizeof tmp, "%s", t.tmp);
+    CHECK(exists(tmp) && exists(a.t.tmp));
+    sc_io_tmp_cleanup();
+    CHECK(!exists(tmp) && !exists(a.t.tmp));
+    sc_io_atomic_abort(&a);
+    close(fd);
+    sc_io_tmp_discard(&t);
 }
 
 /* ---- mkdir -p ---- */
@@ -459,7 +602,11 @@ int main(void)
     RUN(test_atomic_errors);
     RUN(test_atomic_stdout);
     RUN(test_atomic_device);
-    RUN(test_tmpname_rename);
+    RUN(test_tmpname);
+    RUN(test_tmp_refuses_planted_link);
+    RUN(test_tmp_commit_discard);
+    RUN(test_tmp_removes_stale);
+    RUN(test_tmp_cleanup);
     RUN(test_mkdir_p);
     RUN(test_lines_plain);
     RUN(test_lines_api);
