@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sc_log.h"
 
@@ -77,6 +78,10 @@ static void do_init(void)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (H5Zregister(&lzf_class) < 0)
         sc_log_warn("cannot register the LZF filter");
+    /* Untrusted files: an external link must never make a reader open
+     * another file (X read from elsewhere); traversing one fails. */
+    if (H5Lis_registered(H5L_TYPE_EXTERNAL) > 0)
+        H5Lunregister(H5L_TYPE_EXTERNAL);
 }
 
 void sc_h5_init(void)
@@ -858,6 +863,14 @@ int sc_h5_open_ro(const char *path, hid_t *out)
 
     sc_h5_init();
     *out = H5I_INVALID_HID;
+    {
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return sc_fail(SC_EFORMAT,
+                           "'%s' is not a regular file (a FIFO or device "
+                           "is refused)",
+                           path);
+    }
     if (!(f = fopen(path, "rb")))
         return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
     fclose(f);

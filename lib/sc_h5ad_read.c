@@ -25,7 +25,12 @@ typedef struct rd {
     hid_t file;
     const char *path;
     int legacy; /* 2 = pre-0.7, 1 = 0.7, 0 = modern */
+    int depth;  /* nesting of read_element: bounds link cycles */
 } rd;
+
+/* Deeper nesting than this is a hard or soft link cycle (or an attack):
+ * refused before the stack runs out. */
+#define MAX_DEPTH 64
 
 static int read_element(rd *r, hid_t loc, const char *name, const char *label,
                         int dense_as_matrix, sc_elem **out);
@@ -474,8 +479,13 @@ static int read_dataframe(rd *r, hid_t loc, const char *name, const char *label,
     {
         char lab[512];
         join(lab, sizeof lab, label, iname);
-        if ((rc = read_element(r, g, iname, lab, 0, &idx)) < 0 ||
-            (rc = index_from(idx, lab, &df->index)) < 0) {
+        if ((rc = read_element(r, g, iname, lab, 0, &idx)) < 0)
+            goto out;
+        if (!idx) {
+            rc = sc_fail(SC_EFORMAT, "%s: index is not readable", lab);
+            goto out;
+        }
+        if ((rc = index_from(idx, lab, &df->index)) < 0) {
             idx = NULL;
             goto out;
         }
@@ -785,8 +795,35 @@ static int read_dataset_elem(rd *r, hid_t loc, const char *name,
     return 0;
 }
 
+static int read_element_at(rd *r, hid_t loc, const char *name,
+                           const char *label, int dense_as_matrix,
+                           sc_elem **out);
+
 static int read_element(rd *r, hid_t loc, const char *name, const char *label,
                         int dense_as_matrix, sc_elem **out)
+{
+    H5L_info_t li;
+    int rc;
+
+    *out = NULL;
+    if (H5Lget_info(loc, name, &li, H5P_DEFAULT) >= 0 &&
+        li.type == H5L_TYPE_EXTERNAL)
+        return sc_fail(SC_EFORMAT,
+                       "%s: an external link to another file (refused)", label);
+    H5Eclear2(H5E_DEFAULT);
+    if (r->depth >= MAX_DEPTH)
+        return sc_fail(SC_EFORMAT,
+                       "%s: nested more than %d levels deep (a link cycle?)",
+                       label, MAX_DEPTH);
+    r->depth++;
+    rc = read_element_at(r, loc, name, label, dense_as_matrix, out);
+    r->depth--;
+    return rc;
+}
+
+static int read_element_at(rd *r, hid_t loc, const char *name,
+                           const char *label, int dense_as_matrix,
+                           sc_elem **out)
 {
     char *enc = NULL;
     int is_group = sc_h5_is_group(loc, name), rc = 0;
@@ -845,7 +882,7 @@ static int read_element(rd *r, hid_t loc, const char *name, const char *label,
 
 int sc_h5ad_read_element(int64_t file, const char *path, sc_elem **out)
 {
-    rd r = {(hid_t)file, path, 0};
+    rd r = {(hid_t)file, path, 0, 0};
     return read_element(&r, (hid_t)file, path, path, 0, out);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -161,10 +162,23 @@ int sc_hash_file(const char *path, char hex[SC_HASH_HEX_SIZE])
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
     }
-    fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given as a file must not block the open. */
+    fd =
+        is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         rc = sc_fail(SC_EIO, "cannot open '%s': %s", name, strerror(errno));
         goto out;
+    }
+    if (!is_stdin) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 ||
+            (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s': not a regular file (a FIFO or device is "
+                         "refused)",
+                         name);
+            goto out;
+        }
     }
     for (;;) {
         r = read(fd, buf, FILE_CHUNK);

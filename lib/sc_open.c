@@ -75,6 +75,11 @@ int sc_adata_open(const char *path, unsigned flags, sc_adata **out)
     sc_h5_init();
     if (stat(path, &st) < 0)
         return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return sc_fail(SC_EFORMAT,
+                       "'%s': not a regular file or directory (a FIFO or "
+                       "device is refused)",
+                       path);
     fmt = sc_adata_detect(path);
     switch (fmt) {
     case SC_FMT_H5AD: return sc_h5ad_open(path, flags, out);
