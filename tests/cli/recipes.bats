@@ -47,10 +47,17 @@ raw() {
     [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 1 ]]
     [[ $output == *"sc-harmonize "*"$first"* ]]
     [[ $(grep -c 'sc-annotate annotate' <<< "$output") -eq 1 ]]
-    [[ $output == *"out/annotated $(printf '<') out/harmonized/$name.tsv"* ]]
+    [[ $output == *"'out/annotated' $(printf '<') 'out/harmonized/$name.tsv'"* ]]
     # the manifest registers
     run -0 sc-register --db reg.db init
     run -0 sc-register --db reg.db add -k < out/manifest.tsv
+    # a name the shell could run is refused before anything runs
+    mkdir bad
+    cp "$first" 'bad/x;touch PWNED.h5ad'
+    cp "$first" 'bad/$(touch PWNED).h5ad'
+    run -2 make -f "$R/Makefile" IN=bad OUT=badout HARMONIZE="$HARM"
+    [[ $output == *"unsafe input file names in bad (rename them)"* ]]
+    [[ ! -e PWNED && ! -e badout ]]
 }
 
 @test "recipes: the Slurm array script parses, dry-runs and runs one task" {
