@@ -209,6 +209,9 @@ EOF
     [[ $stderr == *"collection 'c' exists"* ]]
     sc-register collection add c 1 2 3
     sc-register collection add c 4 --weight 2.5
+    # filters that match nothing: a clear error, stdin is not read
+    run -1 --separate-stderr sc-register collection add c --min-cells 999999999 <<< "not a manifest"
+    [[ $stderr == "sc-register: error: collection: the filters match no artifact" ]]
     run -0 sc-register collection freeze c
     [[ $output == "c@1" ]]
     sc-register collection remove c 2
