@@ -2,11 +2,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -43,6 +46,9 @@ enum {
     OPT_CONNECT_TIMEOUT,
     OPT_LIMIT_RATE,
     OPT_MAX_REDIRS,
+    OPT_MAX_SIZE,
+    OPT_MIN_RATE,
+    OPT_MAX_ANSWER,
     OPT_SHA256,
     OPT_VERIFY,
     OPT_CHECK,
@@ -95,6 +101,13 @@ static const sc_opt opts[] = {
      "total bandwidth cap in bytes/s, with K, M, G [none]"},
     {OPT_MAX_REDIRS, "max-redirs", SC_ARG_REQUIRED, "N",
      "follow at most N redirects [10]"},
+    {OPT_MAX_SIZE, "max-size", SC_ARG_REQUIRED, "SIZE",
+     "refuse a download larger than SIZE bytes, with K, M, G, T [1T]"},
+    {OPT_MIN_RATE, "min-rate", SC_ARG_REQUIRED, "RATE",
+     "cut a transfer slower than RATE bytes/s over --timeout, then retry "
+     "[1K]"},
+    {OPT_MAX_ANSWER, "max-answer", SC_ARG_REQUIRED, "SIZE",
+     "refuse an API answer larger than SIZE bytes [256M]"},
     {OPT_SHA256, "sha256", SC_ARG_REQUIRED, "HEX",
      "expected SHA-256 of the one source given"},
     {OPT_VERIFY, "verify", SC_ARG_NONE, NULL,
@@ -161,6 +174,7 @@ static int on_option(int key, const char *arg, void *ud)
 {
     struct args *a = ud;
     int64_t v;
+    uint64_t u;
     double d;
     int rc;
     const char *eq;
@@ -230,6 +244,18 @@ static int on_option(int key, const char *arg, void *ud)
             return rc;
         a->http.max_redirs = (long)v;
         break;
+    case OPT_MAX_SIZE:
+        return sc_parse_size(arg, 1, UINT64_MAX, &a->http.max_size);
+    case OPT_MIN_RATE:
+        if ((rc = sc_parse_size(arg, 0, LONG_MAX, &u)) < 0)
+            return rc;
+        a->http.stall_speed = (long)u;
+        break;
+    case OPT_MAX_ANSWER:
+        if ((rc = sc_parse_size(arg, 1, SIZE_MAX, &u)) < 0)
+            return rc;
+        a->http.max_answer = (size_t)u;
+        break;
     case OPT_SHA256:
         if (strlen(arg) != 64 || strspn(arg, "0123456789abcdefABCDEF") != 64)
             return sc_fail(SC_EINVAL, "expected 64 hex digits");
@@ -265,6 +291,24 @@ static int out_finish(struct out *o, int rc)
         return rc;
     o->fp = NULL;
     return sc_io_atomic_finish(&o->a, rc);
+}
+
+/* One line of a table: the fields (up to a NULL) separated by tabs and
+ * escaped like manifest values, so that a tab or line break a server put
+ * in a field never breaks the row. */
+static void put_row(FILE *fp, const char *first, ...)
+{
+    va_list ap;
+    const char *f = first;
+
+    va_start(ap, first);
+    for (int i = 0; f; i++, f = va_arg(ap, const char *)) {
+        if (i)
+            fputc('\t', fp);
+        sc_manifest_put_escaped(f, 0, fp);
+    }
+    va_end(ap);
+    fputc('\n', fp);
 }
 
 /* Write manifest M to a->output. */
@@ -465,16 +509,12 @@ static int cmd_list(struct args *a, sc_cli *cli)
         assay = sc_cxg_terms_join(d, SC_CXG_ASSAY, 0);
         tis = sc_cxg_terms_join(d, SC_CXG_TISSUE, 0);
         if (org && assay && tis) {
-            /* A tab or line break from the server must not break rows. */
-            for (char *t = d->title; *t; t++)
-                if (*t == '\t' || *t == '\n' || *t == '\r')
-                    *t = ' ';
-            fprintf(o.fp,
-                    "%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64
-                    "\t%s\t%s\t%s\t%s\n",
-                    d->dataset_id, d->dataset_version_id, d->collection_id,
-                    d->cell_count, d->schema_version, h ? h->filesize : -1, org,
-                    assay, tis, d->title);
+            char cells[24], size[24];
+            snprintf(cells, sizeof cells, "%" PRId64, d->cell_count);
+            snprintf(size, sizeof size, "%" PRId64, h ? h->filesize : -1);
+            put_row(o.fp, d->dataset_id, d->dataset_version_id,
+                    d->collection_id, cells, d->schema_version, size, org,
+                    assay, tis, d->title, (char *)NULL);
         }
         free(org);
         free(assay);
@@ -505,10 +545,12 @@ static int cmd_collections(struct args *a, sc_cli *cli)
     fputs("collection_id\tcollection_version_id\tdatasets\tvisibility\t"
           "doi\tname\n",
           o.fp);
-    for (size_t i = 0; i < n; i++)
-        fprintf(o.fp, "%s\t%s\t%zu\t%s\t%s\t%s\n", v[i].collection_id,
-                v[i].collection_version_id, v[i].n_datasets, v[i].visibility,
-                v[i].doi, v[i].name);
+    for (size_t i = 0; i < n; i++) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", v[i].n_datasets);
+        put_row(o.fp, v[i].collection_id, v[i].collection_version_id, count,
+                v[i].visibility, v[i].doi, v[i].name, (char *)NULL);
+    }
 out:
     rc = out_finish(&o, rc);
     sc_cxg_collections_free(v, n);
@@ -536,10 +578,11 @@ static int cmd_versions(struct args *a, sc_cli *cli)
             break;
         for (size_t j = 0; j < n; j++) {
             const sc_cxg_asset *h = sc_cxg_h5ad(&v[j]);
-            fprintf(o.fp, "%s\t%s\t%s\t%s\t%s\t%" PRId64 "\t%s\n",
-                    v[j].dataset_id, v[j].dataset_version_id,
+            char size[24];
+            snprintf(size, sizeof size, "%" PRId64, h ? h->filesize : -1);
+            put_row(o.fp, v[j].dataset_id, v[j].dataset_version_id,
                     v[j].collection_version_id, v[j].published_at,
-                    v[j].schema_version, h ? h->filesize : -1, h ? h->url : "");
+                    v[j].schema_version, size, h ? h->url : "", (char *)NULL);
         }
         sc_cxg_datasets_free(v, n);
     }
@@ -573,6 +616,7 @@ struct item {
     char *path;       /* DIR/name */
     int64_t size;     /* announced, -1 */
     char *sha256;     /* expected, or NULL */
+    int hdf5;         /* must be HDF5 (declared H5AD, or by its name) */
     char *dataset_id; /* "" for plain sources */
     char *version_id;
     const sc_cxg_dataset *d; /* catalogue entry, or NULL */
@@ -657,6 +701,31 @@ static struct item *item_new(struct items *l, const char *source, sc_mrow *in)
     return it;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* A name that says HDF5 inside. */
+static int has_hdf5_name(const char *name)
+{
+    return ends_with(name, ".h5ad") || ends_with(name, ".h5") ||
+           ends_with(name, ".loom");
+}
+
+/* An asset URL from an API (or a manifest row of one) must be http(s):
+ * never a local file or another scheme. */
+static int check_remote_url(const char *url, const char *what)
+{
+    if (strncasecmp(url, "http://", 7) != 0 &&
+        strncasecmp(url, "https://", 8) != 0)
+        return sc_fail(SC_EREJECT, "%s: asset URL '%s' is not http(s)", what,
+                       url);
+    return 0;
+}
+
 /* Set URL, NAME and PATH of IT; NAME is checked (it comes from a server or
  * a manifest). Returns 0 or a negative code with the message. */
 static int item_target(struct item *it, const char *dir, const char *url,
@@ -668,6 +737,7 @@ static int item_target(struct item *it, const char *dir, const char *url,
         return sc_fail(SC_ENOMEM, "out of memory");
     if (!(it->name = strdup(name)))
         return sc_fail(SC_ENOMEM, "out of memory");
+    it->hdf5 = has_hdf5_name(name);
     n = strlen(dir) + strlen(name) + 2;
     if (!(it->path = malloc(n)))
         return sc_fail(SC_ENOMEM, "out of memory");
@@ -680,7 +750,7 @@ static int item_dataset(struct item *it, const char *dir,
                         const sc_cxg_dataset *d)
 {
     const sc_cxg_asset *h = sc_cxg_h5ad(d);
-    char *name;
+    char *name, what[256];
     int rc;
 
     it->d = d;
@@ -694,11 +764,15 @@ static int item_dataset(struct item *it, const char *dir,
                        d->dataset_id);
     if ((rc = sc_http_name_check(d->dataset_version_id)) < 0)
         return sc_fail_ctx(rc, "dataset '%s'", d->dataset_id);
+    snprintf(what, sizeof what, "dataset '%.200s'", d->dataset_id);
+    if ((rc = check_remote_url(h->url, what)) < 0)
+        return rc;
     if (!(name = malloc(strlen(d->dataset_version_id) + 6)))
         return sc_fail(SC_ENOMEM, "out of memory");
     sprintf(name, "%s.h5ad", d->dataset_version_id);
     it->size = h->filesize;
     rc = item_target(it, dir, h->url, name);
+    it->hdf5 = 1; /* declared H5AD */
     free(name);
     return rc;
 }
@@ -770,7 +844,8 @@ static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
     } else if (strstr(src, "://")) {
         if (dvid && *dvid) {
             /* A manifest row of a catalogue dataset: name it by version. */
-            if ((rc = sc_http_name_check(dvid)) == 0 &&
+            if ((rc = check_remote_url(src, "manifest row")) == 0 &&
+                (rc = sc_http_name_check(dvid)) == 0 &&
                 (name = malloc(strlen(dvid) + 6)))
                 sprintf(name, "%s.h5ad", dvid);
             else if (rc == 0)
@@ -780,6 +855,8 @@ static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
         }
         if (rc == 0)
             rc = item_target(it, c->dir, src, name);
+        if (rc == 0 && dvid && *dvid)
+            it->hdf5 = 1; /* the catalogue's H5AD */
     } else if ((rc = file_url(src, &url)) == 0 &&
                (rc = sc_http_name_from_url(src, &name)) == 0) {
         rc = item_target(it, c->dir, url, name);
@@ -1046,6 +1123,7 @@ static void download_task(void *arg)
     f.path = it->path;
     f.size = it->size;
     f.sha256 = it->sha256;
+    f.hdf5 = it->hdf5;
     if ((rc = make_parent(it)) == 0)
         rc = sc_http_download(&c->http, &f, on_progress, c);
     if (rc == 0 && (c->refs || c->a->verify) &&
@@ -1097,6 +1175,9 @@ static int run_downloads(struct ctx *c, struct items *l, sc_cli *cli)
         c->http.max_speed = c->a->limit_rate / (uint64_t)par;
         if (!c->http.max_speed)
             c->http.max_speed = 1;
+        /* a capped transfer is slow by request, not stalled */
+        if ((uint64_t)c->http.stall_speed > c->http.max_speed / 2)
+            c->http.stall_speed = (long)(c->http.max_speed / 2);
     }
     if (c->a->limit_rate &&
         (rc = sc_http_limit_new(c->a->limit_rate, &c->http.limit)) < 0)
@@ -1391,6 +1472,9 @@ int main(int argc, char **argv)
     int rc;
 
     a.http.user_agent = "sc-fetch";
+    a.http.max_size = (uint64_t)1 << 40;
+    a.http.max_answer = (size_t)256 << 20;
+    a.http.stall_speed = 1024;
     rc = sc_cli_parse(&cli, "sc-fetch", usage, opts, argc, argv, on_option, &a);
     if (rc != SC_CLI_RUN) {
         sc_cxg_filter_release(&a.filter);

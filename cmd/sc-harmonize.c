@@ -332,12 +332,36 @@ out:
 struct each {
     sc_hz *h;
     const struct args *a;
+    char **ins, **outs; /* inputs so far and their output names */
+    size_t n;
 };
 
 static int one_row(void *ud, const char *in, sc_mrow *row)
 {
     struct each *e = ud;
+    char h5[4096], rp[4096], **v;
 
+    /* Two inputs of one name (a/x.h5ad, b/x.h5ad) would write one output:
+     * the second is refused, never reported ok over the first. */
+    out_names(e->a->outdir, in, h5, rp, sizeof h5);
+    for (size_t i = 0; i < e->n; i++)
+        if (!strcmp(e->outs[i], h5))
+            return sc_fail(SC_EEXIST,
+                           "'%s': its output '%s' is also that of '%s'", in,
+                           h5, e->ins[i]);
+    if (!(v = realloc(e->ins, (e->n + 1) * sizeof *v)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    e->ins = v;
+    if (!(v = realloc(e->outs, (e->n + 1) * sizeof *v)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    e->outs = v;
+    if (!(e->ins[e->n] = strdup(in)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if (!(e->outs[e->n] = strdup(h5))) {
+        free(e->ins[e->n]);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    e->n++;
     return one(e->h, e->a, in, row);
 }
 
@@ -369,9 +393,15 @@ static int run(struct args *a, sc_cli *cli)
     if (rc == 0)
         rc = sc_manifest_write_header(m, stdout);
     if (rc == 0) {
-        struct each e = {h, a};
+        struct each e = {h, a, NULL, NULL, 0};
         rc = sc_manifest_each(m, from_stdin, cli->argc, cli->argv, stdout,
                               a->keep_going, one_row, &e, &n_done, &n_fail);
+        for (size_t i = 0; i < e.n; i++) {
+            free(e.ins[i]);
+            free(e.outs[i]);
+        }
+        free(e.ins);
+        free(e.outs);
     }
     sc_manifest_free(m);
     sc_hz_free(h);

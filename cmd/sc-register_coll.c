@@ -77,6 +77,10 @@ static int collect_ids(struct args *a, sc_registry *reg, int argc, char **argv,
         query_release(&q);
         if (rc < 0)
             return rc;
+        /* a query that matches nothing is that, never a cue to read stdin */
+        if (l->n == 0 && argc == 0)
+            return sc_fail(SC_ENOTFOUND,
+                           "collection: the filters match no artifact");
     }
     for (int i = 0; i < argc && rc == 0; i++)
         if ((rc = sc_registry_resolve(reg, argv[i], &id)) == 0)

@@ -218,6 +218,77 @@ void sc_cxg_datasets_free(sc_cxg_dataset *v, size_t n)
     free(v);
 }
 
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Item I (from 1) of the answer NAME has member KEY of the wrong type. */
+static int bad_type(const char *name, size_t i, const char *key,
+                    const json_t *v, const char *want)
+{
+    return sc_fail(SC_EFORMAT, "'%s': item %zu: '%s' is %s, not %s", name, i,
+                   key, json_kind(v), want);
+}
+
+/* The members of dataset O (item I of NAME) that we use have the types we
+ * use them as (absent or null is fine, but for dataset_id): a server that
+ * sends something else is not believed. Returns 0 or SC_EFORMAT. */
+static int dataset_check(json_t *o, const char *name, size_t i)
+{
+    json_t *v, *e;
+    size_t k;
+
+    v = json_object_get(o, "dataset_id");
+    if (!json_is_string(v) || !json_string_length(v))
+        return v ? bad_type(name, i, "dataset_id", v, "a non-empty string")
+                 : sc_fail(SC_EFORMAT, "'%s': item %zu: no 'dataset_id'",
+                           name, i);
+    for (const struct str_field *f = dataset_strs; f->key; f++)
+        if ((v = json_object_get(o, f->key)) && !json_is_string(v) &&
+            !json_is_null(v))
+            return bad_type(name, i, f->key, v, "a string");
+    v = json_object_get(o, "cell_count");
+    if (v && !json_is_null(v) && int_of(o, "cell_count") < 0)
+        return bad_type(name, i, "cell_count", v, "a count");
+    for (int t = 0; t < SC_CXG_N_TERMS; t++)
+        if ((v = json_object_get(o, term_keys[t])) && !json_is_array(v) &&
+            !json_is_null(v))
+            return bad_type(name, i, term_keys[t], v, "an array");
+    if ((v = json_object_get(o, "suspension_type")) && !json_is_array(v) &&
+        !json_is_null(v))
+        return bad_type(name, i, "suspension_type", v, "an array");
+    if (!(v = json_object_get(o, "assets")) || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return bad_type(name, i, "assets", v, "an array");
+    json_array_foreach(v, k, e)
+    {
+        json_t *u = json_object_get(e, "url"), *t = json_object_get(e, "filetype"),
+               *z = json_object_get(e, "filesize");
+        if (!json_is_object(e))
+            return bad_type(name, i, "assets", e, "an array of objects");
+        if (!json_is_string(u))
+            return bad_type(name, i, "assets.url", u ? u : json_null(),
+                            "a string");
+        if (t && !json_is_string(t) && !json_is_null(t))
+            return bad_type(name, i, "assets.filetype", t, "a string");
+        if (z && !json_is_null(z) &&
+            (!json_is_integer(z) || json_integer_value(z) < 0))
+            return bad_type(name, i, "assets.filesize", z, "a size");
+    }
+    return 0;
+}
+
 /* Fill D from object O; PARENT (a collection, or NULL) gives missing
  * collection fields. Returns 0 or -1 (out of memory). */
 static int dataset_of(json_t *o, json_t *parent, sc_cxg_dataset *d)
@@ -282,8 +353,12 @@ static int parse_json(const char *text, size_t len, const char *name,
     return 0;
 }
 
-int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
-                          sc_cxg_dataset **out, size_t *n)
+/* What an endpoint answers: anything parse_datasets() knows, an array of
+ * datasets, one dataset, or a collection with its datasets. */
+enum { SHAPE_ANY, SHAPE_ARRAY, SHAPE_ONE, SHAPE_COLLECTION };
+
+static int parse_datasets(const char *json, size_t len, const char *name,
+                          int shape, sc_cxg_dataset **out, size_t *n)
 {
     json_t *root, *list, *parent = NULL, *e;
     sc_cxg_dataset *v = NULL;
@@ -304,6 +379,16 @@ int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
             list = sub;
         }
     }
+    if ((shape == SHAPE_ARRAY && !json_is_array(root)) ||
+        (shape == SHAPE_ONE && (!json_is_object(root) || parent)) ||
+        (shape == SHAPE_COLLECTION && !parent)) {
+        rc = sc_fail(SC_EFORMAT, "'%s': expected %s, got %s", name,
+                     shape == SHAPE_ARRAY ? "an array of datasets"
+                     : shape == SHAPE_ONE ? "one dataset object"
+                                          : "a collection with its datasets",
+                     parent ? "a collection" : json_kind(root));
+        goto out;
+    }
     if (json_is_object(list)) {
         count = 1;
     } else if (json_is_array(list)) {
@@ -323,6 +408,8 @@ int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
                          i + 1);
             break;
         }
+        if ((rc = dataset_check(e, name, i + 1)) < 0)
+            break;
         *n = i + 1;
         if (dataset_of(e, parent, &v[i]) < 0) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
@@ -339,6 +426,12 @@ out:
     *out = v;
     *n = count;
     return 0;
+}
+
+int sc_cxg_parse_datasets(const char *json, size_t len, const char *name,
+                          sc_cxg_dataset **out, size_t *n)
+{
+    return parse_datasets(json, len, name, SHAPE_ANY, out, n);
 }
 
 static void collection_release(sc_cxg_collection *c)
@@ -544,7 +637,8 @@ static int api_get(sc_cxg *c, const char *p1, const char *id, const char *p2,
 }
 
 static int get_datasets(sc_cxg *c, const char *p1, const char *id,
-                        const char *p2, sc_cxg_dataset **out, size_t *n)
+                        const char *p2, int shape, sc_cxg_dataset **out,
+                        size_t *n)
 {
     char *url, *body;
     size_t len;
@@ -553,7 +647,7 @@ static int get_datasets(sc_cxg *c, const char *p1, const char *id,
     *out = NULL;
     *n = 0;
     if ((rc = api_get(c, p1, id, p2, &url, &body, &len)) == 0)
-        rc = sc_cxg_parse_datasets(body, len, url, out, n);
+        rc = parse_datasets(body, len, url, shape, out, n);
     free(url);
     free(body);
     return rc;
@@ -564,26 +658,29 @@ int sc_cxg_datasets(sc_cxg *c, const char *schema_version, sc_cxg_dataset **out,
 {
     if (schema_version && *schema_version)
         return get_datasets(c, "/datasets?schema_version=", schema_version,
-                            NULL, out, n);
-    return get_datasets(c, "/datasets", NULL, NULL, out, n);
+                            NULL, SHAPE_ARRAY, out, n);
+    return get_datasets(c, "/datasets", NULL, NULL, SHAPE_ARRAY, out, n);
 }
 
 int sc_cxg_dataset_versions(sc_cxg *c, const char *dataset_id,
                             sc_cxg_dataset **out, size_t *n)
 {
-    return get_datasets(c, "/datasets/", dataset_id, "/versions", out, n);
+    return get_datasets(c, "/datasets/", dataset_id, "/versions", SHAPE_ARRAY,
+                        out, n);
 }
 
 int sc_cxg_dataset_version(sc_cxg *c, const char *version_id,
                            sc_cxg_dataset **out, size_t *n)
 {
-    return get_datasets(c, "/dataset_versions/", version_id, NULL, out, n);
+    return get_datasets(c, "/dataset_versions/", version_id, NULL, SHAPE_ONE,
+                        out, n);
 }
 
 int sc_cxg_collection_datasets(sc_cxg *c, const char *id, sc_cxg_dataset **out,
                                size_t *n)
 {
-    return get_datasets(c, "/collections/", id, NULL, out, n);
+    return get_datasets(c, "/collections/", id, NULL, SHAPE_COLLECTION, out,
+                        n);
 }
 
 int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out, size_t *n)
@@ -594,7 +691,11 @@ int sc_cxg_collections(sc_cxg *c, sc_cxg_collection **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if ((rc = api_get(c, "/collections", NULL, NULL, &url, &body, &len)) == 0)
+    if ((rc = api_get(c, "/collections", NULL, NULL, &url, &body, &len)) == 0 &&
+        body[strspn(body, " \t\r\n")] != '[')
+        rc = sc_fail(SC_EFORMAT, "'%s': expected an array of collections",
+                     url);
+    else if (rc == 0)
         rc = sc_cxg_parse_collections(body, len, url, out, n);
     free(url);
     free(body);

@@ -145,6 +145,8 @@ struct xfer {
     char *buf;
     size_t len, cap, max;
     int too_big;
+    int64_t max_file; /* download sink: at most so many bytes (-1: any) */
+    int encoded;      /* the response has a Content-Encoding */
     /* stall detection: no byte for o->stall_time seconds */
     curl_off_t last_now;
     struct timespec last_move;
@@ -167,6 +169,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         /* A new response (after a redirect or a 100): forget the last. */
         x->range_start = -1;
         x->range_total = -1;
+        x->encoded = 0;
+    } else if (len > 17 && !strncasecmp(p, "Content-Encoding:", 17)) {
+        const char *v = p + 17;
+        while (v < p + len && (*v == ' ' || *v == '\t'))
+            v++;
+        x->encoded = v < p + len && strncasecmp(v, "identity", 8) != 0 &&
+                     *v != '\r' && *v != '\n';
     } else if (len > 14 && !strncasecmp(p, "Content-Range:", 14)) {
         const char *v = p + 14;
         while (v < p + len && (*v == ' ' || *v == '\t'))
@@ -259,6 +268,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         x->buf[x->len] = '\0';
         return len;
     }
+    if (x->max_file >= 0 && x->have + (int64_t)len > x->max_file) {
+        x->too_big = 1; /* an endless or oversized body: cut it */
+        return 0;
+    }
     while (off < len) {
         ssize_t w = write(x->fd, p + off, len - off);
         if (w < 0) {
@@ -332,7 +345,12 @@ static CURL *easy_new(const sc_http_opts *o, const char *url, struct xfer *x,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,file");
+    /* An http(s) URL stays http(s); file:// and ftp:// only when asked. */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+                     strncasecmp(url, "http://", 7) == 0 ||
+                             strncasecmp(url, "https://", 8) == 0
+                         ? "http,https"
+                         : "ftp,ftps,file");
     /* A server may redirect to another http(s) server, never to a file. */
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -409,8 +427,14 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
             sc_fail(SC_EIO, "'%s': cannot write: %s", url, strerror(x->io_err));
         return FATAL;
     }
+    if (c == CURLE_WRITE_ERROR && x->too_big && x->fd >= 0) {
+        *rc = sc_fail(SC_ECORRUPT, "'%s': more than %" PRId64 " bytes", url,
+                      x->max_file);
+        return FATAL;
+    }
     if (c == CURLE_WRITE_ERROR && x->too_big) {
-        *rc = sc_fail(SC_ENET, "'%s': response too large", url);
+        *rc = sc_fail(SC_ENET, "'%s': answer larger than %zu bytes", url,
+                      x->max);
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->bad_range) {
@@ -472,7 +496,8 @@ int sc_http_get(const sc_http_opts *o, const char *url, size_t max_bytes,
         memset(&x, 0, sizeof x);
         x.o = o;
         x.fd = -1;
-        x.max = max_bytes;
+        x.max = o->max_answer && o->max_answer < max_bytes ? o->max_answer
+                                                           : max_bytes;
         x.range_start = x.range_total = -1;
         if (!easy_new(o, url, &x, errbuf))
             return sc_fail(SC_ENOMEM, "out of memory");
@@ -675,10 +700,59 @@ static int open_part(const char *part, int *fd)
     return 0;
 }
 
-/* After a whole transfer: sizes, digest, then durable rename. */
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+/* Refuse what cannot be the file asked for: nothing, an HTML page (an error
+ * or login page sent with 200), a body compressed on the way, or, for HDF5,
+ * a file without the signature (at 0, 512, 1024, ...). */
+static int sniff(const sc_http_fetch *f, const struct xfer *x)
+{
+    static const char sig[8] = "\211HDF\r\n\032\n";
+    unsigned char head[64];
+    ssize_t n;
+    size_t i = 0;
+
+    if (x->have == 0)
+        return sc_fail(SC_ECORRUPT, "'%s': empty (0 bytes)", f->url);
+    if (x->encoded && !has_suffix(f->path, ".gz"))
+        return sc_fail(SC_ECORRUPT,
+                       "'%s': the server compressed it on the way "
+                       "(Content-Encoding)",
+                       f->url);
+    n = pread(x->fd, head, sizeof head, 0);
+    if (n < 0)
+        return sc_fail(SC_EIO, "cannot read '%s.part': %s", f->path,
+                       strerror(errno));
+    while (i < (size_t)n && strchr(" \t\r\n", head[i]))
+        i++;
+    if (i + 3 <= (size_t)n && !memcmp(head + i, "\357\273\277", 3))
+        i += 3; /* a UTF-8 byte order mark */
+    if ((size_t)n - i >= 14 && (!strncasecmp((char *)head + i, "<!doctype html", 14) ||
+                                !strncasecmp((char *)head + i, "<html", 5)))
+        return sc_fail(SC_ECORRUPT, "'%s': an HTML page, not data", f->url);
+    if (!f->hdf5)
+        return 0;
+    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+        return sc_fail(SC_ECORRUPT, "'%s': gzip-compressed, not HDF5", f->url);
+    for (int64_t off = 0; off + 8 <= x->have; off = off ? off * 2 : 512) {
+        char b[8];
+        if (pread(x->fd, b, 8, (off_t)off) == 8 && !memcmp(b, sig, 8))
+            return 0;
+    }
+    return sc_fail(SC_ECORRUPT, "'%s': not an HDF5 file", f->url);
+}
+
+/* After a whole transfer: sizes, digest, content, then durable rename. */
 static int finish(sc_http_fetch *f, struct xfer *x, int64_t total,
                   const char *part)
 {
+    int rc;
+
     if (total >= 0 && x->have != total)
         return sc_fail(SC_ECORRUPT,
                        "'%s': got %" PRId64 " bytes, the "
@@ -695,6 +769,8 @@ static int finish(sc_http_fetch *f, struct xfer *x, int64_t total,
     if (f->sha256 && f->sha256[0] && strcasecmp(f->sha256, f->digest) != 0)
         return sc_fail(SC_ECORRUPT, "'%s': sha256 %s, expected %s", f->url,
                        f->digest, f->sha256);
+    if ((rc = sniff(f, x)) < 0)
+        return rc;
     if (fsync(x->fd) != 0)
         return sc_fail(SC_EIO, "cannot write '%s': %s", part, strerror(errno));
     if (rename(part, f->path) != 0)
@@ -722,6 +798,9 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
     x.fd = -1;
     x.progress = progress;
     x.ud = ud;
+    x.max_file = f->size >= 0 ? f->size : -1;
+    if (o->max_size && (x.max_file < 0 || (uint64_t)x.max_file > o->max_size))
+        x.max_file = (int64_t)o->max_size;
     /* Only HTTP can continue a part; other protocols start over. */
     not_http = strncasecmp(f->url, "http://", 7) != 0 &&
                strncasecmp(f->url, "https://", 8) != 0;
@@ -768,6 +847,10 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
         what = attempt_download(o, f, &x, &total, &rc);
         if (what == OK)
             break;
+        if (x.too_big) {
+            hashed = 0;
+            goto out_corrupt; /* never resume from too much data */
+        }
         if (x.io_err || what == FATAL || attempt >= o->retries)
             goto out;
         if (x.bad_range || (f->status == 416 && x.restart)) {
@@ -793,6 +876,7 @@ int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
     }
     hashed = 0; /* finish() ends the hash */
     rc = finish(f, &x, total, part);
+out_corrupt:
     if (rc == SC_ECORRUPT)
         unlink(part); /* never resume from data known to be wrong */
 out:
@@ -835,9 +919,20 @@ int sc_http_name_check(const char *name)
                            "unsafe file name '%s': contains "
                            "'%c'",
                            name, *p);
+        /* what a shell or make would read as syntax when unquoted */
+        if (strchr(SC_HTTP_NAME_SHELL, *p))
+            return sc_fail(SC_EREJECT,
+                           "unsafe file name '%s': contains '%c', "
+                           "special to the shell",
+                           name, *p);
     }
     if (name[0] == '.')
         return sc_fail(SC_EREJECT, "unsafe file name '%s': starts with '.'",
+                       name);
+    if (name[0] == '-')
+        return sc_fail(SC_EREJECT,
+                       "unsafe file name '%s': starts with '-' (an "
+                       "option to a command)",
                        name);
     if ((len >= 5 && !strcmp(name + len - 5, ".part")) || strstr(name, ".tmp."))
         return sc_fail(SC_EREJECT,

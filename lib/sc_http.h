@@ -24,7 +24,10 @@
  * error. MAX_SPEED caps the receive rate of one transfer in bytes per second
  * (0: none) through libcurl, which paces only transfers of more than a few
  * seconds; LIMIT, when set, is a cap shared by every transfer that uses it,
- * kept from the first byte. CANCEL, when set, is polled during transfers and
+ * kept from the first byte. MAX_SIZE caps the bytes of one download (0:
+ * none) and MAX_ANSWER those of an API answer read into memory (0: the
+ * caller's own cap): a longer body, chunked or not, is cut and fails.
+ * CANCEL, when set, is polled during transfers and
  * waits: once it is non-zero every call stops with SC_EIO "interrupted" (set
  * it from a signal handler).
  */
@@ -42,11 +45,13 @@ typedef struct sc_http_opts {
     const char *user_agent;
     volatile sig_atomic_t *cancel;
     sc_http_limit *limit;
+    uint64_t max_size;
+    size_t max_answer;
 } sc_http_opts;
 
 #define SC_HTTP_OPTS_INIT                                                      \
     {                                                                          \
-        5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL, NULL                       \
+        5, 1.0, 60.0, 30, 60, 1, 0, 10, NULL, NULL, NULL, 0, 0                 \
     }
 
 /* A bandwidth cap of BYTES_PER_S shared by all the transfers whose options
@@ -70,7 +75,8 @@ const char *sc_http_version(void);
  * it) and *LEN, with the retries of O. A body over MAX_BYTES fails. Returns
  * 0; SC_ENOTFOUND for HTTP 404 and 410 ("'URL': HTTP 404 Not Found");
  * SC_ENET for other HTTP errors and network failures after the retries;
- * SC_EINVAL for a malformed URL; SC_ENOMEM. Thread-safe.
+ * SC_EINVAL for a malformed URL; SC_ENOMEM. O->max_answer, when set and
+ * smaller, replaces MAX_BYTES. Thread-safe.
  */
 SC_MUST_CHECK int sc_http_get(const sc_http_opts *o, const char *url,
                               size_t max_bytes, char **body, size_t *len);
@@ -82,20 +88,26 @@ typedef void (*sc_http_progress_fn)(void *ud, int64_t delta);
 
 /*
  * One download: fill in the request fields, call sc_http_download(), then
- * read the result fields. URL is http(s) or file://. PATH is the final
+ * read the result fields. URL is http(s) or file:// (an http(s) URL is
+ * never followed to another scheme, redirects included). PATH is the final
  * file; the data goes to "PATH.part" first, which is kept after a failed
  * or interrupted transfer so that the next call resumes it, with the state
  * of its SHA-256 in "DIR/.NAME.part.sha256" (a server's name never starts
  * with '.') so that the next call does not read the part again to hash it
  * (it does when that state is missing or does not match the part). SIZE is the
  * announced size (-1: unknown) and SHA256 the expected digest (64 hex
- * digits, NULL: none); both are verified when given.
+ * digits, NULL: none); both are verified when given, and no more than SIZE
+ * bytes are ever written. What arrived is sniffed before it is kept: an
+ * empty body, an HTML page, and a body the server compressed on the way
+ * (Content-Encoding, unless PATH ends in ".gz") are refused, and with
+ * HDF5 set, so is anything without the HDF5 signature.
  */
 typedef struct sc_http_fetch {
     const char *url;
     const char *path;
     int64_t size;
     const char *sha256;
+    int hdf5; /* the content must be HDF5 (an .h5ad, .h5 or .loom) */
     /* results */
     int64_t got;                   /* bytes in the file */
     char digest[SC_HASH_HEX_SIZE]; /* its SHA-256 */
@@ -118,8 +130,8 @@ typedef struct sc_http_fetch {
  *
  * Returns 0; SC_ENOTFOUND (HTTP 404/410); SC_ENET (other HTTP errors,
  * network failures after the retries, too many redirects); SC_ECORRUPT (the
- * data does not match the announced size or digest: the part is removed,
- * nothing is left at F->path); SC_EEXIST when another thread or process is
+ * data does not match the announced size or digest, is too large, or fails
+ * the sniffing above: the part is removed, nothing is left at F->path); SC_EEXIST when another thread or process is
  * writing the same part; SC_EIO (local I/O, or interrupted through
  * O->cancel: the part is kept). Messages name the URL or the file.
  * Thread-safe for different paths.
@@ -132,13 +144,19 @@ SC_MUST_CHECK int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
 /* Longest file name accepted by sc_http_name_check(). */
 #define SC_HTTP_NAME_MAX 200
 
+/* Characters a file name from a server or a manifest may not hold: the
+ * shell's metacharacters, quotes, expansions and globs (space included). */
+#define SC_HTTP_NAME_SHELL " $`;|&<>()'\"*?[]{}!~"
+
 /*
- * Check that NAME is safe as one file name inside an output directory: not
- * empty, at most SC_HTTP_NAME_MAX bytes, no '/', '\\' or control
- * characters (bytes below 0x20 and 0x7f), not starting with '.', and not
- * ending in ".part" or containing ".tmp." (our temporary names). Returns 0
- * or SC_EREJECT with the reason ("unsafe file name '../x': contains '/'").
- * Thread-safe.
+ * Check that NAME is safe as one file name inside an output directory and
+ * as a word in a shell command or a Makefile: not empty, at most
+ * SC_HTTP_NAME_MAX bytes, no '/', '\\', control characters (bytes below
+ * 0x20 and 0x7f) or SC_HTTP_NAME_SHELL characters, not starting with '.'
+ * or '-', and not ending in ".part" or containing ".tmp." (our temporary
+ * names). Returns 0 or SC_EREJECT with the reason ("unsafe file name
+ * '../x': contains '/'"). The one rule for every untrusted name (from an
+ * API, a URL or a manifest). Thread-safe.
  */
 SC_MUST_CHECK int sc_http_name_check(const char *name);
 

@@ -64,8 +64,7 @@ static void unescape(char *s)
     *w = '\0';
 }
 
-/* Write S escaped; FIRST says it starts the line (a '#' there is escaped). */
-static void put_escaped(const char *s, int first, FILE *fp)
+void sc_manifest_put_escaped(const char *s, int first, FILE *fp)
 {
     size_t n;
 
@@ -564,7 +563,7 @@ int sc_manifest_write_row(const sc_manifest *m, const sc_mrow *r, FILE *fp)
         if (i)
             fputc('\t', fp);
         if (i < r->nvals && r->vals[i])
-            put_escaped(r->vals[i], i == 0, fp);
+            sc_manifest_put_escaped(r->vals[i], i == 0, fp);
     }
     fputc('\n', fp);
     return write_status(fp);

@@ -168,6 +168,10 @@ SC_MUST_CHECK int sc_manifest_write_header(sc_manifest *m, FILE *fp);
 SC_MUST_CHECK int sc_manifest_write_row(const sc_manifest *m, const sc_mrow *r,
                                         FILE *fp);
 
+/* Write the value S to FP escaped as above; FIRST says it starts the line
+ * (a '#' there is escaped). For other tab-separated tables too. */
+void sc_manifest_put_escaped(const char *s, int first, FILE *fp);
+
 /* Write the header and every stored row of M to FP. Returns as above. */
 SC_MUST_CHECK int sc_manifest_write(sc_manifest *m, FILE *fp);
 

@@ -47,10 +47,17 @@ raw() {
     [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 1 ]]
     [[ $output == *"sc-harmonize "*"$first"* ]]
     [[ $(grep -c 'sc-annotate annotate' <<< "$output") -eq 1 ]]
-    [[ $output == *"out/annotated $(printf '<') out/harmonized/$name.tsv"* ]]
+    [[ $output == *"'out/annotated' $(printf '<') 'out/harmonized/$name.tsv'"* ]]
     # the manifest registers
     run -0 sc-register --db reg.db init
     run -0 sc-register --db reg.db add -k < out/manifest.tsv
+    # a name the shell could run is refused before anything runs
+    mkdir bad
+    cp "$first" 'bad/x;touch PWNED.h5ad'
+    cp "$first" 'bad/$(touch PWNED).h5ad'
+    run -2 make -f "$R/Makefile" IN=bad OUT=badout HARMONIZE="$HARM"
+    [[ $output == *"unsafe input file names in bad (rename them)"* ]]
+    [[ ! -e PWNED && ! -e badout ]]
 }
 
 @test "recipes: the Slurm array script parses, dry-runs and runs one task" {
@@ -66,17 +73,28 @@ raw() {
     [[ $(grep -c '^sc-harmonize ' <<< "$output") -eq 2 ]]
     [[ $output == *"$(sed -n 3p list.txt)"* && $output == *"$(sed -n 4p list.txt)"* ]]
     [[ $output == *"--min-mapped-genes 1000"* ]]
-    [[ ! -e out/harmonized/$(basename "$(sed -n 3p list.txt)" .h5ad).tsv ]]
+    [[ -z $(ls out/harmonized 2>/dev/null) ]]
     # task 0 for real, then again: up to date
     run -0 env SLURM_ARRAY_TASK_ID=0 SLURM_CPUS_PER_TASK=2 PER_TASK=2 LIST=list.txt OUT=out \
         HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
     for f in $(sed -n 1,2p list.txt); do
         n=$(basename "$f"); n=${n%.*}
+        n=$n-$(printf '%s' "$f" | sha256sum | cut -c1-8)
         [[ -s out/annotated/$n.tsv ]]
     done
     run -0 env SLURM_ARRAY_TASK_ID=0 PER_TASK=2 LIST=list.txt OUT=out \
         HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
     [[ $(grep -c 'up to date' <<< "$output") -eq 2 ]]
+    # same-named inputs from two directories: two keys, two outputs
+    mkdir -p twin/a twin/b
+    cp "$(sed -n 1p list.txt)" twin/a/x.h5ad
+    cp "$(sed -n 1p list.txt)" twin/b/x.h5ad
+    printf '%s\n' "$PWD/twin/a/x.h5ad" "$PWD/twin/b/x.h5ad" '/tmp/$(touch PWNED).h5ad' > twin.txt
+    run -1 env SLURM_ARRAY_TASK_ID=0 PER_TASK=3 LIST=twin.txt OUT=tw \
+        HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
+    [[ $output == *"unsafe file name (rename it)"* && ! -e PWNED ]]
+    [[ $(ls tw/annotated/x-*.tsv | wc -l) -eq 2 ]]
+    [[ $(ls tw/harmonized/x-*/x.* | wc -l) -ge 2 ]]
 }
 
 @test "recipes: 2 CPU ranks (gloo) each stream their own share and train" {

@@ -18,6 +18,9 @@ mock_start_files() {
     export MOCK_DIR=$BATS_FILE_TMPDIR/mock
     mkdir -p "$MOCK_DIR/files"
     printf 'not an h5ad file\n' > "$MOCK_DIR/files/junk.h5ad"
+    # the HDF5 signature, then nothing of a dataset
+    { printf '\211HDF\r\n\032\n'; head -c 2000 /dev/zero; } > "$MOCK_DIR/files/fake.h5ad"
+    : > "$MOCK_DIR/files/empty.bin"
     head -c 600000 /dev/urandom > "$MOCK_DIR/files/blob.bin"
     mock_start
 }
@@ -145,7 +148,7 @@ fault() {
 @test "sc-fetch list: the index as a table, unknown keys and nulls accepted" {
     run -0 --separate-stderr sc-fetch list
     [[ ${lines[0]} == dataset_id$'\t'dataset_version_id$'\t'* ]]
-    [[ ${#lines[@]} -eq 23 ]]   # header, 3 datasets, 14 faults, 5 hostile
+    [[ ${#lines[@]} -eq 35 ]]   # header, 3 datasets, 19 faults, 12 hostile
     [[ $(mock_requests 'datasets' | wc -l) -eq 1 ]]
 }
 
@@ -341,7 +344,7 @@ cut_part() {
     [[ ! -e $OUT/.$vid.h5ad.part.sha256 ]]
     # Another file of the same size in its place: its own digest.
     cut_part
-    head -c "$half" /dev/urandom > "$OUT/other"
+    { head -c 8 "$src"; head -c $((half - 8)) /dev/urandom; } > "$OUT/other"
     mv "$OUT/other" "$OUT/$vid.h5ad.part"
     run -0 --separate-stderr sc-fetch get -v -d "$OUT" "$id"
     [[ $stderr == *"($half hashed again), 1 resumed"* ]]
@@ -452,8 +455,16 @@ cut_part() {
     mkdir -p "$BATS_TEST_TMPDIR/a/b"
     cd "$BATS_TEST_TMPDIR/a/b"
     run -3 --separate-stderr sc-fetch get -k -d out --collection Hostile
-    [[ ${#lines[@]} -eq 6 ]]
+    [[ ${#lines[@]} -eq 13 ]]
     [[ $output != *downloaded* ]]
+    [[ $stderr == *"unsafe file name '\$(touch PWNED)': contains '\$', special to the shell"* ]]
+    [[ $stderr == *"unsafe file name 'a;touch PWNED': contains ';'"* ]]
+    [[ $stderr == *"unsafe file name '\`touch PWNED\`': contains '\`'"* ]]
+    [[ $stderr == *"unsafe file name '-rf': starts with '-'"* ]]
+    [[ $stderr == *"unsafe file name 'a b': contains ' '"* ]]
+    [[ $stderr == *"asset URL 'file:///etc/passwd' is not http(s)"* ]]
+    [[ $stderr == *"asset URL 'ftp://127.0.0.1/x.h5ad' is not http(s)"* ]]
+    [[ ! -e PWNED && ! -e out/PWNED ]]
     [[ $stderr == *"unsafe file name '../../etc/passwd': contains '/'"* ]]
     [[ $stderr == *"unsafe file name '/etc/passwd': contains '/'"* ]]
     [[ $stderr == *"unsafe file name '.hidden': starts with '.'"* ]]
@@ -480,9 +491,9 @@ cut_part() {
 }
 
 @test "sc-fetch get: --verify rejects a download that is not a dataset" {
-    run -1 --separate-stderr sc-fetch get -d "$OUT" --verify "$MOCK_URL/files/junk.h5ad"
-    [[ $stderr == "sc-fetch: error: '$OUT/junk.h5ad' is not a readable dataset: "* ]]
-    [[ ! -e $OUT/junk.h5ad ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" --verify "$MOCK_URL/files/fake.h5ad"
+    [[ $stderr == "sc-fetch: error: '$OUT/fake.h5ad' is not a readable dataset: "* ]]
+    [[ ! -e $OUT/fake.h5ad ]]
     run -0 sc-fetch get -d "$OUT" --verify "$(ds 'Fault redirect')"
     [[ $(col status) == downloaded ]]
 }
@@ -567,4 +578,67 @@ EOF
         --mirror "$MOCK_URL/mirror" -d "$OUT"
     [[ $stderr == "sc-fetch: error: cannot read '$OUT/genes/g/x/broken.gz': "* ]]
     [[ ! -e $OUT/genes/g/x/broken.gz ]]
+}
+
+# ---- hostile servers (issue 15) ----
+
+@test "sc-fetch get: HTML, gzip-encoded and empty 200 answers are refused, nothing kept" {
+    local f
+    for f in html gzip empty; do
+        fault "$f"
+        [[ $status -eq 3 ]]
+        [[ $(col status) == failed ]]
+        [[ -z $(ls "$OUT" | grep -v '^\.' || true) ]]
+    done
+    # without a declared size to betray them
+    run -1 --separate-stderr sc-fetch get -d "$OUT" "$MOCK_URL/f/html/blob.bin"
+    [[ $stderr == *"/f/html/blob.bin': an HTML page, not data" ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" "$MOCK_URL/f/gzip/blob.bin"
+    [[ $stderr == *"': the server compressed it on the way (Content-Encoding)" ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" "$MOCK_URL/f/empty/blob.bin"
+    [[ $stderr == *"': empty (0 bytes)" ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" "$MOCK_URL/files/junk.h5ad"
+    [[ $stderr == "sc-fetch: error: '$MOCK_URL/files/junk.h5ad': not an HDF5 file" ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" "$MOCK_URL/files/empty.bin"
+    [[ $stderr == *"empty (0 bytes)" ]]
+    [[ ! -e $OUT/junk.h5ad && ! -e $OUT/empty.bin && ! -e $OUT/junk.h5ad.part ]]
+}
+
+@test "sc-fetch get: an endless chunked answer is cut at the declared size or --max-size" {
+    fault endless
+    [[ $status -eq 3 ]]
+    [[ $(col message) == *"': more than $(stat -c %s "$(fault_src)") bytes" ]]
+    [[ -z $(ls "$OUT" | grep -v '^\.' || true) ]]
+    run -1 --separate-stderr sc-fetch get -d "$OUT" --max-size 100K \
+        "$MOCK_URL/f/endless/blob.bin"
+    [[ $stderr == *"': more than 102400 bytes" ]]
+    [[ ! -e $OUT/blob.bin && ! -e $OUT/blob.bin.part ]]
+}
+
+@test "sc-fetch get: a slow-drip server is cut by --min-rate" {
+    fault drip
+    [[ $status -eq 3 ]]
+    [[ $(col message) == *"Operation too slow"* ]]
+    run -2 --separate-stderr sc-fetch get -d "$OUT" --min-rate 0x "$MOCK_URL/f/drip/blob.bin"
+}
+
+@test "sc-fetch list: a JSON object, wrongly typed fields or a huge answer is an error" {
+    curl -sf "$MOCK_URL/_control/api?mode=object" > /dev/null
+    run -1 --separate-stderr sc-fetch list
+    [[ $stderr == "sc-fetch: error: '$MOCK_URL/curation/v1/datasets': expected an array of datasets, got an object" ]]
+    [[ -z $output ]]
+    curl -sf "$MOCK_URL/_control/api?mode=types" > /dev/null
+    run -1 --separate-stderr sc-fetch list
+    [[ $stderr == *"/datasets': item 1: 'dataset_id' is a number, not a non-empty string" ]]
+    curl -sf "$MOCK_URL/_control/api?mode=huge" > /dev/null
+    run -1 --separate-stderr sc-fetch list --max-answer 1M
+    [[ $stderr == *"/datasets': answer larger than 1048576 bytes" ]]
+}
+
+@test "sc-fetch list: tabs and line breaks inside fields are escaped" {
+    run -0 --separate-stderr sc-fetch list --collection Hostile
+    [[ ${#lines[@]} -eq 13 ]]
+    [[ $output == *$'\t''a\tb'$'\t'* ]]
+    run -0 bash -c "sc-fetch list | awk -F'\t' 'NF != 10' | wc -l"
+    [[ $output == 0 ]]
 }

@@ -499,3 +499,16 @@ assert abs(b.varp["corr"][1:, 1:] - a.varp["corr"][:50, :50]).max() < 1e-12
 print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
     [[ $output == ok ]]
 }
+
+@test "sc-harmonize: two inputs of one name: the second is refused in one line, the first kept" {
+    cd "$BATS_TEST_TMPDIR"
+    mkdir -p a b
+    cp "$SAMPLE" a/x.h5
+    cp "$SAMPLE" b/x.h5
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d out a/x.h5 b/x.h5
+    [[ ${lines[1]} == "out/x.h5ad"$'\t'ok$'\t'* ]]
+    [[ ${lines[2]} == "b/x.h5"$'\t'failed$'\t'* ]]
+    [[ $stderr == *"sc-harmonize: error: 'b/x.h5': its output 'out/x.h5ad' is also that of 'a/x.h5'" ]]
+    [[ $(grep -c "'b/x.h5': its output" <<< "$stderr") -eq 1 ]]
+    [[ -s out/x.h5ad ]]
+}

@@ -209,6 +209,9 @@ EOF
     [[ $stderr == *"collection 'c' exists"* ]]
     sc-register collection add c 1 2 3
     sc-register collection add c 4 --weight 2.5
+    # filters that match nothing: a clear error, stdin is not read
+    run -1 --separate-stderr sc-register collection add c --min-cells 999999999 <<< "not a manifest"
+    [[ $stderr == "sc-register: error: collection: the filters match no artifact" ]]
     run -0 sc-register collection freeze c
     [[ $output == "c@1" ]]
     sc-register collection remove c 2
@@ -284,6 +287,12 @@ EOF
     done
     run -0 sc-register lineage harm.h5ad --dot
     [[ ${lines[0]} == "digraph lineage {" && $output == *'"r1" -> "a2"'* && $output == *'"a2" -> "r2"'* ]]
+    # --dot only prints DOT: it works without graphviz (a dot that fails)
+    mkdir -p "$BATS_TEST_TMPDIR/nodot"
+    printf '#!/bin/sh\necho "dot was run" >&2\nexit 127\n' > "$BATS_TEST_TMPDIR/nodot/dot"
+    chmod +x "$BATS_TEST_TMPDIR/nodot/dot"
+    run -0 --separate-stderr env PATH="$BATS_TEST_TMPDIR/nodot:$PATH" sc-register lineage harm.h5ad --dot
+    [[ ${lines[0]} == "digraph lineage {" && ${lines[-1]} == "}" && -z $stderr ]]
     # which files went through sc-harmonize 0.1.0?
     run -0 sc-register query --transform sc-harmonize@0.1.0
     [[ ${#lines[@]} -eq 3 && $output == *annot.h5ad* && $output == *harm.h5ad* ]]

@@ -337,18 +337,29 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
     run -1 --separate-stderr sc-stream pack --join outer -o nodir/x.scpack $(files)
     [[ $stderr == "sc-stream: error: cannot create 'nodir/x.scpack': No such file or directory" ]]
     [[ ! -e nodir ]]
-    # root writes anywhere: run as nobody then, in a directory nobody reaches
+    # root writes anywhere: run as nobody then, with a copy of the binary
+    # and of the inputs in a directory nobody reaches (the clone itself may
+    # sit under a 0700 directory)
     base=$PWD
     as=()
+    inputs=$(readlink -f $(files))
     if [[ $(id -u) -eq 0 ]]; then
         base=$(mktemp -d /tmp/sc-pack-ro.XXXXXX)
         chmod 755 "$base"
-        as=(setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$PATH")
+        mkdir "$base/bin" "$base/in"
+        cp "$(command -v sc-stream)" "$base/bin/"
+        # shellcheck disable=SC2086
+        cp $inputs "$base/in/"
+        chmod -R a+rX "$base/bin" "$base/in"
+        inputs=$(ls "$base"/in/*)
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups
+            env PATH="$base/bin:/usr/bin:/bin" SC_STREAM_CACHE="$base/cache")
     fi
     mkdir -p "$base/ro"
     chmod 555 "$base/ro"
+    # shellcheck disable=SC2086
     run -1 --separate-stderr bash -c 'cd "$1" && shift && "$@"' _ "$base" "${as[@]}" \
-        sc-stream pack --no-cache --join outer -o ro/x.scpack $(readlink -f $(files))
+        sc-stream pack --no-cache --join outer -o ro/x.scpack $inputs
     chmod 755 "$base/ro"
     [[ -z $(ls -A "$base/ro") ]]
     [[ $base == "$PWD" ]] || rm -rf "$base"

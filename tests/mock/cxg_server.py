@@ -21,7 +21,17 @@ file), 500 (two 500s, then the file), always500, 404, 410, 403, shortlen
 (Content-Length and body 100 bytes short), longlen (Content-Length 100
 bytes too long, the connection closes after the real end), slow (the first
 response stalls half-way for 30 s), slowall (every response stalls),
-redirect (302 to /files/NAME), redirect-loop (302 to itself).
+redirect (302 to /files/NAME), redirect-loop (302 to itself); and the
+hostile ones: html (200 with an HTML page), gzip (200 with the file
+gzip-compressed and Content-Encoding: gzip), empty (200 with no body),
+endless (200, chunked, a body that never ends), drip (the file at one byte
+every 0.2 s: never stalled, never done).
+
+  /_control/api?mode=M                         answer the dataset index
+                                               badly until reset: object
+                                               (one object, not an array),
+                                               types (wrongly typed fields),
+                                               huge (an endless chunked array)
 
 Files come from --files DIRs (every regular file, by base name). Each
 request is logged to --log as "METHOD PATH RANGE STATUS", RANGE "-" when
@@ -46,11 +56,12 @@ COUNTS = {}          # (fault, name) -> requests seen
 FILES = {}           # served name -> path on disk
 CATALOG = {}         # dataset_id -> list of version dicts, newest first
 COLLECTIONS = {}     # collection_id -> dict
-STATE = {"base": "", "log": None, "revisions": 0}
+STATE = {"base": "", "log": None, "revisions": 0, "api": None}
 
 FAULTS = {"cut", "cut-norange", "norange", "500", "always500", "404", "410",
           "403", "shortlen", "longlen", "slow", "slowall", "redirect",
-          "redirect-loop"}
+          "redirect-loop", "html", "gzip", "empty", "endless", "drip"}
+API_MODES = {"object", "types", "huge"}
 
 
 def uid(n, salt="d"):
@@ -101,20 +112,27 @@ def build_catalog(h5ads):
                     "cell", "5.2.0", "Fault %s" % fault, fault=fault)
         n += 1
     for hostile in ("../../etc/passwd", "/etc/passwd", ".hidden",
-                    "a\tb", "x" * 300):
+                    "a\tb", "x" * 300, "$(touch PWNED)", "a;touch PWNED",
+                    "`touch PWNED`", "-rf", "a b"):
         add_dataset(n, coll_h, h5ads[0], human, v3, lung, normal, bcell,
                     "cell", "5.2.0", "Hostile %r" % hostile[:20], dvid=hostile)
+        n += 1
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x.h5ad"):
+        add_dataset(n, coll_h, h5ads[0], human, v3, lung, normal, bcell,
+                    "cell", "5.2.0", "Hostile %s" % url.split(":")[0],
+                    url=url)
         n += 1
 
 
 def add_dataset(n, coll, src, org, assay, tis, dis, ct, susp, schema, title,
-                fault=None, dvid=None):
+                fault=None, dvid=None, url=None):
     did = uid(n)
     dvid = dvid or uid(n, "v0-")
     name = "%s.h5ad" % dvid
     if "/" not in name and "\t" not in name:
         FILES[name] = src
     path = "/f/%s/%s" % (fault, name) if fault else "/files/%s" % name
+    path = url or path
     size = os.path.getsize(src)
     d = {
         "dataset_id": did, "dataset_version_id": dvid,
@@ -249,6 +267,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control/reset":
             with LOCK:
                 COUNTS.clear()
+                STATE["api"] = None
+            return self.send_json({})
+        if path == "/_control/api":
+            mode = (q.get("mode") or [""])[0]
+            if mode not in API_MODES:
+                return self.problem(404, "no api mode %s" % mode)
+            STATE["api"] = mode
             return self.send_json({})
         return self.problem(404, "no such control")
 
@@ -258,6 +283,16 @@ class Handler(BaseHTTPRequestHandler):
             out = [absolute(v[0]) for v in CATALOG.values()
                    if not sv or v[0]["schema_version"] == sv
                    or v[0]["schema_version"].startswith(sv + ".")]
+            mode = STATE["api"]
+            if mode == "object":
+                return self.send_json(out[0])
+            if mode == "types":
+                out[1]["assets"] = "file:///etc/passwd"
+                out[0]["dataset_id"] = 7
+                return self.send_json(out)
+            if mode == "huge":
+                return self.send_endless(b"[" + json.dumps(out[0]).encode(),
+                                         b"," + json.dumps(out[0]).encode())
             return self.send_json(out)
         m = re.match(r"^/datasets/([^/]+)/versions$", path)
         if m:
@@ -295,6 +330,55 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(dict(c, visibility="PUBLIC", datasets=ds))
         return self.problem(404, "no such endpoint")
 
+    def send_endless(self, head, chunk, limit=1 << 31):
+        """200, chunked: HEAD then CHUNK again and again, up to LIMIT bytes
+        (more than any client here accepts), or until the client leaves."""
+        self.log_req(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = 0
+        data = head
+        block = chunk * max(1, 65536 // len(chunk))
+        try:
+            while sent < limit:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                sent += len(data)
+                data = block
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def hostile_file(self, src, fault):
+        """The hostile faults: what a broken or malicious server sends."""
+        with open(src, "rb") as f:
+            data = f.read()
+        if fault == "html":
+            return self.send_bytes(b"<!DOCTYPE html>\n<html><body>Sign in"
+                                   b"</body></html>\n", 200,
+                                   [("Content-Type", "text/html")])
+        if fault == "gzip":
+            return self.send_bytes(gzip.compress(data, mtime=0), 200,
+                                   [("Content-Encoding", "gzip")])
+        if fault == "empty":
+            return self.send_bytes(b"", 200)
+        if fault == "endless":
+            return self.send_endless(data, b"\0" * 65536)
+        # drip: one byte every 0.2 s, for at most a minute
+        self.log_req(200)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(min(len(data), 300)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+        self.close_connection = True
+
     def serve_file(self, name, fault):
         src = FILES.get(name)
         with LOCK:
@@ -311,6 +395,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_bytes(b"", 302, [("Location", self.path)])
         if not src:
             return self.problem(404, "no such file")
+        if fault in ("html", "gzip", "empty", "endless", "drip"):
+            return self.hostile_file(src, fault)
         size = os.path.getsize(src)
         start, end = 0, size - 1
         rng = self.headers.get("Range")

@@ -131,6 +131,49 @@ static void test_parse_shapes(void)
                 SC_EFORMAT);
 }
 
+/* Members of the wrong type are an error, never a dataset (or a URL). */
+static void test_parse_types(void)
+{
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"[{\"dataset_id\":7}]", "item 1: 'dataset_id' is a number, not a "
+                                "non-empty string"},
+        {"[{\"dataset_id\":\"\"}]", "'dataset_id' is a string, not"},
+        {"[{\"x\":1}]", "item 1: no 'dataset_id'"},
+        {"[{\"dataset_id\":\"d\"},{\"dataset_id\":\"e\","
+         "\"dataset_version_id\":[\"../x\"]}]",
+         "item 2: 'dataset_version_id' is an array, not a string"},
+        {"[{\"dataset_id\":\"d\",\"assets\":\"file:///etc/passwd\"}]",
+         "'assets' is a string, not an array"},
+        {"[{\"dataset_id\":\"d\",\"assets\":[\"x\"]}]",
+         "'assets' is a string, not an array of objects"},
+        {"[{\"dataset_id\":\"d\",\"assets\":[{\"url\":{}}]}]",
+         "'assets.url' is an object, not a string"},
+        {"[{\"dataset_id\":\"d\",\"assets\":[{\"url\":\"u\","
+         "\"filesize\":-5}]}]",
+         "'assets.filesize' is a number, not a size"},
+        {"[{\"dataset_id\":\"d\",\"cell_count\":{}}]",
+         "'cell_count' is an object, not a count"},
+        {"[{\"dataset_id\":\"d\",\"organism\":\"human\"}]",
+         "'organism' is a string, not an array"},
+        {"[{\"dataset_id\":\"d\",\"title\":true}]",
+         "'title' is a boolean, not a string"},
+    };
+    sc_cxg_dataset *v = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_INTEQ(sc_cxg_parse_datasets(bad[i].json, strlen(bad[i].json),
+                                          "t", &v, &n),
+                    SC_EFORMAT);
+        CHECK(v == NULL && n == 0);
+        CHECK(strstr(sc_errmsg(), bad[i].msg) != NULL);
+        if (!strstr(sc_errmsg(), bad[i].msg))
+            fprintf(stderr, "# %s\n", sc_errmsg());
+    }
+}
+
 static int matches(const char *field, const char *value,
                    const sc_cxg_dataset *d)
 {
@@ -306,6 +349,7 @@ int main(void)
 {
     RUN(test_parse_index);
     RUN(test_parse_shapes);
+    RUN(test_parse_types);
     RUN(test_filters);
     RUN(test_ids_and_client);
     RUN(test_refs);

@@ -16,11 +16,16 @@ static void test_name_check(void)
     static const char *const good[] = {
         "a.h5ad",           "x",
         "GSE1_raw.h5",      "f0e1d2c3-0000-4000-8000-00.h5ad",
-        "caf\xc3\xa9.h5ad", "a..b"};
+        "caf\xc3\xa9.h5ad", "a..b",
+        "x-1_2+3=4,5@6%7#8:9.h5ad"};
     static const char *const bad[] = {
         "",      ".",           "..",           "../x", "/etc/passwd",
         "a/b",   "a\\b",        ".hidden",      "a\tb", "a\nb",
-        "x\x7f", "a.h5ad.part", "a.h5ad.tmp.12"};
+        "x\x7f", "a.h5ad.part", "a.h5ad.tmp.12",
+        /* shell syntax: never a word a recipe could run */
+        "$(touch x)", "`id`", "a;b", "a|b", "a&b", "a<b", "a>b", "a(b)",
+        "a'b", "a\"b", "a b", "*.h5ad", "a?", "[ab]", "{a,b}", "~x", "!x",
+        "-rf", "--help.h5ad"};
     char longname[SC_HTTP_NAME_MAX + 2];
 
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
@@ -54,7 +59,10 @@ static void test_name_from_url(void)
 {
     name_is("https://h/a/b/x.h5ad", "x.h5ad");
     name_is("https://h/x.h5ad?sig=1&a=/b#frag", "x.h5ad");
-    name_is("https://h/a%20b.h5ad", "a b.h5ad");
+    name_is("https://h/a%2Db.h5ad", "a-b.h5ad");
+    name_is("https://h/a%20b.h5ad", NULL); /* a space splits shell words */
+    name_is("https://h/%24%28id%29.h5ad", NULL);
+    name_is("https://h/-x.h5ad", NULL);
     name_is("http://h/files/..%2F..%2Fetc%2Fpasswd", NULL);
     name_is("http://h/files/%2Fetc%2Fpasswd", NULL);
     name_is("http://h/files/%2e%2e", NULL);
