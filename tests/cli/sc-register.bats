@@ -399,7 +399,7 @@ EOF
 c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$SC_REGISTRY"
     run -1 --separate-stderr sc-register query
     [[ $stderr == *"schema 99, newer than"* ]]
-    run -1 --separate-stderr sc-register --db postgresql://host/db query
+    run -1 --separate-stderr sc-register --db mysql://host/db query
     [[ $stderr == *"only SQLite"* ]]
 }
 
