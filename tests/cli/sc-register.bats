@@ -421,3 +421,11 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
     run -0 sc-register lineage raw.h5ad --down
     [[ $output == *"sc-harmonize "*"h/raw.h5ad"*"sc-annotate "*"a/raw.h5ad"* ]]
 }
+
+@test "sc-register: a SQLite registry on a network file system is refused unless forced" {
+    run -1 --separate-stderr env SC_REGISTRY_TEST_FSTYPE=nfs sc-register init
+    [[ $stderr == *"network file system (nfs)"*"PostgreSQL"* ]]
+    [[ $(wc -l <<< "$stderr") -eq 1 && ! -e $SC_REGISTRY ]]
+    SC_REGISTRY_TEST_FSTYPE=lustre SC_REGISTRY_FORCE_NETWORK_FS=1 sc-register init
+    run -0 sc-register query
+}
