@@ -59,7 +59,8 @@ enum {
 static const sc_opt opts[] = {
     SC_OPT_COMMON,
     {OPT_DB, "db", SC_ARG_REQUIRED, "DB",
-     "the registry file [$SC_REGISTRY or sc-registry.db]"},
+     "the registry: a file or postgresql:// URI [$SC_REGISTRY or "
+     "sc-registry.db]"},
     {'o', "output", SC_ARG_REQUIRED, "FILE", "write the output to FILE [-]"},
     {'O', "output-fmt", SC_ARG_REQUIRED, "FMT",
      "query, collection: table or manifest [table]"},

@@ -1,4 +1,5 @@
-/* sc_registry: the dataset registry on SQLite; all of its SQL is here. */
+/* sc_registry: the dataset registry; the SQL common to its backends is here,
+ * what differs is in sc_registry_sqlite.c and sc_registry_pg.c. */
 /* SPDX-License-Identifier: MIT */
 #include "sc_registry.h"
 
@@ -12,101 +13,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "sc_hash.h"
-
-struct sc_registry {
-    sqlite3 *db;
-    char *path;
-    int schema;
-    int busy; /* the last failure was SQLITE_BUSY/LOCKED: retry */
-};
-
-/* Migrations: MIGRATIONS[v] takes a registry from schema v to v + 1; the
- * first creates it. Append only: never edit a released step. */
-static const char *const migrations[] = {
-    /* 0 -> 1 */
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE storage(id INTEGER PRIMARY KEY, dir TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE geneset(id INTEGER PRIMARY KEY,"
-    " key TEXT NOT NULL UNIQUE, n_genes INTEGER NOT NULL);"
-    "CREATE TABLE geneset_gene(geneset_id INTEGER NOT NULL"
-    " REFERENCES geneset(id), gene TEXT NOT NULL,"
-    " PRIMARY KEY(geneset_id, gene)) WITHOUT ROWID;"
-    "CREATE INDEX geneset_gene_gene ON geneset_gene(gene, geneset_id);"
-    "CREATE TABLE artifact(id INTEGER PRIMARY KEY,"
-    " sha256 TEXT NOT NULL UNIQUE CHECK(length(sha256) = 64),"
-    " size INTEGER NOT NULL, mtime INTEGER NOT NULL DEFAULT 0,"
-    " format TEXT NOT NULL, n_obs INTEGER, n_vars INTEGER,"
-    " organism TEXT, assay TEXT, schema_version TEXT,"
-    " storage_id INTEGER REFERENCES storage(id), path TEXT NOT NULL,"
-    " geneset_id INTEGER REFERENCES geneset(id),"
-    " created INTEGER NOT NULL, version INTEGER NOT NULL,"
-    " previous_id INTEGER UNIQUE REFERENCES artifact(id));"
-    "CREATE INDEX artifact_path ON artifact(path, storage_id);"
-    "CREATE INDEX artifact_created ON artifact(created);"
-    "CREATE TABLE artifact_term(artifact_id INTEGER NOT NULL"
-    " REFERENCES artifact(id), field TEXT NOT NULL, term TEXT NOT NULL,"
-    " label TEXT, n_cells INTEGER NOT NULL,"
-    " PRIMARY KEY(artifact_id, field, term)) WITHOUT ROWID;"
-    /* covering: a term query never visits the table */
-    "CREATE INDEX artifact_term_term ON artifact_term(field, term, n_cells);"
-    "CREATE TABLE transform(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-    " version TEXT NOT NULL, UNIQUE(name, version));"
-    "CREATE TABLE run(id INTEGER PRIMARY KEY, transform_id INTEGER NOT NULL"
-    " REFERENCES transform(id), key TEXT UNIQUE, arguments TEXT, host TEXT,"
-    " started TEXT, finished TEXT, status TEXT NOT NULL);"
-    /* kind: 0 an artifact by sha256, 1 a URI, 2 a collection version */
-    "CREATE TABLE run_io(run_id INTEGER NOT NULL REFERENCES run(id),"
-    " output INTEGER NOT NULL, kind INTEGER NOT NULL, ref TEXT NOT NULL,"
-    " version_id INTEGER REFERENCES collection_version(id),"
-    " PRIMARY KEY(run_id, output, ref)) WITHOUT ROWID;"
-    "CREATE INDEX run_io_ref ON run_io(ref, output);"
-    "CREATE TABLE collection(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
-    " UNIQUE, description TEXT, created INTEGER NOT NULL);"
-    "CREATE TABLE collection_member(collection_id INTEGER NOT NULL"
-    " REFERENCES collection(id), artifact_id INTEGER NOT NULL"
-    " REFERENCES artifact(id), weight REAL NOT NULL DEFAULT 1,"
-    " PRIMARY KEY(collection_id, artifact_id)) WITHOUT ROWID;"
-    "CREATE TABLE collection_version(id INTEGER PRIMARY KEY,"
-    " collection_id INTEGER NOT NULL REFERENCES collection(id),"
-    " version INTEGER NOT NULL, created INTEGER NOT NULL,"
-    " UNIQUE(collection_id, version));"
-    "CREATE TABLE collection_version_member(version_id INTEGER NOT NULL"
-    " REFERENCES collection_version(id), artifact_id INTEGER NOT NULL"
-    " REFERENCES artifact(id), n_obs INTEGER, weight REAL NOT NULL,"
-    " PRIMARY KEY(version_id, artifact_id)) WITHOUT ROWID;"
-    "CREATE INDEX cvm_artifact ON collection_version_member(artifact_id);"
-    "CREATE TRIGGER cv_frozen_u BEFORE UPDATE ON collection_version"
-    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;"
-    "CREATE TRIGGER cv_frozen_d BEFORE DELETE ON collection_version"
-    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;"
-    "CREATE TRIGGER cvm_frozen_u BEFORE UPDATE ON collection_version_member"
-    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;"
-    "CREATE TRIGGER cvm_frozen_d BEFORE DELETE ON collection_version_member"
-    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;"
-    "CREATE TRIGGER cvm_frozen_i BEFORE INSERT ON collection_version_member"
-    " WHEN EXISTS(SELECT 1 FROM collection_version_member"
-    "  WHERE version_id = NEW.version_id)"
-    " AND NEW.version_id <> (SELECT MAX(id) FROM collection_version)"
-    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;",
-};
+#include "sc_registry_int.h"
 
 /* ---- errors and statements ---- */
 
 static int db_fail(sc_registry *reg, const char *what)
 {
-    int code = sqlite3_errcode(reg->db);
-
-    reg->busy = (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+    if (reg->readonly)
+        return sc_fail(SC_EREGISTRY,
+                       "registry '%s': %s: no right to write (a read-only "
+                       "role?): %s",
+                       reg->path, what, reg->err);
     return sc_fail(SC_EREGISTRY, "registry '%s': %s: %s", reg->path, what,
-                   sqlite3_errmsg(reg->db));
+                   reg->err);
 }
 
-static int prepare(sc_registry *reg, const char *sql, sqlite3_stmt **st)
+static int prepare(sc_registry *reg, const char *sql, sc_rst **st)
 {
-    if (sqlite3_prepare_v2(reg->db, sql, -1, st, NULL) != SQLITE_OK) {
+    if (reg->ops->prepare(reg, sql, st) < 0) {
         *st = NULL;
         return db_fail(reg, "prepare");
     }
@@ -115,45 +40,43 @@ static int prepare(sc_registry *reg, const char *sql, sqlite3_stmt **st)
 
 static int exec(sc_registry *reg, const char *sql)
 {
-    if (sqlite3_exec(reg->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (reg->ops->exec(reg, sql) < 0)
         return db_fail(reg, "exec");
     return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    return s ? s : "";
-}
+/* The statement calls of REG's backend; every statement of a function
+ * belongs to the REG in scope. */
+#define st_int(st, i, v) reg->ops->bind_int(st, i, v)
+#define st_double(st, i, v) reg->ops->bind_double(st, i, v)
+#define st_text(st, i, s) reg->ops->bind_text(st, i, s)
+#define st_step(st) reg->ops->step(st)
+#define st_reset(st) reg->ops->reset(st)
+#define st_free(st) ((st) ? reg->ops->finalize(st) : (void)0)
+#define st_col_int(st, i) reg->ops->col_int(st, i)
+#define st_col_double(st, i) reg->ops->col_double(st, i)
+#define st_col_text(st, i) reg->ops->col_text(st, i)
 
 /* Step ST to its end (a write); 0 or the error. */
-static int step_done(sc_registry *reg, sqlite3_stmt *st, const char *what)
+static int step_done(sc_registry *reg, sc_rst *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = st_step(st);
 
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc != ST_DONE && rc != ST_ROW)
         return db_fail(reg, what);
     return 0;
 }
 
 /* One int64 from the first row of ST: 1 with *V, 0 without a row. */
-static int step_int(sc_registry *reg, sqlite3_stmt *st, int64_t *v)
+static int step_int(sc_registry *reg, sc_rst *st, int64_t *v)
 {
-    int rc = sqlite3_step(st);
+    int rc = st_step(st);
 
-    if (rc == SQLITE_ROW) {
-        *v = sqlite3_column_int64(st, 0);
+    if (rc == ST_ROW) {
+        *v = st_col_int(st, 0);
         return 1;
     }
-    if (rc == SQLITE_DONE)
+    if (rc == ST_DONE)
         return 0;
     return db_fail(reg, "query");
 }
@@ -161,11 +84,11 @@ static int step_int(sc_registry *reg, sqlite3_stmt *st, int64_t *v)
 /* Finish a loop of callbacks over ST: RC is the callback's non-zero
  * return (kept), else the last step's result S (an error unless done).
  * Finalizes ST. */
-static int step_end(sc_registry *reg, sqlite3_stmt *st, int rc, int s)
+static int step_end(sc_registry *reg, sc_rst *st, int rc, int s)
 {
-    if (rc == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
+    if (rc == 0 && s != ST_DONE && s != ST_ROW)
         rc = db_fail(reg, "query");
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -185,10 +108,12 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* Run SQL, retrying while the database is busy past the busy timeout. */
+/* Run SQL, retrying while the database is busy past the busy timeout
+ * (SQLite's file lock; PostgreSQL waits on its locks and never is). */
 static int exec_retry(sc_registry *reg, const char *sql)
 {
     for (int i = 0;; i++) {
+        reg->busy = 0;
         int rc = exec(reg, sql);
         if (rc == 0 || !reg->busy || i >= 50)
             return rc;
@@ -196,61 +121,56 @@ static int exec_retry(sc_registry *reg, const char *sql)
     }
 }
 
-/* BEGIN IMMEDIATE takes the write lock up front, so that two writers never
- * both read and then deadlock upgrading. */
+/* A write transaction: SQLite's BEGIN IMMEDIATE takes the write lock up
+ * front, so that two writers never both read and then deadlock upgrading;
+ * PostgreSQL's locks rows and keys as the statements reach them. */
 static int begin(sc_registry *reg)
 {
-    return exec_retry(reg, "BEGIN IMMEDIATE");
+    int rc = exec_retry(reg, reg->ops->begin_write);
+    reg->in_tx = rc == 0;
+    return rc;
 }
 
 static int commit(sc_registry *reg)
 {
-    return exec_retry(reg, "COMMIT");
+    int rc = exec_retry(reg, "COMMIT");
+    if (rc == 0)
+        reg->in_tx = 0;
+    return rc;
 }
 
 static void rollback(sc_registry *reg)
 {
-    if (!sqlite3_get_autocommit(reg->db))
-        sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+    if (reg->in_tx) {
+        reg->ops->exec(reg, "ROLLBACK");
+        reg->in_tx = 0;
+    }
 }
 
 /* ---- open, schema, migrations ---- */
 
-static int get_user_version(sc_registry *reg, int *v)
-{
-    sqlite3_stmt *st;
-    int64_t x = 0;
-    int rc;
-
-    if ((rc = prepare(reg, "PRAGMA user_version", &st)) < 0)
-        return rc;
-    rc = step_int(reg, st, &x);
-    sqlite3_finalize(st);
-    *v = (int)x;
-    return rc < 0 ? rc : 0;
-}
-
 static int migrate(sc_registry *reg, int from)
 {
-    char sql[64];
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
+    char v[16];
     int rc;
 
-    for (int v = from; v < SC_REGISTRY_SCHEMA; v++)
-        if ((rc = exec(reg, migrations[v])) < 0)
-            return sc_fail_ctx(rc, "migrating to schema %d", v + 1);
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SC_REGISTRY_SCHEMA);
-    if ((rc = exec(reg, sql)) < 0)
-        return rc;
+    for (int i = from; i < SC_REGISTRY_SCHEMA; i++)
+        if ((rc = exec(reg, reg->ops->migrations[i])) < 0)
+            return sc_fail_ctx(rc, "migrating to schema %d", i + 1);
+    if (reg->ops->set_schema(reg, SC_REGISTRY_SCHEMA) < 0)
+        return db_fail(reg, "record the schema version");
     if ((rc = prepare(reg,
-                      "INSERT OR REPLACE INTO meta VALUES"
-                      " ('schema_version', ?), ('created_by', ?)",
+                      "INSERT INTO meta VALUES"
+                      " ('schema_version', ?), ('created_by', ?)"
+                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int(st, 1, SC_REGISTRY_SCHEMA);
-    sqlite3_bind_text(st, 2, "sc_registry", -1, SQLITE_STATIC);
+    snprintf(v, sizeof v, "%d", SC_REGISTRY_SCHEMA);
+    st_text(st, 1, v);
+    st_text(st, 2, "sc_registry");
     rc = step_done(reg, st, "record the schema version");
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -258,8 +178,8 @@ static int check_schema(sc_registry *reg, unsigned flags)
 {
     int v, rc;
 
-    if ((rc = get_user_version(reg, &v)) < 0)
-        return rc;
+    if (reg->ops->get_schema(reg, &v) < 0)
+        return db_fail(reg, "schema version");
     if (v > SC_REGISTRY_SCHEMA)
         return sc_fail(SC_EUNSUP,
                        "registry '%s' has schema %d, newer than this "
@@ -276,7 +196,9 @@ static int check_schema(sc_registry *reg, unsigned flags)
         /* one migrator at a time; whoever comes second sees it done */
         if ((rc = begin(reg)) < 0)
             return rc;
-        if ((rc = get_user_version(reg, &v)) == 0 && v < SC_REGISTRY_SCHEMA)
+        if ((rc = reg->ops->get_schema(reg, &v)) < 0)
+            rc = db_fail(reg, "schema version");
+        else if (v < SC_REGISTRY_SCHEMA)
             rc = migrate(reg, v);
         if (rc == 0)
             rc = commit(reg);
@@ -289,52 +211,34 @@ static int check_schema(sc_registry *reg, unsigned flags)
     return 0;
 }
 
+int sc_registry_is_pg(const char *uri)
+{
+    return !strncmp(uri, "postgresql://", 13) ||
+           !strncmp(uri, "postgres://", 11);
+}
+
 int sc_registry_open(const char *path, unsigned flags, sc_registry **out)
 {
     sc_registry *reg;
-    struct stat sb;
-    int rc, oflags;
+    int rc;
 
     *out = NULL;
     if (!strncmp(path, "sqlite:", 7))
         path += 7;
-    if (strstr(path, "://"))
-        return sc_fail(SC_EUNSUP,
-                       "registry '%s': only SQLite files are "
-                       "supported so far",
-                       path);
-    if (!(flags & SC_REGISTRY_CREATE) && stat(path, &sb) != 0)
-        return sc_fail(SC_ENOTFOUND,
-                       "no registry at '%s' (sc-register init makes one)",
-                       path);
     if (!(reg = calloc(1, sizeof *reg)) || !(reg->path = strdup(path))) {
         free(reg);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
-    oflags = (flags & SC_REGISTRY_READONLY)
-                 ? SQLITE_OPEN_READONLY
-                 : SQLITE_OPEN_READWRITE |
-                       (flags & SC_REGISTRY_CREATE ? SQLITE_OPEN_CREATE : 0);
-    rc = sqlite3_open_v2(path, &reg->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        rc = sc_fail(SC_EREGISTRY, "cannot open registry '%s': %s", path,
-                     reg->db ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
+    reg->ops = sc_registry_is_pg(path) ? &sc_rdb_pg : &sc_rdb_sqlite;
+    if (reg->ops == &sc_rdb_sqlite && strstr(path, "://")) {
+        rc = sc_fail(SC_EUNSUP,
+                     "registry '%s': only SQLite files and postgresql:// "
+                     "URIs are supported",
+                     path);
         goto fail;
     }
-    sqlite3_busy_timeout(reg->db, 10000);
-    sqlite3_extended_result_codes(reg->db, 1);
-    /* reads map the file instead of copying pages */
-    if ((rc = exec(reg, "PRAGMA foreign_keys = ON")) < 0 ||
-        (rc = exec(reg, "PRAGMA mmap_size = 1073741824")) < 0)
-        goto fail;
-    if (!(flags & SC_REGISTRY_READONLY)) {
-        /* WAL: readers never block the writer; NORMAL sync is durable
-         * against a killed process (only power loss can undo a commit) */
-        if ((rc = exec_retry(reg, "PRAGMA journal_mode = WAL")) < 0 ||
-            (rc = exec(reg, "PRAGMA synchronous = NORMAL")) < 0)
-            goto fail;
-    }
-    if ((rc = check_schema(reg, flags)) < 0)
+    if ((rc = reg->ops->open(reg, flags)) < 0 ||
+        (rc = check_schema(reg, flags)) < 0)
         goto fail;
     *out = reg;
     return 0;
@@ -345,16 +249,14 @@ fail:
 
 int sc_registry_close(sc_registry *reg)
 {
-    int rc = 0;
-
     if (!reg)
         return 0;
-    if (reg->db && sqlite3_close(reg->db) != SQLITE_OK)
-        rc = sc_fail(SC_EREGISTRY, "cannot close registry '%s': %s", reg->path,
-                     sqlite3_errmsg(reg->db));
+    rollback(reg);
+    if (reg->conn)
+        reg->ops->close(reg);
     free(reg->path);
     free(reg);
-    return rc;
+    return 0;
 }
 
 int sc_registry_schema(const sc_registry *reg)
@@ -362,11 +264,9 @@ int sc_registry_schema(const sc_registry *reg)
     return reg->schema;
 }
 
-const char *sc_registry_backend(void)
+const char *sc_registry_backend_of(const sc_registry *reg)
 {
-    static char buf[64];
-    snprintf(buf, sizeof buf, "sqlite %s", sqlite3_libversion());
-    return buf;
+    return reg->ops->name;
 }
 
 /* ---- paths and storage roots ---- */
@@ -426,7 +326,7 @@ static int abs_path(const char *path, char **out)
 static int split_root(sc_registry *reg, const char *abs, int64_t *root,
                       const char **rel)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     size_t best = 0;
     int rc;
 
@@ -434,24 +334,24 @@ static int split_root(sc_registry *reg, const char *abs, int64_t *root,
     *rel = abs;
     if ((rc = prepare(reg, "SELECT id, dir FROM storage", &st)) < 0)
         return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *d = col_text(st, 1);
+    while ((rc = st_step(st)) == ST_ROW) {
+        const char *d = st_col_text(st, 1);
         size_t n = strlen(d);
         if (n > best && !strncmp(abs, d, n) &&
             (abs[n] == '/' || !strcmp(d, "/"))) {
             best = n;
-            *root = sqlite3_column_int64(st, 0);
+            *root = st_col_int(st, 0);
             *rel = abs + n + (abs[n] == '/');
         }
     }
-    rc = rc == SQLITE_DONE ? 0 : db_fail(reg, "storage roots");
-    sqlite3_finalize(st);
+    rc = rc == ST_DONE ? 0 : db_fail(reg, "storage roots");
+    st_free(st);
     return rc;
 }
 
 static int root_write(sc_registry *reg, int64_t id, const char *dir)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     char *abs = NULL;
     char real[PATH_MAX];
     int rc;
@@ -462,17 +362,17 @@ static int root_write(sc_registry *reg, int64_t id, const char *dir)
         return sc_fail(SC_ENOMEM, "out of memory");
     rc = prepare(reg,
                  id ? "UPDATE storage SET dir = ?1 WHERE id = ?2"
-                    : "INSERT OR IGNORE INTO storage(dir) VALUES (?1)",
+                    : "INSERT INTO storage(dir) VALUES (?1) ON CONFLICT DO NOTHING",
                  &st);
     if (rc == 0) {
-        bind_text(st, 1, abs);
+        st_text(st, 1, abs);
         if (id)
-            sqlite3_bind_int64(st, 2, id);
+            st_int(st, 2, id);
         rc = step_done(reg, st, "storage root");
-        if (rc == 0 && id && sqlite3_changes(reg->db) == 0)
+        if (rc == 0 && id && reg->changes == 0)
             rc = sc_fail(SC_ENOTFOUND, "no storage root %" PRId64, id);
     }
-    sqlite3_finalize(st);
+    st_free(st);
     free(abs);
     return rc;
 }
@@ -491,15 +391,15 @@ int sc_registry_roots(sc_registry *reg,
                       int (*fn)(int64_t id, const char *dir, void *ud),
                       void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg, "SELECT id, dir FROM storage ORDER BY id", &st)) < 0)
         return rc;
-    int s = SQLITE_ROW;
+    int s = ST_ROW;
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(sqlite3_column_int64(st, 0), col_text(st, 1), ud);
+    while (rc == 0 && (s = st_step(st)) == ST_ROW)
+        rc = fn(st_col_int(st, 0), st_col_text(st, 1), ud);
     rc = step_end(reg, st, rc, s);
     return rc;
 }
@@ -594,7 +494,7 @@ static int add_geneset(sc_registry *reg, const sc_reg_dataset *d, int64_t *gid)
 {
     char hex[SC_HASH_HEX_SIZE];
     const char **genes = NULL;
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     size_t n = 0;
     int rc;
 
@@ -605,102 +505,117 @@ static int add_geneset(sc_registry *reg, const sc_reg_dataset *d, int64_t *gid)
         return rc;
     if ((rc = prepare(reg, "SELECT id FROM geneset WHERE key = ?", &st)) < 0)
         goto out;
-    bind_text(st, 1, hex);
+    st_text(st, 1, hex);
     if ((rc = step_int(reg, st, gid)) != 0)
         goto out; /* known (1), or an error */
-    sqlite3_finalize(st);
+    st_free(st);
     st = NULL;
     if ((rc = sorted_distinct(d->genes, d->n_genes, &genes, &n)) < 0)
         goto out;
-    if ((rc = prepare(reg, "INSERT INTO geneset(key, n_genes) VALUES (?, ?)",
+    /* a writer that made the same set meanwhile (PostgreSQL) is waited
+     * for, and its set used */
+    if ((rc = prepare(reg,
+                      "INSERT INTO geneset(key, n_genes) VALUES (?, ?)"
+                      " ON CONFLICT(key) DO NOTHING RETURNING id",
                       &st)) < 0)
         goto out;
-    bind_text(st, 1, hex);
-    sqlite3_bind_int64(st, 2, (int64_t)n);
-    if ((rc = step_done(reg, st, "gene set")) < 0)
+    st_text(st, 1, hex);
+    st_int(st, 2, (int64_t)n);
+    if ((rc = step_int(reg, st, gid)) < 0)
         goto out;
-    *gid = sqlite3_last_insert_rowid(reg->db);
-    sqlite3_finalize(st);
+    st_free(st);
+    st = NULL;
+    if (rc == 0) {
+        if ((rc = prepare(reg, "SELECT id FROM geneset WHERE key = ?", &st)) <
+            0)
+            goto out;
+        st_text(st, 1, hex);
+        rc = step_int(reg, st, gid);
+        rc = rc == 0 ? sc_fail(SC_EREGISTRY, "gene set %s vanished", hex) : rc;
+        goto out;
+    }
     if ((rc = prepare(reg, "INSERT INTO geneset_gene VALUES (?, ?)", &st)) < 0)
         goto out;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_bind_int64(st, 1, *gid);
-        bind_text(st, 2, genes[i]);
+        st_int(st, 1, *gid);
+        st_text(st, 2, genes[i]);
         rc = step_done(reg, st, "gene set genes");
-        sqlite3_reset(st);
+        st_reset(st);
     }
 out:
     if (rc > 0)
         rc = 0;
-    sqlite3_finalize(st);
+    st_free(st);
     free(genes);
     return rc;
 }
 
 static int add_terms(sc_registry *reg, int64_t id, const sc_reg_dataset *d)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if (!d->n_terms)
         return 0;
     if ((rc = prepare(reg,
                       "INSERT INTO artifact_term VALUES (?, ?, ?, ?, ?)"
-                      " ON CONFLICT DO UPDATE SET"
-                      " n_cells = n_cells + excluded.n_cells",
+                      " ON CONFLICT(artifact_id, field, term) DO UPDATE SET"
+                      " n_cells = artifact_term.n_cells + excluded.n_cells",
                       &st)) < 0)
         return rc;
     for (size_t i = 0; i < d->n_terms && rc == 0; i++) {
         const sc_reg_term *t = &d->terms[i];
-        sqlite3_bind_int64(st, 1, id);
-        bind_text(st, 2, t->field);
-        bind_text(st, 3, t->term);
-        bind_text(st, 4, t->label && *t->label ? t->label : NULL);
-        sqlite3_bind_int64(st, 5, t->n_cells);
+        st_int(st, 1, id);
+        st_text(st, 2, t->field);
+        st_text(st, 3, t->term);
+        st_text(st, 4, t->label && *t->label ? t->label : NULL);
+        st_int(st, 5, t->n_cells);
         rc = step_done(reg, st, "terms");
-        sqlite3_reset(st);
+        st_reset(st);
     }
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
 static int transform_id(sc_registry *reg, const char *tool, const char *version,
                         int64_t *id)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg,
                       "INSERT INTO transform(name, version) VALUES (?1, ?2)"
-                      " ON CONFLICT DO UPDATE SET name = name RETURNING id",
+                      " ON CONFLICT(name, version) DO UPDATE"
+                      " SET name = excluded.name RETURNING id",
                       &st)) < 0)
         return rc;
-    bind_text(st, 1, tool);
-    bind_text(st, 2, version && *version ? version : "unknown");
+    st_text(st, 1, tool);
+    st_text(st, 2, version && *version ? version : "unknown");
     rc = step_int(reg, st, id);
-    sqlite3_finalize(st);
+    st_free(st);
     return rc < 0 ? rc : 0;
 }
 
 static int link_io(sc_registry *reg, int64_t run, int output, int kind,
                    const char *ref, int64_t version)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
-    if ((rc = prepare(reg, "INSERT OR IGNORE INTO run_io VALUES (?,?,?,?,?)",
+    if ((rc = prepare(reg, "INSERT INTO run_io VALUES (?,?,?,?,?)"
+                      " ON CONFLICT DO NOTHING",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int(st, 2, output);
-    sqlite3_bind_int(st, 3, kind);
-    bind_text(st, 4, ref);
+    st_int(st, 1, run);
+    st_int(st, 2, output);
+    st_int(st, 3, kind);
+    st_text(st, 4, ref);
     if (version)
-        sqlite3_bind_int64(st, 5, version);
+        st_int(st, 5, version);
     else
-        sqlite3_bind_null(st, 5);
+        st_text(st, 5, NULL);
     rc = step_done(reg, st, "run inputs and outputs");
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -710,7 +625,7 @@ static int add_step(sc_registry *reg, const sc_reg_step *s, const char *out)
 {
     char key[SC_HASH_HEX_SIZE];
     sc_hash *h = NULL;
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     int64_t tid, run = 0;
     const char *parts[5] = {s->tool, s->version, s->arguments, s->time, out};
     int rc;
@@ -729,19 +644,20 @@ static int add_step(sc_registry *reg, const sc_reg_step *s, const char *out)
     if (rc < 0 || (rc = transform_id(reg, s->tool, s->version, &tid)) < 0)
         return rc;
     if ((rc = prepare(reg,
-                      "INSERT OR IGNORE INTO run(transform_id, key, arguments,"
+                      "INSERT INTO run(transform_id, key, arguments,"
                       " host, started, finished, status)"
-                      " VALUES (?, ?, ?, ?, ?, ?, 'ok') RETURNING id",
+                      " VALUES (?, ?, ?, ?, ?, ?, 'ok') ON CONFLICT DO NOTHING"
+                      " RETURNING id",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, tid);
-    bind_text(st, 2, key);
-    bind_text(st, 3, s->arguments);
-    bind_text(st, 4, s->host);
-    bind_text(st, 5, s->time);
-    bind_text(st, 6, s->time);
+    st_int(st, 1, tid);
+    st_text(st, 2, key);
+    st_text(st, 3, s->arguments);
+    st_text(st, 4, s->host);
+    st_text(st, 5, s->time);
+    st_text(st, 6, s->time);
     rc = step_int(reg, st, &run);
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc <= 0)
         return rc; /* known already (0), or an error */
     for (size_t i = 0; i < s->n_inputs && rc >= 0; i++)
@@ -756,38 +672,64 @@ static int add_step(sc_registry *reg, const sc_reg_step *s, const char *out)
 static int find_latest_at(sc_registry *reg, int64_t root, const char *rel,
                           int64_t *prev, int64_t *version)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     *prev = *version = 0;
     if ((rc = prepare(reg,
                       "SELECT id, version FROM artifact a WHERE path = ?1"
-                      " AND storage_id IS ?2 AND NOT EXISTS (SELECT 1 FROM"
+                      " AND storage_id IS NOT DISTINCT FROM ?2 AND NOT EXISTS (SELECT 1 FROM"
                       " artifact b WHERE b.previous_id = a.id)"
                       " ORDER BY id DESC LIMIT 1",
                       &st)) < 0)
         return rc;
-    bind_text(st, 1, rel);
+    st_text(st, 1, rel);
     if (root)
-        sqlite3_bind_int64(st, 2, root);
+        st_int(st, 2, root);
     else
-        sqlite3_bind_null(st, 2);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *prev = sqlite3_column_int64(st, 0);
-        *version = sqlite3_column_int64(st, 1);
+        st_text(st, 2, NULL);
+    rc = st_step(st);
+    if (rc == ST_ROW) {
+        *prev = st_col_int(st, 0);
+        *version = st_col_int(st, 1);
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE ? 0 : db_fail(reg, "version chain");
+        rc = rc == ST_DONE ? 0 : db_fail(reg, "version chain");
     }
-    sqlite3_finalize(st);
+    st_free(st);
+    return rc;
+}
+
+/* Writers of new versions at one path take turns: the next version's
+ * number and its previous one are read and written under this lock (a
+ * PostgreSQL transaction-scoped advisory lock; SQLite's BEGIN IMMEDIATE
+ * has locked the file already). */
+static int lock_path(sc_registry *reg, int64_t root, const char *rel)
+{
+    sc_rst *st;
+    char *key;
+    size_t n;
+    int rc;
+
+    if (!reg->ops->lock_path)
+        return 0;
+    n = strlen(rel) + 32;
+    if (!(key = malloc(n)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    snprintf(key, n, "%" PRId64 ":%s", root, rel);
+    if ((rc = prepare(reg, reg->ops->lock_path, &st)) == 0) {
+        st_text(st, 1, key);
+        rc = step_done(reg, st, "lock the path");
+        st_free(st);
+    }
+    free(key);
     return rc;
 }
 
 static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
                     int64_t *id, int *status)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     int64_t root, prev, version, gid;
     const char *rel;
     int rc;
@@ -797,9 +739,9 @@ static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
     if ((rc = prepare(reg, "SELECT id FROM artifact WHERE sha256 = ?", &st)) <
         0)
         goto fail;
-    bind_text(st, 1, d->sha256);
+    st_text(st, 1, d->sha256);
     rc = step_int(reg, st, id);
-    sqlite3_finalize(st);
+    st_free(st);
     st = NULL;
     if (rc < 0)
         goto fail;
@@ -809,6 +751,7 @@ static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
         return 0;
     }
     if ((rc = split_root(reg, abs, &root, &rel)) < 0 ||
+        (rc = lock_path(reg, root, rel)) < 0 ||
         (rc = find_latest_at(reg, root, rel, &prev, &version)) < 0 ||
         (rc = add_geneset(reg, d, &gid)) < 0)
         goto fail;
@@ -817,34 +760,50 @@ static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
                       " n_obs, n_vars, organism, assay, schema_version,"
                       " storage_id, path, geneset_id, created, version,"
                       " previous_id) VALUES"
-                      " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                      " ON CONFLICT(sha256) DO NOTHING RETURNING id",
                       &st)) < 0)
         goto fail;
-    bind_text(st, 1, d->sha256);
-    sqlite3_bind_int64(st, 2, d->size);
-    sqlite3_bind_int64(st, 3, d->mtime);
-    bind_text(st, 4, d->format ? d->format : "file");
+    st_text(st, 1, d->sha256);
+    st_int(st, 2, d->size);
+    st_int(st, 3, d->mtime);
+    st_text(st, 4, d->format ? d->format : "file");
     if (d->n_obs || d->n_vars) {
-        sqlite3_bind_int64(st, 5, d->n_obs);
-        sqlite3_bind_int64(st, 6, d->n_vars);
+        st_int(st, 5, d->n_obs);
+        st_int(st, 6, d->n_vars);
     }
-    bind_text(st, 7, d->organism);
-    bind_text(st, 8, d->assay);
-    bind_text(st, 9, d->schema_version);
+    st_text(st, 7, d->organism);
+    st_text(st, 8, d->assay);
+    st_text(st, 9, d->schema_version);
     if (root)
-        sqlite3_bind_int64(st, 10, root);
-    bind_text(st, 11, rel);
+        st_int(st, 10, root);
+    st_text(st, 11, rel);
     if (gid)
-        sqlite3_bind_int64(st, 12, gid);
-    sqlite3_bind_int64(st, 13, (int64_t)time(NULL));
-    sqlite3_bind_int64(st, 14, version + 1);
+        st_int(st, 12, gid);
+    st_int(st, 13, (int64_t)time(NULL));
+    st_int(st, 14, version + 1);
     if (prev)
-        sqlite3_bind_int64(st, 15, prev);
-    if ((rc = step_done(reg, st, "artifact")) < 0)
-        goto fail;
-    *id = sqlite3_last_insert_rowid(reg->db);
-    sqlite3_finalize(st);
+        st_int(st, 15, prev);
+    rc = step_int(reg, st, id);
+    st_free(st);
     st = NULL;
+    if (rc == 0) {
+        /* another writer registered that content meanwhile (PostgreSQL
+         * waited for it to commit): it is known */
+        rollback(reg);
+        if ((rc = prepare(reg, "SELECT id FROM artifact WHERE sha256 = ?",
+                          &st)) < 0)
+            return rc;
+        st_text(st, 1, d->sha256);
+        rc = step_int(reg, st, id);
+        st_free(st);
+        if (rc < 0)
+            return rc;
+        *status = SC_REG_KNOWN;
+        return 0;
+    }
+    if (rc < 0)
+        goto fail;
     if ((rc = add_terms(reg, *id, d)) < 0)
         goto fail;
     for (size_t i = 0; i < d->n_steps; i++) {
@@ -858,7 +817,7 @@ static int add_once(sc_registry *reg, const sc_reg_dataset *d, const char *abs,
     *status = prev ? SC_REG_VERSION : SC_REG_NEW;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    st_free(st);
     rollback(reg);
     return rc;
 }
@@ -899,54 +858,54 @@ int sc_registry_add(sc_registry *reg, const sc_reg_dataset *d, int64_t *id,
 #define ARTIFACT_FROM                                                          \
     " FROM artifact a LEFT JOIN storage s ON s.id = a.storage_id"
 
-static void read_artifact(sqlite3_stmt *st, sc_reg_artifact *a)
+static void read_artifact(sc_registry *reg, sc_rst *st, sc_reg_artifact *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(st, 0);
-    a->sha256 = col_text(st, 1);
-    a->path = col_text(st, 2);
-    a->format = col_text(st, 3);
-    a->size = sqlite3_column_int64(st, 4);
-    a->mtime = sqlite3_column_int64(st, 5);
-    a->n_obs = sqlite3_column_int64(st, 6);
-    a->n_vars = sqlite3_column_int64(st, 7);
-    a->organism = col_text(st, 8);
-    a->assay = col_text(st, 9);
-    a->schema_version = col_text(st, 10);
-    a->created = sqlite3_column_int64(st, 11);
-    a->version = sqlite3_column_int64(st, 12);
-    a->previous = sqlite3_column_int64(st, 13);
-    a->latest = sqlite3_column_int(st, 14);
+    a->id = st_col_int(st, 0);
+    a->sha256 = st_col_text(st, 1);
+    a->path = st_col_text(st, 2);
+    a->format = st_col_text(st, 3);
+    a->size = st_col_int(st, 4);
+    a->mtime = st_col_int(st, 5);
+    a->n_obs = st_col_int(st, 6);
+    a->n_vars = st_col_int(st, 7);
+    a->organism = st_col_text(st, 8);
+    a->assay = st_col_text(st, 9);
+    a->schema_version = st_col_text(st, 10);
+    a->created = st_col_int(st, 11);
+    a->version = st_col_int(st, 12);
+    a->previous = st_col_int(st, 13);
+    a->latest = (int)st_col_int(st, 14);
     a->n_match = a->n_obs;
     a->weight = 1;
 }
 
 /* Step ST, calling FN for each artifact row; extra columns: N_MATCH at
  * column 15 and WEIGHT at 16 when EXTRA says so. */
-static int each_artifact(sc_registry *reg, sqlite3_stmt *st, int extra,
+static int each_artifact(sc_registry *reg, sc_rst *st, int extra,
                          sc_reg_artifact_fn fn, void *ud, int64_t *count)
 {
     sc_reg_artifact a;
     int rc;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        read_artifact(st, &a);
+    while ((rc = st_step(st)) == ST_ROW) {
+        read_artifact(reg, st, &a);
         if (extra & 1)
-            a.n_match = sqlite3_column_int64(st, 15);
+            a.n_match = st_col_int(st, 15);
         if (extra & 2)
-            a.weight = sqlite3_column_double(st, 16);
+            a.weight = st_col_double(st, 16);
         if (count)
             ++*count;
         if ((rc = fn(&a, ud)) != 0)
             return rc;
     }
-    return rc == SQLITE_DONE ? 0 : db_fail(reg, "query");
+    return rc == ST_DONE ? 0 : db_fail(reg, "query");
 }
 
 int sc_registry_get(sc_registry *reg, int64_t id, sc_reg_artifact_fn fn,
                     void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int64_t n = 0;
     int rc;
 
@@ -954,9 +913,9 @@ int sc_registry_get(sc_registry *reg, int64_t id, sc_reg_artifact_fn fn,
                       "SELECT " ARTIFACT_COLS ARTIFACT_FROM " WHERE a.id = ?",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
+    st_int(st, 1, id);
     rc = each_artifact(reg, st, 0, fn, ud, &n);
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc == 0 && n == 0)
         rc = sc_fail(SC_ENOTFOUND, "no artifact %" PRId64, id);
     return rc;
@@ -972,7 +931,7 @@ static int is_hex(const char *s)
 
 int sc_registry_resolve(sc_registry *reg, const char *ref, int64_t *id)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     char *abs = NULL, *like = NULL;
     const char *rel;
     int64_t root, v;
@@ -985,9 +944,9 @@ int sc_registry_resolve(sc_registry *reg, const char *ref, int64_t *id)
         if ((rc = prepare(reg, "SELECT id FROM artifact WHERE id = ?", &st)) <
             0)
             return rc;
-        sqlite3_bind_int64(st, 1, strtoll(ref, NULL, 10));
+        st_int(st, 1, strtoll(ref, NULL, 10));
         rc = step_int(reg, st, id);
-        sqlite3_finalize(st);
+        st_free(st);
         if (rc < 0)
             return rc;
         return rc ? 0 : sc_fail(SC_ENOTFOUND, "no artifact %s", ref);
@@ -995,18 +954,22 @@ int sc_registry_resolve(sc_registry *reg, const char *ref, int64_t *id)
     if (strlen(ref) >= 6 && strlen(ref) <= 64 && is_hex(ref)) {
         if (!(like = malloc(strlen(ref) + 2)))
             return sc_fail(SC_ENOMEM, "out of memory");
-        sprintf(like, "%s*", ref);
+        /* [prefix, prefix with its last digit raised): the index's range */
+        strcpy(like, ref);
+        like[strlen(like) - 1]++;
         if ((rc = prepare(reg,
-                          "SELECT id FROM artifact WHERE sha256 GLOB ? LIMIT 2",
+                          "SELECT id FROM artifact WHERE sha256 >= ?"
+                          " AND sha256 < ? LIMIT 2",
                           &st)) < 0) {
             free(like);
             return rc;
         }
-        bind_text(st, 1, like);
+        st_text(st, 1, ref);
+        st_text(st, 2, like);
         while ((rc = step_int(reg, st, &v)) == 1)
             if (n++ == 0)
                 *id = v;
-        sqlite3_finalize(st);
+        st_free(st);
         free(like);
         if (rc < 0)
             return rc;
@@ -1032,7 +995,7 @@ int sc_registry_terms(sc_registry *reg, int64_t id,
                                 const char *label, int64_t n_cells, void *ud),
                       void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg,
@@ -1041,12 +1004,12 @@ int sc_registry_terms(sc_registry *reg, int64_t id,
                       " term",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    int s = SQLITE_ROW;
+    st_int(st, 1, id);
+    int s = ST_ROW;
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(col_text(st, 0), col_text(st, 1), col_text(st, 2),
-                sqlite3_column_int64(st, 3), ud);
+    while (rc == 0 && (s = st_step(st)) == ST_ROW)
+        rc = fn(st_col_text(st, 0), st_col_text(st, 1), st_col_text(st, 2),
+                st_col_int(st, 3), ud);
     rc = step_end(reg, st, rc, s);
     return rc;
 }
@@ -1054,7 +1017,7 @@ int sc_registry_terms(sc_registry *reg, int64_t id,
 int sc_registry_geneset(sc_registry *reg, int64_t id, int64_t *geneset,
                         int64_t *n_genes)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     *geneset = *n_genes = 0;
@@ -1063,15 +1026,15 @@ int sc_registry_geneset(sc_registry *reg, int64_t id, int64_t *geneset,
                       " ON g.id = a.geneset_id WHERE a.id = ?",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *geneset = sqlite3_column_int64(st, 0);
-        *n_genes = sqlite3_column_int64(st, 1);
+    st_int(st, 1, id);
+    if ((rc = st_step(st)) == ST_ROW) {
+        *geneset = st_col_int(st, 0);
+        *n_genes = st_col_int(st, 1);
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE ? 0 : db_fail(reg, "gene set");
+        rc = rc == ST_DONE ? 0 : db_fail(reg, "gene set");
     }
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -1146,7 +1109,7 @@ static void q_text(qbuf *q, const char *sql, const char *s)
         q->oom = 1;
 }
 
-/* TERMS as a JSON array of strings, for json_each(?). */
+/* TERMS as a JSON array of strings, for the backend's in_json. */
 static char *json_array(const char *const *terms, size_t n)
 {
     size_t cap = 3, len = 0;
@@ -1181,7 +1144,7 @@ static void q_release(qbuf *q)
     free(q->sql);
 }
 
-static int q_prepare(sc_registry *reg, qbuf *q, sqlite3_stmt **st)
+static int q_prepare(sc_registry *reg, qbuf *q, sc_rst **st)
 {
     int rc;
 
@@ -1191,9 +1154,9 @@ static int q_prepare(sc_registry *reg, qbuf *q, sqlite3_stmt **st)
         return rc;
     for (size_t i = 0; i < q->nv; i++) {
         if (q->v[i].is_int)
-            sqlite3_bind_int64(*st, (int)i + 1, q->v[i].i);
+            st_int(*st, (int)i + 1, q->v[i].i);
         else
-            bind_text(*st, (int)i + 1, q->v[i].s);
+            st_text(*st, (int)i + 1, q->v[i].s);
     }
     return 0;
 }
@@ -1202,7 +1165,7 @@ int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
                       sc_reg_artifact_fn fn, void *ud)
 {
     qbuf b = {0};
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     char name[80];
     int rc;
 
@@ -1220,14 +1183,14 @@ int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
                " JOIN (SELECT artifact_id, SUM(n_cells) AS n FROM"
                " artifact_term WHERE field = ?",
                q->conds[i].field);
-        q_text(&b, " AND term IN (SELECT value FROM json_each(?))", json);
+        q_text(&b, reg->ops->in_json, json);
         q_int(&b, " GROUP BY artifact_id HAVING SUM(n_cells) >= ?",
               q->min_cells > 0 ? q->min_cells : 1);
         snprintf(name, sizeof name, ") m%zu ON m%zu.artifact_id = a.id", i, i);
         q_sql(&b, name);
         free(json);
     }
-    q_sql(&b, " WHERE 1");
+    q_sql(&b, " WHERE TRUE");
     if (!q->all_versions)
         q_sql(&b, " AND NOT EXISTS (SELECT 1 FROM artifact b"
                   " WHERE b.previous_id = a.id)");
@@ -1265,7 +1228,7 @@ int sc_registry_query(sc_registry *reg, const sc_reg_query *q,
         q_int(&b, " LIMIT ?", q->limit);
     if ((rc = q_prepare(reg, &b, &st)) == 0)
         rc = each_artifact(reg, st, 1, fn, ud, NULL);
-    sqlite3_finalize(st);
+    st_free(st);
     q_release(&b);
     return rc;
 }
@@ -1275,7 +1238,7 @@ int sc_registry_counts(sc_registry *reg, int64_t version, const char *field,
                                  int64_t n_cells, int64_t n_datasets, void *ud),
                        void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     rc = prepare(reg,
@@ -1293,14 +1256,14 @@ int sc_registry_counts(sc_registry *reg, int64_t version, const char *field,
                  &st);
     if (rc < 0)
         return rc;
-    bind_text(st, 1, field);
+    st_text(st, 1, field);
     if (version)
-        sqlite3_bind_int64(st, 2, version);
-    int s = SQLITE_ROW;
+        st_int(st, 2, version);
+    int s = ST_ROW;
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2),
-                sqlite3_column_int64(st, 3), ud);
+    while (rc == 0 && (s = st_step(st)) == ST_ROW)
+        rc = fn(st_col_text(st, 0), st_col_text(st, 1), st_col_int(st, 2),
+                st_col_int(st, 3), ud);
     rc = step_end(reg, st, rc, s);
     return rc;
 }
@@ -1311,7 +1274,7 @@ int sc_registry_run_start(sc_registry *reg, const char *tool,
                           const char *version, const char *arguments,
                           const char *host, int64_t *run)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     char now[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -1326,47 +1289,49 @@ int sc_registry_run_start(sc_registry *reg, const char *tool,
     if ((rc = transform_id(reg, tool, version, &tid)) < 0 ||
         (rc = prepare(reg,
                       "INSERT INTO run(transform_id, arguments, host,"
-                      " started, status) VALUES (?, ?, ?, ?, 'running')",
+                      " started, status) VALUES (?, ?, ?, ?, 'running')"
+                      " RETURNING id",
                       &st)) < 0)
         goto fail;
-    sqlite3_bind_int64(st, 1, tid);
-    bind_text(st, 2, arguments);
-    bind_text(st, 3, host);
-    bind_text(st, 4, now);
-    if ((rc = step_done(reg, st, "run")) < 0)
+    st_int(st, 1, tid);
+    st_text(st, 2, arguments);
+    st_text(st, 3, host);
+    st_text(st, 4, now);
+    if ((rc = step_int(reg, st, run)) <= 0) {
+        rc = rc ? rc : db_fail(reg, "run");
         goto fail;
-    *run = sqlite3_last_insert_rowid(reg->db);
-    sqlite3_finalize(st);
+    }
+    st_free(st);
     return commit(reg) < 0 ? (rollback(reg), SC_EREGISTRY) : 0;
 fail:
-    sqlite3_finalize(st);
+    st_free(st);
     rollback(reg);
     return rc;
 }
 
 static int run_status(sc_registry *reg, int64_t run, char *buf, size_t size)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg, "SELECT status FROM run WHERE id = ?", &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, run);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        snprintf(buf, size, "%s", col_text(st, 0));
+    st_int(st, 1, run);
+    if ((rc = st_step(st)) == ST_ROW) {
+        snprintf(buf, size, "%s", st_col_text(st, 0));
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE ? sc_fail(SC_ENOTFOUND, "no run %" PRId64, run)
+        rc = rc == ST_DONE ? sc_fail(SC_ENOTFOUND, "no run %" PRId64, run)
                                : db_fail(reg, "run");
     }
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
 int sc_registry_run_link(sc_registry *reg, int64_t run, int output,
                          int64_t artifact, int64_t version, const char *uri)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     char status[32], ref[40];
     int rc;
 
@@ -1376,14 +1341,14 @@ int sc_registry_run_link(sc_registry *reg, int64_t run, int output,
         if ((rc = prepare(reg, "SELECT sha256 FROM artifact WHERE id = ?",
                           &st)) < 0)
             return rc;
-        sqlite3_bind_int64(st, 1, artifact);
-        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            rc = link_io(reg, run, output, 0, col_text(st, 0), 0);
+        st_int(st, 1, artifact);
+        if ((rc = st_step(st)) == ST_ROW)
+            rc = link_io(reg, run, output, 0, st_col_text(st, 0), 0);
         else
-            rc = rc == SQLITE_DONE
+            rc = rc == ST_DONE
                      ? sc_fail(SC_ENOTFOUND, "no artifact %" PRId64, artifact)
                      : db_fail(reg, "artifact");
-        sqlite3_finalize(st);
+        st_free(st);
         return rc;
     }
     if (version > 0) {
@@ -1395,7 +1360,7 @@ int sc_registry_run_link(sc_registry *reg, int64_t run, int output,
 
 int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     char cur[32], now[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -1413,11 +1378,11 @@ int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
                       " WHERE id = ?",
                       &st)) < 0)
         return rc;
-    bind_text(st, 1, status);
-    bind_text(st, 2, now);
-    sqlite3_bind_int64(st, 3, run);
+    st_text(st, 1, status);
+    st_text(st, 2, now);
+    st_int(st, 3, run);
     rc = step_done(reg, st, "run");
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -1453,14 +1418,14 @@ static void lnodes_free(lnode *v, size_t n)
 }
 
 /* Collect the rows of ST (kind, id, label, detail, ref) into *V. */
-static int collect(sc_registry *reg, sqlite3_stmt *st, lnode **v, size_t *n)
+static int collect(sc_registry *reg, sc_rst *st, lnode **v, size_t *n)
 {
     size_t cap = 0;
     int rc;
 
     *v = NULL;
     *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = st_step(st)) == ST_ROW) {
         if (*n == cap) {
             lnode *p = realloc(*v, (cap = cap ? cap * 2 : 8) * sizeof *p);
             if (!p)
@@ -1468,15 +1433,15 @@ static int collect(sc_registry *reg, sqlite3_stmt *st, lnode **v, size_t *n)
             *v = p;
         }
         lnode *x = &(*v)[(*n)++];
-        x->kind = sqlite3_column_int(st, 0);
-        x->id = sqlite3_column_int64(st, 1);
-        x->label = strdup(col_text(st, 2));
-        x->detail = strdup(col_text(st, 3));
-        x->ref = strdup(col_text(st, 4));
+        x->kind = (int)st_col_int(st, 0);
+        x->id = st_col_int(st, 1);
+        x->label = strdup(st_col_text(st, 2));
+        x->detail = strdup(st_col_text(st, 3));
+        x->ref = strdup(st_col_text(st, 4));
         if (!x->label || !x->detail || !x->ref)
             return sc_fail(SC_ENOMEM, "out of memory");
     }
-    return rc == SQLITE_DONE ? 0 : db_fail(reg, "lineage");
+    return rc == ST_DONE ? 0 : db_fail(reg, "lineage");
 }
 
 /* The neighbours of a node: from an artifact (by sha256), the runs that
@@ -1487,7 +1452,7 @@ static int collect(sc_registry *reg, sqlite3_stmt *st, lnode **v, size_t *n)
 #define RUN_NODE                                                               \
     "SELECT 1, r.id, t.name || ' ' || t.version || ' (' || r.status || ')',"   \
     " COALESCE(r.started, '') || CASE WHEN r.arguments IS NULL THEN ''"        \
-    " ELSE '  ' || r.arguments END, r.id FROM run_io io"                       \
+    " ELSE '  ' || r.arguments END, CAST(r.id AS TEXT) FROM run_io io"         \
     " JOIN run r ON r.id = io.run_id"                                          \
     " JOIN transform t ON t.id = r.transform_id"
 #define IO_NODE                                                                \
@@ -1498,7 +1463,7 @@ static int collect(sc_registry *reg, sqlite3_stmt *st, lnode **v, size_t *n)
     " ELSE COALESCE(CASE WHEN s.dir IS NULL THEN a.path ELSE s.dir || '/' ||"  \
     " a.path END, 'not registered') END,"                                      \
     " CASE io.kind WHEN 0 THEN io.ref ELSE '' END,"                            \
-    " COALESCE(a.sha256, io.version_id, io.ref)"                               \
+    " COALESCE(a.sha256, CAST(io.version_id AS TEXT), io.ref)"                               \
     " FROM run_io io LEFT JOIN artifact a ON io.kind = 0 AND a.sha256 = "      \
     "io.ref"                                                                   \
     " LEFT JOIN storage s ON s.id = a.storage_id"                              \
@@ -1522,18 +1487,19 @@ static int neighbours(sc_registry *reg, const lnode *x, int down, lnode **v,
         {/* down */
          RUN_NODE " WHERE io.ref = ?1 AND io.output = 0 UNION ALL"
                   " SELECT 2, cv.id, c.name || '@' || cv.version,"
-                  " datetime(cv.created, 'unixepoch'), cv.id"
+                  " %s, CAST(cv.id AS TEXT)"
                   " FROM collection_version_member m"
                   " JOIN collection_version cv ON cv.id = m.version_id"
                   " JOIN collection c ON c.id = cv.collection_id"
                   " JOIN artifact a ON a.id = m.artifact_id"
-                  " WHERE a.sha256 = ?1",
+                  " WHERE a.sha256 = ?1 ORDER BY 1, 2",
          IO_NODE " WHERE io.run_id = ?2 AND io.output = 1 ORDER BY io.ref",
          RUN_NODE " WHERE io.kind = 2 AND io.version_id = ?2"
                   " AND io.output = 0 ORDER BY r.id"},
     };
+    char epoch[128], buf[2048];
     const char *q;
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     *v = NULL;
@@ -1544,14 +1510,23 @@ static int neighbours(sc_registry *reg, const lnode *x, int down, lnode **v,
     case SC_REG_NODE_VERSION: q = sql[down][2]; break;
     default: return 0;
     }
+    if (down && x->kind == SC_REG_NODE_ARTIFACT) {
+        /* the backend's spelling of a time */
+        const char *at = strstr(q, "%s"), *e = strstr(reg->ops->epoch_text,
+                                                       "%s");
+        snprintf(epoch, sizeof epoch, "%.*scv.created%s",
+                 (int)(e - reg->ops->epoch_text), reg->ops->epoch_text, e + 2);
+        snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - q), q, epoch, at + 2);
+        q = buf;
+    }
     if ((rc = prepare(reg, q, &st)) < 0)
         return rc;
     if (strstr(q, "?1"))
-        bind_text(st, 1, x->ref);
+        st_text(st, 1, x->ref);
     if (strstr(q, "?2"))
-        sqlite3_bind_int64(st, 2, x->id);
+        st_int(st, 2, x->id);
     rc = collect(reg, st, v, n);
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -1605,7 +1580,7 @@ static int walk(lwalk *w, const lnode *x, int depth)
 int sc_registry_lineage(sc_registry *reg, int64_t id, int down, int max_depth,
                         int (*fn)(const sc_reg_node *n, void *ud), void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     lwalk w = {
         reg, down ? 1 : 0, max_depth > 0 ? max_depth : 64, fn, ud, NULL, 0, 0};
     lnode *start = NULL;
@@ -1618,9 +1593,9 @@ int sc_registry_lineage(sc_registry *reg, int64_t id, int down, int max_depth,
                       "a.sha256" ARTIFACT_FROM " WHERE a.id = ?",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
+    st_int(st, 1, id);
     rc = collect(reg, st, &start, &n);
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc == 0 && n == 0)
         rc = sc_fail(SC_ENOTFOUND, "no artifact %" PRId64, id);
     if (rc == 0) {
@@ -1635,17 +1610,23 @@ int sc_registry_lineage(sc_registry *reg, int64_t id, int down, int max_depth,
 
 /* ---- collections ---- */
 
-static int collection_id(sc_registry *reg, const char *name, int64_t *id)
+/* The id of collection NAME; LOCK: its row locked until the transaction
+ * ends (PostgreSQL; SQLite's write transaction holds the whole file), so
+ * that two writers freeze versions or edit members one after the other. */
+static int collection_id(sc_registry *reg, const char *name, int lock,
+                         int64_t *id)
 {
-    sqlite3_stmt *st;
+    char sql[128];
+    sc_rst *st;
     int rc;
 
-    if ((rc = prepare(reg, "SELECT id FROM collection WHERE name = ?", &st)) <
-        0)
+    snprintf(sql, sizeof sql, "SELECT id FROM collection WHERE name = ?%s",
+             lock ? reg->ops->for_update : "");
+    if ((rc = prepare(reg, sql, &st)) < 0)
         return rc;
-    bind_text(st, 1, name);
+    st_text(st, 1, name);
     rc = step_int(reg, st, id);
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc == 0)
         return sc_fail(SC_ENOTFOUND, "no collection '%s'", name);
     return rc < 0 ? rc : 0;
@@ -1654,7 +1635,7 @@ static int collection_id(sc_registry *reg, const char *name, int64_t *id)
 int sc_registry_collection_create(sc_registry *reg, const char *name,
                                   const char *description)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if (!*name || strchr(name, '@') || strchr(name, '\t') || strchr(name, '\n'))
@@ -1666,12 +1647,12 @@ int sc_registry_collection_create(sc_registry *reg, const char *name,
                       " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                       &st)) < 0)
         return rc;
-    bind_text(st, 1, name);
-    bind_text(st, 2, description);
-    sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+    st_text(st, 1, name);
+    st_text(st, 2, description);
+    st_int(st, 3, (int64_t)time(NULL));
     rc = step_done(reg, st, "collection");
-    sqlite3_finalize(st);
-    if (rc == 0 && sqlite3_changes(reg->db) == 0)
+    st_free(st);
+    if (rc == 0 && reg->changes == 0)
         rc = sc_fail(SC_EEXIST, "collection '%s' exists", name);
     return rc;
 }
@@ -1680,7 +1661,7 @@ int sc_registry_collection_edit(sc_registry *reg, const char *name, int remove,
                                 const int64_t *ids, const double *weights,
                                 size_t n, int64_t *changed)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     int64_t cid, ch = 0;
     int rc;
 
@@ -1688,29 +1669,30 @@ int sc_registry_collection_edit(sc_registry *reg, const char *name, int remove,
         *changed = 0;
     if ((rc = begin(reg)) < 0)
         return rc;
-    if ((rc = collection_id(reg, name, &cid)) < 0)
+    if ((rc = collection_id(reg, name, 1, &cid)) < 0)
         goto out;
     rc = prepare(reg,
                  remove ? "DELETE FROM collection_member WHERE"
                           " collection_id = ?1 AND artifact_id = ?2"
                         : "INSERT INTO collection_member VALUES (?1, ?2, ?3)"
-                          " ON CONFLICT DO UPDATE SET weight = excluded.weight",
+                          " ON CONFLICT(collection_id, artifact_id) DO UPDATE"
+                          " SET weight = excluded.weight",
                  &st);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_bind_int64(st, 1, cid);
-        sqlite3_bind_int64(st, 2, ids[i]);
+        st_int(st, 1, cid);
+        st_int(st, 2, ids[i]);
         if (!remove)
-            sqlite3_bind_double(st, 3, weights ? weights[i] : 1.0);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = (sqlite3_errcode(reg->db) & 0xff) == SQLITE_CONSTRAINT
+            st_double(st, 3, weights ? weights[i] : 1.0);
+        if (st_step(st) != ST_DONE) {
+            rc = reg->constraint
                      ? sc_fail(SC_ENOTFOUND, "no artifact %" PRId64, ids[i])
                      : db_fail(reg, "collection members");
             break;
         }
-        ch += sqlite3_changes(reg->db);
-        sqlite3_reset(st);
+        ch += reg->changes;
+        st_reset(st);
     }
-    sqlite3_finalize(st);
+    st_free(st);
     st = NULL;
     if (rc == 0)
         rc = commit(reg);
@@ -1725,23 +1707,23 @@ out:
 int sc_registry_collection_freeze(sc_registry *reg, const char *name,
                                   int64_t *version, int64_t *vid)
 {
-    sqlite3_stmt *st = NULL;
+    sc_rst *st = NULL;
     int64_t cid, n = 0;
     int rc;
 
     *version = *vid = 0;
     if ((rc = begin(reg)) < 0)
         return rc;
-    if ((rc = collection_id(reg, name, &cid)) < 0 ||
+    if ((rc = collection_id(reg, name, 1, &cid)) < 0 ||
         (rc = prepare(reg,
                       "SELECT COUNT(*) FROM collection_member"
                       " WHERE collection_id = ?",
                       &st)) < 0)
         goto out;
-    sqlite3_bind_int64(st, 1, cid);
+    st_int(st, 1, cid);
     if ((rc = step_int(reg, st, &n)) < 0)
         goto out;
-    sqlite3_finalize(st);
+    st_free(st);
     st = NULL;
     if (n == 0) {
         rc = sc_fail(SC_EINVAL, "collection '%s' has no members to freeze",
@@ -1755,15 +1737,15 @@ int sc_registry_collection_freeze(sc_registry *reg, const char *name,
                       " RETURNING id, version",
                       &st)) < 0)
         goto out;
-    sqlite3_bind_int64(st, 1, cid);
-    sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    st_int(st, 1, cid);
+    st_int(st, 2, (int64_t)time(NULL));
+    if (st_step(st) != ST_ROW) {
         rc = db_fail(reg, "freeze");
         goto out;
     }
-    *vid = sqlite3_column_int64(st, 0);
-    *version = sqlite3_column_int64(st, 1);
-    sqlite3_finalize(st);
+    *vid = st_col_int(st, 0);
+    *version = st_col_int(st, 1);
+    st_free(st);
     st = NULL;
     if ((rc = prepare(reg,
                       "INSERT INTO collection_version_member SELECT ?1,"
@@ -1773,15 +1755,15 @@ int sc_registry_collection_freeze(sc_registry *reg, const char *name,
                       " ORDER BY m.artifact_id",
                       &st)) < 0)
         goto out;
-    sqlite3_bind_int64(st, 1, *vid);
-    sqlite3_bind_int64(st, 2, cid);
+    st_int(st, 1, *vid);
+    st_int(st, 2, cid);
     if ((rc = step_done(reg, st, "freeze")) < 0)
         goto out;
-    sqlite3_finalize(st);
+    st_free(st);
     st = NULL;
     rc = commit(reg);
 out:
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc < 0) {
         rollback(reg);
         *version = *vid = 0;
@@ -1792,7 +1774,7 @@ out:
 int sc_registry_collection_version(sc_registry *reg, const char *ref,
                                    int64_t *vid)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     const char *at = strrchr(ref, '@');
     char *name;
     int64_t v = 0, cid;
@@ -1807,7 +1789,7 @@ int sc_registry_collection_version(sc_registry *reg, const char *ref,
     }
     if (!latest)
         v = strtoll(at + 1, NULL, 10);
-    if ((rc = collection_id(reg, name, &cid)) < 0) {
+    if ((rc = collection_id(reg, name, 0, &cid)) < 0) {
         free(name);
         return rc;
     }
@@ -1820,11 +1802,11 @@ int sc_registry_collection_version(sc_registry *reg, const char *ref,
                                " collection_id = ?1 AND version = ?2",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, cid);
+    st_int(st, 1, cid);
     if (!latest)
-        sqlite3_bind_int64(st, 2, v);
+        st_int(st, 2, v);
     rc = step_int(reg, st, vid);
-    sqlite3_finalize(st);
+    st_free(st);
     if (rc == 0)
         return sc_fail(SC_ENOTFOUND, "no version %s%s", ref,
                        latest ? " (not frozen yet)" : "");
@@ -1834,7 +1816,7 @@ int sc_registry_collection_version(sc_registry *reg, const char *ref,
 int sc_registry_collection_members(sc_registry *reg, int64_t vid,
                                    sc_reg_artifact_fn fn, void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg,
@@ -1845,20 +1827,20 @@ int sc_registry_collection_members(sc_registry *reg, int64_t vid,
                       " WHERE m.version_id = ? ORDER BY a.id",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, vid);
+    st_int(st, 1, vid);
     rc = each_artifact(reg, st, 3, fn, ud, NULL);
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
 int sc_registry_collection_draft(sc_registry *reg, const char *name,
                                  sc_reg_artifact_fn fn, void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int64_t cid;
     int rc;
 
-    if ((rc = collection_id(reg, name, &cid)) < 0 ||
+    if ((rc = collection_id(reg, name, 0, &cid)) < 0 ||
         (rc = prepare(reg,
                       "SELECT " ARTIFACT_COLS ", a.n_obs, m.weight"
                       " FROM collection_member m"
@@ -1867,9 +1849,9 @@ int sc_registry_collection_draft(sc_registry *reg, const char *name,
                       " WHERE m.collection_id = ? ORDER BY a.id",
                       &st)) < 0)
         return rc;
-    sqlite3_bind_int64(st, 1, cid);
+    st_int(st, 1, cid);
     rc = each_artifact(reg, st, 3, fn, ud, NULL);
-    sqlite3_finalize(st);
+    st_free(st);
     return rc;
 }
 
@@ -1879,7 +1861,7 @@ int sc_registry_collections(sc_registry *reg,
                                       void *ud),
                             void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg,
@@ -1890,11 +1872,11 @@ int sc_registry_collections(sc_registry *reg,
                       " FROM collection c ORDER BY c.name",
                       &st)) < 0)
         return rc;
-    int s = SQLITE_ROW;
+    int s = ST_ROW;
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(col_text(st, 0), sqlite3_column_int64(st, 1),
-                sqlite3_column_int64(st, 2), col_text(st, 3), ud);
+    while (rc == 0 && (s = st_step(st)) == ST_ROW)
+        rc = fn(st_col_text(st, 0), st_col_int(st, 1),
+                st_col_int(st, 2), st_col_text(st, 3), ud);
     rc = step_end(reg, st, rc, s);
     return rc;
 }
@@ -1907,7 +1889,7 @@ int sc_registry_files(sc_registry *reg,
                                 void *ud),
                       void *ud)
 {
-    sqlite3_stmt *st;
+    sc_rst *st;
     int rc;
 
     if ((rc = prepare(reg,
@@ -1918,11 +1900,11 @@ int sc_registry_files(sc_registry *reg,
                       " WHERE b.previous_id = a.id) ORDER BY p",
                       &st)) < 0)
         return rc;
-    int s = SQLITE_ROW;
+    int s = ST_ROW;
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
-                sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), ud);
+    while (rc == 0 && (s = st_step(st)) == ST_ROW)
+        rc = fn(st_col_int(st, 0), st_col_text(st, 1), st_col_text(st, 2),
+                st_col_int(st, 3), st_col_int(st, 4), ud);
     rc = step_end(reg, st, rc, s);
     return rc;
 }
@@ -1942,27 +1924,7 @@ int sc_registry_has_path(sc_registry *reg, const char *path, int *found)
 
 int sc_registry_check(sc_registry *reg, int *ok)
 {
-    sqlite3_stmt *st;
-    int rc;
-
     *ok = 0;
-    if ((rc = prepare(reg, "PRAGMA integrity_check", &st)) < 0)
-        return rc;
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *ok = !strcmp(col_text(st, 0), "ok");
-        rc = 0;
-    } else {
-        rc = db_fail(reg, "integrity check");
-    }
-    sqlite3_finalize(st);
-    if (rc == 0 && *ok) {
-        if ((rc = prepare(reg, "PRAGMA foreign_key_check", &st)) < 0)
-            return rc;
-        rc = sqlite3_step(st);
-        *ok = rc == SQLITE_DONE;
-        rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
-                                                   : db_fail(reg, "fk check");
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return reg->ops->check(reg, ok) < 0 ? db_fail(reg, "consistency check")
+                                        : 0;
 }

@@ -17,14 +17,16 @@
  * outputs (lineage), and collections with frozen, numbered, immutable
  * versions.
  *
- * The API never shows SQL: the only backend today is SQLite (one file, WAL,
- * foreign keys on, a busy timeout plus retries, one transaction per call
- * that writes), and every statement lives in sc_registry.c, so that a
- * PostgreSQL backend can be added behind the same functions. Every SQL
- * value is a bound parameter.
+ * The API never shows SQL. Two backends: SQLite (one file, WAL, foreign
+ * keys on, a busy timeout plus retries, one transaction per call that
+ * writes) and PostgreSQL (libpq; a "postgresql://" URI, with libpq's PG*
+ * variables and service files; concurrent writers wait on row and key
+ * locks inside their transactions). The SQL common to both lives in
+ * sc_registry.c, what differs in sc_registry_sqlite.c and
+ * sc_registry_pg.c. Every SQL value is a bound parameter.
  *
  * Threading: a handle is used by one thread. Many processes may use one
- * registry file at once (SQLite locking; writers wait and retry).
+ * registry at once.
  */
 typedef struct sc_registry sc_registry;
 
@@ -38,7 +40,8 @@ enum {
 };
 
 /*
- * Open the registry at PATH (a file name; "sqlite:PATH" is accepted too),
+ * Open the registry at PATH (a file name, "sqlite:PATH", or a
+ * "postgresql://" URI: a PostgreSQL database),
  * created with the current schema if FLAGS has SC_REGISTRY_CREATE. An
  * existing registry of an older schema version is migrated; a newer one is
  * refused (SC_EUNSUP). On success *OUT owns the handle: release it with
@@ -55,8 +58,25 @@ int sc_registry_close(sc_registry *reg);
 /* The schema version recorded in REG. */
 int sc_registry_schema(const sc_registry *reg);
 
-/* The backend's name and version ("sqlite 3.40.1"). Static. */
+/* The SQLite library's name and version ("sqlite 3.40.1"). Static. */
 const char *sc_registry_backend(void);
+
+/* The backend of REG: "sqlite" or "postgresql". Static. */
+const char *sc_registry_backend_of(const sc_registry *reg);
+
+/* Whether URI names a PostgreSQL registry ("postgresql://", "postgres://"). */
+int sc_registry_is_pg(const char *uri);
+
+/*
+ * Refuse a SQLite registry file PATH (or the directory it would be made in)
+ * on a network file system (NFS, CIFS/SMB, Lustre, GPFS, Ceph, AFS, 9p,
+ * GFS2, OCFS2, BeeGFS, PanFS...; statfs), where SQLite's file locking is
+ * unsafe: SC_EUNSUP with a one-line message naming PostgreSQL. Allowed when
+ * $SC_REGISTRY_FORCE_NETWORK_FS is set (not "0"). $SC_REGISTRY_TEST_FSTYPE
+ * ("nfs", "lustre"...) pretends the file system is that one (tests).
+ * sc_registry_open() calls it for SQLite files.
+ */
+SC_MUST_CHECK int sc_registry_fs_check(const char *path);
 
 /* ---- storage roots ---- */
 

@@ -408,7 +408,7 @@ EOF
 c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$SC_REGISTRY"
     run -1 --separate-stderr sc-register query
     [[ $stderr == *"schema 99, newer than"* ]]
-    run -1 --separate-stderr sc-register --db postgresql://host/db query
+    run -1 --separate-stderr sc-register --db mysql://host/db query
     [[ $stderr == *"only SQLite"* ]]
 }
 
@@ -429,4 +429,12 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
     [[ $(grep -c "sc-fetch" <<< "$output") -eq 1 ]]
     run -0 sc-register lineage raw.h5ad --down
     [[ $output == *"sc-harmonize "*"h/raw.h5ad"*"sc-annotate "*"a/raw.h5ad"* ]]
+}
+
+@test "sc-register: a SQLite registry on a network file system is refused unless forced" {
+    run -1 --separate-stderr env SC_REGISTRY_TEST_FSTYPE=nfs sc-register init
+    [[ $stderr == *"network file system (nfs)"*"PostgreSQL"* ]]
+    [[ $(wc -l <<< "$stderr") -eq 1 && ! -e $SC_REGISTRY ]]
+    SC_REGISTRY_TEST_FSTYPE=lustre SC_REGISTRY_FORCE_NETWORK_FS=1 sc-register init
+    run -0 sc-register query
 }
