@@ -65,7 +65,7 @@ corpus() {
     run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" - \
         < "$BATS_TEST_TMPDIR/in.tsv"
     [[ ${lines[0]} == "path	id	status	reason	organism	n_obs	n_vars	report	source" ]]
-    [[ ${lines[1]} == "$BATS_TEST_TMPDIR/o/cellranger3_filtered_feature_bc_matrix.h5ad	X1	ok		NCBITaxon:9606	1107	492	"* ]]
+    [[ ${lines[1]} == "$BATS_TEST_TMPDIR/o/cellranger3_filtered_feature_bc_matrix.h5ad	X1	ok		NCBITaxon:9606	1107	482	"* ]]
     # no operand and stdin not a terminal: the same
     run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" \
         < "$BATS_TEST_TMPDIR/in.tsv"
@@ -241,7 +241,7 @@ assert abs(np.expm1(n[0].toarray()).sum() - 1e4) < 1
 print(a.var_names[0], a.n_vars)' \
         "$BATS_TEST_TMPDIR/cellranger3_filtered_feature_bc_matrix.h5ad" \
         "$BATS_TEST_TMPDIR/plain/cellranger3_filtered_feature_bc_matrix.h5ad"
-    [[ $output == "ENSG00000000003 493" ]]
+    [[ $output == "ENSG00000000003 483" ]]
     # mouse onto human
     local c
     c=$(corpus)
@@ -498,4 +498,14 @@ assert np.array_equal(b.varm["PCs"][1:], a.varm["PCs"][:50])
 assert abs(b.varp["corr"][1:, 1:] - a.varp["corr"][:50, :50]).max() < 1e-12
 print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
     [[ $output == ok ]]
+}
+
+@test "sc-harmonize: retired gene ids are dropped unless --keep-retired" {
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/a" "$SAMPLE"
+    [[ $(cut -f6 <<<"${lines[1]}") == 482 ]]
+    run -0 $PY -c 'import json,sys; g=json.load(open(sys.argv[1]))["genes"]; print(g["kinds"].get("retired_dropped"))' \
+        "$BATS_TEST_TMPDIR/a/cellranger3_filtered_feature_bc_matrix.report.json"
+    [[ $output == 10 ]]
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --keep-retired -d "$BATS_TEST_TMPDIR/k" "$SAMPLE"
+    [[ $(cut -f6 <<<"${lines[1]}") == 492 ]]
 }
