@@ -509,3 +509,19 @@ print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
     run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --keep-retired -d "$BATS_TEST_TMPDIR/k" "$SAMPLE"
     [[ $(cut -f6 <<<"${lines[1]}") == 492 ]]
 }
+
+@test "sc-harmonize: an alias, another case or a damaged name never adds into a gene already present" {
+    $PY - "$BATS_TEST_TMPDIR/m.h5ad" <<'PYEOF'
+import sys, numpy as np, scipy.sparse as sp, anndata, pandas as pd
+names = ["TP53", "LFS1", "CD4", "cd4", "7-Sep", "DAC", "1-Mar", "Cd74"]
+X = sp.csr_matrix(np.ones((30, len(names)), dtype=np.float32))
+a = anndata.AnnData(X=X, var=pd.DataFrame(index=names), obs=pd.DataFrame(index=["c%d" % i for i in range(30)]))
+a.write_h5ad(sys.argv[1])
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 $PY -c 'import json,sys; g=json.load(open(sys.argv[1]))["genes"]; print(" ".join(g["kind"])); print(g["n_mapped"])' \
+        "$BATS_TEST_TMPDIR/o/m.report.json"
+    echo "$output"
+    [[ ${lines[0]} == "symbol collision symbol collision restored ambiguous_alias ambiguous_restored case" ]]
+    [[ ${lines[1]} == 4 ]]
+}
