@@ -37,6 +37,7 @@ enum {
     OPT_LENIENT,
     OPT_ORGANISM,
     OPT_SHARE,
+    OPT_KEEP_RETIRED,
     OPT_LAST
 };
 
@@ -73,6 +74,9 @@ static const sc_opt opts[] = {
      "organism [the dataset's genes]"},
     {OPT_ORTHOLOGS, "orthologs", SC_ARG_NONE, NULL,
      "project mouse genes onto their one-to-one human orthologs"},
+    {OPT_KEEP_RETIRED, "keep-retired", SC_ARG_NONE, NULL,
+     "keep gene ids retired from the current reference [map them to their "
+     "unique successor, else drop them]"},
     {OPT_LENIENT, "lenient", SC_ARG_NONE, NULL,
      "keep obsolete terms that have no replacement [set them to unknown]"},
     {0, NULL, 0, NULL, "Quality control:"},
@@ -166,6 +170,7 @@ static int on_option(int key, const char *arg, void *ud)
         break;
     case OPT_GENE_SPACE: a->o.gene_space = arg; break;
     case OPT_ORTHOLOGS: a->o.orthologs = 1; break;
+    case OPT_KEEP_RETIRED: a->o.keep_retired = 1; break;
     case OPT_LENIENT: a->o.lenient = 1; break;
     case OPT_MIN_CELLS:
         if ((rc = sc_parse_int(arg, 0, INT64_MAX, &v)) == 0)

@@ -31,10 +31,28 @@ static const sc_species species_tab[] = {
 #define N_SPECIES ((int)(sizeof species_tab / sizeof *species_tab))
 
 static const char *const kind_names[SC_GENE_N_KINDS] = {
-    "id",          "id_versioned",     "par_y",           "retired",
-    "symbol",      "symbol_ensg",      "alias",           "prev",
-    "unknown",     "ambiguous_symbol", "ambiguous_alias", "shadowed_alias",
-    "made_unique", "foreign"};
+    "id",
+    "id_versioned",
+    "par_y",
+    "retired",
+    "symbol",
+    "symbol_ensg",
+    "case",
+    "alias",
+    "prev",
+    "restored",
+    "gene_map",
+    "ortholog",
+    "unknown",
+    "ambiguous_symbol",
+    "ambiguous_alias",
+    "shadowed_alias",
+    "ambiguous_restored",
+    "retired_dropped",
+    "made_unique",
+    "foreign",
+    "collision",
+    "no_ortholog"};
 
 int sc_genes_n_species(void)
 {
@@ -49,6 +67,14 @@ const sc_species *sc_genes_species(int i)
 const char *sc_gene_kind_name(sc_gene_kind k)
 {
     return (unsigned)k < SC_GENE_N_KINDS ? kind_names[k] : "?";
+}
+
+int sc_gene_kind_find(const char *s)
+{
+    for (int k = 0; k < SC_GENE_N_KINDS; k++)
+        if (strcmp(s, kind_names[k]) == 0)
+            return k;
+    return -1;
 }
 
 int sc_genes_find_species(const char *s)
@@ -182,11 +208,14 @@ static void arena_free(arena *a)
 typedef struct gene {
     const char *id, *name, *type;
     int64_t length;
+    int64_t succ;    /* retired: the successor, or -1 */
+    int64_t next_up; /* current: the next gene of the same upper name */
     unsigned retired : 1, qc : 3, spike : 1;
 } gene;
 
 struct sc_genes {
     int species;
+    unsigned flags;
     char version[256];
     gene *g;
     int64_t n, n_cur, cap;
@@ -198,6 +227,12 @@ struct sc_genes {
     sc_strmap by_symbol;  /* human: upper approved HGNC symbol -> gene / -1 */
     sc_strmap by_alias;   /* human: upper alias/prev -> gene, AMBIG, SHADOWED */
     sc_strmap alias_kind; /* human: upper alias -> SC_GENE_ALIAS / _PREV */
+    sc_strmap alias_cand; /* human: upper alias -> index into CAND */
+    sc_strmap head_up;    /* upper current name -> last gene of that name */
+    sc_strmap damage;     /* upper damaged form -> gene, or AMBIG */
+    sc_strmap damage_cand; /* upper damaged form -> index into CAND */
+    const char **cand;    /* candidate lists "SYM1|SYM2" (arena) */
+    size_t n_cand, cap_cand;
 };
 
 void sc_genes_free(sc_genes *g)
@@ -211,6 +246,11 @@ void sc_genes_free(sc_genes *g)
     sc_strmap_release(&g->by_symbol);
     sc_strmap_release(&g->by_alias);
     sc_strmap_release(&g->alias_kind);
+    sc_strmap_release(&g->alias_cand);
+    sc_strmap_release(&g->head_up);
+    sc_strmap_release(&g->damage);
+    sc_strmap_release(&g->damage_cand);
+    free(g->cand);
     arena_free(&g->ar);
     free(g->g);
     free(g);
@@ -326,6 +366,7 @@ static int add_gene(sc_genes *g, char **f, int retired)
         return sc_fail(SC_ENOMEM, "out of memory");
     x->length = strtoll(f[3], NULL, 10);
     x->retired = retired ? 1 : 0;
+    x->succ = x->next_up = -1;
     x->qc = qc_group(x->name) & 7;
     return (int)g->n++;
 }
@@ -375,6 +416,18 @@ static int read_csv(sc_genes *g, const char *rel, int retired)
         if ((rc = smap_put(&g->by_name, g->g[k].name, k, 0)) < 0 ||
             (rc = smap_put(&g->by_upper, up, k, 0)) < 0)
             break;
+        /* chain the genes of one upper-case name (candidates) */
+        {
+            int64_t *v;
+            int added;
+
+            if ((rc = sc_strmap_slot(&g->head_up, up, k, &v, &added)) < 0)
+                break;
+            if (!added) {
+                g->g[k].next_up = *v;
+                *v = k;
+            }
+        }
     }
     sc_lines_close(l);
     return rc < 0 ? rc : 0;
@@ -447,16 +500,120 @@ static char *unquote(char *s)
     return s;
 }
 
+/* Append SYM to the candidate list of KEY in M (no repeats). */
+static int cand_add(sc_genes *g, sc_strmap *m, const char *key,
+                    const char *sym)
+{
+    int64_t *v;
+    int added, rc;
+    const char *old = NULL;
+    char *s;
+    size_t n;
+
+    if ((rc = sc_strmap_slot(m, key, (int64_t)g->n_cand, &v, &added)) < 0)
+        return rc;
+    if (!added) {
+        old = g->cand[*v];
+        n = strlen(sym);
+        for (const char *p = old; (p = strstr(p, sym)) != NULL; p++)
+            if ((p == old || p[-1] == '|') && (p[n] == '|' || !p[n]))
+                return 0; /* listed already */
+    }
+    if (added && g->n_cand == g->cap_cand) {
+        size_t cap = g->cap_cand ? 2 * g->cap_cand : 4096;
+        const char **c = realloc(g->cand, cap * sizeof *c);
+
+        if (!c)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        g->cand = c;
+        g->cap_cand = cap;
+    }
+    {
+        char buf[1024];
+        int w = old ? snprintf(buf, sizeof buf, "%s|%s", old, sym)
+                    : snprintf(buf, sizeof buf, "%s", sym);
+
+        if (w < 0 || (size_t)w >= sizeof buf) {
+            if (old)
+                return 0; /* a list this long is ambiguous enough */
+            w = 0;
+        }
+        if (!(s = arena_dup(&g->ar, buf, (size_t)w)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    if (added)
+        g->cand[g->n_cand++] = s;
+    else
+        g->cand[*v] = s;
+    return 0;
+}
+
+/* Record that source row OWNER (a gene index >= 0 when it resolves to a
+ * current gene, else a negative key of its own) calls its gene ALIAS (upper
+ * case, arena) with kind K; SYM labels the owner among the candidates. */
+static int alias_add(sc_genes *g, sc_strmap *owner, const char *alias,
+                     int64_t who, sc_gene_kind k, const char *sym)
+{
+    int rc;
+
+    if ((rc = smap_put(owner, alias, who, 0)) < 0 ||
+        (rc = smap_put(&g->alias_kind, alias, k, 1)) < 0 ||
+        (rc = smap_put(&g->by_alias, alias, who >= 0 ? who : -4, 1)) < 0 ||
+        (rc = cand_add(g, &g->alias_cand, alias, sym)) < 0)
+        return rc;
+    if (sc_strmap_get(owner, alias) == AMBIG)
+        *sc_strmap_find(&g->by_alias, alias) = AMBIG;
+    return 0;
+}
+
+/* Upper-case copy of S[0..N) in the arena. */
+static char *arena_upper_n(arena *a, const char *s, size_t n)
+{
+    char *p = arena_dup(a, s, n);
+
+    if (p)
+        for (char *q = p; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+    return p;
+}
+
+/* Every '|'-separated name of LIST as an alias of WHO. */
+static int alias_list(sc_genes *g, sc_strmap *owner, const char *list,
+                      int64_t who, sc_gene_kind k, const char *sym)
+{
+    int rc;
+
+    while (*list) {
+        size_t n = strcspn(list, "|");
+        char *a = arena_upper_n(&g->ar, list, n);
+
+        if (!a)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        if (*a && (rc = alias_add(g, owner, a, who, k, sym)) < 0)
+            return rc;
+        list += n;
+        if (*list == '|')
+            list++;
+    }
+    return 0;
+}
+
+/* The label of gene WHO among candidates: its current name, else SYM. */
+static const char *owner_label(const sc_genes *g, int64_t who,
+                               const char *sym)
+{
+    return who >= 0 ? g->g[who].name : sym;
+}
+
 /* HGNC approved symbols, aliases and previous symbols (human). */
-static int read_hgnc(sc_genes *g)
+static int read_hgnc(sc_genes *g, sc_strmap *owner)
 {
     static const char rel[] = "genes/hgnc_complete_set_2024-02-01.tsv.gz";
     char path[4096];
     sc_lines *l = NULL;
     char *line;
     size_t len;
-    int col[5] = {-1, -1, -1, -1, -1}, rc; /* symbol alias prev ens hgnc */
-    sc_strmap owner = {0}; /* upper alias -> hgnc row, or AMBIG */
+    int col[4] = {-1, -1, -1, -1}, rc; /* symbol alias prev ens */
 
     if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
         (rc = sc_lines_open(path, &l)) < 0)
@@ -466,15 +623,15 @@ static int read_hgnc(sc_genes *g)
         int nf = split(line, '\t', f, 64);
 
         if (sc_lines_lineno(l) == 1) {
-            static const char *const want[5] = {"symbol", "alias_symbol",
+            static const char *const want[4] = {"symbol", "alias_symbol",
                                                 "prev_symbol",
-                                                "ensembl_gene_id", "hgnc_id"};
+                                                "ensembl_gene_id"};
 
             for (int i = 0; i < nf; i++)
-                for (int k = 0; k < 5; k++)
+                for (int k = 0; k < 4; k++)
                     if (strcmp(f[i], want[k]) == 0)
                         col[k] = i;
-            for (int k = 0; k < 5; k++)
+            for (int k = 0; k < 4; k++)
                 if (col[k] < 0) {
                     rc = sc_fail(SC_EFORMAT, "'%s': no column '%s'", path,
                                  want[k]);
@@ -484,58 +641,110 @@ static int read_hgnc(sc_genes *g)
         }
         int mx = col[0];
 
-        for (int k = 1; k < 5; k++)
+        for (int k = 1; k < 4; k++)
             mx = col[k] > mx ? col[k] : mx;
         if (nf <= mx)
             continue;
         int64_t gi = sc_strmap_get(&g->by_id, f[col[3]]);
-        long row = sc_lines_lineno(l);
+        /* the owner: its current gene, else this HGNC row */
+        int64_t who = gi >= 0 && !g->g[gi].retired ? gi
+                                                   : -16 - sc_lines_lineno(l);
         char *sym = arena_upper(&g->ar, f[col[0]]);
+        const char *lab;
 
         if (!sym) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
             goto out;
         }
-        /* an approved symbol maps to its gene when that is current */
-        if ((rc = smap_put(&g->by_symbol, sym,
-                           gi >= 0 && !g->g[gi].retired ? gi : -1, 1)) < 0)
+        lab = owner_label(g, who, f[col[0]]);
+        if (who < 0 && !(lab = arena_dup(&g->ar, lab, strlen(lab)))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
             goto out;
-        for (int k = 1; k <= 2; k++) {
-            char *s = unquote(f[col[k]]);
-
-            while (*s) {
-                size_t n = strcspn(s, "|");
-                char *a = arena_dup(&g->ar, s, n), *q;
-                int64_t v;
-
-                if (!a) {
-                    rc = sc_fail(SC_ENOMEM, "out of memory");
-                    goto out;
-                }
-                for (q = a; *q; q++)
-                    *q = (char)toupper((unsigned char)*q);
-                if (*a) {
-                    if ((rc = smap_put(&owner, a, row, 0)) < 0 ||
-                        (rc = smap_put(&g->alias_kind, a,
-                                       k == 1 ? SC_GENE_ALIAS : SC_GENE_PREV,
-                                       1)) < 0)
-                        goto out;
-                    /* remember the gene of the (so far unique) owner */
-                    v = gi >= 0 && !g->g[gi].retired ? gi : -4;
-                    if ((rc = smap_put(&g->by_alias, a, v, 1)) < 0)
-                        goto out;
-                    if (sc_strmap_get(&owner, a) == AMBIG)
-                        *sc_strmap_find(&g->by_alias, a) = AMBIG;
-                }
-                s += n;
-                if (*s == '|')
-                    s++;
-            }
         }
+        /* an approved symbol maps to its gene when that is current */
+        if ((rc = smap_put(&g->by_symbol, sym, who >= 0 ? who : -1, 1)) < 0 ||
+            (rc = alias_list(g, owner, unquote(f[col[1]]), who, SC_GENE_ALIAS,
+                             lab)) < 0 ||
+            (rc = alias_list(g, owner, unquote(f[col[2]]), who, SC_GENE_PREV,
+                             lab)) < 0)
+            goto out;
     }
-    if (rc < 0)
-        goto out;
-    /* aliases equal to approved symbols or GENCODE names are not aliases */
+    rc = rc < 0 ? rc : 0;
+out:
+    sc_lines_close(l);
+    return rc;
+}
+
+/* NCBI Gene's symbols and synonyms (human): a second source of names.
+ * Columns GeneID, Symbol, Synonyms, Ensembl (share/genes/ncbi). */
+static int read_ncbi(sc_genes *g, sc_strmap *owner)
+{
+    static const char rel[] = "genes/ncbi/gene_info_homo_sapiens.tsv.gz";
+    char path[4096];
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int rc;
+
+    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
+        (rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *f[4], *e;
+        int64_t who = -1;
+        int nres = 0;
+
+        if (!*line)
+            continue;
+        if (split(line, '\t', f, 4) != 4) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 4 fields", path,
+                         sc_lines_lineno(l));
+            break;
+        }
+        if (sc_lines_lineno(l) == 1) {
+            if (strcmp(f[0], "GeneID") != 0 || strcmp(f[1], "Symbol") != 0) {
+                rc = sc_fail(SC_EFORMAT, "'%s': not a GeneID/Symbol table",
+                             path);
+                break;
+            }
+            continue;
+        }
+        /* the owner: the one current gene of its Ensembl ids, else itself */
+        for (e = f[3]; *e;) {
+            size_t n = strcspn(e, "|");
+            char save = e[n];
+            int64_t gi;
+
+            e[n] = '\0';
+            gi = sc_strmap_get(&g->by_id, e);
+            e[n] = save;
+            if (gi >= 0 && !g->g[gi].retired && gi != who) {
+                who = gi;
+                nres++;
+            }
+            e += n + (save == '|');
+        }
+        if (nres != 1)
+            who = -(int64_t)1000000000 - strtoll(f[0], NULL, 10);
+        const char *lab = owner_label(g, who, f[1]);
+        char *sym = arena_upper(&g->ar, f[1]);
+
+        if (!sym || (who < 0 && !(lab = arena_dup(&g->ar, lab, strlen(lab))))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        /* its symbol names that gene too; the synonyms are aliases */
+        if ((rc = alias_add(g, owner, sym, who, SC_GENE_ALIAS, lab)) < 0 ||
+            (rc = alias_list(g, owner, f[2], who, SC_GENE_ALIAS, lab)) < 0)
+            break;
+    }
+    sc_lines_close(l);
+    return rc < 0 ? rc : 0;
+}
+
+/* Aliases equal to approved symbols or GENCODE names are not aliases. */
+static void shadow_aliases(sc_genes *g)
+{
     for (size_t j = 0; j < g->by_alias.cap; j++) {
         const char *a = g->by_alias.key[j];
 
@@ -546,11 +755,77 @@ static int read_hgnc(sc_genes *g)
         else if (sc_strmap_find(&g->by_symbol, a))
             g->by_alias.val[j] = SHADOWED; /* an approved symbol */
     }
-    rc = 0;
+}
+
+/* The spreadsheet damage table of the species: species, damaged (upper),
+ * originals, status (unique / ambiguous), restored symbols. */
+static int read_damage(sc_genes *g)
+{
+    static const char rel[] = "genes/spreadsheet_damage.tsv.gz";
+    const char *latin = species_tab[g->species].latin;
+    char path[4096];
+    sc_lines *l = NULL;
+    char *line;
+    size_t len;
+    int rc;
+
+    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
+        (rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *f[5], *d;
+        int64_t gi = AMBIG;
+
+        if (!*line || sc_lines_lineno(l) == 1)
+            continue;
+        if (split(line, '\t', f, 5) != 5) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields", path,
+                         sc_lines_lineno(l));
+            break;
+        }
+        if (strcmp(f[0], latin) != 0)
+            continue;
+        if (strcmp(f[3], "unique") == 0) {
+            gi = sc_strmap_get(&g->by_name, f[4]);
+            if (gi < 0 || sc_strmap_get(&g->by_upper, f[1]) >= 0)
+                gi = AMBIG; /* not one current gene, or a real name */
+        }
+        if (!(d = arena_upper(&g->ar, f[1]))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = smap_put(&g->damage, d, gi, 0)) < 0)
+            break;
+        for (char *s = f[4]; *s;) {
+            size_t n = strcspn(s, "|");
+            char *c = arena_dup(&g->ar, s, n);
+
+            if (!c) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                goto out;
+            }
+            if ((rc = cand_add(g, &g->damage_cand, d, c)) < 0)
+                goto out;
+            s += n + (s[n] == '|');
+        }
+    }
 out:
-    sc_strmap_release(&owner);
     sc_lines_close(l);
-    return rc;
+    return rc < 0 ? rc : 0;
+}
+
+/* Retired ids: the one current gene of the same name is the successor. */
+static void link_successors(sc_genes *g)
+{
+    for (int64_t i = g->n_cur; i < g->n; i++) {
+        gene *x = &g->g[i];
+
+        if (x->retired && strcmp(x->name, x->id) != 0) {
+            int64_t s = sc_strmap_get(&g->by_name, x->name);
+
+            x->succ = s >= 0 && !g->g[s].spike ? s : -1;
+        }
+    }
 }
 
 int sc_genes_load(int species, unsigned flags, sc_genes **out)
@@ -565,6 +840,7 @@ int sc_genes_load(int species, unsigned flags, sc_genes **out)
     if (!(g = calloc(1, sizeof *g)))
         return sc_fail(SC_ENOMEM, "out of memory");
     g->species = species;
+    g->flags = flags;
     snprintf(rel, sizeof rel, "genes/cxg-gencode/schema-7/genes_%s.csv.gz",
              species_tab[species].latin);
     if ((rc = read_csv(g, rel, 0)) < 0)
@@ -589,17 +865,28 @@ int sc_genes_load(int species, unsigned flags, sc_genes **out)
                  species_tab[species].latin);
         if ((rc = read_csv(g, rel, 1)) < 0)
             goto fail;
+        link_successors(g);
         read_version("genes/cxg-gencode/schema-5/gene_info.yml.gz",
                      species_tab[species].latin, v, sizeof v);
         size_t n = strlen(g->version);
         snprintf(g->version + n, sizeof g->version - n, "; retired: %s", v);
     }
     if (species == 0 && !(flags & SC_GENES_NO_HGNC)) {
-        if ((rc = read_hgnc(g)) < 0)
+        sc_strmap owner = {0}; /* upper alias -> owner, or AMBIG */
+
+        rc = read_hgnc(g, &owner);
+        if (rc == 0)
+            rc = read_ncbi(g, &owner);
+        sc_strmap_release(&owner);
+        if (rc < 0)
             goto fail;
+        shadow_aliases(g);
         size_t n = strlen(g->version);
-        snprintf(g->version + n, sizeof g->version - n, "; HGNC 2024-02-01");
+        snprintf(g->version + n, sizeof g->version - n,
+                 "; HGNC 2024-02-01; NCBI Gene 2022-09-12");
     }
+    if ((rc = read_damage(g)) < 0)
+        goto fail;
     *out = g;
     return 0;
 fail:
@@ -635,14 +922,19 @@ static void strip_id(const char *id, char *buf, size_t size, int *versioned,
     }
 }
 
+static void upper_copy(const char *s, char *up, size_t size)
+{
+    snprintf(up, size, "%s", s);
+    for (char *q = up; *q; q++)
+        *q = (char)toupper((unsigned char)*q);
+}
+
 static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
 {
     int64_t i = sc_strmap_get(&g->by_name, s);
     char up[512];
 
-    snprintf(up, sizeof up, "%s", s);
-    for (char *q = up; *q; q++)
-        *q = (char)toupper((unsigned char)*q);
+    upper_copy(s, up, sizeof up);
     /* names that differ only in case are ambiguous too (CD4 / Cd4 style
      * clashes inside one list) */
     if (i == AMBIG || (i >= 0 && sc_strmap_get(&g->by_upper, up) == AMBIG)) {
@@ -653,13 +945,20 @@ static int64_t map_symbol(const sc_genes *g, const char *s, sc_gene_kind *k)
         *k = SC_GENE_SYMBOL;
         return i;
     }
-    if (g->species != 0)
-        return -1; /* mouse and the others: exact names only */
+    /* every species: one gene whatever the case */
     i = sc_strmap_get(&g->by_upper, up);
     if (i >= 0 || i == AMBIG) {
-        *k = i >= 0 ? SC_GENE_SYMBOL : SC_GENE_AMBIGUOUS_SYMBOL;
+        *k = i >= 0 ? SC_GENE_CASE : SC_GENE_AMBIGUOUS_SYMBOL;
         return i >= 0 ? i : -1;
     }
+    /* a spreadsheet-damaged symbol */
+    i = sc_strmap_get(&g->damage, up);
+    if (i >= 0 || i == AMBIG) {
+        *k = i >= 0 ? SC_GENE_RESTORED : SC_GENE_AMBIGUOUS_RESTORED;
+        return i >= 0 ? i : -1;
+    }
+    if (g->species != 0)
+        return -1; /* no aliases for the others */
     if (sc_strmap_get(&g->all_upper, up) >= 0)
         return -1; /* a retired gene's name */
     i = sc_strmap_get(&g->by_symbol, up);
@@ -700,11 +999,19 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
     }
     if (sp == g->species || par_y || sc_genes_is_spike_in(buf)) {
         i = sc_strmap_get(&g->by_id, buf);
+        if (i >= 0 && g->g[i].retired) {
+            /* forward to the successor, or kept on request */
+            *kind = SC_GENE_RETIRED;
+            if (g->flags & SC_GENES_KEEP_RETIRED)
+                return i;
+            if (g->g[i].succ < 0)
+                *kind = SC_GENE_RETIRED_DROPPED;
+            return g->g[i].succ;
+        }
         if (i >= 0)
-            *kind = g->g[i].retired ? SC_GENE_RETIRED
-                    : par_y         ? SC_GENE_PAR_Y
-                    : versioned     ? SC_GENE_ID_VERSIONED
-                                    : SC_GENE_ID;
+            *kind = par_y       ? SC_GENE_PAR_Y
+                    : versioned ? SC_GENE_ID_VERSIONED
+                                : SC_GENE_ID;
         return i;
     }
     /* a symbol */
@@ -734,6 +1041,45 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
             *kind = SC_GENE_MADE_UNIQUE;
     }
     return -1;
+}
+
+void sc_genes_candidates(const sc_genes *g, const char *name,
+                         sc_gene_kind kind, char *buf, size_t size)
+{
+    char up[512];
+    size_t used = 0;
+    int64_t c;
+
+    buf[0] = '\0';
+    while (*name == ' ')
+        name++;
+    upper_copy(name, up, sizeof up);
+    switch (kind) {
+    case SC_GENE_AMBIGUOUS_SYMBOL:
+        for (int64_t i = sc_strmap_get(&g->head_up, up); i >= 0 && used < size;
+             i = g->g[i].next_up) {
+            int w = snprintf(buf + used, size - used, "%s%s:%s",
+                             used ? "|" : "", g->g[i].id, g->g[i].name);
+
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        break;
+    case SC_GENE_AMBIGUOUS_ALIAS:
+    case SC_GENE_SHADOWED_ALIAS:
+        if ((c = sc_strmap_get(&g->alias_cand, up)) >= 0)
+            snprintf(buf, size, "%s", g->cand[c]);
+        break;
+    case SC_GENE_AMBIGUOUS_RESTORED:
+        if ((c = sc_strmap_get(&g->damage_cand, up)) >= 0)
+            snprintf(buf, size, "%s", g->cand[c]);
+        break;
+    default:
+        break;
+    }
+    if (size && used >= size)
+        buf[size - 1] = '\0';
 }
 
 /* ------------------------------------------------------------------------ */

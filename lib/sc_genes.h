@@ -16,20 +16,31 @@
  * symbols, and the human-mouse ortholog table. All are found through
  * sc_share_path(); versions are read from the data (gene_info.yml.gz).
  *
- * Mapping rules (sc_genes_map):
+ * Mapping rules (sc_genes_map), in this order:
  *   - ids: an Ensembl version ("ENSG00000186092.7") and a "_PAR_Y" suffix
- *     are stripped; an id of the current list maps to itself, an id only in
- *     the schema-5 list maps to itself flagged retired;
+ *     are stripped; an id of the current list maps to itself; an id only in
+ *     the schema-5 list (retired) maps forward to its unique successor (the
+ *     one current gene of the same name), else it is dropped
+ *     (retired_dropped); with SC_GENES_KEEP_RETIRED it maps to itself;
  *   - legacy "SYMBOL_ENSG00000290825" names map through their id;
  *   - symbols: a name carried by exactly one gene of the current list
- *     (exact, and also ignoring case for human); a name carried by several
- *     genes is ambiguous and dropped; mouse names are exact (MGI case);
+ *     (symbol); a name carried by several genes, also when they differ only
+ *     in case, is ambiguous and dropped;
+ *   - every species: a name that matches exactly one gene ignoring case
+ *     ("CD74" for mouse Cd74): case;
  *   - human only: an HGNC approved symbol whose gene is in the list; an
- *     alias or previous symbol (ignoring case) when exactly one HGNC gene
- *     has it, it is no approved symbol and no GENCODE name (v48 or v44),
- *     and its gene is in the list; otherwise ambiguous or shadowed;
+ *     alias or previous symbol (ignoring case) when every source (HGNC's
+ *     aliases and previous symbols, NCBI Gene's symbols and synonyms) gives
+ *     it to one gene, it is no HGNC approved symbol and no GENCODE name (v48
+ *     or v44), and its gene is in the list; otherwise ambiguous or shadowed;
+ *   - a symbol damaged by a spreadsheet ("7-Sep", "2.31E+13", any case),
+ *     restored through share/genes/spreadsheet_damage.tsv.gz when the table
+ *     gives one current gene of the species (restored), else dropped
+ *     (ambiguous_restored);
  *   - "NAME-1" made unique by scanpy from a duplicate is dropped;
  *   - ERCC spike-in ids map with every species.
+ * Whether two entries of one dataset may be summed is the caller's
+ * decision (sc_harmonize_genes: only the same feature by evidence).
  *
  * Threading: loading needs the handle to itself; afterwards every query
  * may run from any number of threads.
@@ -66,28 +77,39 @@ typedef enum sc_gene_kind {
     SC_GENE_ID = 0,           /* current id */
     SC_GENE_ID_VERSIONED,     /* current id with an Ensembl version */
     SC_GENE_PAR_Y,            /* "_PAR_Y" copy: the X gene */
-    SC_GENE_RETIRED,          /* schema-5 id absent from the current list */
+    SC_GENE_RETIRED,          /* schema-5 id: its successor (or kept) */
     SC_GENE_SYMBOL,           /* unique gene name */
     SC_GENE_SYMBOL_ENSG,      /* legacy "SYMBOL_ENSG..." name */
-    SC_GENE_ALIAS,            /* unique HGNC alias */
+    SC_GENE_CASE,             /* unique gene name ignoring case */
+    SC_GENE_ALIAS,            /* unique alias (HGNC and NCBI agree) */
     SC_GENE_PREV,             /* unique HGNC previous symbol */
+    SC_GENE_RESTORED,         /* spreadsheet-damaged symbol restored */
+    SC_GENE_GENE_MAP,         /* given by a --gene-map file */
+    SC_GENE_ORTHOLOG,         /* projected onto a one-to-one ortholog */
     SC_GENE_UNKNOWN,          /* dropped: not in the reference */
     SC_GENE_AMBIGUOUS_SYMBOL, /* dropped: name of several genes */
-    SC_GENE_AMBIGUOUS_ALIAS,  /* dropped: alias of several HGNC genes */
+    SC_GENE_AMBIGUOUS_ALIAS,  /* dropped: alias of several genes */
     SC_GENE_SHADOWED_ALIAS,   /* dropped: alias equal to an approved symbol */
+    SC_GENE_AMBIGUOUS_RESTORED, /* dropped: damaged form of several genes */
+    SC_GENE_RETIRED_DROPPED,  /* dropped: retired id, no unique successor */
     SC_GENE_MADE_UNIQUE,      /* dropped: "NAME-1" from a duplicate */
     SC_GENE_FOREIGN,          /* dropped: an id of another species */
+    SC_GENE_COLLISION,        /* dropped: its gene is another entry's */
+    SC_GENE_NO_ORTHOLOG,      /* dropped: no one-to-one ortholog */
     SC_GENE_N_KINDS
 } sc_gene_kind;
 
 /* "id", "id_versioned", "par_y", "retired", "symbol", ... */
 const char *sc_gene_kind_name(sc_gene_kind k);
+/* The kind named S, or -1. */
+int sc_gene_kind_find(const char *s);
 
 typedef struct sc_genes sc_genes;
 
 enum {
     SC_GENES_NO_RETIRED = 1u << 0, /* do not load the schema-5 list */
     SC_GENES_NO_HGNC = 1u << 1,    /* human: no aliases/previous symbols */
+    SC_GENES_KEEP_RETIRED = 1u << 2, /* retired ids map to themselves */
 };
 
 /* Load the reference of SPECIES (sc_genes_find_species). On success *OUT
@@ -127,6 +149,12 @@ int64_t sc_genes_find_id(const sc_genes *g, const char *id);
  * the rules above: returns the gene index, or -1 when it is dropped, and
  * the reason in *KIND (may be NULL). Thread-safe. */
 int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind);
+
+/* The candidates of a name sc_genes_map() found ambiguous (KIND one of the
+ * ambiguous or shadowed kinds): their symbols joined by '|' into BUF of
+ * SIZE bytes ("" when none is known). Thread-safe. */
+void sc_genes_candidates(const sc_genes *g, const char *name,
+                         sc_gene_kind kind, char *buf, size_t size);
 
 /* Human-mouse one-to-one orthologs (share/genes/orthologs): a new array
  * *OUT of sc_genes_count(FROM) entries (free() it) giving for each gene of

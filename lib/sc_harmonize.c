@@ -145,7 +145,9 @@ int hz_get_genes(sc_hz *h, int sp, sc_genes **g)
 {
     int rc;
 
-    if (!h->genes[sp] && (rc = sc_genes_load(sp, 0, &h->genes[sp])) < 0)
+    if (!h->genes[sp] &&
+        (rc = sc_genes_load(sp, h->o.keep_retired ? SC_GENES_KEEP_RETIRED : 0,
+                            &h->genes[sp])) < 0)
         return rc;
     *g = h->genes[sp];
     return 0;

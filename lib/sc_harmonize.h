@@ -73,6 +73,7 @@ typedef struct sc_hz_opts {
     int64_t min_mapped_targeted; /* the same for targeted assays */
     const char *targeted_assays; /* EFO ids: these and their descendants
                                   * are targeted (comma-separated) */
+    int keep_retired; /* keep retired gene ids (not mapped forward) */
 } sc_hz_opts;
 
 /* The assays whose gene panels are targeted, not the whole transcriptome:
@@ -87,7 +88,7 @@ typedef struct sc_hz_opts {
     {                                                                          \
         "raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0, \
             NULL, 1, 1, 1, "sc-harmonize", "0", "", 0, 1,                      \
-            SC_HZ_TARGETED_ASSAYS                                              \
+            SC_HZ_TARGETED_ASSAYS, 0                                           \
     }
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or

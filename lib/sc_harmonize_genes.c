@@ -20,6 +20,7 @@ void hz_gene_map_release(gene_map *g)
     free(g->first);
     free(g->out_gene);
     free(g->alt_id);
+    free(g->winner);
     memset(g, 0, sizeof *g);
 }
 
@@ -97,6 +98,87 @@ static int64_t map_column(const sc_genes *g, const sc_elem *col, int64_t n,
         hit += x >= 0 || k == SC_GENE_FOREIGN;
     }
     return hit;
+}
+
+/* How strong the evidence of a mapping is: the lower, the stronger. */
+static int tier_rank(sc_gene_kind k)
+{
+    switch (k) {
+    case SC_GENE_ID:
+    case SC_GENE_ID_VERSIONED:
+    case SC_GENE_PAR_Y:
+    case SC_GENE_SYMBOL_ENSG:
+    case SC_GENE_GENE_MAP: return 0;
+    case SC_GENE_SYMBOL: return 1;
+    case SC_GENE_CASE: return 2;
+    case SC_GENE_RESTORED: return 3;
+    case SC_GENE_ALIAS:
+    case SC_GENE_PREV: return 4;
+    default: return 5; /* retired */
+    }
+}
+
+/* The id part of S: no "_PAR_Y", no version. */
+static size_t id_base_len(const char *s)
+{
+    size_t n = strcspn(s, ".");
+    const char *p = strstr(s, "_PAR_Y");
+
+    return p && (size_t)(p - s) < n ? (size_t)(p - s) : n;
+}
+
+/* Entries of one dataset that land on one gene are summed only when they
+ * are the same feature by evidence: entries mapped by id (versions,
+ * _PAR_Y copies of one id) or the very same name. Otherwise the entry of
+ * the strongest tier (the first of them) is kept and the others are
+ * dropped as collisions; *WINNER says which entry each lost to. */
+static int resolve_collisions(const sc_genes *g, const sc_elem *col,
+                              gene_map *gm)
+{
+    int64_t ng = sc_genes_count(g), n = gm->n_in;
+    int64_t *lead = malloc((size_t)(ng ? ng : 1) * sizeof *lead);
+
+    if (!lead)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t x = 0; x < ng; x++)
+        lead[x] = -1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t x = gm->in_gene[i];
+
+        if (x >= 0 && (lead[x] < 0 || tier_rank(gm->kind[i]) <
+                                          tier_rank(gm->kind[lead[x]])))
+            lead[x] = i;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t x = gm->in_gene[i], j;
+        int r;
+
+        if (x < 0 || (j = lead[x]) == i)
+            continue;
+        r = tier_rank(gm->kind[i]);
+        if (r == tier_rank(gm->kind[j])) {
+            const char *a = hz_col_str(col, i), *b = hz_col_str(col, j);
+
+            if (r == 0 || (a && b && strcmp(a, b) == 0))
+                continue; /* the same feature */
+            if (r == 5 && a && b && id_base_len(a) == id_base_len(b) &&
+                strncmp(a, b, id_base_len(a)) == 0)
+                continue; /* one retired id, two versions */
+        }
+        if (!gm->winner) {
+            if (!(gm->winner = malloc((size_t)n * sizeof *gm->winner))) {
+                free(lead);
+                return sc_fail(SC_ENOMEM, "out of memory");
+            }
+            for (int64_t k = 0; k < n; k++)
+                gm->winner[k] = -1;
+        }
+        gm->winner[i] = j;
+        gm->in_gene[i] = -1;
+        gm->kind[i] = SC_GENE_COLLISION;
+    }
+    free(lead);
+    return 0;
 }
 
 /* Load the output gene space list (--gene-space FILE). */
@@ -256,6 +338,8 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
         !(gm->first = calloc((size_t)(n ? n : 1), 1)))
         return sc_fail(SC_ENOMEM, "out of memory");
     map_column(g, cols[best], n, gm->in_gene, gm->kind);
+    if ((rc = resolve_collisions(g, cols[best], gm)) < 0)
+        return rc;
     gm->ref = g;
     h->used_species = 1u << sp;
     if (gm->mixed && (rc = map_foreign(h, cols[best], gm)) < 0)
@@ -270,8 +354,9 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
         if (!h->ortho && (rc = sc_genes_orthologs(g, hu, &h->ortho)) < 0)
             return rc;
         for (int64_t i = 0; i < n; i++)
-            if (gm->in_gene[i] >= 0)
-                gm->in_gene[i] = h->ortho[gm->in_gene[i]];
+            if (gm->in_gene[i] >= 0 &&
+                (gm->in_gene[i] = h->ortho[gm->in_gene[i]]) < 0)
+                gm->kind[i] = SC_GENE_NO_ORTHOLOG;
         gm->ref = hu;
         h->used_species |= 1u;
     }

@@ -152,6 +152,7 @@ typedef struct gene_map {
     int mixed;           /* ids of several species */
     const char **alt_id; /* mixed: entry -> id in its own species' list */
     int64_t n_alt;       /* mixed: distinct ids of the other species */
+    int64_t *winner;     /* collision: entry -> the entry kept, or NULL */
     int64_t species_count[16];
 } gene_map;
 

@@ -73,7 +73,8 @@ import json, sys
 t = json.load(open(sys.argv[1]))
 ds = t["datasets"]
 kinds = {k for d in ds for k in d["genes"]["kind"]}
-need = {"id", "id_versioned", "symbol", "unknown", "par_y", "retired", "ambiguous_symbol"}
+need = {"id", "id_versioned", "symbol", "unknown", "par_y", "ambiguous_symbol"}
+assert kinds & {"retired", "retired_dropped"}, kinds
 assert need <= kinds, need - kinds
 assert kinds & {"alias", "prev"} and kinds & {"ambiguous_alias", "shadowed_alias"}, kinds
 assert any(d["genes"]["duplicates"] for d in ds)
@@ -149,8 +150,10 @@ for d in t["datasets"]:
             assert re.fullmatch(re.escape(e) + r"\.\d+", o) and e in cur, (o, e)
         elif k == "par_y":
             assert o.startswith(e) and o.endswith("_PAR_Y") and e in cur, (o, e)
-        elif k == "retired":
-            assert e not in cur and (e in h5 or e in m5) and o.split(".")[0] == e, (o, e)
+        elif k in ("retired", "retired_dropped"):
+            rid = o.split(".")[0]
+            assert rid not in cur and (rid in h5 or rid in m5), (o, e)
+            assert (e is None) == (k == "retired_dropped") and (e is None or e in cur), (o, e)
         elif k == "symbol":
             assert names.get(o) == {e}, (o, e)
         elif k == "ambiguous_symbol":

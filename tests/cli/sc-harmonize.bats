@@ -65,7 +65,7 @@ corpus() {
     run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" - \
         < "$BATS_TEST_TMPDIR/in.tsv"
     [[ ${lines[0]} == "path	id	status	reason	organism	n_obs	n_vars	report	source" ]]
-    [[ ${lines[1]} == "$BATS_TEST_TMPDIR/o/cellranger3_filtered_feature_bc_matrix.h5ad	X1	ok		NCBITaxon:9606	1107	492	"* ]]
+    [[ ${lines[1]} == "$BATS_TEST_TMPDIR/o/cellranger3_filtered_feature_bc_matrix.h5ad	X1	ok		NCBITaxon:9606	1107	482	"* ]]
     # no operand and stdin not a terminal: the same
     run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" \
         < "$BATS_TEST_TMPDIR/in.tsv"
@@ -241,7 +241,7 @@ assert abs(np.expm1(n[0].toarray()).sum() - 1e4) < 1
 print(a.var_names[0], a.n_vars)' \
         "$BATS_TEST_TMPDIR/cellranger3_filtered_feature_bc_matrix.h5ad" \
         "$BATS_TEST_TMPDIR/plain/cellranger3_filtered_feature_bc_matrix.h5ad"
-    [[ $output == "ENSG00000000003 493" ]]
+    [[ $output == "ENSG00000000003 483" ]]
     # mouse onto human
     local c
     c=$(corpus)
@@ -511,4 +511,30 @@ print("ok")' "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/s/in.h5ad"
     [[ $stderr == *"sc-harmonize: error: 'b/x.h5': its output 'out/x.h5ad' is also that of 'a/x.h5'" ]]
     [[ $(grep -c "'b/x.h5': its output" <<< "$stderr") -eq 1 ]]
     [[ -s out/x.h5ad ]]
+}
+
+@test "sc-harmonize: retired gene ids are dropped unless --keep-retired" {
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/a" "$SAMPLE"
+    [[ $(cut -f6 <<<"${lines[1]}") == 482 ]]
+    run -0 $PY -c 'import json,sys; g=json.load(open(sys.argv[1]))["genes"]; print(g["kinds"].get("retired_dropped"))' \
+        "$BATS_TEST_TMPDIR/a/cellranger3_filtered_feature_bc_matrix.report.json"
+    [[ $output == 10 ]]
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --keep-retired -d "$BATS_TEST_TMPDIR/k" "$SAMPLE"
+    [[ $(cut -f6 <<<"${lines[1]}") == 492 ]]
+}
+
+@test "sc-harmonize: an alias, another case or a damaged name never adds into a gene already present" {
+    $PY - "$BATS_TEST_TMPDIR/m.h5ad" <<'PYEOF'
+import sys, numpy as np, scipy.sparse as sp, anndata, pandas as pd
+names = ["TP53", "LFS1", "CD4", "cd4", "7-Sep", "DAC", "1-Mar", "Cd74"]
+X = sp.csr_matrix(np.ones((30, len(names)), dtype=np.float32))
+a = anndata.AnnData(X=X, var=pd.DataFrame(index=names), obs=pd.DataFrame(index=["c%d" % i for i in range(30)]))
+a.write_h5ad(sys.argv[1])
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 $PY -c 'import json,sys; g=json.load(open(sys.argv[1]))["genes"]; print(" ".join(g["kind"])); print(g["n_mapped"])' \
+        "$BATS_TEST_TMPDIR/o/m.report.json"
+    echo "$output"
+    [[ ${lines[0]} == "symbol collision symbol collision restored ambiguous_alias ambiguous_restored case" ]]
+    [[ ${lines[1]} == 4 ]]
 }

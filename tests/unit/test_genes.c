@@ -71,12 +71,37 @@ static void test_ids(void)
     CHECK(sc_genes_is_spike(mouse, sc_genes_find_id(mouse, "ERCC-00002")));
     CHECK(!sc_genes_is_spike(mouse,
                              sc_genes_find_id(mouse, "ENSMUSG00000023274")));
-    /* retired ids: in v44, not in v48 */
-    for (i = sc_genes_n_current(human); i < sc_genes_count(human); i++)
-        if (sc_genes_is_retired(human, i))
-            break;
-    CHECK(i < sc_genes_count(human));
-    expect(human, sc_genes_id(human, i), sc_genes_id(human, i), "retired");
+    /* retired ids (in v44, not in v48): forward to the one current gene of
+     * the same name, else dropped; kept only on request */
+    {
+        int64_t fwd = -1, drop = -1;
+        sc_genes *keep;
+
+        for (i = sc_genes_n_current(human); i < sc_genes_count(human); i++) {
+            int64_t s = sc_genes_map(human, sc_genes_id(human, i), NULL);
+
+            CHECK(sc_genes_is_retired(human, i));
+            if (s >= 0 && fwd < 0)
+                fwd = i;
+            if (s < 0 && drop < 0)
+                drop = i;
+            if (s >= 0) {
+                CHECK(s < sc_genes_n_current(human));
+                CHECK_STREQ(sc_genes_name(human, s), sc_genes_name(human, i));
+            }
+        }
+        CHECK(fwd >= 0 && drop >= 0);
+        i = sc_genes_map(human, sc_genes_id(human, fwd), NULL);
+        expect(human, sc_genes_id(human, fwd), sc_genes_id(human, i),
+               "retired");
+        expect(human, sc_genes_id(human, drop), NULL, "retired_dropped");
+        CHECK_INTEQ(sc_genes_load(0, SC_GENES_KEEP_RETIRED, &keep), 0);
+        if (keep) {
+            expect(keep, sc_genes_id(human, drop), sc_genes_id(human, drop),
+                   "retired");
+            sc_genes_free(keep);
+        }
+    }
     i = sc_genes_find_id(human, "ENSG00000141510");
     CHECK_STREQ(sc_genes_name(human, i), "TP53");
     CHECK_STREQ(sc_genes_type(human, i), "protein_coding");
@@ -86,14 +111,16 @@ static void test_ids(void)
 static void test_symbols(void)
 {
     expect(human, "TP53", "ENSG00000141510", "symbol");
-    expect(human, "cd4", "ENSG00000010610", "symbol"); /* human: any case */
+    expect(human, "cd4", "ENSG00000010610", "case"); /* one gene, any case */
     expect(human, "Y_RNA", NULL, "ambiguous_symbol");
     expect(human, "MARCH1", "ENSG00000145416", "prev"); /* date-mangled */
     expect(human, "SEPT1", "ENSG00000180096", "prev");
     expect(human, "TP53-1", NULL, "made_unique");
     expect(human, "NOTAGENE42", NULL, "unknown");
     expect(mouse, "Cd4", "ENSMUSG00000023274", "symbol");
-    expect(mouse, "CD4", NULL, "unknown"); /* mouse: MGI case only */
+    expect(mouse, "CD4", "ENSMUSG00000023274", "case"); /* human-style */
+    expect(mouse, "CD74", sc_genes_id(mouse, sc_genes_map(mouse, "Cd74", NULL)),
+           "case");
     CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "MT-CO1", NULL)),
                 SC_GENE_MT);
     CHECK_INTEQ(sc_genes_qc_group(mouse, sc_genes_map(mouse, "Rpl13", NULL)),
@@ -101,6 +128,51 @@ static void test_symbols(void)
     CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBB", NULL)),
                 SC_GENE_HB);
     CHECK_INTEQ(sc_genes_qc_group(human, sc_genes_map(human, "HBP1", NULL)), 0);
+}
+
+static void test_aliases(void)
+{
+    char c[256];
+
+    /* HGNC gives DAC to one gene, NCBI to two: ambiguous, with both */
+    expect(human, "DAC", NULL, "ambiguous_alias");
+    sc_genes_candidates(human, "DAC", SC_GENE_AMBIGUOUS_ALIAS, c, sizeof c);
+    CHECK(strchr(c, '|') != NULL);
+    /* an NCBI synonym no other source gives to another gene */
+    expect(human, "HYST2477",
+           sc_genes_id(human, sc_genes_map(human, "HYST2477", NULL)), "alias");
+    CHECK(sc_genes_map(human, "HYST2477", NULL) >= 0);
+    sc_genes_candidates(human, "Y_RNA", SC_GENE_AMBIGUOUS_SYMBOL, c, sizeof c);
+    CHECK(strncmp(c, "ENSG", 4) == 0 && strchr(c, '|') != NULL);
+}
+
+static void test_restored(void)
+{
+    char c[256];
+
+    /* spreadsheet dates and numbers, restored when unique */
+    expect(human, "7-Sep", sc_genes_id(human, sc_genes_map(human, "SEPTIN7",
+                                                           NULL)),
+           "restored");
+    expect(human, "07-SEP", sc_genes_id(human, sc_genes_map(human, "SEPTIN7",
+                                                            NULL)),
+           "restored");
+    expect(human, "10-Mar", sc_genes_id(human, sc_genes_map(human, "MARCHF10",
+                                                            NULL)),
+           "restored");
+    /* 1-Mar: MARCH1 or MAR1 (an alias of RTL1): left out */
+    expect(human, "1-Mar", NULL, "ambiguous_restored");
+    sc_genes_candidates(human, "1-Mar", SC_GENE_AMBIGUOUS_RESTORED, c,
+                        sizeof c);
+    CHECK(strstr(c, "MARCHF1") != NULL && strstr(c, "RTL1") != NULL);
+    expect(human, "1-Dec", NULL, "ambiguous_restored");
+    expect(mouse, "2-Sep", sc_genes_id(mouse, sc_genes_map(mouse, "Septin2",
+                                                           NULL)),
+           "restored");
+    expect(mouse, "1.11E+14",
+           sc_genes_id(mouse, sc_genes_map(mouse, "1110008E08Rik", NULL)),
+           "restored");
+    expect(mouse, "13-Sep", NULL, "unknown");
 }
 
 static void test_orthologs(void)
@@ -122,6 +194,8 @@ int main(void)
     if (human && mouse) {
         RUN(test_ids);
         RUN(test_symbols);
+        RUN(test_aliases);
+        RUN(test_restored);
         RUN(test_orthologs);
     }
     sc_genes_free(human);
