@@ -23,8 +23,11 @@ struct args {
     const char *outdir;
     const char *mapping[16];
     int n_mapping;
-    const char *curated; /* NULL: the shipped file; "" none */
-    const char *columns; /* FIELD=COL,... */
+    const char *curated;   /* NULL: the shipped file; "" none */
+    const char *crosswalk; /* NULL: the shipped file; "" none */
+    const char *field;     /* map, inspect: the field [cell_type] */
+    const char *in_column; /* map, inspect: the TSV column of the labels */
+    const char *columns;   /* FIELD=COL,... */
     const char *organism;
     int dry_run;
     int keep_going;
@@ -40,6 +43,14 @@ struct args {
     unsigned char given[0x400]; /* options set on the command line */
 };
 
+struct sc_match;
+/* The matcher of the settings: shipped curated rules and crosswalk (or
+ * the files given, or none), user mappings. 0 or a negative SC_E* code. */
+int ann_open_matcher(const struct args *a, const sc_onto *o,
+                     struct sc_match **out);
+/* {"id", "label"} of T. */
+json_t *ann_term_ref(const sc_onto *o, sc_onto_term t);
+
 /* One JSON value on a line of FP; VALUE is released. 0 or SC_EIO. */
 int ann_put_json(FILE *fp, json_t *value);
 
@@ -49,6 +60,10 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                      char **argv);
 int ann_cmd_validate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                      char **argv);
+int ann_cmd_map(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                char **argv);
+int ann_cmd_inspect(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                    char **argv);
 int ann_cmd_export(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                    char **argv);
 

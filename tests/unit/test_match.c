@@ -321,6 +321,86 @@ static void test_label_table(void)
     CHECK(right >= n_term * 9 / 10);
 }
 
+/* A healthy/control shorthand is never a disease; a short all-capital
+ * label that only a synonym matches is a suggestion. */
+static void test_refusals(void)
+{
+    static const char *const controls[] = {
+        "HC",           "control", "Control",         "ctrl",
+        "healthy",      "normal",  "healthy control", "Healthy controls",
+        "healthy donor"};
+    sc_match_res r;
+
+    for (size_t k = 0; k < sizeof controls / sizeof *controls; k++) {
+        CHECK(map(SC_FIELD_DISEASE, NULL, controls[k], &r) == 0);
+        CHECK(r.term != SC_ONTO_NONE &&
+              !strcmp(sc_onto_id(real, r.term), "PATO:0000461"));
+        CHECK(sc_match_tier_is_confident(r.tier));
+        CHECK(strcmp(r.evidence, "") != 0);
+    }
+    /* "HC" is an exact MONDO synonym (hypotonia-cystinuria): in the other
+     * fields, not enough evidence */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "HC", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    /* "MEP" is only an exact synonym of a CL term: weak, a suggestion */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "MEP", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    CHECK(r.term == SC_ONTO_NONE && r.n_sugg == 1);
+    CHECK(!sc_match_tier_is_confident(SC_MATCH_WEAK));
+    CHECK(strstr(r.reason, "not enough evidence") != NULL);
+    /* a curated rule gives the evidence a short label lacks */
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "HSC"), "CL:0000037");
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "HSC"), SC_MATCH_CURATED);
+    /* sex is not one of the refusing fields: "F" stays a synonym */
+    CHECK_STREQ(mapped(SC_FIELD_SEX, NULL, "F"), "PATO:0000383");
+    /* a head noun with unknown modifiers is only a suggestion */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Weird fibroblasts", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    CHECK(r.term == SC_ONTO_NONE && r.n_sugg == 1 &&
+          !strcmp(sc_onto_id(real, r.sugg[0]), "CL:0000057"));
+}
+
+static void test_structured(void)
+{
+    sc_match_res r;
+
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Club cells (lung)"),
+                "CL:0000158");
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "Club cells (lung)"),
+                SC_MATCH_STRUCTURED);
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Club cells (lung)", &r) == 0);
+    CHECK(strstr(r.evidence, "context 'lung'") != NULL);
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Microglia_2"), "CL:0000129");
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Hepatocytes 3"),
+                "CL:0000182");
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "Hepatocytes 3"), SC_MATCH_STRUCTURED);
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Cycling hepatocytes"),
+                "CL:0000182");
+    /* a number that is part of the name is not a cluster suffix */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Foo type 2", &r) == 0);
+    CHECK(strstr(r.evidence, "'Foo type'") == NULL);
+    /* Latin plurals */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "bronchi"), "UBERON:0002185");
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "renal cortices"),
+                "UBERON:0001225");
+    /* a context naming a descendant of the head's term */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "Lymph nodes (mesenteric)"),
+                "UBERON:0002509");
+}
+
+static void test_crosswalk(void)
+{
+    CHECK(sc_match_n_crosswalk(m) >= 500);
+    /* Azimuth PBMC level 2 */
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "CD4 CTL"), "CL:0000934");
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CD4 CTL"), SC_MATCH_CROSSWALK);
+    /* a curated rule comes first */
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "CD8 TEM"), SC_MATCH_CURATED);
+    /* a crosswalk label the references map to two terms is left out */
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "ASDC"), "-");
+    CHECK(sc_match_tier_is_confident(SC_MATCH_CROSSWALK));
+}
+
 int main(void)
 {
     char cache[4096];
@@ -340,7 +420,9 @@ int main(void)
         sc_onto_load_set(real, SC_ONTO_SET_SCHEMA, 2) < 0 ||
         sc_match_new(real, &m) < 0 ||
         sc_share_path("annotate/curated.tsv", cache, sizeof cache) < 0 ||
-        sc_match_load_curated(m, cache) < 0) {
+        sc_match_load_curated(m, cache) < 0 ||
+        sc_share_path("annotate/crosswalk.tsv.gz", cache, sizeof cache) < 0 ||
+        sc_match_load_crosswalk(m, cache) < 0) {
         printf("# cannot set up: %s\n", sc_errmsg());
         printf("not ok %d - set up\n", ++unit_n);
         unit_nfail++;
@@ -351,6 +433,9 @@ int main(void)
         RUN(test_curated);
         RUN(test_curated_errors);
         RUN(test_label_table);
+        RUN(test_refusals);
+        RUN(test_structured);
+        RUN(test_crosswalk);
     }
     sc_match_free(m);
     sc_onto_free(real);
