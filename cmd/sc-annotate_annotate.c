@@ -319,11 +319,12 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     arr = json_array();
     for (int64_t k = 0; arr && k < l.n; k++) {
         const sc_match_res *r = &res[k];
+        char ev[160];
         json_t *lj = json_pack("{s:s, s:I, s:s, s:b, s:s}", "label", l.s[k],
                                "n_cells", (json_int_t)l.count[k], "tier",
                                sc_match_tier_name(r->tier), "confident",
                                sc_match_tier_is_confident(r->tier), "evidence",
-                               r->evidence);
+                               sc_match_evidence(r, l.s[k], ev, sizeof ev));
         char cands[512] = "";
         size_t cu = 0;
 
@@ -376,7 +377,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
                                                   : "",
                     r->term != SC_ONTO_NONE ? sc_onto_label(o, r->term) : "",
                     sc_match_tier_name(r->tier), (long long)l.count[k], cands,
-                    r->evidence);
+                    sc_match_evidence(r, l.s[k], ev, sizeof ev));
     }
     fj = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "status", "mapped",
                    "column", src, "n_labels", (json_int_t)l.n, "n_mapped",

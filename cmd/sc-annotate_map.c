@@ -50,6 +50,7 @@ static int put_label(struct map_ctx *c, const char *label)
 {
     const sc_onto *o = c->o;
     sc_match_res r;
+    char ev[160];
     int rc, st;
 
     if ((rc = sc_match_label(c->m, c->field, c->a->organism, label, &r)) < 0)
@@ -57,10 +58,11 @@ static int put_label(struct map_ctx *c, const char *label)
     st = status_of(&r);
     c->n[st]++;
     if (c->a->json) {
-        json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:b, s:s}", "label", label, "tier",
-            sc_match_tier_name(r.tier), "status", status_names[st], "confident",
-            sc_match_tier_is_confident(r.tier), "evidence", r.evidence);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:b, s:s}", "label", label, "tier",
+                      sc_match_tier_name(r.tier), "status", status_names[st],
+                      "confident", sc_match_tier_is_confident(r.tier),
+                      "evidence", sc_match_evidence(&r, label, ev, sizeof ev));
         json_t *ca, *sa;
 
         if (!j)
@@ -90,7 +92,8 @@ static int put_label(struct map_ctx *c, const char *label)
         fprintf(c->fp, "%s\t%s\t%s\t%s\t%s\t%s\t", label, term_id(o, &r),
                 r.term != SC_ONTO_NONE ? sc_onto_label(o, r.term) : "",
                 sc_match_tier_name(r.tier),
-                sc_match_tier_is_confident(r.tier) ? "yes" : "no", r.evidence);
+                sc_match_tier_is_confident(r.tier) ? "yes" : "no",
+                sc_match_evidence(&r, label, ev, sizeof ev));
     /* candidates of an ambiguous label, else suggestions */
     if (r.n_cand)
         for (size_t q = 0; q < r.n_cand && q < SC_MATCH_MAX_CAND; q++)

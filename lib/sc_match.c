@@ -717,36 +717,28 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
         if (*hit && res->term != SC_ONTO_NONE) {
             if (!matches_exactly(m->o, res->term, text, k))
                 res->tier = tiers[2 * k + 1];
-            snprintf(res->evidence, sizeof res->evidence, "%s '%.60s'",
-                     k ? "exact synonym" : "label", text);
         }
     }
     if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
         (e = table_find(&m->norm, key))) {
         *hit = settle(res, SC_MATCH_NORMALIZED,
                       candidates(m->o, fs, e->terms, (size_t)e->n, res));
-        snprintf(res->evidence, sizeof res->evidence, "normalised key '%.60s'",
-                 key);
     }
     sc_err_clear();
     return 0;
 }
 
-/* A rule of TABLE (curated or crosswalk) for TEXT: 1 when it gives the
- * term (replacing *RES), to settle no match or an ambiguity. */
+/* A rule of TABLE (curated or crosswalk) for the rule key KEY: 1 when
+ * it gives the term (replacing *RES), to settle no match or an
+ * ambiguity. */
 static int rule_tier(const sc_match *m, const struct field *fs, int field,
-                     const struct table *table, int tier, const char *text,
+                     const struct table *table, int tier, const char *key,
                      int hit, sc_match_res *res)
 {
-    char key[1100], fk[1200];
+    char fk[1200];
     const struct entry *e;
     sc_match_res c;
 
-    if (sc_match_normalize(text, key, sizeof key) < 0 || !*key) {
-        sc_err_clear();
-        return 0;
-    }
-    curated_key(key);
     if (!(e = table_find(table, field_key(field, key, fk, sizeof fk))) ||
         e->n != 1)
         return 0;
@@ -755,7 +747,7 @@ static int rule_tier(const sc_match *m, const struct field *fs, int field,
         c.term != SC_ONTO_NONE && (!hit || in_candidates(res, c.term))) {
         c.reason[0] = '\0';
         if (e->note)
-            snprintf(c.evidence, sizeof c.evidence, "%s '%.60s' (%.40s)",
+            snprintf(c.evidence, sizeof c.evidence, "%s '%.40s' (%.40s)",
                      tier == SC_MATCH_CURATED ? "curated rule" : "crosswalk",
                      key, e->note);
         else
@@ -775,6 +767,7 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
                    const char *text, sc_match_res *res)
 {
     sc_match_res weak;
+    char key[1100];
     int rc, hit, has_weak = 0;
 
     if ((rc = ontology_tiers(m, fs, text, res, &hit)) < 0)
@@ -793,6 +786,7 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         snprintf(weak.reason, sizeof weak.reason,
                  "a short all-capital label that only a synonym matches is "
                  "not enough evidence");
+        sc_match_evidence(res, text, weak.evidence, sizeof weak.evidence);
         has_weak = 1;
         hit = 0;
         memset(res, 0, sizeof *res);
@@ -802,9 +796,15 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         return 1;
     /* Curated rules, then the crosswalk: for labels nothing matched, and to
      * settle an ambiguity when the rule's term is one of the candidates. */
-    if (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, text, hit,
-                  res) ||
-        rule_tier(m, fs, field, &m->cross, SC_MATCH_CROSSWALK, text, hit, res))
+    if (sc_match_normalize(text, key, sizeof key) < 0) {
+        sc_err_clear();
+        key[0] = '\0';
+    }
+    curated_key(key);
+    if (*key &&
+        (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, hit,
+                   res) ||
+         rule_tier(m, fs, field, &m->cross, SC_MATCH_CROSSWALK, key, hit, res)))
         return 1;
     if (hit)
         return 1;
@@ -1035,12 +1035,12 @@ static int is_state(const char *w, size_t n)
 /* Try TEXT (and its Latin singular) through resolve(): 1 when a
  * confident term came out. */
 static int try_part(const sc_match *m, const struct field *fs, int field,
-                    const char *text, sc_match_res *r)
+                    const char *text, int plain, sc_match_res *r)
 {
     char alt[1100];
     int rc;
 
-    for (int v = 0; v < 3; v++) {
+    for (int v = !plain; v < 3; v++) {
         const char *s = text;
 
         if (v && !latin_singular(text, alt, sizeof alt, v - 1))
@@ -1062,7 +1062,7 @@ static int try_part(const sc_match *m, const struct field *fs, int field,
 static int structured(const sc_match *m, const struct field *fs, int field,
                       const char *text, sc_match_res *res)
 {
-    char head[1024], ctx[256] = "", part[1400];
+    char head[1024], ctx[256] = "", part[1400], ev[160];
     const char *open, *close;
     sc_match_res r;
     int rc, changed = 0;
@@ -1086,16 +1086,16 @@ static int structured(const sc_match *m, const struct field *fs, int field,
         return 0;
     if (*ctx) {
         snprintf(part, sizeof part, "%s %s", ctx, head);
-        if ((rc = try_part(m, fs, field, part, &r)) != 0)
+        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
             goto found;
         snprintf(part, sizeof part, "%s of %s", head, ctx);
-        if ((rc = try_part(m, fs, field, part, &r)) != 0)
+        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
             goto found;
     }
     /* the head without its context and suffix, Latin plurals made
      * singular; a context may name a descendant of the head's term */
     snprintf(part, sizeof part, "%s", head);
-    if ((rc = try_part(m, fs, field, head, &r)) != 0) {
+    if ((rc = try_part(m, fs, field, head, changed, &r)) != 0) {
         if (rc > 0 && *ctx)
             r.term = refine(m, fs, r.term, ctx);
         goto found;
@@ -1113,13 +1113,16 @@ static int structured(const sc_match *m, const struct field *fs, int field,
         }
         if (dropped && *p) {
             snprintf(part, sizeof part, "%s", p);
-            if ((rc = try_part(m, fs, field, part, &r)) != 0)
+            if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
                 goto found;
         }
     }
-    /* the head noun alone: a suggestion */
+    /* the head noun alone, by normalised key: a suggestion */
     for (const char *p = head; *p;) {
         size_t n = strcspn(p, " ");
+        char key[1100];
+        const struct entry *e;
+        sc_match_res c;
 
         if (!p[n])
             break;
@@ -1128,17 +1131,22 @@ static int structured(const sc_match *m, const struct field *fs, int field,
             p++;
         if (strlen(p) < 3)
             break;
-        if ((rc = try_part(m, fs, field, p, &r)) < 0)
-            return rc;
-        if (rc) {
+        if (sc_match_normalize(p, key, sizeof key) < 0) {
+            sc_err_clear();
+            break;
+        }
+        if (!(e = table_find(&m->norm, key)))
+            continue;
+        memset(&c, 0, sizeof c);
+        if (candidates(m->o, fs, e->terms, (size_t)e->n, &c) == 1) {
             res->tier = SC_MATCH_WEAK;
             res->term = SC_ONTO_NONE;
             res->n_sugg = 1;
-            res->sugg[0] = r.term;
+            res->sugg[0] = c.cand[0];
             snprintf(res->reason, sizeof res->reason,
                      "only the head noun '%.60s' matches", p);
-            snprintf(res->evidence, sizeof res->evidence, "head '%.60s': %.70s",
-                     p, r.evidence);
+            snprintf(res->evidence, sizeof res->evidence,
+                     "head '%.40s': normalised key '%.40s'", p, key);
             return 1;
         }
     }
@@ -1151,12 +1159,47 @@ found:
     res->replaced = r.replaced;
     if (*ctx)
         snprintf(res->evidence, sizeof res->evidence,
-                 "head '%.40s' + context '%.30s': %.50s", head, ctx,
-                 r.evidence);
+                 "head '%.30s' + context '%.20s': %.35s", head, ctx,
+                 sc_match_evidence(&r, part, ev, sizeof ev));
     else
-        snprintf(res->evidence, sizeof res->evidence, "'%.60s': %.70s", part,
-                 r.evidence);
+        snprintf(res->evidence, sizeof res->evidence, "'%.40s': %.60s", part,
+                 sc_match_evidence(&r, part, ev, sizeof ev));
     return 1;
+}
+
+const char *sc_match_evidence(const sc_match_res *r, const char *label,
+                              char *buf, size_t size)
+{
+    char key[1100];
+
+    if (*r->evidence || !size)
+        return r->evidence;
+    while (*label == ' ' || *label == '\t')
+        label++;
+    switch (r->tier) {
+    case SC_MATCH_USER: snprintf(buf, size, "user mapping"); break;
+    case SC_MATCH_UNKNOWN: snprintf(buf, size, "an unknown value"); break;
+    case SC_MATCH_TERM_ID: snprintf(buf, size, "term id"); break;
+    case SC_MATCH_LABEL:
+    case SC_MATCH_LABEL_CI:
+        snprintf(buf, size, "label '%.60s'%s", label,
+                 r->tier == SC_MATCH_LABEL_CI ? " (case ignored)" : "");
+        break;
+    case SC_MATCH_SYNONYM:
+    case SC_MATCH_SYNONYM_CI:
+        snprintf(buf, size, "exact synonym '%.60s'%s", label,
+                 r->tier == SC_MATCH_SYNONYM_CI ? " (case ignored)" : "");
+        break;
+    case SC_MATCH_NORMALIZED:
+        if (sc_match_normalize(label, key, sizeof key) < 0) {
+            sc_err_clear();
+            key[0] = '\0';
+        }
+        snprintf(buf, size, "normalised key '%.60s'", key);
+        break;
+    default: buf[0] = '\0';
+    }
+    return buf;
 }
 
 int sc_match_label(const sc_match *m, int field, const char *organism,
@@ -1197,12 +1240,10 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
         (e = table_find(&m->user, field_key(-1, text, fk, sizeof fk)))) {
         res->tier = SC_MATCH_USER;
         res->term = e->terms[e->n - 1];
-        snprintf(res->evidence, sizeof res->evidence, "user mapping");
         return 0;
     }
     if (!*text || is_unknown_value(text)) {
         res->tier = SC_MATCH_UNKNOWN;
-        snprintf(res->evidence, sizeof res->evidence, "an unknown value");
         return 0;
     }
     /* a healthy/control shorthand is never a disease */
@@ -1225,7 +1266,6 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
 
         if (t != SC_ONTO_NONE &&
             settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res))) {
-            snprintf(res->evidence, sizeof res->evidence, "term id");
             return 0;
         }
     }

@@ -132,8 +132,8 @@ typedef struct sc_match_res {
     sc_onto_term cand[SC_MATCH_MAX_CAND];
     size_t n_sugg;
     sc_onto_term sugg[3];
-    char reason[160];
-    char evidence[160];
+    char reason[112];
+    char evidence[112]; /* "" for the common tiers: sc_match_evidence() */
 } sc_match_res;
 
 /* A matcher over the ontologies of O, which must stay loaded while it
@@ -194,6 +194,17 @@ size_t sc_match_n_user(const sc_match *m);
 SC_MUST_CHECK int sc_match_label(const sc_match *m, int field,
                                  const char *organism, const char *label,
                                  sc_match_res *res);
+
+/*
+ * What matched for R, the result of LABEL: R's own evidence when it has
+ * one (curated rules, the crosswalk, structured, weak, control), else one
+ * made from the tier and the label into BUF of SIZE bytes ("label 'B
+ * cell'", "exact synonym 'B lymphocyte'", "normalised key 'bcell'"); ""
+ * for none and ambiguous. Kept out of sc_match_label() so that mapping
+ * stays cheap.
+ */
+const char *sc_match_evidence(const sc_match_res *r, const char *label,
+                              char *buf, size_t size);
 
 /*
  * The normalised key of S into BUF of SIZE bytes: ASCII lower case, Greek

@@ -336,7 +336,7 @@ static void test_refusals(void)
         CHECK(r.term != SC_ONTO_NONE &&
               !strcmp(sc_onto_id(real, r.term), "PATO:0000461"));
         CHECK(sc_match_tier_is_confident(r.tier));
-        CHECK(strcmp(r.evidence, "") != 0);
+        CHECK(strstr(r.evidence, "healthy/control shorthand") != NULL);
     }
     /* "HC" is an exact MONDO synonym (hypotonia-cystinuria): in the other
      * fields, not enough evidence */
@@ -379,6 +379,17 @@ static void test_structured(void)
     /* a number that is part of the name is not a cluster suffix */
     CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Foo type 2", &r) == 0);
     CHECK(strstr(r.evidence, "'Foo type'") == NULL);
+    /* evidence made on demand for the common tiers */
+    {
+        char ev[160];
+
+        CHECK(map(SC_FIELD_CELL_TYPE, NULL, "B lymphocyte", &r) == 0);
+        CHECK_STREQ(sc_match_evidence(&r, "B lymphocyte", ev, sizeof ev),
+                    "exact synonym 'B lymphocyte'");
+        CHECK(map(SC_FIELD_CELL_TYPE, NULL, "B-cells", &r) == 0);
+        CHECK_STREQ(sc_match_evidence(&r, "B-cells", ev, sizeof ev),
+                    "normalised key 'bcell'");
+    }
     /* Latin plurals */
     CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "bronchi"), "UBERON:0002185");
     CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "renal cortices"),
