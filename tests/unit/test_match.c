@@ -412,6 +412,88 @@ static void test_crosswalk(void)
     CHECK(sc_match_tier_is_confident(SC_MATCH_CROSSWALK));
 }
 
+/* tests/data/annotate/heldout.tsv (scripts/make-heldout): reference atlas
+ * tables no rule was written from. Per tier: the reference's term (exact),
+ * a descendant of it (finer), an ancestor (coarser), anything else
+ * (wrong); labels without a confident term are left out. No confident
+ * term may be wrong. */
+static void heldout(const sc_match *mm, const char *what)
+{
+    enum { EXACT, FINER, COARSER, WRONG, LEFT, NK };
+    static const char *const kinds[NK] = {"exact", "finer", "coarser", "wrong",
+                                          "left out"};
+    int count[16][NK] = {{0}}, total[NK] = {0}, n = 0;
+    char path[4096], *f[4];
+    sc_lines *in = NULL;
+
+    snprintf(path, sizeof path, "%s/annotate/heldout.tsv", unit_data_dir());
+    CHECK(sc_lines_open(path, &in) == 0);
+    while (next_row(in, f)) {
+        sc_match_res r;
+        sc_onto_term want;
+        int k;
+
+        if (!strcmp(f[0], "source"))
+            continue;
+        want = sc_onto_find(real, f[3]);
+        CHECK(want != SC_ONTO_NONE);
+        CHECK(sc_match_label(mm, SC_FIELD_CELL_TYPE, "NCBITaxon:9606", f[2],
+                             &r) == 0);
+        if (r.term == SC_ONTO_NONE || !sc_match_tier_is_confident(r.tier))
+            k = LEFT;
+        else if (r.term == want)
+            k = EXACT;
+        else if (sc_onto_is_a(real, r.term, want))
+            k = FINER;
+        else if (sc_onto_is_a(real, want, r.term))
+            k = COARSER;
+        else
+            k = WRONG;
+        if (k == WRONG)
+            printf("#   WRONG: '%s' -> %s (%s), the reference says %s\n", f[2],
+                   sc_onto_id(real, r.term), sc_match_tier_name(r.tier), f[3]);
+        count[r.tier & 15][k]++;
+        total[k]++;
+        n++;
+    }
+    sc_lines_close(in);
+    for (int t = 0; t < 16; t++) {
+        int any = 0;
+
+        for (int k = 0; k < NK; k++)
+            any += count[t][k];
+        if (any)
+            printf("# heldout %s %-11s %3d: %d exact, %d finer, %d coarser, %d "
+                   "wrong, %d left out\n",
+                   what, sc_match_tier_name(t), any, count[t][EXACT],
+                   count[t][FINER], count[t][COARSER], count[t][WRONG],
+                   count[t][LEFT]);
+    }
+    printf(
+        "# heldout %s: %d labels, %d mapped (%.0f%%): %d exact, %d finer, %d "
+        "coarser, %d wrong; %d left out\n",
+        what, n, n - total[LEFT], n ? 100.0 * (n - total[LEFT]) / n : 0.0,
+        total[EXACT], total[FINER], total[COARSER], total[WRONG], total[LEFT]);
+    (void)kinds;
+    CHECK(n >= 90);
+    CHECK_INTEQ(total[WRONG], 0);
+}
+
+/* Also without the crosswalk: the other Azimuth levels share labels with
+ * the held-out tables ("Podocyte" is in kidney level 2 and 3). */
+static void test_heldout(void)
+{
+    char path[4096];
+    sc_match *plain = NULL;
+
+    heldout(m, "with crosswalk");
+    CHECK(sc_match_new(real, &plain) == 0);
+    CHECK(sc_share_path("annotate/curated.tsv", path, sizeof path) == 0);
+    CHECK(sc_match_load_curated(plain, path) == 0);
+    heldout(plain, "no crosswalk");
+    sc_match_free(plain);
+}
+
 int main(void)
 {
     char cache[4096];
@@ -447,6 +529,7 @@ int main(void)
         RUN(test_refusals);
         RUN(test_structured);
         RUN(test_crosswalk);
+        RUN(test_heldout);
     }
     sc_match_free(m);
     sc_onto_free(real);
