@@ -39,6 +39,9 @@ enum {
     OPT_NO_CROSSWALK,
     OPT_FIELD,
     OPT_IN_COLUMN,
+    OPT_SET,
+    OPT_SET_FILE,
+    OPT_NO_FILL,
 };
 
 /* ---- options ---- */
@@ -112,6 +115,14 @@ enum {
     {OPT_COLUMN, "column", SC_ARG_REQUIRED, "FIELD=COL",                      \
      "look for FIELD's labels in obs column COL first (comma-separated "      \
      "list; FIELD= skips the field)"},                                        \
+    {OPT_SET, "set", SC_ARG_REQUIRED, "KEY=VALUE",                            \
+     "set obs field KEY (donor_id, is_primary_data, ...; uns title) to "      \
+     "VALUE in every dataset; repeatable"},                                   \
+    {OPT_SET_FILE, "set-file", SC_ARG_REQUIRED, "FILE",                       \
+     "per-dataset values: YAML (dataset -> {KEY: VALUE}, * for all) or TSV "  \
+     "(a dataset column, then KEY columns)"},                                 \
+    {OPT_NO_FILL, "no-fill", SC_ARG_NONE, NULL,                               \
+     "fill no field by rule (tissue_type, suspension_type, unknown/na)"},     \
     {OPT_DRY_RUN, "dry-run", SC_ARG_NONE, NULL,                               \
      "map and write the reports, but no h5ad"},                               \
     {'l', "compress-level", SC_ARG_REQUIRED, "N",                             \
@@ -260,6 +271,13 @@ static int on_option(int key, const char *arg, void *ud)
         a->field = arg;
         break;
     case OPT_IN_COLUMN: a->in_column = arg; break;
+    case OPT_SET:
+        if (a->n_set >= 32)
+            return sc_fail(SC_EINVAL, "at most 32 --set");
+        a->set[a->n_set++] = arg;
+        return ann_check_set(arg);
+    case OPT_SET_FILE: a->set_file = arg; break;
+    case OPT_NO_FILL: a->no_fill = 1; break;
     case OPT_COLUMN: return add_columns(a, arg);
     case OPT_ORGANISM: a->organism = arg; break;
     case OPT_DRY_RUN: a->dry_run = 1; break;

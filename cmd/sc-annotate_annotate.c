@@ -14,6 +14,7 @@
 #include "sc_log.h"
 #include "sc_manifest.h"
 #include "sc_match.h"
+#include "sc_schema.h"
 #include "sc_provenance.h"
 #include "sc_share.h"
 #include "sc_version.h"
@@ -202,6 +203,7 @@ static int field_off(const struct args *a, int field)
 struct ctx {
     const struct args *a;
     const sc_onto *o;
+    sc_schema *schema;
     sc_match *m;
     FILE *tsv; /* the labels TSV of the dataset */
     double t_map;
@@ -592,6 +594,18 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
             goto out;
         }
     json_object_set_new(rep, "organism", json_string(org));
+    {
+        char ds[4096];
+        json_t *filled = json_object();
+
+        out_name(".", in, "", ds, sizeof ds);
+        json_object_set_new(rep, "filled", filled);
+        if ((rc = ann_fill(a, c->schema, c->o, ad, ds + 2, row, org, filled)) <
+            0) {
+            rc = sc_fail_ctx(rc, "'%s'", in);
+            goto out;
+        }
+    }
     rc = sc_io_atomic_finish(&at, 0);
     c->tsv = NULL;
     if (rc < 0)
@@ -701,6 +715,10 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
         return rc;
     if ((rc = ann_open_matcher(a, o, &c.m)) < 0)
         return rc;
+    if ((rc = sc_schema_load(NULL, &c.schema)) < 0) {
+        sc_match_free(c.m);
+        return rc;
+    }
     rc = from_stdin ? sc_manifest_open("-", &mf) : sc_manifest_new(&mf);
     for (size_t i = 0; rc == 0 && i < sizeof cols / sizeof *cols; i++)
         rc = sc_manifest_add_col(mf, cols[i]);
@@ -711,6 +729,7 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                               one_row, &c, &n_done, &n_fail);
     sc_manifest_free(mf);
     sc_match_free(c.m);
+    sc_schema_free(c.schema);
     if (rc < 0)
         return rc;
     if (n_fail) {

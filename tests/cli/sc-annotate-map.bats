@@ -79,3 +79,39 @@ PY
     run -1 --separate-stderr sc-annotate children CL:9999999
     [[ $stderr == *"unknown term"* ]]
 }
+
+# the corpus of sc-annotate.bats (the same arguments: one cached copy)
+corpus() {
+    test_corpus --datasets 12 --cells 6000 --genes 1500:3000 --nnz 300 \
+        --mess 3 --seed 7 --min-mapped-genes 1000
+}
+
+@test "sc-annotate annotate --set, --set-file and the fill rules" {
+    local c in
+    c=$(corpus)
+    in=$("$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/truth.json")
+    name=${in%.h5ad}
+    printf '%s:\n  donor_id: D7\n"*":\n  title: T\n' "$name" > "$BATS_TEST_TMPDIR/set.yaml"
+    run -0 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o" \
+        --set is_primary_data=false --set-file "$BATS_TEST_TMPDIR/set.yaml" "$c/$in"
+    run -0 "$PY" -c '
+import anndata, json, sys
+a = anndata.read_h5ad(sys.argv[1])
+o = a.obs
+assert set(o["donor_id"]) == {"D7"}, set(o["donor_id"])
+assert o["is_primary_data"].dtype == bool and not o["is_primary_data"].any()
+assert a.uns["title"] == "T"
+r = json.load(open(sys.argv[2]))
+f = r["filled"]
+assert f["donor_id"]["by"] == "set-file" and f["is_primary_data"]["by"] == "set", f
+if "tissue_ontology_term_id" in o:
+    assert "tissue_type" in o and f["tissue_type"]["by"].startswith("rule"), f
+' "$BATS_TEST_TMPDIR/o/$name.h5ad" "$BATS_TEST_TMPDIR/o/$name.annotate.json"
+    run -2 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/p" --set is_primary_data=maybe "$c/$in"
+    [[ $stderr == *"is_primary_data: expected true or false"* ]]
+    run -2 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/p" --set novalue "$c/$in"
+    [[ $stderr == *"expected KEY=VALUE"* ]]
+}
