@@ -35,6 +35,13 @@ enum {
     OPT_FIELDS,
     OPT_COARSE,
     OPT_SUGGESTIONS,
+    OPT_CROSSWALK,
+    OPT_NO_CROSSWALK,
+    OPT_FIELD,
+    OPT_IN_COLUMN,
+    OPT_SET,
+    OPT_SET_FILE,
+    OPT_NO_FILL,
 };
 
 /* ---- options ---- */
@@ -69,11 +76,8 @@ enum {
     {'n', "max", SC_ARG_REQUIRED, "N", "at most N suggestions [10]"},         \
     {OPT_ONTOLOGY, "ontology", SC_ARG_REQUIRED, "NAME",                       \
      "only terms of this ontology (CL, UBERON, ...) [all]"}
-/* The options of annotate. */
-#define OPTS_ANNOTATE                                                         \
-    {0, NULL, 0, NULL, "Annotation options:"},                                \
-    {'d', "outdir", SC_ARG_REQUIRED, "DIR",                                   \
-     "write the annotated h5ad files and reports into DIR (required)"},       \
+/* The rules of mapping: annotate, map, inspect. */
+#define OPTS_RULES                                                            \
     {'m', "mapping", SC_ARG_REQUIRED, "FILE",                                 \
      "user mapping, TSV or YAML (label -> term id), over every other rule; "  \
      "repeatable"},                                                           \
@@ -81,13 +85,44 @@ enum {
      "curated shorthand rules [share/annotate/curated.tsv]"},                 \
     {OPT_NO_CURATED, "no-curated", SC_ARG_NONE, NULL,                         \
      "use no curated rules"},                                                 \
-    {OPT_COLUMN, "column", SC_ARG_REQUIRED, "FIELD=COL",                      \
-     "look for FIELD's labels in obs column COL first (comma-separated "      \
-     "list; FIELD= skips the field)"},                                        \
+    {OPT_CROSSWALK, "crosswalk", SC_ARG_REQUIRED, "FILE",                     \
+     "author vocabulary crosswalk (field, label, term_id, source) "           \
+     "[share/annotate/crosswalk.tsv.gz]"},                                    \
+    {OPT_NO_CROSSWALK, "no-crosswalk", SC_ARG_NONE, NULL,                     \
+     "use no crosswalk"},                                                     \
     {OPT_ORGANISM, "organism", SC_ARG_REQUIRED, "ID",                         \
      "organism when the dataset does not say (NCBITaxon:9606)"},              \
     {OPT_SUGGESTIONS, "suggestions", SC_ARG_REQUIRED, "N",                    \
-     "fuzzy suggestions per unmapped label in the report, 0 to 3 [3]"},       \
+     "fuzzy suggestions per unmapped label in the report, 0 to 3 [3]"}
+
+/* The options of map and inspect. */
+#define OPTS_MAP                                                              \
+    {0, NULL, 0, NULL, "Mapping options:"},                                   \
+    {OPT_FIELD, "field", SC_ARG_REQUIRED, "FIELD",                            \
+     "the field of the labels: cell_type, tissue, disease, assay, sex, "      \
+     "development_stage, self_reported_ethnicity, organism [cell_type]"},     \
+    {OPT_IN_COLUMN, "in-column", SC_ARG_REQUIRED, "COL",                      \
+     "read the labels from column COL of TSV input with a header [one label " \
+     "a line]"},                                                              \
+    OPTS_RULES
+
+/* The options of annotate. */
+#define OPTS_ANNOTATE                                                         \
+    {0, NULL, 0, NULL, "Annotation options:"},                                \
+    {'d', "outdir", SC_ARG_REQUIRED, "DIR",                                   \
+     "write the annotated h5ad files and reports into DIR (required)"},       \
+    OPTS_RULES,                                                               \
+    {OPT_COLUMN, "column", SC_ARG_REQUIRED, "FIELD=COL",                      \
+     "look for FIELD's labels in obs column COL first (comma-separated "      \
+     "list; FIELD= skips the field)"},                                        \
+    {OPT_SET, "set", SC_ARG_REQUIRED, "KEY=VALUE",                            \
+     "set obs field KEY (donor_id, is_primary_data, ...; uns title) to "      \
+     "VALUE in every dataset; repeatable"},                                   \
+    {OPT_SET_FILE, "set-file", SC_ARG_REQUIRED, "FILE",                       \
+     "per-dataset values: YAML (dataset -> {KEY: VALUE}, * for all) or TSV "  \
+     "(a dataset column, then KEY columns)"},                                 \
+    {OPT_NO_FILL, "no-fill", SC_ARG_NONE, NULL,                               \
+     "fill no field by rule (tissue_type, suspension_type, unknown/na)"},     \
     {OPT_DRY_RUN, "dry-run", SC_ARG_NONE, NULL,                               \
      "map and write the reports, but no h5ad"},                               \
     {'l', "compress-level", SC_ARG_REQUIRED, "N",                             \
@@ -114,12 +149,24 @@ enum {
 /* clang-format on */
 
 /* Every option: the tool's own --help, and the search command. */
-static const sc_opt opts_all[] = {SC_OPT_COMMON, OPTS_OUTPUT,   OPTS_SEARCH,
-                                  OPTS_ANNOTATE, OPTS_VALIDATE, OPTS_EXPORT,
-                                  OPTS_DATA,     SC_OPT_END};
+static const sc_opt opts_all[] = {
+    SC_OPT_COMMON,
+    OPTS_OUTPUT,
+    OPTS_SEARCH,
+    OPTS_ANNOTATE,
+    {OPT_FIELD, "field", SC_ARG_REQUIRED, "FIELD",
+     "map, inspect: the field of the labels [cell_type]"},
+    {OPT_IN_COLUMN, "in-column", SC_ARG_REQUIRED, "COL",
+     "map, inspect: the TSV column of the labels"},
+    OPTS_VALIDATE,
+    OPTS_EXPORT,
+    OPTS_DATA,
+    SC_OPT_END};
 
 static const sc_opt opts_annotate[] = {SC_OPT_COMMON, OPTS_OUTPUT,
                                        OPTS_ANNOTATE, OPTS_DATA, SC_OPT_END};
+static const sc_opt opts_map[] = {SC_OPT_COMMON, OPTS_OUTPUT, OPTS_MAP,
+                                  OPTS_DATA, SC_OPT_END};
 static const sc_opt opts_validate[] = {SC_OPT_COMMON, OPTS_OUTPUT,
                                        OPTS_VALIDATE, OPTS_DATA, SC_OPT_END};
 static const sc_opt opts_export[] = {
@@ -216,6 +263,21 @@ static int on_option(int key, const char *arg, void *ud)
         break;
     case OPT_CURATED: a->curated = arg; break;
     case OPT_NO_CURATED: a->curated = ""; break;
+    case OPT_CROSSWALK: a->crosswalk = arg; break;
+    case OPT_NO_CROSSWALK: a->crosswalk = ""; break;
+    case OPT_FIELD:
+        if (sc_match_field_find(arg) < 0)
+            return sc_fail(SC_EINVAL, "unknown field '%s'", arg);
+        a->field = arg;
+        break;
+    case OPT_IN_COLUMN: a->in_column = arg; break;
+    case OPT_SET:
+        if (a->n_set >= 32)
+            return sc_fail(SC_EINVAL, "at most 32 --set");
+        a->set[a->n_set++] = arg;
+        return ann_check_set(arg);
+    case OPT_SET_FILE: a->set_file = arg; break;
+    case OPT_NO_FILL: a->no_fill = 1; break;
     case OPT_COLUMN: return add_columns(a, arg);
     case OPT_ORGANISM: a->organism = arg; break;
     case OPT_DRY_RUN: a->dry_run = 1; break;
@@ -314,7 +376,7 @@ static int need_term(const sc_onto *o, const char *id, sc_onto_term *t)
 
 /* ---- term ---- */
 
-static json_t *term_ref(const sc_onto *o, sc_onto_term t)
+json_t *ann_term_ref(const sc_onto *o, sc_onto_term t)
 {
     return json_pack("{s:s, s:s}", "id", sc_onto_id(o, t), "label",
                      sc_onto_label(o, t));
@@ -326,7 +388,7 @@ static json_t *links_json(const sc_onto *o, const sc_onto_link *l, size_t n,
     json_t *a = json_array();
 
     for (size_t i = 0; a && i < n; i++) {
-        json_t *r = term_ref(o, l[i].term);
+        json_t *r = ann_term_ref(o, l[i].term);
 
         if (r && with_dist)
             json_object_set_new(r, "distance", json_integer(l[i].dist));
@@ -403,7 +465,7 @@ static int term_json(FILE *fp, const sc_onto *o, sc_onto_term t,
     if (j && sc_onto_is_deprecated(o, t)) {
         json_object_set_new(j, "resolves_to",
                             ti->resolved != SC_ONTO_NONE
-                                ? term_ref(o, ti->resolved)
+                                ? ann_term_ref(o, ti->resolved)
                                 : json_null());
         if (ti->resolved == SC_ONTO_NONE)
             json_object_set_new(j, "unresolved", json_string(ti->why));
@@ -518,6 +580,95 @@ static int cmd_term(const struct args *a, const sc_onto *o, FILE *fp, int argc,
     return for_each_id(argc, argv, show_term, &c);
 }
 
+/* ---- children, descendants ---- */
+
+struct below_ctx {
+    const sc_onto *o;
+    int32_t *dist; /* per term: 0 absent, else the distance + 1 */
+    int all;       /* descendants, not only children */
+};
+
+static int collect_below(const char *id, void *ud)
+{
+    struct below_ctx *c = ud;
+    sc_onto_link *l = NULL;
+    size_t n = 0;
+    sc_onto_term t;
+    int rc;
+
+    if ((rc = need_term(c->o, id, &t)) < 0)
+        return rc;
+    rc = c->all ? sc_onto_descendants(c->o, t, &l, &n)
+                : sc_onto_children(c->o, t, &l, &n);
+    if (rc < 0)
+        return rc;
+    for (size_t k = 0; k < n; k++) {
+        int32_t *d = &c->dist[l[k].term];
+
+        if (!*d || *d > l[k].dist + 1)
+            *d = l[k].dist + 1;
+    }
+    free(l);
+    return 0;
+}
+
+/* The children (or descendants) of the operands, together, in id order. */
+static int cmd_below(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                     char **argv, int all)
+{
+    int64_t nt = sc_onto_n_terms(o);
+    struct below_ctx c = {o, calloc((size_t)nt + 1, sizeof(int32_t)), all};
+    json_t *arr = NULL;
+    int rc;
+
+    if (!c.dist)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if ((rc = for_each_id(argc, argv, collect_below, &c)) < 0)
+        goto out;
+    if (a->json && !(arr = json_array())) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t k = 0; k < nt; k++) {
+        sc_onto_term t = (sc_onto_term)k;
+
+        if (!c.dist[k])
+            continue;
+        if (arr) {
+            json_t *r = ann_term_ref(o, t);
+
+            if (r && all)
+                json_object_set_new(r, "distance", json_integer(c.dist[k] - 1));
+            json_array_append_new(arr, r);
+        } else if (all) {
+            fprintf(fp, "%s\t%d\t%s\n", sc_onto_id(o, t), c.dist[k] - 1,
+                    sc_onto_label(o, t));
+        } else {
+            fprintf(fp, "%s\t%s\n", sc_onto_id(o, t), sc_onto_label(o, t));
+        }
+    }
+    if (arr) {
+        rc = ann_put_json(fp, arr);
+        arr = NULL;
+    }
+out:
+    json_decref(arr);
+    free(c.dist);
+    return rc;
+}
+
+static int cmd_children(const struct args *a, const sc_onto *o, FILE *fp,
+                        int argc, char **argv)
+{
+    return cmd_below(a, o, fp, argc, argv, 0);
+}
+
+static int cmd_descendants(const struct args *a, const sc_onto *o, FILE *fp,
+                           int argc, char **argv)
+{
+    return cmd_below(a, o, fp, argc, argv, 1);
+}
+
 /* ---- lca, distance ---- */
 
 static int cmd_pair(const struct args *a, const sc_onto *o, FILE *fp, int argc,
@@ -543,7 +694,7 @@ static int cmd_pair(const struct args *a, const sc_onto *o, FILE *fp, int argc,
     if (a->json) {
         arr = json_array();
         for (size_t k = 0; arr && k < n; k++) {
-            json_t *r = term_ref(o, lca[k]);
+            json_t *r = ann_term_ref(o, lca[k]);
 
             json_object_set_new(
                 r, "distance_a",
@@ -649,6 +800,16 @@ static const struct command commands[] = {
      "CL_0000236, cl:0000236 or as OBO PURLs; '-' reads ids from stdin.",
      "show terms: label, synonyms, status, parents, ancestors", opts_query, 0,
      -1, cmd_term},
+    {"children",
+     "children [options] <id>...\n"
+     "List the children of terms (is_a and part_of, one step), together and\n"
+     "in id order: id and label a line. '-' reads ids from stdin.",
+     "list the children of terms", opts_query, 1, -1, cmd_children},
+    {"descendants",
+     "descendants [options] <id>...\n"
+     "List the descendants of terms, together and in id order: id, the\n"
+     "shortest distance from a term given, label. '-' reads ids from stdin.",
+     "list the descendants of terms", opts_query, 1, -1, cmd_descendants},
     {"lca",
      "lca [options] <id> <id>\n"
      "Print the lowest common ancestors of two terms (several when they "
@@ -668,6 +829,22 @@ static const struct command commands[] = {
      "synonym, all words found, then close spellings. Prints score, tier, "
      "id,\nlabel and the string that matched. Suggestions only.",
      "ranked term suggestions for free text", opts_all, 1, -1, cmd_search},
+    {"map",
+     "map [options] [<labels.txt>|-]...\n"
+     "Map free-text labels of one field (--field) to ontology terms: one\n"
+     "label a line, or a column of a TSV (--in-column), from files or stdin.\n"
+     "Prints label, term_id, term_label, tier, confident, evidence and the\n"
+     "candidates (of an ambiguous label) or suggestions. Only confident\n"
+     "tiers give a term; \"weak\" matches are suggestions.",
+     "map free-text labels to terms, with tier and evidence", opts_map, 0, -1,
+     ann_cmd_map},
+    {"inspect",
+     "inspect [options] [<labels.txt>|-]...\n"
+     "Say which labels validate (are a term's label or id), which map (a\n"
+     "confident tier), which only have suggestions, which are ambiguous and\n"
+     "which do not map: label, status, term_id, tier, candidates a line; the\n"
+     "counts on stderr.",
+     "which labels validate, map, or do not", opts_map, 0, -1, ann_cmd_inspect},
     {"annotate",
      "annotate [options] -d DIR [<in.h5ad>...]\n"
      "Map the label columns of datasets (files, or a manifest on stdin) to\n"

@@ -14,6 +14,7 @@
 #include "sc_log.h"
 #include "sc_manifest.h"
 #include "sc_match.h"
+#include "sc_schema.h"
 #include "sc_provenance.h"
 #include "sc_share.h"
 #include "sc_version.h"
@@ -199,15 +200,10 @@ static int field_off(const struct args *a, int field)
     return 0;
 }
 
-static json_t *term_ref(const sc_onto *o, sc_onto_term t)
-{
-    return json_pack("{s:s, s:s}", "id", sc_onto_id(o, t), "label",
-                     sc_onto_label(o, t));
-}
-
 struct ctx {
     const struct args *a;
     const sc_onto *o;
+    sc_schema *schema;
     sc_match *m;
     FILE *tsv; /* the labels TSV of the dataset */
     double t_map;
@@ -325,9 +321,12 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     arr = json_array();
     for (int64_t k = 0; arr && k < l.n; k++) {
         const sc_match_res *r = &res[k];
-        json_t *lj = json_pack("{s:s, s:I, s:s}", "label", l.s[k], "n_cells",
-                               (json_int_t)l.count[k], "tier",
-                               sc_match_tier_name(r->tier));
+        char ev[160];
+        json_t *lj = json_pack("{s:s, s:I, s:s, s:b, s:s}", "label", l.s[k],
+                               "n_cells", (json_int_t)l.count[k], "tier",
+                               sc_match_tier_name(r->tier), "confident",
+                               sc_match_tier_is_confident(r->tier), "evidence",
+                               sc_match_evidence(r, l.s[k], ev, sizeof ev));
         char cands[512] = "";
         size_t cu = 0;
 
@@ -353,7 +352,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
             json_t *ca = json_array();
 
             for (size_t q = 0; q < r->n_cand && q < SC_MATCH_MAX_CAND; q++) {
-                json_array_append_new(ca, term_ref(o, r->cand[q]));
+                json_array_append_new(ca, ann_term_ref(o, r->cand[q]));
                 cu += (size_t)snprintf(
                     cands + cu, cu < sizeof cands ? sizeof cands - cu : 0,
                     "%s%s", q ? " " : "", sc_onto_id(o, r->cand[q]));
@@ -364,7 +363,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
             json_t *sa = json_array();
 
             for (size_t q = 0; q < r->n_sugg; q++) {
-                json_array_append_new(sa, term_ref(o, r->sugg[q]));
+                json_array_append_new(sa, ann_term_ref(o, r->sugg[q]));
                 if (!r->n_cand)
                     cu += (size_t)snprintf(
                         cands + cu, cu < sizeof cands ? sizeof cands - cu : 0,
@@ -374,12 +373,13 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
         }
         json_array_append_new(arr, lj);
         if (c->tsv)
-            fprintf(c->tsv, "%s\t%s\t%s\t%s\t%s\t%lld\t%s\n", fname, l.s[k],
+            fprintf(c->tsv, "%s\t%s\t%s\t%s\t%s\t%lld\t%s\t%s\n", fname, l.s[k],
                     r->term != SC_ONTO_NONE       ? sc_onto_id(o, r->term)
                     : r->tier == SC_MATCH_UNKNOWN ? "unknown"
                                                   : "",
                     r->term != SC_ONTO_NONE ? sc_onto_label(o, r->term) : "",
-                    sc_match_tier_name(r->tier), (long long)l.count[k], cands);
+                    sc_match_tier_name(r->tier), (long long)l.count[k], cands,
+                    sc_match_evidence(r, l.s[k], ev, sizeof ev));
     }
     fj = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "status", "mapped",
                    "column", src, "n_labels", (json_int_t)l.n, "n_mapped",
@@ -577,7 +577,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     if ((rc = sc_io_atomic_open(tp, &at, &c->tsv)) < 0)
         goto out;
     fprintf(c->tsv, "field\tlabel\tterm_id\tterm_label\ttier\tn_cells\t"
-                    "candidates\n");
+                    "candidates\tevidence\n");
     fj = json_object();
     rep = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "input", in, "output",
                     a->dry_run ? "" : h5, "tool_version", SC_VERSION, "n_obs",
@@ -594,6 +594,18 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
             goto out;
         }
     json_object_set_new(rep, "organism", json_string(org));
+    {
+        char ds[4096];
+        json_t *filled = json_object();
+
+        out_name(".", in, "", ds, sizeof ds);
+        json_object_set_new(rep, "filled", filled);
+        if ((rc = ann_fill(a, c->schema, c->o, ad, ds + 2, row, org, filled)) <
+            0) {
+            rc = sc_fail_ctx(rc, "'%s'", in);
+            goto out;
+        }
+    }
     rc = sc_io_atomic_finish(&at, 0);
     c->tsv = NULL;
     if (rc < 0)
@@ -649,7 +661,7 @@ static int one_row(void *ud, const char *in, sc_mrow *row)
     return one(ud, in, row);
 }
 
-static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
+int ann_open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
 {
     char path[4096];
     sc_match *m = NULL;
@@ -666,10 +678,20 @@ static int open_matcher(const struct args *a, const sc_onto *o, sc_match **out)
     } else if (*a->curated && (rc = sc_match_load_curated(m, a->curated)) < 0) {
         goto fail;
     }
+    if (!a->crosswalk) {
+        if ((rc = sc_share_path("annotate/crosswalk.tsv.gz", path,
+                                sizeof path)) < 0 ||
+            (rc = sc_match_load_crosswalk(m, path)) < 0)
+            goto fail;
+    } else if (*a->crosswalk &&
+               (rc = sc_match_load_crosswalk(m, a->crosswalk)) < 0) {
+        goto fail;
+    }
     for (int i = 0; i < a->n_mapping; i++)
         if ((rc = sc_match_load_user(m, a->mapping[i])) < 0)
             goto fail;
-    sc_log_info("%zu curated rules, %zu user mappings", sc_match_n_curated(m),
+    sc_log_info("%zu curated rules, %zu crosswalk rows, %zu user mappings",
+                sc_match_n_curated(m), sc_match_n_crosswalk(m),
                 sc_match_n_user(m));
     *out = m;
     return 0;
@@ -691,8 +713,12 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
     from_stdin = argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
     if ((rc = sc_io_mkdir_p(a->outdir)) < 0)
         return rc;
-    if ((rc = open_matcher(a, o, &c.m)) < 0)
+    if ((rc = ann_open_matcher(a, o, &c.m)) < 0)
         return rc;
+    if ((rc = sc_schema_load(NULL, &c.schema)) < 0) {
+        sc_match_free(c.m);
+        return rc;
+    }
     rc = from_stdin ? sc_manifest_open("-", &mf) : sc_manifest_new(&mf);
     for (size_t i = 0; rc == 0 && i < sizeof cols / sizeof *cols; i++)
         rc = sc_manifest_add_col(mf, cols[i]);
@@ -703,6 +729,7 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                               one_row, &c, &n_done, &n_fail);
     sc_manifest_free(mf);
     sc_match_free(c.m);
+    sc_schema_free(c.schema);
     if (rc < 0)
         return rc;
     if (n_fail) {

@@ -75,8 +75,9 @@ int sc_match_field_find(const char *name)
 }
 
 static const char *const tier_names[] = {
-    "none",       "ambiguous",  "user",    "label",   "label_ci", "synonym",
-    "synonym_ci", "normalized", "curated", "unknown", "term_id"};
+    "none",    "ambiguous",  "user",       "label",      "label_ci",
+    "synonym", "synonym_ci", "normalized", "curated",    "unknown",
+    "term_id", "control",    "crosswalk",  "structured", "weak"};
 
 const char *sc_match_tier_name(int tier)
 {
@@ -90,6 +91,13 @@ int sc_match_tier_is_exact(int tier)
     return tier == SC_MATCH_LABEL || tier == SC_MATCH_LABEL_CI ||
            tier == SC_MATCH_SYNONYM || tier == SC_MATCH_SYNONYM_CI ||
            tier == SC_MATCH_TERM_ID;
+}
+
+int sc_match_tier_is_confident(int tier)
+{
+    return tier != SC_MATCH_NONE && tier != SC_MATCH_AMBIGUOUS &&
+           tier != SC_MATCH_WEAK && tier >= 0 &&
+           tier < (int)(sizeof tier_names / sizeof *tier_names);
 }
 
 /* ---- normalised keys ---- */
@@ -195,6 +203,7 @@ struct entry {
     uint64_t hash;
     sc_onto_term *terms;
     int n, cap;
+    char *note; /* the crosswalk's source */
 };
 
 struct table {
@@ -209,6 +218,7 @@ static void table_release(struct table *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->e[i].key);
         free(t->e[i].terms);
+        free(t->e[i].note);
     }
     free(t->e);
     free(t->slot);
@@ -304,9 +314,10 @@ struct sc_match {
     const sc_onto *o;
     struct table norm;    /* normalised key -> terms (field ontologies) */
     struct table curated; /* "<field>\t<key>" -> term */
+    struct table cross;   /* "<field>\t<key>" -> terms (several: left out) */
     struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
                              SC_ONTO_NONE for "unknown" */
-    size_t n_curated, n_user;
+    size_t n_curated, n_user, n_cross;
     size_t max_sugg;
 };
 
@@ -367,6 +378,7 @@ void sc_match_free(sc_match *m)
         return;
     table_release(&m->norm);
     table_release(&m->curated);
+    table_release(&m->cross);
     table_release(&m->user);
     free(m);
 }
@@ -384,6 +396,11 @@ size_t sc_match_n_curated(const sc_match *m)
 size_t sc_match_n_user(const sc_match *m)
 {
     return m->n_user;
+}
+
+size_t sc_match_n_crosswalk(const sc_match *m)
+{
+    return m->n_cross;
 }
 
 /* ---- allowed terms ---- */
@@ -631,18 +648,568 @@ static char *field_key(int field, const char *s, char *buf, size_t size)
     return buf;
 }
 
+/* ---- refusals ---- */
+
+/* Healthy/control shorthands of the disease field, by normalised key. */
+static const char *const control_keys[] = {"hc",
+                                           "control",
+                                           "ctrl",
+                                           "ctl",
+                                           "healthy",
+                                           "normal",
+                                           "healthycontrol",
+                                           "healthydonor",
+                                           "normalcontrol",
+                                           "healthyvolunteer",
+                                           "healthysubject",
+                                           "healthyindividual",
+                                           "nondiseased",
+                                           "nodisease",
+                                           "healthyctrl",
+                                           "healthyadult"};
+
+static int is_control(const char *key)
+{
+    for (size_t i = 0; i < sizeof control_keys / sizeof *control_keys; i++)
+        if (!strcmp(key, control_keys[i]))
+            return 1;
+    return 0;
+}
+
+/* A short all-capital label ("HC", "AML", "PBMC"): letters upper case,
+ * digits and signs allowed, no space, at most 6 bytes. */
+static int short_capitals(const char *s)
+{
+    size_t n = 0;
+    int upper = 0;
+
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+
+        if (islower(c) || c == ' ' || c >= 0x80 || n >= 6)
+            return 0;
+        upper += isupper(c) != 0;
+    }
+    return upper > 0;
+}
+
+/* ---- the ontology tiers ---- */
+
+/* Labels, synonyms, normalised keys of TEXT over the field's ontologies.
+ * *HIT is 1 when a tier decided (a term or an ambiguity). */
+static int ontology_tiers(const sc_match *m, const struct field *fs,
+                          const char *text, sc_match_res *res, int *hit)
+{
+    static const int idx[2] = {SC_ONTO_BY_LABEL_CI, SC_ONTO_BY_SYNONYM_CI};
+    static const int tiers[4] = {SC_MATCH_LABEL, SC_MATCH_LABEL_CI,
+                                 SC_MATCH_SYNONYM, SC_MATCH_SYNONYM_CI};
+    char key[1100];
+    const struct entry *e;
+    int rc;
+
+    *hit = 0;
+    /* Labels, then synonyms: the candidates ignore case (two terms whose
+     * strings differ only in case make the label ambiguous); the tier says
+     * whether the string matched exactly. */
+    for (int k = 0; k < 2 && !*hit; k++) {
+        if ((rc = lookup_tier(m, fs, idx[k], text, res, tiers[2 * k], hit)) < 0)
+            return rc;
+        if (*hit && res->term != SC_ONTO_NONE) {
+            if (!matches_exactly(m->o, res->term, text, k))
+                res->tier = tiers[2 * k + 1];
+        }
+    }
+    if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
+        (e = table_find(&m->norm, key))) {
+        *hit = settle(res, SC_MATCH_NORMALIZED,
+                      candidates(m->o, fs, e->terms, (size_t)e->n, res));
+    }
+    sc_err_clear();
+    return 0;
+}
+
+/* A rule of TABLE (curated or crosswalk) for the rule key KEY: 1 when
+ * it gives the term (replacing *RES), to settle no match or an
+ * ambiguity. */
+static int rule_tier(const sc_match *m, const struct field *fs, int field,
+                     const struct table *table, int tier, const char *key,
+                     int hit, sc_match_res *res)
+{
+    char fk[1200];
+    const struct entry *e;
+    sc_match_res c;
+
+    if (!(e = table_find(table, field_key(field, key, fk, sizeof fk))) ||
+        e->n != 1)
+        return 0;
+    c = *res;
+    if (settle(&c, tier, candidates(m->o, fs, e->terms, 1, &c)) &&
+        c.term != SC_ONTO_NONE && (!hit || in_candidates(res, c.term))) {
+        c.reason[0] = '\0';
+        if (e->note)
+            snprintf(c.evidence, sizeof c.evidence, "%s '%.40s' (%.40s)",
+                     tier == SC_MATCH_CURATED ? "curated rule" : "crosswalk",
+                     key, e->note);
+        else
+            snprintf(c.evidence, sizeof c.evidence, "%s '%.60s'",
+                     tier == SC_MATCH_CURATED ? "curated rule" : "crosswalk",
+                     key);
+        *res = c;
+        return 1;
+    }
+    return 0;
+}
+
+/* The tiers from the ontology strings to the crosswalk for TEXT. Returns
+ * 1 when *RES is decided (a confident term, an ambiguity or a weak
+ * match), 0 when nothing matched, or a negative error. */
+static int resolve(const sc_match *m, const struct field *fs, int field,
+                   const char *text, sc_match_res *res)
+{
+    sc_match_res weak;
+    char key[1100];
+    int rc, hit, has_weak = 0;
+
+    if ((rc = ontology_tiers(m, fs, text, res, &hit)) < 0)
+        return rc;
+    /* a short all-capital label that only a synonym matches */
+    if (hit && res->term != SC_ONTO_NONE &&
+        (field == SC_FIELD_CELL_TYPE || field == SC_FIELD_TISSUE ||
+         field == SC_FIELD_DISEASE) &&
+        res->tier != SC_MATCH_LABEL && res->tier != SC_MATCH_LABEL_CI &&
+        short_capitals(text)) {
+        weak = *res;
+        weak.tier = SC_MATCH_WEAK;
+        weak.sugg[0] = weak.term;
+        weak.n_sugg = 1;
+        weak.term = SC_ONTO_NONE;
+        snprintf(weak.reason, sizeof weak.reason,
+                 "a short all-capital label that only a synonym matches is "
+                 "not enough evidence");
+        sc_match_evidence(res, text, weak.evidence, sizeof weak.evidence);
+        has_weak = 1;
+        hit = 0;
+        memset(res, 0, sizeof *res);
+        res->term = SC_ONTO_NONE;
+    }
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS)
+        return 1;
+    /* Curated rules, then the crosswalk: for labels nothing matched, and to
+     * settle an ambiguity when the rule's term is one of the candidates. */
+    if (sc_match_normalize(text, key, sizeof key) < 0) {
+        sc_err_clear();
+        key[0] = '\0';
+    }
+    curated_key(key);
+    if (*key &&
+        (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, hit,
+                   res) ||
+         rule_tier(m, fs, field, &m->cross, SC_MATCH_CROSSWALK, key, hit, res)))
+        return 1;
+    if (hit)
+        return 1;
+    if (has_weak) {
+        *res = weak;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the structured tier ---- */
+
+/* Words before a number that is part of the name, not a cluster suffix. */
+static const char *const keep_number_after[] = {
+    "type", "layer",  "stage", "grade", "class",   "group", "subtype", "phase",
+    "cd",   "il",     "hla",   "lobe",  "segment", "zone",  "l",       "ca",
+    "area", "lamina", "t",     "th",    "tc",      "ilc",   "cdc",     "v"};
+
+/* Drop a cluster suffix (" 1", "_2", "-3", ".4") from S in place. */
+static int strip_cluster(char *s)
+{
+    size_t n = strlen(s), d = n, w;
+    char word[16];
+
+    while (d && isdigit((unsigned char)s[d - 1]))
+        d--;
+    if (d == n || n - d > 3 || d < 2 || !strchr(" _-.", s[d - 1]))
+        return 0;
+    w = d - 1;
+    while (w && isalpha((unsigned char)s[w - 1]))
+        w--;
+    if (d - 1 - w == 0 || d - 1 - w >= sizeof word)
+        return 0;
+    for (size_t k = w; k < d - 1; k++)
+        word[k - w] = (char)tolower((unsigned char)s[k]);
+    word[d - 1 - w] = '\0';
+    for (size_t k = 0; k < sizeof keep_number_after / sizeof *keep_number_after;
+         k++)
+        if (!strcmp(word, keep_number_after[k]))
+            return 0;
+    s[d - 1] = '\0';
+    while (d > 1 && strchr(" _-.", s[d - 2]))
+        s[--d - 1] = '\0';
+    return 1;
+}
+
+/* Latin and irregular plurals: whole words, then endings. */
+static const char *const irregular[][2] = {
+    {"ganglia", "ganglion"}, {"lumina", "lumen"},   {"foramina", "foramen"},
+    {"corpora", "corpus"},   {"viscera", "viscus"}, {"teeth", "tooth"},
+    {"feet", "foot"},        {"women", "woman"},    {"men", "man"},
+    {"children", "child"},   {"stomata", "stoma"},  {"testes", "testis"},
+    {"ova", "ovum"},         {"septa", "septum"},   {"crura", "crus"}};
+static const char *const endings[][2] = {
+    {"ices", "ex"}, {"ae", "a"}, {"ia", "ium"}, {"i", "us"}, {"ices", "ix"}};
+
+/* S with every word's Latin plural made singular into OUT (rule set
+ * VARIANT: 0 "-ices" -> "-ex", 1 "-ices" -> "-ix"); 1 if any word
+ * changed. */
+static int latin_singular(const char *s, char *out, size_t size, int variant)
+{
+    size_t used = 0;
+    int changed = 0;
+
+    out[0] = '\0';
+    while (*s) {
+        size_t n = 0, skip = strspn(s, " _-/,");
+        char w[128];
+        const char *rep = NULL;
+        size_t cut = 0;
+
+        if (skip) {
+            if (used + skip >= size)
+                return 0;
+            memcpy(out + used, s, skip);
+            used += skip;
+            s += skip;
+            continue;
+        }
+        n = strcspn(s, " _-/,");
+        if (n >= sizeof w) {
+            snprintf(w, sizeof w, "%s", "");
+        } else {
+            for (size_t k = 0; k < n; k++)
+                w[k] = (char)tolower((unsigned char)s[k]);
+            w[n] = '\0';
+        }
+        for (size_t k = 0; *w && k < sizeof irregular / sizeof *irregular; k++)
+            if (!strcmp(w, irregular[k][0])) {
+                rep = irregular[k][1];
+                cut = n;
+            }
+        for (size_t k = 0;
+             !rep && n >= 5 && *w && k < sizeof endings / sizeof *endings;
+             k++) {
+            size_t el = strlen(endings[k][0]);
+
+            if ((k == 0 && variant) || (k == 4 && !variant))
+                continue;
+            if (n > el + 2 && !strcmp(w + n - el, endings[k][0]) &&
+                !(k == 3 && w[n - 2] == 'i')) {
+                rep = endings[k][1];
+                cut = el;
+            }
+        }
+        if (used + n + 8 >= size)
+            return 0;
+        if (rep) {
+            size_t keep = n - cut;
+
+            memcpy(out + used, s, keep);
+            used += keep;
+            used += (size_t)snprintf(out + used, size - used, "%s", rep);
+            changed = 1;
+        } else {
+            memcpy(out + used, s, n);
+            used += n;
+        }
+        out[used] = '\0';
+        s += n;
+    }
+    out[used] = '\0';
+    return changed;
+}
+
+/* Adjectives that name an organ in a context ("renal" for "kidney"). */
+static const char *const organ_adj[][2] = {
+    {"kidney", "renal"},    {"lung", "pulmonary"},
+    {"liver", "hepatic"},   {"heart", "cardiac"},
+    {"brain", "cerebral"},  {"skin", "cutaneous"},
+    {"stomach", "gastric"}, {"intestine", "intestinal"},
+    {"colon", "colonic"},   {"blood", "circulating"},
+    {"bone", "osseous"}};
+
+/* Whether word W (lower case) is a word of TEXT, ignoring case. */
+static int has_word(const char *text, const char *w)
+{
+    size_t n = strlen(w);
+
+    for (const char *p = text; *p; p++)
+        if (!strncasecmp(p, w, n) &&
+            (p == text || !isalnum((unsigned char)p[-1])) &&
+            !isalnum((unsigned char)p[n]))
+            return 1;
+    return 0;
+}
+
+/* Whether every word of the context CTX (or its organ adjective) is in
+ * the label or a synonym of T. */
+static int names_context(const sc_onto *o, sc_onto_term t, const char *ctx)
+{
+    size_t ns = sc_onto_n_synonyms(o, t);
+
+    for (size_t s = 0; s <= ns; s++) {
+        const char *text =
+            s ? sc_onto_synonym(o, t, s - 1) : sc_onto_label(o, t);
+        int all = 1;
+
+        for (const char *p = ctx; *p && all;) {
+            size_t n = strcspn(p, " ,/");
+            char w[64];
+            int found;
+
+            if (n && n < sizeof w) {
+                for (size_t k = 0; k < n; k++)
+                    w[k] = (char)tolower((unsigned char)p[k]);
+                w[n] = '\0';
+                found = has_word(text, w);
+                for (size_t k = 0;
+                     !found && k < sizeof organ_adj / sizeof *organ_adj; k++)
+                    if (!strcmp(w, organ_adj[k][0]))
+                        found = has_word(text, organ_adj[k][1]);
+                all = found;
+            }
+            p += n;
+            p += strspn(p, " ,/");
+        }
+        if (all)
+            return 1;
+    }
+    return 0;
+}
+
+/* The closest descendant of T (allowed in the field) that names the
+ * context CTX, when there is one closest; else T. */
+static sc_onto_term refine(const sc_match *m, const struct field *fs,
+                           sc_onto_term t, const char *ctx)
+{
+    sc_onto_link *l = NULL;
+    size_t n = 0;
+    sc_onto_term best = SC_ONTO_NONE;
+    int best_d = 0, tie = 0;
+
+    if (!*ctx || sc_onto_descendants(m->o, t, &l, &n) < 0) {
+        sc_err_clear();
+        return t;
+    }
+    for (size_t k = 0; k < n && n <= 4000; k++) {
+        if (sc_onto_is_deprecated(m->o, l[k].term) ||
+            !allowed(m->o, fs, l[k].term) ||
+            !names_context(m->o, l[k].term, ctx))
+            continue;
+        if (best == SC_ONTO_NONE || l[k].dist < best_d) {
+            best = l[k].term;
+            best_d = l[k].dist;
+            tie = 0;
+        } else if (l[k].dist == best_d) {
+            tie = 1;
+        }
+    }
+    free(l);
+    return best != SC_ONTO_NONE && !tie ? best : t;
+}
+
+/* State qualifiers that a label may carry before its head noun. */
+static const char *const states[] = {
+    "proliferating", "cycling",   "dividing", "activated", "resting",
+    "mitotic",       "quiescent", "stressed", "mature",    "differentiating"};
+
+static int is_state(const char *w, size_t n)
+{
+    for (size_t k = 0; k < sizeof states / sizeof *states; k++)
+        if (strlen(states[k]) == n && !strncasecmp(w, states[k], n))
+            return 1;
+    return 0;
+}
+
+/* Try TEXT (and its Latin singular) through resolve(): 1 when a
+ * confident term came out. */
+static int try_part(const sc_match *m, const struct field *fs, int field,
+                    const char *text, int plain, sc_match_res *r)
+{
+    char alt[1100];
+    int rc;
+
+    for (int v = !plain; v < 3; v++) {
+        const char *s = text;
+
+        if (v && !latin_singular(text, alt, sizeof alt, v - 1))
+            continue;
+        if (v)
+            s = alt;
+        memset(r, 0, sizeof *r);
+        r->term = SC_ONTO_NONE;
+        if ((rc = resolve(m, fs, field, s, r)) < 0)
+            return rc;
+        if (rc && r->term != SC_ONTO_NONE &&
+            sc_match_tier_is_confident(r->tier))
+            return 1;
+    }
+    return 0;
+}
+
+/* The structured tier: 1 when *RES is set (structured or weak). */
+static int structured(const sc_match *m, const struct field *fs, int field,
+                      const char *text, sc_match_res *res)
+{
+    char head[1024], ctx[256] = "", part[1400], ev[160];
+    const char *open, *close;
+    sc_match_res r;
+    int rc, changed = 0;
+
+    snprintf(head, sizeof head, "%s", text);
+    /* context in parentheses or brackets */
+    if ((open = strpbrk(head, "([")) &&
+        (close = strchr(open, *open == '(' ? ')' : ']'))) {
+        size_t at = (size_t)(open - head);
+
+        snprintf(ctx, sizeof ctx, "%.*s", (int)(close - open - 1), open + 1);
+        memmove(head + at, close + 1, strlen(close + 1) + 1);
+        changed = 1;
+    }
+    for (size_t n = strlen(head); n && strchr(" _-.,", head[n - 1]); n--)
+        head[n - 1] = '\0';
+    while (*head == ' ')
+        memmove(head, head + 1, strlen(head));
+    changed |= strip_cluster(head);
+    if (!*head)
+        return 0;
+    if (*ctx) {
+        snprintf(part, sizeof part, "%s %s", ctx, head);
+        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+            goto found;
+        snprintf(part, sizeof part, "%s of %s", head, ctx);
+        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+            goto found;
+    }
+    /* the head without its context and suffix, Latin plurals made
+     * singular; a context may name a descendant of the head's term */
+    snprintf(part, sizeof part, "%s", head);
+    if ((rc = try_part(m, fs, field, head, changed, &r)) != 0) {
+        if (rc > 0 && *ctx)
+            r.term = refine(m, fs, r.term, ctx);
+        goto found;
+    }
+    /* state qualifiers before the head noun */
+    {
+        const char *p = head;
+        size_t n;
+        int dropped = 0;
+
+        while ((n = strcspn(p, " _-")) && p[n] && is_state(p, n)) {
+            p += n;
+            p += strspn(p, " _-");
+            dropped = 1;
+        }
+        if (dropped && *p) {
+            snprintf(part, sizeof part, "%s", p);
+            if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+                goto found;
+        }
+    }
+    /* the head noun alone, by normalised key: a suggestion */
+    for (const char *p = head; *p;) {
+        size_t n = strcspn(p, " ");
+        char key[1100];
+        const struct entry *e;
+        sc_match_res c;
+
+        if (!p[n])
+            break;
+        p += n + 1;
+        while (*p == ' ')
+            p++;
+        if (strlen(p) < 3)
+            break;
+        if (sc_match_normalize(p, key, sizeof key) < 0) {
+            sc_err_clear();
+            break;
+        }
+        if (!(e = table_find(&m->norm, key)))
+            continue;
+        memset(&c, 0, sizeof c);
+        if (candidates(m->o, fs, e->terms, (size_t)e->n, &c) == 1) {
+            res->tier = SC_MATCH_WEAK;
+            res->term = SC_ONTO_NONE;
+            res->n_sugg = 1;
+            res->sugg[0] = c.cand[0];
+            snprintf(res->reason, sizeof res->reason,
+                     "only the head noun '%.60s' matches", p);
+            snprintf(res->evidence, sizeof res->evidence,
+                     "head '%.40s': normalised key '%.40s'", p, key);
+            return 1;
+        }
+    }
+    return 0;
+found:
+    if (rc < 0)
+        return rc;
+    res->tier = SC_MATCH_STRUCTURED;
+    res->term = r.term;
+    res->replaced = r.replaced;
+    if (*ctx)
+        snprintf(res->evidence, sizeof res->evidence,
+                 "head '%.30s' + context '%.20s': %.35s", head, ctx,
+                 sc_match_evidence(&r, part, ev, sizeof ev));
+    else
+        snprintf(res->evidence, sizeof res->evidence, "'%.40s': %.60s", part,
+                 sc_match_evidence(&r, part, ev, sizeof ev));
+    return 1;
+}
+
+const char *sc_match_evidence(const sc_match_res *r, const char *label,
+                              char *buf, size_t size)
+{
+    char key[1100];
+
+    if (*r->evidence || !size)
+        return r->evidence;
+    while (*label == ' ' || *label == '\t')
+        label++;
+    switch (r->tier) {
+    case SC_MATCH_USER: snprintf(buf, size, "user mapping"); break;
+    case SC_MATCH_UNKNOWN: snprintf(buf, size, "an unknown value"); break;
+    case SC_MATCH_TERM_ID: snprintf(buf, size, "term id"); break;
+    case SC_MATCH_LABEL:
+    case SC_MATCH_LABEL_CI:
+        snprintf(buf, size, "label '%.60s'%s", label,
+                 r->tier == SC_MATCH_LABEL_CI ? " (case ignored)" : "");
+        break;
+    case SC_MATCH_SYNONYM:
+    case SC_MATCH_SYNONYM_CI:
+        snprintf(buf, size, "exact synonym '%.60s'%s", label,
+                 r->tier == SC_MATCH_SYNONYM_CI ? " (case ignored)" : "");
+        break;
+    case SC_MATCH_NORMALIZED:
+        if (sc_match_normalize(label, key, sizeof key) < 0) {
+            sc_err_clear();
+            key[0] = '\0';
+        }
+        snprintf(buf, size, "normalised key '%.60s'", key);
+        break;
+    default: buf[0] = '\0';
+    }
+    return buf;
+}
+
 int sc_match_label(const sc_match *m, int field, const char *organism,
                    const char *label, sc_match_res *res)
 {
-    static const int idx[4] = {SC_ONTO_BY_LABEL, SC_ONTO_BY_LABEL_CI,
-                               SC_ONTO_BY_SYNONYM, SC_ONTO_BY_SYNONYM_CI};
-    static const int tiers[4] = {SC_MATCH_LABEL, SC_MATCH_LABEL_CI,
-                                 SC_MATCH_SYNONYM, SC_MATCH_SYNONYM_CI};
     const struct field *fs;
     char text[1024], key[1100], fk[1200], idbuf[256];
     const struct entry *e;
     size_t len;
-    int rc, hit = 0;
+    int rc;
 
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
@@ -679,57 +1246,39 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
         res->tier = SC_MATCH_UNKNOWN;
         return 0;
     }
+    /* a healthy/control shorthand is never a disease */
+    if (field == SC_FIELD_DISEASE &&
+        sc_match_normalize(text, key, sizeof key) == 0 && is_control(key)) {
+        sc_onto_term t = sc_onto_find(m->o, "PATO:0000461");
+
+        if (t != SC_ONTO_NONE) {
+            res->tier = SC_MATCH_CONTROL;
+            res->term = t;
+            snprintf(res->evidence, sizeof res->evidence,
+                     "healthy/control shorthand '%.60s'", key);
+            return 0;
+        }
+    }
+    sc_err_clear();
     /* a term id given as the label */
     if (sc_onto_normalize_id(text, idbuf, sizeof idbuf) == 0) {
         sc_onto_term t = sc_onto_find(m->o, idbuf);
 
         if (t != SC_ONTO_NONE &&
-            settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res)))
+            settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res))) {
             return 0;
-    }
-    sc_err_clear();
-    /* Labels, then synonyms: the candidates ignore case (two terms whose
-     * strings differ only in case make the label ambiguous); the tier says
-     * whether the string matched exactly. */
-    for (int k = 0; k < 2 && !hit; k++) {
-        if ((rc = lookup_tier(m, fs, idx[2 * k + 1], text, res, tiers[2 * k],
-                              &hit)) < 0)
-            return rc;
-        if (hit && res->term != SC_ONTO_NONE &&
-            !matches_exactly(m->o, res->term, text, k))
-            res->tier = tiers[2 * k + 1];
-    }
-    if (!hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
-        (e = table_find(&m->norm, key)))
-        hit = settle(res, SC_MATCH_NORMALIZED,
-                     candidates(m->o, fs, e->terms, (size_t)e->n, res));
-    sc_err_clear();
-    if (hit && res->tier != SC_MATCH_AMBIGUOUS)
-        return 0;
-    /* Curated rules: for labels nothing matched, and to settle an
-     * ambiguity when the rule's term is one of the candidates. */
-    if (sc_match_normalize(text, key, sizeof key) == 0 && *key) {
-        curated_key(key);
-        if ((e = table_find(&m->curated,
-                            field_key(field, key, fk, sizeof fk)))) {
-            sc_match_res c = *res;
-
-            if (settle(&c, SC_MATCH_CURATED,
-                       candidates(m->o, fs, e->terms, (size_t)e->n, &c)) &&
-                c.term != SC_ONTO_NONE &&
-                (!hit || in_candidates(res, c.term))) {
-                c.reason[0] = '\0';
-                *res = c;
-                return 0;
-            }
         }
     }
     sc_err_clear();
-    if (hit)
-        return 0;
-    sc_err_clear();
+    if ((rc = resolve(m, fs, field, text, res)) != 0)
+        return rc < 0 ? rc : 0;
+    memset(res, 0, sizeof *res);
+    res->term = SC_ONTO_NONE;
+    if ((rc = structured(m, fs, field, text, res)) != 0)
+        return rc < 0 ? rc : 0;
+    memset(res, 0, sizeof *res);
+    res->term = SC_ONTO_NONE;
     res->tier = SC_MATCH_NONE;
-    res->n_cand = 0;
     snprintf(res->reason, sizeof res->reason, "no match");
     suggest(m, fs, text, res);
     return 0;
@@ -783,11 +1332,14 @@ static int map_term(const sc_onto *o, const char *id, int must_live,
     return 0;
 }
 
-int sc_match_load_curated(sc_match *m, const char *path)
+/* Curated rules (CROSS 0) or crosswalk rows (1) from PATH into their
+ * table; a crosswalk key naming two terms keeps both (left out). */
+static int load_rules(sc_match *m, const char *path, int cross)
 {
+    struct table *tab = cross ? &m->cross : &m->curated;
     sc_lines *in = NULL;
     char *line, *f[8], key[1100], fk[1200];
-    int cf = -1, cl = -1, ct = -1, rc, nf, field;
+    int cf = -1, cl = -1, ct = -1, cs = -1, rc, nf, field;
     size_t len;
     sc_onto_term t;
     struct entry *e;
@@ -802,16 +1354,18 @@ int sc_match_load_curated(sc_match *m, const char *path)
             cf = col_of(f, nf, "field");
             cl = col_of(f, nf, "label");
             ct = col_of(f, nf, "term_id");
-            if (cf < 0 || cl < 0 || ct < 0) {
+            cs = col_of(f, nf, "source");
+            if (cf < 0 || cl < 0 || ct < 0 || (cross && cs < 0)) {
                 rc = sc_fail(SC_EFORMAT,
                              "'%s' line %ld: the header needs the columns "
-                             "field, label and term_id",
-                             path, sc_lines_lineno(in));
+                             "field, label and term_id%s",
+                             path, sc_lines_lineno(in),
+                             cross ? " and source" : "");
                 break;
             }
             continue;
         }
-        if (nf <= cf || nf <= cl || nf <= ct) {
+        if (nf <= cf || nf <= cl || nf <= ct || (cross && nf <= cs)) {
             rc = sc_fail(SC_EFORMAT, "'%s' line %ld: too few fields", path,
                          sc_lines_lineno(in));
             break;
@@ -831,19 +1385,37 @@ int sc_match_load_curated(sc_match *m, const char *path)
             break;
         }
         field_key(field, key, fk, sizeof fk);
-        if ((e = table_find(&m->curated, fk)) && e->terms[0] != t) {
+        if (!cross && (e = table_find(tab, fk)) && e->terms[0] != t) {
             rc = sc_fail(SC_EFORMAT,
                          "'%s' line %ld: '%s' is already a rule for '%s'", path,
                          sc_lines_lineno(in), f[cl],
                          sc_onto_id(m->o, e->terms[0]));
             break;
         }
-        if ((rc = table_add(&m->curated, fk, t)) < 0)
+        if ((rc = table_add(tab, fk, t)) < 0)
             break;
-        m->n_curated++;
+        if (cross && !(e = table_find(tab, fk))->note &&
+            !(e->note = strdup(f[cs]))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        if (cross)
+            m->n_cross++;
+        else
+            m->n_curated++;
     }
     sc_lines_close(in);
     return rc < 0 ? rc : 0;
+}
+
+int sc_match_load_curated(sc_match *m, const char *path)
+{
+    return load_rules(m, path, 0);
+}
+
+int sc_match_load_crosswalk(sc_match *m, const char *path)
+{
+    return load_rules(m, path, 1);
 }
 
 static int add_user(sc_match *m, int field, const char *label, const char *id,

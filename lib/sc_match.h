@@ -31,9 +31,32 @@
  * mapped), unless a curated rule for the label names one of them (the
  * project's decision, recorded as tier "curated": "mouse" is a synonym of
  * both Mus and Mus musculus). Development stages need the organism. Values such
- * as "unknown", "NA" or "unassigned" map to "unknown". A label nothing matches
- * gets up to three fuzzy suggestions (sc_onto_search), which are never
- * mappings.
+ * as "unknown", "NA" or "unassigned" map to "unknown". After the curated
+ * rules come:
+ *
+ *   crosswalk   a published author vocabulary (share/annotate/
+ *               crosswalk.tsv.gz: reference atlas annotation levels with
+ *               their label -> CL maps), compared by key like curated
+ *   structured  the label taken apart: context in parentheses ("Club
+ *               cells (lung)", "Mesangial cells (kidney)": a descendant of
+ *               the head's term naming the context, else the head's term),
+ *               cluster suffixes ("Microglia_2", "Astrocytes 1"), Latin and
+ *               irregular plurals ("nuclei", "epithelia", "cortices"),
+ *               state qualifiers ("Proliferating T cells"); the parts go
+ *               through the tiers above
+ *
+ * Refusals, whatever the ontologies say: in the disease field a healthy or
+ * control shorthand ("HC", "control", "ctrl", "healthy", "healthy
+ * control") is PATO:0000461 normal (tier "control"), never a disease; in
+ * the cell type, tissue and disease fields a short all-capital label
+ * ("HC", "AML", "PBMC") that matches only an exact synonym is not enough
+ * evidence: tier "weak", the term a suggestion, unless a curated rule or
+ * the crosswalk names it. A label whose head noun matches once its other
+ * modifiers are dropped ("Inflammatory monocytes") is "weak" as well. A
+ * label nothing matches gets up to three fuzzy suggestions
+ * (sc_onto_search), which are never mappings. EVIDENCE says, for every
+ * result, what matched ("exact synonym 'B lymphocyte'", "head 'club cell'
+ * + context 'lung'").
  *
  * Threads: loading needs the matcher to itself; sc_match_label() then only
  * reads it and may run from several threads at once.
@@ -73,12 +96,21 @@ enum {
     SC_MATCH_SYNONYM_CI,
     SC_MATCH_NORMALIZED,
     SC_MATCH_CURATED,
-    SC_MATCH_UNKNOWN, /* a value meaning "unknown" ("NA", "unassigned") */
-    SC_MATCH_TERM_ID, /* the label is itself a term id of the field */
+    SC_MATCH_UNKNOWN,    /* a value meaning "unknown" ("NA", "unassigned") */
+    SC_MATCH_TERM_ID,    /* the label is itself a term id of the field */
+    SC_MATCH_CONTROL,    /* a healthy/control shorthand: PATO:0000461 normal */
+    SC_MATCH_CROSSWALK,  /* a published author vocabulary's label -> term */
+    SC_MATCH_STRUCTURED, /* head noun and context (sc_match_label) */
+    SC_MATCH_WEAK,       /* too little evidence: a suggestion, never the term */
 };
 /* "none", "ambiguous", "user", "label", "label_ci", "synonym",
- * "synonym_ci", "normalized", "curated", "unknown", "term_id". */
+ * "synonym_ci", "normalized", "curated", "unknown", "term_id", "control",
+ * "crosswalk", "structured", "weak". */
 const char *sc_match_tier_name(int tier);
+/* 1 for the tiers whose term is written (every tier that maps but
+ * "weak"); 0 for none, ambiguous and weak, whose terms are only
+ * candidates or suggestions in the report. */
+int sc_match_tier_is_confident(int tier);
 /* 1 for the tiers that only use the ontology's own strings (label,
  * label_ci, synonym, synonym_ci, term_id), where a wrong mapping is a bug. */
 int sc_match_tier_is_exact(int tier);
@@ -100,7 +132,8 @@ typedef struct sc_match_res {
     sc_onto_term cand[SC_MATCH_MAX_CAND];
     size_t n_sugg;
     sc_onto_term sugg[3];
-    char reason[160];
+    char reason[112];
+    char evidence[112]; /* "" for the common tiers: sc_match_evidence() */
 } sc_match_res;
 
 /* A matcher over the ontologies of O, which must stay loaded while it
@@ -132,6 +165,16 @@ SC_MUST_CHECK int sc_match_load_curated(sc_match *m, const char *path);
  */
 SC_MUST_CHECK int sc_match_load_user(sc_match *m, const char *path);
 
+/*
+ * Load crosswalk rows from the TSV file PATH (gzip allowed): the columns
+ * field, label, term_id and source (others ignored). Like curated rules,
+ * but a key naming two terms in one field (two vocabularies disagree) is
+ * kept out: such a label is left to the other tiers. Returns 0, or
+ * SC_EIO, SC_EFORMAT, SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_match_load_crosswalk(sc_match *m, const char *path);
+size_t sc_match_n_crosswalk(const sc_match *m);
+
 /* Give at most N (0 to 3, default 3) fuzzy suggestions for a label that
  * nothing matches; they cost more than the mapping itself (a search over
  * every label and synonym of the field's ontologies). */
@@ -151,6 +194,17 @@ size_t sc_match_n_user(const sc_match *m);
 SC_MUST_CHECK int sc_match_label(const sc_match *m, int field,
                                  const char *organism, const char *label,
                                  sc_match_res *res);
+
+/*
+ * What matched for R, the result of LABEL: R's own evidence when it has
+ * one (curated rules, the crosswalk, structured, weak, control), else one
+ * made from the tier and the label into BUF of SIZE bytes ("label 'B
+ * cell'", "exact synonym 'B lymphocyte'", "normalised key 'bcell'"); ""
+ * for none and ambiguous. Kept out of sc_match_label() so that mapping
+ * stays cheap.
+ */
+const char *sc_match_evidence(const sc_match_res *r, const char *label,
+                              char *buf, size_t size);
 
 /*
  * The normalised key of S into BUF of SIZE bytes: ASCII lower case, Greek

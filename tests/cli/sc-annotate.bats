@@ -287,7 +287,7 @@ t = json.load(open(sys.argv[1]))
 print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/truth.json")
     run -0 sc-annotate annotate --dry-run -d "$BATS_TEST_TMPDIR/a" "$c/$in"
     labels=$BATS_TEST_TMPDIR/a/${in%.h5ad}.labels.tsv
-    [[ $(head -1 "$labels") == $'field\tlabel\tterm_id\tterm_label\ttier\tn_cells\tcandidates' ]]
+    [[ $(head -1 "$labels") == $'field\tlabel\tterm_id\tterm_label\ttier\tn_cells\tcandidates\tevidence' ]]
     # a curator fills in every cell type: all to T cell
     awk -F'\t' 'BEGIN{OFS="\t"} NR==1 || $1=="cell_type" {if (NR>1) $3="CL:0000084"; print}' \
         "$labels" > "$BATS_TEST_TMPDIR/fix.tsv"
