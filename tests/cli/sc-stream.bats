@@ -448,3 +448,56 @@ with open("many.tsv", "w") as m:
     run -0 $PY "$SC_ROOT/examples/train_classifier.py" --epochs 1 $(files)
     [[ $output == *"epoch 0"*"accuracy"* ]]
 }
+
+@test "sc-stream: every tensor kind, with DataLoader workers 0-4 and 2 ranks, delivers every cell once" {
+    # csr batches from workers travel as their three arrays (torch cannot
+    # pickle a sparse CSR tensor: the main process used to wait forever)
+    run -0 timeout 600 "$BATS_TEST_DIRNAME/stream_check.py" epochs --args="--join outer -l cell_type -b 64 --seed 4" $(files)
+    [[ $output == 2000 ]]
+}
+
+@test "sc-stream: the Python module turns warnings of -k into StreamWarnings naming the file, and failures into StreamError" {
+    mkdir -p broken
+    echo "not an h5ad" > broken/b0000.h5ad
+    # 2000 broken files: more warnings than a pipe holds (the reader used to
+    # stop reading stderr and wait for batches while sc-stream waited for it)
+    $PY -c '
+import os
+for i in range(1, 2000):
+    p = "broken/b%04d.h5ad" % i
+    if not os.path.exists(p):
+        os.link("broken/b0000.h5ad", p)'
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" warn --args="-k --no-cache -b 64" \
+        corpus/ds000.h5ad broken/b0000.h5ad
+    [[ ${lines[0]} == "broken/b0000.h5ad	'broken/b0000.h5ad' is not an HDF5 file"* ]]
+    [[ ${lines[1]} == "-	1 datasets failed and were left out" ]]
+    [[ ${#lines[@]} == 3 && ${lines[2]} -gt 0 ]]
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" warn --args="-k --no-cache -b 64" \
+        corpus/ds000.h5ad broken/*.h5ad
+    [[ ${#lines[@]} == 2002 && ${lines[1999]} == "broken/b1999.h5ad	"* ]]
+    [[ ${lines[2000]} == "-	2000 datasets failed and were left out" ]]
+    # without -k the first broken file ends the stream: StreamError with
+    # sc-stream's message
+    run -0 "$BATS_TEST_DIRNAME/stream_check.py" fail --args="--no-cache" corpus/ds000.h5ad broken/b0000.h5ad
+    [[ $output == *"'broken/b0000.h5ad'"* && $output != *Traceback* ]]
+    run -0 "$BATS_TEST_DIRNAME/stream_check.py" fail --args="--join sideways" corpus/ds000.h5ad
+    [[ $output == *"unknown join 'sideways'"* ]]
+}
+
+@test "sc-stream: a Python consumer that stops early or is killed leaves no process and no ring file" {
+    marker=$BATS_TEST_TMPDIR/cache-early
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" early --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == ok ]]
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    marker=$BATS_TEST_TMPDIR/cache-killed
+    run -137 env TMPDIR="$BATS_TEST_TMPDIR/tmp" "$BATS_TEST_DIRNAME/stream_check.py" killed \
+        --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == read ]]
+    for i in $(seq 100); do
+        pgrep -f -- "$marker" > /dev/null || break
+        sleep 0.05
+    done
+    run -1 pgrep -f -- "$marker"
+    # the ring is an unnamed file (O_TMPFILE): nothing left behind
+    [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
+}
