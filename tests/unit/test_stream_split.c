@@ -8,6 +8,15 @@
 #include "sc_split.h"
 #include "unit.h"
 
+/* A new temporary file named from the template PATH, open for writing. */
+static FILE *tmp_file(char *path)
+{
+    int fd = mkstemp(path);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    CHECK(fp != NULL);
+    return fp;
+}
+
 static void test_parse(void)
 {
     double f[3];
@@ -64,9 +73,7 @@ static void test_by_dataset_file(void)
     char names[20][16];
     uint64_t cells[20], counts[3] = {0, 0, 0}, h, g;
     char path[] = "/tmp/test_stream_split.XXXXXX";
-    int fd = mkstemp(path);
-    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-    CHECK(fp != NULL);
+    FILE *fp = tmp_file(path);
     if (!fp)
         return;
     sc_split_opts_init(&o);
@@ -109,9 +116,7 @@ static void test_cell_file(void)
     uint64_t c[] = {5000}, counts[3] = {0, 0, 0}, h, g;
     int64_t rows[2500];
     char path[] = "/tmp/test_stream_split.XXXXXX";
-    int fd = mkstemp(path);
-    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-    CHECK(fp != NULL);
+    FILE *fp = tmp_file(path);
     if (!fp)
         return;
     for (int i = 0; i < 2500; i++)
