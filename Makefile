@@ -128,7 +128,8 @@ fmt:
 
 # Binaries, man pages (from build/man, @VERSION@ and @DATE@ filled in),
 # the reference data (share/ -> $(datadir)/sc, found by the tools as
-# <exe>/../share/sc), the Python reader and the recipes.
+# <exe>/../share/sc), the Python reader (which runs the sc-stream of
+# $(bindir): its _BINDIR line) and the recipes.
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(man5dir) \
 	    $(DESTDIR)$(man7dir) $(DESTDIR)$(datadir)/sc $(DESTDIR)$(pythondir) \
@@ -137,7 +138,9 @@ install: all
 	for m in $(BUILT_MANS); do s=$${m##*.}; \
 	    install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done
 	cp -R share/. $(DESTDIR)$(datadir)/sc/
-	install -m 644 python/sc_stream.py $(DESTDIR)$(pythondir)/
+	sed 's|^_BINDIR = None$$|_BINDIR = "$(bindir)"|' python/sc_stream.py \
+	    > $(DESTDIR)$(pythondir)/sc_stream.py
+	chmod 644 $(DESTDIR)$(pythondir)/sc_stream.py
 	install -m 644 scripts/recipes/Makefile $(DESTDIR)$(recipedir)/
 	install -m 755 scripts/recipes/harmonize-array.sbatch scripts/recipes/train-ddp.sh \
 	    scripts/recipes/train.py $(DESTDIR)$(recipedir)/

@@ -18,6 +18,7 @@
 #include "sc_provenance.h"
 #include "sc_version.h"
 #include "sc_sample.h"
+#include "sc_split.h"
 #include "sc_stream.h"
 
 enum {
@@ -54,6 +55,11 @@ enum {
     OPT_RING_FD,
     OPT_RING_SIZE,
     OPT_PREAD,
+    OPT_SPLIT,
+    OPT_SPLIT_FRAC,
+    OPT_SPLIT_SEED,
+    OPT_SPLIT_BY,
+    OPT_SPLIT_FILE,
 };
 
 static const sc_opt opts[] = {
@@ -101,6 +107,16 @@ static const sc_opt opts[] = {
      "(repeat)"},
     {OPT_MIN_GENES, "min-genes", SC_ARG_REQUIRED, "N",
      "keep cells with at least N genes [0]"},
+    {OPT_SPLIT, "split", SC_ARG_REQUIRED, "PART",
+     "only the cells of split part train, val or test"},
+    {OPT_SPLIT_FRAC, "split-fractions", SC_ARG_REQUIRED, "T,V,E",
+     "fractions of train, val and test [0.8,0.1,0.1]"},
+    {OPT_SPLIT_SEED, "split-seed", SC_ARG_REQUIRED, "N",
+     "seed of the split [0]"},
+    {OPT_SPLIT_BY, "split-by", SC_ARG_REQUIRED, "HOW",
+     "split whole datasets or single cells: dataset or cell [cell]"},
+    {OPT_SPLIT_FILE, "split-file", SC_ARG_REQUIRED, "FILE",
+     "the split of a split file (sc-stream split)"},
     {0, NULL, 0, NULL, "Sampling:"},
     {'n', "samples", SC_ARG_REQUIRED, "N",
      "draw N cells with replacement by weight [0: each cell once]"},
@@ -147,7 +163,7 @@ static const sc_opt opts[] = {
     SC_OPT_END};
 
 static const char usage[] =
-    "[run|index|dump|pack] [options] [<in.h5ad|in.scpack>...]\n"
+    "[run|index|dump|pack|split] [options] [<in.h5ad|in.scpack>...]\n"
     "Stream cells of many datasets as shuffled, weighted, sharded batches.\n"
     "  run    (default) write the batches of this rank's share of an epoch\n"
     "  index  build the index cache and print one line per dataset\n"
@@ -155,7 +171,10 @@ static const char usage[] =
     "header,\n"
     "         as text\n"
     "  pack   write the shuffled stream once as a pack (sc-pack(5)), which\n"
-    "         run then reads in place, faster than any h5ad";
+    "         run then reads in place, faster than any h5ad\n"
+    "  split  write the train/val/test split of the datasets (-o FILE) "
+    "for\n"
+    "         --split-file";
 
 typedef struct list {
     const char **v;
@@ -174,6 +193,7 @@ struct args {
     size_t n_vocabs;
     int rank_set, world_set;
     int64_t ring_fd, ring_size;
+    sc_split_opts split;
 };
 
 static int push(list *l, const char *s)
@@ -333,6 +353,26 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_DENSE: o->dense = 1; break;
     case OPT_HEADER: a->header = 1; break;
     case OPT_PREAD: o->pack_pread = 1; break;
+    case OPT_SPLIT:
+        if ((rc = sc_split_parse_part(arg)) < 0)
+            return rc;
+        o->split = rc;
+        return 0;
+    case OPT_SPLIT_FRAC: return sc_split_parse_fractions(arg, a->split.frac);
+    case OPT_SPLIT_SEED:
+        rc = i64(arg, 0, INT64_MAX, &v);
+        a->split.seed = (uint64_t)v;
+        break;
+    case OPT_SPLIT_BY:
+        if (!strcmp(arg, "dataset"))
+            a->split.by = SC_SPLIT_BY_DATASET;
+        else if (!strcmp(arg, "cell"))
+            a->split.by = SC_SPLIT_BY_CELL;
+        else
+            return sc_fail(SC_EINVAL, "unknown split '%s' (dataset, cell)",
+                           arg);
+        break;
+    case OPT_SPLIT_FILE: o->split_file = arg; break;
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
     return rc;
@@ -820,14 +860,56 @@ out:
     return rc;
 }
 
+/* split: the part of every dataset or cell, as a split file. */
+static int cmd_split(struct args *a, sc_cli *cli)
+{
+    sc_manifest *mf = NULL;
+    sc_stream_input *in = NULL;
+    sc_stream *s = NULL;
+    sc_atomic at = {0};
+    FILE *fp = NULL;
+    uint64_t counts[3] = {0, 0, 0};
+    size_t n_in;
+    int rc;
+
+    if (!strcmp(a->output, "-") && isatty(STDOUT_FILENO))
+        return sc_fail(SC_EINVAL, "split: give the output file with -o FILE");
+    if ((rc = collect_inputs(a, cli, &mf, &in, &n_in)) < 0)
+        goto out;
+    a->so.inputs = in;
+    a->so.n_inputs = n_in;
+    a->so.split = SC_SPLIT_TRAIN;
+    a->so.world_size = 1;
+    a->so.rank = 0;
+    /* the split is of all rows: no selection, which could leave none */
+    a->so.n_filters = 0;
+    a->so.min_genes = 0;
+    if ((rc = sc_stream_open(&a->so, &s)) == SC_EINVAL &&
+        !strcmp(sc_errmsg(), "no cell passes the selection")) {
+        a->so.split = SC_SPLIT_TEST;
+        rc = sc_stream_open(&a->so, &s);
+    }
+    if (rc < 0 || (rc = sc_io_atomic_open(a->output, &at, &fp)) < 0)
+        goto out;
+    rc = sc_stream_split_write(s, fp, counts);
+    rc = sc_io_atomic_finish(&at, rc);
+    if (rc == 0)
+        sc_log_info("split: %" PRIu64 " train, %" PRIu64 " val, %" PRIu64
+                    " test cells",
+                    counts[0], counts[1], counts[2]);
+out:
+    sc_stream_close(s);
+    free(in);
+    sc_manifest_free(mf);
+    return rc;
+}
+
 static const struct {
     const char *name;
     int (*fn)(struct args *, sc_cli *);
 } commands[] = {
-    {"run", cmd_run},
-    {"index", cmd_index},
-    {"dump", cmd_dump},
-    {"pack", cmd_pack},
+    {"split", cmd_split}, {"run", cmd_run},   {"index", cmd_index},
+    {"dump", cmd_dump},   {"pack", cmd_pack},
 };
 
 static void free_args(struct args *a)
@@ -856,6 +938,7 @@ int main(int argc, char **argv)
     int rc;
 
     sc_stream_opts_init(&a.so);
+    sc_split_opts_init(&a.split);
     for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
             fn = commands[i].fn;
@@ -906,6 +989,7 @@ int main(int argc, char **argv)
     a.so.vocabs = a.vocabs;
     a.so.threads = cli.threads;
     a.so.n_vocabs = a.n_vocabs;
+    a.so.split_opts = &a.split;
     if (fn == cmd_pack && pack_refuse(&a) < 0) {
         free_args(&a);
         return sc_cli_usage_error(&cli, "%s", sc_errmsg());

@@ -2,6 +2,7 @@
  * batches (the engine of sc-stream). */
 /* SPDX-License-Identifier: MIT */
 #include "sc_stream.h"
+#include "sc_split.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -169,6 +170,8 @@ struct sc_stream {
     size_t n_ds;
     ds *ds;
     size_t n_failed;
+    sc_split *split;   /* with o.split */
+    uint64_t *split_h; /* per header dataset: its sc_split handle */
     sc_batch_header h;
 
     size_t n_vcols, n_labels; /* labels are vcols [0, n_labels) */
@@ -428,6 +431,13 @@ static int select_rows(sc_stream *s, ds *d, const filter *f, size_t n_f)
             int32_t c = cols[i] ? cols[i]->codes[r] : -1;
             ok = c >= 0 && pass[i][c];
         }
+        if (ok && s->split)
+            ok = d->pa ? sc_split_part(
+                             s->split,
+                             s->split_h[d->dbase + (size_t)d->pa->dataset[r]],
+                             (uint64_t)d->pa->row[r]) == s->o.split
+                       : sc_split_part(s->split, s->split_h[d->dbase],
+                                       (uint64_t)r) == s->o.split;
         if (ok)
             d->sel[d->n_sel++] = (uint32_t)r;
     }
@@ -1376,6 +1386,23 @@ static int make_header(sc_stream *s)
     if (rc == 0 && o->select != SC_STREAM_SEL_ALL)
         rc = sc_batch_header_info(
             h, "select", o->select == SC_STREAM_SEL_TOP ? "top" : "random");
+    if (rc == 0 && s->split) {
+        const sc_split_opts *so = sc_split_get_opts(s->split);
+        rc = sc_batch_header_info(h, "split", sc_split_part_name(o->split));
+        if (rc == 0)
+            rc = sc_batch_header_info(h, "split_by",
+                                      so->by == SC_SPLIT_BY_DATASET ? "dataset"
+                                                                    : "cell");
+        snprintf(buf, sizeof buf, "%" PRIu64, so->seed);
+        if (rc == 0)
+            rc = sc_batch_header_info(h, "split_seed", buf);
+        snprintf(buf, sizeof buf, "%g,%g,%g", so->frac[0], so->frac[1],
+                 so->frac[2]);
+        if (rc == 0)
+            rc = sc_batch_header_info(h, "split_fractions", buf);
+        if (rc == 0 && o->split_file)
+            rc = sc_batch_header_info(h, "split_file", o->split_file);
+    }
     snprintf(buf, sizeof buf, "%" PRIu64, s->n_r);
     if (rc == 0)
         rc = sc_batch_header_info(h, "rank_cells", buf);
@@ -1451,6 +1478,62 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
     return 0;
 }
 
+/* The split of the header datasets (keys: their file names; cells: an
+ * h5ad's rows, a pack's cells from that source) and their handles. */
+static int split_open(sc_stream *s)
+{
+    const char **keys = calloc(s->n_dout + 1, sizeof *keys);
+    uint64_t *cells = calloc(s->n_dout + 1, sizeof *cells);
+    int rc = 0;
+
+    if (!keys || !cells ||
+        !(s->split_h = calloc(s->n_dout + 1, sizeof *s->split_h))) {
+        rc = oom();
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_ds; i++) {
+        const ds *d = &s->ds[i];
+        const sc_batch_header *ph = d->pack ? sc_pack_header(d->pack) : NULL;
+        if (!ph) {
+            keys[d->dbase] = sc_split_key(d->path);
+            cells[d->dbase] = (uint64_t)d->meta->n_obs;
+            continue;
+        }
+        for (size_t k = 0; k < ph->n_datasets; k++)
+            keys[d->dbase + k] = sc_split_key(ph->datasets[k]);
+        for (uint64_t c = 0; c < d->pa->n_cells; c++)
+            cells[d->dbase + (size_t)d->pa->dataset[c]]++;
+    }
+    rc = s->o.split_file ? sc_split_read(s->o.split_file, &s->split)
+                         : sc_split_plan(s->o.split_opts, keys, cells,
+                                         s->n_dout, &s->split);
+    for (size_t i = 0; i < s->n_dout && rc == 0; i++)
+        if ((rc = sc_split_find(s->split, keys[i], &s->split_h[i])) < 0)
+            rc = sc_fail(SC_ENOTFOUND,
+                         "'%s': dataset '%s' is not in the split file",
+                         s->o.split_file, keys[i]);
+out:
+    free(keys);
+    free(cells);
+    return rc;
+}
+
+int sc_stream_split_write(const sc_stream *s, FILE *fp, uint64_t counts[3])
+{
+    int rc = sc_split_write_head(s->split, fp);
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        const ds *d = &s->ds[i];
+        if (d->pack)
+            return sc_fail(SC_EUNSUP,
+                           "'%s': split of a pack: give its "
+                           "source datasets",
+                           d->path);
+        rc = sc_split_write_dataset(s->split, fp, sc_split_key(d->path), NULL,
+                                    (uint64_t)d->meta->n_obs, counts);
+    }
+    return rc;
+}
+
 int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
 {
     sc_stream *s = NULL;
@@ -1495,6 +1578,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
     if ((rc = open_datasets(s, cols, n_cols)) < 0)
         goto fail;
 
+    if (o->split && (rc = split_open(s)) < 0)
+        goto fail;
     /* selection */
     for (size_t i = 0; i < s->n_ds; i++) {
         if ((rc = select_rows(s, &s->ds[i], f, o->n_filters)) < 0)
@@ -2558,6 +2643,8 @@ void sc_stream_close(sc_stream *s)
     if (!s)
         return;
     sc_pool_free(s->pool); /* waits for a prefetch in flight */
+    sc_split_free(s->split);
+    free(s->split_h);
     sc_pool_free(s->rpool);
     for (int i = 0; s->slots && i < s->n_slots; i++)
         ss_src_close(s->slots[i].src);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sc_batch.h"
 #include "sc_err.h"
@@ -87,6 +88,11 @@ typedef struct sc_stream_opts {
     const char *const *filters; /* "col==v", "col in a,b", "col>=3", ... */
     size_t n_filters;
     int64_t min_genes; /* rows with fewer stored entries are left out */
+    /* split (sc_split.h): only the cells of part SPLIT (SC_SPLIT_*; 0: all),
+     * by SPLIT_OPTS's rule, or as the split file SPLIT_FILE says */
+    int split;
+    const struct sc_split_opts *split_opts;
+    const char *split_file;
 
     int64_t n_samples;              /* > 0: weighted, with replacement */
     const char *const *weight_cols; /* class weights from these columns */
@@ -156,6 +162,12 @@ typedef struct sc_stream_stats {
     double z_secs;
 } sc_stream_stats;
 void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st);
+
+/* Write the split of the stream's datasets (opts.split set) as a split
+ * file (sc_split.h) to FP, adding the cells of each part to COUNTS. 0, or
+ * SC_EIO / SC_EUNSUP (a pack among the inputs). */
+SC_MUST_CHECK int sc_stream_split_write(const sc_stream *s, FILE *fp,
+                                        uint64_t counts[3]);
 
 void sc_stream_close(sc_stream *s);
 

@@ -17,26 +17,52 @@ batches are not copied through the pipe and their arrays are views of the
 ring, valid until the next batch is asked for (copy what you keep longer;
 ScStreamDataset does so in DataLoader worker processes). ring=False gives
 every batch its own memory.
+
+sc-stream's warnings (a dataset left out under -k, a missing column) become
+StreamWarning Python warnings; its failure (any exit but 3, "some datasets
+were left out under -k") raises StreamError with its message. Its stderr is
+read by a thread of its own, so no number of warnings can block it. A
+consumer that stops early (break, close(), an exception) ends sc-stream.
+
+The sc-stream run is, in order: exe= when given, $SC_STREAM, the one
+installed beside this module by `make install`, the first on PATH, then the
+source tree's build/bin/sc-stream.
 """
 import mmap
 import os
 import shutil
+import re
 import struct
 import subprocess
+import sys
+import threading
 import warnings
 import zlib
 
 import numpy as np
 
-__all__ = ["StreamError", "Reader", "stream", "header", "to_torch", "ScStreamDataset",
+__all__ = ["StreamError", "StreamWarning", "Reader", "stream", "header", "to_torch", "ScStreamDataset",
            "CSR", "PADDED", "DENSE"]
 
 CSR, PADDED, DENSE = 0, 1, 2
 _HEAD = struct.Struct("<4sBBHQ")
 
 
+# `make install` writes the directory it installed sc-stream to here
+_BINDIR = None
+
+
 class StreamError(Exception):
-    """A damaged, torn or failed batch stream."""
+    """A damaged, torn or failed batch stream (the message is sc-stream's)."""
+
+
+class StreamWarning(UserWarning):
+    """A warning of sc-stream, such as a dataset left out under -k; path is
+    the file it names (None when it names none)."""
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
 
 
 def _u32(b, o):
@@ -201,6 +227,8 @@ def _exe(exe):
         return exe
     if os.environ.get("SC_STREAM"):
         return os.environ["SC_STREAM"]
+    if _BINDIR is not None and os.access(os.path.join(_BINDIR, "sc-stream"), os.X_OK):
+        return os.path.join(_BINDIR, "sc-stream")
     found = shutil.which("sc-stream")
     if found:
         return found
@@ -234,12 +262,67 @@ def _ring_file(size=_RING_BYTES):
     return None
 
 
+class _Stderr:
+    """sc-stream's stderr, read by a thread: warnings are kept for the
+    consumer's thread to issue, errors for StreamError, the rest (-v) goes
+    to sys.stderr."""
+
+    _TAG = re.compile(r"^sc-stream: (warning|error): (.*)$")
+    _PATH = re.compile(r"'([^']+)'")
+
+    def __init__(self, f):
+        self.f = f
+        self.lock = threading.Lock()
+        self.warnings, self.errors = [], []
+        self.thread = threading.Thread(target=self._run, name="sc-stream stderr", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for raw in iter(self.f.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            m = self._TAG.match(line)
+            with self.lock:
+                if m and m.group(1) == "warning":
+                    self.warnings.append(m.group(2))
+                elif m:
+                    self.errors.append(m.group(2))
+                elif line:
+                    try:
+                        sys.stderr.write(line + "\n")
+                    except (OSError, ValueError):
+                        pass
+        self.f.close()
+
+    def issue(self, stacklevel=3):
+        """Issue the warnings read so far (in the calling thread)."""
+        with self.lock:
+            w, self.warnings = self.warnings, []
+        for msg in w:
+            m = self._PATH.search(msg)
+            warnings.warn(StreamWarning(msg, m.group(1) if m else None), stacklevel=stacklevel)
+
+    def finish(self):
+        self.thread.join()
+        self.issue(4)
+        return "\n".join(self.errors)
+
+
+def _end(proc):
+    """End sc-stream (its consumer stopped early) and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
 def stream(paths=(), args=(), manifest=None, exe=None, header=None, ring=True):
     """Run `sc-stream ARGS PATHS` (or `-m MANIFEST`) and yield its batches
     as dicts of numpy arrays. If HEADER is a dict it receives the stream
     header. With RING (default) the batches come through a shared-memory
-    ring: their arrays are valid until the next batch is asked for. Raises
-    StreamError when sc-stream fails or the stream is torn."""
+    ring: their arrays are valid until the next batch is asked for.
+    sc-stream's warnings are issued as StreamWarning; raises StreamError
+    when sc-stream fails (exit 3, datasets left out under -k, is not a
+    failure) or the stream is torn. Closing the generator early ends
+    sc-stream."""
     cmd = [_exe(exe)] + [str(a) for a in args]
     if manifest is not None:
         cmd += ["-m", str(manifest)]
@@ -248,37 +331,46 @@ def stream(paths=(), args=(), manifest=None, exe=None, header=None, ring=True):
         cmd += ["--ring-fd", str(fd)]
     cmd += ["-O", "binary", "--"] + [str(p) for p in paths]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                bufsize=1 << 20, pass_fds=(fd,) if fd is not None else ())
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=1 << 20,
+                                pass_fds=(fd,) if fd is not None else ())
     except BaseException:
         if fd is not None:
             os.close(fd)
         raise
+    err = _Stderr(proc.stderr)
     try:  # a larger pipe: fewer switches between sc-stream and Python
         import fcntl
         fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):
         pass
+    done = False
     try:
         try:
             r = Reader(proc.stdout, "sc-stream", fd)
             if header is not None:
                 header.update(r.header)
             for b in r:
+                err.issue()
                 b["header"] = r.header
                 yield b
         except StreamError as e:
+            proc.stdout.close()
             proc.wait()
-            err = proc.stderr.read().decode(errors="replace").strip()
-            raise StreamError(err or str(e)) from None
+            msg = err.finish()
+            done = True
+            raise StreamError(msg or str(e)) from None
         proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace").strip()
-        if proc.wait() not in (0, 3):
-            raise StreamError(err or "sc-stream failed")
+        rc = proc.wait()
+        msg = err.finish()
+        done = True
+        if rc not in (0, 3):
+            raise StreamError(msg or "sc-stream failed (exit %d)" % rc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc)
+        if not done:
+            proc.stdout.close()
+            err.thread.join()
         if fd is not None:
             os.close(fd)
 
@@ -311,26 +403,52 @@ def _csr_tensor(crow, col, val, size):
         return torch.sparse_csr_tensor(crow, col, val, size=size)
 
 
-def to_torch(b, kind="csr"):
+class _CsrWire:
+    """A sparse CSR tensor on its way from a DataLoader worker: torch cannot
+    pickle sparse CSR tensors (the worker's queue fails and the main
+    process waits forever), so its three arrays travel (in shared memory,
+    as any tensor) and the tensor is made again where it is unpickled."""
+
+    __slots__ = ("crow", "col", "values", "size")
+
+    def __init__(self, crow, col, values, size):
+        self.crow, self.col, self.values, self.size = crow, col, values, size
+
+    def __reduce__(self):
+        return (_csr_tensor, (self.crow, self.col, self.values, self.size))
+
+
+def _csr_parts(b, own):
+    """The batch's CSR as torch (crow, col, values, size); OWN: copies, not
+    views of the batch's memory (which the ring reuses)."""
+    import torch
+    n = b["n_cells"]
+    ngenes = len(b["header"]["genes"]) if "header" in b else int(b["indices"].max(initial=-1)) + 1
+    indptr = b["indptr"]
+    small = indptr[-1] < 2**31  # int32 row and column indices: no widening copy
+    crow = indptr.astype(np.int32) if small else (indptr.copy() if own else indptr)
+    col, val = b["indices"], b["values"]
+    col = (col.copy() if own else col) if small else col.astype(np.int64)
+    val = val.copy() if own else val
+    return torch.from_numpy(crow), torch.from_numpy(col), torch.from_numpy(val), (n, ngenes)
+
+
+def to_torch(b, kind="csr", _wire=False):
     """The batch as torch tensors: x (a sparse CSR tensor, or dense with
     kind='dense'; padded and dense batches keep their 2-D layout), genes
     (padded layout), labels (dict of int64), dataset and row."""
     import torch
-    n = b["n_cells"]
     # the arrays are writable views of the batch's own frame buffer, so the
     # tensors share their memory (no copy)
     out = {"labels": {k: torch.from_numpy(v.astype(np.int64)) for k, v in b["labels"].items()},
            "dataset": torch.from_numpy(b["dataset"]),
            "row": torch.from_numpy(b["row"]), "n_pad": b["n_pad"]}
     if b["layout"] == CSR:
-        ngenes = len(b["header"]["genes"]) if "header" in b else int(b["indices"].max(initial=-1)) + 1
-        indptr = b["indptr"]
-        if indptr[-1] < 2**31:  # int32 row and column indices: no widening copy
-            crow, col = torch.from_numpy(indptr.astype(np.int32)), torch.from_numpy(b["indices"])
+        if _wire and kind != "dense":
+            out["x"] = _CsrWire(*_csr_parts(b, True))
         else:
-            crow, col = torch.from_numpy(indptr), torch.from_numpy(b["indices"].astype(np.int64))
-        x = _csr_tensor(crow, col, torch.from_numpy(b["values"]), (n, ngenes))
-        out["x"] = x.to_dense() if kind == "dense" else x
+            x = _csr_tensor(*_csr_parts(b, False))
+            out["x"] = x.to_dense() if kind == "dense" else x
     else:
         out["x"] = torch.from_numpy(b["values"])
         if b["layout"] == PADDED:
@@ -374,12 +492,13 @@ def _make_dataset_class():
                                 "--rank", self.rank * nw + wid,
                                 "--world-size", self.world_size * nw]
             for b in stream(self.paths, args, self.manifest, self.exe):
-                t = to_torch(b, self.kind)
-                if info is not None:
-                    # a worker's batches are pickled to the main process
-                    # later, by another thread: they must not be ring views
-                    t = _clone(t)
-                yield t
+                if info is None:
+                    yield to_torch(b, self.kind)
+                    continue
+                # a worker's batches are pickled to the main process later,
+                # by another thread: they must not be ring views, and a
+                # sparse CSR tensor goes as its three arrays (_CsrWire)
+                yield _clone(to_torch(b, self.kind, _wire=True))
 
     ScStreamDataset.__module__ = __name__
     return ScStreamDataset

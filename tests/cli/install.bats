@@ -66,6 +66,25 @@ print(n, sc_stream.__file__)' "$SC_TEST_DATA/h5ad/scanpy_pbmc68k_reduced_2025.h5
     [[ $output == "700 $PREFIX/lib/sc/python/sc_stream.py" ]]
 }
 
+@test "install: the installed Python reader finds its sc-stream without PATH; exe= wins" {
+    # no $PREFIX/bin on PATH: the module runs the sc-stream it was installed with
+    mkdir -p "$BATS_TEST_TMPDIR/elsewhere"
+    cd "$BATS_TEST_TMPDIR/elsewhere"
+    run -0 --separate-stderr env -u SC_STREAM -u SC_SHARE PATH=/usr/bin:/bin \
+        XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache" PYTHONPATH="$PREFIX/lib/sc/python" /usr/bin/python3 -c '
+import sys, sc_stream
+n = sum(b["n_cells"] for b in sc_stream.stream([sys.argv[1]], ["--no-cache", "-b", "50"]))
+print(n, sc_stream._exe(None))
+try:
+    sc_stream.header([sys.argv[1]], exe="/nonexistent/sc-stream")
+except FileNotFoundError as e:
+    print("exe wins:", e.filename)' "$SC_TEST_DATA/h5ad/scanpy_pbmc68k_reduced_2025.h5ad"
+    [[ ${lines[0]} == "700 $PREFIX/bin/sc-stream" ]]
+    [[ ${lines[1]} == "exe wins: /nonexistent/sc-stream" ]]
+    # the source tree's module is not bound to an install
+    grep -q '^_BINDIR = None$' "$SC_ROOT/python/sc_stream.py"
+}
+
 @test "install: DESTDIR stages the same tree" {
     run -0 make -s -C "$SC_ROOT" install PREFIX=/opt/sc DESTDIR="$BATS_TEST_TMPDIR/stage" \
         BUILD="${SC_BUILD#$SC_ROOT/}"

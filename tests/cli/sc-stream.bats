@@ -448,3 +448,113 @@ with open("many.tsv", "w") as m:
     run -0 $PY "$SC_ROOT/examples/train_classifier.py" --epochs 1 $(files)
     [[ $output == *"epoch 0"*"accuracy"* ]]
 }
+
+@test "sc-stream: every tensor kind, with DataLoader workers 0-4 and 2 ranks, delivers every cell once" {
+    # csr batches from workers travel as their three arrays (torch cannot
+    # pickle a sparse CSR tensor: the main process used to wait forever)
+    run -0 timeout 600 "$BATS_TEST_DIRNAME/stream_check.py" epochs --args="--join outer -l cell_type -b 64 --seed 4" $(files)
+    [[ $output == 2000 ]]
+}
+
+@test "sc-stream: the Python module turns warnings of -k into StreamWarnings naming the file, and failures into StreamError" {
+    mkdir -p broken
+    echo "not an h5ad" > broken/b0000.h5ad
+    # 2000 broken files: more warnings than a pipe holds (the reader used to
+    # stop reading stderr and wait for batches while sc-stream waited for it)
+    $PY -c '
+import os
+for i in range(1, 2000):
+    p = "broken/b%04d.h5ad" % i
+    if not os.path.exists(p):
+        os.link("broken/b0000.h5ad", p)'
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" warn --args="-k --no-cache -b 64" \
+        corpus/ds000.h5ad broken/b0000.h5ad
+    [[ ${lines[0]} == "broken/b0000.h5ad	'broken/b0000.h5ad' is not an HDF5 file"* ]]
+    [[ ${lines[1]} == "-	1 datasets failed and were left out" ]]
+    [[ ${#lines[@]} == 3 && ${lines[2]} -gt 0 ]]
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" warn --args="-k --no-cache -b 64" \
+        corpus/ds000.h5ad broken/*.h5ad
+    [[ ${#lines[@]} == 2002 && ${lines[1999]} == "broken/b1999.h5ad	"* ]]
+    [[ ${lines[2000]} == "-	2000 datasets failed and were left out" ]]
+    # without -k the first broken file ends the stream: StreamError with
+    # sc-stream's message
+    run -0 "$BATS_TEST_DIRNAME/stream_check.py" fail --args="--no-cache" corpus/ds000.h5ad broken/b0000.h5ad
+    [[ $output == *"'broken/b0000.h5ad'"* && $output != *Traceback* ]]
+    run -0 "$BATS_TEST_DIRNAME/stream_check.py" fail --args="--join sideways" corpus/ds000.h5ad
+    [[ $output == *"unknown join 'sideways'"* ]]
+}
+
+@test "sc-stream: a Python consumer that stops early or is killed leaves no process and no ring file" {
+    marker=$BATS_TEST_TMPDIR/cache-early
+    run -0 timeout 120 "$BATS_TEST_DIRNAME/stream_check.py" early --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == ok ]]
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    marker=$BATS_TEST_TMPDIR/cache-killed
+    run -137 env TMPDIR="$BATS_TEST_TMPDIR/tmp" "$BATS_TEST_DIRNAME/stream_check.py" killed \
+        --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == read ]]
+    for i in $(seq 100); do
+        pgrep -f -- "$marker" > /dev/null || break
+        sleep 0.05
+    done
+    run -1 pgrep -f -- "$marker"
+    # the ring is an unnamed file (O_TMPFILE): nothing left behind
+    [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
+}
+
+# split_cells PART WORLD ARGS...: "dataset row" of the real cells of PART over
+# all ranks of WORLD
+split_cells() {
+    local part=$1 world=$2 r
+    shift 2
+    for ((r = 0; r < world; r++)); do
+        sc-stream --join outer --split "$part" --rank $r --world-size "$world" -b 50 -O text "$@" |
+            awk -F'\t' '$1 !~ /^#/ && $2 == 0 { print $3, $4 }'
+    done | sort
+}
+
+@test "sc-stream: --split parts are disjoint, cover every cell, and do not depend on the world size" {
+    local by p
+    for by in cell dataset; do
+        for p in train val test; do
+            split_cells $p 1 --split-by $by --split-seed 7 $(files) > $p.1
+            split_cells $p 3 --split-by $by --split-seed 7 $(files) > $p.3
+            cmp $p.1 $p.3
+            [[ -z $(uniq -d $p.1) ]]
+        done
+        [[ $(cat train.1 val.1 test.1 | sort -u | wc -l) == 2000 ]]
+        [[ -s train.1 ]]
+    done
+    # by cell: about the fractions; another seed, another split
+    split_cells val 1 --split-seed 7 $(files) > v7
+    split_cells val 1 --split-seed 8 $(files) > v8
+    [[ $(wc -l < v7) -gt 100 && $(wc -l < v7) -lt 300 ]]
+    ! cmp -s v7 v8
+    # by dataset: whole datasets
+    split_cells test 1 --split-by dataset --split-fractions 0.5,0.25,0.25 $(files) > t
+    [[ $(cut -d' ' -f1 t | sort -u | wc -l) -ge 1 ]]
+    split_cells train 1 --split-by dataset --split-fractions 0.5,0.25,0.25 $(files) > tr
+    [[ -z $(comm -12 <(cut -d' ' -f1 t | sort -u) <(cut -d' ' -f1 tr | sort -u)) ]]
+    # the header records it
+    run -0 bash -c "sc-stream --join outer --split val --split-seed 7 -b 50 $(files | tr '\n' ' ') | sc-stream dump --header | grep '^#info	split'"
+    [[ $output == *"split	val"* && $output == *"split_by	cell"* && $output == *"split_seed	7"* ]]
+    run -2 --separate-stderr sc-stream --split nope $(files)
+    [[ $stderr == *"unknown split 'nope'"* ]]
+    run -2 --separate-stderr sc-stream --split-fractions 0.9,0.9 $(files)
+    [[ $stderr == *"bad split fractions"* ]]
+}
+
+@test "sc-stream split: a split file gives the same parts; a dataset it lacks is an error" {
+    run -0 --separate-stderr sc-stream split --join outer --split-seed 7 -o split.tsv $(files)
+    [[ $(head -1 split.tsv) == "#sc-split	1" ]]
+    for p in train val test; do
+        split_cells $p 1 --split-seed 7 $(files) > $p.rule
+        split_cells $p 2 --split-file split.tsv $(files) > $p.file
+        cmp $p.rule $p.file
+    done
+    run -1 --separate-stderr sc-stream --join outer --split val --split-file split.tsv $(files) tiny.h5ad
+    [[ $stderr == *"'tiny.h5ad' is not in the split file"* ]]
+    printf '#sc-split\t1\nds000.h5ad\tval\tx\n' > bad.tsv
+    run -1 --separate-stderr sc-stream --join outer --split val --split-file bad.tsv $(files)
+    [[ $stderr == *"'bad.tsv' line 2"* ]]
+}

@@ -20,12 +20,28 @@
   stream_check.py loader --args=ARGS PATH...
       ScStreamDataset in a DataLoader with 2 workers (dense rows); prints the
       distinct (dataset, row) pairs seen.
+  stream_check.py epochs --args=ARGS PATH...
+      every tensor kind (csr, dense, padded, C-dense) x DataLoader workers
+      (0, 1, 2, 4, with and without pin_memory) x ranks (world 1 and 2)
+      delivers every selected cell exactly once; prints the cells.
+  stream_check.py warn --args=ARGS PATH...
+      stream under ARGS, print each StreamWarning's path, then the cells.
+  stream_check.py fail --args=ARGS PATH...
+      stream under ARGS must raise StreamError; prints its message.
+  stream_check.py early --args=ARGS PATH...
+      stop after one batch (stream, then a DataLoader with 2 workers):
+      no process whose command line holds ARGS's last word remains.
+  stream_check.py killed --args=ARGS PATH...
+      read one batch, print "read" and kill this process (SIGKILL).
 """
 import argparse
 import json
 import os
 import shlex
+import signal
 import sys
+import time
+import warnings
 
 import anndata
 import numpy as np
@@ -214,6 +230,118 @@ def cmd_loader(a):
     print(len(seen))
 
 
+def epoch_cells(paths, args, kind, workers, world, pin, sparse):
+    """The (dataset, row) of every real cell of an epoch over all ranks."""
+    import torch
+    cells = []
+    for rank in range(world):
+        ds = sc_stream.ScStreamDataset(paths, args, kind=kind, rank=rank, world_size=world)
+        with warnings.catch_warnings():  # pin_memory without an accelerator
+            warnings.simplefilter("ignore", UserWarning)
+            dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
+                                             pin_memory=pin)
+            for b in dl:
+                x, n = b["x"], len(b["dataset"])
+                if sparse:
+                    assert x.layout == torch.sparse_csr, x.layout
+                    assert x.crow_indices()[-1] == x.values().numel()
+                else:
+                    assert x.layout == torch.strided and x.dim() == 2, x.layout
+                assert x.shape[0] == n, (x.shape, n)
+                if "genes" in b:
+                    assert b["genes"].shape == x.shape
+                real = n - b["n_pad"]
+                cells += zip(b["dataset"][:real].tolist(), b["row"][:real].tolist())
+    return cells
+
+
+def cmd_epochs(a):
+    base = shlex.split(a.args[0])
+    kinds = [("csr", []), ("dense", []), ("csr", ["--top-genes", "20"]), ("csr", ["--dense"])]
+    ref = None
+    for kind, extra in kinds:
+        for workers, world in [(0, 1), (1, 1), (2, 1), (4, 1), (0, 2), (2, 2)]:
+            pin = workers % 2 == 0
+            cells = epoch_cells(a.paths, base + extra, kind, workers, world, pin,
+                                kind == "csr" and not extra)
+            what = "kind %s %s, %d workers, world %d" % (kind, " ".join(extra), workers, world)
+            if len(set(cells)) != len(cells):
+                raise SystemExit("%s: %d cells twice" % (what, len(cells) - len(set(cells))))
+            ref = set(cells) if ref is None else ref
+            if set(cells) != ref:
+                raise SystemExit("%s: %d cells, not the %d of the first" % (what, len(cells), len(ref)))
+    print(len(ref))
+
+
+def cmd_warn(a):
+    n = 0
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        for b in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+            n += b["n_cells"] - b["n_pad"]
+    for w in got:
+        assert issubclass(w.category, sc_stream.StreamWarning), w
+        print(w.message.path if w.message.path else "-", str(w.message), sep="\t")
+    print(n)
+
+
+def cmd_fail(a):
+    try:
+        for _ in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+            pass
+    except sc_stream.StreamError as e:
+        print(e)
+        return
+    raise SystemExit("no StreamError")
+
+
+def running(marker):
+    """Processes (not this one) whose command line holds MARKER."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in (os.getpid(), os.getppid()):
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read():
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def gone(marker, what):
+    for _ in range(100):
+        left = running(marker)
+        if not left:
+            return
+        time.sleep(0.05)
+    raise SystemExit("%s: processes left: %s" % (what, left))
+
+
+def cmd_early(a):
+    import torch
+    args = shlex.split(a.args[0])
+    for b in sc_stream.stream(a.paths, args):
+        break
+    gone(args[-1], "stream, break")
+    g = sc_stream.stream(a.paths, args)
+    next(g)
+    g.close()
+    gone(args[-1], "stream, close")
+    ds = sc_stream.ScStreamDataset(a.paths, args, kind="csr", rank=0, world_size=1)
+    for b in torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2):
+        break
+    gone(args[-1], "DataLoader, break")
+    print("ok")
+
+
+def cmd_killed(a):
+    for b in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+        print("read", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 ap = argparse.ArgumentParser()
 sub = ap.add_subparsers(dest="cmd", required=True)
 v = sub.add_parser("values")
@@ -229,10 +357,11 @@ f = sub.add_parser("freq")
 f.add_argument("--by", required=True)
 f.add_argument("--expect", required=True)
 f.add_argument("stream")
-for name in ("ring", "torch", "loader"):
+for name in ("ring", "torch", "loader", "epochs", "warn", "fail", "early", "killed"):
     r = sub.add_parser(name)
     r.add_argument("--args", action="append", required=True, help="sc-stream arguments, shell-quoted")
     r.add_argument("paths", nargs="+")
 args = ap.parse_args()
 {"values": cmd_values, "count": cmd_count, "freq": cmd_freq, "ring": cmd_ring,
- "torch": cmd_torch, "loader": cmd_loader}[args.cmd](args)
+ "torch": cmd_torch, "loader": cmd_loader, "epochs": cmd_epochs, "warn": cmd_warn,
+ "fail": cmd_fail, "early": cmd_early, "killed": cmd_killed}[args.cmd](args)
