@@ -35,10 +35,9 @@ static int collect_artifact(const sc_reg_artifact *x, void *ud)
                     x->organism ? x->organism : "", x->assay ? x->assay : "",
                     (json_int_t)x->version);
     if (!row || json_array_append_new(c->rows, row) < 0 ||
-        json_array_append_new(c->sizes,
-                              json_pack("{s:I, s:I}", "n_obs",
-                                        (json_int_t)x->n_obs, "n_vars",
-                                        (json_int_t)x->n_vars)) < 0)
+        json_array_append_new(
+            c->sizes, json_pack("{s:I, s:I}", "n_obs", (json_int_t)x->n_obs,
+                                "n_vars", (json_int_t)x->n_vars)) < 0)
         return c->rc = sc_fail(SC_ENOMEM, "out of memory");
     add_to(c->organism, x->organism, x->n_obs);
     add_to(c->assay, x->assay, x->n_obs);
@@ -99,8 +98,8 @@ static int term_charts(sc_registry *reg, json_t *charts)
                      fields[i], t.max, t.n);
         else
             snprintf(title, sizeof title, "Cells per %s", fields[i]);
-        json_array_append_new(
-            charts, sc_report_bars(title, t.values, "name", "cells"));
+        json_array_append_new(charts,
+                              sc_report_bars(title, t.values, "name", "cells"));
     }
     return 0;
 }
@@ -134,9 +133,9 @@ int cmd_report(struct args *a, int argc, char **argv)
     json_array_append_new(charts, sc_report_bars("Cells per organism",
                                                  values_of(c.organism), "name",
                                                  "cells"));
-    json_array_append_new(charts, sc_report_bars("Cells per assay",
-                                                 values_of(c.assay), "name",
-                                                 "cells"));
+    json_array_append_new(
+        charts,
+        sc_report_bars("Cells per assay", values_of(c.assay), "name", "cells"));
     if ((rc = term_charts(reg, charts)) < 0) {
         json_decref(charts);
         goto out;

@@ -18,9 +18,9 @@ json_t *sc_report_bars(const char *title, json_t *values, const char *cat,
     return json_pack(
         "{s:s, s:s, s:{s:o}, s:s, s:{s:{s:s, s:s, s:{s:s, s:s}, s:n}, "
         "s:{s:s, s:s}, s:[{s:s, s:s}, {s:s, s:s}]}}",
-        "$schema", "https://vega.github.io/schema/vega-lite/v5.json",
-        "title", title, "data", "values", values, "mark", "bar", "encoding",
-        "y", "field", cat, "type", "nominal", "sort", "op", "sum", "field", num,
+        "$schema", "https://vega.github.io/schema/vega-lite/v5.json", "title",
+        title, "data", "values", values, "mark", "bar", "encoding", "y",
+        "field", cat, "type", "nominal", "sort", "op", "sum", "field", num,
         "title", "x", "field", num, "type", "quantitative", "tooltip", "field",
         cat, "type", "nominal", "field", num, "type", "quantitative");
 }
@@ -38,8 +38,8 @@ json_t *sc_report_histogram(const char *title, json_t *values,
     return json_pack(
         "{s:s, s:s, s:{s:o}, s:[{s:s, s:s}], s:s, s:{s:{s:{s:i}, s:s, s:s, "
         "s:s}, s:{s:s, s:s}}}",
-        "$schema", "https://vega.github.io/schema/vega-lite/v5.json",
-        "title", title, "data", "values", values, "transform", "calculate",
+        "$schema", "https://vega.github.io/schema/vega-lite/v5.json", "title",
+        title, "data", "values", values, "transform", "calculate",
         log ? expr : "1", "as", log ? as : "_one", "mark", "bar", "encoding",
         "x", "bin", "maxbins", 30, "field", log ? as : field, "type",
         "quantitative", "title", log ? "log10" : field, "y", "aggregate",
@@ -51,16 +51,17 @@ static int copy_vendor(FILE *fp, const char *rel)
 {
     char path[4096], buf[65536];
     gzFile gz;
-    int n, rc = 0;
+    int n, rc;
 
-    snprintf(path, sizeof path, "%s/report/vendor/%s", sc_share_dir(), rel);
+    if ((rc = sc_share_path(rel, path, sizeof path)) < 0)
+        return sc_fail(rc, "share file name too long: '%s'", rel);
     if (!(gz = gzopen(path, "rb")))
         return sc_fail(SC_EIO, "cannot open '%s': %s", path,
                        errno ? strerror(errno) : "out of memory");
     while ((n = gzread(gz, buf, sizeof buf)) > 0)
         if (fwrite(buf, 1, (size_t)n, fp) != (size_t)n) {
-            rc = sc_fail(SC_EIO, "cannot write the report: %s",
-                         strerror(errno));
+            rc =
+                sc_fail(SC_EIO, "cannot write the report: %s", strerror(errno));
             break;
         }
     if (n < 0 && rc == 0) {
@@ -74,7 +75,8 @@ static int copy_vendor(FILE *fp, const char *rel)
 /* The page's script: render REPORT's sections, charts and tables. */
 static const char page_script[] =
     "(function () {\n"
-    "  var report = JSON.parse(document.getElementById('sc-data').textContent);\n"
+    "  var report = "
+    "JSON.parse(document.getElementById('sc-data').textContent);\n"
     "  var main = document.getElementById('sc-main');\n"
     "  var nav = document.getElementById('sc-nav');\n"
     "  function el(tag, text, cls) {\n"
@@ -84,8 +86,10 @@ static const char page_script[] =
     "    return e;\n"
     "  }\n"
     "  function table(t, box) {\n"
-    "    var page = 0, per = 50, pages = Math.max(1, Math.ceil(t.rows.length / per));\n"
-    "    var tab = el('table'), info = el('span'), bar = el('div', null, 'pager');\n"
+    "    var page = 0, per = 50, pages = Math.max(1, Math.ceil(t.rows.length / "
+    "per));\n"
+    "    var tab = el('table'), info = el('span'), bar = el('div', null, "
+    "'pager');\n"
     "    var prev = el('button', '\\u2190'), next = el('button', '\\u2192');\n"
     "    function show() {\n"
     "      tab.textContent = '';\n"
@@ -101,7 +105,8 @@ static const char page_script[] =
     "        t.rows.length + ' rows) ';\n"
     "    }\n"
     "    prev.onclick = function () { if (page > 0) { page--; show(); } };\n"
-    "    next.onclick = function () { if (page + 1 < pages) { page++; show(); } };\n"
+    "    next.onclick = function () { if (page + 1 < pages) { page++; show(); "
+    "} };\n"
     "    bar.appendChild(prev); bar.appendChild(info); bar.appendChild(next);\n"
     "    box.appendChild(bar); box.appendChild(tab);\n"
     "    show();\n"
@@ -116,7 +121,8 @@ static const char page_script[] =
     "    (s.charts || []).forEach(function (spec) {\n"
     "      var box = el('div', null, 'chart');\n"
     "      grid.appendChild(box);\n"
-    "      vegaEmbed(box, spec, {actions: false, renderer: 'svg'}).catch(function (e) {\n"
+    "      vegaEmbed(box, spec, {actions: false, renderer: "
+    "'svg'}).catch(function (e) {\n"
     "        console.error(e); box.textContent = 'chart failed: ' + e;\n"
     "      });\n"
     "    });\n"
@@ -137,8 +143,9 @@ static const char page_style[] =
 
 static int write_page(FILE *fp, const char *title, const json_t *report)
 {
-    static const char *const libs[] = {"vega.min.js.gz", "vega-lite.min.js.gz",
-                                       "vega-embed.min.js.gz"};
+    static const char *const libs[] = {"report/vendor/vega.min.js.gz",
+                                       "report/vendor/vega-lite.min.js.gz",
+                                       "report/vendor/vega-embed.min.js.gz"};
     char *data;
     int rc;
 
