@@ -137,6 +137,7 @@ static const char usage[] =
     "  show ID                   one artifact, its terms and lineage\n"
     "  counts [NAME@N]           cells per term across a collection version\n"
     "  lineage ID                upstream and downstream runs and files\n"
+    "  report [-o DIR] [filters] HTML report of the matching datasets\n"
     "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
     "  run finish RUN            finish it (--output-file, --status)\n"
     "  collection create|add|remove|freeze|diff|export|list|show ...\n"
@@ -355,6 +356,7 @@ static const struct subcmd {
     {"query", cmd_query, 0},
     {"show", cmd_show, 1},
     {"counts", cmd_counts, 0},
+    {"report", cmd_report, 0},
     {"lineage", cmd_lineage, 1},
     {"run", cmd_run, 1},
     {"collection", cmd_collection, 1},

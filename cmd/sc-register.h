@@ -58,6 +58,7 @@ int cmd_add(struct args *a, int argc, char **argv);
 int cmd_query(struct args *a, int argc, char **argv);
 int cmd_show(struct args *a, int argc, char **argv);
 int cmd_counts(struct args *a, int argc, char **argv);
+int cmd_report(struct args *a, int argc, char **argv);
 int cmd_lineage(struct args *a, int argc, char **argv);
 int cmd_collection(struct args *a, int argc, char **argv);
 int cmd_run(struct args *a, int argc, char **argv);

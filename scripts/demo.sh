@@ -271,4 +271,9 @@ say "   model.pt <- run $(cat run.id) <- demo@1 <- $n datasets (annotated <- har
 awk -F'\t' -v o="$out/" '{ sub(o, "", $1); printf "     %-34s <- %s\n", $1, $2 }' answer.tsv
 say "   (full tree: lineage.txt; as a graph: sc-register lineage model.pt --dot)"
 
+# ---------------------------------------------------------------------------
+step "10. a report to look at (sc-register report)"
+rm -rf report
+say "   $(sc-register report -o report | sed "s|^|$out/|")  (open it in a browser; works offline)"
+
 printf '\n== demo done in %s: outputs in %s\n' "$(elapsed "$t_start")" "$out"
