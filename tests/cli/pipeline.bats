@@ -78,10 +78,16 @@ lineage_complete() {
     done
 }
 
+# man_example PAGE PATTERN: the first .EX block after the line matching
+# PATTERN in man page PAGE, as shell text.
+man_example() {
+    awk -v pat="$2" '$0 ~ pat { p = 1 } p && /^\.EX/ { b = 1; next } b && /^\.EE/ { exit } b' \
+        "$SC_ROOT/man/$1" |
+        sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e "s/\\\\(aq/'/g" -e 's/\\&//g'
+}
+
 @test "pipeline: sc(7)'s example pipeline runs as written and each output's lineage is complete" {
-    awk '/^A typical pipeline/ { p = 1 } p && /^\.EX/ { b = 1; next } b && /^\.EE/ { exit } b' \
-        "$SC_ROOT/man/sc.7" |
-        sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e "s/\\\\(aq/'/g" -e 's/\\&//g' > pipeline.sh
+    man_example sc.7 '^A typical pipeline' > pipeline.sh
     grep -q '^sc-fetch get ' pipeline.sh
     run -0 bash -euo pipefail pipeline.sh
     n=$(sc-fetch list --organism human --tissue lung | tail -n +2 | wc -l)
@@ -90,6 +96,18 @@ lineage_complete() {
     [[ $(grep -c '/data/annotated/' <<< "$output") -eq $n ]]
     for f in $(col annotated.tsv path); do
         run -0 sc-register --db registry.db lineage --up "$f"
+        lineage_complete "$output" 1
+    done
+}
+
+@test "pipeline: sc-register(1)'s registered pipeline runs as written and each output's lineage is complete" {
+    man_example sc-register.1 '^registered pipeline:' > pipeline.sh
+    grep -q '^sc-fetch get ' pipeline.sh
+    run -0 bash -euo pipefail pipeline.sh
+    n=$(sc-fetch list --tissue lung | tail -n +2 | wc -l)
+    [[ $n -ge 2 && $(col registered-annotated.tsv registered | grep -c '^new$') -eq $n ]]
+    for f in $(col registered-annotated.tsv path); do
+        run -0 sc-register --db reg.db lineage --up "$f"
         lineage_complete "$output" 1
     done
 }
