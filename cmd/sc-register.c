@@ -315,14 +315,18 @@ static void init_remove(const char *path)
 static int cmd_init(struct args *a, int argc, char **argv)
 {
     sc_registry *reg = NULL;
+    const char *file = a->db;
     struct stat sb;
     int rc, created = 0;
 
     (void)argv;
     if (argc > 0)
         return usage_fail("init takes no operands (--db DB)");
-    if (!sc_registry_is_pg(a->db) && lstat(a->db, &sb) != 0) {
-        int fd = sc_io_open_regular(a->db, O_RDWR | O_CREAT | O_EXCL, 0666);
+    if (!strncmp(file, "sqlite:", 7))
+        file += 7;
+    /* a URI (PostgreSQL, or refused by the open) is no file to make */
+    if (!strstr(file, "://") && lstat(file, &sb) != 0) {
+        int fd = sc_io_open_regular(file, O_RDWR | O_CREAT | O_EXCL, 0666);
         if (fd < 0)
             return fd;
         close(fd);
@@ -335,7 +339,7 @@ static int cmd_init(struct args *a, int argc, char **argv)
     if (reg && sc_registry_close(reg) < 0 && rc == 0)
         rc = SC_EREGISTRY;
     if (rc < 0 && created)
-        init_remove(a->db);
+        init_remove(file);
     return rc;
 }
 

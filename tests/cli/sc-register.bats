@@ -496,4 +496,11 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
     # a registry refused at open (network file system): nothing made
     run -1 env SC_REGISTRY_TEST_FSTYPE=nfs sc-register --db nfs.db init
     [[ ! -e nfs.db && ! -e nfs.db-wal && ! -e nfs.db-journal ]]
+    # the sqlite: prefix names the file; a URI is no file
+    run -1 sc-register --db sqlite:pre.db init --root "$PWD/no/such/dir"
+    [[ -z $(compgen -G "*pre.db*") ]]
+    run -0 sc-register --db sqlite:pre.db init
+    [[ -s pre.db && ! -e sqlite:pre.db ]]
+    run -1 --separate-stderr sc-register --db mysql://host/db init
+    [[ $stderr == *"only SQLite"* && ! -e mysql: ]]
 }
