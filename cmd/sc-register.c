@@ -1,11 +1,13 @@
 /* sc-register: a registry of datasets, their terms, collections and lineage. */
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sc_cli.h"
@@ -41,6 +43,7 @@ enum {
     OPT_ALL_VERSIONS,
     OPT_LIMIT,
     OPT_WEIGHT,
+    OPT_ALLOW_DERIVED,
     OPT_DESCRIPTION,
     OPT_COUNT_FIELD,
     OPT_UP,
@@ -101,6 +104,9 @@ static const sc_opt opts[] = {
     {0, NULL, 0, NULL, "Collections, counts, lineage, runs, verify:"},
     {OPT_WEIGHT, "weight", SC_ARG_REQUIRED, "W",
      "collection add: sampling weight of the members [1]"},
+    {OPT_ALLOW_DERIVED, "allow-derived", SC_ARG_NONE, NULL,
+     "collection add: allow an artifact and one it derives from (the "
+     "same cells twice)"},
     {OPT_DESCRIPTION, "description", SC_ARG_REQUIRED, "TEXT",
      "collection create: a description"},
     {OPT_COUNT_FIELD, "count-field", SC_ARG_REQUIRED, "FIELD",
@@ -224,6 +230,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_WEIGHT:
         a->has_weight = 1;
         return sc_parse_double(arg, 0, 1e300, &a->weight);
+    case OPT_ALLOW_DERIVED: a->allow_derived = 1; break;
     case OPT_DESCRIPTION: a->description = arg; break;
     case OPT_COUNT_FIELD: a->field = arg; break;
     case OPT_UP: a->up = 1; break;
@@ -291,22 +298,48 @@ void fmt_time(int64_t t, char buf[32])
 
 /* ---- init ---- */
 
+/* Remove registry file PATH that init created, and SQLite's files beside
+ * it. */
+static void init_remove(const char *path)
+{
+    static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
+    char buf[4096];
+
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (snprintf(buf, sizeof buf, "%s%s", path, ext[i]) < (int)sizeof buf)
+            unlink(buf);
+}
+
+/* A registry file that does not exist is created here, exclusively, so
+ * that a failed init removes what it made and never a file it found. */
 static int cmd_init(struct args *a, int argc, char **argv)
 {
     sc_registry *reg = NULL;
-    int rc;
+    const char *file = a->db;
+    struct stat sb;
+    int rc, created = 0;
 
     (void)argv;
     if (argc > 0)
         return usage_fail("init takes no operands (--db DB)");
-    if ((rc = reg_open(a, SC_REGISTRY_CREATE, &reg)) < 0)
-        return rc;
-    if (a->root)
+    if (!strncmp(file, "sqlite:", 7))
+        file += 7;
+    /* a URI (PostgreSQL, or refused by the open) is no file to make */
+    if (!strstr(file, "://") && lstat(file, &sb) != 0) {
+        int fd = sc_io_open_regular(file, O_RDWR | O_CREAT | O_EXCL, 0666);
+        if (fd < 0)
+            return fd;
+        close(fd);
+        created = 1;
+    }
+    if ((rc = reg_open(a, SC_REGISTRY_CREATE, &reg)) == 0 && a->root)
         rc = sc_registry_add_root(reg, a->root);
     if (rc == 0)
         sc_log_info("registry '%s': schema %d", a->db, sc_registry_schema(reg));
-    if (sc_registry_close(reg) < 0 && rc == 0)
+    if (reg && sc_registry_close(reg) < 0 && rc == 0)
         rc = SC_EREGISTRY;
+    if (rc < 0 && created)
+        init_remove(file);
     return rc;
 }
 

@@ -23,6 +23,7 @@ struct args {
     int manifest; /* -O manifest */
     int keep_going, trust, quick, no_expand, all_versions, dot;
     int up, down;
+    int allow_derived; /* collection add */
     int64_t min_cells, limit, depth;
     double weight;
     int has_weight;

@@ -158,6 +158,112 @@ static void members_release(struct members *m)
     free(m->path);
 }
 
+/* ---- derived members ---- */
+
+static int cmp_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Sort and deduplicate V (N ids): the new count. */
+static size_t id_set(int64_t *v, size_t n)
+{
+    size_t k = 0;
+
+    qsort(v, n, sizeof *v, cmp_id);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || v[k - 1] != v[i])
+            v[k++] = v[i];
+    return k;
+}
+
+static int id_in(const int64_t *set, size_t n, int64_t id)
+{
+    return bsearch(&id, set, n, sizeof *set, cmp_id) != NULL;
+}
+
+struct derive {
+    const int64_t *all, *added; /* sorted sets */
+    size_t n_all, n_added;
+    int64_t self, anc;
+    int self_added;
+    char *self_path, *anc_path;
+};
+
+/* A node of the upstream walk of member SELF: an artifact of the set (one
+ * of the pair being added) stops the walk (1). */
+static int derive_node(const sc_reg_node *x, void *ud)
+{
+    struct derive *d = ud;
+
+    if (x->depth == 0) {
+        free(d->self_path);
+        if (!(d->self_path = strdup(x->label)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        return 0;
+    }
+    if (x->kind != SC_REG_NODE_ARTIFACT || x->id == d->self ||
+        !id_in(d->all, d->n_all, x->id) ||
+        (!d->self_added && !id_in(d->added, d->n_added, x->id)))
+        return 0;
+    d->anc = x->id;
+    if (!(d->anc_path = strdup(x->label)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    return 1;
+}
+
+/* Refuse to add IDS (N) to collection NAME when one of them and another
+ * artifact of the set (IDS and the present members) derive one from the
+ * other (a harmonized copy and its download): the same cells would be in
+ * it twice. Pairs of present members alone are left as they are. */
+static int check_derived(sc_registry *reg, const char *name, const int64_t *ids,
+                         size_t n)
+{
+    struct members m = {0};
+    struct derive d = {0};
+    int64_t *all = NULL, *added = NULL;
+    int rc;
+
+    if ((rc = sc_registry_collection_draft(reg, name, member_add, &m)) < 0)
+        goto out;
+    if (!(all = malloc((m.n + n + 1) * sizeof *all)) ||
+        !(added = malloc((n + 1) * sizeof *added))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (n) {
+        memcpy(all, ids, n * sizeof *all);
+        memcpy(added, ids, n * sizeof *added);
+    }
+    if (m.n)
+        memcpy(all + n, m.id, m.n * sizeof *all);
+    d.all = all;
+    d.n_all = id_set(all, m.n + n);
+    d.added = added;
+    d.n_added = id_set(added, n);
+    /* every member is walked: a present one may derive from a new one */
+    for (size_t i = 0; i < d.n_all && d.n_all > 1 && rc == 0; i++) {
+        d.self = all[i];
+        d.self_added = id_in(added, d.n_added, all[i]);
+        rc = sc_registry_lineage(reg, all[i], 0, 0, derive_node, &d);
+    }
+    if (rc > 0)
+        rc = sc_fail(SC_EREJECT,
+                     "collection '%s': '%s' (artifact %" PRId64
+                     ") derives from '%s' (artifact %" PRId64
+                     "): the same cells twice; add one of them, or "
+                     "--allow-derived",
+                     name, d.self_path, d.self, d.anc_path, d.anc);
+out:
+    members_release(&m);
+    free(all);
+    free(added);
+    free(d.self_path);
+    free(d.anc_path);
+    return rc;
+}
+
 /* Members are listed by artifact id, so a merge finds the difference. */
 static int coll_diff(sc_registry *reg, const char *ra, const char *rb, FILE *fp)
 {
@@ -233,7 +339,10 @@ int cmd_collection(struct args *a, int argc, char **argv)
         break;
     case 1: /* add */
     case 2: /* remove */
-        if ((rc = collect_ids(a, reg, argc - 2, argv + 2, &l)) == 0)
+        if ((rc = collect_ids(a, reg, argc - 2, argv + 2, &l)) == 0 && v == 1 &&
+            !a->allow_derived)
+            rc = check_derived(reg, argv[1], l.ids, l.n);
+        if (rc == 0)
             rc = sc_registry_collection_edit(reg, argv[1], v == 2, l.ids,
                                              v == 1 ? l.w : NULL, l.n, &n);
         if (rc == 0)

@@ -2,14 +2,15 @@
 # once per file (setup_file), reset it per test. Load after helpers.
 # SPDX-License-Identifier: MIT
 
-# mock_start: start tests/mock/cxg_server.py on a free port of 127.0.0.1,
-# serving the catalogue over tests/data/h5ad plus the files in
-# $MOCK_DIR/files; export MOCK_URL, MOCK_LOG and SC_CXG_API_URL.
+# mock_start [DIR [ARGS...]]: start tests/mock/cxg_server.py on a free port
+# of 127.0.0.1, serving the catalogue over DIR [tests/data/h5ad] (ARGS: more
+# options, e.g. --plain) plus the files in $MOCK_DIR/files; export MOCK_URL,
+# MOCK_LOG and SC_CXG_API_URL.
 mock_start() {
     export MOCK_DIR=$BATS_FILE_TMPDIR/mock
     export MOCK_LOG=$MOCK_DIR/requests.log
     mkdir -p "$MOCK_DIR/files"
-    "$PY" "$SC_ROOT/tests/mock/cxg_server.py" --h5ad "$SC_TEST_DATA/h5ad" \
+    "$PY" "$SC_ROOT/tests/mock/cxg_server.py" --h5ad "${1:-$SC_TEST_DATA/h5ad}" "${@:2}" \
         --files "$MOCK_DIR/files" --port-file "$MOCK_DIR/port" \
         --log "$MOCK_LOG" --lifetime 900 \
         > "$MOCK_DIR/server.out" 2>&1 3>&- &

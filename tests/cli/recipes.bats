@@ -48,9 +48,22 @@ raw() {
     [[ $output == *"sc-harmonize "*"$first"* ]]
     [[ $(grep -c 'sc-annotate annotate' <<< "$output") -eq 1 ]]
     [[ $output == *"'out/annotated' $(printf '<') 'out/harmonized/$name.tsv'"* ]]
-    # the manifest registers
+    # register: every step, so the lineage of each annotated dataset is
+    # complete, down to its input
     run -0 sc-register --db reg.db init
-    run -0 sc-register --db reg.db add -k < out/manifest.tsv
+    run -0 make -f "$R/Makefile" register REGISTER="--db reg.db"
+    [[ $(grep -c $'\tnew$' out/registered-inputs.tsv) -eq 4 ]]
+    [[ $(grep -c $'\tnew$' out/registered-harmonized.tsv) -eq 3 ]]
+    [[ $(grep -c $'\tnew$' out/registered-annotated.tsv) -eq 3 ]]
+    for f in out/annotated/*.h5ad; do
+        n=$(basename "$f")
+        run -0 sc-register --db reg.db lineage --up "$f"
+        [[ $output != *"not registered"* ]]
+        [[ $output == *"sc-annotate "*"<- artifact "*"/out/harmonized/$n"*"sc-harmonize "*"<- artifact "*"/raw/$n"* ]]
+    done
+    # and again: all known, nothing new
+    run -0 make -f "$R/Makefile" register REGISTER="--db reg.db"
+    [[ $(grep -c $'\tnew$' out/registered-*.tsv | grep -vc ':0$') -eq 0 ]]
     # a name the shell could run is refused before anything runs
     mkdir bad
     cp "$first" 'bad/x;touch PWNED.h5ad'
@@ -85,6 +98,19 @@ raw() {
     run -0 env SLURM_ARRAY_TASK_ID=0 PER_TASK=2 LIST=list.txt OUT=out \
         HARMONIZE="$HARM" "$R/harmonize-array.sbatch"
     [[ $(grep -c 'up to date' <<< "$output") -eq 2 ]]
+    # register what the tasks did (task 1 not run: its inputs are left
+    # out): the 10x file refused, a corpus dataset with a complete lineage
+    sc-register --db reg.db init
+    run -0 --separate-stderr env LIST=list.txt OUT=out REGISTER="--db reg.db" \
+        "$R/harmonize-array.sbatch" register
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq 1 && $(grep -c $'\tskipped$' <<< "$output") -eq 1 ]]
+    [[ $(sc-register --db reg.db query | tail -n +2 | wc -l) -eq 4 ]]
+    for f in out/annotated/*/*.h5ad; do
+        k=$(basename "$(dirname "$f")")
+        run -0 sc-register --db reg.db lineage --up "$f"
+        [[ $output != *"not registered"* ]]
+        [[ $output == *"sc-annotate "*"/out/harmonized/$k/"*"sc-harmonize "*"<- artifact "*"/raw/"* ]]
+    done
     # same-named inputs from two directories: two keys, two outputs
     mkdir -p twin/a twin/b
     cp "$(sed -n 1p list.txt)" twin/a/x.h5ad

@@ -438,3 +438,69 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
     SC_REGISTRY_TEST_FSTYPE=lustre SC_REGISTRY_FORCE_NETWORK_FS=1 sc-register init
     run -0 sc-register query
 }
+
+@test "sc-register: collection add refuses an artifact with one it derives from, unless --allow-derived" {
+    corpus=$(test_corpus --datasets 12 --cells 6000 --cells-min 100 --genes 100:200 --nnz 20 --mess 0 --seed 5)
+    cp "$corpus/ds001.h5ad" raw.h5ad
+    cp "$corpus/ds002.h5ad" other.h5ad
+    sc-harmonize -q -d h --min-mapped-genes 10 --min-genes 1 --min-cells 1 raw.h5ad > h.tsv
+    sc-annotate annotate -q -d a < h.tsv > a.tsv
+    sc-register init
+    sc-register add raw.h5ad other.h5ad > /dev/null
+    sc-register add < h.tsv > /dev/null
+    sc-register add < a.tsv > /dev/null
+    sc-register collection create c
+    # a filter that matches a download and its annotated copy: one line, both named
+    run -1 --separate-stderr sc-register collection add c --format h5ad
+    [[ $(wc -l <<< "$stderr") -eq 1 ]]
+    [[ $stderr == *"collection 'c': '$PWD/h/raw.h5ad' (artifact "*") derives from '$PWD/raw.h5ad' (artifact "*"the same cells twice"*"--allow-derived"* ]]
+    run -0 sc-register collection show c
+    [[ $(tail -n +2 <<< "$output" | wc -l) -eq 0 ]]
+    # the annotated copies alone, and an unrelated dataset, are fine
+    sc-register collection add c --transform sc-annotate
+    sc-register collection add c other.h5ad
+    # a member's ancestor (two steps up), or a descendant of a member, is refused
+    run -1 --separate-stderr sc-register collection add c raw.h5ad
+    [[ $stderr == *"'$PWD/a/raw.h5ad' (artifact "*") derives from '$PWD/raw.h5ad'"* ]]
+    sc-register collection create d
+    sc-register collection add d raw.h5ad
+    run -1 --separate-stderr sc-register collection add d h/raw.h5ad
+    [[ $stderr == *"'$PWD/h/raw.h5ad' (artifact "*") derives from '$PWD/raw.h5ad'"* ]]
+    # unless asked; then adding an unrelated one is not refused for that pair
+    sc-register collection add c --allow-derived raw.h5ad h/raw.h5ad
+    run -0 sc-register collection show c
+    [[ $(tail -n +2 <<< "$output" | wc -l) -eq 4 ]]
+    sc-register collection remove c other.h5ad
+    sc-register collection add c other.h5ad
+    run -0 sc-register --help
+    [[ $output == *"--allow-derived"* ]]
+}
+
+@test "sc-register: a failed init leaves no registry behind and never touches an existing one" {
+    run -1 --separate-stderr sc-register --db new.db init --root "$PWD/no/such/dir"
+    [[ $stderr == *"'$PWD/no/such/dir'"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    [[ -z $(compgen -G "new.db*") ]]
+    # an existing registry: the failure leaves it as it was
+    sc-register init --root .
+    sc-register add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    before=$(sha256sum < reg.db)
+    run -1 sc-register init --root "$PWD/no/such/dir"
+    [[ $(sha256sum < reg.db) == "$before" ]]
+    run -0 sc-register roots
+    [[ $output == "1	$PWD" ]]
+    [[ $(n_artifacts) -eq 1 ]]
+    # an existing file that is not a registry is neither removed nor changed
+    echo text > notes.txt
+    run -1 sc-register --db notes.txt init
+    [[ $(cat notes.txt) == text ]]
+    # a registry refused at open (network file system): nothing made
+    run -1 env SC_REGISTRY_TEST_FSTYPE=nfs sc-register --db nfs.db init
+    [[ ! -e nfs.db && ! -e nfs.db-wal && ! -e nfs.db-journal ]]
+    # the sqlite: prefix names the file; a URI is no file
+    run -1 sc-register --db sqlite:pre.db init --root "$PWD/no/such/dir"
+    [[ -z $(compgen -G "*pre.db*") ]]
+    run -0 sc-register --db sqlite:pre.db init
+    [[ -s pre.db && ! -e sqlite:pre.db ]]
+    run -1 --separate-stderr sc-register --db mysql://host/db init
+    [[ $stderr == *"only SQLite"* && ! -e mysql: ]]
+}

@@ -37,6 +37,11 @@ Files come from --files DIRs (every regular file, by base name). Each
 request is logged to --log as "METHOD PATH RANGE STATUS", RANGE "-" when
 none. The chosen port is written to --port-file once the server listens.
 The server stops by itself after --lifetime seconds.
+
+With --plain, the catalogue holds every h5ad file of --h5ad (organism,
+assay, tissue... taken in turn from the three datasets above, cell_count
+read from the file) and no fault or hostile dataset: a clean portal for
+running a whole pipeline.
 """
 import argparse
 import gzip
@@ -74,8 +79,17 @@ def term(label, tid):
     return {"label": label, "ontology_term_id": tid}
 
 
-def build_catalog(h5ads):
-    """Datasets over the small h5ad files, plus fault and hostile ones."""
+def n_obs(path):
+    """The number of cells of h5ad file PATH (h5py only when asked)."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        obs = f["obs"]
+        return len(obs[obs.attrs.get("_index", "_index")])
+
+
+def build_catalog(h5ads, plain=False):
+    """Datasets over the small h5ad files, plus fault and hostile ones
+    (PLAIN: over every file, and nothing else)."""
     human = term("Homo sapiens", "NCBITaxon:9606")
     mouse = term("Mus musculus", "NCBITaxon:10090")
     v3 = term("10x 3' v3", "EFO:0009922")
@@ -102,11 +116,15 @@ def build_catalog(h5ads):
         (coll_b, mouse, v3, lung, normal, tcell, "cell", "5.2.0"),
     ]
     n = 0
-    for i, (coll, org, assay, tis, dis, ct, susp, schema) in enumerate(specs):
+    for i in range(len(h5ads) if plain else len(specs)):
+        coll, org, assay, tis, dis, ct, susp, schema = specs[i % len(specs)]
         src = h5ads[i % len(h5ads)]
         add_dataset(n, coll, src, org, assay, tis, dis, ct, susp, schema,
-                    "Dataset %d: %s" % (n, os.path.basename(src)))
+                    "Dataset %d: %s" % (n, os.path.basename(src)),
+                    cells=n_obs(src) if plain else None)
         n += 1
+    if plain:
+        return
     for fault in sorted(FAULTS):
         add_dataset(n, coll_f, h5ads[0], human, v3, lung, normal, bcell,
                     "cell", "5.2.0", "Fault %s" % fault, fault=fault)
@@ -125,7 +143,7 @@ def build_catalog(h5ads):
 
 
 def add_dataset(n, coll, src, org, assay, tis, dis, ct, susp, schema, title,
-                fault=None, dvid=None, url=None):
+                fault=None, dvid=None, url=None, cells=None):
     did = uid(n)
     dvid = dvid or uid(n, "v0-")
     name = "%s.h5ad" % dvid
@@ -139,7 +157,7 @@ def add_dataset(n, coll, src, org, assay, tis, dis, ct, susp, schema, title,
         "collection_id": coll["collection_id"],
         "collection_version_id": coll["collection_version_id"],
         "collection_name": coll["name"], "collection_doi": coll["doi"],
-        "title": title, "schema_version": schema, "cell_count": 100 + n,
+        "title": title, "schema_version": schema, "cell_count": 100 + n if cells is None else cells,
         "primary_cell_count": None, "mean_genes_per_cell": 1834.2,
         "assets": [{"filetype": "H5AD", "filesize": size, "url": path},
                    {"filetype": "RDS", "filesize": None, "url": path + ".rds"}],
@@ -459,6 +477,8 @@ def main():
                     help="directory of files to serve (repeatable)")
     ap.add_argument("--h5ad", default=None,
                     help="directory of h5ad files for the catalogue")
+    ap.add_argument("--plain", action="store_true",
+                    help="every --h5ad file, real cell counts, no faults")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", default=None)
     ap.add_argument("--lifetime", type=float, default=600)
@@ -472,7 +492,7 @@ def main():
         h5ads = sorted(os.path.join(a.h5ad, e) for e in os.listdir(a.h5ad)
                        if e.endswith(".h5ad"))
         h5ads.sort(key=os.path.getsize)
-        build_catalog(h5ads[:3])
+        build_catalog(h5ads if a.plain else h5ads[:3], a.plain)
     STATE["log"] = a.log
     if a.log:
         open(a.log, "w").close()
