@@ -11,14 +11,9 @@ setup_file() {
     load helpers
     cd "$BATS_FILE_TMPDIR"
     export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
-    $PY -c '
-import anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp
-X = sp.random(40, 30, density=0.3, format="csr", random_state=1, dtype=np.float32)
-X.data = np.ceil(X.data * 10)
-obs = pd.DataFrame({"ct": pd.Categorical(["a", "b"] * 20)}, index=["c%d" % i for i in range(40)])
-ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=["g%d" % i for i in range(30)])).write_h5ad("tiny.h5ad")'
-    sc-stream -b 16 -l ct --seed 1 -o good.bin tiny.h5ad
-    sc-stream pack -l ct --seed 1 -o good.scpack tiny.h5ad
+    cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" tiny.h5ad
+    sc-stream -b 16 -l cell_type --seed 1 -o good.bin tiny.h5ad
+    sc-stream pack -l cell_type --seed 1 -o good.scpack tiny.h5ad
 }
 
 setup() {
