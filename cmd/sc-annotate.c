@@ -239,8 +239,6 @@ static int on_option(int key, const char *arg, void *ud)
 {
     struct args *a = ud;
 
-    if (key >= 0 && key < (int)sizeof a->given)
-        a->given[key] = 1;
     switch (key) {
     case 'o': a->output = arg; break;
     case 'O':
@@ -297,14 +295,6 @@ static int on_option(int key, const char *arg, void *ud)
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
     return 0;
-}
-
-/* Whether the command line set option KEY (it beats the settings file). */
-static int was_given(int key, void *ud)
-{
-    const struct args *a = ud;
-
-    return key >= 0 && key < (int)sizeof a->given && a->given[key];
 }
 
 /* --version: the reference data versions, read from the files. */
@@ -978,12 +968,8 @@ int main(int argc, char **argv)
         return rc;
     /* settings: the command line beats the file; a file may hold the
      * settings of every command */
-    if ((rc = sc_config_read(cli.config, prog, &cfg)) < 0 ||
-        (rc = sc_config_apply(cfg, opts_all, &cli, on_option, was_given, &a)) <
-            0) {
-        sc_config_free(cfg);
+    if (sc_config_load(&cli, prog, opts_all, on_option, &a, &cfg) < 0)
         return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    }
     /* the operands start with the command's name */
     cli.argc--;
     cli.argv++;

@@ -44,7 +44,6 @@ struct args {
     const char *fields;
     int coarse;
     const sc_cli *cli;
-    unsigned char given[0x400]; /* options set on the command line */
 };
 
 struct sc_match;

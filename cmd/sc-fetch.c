@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "sc_config.h"
 #include "sc_adata.h"
 #include "sc_cli.h"
 #include "sc_cxg.h"
@@ -1468,6 +1469,7 @@ int main(int argc, char **argv)
     struct args a = {
         .output = "-", .http = SC_HTTP_OPTS_INIT, .filter = SC_CXG_FILTER_INIT};
     const struct subcmd *cmd = NULL;
+    static sc_config *cfg; /* option values point into it until exit */
     sc_cli cli;
     int rc;
 
@@ -1480,6 +1482,10 @@ int main(int argc, char **argv)
         sc_cxg_filter_release(&a.filter);
         return rc;
     }
+    if (sc_config_load(&cli, "sc-fetch", opts, on_option, &a, &cfg) < 0) {
+        sc_cxg_filter_release(&a.filter);
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
+    }
     if (cli.argc < 1) {
         sc_cxg_filter_release(&a.filter);
         return sc_cli_usage_error(&cli, "no command (list, collections, "
@@ -1490,6 +1496,7 @@ int main(int argc, char **argv)
             cmd = &subcmds[i];
     if (!cmd) {
         sc_cxg_filter_release(&a.filter);
+        sc_config_free(cfg);
         return sc_cli_usage_error(&cli, "unknown command '%s'", cli.argv[0]);
     }
     if ((rc = sc_http_global_init()) == 0) {
@@ -1497,5 +1504,7 @@ int main(int argc, char **argv)
         sc_http_global_cleanup();
     }
     sc_cxg_filter_release(&a.filter);
-    return sc_cli_finish(&cli, rc);
+    rc = sc_cli_finish(&cli, rc);
+    sc_config_free(cfg);
+    return rc;
 }

@@ -114,13 +114,7 @@ struct args {
     sc_hz_opts o;
     const char *outdir;
     int keep_going;
-    unsigned char given[OPT_LAST - SC_OPT_USER + 128];
 };
-
-static int given_slot(int key)
-{
-    return key >= SC_OPT_USER ? key - SC_OPT_USER + 128 : key & 127;
-}
 
 /* --version: the reference data versions, read from the data. */
 static int print_versions(void)
@@ -205,23 +199,7 @@ static int on_option(int key, const char *arg, void *ud)
         break;
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
-    if (rc == 0)
-        a->given[given_slot(key)] = 1;
     return rc;
-}
-
-static int was_given(int key, void *ud)
-{
-    return ((struct args *)ud)->given[given_slot(key)];
-}
-
-/* -@ on the command line beats "threads" in a settings file. */
-static int argv_has_threads(int argc, char **argv)
-{
-    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-        if (!strncmp(argv[i], "-@", 2) || !strncmp(argv[i], "--threads", 9))
-            return 1;
-    return 0;
 }
 
 /* Output names: DIR/<stem>.h5ad and DIR/<stem>.report.json, where stem is
@@ -426,7 +404,7 @@ int main(int argc, char **argv)
     sc_hz_opts def = SC_HZ_OPTS_INIT;
     sc_config *cfg = NULL;
     sc_cli cli;
-    int rc, threads_given = argv_has_threads(argc, argv);
+    int rc;
 
     memset(&a, 0, sizeof a);
     a.o = def;
@@ -437,18 +415,8 @@ int main(int argc, char **argv)
     case SC_CLI_DONE: return SC_EXIT_OK;
     default: return SC_EXIT_USAGE;
     }
-    {
-        int saved = cli.threads;
-
-        if ((rc = sc_config_read(cli.config, "sc-harmonize", &cfg)) < 0 ||
-            (rc = sc_config_apply(cfg, opts, &cli, on_option, was_given, &a)) <
-                0) {
-            sc_config_free(cfg);
-            return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-        }
-        if (threads_given)
-            cli.threads = saved;
-    }
+    if (sc_config_load(&cli, "sc-harmonize", opts, on_option, &a, &cfg) < 0)
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
     if (cli.argc == 0 && isatty(STDIN_FILENO)) {
         sc_config_free(cfg);
         return sc_cli_usage_error(&cli, "no input (give files, or a manifest "

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc_config.h"
 #include "sc_adata.h"
 #include "sc_cli.h"
 #include "sc_log.h"
@@ -124,6 +125,7 @@ static int inspect_one(const struct args *a, const char *path)
 int main(int argc, char **argv)
 {
     struct args a = {.level = 4};
+    static sc_config *cfg; /* option values point into it until exit */
     sc_cli cli;
     int rc, failed = 0;
 
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
                       &a);
     if (rc != SC_CLI_RUN)
         return rc;
+    if (sc_config_load(&cli, "sc-inspect", opts, on_option, &a, &cfg) < 0)
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
     a.progress = cli.progress;
     if (cli.argc < 1)
         return sc_cli_usage_error(&cli, "no input file");
@@ -160,5 +164,7 @@ int main(int argc, char **argv)
         sc_log_warn("%d of %d inputs failed", failed, cli.argc);
         rc = SC_EXIT_PARTIAL;
     }
-    return sc_cli_finish(&cli, rc);
+    rc = sc_cli_finish(&cli, rc);
+    sc_config_free(cfg);
+    return rc;
 }

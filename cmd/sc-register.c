@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sc_config.h"
 #include "sc_cli.h"
 #include "sc_io.h"
 #include "sc_log.h"
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
 {
     struct args a = {.output = "-", .weight = 1};
     const struct subcmd *cmd = NULL;
+    static sc_config *cfg; /* option values point into it until exit */
     sc_cli cli;
     int rc;
 
@@ -407,6 +409,10 @@ int main(int argc, char **argv)
                       &a);
     if (rc != SC_CLI_RUN)
         goto done;
+    if (sc_config_load(&cli, "sc-register", opts, on_option, &a, &cfg) < 0) {
+        rc = sc_cli_usage_error(&cli, "%s", sc_errmsg());
+        goto done;
+    }
     a.cli = &cli;
     if (!a.db)
         a.db = getenv("SC_REGISTRY") && *getenv("SC_REGISTRY")
@@ -446,5 +452,6 @@ done:
     free(a.genes);
     free(a.inputs);
     free(a.outputs);
+    sc_config_free(cfg);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sc_config.h"
 #include "sc_batch.h"
 #include "sc_cli.h"
 #include "sc_io.h"
@@ -932,6 +933,7 @@ static void free_args(struct args *a)
 int main(int argc, char **argv)
 {
     struct args a = {.output = "-", .ring_fd = -1, .ring_size = 256 << 20};
+    static sc_config *cfg; /* option values point into it until exit */
     sc_cli cli;
     char cache[4096];
     int (*fn)(struct args *, sc_cli *) = cmd_run;
@@ -952,6 +954,10 @@ int main(int argc, char **argv)
     if (rc != SC_CLI_RUN) {
         free_args(&a);
         return rc;
+    }
+    if (sc_config_load(&cli, "sc-stream", opts, on_option, &a, &cfg) < 0) {
+        free_args(&a);
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
     }
     if (fn != cmd_dump && cli.argc == 0 && !a.manifest &&
         isatty(STDIN_FILENO)) {
@@ -996,5 +1002,7 @@ int main(int argc, char **argv)
     }
     rc = fn(&a, &cli);
     free_args(&a);
-    return sc_cli_finish(&cli, rc);
+    rc = sc_cli_finish(&cli, rc);
+    sc_config_free(cfg);
+    return rc;
 }

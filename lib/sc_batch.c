@@ -852,6 +852,55 @@ static void take_arr(cur *c, void *dst, uint64_t count, size_t size)
     take(c, (8 - bytes % 8) % 8);
 }
 
+static int bad_batch(const sc_batch_reader *r, const sc_batch *b,
+                     const char *what)
+{
+    return sc_fail(SC_ECORRUPT, "'%s': batch %" PRIu64 ": %s", r->name,
+                   b->index, what);
+}
+
+/* The arrays of a decoded batch agree with each other and with the header
+ * (a frame damaged before its CRC was computed passes read_frame): cell
+ * offsets span the entries in order, gene indices are columns of the
+ * header (-1 only as padding), label codes are terms of their vocabulary
+ * or -1, datasets are the header's. Linear in the batch. */
+static int check_batch(const sc_batch_reader *r, const sc_batch *b)
+{
+    const sc_batch_header *h = &r->h;
+    uint64_t n = b->n_cells;
+
+    if (b->layout == SC_BATCH_CSR) {
+        if (b->indptr[0] != 0 || (uint64_t)b->indptr[n] != b->nnz)
+            return bad_batch(r, b, "cell offsets do not span the entries");
+        for (uint64_t i = 0; i < n; i++)
+            if (b->indptr[i + 1] < b->indptr[i])
+                return bad_batch(r, b, "cell offsets out of order");
+    } else if (b->row_len && n > UINT64_MAX / b->row_len) {
+        return bad_batch(r, b, "row length out of range");
+    } else if (n * b->row_len != b->nnz) {
+        return bad_batch(r, b, "entries do not match cells x row length");
+    }
+    if (b->layout != SC_BATCH_DENSE)
+        for (uint64_t k = 0; k < b->nnz; k++) {
+            int32_t j = b->indices[k];
+            if (j < (b->layout == SC_BATCH_PADDED ? -1 : 0) ||
+                (j >= 0 && (uint64_t)j >= h->n_genes))
+                return bad_batch(r, b, "gene index out of range");
+        }
+    for (uint64_t k = 0; k < b->n_labels; k++)
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t c = b->labels[k * n + i];
+            if (c < -1 ||
+                (c >= 0 && (k >= h->n_labels || (uint64_t)c >= h->labels[k].n)))
+                return bad_batch(r, b, "label code out of range");
+        }
+    for (uint64_t i = 0; i < n; i++)
+        if (b->dataset[i] < -1 ||
+            (b->dataset[i] >= 0 && (uint64_t)b->dataset[i] >= h->n_datasets))
+            return bad_batch(r, b, "dataset index out of range");
+    return 0;
+}
+
 static int decode_batch(sc_batch_reader *r, sc_batch *b)
 {
     cur c = {r->pl.p, r->pl.n, 0, 0};
@@ -880,7 +929,7 @@ static int decode_batch(sc_batch_reader *r, sc_batch *b)
     take_arr(&c, b->row, b->n_cells, 8);
     if (c.bad)
         return sc_fail(SC_ECORRUPT, "'%s': malformed batch frame", r->name);
-    return 0;
+    return check_batch(r, b);
 }
 
 int sc_batch_read(sc_batch_reader *r, sc_batch *b)

@@ -452,6 +452,8 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
             rc = bad_option(cli->prog, opts, c, argv[optind - 1]);
             goto out;
         }
+        if (c >= 0 && c < SC_CLI_KEYS)
+            cli->given[c / 8] |= (unsigned char)(1u << (c % 8));
         rc = common_option(cli, c, optarg, &help, &version);
         if (rc == 1)
             rc = on_option ? on_option(c, optarg, ud) : 0;
@@ -483,6 +485,12 @@ out:
     if (rc != SC_CLI_RUN)
         sc_cli_release(cli);
     return rc;
+}
+
+int sc_cli_given(const sc_cli *cli, int key)
+{
+    return key >= 0 && key < SC_CLI_KEYS &&
+           (cli->given[key / 8] >> (key % 8) & 1);
 }
 
 void sc_cli_release(sc_cli *cli)

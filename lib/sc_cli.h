@@ -94,6 +94,9 @@ enum {
     SC_CLI_USAGE = SC_EXIT_USAGE
 };
 
+/* Option keys are below this (short options, SC_OPT_*, SC_OPT_USER + n). */
+#define SC_CLI_KEYS 4096
+
 /* The parsed common options. Filled in by sc_cli_parse(); read the fields,
  * do not change them. Strings are borrowed from argv except CMDLINE, which
  * the struct owns (released by sc_cli_finish/usage_error/release). */
@@ -108,7 +111,12 @@ typedef struct sc_cli {
     char **argv;
     char *cmdline;         /* the whole command line, shell-quoted */
     struct timespec start; /* CLOCK_MONOTONIC when sc_cli_parse was called */
+    unsigned char given[SC_CLI_KEYS / 8]; /* keys seen on the command line */
 } sc_cli;
+
+/* Whether option KEY was given on the command line (for settings files,
+ * which never override it). KEY is an option key below SC_CLI_KEYS. */
+int sc_cli_given(const sc_cli *cli, int key);
 
 /*
  * Parse the command line of tool PROG with the option table OPTS (which

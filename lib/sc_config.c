@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "sc_ytree.h"
+
 typedef struct setting {
     char *key, *value;
     int line;
@@ -150,7 +152,8 @@ static int add(rd *r, const char *key, const char *value, int line)
     return 0;
 }
 
-/* Skip the node that starts at the current event (any depth). */
+/* Skip the node that starts at the current event, one level down from the
+ * top (nesting deeper than SC_YAML_MAX_DEPTH is refused, as sc_ytree does). */
 static int skip_node(rd *r)
 {
     int depth = 0, rc;
@@ -158,7 +161,13 @@ static int skip_node(rd *r)
     do {
         switch (r->ev.type) {
         case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: depth++; break;
+        case YAML_MAPPING_START_EVENT:
+            if (++depth >= SC_YAML_MAX_DEPTH)
+                return sc_fail(SC_ECONFIG,
+                               "'%s' line %d: YAML nested deeper than %d "
+                               "levels",
+                               r->path, line_of(r), SC_YAML_MAX_DEPTH);
+            break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: depth--; break;
         default: break;
@@ -403,5 +412,48 @@ int sc_config_apply(const sc_config *c, const sc_opt *opts, sc_cli *cli,
         return sc_fail_ctx(SC_ECONFIG, "'%s' line %d: '%s'", c->path, s->line,
                            s->key);
     }
+    return 0;
+}
+
+struct load_ud {
+    sc_cli *cli;
+    int (*on_option)(int key, const char *arg, void *ud);
+    void *ud;
+};
+
+static int load_given(int key, void *ud)
+{
+    return sc_cli_given(((struct load_ud *)ud)->cli, key);
+}
+
+static int load_option(int key, const char *arg, void *ud)
+{
+    struct load_ud *l = ud;
+
+    if (!l->on_option)
+        return sc_fail(SC_EINVAL, "cannot be set in a settings file");
+    return l->on_option(key, arg, l->ud);
+}
+
+int sc_config_load(sc_cli *cli, const char *tool, const sc_opt *opts,
+                   int (*on_option)(int key, const char *arg, void *ud),
+                   void *ud, sc_config **out)
+{
+    struct load_ud l = {cli, on_option, ud};
+    sc_config *c;
+    int rc;
+
+    *out = NULL;
+    if ((rc = sc_config_read(cli->config, tool, &c)) < 0)
+        return rc;
+    if ((rc = sc_config_apply(c, opts, cli, load_option, load_given, &l)) < 0) {
+        sc_config_free(c);
+        return rc;
+    }
+    if (!c->path) {
+        sc_config_free(c);
+        return 0;
+    }
+    *out = c;
     return 0;
 }

@@ -70,4 +70,19 @@ sc_config_apply(const sc_config *c, const sc_opt *opts, sc_cli *cli,
                 int (*on_option)(int key, const char *arg, void *ud),
                 int (*given)(int key, void *ud), void *ud);
 
+/*
+ * The one loader every tool calls after sc_cli_parse(): read the settings
+ * of TOOL from CLI->config (-c) or $SC_CONFIG with sc_config_read(), and
+ * apply them to OPTS with sc_config_apply(), skipping the options that
+ * the command line gave (sc_cli_given). On success *OUT owns the settings
+ * (option values handed to ON_OPTION point into it): free it with
+ * sc_config_free() once they are no longer used; *OUT is NULL when no file
+ * was read. Returns 0 or SC_ECONFIG naming the file (a missing or
+ * unreadable file included).
+ */
+SC_MUST_CHECK int
+sc_config_load(sc_cli *cli, const char *tool, const sc_opt *opts,
+               int (*on_option)(int key, const char *arg, void *ud), void *ud,
+               sc_config **out);
+
 #endif

@@ -10,13 +10,15 @@
 
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_map.h"
 
 struct sc_manifest {
     char **cols;
     size_t ncols, cols_cap;
-    size_t ncols_in; /* columns of the input's header */
-    int frozen;      /* header written: no more columns */
-    sc_mrow **rows;  /* stored rows */
+    sc_strmap col_index; /* column name -> index: headers may be wide */
+    size_t ncols_in;     /* columns of the input's header */
+    int frozen;          /* header written: no more columns */
+    sc_mrow **rows;      /* stored rows */
     size_t nrows, rows_cap;
     sc_lines *in; /* input read row by row, or NULL */
     char *name;   /* for messages */
@@ -102,12 +104,7 @@ const char *sc_manifest_col(const sc_manifest *m, size_t i)
 
 long sc_manifest_col_index(const sc_manifest *m, const char *name)
 {
-    size_t i;
-
-    for (i = 0; i < m->ncols; i++)
-        if (!strcmp(m->cols[i], name))
-            return (long)i;
-    return -1;
+    return (long)sc_strmap_get(&m->col_index, name);
 }
 
 static int push_col(sc_manifest *m, const char *name)
@@ -119,6 +116,11 @@ static int push_col(sc_manifest *m, const char *name)
     m->cols = cols;
     if (!(m->cols[m->ncols] = strdup(name)))
         return sc_fail(SC_ENOMEM, "out of memory");
+    if (sc_strmap_put(&m->col_index, m->cols[m->ncols], (int64_t)m->ncols) <
+        0) {
+        free(m->cols[m->ncols]);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
     m->ncols++;
     return 0;
 }
@@ -183,6 +185,7 @@ void sc_manifest_free(sc_manifest *m)
         free(m->cols[i]);
     free(m->rows);
     free(m->cols);
+    sc_strmap_release(&m->col_index);
     sc_lines_close(m->in);
     free(m->name);
     free(m);

@@ -240,11 +240,24 @@ static int read_at(const sc_pack *p, void *dst, size_t n, uint64_t off)
     return 0;
 }
 
+int sc_pack_check_indices(const sc_pack *p, const int32_t *idx, size_t n)
+{
+    uint32_t n_genes = (uint32_t)sc_batch_reader_header(p->r)->n_genes;
+    uint32_t bad = 0;
+
+    /* one unsigned compare per entry (-1 wraps), no branch in the loop */
+    for (size_t k = 0; k < n; k++)
+        bad |= (uint32_t)idx[k] >= n_genes;
+    return bad ? corrupt(p, "a gene index is out of range") : 0;
+}
+
 int sc_pack_read(const sc_pack *p, uint64_t e0, uint64_t e1, int32_t *idx,
                  float *val)
 {
     size_t n = (size_t)(e1 - e0) * 4;
     int rc = read_at(p, idx, n, p->off_indices + e0 * 4);
+    if (rc == 0)
+        rc = sc_pack_check_indices(p, idx, (size_t)(e1 - e0));
     return rc < 0 ? rc : read_at(p, val, n, p->off_values + e0 * 4);
 }
 

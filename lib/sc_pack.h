@@ -61,6 +61,14 @@ const sc_pack_arrays *sc_pack_data(const sc_pack *p);
 SC_MUST_CHECK int sc_pack_read(const sc_pack *p, uint64_t e0, uint64_t e1,
                                int32_t *idx, float *val);
 
+/* Check the N gene indices IDX, read from P (sc_pack_read checks its own;
+ * a copy from sc_pack_data's mapping is checked with this): each must be a
+ * column of the header's genes, so that a damaged pack never hands an
+ * out-of-range index on. Linear in N. Thread-safe. 0 or SC_ECORRUPT naming
+ * the pack. */
+SC_MUST_CHECK int sc_pack_check_indices(const sc_pack *p, const int32_t *idx,
+                                        size_t n);
+
 void sc_pack_close(sc_pack *p);
 
 /*

@@ -1948,7 +1948,7 @@ static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0, int64_t r1)
                                 (uint64_t)(e0 + n), o->indices, o->vals);
         memcpy(o->indices, a->indices + e0, (size_t)n * sizeof *o->indices);
         memcpy(o->vals, a->values + e0, (size_t)n * sizeof *o->vals);
-        return 0;
+        return sc_pack_check_indices(s->ds[di].pack, o->indices, (size_t)n);
     }
     if ((rc = get_src(s, di, &src)) < 0)
         return rc;
@@ -2476,6 +2476,9 @@ static void direct_copy(void *arg)
         if (!s->o.pack_pread) {
             memcpy(b->indices + at, d->pa->indices + lo, n * 4);
             memcpy(b->values + at, d->pa->values + lo, n * 4);
+            if ((J->rc = sc_pack_check_indices(d->pack, b->indices + at,
+                                               (size_t)n)) < 0)
+                return;
         } else if ((J->rc =
                         sc_pack_read(d->pack, (uint64_t)lo, (uint64_t)lo + n,
                                      b->indices + at, b->values + at)) < 0) {

@@ -101,8 +101,9 @@ static int push(sc_ynode *parent, char *key, sc_ynode *child)
     return 0;
 }
 
-/* Build the node whose start event is the current one. */
-static int build(struct reader *r, sc_ynode **out)
+/* Build the node whose start event is the current one, DEPTH levels down
+ * (nesting deeper than SC_YAML_MAX_DEPTH is refused: no stack overflow). */
+static int build(struct reader *r, int depth, sc_ynode **out)
 {
     int line = (int)r->ev.start_mark.line + 1, rc;
     sc_ynode *n = NULL, *child = NULL;
@@ -123,7 +124,12 @@ static int build(struct reader *r, sc_ynode **out)
                        "'%s' line %d: YAML aliases are not supported", r->path,
                        line);
     case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT: break;
+    case YAML_MAPPING_START_EVENT:
+        if (depth >= SC_YAML_MAX_DEPTH)
+            return sc_fail(SC_EFORMAT,
+                           "'%s' line %d: YAML nested deeper than %d levels",
+                           r->path, line, SC_YAML_MAX_DEPTH);
+        break;
     default:
         return sc_fail(SC_EFORMAT, "'%s' line %d: unexpected YAML event",
                        r->path, line);
@@ -152,7 +158,7 @@ static int build(struct reader *r, sc_ynode **out)
             if ((rc = next_event(r)) < 0)
                 goto fail;
         }
-        if ((rc = build(r, &child)) < 0)
+        if ((rc = build(r, depth + 1, &child)) < 0)
             goto fail;
         if ((rc = push(n, key, child)) < 0)
             goto fail;
@@ -193,7 +199,7 @@ int sc_ytree_load(const char *path, sc_ynode **out)
         root = new_node(SC_Y_MAP, 1);
         rc = root ? 0 : sc_fail(SC_ENOMEM, "out of memory");
     } else {
-        rc = build(&r, &root);
+        rc = build(&r, 0, &root);
     }
 out:
     if (r.have_ev)

@@ -26,10 +26,16 @@ struct sc_ynode {
     int line; /* 1-based line where the node starts */
 };
 
+/* Sequences and mappings nested deeper than this are refused by every
+ * YAML reader of the library (sc_ytree, sc_config). */
+#define SC_YAML_MAX_DEPTH 64
+
 /* Read PATH (plain or gzip) into *OUT, which the caller frees with
  * sc_ytree_free(); an empty file gives an empty mapping. Returns 0, or
  * SC_EIO, SC_EFORMAT (libyaml's problem with line and column, a non-scalar
- * key), SC_EUNSUP (aliases) or SC_ENOMEM; *OUT is then NULL. */
+ * key, nesting deeper than SC_YAML_MAX_DEPTH: "'x.yaml' line 9: YAML
+ * nested deeper than 64 levels"), SC_EUNSUP (aliases) or SC_ENOMEM; *OUT
+ * is then NULL. */
 SC_MUST_CHECK int sc_ytree_load(const char *path, sc_ynode **out);
 void sc_ytree_free(sc_ynode *n);
 

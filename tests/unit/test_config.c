@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "sc_config.h"
+#include "sc_ytree.h"
 #include "unit.h"
 
 static char dir[64];
@@ -159,6 +160,92 @@ static void test_env(void)
     sc_config_free(c);
 }
 
+/* sc_config_load after sc_cli_parse: the file's settings are applied,
+ * except those the command line gave; a missing file is an error naming
+ * it; no file read: *OUT stays NULL. */
+static void test_load(void)
+{
+    const char *p = write_file("load.yaml", "min-genes: 9\nthreads: 3\n"
+                                            "counts-order: [a, b]\n");
+    char a0[] = "t", a1[] = "--min-genes=4", a2[] = "-c", a3[128];
+    char *argv[] = {a0, a1, a2, a3, NULL};
+    sc_config *c = (sc_config *)1;
+    struct seen s;
+    sc_cli cli;
+
+    snprintf(a3, sizeof a3, "%s", p);
+    memset(&s, 0, sizeof s);
+    CHECK_INTEQ(sc_cli_parse(&cli, "t", "", opts, 4, argv, on_opt, &s),
+                SC_CLI_RUN);
+    CHECK(sc_cli_given(&cli, OPT_MIN));
+    CHECK(!sc_cli_given(&cli, OPT_LIST));
+    CHECK_INTEQ(sc_config_load(&cli, "t", opts, on_opt, &s, &c), 0);
+    CHECK_STREQ(s.min, "4");
+    CHECK_STREQ(s.list, "a,b");
+    CHECK_INTEQ(cli.threads, 3);
+    CHECK(c != NULL);
+    sc_config_free(c);
+    sc_cli_release(&cli);
+
+    snprintf(a3, sizeof a3, "%s/missing.yaml", dir);
+    CHECK_INTEQ(sc_cli_parse(&cli, "t", "", opts, 4, argv, on_opt, &s),
+                SC_CLI_RUN);
+    CHECK_INTEQ(sc_config_load(&cli, "t", opts, on_opt, &s, &c), SC_ECONFIG);
+    CHECK(c == NULL);
+    CHECK(strstr(sc_errmsg(), a3) != NULL);
+    sc_cli_release(&cli);
+
+    unsetenv("SC_CONFIG");
+    CHECK_INTEQ(sc_cli_parse(&cli, "t", "", opts, 2, argv, on_opt, &s),
+                SC_CLI_RUN);
+    CHECK_INTEQ(sc_config_load(&cli, "t", opts, on_opt, &s, &c), 0);
+    CHECK(c == NULL);
+    sc_cli_release(&cli);
+}
+
+/* Nesting 100,000 levels deep (a stack overflow once) is refused at
+ * SC_YAML_MAX_DEPTH in one message naming the file, by sc_config (in
+ * another tool's section, which it skips) and by sc_ytree. */
+static void test_yaml_depth_limit(void)
+{
+    enum { DEEP = 100000 };
+    char path[128], *text = malloc(2 * DEEP + 64), *t = text;
+    sc_config *c = NULL;
+    sc_ynode *y = NULL;
+    FILE *fp;
+
+    t += sprintf(t, "sc-other:\n  x: ");
+    for (int i = 0; i < DEEP; i++)
+        *t++ = '[';
+    for (int i = 0; i < DEEP; i++)
+        *t++ = ']';
+    *t++ = '\n';
+    *t = '\0';
+    snprintf(path, sizeof path, "%s/deep.yaml", dir);
+    fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+    CHECK_INTEQ(sc_config_read(path, "t", &c), SC_ECONFIG);
+    CHECK(strstr(sc_errmsg(), "YAML nested deeper than 64 levels") != NULL);
+    CHECK(strstr(sc_errmsg(), path) != NULL);
+    CHECK_INTEQ(sc_ytree_load(path, &y), SC_EFORMAT);
+    CHECK(y == NULL);
+    CHECK(strstr(sc_errmsg(), "YAML nested deeper than 64 levels") != NULL);
+    CHECK(strstr(sc_errmsg(), path) != NULL);
+    /* 63 levels are fine */
+    fp = fopen(path, "w");
+    fputs("a: ", fp);
+    for (int i = 0; i < 62; i++)
+        fputc('[', fp);
+    for (int i = 0; i < 62; i++)
+        fputc(']', fp);
+    fputc('\n', fp);
+    fclose(fp);
+    CHECK_INTEQ(sc_ytree_load(path, &y), 0);
+    sc_ytree_free(y);
+    free(text);
+}
+
 int main(void)
 {
     if (unit_mkdtemp(dir, sizeof dir, "config") < 0)
@@ -166,6 +253,8 @@ int main(void)
     RUN(test_read_apply);
     RUN(test_errors);
     RUN(test_env);
+    RUN(test_load);
+    RUN(test_yaml_depth_limit);
     {
         char cmd[128];
 

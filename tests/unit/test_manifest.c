@@ -279,6 +279,50 @@ static void test_errors(void)
     CHECK_STREQ(sc_errmsg(), msg);
 }
 
+/* A header of 100,000 columns (the column index is a hash map, not a
+ * scan per column): every column found at its place, values read back, a
+ * duplicate far from its twin refused. */
+static void test_wide_header(void)
+{
+    enum { N = 100000 };
+    char name[32], want[32];
+    sc_manifest *m;
+    sc_mrow *r;
+    FILE *f = fopen(mpath, "wb");
+    int ok = 1;
+
+    fputs("path", f);
+    for (int i = 1; i < N; i++)
+        fprintf(f, "\tc%d", i);
+    fputs("\nx.h5ad", f);
+    for (int i = 1; i < N; i++)
+        fprintf(f, "\tv%d", i);
+    fputs("\n", f);
+    fclose(f);
+    CHECK_INTEQ(sc_manifest_open(mpath, &m), 0);
+    CHECK_INTEQ(sc_manifest_ncols(m), N);
+    CHECK_INTEQ(sc_manifest_next(m, &r), 1);
+    for (int i = 1; i < N && ok; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        ok = sc_manifest_col_index(m, name) == i &&
+             !strcmp(sc_mrow_get(r, name), want);
+    }
+    CHECK(ok);
+    CHECK(sc_manifest_col_index(m, "c100000") < 0);
+    sc_mrow_free(r);
+    sc_manifest_free(m);
+
+    f = fopen(mpath, "wb");
+    fputs("path", f);
+    for (int i = 1; i < N; i++)
+        fprintf(f, "\tc%d", i);
+    fputs("\tc1\n", f);
+    fclose(f);
+    CHECK_INTEQ(sc_manifest_open(mpath, &m), SC_EFORMAT);
+    CHECK(strstr(sc_errmsg(), "line 1: duplicate column 'c1'") != NULL);
+}
+
 static void test_gzip_stdin(void)
 {
     char gzpath[160];
@@ -334,6 +378,7 @@ int main(void)
     RUN(test_streaming);
     RUN(test_new_rows);
     RUN(test_errors);
+    RUN(test_wide_header);
     RUN(test_gzip_stdin);
     RUN(test_write_error);
     unlink(mpath);
