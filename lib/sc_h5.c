@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sc_log.h"
 
@@ -17,6 +19,95 @@
  * full (metadata arrays); a corrupt header claiming 2^60 elements must be an
  * error, not a malloc failure or a crash. */
 #define MAX_READ_BYTES ((int64_t)1 << 36)
+
+/* ------------------------------------------------------------------------ */
+/* Declared sizes against the file size and the memory                      */
+
+int64_t sc_mem_budget(void)
+{
+    static int64_t budget;
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    struct rlimit rl;
+
+    FILE *f;
+    char line[128];
+    long long kb;
+
+    if (budget)
+        return budget;
+    budget = pages > 0 && psize > 0 ? (int64_t)pages * psize : INT64_MAX;
+    /* what the kernel can give without swapping others out */
+    if ((f = fopen("/proc/meminfo", "r"))) {
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1 && kb > 0 &&
+                kb < budget / 1024)
+                budget = kb * 1024;
+        fclose(f);
+    }
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (int64_t)rl.rlim_cur < budget)
+        budget = (int64_t)rl.rlim_cur;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (int64_t)rl.rlim_cur < budget)
+        budget = (int64_t)rl.rlim_cur;
+    return budget;
+}
+
+/* a * b for a, b >= 0, saturating at INT64_MAX (negative: INT64_MAX). */
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0)
+        return INT64_MAX;
+    return a && b > INT64_MAX / a ? INT64_MAX : a * b;
+}
+
+int sc_check_mem(const char *label, int64_t n, int64_t size)
+{
+    int64_t b = sc_mem_budget(), bytes = mul_sat(n, size);
+
+    if (bytes > b)
+        return sc_fail(SC_EFORMAT,
+                       "%s: declares %lld bytes to load, more than the "
+                       "memory (%lld bytes)",
+                       label, (long long)bytes, (long long)b);
+    return 0;
+}
+
+int sc_h5_check_declared(hid_t ds, const char *label, int load)
+{
+    hid_t fid, type;
+    hsize_t fsize = 0;
+    int64_t dims[SC_MAX_RANK], n = 1, bytes, most;
+    int rank, rc;
+
+    if ((rc = sc_h5_shape(ds, &rank, dims, label)) < 0)
+        return rc;
+    for (int i = 0; i < rank; i++)
+        n = mul_sat(n, dims[i]);
+    if ((type = H5Dget_type(ds)) < 0)
+        return sc_h5_fail(SC_EFORMAT, "%s: cannot get the type", label);
+    bytes = mul_sat(n, (int64_t)H5Tget_size(type));
+    H5Tclose(type);
+    if ((fid = H5Iget_file_id(ds)) < 0 || H5Fget_filesize(fid, &fsize) < 0) {
+        if (fid >= 0)
+            H5Fclose(fid);
+        return sc_h5_fail(SC_EFORMAT, "%s: cannot get the file size", label);
+    }
+    H5Fclose(fid);
+    most = mul_sat((int64_t)fsize, SC_MAX_INFLATE);
+    if (bytes > most && bytes == INT64_MAX)
+        return sc_fail(SC_EFORMAT,
+                       "%s: declares over 2^63 bytes of values, more than a "
+                       "%lld-byte file can hold (%d:1 at most)",
+                       label, (long long)fsize, SC_MAX_INFLATE);
+    if (bytes > most)
+        return sc_fail(SC_EFORMAT,
+                       "%s: declares %lld values (%lld bytes), more than a "
+                       "%lld-byte file can hold (%d:1 at most)",
+                       label, (long long)n, (long long)bytes,
+                       (long long)fsize, SC_MAX_INFLATE);
+    return load ? sc_check_mem(label, bytes, 1) : 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* LZF filter (id 32000), decode only.  h5py writes cd_values {4, 261,
@@ -655,6 +746,8 @@ int sc_h5_read_array(hid_t ds, const char *name, const char *label,
         rc = sc_fail(SC_EFORMAT, "'%s' has an unsupported data type", label);
         goto out;
     }
+    if ((rc = sc_h5_check_declared(ds, label, 1)) < 0)
+        goto out;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0 || (dims[i] > 0 && n > MAX_READ_BYTES / dims[i])) {
             rc = sc_fail(SC_EFORMAT, "'%s' is implausibly large", label);

@@ -103,6 +103,27 @@ void sc_strv_free(char **v, int64_t n);
  * dataset otherwise. */
 SC_MUST_CHECK int sc_h5_check_filters(hid_t ds, const char *label);
 
+/*
+ * Declared sizes (issue 15): a corrupt or hostile header may declare any
+ * shape. Before allocating for it, a reader checks that
+ * - the declared bytes (values x value size) are at most SC_MAX_INFLATE
+ *   times the file size: deflate (HDF5's gzip filter, .gz files) cannot
+ *   expand more than 1032:1, and no other filter we read does better, so a
+ *   larger dataset would have to consist of unwritten chunks (a fill value);
+ * - what is loaded into memory fits the memory budget (sc_mem_budget): the
+ *   available memory when the process starts reading (MemAvailable of
+ *   /proc/meminfo, else the physical memory), or RLIMIT_AS / RLIMIT_DATA
+ *   when they are lower.
+ * Both fail with SC_EFORMAT naming LABEL.
+ */
+#define SC_MAX_INFLATE 1032
+int64_t sc_mem_budget(void);
+/* N values of SIZE bytes to be allocated for LABEL fit the memory budget
+ * (negative N: never). */
+SC_MUST_CHECK int sc_check_mem(const char *label, int64_t n, int64_t size);
+/* Dataset DS's declared size fits its file (and the memory when LOAD). */
+SC_MUST_CHECK int sc_h5_check_declared(hid_t ds, const char *label, int load);
+
 /* Open PATH read-only with the error policy installed. SC_EFORMAT with a
  * clear message when it is not HDF5 or truncated. */
 SC_MUST_CHECK int sc_h5_open_ro(const char *path, hid_t *out);

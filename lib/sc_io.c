@@ -488,6 +488,9 @@ static int line_append(sc_lines *l, size_t used, const char *s, size_t n)
     char *p;
     size_t cap;
 
+    if (used + n + 1 > SC_LINE_MAX)
+        return sc_fail(SC_EFORMAT, "'%s' line %ld: longer than %d MiB",
+                       l->name, l->lineno + 1, SC_LINE_MAX >> 20);
     if (used + n + 1 > l->cap) {
         cap = l->cap ? l->cap : 256;
         while (cap < used + n + 1)

@@ -143,8 +143,11 @@ SC_MUST_CHECK int sc_io_mkdir_p(const char *dir);
 /*
  * A reader of text lines from a file or "-" (stdin), plain or gzip
  * (detected from the 1f 8b magic, as zlib's gzread does; concatenated
- * members are read too). Lines may be of any length. One thread at a time.
+ * members are read too). Lines may be up to SC_LINE_MAX bytes long (a
+ * longer one, as a gzip bomb without newlines gives, is SC_EFORMAT naming
+ * the file and line). One thread at a time.
  */
+#define SC_LINE_MAX (256 << 20)
 typedef struct sc_lines sc_lines;
 
 /* Open PATH ("-" for stdin, which is not closed at the end). On success
@@ -156,7 +159,8 @@ SC_MUST_CHECK int sc_lines_open(const char *path, sc_lines **out);
 /* Read the next line into *LINE (NUL-terminated, without its "\n" or
  * "\r\n"; borrowed until the next call) and its length into *LEN (which
  * counts any NUL bytes inside the line). A last line without "\n" counts.
- * Returns 1 for a line, 0 at the end, or SC_EIO / SC_ECORRUPT (a damaged or
+ * Returns 1 for a line, 0 at the end, SC_EFORMAT (a line longer than
+ * SC_LINE_MAX), or SC_EIO / SC_ECORRUPT (a damaged or
  * truncated gzip stream: "cannot read 'x.gz': unexpected end of file"). */
 SC_MUST_CHECK int sc_lines_next(sc_lines *l, char **line, size_t *len);
 

@@ -30,6 +30,9 @@
  *   the XML character references loompy writes for non-ASCII text.
  */
 
+/* Memory for one obs/var name (pointer, string and malloc overhead). */
+#define INDEX_BYTES 48
+
 typedef struct loom {
     const char *path;
     hid_t file;
@@ -400,6 +403,7 @@ static int add_globals(loom *l)
 int sc_loom_open(const char *path, unsigned flags, sc_adata **out)
 {
     loom l = {.path = path};
+    char label[1024];
     int64_t dims[SC_MAX_RANK];
     const char *ver;
     hid_t *priv = NULL;
@@ -419,11 +423,20 @@ int sc_loom_open(const char *path, unsigned flags, sc_adata **out)
         H5Fclose(l.file);
         return sc_h5_fail(SC_EFORMAT, "'%s' /matrix: cannot open", path);
     }
-    rc = sc_h5_shape(ds, &rank, dims, "/matrix");
+    snprintf(label, sizeof label, "'%s' /matrix", path);
+    if ((rc = sc_h5_shape(ds, &rank, dims, label)) >= 0)
+        rc = sc_h5_check_declared(ds, label, 0);
     H5Dclose(ds);
     if (rc >= 0 && rank != 2)
-        rc =
-            sc_fail(SC_EFORMAT, "'%s' /matrix: %d-D, expected 2-D", path, rank);
+        rc = sc_fail(SC_EFORMAT, "%s: %d-D, expected 2-D", label, rank);
+    /* obs and var names, "0".."n-1" when the file has none: an empty
+     * matrix may declare any shape without holding a value. */
+    if (rc >= 0)
+        rc = sc_check_mem(label,
+                          dims[0] < 0 || dims[1] > INT64_MAX - dims[0]
+                              ? -1
+                              : dims[0] + dims[1],
+                          INDEX_BYTES);
     if (rc >= 0 && !(priv = malloc(sizeof *priv)))
         rc = sc_fail(SC_ENOMEM, "out of memory");
     if (rc < 0) {

@@ -299,6 +299,11 @@ int sc_mat_open_h5_sparse(int64_t file, const char *label,
                      label, (long long)n_data, (long long)n_idx);
         goto fail;
     }
+    if ((rc = sc_h5_check_declared(m->d_data, label, 0)) < 0 ||
+        (rc = sc_h5_check_declared(m->d_indices, label, 0)) < 0 ||
+        (rc = sc_h5_check_declared(m->d_indptr, label, 0)) < 0 ||
+        (rc = sc_check_mem(label, n_ptr, sizeof *m->indptr)) < 0)
+        goto fail;
     if (!(m->indptr = malloc((size_t)n_ptr * sizeof *m->indptr))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto fail;
@@ -619,7 +624,8 @@ int sc_mat_open_h5_dense(int64_t file, const char *label, const char *path,
         goto fail;
     }
     if ((rc = sc_h5_check_filters(m->d_dense, label)) < 0 ||
-        (rc = sc_h5_shape(m->d_dense, &rank, dims, label)) < 0)
+        (rc = sc_h5_shape(m->d_dense, &rank, dims, label)) < 0 ||
+        (rc = sc_h5_check_declared(m->d_dense, label, 0)) < 0)
         goto fail;
     if (rank != 2) {
         rc = sc_fail(SC_EFORMAT, "%s: expected a 2-D matrix, found rank %d",

@@ -694,6 +694,9 @@ static int strv_elem(strv *s, const char *name, sc_elem **out)
     return 0;
 }
 
+/* Memory of one field beyond its text (pointer, NUL, malloc overhead). */
+#define TSV_FIELD_BYTES 32
+
 /* Read a tab-separated file into columns (at most MAX_COLS of them, at least
  * MIN_COLS per line; lines with fewer fields than the first line are an
  * error). Blank lines are skipped, as pandas does. *N_COLS: columns kept. */
@@ -702,6 +705,7 @@ static int read_tsv(const char *path, int min_cols, int max_cols, strv *cols,
 {
     sc_lines *l;
     char *line;
+    int64_t held = 0;
     int rc;
 
     *n_cols = 0;
@@ -713,6 +717,16 @@ static int read_tsv(const char *path, int min_cols, int max_cols, strv *cols,
 
         if (!line[0])
             continue;
+        /* a gzip bomb of names stops at the memory budget */
+        held += (int64_t)strlen(line) + TSV_FIELD_BYTES * max_cols;
+        if (held > sc_mem_budget()) {
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s' line %ld: too large to load (more than the "
+                         "memory, %lld bytes)",
+                         path, sc_lines_lineno(l),
+                         (long long)sc_mem_budget());
+            goto out;
+        }
         for (; k < max_cols && f; k++) {
             char *tab = strchr(f, '\t');
             if (tab)
@@ -822,6 +836,42 @@ static int mtx_header(sc_lines *l, int *field, int64_t size[3])
                        sc_lines_name(l), sc_lines_lineno(l), (long long)size[0],
                        (long long)size[1]);
     return 0;
+}
+
+/* The shortest entry line ("1 1\n"), and the memory one entry takes while
+ * the matrix is built (triplets, then the permutation and the CSR arrays). */
+#define MTX_MIN_LINE 4
+#define MTX_ENTRY_BYTES 36
+/* The largest compression ratio of a gzip'd MatrixMarket file we believe:
+ * distinct coordinates compress 3-6:1 in practice; a file that needs more
+ * (up to deflate's 1032:1) repeats one line, i.e. it is a gzip bomb. */
+#define MTX_MAX_RATIO 100
+
+/* NNZ entries, as the size line declares, fit the file (MTX_MAX_RATIO
+ * times its size when gzip'd) and the memory: a small .mtx.gz cannot make
+ * us allocate (or inflate for minutes) without bound. */
+static int mtx_check_size(sc_lines *l, const char *path, int64_t nnz)
+{
+    struct stat st;
+    int64_t most;
+    char label[1100];
+
+    if (stat(path, &st) < 0)
+        return sc_fail(SC_EIO, "cannot stat '%s': %s", path, strerror(errno));
+    most = (int64_t)st.st_size / MTX_MIN_LINE;
+    if (sc_lines_is_gzip(l))
+        most = most > INT64_MAX / MTX_MAX_RATIO ? INT64_MAX
+                                                : most * MTX_MAX_RATIO;
+    if (nnz > most)
+        return sc_fail(SC_EFORMAT,
+                       "'%s' line %ld: declares %lld entries, more than a "
+                       "%lld-byte%s file can hold (%d:1 at most)",
+                       path, sc_lines_lineno(l), (long long)nnz,
+                       (long long)st.st_size,
+                       sc_lines_is_gzip(l) ? " gzip" : "",
+                       sc_lines_is_gzip(l) ? MTX_MAX_RATIO : 1);
+    snprintf(label, sizeof label, "'%s' line %ld", path, sc_lines_lineno(l));
+    return sc_check_mem(label, nnz, MTX_ENTRY_BYTES);
 }
 
 /* The coordinates and values of a MatrixMarket file, in file order. */
@@ -1079,6 +1129,8 @@ int sc_tenx_mtx_open(const char *path, unsigned flags, sc_adata **out)
         (rc = read_tsv(fbc, 1, 1, &bc, &n_bc_cols)) < 0 ||
         (rc = sc_lines_open(fmtx, &l)) < 0 ||
         (rc = mtx_header(l, &field, size)) < 0)
+        goto out;
+    if ((rc = mtx_check_size(l, fmtx, size[2])) < 0)
         goto out;
     if (size[0] != fcols[0].n || size[1] != bc.n) {
         rc = sc_fail(SC_EFORMAT,

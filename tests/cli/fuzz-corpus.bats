@@ -78,3 +78,37 @@ one_line_naming() {
         one_line_naming "$p"
     done
 }
+
+@test "size guard: a 3 KB loom declaring a 2^31 x 2^31 fill-value matrix is refused at open" {
+    run --separate-stderr timeout 20 sc-inspect "$FUZZ/loom-fill-bomb.loom"
+    one_line_naming "$FUZZ/loom-fill-bomb.loom"
+    [[ $stderr == *"more than a"*"-byte file can hold"* ]]
+    # an empty matrix declaring 2^40 cells: its names would not fit
+    run --separate-stderr timeout 20 sc-inspect "$FUZZ/loom-empty-huge.loom"
+    one_line_naming "$FUZZ/loom-empty-huge.loom"
+    [[ $stderr == *"more than the memory"* ]]
+}
+
+@test "size guard: an obs column declaring 16 GB of fill value is refused before allocating" {
+    run --separate-stderr timeout 20 sc-inspect "$FUZZ/obs-column-fill-bomb.h5ad"
+    one_line_naming "$FUZZ/obs-column-fill-bomb.h5ad"
+    [[ $stderr == *"obs/n: declares"* ]]
+}
+
+@test "size guard: MTX gzip bombs (a lying size line, 2e6 identical lines) are refused at the size line" {
+    for d in mtx-declared-bomb mtx-gzip-bomb; do
+        run --separate-stderr timeout 20 sc-inspect "$FUZZ/$d"
+        one_line_naming "$FUZZ/$d/matrix.mtx.gz"
+        [[ $stderr == *"gzip file can hold"* ]]
+    done
+}
+
+@test "size guard: a gzip'd features.tsv of one endless line stops at the line limit" {
+    d=$BATS_TEST_TMPDIR/mex
+    mkdir "$d"
+    cp "$FUZZ/mtx-declared-bomb/barcodes.tsv.gz" "$FUZZ/mtx-declared-bomb/matrix.mtx.gz" "$d/"
+    head -c 300000000 /dev/zero | tr '\0' a | gzip -1 > "$d/features.tsv.gz"
+    run --separate-stderr timeout 60 sc-inspect "$d"
+    one_line_naming "$d/features.tsv.gz"
+    [[ $stderr == *"longer than 256 MiB"* ]]
+}
