@@ -129,7 +129,12 @@ typedef struct sc_hz_result {
  * entry of the schema-7 HANCESTRO mapping.
  * *RES is filled in (release with sc_hz_result_release) whenever 0 is
  * returned, refused or not; its report is also set, when it could be
- * built, after a failure. Returns 0, or a negative SC_E* code (the input
+ * built, after a failure, and so is the gene report (hz_genes_tsv: one
+ * line per var entry, its id or "-", tier, candidates and note) once the
+ * genes were mapped. With O.gene_map, the entries that file names are
+ * mapped as it says before the rules (checked by sc_hz_new: SC_EFORMAT
+ * naming the file and line); an id of another organism than the
+ * dataset's fails the dataset. Returns 0, or a negative SC_E* code (the input
  * cannot be read, the output cannot be written, ...).
  */
 SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *const *ids,
