@@ -38,6 +38,7 @@ enum {
     OPT_ORGANISM,
     OPT_SHARE,
     OPT_KEEP_RETIRED,
+    OPT_GENE_MAP,
     OPT_LAST
 };
 
@@ -74,6 +75,9 @@ static const sc_opt opts[] = {
      "organism [the dataset's genes]"},
     {OPT_ORTHOLOGS, "orthologs", SC_ARG_NONE, NULL,
      "project mouse genes onto their one-to-one human orthologs"},
+    {OPT_GENE_MAP, "gene-map", SC_ARG_REQUIRED, "FILE",
+     "map var entries by FILE first: lines 'input<TAB>Ensembl id' or "
+     "'input<TAB>-' to drop (a DIR/<name>.genes.tsv, edited)"},
     {OPT_KEEP_RETIRED, "keep-retired", SC_ARG_NONE, NULL,
      "keep gene ids retired from the current reference [map them to their "
      "unique successor, else drop them]"},
@@ -107,7 +111,8 @@ static const char usage[] =
     "Harmonize single-cell datasets (h5ad of any generation, 10x HDF5 or MTX,\n"
     "loom): Ensembl gene ids per species with duplicates summed, raw counts\n"
     "in X, QC columns and filters, CELLxGENE schema-7 metadata layout. Writes\n"
-    "DIR/<name>.h5ad and DIR/<name>.report.json per dataset and prints one\n"
+    "DIR/<name>.h5ad, DIR/<name>.report.json and DIR/<name>.genes.tsv (how\n"
+    "each var entry was mapped, or why not) per dataset and prints one\n"
     "manifest line each. With no file, reads a manifest on stdin.";
 
 struct args {
@@ -165,6 +170,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_GENE_SPACE: a->o.gene_space = arg; break;
     case OPT_ORTHOLOGS: a->o.orthologs = 1; break;
     case OPT_KEEP_RETIRED: a->o.keep_retired = 1; break;
+    case OPT_GENE_MAP: a->o.gene_map = arg; break;
     case OPT_LENIENT: a->o.lenient = 1; break;
     case OPT_MIN_CELLS:
         if ((rc = sc_parse_int(arg, 0, INT64_MAX, &v)) == 0)
@@ -203,9 +209,10 @@ static int on_option(int key, const char *arg, void *ud)
 }
 
 /* Output names: DIR/<stem>.h5ad and DIR/<stem>.report.json, where stem is
- * the input's base name without its extensions. */
+ * the input's base name without its extensions; with GT, also
+ * DIR/<stem>.genes.tsv. */
 static void out_names(const char *dir, const char *in, char *h5, char *rep,
-                      size_t size)
+                      char *gt, size_t size)
 {
     char stem[1024];
     const char *b;
@@ -230,6 +237,23 @@ static void out_names(const char *dir, const char *in, char *h5, char *rep,
     }
     snprintf(h5, size, "%s/%s.h5ad", dir, stem);
     snprintf(rep, size, "%s/%s.report.json", dir, stem);
+    if (gt)
+        snprintf(gt, size, "%s/%s.genes.tsv", dir, stem);
+}
+
+static int write_text(const char *path, const char *text, size_t len)
+{
+    sc_atomic at;
+    FILE *fp;
+    int rc;
+
+    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
+        return rc;
+    if (fwrite(text, 1, len, fp) != len) {
+        sc_io_atomic_abort(&at);
+        return sc_fail(SC_EIO, "cannot write '%s'", path);
+    }
+    return sc_io_atomic_commit(&at);
 }
 
 static int write_report(const char *path, json_t *rep)
@@ -251,11 +275,11 @@ static int write_report(const char *path, json_t *rep)
 /* One dataset: run, write the report, fill in the manifest row. */
 static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
 {
-    char h5[4096], rp[4096];
+    char h5[4096], rp[4096], gt[4096];
     sc_hz_result res;
     int rc, wrc = 0;
 
-    out_names(a->outdir, in, h5, rp, sizeof h5);
+    out_names(a->outdir, in, h5, rp, gt, sizeof h5);
     if (!strcmp(h5, in))
         return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
                        in);
@@ -282,7 +306,12 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
             char msg[1024];
 
             snprintf(msg, sizeof msg, "%s", sc_errmsg());
-            wrc = write_report(rp, res.report);
+            if (res.genes_tsv) {
+                json_object_set_new(res.report, "gene_report", json_string(gt));
+                wrc = write_text(gt, res.genes_tsv, res.genes_tsv_len);
+            }
+            if (wrc == 0)
+                wrc = write_report(rp, res.report);
             if (rc < 0)
                 sc_fail(rc, "%s", msg); /* the run's error comes first */
         }
@@ -326,12 +355,12 @@ static int one_row(void *ud, const char *in, sc_mrow *row)
 
     /* Two inputs of one name (a/x.h5ad, b/x.h5ad) would write one output:
      * the second is refused, never reported ok over the first. */
-    out_names(e->a->outdir, in, h5, rp, sizeof h5);
+    out_names(e->a->outdir, in, h5, rp, NULL, sizeof h5);
     for (size_t i = 0; i < e->n; i++)
         if (!strcmp(e->outs[i], h5))
             return sc_fail(SC_EEXIST,
-                           "'%s': its output '%s' is also that of '%s'", in,
-                           h5, e->ins[i]);
+                           "'%s': its output '%s' is also that of '%s'", in, h5,
+                           e->ins[i]);
     if (!(v = realloc(e->ins, (e->n + 1) * sizeof *v)))
         return sc_fail(SC_ENOMEM, "out of memory");
     e->ins = v;

@@ -30,6 +30,7 @@ enum {
     OPT_CACHE_BESIDE,
     OPT_MAX_OPEN,
     OPT_GENES,
+    OPT_ORTHOLOGS,
     OPT_JOIN,
     OPT_VOCAB,
     OPT_MIN_GENES,
@@ -96,6 +97,9 @@ static const sc_opt opts[] = {
     {0, NULL, 0, NULL, "Genes and labels:"},
     {OPT_GENES, "genes", SC_ARG_REQUIRED, "[ORG=]FILE",
      "reference gene list, one per organism (repeat; offsets in order given)"},
+    {OPT_ORTHOLOGS, "orthologs", SC_ARG_NONE, NULL,
+     "mouse datasets onto the human --genes list through one-to-one "
+     "orthologs (the others are dropped and counted)"},
     {OPT_JOIN, "join", SC_ARG_REQUIRED, "HOW",
      "inner or outer join of the datasets' genes [none: all identical]"},
     {'l', "label", SC_ARG_REQUIRED, "COL",
@@ -274,6 +278,7 @@ static int on_option(int key, const char *arg, void *ud)
         g[a->n_genes++].path = eq ? eq + 1 : arg;
         break;
     }
+    case OPT_ORTHOLOGS: o->orthologs = 1; return 0;
     case OPT_JOIN:
         if (!strcmp(arg, "inner"))
             o->join = SC_STREAM_JOIN_INNER;
@@ -992,6 +997,11 @@ int main(int argc, char **argv)
     a.so.n_weight_cols = a.weight_by.n;
     a.so.genes = a.genes;
     a.so.n_genes = a.n_genes;
+    if (a.so.orthologs && a.n_genes == 0) {
+        free_args(&a);
+        return sc_cli_usage_error(&cli, "--orthologs needs a human gene list "
+                                        "(--genes [human=]FILE)");
+    }
     a.so.vocabs = a.vocabs;
     a.so.threads = cli.threads;
     a.so.n_vocabs = a.n_vocabs;

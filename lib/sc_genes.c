@@ -30,29 +30,29 @@ static const sc_species species_tab[] = {
 };
 #define N_SPECIES ((int)(sizeof species_tab / sizeof *species_tab))
 
-static const char *const kind_names[SC_GENE_N_KINDS] = {
-    "id",
-    "id_versioned",
-    "par_y",
-    "retired",
-    "symbol",
-    "symbol_ensg",
-    "case",
-    "alias",
-    "prev",
-    "restored",
-    "gene_map",
-    "ortholog",
-    "unknown",
-    "ambiguous_symbol",
-    "ambiguous_alias",
-    "shadowed_alias",
-    "ambiguous_restored",
-    "retired_dropped",
-    "made_unique",
-    "foreign",
-    "collision",
-    "no_ortholog"};
+static const char *const kind_names[SC_GENE_N_KINDS] = {"id",
+                                                        "id_versioned",
+                                                        "par_y",
+                                                        "retired",
+                                                        "symbol",
+                                                        "symbol_ensg",
+                                                        "case",
+                                                        "alias",
+                                                        "prev",
+                                                        "restored",
+                                                        "gene_map",
+                                                        "ortholog",
+                                                        "unknown",
+                                                        "ambiguous_symbol",
+                                                        "ambiguous_alias",
+                                                        "shadowed_alias",
+                                                        "ambiguous_restored",
+                                                        "retired_dropped",
+                                                        "made_unique",
+                                                        "foreign",
+                                                        "collision",
+                                                        "no_ortholog",
+                                                        "gene_map_dropped"};
 
 int sc_genes_n_species(void)
 {
@@ -231,7 +231,7 @@ struct sc_genes {
     sc_strmap head_up;    /* upper current name -> last gene of that name */
     sc_strmap damage;     /* upper damaged form -> gene, or AMBIG */
     sc_strmap damage_cand; /* upper damaged form -> index into CAND */
-    const char **cand;    /* candidate lists "SYM1|SYM2" (arena) */
+    const char **cand;     /* candidate lists "SYM1|SYM2" (arena) */
     size_t n_cand, cap_cand;
 };
 
@@ -501,8 +501,7 @@ static char *unquote(char *s)
 }
 
 /* Append SYM to the candidate list of KEY in M (no repeats). */
-static int cand_add(sc_genes *g, sc_strmap *m, const char *key,
-                    const char *sym)
+static int cand_add(sc_genes *g, sc_strmap *m, const char *key, const char *sym)
 {
     int64_t *v;
     int added, rc;
@@ -599,8 +598,7 @@ static int alias_list(sc_genes *g, sc_strmap *owner, const char *list,
 }
 
 /* The label of gene WHO among candidates: its current name, else SYM. */
-static const char *owner_label(const sc_genes *g, int64_t who,
-                               const char *sym)
+static const char *owner_label(const sc_genes *g, int64_t who, const char *sym)
 {
     return who >= 0 ? g->g[who].name : sym;
 }
@@ -623,9 +621,8 @@ static int read_hgnc(sc_genes *g, sc_strmap *owner)
         int nf = split(line, '\t', f, 64);
 
         if (sc_lines_lineno(l) == 1) {
-            static const char *const want[4] = {"symbol", "alias_symbol",
-                                                "prev_symbol",
-                                                "ensembl_gene_id"};
+            static const char *const want[4] = {
+                "symbol", "alias_symbol", "prev_symbol", "ensembl_gene_id"};
 
             for (int i = 0; i < nf; i++)
                 for (int k = 0; k < 4; k++)
@@ -647,8 +644,8 @@ static int read_hgnc(sc_genes *g, sc_strmap *owner)
             continue;
         int64_t gi = sc_strmap_get(&g->by_id, f[col[3]]);
         /* the owner: its current gene, else this HGNC row */
-        int64_t who = gi >= 0 && !g->g[gi].retired ? gi
-                                                   : -16 - sc_lines_lineno(l);
+        int64_t who =
+            gi >= 0 && !g->g[gi].retired ? gi : -16 - sc_lines_lineno(l);
         char *sym = arena_upper(&g->ar, f[col[0]]);
         const char *lab;
 
@@ -1043,8 +1040,8 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind)
     return -1;
 }
 
-void sc_genes_candidates(const sc_genes *g, const char *name,
-                         sc_gene_kind kind, char *buf, size_t size)
+void sc_genes_candidates(const sc_genes *g, const char *name, sc_gene_kind kind,
+                         char *buf, size_t size)
 {
     char up[512];
     size_t used = 0;
@@ -1075,8 +1072,7 @@ void sc_genes_candidates(const sc_genes *g, const char *name,
         if ((c = sc_strmap_get(&g->damage_cand, up)) >= 0)
             snprintf(buf, size, "%s", g->cand[c]);
         break;
-    default:
-        break;
+    default: break;
     }
     if (size && used >= size)
         buf[size - 1] = '\0';

@@ -74,28 +74,29 @@ void sc_genes_reference_version(int species, char *buf, size_t size);
 
 /* Why sc_genes_map() gave its answer (names as in make-corpus' truth). */
 typedef enum sc_gene_kind {
-    SC_GENE_ID = 0,           /* current id */
-    SC_GENE_ID_VERSIONED,     /* current id with an Ensembl version */
-    SC_GENE_PAR_Y,            /* "_PAR_Y" copy: the X gene */
-    SC_GENE_RETIRED,          /* schema-5 id: its successor (or kept) */
-    SC_GENE_SYMBOL,           /* unique gene name */
-    SC_GENE_SYMBOL_ENSG,      /* legacy "SYMBOL_ENSG..." name */
-    SC_GENE_CASE,             /* unique gene name ignoring case */
-    SC_GENE_ALIAS,            /* unique alias (HGNC and NCBI agree) */
-    SC_GENE_PREV,             /* unique HGNC previous symbol */
-    SC_GENE_RESTORED,         /* spreadsheet-damaged symbol restored */
-    SC_GENE_GENE_MAP,         /* given by a --gene-map file */
-    SC_GENE_ORTHOLOG,         /* projected onto a one-to-one ortholog */
-    SC_GENE_UNKNOWN,          /* dropped: not in the reference */
-    SC_GENE_AMBIGUOUS_SYMBOL, /* dropped: name of several genes */
-    SC_GENE_AMBIGUOUS_ALIAS,  /* dropped: alias of several genes */
-    SC_GENE_SHADOWED_ALIAS,   /* dropped: alias equal to an approved symbol */
+    SC_GENE_ID = 0,             /* current id */
+    SC_GENE_ID_VERSIONED,       /* current id with an Ensembl version */
+    SC_GENE_PAR_Y,              /* "_PAR_Y" copy: the X gene */
+    SC_GENE_RETIRED,            /* schema-5 id: its successor (or kept) */
+    SC_GENE_SYMBOL,             /* unique gene name */
+    SC_GENE_SYMBOL_ENSG,        /* legacy "SYMBOL_ENSG..." name */
+    SC_GENE_CASE,               /* unique gene name ignoring case */
+    SC_GENE_ALIAS,              /* unique alias (HGNC and NCBI agree) */
+    SC_GENE_PREV,               /* unique HGNC previous symbol */
+    SC_GENE_RESTORED,           /* spreadsheet-damaged symbol restored */
+    SC_GENE_GENE_MAP,           /* given by a --gene-map file */
+    SC_GENE_ORTHOLOG,           /* projected onto a one-to-one ortholog */
+    SC_GENE_UNKNOWN,            /* dropped: not in the reference */
+    SC_GENE_AMBIGUOUS_SYMBOL,   /* dropped: name of several genes */
+    SC_GENE_AMBIGUOUS_ALIAS,    /* dropped: alias of several genes */
+    SC_GENE_SHADOWED_ALIAS,     /* dropped: alias equal to an approved symbol */
     SC_GENE_AMBIGUOUS_RESTORED, /* dropped: damaged form of several genes */
-    SC_GENE_RETIRED_DROPPED,  /* dropped: retired id, no unique successor */
-    SC_GENE_MADE_UNIQUE,      /* dropped: "NAME-1" from a duplicate */
-    SC_GENE_FOREIGN,          /* dropped: an id of another species */
-    SC_GENE_COLLISION,        /* dropped: its gene is another entry's */
-    SC_GENE_NO_ORTHOLOG,      /* dropped: no one-to-one ortholog */
+    SC_GENE_RETIRED_DROPPED,    /* dropped: retired id, no unique successor */
+    SC_GENE_MADE_UNIQUE,        /* dropped: "NAME-1" from a duplicate */
+    SC_GENE_FOREIGN,            /* dropped: an id of another species */
+    SC_GENE_COLLISION,          /* dropped: its gene is another entry's */
+    SC_GENE_NO_ORTHOLOG,        /* dropped: no one-to-one ortholog */
+    SC_GENE_GENE_MAP_DROPPED,   /* dropped: "-" in a --gene-map file */
     SC_GENE_N_KINDS
 } sc_gene_kind;
 
@@ -107,8 +108,8 @@ int sc_gene_kind_find(const char *s);
 typedef struct sc_genes sc_genes;
 
 enum {
-    SC_GENES_NO_RETIRED = 1u << 0, /* do not load the schema-5 list */
-    SC_GENES_NO_HGNC = 1u << 1,    /* human: no aliases/previous symbols */
+    SC_GENES_NO_RETIRED = 1u << 0,   /* do not load the schema-5 list */
+    SC_GENES_NO_HGNC = 1u << 1,      /* human: no aliases/previous symbols */
     SC_GENES_KEEP_RETIRED = 1u << 2, /* retired ids map to themselves */
 };
 
@@ -153,8 +154,8 @@ int64_t sc_genes_map(const sc_genes *g, const char *name, sc_gene_kind *kind);
 /* The candidates of a name sc_genes_map() found ambiguous (KIND one of the
  * ambiguous or shadowed kinds): their symbols joined by '|' into BUF of
  * SIZE bytes ("" when none is known). Thread-safe. */
-void sc_genes_candidates(const sc_genes *g, const char *name,
-                         sc_gene_kind kind, char *buf, size_t size);
+void sc_genes_candidates(const sc_genes *g, const char *name, sc_gene_kind kind,
+                         char *buf, size_t size);
 
 /* Human-mouse one-to-one orthologs (share/genes/orthologs): a new array
  * *OUT of sc_genes_count(FROM) entries (free() it) giving for each gene of

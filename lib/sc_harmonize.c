@@ -96,6 +96,8 @@ void sc_hz_free(sc_hz *h)
     free(h->tool);
     free(h->version);
     free(h->cmdline);
+    free(h->gene_map);
+    hz_gmap_free(h->gmap);
     free(h);
 }
 
@@ -122,6 +124,7 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->tool = dup_or_null(o->tool ? o->tool : "sc-harmonize", &fail);
     h->version = dup_or_null(o->version ? o->version : "0", &fail);
     h->cmdline = dup_or_null(o->cmdline ? o->cmdline : "", &fail);
+    h->gene_map = dup_or_null(o->gene_map, &fail);
     if (fail) {
         sc_hz_free(h);
         return sc_fail(SC_ENOMEM, "out of memory");
@@ -130,6 +133,11 @@ int sc_hz_new(const sc_hz_opts *o, sc_hz **out)
     h->o.gene_space = h->gene_space;
     h->o.organism = h->organism;
     h->o.targeted_assays = h->targeted_assays;
+    h->o.gene_map = h->gene_map;
+    if ((rc = hz_gmap_load(h)) < 0) {
+        sc_hz_free(h);
+        return rc;
+    }
     *out = h;
     return 0;
 }
@@ -138,6 +146,7 @@ void sc_hz_result_release(sc_hz_result *res)
 {
     if (res->report)
         json_decref(res->report);
+    free(res->genes_tsv);
     memset(res, 0, sizeof *res);
 }
 
@@ -2037,7 +2046,9 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
         goto out;
     if ((rc = hz_genes_report(
              &gm, cs.var, strcmp(cs.where, "raw/X") == 0 ? "raw/var" : "var",
-             rep, 1)) < 0)
+             rep, 1)) < 0 ||
+        (rc = hz_genes_tsv(&gm, cs.var, in, &res->genes_tsv,
+                           &res->genes_tsv_len)) < 0)
         goto out;
     if (gm.mixed || meta.obs_organisms > 1) {
         snprintf(res->organism, sizeof res->organism, "mixed");

@@ -73,7 +73,9 @@ typedef struct sc_hz_opts {
     int64_t min_mapped_targeted; /* the same for targeted assays */
     const char *targeted_assays; /* EFO ids: these and their descendants
                                   * are targeted (comma-separated) */
-    int keep_retired; /* keep retired gene ids (not mapped forward) */
+    int keep_retired;     /* keep retired gene ids (not mapped forward) */
+    const char *gene_map; /* a curator's mapping file (see sc_hz_run), or
+                           * NULL */
 } sc_hz_opts;
 
 /* The assays whose gene panels are targeted, not the whole transcriptome:
@@ -88,7 +90,7 @@ typedef struct sc_hz_opts {
     {                                                                          \
         "raw,counts,X", 0, 10000, 100, 200, 0, 5, 3, 0, 0, 0, 1e4, NULL, 0, 0, \
             NULL, 1, 1, 1, "sc-harmonize", "0", "", 0, 1,                      \
-            SC_HZ_TARGETED_ASSAYS, 0                                           \
+            SC_HZ_TARGETED_ASSAYS, 0, NULL                                     \
     }
 
 /* Parse and check a "--counts-order" list ("raw,counts,X"). 0 or
@@ -115,6 +117,9 @@ typedef struct sc_hz_result {
     char organism[32];     /* NCBITaxon id, "mixed" or "" */
     int64_t n_obs, n_vars; /* of the output */
     json_t *report;        /* the report (owned: json_decref) */
+    char *genes_tsv;       /* the gene report (owned), NULL when the genes
+                            * were not mapped: see sc_hz_run */
+    size_t genes_tsv_len;
 } sc_hz_result;
 
 /*
@@ -124,7 +129,12 @@ typedef struct sc_hz_result {
  * entry of the schema-7 HANCESTRO mapping.
  * *RES is filled in (release with sc_hz_result_release) whenever 0 is
  * returned, refused or not; its report is also set, when it could be
- * built, after a failure. Returns 0, or a negative SC_E* code (the input
+ * built, after a failure, and so is the gene report (hz_genes_tsv: one
+ * line per var entry, its id or "-", tier, candidates and note) once the
+ * genes were mapped. With O.gene_map, the entries that file names are
+ * mapped as it says before the rules (checked by sc_hz_new: SC_EFORMAT
+ * naming the file and line); an id of another organism than the
+ * dataset's fails the dataset. Returns 0, or a negative SC_E* code (the input
  * cannot be read, the output cannot be written, ...).
  */
 SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *const *ids,

@@ -21,6 +21,7 @@ void hz_gene_map_release(gene_map *g)
     free(g->out_gene);
     free(g->alt_id);
     free(g->winner);
+    free(g->own_gene);
     memset(g, 0, sizeof *g);
 }
 
@@ -145,8 +146,8 @@ static int resolve_collisions(const sc_genes *g, const sc_elem *col,
     for (int64_t i = 0; i < n; i++) {
         int64_t x = gm->in_gene[i];
 
-        if (x >= 0 && (lead[x] < 0 || tier_rank(gm->kind[i]) <
-                                          tier_rank(gm->kind[lead[x]])))
+        if (x >= 0 && (lead[x] < 0 ||
+                       tier_rank(gm->kind[i]) < tier_rank(gm->kind[lead[x]])))
             lead[x] = i;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -252,6 +253,314 @@ static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The gene map (--gene-map) and the gene report (DIR/<name>.genes.tsv)     */
+
+void hz_gmap_free(hz_gmap *m)
+{
+    if (!m)
+        return;
+    for (int64_t i = 0; i < m->n; i++) {
+        free(m->key[i]);
+        free(m->id[i]);
+    }
+    free(m->key);
+    free(m->id);
+    free(m->line);
+    free(m->species);
+    free(m->path);
+    sc_strmap_release(&m->idx);
+    free(m);
+}
+
+/* Undo the escapes of the gene report in S, in place: "\t", "\n", "\r",
+ * "\\". */
+static void unescape(char *s)
+{
+    char *w = s;
+
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            *w++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+}
+
+/* Check the id ID of line LINE of the map: in the current list of its
+ * organism. *SP gets the organism (-1 for a spike-in). */
+static int gmap_check_id(sc_hz *h, const char *path, long line, const char *id,
+                         int *sp)
+{
+    sc_genes *g;
+    int64_t x;
+    int rc;
+
+    *sp = -1;
+    if (sc_genes_is_spike_in(id))
+        return 0;
+    if ((*sp = sc_genes_species_of_id(id)) < 0)
+        return sc_fail(SC_EFORMAT,
+                       "'%s' line %ld: '%s' is not an Ensembl gene id of a "
+                       "known organism (give an id, or - to drop the entry)",
+                       path, line, id);
+    if ((rc = hz_get_genes(h, *sp, &g)) < 0)
+        return rc;
+    x = sc_genes_find_id(g, id);
+    if (x < 0 || x >= sc_genes_n_current(g))
+        return sc_fail(SC_EFORMAT,
+                       "'%s' line %ld: '%s' is not in the %s gene list of "
+                       "schema 7 (%s)",
+                       path, line, id, sc_genes_species(*sp)->latin,
+                       x < 0 ? "unknown id" : "a retired id");
+    return 0;
+}
+
+static int gmap_add(hz_gmap *m, int64_t *cap, char *key, const char *id,
+                    long line, int sp)
+{
+    if (m->n == *cap) {
+        int64_t nc = *cap ? 2 * *cap : 256;
+        char **k = realloc(m->key, (size_t)nc * sizeof *k), **v;
+        long *l;
+        int *s;
+
+        if (k)
+            m->key = k;
+        v = k ? realloc(m->id, (size_t)nc * sizeof *v) : NULL;
+        if (v)
+            m->id = v;
+        l = v ? realloc(m->line, (size_t)nc * sizeof *l) : NULL;
+        if (l)
+            m->line = l;
+        s = l ? realloc(m->species, (size_t)nc * sizeof *s) : NULL;
+        if (!s)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        m->species = s;
+        *cap = nc;
+    }
+    m->key[m->n] = strdup(key);
+    m->id[m->n] = id ? strdup(id) : NULL;
+    m->line[m->n] = line;
+    m->species[m->n] = sp;
+    if (!m->key[m->n] || (id && !m->id[m->n])) {
+        free(m->key[m->n]);
+        free(m->id[m->n]);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    m->n++;
+    return 0;
+}
+
+int hz_gmap_load(sc_hz *h)
+{
+    const char *path = h->o.gene_map;
+    sc_lines *l = NULL;
+    hz_gmap *m;
+    char *line;
+    size_t len;
+    int64_t cap = 0;
+    int rc, seen_data = 0;
+
+    if (!path)
+        return 0;
+    if (!(m = calloc(1, sizeof *m)) || !(m->path = strdup(path))) {
+        free(m);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        goto out;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        long ln = sc_lines_lineno(l);
+        char *key = line, *id, *end;
+        int sp = -1;
+
+        if (strlen(line) != len) {
+            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: a NUL byte", path, ln);
+            break;
+        }
+        if (line[0] == '#' || line[strspn(line, " \t")] == '\0')
+            continue;
+        if (!(id = strchr(line, '\t'))) {
+            rc = sc_fail(SC_EFORMAT,
+                         "'%s' line %ld: expected 'input<TAB>gene_id' (an "
+                         "Ensembl id, or - to drop the entry)",
+                         path, ln);
+            break;
+        }
+        *id++ = '\0';
+        if ((end = strchr(id, '\t')))
+            *end = '\0';
+        if (!seen_data++ && strcmp(key, "input") == 0 &&
+            strcmp(id, "gene_id") == 0)
+            continue; /* the header of a gene report */
+        unescape(key);
+        id += strspn(id, " ");
+        id[strcspn(id, " ")] = '\0';
+        if (strcmp(id, "-") == 0)
+            id = NULL;
+        else if ((rc = gmap_check_id(h, path, ln, id, &sp)) < 0)
+            break;
+        {
+            int64_t prev = sc_strmap_get(&m->idx, key);
+
+            if (prev >= 0) {
+                const char *a = m->id[prev], *b = id;
+
+                if ((a || b) && (!a || !b || strcmp(a, b) != 0)) {
+                    rc = sc_fail(SC_EFORMAT,
+                                 "'%s' line %ld: '%s' is also mapped to '%s' "
+                                 "at line %ld",
+                                 path, ln, key, a ? a : "-", m->line[prev]);
+                    break;
+                }
+                continue;
+            }
+        }
+        if ((rc = gmap_add(m, &cap, key, id, ln, sp)) < 0 ||
+            (rc = sc_strmap_put(&m->idx, m->key[m->n - 1], m->n - 1)) < 0)
+            break;
+    }
+    sc_lines_close(l);
+out:
+    if (rc < 0) {
+        hz_gmap_free(m);
+        return rc;
+    }
+    h->gmap = m;
+    return 0;
+}
+
+/* The map's entry for var entry I (its name in COL, else in the index),
+ * or -1. */
+static int64_t gmap_find(const hz_gmap *m, const sc_elem *var,
+                         const sc_elem *col, int64_t i)
+{
+    const char *s = hz_col_str(col, i);
+    int64_t e = sc_strmap_get(&m->idx, s ? s : "");
+
+    if (e < 0 && var->index && var->index != col &&
+        (s = hz_col_str(var->index, i)))
+        e = sc_strmap_get(&m->idx, s);
+    return e;
+}
+
+/* The curator's map wins over the rules. */
+static int gmap_apply(const hz_gmap *m, const sc_genes *g, int sp,
+                      const sc_elem *var, const sc_elem *col, gene_map *gm)
+{
+    for (int64_t i = 0; i < gm->n_in; i++) {
+        int64_t e = gmap_find(m, var, col, i);
+
+        if (e < 0)
+            continue;
+        if (!m->id[e]) {
+            gm->in_gene[i] = -1;
+            gm->kind[i] = SC_GENE_GENE_MAP_DROPPED;
+            continue;
+        }
+        if (m->species[e] >= 0 && m->species[e] != sp)
+            return sc_fail(SC_EFORMAT,
+                           "'%s' line %ld: '%s' is not a gene of %s, the "
+                           "organism of this dataset",
+                           m->path, m->line[e], m->id[e],
+                           sc_genes_species(sp)->latin);
+        if ((gm->in_gene[i] = sc_genes_find_id(g, m->id[e])) < 0)
+            return sc_fail(SC_EFORMAT,
+                           "'%s' line %ld: '%s' is not in the %s "
+                           "gene list",
+                           m->path, m->line[e], m->id[e],
+                           sc_genes_species(sp)->latin);
+        gm->kind[i] = SC_GENE_GENE_MAP;
+    }
+    return 0;
+}
+
+/* Append S to FP with tabs, newlines, carriage returns and backslashes
+ * escaped (the reader of --gene-map undoes them). */
+static void put_escaped(FILE *fp, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '\t': fputs("\\t", fp); break;
+        case '\n': fputs("\\n", fp); break;
+        case '\r': fputs("\\r", fp); break;
+        case '\\': fputs("\\\\", fp); break;
+        default: fputc(*s, fp);
+        }
+    }
+}
+
+int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
+                 char **out, size_t *len)
+{
+    const sc_elem *col = strcmp(gm->column, "_index") == 0
+                             ? var->index
+                             : sc_elem_get(var, gm->column);
+    const sc_genes *own = gm->own ? gm->own : gm->ref;
+    char cand[4096];
+    FILE *fp;
+
+    *out = NULL;
+    *len = 0;
+    if (!(fp = open_memstream(out, len)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    fprintf(fp, "# sc-harmonize gene report of '");
+    put_escaped(fp, input);
+    fprintf(fp, "': var column %s, organism %s, reference %s\n", gm->column,
+            gm->species >= 0 ? sc_genes_species(gm->species)->taxon : "",
+            sc_genes_version(own));
+    fprintf(fp, "# Edit gene_id (an Ensembl id of the organism, or - to drop "
+                "the entry) and give this file to sc-harmonize --gene-map.\n");
+    fprintf(fp, "input\tgene_id\tfeature_name\ttier\tcandidates\tnote\n");
+    for (int64_t i = 0; i < gm->n_in; i++) {
+        const char *s = hz_col_str(col, i);
+        int64_t x = gm->own_gene ? gm->own_gene[i] : gm->in_gene[i];
+        sc_gene_kind k = gm->kind[i];
+
+        put_escaped(fp, s ? s : "");
+        if (x >= 0)
+            fprintf(fp, "\t%s\t", sc_genes_id(own, x));
+        else
+            fputs("\t-\t", fp);
+        if (x >= 0)
+            put_escaped(fp, sc_genes_name(own, x));
+        fprintf(fp, "\t%s\t", sc_gene_kind_name(k));
+        cand[0] = '\0';
+        if (s)
+            sc_genes_candidates(own, s, k, cand, sizeof cand);
+        put_escaped(fp, cand);
+        fputc('\t', fp);
+        if (k == SC_GENE_COLLISION && gm->winner && gm->winner[i] >= 0) {
+            int64_t w = gm->winner[i];
+            const char *ws = hz_col_str(col, w);
+            int64_t wx = gm->own_gene ? gm->own_gene[w] : gm->in_gene[w];
+
+            fputs("same gene as '", fp);
+            put_escaped(fp, ws ? ws : "");
+            fprintf(fp, "' (entry %lld%s%s), which is kept", (long long)w + 1,
+                    wx >= 0 ? ", " : "", wx >= 0 ? sc_genes_id(own, wx) : "");
+        } else if (gm->own_gene && gm->in_gene[i] >= 0) {
+            fprintf(fp, "ortholog %s %s", sc_genes_id(gm->ref, gm->in_gene[i]),
+                    sc_genes_name(gm->ref, gm->in_gene[i]));
+        } else if (gm->alt_id && gm->alt_id[i]) {
+            fprintf(fp, "a gene of another organism: %s", gm->alt_id[i]);
+        } else if (x >= 0 && gm->col[i] < 0 && !gm->own_gene) {
+            fputs("not in the gene space", fp);
+        }
+        fputc('\n', fp);
+    }
+    if (fclose(fp) != 0) {
+        free(*out);
+        *out = NULL;
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* Decide the organism, pick the best column and map every entry. */
 int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
                  gene_map *gm, json_t *rep)
@@ -338,9 +647,12 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
         !(gm->first = calloc((size_t)(n ? n : 1), 1)))
         return sc_fail(SC_ENOMEM, "out of memory");
     map_column(g, cols[best], n, gm->in_gene, gm->kind);
+    if (h->gmap && (rc = gmap_apply(h->gmap, g, sp, var, cols[best], gm)) < 0)
+        return rc;
     if ((rc = resolve_collisions(g, cols[best], gm)) < 0)
         return rc;
     gm->ref = g;
+    gm->own = g;
     h->used_species = 1u << sp;
     if (gm->mixed && (rc = map_foreign(h, cols[best], gm)) < 0)
         return rc;
@@ -353,6 +665,10 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
             return rc;
         if (!h->ortho && (rc = sc_genes_orthologs(g, hu, &h->ortho)) < 0)
             return rc;
+        if (!(gm->own_gene =
+                  malloc((size_t)(n ? n : 1) * sizeof *gm->own_gene)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        memcpy(gm->own_gene, gm->in_gene, (size_t)n * sizeof *gm->own_gene);
         for (int64_t i = 0; i < n; i++)
             if (gm->in_gene[i] >= 0 &&
                 (gm->in_gene[i] = h->ortho[gm->in_gene[i]]) < 0)

@@ -9,6 +9,7 @@
 #include "sc_adata.h"
 #include "sc_genes.h"
 #include "sc_harmonize.h"
+#include "sc_map.h"
 #include "sc_onto.h"
 #include "sc_schema.h"
 
@@ -114,6 +115,17 @@ int hz_meta_needs_onto(const sc_elem *obs);
  * when out of memory or when E's kind has no rows (sc_errmsg says which). */
 sc_elem *hz_subset_rows(const sc_elem *e, const int64_t *keep, int64_t n_keep);
 
+/* A curator's gene map (--gene-map FILE): input name -> Ensembl id of the
+ * organism's current list, or "-" (ID NULL) to drop the entry. */
+typedef struct hz_gmap {
+    char *path;
+    char **key, **id;
+    long *line;   /* of each entry in the file */
+    int *species; /* of each id; -1 for "-" and ERCC spike-ins */
+    int64_t n;
+    sc_strmap idx; /* key -> entry */
+} hz_gmap;
+
 /* The harmonizer's state (sc_hz is opaque outside these files). */
 struct sc_hz {
     sc_hz_opts o;
@@ -130,7 +142,18 @@ struct sc_hz {
     int64_t *ortho; /* mouse gene -> human gene (1:1), when loaded */
     char **space;   /* --gene-space FILE ids */
     int64_t n_space;
+    char *gene_map; /* --gene-map FILE */
+    hz_gmap *gmap;  /* its entries, read and checked by sc_hz_new */
 };
+
+/* Read and check the file O.gene_map into H->gmap: lines "input<TAB>id"
+ * (more fields ignored; '#' comments, a header line "input<TAB>gene_id"
+ * and blank lines skipped; "\t", "\n", "\r", "\\" unescaped). An id
+ * must be in the current gene list of its organism; an input given twice
+ * with two different ids is refused. Errors name the file and the line.
+ * Returns 0 or an SC_E* code. */
+int hz_gmap_load(sc_hz *h);
+void hz_gmap_free(hz_gmap *m);
 
 /* The gene reference of species SP, loaded on first use. */
 int hz_get_genes(sc_hz *h, int sp, sc_genes **g);
@@ -153,6 +176,8 @@ typedef struct gene_map {
     const char **alt_id; /* mixed: entry -> id in its own species' list */
     int64_t n_alt;       /* mixed: distinct ids of the other species */
     int64_t *winner;     /* collision: entry -> the entry kept, or NULL */
+    const sc_genes *own; /* reference of the dataset's organism */
+    int64_t *own_gene;   /* orthologs: entry -> gene of OWN, or NULL */
     int64_t species_count[16];
 } gene_map;
 
@@ -169,5 +194,11 @@ int hz_map_genes(sc_hz *h, const sc_elem *var, int64_t n, const char *declared,
  * input name, mapped id (or null) and kind. */
 int hz_genes_report(const gene_map *gm, const sc_elem *var, const char *table,
                     json_t *rep, int full);
+
+/* The gene report of a dataset as TSV text (one line per var entry: input,
+ * gene_id, feature_name, tier, candidates, note; see sc-harmonize(1)) in a
+ * new string *OUT of *LEN bytes. Returns 0 or SC_ENOMEM. */
+int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
+                 char **out, size_t *len);
 
 #endif

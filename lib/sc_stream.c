@@ -867,8 +867,65 @@ static int mark_late(ds *d)
     return rc;
 }
 
+/* The human and mouse references and the mouse -> human one-to-one
+ * orthologs (sc_genes_orthologs, as sc-harmonize --orthologs), loaded for
+ * the first mouse dataset. */
+typedef struct ortho_ctx {
+    sc_genes *hs, *mm;
+    int64_t *to_hs;
+} ortho_ctx;
+
+static void ortho_release(ortho_ctx *c)
+{
+    sc_genes_free(c->hs);
+    sc_genes_free(c->mm);
+    free(c->to_hs);
+}
+
+/* Map the genes of the mouse dataset D onto the human list USE through
+ * their orthologs, into d->gmap (a human gene twice: its first column), and
+ * say what was dropped. */
+static int ortho_map(ortho_ctx *c, ds *d, const glist *use)
+{
+    int64_t n_proj = 0, n_none = 0, n_unknown = 0, n_absent = 0;
+    sc_strmap dup = {0};
+    int rc = 0;
+
+    if (!c->to_hs && ((rc = sc_genes_load(0, 0, &c->hs)) < 0 ||
+                      (rc = sc_genes_load(1, 0, &c->mm)) < 0 ||
+                      (rc = sc_genes_orthologs(c->mm, c->hs, &c->to_hs)) < 0))
+        return rc;
+    for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
+        int64_t x = sc_genes_map(c->mm, d->meta->var[k], NULL), y, j = -1;
+
+        d->gmap[k] = -1;
+        if (x < 0)
+            n_unknown++;
+        else if ((y = c->to_hs[x]) < 0)
+            n_none++;
+        else if ((j = gene_find(&use->map, sc_genes_id(c->hs, y))) < 0)
+            n_absent++;
+        if (j < 0)
+            continue;
+        n_proj++;
+        if (sc_strmap_get(&dup, use->genes[j]) >= 0)
+            continue;
+        d->gmap[k] = (int32_t)(j + (int64_t)use->off);
+        rc = sc_strmap_put(&dup, use->genes[j], k);
+    }
+    sc_strmap_release(&dup);
+    if (rc == 0)
+        sc_log_warn("'%s': %" PRId64 " mouse genes projected onto human "
+                    "orthologs; dropped: %" PRId64 " without a one-to-one "
+                    "ortholog, %" PRId64 " whose ortholog is not in the gene "
+                    "list, %" PRId64 " not mouse genes",
+                    d->path, n_proj, n_none, n_absent, n_unknown);
+    return rc;
+}
+
 static int genes_ref(sc_stream *s)
 {
+    ortho_ctx oc = {NULL, NULL, NULL};
     const sc_stream_opts *o = &s->o;
     glist *g = calloc(o->n_genes, sizeof *g);
     char **all = NULL;
@@ -892,8 +949,14 @@ static int genes_ref(sc_stream *s)
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
         ds *d = &s->ds[i];
         const glist *use = NULL;
+        int project = o->orthologs && d->organism &&
+                      sc_genes_find_species(d->organism) == 1;
+        for (size_t j = 0; j < o->n_genes && !use && project; j++)
+            if (same_organism(g[j].organism, "human"))
+                use = &g[j];
         for (size_t j = 0; j < o->n_genes && !use; j++)
-            if (!g[j].organism || same_organism(g[j].organism, d->organism))
+            if (!g[j].organism ||
+                (!project && same_organism(g[j].organism, d->organism)))
                 use = &g[j];
         if (!use) {
             rc = sc_fail(SC_EINVAL,
@@ -904,6 +967,10 @@ static int genes_ref(sc_stream *s)
         }
         if ((rc = map_alloc(d)) < 0)
             break;
+        if (project) {
+            rc = ortho_map(&oc, d, use);
+            continue;
+        }
         sc_strmap dup = {0};
         for (int64_t k = 0; k < d->meta->n_vars && rc == 0; k++) {
             int64_t j = gene_find(&use->map, d->meta->var[k]);
@@ -916,6 +983,7 @@ static int genes_ref(sc_stream *s)
         }
         sc_strmap_release(&dup);
     }
+    ortho_release(&oc);
     free(all);
     for (size_t i = 0; i < o->n_genes; i++) {
         for (size_t j = 0; j < g[i].n; j++)

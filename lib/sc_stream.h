@@ -79,6 +79,8 @@ typedef struct sc_stream_opts {
     int join;                     /* SC_STREAM_JOIN_*, without ref genes */
     const sc_stream_genes *genes; /* reference gene lists */
     size_t n_genes;
+    int orthologs; /* mouse datasets onto the human list (organism human,
+                    * else unlabelled) through one-to-one orthologs */
 
     const char *const *labels; /* obs columns emitted as codes */
     size_t n_labels;

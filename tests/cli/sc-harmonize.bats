@@ -538,3 +538,107 @@ PYEOF
     [[ ${lines[0]} == "symbol collision symbol collision restored ambiguous_alias ambiguous_restored case" ]]
     [[ ${lines[1]} == 4 ]]
 }
+
+# ---- the gene report (DIR/<name>.genes.tsv) and --gene-map ----
+
+# A small human dataset whose entries reach every tier; column j of every
+# cell holds j + 1 counts, so the sums in X show which entries were added.
+gene_report_input() {
+    $PY - "$1" <<'PYEOF'
+import sys, numpy as np, scipy.sparse as sp, anndata, pandas as pd
+names = ["TP53", "LFS1", "CD4", "cd4", "7-Sep", "DAC", "1-Mar", "Cd74",
+         "ENSG00000141510.5", "FOO\tBAR", "ACTB", "ACTB"]
+X = sp.csr_matrix(np.tile(np.arange(1, len(names) + 1, dtype=np.float32), (30, 1)))
+a = anndata.AnnData(X=X, var=pd.DataFrame(index=pd.Index(names, dtype=object)),
+                    obs=pd.DataFrame(index=["c%d" % i for i in range(30)]))
+a.write_h5ad(sys.argv[1])
+PYEOF
+}
+
+# var ids and the column sums of X of the h5ad $1, one line each
+ids_and_sums() {
+    $PY -c 'import sys, anndata, numpy as np
+a = anndata.read_h5ad(sys.argv[1])
+print(" ".join(a.var_names)); print(" ".join("%g" % v for v in np.asarray(a.X.sum(0)).ravel()))' "$1"
+}
+
+@test "sc-harmonize: the gene report gives each entry its tier, candidates and collisions" {
+    gene_report_input "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/m.h5ad"
+    local t=$BATS_TEST_TMPDIR/o/m.genes.tsv
+    [[ -f $t ]]
+    run -0 grep -v '^#' "$t"
+    echo "$output"
+    [[ ${lines[0]} == $'input\tgene_id\tfeature_name\ttier\tcandidates\tnote' ]]
+    [[ ${lines[1]} == $'TP53\t-\t\tcollision\t\tsame gene as \'ENSG00000141510.5\' (entry 9, ENSG00000141510), which is kept' ]]
+    [[ ${lines[3]} == $'CD4\tENSG00000010610\tCD4\tsymbol\t\t' ]]
+    [[ ${lines[4]} == $'cd4\t-\t\tcollision\t\tsame gene as \'CD4\' (entry 3, ENSG00000010610), which is kept' ]]
+    [[ ${lines[5]} == $'7-Sep\tENSG00000122545\tSEPTIN7\trestored\t\t' ]]
+    [[ ${lines[6]} == $'DAC\t-\t\tambiguous_alias\tAADAC|FBXW4\t' ]]
+    [[ ${lines[7]} == $'1-Mar\t-\t\tambiguous_restored\tMARCHF1|RTL1|SETMAR\t' ]]
+    [[ ${lines[8]} == $'Cd74\tENSG00000019582\tCD74\tcase\t\t' ]]
+    [[ ${lines[9]} == $'ENSG00000141510.5\tENSG00000141510\tTP53\tid_versioned\t\t' ]]
+    [[ ${lines[10]} == $'FOO\\tBAR\t-\t\tunknown\t\t' ]]
+    [[ ${lines[11]} == $'ACTB\tENSG00000075624\tACTB\tsymbol\t\t' ]]
+    [[ ${#lines[@]} == 13 ]]
+    run -0 $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["gene_report"])' "$BATS_TEST_TMPDIR/o/m.report.json"
+    [[ $output == "$t" ]]
+}
+
+@test "sc-harmonize: --gene-map with the gene report unchanged gives the same output; edited, the map wins" {
+    gene_report_input "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/o/m.h5ad"
+    local before=$output
+    [[ ${lines[1]} == "90 150 240 270 690" ]] # ACTB twice: 11 + 12
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human --gene-map "$BATS_TEST_TMPDIR/o/m.genes.tsv" \
+        -d "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/r/m.h5ad"
+    [[ $output == "$before" ]]
+    run -0 cut -f1,2,4 "$BATS_TEST_TMPDIR/r/m.genes.tsv"
+    [[ $output == *$'\nDAC\t-\tgene_map_dropped\n'* && $output == *$'\nCD4\tENSG00000010610\tgene_map\n'* ]]
+    # the curator keeps DAC as AADAC, drops CD4 and restores FOO<TAB>BAR as GAPDH
+    sed -e $'s/^DAC\t-/DAC\tENSG00000114771/' -e $'s/^CD4\tENSG00000010610/CD4\t-/' \
+        -e $'s/^FOO\\\\tBAR\t-/FOO\\\\tBAR\tENSG00000111640/' "$BATS_TEST_TMPDIR/o/m.genes.tsv" >"$BATS_TEST_TMPDIR/e.tsv"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human --gene-map "$BATS_TEST_TMPDIR/e.tsv" \
+        -d "$BATS_TEST_TMPDIR/e" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/e/m.h5ad"
+    echo "$output"
+    [[ ${lines[0]} == "ENSG00000122545 ENSG00000114771 ENSG00000019582 ENSG00000141510 ENSG00000111640 ENSG00000075624" ]]
+    [[ ${lines[1]} == "150 180 240 270 300 690" ]]
+    # a plain two-column map of some entries; the rules map the others
+    printf 'LFS1\tENSG00000141510\n' >"$BATS_TEST_TMPDIR/p.tsv"
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human --gene-map "$BATS_TEST_TMPDIR/p.tsv" \
+        -d "$BATS_TEST_TMPDIR/p" "$BATS_TEST_TMPDIR/m.h5ad"
+    run -0 cut -f1,2,4 "$BATS_TEST_TMPDIR/p/m.genes.tsv"
+    [[ $output == *$'\nLFS1\tENSG00000141510\tgene_map\n'* && $output == *$'\nCD4\tENSG00000010610\tsymbol\n'* ]]
+}
+
+@test "sc-harmonize: --gene-map refuses an id not in the organism's schema-7 list, naming the file and line" {
+    gene_report_input "$BATS_TEST_TMPDIR/m.h5ad"
+    local m=$BATS_TEST_TMPDIR/map.tsv
+    printf '# curated\nTP53\tENSG00000141510\nCD4\tENSG00000000000\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == "sc-harmonize: error: '$m' line 3: 'ENSG00000000000' is not in the homo_sapiens gene list of schema 7 (unknown id)" ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
+    # a retired id (schema 5 only)
+    printf 'TP53\tENSG00000002079\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == *"'$m' line 1: 'ENSG00000002079' is not in the homo_sapiens gene list of schema 7 (a retired id)" ]]
+    # no id at all, a symbol instead of an id, one input given two ids
+    printf 'TP53\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == *"'$m' line 1: expected 'input<TAB>gene_id'"* ]]
+    printf 'TP53\tTP53\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == *"'$m' line 1: 'TP53' is not an Ensembl gene id"* ]]
+    printf 'TP53\tENSG00000141510\nTP53\t-\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == *"'$m' line 2: 'TP53' is also mapped to 'ENSG00000141510' at line 1" ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad ]]
+    # an id of another organism than the dataset's: the dataset fails
+    printf 'TP53\tENSMUSG00000059552\n' >"$m"
+    run -1 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
+    [[ $stderr == *"'$m' line 1: 'ENSMUSG00000059552' is not a gene of homo_sapiens, the organism of this dataset" ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
+}
