@@ -135,7 +135,7 @@ enum {
     {0, NULL, 0, NULL, "Validation options:"},                                \
     {OPT_SUBMISSION, "submission", SC_ARG_NONE, NULL,                         \
      "check as for a submission to CELLxGENE: the label columns and uns "     \
-     "keys the portal adds are errors"}
+     "keys the portal adds (obs, var, raw.var, uns) are errors"}
 
 /* The options of export. */
 #define OPTS_EXPORT                                                           \
