@@ -1478,6 +1478,74 @@ static int check_raw(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     return 0;
 }
 
+/* ---- the submission form ---- */
+
+/* Remove from DF (named WHERE) the label columns or keys named by the
+ * add_labels list AL ("to_column" or "to_key"). */
+static int strip_labels(sc_elem *df, const char *where, const sc_ynode *al,
+                        sc_schema_report *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && df && al && al->kind == SC_Y_SEQ && i < al->n;
+         i++) {
+        const char *to = sc_ytree_str(al->items[i], "to_column");
+
+        if (!to)
+            to = sc_ytree_str(al->items[i], "to_key");
+        if (to && sc_elem_remove(df, to))
+            rc = msg(r, SC_SCHEMA_WARNING,
+                     "removed %s['%s'] (the portal adds it)", where, to);
+    }
+    return rc;
+}
+
+static int strip_reserved(sc_elem *df, const char *where, const sc_ynode *res,
+                          sc_schema_report *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0;
+         rc == 0 && df && res && res->kind == SC_Y_SEQ && i < res->n; i++)
+        if (res->items[i]->kind == SC_Y_SCALAR &&
+            sc_elem_remove(df, res->items[i]->str))
+            rc = msg(r, SC_SCHEMA_WARNING,
+                     "removed %s['%s'] (reserved for the portal)", where,
+                     res->items[i]->str);
+    return rc;
+}
+
+int sc_schema_strip_portal(const sc_schema *s, sc_adata *ad,
+                           sc_schema_report *rep)
+{
+    const sc_ynode *cols = sc_ytree_get(s->obs, "columns");
+    const sc_ynode *keys = sc_ytree_get(s->uns, "keys");
+    sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && cols && i < cols->n; i++)
+        rc = strip_labels(ad->obs, "obs",
+                          sc_ytree_get(cols->items[i], "add_labels"), rep);
+    for (size_t i = 0; rc == 0 && keys && i < keys->n; i++)
+        rc = strip_labels(ad->uns, "uns",
+                          sc_ytree_get(keys->items[i], "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_labels(
+            ad->var, "var",
+            sc_ytree_get(sc_ytree_get(s->var, "index"), "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_labels(
+            rvar, "raw.var",
+            sc_ytree_get(sc_ytree_get(s->raw_var, "index"), "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_reserved(ad->obs, "obs",
+                            sc_ytree_get(s->obs, "reserved_columns"), rep);
+    if (rc == 0)
+        rc = strip_reserved(ad->uns, "uns",
+                            sc_ytree_get(s->uns, "reserved_columns"), rep);
+    return rc;
+}
+
 int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
                        unsigned flags, sc_schema_report *rep)
 {

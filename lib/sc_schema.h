@@ -101,6 +101,18 @@ SC_MUST_CHECK int sc_schema_validate(const sc_schema *s, const sc_onto *o,
                                      sc_schema_report *rep);
 
 /*
+ * Make AD the form a submission takes: remove what the portal adds and
+ * the validator refuses in an upload (the schema's add_labels columns of
+ * obs, var and raw.var and keys of uns: cell_type, feature_name, organism,
+ * ...; its reserved columns of obs and uns: observation_joinid,
+ * schema_version, ...). Each removal is added to *REP as a warning
+ * ("removed obs['cell_type'] (the portal adds it)"). Returns 0 or
+ * SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_schema_strip_portal(const sc_schema *s, sc_adata *ad,
+                                         sc_schema_report *rep);
+
+/*
  * Check one VALUE of obs column COLUMN ("cell_type_ontology_term_id") in
  * the context of a cell: the dataset's ORGANISM (uns), and the cell's
  * TISSUE_TYPE and ASSAY (NULL when the dataset has no such column). Adds
