@@ -42,6 +42,8 @@ enum {
     OPT_SET,
     OPT_SET_FILE,
     OPT_NO_FILL,
+    OPT_PCA,
+    OPT_DEFAULT,
 };
 
 /* ---- options ---- */
@@ -118,11 +120,21 @@ enum {
     {OPT_SET, "set", SC_ARG_REQUIRED, "KEY=VALUE",                            \
      "set obs field KEY (donor_id, is_primary_data, ...; uns title) to "      \
      "VALUE in every dataset; repeatable"},                                   \
+    {OPT_DEFAULT, "default", SC_ARG_REQUIRED, "KEY=VALUE",                    \
+     "like --set, but only in the datasets that lack KEY; repeatable"},       \
     {OPT_SET_FILE, "set-file", SC_ARG_REQUIRED, "FILE",                       \
      "per-dataset values: YAML (dataset -> {KEY: VALUE}, * for all) or TSV "  \
      "(a dataset column, then KEY columns)"},                                 \
     {OPT_NO_FILL, "no-fill", SC_ARG_NONE, NULL,                               \
      "fill no field by rule (tissue_type, suspension_type, unknown/na)"},     \
+    {OPT_PCA, "pca", SC_ARG_REQUIRED, "N",                                    \
+     "add obsm X_pca, the first N principal components of the "               \
+     "log-normalised counts, to a dataset without an X_ embedding (2 to 50; " \
+     "0: none) [0]"},                                                         \
+    {OPT_SUBMISSION, "submission", SC_ARG_NONE, NULL,                         \
+     "write the form a CELLxGENE submission takes: without the label "        \
+     "columns and keys the portal adds (cell_type, feature_name, organism, "  \
+     "schema_version, ...)"},                                                 \
     {OPT_DRY_RUN, "dry-run", SC_ARG_NONE, NULL,                               \
      "map and write the reports, but no h5ad"},                               \
     {'l', "compress-level", SC_ARG_REQUIRED, "N",                             \
@@ -135,7 +147,7 @@ enum {
     {0, NULL, 0, NULL, "Validation options:"},                                \
     {OPT_SUBMISSION, "submission", SC_ARG_NONE, NULL,                         \
      "check as for a submission to CELLxGENE: the label columns and uns "     \
-     "keys the portal adds are errors"}
+     "keys the portal adds (obs, var, raw.var, uns) are errors"}
 
 /* The options of export. */
 #define OPTS_EXPORT                                                           \
@@ -274,8 +286,23 @@ static int on_option(int key, const char *arg, void *ud)
             return sc_fail(SC_EINVAL, "at most 32 --set");
         a->set[a->n_set++] = arg;
         return ann_check_set(arg);
+    case OPT_DEFAULT:
+        if (a->n_default >= 32)
+            return sc_fail(SC_EINVAL, "at most 32 --default");
+        a->defaults[a->n_default++] = arg;
+        return ann_check_set(arg);
     case OPT_SET_FILE: a->set_file = arg; break;
     case OPT_NO_FILL: a->no_fill = 1; break;
+    case OPT_PCA: {
+        int64_t v;
+        int rc = sc_parse_int(arg, 0, 50, &v);
+
+        if (rc == 0 && v == 1)
+            rc = sc_fail(SC_EINVAL, "--pca: an embedding needs at least 2 "
+                                    "components");
+        a->pca = (int)v;
+        return rc;
+    }
     case OPT_COLUMN: return add_columns(a, arg);
     case OPT_ORGANISM: a->organism = arg; break;
     case OPT_DRY_RUN: a->dry_run = 1; break;

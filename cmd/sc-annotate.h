@@ -34,8 +34,11 @@ struct args {
     int compress_level;
     const char *set[32]; /* --set KEY=VALUE */
     int n_set;
+    const char *defaults[32]; /* --default KEY=VALUE */
+    int n_default;
     const char *set_file;
     int no_fill;
+    int pca; /* --pca N: components of an X_pca to add, 0 for none */
     int64_t suggestions;
     /* validate */
     int submission;

@@ -9,6 +9,7 @@
 
 #include "sc-annotate.h"
 #include "sc_adata.h"
+#include "sc_embed.h"
 #include "sc_hash.h"
 #include "sc_io.h"
 #include "sc_log.h"
@@ -545,6 +546,56 @@ static int write_json_file(const char *path, json_t *j)
     return sc_io_atomic_finish(&at, rc);
 }
 
+/* --pca: obsm X_pca from X when the dataset has no X_ embedding. */
+static int add_embedding(const struct args *a, sc_adata *ad, json_t *rep)
+{
+    int64_t shape[2] = {ad->n_obs, a->pca};
+    double *pcs;
+    sc_elem *e;
+    int rc;
+
+    if (!a->pca || !ad->X || !ad->X->mat)
+        return 0;
+    for (size_t i = 0; ad->obsm && i < ad->obsm->n_child; i++)
+        if (!strncmp(ad->obsm->child[i]->name, "X_", 2))
+            return 0;
+    if ((rc = sc_embed_pca(ad->X->mat, a->pca, &pcs)) < 0)
+        return rc;
+    if (!(e = sc_elem_new_array("X_pca", SC_DT_F32, 2, shape))) {
+        free(pcs);
+        return SC_ENOMEM;
+    }
+    for (int64_t i = 0; i < shape[0] * shape[1]; i++)
+        ((float *)e->data)[i] = (float)pcs[i];
+    free(pcs);
+    if ((rc = sc_elem_add_take(ad->obsm, e)) < 0)
+        return rc;
+    json_object_set_new(
+        rep, "embedding",
+        json_pack("{s:s, s:i}", "obsm", "X_pca", "components", a->pca));
+    return 0;
+}
+
+/* --submission: without what the portal adds, listed in the report. */
+static int submission_form(const struct args *a, const sc_schema *s,
+                           sc_adata *ad, json_t *rep)
+{
+    sc_schema_report r = SC_SCHEMA_REPORT_INIT;
+    json_t *removed;
+    int rc;
+
+    if (!a->submission)
+        return 0;
+    if ((rc = sc_schema_strip_portal(s, ad, &r)) == 0 &&
+        (removed = json_array())) {
+        for (size_t i = 0; i < r.n; i++)
+            json_array_append_new(removed, json_string(r.text[i]));
+        json_object_set_new(rep, "submission", removed);
+    }
+    sc_schema_report_release(&r);
+    return rc;
+}
+
 static int one(struct ctx *c, const char *in, sc_mrow *row)
 {
     const struct args *a = c->a;
@@ -601,7 +652,9 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         out_name(".", in, "", ds, sizeof ds);
         json_object_set_new(rep, "filled", filled);
         if ((rc = ann_fill(a, c->schema, c->o, ad, ds + 2, row, org, filled)) <
-            0) {
+                0 ||
+            (rc = add_embedding(a, ad, rep)) < 0 ||
+            (rc = submission_form(a, c->schema, ad, rep)) < 0) {
             rc = sc_fail_ctx(rc, "'%s'", in);
             goto out;
         }

@@ -237,13 +237,18 @@ static const char *cell_str(const sc_elem *col, int64_t i)
 }
 
 /* suspension_type from the assay, per cell, when the schema allows one
- * value; 0 with nothing done when a cell's assay allows several. */
+ * value: filled when the dataset has none (0 with nothing done when a
+ * cell's assay allows several), and a value the schema refuses for the
+ * cell's assay replaced by the one it allows ('cell' for a 10x multiome
+ * cell, which must be 'nucleus'). */
 static int fill_suspension(const sc_schema *s, const sc_onto *o, sc_adata *ad,
                            const char *org, json_t *rep)
 {
     static const char *const vals[] = {"cell", "nucleus", "na"};
     const sc_elem *assay = sc_elem_get(ad->obs, "assay_ontology_term_id");
-    const char **v;
+    const sc_elem *old = sc_elem_get(ad->obs, "suspension_type");
+    const char **v, *fixed = NULL;
+    int64_t replaced = 0;
     sc_elem *e;
     int rc;
 
@@ -252,15 +257,14 @@ static int fill_suspension(const sc_schema *s, const sc_onto *o, sc_adata *ad,
     if (!(v = malloc((size_t)ad->n_obs * sizeof *v)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < ad->n_obs; i++) {
-        const char *a = cell_str(assay, i);
+        const char *a = cell_str(assay, i), *cur = cell_str(old, i);
 
-        if (i && a && cell_str(assay, i - 1) &&
-            !strcmp(a, cell_str(assay, i - 1))) {
-            v[i] = v[i - 1];
-            continue;
-        }
-        if (!a || !(v[i] = only_valid(s, o, "suspension_type", vals, 3, org,
-                                      NULL, a))) {
+        if (!i || !a || !cell_str(assay, i - 1) ||
+            strcmp(a, cell_str(assay, i - 1)))
+            fixed =
+                a ? only_valid(s, o, "suspension_type", vals, 3, org, NULL, a)
+                  : NULL;
+        if (!fixed && !old) {
             free(v);
             json_object_set_new(
                 rep, "suspension_type",
@@ -269,14 +273,29 @@ static int fill_suspension(const sc_schema *s, const sc_onto *o, sc_adata *ad,
                           "--set suspension_type=..."));
             return 0;
         }
+        v[i] = fixed ? fixed : cur;
+        if (old && fixed && (!cur || strcmp(cur, fixed)))
+            replaced++;
+    }
+    if (old && !replaced) {
+        free(v);
+        return 0;
     }
     e = sc_elem_new_categorical_from_strings("suspension_type", v, ad->n_obs,
                                              1);
     free(v);
     if (!e || (rc = sc_elem_add_take(ad->obs, e)) < 0)
         return SC_ENOMEM;
-    json_object_set_new(rep, "suspension_type",
-                        json_pack("{s:s}", "by", "rule: the assay"));
+    if (old)
+        json_object_set_new(
+            rep, "suspension_type",
+            json_pack("{s:s, s:I}", "by",
+                      "rule: the assay allows only this value; the "
+                      "dataset's value replaced",
+                      "n_cells", (json_int_t)replaced));
+    else
+        json_object_set_new(rep, "suspension_type",
+                            json_pack("{s:s}", "by", "rule: the assay"));
     return 0;
 }
 
@@ -321,6 +340,21 @@ static int fill_tissue_type(sc_adata *ad, json_t *rep)
     return 0;
 }
 
+/* The value of obs column COL when every one of N cells has it, else
+ * NULL. */
+static const char *one_value(const sc_elem *col, int64_t n)
+{
+    const char *first = n ? cell_str(col, 0) : NULL;
+
+    for (int64_t i = 1; first && i < n; i++) {
+        const char *v = cell_str(col, i);
+
+        if (!v || strcmp(v, first))
+            return NULL;
+    }
+    return first;
+}
+
 int ann_fill(const struct args *a, const sc_schema *s, const sc_onto *o,
              sc_adata *ad, const char *dataset, const sc_mrow *row,
              const char *org, json_t *rep)
@@ -329,6 +363,7 @@ int ann_fill(const struct args *a, const sc_schema *s, const sc_onto *o,
         "self_reported_ethnicity_ontology_term_id",
         "development_stage_ontology_term_id", "sex_ontology_term_id"};
     static const char *const unk[] = {"unknown", "na"};
+    const char *tt;
     int rc;
 
     /* the user's values: manifest columns, the file, then --set */
@@ -350,22 +385,33 @@ int ann_fill(const struct args *a, const sc_schema *s, const sc_onto *o,
         if ((rc = set_value(ad, key, eq + 1, "set", rep)) < 0)
             return rc;
     }
+    for (int k = 0; k < a->n_default; k++) {
+        const char *eq = strchr(a->defaults[k], '=');
+        char key[256];
+
+        snprintf(key, sizeof key, "%.*s", (int)(eq - a->defaults[k]),
+                 a->defaults[k]);
+        if (sc_elem_get(is_uns_key(key) ? ad->uns : ad->obs, key))
+            continue;
+        if ((rc = set_value(ad, key, eq + 1, "default", rep)) < 0)
+            return rc;
+    }
     if (a->no_fill)
         return 0;
     /* rules for the fields that follow from others */
     if (!sc_elem_get(ad->obs, "tissue_type") &&
         (rc = fill_tissue_type(ad, rep)) < 0)
         return rc;
-    if (!sc_elem_get(ad->obs, "suspension_type") &&
-        (rc = fill_suspension(s, o, ad, org, rep)) < 0)
+    if ((rc = fill_suspension(s, o, ad, org, rep)) < 0)
         return rc;
+    tt = one_value(sc_elem_get(ad->obs, "tissue_type"), ad->n_obs);
     for (size_t k = 0; *org && k < sizeof unknown_cols / sizeof *unknown_cols;
          k++) {
         const char *v;
 
         if (sc_elem_get(ad->obs, unknown_cols[k]))
             continue;
-        if ((v = only_valid(s, o, unknown_cols[k], unk, 2, org, NULL, NULL)) &&
+        if ((v = only_valid(s, o, unknown_cols[k], unk, 2, org, tt, NULL)) &&
             (rc = set_value(ad, unknown_cols[k], v,
                             "rule: the schema allows "
                             "only this when not known",

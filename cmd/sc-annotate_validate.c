@@ -23,14 +23,20 @@ static int one(const struct args *a, const sc_onto *o, const sc_schema *s,
         goto out;
     if (a->json) {
         json_t *err = json_array(), *warn = json_array();
+        json_t *cls = json_array();
 
-        for (size_t i = 0; i < rep.n; i++)
+        for (size_t i = 0; i < rep.n; i++) {
             json_array_append_new(rep.level[i] == SC_SCHEMA_ERROR ? err : warn,
                                   json_string(rep.text[i]));
-        rc = ann_put_json(fp, json_pack("{s:s, s:s, s:b, s:o, s:o}", "path",
-                                        path, "schema", sc_schema_title(s),
-                                        "valid", rep.n_errors == 0, "errors",
-                                        err, "warnings", warn));
+            if (rep.level[i] == SC_SCHEMA_ERROR)
+                json_array_append_new(
+                    cls, json_string(sc_schema_class(rep.text[i])));
+        }
+        rc = ann_put_json(fp,
+                          json_pack("{s:s, s:s, s:b, s:o, s:o, s:o}", "path",
+                                    path, "schema", sc_schema_title(s), "valid",
+                                    rep.n_errors == 0, "errors", err,
+                                    "error_classes", cls, "warnings", warn));
     } else {
         for (size_t i = 0; i < rep.n; i++)
             fprintf(fp, "%s: %s: %s\n", path,

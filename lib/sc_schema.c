@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "sc_schema.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sc_genes.h"
 #include "sc_share.h"
 #include "sc_ytree.h"
 
@@ -119,7 +121,86 @@ static int msg(sc_schema_report *r, int level, const char *fmt, ...)
     return 0;
 }
 
+/* ---- message classes ---- */
+
+/* The class of a message by what it says, first match wins; the same table
+ * classifies the real validator's messages (scripts/cxg-mutations). */
+static const struct {
+    const char *pattern, *cls;
+} classes[] = {
+    {"Could not infer organism from feature ID", "feature_id"},
+    {"is not a valid feature ID", "feature_id"},
+    {"more feature IDs in", "feature_id"},
+    {"but feature_ids are from", "feature_organism"},
+    {"duplicated raw counts", "raw_duplicate"},
+    {"Raw matrix values must have type", "raw_dtype"},
+    {"must be positive integers", "raw_values"},
+    {"at least one non-zero value in its row", "raw_zero_row"},
+    {"Raw data may be missing", "raw_missing"},
+    {"Raw data is missing", "raw_missing"},
+    {"is different than raw.X", "raw_shape"},
+    {"is not identical to index of", "raw_shape"},
+    {"Cells in X and raw.X are different", "raw_shape"},
+    {"Add labels error", "reserved"},
+    {"is a reserved column name", "reserved"},
+    {"reserved and should not be set", "reserved"},
+    {"Fields that start with '__' are reserved", "reserved"},
+    {"must not be present in", "reserved"},
+    {"must not contain column", "reserved"},
+    {"cannot contain mixed types", "mixed_type"},
+    {"illegal_categorical_types", "mixed_type"},
+    {"categorical types. Only one type", "mixed_type"},
+    {"'feature_is_filtered' must be False", "feature_is_filtered"},
+    {"but it is deprecated", "deprecated"},
+    {"is missing column", "missing"},
+    {"is not present", "missing"},
+    {"is missing from adata", "missing"},
+    {"is not unique", "index_unique"},
+    {"must not contain NaN", "nan"},
+    {"must be categorical", "column_type"},
+    {"must be boolean", "column_type"},
+    {"must be object or string", "column_type"},
+    {"must only contain string categories", "column_type"},
+    {"is not a string", "column_type"},
+    {"is not a list of strings", "column_type"},
+    {"contains invalid values", "enum"},
+    {"is not valid", "enum"},
+    {"is not a valid value of", "term"},
+    {"is not a valid ontology term id", "term"},
+    {"is a deprecated term id", "term"},
+    {"is not allowed", "term"},
+    {"is not an allowed term id", "term"},
+    {"ascending lexical order", "term"},
+    {"contains duplicates", "term"},
+    {"cannot be an empty value", "empty"},
+    {"must not contain empty values", "empty"},
+    {"is not a column in 'adata.obs'", "uns_reference"},
+    {"is not a valid obsm key", "uns_reference"},
+    {"embedding", "embedding"},
+    {"obsm", "embedding"},
+    {"Sparsity of", "sparsity"},
+    {"Unknown encoding for matrix", "sparsity"},
+    {"Invalid sparse encoding", "sparsity"},
+};
+
+const char *sc_schema_class(const char *text)
+{
+    for (size_t i = 0; i < sizeof classes / sizeof *classes; i++)
+        if (strstr(text, classes[i].pattern))
+            return classes[i].cls;
+    return "other";
+}
+
 /* ---- YAML helpers ---- */
+
+/* Whether the mapping N has the key K. */
+static int seq_has_key(const sc_ynode *n, const char *k)
+{
+    for (size_t i = 0; n && n->kind == SC_Y_MAP && i < n->n; i++)
+        if (!strcmp(n->keys[i], k))
+            return 1;
+    return 0;
+}
 
 /* Whether the sequence N holds the scalar S (CI: ignoring case). */
 static int seq_has(const sc_ynode *n, const char *s, int ci)
@@ -706,9 +787,28 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
                      "The field '%s' is present in 'uns', but it is reserved "
                      "and should not be set.",
                      e->name);
-        else if (e->kind == SC_K_ARRAY && sc_elem_count(e) == 0)
+        else if ((e->kind == SC_K_ARRAY && sc_elem_count(e) == 0) ||
+                 ((e->kind == SC_K_DICT || e->kind == SC_K_DATAFRAME) &&
+                  e->n_child == 0))
             rc = msg(r, SC_SCHEMA_ERROR, "uns['%s'] cannot be an empty value.",
                      e->name);
+    }
+    /* keys the portal adds from others ('organism') */
+    for (size_t i = 0;
+         rc == 0 && (flags & SC_SCHEMA_SUBMISSION) && keys && i < keys->n;
+         i++) {
+        const sc_ynode *al = sc_ytree_get(keys->items[i], "add_labels");
+
+        for (size_t k = 0; rc == 0 && al && al->kind == SC_Y_SEQ && k < al->n;
+             k++) {
+            const char *to = sc_ytree_str(al->items[k], "to_key");
+
+            if (to && sc_elem_get(ad->uns, to))
+                rc = msg(r, SC_SCHEMA_ERROR,
+                         "Add labels error: Column '%s' is a reserved column "
+                         "name of 'uns'. Remove it from h5ad and try again.",
+                         to);
+        }
     }
     for (size_t i = 0; rc == 0 && keys && i < keys->n; i++) {
         const char *k = keys->keys[i], *type;
@@ -766,6 +866,8 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     const sc_ynode *cols = sc_ytree_get(s->obs, "columns");
     const sc_ynode *dep = sc_ytree_get(s->obs, "deprecated_columns");
     const sc_ynode *res = sc_ytree_get(s->obs, "reserved_columns");
+    const sc_ynode *pre = sc_ytree_get(
+        sc_ytree_get(sc_ytree_get(s->root, "pre_analysis"), "obs"), "keys");
     struct cellctx cc = {uns_string(ad->uns, "organism_ontology_term_id"), NULL,
                          NULL};
     int rc = 0, unique;
@@ -798,10 +900,21 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         const char *col = cols->keys[i];
 
         if (!sc_elem_get(ad->obs, col)) {
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Dataframe 'obs' is missing column "
-                     "'%s'.",
-                     col);
+            /* the validator skips the columns its pre-analysis section
+             * names (cell_type_ontology_term_id) when they are absent */
+            if (seq_has_key(pre, col))
+                rc = msg(r, SC_SCHEMA_WARNING,
+                         "Dataframe 'obs' has no column '%s' (allowed before "
+                         "analysis).",
+                         col);
+            else if ((rc = msg(r, SC_SCHEMA_ERROR,
+                               "Dataframe 'obs' is missing column "
+                               "'%s'.",
+                               col)) < 0)
+                break;
+            if (rc < 0 ||
+                (rc = check_labels(o, ad, col, cols->items[i], flags, r)) < 0)
+                break;
             continue;
         }
         if ((rc = check_column(s, o, ad, col, cols->items[i], &cc, r)) < 0 ||
@@ -831,6 +944,16 @@ static int check_var_obsm(const sc_schema *s, const sc_adata *ad,
                  "Column 'feature_is_filtered' in dataframe 'var' must be "
                  "boolean, not '%s'.",
                  kind_name(fif));
+    if (rc == 0 && !ad->raw && fif && fif->kind == SC_K_ARRAY &&
+        fif->dtype == SC_DT_BOOL) {
+        const uint8_t *v = fif->data;
+
+        for (int64_t i = 0; rc == 0 && i < sc_elem_count(fif); i++)
+            if (v[i])
+                rc = msg(r, SC_SCHEMA_ERROR,
+                         "'feature_is_filtered' must be False for all "
+                         "features if 'adata.raw' is not present.");
+    }
     if (rc == 0 && ad->raw &&
         sc_elem_get(sc_elem_get(ad->raw, "var"), "feature_is_filtered"))
         rc = msg(r, SC_SCHEMA_ERROR,
@@ -860,47 +983,592 @@ static int check_var_obsm(const sc_schema *s, const sc_adata *ad,
     return rc;
 }
 
-static int check_sparsity(const sc_schema *s, const sc_adata *ad,
-                          sc_schema_report *r)
+/* One matrix NAME ("X", "raw.X", "layers['counts']"): CSR, or dense and
+ * not too sparse; CSC is refused whatever its sparsity. */
+static int check_sparsity_of(const sc_schema *s, const sc_elem *x,
+                             const char *name, sc_schema_report *r)
 {
     sc_mat_info info;
     double sum, cells;
     int64_t nnz;
     int rc;
 
-    if (!ad->X || !ad->X->mat)
+    if (!x || x->kind != SC_K_MATRIX || !x->mat)
         return 0;
-    sc_mat_get_info(ad->X->mat, &info);
+    sc_mat_get_info(x->mat, &info);
     if (info.fmt == SC_MAT_CSR)
         return 0;
+    if (info.fmt == SC_MAT_CSC)
+        return msg(r, SC_SCHEMA_ERROR,
+                   "Invalid sparse encoding for %s with encoding csc. Only "
+                   "csr sparse encodings are supported.",
+                   name);
     cells = (double)info.n_rows * (double)info.n_cols;
-    if (cells <= 0)
+    if (cells <= 0 || cells > 2e8) /* too big to count here */
         return 0;
-    nnz = info.nnz;
-    if (info.fmt != SC_MAT_CSC) {
-        if (cells > 2e8) /* too big to count here */
-            return 0;
-        if ((rc = sc_mat_sum(ad->X->mat, &sum, &nnz)) < 0)
-            return rc;
-    }
+    if ((rc = sc_mat_sum(x->mat, &sum, &nnz)) < 0)
+        return rc;
     if (1.0 - (double)nnz / cells > s->sparsity)
         return msg(r, SC_SCHEMA_ERROR,
-                   "Sparsity of 'X' is %g which is greater than %g, and it is "
-                   "not a 'scipy.sparse.csr_matrix'. It is required to use "
+                   "Sparsity of '%s' is %g which is greater than %g, and it "
+                   "is not a 'scipy.sparse.csr_matrix'. It is required to use "
                    "this type of matrix for the given sparsity.",
-                   1.0 - (double)nnz / cells, s->sparsity);
+                   name, 1.0 - (double)nnz / cells, s->sparsity);
     return 0;
+}
+
+static int check_sparsity(const sc_schema *s, const sc_adata *ad,
+                          sc_schema_report *r)
+{
+    char name[512];
+    int rc;
+
+    if ((rc = check_sparsity_of(s, ad->X, "X", r)) < 0 ||
+        (ad->raw && (rc = check_sparsity_of(s, sc_elem_get(ad->raw, "X"),
+                                            "raw.X", r)) < 0))
+        return rc;
+    for (size_t i = 0; ad->layers && i < ad->layers->n_child; i++) {
+        snprintf(name, sizeof name, "layers['%s']", ad->layers->child[i]->name);
+        if ((rc = check_sparsity_of(s, ad->layers->child[i], name, r)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- column types (obs, var, raw.var) ---- */
+
+/* What the validator finds when pandas reads a column: a nullable column
+ * with missing values holds two types (the value and NA); a category no
+ * cell uses is a warning in obs. (Bool categories, which it refuses as
+ * Python bools, come from an h5ad as numpy.bool_ and pass.) */
+static int check_types(const sc_elem *df, const char *df_name,
+                       sc_schema_report *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && df && i < df->n_child; i++) {
+        const sc_elem *e = df->child[i];
+
+        if (e->kind == SC_K_NULLABLE && e->values) {
+            int64_t n = sc_elem_count(e->values), m = 0;
+
+            for (int64_t k = 0; e->mask && k < n; k++)
+                m += e->mask[k] != 0;
+            if (m && m < n)
+                rc = msg(r, SC_SCHEMA_ERROR,
+                         "Column '%s' in dataframe '%s' cannot contain mixed "
+                         "types (%s and missing values).",
+                         e->name, df_name, sc_dtype_name(e->values->dtype));
+        } else if (e->kind == SC_K_CATEGORICAL && e->categories) {
+            int64_t nc = sc_elem_count(e->categories);
+            const int32_t *c = e->codes->data;
+            unsigned char *used;
+
+            if (strcmp(df_name, "obs") || nc <= 0)
+                continue;
+            if (!(used = calloc((size_t)nc, 1)))
+                return sc_fail(SC_ENOMEM, "out of memory");
+            for (int64_t k = 0; k < sc_elem_count(e->codes); k++)
+                if (c[k] >= 0 && c[k] < nc)
+                    used[c[k]] = 1;
+            for (int64_t k = 0; rc == 0 && k < nc; k++)
+                if (!used[k]) {
+                    const char *v = sc_elem_str(e->categories, k);
+                    char num[64];
+
+                    if (!v) {
+                        snprintf(num, sizeof num, "%g",
+                                 sc_elem_num(e->categories, k));
+                        v = num;
+                    }
+                    rc = msg(r, SC_SCHEMA_WARNING,
+                             "Column '%s' in dataframe 'obs' contains a "
+                             "category '%s' with zero observations.",
+                             e->name, v);
+                }
+            free(used);
+        }
+    }
+    return rc;
+}
+
+/* ---- feature ids (var and raw.var index) ---- */
+
+/* The gene references, loaded when an id of their species is first seen. */
+struct genes_cache {
+    sc_genes **g;
+    int n;
+};
+
+static void genes_cache_free(struct genes_cache *gc)
+{
+    for (int i = 0; gc->g && i < gc->n; i++)
+        sc_genes_free(gc->g[i]);
+    free(gc->g);
+}
+
+/* Whether the species TAXON is ORGANISM or one of its ancestors. */
+static int taxon_covers(const sc_onto *o, const char *taxon,
+                        const char *organism)
+{
+    sc_onto_term t, a;
+
+    if (!strcmp(taxon, organism))
+        return 1;
+    t = sc_onto_find(o, organism);
+    a = sc_onto_find(o, taxon);
+    return t != SC_ONTO_NONE && a != SC_ONTO_NONE && sc_onto_is_a(o, t, a);
+}
+
+#define MAX_FEATURE_MESSAGES 20
+
+/* Every id of the index of DF (named DF_NAME) must be a gene of one of the
+ * references (ERCC spike-ins of any), of the dataset's organism. */
+static int check_features(const sc_onto *o, const sc_elem *df,
+                          const char *df_name, const char *organism,
+                          struct genes_cache *gc, sc_schema_report *r)
+{
+    const sc_elem *ix = df ? df->index : NULL;
+    int64_t n, bad = 0;
+    unsigned char foreign[64] = {0};
+    int rc = 0;
+
+    if (!ix || ix->kind != SC_K_ARRAY || ix->dtype != SC_DT_STR)
+        return 0;
+    if (!gc->g) {
+        gc->n = sc_genes_n_species();
+        if (!(gc->g = calloc((size_t)gc->n, sizeof *gc->g)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    n = sc_elem_count(ix);
+    for (int64_t i = 0; i < n; i++) {
+        const char *id = sc_elem_str(ix, i);
+        int sp = sc_genes_species_of_id(id);
+        int64_t k = -1;
+
+        if (sc_genes_is_spike_in(id))
+            continue;
+        if (sp >= 0 && !gc->g[sp] &&
+            (rc = sc_genes_load(sp, SC_GENES_NO_RETIRED | SC_GENES_NO_HGNC,
+                                &gc->g[sp])) < 0)
+            return rc;
+        if (sp >= 0)
+            k = sc_genes_find_id(gc->g[sp], id);
+        if (k < 0 || k >= sc_genes_n_current(gc->g[sp])) {
+            if (bad++ < MAX_FEATURE_MESSAGES &&
+                (rc = msg(r, SC_SCHEMA_ERROR,
+                          "Could not infer organism from feature ID '%s' in "
+                          "'%s', make sure it is a valid ID.",
+                          id, df_name)) < 0)
+                return rc;
+            continue;
+        }
+        if (organism && sp < 64 &&
+            !taxon_covers(o, sc_genes_species(sp)->taxon, organism))
+            foreign[sp] = 1;
+    }
+    if (bad > MAX_FEATURE_MESSAGES &&
+        (rc = msg(r, SC_SCHEMA_ERROR,
+                  "%lld more feature IDs in '%s' are not in any gene "
+                  "reference.",
+                  (long long)(bad - MAX_FEATURE_MESSAGES), df_name)) < 0)
+        return rc;
+    for (int sp = 0; sp < gc->n && sp < 64; sp++)
+        if (foreign[sp] &&
+            (rc = msg(r, SC_SCHEMA_ERROR,
+                      "uns['organism_ontology_term_id'] is '%s' but "
+                      "feature_ids are from %s (%s).",
+                      organism, sc_genes_species(sp)->taxon,
+                      sc_genes_species(sp)->name)) < 0)
+            return rc;
+    return 0;
+}
+
+/* Label columns the portal adds to var and raw.var from the index. */
+static int check_var_labels(const sc_ynode *comp, const sc_elem *df,
+                            const char *df_name, sc_schema_report *r)
+{
+    const sc_ynode *al =
+        sc_ytree_get(sc_ytree_get(comp, "index"), "add_labels");
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && al && al->kind == SC_Y_SEQ && i < al->n;
+         i++) {
+        const char *to = sc_ytree_str(al->items[i], "to_column");
+
+        if (to && df && sc_elem_get(df, to))
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Add labels error: Column '%s' is a reserved column name "
+                     "of '%s'. Remove it from h5ad and try again.",
+                     to, df_name);
+    }
+    return rc;
+}
+
+/* ---- the raw matrix ---- */
+
+/* What one pass over the raw matrix found. */
+struct raw_scan {
+    int64_t zero_rows, bad_values, dup_rows;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static int cmp_u128(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Hash one value at column J into the row hashes H (dense equivalence:
+ * zeros are skipped, as a dense row's bytes would show them alike). */
+static void hash_value(uint64_t h[2], int64_t j, double v)
+{
+    uint64_t bits;
+
+    if (v == 0)
+        return;
+    memcpy(&bits, &v, sizeof bits);
+    h[0] = mix64(h[0] ^ mix64((uint64_t)j + 0x9e3779b97f4a7c15ULL) ^ bits);
+    h[1] =
+        mix64(h[1] + ((uint64_t)j << 32) + mix64(bits ^ 0x5851f42d4c957f2dULL));
+}
+
+/* Scan M in row blocks: rows without a non-zero value, values that are
+ * negative or not whole (NaN passes, as numpy's comparisons let it), and,
+ * for CSR and dense matrices, rows equal to another row (only rows whose
+ * KEEP is set; KEEP NULL: all). */
+static int scan_raw(sc_mat *m, const unsigned char *keep, struct raw_scan *out)
+{
+    sc_mat_info info;
+    sc_block b = SC_BLOCK_INIT;
+    uint64_t *h = NULL;
+    int64_t nh = 0;
+    int dups, rc = 0;
+
+    memset(out, 0, sizeof *out);
+    sc_mat_get_info(m, &info);
+    dups = info.fmt == SC_MAT_CSR || info.fmt == SC_MAT_DENSE;
+    if (dups && !(h = malloc(((size_t)info.n_rows + 1) * 2 * sizeof *h)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t r0 = 0; r0 < info.n_rows; r0 += 4096) {
+        int64_t r1 = r0 + 4096 < info.n_rows ? r0 + 4096 : info.n_rows;
+
+        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
+            break;
+        for (int64_t i = 0; i < b.n_rows; i++) {
+            int64_t lo = b.dense ? i * b.n_cols : b.indptr[i];
+            int64_t hi = b.dense ? lo + b.n_cols : b.indptr[i + 1];
+            uint64_t rh[2] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL};
+            int nonzero = 0;
+
+            for (int64_t k = lo; k < hi; k++) {
+                double v = b.vals[k];
+
+                if (v != 0)
+                    nonzero = 1;
+                if (v < 0 || v - floor(v) > 0)
+                    out->bad_values++;
+                hash_value(rh, b.dense ? k - lo : b.indices[k], v);
+            }
+            if (!nonzero)
+                out->zero_rows++;
+            if (dups && (!keep || keep[r0 + i])) {
+                h[2 * nh] = rh[0];
+                h[2 * nh + 1] = rh[1];
+                nh++;
+            }
+        }
+    }
+    sc_block_release(&b);
+    if (rc == 0 && dups) {
+        qsort(h, (size_t)nh, 2 * sizeof *h, cmp_u128);
+        for (int64_t i = 0; i < nh; i++) {
+            int same_prev = i > 0 && !cmp_u128(&h[2 * i], &h[2 * (i - 1)]);
+            int same_next = i + 1 < nh && !cmp_u128(&h[2 * i], &h[2 * (i + 1)]);
+
+            out->dup_rows += same_prev || same_next;
+        }
+    }
+    free(h);
+    return rc;
+}
+
+/* The rows the duplicate check looks at: obs['in_tissue'] != 0 (spatial),
+ * or all (*KEEP NULL). */
+static int in_tissue_rows(const sc_adata *ad, unsigned char **keep)
+{
+    const sc_elem *e = sc_elem_get(ad->obs, "in_tissue");
+
+    *keep = NULL;
+    if (!e || e->kind != SC_K_ARRAY || e->dtype == SC_DT_STR ||
+        sc_elem_count(e) != ad->n_obs)
+        return 0;
+    if (!(*keep = malloc((size_t)ad->n_obs + 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < ad->n_obs; i++)
+        (*keep)[i] = sc_elem_num(e, i) != 0;
+    return 0;
+}
+
+/* Whether the raw rules of the schema ask for the raw checks: no assay of
+ * the 'not_descendants_of' terms, or one below all 'descendants_of_all'
+ * terms (as the validator reads its 'raw' section). */
+static int raw_applies(const sc_schema *s, const sc_onto *o, const sc_adata *ad)
+{
+    const sc_ynode *comp = sc_ytree_get(s->root, "raw");
+    int any = 0;
+
+    for (size_t c = 0; comp && comp->kind == SC_Y_MAP && c < comp->n; c++) {
+        const sc_ynode *cols = comp->items[c];
+        const sc_elem *df = !strcmp(comp->keys[c], "obs") ? ad->obs : NULL;
+
+        for (size_t k = 0; cols && cols->kind == SC_Y_MAP && k < cols->n; k++) {
+            const sc_elem *e = sc_elem_get(df, cols->keys[k]);
+            const sc_ynode *rules = cols->items[k];
+            const sc_ynode *nd = sc_ytree_get(rules, "not_descendants_of");
+            const sc_ynode *all = sc_ytree_get(
+                sc_ytree_get(rules, "descendants_of_all"), "terms");
+            int64_t nc;
+
+            if (!e || e->kind != SC_K_CATEGORICAL ||
+                e->categories->dtype != SC_DT_STR)
+                continue;
+            nc = sc_elem_count(e->categories);
+            if (nd) {
+                int below_some = 0;
+
+                for (int64_t v = 0; v < nc && !below_some; v++)
+                    for (size_t q = 0; nd->kind == SC_Y_MAP && q < nd->n; q++)
+                        below_some |= in_ancestors(
+                            o, sc_elem_str(e->categories, v), nd->items[q]);
+                any |= !below_some;
+            }
+            for (int64_t v = 0; all && all->kind == SC_Y_SEQ && v < nc; v++) {
+                const char *id = sc_elem_str(e->categories, v);
+                sc_onto_term t = sc_onto_find(o, id);
+                int every = t != SC_ONTO_NONE;
+
+                for (size_t q = 0; every && q < all->n; q++)
+                    every = all->items[q]->kind == SC_Y_SCALAR &&
+                            below(o, t, all->items[q]->str, 1);
+                any |= every;
+            }
+        }
+    }
+    return any;
+}
+
+/* Whether the string indices of two dataframes are the same. */
+static int same_index(const sc_elem *a, const sc_elem *b)
+{
+    int64_t n;
+
+    if (!a || !b || !a->index || !b->index)
+        return a == b;
+    n = sc_elem_count(a->index);
+    if (n != sc_elem_count(b->index))
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        const char *x = sc_elem_str(a->index, i), *y = sc_elem_str(b->index, i);
+
+        if (strcmp(x ? x : "", y ? y : ""))
+            return 0;
+    }
+    return 1;
+}
+
+/* Duplicate rows of the raw matrix (always), then, when nothing else is
+ * wrong and the assays ask for it, the raw values (the validator checks
+ * them last, only on a dataset without other errors). */
+static int check_raw(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
+                     sc_schema_report *r)
+{
+    const sc_elem *rx = ad->raw ? sc_elem_get(ad->raw, "X") : NULL;
+    const sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
+    const sc_elem *x = ad->raw ? rx : ad->X;
+    const char *loc = ad->raw ? "raw.X" : "X";
+    struct raw_scan sc;
+    sc_mat_info info;
+    unsigned char *keep;
+    size_t errors_before = r->n_errors;
+    int rc, valid = 1;
+
+    if (!x || x->kind != SC_K_MATRIX || !x->mat)
+        return 0;
+    if ((rc = in_tissue_rows(ad, &keep)) < 0)
+        return rc;
+    rc = scan_raw(x->mat, keep, &sc);
+    free(keep);
+    if (rc < 0)
+        return rc;
+    if (sc.dup_rows &&
+        (rc = msg(r, SC_SCHEMA_ERROR,
+                  "Found %lld duplicated raw counts in obs adata.%s.",
+                  (long long)sc.dup_rows, loc)) < 0)
+        return rc;
+    if (errors_before || sc.dup_rows || !raw_applies(s, o, ad))
+        return 0;
+    sc_mat_get_info(x->mat, &info);
+    if (ad->raw) {
+        int64_t rv =
+            rvar && rvar->index ? sc_elem_count(rvar->index) : info.n_cols;
+
+        if (rv != ad->n_vars)
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Number of genes in X (%lld) is different than raw.X "
+                     "(%lld).",
+                     (long long)ad->n_vars, (long long)rv);
+        else if (!same_index(ad->var, rvar))
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Index of 'raw.var' is not identical to index of 'var'.");
+        if (rc == 0 && info.n_rows != ad->n_obs)
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Number of cells in X (%lld) is different than raw.X "
+                     "(%lld).",
+                     (long long)ad->n_obs, (long long)info.n_rows);
+        if (rc < 0)
+            return rc;
+    }
+    if (info.dtype != SC_DT_F32) {
+        valid = 0;
+        rc = msg(r, SC_SCHEMA_ERROR,
+                 "Raw matrix values must have type numpy.float32 (%s has %s).",
+                 loc, sc_dtype_name(info.dtype));
+    } else {
+        if (sc.zero_rows) {
+            valid = 0;
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "Each cell must have at least one non-zero value in its "
+                     "row in the raw matrix (%lld rows of %s have none).",
+                     (long long)sc.zero_rows, loc);
+        }
+        if (rc == 0 && sc.bad_values) {
+            valid = 0;
+            rc = msg(r, SC_SCHEMA_ERROR,
+                     "All non-zero values in raw matrix must be positive "
+                     "integers of type numpy.float32 (%lld values of %s are "
+                     "not).",
+                     (long long)sc.bad_values, loc);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (!valid)
+        return msg(r, SC_SCHEMA_ERROR, "%s",
+                   ad->raw ? "Raw data may be missing: data in 'raw.X' does "
+                             "not meet schema requirements."
+                           : "Raw data is missing: there is only a "
+                             "normalized matrix in X and no raw.X");
+    if (!ad->raw)
+        return msg(r, SC_SCHEMA_WARNING,
+                   "Only raw data was found, i.e. there is no 'raw.X'. It is "
+                   "STRONGLY RECOMMENDED that 'final' (normalized) data is "
+                   "provided.");
+    return 0;
+}
+
+/* ---- the submission form ---- */
+
+/* Remove from DF (named WHERE) the label columns or keys named by the
+ * add_labels list AL ("to_column" or "to_key"). */
+static int strip_labels(sc_elem *df, const char *where, const sc_ynode *al,
+                        sc_schema_report *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && df && al && al->kind == SC_Y_SEQ && i < al->n;
+         i++) {
+        const char *to = sc_ytree_str(al->items[i], "to_column");
+
+        if (!to)
+            to = sc_ytree_str(al->items[i], "to_key");
+        if (to && sc_elem_remove(df, to))
+            rc = msg(r, SC_SCHEMA_WARNING,
+                     "removed %s['%s'] (the portal adds it)", where, to);
+    }
+    return rc;
+}
+
+static int strip_reserved(sc_elem *df, const char *where, const sc_ynode *res,
+                          sc_schema_report *r)
+{
+    int rc = 0;
+
+    for (size_t i = 0;
+         rc == 0 && df && res && res->kind == SC_Y_SEQ && i < res->n; i++)
+        if (res->items[i]->kind == SC_Y_SCALAR &&
+            sc_elem_remove(df, res->items[i]->str))
+            rc = msg(r, SC_SCHEMA_WARNING,
+                     "removed %s['%s'] (reserved for the portal)", where,
+                     res->items[i]->str);
+    return rc;
+}
+
+int sc_schema_strip_portal(const sc_schema *s, sc_adata *ad,
+                           sc_schema_report *rep)
+{
+    const sc_ynode *cols = sc_ytree_get(s->obs, "columns");
+    const sc_ynode *keys = sc_ytree_get(s->uns, "keys");
+    sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && cols && i < cols->n; i++)
+        rc = strip_labels(ad->obs, "obs",
+                          sc_ytree_get(cols->items[i], "add_labels"), rep);
+    for (size_t i = 0; rc == 0 && keys && i < keys->n; i++)
+        rc = strip_labels(ad->uns, "uns",
+                          sc_ytree_get(keys->items[i], "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_labels(
+            ad->var, "var",
+            sc_ytree_get(sc_ytree_get(s->var, "index"), "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_labels(
+            rvar, "raw.var",
+            sc_ytree_get(sc_ytree_get(s->raw_var, "index"), "add_labels"), rep);
+    if (rc == 0)
+        rc = strip_reserved(ad->obs, "obs",
+                            sc_ytree_get(s->obs, "reserved_columns"), rep);
+    if (rc == 0)
+        rc = strip_reserved(ad->uns, "uns",
+                            sc_ytree_get(s->uns, "reserved_columns"), rep);
+    return rc;
 }
 
 int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
                        unsigned flags, sc_schema_report *rep)
 {
+    const sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
+    const char *org = uns_string(ad->uns, "organism_ontology_term_id");
+    struct genes_cache gc = {NULL, 0};
     int rc;
 
-    if ((rc = check_uns(s, o, ad, flags, rep)) < 0 ||
+    if ((rc = check_types(ad->obs, "obs", rep)) < 0 ||
+        (rc = check_types(ad->var, "var", rep)) < 0 ||
+        (rc = check_types(rvar, "raw.var", rep)) < 0 ||
+        ((flags & SC_SCHEMA_SUBMISSION) &&
+         ((rc = check_var_labels(s->var, ad->var, "var", rep)) < 0 ||
+          (rc = check_var_labels(s->raw_var, rvar, "raw.var", rep)) < 0)) ||
+        (rc = check_uns(s, o, ad, flags, rep)) < 0 ||
         (rc = check_obs(s, o, ad, flags, rep)) < 0 ||
         (rc = check_var_obsm(s, ad, rep)) < 0 ||
+        (rc = check_features(o, ad->var, "var", org, &gc, rep)) < 0 ||
+        (rc = check_features(o, rvar, "raw.var", org, &gc, rep)) < 0 ||
         (rc = check_sparsity(s, ad, rep)) < 0)
-        return rc;
-    return 0;
+        goto out;
+    rc = check_raw(s, o, ad, rep);
+out:
+    genes_cache_free(&gc);
+    return rc;
 }

@@ -33,8 +33,20 @@
  *   - var: a unique index, feature_is_filtered; obsm: an embedding X_<name>
  *     with at least 2 columns; X: CSR when sparse enough (a warning).
  *
- * Not checked (yet): feature ids against the gene references, raw count
- * values, duplicate raw rows, spatial rules.
+ *   - column types of obs, var and raw.var as pandas sees them: a nullable
+ *     column with missing values (mixed types), bool categories;
+ *   - feature ids of var and raw.var: each an id of one of the gene
+ *     references (share/genes/cxg-gencode/schema-7; ERCC spike-ins of
+ *     any), of the dataset's organism; the portal's label columns
+ *     (feature_name, ...) are reserved in submission mode;
+ *   - the raw matrix (raw.X, else X): no duplicated rows (rows of obs
+ *     'in_tissue' 0 aside); then, only when nothing else is wrong and the
+ *     assays ask for raw data (the schema's 'raw' section), the shape and
+ *     index of raw against X and var, float32 values that are positive
+ *     integers, a non-zero value in every row.
+ *
+ * Not checked (yet): spatial rules; feature ids of species without a
+ * vendored reference (fly, worm, SARS-CoV-2) are reported as unknown.
  *
  * Label columns the portal adds (cell_type, assay, ...) are errors only in
  * submission mode; otherwise they must agree with their term ids (a
@@ -65,6 +77,16 @@ typedef struct sc_schema_report {
     }
 void sc_schema_report_release(sc_schema_report *r);
 
+/* The class of message TEXT, one word: "feature_id" (an id in no gene
+ * reference), "feature_organism", "raw_dtype", "raw_values",
+ * "raw_zero_row", "raw_duplicate", "raw_missing", "raw_shape", "reserved",
+ * "mixed_type", "deprecated", "missing", "index_unique", "nan",
+ * "column_type", "feature_is_filtered", "enum", "term", "empty",
+ * "uns_reference", "embedding", "sparsity", or "other". It is read from the
+ * words of the message, which follow the real validator's, so that the
+ * validator's own messages get the same classes. Static string. */
+const char *sc_schema_class(const char *text);
+
 /* Flags of sc_schema_validate(). */
 enum { SC_SCHEMA_SUBMISSION = 1 }; /* portal-added columns/keys are errors */
 
@@ -77,6 +99,18 @@ enum { SC_SCHEMA_SUBMISSION = 1 }; /* portal-added columns/keys are errors */
 SC_MUST_CHECK int sc_schema_validate(const sc_schema *s, const sc_onto *o,
                                      const sc_adata *ad, unsigned flags,
                                      sc_schema_report *rep);
+
+/*
+ * Make AD the form a submission takes: remove what the portal adds and
+ * the validator refuses in an upload (the schema's add_labels columns of
+ * obs, var and raw.var and keys of uns: cell_type, feature_name, organism,
+ * ...; its reserved columns of obs and uns: observation_joinid,
+ * schema_version, ...). Each removal is added to *REP as a warning
+ * ("removed obs['cell_type'] (the portal adds it)"). Returns 0 or
+ * SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_schema_strip_portal(const sc_schema *s, sc_adata *ad,
+                                         sc_schema_report *rep);
 
 /*
  * Check one VALUE of obs column COLUMN ("cell_type_ontology_term_id") in

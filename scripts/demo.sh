@@ -185,11 +185,18 @@ say "   $(tally harmonized.tsv) (manifest: harmonized.tsv, reports: harmonized/*
 
 # ---------------------------------------------------------------------------
 step "4. sc-annotate: free-text labels -> ontology terms"
+# What a user adds after reading the labels reports and `sc-annotate
+# validate`: a term for the one ambiguous disease label (HVDRR: the human
+# disease, not the animal one), the fields only the authors know for the
+# datasets that lack them, and an embedding, which the schema requires.
+printf 'label\tterm_id\nHVDRR\tMONDO:0019642\n' > curation.tsv
+annotate_opts=(-m curation.tsv --pca 10 --default donor_id=donor-1 --default is_primary_data=true
+    --default suspension_type=cell)
 if [[ -f annotated.tsv ]]; then
     skip "annotated.tsv"
 else
     t=$(date +%s.%N)
-    keep_ok harmonized.tsv | to annotated.tsv.tmp sc-annotate annotate -q -k -@ "$threads" -d annotated
+    keep_ok harmonized.tsv | to annotated.tsv.tmp sc-annotate annotate -q -k -@ "$threads" "${annotate_opts[@]}" -d annotated
     publish annotated.tsv.tmp annotated.tsv
     say "   in $(elapsed "$t")"
 fi
@@ -231,6 +238,31 @@ fi
 say "   demo@1: $(($(wc -l < collection.tsv) - 1)) datasets," \
     "$(col collection.tsv n_obs | awk '{ s += $1 } END { print s }') cells -> collection.tsv; top cell types:"
 sc-register counts demo@1 | awk -F'\t' 'NR > 1 && NR <= 4 { printf "     %-12s %-40s %5d cells\n", $1, substr($2, 1, 40), $3 }'
+
+# ---------------------------------------------------------------------------
+step "6b. the collection's datasets against the CELLxGENE schema (sc-annotate validate)"
+# as annotated (with the portal's label columns, which must agree with the
+# terms), and in the form an upload takes (annotate --submission: without
+# them), which the official validator checks the same way
+if [[ -f validated.txt ]]; then
+    skip "validated.txt"
+else
+    col collection.tsv path | sed 's|.*/||' > submission.names
+    keep_ok harmonized.tsv | awk -F'\t' 'NR == FNR { want[$1]; next }
+        FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "path") c = i; print; next }
+        { n = $c; sub(/.*\//, "", n) } n in want' submission.names - |
+        to submission.tsv sc-annotate annotate -q -k -@ "$threads" "${annotate_opts[@]}" \
+            --submission -d submission
+    rm -f submission.names
+    # (exit 1 when a dataset is not valid: the counts below say so)
+    col collection.tsv path | xargs sc-annotate validate > validated.txt.tmp 2>&1 || true
+    col submission.tsv path | xargs sc-annotate validate --submission >> validated.txt.tmp 2>&1 ||
+        true
+    publish validated.txt.tmp validated.txt
+fi
+awk '/: (valid|invalid) \([0-9]+ errors/ { k = /(^|\/)submission\// ? "s" : "a"; t[k]++; if (/: valid \(/) ok[k]++ }
+    END { printf "   %d of %d valid as annotated, %d of %d as submitted (submission/; messages: validated.txt)\n",
+        ok["a"], t["a"], ok["s"], t["s"] }' validated.txt
 
 # ---------------------------------------------------------------------------
 step "7. sc-stream -> PyTorch: a cell-type classifier, one epoch on CPU"

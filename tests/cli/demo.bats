@@ -22,6 +22,12 @@ setup_file() {
     [[ $output == *"mock curation API at http://127.0.0.1:"* ]]
     [[ $output == *"rank 0/1: epoch 0:"* ]]
     [[ $output == *"== demo done in "* ]]
+    # the collection's datasets pass the schema checks, as annotated and in
+    # the upload form (annotate --submission)
+    [[ $output =~ "== 6b. "[^$'\n']*$'\n'"   "([0-9]+)" of "([0-9]+)" valid as annotated, "([0-9]+)" of "([0-9]+)" as submitted" ]]
+    [[ ${BASH_REMATCH[1]} -gt 0 && ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]]
+    [[ ${BASH_REMATCH[3]} == "${BASH_REMATCH[2]}" && ${BASH_REMATCH[4]} == "${BASH_REMATCH[2]}" ]]
+    [[ $(grep -c ': valid (0 errors' "$DEMO/validated.txt") -eq $((2 * BASH_REMATCH[2])) ]]
     # the mock server was stopped
     ! kill -0 "$(cat "$DEMO/mock/pid")" 2>/dev/null
 }

@@ -321,7 +321,9 @@ print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/trut
 @test "sc-annotate validate: the CELLxGENE sample is valid, broken copies are not" {
     local v=$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad
     run -0 --separate-stderr sc-annotate validate "$v"
-    [[ ${lines[-1]} == "$v: valid (0 errors, 1 warnings)" ]]
+    # the zero-observation categories of tissue_type and the short var: the
+    # real validator's four warnings
+    [[ ${lines[-1]} == "$v: valid (0 errors, 4 warnings)" ]]
     run -0 sc-annotate validate -O json "$v"
     [[ $output == *'"valid":true'* ]]
     "$PY" - "$v" "$BATS_TEST_TMPDIR" <<'PYEOF'
@@ -449,4 +451,71 @@ print([d["file"] for d in t["datasets"] if d["style"] == "author"][0])' "$c/trut
     printf 'sc-annotate:\n  colour: red\n' > "$BATS_TEST_TMPDIR/bad.yaml"
     run -2 --separate-stderr sc-annotate term -c "$BATS_TEST_TMPDIR/bad.yaml" CL:0000236
     [[ $stderr == *"unknown key 'colour'"* ]]
+}
+
+@test "sc-annotate annotate --submission --pca --default: outputs that pass validate --submission" {
+    command -v sc-harmonize > /dev/null || skip "sc-harmonize not built"
+    local c h=$BATS_TEST_TMPDIR/h s=$BATS_TEST_TMPDIR/s
+    c=$(corpus)
+    sc-harmonize --min-cells 1 --min-mapped-genes 1 --min-genes 1 \
+        -d "$h" "$c"/ds000.h5ad "$c"/ds001.h5ad "$c"/ds002.h5ad > /dev/null 2>&1
+    # without them: no embedding, the portal's label columns
+    run -0 sc-annotate annotate -q -d "$BATS_TEST_TMPDIR/plain" "$h"/ds000.h5ad
+    run -1 sc-annotate validate --submission "$BATS_TEST_TMPDIR/plain/ds000.h5ad"
+    [[ $output == *"At least one embedding in 'obsm'"* ]]
+    [[ $output == *"Column 'cell_type' is a reserved column name of 'obs'"* ]]
+    [[ $output == *"Column 'feature_name' is a reserved column name of 'var'"* ]]
+    run -0 sc-annotate annotate -q --pca 5 --submission --default donor_id=donor-1 \
+        --default is_primary_data=true --default suspension_type=cell -d "$s" "$h"/ds00[012].h5ad
+    run -0 sc-annotate validate --submission "$s/ds000.h5ad"
+    # the others keep one error: unmapped disease labels written 'unknown',
+    # which the user curates (-m)
+    run -1 sc-annotate validate --submission "$s/ds001.h5ad"
+    [[ $(printf '%s\n' "$output" | grep -c ERROR) -eq 1 ]]
+    [[ $output == *"ERROR: 'unknown' in 'disease_ontology_term_id'"* ]]
+    "$PY" - "$h/ds000.h5ad" "$s/ds000.h5ad" "$s/ds000.annotate.json" <<'PYEOF'
+import json, sys, anndata, numpy as np
+a, b = anndata.read_h5ad(sys.argv[1]), anndata.read_h5ad(sys.argv[2])
+rep = json.load(open(sys.argv[3]))
+assert rep["embedding"] == {"obsm": "X_pca", "components": 5}, rep.get("embedding")
+assert any("obs['cell_type']" in r for r in rep["submission"]), rep["submission"]
+for col in ("cell_type", "tissue", "assay"):
+    assert col not in b.obs.columns, col
+assert "feature_name" not in b.var.columns and "schema_version" not in b.uns
+pcs = b.obsm["X_pca"]
+assert pcs.shape == (a.n_obs, 5) and pcs.dtype == np.float32
+# the same components as numpy's SVD of the log-normalised, centred counts
+x = a.X.toarray().astype(np.float64)
+x = np.log1p(x / x.sum(axis=1, keepdims=True) * 1e4)
+x -= x.mean(axis=0)
+u, s, vt = np.linalg.svd(x, full_matrices=False)
+for k in range(2):
+    r = abs(np.corrcoef(u[:, k] * s[k], pcs[:, k])[0, 1])
+    assert r > 0.99, (k, r)
+PYEOF
+}
+
+@test "sc-annotate annotate: --default sets only what is missing; a suspension_type the assay forbids is replaced" {
+    command -v sc-harmonize > /dev/null || skip "sc-harmonize not built"
+    local v=$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad
+    "$PY" - "$v" "$BATS_TEST_TMPDIR/in.h5ad" <<'PYEOF'
+import sys, anndata, pandas as pd
+a = anndata.read_h5ad(sys.argv[1])
+a.obs["assay_ontology_term_id"] = pd.Categorical(["EFO:0030059"] * 2)  # 10x multiome
+a.obs["suspension_type"] = pd.Categorical(["cell"] * 2)
+del a.obs["is_primary_data"]
+a.write_h5ad(sys.argv[2])
+PYEOF
+    run -1 sc-annotate validate "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ $output == *"'suspension_type' in dataframe 'obs' contains invalid values 'cell'"* ]]
+    run -0 sc-annotate annotate -q --default donor_id=other --default is_primary_data=false \
+        -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 "$PY" -c 'import sys, anndata, json
+a = anndata.read_h5ad(sys.argv[1]); r = json.load(open(sys.argv[2]))
+print(sorted(set(a.obs.donor_id)), sorted(set(a.obs.suspension_type)), sorted(set(a.obs.is_primary_data)),
+      r["filled"]["suspension_type"]["n_cells"], r["filled"]["is_primary_data"]["by"])' \
+        "$BATS_TEST_TMPDIR/o/in.h5ad" "$BATS_TEST_TMPDIR/o/in.annotate.json"
+    [[ $output == "['donor_1'] ['nucleus'] [False] 2 default" ]]
+    run -2 sc-annotate annotate --pca 1 -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ $output == *"--pca"* ]]
 }
