@@ -58,6 +58,8 @@ enum {
     OPT_STATUS,
     OPT_QUICK,
     OPT_SHARE,
+    OPT_NETWORK_FS,
+    OPT_TO,
 };
 
 static const sc_opt opts[] = {
@@ -65,6 +67,9 @@ static const sc_opt opts[] = {
     {OPT_DB, "db", SC_ARG_REQUIRED, "DB",
      "the registry: a file or postgresql:// URI [$SC_REGISTRY or "
      "sc-registry.db]"},
+    {OPT_NETWORK_FS, "force-network-fs", SC_ARG_NONE, NULL,
+     "use a SQLite registry on a network file system anyway (unsafe "
+     "locking) [$SC_REGISTRY_FORCE_NETWORK_FS]"},
     {'o', "output", SC_ARG_REQUIRED, "FILE", "write the output to FILE [-]"},
     {'O', "output-fmt", SC_ARG_REQUIRED, "FMT",
      "query, collection: table or manifest [table]"},
@@ -124,6 +129,8 @@ static const sc_opt opts[] = {
     {OPT_OUTPUT_FILE, "output-file", SC_ARG_REQUIRED, "FILE",
      "run finish: register FILE as an output; repeatable"},
     {OPT_STATUS, "status", SC_ARG_REQUIRED, "S", "run finish: status [ok]"},
+    {OPT_TO, "to", SC_ARG_REQUIRED, "DB",
+     "migrate: the new registry (a postgresql:// URI or a file)"},
     {OPT_QUICK, "quick", SC_ARG_NONE, NULL,
      "verify: compare size and mtime, hash only files that changed"},
     {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
@@ -134,7 +141,7 @@ static const sc_opt opts[] = {
 static const char usage[] =
     "[options] <command> [operands]\n"
     "A registry of datasets: content hashes, ontology terms, versions,\n"
-    "collections and lineage, in one SQLite file.\n"
+    "collections and lineage, in one SQLite file or a PostgreSQL database.\n"
     "\n"
     "Commands:\n"
     "  init                      create the registry (--root DIR...)\n"
@@ -149,7 +156,9 @@ static const char usage[] =
     "  run finish RUN            finish it (--output-file, --status)\n"
     "  collection create|add|remove|freeze|diff|export|list|show ...\n"
     "  verify [DIR...]           re-hash files; report missing, modified,\n"
-    "                            unregistered ones";
+    "                            unregistered ones\n"
+    "  migrate --to DB           copy the registry into a new one (SQLite\n"
+    "                            to PostgreSQL); print the check per table";
 
 /* ---- options ---- */
 
@@ -182,6 +191,7 @@ static int on_option(int key, const char *arg, void *ud)
         printf("reference data: %s\n", sc_share_dir());
         return sc_onto_print_versions(stdout, SC_ONTO_SET_SCHEMA);
     case OPT_DB: a->db = arg; break;
+    case OPT_NETWORK_FS: a->network_fs = 1; break;
     case 'o': a->output = arg; break;
     case 'O':
         if (!strcmp(arg, "table") || !strcmp(arg, "tsv"))
@@ -249,6 +259,7 @@ static int on_option(int key, const char *arg, void *ud)
         return push(&a->outputs, &a->n_outputs, sizeof arg, &arg);
     case OPT_STATUS: a->status = arg; break;
     case OPT_QUICK: a->quick = 1; break;
+    case OPT_TO: a->to = arg; break;
     case OPT_SHARE: a->share = arg; break;
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
@@ -271,7 +282,8 @@ int usage_fail(const char *fmt, ...)
 
 int reg_open(const struct args *a, unsigned flags, sc_registry **out)
 {
-    return sc_registry_open(a->db, flags, out);
+    return sc_registry_open(
+        a->db, flags | (a->network_fs ? SC_REGISTRY_NETWORK_FS : 0), out);
 }
 
 int out_open(const struct args *a, sc_atomic *at, FILE **fp)
@@ -377,6 +389,51 @@ static int cmd_roots(struct args *a, int argc, char **argv)
     return rc;
 }
 
+/* ---- migrate ---- */
+
+/* Copy the registry into the new one --to names, then print the check:
+ * per table its rows and their sha256, "same" when the copy has them. */
+static int cmd_migrate(struct args *a, int argc, char **argv)
+{
+    sc_reg_table_sum sums[SC_REG_N_TABLES] = {{0}};
+    sc_registry *src = NULL, *dst = NULL;
+    sc_atomic at = {0};
+    FILE *fp;
+    int rc, out_rc;
+
+    (void)argv;
+    if (argc > 0)
+        return usage_fail("migrate takes no operands (--to DB)");
+    if (!a->to || !*a->to)
+        return usage_fail("migrate: --to DB is required");
+    if (!strcmp(a->to, a->db))
+        return usage_fail("migrate: --to names the registry itself");
+    if ((rc = reg_open(a, SC_REGISTRY_READONLY, &src)) < 0)
+        return rc;
+    if ((rc = sc_registry_open(a->to,
+                               SC_REGISTRY_CREATE |
+                                   (a->network_fs ? SC_REGISTRY_NETWORK_FS : 0),
+                               &dst)) == 0)
+        rc = sc_registry_copy(src, dst, sums);
+    if (sums[SC_REG_N_TABLES - 1].table &&
+        (out_rc = out_open(a, &at, &fp)) == 0) {
+        fprintf(fp, "table\trows\tsha256\tcheck\n");
+        for (int i = 0; i < SC_REG_N_TABLES; i++)
+            fprintf(fp, "%s\t%" PRId64 "\t%s\t%s\n", sums[i].table,
+                    sums[i].rows, sums[i].sha256,
+                    sums[i].same ? "same" : "differs");
+        out_rc = out_close(&at, ferror(fp) ? SC_EIO : 0);
+        if (rc == 0)
+            rc = out_rc;
+    }
+    if (rc == 0)
+        sc_log_info("copied '%s' into '%s': every table the same", a->db,
+                    a->to);
+    sc_registry_close(dst);
+    sc_registry_close(src);
+    return rc;
+}
+
 /* ---- main ---- */
 
 static const struct subcmd {
@@ -395,6 +452,7 @@ static const struct subcmd {
     {"run", cmd_run, 1},
     {"collection", cmd_collection, 1},
     {"verify", cmd_verify, 0},
+    {"migrate", cmd_migrate, 0},
 };
 
 int main(int argc, char **argv)
@@ -421,7 +479,7 @@ int main(int argc, char **argv)
     if (cli.argc < 1) {
         rc = sc_cli_usage_error(&cli, "no command (init, add, query, show, "
                                       "counts, lineage, run, collection, "
-                                      "verify)");
+                                      "verify, migrate)");
         goto done;
     }
     for (size_t i = 0; i < sizeof subcmds / sizeof *subcmds; i++)

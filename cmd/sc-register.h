@@ -22,13 +22,14 @@ struct args {
     const char *output;
     int manifest; /* -O manifest */
     int keep_going, trust, quick, no_expand, all_versions, dot;
+    int network_fs; /* --force-network-fs */
     int up, down;
     int allow_derived; /* collection add */
     int64_t min_cells, limit, depth;
     double weight;
     int has_weight;
     const char *description, *field, *transform, *tool, *tool_version;
-    const char *status, *format, *root, *share;
+    const char *status, *format, *root, *share, *to;
     int64_t since, until; /* seconds; 0 for none */
     struct term_arg *terms;
     size_t n_terms;

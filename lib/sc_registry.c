@@ -22,9 +22,9 @@ static int db_fail(sc_registry *reg, const char *what)
 {
     if (reg->readonly)
         return sc_fail(SC_EREGISTRY,
-                       "registry '%s': %s: no right to write (a read-only "
-                       "role?): %s",
-                       reg->path, what, reg->err);
+                       "registry '%s' is read-only here (no right to write: "
+                       "a read-only role?): %s",
+                       reg->path, reg->err);
     return sc_fail(SC_EREGISTRY, "registry '%s': %s: %s", reg->path, what,
                    reg->err);
 }
@@ -186,13 +186,19 @@ static int check_schema(sc_registry *reg, unsigned flags)
                        "program's %d",
                        reg->path, v, SC_REGISTRY_SCHEMA);
     if (v < SC_REGISTRY_SCHEMA) {
+        if (v == 0 && !(flags & SC_REGISTRY_CREATE))
+            return reg->ops == &sc_rdb_pg
+                       ? sc_fail(SC_ENOTFOUND,
+                                 "no registry at '%s' (sc-register init "
+                                 "makes one)",
+                                 reg->path)
+                       : sc_fail(SC_ENOTFOUND, "'%s' is not a registry",
+                                 reg->path);
         if (flags & SC_REGISTRY_READONLY)
             return sc_fail(SC_EUNSUP,
                            "registry '%s' has schema %d and needs a "
                            "migration to %d (open it for writing)",
                            reg->path, v, SC_REGISTRY_SCHEMA);
-        if (v == 0 && !(flags & SC_REGISTRY_CREATE))
-            return sc_fail(SC_ENOTFOUND, "'%s' is not a registry", reg->path);
         /* one migrator at a time; whoever comes second sees it done */
         if ((rc = begin(reg)) < 0)
             return rc;
@@ -217,6 +223,39 @@ int sc_registry_is_pg(const char *uri)
            !strncmp(uri, "postgres://", 11);
 }
 
+/* URI for messages: a password in it ("user:PASSWORD@host",
+ * "password=PASSWORD") as "***". Caller frees. */
+static char *hide_password(const char *uri)
+{
+    const char *auth = strstr(uri, "://"), *at = NULL, *colon = NULL, *p;
+    char *out = malloc(strlen(uri) + 4), *o = out;
+
+    if (!out)
+        return NULL;
+    if (auth) { /* user:password@host, before the path or the query */
+        auth += 3;
+        size_t n = strcspn(auth, "/?");
+        for (p = auth; p < auth + n; p++)
+            if (*p == '@')
+                at = p;
+        if (at)
+            colon = memchr(auth, ':', (size_t)(at - auth));
+    }
+    for (p = uri; *p;) {
+        if (p == colon) {
+            o += sprintf(o, ":***");
+            p = at;
+        } else if (!strncmp(p, "password=", 9) &&
+                   (p[-1] == '?' || p[-1] == '&')) {
+            o += sprintf(o, "password=***");
+            p += 9 + strcspn(p + 9, "&");
+        } else
+            *o++ = *p++;
+    }
+    *o = '\0';
+    return out;
+}
+
 int sc_registry_open(const char *path, unsigned flags, sc_registry **out)
 {
     sc_registry *reg;
@@ -225,7 +264,11 @@ int sc_registry_open(const char *path, unsigned flags, sc_registry **out)
     *out = NULL;
     if (!strncmp(path, "sqlite:", 7))
         path += 7;
-    if (!(reg = calloc(1, sizeof *reg)) || !(reg->path = strdup(path))) {
+    if (!(reg = calloc(1, sizeof *reg)) || !(reg->conninfo = strdup(path)) ||
+        !(reg->path = sc_registry_is_pg(path) ? hide_password(path)
+                                              : strdup(path))) {
+        if (reg)
+            free(reg->conninfo);
         free(reg);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
@@ -255,6 +298,7 @@ int sc_registry_close(sc_registry *reg)
     if (reg->conn)
         reg->ops->close(reg);
     free(reg->path);
+    free(reg->conninfo);
     free(reg);
     return 0;
 }
@@ -1927,4 +1971,221 @@ int sc_registry_check(sc_registry *reg, int *ok)
     *ok = 0;
     return reg->ops->check(reg, ok) < 0 ? db_fail(reg, "consistency check")
                                         : 0;
+}
+
+/* ---- copying a registry (migrate) ---- */
+
+/* The tables in an order that respects their references, with their
+ * columns, each's type ('i' integer, 'd' double, 't' text), the order of
+ * the rows (the primary key) and whether ids come from a sequence. The
+ * members of a frozen collection version are copied right after their
+ * version (SQLite's trigger lets only the newest version gain members). */
+static const struct copy_table {
+    const char *name, *cols, *types, *order;
+    int has_id;
+} copy_tables[] = {
+    {"meta", "key, value", "tt", "key", 0},
+    {"storage", "id, dir", "it", "id", 1},
+    {"geneset", "id, key, n_genes", "iti", "id", 1},
+    {"geneset_gene", "geneset_id, gene", "it", "geneset_id, gene", 0},
+    {"artifact",
+     "id, sha256, size, mtime, format, n_obs, n_vars, organism, assay,"
+     " schema_version, storage_id, path, geneset_id, created, version,"
+     " previous_id",
+     "itiitiitttititii", "id", 1},
+    {"artifact_term", "artifact_id, field, term, label, n_cells", "ittti",
+     "artifact_id, field, term", 0},
+    {"transform", "id, name, version", "itt", "id", 1},
+    {"run", "id, transform_id, key, arguments, host, started, finished, status",
+     "iitttttt", "id", 1},
+    {"collection", "id, name, description, created", "itti", "id", 1},
+    {"collection_member", "collection_id, artifact_id, weight", "iid",
+     "collection_id, artifact_id", 0},
+    {"collection_version", "id, collection_id, version, created", "iiii", "id",
+     1},
+    {"collection_version_member", "version_id, artifact_id, n_obs, weight",
+     "iiid", "version_id, artifact_id", 0},
+    {"run_io", "run_id, output, kind, ref, version_id", "iiiti",
+     "run_id, output, ref", 0},
+};
+enum { N_COPY_TABLES = sizeof copy_tables / sizeof *copy_tables };
+#define CVM_TABLE 11 /* collection_version_member: copied with its version */
+
+/* Move column I of the row of S (in REG) to parameter I + 1 of D (in DST). */
+static void copy_value(sc_registry *reg, sc_rst *s, sc_registry *dst,
+                       sc_rst *d, int i, char type)
+{
+    if (reg->ops->col_null(s, i))
+        dst->ops->bind_text(d, i + 1, NULL);
+    else if (type == 'd')
+        dst->ops->bind_double(d, i + 1, st_col_double(s, i));
+    else if (type == 't')
+        dst->ops->bind_text(d, i + 1, st_col_text(s, i));
+    else
+        dst->ops->bind_int(d, i + 1, st_col_int(s, i));
+}
+
+/* One value of a row as the check's text: NULL as "\N", numbers in one
+ * spelling on every backend, text with its length first. */
+static int hash_value(sc_registry *reg, sc_rst *s, int i, char type,
+                      sc_hash *h)
+{
+    char buf[64];
+    const char *t = NULL;
+    int n;
+
+    if (reg->ops->col_null(s, i))
+        n = snprintf(buf, sizeof buf, "\\N\t");
+    else if (type == 'd')
+        n = snprintf(buf, sizeof buf, "%.17g\t", st_col_double(s, i));
+    else if (type == 't') {
+        t = st_col_text(s, i);
+        n = snprintf(buf, sizeof buf, "%zu:", strlen(t));
+    } else
+        n = snprintf(buf, sizeof buf, "%" PRId64 "\t", st_col_int(s, i));
+    if (sc_hash_update(h, buf, (size_t)n) < 0 ||
+        (t && (sc_hash_update(h, t, strlen(t)) < 0 ||
+               sc_hash_update(h, "\t", 1) < 0)))
+        return SC_EUNSUP;
+    return 0;
+}
+
+/* The rows of table T in REG, in key order: their number and the sha256 of
+ * their values (hash_value), into SUM. */
+static int table_sum(sc_registry *reg, const struct copy_table *t,
+                     sc_reg_table_sum *sum)
+{
+    char sql[512];
+    sc_hash *h = NULL;
+    sc_rst *st;
+    int rc, s = ST_ROW, nc = (int)strlen(t->types);
+
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY %s", t->cols,
+             t->name, t->order);
+    sum->table = t->name;
+    sum->rows = 0;
+    if ((rc = sc_hash_new(&h)) < 0)
+        return rc;
+    if ((rc = prepare(reg, sql, &st)) < 0) {
+        sc_hash_free(h);
+        return rc;
+    }
+    while (rc == 0 && (s = st_step(st)) == ST_ROW) {
+        sum->rows++;
+        for (int i = 0; rc == 0 && i < nc; i++)
+            rc = hash_value(reg, st, i, t->types[i], h);
+        if (rc == 0)
+            rc = sc_hash_update(h, "\n", 1);
+    }
+    rc = step_end(reg, st, rc, s);
+    if (rc == 0)
+        rc = sc_hash_final(h, sum->sha256);
+    sc_hash_free(h);
+    return rc;
+}
+
+/* Copy the rows of table T from REG to DST; WHERE (may be NULL) selects
+ * some, bound to KEY. */
+static int copy_rows(sc_registry *reg, sc_registry *dst,
+                     const struct copy_table *t, const char *where,
+                     int64_t key, int64_t *n_rows)
+{
+    char sql[768], marks[128] = "";
+    sc_rst *s = NULL, *d = NULL;
+    int rc, step = ST_ROW, nc = (int)strlen(t->types);
+
+    for (int i = 0; i < nc; i++)
+        strcat(marks, i ? ", ?" : "?");
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s%s ORDER BY %s", t->cols,
+             t->name, where ? where : "", t->order);
+    if ((rc = prepare(reg, sql, &s)) < 0)
+        return rc;
+    /* meta: the destination's creation wrote the same keys */
+    snprintf(sql, sizeof sql, "INSERT INTO %s(%s) VALUES (%s)%s", t->name,
+             t->cols, marks,
+             strcmp(t->name, "meta")
+                 ? ""
+                 : " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    if (dst->ops->prepare(dst, sql, &d) < 0) {
+        st_free(s);
+        return db_fail(dst, "prepare");
+    }
+    if (where)
+        st_int(s, 1, key);
+    rc = 0;
+    while (rc == 0 && (step = st_step(s)) == ST_ROW) {
+        dst->ops->reset(d);
+        for (int i = 0; i < nc; i++)
+            copy_value(reg, s, dst, d, i, t->types[i]);
+        if (dst->ops->step(d) < 0)
+            rc = db_fail(dst, t->name);
+        else if (t == &copy_tables[CVM_TABLE - 1] &&
+                 (rc = copy_rows(reg, dst, &copy_tables[CVM_TABLE],
+                                 " WHERE version_id = ?", st_col_int(s, 0),
+                                 n_rows)) < 0)
+            break;
+        ++*n_rows;
+    }
+    dst->ops->finalize(d);
+    return step_end(reg, s, rc, step);
+}
+
+int sc_registry_copy(sc_registry *src, sc_registry *dst,
+                     sc_reg_table_sum sums[SC_REG_N_TABLES])
+{
+    sc_reg_table_sum got;
+    char sql[256];
+    int rc;
+
+    if (N_COPY_TABLES != SC_REG_N_TABLES)
+        return sc_fail(SC_EINVAL, "copy: table list out of date");
+    /* the destination is empty: only meta has rows */
+    for (int i = 1; i < N_COPY_TABLES; i++) {
+        if ((rc = table_sum(dst, &copy_tables[i], &got)) < 0)
+            return rc;
+        if (got.rows)
+            return sc_fail(SC_EEXIST,
+                           "registry '%s' is not empty (table %s): migrate "
+                           "copies into a new registry",
+                           dst->path, got.table);
+    }
+    /* one snapshot of the source, one transaction on the destination */
+    if ((rc = exec(src, src->ops->begin_snapshot)) < 0)
+        return rc;
+    src->in_tx = 1;
+    if ((rc = begin(dst)) < 0)
+        goto done;
+    for (int i = 0; rc == 0 && i < N_COPY_TABLES; i++) {
+        int64_t n = 0;
+        if (i != CVM_TABLE)
+            rc = copy_rows(src, dst, &copy_tables[i], NULL, 0, &n);
+        if (rc == 0)
+            rc = table_sum(src, &copy_tables[i], &sums[i]);
+        if (rc == 0 && copy_tables[i].has_id && dst->ops->reset_ids) {
+            snprintf(sql, sizeof sql, dst->ops->reset_ids,
+                     copy_tables[i].name, copy_tables[i].name);
+            rc = exec(dst, sql);
+        }
+    }
+    if (rc == 0)
+        rc = commit(dst);
+    if (rc < 0)
+        rollback(dst);
+done:
+    rollback(src);
+    if (rc < 0)
+        return rc;
+    /* the check: what the destination holds now, table by table */
+    for (int i = 0; i < N_COPY_TABLES; i++) {
+        if ((rc = table_sum(dst, &copy_tables[i], &got)) < 0)
+            return rc;
+        sums[i].same =
+            got.rows == sums[i].rows && !strcmp(got.sha256, sums[i].sha256);
+        if (!sums[i].same)
+            rc = SC_EREGISTRY;
+    }
+    if (rc < 0)
+        return sc_fail(rc, "registry '%s': the copy differs from '%s'",
+                       dst->path, src->path);
+    return 0;
 }

@@ -37,6 +37,8 @@ typedef struct sc_registry sc_registry;
 enum {
     SC_REGISTRY_CREATE = 1u << 0,   /* create the registry if missing */
     SC_REGISTRY_READONLY = 1u << 1, /* open for reading only */
+    SC_REGISTRY_NETWORK_FS = 1u << 2, /* a SQLite file on a network file
+                                         system too (sc_registry_fs_check) */
 };
 
 /*
@@ -74,7 +76,8 @@ int sc_registry_is_pg(const char *uri);
  * unsafe: SC_EUNSUP with a one-line message naming PostgreSQL. Allowed when
  * $SC_REGISTRY_FORCE_NETWORK_FS is set (not "0"). $SC_REGISTRY_TEST_FSTYPE
  * ("nfs", "lustre"...) pretends the file system is that one (tests).
- * sc_registry_open() calls it for SQLite files.
+ * sc_registry_open() calls it for SQLite files (not with
+ * SC_REGISTRY_NETWORK_FS).
  */
 SC_MUST_CHECK int sc_registry_fs_check(const char *path);
 
@@ -352,6 +355,32 @@ SC_MUST_CHECK int sc_registry_files(sc_registry *reg,
 /* Whether PATH (absolute) is the path of a latest artifact: *FOUND. */
 SC_MUST_CHECK int sc_registry_has_path(sc_registry *reg, const char *path,
                                        int *found);
+
+/* ---- copying a registry ---- */
+
+/* The number of tables of the registry's schema. */
+#define SC_REG_N_TABLES 13
+
+/* One table of a copy's check: its rows and the sha256 of their values in
+ * key order (the same text on every backend), and whether the destination
+ * has the same after the copy. */
+typedef struct sc_reg_table_sum {
+    const char *table; /* static */
+    int64_t rows;
+    char sha256[65];
+    int same;
+} sc_reg_table_sum;
+
+/*
+ * Copy every row of SRC into DST, a new registry (only its creation's rows:
+ * SC_EEXIST otherwise), ids and all, from one snapshot of SRC in one
+ * transaction of DST (all or nothing): sc-register migrate, SQLite to
+ * PostgreSQL or back. Then checks that DST holds the same rows: SUMS, one
+ * per table, are SRC's, with SAME set. Returns 0, SC_EEXIST, SC_EREGISTRY
+ * (also when a table differs).
+ */
+SC_MUST_CHECK int sc_registry_copy(sc_registry *src, sc_registry *dst,
+                                   sc_reg_table_sum sums[SC_REG_N_TABLES]);
 
 /* Run the database's consistency check; *OK 1 when it passes. */
 SC_MUST_CHECK int sc_registry_check(sc_registry *reg, int *ok);

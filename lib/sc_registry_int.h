@@ -54,12 +54,18 @@ typedef struct sc_rdb_ops {
     const char *for_update;
     const char *in_json;
     const char *epoch_text;
+    /* A read transaction that sees one snapshot; after a copy, the
+     * statement that moves table %s's id sequence past its rows (a printf
+     * format of the table twice; NULL when ids need nothing). */
+    const char *begin_snapshot;
+    const char *reset_ids;
 } sc_rdb_ops;
 
 struct sc_registry {
     const sc_rdb_ops *ops;
     void *conn;
-    char *path; /* the URI or file name, for messages */
+    char *path;     /* the URI (its password hidden) or file name */
+    char *conninfo; /* the URI as given */
     int schema;
     int busy;       /* the last failure may pass if tried again */
     int constraint; /* the last failure broke a constraint */

@@ -144,7 +144,7 @@ static void no_notice(void *arg, const char *msg)
 
 static int pg_open(sc_registry *reg, unsigned flags)
 {
-    PGconn *c = PQconnectdb(reg->path);
+    PGconn *c = PQconnectdb(reg->conninfo);
 
     if (!c)
         return sc_fail(SC_ENOMEM, "out of memory");
@@ -425,4 +425,7 @@ const sc_rdb_ops sc_rdb_pg = {
     .in_json = " AND term IN (SELECT json_array_elements_text(?::json))",
     .epoch_text = "to_char(to_timestamp(%s) AT TIME ZONE 'UTC',"
                   " 'YYYY-MM-DD HH24:MI:SS')",
+    .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    .reset_ids = "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
+                 " COALESCE(MAX(id), 0) + 1, false) FROM %s",
 };

@@ -176,7 +176,8 @@ static int sq_open(sc_registry *reg, unsigned flags)
         return sc_fail(SC_ENOTFOUND,
                        "no registry at '%s' (sc-register init makes one)",
                        reg->path);
-    if ((rc = sc_registry_fs_check(reg->path)) < 0)
+    if (!(flags & SC_REGISTRY_NETWORK_FS) &&
+        (rc = sc_registry_fs_check(reg->path)) < 0)
         return rc;
     oflags = (flags & SC_REGISTRY_READONLY)
                  ? SQLITE_OPEN_READONLY
@@ -383,4 +384,6 @@ const sc_rdb_ops sc_rdb_sqlite = {
     .for_update = "",
     .in_json = " AND term IN (SELECT value FROM json_each(?))",
     .epoch_text = "datetime(%s, 'unixepoch')",
+    .begin_snapshot = "BEGIN", /* WAL: a reader sees one snapshot */
+    .reset_ids = NULL,         /* a new row's id follows the largest */
 };

@@ -58,3 +58,106 @@ test_corpus() {
     fi
     printf '%s\n' "$dir"
 }
+
+# ---- the registry's backend ----
+# The registry tests run on SQLite, and on PostgreSQL when SC_TEST_REGISTRY
+# is "postgresql" or the test file's name ends in "-pg.bats" (a link to the
+# SQLite file: `bats tests/cli` runs both). The PostgreSQL pass starts its
+# own server (tests/pg-server.sh) in reg_setup_file and stops it in
+# reg_teardown_file; without Debian's postgresql it is skipped, saying so.
+
+# reg_is_pg: true on the PostgreSQL pass
+reg_is_pg() {
+    [[ ${SC_TEST_REGISTRY:-} == postgresql ||
+       ( -z ${SC_TEST_REGISTRY:-} && $BATS_TEST_FILENAME == *-pg.bats ) ]]
+}
+
+# pg_start / pg_stop: a server for this file (SC_PG_DIR, SC_PG_PORT, SC_PG_BIN)
+pg_start() {
+    local vars
+    vars=$("$SC_ROOT/tests/pg-server.sh" start) || return 1
+    eval "$vars"
+    export SC_PG_DIR SC_PG_PORT SC_PG_BIN
+}
+
+pg_stop() {
+    if [[ -n ${SC_PG_DIR:-} ]]; then
+        "$SC_ROOT/tests/pg-server.sh" stop "$SC_PG_DIR"
+    fi
+}
+
+# pg_psql ARGS...: psql as the superuser on database postgres
+pg_psql() {
+    "$SC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+        "postgresql://postgres@127.0.0.1:$SC_PG_PORT/postgres" "$@"
+}
+
+# pg_newdb NAME: create database NAME and print its URI
+pg_newdb() {
+    pg_psql -c "CREATE DATABASE $1 STRATEGY FILE_COPY" || return 1
+    printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "$SC_PG_PORT" "$1"
+}
+
+reg_setup_file() {
+    if reg_is_pg; then
+        if ! "$SC_ROOT/tests/pg-server.sh" available; then
+            skip "PostgreSQL is not installed (scripts/install-deps.sh installs it)"
+        fi
+        pg_start
+    fi
+}
+
+reg_teardown_file() {
+    if reg_is_pg; then
+        pg_stop
+    fi
+}
+
+# reg_new [NAME]: point SC_REGISTRY at a new, empty registry location (a
+# file in the test's directory, or a new database) named NAME [reg]
+reg_new() {
+    local name=${1:-reg}
+    if reg_is_pg; then
+        SC_REGISTRY=$(pg_newdb "t${BATS_TEST_NUMBER}_$name") || return 1
+    else
+        SC_REGISTRY=$BATS_TEST_TMPDIR/$name.db
+    fi
+    export SC_REGISTRY
+}
+
+# reg_sql SQL: run SQL on the registry $SC_REGISTRY; rows as "a|b"
+reg_sql() {
+    if [[ $SC_REGISTRY == postgresql://* ]]; then
+        "$SC_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$SC_REGISTRY" -c "$1"
+    else
+        sqlite3 -batch -bail "$SC_REGISTRY" "$1"
+    fi
+}
+
+# reg_integrity: "ok" when the database's own checks pass (SQLite's
+# integrity_check; PostgreSQL's amcheck over every index of the registry)
+reg_integrity() {
+    if [[ $SC_REGISTRY == postgresql://* ]]; then
+        reg_sql "CREATE EXTENSION IF NOT EXISTS amcheck;
+            SELECT COUNT(bt_index_check(c.oid, true)) FROM pg_index i
+            JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_am a ON a.oid = c.relam
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE a.amname = 'btree' AND n.nspname = 'public'" > /dev/null &&
+            echo ok
+    else
+        reg_sql "PRAGMA integrity_check"
+    fi
+}
+
+# many_datasets N: N distinct small datasets $BATS_FILE_TMPDIR/many/d$i.h5ad,
+# one real h5ad with 11 different bytes appended to each copy (HDF5 ignores
+# what follows the file's end)
+many_datasets() {
+    local d=$BATS_FILE_TMPDIR/many i
+    mkdir -p "$d"
+    for ((i = 0; i < $1; i++)); do
+        cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" "$d/d$i.h5ad"
+        printf 'pad%08d' "$i" >> "$d/d$i.h5ad"
+    done
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # sc-register: registration, versions, queries with descendant expansion,
-# collections, lineage, verify, concurrency and crashes (issue 6).
+# collections, lineage, verify, concurrency and crashes (issue 6); on
+# SQLite, and on PostgreSQL as sc-register-pg.bats, a link to this file
+# (issue 21; helpers.bash, reg_is_pg).
 # SPDX-License-Identifier: MIT
 
 load helpers
@@ -8,20 +10,18 @@ load helpers
 H5AD=$SC_TEST_DATA/h5ad
 
 setup_file() {
+    reg_setup_file
     export XDG_CACHE_HOME=$SC_BUILD/cache
-    # 800 distinct small datasets: one real h5ad with 11 different bytes
-    # appended to each copy (HDF5 ignores what follows the file's end)
-    local d=$BATS_FILE_TMPDIR/many
-    mkdir -p "$d"
-    for ((i = 0; i < 800; i++)); do
-        cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" "$d/d$i.h5ad"
-        printf 'pad%08d' "$i" >> "$d/d$i.h5ad"
-    done
+    many_datasets 800
+}
+
+teardown_file() {
+    reg_teardown_file
 }
 
 setup() {
     cd "$BATS_TEST_TMPDIR"
-    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+    reg_new
 }
 
 # n_artifacts: the number of artifacts, every version
@@ -30,9 +30,7 @@ n_artifacts() {
 }
 
 integrity() {
-    $PY -c 'import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
+    reg_integrity
 }
 
 @test "sc-register: --help lists the commands, to stdout" {
@@ -68,7 +66,7 @@ print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
 
 @test "sc-register: a missing registry or input fails with status 1" {
     run -1 --separate-stderr sc-register query
-    [[ $stderr == *"no registry at '$SC_REGISTRY'"* ]]
+    [[ $stderr == *"no registry "*"'$SC_REGISTRY'"* ]]
     sc-register init
     run -1 --separate-stderr sc-register add no-such.h5ad
     [[ $stderr == "sc-register: error: "*"no-such.h5ad"* ]]
@@ -132,9 +130,7 @@ print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$SC_REGISTRY"
     run -0 sc-register show 1
     [[ $output == *$'latest\tno'* ]]
     # relative to the storage root: the tree can move
-    $PY -c 'import sqlite3, sys
-print(sqlite3.connect(sys.argv[1]).execute("SELECT path, storage_id FROM artifact").fetchall())' "$SC_REGISTRY" > paths
-    [[ $(cat paths) == "[('d.h5ad', 1), ('d.h5ad', 1)]" ]]
+    [[ $(reg_sql "SELECT path, storage_id FROM artifact ORDER BY id" | tr '\n' ' ') == "d.h5ad|1 d.h5ad|1 " ]]
     run -0 sc-register roots
     [[ $output == 1$'\t'"$BATS_TEST_TMPDIR" ]]
     mkdir moved && mv d.h5ad moved/
@@ -234,8 +230,10 @@ EOF
     sc-register collection freeze d
     [[ $(sc-register collection export d | cut -f2 | tail -n +2 | tr '\n' ' ') == "1 3 4 5 " ]]
     # frozen versions refuse changes at the database level
-    run -1 $PY -c 'import sqlite3, sys
-sqlite3.connect(sys.argv[1]).execute("UPDATE collection_version_member SET weight = 9")' "$SC_REGISTRY"
+    run -1 reg_sql "UPDATE collection_version_member SET weight = 9"
+    [[ $output == *"immutable"* ]]
+    run -1 reg_sql "INSERT INTO collection_version_member SELECT version_id, 5, n_obs, 1
+        FROM collection_version_member WHERE version_id = 1 LIMIT 1"
     [[ $output == *"immutable"* ]]
     run -0 sc-register counts c@1
     [[ ${lines[0]} == term$'\t'label$'\t'n_cells$'\t'n_datasets ]]
@@ -318,7 +316,7 @@ EOF
     [[ $(n_artifacts) -eq 1 ]]
     run -0 sc-register verify
     # the same with two worker processes
-    rm -f reg.db*
+    reg_new second
     sc-register init
     run -3 --separate-stderr sc-register add -k -@ 2 < m.tsv
     [[ $stderr == *"line 3"*"empty 'path'"* && $stderr == *"3 of the datasets failed"* ]]
@@ -403,9 +401,12 @@ EOF
 
 @test "sc-register: a newer schema is refused, sqlite: prefix accepted" {
     sc-register init
-    run -0 sc-register --db "sqlite:$SC_REGISTRY" query
-    $PY -c 'import sqlite3, sys
-c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$SC_REGISTRY"
+    if reg_is_pg; then
+        reg_sql "UPDATE meta SET value = '99' WHERE key = 'schema_version'"
+    else
+        run -0 sc-register --db "sqlite:$SC_REGISTRY" query
+        reg_sql "PRAGMA user_version = 99"
+    fi
     run -1 --separate-stderr sc-register query
     [[ $stderr == *"schema 99, newer than"* ]]
     run -1 --separate-stderr sc-register --db mysql://host/db query
@@ -432,11 +433,23 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commi
 }
 
 @test "sc-register: a SQLite registry on a network file system is refused unless forced" {
+    if reg_is_pg; then
+        # a server's registry is not a file: nothing to refuse
+        SC_REGISTRY_TEST_FSTYPE=nfs sc-register init
+        SC_REGISTRY_TEST_FSTYPE=nfs run -0 sc-register query
+        export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+    fi
     run -1 --separate-stderr env SC_REGISTRY_TEST_FSTYPE=nfs sc-register init
     [[ $stderr == *"network file system (nfs)"*"PostgreSQL"* ]]
     [[ $(wc -l <<< "$stderr") -eq 1 && ! -e $SC_REGISTRY ]]
     SC_REGISTRY_TEST_FSTYPE=lustre SC_REGISTRY_FORCE_NETWORK_FS=1 sc-register init
     run -0 sc-register query
+    # the option does what the variable does
+    run -1 --separate-stderr env SC_REGISTRY_TEST_FSTYPE=gpfs sc-register query
+    [[ $stderr == *"network file system (gpfs)"*"--force-network-fs"* ]]
+    SC_REGISTRY_TEST_FSTYPE=gpfs sc-register --force-network-fs add \
+        "$H5AD/anndataR_example.h5ad" > /dev/null
+    [[ $(SC_REGISTRY_TEST_FSTYPE=gpfs sc-register --force-network-fs query | wc -l) -eq 2 ]]
 }
 
 @test "sc-register: collection add refuses an artifact with one it derives from, unless --allow-derived" {

@@ -1,0 +1,1 @@
+sc-register.bats
