@@ -90,7 +90,7 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
     [[ $output == "sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 -o all.scpack $(files | paste -sd' ')" ]]
     # sc-stream dump shows the same
     run -0 sc-stream dump all.scpack
-    [[ ${lines[0]} == $'#sc-pack\t1\tcells=2000\tentries='*$'\tdatasets=4' ]]
+    [[ ${lines[0]} == $'#sc-pack\t2\tcells=2000\tentries='*$'\tdatasets=4\tentry_bytes='* ]]
     [[ $output == *$'\n#info\tpack_join\touter\n'* && $output == *$'\n#dataset\t3\t'"$(files | tail -1)"* ]]
     [[ $(grep -c '^#label' <<< "$output") -eq $(pack_labels) ]]
 }

@@ -92,7 +92,7 @@ static int write_pack(const char *path)
     int rc;
 
     make_header(&h);
-    rc = sc_pack_writer_open(path, &h, &w);
+    rc = sc_pack_writer_open(path, &h, SC_PACK_RAW, &w);
     CHECK_INTEQ(rc, 0);
     for (int k = 0; k < N_BATCHES && rc == 0; k++) {
         make_batch(&b, k);
@@ -179,16 +179,22 @@ static void test_round_trip(void)
         CHECK_INTEQ(a->labels[c], c % 4 == 3 ? -1 : (int64_t)(c % 3));
         CHECK_INTEQ(a->labels[n + c], 0);
     }
-    /* pread gives what the mapping holds, over any range */
+    /* pread gives what the mapping holds, over any range of cells */
     int32_t idx[64];
     float val[64];
-    CHECK_INTEQ(sc_pack_read(p, 0, nnz, idx, val), 0);
-    CHECK(!memcmp(idx, a->indices, nnz * 4));
-    CHECK(!memcmp(val, a->values, nnz * 4));
-    CHECK_INTEQ(sc_pack_read(p, 3, 7, idx, val), 0);
-    CHECK(!memcmp(idx, a->indices + 3, 16));
-    CHECK(!memcmp(val, a->values + 3, 16));
-    CHECK_INTEQ(sc_pack_read(p, 5, 5, idx, val), 0);
+    sc_pack_buf pb = {0};
+    CHECK_INTEQ(sc_pack_version(p), 1);
+    CHECK_INTEQ(sc_pack_entry_bytes(p), 8 * nnz);
+    for (int pr = 0; pr < 2; pr++) {
+        CHECK_INTEQ(sc_pack_cells(p, 0, n, pr, &pb, idx, val), 0);
+        CHECK(!memcmp(idx, a->indices, nnz * 4));
+        CHECK(!memcmp(val, a->values, nnz * 4));
+        CHECK_INTEQ(sc_pack_cells(p, 2, 4, pr, &pb, idx, val), 0);
+        CHECK(!memcmp(idx, a->indices + a->indptr[2], 12));
+        CHECK(!memcmp(val, a->values + a->indptr[2], 12));
+        CHECK_INTEQ(sc_pack_cells(p, 5, 5, pr, &pb, idx, val), 0);
+    }
+    sc_pack_buf_release(&pb);
     sc_pack_close(p);
     unlink(path);
 }
@@ -202,7 +208,7 @@ static void test_empty(void)
 
     path_in(path, sizeof path, "empty.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     CHECK_INTEQ(sc_pack_writer_finish(w), 0);
     sc_pack_writer_free(w);
     sc_batch_header_release(&h);
@@ -367,7 +373,7 @@ static void test_abandoned_writer(void)
 
     path_in(path, sizeof path, "gone.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     make_batch(&b, 0);
     CHECK_INTEQ(sc_pack_writer_add(w, &b), 0);
     CHECK_INTEQ(access(path, F_OK), -1); /* nothing under the name yet */
@@ -379,7 +385,7 @@ static void test_abandoned_writer(void)
     fputs("old\n", f);
     fclose(f);
     w = NULL;
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     CHECK_INTEQ(sc_pack_writer_add(w, &b), 0);
     sc_pack_writer_free(w);
     struct stat st;
@@ -389,7 +395,7 @@ static void test_abandoned_writer(void)
     unlink(path);
     /* to standard output: refused */
     w = (sc_pack_writer *)1;
-    CHECK_INTEQ(sc_pack_writer_open("-", &h, &w), SC_EINVAL);
+    CHECK_INTEQ(sc_pack_writer_open("-", &h, SC_PACK_RAW, &w), SC_EINVAL);
     CHECK(w == NULL);
     sc_batch_release(&b);
     sc_batch_header_release(&h);
@@ -404,7 +410,7 @@ static void test_add_rejects(void)
 
     path_in(path, sizeof path, "rej.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     make_batch(&b, 1);
     b.indices[1] = N_GENES; /* one past the last gene */
     CHECK_INTEQ(sc_pack_writer_add(w, &b), SC_EINVAL);
