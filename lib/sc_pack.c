@@ -133,21 +133,31 @@ static inline int next_varint(const unsigned char **p, const unsigned char *end,
     return 0;
 }
 
+/* Whether the 8 bytes at P are 8 one-byte varints (into *W). */
+static inline int eight_small(const unsigned char *p, const unsigned char *end,
+                              uint64_t *w)
+{
+    if (end - p < 8)
+        return 0;
+    memcpy(w, p, 8);
+    return !(*w & 0x8080808080808080ull);
+}
+
 const char *sc_pack_record_decode(const unsigned char *rec, size_t len,
                                   uint64_t m, uint64_t n_genes, int32_t *idx,
                                   float *val)
 {
     const unsigned char *p = rec, *end = rec + len;
-    uint64_t v;
+    uint64_t v, w, k = 0;
 
     if (len < 1)
         return "empty record";
     unsigned mode = *p++;
     if (mode & ~(M_ZIGZAG | M_RAWVAL))
         return "unknown record mode";
-    int64_t prev = -1;
     if (mode & M_ZIGZAG) {
-        for (uint64_t k = 0; k < m; k++) {
+        int64_t prev = -1;
+        for (; k < m; k++) {
             if (next_varint(&p, end, &v) < 0)
                 return "record cut short or malformed";
             int64_t g = prev + 1 + ((int64_t)(v >> 1) ^ -(int64_t)(v & 1));
@@ -156,14 +166,35 @@ const char *sc_pack_record_decode(const unsigned char *rec, size_t len,
             idx[k] = (int32_t)(prev = g);
         }
     } else {
-        for (uint64_t k = 0; k < m; k++) {
+        /* ascending: only the last index can be out of range; G + 1 is
+         * the next index before its gap (unsigned: -1 + 1 is 0) */
+        uint64_t g = 0;
+        while (k < m) {
+            if (end - p >= 8) {
+                /* the one-byte varints among the next 8 bytes, then one
+                 * longer varint */
+                memcpy(&w, p, 8);
+                uint64_t hi = w & 0x8080808080808080ull;
+                uint64_t n = hi ? (uint64_t)__builtin_ctzll(hi) >> 3 : 8;
+                if (n > m - k)
+                    n = m - k;
+                for (uint64_t j = 0; j < n; j++) {
+                    g += (w >> (8 * j)) & 0xff;
+                    idx[k + j] = (int32_t)g++;
+                }
+                k += n;
+                p += n;
+                if (n == 8 || k == m)
+                    continue;
+            }
             if (next_varint(&p, end, &v) < 0)
                 return "record cut short or malformed";
-            uint64_t g = (uint64_t)(prev + 1) + v;
-            if (g >= n_genes)
+            if ((g += v) >= n_genes)
                 return "gene index out of range";
-            idx[k] = (int32_t)(prev = (int64_t)g);
+            idx[k++] = (int32_t)g++;
         }
+        if (m > 0 && g > n_genes)
+            return "gene index out of range";
     }
     if (mode & M_RAWVAL) {
         if ((size_t)(end - p) < 4 * (size_t)m)
@@ -171,12 +202,19 @@ const char *sc_pack_record_decode(const unsigned char *rec, size_t len,
         memcpy(val, p, 4 * (size_t)m);
         p += 4 * (size_t)m;
     } else {
-        for (uint64_t k = 0; k < m; k++) {
+        for (k = 0; k < m;) {
+            if (m - k >= 8 && eight_small(p, end, &w)) {
+                for (int j = 0; j < 8; j++)
+                    val[k + (uint64_t)j] = (float)((w >> (8 * j)) & 0xff);
+                k += 8;
+                p += 8;
+                continue;
+            }
             if (next_varint(&p, end, &v) < 0)
                 return "record cut short or malformed";
             if (v > UINT32_MAX)
                 return "value out of range";
-            val[k] = (float)v;
+            val[k++] = (float)v;
         }
     }
     return p == end ? NULL : "record longer than its entries";

@@ -568,6 +568,39 @@ static void test_codec_adversarial(void)
     /* a value varint past 32 bits */
     unsigned char bigv[] = {0, 0, 0xff, 0xff, 0xff, 0xff, 0x7f};
     CHECK(sc_pack_record_decode(bigv, sizeof bigv, 1, 10, i2, v2) != NULL);
+    /* a long record (the 8-byte paths): every cut refused, a gene past
+     * the genes anywhere refused */
+    enum { L = 100 };
+    int32_t li[L], lo[L];
+    float lv[L], lw[L];
+    for (int k = 0; k < L; k++) {
+        li[k] = k * (k % 9 == 0 ? 300 : 20);
+        lv[k] = (float)(k % 5);
+    }
+    for (int k = 1; k < L; k++)
+        li[k] += li[k - 1];
+    unsigned char *big = malloc(sc_pack_record_bound(L));
+    size_t bn = sc_pack_record_encode(li, lv, L, big);
+    CHECK(sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1] + 1, lo, lw) ==
+          NULL);
+    CHECK(!memcmp(lo, li, sizeof li) && !memcmp(lw, lv, sizeof lv));
+    why = sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1], lo, lw);
+    CHECK(why && strstr(why, "gene index"));
+    for (size_t cut = 0; cut < bn; cut++) {
+        unsigned char *c = malloc(cut ? cut : 1);
+        memcpy(c, big, cut);
+        CHECK(sc_pack_record_decode(c, cut, L, 1u << 30, lo, lw) != NULL);
+        free(c);
+    }
+    for (size_t at = 1; at < bn; at++) { /* one byte raised to 0x7f */
+        unsigned char keep = big[at];
+        big[at] = 0x7f;
+        if (!sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1] + 1, lo, lw))
+            for (int k = 0; k < L; k++)
+                CHECK(lo[k] >= 0 && lo[k] <= li[L - 1]);
+        big[at] = keep;
+    }
+    free(big);
     /* random bytes: decoded or refused, indices always in range */
     for (int t = 0; t < 20000; t++) {
         unsigned char r[16];
