@@ -57,6 +57,7 @@ enum {
     OPT_RING_FD,
     OPT_RING_SIZE,
     OPT_PREAD,
+    OPT_CODEC,
     OPT_SPLIT,
     OPT_SPLIT_FRAC,
     OPT_SPLIT_SEED,
@@ -94,6 +95,9 @@ static const sc_opt opts[] = {
     {OPT_PREAD, "pread", SC_ARG_NONE, NULL,
      "copy cells of packs with pread instead of from a mapping: resident "
      "memory bounded by the buffers, about a third slower"},
+    {OPT_CODEC, "codec", SC_ARG_REQUIRED, "C",
+     "pack: store entries as varint (compressed records, ~2.2 bytes an "
+     "entry of counts) or none (raw arrays, 8 bytes) [varint]"},
     {0, NULL, 0, NULL, "Genes and labels:"},
     {OPT_GENES, "genes", SC_ARG_REQUIRED, "[ORG=]FILE",
      "reference gene list, one per organism (repeat; offsets in order given)"},
@@ -197,6 +201,7 @@ struct args {
     sc_stream_vocab *vocabs;
     size_t n_vocabs;
     int rank_set, world_set;
+    int codec; /* pack: SC_PACK_*, 0 not given */
     int64_t ring_fd, ring_size;
     sc_split_opts split;
 };
@@ -359,6 +364,15 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_DENSE: o->dense = 1; break;
     case OPT_HEADER: a->header = 1; break;
     case OPT_PREAD: o->pack_pread = 1; break;
+    case OPT_CODEC:
+        if (!strcmp(arg, "varint"))
+            a->codec = SC_PACK_VARINT;
+        else if (!strcmp(arg, "none"))
+            a->codec = SC_PACK_RAW;
+        else
+            return sc_fail(SC_EINVAL, "unknown codec '%s' (varint, none)",
+                           arg);
+        break;
     case OPT_SPLIT:
         if ((rc = sc_split_parse_part(arg)) < 0)
             return rc;
@@ -675,7 +689,9 @@ static int cmd_pack(struct args *a, sc_cli *cli)
     a->so.uneven = SC_STREAM_PAD;
     if ((rc = sc_stream_open(&a->so, &s)) < 0 ||
         (rc = pack_header(a, cli, sc_stream_header(s), &ph)) < 0 ||
-        (rc = sc_pack_writer_open(a->output, &ph, &w)) < 0)
+        (rc = sc_pack_writer_open(a->output, &ph,
+                                  a->codec ? a->codec : SC_PACK_VARINT, &w)) <
+            0)
         goto out;
     pr = sc_progress_new("pack", sc_stream_header(s)->n_batches, 0,
                          cli->progress);
@@ -806,9 +822,9 @@ static int dump_pack(struct args *a, const char *path)
     const sc_pack_arrays *d = sc_pack_data(p);
     fprintf(fp,
             "#sc-pack\t%d\tcells=%" PRIu64 "\tentries=%" PRIu64
-            "\tgenes=%zu\tdatasets=%zu\n",
-            SC_PACK_VERSION, d->n_cells, d->nnz, sc_pack_header(p)->n_genes,
-            sc_pack_header(p)->n_datasets);
+            "\tgenes=%zu\tdatasets=%zu\tentry_bytes=%" PRIu64 "\n",
+            sc_pack_version(p), d->n_cells, d->nnz, sc_pack_header(p)->n_genes,
+            sc_pack_header(p)->n_datasets, sc_pack_entry_bytes(p));
     dump_header(fp, sc_pack_header(p));
     if (ferror(fp))
         rc = sc_fail(SC_EIO, "cannot write the pack's header");
@@ -1006,6 +1022,10 @@ int main(int argc, char **argv)
     a.so.threads = cli.threads;
     a.so.n_vocabs = a.n_vocabs;
     a.so.split_opts = &a.split;
+    if (fn != cmd_pack && a.codec) {
+        free_args(&a);
+        return sc_cli_usage_error(&cli, "--codec is an option of pack");
+    }
     if (fn == cmd_pack && pack_refuse(&a) < 0) {
         free_args(&a);
         return sc_cli_usage_error(&cli, "%s", sc_errmsg());

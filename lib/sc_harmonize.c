@@ -20,6 +20,7 @@
 #include "sc_log.h"
 #include "sc_onto.h"
 #include "sc_progress.h"
+#include "sc_varint.h"
 
 /* Values looked at per window when checking for integer counts. */
 #define SAMPLE_VALUES 200000
@@ -536,35 +537,6 @@ static void qc_release(qc *q)
  * v as 2v, anything else as 1 and the 8 bytes of the double). Counts take
  * about two bytes a value. */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static const uint8_t *get_varint(const uint8_t *p, const uint8_t *end,
-                                 uint64_t *v)
-{
-    uint64_t x = 0;
-    int sh = 0;
-
-    while (p < end && sh < 64) {
-        x |= (uint64_t)(*p & 0x7f) << sh;
-        if (!(*p++ & 0x80)) {
-            *v = x;
-            return p;
-        }
-        sh += 7;
-    }
-    return NULL;
-}
-
 /* Encode the row in R (touched columns in order, sums in acc) into *BUF
  * (grown as needed); returns its size, or 0 when out of memory. */
 static size_t spill_encode(const remap *r, uint8_t **buf, size_t *cap)
@@ -582,17 +554,17 @@ static size_t spill_encode(const remap *r, uint8_t **buf, size_t *cap)
     }
     for (int64_t t = 0; t < r->n_touched; t++)
         n += r->acc[r->touched[t]] != 0;
-    k += put_varint(*buf + k, (uint64_t)n);
+    k += sc_varint_put(*buf + k, (uint64_t)n);
     for (int64_t t = 0; t < r->n_touched; t++) {
         int32_t o = r->touched[t];
         double v = r->acc[o];
 
         if (v == 0)
             continue;
-        k += put_varint(*buf + k, (uint64_t)(o - prev));
+        k += sc_varint_put(*buf + k, (uint64_t)(o - prev));
         prev = o;
         if (v > 0 && v < 4e15 && v == floor(v)) {
-            k += put_varint(*buf + k, (uint64_t)v << 1);
+            k += sc_varint_put(*buf + k, (uint64_t)v << 1);
         } else {
             (*buf)[k++] = 1;
             memcpy(*buf + k, &v, sizeof v);
@@ -609,13 +581,13 @@ static int spill_decode(remap *r, const uint8_t *p, size_t len)
     uint64_t n, d, tag;
     int64_t prev = -1;
 
-    if (!(p = get_varint(p, end, &n)) || (int64_t)n > r->n_out)
+    if (!(p = sc_varint_get(p, end, &n)) || (int64_t)n > r->n_out)
         return -1;
     for (uint64_t i = 0; i < n; i++) {
         double v;
 
-        if (!(p = get_varint(p, end, &d)) || prev + (int64_t)d >= r->n_out ||
-            !(p = get_varint(p, end, &tag)))
+        if (!(p = sc_varint_get(p, end, &d)) || prev + (int64_t)d >= r->n_out ||
+            !(p = sc_varint_get(p, end, &tag)))
             return -1;
         prev += (int64_t)d;
         if (tag & 1) {

@@ -131,8 +131,9 @@ typedef struct sbuf {
     size_t cap_cells;
     pair *pool;
     size_t pool_n, pool_cap;
-    sc_block blk;  /* rows as read through sc_mat */
-    ss_rows rows;  /* rows as the stream takes them */
+    sc_block blk;     /* rows as read through sc_mat */
+    ss_rows rows;     /* rows as the stream takes them */
+    sc_pack_buf pbuf; /* a pack's records read with pread */
     pair *scratch; /* for sorting a row */
     size_t scratch_cap;
     struct sbuf *part; /* with -@ N: N - 1 helpers filling in parallel */
@@ -161,6 +162,7 @@ static void sbuf_release(sbuf *u)
     free(u->pool);
     sc_block_release(&u->blk);
     ss_rows_release(&u->rows);
+    sc_pack_buf_release(&u->pbuf);
     free(u->scratch);
 }
 
@@ -184,6 +186,7 @@ struct sc_stream {
     int direct;
     uint64_t *dcell; /* direct: the cells of the batch being cut */
     size_t dcap;
+    sc_pack_buf *dbuf; /* direct: per part, records read with pread */
 
     uint64_t N;
     int weighted;
@@ -1498,8 +1501,15 @@ static int open_datasets(sc_stream *s, const char *const *cols, size_t n_cols)
                              in->path);
             if (rc == 0)
                 rc = ss_meta_from_pack(d->pack, cols, n_cols, &d->meta);
-            if (rc == 0)
-                d->pa = sc_pack_data(d->pack);
+            if (rc == 0) {
+                /* pages of the mapping read, at most about two buffers */
+                const sc_pack_arrays *a = sc_pack_data(d->pack);
+                uint64_t per_cell =
+                    a->n_cells ? sc_pack_entry_bytes(d->pack) / a->n_cells : 0;
+                sc_pack_set_window(d->pack, 2 * per_cell * (uint64_t)o->block *
+                                                (uint64_t)o->buffer);
+                d->pa = a;
+            }
             /* an h5ad may lack a column; a pack lacks what was not packed */
             for (size_t k = 0; rc == 0 && k < n_cols; k++)
                 if (!ss_meta_col(d->meta, cols[k]))
@@ -1707,6 +1717,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
         for (int64_t c = 0; c < d->meta->n_vars && s->direct; c++)
             s->direct = d->gmap[c] == (int32_t)c;
     }
+    if (s->direct && !(s->dbuf = calloc(SS_RAW_PARTS, sizeof *s->dbuf)))
+        goto nomem;
     /* plan */
     s->weighted = o->n_samples > 0;
     double *p = NULL;
@@ -2011,12 +2023,8 @@ static int read_rows(sc_stream *s, sbuf *u, int64_t di, int64_t r0, int64_t r1)
         o->n_cols = s->ds[di].meta->n_vars;
         for (int64_t i = 0; i <= r1 - r0; i++)
             o->indptr[i] = a->indptr[r0 + i] - e0;
-        if (s->o.pack_pread)
-            return sc_pack_read(s->ds[di].pack, (uint64_t)e0,
-                                (uint64_t)(e0 + n), o->indices, o->vals);
-        memcpy(o->indices, a->indices + e0, (size_t)n * sizeof *o->indices);
-        memcpy(o->vals, a->values + e0, (size_t)n * sizeof *o->vals);
-        return sc_pack_check_indices(s->ds[di].pack, o->indices, (size_t)n);
+        return sc_pack_cells(s->ds[di].pack, (uint64_t)r0, (uint64_t)r1,
+                             s->o.pack_pread, &u->pbuf, o->indices, o->vals);
     }
     if ((rc = get_src(s, di, &src)) < 0)
         return rc;
@@ -2528,6 +2536,7 @@ struct dfill {
     const sc_stream *s;
     sc_batch *b;
     uint32_t a, e;
+    sc_pack_buf *pbuf;
     int rc;
 };
 
@@ -2539,19 +2548,11 @@ static void direct_copy(void *arg)
     for (uint32_t i = J->a; i < J->e; i++) {
         const ds *d = &s->ds[s->dcell[i] >> 32];
         uint32_t row = (uint32_t)s->dcell[i];
-        int64_t lo = d->pa->indptr[row], at = b->indptr[i];
-        uint64_t n = (uint64_t)(b->indptr[i + 1] - at);
-        if (!s->o.pack_pread) {
-            memcpy(b->indices + at, d->pa->indices + lo, n * 4);
-            memcpy(b->values + at, d->pa->values + lo, n * 4);
-            if ((J->rc = sc_pack_check_indices(d->pack, b->indices + at,
-                                               (size_t)n)) < 0)
-                return;
-        } else if ((J->rc =
-                        sc_pack_read(d->pack, (uint64_t)lo, (uint64_t)lo + n,
-                                     b->indices + at, b->values + at)) < 0) {
+        int64_t at = b->indptr[i];
+        if ((J->rc = sc_pack_cells(d->pack, row, (uint64_t)row + 1,
+                                   s->o.pack_pread, J->pbuf, b->indices + at,
+                                   b->values + at)) < 0)
             return;
-        }
         cell_meta(s, d, row, b, i);
     }
 }
@@ -2578,7 +2579,7 @@ static int direct_fill(const sc_stream *s, sc_batch *b)
         uint32_t e = a;
         while (e < b->n_cells && (b->indptr[e] < target || w == W - 1))
             e++;
-        job[w] = (struct dfill){s, b, a, e, 0};
+        job[w] = (struct dfill){s, b, a, e, &s->dbuf[w], 0};
         a = e;
     }
     for (int w = 1; w < W; w++)
@@ -2760,6 +2761,9 @@ void sc_stream_close(sc_stream *s)
     free(s->tmp);
     free(s->stamp);
     free(s->dcell);
+    for (int w = 0; s->dbuf && w < SS_RAW_PARTS; w++)
+        sc_pack_buf_release(&s->dbuf[w]);
+    free(s->dbuf);
     free(s->matrix);
     free(s);
 }

@@ -90,7 +90,7 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
     [[ $output == "sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 -o all.scpack $(files | paste -sd' ')" ]]
     # sc-stream dump shows the same
     run -0 sc-stream dump all.scpack
-    [[ ${lines[0]} == $'#sc-pack\t1\tcells=2000\tentries='*$'\tdatasets=4' ]]
+    [[ ${lines[0]} == $'#sc-pack\t2\tcells=2000\tentries='*$'\tdatasets=4\tentry_bytes='* ]]
     [[ $output == *$'\n#info\tpack_join\touter\n'* && $output == *$'\n#dataset\t3\t'"$(files | tail -1)"* ]]
     [[ $(grep -c '^#label' <<< "$output") -eq $(pack_labels) ]]
 }
@@ -298,6 +298,58 @@ no_scratch() { [[ -z $(find "$1" -maxdepth 1 -name '*.tmp*' -print) ]]; }
     run -1 --separate-stderr sc-stream --layer raw -o out.bin ../all.scpack
     [[ $stderr == "sc-stream: error: '../all.scpack' is a pack: the matrix was chosen when it was packed" ]]
     [[ ! -e out.bin ]]
+    no_scratch .
+}
+
+@test "sc-stream pack: --codec none and varint packs give the same batches; varint is under 3 bytes an entry" {
+    sc-stream pack --codec none --join outer -l cell_type,assay_ontology_term_id --seed 5 \
+        -o raw.scpack $(files)
+    run -0 sc-stream dump raw.scpack
+    [[ ${lines[0]} == $'#sc-pack\t1\t'* ]]
+    raw_head=$output
+    run -0 sc-stream dump all.scpack
+    [[ ${lines[0]} == $'#sc-pack\t2\t'* ]]
+    # the same header but for the version and the bytes of the entries
+    [[ $(sed 1d <<< "$output" | grep -v "^#info") == "$(sed 1d <<< "$raw_head" | grep -v "^#info")" ]]
+    entries=$(sed -n '1s/.*entries=\([0-9]*\).*/\1/p' <<< "$output")
+    bytes=$(sed -n '1s/.*entry_bytes=\([0-9]*\).*/\1/p' <<< "$output")
+    [[ $(sed -n '1s/.*entry_bytes=\([0-9]*\).*/\1/p' <<< "$raw_head") -eq $((8 * entries)) ]]
+    (( bytes > 0 && bytes <= 3 * entries ))
+    # identical cells out of both, mapped or by pread, any thread count,
+    # straight copies or through the transforms
+    args=(-l cell_type -b 64 --block 4 --buffer 8 --seed 9)
+    for how in "-@ 1" "-@ 2" "--pread" "--pread -@ 3" "-@ 2 --normalize --log1p" "--pread --top 5"; do
+        # shellcheck disable=SC2086
+        sc-stream $how "${args[@]}" -o c_raw.bin raw.scpack
+        # shellcheck disable=SC2086
+        sc-stream $how "${args[@]}" -o c_var.bin all.scpack
+        cmp c_raw.bin c_var.bin
+    done
+    run -0 check values c_var.bin
+    [[ $output == '{"cells": 2000, "unique": 2000, "dups": 0, "batches": [32]}' ]]
+    # --codec belongs to pack; an unknown codec is a usage error
+    run -2 --separate-stderr sc-stream --codec none -o x.bin all.scpack
+    [[ $stderr == *"--codec is an option of pack"* && ! -e x.bin ]]
+    run -2 --separate-stderr sc-stream pack --codec zip -o x.scpack $(files)
+    [[ $stderr == *"unknown codec 'zip' (varint, none)"* && ! -e x.scpack ]]
+}
+
+@test "sc-stream pack: a damaged record of a compressed pack is one error line naming the pack and the cell" {
+    mkdir -p bad2 && cd bad2
+    cp ../all.scpack rec.scpack
+    recs=$(od -An -t u8 -j 56 -N 8 rec.scpack | tr -d ' ')
+    roff=$(od -An -t u8 -j 64 -N 8 rec.scpack | tr -d ' ')
+    at=$(od -An -t u8 -j $((roff + 8 * 10)) -N 8 rec.scpack | tr -d ' ')
+    # cell 10's first gene index: a gap of 2^32 - 1, past the genes
+    printf '\xff\xff\xff\xff\x0f' | dd of=rec.scpack bs=1 seek=$((recs + at + 1)) conv=notrunc status=none
+    run -0 sc-stream index rec.scpack
+    for how in "" "--pread" "-@ 2" "--normalize"; do
+        # shellcheck disable=SC2086
+        run -1 --separate-stderr sc-stream $how -b 64 -o out.bin rec.scpack
+        [[ $stderr == "sc-stream: error: 'rec.scpack': damaged pack: cell 10: gene index out of range" ]]
+        [[ ${#stderr_lines[@]} -eq 1 && -z $output ]]
+        [[ ! -e out.bin ]]
+    done
     no_scratch .
 }
 

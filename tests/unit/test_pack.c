@@ -83,8 +83,8 @@ static void make_batch(sc_batch *b, int k)
 
 #define N_BATCHES 3
 
-/* Write a pack of N_BATCHES batches to PATH. */
-static int write_pack(const char *path)
+/* Write a pack of N_BATCHES batches to PATH with CODEC. */
+static int write_pack_codec(const char *path, int codec)
 {
     sc_batch_header h;
     sc_batch b = SC_BATCH_INIT;
@@ -92,7 +92,7 @@ static int write_pack(const char *path)
     int rc;
 
     make_header(&h);
-    rc = sc_pack_writer_open(path, &h, &w);
+    rc = sc_pack_writer_open(path, &h, codec, &w);
     CHECK_INTEQ(rc, 0);
     for (int k = 0; k < N_BATCHES && rc == 0; k++) {
         make_batch(&b, k);
@@ -107,6 +107,11 @@ static int write_pack(const char *path)
     sc_batch_release(&b);
     sc_batch_header_release(&h);
     return rc;
+}
+
+static int write_pack(const char *path)
+{
+    return write_pack_codec(path, SC_PACK_RAW);
 }
 
 static void path_in(char *buf, size_t size, const char *name)
@@ -179,16 +184,22 @@ static void test_round_trip(void)
         CHECK_INTEQ(a->labels[c], c % 4 == 3 ? -1 : (int64_t)(c % 3));
         CHECK_INTEQ(a->labels[n + c], 0);
     }
-    /* pread gives what the mapping holds, over any range */
+    /* pread gives what the mapping holds, over any range of cells */
     int32_t idx[64];
     float val[64];
-    CHECK_INTEQ(sc_pack_read(p, 0, nnz, idx, val), 0);
-    CHECK(!memcmp(idx, a->indices, nnz * 4));
-    CHECK(!memcmp(val, a->values, nnz * 4));
-    CHECK_INTEQ(sc_pack_read(p, 3, 7, idx, val), 0);
-    CHECK(!memcmp(idx, a->indices + 3, 16));
-    CHECK(!memcmp(val, a->values + 3, 16));
-    CHECK_INTEQ(sc_pack_read(p, 5, 5, idx, val), 0);
+    sc_pack_buf pb = {0};
+    CHECK_INTEQ(sc_pack_version(p), 1);
+    CHECK_INTEQ(sc_pack_entry_bytes(p), 8 * nnz);
+    for (int pr = 0; pr < 2; pr++) {
+        CHECK_INTEQ(sc_pack_cells(p, 0, n, pr, &pb, idx, val), 0);
+        CHECK(!memcmp(idx, a->indices, nnz * 4));
+        CHECK(!memcmp(val, a->values, nnz * 4));
+        CHECK_INTEQ(sc_pack_cells(p, 2, 4, pr, &pb, idx, val), 0);
+        CHECK(!memcmp(idx, a->indices + a->indptr[2], 12));
+        CHECK(!memcmp(val, a->values + a->indptr[2], 12));
+        CHECK_INTEQ(sc_pack_cells(p, 5, 5, pr, &pb, idx, val), 0);
+    }
+    sc_pack_buf_release(&pb);
     sc_pack_close(p);
     unlink(path);
 }
@@ -202,7 +213,7 @@ static void test_empty(void)
 
     path_in(path, sizeof path, "empty.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     CHECK_INTEQ(sc_pack_writer_finish(w), 0);
     sc_pack_writer_free(w);
     sc_batch_header_release(&h);
@@ -347,14 +358,14 @@ static void test_newer_version(void)
     unsigned char fx[128];
     FILE *f = fopen(path, "r+b");
     CHECK_INTEQ(fread(fx, 1, 128, f), 128);
-    uint32_t v = 2, crc;
+    uint32_t v = 3, crc;
     memcpy(fx + 8, &v, 4);
     crc = (uint32_t)crc32(0L, fx, 124);
     memcpy(fx + 124, &crc, 4);
     fseek(f, 0, SEEK_SET);
     CHECK_INTEQ(fwrite(fx, 1, 128, f), 128);
     fclose(f);
-    expect_fail(path, SC_EFORMAT, "version 2");
+    expect_fail(path, SC_EFORMAT, "version 3");
     unlink(path);
 }
 
@@ -367,7 +378,7 @@ static void test_abandoned_writer(void)
 
     path_in(path, sizeof path, "gone.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     make_batch(&b, 0);
     CHECK_INTEQ(sc_pack_writer_add(w, &b), 0);
     CHECK_INTEQ(access(path, F_OK), -1); /* nothing under the name yet */
@@ -379,7 +390,7 @@ static void test_abandoned_writer(void)
     fputs("old\n", f);
     fclose(f);
     w = NULL;
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     CHECK_INTEQ(sc_pack_writer_add(w, &b), 0);
     sc_pack_writer_free(w);
     struct stat st;
@@ -389,7 +400,7 @@ static void test_abandoned_writer(void)
     unlink(path);
     /* to standard output: refused */
     w = (sc_pack_writer *)1;
-    CHECK_INTEQ(sc_pack_writer_open("-", &h, &w), SC_EINVAL);
+    CHECK_INTEQ(sc_pack_writer_open("-", &h, SC_PACK_RAW, &w), SC_EINVAL);
     CHECK(w == NULL);
     sc_batch_release(&b);
     sc_batch_header_release(&h);
@@ -404,7 +415,7 @@ static void test_add_rejects(void)
 
     path_in(path, sizeof path, "rej.scpack");
     make_header(&h);
-    CHECK_INTEQ(sc_pack_writer_open(path, &h, &w), 0);
+    CHECK_INTEQ(sc_pack_writer_open(path, &h, SC_PACK_RAW, &w), 0);
     make_batch(&b, 1);
     b.indices[1] = N_GENES; /* one past the last gene */
     CHECK_INTEQ(sc_pack_writer_add(w, &b), SC_EINVAL);
@@ -433,6 +444,277 @@ static void test_add_rejects(void)
     sc_batch_header_release(&h);
 }
 
+/* ---- version 2: the record codec and compressed packs ---- */
+
+/* Encode M entries, check the size against the bound, decode with
+ * N_GENES and compare bit for bit; returns the record's size. */
+static size_t round_trip(const int32_t *idx, const float *val, uint64_t m,
+                         uint64_t n_genes)
+{
+    size_t bound = sc_pack_record_bound(m);
+    unsigned char *rec = malloc(bound);
+    int32_t *i2 = malloc(m * 4 + 4);
+    float *v2 = malloc(m * 4 + 4);
+    size_t n = sc_pack_record_encode(idx, val, m, rec);
+    CHECK(n >= 1 && n <= bound);
+    const char *why = sc_pack_record_decode(rec, n, m, n_genes, i2, v2);
+    if (why)
+        printf("#   decode: %s\n", why);
+    CHECK(why == NULL);
+    CHECK(!memcmp(i2, idx, m * 4));
+    CHECK(!memcmp(v2, val, m * 4));
+    free(rec);
+    free(i2);
+    free(v2);
+    return n;
+}
+
+static void test_codec_cases(void)
+{
+    int32_t asc[] = {0, 1, 2, 130, 20000, 2147483646};
+    float counts[] = {1, 2, 1, 127, 128, 16777216};
+    /* ascending indices and counts: one byte each for the small ones */
+    CHECK_INTEQ(round_trip(asc, counts, 3, INT32_MAX), 1 + 3 + 3);
+    CHECK(round_trip(asc, counts, 6, INT32_MAX) > 1 + 6 + 6);
+    /* no entries */
+    CHECK_INTEQ(round_trip(asc, counts, 0, 1), 1);
+    /* values that are not small integers: raw, exactly */
+    float odd[] = {0.5f, -1.0f, -0.0f, 1e-30f, 3.4e38f, 4294967296.0f};
+    for (int k = 0; k < 6; k++) {
+        float v[3] = {1, 2, odd[k]};
+        CHECK_INTEQ(round_trip(asc, v, 3, 10), 1 + 3 + 12);
+    }
+    float nan = 0.0f / 0.0f, inf = 1.0f / 0.0f;
+    float special[] = {nan, inf, -inf};
+    round_trip(asc, special, 3, 3);
+    /* large exact integers: varints of 5 bytes are more than raw */
+    float big[] = {4294967040.0f, 4294967040.0f};
+    CHECK_INTEQ(round_trip(asc, big, 2, 2), 1 + 2 + 8);
+    /* indices not ascending: zigzag deltas, still exact */
+    int32_t down[] = {2147483646, 0, 5, 5, 3, 0};
+    round_trip(down, counts, 6, INT32_MAX);
+    int32_t dup[] = {7, 7};
+    round_trip(dup, counts, 2, 8);
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void test_codec_random(void)
+{
+    enum { M = 400 };
+    int32_t idx[M];
+    float val[M];
+    for (int t = 0; t < 2000; t++) {
+        uint64_t m = rnd() % M, n_genes = 1 + rnd() % 100000;
+        int sorted = t % 3 != 0;
+        int64_t g = -1;
+        for (uint64_t k = 0; k < m; k++) {
+            if (sorted && g + 1 < (int64_t)n_genes)
+                g += 1 + (int64_t)(rnd() % (1 + 2 * n_genes / (m + 1)));
+            if (!sorted || g >= (int64_t)n_genes)
+                g = (int64_t)(rnd() % n_genes);
+            idx[k] = (int32_t)g;
+            uint64_t r = rnd();
+            switch (t % 4) {
+            case 0: val[k] = (float)(r % 8); break;            /* counts */
+            case 1: val[k] = (float)(r % 100000); break;       /* large */
+            case 2: memcpy(&val[k], &r, 4); break;             /* any bits */
+            default: val[k] = (float)(r % 1000) / 7.0f; break; /* normalized */
+            }
+        }
+        round_trip(idx, val, m, n_genes);
+    }
+}
+
+/* Damaged records: errors, never a crash (ASan checks the reads). */
+static void test_codec_adversarial(void)
+{
+    int32_t idx[] = {3, 9, 200, 4000};
+    float val[] = {1, 5, 300, 2};
+    unsigned char rec[64];
+    int32_t i2[8];
+    float v2[8];
+    size_t n = sc_pack_record_encode(idx, val, 4, rec);
+    CHECK(sc_pack_record_decode(rec, n, 4, 4001, i2, v2) == NULL);
+    /* every cut is an error, a heap copy so that ASan sees a read past it */
+    for (size_t cut = 0; cut < n; cut++) {
+        unsigned char *c = malloc(cut ? cut : 1);
+        memcpy(c, rec, cut);
+        CHECK(sc_pack_record_decode(c, cut, 4, 4001, i2, v2) != NULL);
+        free(c);
+    }
+    /* a trailing byte, fewer or more entries than the record holds */
+    CHECK(sc_pack_record_decode(rec, n + 1, 4, 4001, i2, v2) != NULL);
+    CHECK(sc_pack_record_decode(rec, n, 3, 4001, i2, v2) != NULL);
+    CHECK(sc_pack_record_decode(rec, n, 5, 4001, i2, v2) != NULL);
+    /* a gene past the genes */
+    const char *why = sc_pack_record_decode(rec, n, 4, 4000, i2, v2);
+    CHECK(why && strstr(why, "gene index"));
+    /* unknown mode bits */
+    rec[0] |= 4;
+    CHECK(sc_pack_record_decode(rec, n, 4, 4001, i2, v2) != NULL);
+    /* a varint of 6 bytes; a zigzag delta below gene 0 */
+    unsigned char longv[] = {0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1};
+    CHECK(sc_pack_record_decode(longv, sizeof longv, 1, 10, i2, v2) != NULL);
+    unsigned char neg[] = {1, 0x03, 1}; /* zigzag 3: -2, from -1: gene -2 */
+    CHECK(sc_pack_record_decode(neg, sizeof neg, 1, 10, i2, v2) != NULL);
+    /* a value varint past 32 bits */
+    unsigned char bigv[] = {0, 0, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    CHECK(sc_pack_record_decode(bigv, sizeof bigv, 1, 10, i2, v2) != NULL);
+    /* a long record (the 8-byte paths): every cut refused, a gene past
+     * the genes anywhere refused */
+    enum { L = 100 };
+    int32_t li[L], lo[L];
+    float lv[L], lw[L];
+    for (int k = 0; k < L; k++) {
+        li[k] = k * (k % 9 == 0 ? 300 : 20);
+        lv[k] = (float)(k % 5);
+    }
+    for (int k = 1; k < L; k++)
+        li[k] += li[k - 1];
+    unsigned char *big = malloc(sc_pack_record_bound(L));
+    size_t bn = sc_pack_record_encode(li, lv, L, big);
+    CHECK(sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1] + 1, lo, lw) ==
+          NULL);
+    CHECK(!memcmp(lo, li, sizeof li) && !memcmp(lw, lv, sizeof lv));
+    why = sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1], lo, lw);
+    CHECK(why && strstr(why, "gene index"));
+    for (size_t cut = 0; cut < bn; cut++) {
+        unsigned char *c = malloc(cut ? cut : 1);
+        memcpy(c, big, cut);
+        CHECK(sc_pack_record_decode(c, cut, L, 1u << 30, lo, lw) != NULL);
+        free(c);
+    }
+    for (size_t at = 1; at < bn; at++) { /* one byte raised to 0x7f */
+        unsigned char keep = big[at];
+        big[at] = 0x7f;
+        if (!sc_pack_record_decode(big, bn, L, (uint64_t)li[L - 1] + 1, lo, lw))
+            for (int k = 0; k < L; k++)
+                CHECK(lo[k] >= 0 && lo[k] <= li[L - 1]);
+        big[at] = keep;
+    }
+    free(big);
+    /* random bytes: decoded or refused, indices always in range */
+    for (int t = 0; t < 20000; t++) {
+        unsigned char r[16];
+        size_t len = rnd() % sizeof r;
+        for (size_t k = 0; k < len; k++)
+            r[k] = (unsigned char)(t % 2 ? rnd() % 4 : rnd());
+        uint64_t m = rnd() % 8;
+        unsigned char *c = malloc(len ? len : 1);
+        memcpy(c, r, len);
+        if (!sc_pack_record_decode(c, len, m, 50, i2, v2))
+            for (uint64_t k = 0; k < m; k++)
+                CHECK(i2[k] >= 0 && i2[k] < 50);
+        free(c);
+    }
+}
+
+/* A compressed pack holds the cells a raw one does, mapped and by pread. */
+static void test_varint_pack(void)
+{
+    char p1[128], p2[128];
+    sc_pack *a = NULL, *b = NULL;
+
+    path_in(p1, sizeof p1, "raw.scpack");
+    path_in(p2, sizeof p2, "varint.scpack");
+    CHECK_INTEQ(write_pack_codec(p1, SC_PACK_RAW), 0);
+    CHECK_INTEQ(write_pack_codec(p2, SC_PACK_VARINT), 0);
+    CHECK_INTEQ(n_entries(), 2); /* no scratch file left */
+    CHECK_INTEQ(sc_pack_open(p1, &a), 0);
+    CHECK_INTEQ(sc_pack_open(p2, &b), 0);
+    if (!a || !b) {
+        sc_pack_close(a);
+        sc_pack_close(b);
+        return;
+    }
+    CHECK_INTEQ(sc_pack_version(b), 2);
+    const sc_pack_arrays *x = sc_pack_data(a), *y = sc_pack_data(b);
+    CHECK(y->indices == NULL && y->values == NULL);
+    CHECK_INTEQ(y->n_cells, x->n_cells);
+    CHECK_INTEQ(y->nnz, x->nnz);
+    CHECK(!memcmp(y->indptr, x->indptr, (x->n_cells + 1) * 8));
+    CHECK(!memcmp(y->row, x->row, x->n_cells * 8));
+    CHECK(!memcmp(y->dataset, x->dataset, x->n_cells * 4));
+    CHECK(!memcmp(y->labels, x->labels, x->n_cells * 2 * 4));
+    /* values with .5: raw values, so more than 4 bytes an entry */
+    CHECK(sc_pack_entry_bytes(b) > 4 * y->nnz);
+    CHECK(sc_pack_entry_bytes(b) < 8 * y->nnz + 8 * (y->n_cells + 1));
+    int32_t i1[64], i2[64];
+    float v1[64], v2[64];
+    sc_pack_buf pb = {0};
+    for (uint64_t r0 = 0; r0 <= x->n_cells; r0++)
+        for (uint64_t r1 = r0; r1 <= x->n_cells; r1++)
+            for (int pr = 0; pr < 2; pr++) {
+                uint64_t n = (uint64_t)(x->indptr[r1] - x->indptr[r0]);
+                CHECK_INTEQ(sc_pack_cells(a, r0, r1, pr, &pb, i1, v1), 0);
+                CHECK_INTEQ(sc_pack_cells(b, r0, r1, pr, &pb, i2, v2), 0);
+                CHECK(!memcmp(i1, i2, n * 4) && !memcmp(v1, v2, n * 4));
+            }
+    sc_pack_buf_release(&pb);
+    sc_pack_close(a);
+    sc_pack_close(b);
+    unlink(p1);
+    unlink(p2);
+}
+
+/* Damaged compressed packs: refused at open (offsets) or when the cell is
+ * read (its record), with the pack and the cell named. */
+static void test_varint_damaged(void)
+{
+    char path[128];
+    sc_pack *p = NULL;
+    int32_t idx[64];
+    float val[64];
+    sc_pack_buf pb = {0};
+
+    path_in(path, sizeof path, "bad2.scpack");
+    /* record offsets not ascending, not ending at the records' end */
+    CHECK_INTEQ(write_pack_codec(path, SC_PACK_VARINT), 0);
+    uint64_t off = 3;
+    poke(path, word(path, 8) + 8 * 2, &off, 8);
+    expect_fail(path, SC_ECORRUPT, "cell records");
+    CHECK_INTEQ(write_pack_codec(path, SC_PACK_VARINT), 0);
+    off = word(path, 13) + 1;
+    poke(path, word(path, 8) + 8 * 2 * N_BATCHES, &off, 8);
+    expect_fail(path, SC_ECORRUPT, "cell records");
+    /* cut short */
+    CHECK_INTEQ(write_pack_codec(path, SC_PACK_VARINT), 0);
+    CHECK_INTEQ(truncate(path, (off_t)word(path, 12) - 1), 0);
+    expect_fail(path, SC_ECORRUPT, "cut short");
+    /* cell 1's first gene (its first varint) past the genes: the pack
+     * opens, reading that cell fails, other cells read */
+    for (int pr = 0; pr < 2; pr++) {
+        CHECK_INTEQ(write_pack_codec(path, SC_PACK_VARINT), 0);
+        uint64_t r1 = 0;
+        FILE *f = fopen(path, "rb");
+        fseek(f, (long)(word(path, 8) + 8), SEEK_SET);
+        CHECK_INTEQ(fread(&r1, 8, 1, f), 1);
+        fclose(f);
+        unsigned char g = 0x7f; /* gene 127 of 5 */
+        poke(path, word(path, 7) + r1 + 1, &g, 1);
+        CHECK_INTEQ(sc_pack_open(path, &p), 0);
+        if (!p)
+            continue;
+        CHECK_INTEQ(sc_pack_cells(p, 0, 1, pr, &pb, idx, val), 0);
+        CHECK_INTEQ(sc_pack_cells(p, 0, 2, pr, &pb, idx, val), SC_ECORRUPT);
+        CHECK(strstr(sc_errmsg(), path) && strstr(sc_errmsg(), "cell 1") &&
+              strstr(sc_errmsg(), "gene index"));
+        CHECK_INTEQ(sc_pack_cells(p, 2, 2 * N_BATCHES, pr, &pb, idx, val), 0);
+        sc_pack_close(p);
+        p = NULL;
+    }
+    sc_pack_buf_release(&pb);
+    unlink(path);
+}
+
 int main(void)
 {
     if (unit_mkdtemp(dir, sizeof dir, "pack") < 0)
@@ -444,6 +726,11 @@ int main(void)
     RUN(test_newer_version);
     RUN(test_abandoned_writer);
     RUN(test_add_rejects);
+    RUN(test_codec_cases);
+    RUN(test_codec_random);
+    RUN(test_codec_adversarial);
+    RUN(test_varint_pack);
+    RUN(test_varint_damaged);
     rmdir(dir);
     return UNIT_DONE();
 }
