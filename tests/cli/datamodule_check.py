@@ -8,7 +8,8 @@
       by dataset: train, val and test hold disjoint whole datasets and all
       cells together; the training loader (2 workers) gives every training
       cell once; the validation loader gives the same cells in the same
-      order twice; prints the cells per part.
+      order twice; two ranks share the training cells of one; a loader left
+      early leaves no process; prints the cells per part.
   datamodule_check.py labels DIR PATH...
       with DIR from `sc-annotate export`, every cell's class code is the
       LabelEncoder's code of its obs term; prints the cells checked.
@@ -26,12 +27,28 @@ import collections
 import csv
 import os
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 import sc_datamodule  # noqa: E402
 from sc_datamodule import DataModule, GeneVocab, binning  # noqa: E402
+
+
+def running(marker):
+    """Processes (not this one) whose command line holds MARKER."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read():
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
 
 
 def cells(loader):
@@ -92,6 +109,22 @@ def cmd_splits(a):
     ds = {k: {d for d, _ in v} for k, v in sets.items()}
     assert not (ds["train"] & ds["val"] or ds["train"] & ds["test"] or ds["val"] & ds["test"]), ds
     assert cells(dm.val_dataloader()) == parts["val"], "validation order changed"
+    # the parts do not depend on the world size: two ranks share the same
+    # training cells
+    ranks = [cells(DataModule(a.paths, split_fractions=(0.5, 0.25, 0.25), num_workers=2,
+                              batch_size=100, rank=r, world_size=2).train_dataloader(0))
+             for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1]) and set(ranks[0]) | set(ranks[1]) == sets["train"]
+    # a loader left early ends its workers and their sc-streams
+    marker = os.path.abspath("cache-early-dm")
+    dm2 = DataModule(a.paths, num_workers=2, batch_size=16, extra_args=["--cache-dir", marker])
+    for b in dm2.train_dataloader(0):
+        break
+    for _ in range(100):
+        if not running(marker):
+            break
+        time.sleep(0.05)
+    assert not running(marker), "processes left after a break"
     print(" ".join("%s=%d" % (k, len(v)) for k, v in parts.items()))
 
 

@@ -543,6 +543,23 @@ for i in range(1, 2000):
     [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
 }
 
+@test "sc-stream: a DataLoader killed mid-epoch leaves no worker, no sc-stream and no ring file" {
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    marker=$BATS_TEST_TMPDIR/cache-killed-workers
+    run -137 env TMPDIR="$BATS_TEST_TMPDIR/tmp" "$BATS_TEST_DIRNAME/stream_check.py" killed --workers 2 \
+        --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == read ]]
+    # the workers notice their parent's end (torch checks every 5 s), and
+    # their sc-stream its reader's
+    for i in $(seq 300); do
+        pgrep -f -- "$marker" > /dev/null || break
+        sleep 0.1
+    done
+    run -1 pgrep -f -- "$marker"
+    # the rings are unnamed files (O_TMPFILE) in /dev/shm or TMPDIR
+    [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
+}
+
 # split_cells PART WORLD ARGS...: "dataset row" of the real cells of PART over
 # all ranks of WORLD
 split_cells() {

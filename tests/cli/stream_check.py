@@ -35,8 +35,9 @@
   stream_check.py early --args=ARGS PATH...
       stop after one batch (stream, then a DataLoader with 2 workers):
       no process whose command line holds ARGS's last word remains.
-  stream_check.py killed --args=ARGS PATH...
-      read one batch, print "read" and kill this process (SIGKILL).
+  stream_check.py killed --args=ARGS [--workers N] PATH...
+      read one batch (through a DataLoader with N workers), print "read"
+      and kill this process (SIGKILL).
 """
 import argparse
 import json
@@ -345,7 +346,14 @@ def cmd_early(a):
 
 
 def cmd_killed(a):
-    for b in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+    if a.workers:
+        import torch
+        ds = sc_stream.ScStreamDataset(a.paths, shlex.split(a.args[0]), kind="csr",
+                                       rank=0, world_size=1)
+        batches = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=a.workers)
+    else:
+        batches = sc_stream.stream(a.paths, shlex.split(a.args[0]))
+    for b in batches:
         print("read", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -370,6 +378,7 @@ f.add_argument("stream")
 for name in ("ring", "torch", "loader", "epochs", "warn", "fail", "early", "killed"):
     r = sub.add_parser(name)
     r.add_argument("--args", action="append", required=True, help="sc-stream arguments, shell-quoted")
+    r.add_argument("--workers", type=int, default=0)
     r.add_argument("paths", nargs="+")
 args = ap.parse_args()
 {"values": cmd_values, "count": cmd_count, "freq": cmd_freq, "ring": cmd_ring,
