@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 bindir ?= $(PREFIX)/bin
 datadir ?= $(PREFIX)/share
 libdir ?= $(PREFIX)/lib
-# The Python reader (sc_stream.py) and the recipes: PYTHONPATH=$(pythondir)
+# The Python reader (sc_stream.py, sc_datamodule.py) and the recipes: PYTHONPATH=$(pythondir)
 pythondir ?= $(libdir)/sc/python
 recipedir ?= $(datadir)/doc/sc/recipes
 mandir ?= $(PREFIX)/share/man
@@ -141,6 +141,7 @@ install: all
 	sed 's|^_BINDIR = None$$|_BINDIR = "$(bindir)"|' python/sc_stream.py \
 	    > $(DESTDIR)$(pythondir)/sc_stream.py
 	chmod 644 $(DESTDIR)$(pythondir)/sc_stream.py
+	install -m 644 python/sc_datamodule.py $(DESTDIR)$(pythondir)/
 	install -m 644 scripts/recipes/Makefile $(DESTDIR)$(recipedir)/
 	install -m 755 scripts/recipes/harmonize-array.sbatch scripts/recipes/train-ddp.sh \
 	    scripts/recipes/train.py $(DESTDIR)$(recipedir)/

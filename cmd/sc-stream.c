@@ -40,6 +40,7 @@ enum {
     OPT_CELL_WEIGHT,
     OPT_DS_WEIGHTS,
     OPT_BLOCK,
+    OPT_BLOCK_DRAWS,
     OPT_BUFFER,
     OPT_NO_SHUFFLE,
     OPT_SEED,
@@ -139,6 +140,9 @@ static const sc_opt opts[] = {
      "per-cell weight: nnz (scDataLoader's) or a numeric obs column"},
     {OPT_DS_WEIGHTS, "dataset-weights", SC_ARG_NONE, NULL,
      "multiply by the manifest's weight column"},
+    {OPT_BLOCK_DRAWS, "block-draws", SC_ARG_REQUIRED, "N",
+     "weighted: draws from one drawn block of a compressed dataset "
+     "[0: its mean cells; 1: independent draws]"},
     {OPT_BLOCK, "block", SC_ARG_REQUIRED, "B",
      "contiguous cells per block, at least (to a chunk end in compressed data) "
      "[16]"},
@@ -327,6 +331,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_CELL_WEIGHT: o->cell_weight = arg; break;
     case OPT_DS_WEIGHTS: o->dataset_weights = 1; break;
     case OPT_BLOCK: return i64(arg, 1, 1 << 24, &o->block);
+    case OPT_BLOCK_DRAWS: return i64(arg, 0, 1 << 24, &o->block_draws);
     case OPT_BUFFER: return i64(arg, 1, 1 << 24, &o->buffer);
     case OPT_NO_SHUFFLE: o->shuffle = 0; break;
     case 'b': return i64(arg, 1, 1 << 24, &o->batch_size);
@@ -583,6 +588,7 @@ static int pack_refuse(const struct args *a)
                       : o->n_weight_cols               ? "--weight-by"
                       : o->cell_weight                 ? "--cell-weight"
                       : o->dataset_weights             ? "--dataset-weights"
+                      : o->block_draws                 ? "--block-draws"
                       : o->world_size > 1              ? "--rank/--world-size"
                       : o->start_batch                 ? "--start-batch"
                       : o->epoch                       ? "--epoch"

@@ -27,7 +27,8 @@
  *
  *   plan    positions 0..N-1 of the epoch -> (dataset, row): a pure function
  *           of (seed, epoch) through the block permutation (plan_epoch) or
- *           the alias tables (plan_weighted); a rank owns a range;
+ *           the draws of blocks by weight and of cells inside them
+ *           (plan_weighted, weighted_cell); a rank owns a range;
  *   fill    buffer j (positions buffer_range(j)): list its cells, sort them
  *           by (dataset, row), read runs of nearby rows through the
  *           open-file cache, remap genes (load_buffer, take_row);
@@ -49,6 +50,7 @@ enum {
     RNG_BUFFER = 2, /* + (buffer << 8): the shuffle inside a buffer */
     RNG_DRAWS = 3,  /* weighted draws, 4 values per position */
     RNG_GENES = 4,  /* + (position << 8): random gene selection */
+    RNG_CELLS = 5,  /* weighted: a cell inside its block, 3 per position */
 };
 
 /* Rows further apart than this are read separately, not as one range. */
@@ -70,7 +72,9 @@ typedef struct ds {
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;            /* open-file slot, -1 */
-    sc_alias *alias;     /* weighted: over the selected cells */
+    /* weighted: per selected cell, the sum of the weights of its block's
+     * cells up to it (so a block's last entry is its mass) */
+    double *cum;
     double mass;
     /* a pack (sc-stream pack): its cells carry their source dataset and
      * row; the header lists its datasets from dbase on (else the dataset
@@ -195,8 +199,12 @@ struct sc_stream {
     uint64_t *perm;
     uint64_t n_buffers;
     uint64_t *buf_start;
-    sc_alias *top;
-    int64_t *top_ds; /* top alias index -> dataset */
+    /* weighted: the blocks by mass; the blocks of datasets without
+     * compressed chunks (loose_blk: loose index -> block) by mass; draws
+     * per drawn block of a chunked dataset */
+    sc_alias *top, *loose;
+    uint64_t *loose_blk;
+    uint64_t group;
     uint64_t fetch;
 
     uint64_t lo, n_r, nb, next_batch;
@@ -1136,110 +1144,6 @@ static uint64_t class_key(const sc_stream *s, const ds *d, uint32_t row)
     return key;
 }
 
-static int plan_weighted(sc_stream *s)
-{
-    const sc_stream_opts *o = &s->o;
-    sc_u64map cm = {0};
-    double *w = NULL, *mass = NULL;
-    int rc = 0;
-    double radix = 1;
-
-    for (size_t k = 0; k < s->n_wcol; k++)
-        radix *= (double)(s->vc[s->wcol[k]].n + 1);
-    if (radix > 1.8e19)
-        return sc_fail(SC_EINVAL, "too many class combinations in the "
-                                  "weight columns");
-    if (s->n_wcol)
-        for (size_t i = 0; i < s->n_ds; i++)
-            for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
-                int64_t *c;
-                int added;
-                if ((rc = sc_u64map_slot(
-                         &cm, class_key(s, &s->ds[i], s->ds[i].sel[j]), 0, &c,
-                         &added)) < 0)
-                    goto out;
-                (*c)++;
-            }
-    if (!(mass = calloc(s->n_ds, sizeof *mass)) ||
-        !(s->top_ds = malloc(s->n_ds * sizeof *s->top_ds))) {
-        rc = oom();
-        goto out;
-    }
-    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
-        ds *d = &s->ds[i];
-        const ss_col *cw = NULL;
-        double *cwv = NULL;
-        if (!d->n_sel)
-            continue;
-        if (o->cell_weight && strcmp(o->cell_weight, "nnz")) {
-            if (!(cw = ss_meta_col(d->meta, o->cell_weight))) {
-                rc = sc_fail(SC_EINVAL,
-                             "'%s': no obs column '%s' for cell "
-                             "weights",
-                             d->path, o->cell_weight);
-                break;
-            }
-            if (!(cwv = malloc((cw->n_cats + 1) * sizeof *cwv))) {
-                rc = oom();
-                break;
-            }
-            for (int64_t k = 0; k < cw->n_cats; k++) {
-                char *end;
-                double v = strtod(cw->cats[k], &end);
-                cwv[k] =
-                    end != cw->cats[k] && !*end && v > 0 && isfinite(v) ? v : 0;
-            }
-        }
-        free(w);
-        if (!(w = malloc(d->n_sel * sizeof *w))) {
-            free(cwv);
-            rc = oom();
-            break;
-        }
-        for (int64_t j = 0; j < d->n_sel; j++) {
-            uint32_t row = d->sel[j];
-            double x = o->dataset_weights ? d->weight : 1.0;
-            if (s->n_wcol) {
-                const int64_t *c = sc_u64map_find(&cm, class_key(s, d, row));
-                x *= sc_weight_class(o->weight_scheme, c ? (double)*c : 1,
-                                     o->weight_scaler);
-            }
-            if (cw) {
-                int32_t code = cw->codes[row];
-                x *= code >= 0 ? cwv[code] : 0;
-            } else if (o->cell_weight) {
-                x *= sc_weight_nnz(d->meta->nnz[row]);
-            }
-            w[j] = x;
-        }
-        free(cwv);
-        double m = 0;
-        for (int64_t j = 0; j < d->n_sel; j++)
-            m += w[j];
-        if (m > 0 && (rc = sc_alias_new(w, d->n_sel, &d->alias)) < 0)
-            sc_fail_ctx(rc, "'%s': weights", d->path);
-        d->mass = m;
-    }
-    if (rc < 0)
-        goto out;
-    size_t n_top = 0;
-    for (size_t i = 0; i < s->n_ds; i++)
-        if (s->ds[i].alias) {
-            mass[n_top] = s->ds[i].mass;
-            s->top_ds[n_top++] = (int64_t)i;
-        }
-    if (n_top == 0) {
-        rc = sc_fail(SC_EINVAL, "all sampling weights are zero");
-        goto out;
-    }
-    rc = sc_alias_new(mass, n_top, &s->top);
-out:
-    free(w);
-    free(mass);
-    sc_u64map_release(&cm);
-    return rc;
-}
-
 /* Cut the selected cells of D into blocks of at least B consecutive cells.
  * When its values are in compressed chunks, a block ends only where a
  * chunk does: it holds the rows that start in the fewest whole chunks with
@@ -1309,20 +1213,30 @@ static size_t block_dataset(const sc_stream *s, uint64_t blk, uint64_t *k)
     return di;
 }
 
-static int plan_epoch(sc_stream *s)
+/* The blocks of every dataset, numbered through the epoch's blocks. */
+static int plan_block_prefix(sc_stream *s)
 {
-    uint64_t B = (uint64_t)s->o.block, K = (uint64_t)s->o.buffer;
     int rc;
 
     if (!(s->blk_prefix = malloc((s->n_ds + 1) * sizeof *s->blk_prefix)))
         return oom();
     s->blk_prefix[0] = 0;
     for (size_t i = 0; i < s->n_ds; i++) {
-        if ((rc = plan_blocks(&s->ds[i], B)) < 0)
+        if ((rc = plan_blocks(&s->ds[i], (uint64_t)s->o.block)) < 0)
             return rc;
         s->blk_prefix[i + 1] = s->blk_prefix[i] + s->ds[i].n_blk;
     }
     s->n_blocks = s->blk_prefix[s->n_ds];
+    return 0;
+}
+
+static int plan_epoch(sc_stream *s)
+{
+    uint64_t K = (uint64_t)s->o.buffer;
+    int rc;
+
+    if ((rc = plan_block_prefix(s)) < 0)
+        return rc;
     if (s->o.shuffle && (rc = sc_perm_new(s->n_blocks, s->o.seed, s->o.epoch,
                                           RNG_BLOCKS, &s->perm)) < 0)
         return rc;
@@ -1341,6 +1255,207 @@ static int plan_epoch(sc_stream *s)
         s->buf_start[j + 1] = s->buf_start[j] + c;
     }
     return 0;
+}
+
+/* The sampling weights of the selected cells of D into W (n_sel). */
+static int cell_weights(const sc_stream *s, const ds *d, const sc_u64map *cm,
+                        double *w)
+{
+    const sc_stream_opts *o = &s->o;
+    const ss_col *cw = NULL;
+    double *cwv = NULL;
+
+    if (o->cell_weight && strcmp(o->cell_weight, "nnz")) {
+        if (!(cw = ss_meta_col(d->meta, o->cell_weight)))
+            return sc_fail(SC_EINVAL,
+                           "'%s': no obs column '%s' for cell weights",
+                           d->path, o->cell_weight);
+        if (!(cwv = malloc((cw->n_cats + 1) * sizeof *cwv)))
+            return oom();
+        for (int64_t k = 0; k < cw->n_cats; k++) {
+            char *end;
+            double v = strtod(cw->cats[k], &end);
+            cwv[k] = end != cw->cats[k] && !*end && v > 0 && isfinite(v) ? v : 0;
+        }
+    }
+    for (int64_t j = 0; j < d->n_sel; j++) {
+        uint32_t row = d->sel[j];
+        double x = o->dataset_weights ? d->weight : 1.0;
+        if (s->n_wcol) {
+            const int64_t *c = sc_u64map_find(cm, class_key(s, d, row));
+            x *= sc_weight_class(o->weight_scheme, c ? (double)*c : 1,
+                                 o->weight_scaler);
+        }
+        if (cw) {
+            int32_t code = cw->codes[row];
+            x *= code >= 0 ? cwv[code] : 0;
+        } else if (o->cell_weight) {
+            x *= sc_weight_nnz(d->meta->nnz[row]);
+        }
+        w[j] = x;
+    }
+    free(cwv);
+    return 0;
+}
+
+/*
+ * Weighted sampling draws a block by its mass (the sum of its cells'
+ * weights), then cells inside it by their weights: a draw is cell i with
+ * probability (mass_b / W) (w_i / mass_b) = w_i / W, exactly as a draw
+ * over all cells. Positions come in groups of s->group; the draws of a
+ * group share one drawn block when it is in a dataset stored in compressed
+ * chunks (its chunks are inflated once for the group, not once per draw),
+ * and are drawn independently when the block is in a dataset read row by
+ * row (uncompressed, a pack): then each draws a block among those
+ * datasets' blocks by mass (probability (W_loose / W) (mass_b / W_loose)
+ * (w_i / mass_b) = w_i / W again). Every position has the distribution
+ * w / W whatever the group; only draws of one group are not independent.
+ */
+static int plan_weighted(sc_stream *s)
+{
+    const sc_stream_opts *o = &s->o;
+    sc_u64map cm = {0};
+    double *w = NULL, *mass = NULL, gsum = 0, gmass = 0;
+    uint64_t n_loose = 0;
+    int rc = 0;
+    double radix = 1;
+
+    for (size_t k = 0; k < s->n_wcol; k++)
+        radix *= (double)(s->vc[s->wcol[k]].n + 1);
+    if (radix > 1.8e19)
+        return sc_fail(SC_EINVAL, "too many class combinations in the "
+                                  "weight columns");
+    if ((rc = plan_block_prefix(s)) < 0)
+        return rc;
+    if (s->n_wcol)
+        for (size_t i = 0; i < s->n_ds; i++)
+            for (int64_t j = 0; j < s->ds[i].n_sel; j++) {
+                int64_t *c;
+                int added;
+                if ((rc = sc_u64map_slot(
+                         &cm, class_key(s, &s->ds[i], s->ds[i].sel[j]), 0, &c,
+                         &added)) < 0)
+                    goto out;
+                (*c)++;
+            }
+    if (!(mass = calloc(s->n_blocks ? s->n_blocks : 1, sizeof *mass))) {
+        rc = oom();
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
+        ds *d = &s->ds[i];
+        if (!d->n_sel)
+            continue;
+        free(w);
+        if (!(w = malloc((size_t)d->n_sel * sizeof *w)) ||
+            !(d->cum = malloc((size_t)d->n_sel * sizeof *d->cum))) {
+            rc = oom();
+            break;
+        }
+        if ((rc = cell_weights(s, d, &cm, w)) < 0)
+            break;
+        d->mass = 0;
+        for (uint64_t k = 0; k < d->n_blk; k++) {
+            uint64_t k0, k1;
+            double m = 0;
+            block_cells(s, d, k, &k0, &k1);
+            for (uint64_t j = k0; j < k1; j++) {
+                if (!(w[j] >= 0) || !isfinite(w[j])) {
+                    rc = sc_fail(SC_EINVAL, "'%s': row %" PRIu32
+                                 ": weight is not a finite number >= 0",
+                                 d->path, d->sel[j]);
+                    goto out;
+                }
+                d->cum[j] = m += w[j];
+            }
+            mass[s->blk_prefix[i] + k] = m;
+            d->mass += m;
+            if (d->bstart) {
+                gsum += m * (double)(k1 - k0);
+                gmass += m;
+            } else if (m > 0) {
+                n_loose++;
+            }
+        }
+    }
+    if (rc < 0)
+        goto out;
+    double total = 0;
+    for (size_t i = 0; i < s->n_ds; i++)
+        total += s->ds[i].mass;
+    if (!(total > 0)) {
+        rc = sc_fail(SC_EINVAL, "all sampling weights are zero");
+        goto out;
+    }
+    if ((rc = sc_alias_new(mass, s->n_blocks, &s->top)) < 0)
+        goto out;
+    if (n_loose) { /* the blocks of unchunked datasets, by mass */
+        uint64_t n = 0;
+        if (!(s->loose_blk = malloc(n_loose * sizeof *s->loose_blk))) {
+            rc = oom();
+            goto out;
+        }
+        for (size_t i = 0; i < s->n_ds; i++)
+            for (uint64_t k = 0; !s->ds[i].bstart && k < s->ds[i].n_blk; k++)
+                if (mass[s->blk_prefix[i] + k] > 0) {
+                    s->loose_blk[n] = s->blk_prefix[i] + k;
+                    mass[n++] = mass[s->blk_prefix[i] + k];
+                }
+        if ((rc = sc_alias_new(mass, n, &s->loose)) < 0)
+            goto out;
+    }
+    /* draws per block: the cells of a drawn chunked block, on average */
+    s->group = o->block_draws > 0 ? (uint64_t)o->block_draws
+               : gmass > 0       ? (uint64_t)llround(gsum / gmass)
+                                 : 1;
+    if (s->group < 1)
+        s->group = 1;
+out:
+    free(w);
+    free(mass);
+    sc_u64map_release(&cm);
+    return rc;
+}
+
+/* The selected cell of block K of D that the uniform 64 bits U pick by
+ * weight: the first whose running sum exceeds U's share of the mass. */
+static uint64_t draw_in_block(const sc_stream *s, const ds *d, uint64_t k,
+                              uint64_t u)
+{
+    uint64_t k0, k1;
+    block_cells(s, d, k, &k0, &k1);
+    double m = d->cum[k1 - 1];
+    double x = (double)(u >> 11) * 0x1p-53 * m;
+    if (!(x < m))
+        x = nextafter(m, 0);
+    uint64_t lo = k0, hi = k1 - 1; /* cum[hi] > x */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (d->cum[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The cell (dataset << 32 | row) of weighted position P. */
+static uint64_t weighted_cell(const sc_stream *s, uint64_t p)
+{
+    uint64_t kb = sc_rng_key(s->o.seed, s->o.epoch, RNG_DRAWS);
+    uint64_t kc = sc_rng_key(s->o.seed, s->o.epoch, RNG_CELLS);
+    uint64_t g = p / s->group, k;
+    uint64_t b = sc_alias_draw2(s->top, sc_rng_at(kb, 2 * g),
+                                sc_rng_at(kb, 2 * g + 1));
+    size_t di = block_dataset(s, b, &k);
+    if (!s->ds[di].bstart && s->group > 1) {
+        b = s->loose_blk[sc_alias_draw2(s->loose, sc_rng_at(kc, 3 * p),
+                                        sc_rng_at(kc, 3 * p + 1))];
+        di = block_dataset(s, b, &k);
+    }
+    const ds *d = &s->ds[di];
+    uint64_t c = draw_in_block(s, d, k, sc_rng_at(kc, 3 * p + 2));
+    return (uint64_t)di << 32 | d->sel[c];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1449,6 +1564,9 @@ static int make_header(sc_stream *s)
     snprintf(buf, sizeof buf, "%" PRId64, o->buffer);
     if (rc == 0)
         rc = sc_batch_header_info(h, "buffer", buf);
+    snprintf(buf, sizeof buf, "%" PRIu64, s->group);
+    if (rc == 0 && s->weighted)
+        rc = sc_batch_header_info(h, "block_draws", buf);
     snprintf(buf, sizeof buf, "%g", o->normalize);
     if (rc == 0 && o->normalize > 0)
         rc = sc_batch_header_info(h, "normalize", buf);
@@ -1729,7 +1847,10 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
             free(p);
             goto fail;
         }
-        s->fetch = (uint64_t)o->block * (uint64_t)o->buffer;
+        /* whole groups, as many blocks as a buffer holds, at least
+         * block x buffer draws */
+        s->fetch = s->group * (uint64_t)o->buffer *
+                   (((uint64_t)o->block + s->group - 1) / s->group);
         for (size_t i = 0; i < s->n_ds; i++)
             p[s->n_dout + i] = s->ds[i].mass / sc_alias_total(s->top);
         s->N = (uint64_t)o->n_samples;
@@ -2248,16 +2369,12 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     if ((rc = reserve_cells(u, (size_t)n)) < 0)
         return rc;
     if (s->weighted) {
-        uint64_t key = sc_rng_key(s->o.seed, s->o.epoch, RNG_DRAWS);
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t p = lo + i;
-            size_t t = sc_alias_draw2(s->top, sc_rng_at(key, 4 * p),
-                                      sc_rng_at(key, 4 * p + 1));
-            int64_t di = s->top_ds[t];
-            size_t c =
-                sc_alias_draw2(s->ds[di].alias, sc_rng_at(key, 4 * p + 2),
-                               sc_rng_at(key, 4 * p + 3));
-            u->cell[i] = (uint64_t)di << 32 | s->ds[di].sel[c];
+        for (uint64_t i = 0; i < n; i++)
+            u->cell[i] = weighted_cell(s, lo + i);
+        if (s->group > 1 && s->o.shuffle) { /* the groups' cells mixed */
+            sc_rng r;
+            sc_rng_init(&r, s->o.seed, s->o.epoch, RNG_BUFFER + (j << 8));
+            sc_shuffle_u64(u->cell, (size_t)n, &r);
         }
     } else {
         size_t w = 0;
@@ -2734,7 +2851,7 @@ void sc_stream_close(sc_stream *s)
             free(d->vmap[k]);
         free(d->vmap);
         free(d->vcol);
-        sc_alias_free(d->alias);
+        free(d->cum);
     }
     free(s->ds);
     for (size_t k = 0; s->vc && k < s->n_vcols; k++) {
@@ -2755,7 +2872,8 @@ void sc_stream_close(sc_stream *s)
     free(s->perm);
     free(s->buf_start);
     sc_alias_free(s->top);
-    free(s->top_ds);
+    sc_alias_free(s->loose);
+    free(s->loose_blk);
     sbuf_release(&s->buf[0]);
     sbuf_release(&s->buf[1]);
     free(s->tmp);

@@ -103,6 +103,10 @@ typedef struct sc_stream_opts {
     double weight_scaler;
     const char *cell_weight; /* NULL, "nnz", or a numeric obs column */
     int dataset_weights;     /* use sc_stream_input.weight */
+    /* weighted: draws that share one drawn block of a dataset stored in
+     * compressed chunks (0: the mean cells of such a block; 1: every draw
+     * independent) */
+    int64_t block_draws;
 
     int shuffle;    /* 0: sequential order (no permutation) */
     int64_t block;  /* cells per block [16] */

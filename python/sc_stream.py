@@ -463,6 +463,18 @@ def _clone(t):
     return t.clone() if isinstance(t, torch.Tensor) else t
 
 
+def _for_wire(t):
+    """A transformed batch, ready to leave a DataLoader worker: copies (not
+    views of the ring), sparse CSR tensors as their three arrays."""
+    import torch
+    if isinstance(t, dict):
+        return {k: _for_wire(v) for k, v in t.items()}
+    if isinstance(t, torch.Tensor) and t.layout == torch.sparse_csr:
+        return _CsrWire(t.crow_indices().clone(), t.col_indices().clone(),
+                        t.values().clone(), tuple(t.shape))
+    return t.clone() if isinstance(t, torch.Tensor) else t
+
+
 def _make_dataset_class():
     import torch.utils.data as tud
 
@@ -471,13 +483,16 @@ def _make_dataset_class():
         batch_size=None: sc-stream makes the batches). Each DataLoader worker
         runs its own sc-stream on its share: rank * num_workers + worker of
         world_size * num_workers. Rank and world size default to RANK and
-        WORLD_SIZE. Call set_epoch(e) before each epoch."""
+        WORLD_SIZE. Call set_epoch(e) before each epoch. TRANSFORM, when
+        given, is called on every batch's dict of tensors where it is made
+        (in the DataLoader worker) and its result is yielded instead."""
 
         def __init__(self, paths=(), args=(), manifest=None, kind="csr",
-                     rank=None, world_size=None, epoch=0, exe=None):
+                     rank=None, world_size=None, epoch=0, exe=None, transform=None):
             super().__init__()
             self.paths, self.args, self.manifest = list(paths), list(args), manifest
             self.kind, self.exe, self.epoch = kind, exe, epoch
+            self.transform = transform
             self.rank = int(os.environ.get("RANK", 0)) if rank is None else rank
             self.world_size = (int(os.environ.get("WORLD_SIZE", 1))
                                if world_size is None else world_size)
@@ -492,6 +507,10 @@ def _make_dataset_class():
                                 "--rank", self.rank * nw + wid,
                                 "--world-size", self.world_size * nw]
             for b in stream(self.paths, args, self.manifest, self.exe):
+                if self.transform is not None:
+                    t = self.transform(to_torch(b, self.kind))
+                    yield t if info is None else _for_wire(t)
+                    continue
                 if info is None:
                     yield to_torch(b, self.kind)
                     continue

@@ -69,6 +69,15 @@ PY
         "$DEMO/model.pt"
 }
 
+@test "demo: examples/train_datamodule.py trains on the demo collection with 2 workers" {
+    export SC_STREAM_CACHE=$DEMO/cache/stream XDG_CACHE_HOME=$SC_BUILD/cache
+    sc-annotate export --fields cell_type -d "$BATS_TEST_TMPDIR/labels" - < "$DEMO/collection.tsv" > /dev/null
+    run -0 env OMP_NUM_THREADS=2 $PY "$SC_ROOT/examples/train_datamodule.py" -m "$DEMO/collection.tsv" \
+        --label-dir "$BATS_TEST_TMPDIR/labels" --workers 2 --epochs 1
+    [[ ${lines[0]} =~ ^[0-9]+\ genes,\ [0-9]+\ classes\;\ cells:\ train\ [1-9] ]]
+    [[ ${lines[1]} =~ ^epoch\ 0:\ [1-9][0-9]*\ training\ draws,\ loss\ [0-9.]+,\ validation\ accuracy\ [0-9.]+\ on\ [1-9] ]]
+}
+
 @test "demo: a rerun skips every step and gives the same answer" {
     cp "$DEMO/answer.tsv" "$BATS_TEST_TMPDIR/answer1.tsv"
     SECONDS=0

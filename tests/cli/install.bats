@@ -36,7 +36,7 @@ in_prefix() {
     done
     [[ -f $PREFIX/share/sc/SOURCES.md ]]
     [[ -d $PREFIX/share/sc/ontology && -d $PREFIX/share/sc/genes ]]
-    [[ -f $PREFIX/lib/sc/python/sc_stream.py ]]
+    [[ -f $PREFIX/lib/sc/python/sc_stream.py && -f $PREFIX/lib/sc/python/sc_datamodule.py ]]
     [[ -x $PREFIX/share/doc/sc/recipes/train-ddp.sh && -f $PREFIX/share/doc/sc/recipes/Makefile ]]
 }
 

@@ -264,6 +264,47 @@ print(",".join(repr(50 * c[t] / (c[t] + 50)) for t in sys.stdin.read().split("\n
     awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
 }
 
+@test "sc-stream: weighted draws by block from gzip chunks: every draw follows the weights (chi-square)" {
+    gz=$(test_corpus --datasets 3 --cells 3000 --genes 200:300 --nnz 50 --mess 0 --seed 4 --cells-min 500 --compression gzip -j 2)
+    # by default the draws of a group share a drawn block of chunks
+    sc-stream --join outer -l cell_type -n 40000 --weight-by cell_type --weight-scheme inv -b 500 --seed 3 -o gw.bin "$gz"/ds*.h5ad
+    g=$(sc-stream dump --header gw.bin | awk -F'\t' '$2 == "block_draws" { print $3 }')
+    [[ $g -gt 1 ]]
+    run -0 check values gw.bin
+    [[ $output == *'"cells": 40000'* ]]
+    # unshuffled groups of 8: the draws at one place in every group are
+    # independent, and each must follow the weights
+    k=$(sc-stream dump --header gw.bin | grep -c '^#label')
+    sc-stream --join outer -l cell_type -n 40000 --weight-by cell_type --weight-scheme inv --block-draws 8 --no-shuffle \
+        -b 500 --seed 3 -o g8.bin "$gz"/ds*.h5ad
+    for r in 0 7; do
+        run -0 check freq --by cell_type --expect "$(yes 1 | head -"$k" | paste -sd,)" --every 8 --offset "$r" g8.bin
+        awk -v p="$output" 'BEGIN { exit !(p > 0.0005) }'
+    done
+    # the test has power: the unweighted class sizes are rejected
+    n=$($PY -c 'import anndata,sys,collections
+c = collections.Counter()
+for p in sys.argv[2:]: c.update(map(str, anndata.read_h5ad(p, backed="r").obs["cell_type"]))
+print(",".join(str(c[t]) for t in open(sys.argv[1]).read().split("\n") if t))' <(sc-stream dump --header g8.bin | awk -F'\t' '$1 == "#label" { print $4 }') "$gz"/ds*.h5ad)
+    run -0 check freq --by cell_type --expect "$n" --every 8 --offset 0 g8.bin
+    awk -v p="$output" 'BEGIN { exit !(p < 1e-6) }'
+    # dataset weights: a group's draws all come from one dataset
+    { printf 'path\tweight\n'; i=0; for f in "$gz"/ds*.h5ad; do i=$((i + 1)); printf '%s\t%d\n' "$f" $i; done; } > gm.tsv
+    sc-stream --join outer -m gm.tsv --dataset-weights -n 40000 --block-draws 8 --no-shuffle -b 500 --seed 8 -o gd.bin
+    n=$($PY -c 'import anndata,sys; print(",".join(str(anndata.read_h5ad(p, backed="r").n_obs * (i + 1)) for i, p in enumerate(sys.argv[1:])))' "$gz"/ds*.h5ad)
+    run -0 check freq --by dataset --expect "$n" --every 8 --offset 3 gd.bin
+    awk -v p="$output" 'BEGIN { exit !(p > 0.001) }'
+    # the same stream for any number of threads and across ranks
+    sc-stream -@ 0 --join outer -l cell_type -n 40000 --weight-by cell_type --weight-scheme inv -b 500 --seed 3 -o gw0.bin "$gz"/ds*.h5ad
+    cmp gw.bin gw0.bin
+    for r in 0 1; do
+        sc-stream --rank $r --world-size 2 --join outer -l cell_type -n 40000 --weight-by cell_type --weight-scheme inv \
+            -b 500 --seed 3 -O text -o gr$r.txt "$gz"/ds*.h5ad
+    done
+    sc-stream dump gw.bin > gw.txt
+    diff <(grep -v '^#' gw.txt | cut -f3,4 | sort) <(cat gr0.txt gr1.txt | grep -v '^#' | cut -f3,4 | sort)
+}
+
 @test "sc-stream: per-cell weights by expressed genes" {
     sc-stream --join outer -n 5000 --cell-weight nnz -b 500 -o nnz.bin $(files)
     run -0 check values nnz.bin
@@ -499,6 +540,23 @@ for i in range(1, 2000):
     done
     run -1 pgrep -f -- "$marker"
     # the ring is an unnamed file (O_TMPFILE): nothing left behind
+    [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
+}
+
+@test "sc-stream: a DataLoader killed mid-epoch leaves no worker, no sc-stream and no ring file" {
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    marker=$BATS_TEST_TMPDIR/cache-killed-workers
+    run -137 env TMPDIR="$BATS_TEST_TMPDIR/tmp" "$BATS_TEST_DIRNAME/stream_check.py" killed --workers 2 \
+        --args="--join outer -b 16 --cache-dir $marker" $(files)
+    [[ $output == read ]]
+    # the workers notice their parent's end (torch checks every 5 s), and
+    # their sc-stream its reader's
+    for i in $(seq 300); do
+        pgrep -f -- "$marker" > /dev/null || break
+        sleep 0.1
+    done
+    run -1 pgrep -f -- "$marker"
+    # the rings are unnamed files (O_TMPFILE) in /dev/shm or TMPDIR
     [[ -z $(ls -A "$BATS_TEST_TMPDIR/tmp") ]]
 }
 

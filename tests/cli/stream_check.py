@@ -9,8 +9,12 @@
   stream_check.py count FILE... [--filter COL=V] [--min-genes N]
       the number of cells anndata selects with these filters.
   stream_check.py freq STREAM --by dataset|LABEL --expect W1,W2,...
+                 [--every G --offset R]
       chi-square test of the draw frequencies against weights (in the order
       of the datasets, or of the label's vocabulary); prints the p-value.
+      With --every G only the draws at positions p with p % G == R count
+      (one per group of G draws that share a block, when sc-stream ran with
+      --block-draws G --no-shuffle: independent draws).
   stream_check.py ring --args=ARGS [--args=ARGS ...] PATH...
       for each set of sc-stream ARGS, the batches through the Python module's
       shared-memory ring equal those through the pipe; prints "ok".
@@ -31,8 +35,9 @@
   stream_check.py early --args=ARGS PATH...
       stop after one batch (stream, then a DataLoader with 2 workers):
       no process whose command line holds ARGS's last word remains.
-  stream_check.py killed --args=ARGS PATH...
-      read one batch, print "read" and kill this process (SIGKILL).
+  stream_check.py killed --args=ARGS [--workers N] PATH...
+      read one batch (through a DataLoader with N workers), print "read"
+      and kill this process (SIGKILL).
 """
 import argparse
 import json
@@ -172,9 +177,13 @@ def cmd_freq(a):
     from scipy.stats import chisquare
     w = np.array([float(x) for x in a.expect.split(",")])
     counts = np.zeros(len(w))
+    pos = 0
     for h, b in batches(a.stream):
         real = b["n_cells"] - b["n_pad"]
         v = b["dataset"][:real] if a.by == "dataset" else b["labels"][a.by][:real]
+        if a.every > 1:
+            v = v[(np.arange(pos, pos + real) % a.every) == a.offset]
+        pos += real
         counts += np.bincount(v, minlength=len(w))[:len(w)]
     exp = w / w.sum() * counts.sum()
     keep = exp > 0
@@ -337,7 +346,14 @@ def cmd_early(a):
 
 
 def cmd_killed(a):
-    for b in sc_stream.stream(a.paths, shlex.split(a.args[0])):
+    if a.workers:
+        import torch
+        ds = sc_stream.ScStreamDataset(a.paths, shlex.split(a.args[0]), kind="csr",
+                                       rank=0, world_size=1)
+        batches = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=a.workers)
+    else:
+        batches = sc_stream.stream(a.paths, shlex.split(a.args[0]))
+    for b in batches:
         print("read", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -356,10 +372,13 @@ c.add_argument("files", nargs="+")
 f = sub.add_parser("freq")
 f.add_argument("--by", required=True)
 f.add_argument("--expect", required=True)
+f.add_argument("--every", type=int, default=1)
+f.add_argument("--offset", type=int, default=0)
 f.add_argument("stream")
 for name in ("ring", "torch", "loader", "epochs", "warn", "fail", "early", "killed"):
     r = sub.add_parser(name)
     r.add_argument("--args", action="append", required=True, help="sc-stream arguments, shell-quoted")
+    r.add_argument("--workers", type=int, default=0)
     r.add_argument("paths", nargs="+")
 args = ap.parse_args()
 {"values": cmd_values, "count": cmd_count, "freq": cmd_freq, "ring": cmd_ring,

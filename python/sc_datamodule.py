@@ -1,0 +1,360 @@
+# SPDX-License-Identifier: MIT
+"""A DataModule for sc-stream in plain torch (no Lightning), with the
+options scDataLoader users know.
+
+    from sc_datamodule import DataModule
+    dm = DataModule(manifest="collection.tsv", labels=["cell_type_ontology_term_id"],
+                    label_dir="labels/", how="most expr", max_len=1000, log1p=True,
+                    weight_by=["cell_type_ontology_term_id"], num_workers=2)
+    dm.setup()
+    for epoch in range(3):
+        for b in dm.train_dataloader(epoch):
+            b["x"], b["genes"], b["class"], b["mask"]   # torch tensors
+        for b in dm.val_dataloader(): ...
+
+Every option is an sc-stream flag where one exists (DataModule.FLAGS lists
+the scDataLoader names against them; stream_args(part) gives the command
+line), so the work is done in C by one sc-stream per DataLoader worker and
+rank; only what sc-stream has no flag for (binning of the values) is done
+by the Collator, in the workers.
+
+- splits: --split train|val|test by dataset (default) or by cell, with
+  fractions and a seed, or a split file (sc-stream split); a part's cells do
+  not depend on the world size.
+- labels: integer codes of obs columns; with label_dir (the output of
+  `sc-annotate export -d DIR`) a column NAME_ontology_term_id (or NAME) gets
+  the codes of DIR/vocab_NAME.tsv (--vocab), leaves first as scPRINT's,
+  and a LabelEncoder with its terms and hierarchy.
+- genes: one reference list, or one per organism (GeneVocab): the lists are
+  concatenated in the order given, and each dataset's genes sit at the
+  offset of its organism's list, as in scDataLoader.
+- sampling: weighted (--weight-by, --weight-scheme, --scaler, --cell-weight,
+  --dataset-weights, -n) for the training part; by default the epoch then
+  draws as many cells as the training part holds.
+"""
+import csv
+import os
+
+import numpy as np
+
+import sc_stream
+
+__all__ = ["DataModule", "Collator", "GeneVocab", "LabelEncoder", "binning"]
+
+
+class LabelEncoder:
+    """The codes of one label column: code -> term (and back). From an
+    sc-annotate export vocabulary (codes 0.. are the leaves, then their
+    parents; -1 is unknown), or from the vocabulary of a stream header."""
+
+    def __init__(self, name, terms, labels=None, is_leaf=None, hierarchy=None):
+        self.name = name
+        self.terms = list(terms)
+        self.labels = list(labels) if labels is not None else list(self.terms)
+        self.is_leaf = list(is_leaf) if is_leaf is not None else [True] * len(self.terms)
+        self.n_leaves = sum(self.is_leaf)
+        self.hierarchy = hierarchy  # parents x leaves, uint8 (1: leaf below parent)
+        self._code = {}
+        for c, (t, lab) in enumerate(zip(self.terms, self.labels)):
+            self._code.setdefault(t, c)
+            self._code.setdefault(lab, c)
+
+    @classmethod
+    def from_export(cls, path, name=None):
+        """Read DIR/vocab_FIELD.tsv of `sc-annotate export` (and
+        DIR/hierarchy_FIELD.npy beside it, when there)."""
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("code") != "-1"]
+        for want, r in enumerate(rows):
+            if int(r["code"]) != want:
+                raise ValueError("%s: code %s out of order" % (path, r["code"]))
+        field = os.path.basename(path)[len("vocab_"):-len(".tsv")]
+        hpath = os.path.join(os.path.dirname(path), "hierarchy_%s.npy" % field)
+        h = np.load(hpath) if os.path.exists(hpath) else None
+        return cls(name or field, [r["term_id"] for r in rows], [r["label"] for r in rows],
+                   [r["is_leaf"] == "1" for r in rows], h)
+
+    def __len__(self):
+        return len(self.terms)
+
+    def encode(self, term):
+        """The code of a term id or label (-1 when unknown)."""
+        return self._code.get(term, -1)
+
+    def decode(self, code):
+        """The term id of a code (None for -1)."""
+        return self.terms[code] if 0 <= code < len(self.terms) else None
+
+
+class GeneVocab:
+    """Reference gene lists, one per organism, concatenated in order: a
+    dataset's genes use the columns [start, stop) of its organism. FILES:
+    one path (all datasets), or a dict / list of (organism, path)."""
+
+    def __init__(self, files):
+        if isinstance(files, (str, os.PathLike)):
+            files = [(None, files)]
+        elif isinstance(files, dict):
+            files = list(files.items())
+        self.files = [(org, str(p)) for org, p in files]
+        self.genes, self.offsets = [], {}
+        for org, path in self.files:
+            start = len(self.genes)
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("#"):
+                        continue
+                    g = line.rstrip("\r\n").split("\t")[0]
+                    if g:
+                        self.genes.append(g)
+            self.offsets[org] = (start, len(self.genes))
+
+    def __len__(self):
+        return len(self.genes)
+
+    def args(self):
+        """sc-stream's --genes flags."""
+        out = []
+        for org, path in self.files:
+            out += ["--genes", path if org is None else "%s=%s" % (org, path)]
+        return out
+
+    def check(self, genes):
+        """Fail unless GENES (a stream header's) are these lists."""
+        if list(genes) != self.genes:
+            raise sc_stream.StreamError(
+                "the stream's %d genes are not the %d of the reference lists %s"
+                % (len(genes), len(self.genes), ", ".join(p for _, p in self.files)))
+
+    def organism(self, column):
+        """The organism whose list holds gene COLUMN."""
+        for org, (a, b) in self.offsets.items():
+            if a <= column < b:
+                return org
+        raise IndexError(column)
+
+
+def binning(values, n_bins):
+    """Per cell, the stored (non-zero) values as bin numbers 1..n_bins-1 at
+    the quantiles of that cell's values (scGPT's and scDataLoader's value
+    binning, without random tie-breaking); zero stays 0. VALUES: a 2-D
+    array (dense or padded rows)."""
+    v = np.asarray(values)
+    out = np.zeros(v.shape, dtype=np.int64)
+    edges_at = np.linspace(0, 1, n_bins - 1)
+    for i in range(v.shape[0]):
+        nz = np.nonzero(v[i] > 0)[0]
+        if len(nz) == 0:
+            continue
+        edges = np.quantile(v[i, nz], edges_at)
+        out[i, nz] = np.minimum(np.digitize(v[i, nz], edges), n_bins - 1)
+    return out
+
+
+class Collator:
+    """A batch of ScStreamDataset (sc_stream.to_torch's dict) in the shape of
+    scDataLoader's collator: x (values; bin numbers with n_bins), genes
+    (column per value: the padded layout's, else 0..G-1), class (cells x
+    label columns, int64 codes, -1 unknown), mask (False for padding cells),
+    dataset and row. Runs in the DataLoader workers."""
+
+    def __init__(self, labels=(), n_bins=0):
+        self.labels = list(labels)
+        self.n_bins = n_bins
+
+    def __call__(self, t):
+        import torch
+        x = t["x"]
+        n = x.shape[0]
+        out = {"dataset": t["dataset"], "row": t["row"]}
+        out["mask"] = torch.arange(n) < n - int(t["n_pad"])
+        out["class"] = (torch.stack([t["labels"][k] for k in self.labels], 1)
+                        if self.labels else torch.zeros((n, 0), dtype=torch.int64))
+        if "genes" in t:
+            out["genes"] = t["genes"]
+        elif x.layout == torch.strided:
+            out["genes"] = torch.arange(x.shape[1])
+        if self.n_bins:
+            if x.layout != torch.strided:
+                x = x.to_dense()
+            x = torch.from_numpy(binning(x.numpy(), self.n_bins))
+        out["x"] = x
+        return out
+
+
+def _csv(v):
+    return v if isinstance(v, str) else ",".join(v)
+
+
+class DataModule:
+    """Train / validation / test loaders over sc-stream (see the module's
+    doc). Call setup() once, then the *_dataloader() methods."""
+
+    # scDataLoader's option -> the sc-stream flag that does it
+    FLAGS = {
+        "how='most expr', max_len": "--top-genes MAX_LEN",
+        "how='random expr', max_len": "--random-genes MAX_LEN",
+        "how='all'": "(CSR rows; --dense with dense=True)",
+        "logp1": "--log1p",
+        "norm_to": "--normalize=T",
+        "n_bins": "(Collator, in the workers)",
+        "organisms / genelist": "--genes ORG=FILE (GeneVocab)",
+        "clss_to_predict": "-l COL [--vocab COL=DIR/vocab_FIELD.tsv]",
+        "label_to_weight, weight_scaler": "--weight-by COL --weight-scheme scaler --scaler S",
+        "sampling by nnz": "--cell-weight nnz",
+        "train_oversampling_per_epoch / n_samples": "-n N",
+        "validation_split, test_split": "--split PART --split-fractions T,V,E",
+        "split by dataset": "--split-by dataset",
+        "split file": "--split-file FILE (sc-stream split)",
+        "batch_size": "-b N",
+        "num_workers": "(DataLoader workers: --rank/--world-size shares)",
+    }
+
+    def __init__(self, paths=(), manifest=None, labels=(), label_dir=None, genes=None,
+                 join="outer", split_by="dataset", split_fractions=(0.8, 0.1, 0.1),
+                 split_seed=0, split_file=None, weight_by=(), weight_scheme="scaler",
+                 scaler=10, cell_weight=None, dataset_weights=False, n_samples=None,
+                 how="all", max_len=1000, normalize=None, log1p=False, n_bins=0,
+                 dense=False, batch_size=256, num_workers=2, pin_memory=False, seed=0,
+                 extra_args=(), exe=None, rank=None, world_size=None):
+        if how not in ("all", "most expr", "random expr"):
+            raise ValueError("how: 'all', 'most expr' or 'random expr', not %r" % (how,))
+        if dense and how != "all":
+            raise ValueError("dense rows hold all genes: how='all'")
+        self.paths, self.manifest = [str(p) for p in paths], manifest
+        self.labels = list(labels)
+        self.label_dir = label_dir
+        self.genes = genes if genes is None or isinstance(genes, GeneVocab) else GeneVocab(genes)
+        self.join = join
+        self.split_by, self.split_fractions = split_by, tuple(split_fractions)
+        self.split_seed, self.split_file = split_seed, split_file
+        self.weight_by, self.weight_scheme, self.scaler = list(weight_by), weight_scheme, scaler
+        self.cell_weight, self.dataset_weights, self.n_samples = cell_weight, dataset_weights, n_samples
+        self.how, self.max_len, self.normalize, self.log1p = how, max_len, normalize, log1p
+        self.n_bins, self.dense = n_bins, dense
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.seed, self.extra_args, self.exe = seed, list(extra_args), exe
+        self.rank, self.world_size = rank, world_size
+        self.encoders = {}
+        self.vocabs = {}
+        for col in self.labels:
+            path = self._vocab_file(col)
+            if path:
+                self.vocabs[col] = path
+                self.encoders[col] = LabelEncoder.from_export(path, col)
+        self.header = None
+        self.n_cells = {}
+
+    def _vocab_file(self, col):
+        if not self.label_dir:
+            return None
+        field = col[:-len("_ontology_term_id")] if col.endswith("_ontology_term_id") else col
+        path = os.path.join(self.label_dir, "vocab_%s.tsv" % field)
+        return path if os.path.exists(path) else None
+
+    @property
+    def weighted(self):
+        return bool(self.weight_by or self.cell_weight or self.dataset_weights or self.n_samples)
+
+    def stream_args(self, part="train"):
+        """The sc-stream flags of a part (train, val, test or None: all
+        cells), before the epoch and the shares of ranks and workers."""
+        a = ["--join", self.join] if self.genes is None else self.genes.args()
+        for col in self.labels:
+            a += ["-l", col]
+            if col in self.vocabs:
+                a += ["--vocab", "%s=%s" % (col, self.vocabs[col])]
+        if part is not None:
+            a += ["--split", part]
+            if self.split_file:
+                a += ["--split-file", str(self.split_file)]
+            else:
+                a += ["--split-by", self.split_by,
+                      "--split-fractions", ",".join("%g" % f for f in self.split_fractions),
+                      "--split-seed", str(self.split_seed)]
+        if part == "train" and self.weighted:
+            if self.weight_by:
+                a += ["--weight-by", _csv(self.weight_by), "--weight-scheme", self.weight_scheme]
+                if self.weight_scheme == "scaler":
+                    a += ["--scaler", "%g" % self.scaler]
+            if self.cell_weight:
+                a += ["--cell-weight", self.cell_weight]
+            if self.dataset_weights:
+                a += ["--dataset-weights"]
+            n = self.n_samples or self.n_cells.get("train")
+            if n is None:
+                raise RuntimeError("call setup() first: the training part's size is the "
+                                   "number of draws")
+            a += ["-n", str(n)]
+        if self.normalize:
+            a += ["--normalize=%g" % self.normalize]
+        if self.log1p:
+            a += ["--log1p"]
+        if self.how == "most expr":
+            a += ["--top-genes", str(self.max_len)]
+        elif self.how == "random expr":
+            a += ["--random-genes", str(self.max_len)]
+        elif self.dense:
+            a += ["--dense"]
+        a += ["-b", str(self.batch_size), "--seed", str(self.seed)]
+        return a + [str(x) for x in self.extra_args]
+
+    def setup(self):
+        """Read the headers: genes (checked against the reference lists),
+        label vocabularies (LabelEncoders for columns without an export
+        file) and the cells of each part. Returns self."""
+        for part in ("train", "val", "test"):
+            try:
+                h = sc_stream.header(self.paths, self._unweighted(part), self.manifest,
+                                     self.exe)
+            except sc_stream.StreamError as e:
+                if part == "train" or "no cell" not in str(e):
+                    raise
+                h = {"n_cells": 0}  # an empty part (fraction 0, or few datasets)
+            self.n_cells[part] = h["n_cells"]
+            if part == "train":
+                self.header = h
+        if self.genes is not None:
+            self.genes.check(self.header["genes"])
+        for col in self.labels:
+            if col not in self.encoders:
+                self.encoders[col] = LabelEncoder(col, self.header["labels"][col])
+        return self
+
+    def _unweighted(self, part):
+        w = (self.weight_by, self.cell_weight, self.dataset_weights, self.n_samples)
+        self.weight_by, self.cell_weight, self.dataset_weights, self.n_samples = [], None, False, None
+        try:
+            return self.stream_args(part)
+        finally:
+            self.weight_by, self.cell_weight, self.dataset_weights, self.n_samples = w
+
+    @property
+    def gene_names(self):
+        return self.header["genes"]
+
+    def dataset(self, part, epoch=0):
+        """The ScStreamDataset of a part (batches collated in the workers)."""
+        kind = "padded" if self.how != "all" else ("dense" if self.dense else "csr")
+        return sc_stream.ScStreamDataset(self.paths, self.stream_args(part), self.manifest,
+                                         kind=kind, rank=self.rank, world_size=self.world_size,
+                                         epoch=epoch, exe=self.exe,
+                                         transform=Collator(self.labels, self.n_bins))
+
+    def _loader(self, part, epoch):
+        import torch.utils.data as tud
+        if self.header is None:
+            self.setup()
+        return tud.DataLoader(self.dataset(part, epoch), batch_size=None,
+                              num_workers=self.num_workers, pin_memory=self.pin_memory)
+
+    def train_dataloader(self, epoch=0):
+        """The training part, shuffled (or weighted draws) for EPOCH."""
+        return self._loader("train", epoch)
+
+    def val_dataloader(self):
+        """The validation part, the same cells in the same order every time."""
+        return self._loader("val", 0)
+
+    def test_dataloader(self):
+        return self._loader("test", 0)
