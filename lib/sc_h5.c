@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <lzf.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,27 @@ static void do_init(void)
         H5Lunregister(H5L_TYPE_EXTERNAL);
 }
 
+/* HDF5's shutdown at exit, unless a file could not be closed. HDF5's own
+ * atexit hook is turned off before anything initialises the library. */
+static volatile sig_atomic_t abandoned;
+
+static void term_at_exit(void)
+{
+    if (!abandoned)
+        H5close();
+}
+
+__attribute__((constructor)) static void own_atexit(void)
+{
+    if (H5dont_atexit() >= 0)
+        atexit(term_at_exit);
+}
+
+void sc_h5_abandon_file(void)
+{
+    abandoned = 1;
+}
+
 void sc_h5_init(void)
 {
     pthread_once(&init_once, do_init);
@@ -189,8 +211,19 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
 
     (void)n;
     /* Keep the innermost description (the first one walked). */
-    if (!dst[0] && err->desc)
-        snprintf(dst, 256, "%s", err->desc);
+    if (!dst[0] && err->desc) {
+        const char *sys = strstr(err->desc, "error message = '");
+        /* a failed read or write: the system's message, not the dump of
+         * the driver's state around it */
+        if (sys && strchr(sys + 17, '\''))
+            snprintf(dst, 256, "%.*s", (int)(strchr(sys + 17, '\'') - sys - 17),
+                     sys + 17);
+        else
+            snprintf(dst, 256, "%s", err->desc);
+        for (char *c = dst; *c; c++) /* ctime's newline, in write errors */
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+    }
     return 0;
 }
 

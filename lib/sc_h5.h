@@ -26,7 +26,13 @@ int sc_h5_type_is_owned(sc_dtype t);
  * maps to SC_DT_F32. */
 sc_dtype sc_h5_dtype_of(hid_t type);
 
-/* Fail with CODE and "WHAT: <innermost HDF5 message>". */
+/* A file HDF5 could not close (a write failed inside H5Fclose, which
+ * HDF5 1.10 leaves half destroyed): skip HDF5's shutdown at exit, which
+ * would crash on it. The library's shutdown runs at exit otherwise (the
+ * atexit hook is ours, registered before HDF5 initialises). Thread-safe. */
+void sc_h5_abandon_file(void);
+
+/* Fail with CODE and "WHAT: <innermost HDF5 message>" (on one line). */
 int sc_h5_fail(int code, const char *fmt, ...) SC_PRINTF(2, 3);
 
 /* 1 if OBJ has an attribute NAME. */

@@ -1,5 +1,6 @@
 /* sc_h5ad_write: write an sc_adata as an h5ad that anndata 0.8 reads. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -16,6 +17,7 @@
 #include "sc_h5chunk.h"
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_map.h"
 #include "sc_progress.h"
 
 /*
@@ -259,6 +261,40 @@ static int close_group(wctx *w, hid_t g, int rc)
     return rc;
 }
 
+/* Whether S is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF): h5py decodes every string as UTF-8, and anndata cannot
+ * read a file where that fails. */
+static int utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        unsigned c = *p++;
+        int more = c < 0x80                ? 0
+                   : c >= 0xC2 && c < 0xE0 ? 1
+                   : c >= 0xE0 && c < 0xF0 ? 2
+                   : c >= 0xF0 && c < 0xF5 ? 3
+                                           : -1;
+        unsigned lo = 0x80, hi = 0xBF;
+
+        if (more < 0)
+            return 0;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        for (int k = 0; k < more; k++, p++) {
+            if (*p < (k ? 0x80 : lo) || *p > (k ? 0xBF : hi))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 /* Write a whole in-memory array (any rank, rank 0 = scalar) as dataset NAME
  * with the matching encoding. Strings may be NULL (written as ""). */
 static int write_data(wctx *w, hid_t loc, const char *name, sc_dtype dt,
@@ -285,6 +321,13 @@ static int write_data(wctx *w, hid_t loc, const char *name, sc_dtype dt,
         for (hsize_t i = 0; i < n; i++) {
             const char *s = ((char *const *)data)[i];
             strs[i] = s ? s : "";
+            if (!utf8_valid(strs[i])) {
+                rc = bad(w, SC_EFORMAT,
+                         "string %llu is not valid UTF-8 (anndata cannot "
+                         "read it)",
+                         (unsigned long long)i);
+                goto out;
+            }
         }
         data = strs;
     }
@@ -338,6 +381,8 @@ static int check_key(wctx *w, const char *name)
 {
     if (!name || !name[0] || !strcmp(name, ".") || strchr(name, '/'))
         return bad(w, SC_EINVAL, "invalid key '%s'", name ? name : "(null)");
+    if (!utf8_valid(name))
+        return bad(w, SC_EFORMAT, "a key is not valid UTF-8");
     return 0;
 }
 
@@ -367,6 +412,58 @@ static sc_dtype codes_dtype(int64_t n_cat)
                                : SC_DT_I32;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Categories anndata can read back: pandas refuses duplicate and missing
+ * (NaN) categories. SC_EFORMAT naming the first one. */
+static int check_categories(wctx *w, const sc_elem *cat)
+{
+    int64_t n = sc_elem_count(cat);
+    int rc = 0;
+
+    if (cat->dtype == SC_DT_STR) {
+        sc_strmap seen = {0};
+        for (int64_t i = 0; i < n && rc == 0; i++) {
+            const char *s = sc_elem_str(cat, i);
+            int64_t *slot;
+            int added;
+            if ((rc = sc_strmap_slot(&seen, s ? s : "", i, &slot, &added)) ==
+                    0 &&
+                !added)
+                rc = bad(w, SC_EFORMAT,
+                         "category '%s' appears twice (anndata cannot read "
+                         "duplicate categories)",
+                         s ? s : "");
+        }
+        sc_strmap_release(&seen);
+        return rc;
+    }
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < n && rc == 0; i++)
+        if (isnan(v[i] = sc_elem_num(cat, i)))
+            rc = bad(w, SC_EFORMAT,
+                     "category %lld is NaN (anndata cannot read missing "
+                     "categories)",
+                     (long long)i);
+    if (rc == 0) {
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        for (int64_t i = 1; i < n && rc == 0; i++)
+            if (v[i] == v[i - 1])
+                rc = bad(w, SC_EFORMAT,
+                         "category %g appears twice (anndata cannot read "
+                         "duplicate categories)",
+                         v[i]);
+    }
+    free(v);
+    return rc;
+}
+
 static int write_categorical(wctx *w, hid_t loc, const sc_elem *e,
                              const char *name)
 {
@@ -386,6 +483,8 @@ static int write_categorical(wctx *w, hid_t loc, const sc_elem *e,
         rc = bad(w, SC_EINVAL, "malformed categorical");
         goto out;
     }
+    if (cat && (rc = check_categories(w, cat)) < 0)
+        goto out;
     if (!(codes = malloc(n ? (size_t)n * isz : 1))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
@@ -695,6 +794,13 @@ static int write_dataframe(wctx *w, hid_t loc, const sc_elem *df,
         if (c->kind == SC_K_NULL)
             continue;
         rows = elem_rows(c);
+        if (c->kind == SC_K_ARRAY && c->rank > 1) {
+            rc = bad(w, SC_EFORMAT,
+                     "column '%s' is %d-D (anndata reads only 1-D dataframe "
+                     "columns)",
+                     c->name ? c->name : "", c->rank);
+            goto out;
+        }
         if (rows != n) {
             rc = bad(w, SC_EINVAL, "column '%s' has %lld rows, expected %lld",
                      c->name ? c->name : "", (long long)rows, (long long)n);
@@ -1209,6 +1315,54 @@ static uint64_t matrix_rows(const sc_adata *ad)
     return n;
 }
 
+/*
+ * Close FILE, whose writes failed (a full disk, a file size limit): HDF5
+ * 1.10 keeps a file whose close failed half destroyed and crashes on it at
+ * exit. The file's descriptor VFD is first pointed at /dev/null, so that
+ * what is still cached is flushed there and the close succeeds; when it
+ * fails all the same (the file must grow, which /dev/null cannot), the
+ * file is abandoned (sc_h5_abandon_file). The temporary file is removed by
+ * the caller.
+ */
+static void close_failed(hid_t file, int vfd)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (null >= 0 && vfd >= 0 && dup2(null, vfd) >= 0)
+        (void)fcntl(vfd, F_SETFD, FD_CLOEXEC);
+    if (null >= 0)
+        close(null);
+    herr_t st;
+    H5E_BEGIN_TRY
+    {
+        st = H5Fclose(file);
+    }
+    H5E_END_TRY;
+    if (st < 0) /* still failed: HDF5's shutdown must not touch it */
+        sc_h5_abandon_file();
+}
+
+/*
+ * Make sure the flush of FILE (descriptor VFD) cannot fail for want of
+ * room: the blocks up to its end of allocated space are reserved first, so
+ * that a full disk, a quota or a file size limit is an error here, while
+ * HDF5 is still clean (a metadata flush that fails in HDF5 1.10 leaves the
+ * file impossible to close). 0, or SC_EIO naming PATH.
+ */
+static int reserve_space(hid_t file, int vfd, const char *path)
+{
+    haddr_t eoa;
+
+    if (vfd < 0 || H5Fget_eoa(file, &eoa) < 0 || eoa == 0 ||
+        eoa > (haddr_t)INT64_MAX)
+        return 0;
+    if (fallocate(vfd, 0, 0, (off_t)eoa) == 0)
+        return 0;
+    if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
+        return sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return 0; /* no fallocate here: the flush says what goes wrong */
+}
+
 int sc_h5ad_write(const sc_adata *ad, const char *path,
                   const sc_write_opts *opts)
 {
@@ -1221,7 +1375,7 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
     hid_t file = H5I_INVALID_HID;
     sc_tmp t;
-    int rc;
+    int rc, vfd = -1;
 
     if (!ad || !path || !path[0])
         return sc_fail(SC_EINVAL, "cannot write h5ad: no %s",
@@ -1274,17 +1428,17 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
     if ((file = H5Fcreate(t.tmp, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
         /* HDF5's own message for a missing or read-only directory is
          * unreadable: say what the system says. */
-        int fd = openat(t.dirfd, t.tmpname,
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
+        int fd =
+            openat(t.dirfd, t.tmpname,
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
             close(fd);
             unlinkat(t.dirfd, t.tmpname, 0);
             rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot create '%s'",
                             path, t.tmp);
         } else {
-            rc = sc_fail(SC_EIO, "cannot write '%s': %s", path,
-                         strerror(errno));
+            rc =
+                sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
         }
         goto out;
     }
@@ -1297,17 +1451,27 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
                                 path, t.tmp);
             goto out;
         }
+        vfd = *(int *)handle;
     }
     rc = write_root(&w, file, ad);
-    if (H5Fclose(file) < 0 && rc == 0)
+    /* room for the flush first, then the flush: a write that fails then
+     * leaves a file that can still be closed cleanly (close_failed) */
+    if (rc == 0)
+        rc = reserve_space(file, vfd, path);
+    if (rc == 0 && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot write '%s'", path,
+                        t.tmp);
+    if (rc == 0 && H5Fclose(file) < 0)
         rc = sc_h5_fail(SC_EIO, "cannot write '%s': cannot close '%s'", path,
                         t.tmp);
+    else if (rc < 0)
+        close_failed(file, vfd);
     file = H5I_INVALID_HID;
     if (rc == 0)
         rc = sc_io_tmp_commit(&t);
 out:
     if (file >= 0)
-        H5Fclose(file);
+        close_failed(file, vfd);
     if (rc < 0)
         sc_io_tmp_discard(&t);
     if (fapl >= 0)

@@ -10,6 +10,12 @@ load helpers
 TOOLS="sc-fetch sc-harmonize sc-annotate sc-register sc-stream sc-inspect"
 GOOD=$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad
 
+# a tool that ignored the settings would write its defaults (sc-registry.db)
+# here, never into the checkout
+setup() {
+    cd "$BATS_TEST_TMPDIR"
+}
+
 # a command line of TOOL that would run (and fail later, or succeed) if the
 # settings file were ignored
 cmd_of() {
