@@ -595,6 +595,10 @@ print(" ".join(a.var_names)); print(" ".join("%g" % v for v in np.asarray(a.X.su
         -d "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/m.h5ad"
     run -0 ids_and_sums "$BATS_TEST_TMPDIR/r/m.h5ad"
     [[ $output == "$before" ]]
+    run -0 $PY -c 'import sys, anndata, json
+print(anndata.read_h5ad(sys.argv[1]).uns["harmonize"]["gene_map"]); print(json.load(open(sys.argv[2]))["gene_map"])' \
+        "$BATS_TEST_TMPDIR/r/m.h5ad" "$BATS_TEST_TMPDIR/r/m.report.json"
+    [[ ${lines[0]} == "$BATS_TEST_TMPDIR/o/m.genes.tsv" && ${lines[1]} == "$BATS_TEST_TMPDIR/o/m.genes.tsv" ]]
     run -0 cut -f1,2,4 "$BATS_TEST_TMPDIR/r/m.genes.tsv"
     [[ $output == *$'\nDAC\t-\tgene_map_dropped\n'* && $output == *$'\nCD4\tENSG00000010610\tgene_map\n'* ]]
     # the curator keeps DAC as AADAC, drops CD4 and restores FOO<TAB>BAR as GAPDH
