@@ -646,3 +646,46 @@ print(anndata.read_h5ad(sys.argv[1]).uns["harmonize"]["gene_map"]); print(json.l
     [[ $stderr == *"'$m' line 1: 'ENSMUSG00000059552' is not a gene of homo_sapiens, the organism of this dataset" ]]
     [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
 }
+
+@test "sc-harmonize: the evaluation set as two datasets: no entry lands on a gene other than its expected one" {
+    # tests/data/genes-eval (scripts/make-gene-eval): every human and every
+    # mouse input as one dataset each; the gene report says where each
+    # entry went, which must be its expected gene or nowhere
+    $PY - "$SC_TEST_DATA/genes-eval/eval.tsv.gz" "$BATS_TEST_TMPDIR" <<'PYEOF'
+import gzip, sys, numpy as np, scipy.sparse as sp, anndata, pandas as pd
+rows = [l.rstrip("\n").split("\t") for l in gzip.open(sys.argv[1], "rt") if not l.startswith(("#", "part\t"))]
+for org, taxon in (("human", "NCBITaxon:9606"), ("mouse", "NCBITaxon:10090")):
+    names = [r[3] for r in rows if r[1] == org]
+    X = sp.csr_matrix(np.ones((20, len(names)), dtype=np.float32))
+    a = anndata.AnnData(X=X, var=pd.DataFrame(index=pd.Index(names, dtype=object)),
+                        obs=pd.DataFrame(index=["c%d" % i for i in range(20)]))
+    a.uns["organism_ontology_term_id"] = taxon
+    a.write_h5ad("%s/%s.h5ad" % (sys.argv[2], org))
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/human.h5ad" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 $PY - "$SC_TEST_DATA/genes-eval/eval.tsv.gz" "$BATS_TEST_TMPDIR/o" <<'PYEOF'
+import gzip, sys, collections
+exp = {}
+for l in gzip.open(sys.argv[1], "rt"):
+    if not l.startswith(("#", "part\t")):
+        r = l.rstrip("\n").split("\t")
+        exp[(r[1], r[3])] = (r[2], r[4])
+wrong, n = 0, collections.Counter()
+for org in ("human", "mouse"):
+    for l in open("%s/%s.genes.tsv" % (sys.argv[2], org)):
+        if l.startswith(("#", "input\t")):
+            continue
+        name, gid, _, tier = l.split("\t")[:4]
+        name = name.replace("\\t", "\t").replace("\\\\", "\\")
+        cat, want = exp[(org, name)]
+        n[(org, cat, "right" if gid == want else "left" if gid == "-" else "wrong")] += 1
+        if gid not in ("-", want):
+            wrong += 1
+            print("wrong:", org, name, gid, tier, "expected", want)
+for k in sorted(n):
+    print(*k, n[k])
+print("wrong", wrong)
+PYEOF
+    echo "$output"
+    [[ ${lines[-1]} == "wrong 0" ]]
+}
