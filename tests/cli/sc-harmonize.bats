@@ -624,7 +624,7 @@ print(anndata.read_h5ad(sys.argv[1]).uns["harmonize"]["gene_map"]); print(json.l
     printf '# curated\nTP53\tENSG00000141510\nCD4\tENSG00000000000\n' >"$m"
     run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
     [[ $stderr == "sc-harmonize: error: '$m' line 3: 'ENSG00000000000' is not in the homo_sapiens gene list of schema 7 (unknown id)" ]]
-    [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o && -z $output ]]
     # a retired id (schema 5 only)
     printf 'TP53\tENSG00000002079\n' >"$m"
     run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
