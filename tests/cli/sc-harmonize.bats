@@ -689,3 +689,27 @@ PYEOF
     echo "$output"
     [[ ${lines[-1]} == "wrong 0" ]]
 }
+
+@test "sc-harmonize --orthologs: the gene report gives the mouse id and names the ortholog; fed back, the same output" {
+    $PY - "$BATS_TEST_TMPDIR/mouse.h5ad" <<'PYEOF'
+import sys, anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp
+var = ["ENSMUSG00000024610", "ENSMUSG00000059552.9", "ENSMUSG00000057666", "Actb", "NotAGene"]
+X = sp.csr_matrix(np.tile(np.arange(1, len(var) + 1, dtype=np.float32), (4, 1)))
+a = ad.AnnData(X=X, obs=pd.DataFrame(index=["c%d" % i for i in range(4)]), var=pd.DataFrame(index=var))
+a.uns["organism_ontology_term_id"] = "NCBITaxon:10090"
+a.write_h5ad(sys.argv[1])
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --orthologs -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 grep -v '^#' "$BATS_TEST_TMPDIR/o/mouse.genes.tsv"
+    echo "$output"
+    [[ ${lines[1]} == $'ENSMUSG00000024610\tENSMUSG00000024610\tCd74\tid\t\tortholog ENSG00000019582 CD74' ]]
+    [[ ${lines[3]} == $'ENSMUSG00000057666\tENSMUSG00000057666\tGapdh\tno_ortholog\t\t' ]]
+    [[ ${lines[4]} == $'Actb\tENSMUSG00000029580\tActb\tsymbol\t\tortholog ENSG00000075624 ACTB' ]]
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/o/mouse.h5ad"
+    local before=$output
+    [[ ${lines[0]} == "ENSG00000019582 ENSG00000141510 ENSG00000075624" && ${lines[1]} == "4 8 16" ]]
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --orthologs --gene-map "$BATS_TEST_TMPDIR/o/mouse.genes.tsv" \
+        -d "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/r/mouse.h5ad"
+    [[ $output == "$before" ]]
+}
