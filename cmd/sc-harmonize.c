@@ -392,10 +392,12 @@ static int run(struct args *a, sc_cli *cli)
     a->o.version = SC_VERSION;
     from_stdin =
         cli->argc == 0 || (cli->argc == 1 && !strcmp(cli->argv[0], "-"));
-    if ((rc = sc_io_mkdir_p(a->outdir)) < 0)
+    if ((rc = sc_hz_new(&a->o, &h)) < 0) /* a bad --gene-map: nothing made */
         return rc;
-    if ((rc = sc_hz_new(&a->o, &h)) < 0)
+    if ((rc = sc_io_mkdir_p(a->outdir)) < 0) {
+        sc_hz_free(h);
         return rc;
+    }
     if (from_stdin)
         rc = sc_manifest_open("-", &m);
     else

@@ -1554,6 +1554,8 @@ static int harmonize_uns(sc_hz *h, sc_elem *uns, const char *where,
         rc = set_uns_str(d, "ortholog_projection", "mouse->human one2one");
     if (rc == 0 && h->o.gene_space)
         rc = set_uns_str(d, "gene_space", h->o.gene_space);
+    if (rc == 0 && h->o.gene_map)
+        rc = set_uns_str(d, "gene_map", h->o.gene_map);
     if (rc < 0) {
         sc_elem_free(d);
         return rc;
@@ -1962,6 +1964,8 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
     res->report = rep;
     json_object_set_new(rep, "input", json_string(in));
     json_object_set_new(rep, "tool", json_string(h->tool));
+    if (h->o.gene_map)
+        json_object_set_new(rep, "gene_map", json_string(h->o.gene_map));
     json_object_set_new(rep, "version", json_string(h->version));
     json_object_set_new(rep, "rewrites", rw);
     if (h->o.provenance)

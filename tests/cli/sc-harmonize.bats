@@ -595,6 +595,10 @@ print(" ".join(a.var_names)); print(" ".join("%g" % v for v in np.asarray(a.X.su
         -d "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/m.h5ad"
     run -0 ids_and_sums "$BATS_TEST_TMPDIR/r/m.h5ad"
     [[ $output == "$before" ]]
+    run -0 $PY -c 'import sys, anndata, json
+print(anndata.read_h5ad(sys.argv[1]).uns["harmonize"]["gene_map"]); print(json.load(open(sys.argv[2]))["gene_map"])' \
+        "$BATS_TEST_TMPDIR/r/m.h5ad" "$BATS_TEST_TMPDIR/r/m.report.json"
+    [[ ${lines[0]} == "$BATS_TEST_TMPDIR/o/m.genes.tsv" && ${lines[1]} == "$BATS_TEST_TMPDIR/o/m.genes.tsv" ]]
     run -0 cut -f1,2,4 "$BATS_TEST_TMPDIR/r/m.genes.tsv"
     [[ $output == *$'\nDAC\t-\tgene_map_dropped\n'* && $output == *$'\nCD4\tENSG00000010610\tgene_map\n'* ]]
     # the curator keeps DAC as AADAC, drops CD4 and restores FOO<TAB>BAR as GAPDH
@@ -620,7 +624,7 @@ print(" ".join(a.var_names)); print(" ".join("%g" % v for v in np.asarray(a.X.su
     printf '# curated\nTP53\tENSG00000141510\nCD4\tENSG00000000000\n' >"$m"
     run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
     [[ $stderr == "sc-harmonize: error: '$m' line 3: 'ENSG00000000000' is not in the homo_sapiens gene list of schema 7 (unknown id)" ]]
-    [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
+    [[ ! -e $BATS_TEST_TMPDIR/o && -z $output ]]
     # a retired id (schema 5 only)
     printf 'TP53\tENSG00000002079\n' >"$m"
     run -1 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
@@ -641,4 +645,71 @@ print(" ".join(a.var_names)); print(" ".join("%g" % v for v in np.asarray(a.X.su
     run -1 --separate-stderr sc-harmonize "${SMALL[@]}" --organism human -d "$BATS_TEST_TMPDIR/o" --gene-map "$m" "$BATS_TEST_TMPDIR/m.h5ad"
     [[ $stderr == *"'$m' line 1: 'ENSMUSG00000059552' is not a gene of homo_sapiens, the organism of this dataset" ]]
     [[ ! -e $BATS_TEST_TMPDIR/o/m.h5ad && ! -e $BATS_TEST_TMPDIR/o/m.genes.tsv ]]
+}
+
+@test "sc-harmonize: the evaluation set as two datasets: no entry lands on a gene other than its expected one" {
+    # tests/data/genes-eval (scripts/make-gene-eval): every human and every
+    # mouse input as one dataset each; the gene report says where each
+    # entry went, which must be its expected gene or nowhere
+    $PY - "$SC_TEST_DATA/genes-eval/eval.tsv.gz" "$BATS_TEST_TMPDIR" <<'PYEOF'
+import gzip, sys, numpy as np, scipy.sparse as sp, anndata, pandas as pd
+rows = [l.rstrip("\n").split("\t") for l in gzip.open(sys.argv[1], "rt") if not l.startswith(("#", "part\t"))]
+for org, taxon in (("human", "NCBITaxon:9606"), ("mouse", "NCBITaxon:10090")):
+    names = [r[3] for r in rows if r[1] == org]
+    X = sp.csr_matrix(np.ones((20, len(names)), dtype=np.float32))
+    a = anndata.AnnData(X=X, var=pd.DataFrame(index=pd.Index(names, dtype=object)),
+                        obs=pd.DataFrame(index=["c%d" % i for i in range(20)]))
+    a.uns["organism_ontology_term_id"] = taxon
+    a.write_h5ad("%s/%s.h5ad" % (sys.argv[2], org))
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/human.h5ad" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 $PY - "$SC_TEST_DATA/genes-eval/eval.tsv.gz" "$BATS_TEST_TMPDIR/o" <<'PYEOF'
+import gzip, sys, collections
+exp = {}
+for l in gzip.open(sys.argv[1], "rt"):
+    if not l.startswith(("#", "part\t")):
+        r = l.rstrip("\n").split("\t")
+        exp[(r[1], r[3])] = (r[2], r[4])
+wrong, n = 0, collections.Counter()
+for org in ("human", "mouse"):
+    for l in open("%s/%s.genes.tsv" % (sys.argv[2], org)):
+        if l.startswith(("#", "input\t")):
+            continue
+        name, gid, _, tier = l.split("\t")[:4]
+        name = name.replace("\\t", "\t").replace("\\\\", "\\")
+        cat, want = exp[(org, name)]
+        n[(org, cat, "right" if gid == want else "left" if gid == "-" else "wrong")] += 1
+        if gid not in ("-", want):
+            wrong += 1
+            print("wrong:", org, name, gid, tier, "expected", want)
+for k in sorted(n):
+    print(*k, n[k])
+print("wrong", wrong)
+PYEOF
+    echo "$output"
+    [[ ${lines[-1]} == "wrong 0" ]]
+}
+
+@test "sc-harmonize --orthologs: the gene report gives the mouse id and names the ortholog; fed back, the same output" {
+    $PY - "$BATS_TEST_TMPDIR/mouse.h5ad" <<'PYEOF'
+import sys, anndata as ad, numpy as np, pandas as pd, scipy.sparse as sp
+var = ["ENSMUSG00000024610", "ENSMUSG00000059552.9", "ENSMUSG00000057666", "Actb", "NotAGene"]
+X = sp.csr_matrix(np.tile(np.arange(1, len(var) + 1, dtype=np.float32), (4, 1)))
+a = ad.AnnData(X=X, obs=pd.DataFrame(index=["c%d" % i for i in range(4)]), var=pd.DataFrame(index=var))
+a.uns["organism_ontology_term_id"] = "NCBITaxon:10090"
+a.write_h5ad(sys.argv[1])
+PYEOF
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --orthologs -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 grep -v '^#' "$BATS_TEST_TMPDIR/o/mouse.genes.tsv"
+    echo "$output"
+    [[ ${lines[1]} == $'ENSMUSG00000024610\tENSMUSG00000024610\tCd74\tid\t\tortholog ENSG00000019582 CD74' ]]
+    [[ ${lines[3]} == $'ENSMUSG00000057666\tENSMUSG00000057666\tGapdh\tno_ortholog\t\t' ]]
+    [[ ${lines[4]} == $'Actb\tENSMUSG00000029580\tActb\tsymbol\t\tortholog ENSG00000075624 ACTB' ]]
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/o/mouse.h5ad"
+    local before=$output
+    [[ ${lines[0]} == "ENSG00000019582 ENSG00000141510 ENSG00000075624" && ${lines[1]} == "4 8 16" ]]
+    run -0 --separate-stderr sc-harmonize "${SMALL[@]}" --orthologs --gene-map "$BATS_TEST_TMPDIR/o/mouse.genes.tsv" \
+        -d "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/mouse.h5ad"
+    run -0 ids_and_sums "$BATS_TEST_TMPDIR/r/mouse.h5ad"
+    [[ $output == "$before" ]]
 }
