@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include "sc_genes.h"
+#include "sc_io.h"
+#include "sc_map.h"
 #include "sc_share.h"
 #include "sc_ytree.h"
 
@@ -1094,10 +1096,26 @@ static int check_types(const sc_elem *df, const char *df_name,
 
 /* ---- feature ids (var and raw.var index) ---- */
 
-/* The gene references, loaded when an id of their species is first seen. */
+/* The references of the validator that sc_genes has no species for: ids
+ * only (file stem, organism; EXEMPT: its genes go with any organism, as
+ * the validator's exempt organisms do). */
+static const struct {
+    const char *stem, *taxon;
+    int exempt;
+} other_refs[] = {
+    {"sars_cov_2", "NCBITaxon:2697049", 1},
+};
+#define N_OTHER_REFS (sizeof other_refs / sizeof *other_refs)
+
+/* The gene references, loaded when an id of their species is first seen;
+ * the other references at the first id no species claims. */
 struct genes_cache {
     sc_genes **g;
     int n;
+    int other_loaded;
+    sc_strmap other;  /* id -> index into other_refs */
+    char **other_ids; /* the keys */
+    size_t n_other;
 };
 
 static void genes_cache_free(struct genes_cache *gc)
@@ -1105,6 +1123,54 @@ static void genes_cache_free(struct genes_cache *gc)
     for (int i = 0; gc->g && i < gc->n; i++)
         sc_genes_free(gc->g[i]);
     free(gc->g);
+    sc_strmap_release(&gc->other);
+    for (size_t i = 0; i < gc->n_other; i++)
+        free(gc->other_ids[i]);
+    free(gc->other_ids);
+}
+
+/* Read the ids (first CSV field) of the other references. */
+static int load_other_refs(struct genes_cache *gc)
+{
+    size_t cap = 0;
+    int rc = 0;
+
+    gc->other_loaded = 1;
+    for (size_t r = 0; rc >= 0 && r < N_OTHER_REFS; r++) {
+        char rel[256], path[4096], *line;
+        sc_lines *l = NULL;
+        size_t len;
+
+        snprintf(rel, sizeof rel, "genes/cxg-gencode/schema-7/genes_%s.csv.gz",
+                 other_refs[r].stem);
+        if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
+            (rc = sc_lines_open(path, &l)) < 0)
+            return rc;
+        while ((rc = sc_lines_next(l, &line, &len)) == 1) {
+            char **v;
+
+            line[strcspn(line, ",")] = '\0';
+            if (!*line)
+                continue;
+            if (gc->n_other == cap) {
+                cap = cap ? 2 * cap : 4096;
+                if (!(v = realloc(gc->other_ids, cap * sizeof *v))) {
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+                    break;
+                }
+                gc->other_ids = v;
+            }
+            if (!(gc->other_ids[gc->n_other] = strdup(line))) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            if ((rc = sc_strmap_put(&gc->other, gc->other_ids[gc->n_other++],
+                                    (int64_t)r)) < 0)
+                break;
+        }
+        sc_lines_close(l);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 /* Whether the species TAXON is ORGANISM or one of its ancestors. */
@@ -1130,7 +1196,7 @@ static int check_features(const sc_onto *o, const sc_elem *df,
 {
     const sc_elem *ix = df ? df->index : NULL;
     int64_t n, bad = 0;
-    unsigned char foreign[64] = {0};
+    unsigned char foreign[64] = {0}, foreign_other[N_OTHER_REFS] = {0};
     int rc = 0;
 
     if (!ix || ix->kind != SC_K_ARRAY || ix->dtype != SC_DT_STR)
@@ -1148,6 +1214,18 @@ static int check_features(const sc_onto *o, const sc_elem *df,
 
         if (sc_genes_is_spike_in(id))
             continue;
+        if (sp < 0) { /* SARS-CoV-2 */
+            int64_t ref;
+
+            if (!gc->other_loaded && (rc = load_other_refs(gc)) < 0)
+                return rc;
+            if ((ref = sc_strmap_get(&gc->other, id)) >= 0) {
+                if (organism && !other_refs[ref].exempt &&
+                    !taxon_covers(o, other_refs[ref].taxon, organism))
+                    foreign_other[ref] = 1;
+                continue;
+            }
+        }
         if (sp >= 0 && !gc->g[sp] &&
             (rc = sc_genes_load(sp, SC_GENES_NO_RETIRED | SC_GENES_NO_HGNC,
                                 &gc->g[sp])) < 0)
@@ -1173,6 +1251,13 @@ static int check_features(const sc_onto *o, const sc_elem *df,
                   "reference.",
                   (long long)(bad - MAX_FEATURE_MESSAGES), df_name)) < 0)
         return rc;
+    for (size_t k = 0; k < N_OTHER_REFS; k++)
+        if (foreign_other[k] &&
+            (rc = msg(r, SC_SCHEMA_ERROR,
+                      "uns['organism_ontology_term_id'] is '%s' but "
+                      "feature_ids are from %s (%s).",
+                      organism, other_refs[k].taxon, other_refs[k].stem)) < 0)
+            return rc;
     for (int sp = 0; sp < gc->n && sp < 64; sp++)
         if (foreign[sp] &&
             (rc = msg(r, SC_SCHEMA_ERROR,
@@ -1551,7 +1636,7 @@ int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
 {
     const sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
     const char *org = uns_string(ad->uns, "organism_ontology_term_id");
-    struct genes_cache gc = {NULL, 0};
+    struct genes_cache gc = {0};
     int rc;
 
     if ((rc = check_types(ad->obs, "obs", rep)) < 0 ||

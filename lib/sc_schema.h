@@ -36,8 +36,9 @@
  *   - column types of obs, var and raw.var as pandas sees them: a nullable
  *     column with missing values (mixed types), bool categories;
  *   - feature ids of var and raw.var: each an id of one of the gene
- *     references (share/genes/cxg-gencode/schema-7; ERCC spike-ins of
- *     any), of the dataset's organism; the portal's label columns
+ *     references (share/genes/cxg-gencode/schema-7: the species of
+ *     sc_genes; ERCC spike-ins and SARS-CoV-2 genes with any organism),
+ *     of the dataset's organism or an ancestor of it; the portal's label columns
  *     (feature_name, ...) are reserved in submission mode;
  *   - the raw matrix (raw.X, else X): no duplicated rows (rows of obs
  *     'in_tissue' 0 aside); then, only when nothing else is wrong and the
@@ -45,8 +46,7 @@
  *     index of raw against X and var, float32 values that are positive
  *     integers, a non-zero value in every row.
  *
- * Not checked (yet): spatial rules; feature ids of species without a
- * vendored reference (fly, worm, SARS-CoV-2) are reported as unknown.
+ * Not checked (yet): spatial rules.
  *
  * Label columns the portal adds (cell_type, assay, ...) are errors only in
  * submission mode; otherwise they must agree with their term ids (a

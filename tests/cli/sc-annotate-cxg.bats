@@ -65,6 +65,10 @@ print("%s\t%s" % ("valid" if r["valid"] else "invalid",
     [[ $output == *"uns['organism_ontology_term_id'] is 'NCBITaxon:9606' but feature_ids are from NCBITaxon:10090 (mouse)."* ]]
     [[ $output != *"Could not infer"* ]]
     run -0 sc-annotate validate "$MUT/feature_id_spike_in.h5ad"
+    # fly genes in a human dataset; SARS-CoV-2 genes go with any organism
+    run -1 sc-annotate validate "$MUT/feature_id_fly.h5ad"
+    [[ $output == *"feature_ids are from NCBITaxon:7227 (fruit fly)."* ]]
+    run -0 sc-annotate validate "$MUT/feature_id_sars_cov_2.h5ad"
 }
 
 @test "cxg: raw counts must be positive integers stored as float32, one non-zero per row, no duplicated rows" {

@@ -496,7 +496,6 @@ PYEOF
 }
 
 @test "sc-annotate annotate: --default sets only what is missing; a suspension_type the assay forbids is replaced" {
-    command -v sc-harmonize > /dev/null || skip "sc-harmonize not built"
     local v=$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad
     "$PY" - "$v" "$BATS_TEST_TMPDIR/in.h5ad" <<'PYEOF'
 import sys, anndata, pandas as pd
