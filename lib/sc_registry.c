@@ -2130,11 +2130,32 @@ static int copy_rows(sc_registry *reg, sc_registry *dst,
     return step_end(reg, s, rc, step);
 }
 
+/* After a copy: the next id of TABLE follows its largest. */
+static int reset_ids(sc_registry *reg, const char *table)
+{
+    char sql[128];
+    int64_t max = 0;
+    sc_rst *st;
+    int rc;
+
+    snprintf(sql, sizeof sql, "SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    if ((rc = prepare(reg, sql, &st)) < 0)
+        return rc;
+    rc = step_int(reg, st, &max);
+    st_free(st);
+    if (rc < 0 || (rc = prepare(reg, reg->ops->reset_ids, &st)) < 0)
+        return rc;
+    st_text(st, 1, table);
+    st_int(st, 2, max + 1);
+    rc = step_done(reg, st, "reset ids");
+    st_free(st);
+    return rc;
+}
+
 int sc_registry_copy(sc_registry *src, sc_registry *dst,
                      sc_reg_table_sum sums[SC_REG_N_TABLES])
 {
     sc_reg_table_sum got;
-    char sql[256];
     int rc;
 
     if (N_COPY_TABLES != SC_REG_N_TABLES)
@@ -2161,11 +2182,8 @@ int sc_registry_copy(sc_registry *src, sc_registry *dst,
             rc = copy_rows(src, dst, &copy_tables[i], NULL, 0, &n);
         if (rc == 0)
             rc = table_sum(src, &copy_tables[i], &sums[i]);
-        if (rc == 0 && copy_tables[i].has_id && dst->ops->reset_ids) {
-            snprintf(sql, sizeof sql, dst->ops->reset_ids,
-                     copy_tables[i].name, copy_tables[i].name);
-            rc = exec(dst, sql);
-        }
+        if (rc == 0 && copy_tables[i].has_id && dst->ops->reset_ids)
+            rc = reset_ids(dst, copy_tables[i].name);
     }
     if (rc == 0)
         rc = commit(dst);

@@ -426,6 +426,6 @@ const sc_rdb_ops sc_rdb_pg = {
     .epoch_text = "to_char(to_timestamp(%s) AT TIME ZONE 'UTC',"
                   " 'YYYY-MM-DD HH24:MI:SS')",
     .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ",
-    .reset_ids = "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
-                 " COALESCE(MAX(id), 0) + 1, false) FROM %s",
+    .reset_ids =
+        "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)",
 };
