@@ -91,18 +91,7 @@ sqlite3 "$sq" "CREATE TEMP TABLE s(k INTEGER);
 }
 
 # nadd new datasets: paths to the templates, a distinct digest per row
-$PY - "$tpl" "$work" "$nadd" <<'EOF' || exit 1
-import glob, hashlib, os, sys
-tpl, work, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-files = sorted(glob.glob(os.path.join(tpl, "ds*.h5ad")))
-os.makedirs(os.path.join(work, "d"))
-with open(os.path.join(work, "m.tsv"), "w") as f:
-    f.write("path\tsha256\n")
-    for i in range(n):
-        p = os.path.join(work, "d", "new%05d.h5ad" % i)
-        os.symlink(files[i % len(files)], p)
-        f.write("%s\t%s\n" % (p, hashlib.sha256(b"bench-pg-%d" % i).hexdigest()))
-EOF
+bench_links "$tpl" "$work" "$nadd" new || exit 1
 cat "$tpl"/ds*.h5ad > /dev/null
 
 # each add run starts from a fresh copy of the base registry
