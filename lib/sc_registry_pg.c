@@ -156,7 +156,8 @@ static int pg_open(sc_registry *reg, unsigned flags)
     }
     reg->conn = c;
     PQsetNoticeProcessor(c, no_notice, NULL);
-    if (pg_exec(reg, "SET client_min_messages = warning") < 0 ||
+    /* JIT compiling costs more than the registry's short queries take */
+    if (pg_exec(reg, "SET client_min_messages = warning; SET jit = off") < 0 ||
         ((flags & SC_REGISTRY_READONLY) &&
          pg_exec(reg, "SET SESSION CHARACTERISTICS AS TRANSACTION"
                       " READ ONLY") < 0))
