@@ -2011,18 +2011,69 @@ static const struct copy_table {
 enum { N_COPY_TABLES = sizeof copy_tables / sizeof *copy_tables };
 #define CVM_TABLE 11 /* collection_version_member: copied with its version */
 
-/* Move column I of the row of S (in REG) to parameter I + 1 of D (in DST). */
-static void copy_value(sc_registry *reg, sc_rst *s, sc_registry *dst,
-                       sc_rst *d, int i, char type)
+/* A value read for a copy. */
+typedef struct cval {
+    int null;
+    int64_t i;
+    double d;
+    char *s;
+} cval;
+
+/* Column I of the row of S (in REG) into V. */
+static int read_value(sc_registry *reg, sc_rst *s, int i, char type, cval *v)
 {
-    if (reg->ops->col_null(s, i))
-        dst->ops->bind_text(d, i + 1, NULL);
-    else if (type == 'd')
-        dst->ops->bind_double(d, i + 1, st_col_double(s, i));
-    else if (type == 't')
-        dst->ops->bind_text(d, i + 1, st_col_text(s, i));
-    else
-        dst->ops->bind_int(d, i + 1, st_col_int(s, i));
+    free(v->s);
+    memset(v, 0, sizeof *v);
+    if ((v->null = reg->ops->col_null(s, i)))
+        return 0;
+    if (type == 'd')
+        v->d = st_col_double(s, i);
+    else if (type == 't') {
+        if (!(v->s = strdup(st_col_text(s, i))))
+            return sc_fail(SC_ENOMEM, "out of memory");
+    } else
+        v->i = st_col_int(s, i);
+    return 0;
+}
+
+/* Insert N rows of values V into table T of REG with one statement (a
+ * round trip per row would make a large copy to a server slow). */
+static int insert_rows(sc_registry *reg, const struct copy_table *t,
+                       const cval *v, int n)
+{
+    int nc = (int)strlen(t->types), rc;
+    size_t cap = strlen(t->cols) + 128 + (size_t)n * (size_t)(nc * 3 + 4);
+    char *sql = malloc(cap), *o;
+    sc_rst *st;
+
+    if (!sql)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    o = sql + sprintf(sql, "INSERT INTO %s(%s) VALUES ", t->name, t->cols);
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < nc; i++)
+            o += sprintf(o, "%s%s%s", i ? "" : r ? ", (" : "(", i ? ", ?" : "?",
+                         i == nc - 1 ? ")" : "");
+    /* meta: the destination's creation wrote the same keys */
+    if (!strcmp(t->name, "meta"))
+        strcpy(o, " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    rc = prepare(reg, sql, &st);
+    free(sql);
+    if (rc < 0)
+        return rc;
+    for (int k = 0; k < n * nc; k++) {
+        char type = t->types[k % nc];
+        if (v[k].null)
+            st_text(st, k + 1, NULL);
+        else if (type == 'd')
+            st_double(st, k + 1, v[k].d);
+        else if (type == 't')
+            st_text(st, k + 1, v[k].s);
+        else
+            st_int(st, k + 1, v[k].i);
+    }
+    rc = step_done(reg, st, t->name);
+    st_free(st);
+    return rc;
 }
 
 /* One value of a row as the check's text: NULL as "\N", numbers in one
@@ -2084,57 +2135,77 @@ static int table_sum(sc_registry *reg, const struct copy_table *t,
     return rc;
 }
 
-/* Copy the rows of table T from REG to DST; WHERE (may be NULL) selects
- * some, bound to KEY. */
+/* Copy the rows of table T from REG to DST, many per statement; WHERE
+ * (may be NULL) selects some, bound to KEY. A collection version's members
+ * follow it. */
 static int copy_rows(sc_registry *reg, sc_registry *dst,
                      const struct copy_table *t, const char *where,
                      int64_t key, int64_t *n_rows)
 {
-    char sql[768], marks[128] = "";
-    sc_rst *s = NULL, *d = NULL;
-    int rc, step = ST_ROW, nc = (int)strlen(t->types);
+    int nc = (int)strlen(t->types), is_cv = t == &copy_tables[CVM_TABLE - 1];
+    int batch = is_cv ? 1 : 60 / nc, n = 0, rc = 0, step = ST_ROW;
+    cval *v = calloc((size_t)(batch * nc), sizeof *v);
+    char sql[768];
+    sc_rst *s = NULL;
 
-    for (int i = 0; i < nc; i++)
-        strcat(marks, i ? ", ?" : "?");
+    if (!v)
+        return sc_fail(SC_ENOMEM, "out of memory");
     snprintf(sql, sizeof sql, "SELECT %s FROM %s%s ORDER BY %s", t->cols,
              t->name, where ? where : "", t->order);
-    if ((rc = prepare(reg, sql, &s)) < 0)
+    if ((rc = prepare(reg, sql, &s)) == 0) {
+        if (where)
+            st_int(s, 1, key);
+        while (rc == 0 && (step = st_step(s)) == ST_ROW) {
+            for (int i = 0; rc == 0 && i < nc; i++)
+                rc = read_value(reg, s, i, t->types[i], &v[n * nc + i]);
+            if (rc == 0 && ++n == batch) {
+                rc = insert_rows(dst, t, v, n);
+                *n_rows += n;
+                n = 0;
+            }
+            if (rc == 0 && is_cv)
+                rc = copy_rows(reg, dst, &copy_tables[CVM_TABLE],
+                               " WHERE version_id = ?", st_col_int(s, 0),
+                               n_rows);
+        }
+        if (rc == 0 && n > 0 && (step == ST_DONE || step == ST_ROW)) {
+            rc = insert_rows(dst, t, v, n);
+            *n_rows += n;
+        }
+        rc = step_end(reg, s, rc, step);
+    }
+    for (int k = 0; k < batch * nc; k++)
+        free(v[k].s);
+    free(v);
+    return rc;
+}
+
+/* After a copy: the next id of TABLE follows its largest. */
+static int reset_ids(sc_registry *reg, const char *table)
+{
+    char sql[128];
+    int64_t max = 0;
+    sc_rst *st;
+    int rc;
+
+    snprintf(sql, sizeof sql, "SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    if ((rc = prepare(reg, sql, &st)) < 0)
         return rc;
-    /* meta: the destination's creation wrote the same keys */
-    snprintf(sql, sizeof sql, "INSERT INTO %s(%s) VALUES (%s)%s", t->name,
-             t->cols, marks,
-             strcmp(t->name, "meta")
-                 ? ""
-                 : " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    if (dst->ops->prepare(dst, sql, &d) < 0) {
-        st_free(s);
-        return db_fail(dst, "prepare");
-    }
-    if (where)
-        st_int(s, 1, key);
-    rc = 0;
-    while (rc == 0 && (step = st_step(s)) == ST_ROW) {
-        dst->ops->reset(d);
-        for (int i = 0; i < nc; i++)
-            copy_value(reg, s, dst, d, i, t->types[i]);
-        if (dst->ops->step(d) < 0)
-            rc = db_fail(dst, t->name);
-        else if (t == &copy_tables[CVM_TABLE - 1] &&
-                 (rc = copy_rows(reg, dst, &copy_tables[CVM_TABLE],
-                                 " WHERE version_id = ?", st_col_int(s, 0),
-                                 n_rows)) < 0)
-            break;
-        ++*n_rows;
-    }
-    dst->ops->finalize(d);
-    return step_end(reg, s, rc, step);
+    rc = step_int(reg, st, &max);
+    st_free(st);
+    if (rc < 0 || (rc = prepare(reg, reg->ops->reset_ids, &st)) < 0)
+        return rc;
+    st_text(st, 1, table);
+    st_int(st, 2, max + 1);
+    rc = step_done(reg, st, "reset ids");
+    st_free(st);
+    return rc;
 }
 
 int sc_registry_copy(sc_registry *src, sc_registry *dst,
                      sc_reg_table_sum sums[SC_REG_N_TABLES])
 {
     sc_reg_table_sum got;
-    char sql[256];
     int rc;
 
     if (N_COPY_TABLES != SC_REG_N_TABLES)
@@ -2161,11 +2232,8 @@ int sc_registry_copy(sc_registry *src, sc_registry *dst,
             rc = copy_rows(src, dst, &copy_tables[i], NULL, 0, &n);
         if (rc == 0)
             rc = table_sum(src, &copy_tables[i], &sums[i]);
-        if (rc == 0 && copy_tables[i].has_id && dst->ops->reset_ids) {
-            snprintf(sql, sizeof sql, dst->ops->reset_ids,
-                     copy_tables[i].name, copy_tables[i].name);
-            rc = exec(dst, sql);
-        }
+        if (rc == 0 && copy_tables[i].has_id && dst->ops->reset_ids)
+            rc = reset_ids(dst, copy_tables[i].name);
     }
     if (rc == 0)
         rc = commit(dst);

@@ -55,8 +55,8 @@ typedef struct sc_rdb_ops {
     const char *in_json;
     const char *epoch_text;
     /* A read transaction that sees one snapshot; after a copy, the
-     * statement that moves table %s's id sequence past its rows (a printf
-     * format of the table twice; NULL when ids need nothing). */
+     * statement that makes the next id of a table (bound: its name) the
+     * value bound second (NULL when ids need nothing). */
     const char *begin_snapshot;
     const char *reset_ids;
 } sc_rdb_ops;

@@ -156,7 +156,8 @@ static int pg_open(sc_registry *reg, unsigned flags)
     }
     reg->conn = c;
     PQsetNoticeProcessor(c, no_notice, NULL);
-    if (pg_exec(reg, "SET client_min_messages = warning") < 0 ||
+    /* JIT compiling costs more than the registry's short queries take */
+    if (pg_exec(reg, "SET client_min_messages = warning; SET jit = off") < 0 ||
         ((flags & SC_REGISTRY_READONLY) &&
          pg_exec(reg, "SET SESSION CHARACTERISTICS AS TRANSACTION"
                       " READ ONLY") < 0))
@@ -426,6 +427,6 @@ const sc_rdb_ops sc_rdb_pg = {
     .epoch_text = "to_char(to_timestamp(%s) AT TIME ZONE 'UTC',"
                   " 'YYYY-MM-DD HH24:MI:SS')",
     .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ",
-    .reset_ids = "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
-                 " COALESCE(MAX(id), 0) + 1, false) FROM %s",
+    .reset_ids =
+        "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)",
 };

@@ -114,6 +114,24 @@ bench_truth() {
         "$SC_BENCH_CORPUS/none/truth.json" "$1"
 }
 
+# bench_links TEMPLATES WORK N NAME: N paths WORK/d/NAME00000.h5ad... linked
+# to the ds*.h5ad of TEMPLATES in turn, and the manifest WORK/m.tsv of them
+# with a distinct sha256 column per row (for add --trust-sha256)
+bench_links() {
+    $PY - "$@" <<'EOF'
+import glob, hashlib, os, sys
+tpl, work, n, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+files = sorted(glob.glob(os.path.join(tpl, "ds*.h5ad")))
+os.makedirs(os.path.join(work, "d"))
+with open(os.path.join(work, "m.tsv"), "w") as f:
+    f.write("path\tsha256\n")
+    for i in range(n):
+        p = os.path.join(work, "d", "%s%05d.h5ad" % (name, i))
+        os.symlink(files[i % len(files)], p)
+        f.write("%s\t%s\n" % (p, hashlib.sha256(b"%s-%d" % (name.encode(), i)).hexdigest()))
+EOF
+}
+
 # bench_note MESSAGE: a line on stderr, prefixed with the script name
 bench_note() {
     echo "bench $(basename "${BASH_SOURCE[1]:-$0}" .sh): $*" >&2

@@ -42,18 +42,7 @@ if [[ ! -f $tpl/.done ]]; then
     touch "$tpl/.done"
 fi
 # n paths and a manifest with a distinct digest per row
-$PY - "$tpl" "$work" "$n" <<'EOF' || exit 1
-import glob, hashlib, os, sys
-tpl, work, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-files = sorted(glob.glob(os.path.join(tpl, "ds*.h5ad")))
-os.makedirs(os.path.join(work, "d"))
-with open(os.path.join(work, "m.tsv"), "w") as f:
-    f.write("path\tsha256\n")
-    for i in range(n):
-        p = os.path.join(work, "d", "ds%05d.h5ad" % i)
-        os.symlink(files[i % len(files)], p)
-        f.write("%s\t%s\n" % (p, hashlib.sha256(b"bench-%d" % i).hexdigest()))
-EOF
+bench_links "$tpl" "$work" "$n" ds || exit 1
 cat "$work"/d/*.h5ad > /dev/null
 
 # each run also appends its CPU seconds (all worker processes) to cpu.txt:

@@ -152,12 +152,15 @@ reg_integrity() {
 
 # many_datasets N: N distinct small datasets $BATS_FILE_TMPDIR/many/d$i.h5ad,
 # one real h5ad with 11 different bytes appended to each copy (HDF5 ignores
-# what follows the file's end)
+# what follows the file's end); one process, not N copies
 many_datasets() {
-    local d=$BATS_FILE_TMPDIR/many i
-    mkdir -p "$d"
-    for ((i = 0; i < $1; i++)); do
-        cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" "$d/d$i.h5ad"
-        printf 'pad%08d' "$i" >> "$d/d$i.h5ad"
-    done
+    mkdir -p "$BATS_FILE_TMPDIR/many"
+    $PY - "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" \
+        "$BATS_FILE_TMPDIR/many" "$1" <<'EOF'
+import sys
+src = open(sys.argv[1], "rb").read()
+for i in range(int(sys.argv[3])):
+    with open("%s/d%d.h5ad" % (sys.argv[2], i), "xb") as f:
+        f.write(src + b"pad%08d" % i)
+EOF
 }

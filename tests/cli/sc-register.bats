@@ -230,9 +230,9 @@ EOF
     sc-register collection freeze d
     [[ $(sc-register collection export d | cut -f2 | tail -n +2 | tr '\n' ' ') == "1 3 4 5 " ]]
     # frozen versions refuse changes at the database level
-    run -1 reg_sql "UPDATE collection_version_member SET weight = 9"
+    run ! reg_sql "UPDATE collection_version_member SET weight = 9"
     [[ $output == *"immutable"* ]]
-    run -1 reg_sql "INSERT INTO collection_version_member SELECT version_id, 5, n_obs, 1
+    run ! reg_sql "INSERT INTO collection_version_member SELECT version_id, 5, n_obs, 1
         FROM collection_version_member WHERE version_id = 1 LIMIT 1"
     [[ $output == *"immutable"* ]]
     run -0 sc-register counts c@1
