@@ -442,14 +442,13 @@ void sc_pack_set_window(sc_pack *p, uint64_t bytes)
 /* At least NEED bytes in B. */
 static int buf_reserve(sc_pack_buf *b, size_t need)
 {
-    if (need <= b->cap)
-        return 0;
-    size_t cap = need < 4096 ? 4096 : need + need / 2;
-    unsigned char *q = realloc(b->p, cap);
-    if (!q)
-        return sc_fail(SC_ENOMEM, "out of memory");
-    b->p = q;
-    b->cap = cap;
+    if (need > b->cap) {
+        size_t cap = need + need / 2 + 4096;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q)
+            return sc_fail(SC_ENOMEM, "out of memory");
+        *b = (sc_pack_buf){q, cap};
+    }
     return 0;
 }
 

@@ -110,5 +110,5 @@ a=$(awk '{ print $3 / 1024 }' "$tmp/pread2.varint" | median)
 bench_row "peak RSS: sc-stream -@ 2 --pread from the varint pack vs mapped" \
     "$a" "$(awk '{ print $3 / 1024 }' "$tmp/map2.varint" | median)" MB \
     "$(bench_ratio "$(awk '{ print $3 / 1024 }' "$tmp/map2.varint" | median)" "$a")"
-bench_row "sc-stream pack -@ 2 --codec varint vs --codec none (uncompressed files)" \
+bench_row "sc-stream pack -@ 2 --codec varint vs --codec none (uncompressed files, one run each)" \
     "${psecs[varint]}" "${psecs[none]}" s "$(bench_ratio "${psecs[none]}" "${psecs[varint]}")"

@@ -17,7 +17,8 @@
 #      alone writing binary batches to /dev/null (wall time); the index cache
 #      is built by an untimed first run, which also checks the cell count
 #   pack  the same stream written once by `sc-stream pack -@ 2` from the gzip
-#      files (timed, against one epoch of ours from them), then read with the
+#      files (the default codec, varint records; pack.sh compares it with raw
+#      arrays) (timed, against one epoch of ours from them), then read with the
 #      same options into torch and to /dev/null; the pack's content does not
 #      depend on the variant it was made from, so both variants' rows read
 #      the one pack (its page cache warmed first), each against the
