@@ -2,8 +2,8 @@
 # Benchmark (issue 16): cells/s into torch for each tensor kind of
 # ScStreamDataset (dense, csr, C-dense, padded) with 0 and 2 DataLoader
 # workers, each against the dense kind with as many workers, measured in the
-# same run (scripts/bench.d/torch_kinds.py: median of BENCH_RUNS runs, each
-# capped at 30,000 cells); and a weighted epoch (-n N, blocks drawn by
+# same run (scripts/bench.d/torch_kinds.py: median of BENCH_RUNS_LONG runs,
+# each timed from its first batch on and capped at 30,000 cells or 15 s); and a weighted epoch (-n N, blocks drawn by
 # weight) against the unweighted epoch of the same files, gzip variant
 # (median wall time of sc-stream -o /dev/null).
 # SPDX-License-Identifier: MIT
@@ -22,7 +22,7 @@ cap=30000
 bench_warm gzip
 "$stream" --join outer -b 256 -o /dev/null "${files[@]}" || { bench_note "sc-stream failed"; exit 1; }
 
-$PY "$SC_ROOT/scripts/bench.d/torch_kinds.py" --runs "$runs" --cap "$cap" "${files[@]}" > "$tmp/kinds" ||
+$PY "$SC_ROOT/scripts/bench.d/torch_kinds.py" --runs "$runs" --cap "$cap" --seconds 15 "${files[@]}" > "$tmp/kinds" ||
     { bench_note "torch_kinds.py failed"; exit 1; }
 for w in 0 2; do
     base=$(awk -v w=$w '$1 == "dense" && $2 == w { print $3 }' "$tmp/kinds")
