@@ -13,7 +13,9 @@ setup_file() {
     export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
     cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" tiny.h5ad
     sc-stream -b 16 -l cell_type --seed 1 -o good.bin tiny.h5ad
-    sc-stream pack -l cell_type --seed 1 -o good.scpack tiny.h5ad
+    # a version-1 pack (raw arrays at fixed offsets); a varint pack checks
+    # its records as it decodes them (sc-stream-pack.bats)
+    sc-stream pack --codec none -l cell_type --seed 1 -o good.scpack tiny.h5ad
 }
 
 setup() {
