@@ -2,9 +2,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sc_adata.h"
 #include "sc_h5.h"
@@ -54,14 +58,18 @@ static sc_format detect_h5(const char *path)
     return fmt;
 }
 
+static int is_mtx(const char *path)
+{
+    return has_suffix(path, ".mtx") || has_suffix(path, ".mtx.gz");
+}
+
 sc_format sc_adata_detect(const char *path)
 {
     struct stat st;
 
     if (stat(path, &st) < 0)
         return SC_FMT_UNKNOWN;
-    if (S_ISDIR(st.st_mode) || has_suffix(path, ".mtx") ||
-        has_suffix(path, ".mtx.gz"))
+    if (S_ISDIR(st.st_mode) || is_mtx(path))
         return SC_FMT_10X_MTX;
     return detect_h5(path);
 }
@@ -101,4 +109,62 @@ int sc_adata_open(const char *path, unsigned flags, sc_adata **out)
                    "'%s': an HDF5 file but not h5ad, 10x or "
                    "loom (no obs/var, matrix or genome groups)",
                    path);
+}
+
+int sc_adata_check_x(sc_adata *ad)
+{
+    double sum;
+    int64_t nnz;
+    int rc;
+
+    if (!ad->X || !ad->X->mat || (rc = sc_mat_sum(ad->X->mat, &sum, &nnz)) >= 0)
+        return 0;
+    return strstr(sc_errmsg(), ad->path) ? rc
+                                         : sc_fail_ctx(rc, "'%s'", ad->path);
+}
+
+/* The child of sc_adata_probe: open PATH as the tool would, exit 0 or 1.
+ * Fatal signals kill it outright (a sanitizer's handlers would turn them
+ * into an exit status); _exit skips atexit handlers and stdio buffers,
+ * which belong to the parent (its temporaries, its open HDF5 outputs). */
+static void probe_child(const char *path, unsigned flags)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
+                                SIGABRT, SIGTERM, SIGINT, SIGHUP};
+    const char *crash = getenv("SC_PROBE_CRASH");
+    sc_adata *ad = NULL;
+    int rc;
+
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        signal(fatal[i], SIG_DFL);
+    /* test hook (documented in sc(7)): a probe of a file whose name
+     * contains $SC_PROBE_CRASH dies as a crash inside libhdf5 would */
+    if (crash && *crash && strstr(path, crash))
+        raise(SIGSEGV);
+    rc = sc_adata_open(path, flags, &ad);
+    _exit(rc < 0 ? 1 : 0);
+}
+
+int sc_adata_probe(const char *path, unsigned flags)
+{
+    struct stat st;
+    pid_t pid;
+    int status;
+
+    /* MTX folders are parsed by our own code, not libhdf5 */
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path))
+        return 0;
+    fflush(NULL);
+    if ((pid = fork()) < 0)
+        return 0; /* no probe; the open in the parent says what it must */
+    if (pid == 0)
+        probe_child(path, flags);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 0;
+    if (WIFSIGNALED(status))
+        return sc_fail(SC_EFORMAT,
+                       "'%s': libhdf5 crashed reading it (signal %d)", path,
+                       WTERMSIG(status));
+    return 0;
 }

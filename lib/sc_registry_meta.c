@@ -389,7 +389,8 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
         goto fail;
     }
     if (fmt != SC_FMT_UNKNOWN) {
-        if ((rc = sc_adata_open(path, SC_OPEN_VAR_IDS, &m->ad)) < 0)
+        if ((rc = sc_adata_probe(path, SC_OPEN_VAR_IDS)) < 0 ||
+            (rc = sc_adata_open(path, SC_OPEN_VAR_IDS, &m->ad)) < 0)
             goto fail;
         m->d.format = sc_format_name(m->ad->format);
         m->d.n_obs = m->ad->n_obs;
@@ -399,6 +400,8 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
             rc = sc_fail_ctx(rc, "'%s'", path);
             goto fail;
         }
+        if ((flags & SC_REG_CHECK_X) && (rc = sc_adata_check_x(m->ad)) < 0)
+            goto fail;
     } else {
         m->d.format = "file";
     }
