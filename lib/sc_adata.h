@@ -330,13 +330,17 @@ SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
  * structure, obs, var, uns are read, X is opened) and wait for it, so that
  * a crash inside libhdf5 on a corrupt file (a SIGSEGV or SIGFPE in the C
  * library, which no check of ours can prevent) is that file's error and not
- * the end of a run: SC_EFORMAT "'F': libhdf5 crashed reading it (signal N)".
+ * the end of a run: SC_EFORMAT "'F': libhdf5 crashed reading it (signal N)";
+ * a child still busy after 120 s plus 1 s per 4 MiB of file (an endless
+ * loop in libhdf5, which corrupt global heaps cause) is killed: "'F':
+ * libhdf5 hung reading it (no answer in N s)".
  * Returns 0 otherwise, whatever the child's result (the caller's own open
  * then reports any error). MTX files and folders are not probed. Tools call
  * it before the first open of each untrusted input in their per-dataset
  * loops. Costs one fork and one more open of the file. Call it when no
- * other thread is inside HDF5. Test hook: with $SC_PROBE_CRASH set, a probe
- * of a path containing it dies of SIGSEGV.
+ * other thread is inside HDF5. Test hooks: with $SC_PROBE_CRASH set, a probe
+ * of a path containing it dies of SIGSEGV; $SC_PROBE_TIMEOUT sets the time
+ * limit in seconds.
  */
 SC_MUST_CHECK int sc_adata_probe(const char *path, unsigned flags);
 

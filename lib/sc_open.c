@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <hdf5.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,23 +146,65 @@ static void probe_child(const char *path, unsigned flags)
     _exit(rc < 0 ? 1 : 0);
 }
 
+/* How long the probe may take: PROBE_BASE_S plus one second per
+ * PROBE_BYTES_PER_S of file (an open reads obs, var and uns, a small part
+ * of the file; this is generous even on a loaded machine). */
+#define PROBE_BASE_S      120
+#define PROBE_BYTES_PER_S ((int64_t)4 << 20)
+
 int sc_adata_probe(const char *path, unsigned flags)
 {
     struct stat st;
+    struct pollfd pfd;
+    int64_t limit_ms, limit_s;
+    const char *t;
     pid_t pid;
-    int status;
+    int status, fds[2], hung = 0;
 
     /* MTX folders are parsed by our own code, not libhdf5 */
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path))
         return 0;
-    fflush(NULL);
-    if ((pid = fork()) < 0)
+    limit_s = PROBE_BASE_S + (int64_t)st.st_size / PROBE_BYTES_PER_S;
+    if ((t = getenv("SC_PROBE_TIMEOUT")) && atoi(t) > 0) /* for tests */
+        limit_s = atoi(t);
+    limit_ms = 1000 * limit_s;
+    if (pipe(fds) < 0)
         return 0; /* no probe; the open in the parent says what it must */
-    if (pid == 0)
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        close(fds[0]); /* fds[1] stays open until the child ends */
         probe_child(path, flags);
+    }
+    close(fds[1]);
+    /* the read end sees POLLHUP when the child ends, however it ends */
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    for (;;) {
+        int64_t step = limit_ms < INT32_MAX ? limit_ms : INT32_MAX;
+        int r = poll(&pfd, 1, (int)step);
+        if (r > 0)
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0 && (limit_ms -= step) > 0)
+            continue;
+        hung = r == 0;
+        kill(pid, SIGKILL);
+        break;
+    }
+    close(fds[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return 0;
+    if (hung)
+        return sc_fail(SC_EFORMAT,
+                       "'%s': libhdf5 hung reading it (no answer in %lld s)",
+                       path, (long long)limit_s);
     if (WIFSIGNALED(status))
         return sc_fail(SC_EFORMAT,
                        "'%s': libhdf5 crashed reading it (signal %d)", path,

@@ -8,6 +8,9 @@
 load helpers
 
 FUZZ=$SC_TEST_DATA/fuzz
+# global-heap-loop.h5ad sends libhdf5 into an endless loop: the probe ends
+# it after this many seconds (120 s and more by default)
+export SC_PROBE_TIMEOUT=5
 
 # cases: the file column of CASES.tsv (cases marked "accepted" excluded).
 cases() {
@@ -187,4 +190,13 @@ crash_line() {
     unset SC_PROBE_CRASH
     run -0 --separate-stderr sc-inspect "$P/crashme.h5ad" "$P/good.h5ad"
     [[ -z $stderr && $output == *"crashme.h5ad (h5ad"*"good.h5ad (h5ad"* ]]
+}
+
+@test "probe guard: a file that sends libhdf5 into an endless loop is its error after the time limit; -k goes on" {
+    run --separate-stderr timeout 60 sc-inspect "$FUZZ/global-heap-loop.h5ad"
+    one_line_naming "$FUZZ/global-heap-loop.h5ad"
+    [[ $stderr == *"libhdf5 hung reading it (no answer in 5 s)"* ]]
+    run -3 --separate-stderr timeout 60 sc-inspect -k "$FUZZ/global-heap-loop.h5ad" \
+        "$SC_TEST_DATA/h5ad/anndataR_example.h5ad"
+    [[ $output == *"anndataR_example.h5ad (h5ad"* ]]
 }
