@@ -382,6 +382,9 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
     m->d.path = path;
     m->d.size = S_ISDIR(sb.st_mode) ? 0 : (int64_t)sb.st_size;
     m->d.mtime = (int64_t)sb.st_mtime;
+    /* the first look into an untrusted file: a libhdf5 crash is its error */
+    if ((rc = sc_adata_probe(path, SC_OPEN_VAR_IDS)) < 0)
+        goto fail;
     fmt = sc_adata_detect(path);
     if (fmt == SC_FMT_UNKNOWN && !(flags & SC_REG_ANY_FILE)) {
         rc = sc_fail(SC_EFORMAT, "'%s' is not a dataset (h5ad, 10x, loom)",
@@ -389,8 +392,7 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
         goto fail;
     }
     if (fmt != SC_FMT_UNKNOWN) {
-        if ((rc = sc_adata_probe(path, SC_OPEN_VAR_IDS)) < 0 ||
-            (rc = sc_adata_open(path, SC_OPEN_VAR_IDS, &m->ad)) < 0)
+        if ((rc = sc_adata_open(path, SC_OPEN_VAR_IDS, &m->ad)) < 0)
             goto fail;
         m->d.format = sc_format_name(m->ad->format);
         m->d.n_obs = m->ad->n_obs;
