@@ -170,7 +170,6 @@ int sc_adata_probe(const char *path, unsigned flags)
     limit_ms = 1000 * limit_s;
     if (pipe(fds) < 0)
         return 0; /* no probe; the open in the parent says what it must */
-    fflush(NULL);
     if ((pid = fork()) < 0) {
         close(fds[0]);
         close(fds[1]);
