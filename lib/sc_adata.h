@@ -337,7 +337,9 @@ SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
  * Returns 0 otherwise, whatever the child's result (the caller's own open
  * then reports any error). MTX files and folders are not probed. Tools call
  * it before the first open of each untrusted input in their per-dataset
- * loops. Costs one fork and one more open of the file. Call it when no
+ * loops. Costs one fork and one more open of the file; a file probed
+ * lately (same device, inode, size, mtime: a hard link, an input named
+ * twice) is not probed again. Call it when no
  * other thread is inside HDF5. Test hooks: with $SC_PROBE_CRASH set, a probe
  * of a path containing it dies of SIGSEGV; $SC_PROBE_TIMEOUT sets the time
  * limit in seconds.

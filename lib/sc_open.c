@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,43 @@ static void probe_child(const char *path, unsigned flags)
 #define PROBE_BASE_S      120
 #define PROBE_BYTES_PER_S ((int64_t)4 << 20)
 
+/* The files probed lately, by identity: the same file (a hard link, or
+ * an input named twice) is probed once. */
+#define PROBE_MEMO 64
+static struct probed {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    time_t mtime;
+    unsigned flags;
+} probe_memo[PROBE_MEMO];
+static unsigned probe_memo_next;
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 if ST was probed with FLAGS; else remember it when ADD. */
+static int probe_seen(const struct stat *st, unsigned flags, int add)
+{
+    int seen = 0;
+
+    pthread_mutex_lock(&probe_lock);
+    for (unsigned i = 0; i < PROBE_MEMO && !seen; i++) {
+        const struct probed *p = &probe_memo[i];
+        seen = p->ino == st->st_ino && p->dev == st->st_dev &&
+               p->size == st->st_size && p->mtime == st->st_mtime &&
+               p->flags == flags && p->ino;
+    }
+    if (!seen && add) {
+        struct probed *p = &probe_memo[probe_memo_next++ % PROBE_MEMO];
+        p->dev = st->st_dev;
+        p->ino = st->st_ino;
+        p->size = st->st_size;
+        p->mtime = st->st_mtime;
+        p->flags = flags;
+    }
+    pthread_mutex_unlock(&probe_lock);
+    return seen;
+}
+
 int sc_adata_probe(const char *path, unsigned flags)
 {
     struct stat st;
@@ -162,7 +200,8 @@ int sc_adata_probe(const char *path, unsigned flags)
     int status, fds[2], hung = 0;
 
     /* MTX folders are parsed by our own code, not libhdf5 */
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path))
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path) ||
+        probe_seen(&st, flags, 0))
         return 0;
     limit_s = PROBE_BASE_S + (int64_t)st.st_size / PROBE_BYTES_PER_S;
     if ((t = getenv("SC_PROBE_TIMEOUT")) && atoi(t) > 0) /* for tests */
@@ -208,5 +247,6 @@ int sc_adata_probe(const char *path, unsigned flags)
         return sc_fail(SC_EFORMAT,
                        "'%s': libhdf5 crashed reading it (signal %d)", path,
                        WTERMSIG(status));
+    probe_seen(&st, flags, 1);
     return 0;
 }
