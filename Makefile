@@ -46,7 +46,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
 MANS := $(wildcard man/*.[157])
 
-.PHONY: all man deps check check-unit check-cli check-update lint fmt install clean demo bench tests
+.PHONY: all man deps check check-unit check-cli check-update lint fmt install clean demo bench tests fuzz
 
 all: $(BINS) man
 
@@ -118,6 +118,12 @@ bench:
 	@scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/bench.sh
+
+# make fuzz: a fuzzing campaign over every reader with the sanitizer build
+# (FUZZ_SECONDS, default 600); findings in build/fuzz-out. Not part of check.
+fuzz:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@BUILD=build/sanitize scripts/fuzz build/fuzz-out
 
 lint: man
 	@for m in $(BUILT_MANS); do groff -man -ww -z $$m || exit 1; done

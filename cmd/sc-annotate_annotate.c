@@ -618,7 +618,8 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     if (!strcmp(h5, in))
         return sc_fail(SC_EINVAL, "'%s': the output would replace the input",
                        in);
-    if ((rc = sc_adata_open(in, 0, &ad)) < 0)
+    if ((rc = sc_adata_probe(in, 0)) < 0 ||
+        (rc = sc_adata_open(in, 0, &ad)) < 0)
         return rc;
     t_read = now() - t0;
     c->t_map = 0;

@@ -68,7 +68,8 @@ static int count_dataset(const sc_onto *o, struct used *used, int *fields,
     sc_adata *ad = NULL;
     int rc;
 
-    if ((rc = sc_adata_open(path, 0, &ad)) < 0)
+    if ((rc = sc_adata_probe(path, 0)) < 0 ||
+        (rc = sc_adata_open(path, 0, &ad)) < 0)
         return rc;
     for (int k = 0; k < n_fields && rc == 0; k++) {
         const char *col = sc_match_field_column(fields[k]);

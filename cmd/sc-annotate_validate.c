@@ -14,7 +14,8 @@ static int one(const struct args *a, const sc_onto *o, const sc_schema *s,
     sc_adata *ad = NULL;
     int rc;
 
-    if ((rc = sc_adata_open(path, 0, &ad)) < 0)
+    if ((rc = sc_adata_probe(path, 0)) < 0 ||
+        (rc = sc_adata_open(path, 0, &ad)) < 0)
         return rc;
     rc = sc_schema_validate(s, o, ad, a->submission ? SC_SCHEMA_SUBMISSION : 0,
                             &rep);

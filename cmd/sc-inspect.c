@@ -28,7 +28,8 @@ static const sc_opt opts[] = {
     {OPT_JSON, "json", SC_ARG_NONE, NULL,
      "same as -O json: one JSON object per input, one per line"},
     {OPT_NO_SUMS, "no-sums", SC_ARG_NONE, NULL,
-     "do not read matrices to sum their values (faster)"},
+     "do not read matrices (no sums, X's indices and chunks not checked; "
+     "faster)"},
     {'l', "compress-level", SC_ARG_REQUIRED, "N",
      "gzip level of the written h5ad, 0 for none [4]"},
     {'k', "keep-going", SC_ARG_NONE, NULL,
@@ -91,7 +92,8 @@ static int inspect_one(const struct args *a, const char *path)
     sc_adata *ad = NULL;
     int rc;
 
-    if ((rc = sc_adata_open(path, a->open_flags, &ad)) < 0)
+    if ((rc = sc_adata_probe(path, a->open_flags)) < 0 ||
+        (rc = sc_adata_open(path, a->open_flags, &ad)) < 0)
         return rc;
     if (a->output) {
         sc_write_opts wo = SC_WRITE_OPTS_INIT;
@@ -111,7 +113,10 @@ static int inspect_one(const struct args *a, const char *path)
             free(s);
             json_decref(j);
         }
-    } else {
+    } else if (a->summary_flags & SC_SUMMARY_NO_SUMS ||
+               (rc = sc_adata_check_x(ad)) >= 0) {
+        /* X is read once (as --json does for its sums) before anything
+         * is printed: bad indices or chunks fail without partial output */
         rc = sc_summary_print(ad, stdout);
     }
     sc_adata_close(ad);

@@ -61,7 +61,7 @@ static int add_one(struct adder *ad, sc_mrow *row)
     static const char *const names[] = {"new", "version", "known"};
     const char *path = sc_mrow_path(row);
     const char *sha = ad->a->trust ? sc_mrow_get(row, "sha256") : NULL;
-    unsigned flags = sha && *sha ? SC_REG_NO_HASH : 0;
+    unsigned flags = (sha && *sha ? SC_REG_NO_HASH : 0) | SC_REG_CHECK_X;
     const sc_reg_dataset *d;
     sc_reg_meta *meta = NULL;
     int64_t id;

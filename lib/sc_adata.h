@@ -318,6 +318,34 @@ SC_MUST_CHECK int sc_tenx_mtx_open(const char *path, unsigned flags,
 SC_MUST_CHECK int sc_loom_open(const char *path, unsigned flags,
                                sc_adata **out);
 
+/* Read X once, in row blocks: its indptr monotone, every column index in
+ * range and every stored chunk inflates. sc_adata_open checks only what it
+ * reads (shape, indptr); tools that vouch for a whole file (sc-inspect,
+ * sc-register add) call this. 0 when there is no X, else SC_EFORMAT (or
+ * SC_EHDF5) with a message naming the file. */
+SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
+
+/*
+ * Open PATH once in a forked child (sc_adata_open with FLAGS: the HDF5
+ * structure, obs, var, uns are read, X is opened) and wait for it, so that
+ * a crash inside libhdf5 on a corrupt file (a SIGSEGV or SIGFPE in the C
+ * library, which no check of ours can prevent) is that file's error and not
+ * the end of a run: SC_EFORMAT "'F': libhdf5 crashed reading it (signal N)";
+ * a child still busy after 120 s plus 1 s per 4 MiB of file (an endless
+ * loop in libhdf5, which corrupt global heaps cause) is killed: "'F':
+ * libhdf5 hung reading it (no answer in N s)".
+ * Returns 0 otherwise, whatever the child's result (the caller's own open
+ * then reports any error). MTX files and folders are not probed. Tools call
+ * it before the first open of each untrusted input in their per-dataset
+ * loops. Costs one fork and one more open of the file; a file probed
+ * lately (same device, inode, size, mtime: a hard link, an input named
+ * twice) is not probed again. Call it when no
+ * other thread is inside HDF5. Test hooks: with $SC_PROBE_CRASH set, a probe
+ * of a path containing it dies of SIGSEGV; $SC_PROBE_TIMEOUT sets the time
+ * limit in seconds.
+ */
+SC_MUST_CHECK int sc_adata_probe(const char *path, unsigned flags);
+
 /* Detect the format of PATH without fully opening it. */
 sc_format sc_adata_detect(const char *path);
 

@@ -27,15 +27,16 @@
 int64_t sc_mem_budget(void)
 {
     static int64_t budget;
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    long pages, psize;
     struct rlimit rl;
-
     FILE *f;
     char line[128];
     long long kb;
 
     if (budget)
         return budget;
+    pages = sysconf(_SC_PHYS_PAGES);
+    psize = sysconf(_SC_PAGESIZE);
     budget = pages > 0 && psize > 0 ? (int64_t)pages * psize : INT64_MAX;
     /* what the kernel can give without swapping others out */
     if ((f = fopen("/proc/meminfo", "r"))) {

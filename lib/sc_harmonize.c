@@ -1972,7 +1972,8 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
         hash_start(&hj, in);
     else
         memset(&hj, 0, sizeof hj);
-    if ((rc = sc_adata_open(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS, &ad)) < 0)
+    if ((rc = sc_adata_probe(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS)) < 0 ||
+        (rc = sc_adata_open(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS, &ad)) < 0)
         goto out;
     json_object_set_new(rep, "format", json_string(sc_format_name(ad->format)));
     json_object_set_new(rep, "n_obs_in", json_integer(ad->n_obs));
@@ -2112,7 +2113,7 @@ out:
     qc_release(&q);
     hz_gene_map_release(&gm);
     sc_adata_close(ad);
-    if (rc < 0)
-        return sc_fail_ctx(rc, "'%s'", in);
+    if (rc < 0) /* the readers' messages mostly name the file already */
+        return strstr(sc_errmsg(), in) ? rc : sc_fail_ctx(rc, "'%s'", in);
     return 0;
 }

@@ -2,9 +2,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <hdf5.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sc_adata.h"
 #include "sc_h5.h"
@@ -54,14 +60,18 @@ static sc_format detect_h5(const char *path)
     return fmt;
 }
 
+static int is_mtx(const char *path)
+{
+    return has_suffix(path, ".mtx") || has_suffix(path, ".mtx.gz");
+}
+
 sc_format sc_adata_detect(const char *path)
 {
     struct stat st;
 
     if (stat(path, &st) < 0)
         return SC_FMT_UNKNOWN;
-    if (S_ISDIR(st.st_mode) || has_suffix(path, ".mtx") ||
-        has_suffix(path, ".mtx.gz"))
+    if (S_ISDIR(st.st_mode) || is_mtx(path))
         return SC_FMT_10X_MTX;
     return detect_h5(path);
 }
@@ -101,4 +111,142 @@ int sc_adata_open(const char *path, unsigned flags, sc_adata **out)
                    "'%s': an HDF5 file but not h5ad, 10x or "
                    "loom (no obs/var, matrix or genome groups)",
                    path);
+}
+
+int sc_adata_check_x(sc_adata *ad)
+{
+    double sum;
+    int64_t nnz;
+    int rc;
+
+    if (!ad->X || !ad->X->mat || (rc = sc_mat_sum(ad->X->mat, &sum, &nnz)) >= 0)
+        return 0;
+    return strstr(sc_errmsg(), ad->path) ? rc
+                                         : sc_fail_ctx(rc, "'%s'", ad->path);
+}
+
+/* The child of sc_adata_probe: open PATH as the tool would, exit 0 or 1.
+ * Fatal signals kill it outright (a sanitizer's handlers would turn them
+ * into an exit status); _exit skips atexit handlers and stdio buffers,
+ * which belong to the parent (its temporaries, its open HDF5 outputs). */
+static void probe_child(const char *path, unsigned flags)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
+                                SIGABRT, SIGTERM, SIGINT, SIGHUP};
+    const char *crash = getenv("SC_PROBE_CRASH");
+    sc_adata *ad = NULL;
+    int rc;
+
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        signal(fatal[i], SIG_DFL);
+    /* test hook (documented in sc(7)): a probe of a file whose name
+     * contains $SC_PROBE_CRASH dies as a crash inside libhdf5 would */
+    if (crash && *crash && strstr(path, crash))
+        raise(SIGSEGV);
+    rc = sc_adata_open(path, flags, &ad);
+    _exit(rc < 0 ? 1 : 0);
+}
+
+/* How long the probe may take: PROBE_BASE_S plus one second per
+ * PROBE_BYTES_PER_S of file (an open reads obs, var and uns, a small part
+ * of the file; this is generous even on a loaded machine). */
+#define PROBE_BASE_S      120
+#define PROBE_BYTES_PER_S ((int64_t)4 << 20)
+
+/* The files probed lately, by identity: the same file (a hard link, or
+ * an input named twice) is probed once. */
+#define PROBE_MEMO 64
+static struct probed {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    time_t mtime;
+    unsigned flags;
+} probe_memo[PROBE_MEMO];
+static unsigned probe_memo_next;
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 if ST was probed with FLAGS; else remember it when ADD. */
+static int probe_seen(const struct stat *st, unsigned flags, int add)
+{
+    int seen = 0;
+
+    pthread_mutex_lock(&probe_lock);
+    for (unsigned i = 0; i < PROBE_MEMO && !seen; i++) {
+        const struct probed *p = &probe_memo[i];
+        seen = p->ino == st->st_ino && p->dev == st->st_dev &&
+               p->size == st->st_size && p->mtime == st->st_mtime &&
+               p->flags == flags && p->ino;
+    }
+    if (!seen && add) {
+        struct probed *p = &probe_memo[probe_memo_next++ % PROBE_MEMO];
+        p->dev = st->st_dev;
+        p->ino = st->st_ino;
+        p->size = st->st_size;
+        p->mtime = st->st_mtime;
+        p->flags = flags;
+    }
+    pthread_mutex_unlock(&probe_lock);
+    return seen;
+}
+
+int sc_adata_probe(const char *path, unsigned flags)
+{
+    struct stat st;
+    struct pollfd pfd;
+    int64_t limit_ms, limit_s;
+    const char *t;
+    pid_t pid;
+    int status, fds[2], hung = 0;
+
+    /* MTX folders are parsed by our own code, not libhdf5 */
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path) ||
+        probe_seen(&st, flags, 0))
+        return 0;
+    limit_s = PROBE_BASE_S + (int64_t)st.st_size / PROBE_BYTES_PER_S;
+    if ((t = getenv("SC_PROBE_TIMEOUT")) && atoi(t) > 0) /* for tests */
+        limit_s = atoi(t);
+    limit_ms = 1000 * limit_s;
+    if (pipe(fds) < 0)
+        return 0; /* no probe; the open in the parent says what it must */
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        close(fds[0]); /* fds[1] stays open until the child ends */
+        probe_child(path, flags);
+    }
+    close(fds[1]);
+    /* the read end sees POLLHUP when the child ends, however it ends */
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    for (;;) {
+        int64_t step = limit_ms < INT32_MAX ? limit_ms : INT32_MAX;
+        int r = poll(&pfd, 1, (int)step);
+        if (r > 0)
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0 && (limit_ms -= step) > 0)
+            continue;
+        hung = r == 0;
+        kill(pid, SIGKILL);
+        break;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 0;
+    if (hung)
+        return sc_fail(SC_EFORMAT,
+                       "'%s': libhdf5 hung reading it (no answer in %lld s)",
+                       path, (long long)limit_s);
+    if (WIFSIGNALED(status))
+        return sc_fail(SC_EFORMAT,
+                       "'%s': libhdf5 crashed reading it (signal %d)", path,
+                       WTERMSIG(status));
+    probe_seen(&st, flags, 1);
+    return 0;
 }

@@ -396,6 +396,8 @@ enum {
     SC_REG_ANY_FILE = 1u << 0, /* a file that is not a dataset is format
                                   "file" instead of an error */
     SC_REG_NO_HASH = 1u << 1,  /* do not hash: SHA256 is given */
+    SC_REG_CHECK_X = 1u << 2,  /* read X once: its indices in range and
+                                  every chunk inflates (else SC_EFORMAT) */
 };
 
 /*

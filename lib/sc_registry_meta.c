@@ -382,6 +382,9 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
     m->d.path = path;
     m->d.size = S_ISDIR(sb.st_mode) ? 0 : (int64_t)sb.st_size;
     m->d.mtime = (int64_t)sb.st_mtime;
+    /* the first look into an untrusted file: a libhdf5 crash is its error */
+    if ((rc = sc_adata_probe(path, SC_OPEN_VAR_IDS)) < 0)
+        goto fail;
     fmt = sc_adata_detect(path);
     if (fmt == SC_FMT_UNKNOWN && !(flags & SC_REG_ANY_FILE)) {
         rc = sc_fail(SC_EFORMAT, "'%s' is not a dataset (h5ad, 10x, loom)",
@@ -399,6 +402,8 @@ int sc_registry_describe(const char *path, unsigned flags, const char *sha256,
             rc = sc_fail_ctx(rc, "'%s'", path);
             goto fail;
         }
+        if ((flags & SC_REG_CHECK_X) && (rc = sc_adata_check_x(m->ad)) < 0)
+            goto fail;
     } else {
         m->d.format = "file";
     }

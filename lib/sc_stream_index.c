@@ -704,7 +704,10 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     for (size_t i = 0; m && i < m->n_cols; i++)
         want[n_want++] = m->cols[i].name;
     ss_meta *fresh = NULL;
-    rc = meta_from_h5ad(path, matrix, want, n_want, &fresh);
+    /* the first open of an untrusted file: a libhdf5 crash is its error */
+    rc = sc_adata_probe(path, 0);
+    if (rc >= 0)
+        rc = meta_from_h5ad(path, matrix, want, n_want, &fresh);
     if (rc == SC_EUNSUP)
         rc = meta_from_file(path, matrix, want, n_want, &fresh);
     free(want);

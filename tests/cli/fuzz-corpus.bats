@@ -8,6 +8,9 @@
 load helpers
 
 FUZZ=$SC_TEST_DATA/fuzz
+# global-heap-loop.h5ad sends libhdf5 into an endless loop: the probe ends
+# it after this many seconds (120 s and more by default)
+export SC_PROBE_TIMEOUT=5
 
 # cases: the file column of CASES.tsv (cases marked "accepted" excluded).
 cases() {
@@ -111,4 +114,89 @@ one_line_naming() {
     run --separate-stderr timeout 60 sc-inspect "$d"
     one_line_naming "$d/features.tsv.gz"
     [[ $stderr == *"longer than 256 MiB"* ]]
+}
+
+@test "x guard: out-of-range or negative X indices and an uninflatable X chunk are reported by sc-inspect" {
+    for f in x-indices-out-of-range x-indices-negative x-chunk-uninflatable; do
+        run --separate-stderr sc-inspect "$FUZZ/$f.h5ad"
+        one_line_naming "$FUZZ/$f.h5ad"
+        [[ -z $output ]] # nothing printed before the check
+    done
+    run --separate-stderr sc-inspect "$FUZZ/x-indices-out-of-range.h5ad"
+    [[ $stderr == *"column index 7 out of range"* ]]
+    run --separate-stderr sc-inspect "$FUZZ/x-chunk-uninflatable.h5ad"
+    [[ $stderr == *"chunk 1 does not inflate"* ]]
+}
+
+@test "x guard: sc-register add refuses bad X indices and chunks, registers nothing, -k goes on" {
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db XDG_CACHE_HOME=$SC_BUILD/cache
+    sc-register init
+    for f in x-indices-out-of-range x-indices-negative x-chunk-uninflatable; do
+        run --separate-stderr sc-register add "$FUZZ/$f.h5ad"
+        one_line_naming "$FUZZ/$f.h5ad"
+    done
+    [[ $(sc-register query --all-versions | tail -n +2 | wc -l) -eq 0 ]]
+    run -3 --separate-stderr sc-register add -k "$FUZZ/x-chunk-uninflatable.h5ad" \
+        "$SC_TEST_DATA/h5ad/anndataR_example.h5ad"
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq 1 ]]
+    [[ $(grep -c $'\tfailed$' <<< "$output") -eq 1 ]]
+}
+
+# A crash inside libhdf5 is simulated with the test hook SC_PROBE_CRASH (the
+# probe child of a file whose path contains it dies of SIGSEGV, as libhdf5
+# 1.10 does on some byte-mutated files); the tools must report that dataset
+# in one line and go on with the others under -k.
+probe_files() {
+    P=$BATS_TEST_TMPDIR/p
+    mkdir -p "$P"
+    cp "$SC_TEST_DATA/h5ad/anndataR_example.h5ad" "$P/crashme.h5ad"
+    cp "$SC_TEST_DATA/h5ad/cellxgene_schema_example_valid.h5ad" "$P/good.h5ad"
+    export SC_PROBE_CRASH=crashme XDG_CACHE_HOME=$BATS_TEST_TMPDIR/cache
+}
+
+crash_line() {
+    [[ $(grep -c "'$P/crashme.h5ad': libhdf5 crashed reading it (signal 11)" <<< "$stderr") -eq 1 ]]
+}
+
+@test "probe guard: a libhdf5 crash on one file is its error in sc-inspect -k and sc-harmonize -k" {
+    probe_files
+    run -3 --separate-stderr sc-inspect -k "$P/crashme.h5ad" "$P/good.h5ad"
+    crash_line
+    [[ $output == *"good.h5ad (h5ad"* && $output != *crashme* ]]
+    run -1 --separate-stderr sc-inspect "$P/crashme.h5ad"
+    one_line_naming "$P/crashme.h5ad"
+    run -3 --separate-stderr sc-harmonize -k -d "$BATS_TEST_TMPDIR/h" "$P/crashme.h5ad" "$P/good.h5ad"
+    crash_line
+    [[ $output == *$'crashme.h5ad\tfailed\t'* && $output == *$'good.h5ad\trefused'* ]]
+}
+
+@test "probe guard: a libhdf5 crash on one file is its error in sc-annotate annotate -k, sc-register add -k, sc-stream index -k" {
+    probe_files
+    run -3 --separate-stderr sc-annotate annotate -k -d "$BATS_TEST_TMPDIR/a" "$P/crashme.h5ad" "$P/good.h5ad"
+    crash_line
+    [[ $output == *$'good.h5ad\tok'* ]]
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+    sc-register init
+    run -3 --separate-stderr sc-register add -k "$P/crashme.h5ad" "$P/good.h5ad"
+    crash_line
+    [[ $output == *$'crashme.h5ad\t\t\t\t\t\tfailed'* && $output == *$'\tnew'* ]]
+    run -3 --separate-stderr sc-stream index -k --cache-dir "$BATS_TEST_TMPDIR/c" "$P/crashme.h5ad" "$P/good.h5ad"
+    crash_line
+    [[ $output == *good.h5ad* && $output != *crashme* ]]
+}
+
+@test "probe guard: without the hook the same files are read (the probe changes no result)" {
+    probe_files
+    unset SC_PROBE_CRASH
+    run -0 --separate-stderr sc-inspect "$P/crashme.h5ad" "$P/good.h5ad"
+    [[ -z $stderr && $output == *"crashme.h5ad (h5ad"*"good.h5ad (h5ad"* ]]
+}
+
+@test "probe guard: a file that sends libhdf5 into an endless loop is its error after the time limit; -k goes on" {
+    run --separate-stderr timeout 60 sc-inspect "$FUZZ/global-heap-loop.h5ad"
+    one_line_naming "$FUZZ/global-heap-loop.h5ad"
+    [[ $stderr == *"libhdf5 hung reading it (no answer in 5 s)"* ]]
+    run -3 --separate-stderr timeout 60 sc-inspect -k "$FUZZ/global-heap-loop.h5ad" \
+        "$SC_TEST_DATA/h5ad/anndataR_example.h5ad"
+    [[ $output == *"anndataR_example.h5ad (h5ad"* ]]
 }
