@@ -490,6 +490,8 @@ EOF
 }
 
 @test "sc-register: a failed init leaves no registry behind and never touches an existing one" {
+    # files made and left by init: SQLite on both passes
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
     run -1 --separate-stderr sc-register --db new.db init --root "$PWD/no/such/dir"
     [[ $stderr == *"'$PWD/no/such/dir'"* && $(wc -l <<< "$stderr") -eq 1 ]]
     [[ -z $(compgen -G "new.db*") ]]
