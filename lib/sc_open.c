@@ -126,9 +126,12 @@ int sc_adata_check_x(sc_adata *ad)
 }
 
 /* The child of sc_adata_probe: open PATH as the tool would, exit 0 or 1.
+ * It runs in a fresh process (the tool's own binary executed again, see
+ * probe_entry), never in a forked copy of the tool: a fork of a threaded
+ * tool copies the locks other threads hold (libhdf5's, the allocator's),
+ * and a child that then calls into libhdf5 can wait for them forever.
  * Fatal signals kill it outright (a sanitizer's handlers would turn them
- * into an exit status); _exit skips atexit handlers and stdio buffers,
- * which belong to the parent (its temporaries, its open HDF5 outputs). */
+ * into an exit status); _exit skips atexit handlers. */
 static void probe_child(const char *path, unsigned flags)
 {
     static const int fatal[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
@@ -145,6 +148,61 @@ static void probe_child(const char *path, unsigned flags)
         raise(SIGSEGV);
     rc = sc_adata_open(path, flags, &ad);
     _exit(rc < 0 ? 1 : 0);
+}
+
+/* The environment variables that make a process the probe of one file. */
+#define PROBE_ENV_PATH  "SC_INTERNAL_PROBE_PATH"
+#define PROBE_ENV_FLAGS "SC_INTERNAL_PROBE_FLAGS"
+
+/* Before main: a process started by sc_adata_probe with PROBE_ENV_PATH
+ * set is that file's probe, and ends in probe_child. Every tool that
+ * probes links this file, so its binary can be its own probe. */
+__attribute__((constructor)) static void probe_entry(void)
+{
+    const char *path = getenv(PROBE_ENV_PATH);
+    const char *flags = getenv(PROBE_ENV_FLAGS);
+
+    if (path)
+        probe_child(path, flags ? (unsigned)strtoul(flags, NULL, 10) : 0);
+}
+
+/* The environment of a probe of PATH with FLAGS: this process's, without
+ * earlier probe entries, and the two probe entries. NULL when out of
+ * memory. Free with free_env. */
+static char **probe_env(const char *path, unsigned flags)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ && environ[n])
+        n++;
+    if (!(env = calloc(n + 3, sizeof *env)))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SC_INTERNAL_PROBE_", 18) != 0)
+            env[k++] = environ[i];
+    size_t lp = strlen(PROBE_ENV_PATH) + strlen(path) + 2;
+    if (!(env[k] = malloc(lp)) || !(env[k + 1] = malloc(64))) {
+        free(env[k]);
+        free(env);
+        return NULL;
+    }
+    snprintf(env[k], lp, "%s=%s", PROBE_ENV_PATH, path);
+    snprintf(env[k + 1], 64, "%s=%u", PROBE_ENV_FLAGS, flags);
+    return env;
+}
+
+/* Free what probe_env allocated (its own two entries and the array). */
+static void free_env(char **env)
+{
+    size_t n = 0;
+
+    while (env[n])
+        n++;
+    free(env[n - 2]);
+    free(env[n - 1]);
+    free(env);
 }
 
 /* How long the probe may take: PROBE_BASE_S plus one second per
@@ -207,17 +265,28 @@ int sc_adata_probe(const char *path, unsigned flags)
     if ((t = getenv("SC_PROBE_TIMEOUT")) && atoi(t) > 0) /* for tests */
         limit_s = atoi(t);
     limit_ms = 1000 * limit_s;
-    if (pipe(fds) < 0)
+    /* everything the child needs is made before the fork: between fork
+     * and exec it calls only async-signal-safe functions */
+    static char *const argv[] = {"sc-probe", NULL};
+    char **env = probe_env(path, flags);
+    if (!env)
         return 0; /* no probe; the open in the parent says what it must */
+    if (pipe(fds) < 0) {
+        free_env(env);
+        return 0;
+    }
     if ((pid = fork()) < 0) {
         close(fds[0]);
         close(fds[1]);
+        free_env(env);
         return 0;
     }
     if (pid == 0) {
         close(fds[0]); /* fds[1] stays open until the child ends */
-        probe_child(path, flags);
+        execve("/proc/self/exe", argv, env);
+        _exit(127); /* no probe: the parent opens the file itself */
     }
+    free_env(env);
     close(fds[1]);
     /* the read end sees POLLHUP when the child ends, however it ends */
     pfd.fd = fds[0];
