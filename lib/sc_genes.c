@@ -345,6 +345,26 @@ static int split(char *line, char sep, char **f, int max)
     }
 }
 
+/* Open the bundled table REL (under share/); PATH gets its path for
+ * messages. */
+static int share_open(const char *rel, char *path, size_t size, sc_lines **l)
+{
+    int rc = sc_share_path(rel, path, size);
+
+    return rc < 0 ? rc : sc_lines_open(path, l);
+}
+
+/* Split the current LINE of table PATH at SEP into exactly N fields, else
+ * one error naming the file and line. */
+static int row_fields(sc_lines *l, const char *path, char *line, char sep,
+                      char **f, int n)
+{
+    if (split(line, sep, f, n) == n)
+        return 0;
+    return sc_fail(SC_EFORMAT, "'%s' line %ld: expected %d fields", path,
+                   sc_lines_lineno(l), n);
+}
+
 static int add_gene(sc_genes *g, char **f, int retired)
 {
     gene *x;
@@ -380,9 +400,7 @@ static int read_csv(sc_genes *g, const char *rel, int retired)
     size_t len;
     int rc;
 
-    if ((rc = sc_share_path(rel, path, sizeof path)) < 0)
-        return rc;
-    if ((rc = sc_lines_open(path, &l)) < 0)
+    if ((rc = share_open(rel, path, sizeof path, &l)) < 0)
         return rc;
     while ((rc = sc_lines_next(l, &line, &len)) > 0) {
         char *f[5];
@@ -390,11 +408,8 @@ static int read_csv(sc_genes *g, const char *rel, int retired)
 
         if (!*line)
             continue;
-        if (split(line, ',', f, 5) != 5) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields", path,
-                         sc_lines_lineno(l));
+        if ((rc = row_fields(l, path, line, ',', f, 5)) < 0)
             break;
-        }
         const char *up = arena_upper(&g->ar, f[1]);
 
         if (!up) {
@@ -445,8 +460,7 @@ static void read_version(const char *rel, const char *latin, char *out,
     int in = 0;
 
     snprintf(out, size, "unknown");
-    if (sc_share_path(rel, path, sizeof path) < 0 ||
-        sc_lines_open(path, &l) < 0) {
+    if (share_open(rel, path, sizeof path, &l) < 0) {
         sc_err_clear();
         return;
     }
@@ -613,8 +627,7 @@ static int read_hgnc(sc_genes *g, sc_strmap *owner)
     size_t len;
     int col[4] = {-1, -1, -1, -1}, rc; /* symbol alias prev ens */
 
-    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
-        (rc = sc_lines_open(path, &l)) < 0)
+    if ((rc = share_open(rel, path, sizeof path, &l)) < 0)
         return rc;
     while ((rc = sc_lines_next(l, &line, &len)) > 0) {
         char *f[64];
@@ -683,8 +696,7 @@ static int read_ncbi(sc_genes *g, sc_strmap *owner)
     size_t len;
     int rc;
 
-    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
-        (rc = sc_lines_open(path, &l)) < 0)
+    if ((rc = share_open(rel, path, sizeof path, &l)) < 0)
         return rc;
     while ((rc = sc_lines_next(l, &line, &len)) > 0) {
         char *f[4], *e;
@@ -693,11 +705,8 @@ static int read_ncbi(sc_genes *g, sc_strmap *owner)
 
         if (!*line)
             continue;
-        if (split(line, '\t', f, 4) != 4) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 4 fields", path,
-                         sc_lines_lineno(l));
+        if ((rc = row_fields(l, path, line, '\t', f, 4)) < 0)
             break;
-        }
         if (sc_lines_lineno(l) == 1) {
             if (strcmp(f[0], "GeneID") != 0 || strcmp(f[1], "Symbol") != 0) {
                 rc = sc_fail(SC_EFORMAT, "'%s': not a GeneID/Symbol table",
@@ -766,8 +775,7 @@ static int read_damage(sc_genes *g)
     size_t len;
     int rc;
 
-    if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
-        (rc = sc_lines_open(path, &l)) < 0)
+    if ((rc = share_open(rel, path, sizeof path, &l)) < 0)
         return rc;
     while ((rc = sc_lines_next(l, &line, &len)) > 0) {
         char *f[5], *d;
@@ -775,11 +783,8 @@ static int read_damage(sc_genes *g)
 
         if (!*line || sc_lines_lineno(l) == 1)
             continue;
-        if (split(line, '\t', f, 5) != 5) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: expected 5 fields", path,
-                         sc_lines_lineno(l));
+        if ((rc = row_fields(l, path, line, '\t', f, 5)) < 0)
             break;
-        }
         if (strcmp(f[0], latin) != 0)
             continue;
         if (strcmp(f[3], "unique") == 0) {
@@ -1099,10 +1104,8 @@ int sc_genes_orthologs(const sc_genes *from, const sc_genes *to, int64_t **out)
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < from->n; i++)
         map[i] = -1;
-    if ((rc = sc_share_path("genes/orthologs/human_mouse_orthologs_ensembl."
-                            "tsv.gz",
-                            path, sizeof path)) < 0 ||
-        (rc = sc_lines_open(path, &l)) < 0) {
+    if ((rc = share_open("genes/orthologs/human_mouse_orthologs_ensembl.tsv.gz",
+                         path, sizeof path, &l)) < 0) {
         free(map);
         return rc;
     }
