@@ -1,6 +1,8 @@
 /* sc_open: detect the format of an input and open it as an sc_adata. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <poll.h>
 #include <pthread.h>
@@ -125,14 +127,16 @@ int sc_adata_check_x(sc_adata *ad)
                                          : sc_fail_ctx(rc, "'%s'", ad->path);
 }
 
-/* The child of sc_adata_probe: open PATH as the tool would, exit 0 or 1.
- * It runs in a fresh process (the tool's own binary executed again, see
+/* The child of sc_adata_probe: open PATH as the tool would, write its
+ * verdict ('0' opened, '1' an ordinary error) as one byte on FD and exit.
+ * A child that ends without writing it died inside the open (a signal, or
+ * a sanitizer's report, which exits with an ordinary status). It runs in a fresh process (the tool's own binary executed again, see
  * probe_entry), never in a forked copy of the tool: a fork of a threaded
  * tool copies the locks other threads hold (libhdf5's, the allocator's),
  * and a child that then calls into libhdf5 can wait for them forever.
  * Fatal signals kill it outright (a sanitizer's handlers would turn them
  * into an exit status); _exit skips atexit handlers. */
-static void probe_child(const char *path, unsigned flags)
+static void probe_child(const char *path, unsigned flags, int fd)
 {
     static const int fatal[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
                                 SIGABRT, SIGTERM, SIGINT, SIGHUP};
@@ -147,12 +151,15 @@ static void probe_child(const char *path, unsigned flags)
     if (crash && *crash && strstr(path, crash))
         raise(SIGSEGV);
     rc = sc_adata_open(path, flags, &ad);
+    if (fd >= 0 && write(fd, rc < 0 ? "1" : "0", 1) != 1)
+        _exit(2);
     _exit(rc < 0 ? 1 : 0);
 }
 
 /* The environment variables that make a process the probe of one file. */
 #define PROBE_ENV_PATH  "SC_INTERNAL_PROBE_PATH"
 #define PROBE_ENV_FLAGS "SC_INTERNAL_PROBE_FLAGS"
+#define PROBE_ENV_FD    "SC_INTERNAL_PROBE_FD"
 
 /* Before main: a process started by sc_adata_probe with PROBE_ENV_PATH
  * set is that file's probe, and ends in probe_child. Every tool that
@@ -161,15 +168,17 @@ __attribute__((constructor)) static void probe_entry(void)
 {
     const char *path = getenv(PROBE_ENV_PATH);
     const char *flags = getenv(PROBE_ENV_FLAGS);
+    const char *fd = getenv(PROBE_ENV_FD);
 
     if (path)
-        probe_child(path, flags ? (unsigned)strtoul(flags, NULL, 10) : 0);
+        probe_child(path, flags ? (unsigned)strtoul(flags, NULL, 10) : 0,
+                    fd ? atoi(fd) : -1);
 }
 
-/* The environment of a probe of PATH with FLAGS: this process's, without
- * earlier probe entries, and the two probe entries. NULL when out of
- * memory. Free with free_env. */
-static char **probe_env(const char *path, unsigned flags)
+/* The environment of a probe of PATH with FLAGS, answering on FD: this
+ * process's, without earlier probe entries, and the three probe entries.
+ * NULL when out of memory. Free with free_env. */
+static char **probe_env(const char *path, unsigned flags, int fd)
 {
     extern char **environ;
     size_t n = 0, k = 0;
@@ -177,29 +186,33 @@ static char **probe_env(const char *path, unsigned flags)
 
     while (environ && environ[n])
         n++;
-    if (!(env = calloc(n + 3, sizeof *env)))
+    if (!(env = calloc(n + 4, sizeof *env)))
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "SC_INTERNAL_PROBE_", 18) != 0)
             env[k++] = environ[i];
     size_t lp = strlen(PROBE_ENV_PATH) + strlen(path) + 2;
-    if (!(env[k] = malloc(lp)) || !(env[k + 1] = malloc(64))) {
+    if (!(env[k] = malloc(lp)) || !(env[k + 1] = malloc(64)) ||
+        !(env[k + 2] = malloc(64))) {
         free(env[k]);
+        free(env[k + 1]);
         free(env);
         return NULL;
     }
     snprintf(env[k], lp, "%s=%s", PROBE_ENV_PATH, path);
     snprintf(env[k + 1], 64, "%s=%u", PROBE_ENV_FLAGS, flags);
+    snprintf(env[k + 2], 64, "%s=%d", PROBE_ENV_FD, fd);
     return env;
 }
 
-/* Free what probe_env allocated (its own two entries and the array). */
+/* Free what probe_env allocated (its own three entries and the array). */
 static void free_env(char **env)
 {
     size_t n = 0;
 
     while (env[n])
         n++;
+    free(env[n - 3]);
     free(env[n - 2]);
     free(env[n - 1]);
     free(env);
@@ -255,7 +268,8 @@ int sc_adata_probe(const char *path, unsigned flags)
     int64_t limit_ms, limit_s;
     const char *t;
     pid_t pid;
-    int status, fds[2], hung = 0;
+    int status, fds[2], null = -1, hung = 0;
+    char verdict = 0;
 
     /* MTX folders are parsed by our own code, not libhdf5 */
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || is_mtx(path) ||
@@ -268,25 +282,37 @@ int sc_adata_probe(const char *path, unsigned flags)
     /* everything the child needs is made before the fork: between fork
      * and exec it calls only async-signal-safe functions */
     static char *const argv[] = {"sc-probe", NULL};
-    char **env = probe_env(path, flags);
-    if (!env)
+    char **env;
+    /* close-on-exec: a probe another thread starts at the same time must
+     * not hold this pipe open (the answer is the pipe's end) */
+    if (pipe2(fds, O_CLOEXEC) < 0)
         return 0; /* no probe; the open in the parent says what it must */
-    if (pipe(fds) < 0) {
-        free_env(env);
+    /* the probe's stderr goes nowhere: what a crash inside libhdf5 prints
+     * (a sanitizer's report) is not the user's error line */
+    if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 ||
+        !(env = probe_env(path, flags, fds[1]))) {
+        if (null >= 0)
+            close(null);
+        close(fds[0]);
+        close(fds[1]);
         return 0;
     }
     if ((pid = fork()) < 0) {
+        close(null);
         close(fds[0]);
         close(fds[1]);
         free_env(env);
         return 0;
     }
     if (pid == 0) {
-        close(fds[0]); /* fds[1] stays open until the child ends */
+        /* fds[1] stays open in the probe until it ends */
+        if (fcntl(fds[1], F_SETFD, 0) < 0 || dup2(null, 2) < 0)
+            _exit(127);
         execve("/proc/self/exe", argv, env);
         _exit(127); /* no probe: the parent opens the file itself */
     }
     free_env(env);
+    close(null);
     close(fds[1]);
     /* the read end sees POLLHUP when the child ends, however it ends */
     pfd.fd = fds[0];
@@ -294,8 +320,11 @@ int sc_adata_probe(const char *path, unsigned flags)
     for (;;) {
         int64_t step = limit_ms < INT32_MAX ? limit_ms : INT32_MAX;
         int r = poll(&pfd, 1, (int)step);
-        if (r > 0)
+        if (r > 0) {
+            while (read(fds[0], &verdict, 1) < 0 && errno == EINTR)
+                ;
             break;
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0 && (limit_ms -= step) > 0)
@@ -316,6 +345,13 @@ int sc_adata_probe(const char *path, unsigned flags)
         return sc_fail(SC_EFORMAT,
                        "'%s': libhdf5 crashed reading it (signal %d)", path,
                        WTERMSIG(status));
+    if (verdict != '0' && verdict != '1') {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+            return 0; /* the probe did not start: the parent opens it */
+        return sc_fail(SC_EFORMAT,
+                       "'%s': libhdf5 crashed reading it (exit status %d)",
+                       path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
     probe_seen(&st, flags, 1);
     return 0;
 }
