@@ -332,7 +332,10 @@ SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
  * structure, obs, var, uns are read, X is opened) and wait for it, so that
  * a crash inside libhdf5 on a corrupt file (a SIGSEGV or SIGFPE in the C
  * library, which no check of ours can prevent) is that file's error and not
- * the end of a run: SC_EFORMAT "'F': libhdf5 crashed reading it (signal N)";
+ * the end of a run: SC_EFORMAT "'F': libhdf5 crashed reading it (signal N)"
+ * (or "(exit status N)": the child answers on a pipe, and one that ends
+ * without answering, e.g. after a sanitizer's report, died in the open; its
+ * stderr is discarded);
  * a child still busy after 120 s plus 1 s per 4 MiB of file (an endless
  * loop in libhdf5, which corrupt global heaps cause) is killed: "'F':
  * libhdf5 hung reading it (no answer in N s)".
