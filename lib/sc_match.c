@@ -1058,6 +1058,61 @@ static int try_part(const sc_match *m, const struct field *fs, int field,
     return 0;
 }
 
+static int structured(const sc_match *m, const struct field *fs, int field,
+                      const char *text, sc_match_res *res);
+
+/* "Organ - Site", the form of GTEx's tissue names ("Brain - Putamen (basal
+ * ganglia)"): the site when its term lies within the organ's. When the
+ * site maps to nothing the organ is only a suggestion (GTEx's "Small
+ * Intestine - Terminal Ileum" is Peyer's patch, which UBERON does not put
+ * in the small intestine); a site elsewhere is a contradiction and nothing
+ * is set. 1 when *RES is set. */
+static int organ_site(const sc_match *m, const struct field *fs, int field,
+                      const char *text, sc_match_res *res)
+{
+    const char *sep = strstr(text, " - "), *site;
+    char organ[256];
+    sc_match_res o, s;
+    int rc;
+
+    if (!sep || (size_t)(sep - text) >= sizeof organ ||
+        strstr(sep + 3, " - "))
+        return 0;
+    site = sep + 3;
+    snprintf(organ, sizeof organ, "%.*s", (int)(sep - text), text);
+    if ((rc = try_part(m, fs, field, organ, 1, &o)) <= 0)
+        return rc;
+    if ((rc = try_part(m, fs, field, site, 1, &s)) == 0) {
+        memset(&s, 0, sizeof s);
+        s.term = SC_ONTO_NONE;
+        rc = structured(m, fs, field, site, &s);
+        if (rc > 0 && (s.term == SC_ONTO_NONE ||
+                       !sc_match_tier_is_confident(s.tier)))
+            rc = 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term))
+        return 0;
+    if (!rc) {
+        res->tier = SC_MATCH_WEAK;
+        res->term = SC_ONTO_NONE;
+        res->n_sugg = 1;
+        res->sugg[0] = o.term;
+        snprintf(res->reason, sizeof res->reason,
+                 "only the organ '%.40s' maps, not the site", organ);
+        snprintf(res->evidence, sizeof res->evidence,
+                 "organ '%.40s'; site '%.40s' unmapped", organ, site);
+        return 1;
+    }
+    res->tier = SC_MATCH_STRUCTURED;
+    res->term = s.term;
+    res->replaced = s.replaced;
+    snprintf(res->evidence, sizeof res->evidence,
+             "site '%.40s' within organ '%.40s'", site, organ);
+    return 1;
+}
+
 /* The structured tier: 1 when *RES is set (structured or weak). */
 static int structured(const sc_match *m, const struct field *fs, int field,
                       const char *text, sc_match_res *res)
@@ -1067,6 +1122,8 @@ static int structured(const sc_match *m, const struct field *fs, int field,
     sc_match_res r;
     int rc, changed = 0;
 
+    if ((rc = organ_site(m, fs, field, text, res)) != 0)
+        return rc;
     snprintf(head, sizeof head, "%s", text);
     /* context in parentheses or brackets */
     if ((open = strpbrk(head, "([")) &&
