@@ -4,11 +4,13 @@
 #define SC_HARMONIZE_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "sc_adata.h"
 #include "sc_genes.h"
 #include "sc_harmonize.h"
+#include "sc_hash.h"
 #include "sc_map.h"
 #include "sc_onto.h"
 #include "sc_schema.h"
@@ -200,5 +202,167 @@ int hz_genes_report(const gene_map *gm, const sc_elem *var, const char *table,
  * new string *OUT of *LEN bytes. Returns 0 or SC_ENOMEM. */
 int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
                  char **out, size_t *len);
+
+/* ---- the engine's passes (sc_harmonize_counts, _remap, _qc, _write) ---- */
+
+/* The input's SHA-256, computed in a helper thread while the run works
+ * (sc_harmonize.c). */
+typedef struct hz_hash_job {
+    pthread_t th;
+    int started, rc;
+    const char *path;
+    char hex[SC_HASH_HEX_SIZE];
+    char err[256];
+} hz_hash_job;
+
+/* Start hashing PATH (a folder: nothing to hash, HEX stays empty). */
+void hz_hash_start(hz_hash_job *j, const char *path);
+/* Wait for it: 0, or its error (HEX then holds the digest). */
+int hz_hash_join(hz_hash_job *j);
+
+/* Where the matrix to harmonize is (sc_harmonize_counts.c). */
+typedef struct hz_counts_src {
+    sc_elem *mat_elem; /* borrowed from the input */
+    sc_elem *var;      /* the var table of its genes (borrowed) */
+    char where[64];    /* "raw/X", "layers/counts", "X" */
+    int is_counts;
+} hz_counts_src;
+
+/* *YES: whether M holds non-negative integers, from up to three windows of
+ * rows (start, middle, end); *N_NZ: the non-zero values seen (none: not
+ * counts). Returns 0 or the read's SC_E* code. */
+int hz_looks_like_counts(sc_mat *m, int *yes, int64_t *n_nz);
+
+/* The first location of H's counts order holding counts, else the first
+ * matrix found, else X (for --keep-normalized). CS->mat_elem stays NULL
+ * when there is no matrix at all. Returns 0 or an SC_E* code. */
+int hz_find_counts(sc_hz *h, sc_adata *ad, hz_counts_src *cs);
+
+/* Rows per block for reading M in blocks of about a million values. */
+int64_t hz_block_rows(sc_mat *m);
+
+/* Row blocks of a matrix read one ahead in a helper thread: while the
+ * caller works on one block, the helper reads the next one into the other
+ * buffer. The matrix is only touched by the helper between
+ * hz_prefetch_start and hz_prefetch_get (an sc_mat is used by one thread
+ * at a time). */
+typedef struct hz_prefetch {
+    sc_mat *m;
+    pthread_t th;
+    int running, cur, rc;
+    int64_t r0, r1; /* the rows being read, or -1 */
+    sc_block b[2];
+    char err[512];
+} hz_prefetch;
+
+void hz_prefetch_init(hz_prefetch *p, sc_mat *m);
+/* Start reading rows [R0, R1) (a thread, or now if none can start). */
+void hz_prefetch_start(hz_prefetch *p, int64_t r0, int64_t r1);
+/* Wait for the rows started; *B is their block until the next get. */
+int hz_prefetch_get(hz_prefetch *p, sc_block **b);
+/* Wait for the rows started and forget them. */
+void hz_prefetch_cancel(hz_prefetch *p);
+void hz_prefetch_release(hz_prefetch *p);
+
+/* Scratch for remapping rows onto output columns (sc_harmonize_remap.c):
+ * accumulators over output columns, one per thread. */
+typedef struct hz_remap {
+    const int32_t *col; /* input column -> output column, -1 dropped */
+    int64_t n_out;
+    double *acc;
+    int64_t *stamp; /* row stamp per output column */
+    int32_t *touched;
+    int64_t n_touched, row_id;
+} hz_remap;
+
+/* COL (borrowed) maps input columns to N_OUT output columns. 0 or
+ * SC_ENOMEM (release R either way). */
+int hz_remap_init(hz_remap *r, const int32_t *col, int64_t n_out);
+void hz_remap_release(hz_remap *r);
+
+/* Sum row I of block B into output columns: R->touched lists them in
+ * increasing order, R->acc[c] their sums (zeros of dense rows skipped).
+ * *DROPPED gets the counts of dropped columns added. */
+void hz_remap_row(hz_remap *r, const sc_block *b, int64_t i, double *dropped);
+
+/* The spill row format (see sc_harmonize_remap.c): encode the row in R
+ * into *BUF (grown as needed), returning its size or 0 when out of
+ * memory; decode LEN bytes at P into R as hz_remap_row leaves it (zero
+ * sums are not kept), 0 or -1 when damaged. */
+size_t hz_spill_encode(const hz_remap *r, uint8_t **buf, size_t *cap);
+int hz_spill_decode(hz_remap *r, const uint8_t *p, size_t len);
+
+/* The QC numbers of every cell and what the filters keep
+ * (sc_harmonize_qc.c). */
+typedef struct hz_qc {
+    int64_t n; /* cells */
+    int32_t *n_genes;
+    float *total, *pct_mt, *pct_ribo, *pct_hb;
+    int32_t *nnz; /* output values per cell */
+    uint8_t *keep, *outlier;
+    double sum_in, sum_dropped, sum_out; /* counts over all cells */
+    int64_t n_keep, n_outlier, n_low;
+    int64_t *rows; /* kept input rows */
+    int64_t nnz_out;
+    int spill_fd;        /* the remapped rows of the QC pass, or -1 */
+    uint32_t *spill_len; /* bytes of each input row there */
+} hz_qc;
+
+/* Free Q's arrays and close its spill; Q is then empty (spill_fd -1). */
+void hz_qc_release(hz_qc *q);
+
+/* Per input column, for the QC pass without remapping: the QC group of
+ * its output column (0 mt, 1 ribo, 2 hb, 3 none) and whether that column
+ * has other entries too (then n_genes counts it once per row). */
+typedef struct hz_qc_cols {
+    uint8_t *code, *dup;
+    int64_t *stamp; /* per output column */
+} hz_qc_cols;
+
+/* From GM's columns and GRP, the sc_genes_qc_group of each output column.
+ * 0 or SC_ENOMEM (release T either way). */
+int hz_qc_cols_init(hz_qc_cols *t, const gene_map *gm, const unsigned *grp);
+void hz_qc_cols_release(hz_qc_cols *t);
+
+/* The QC numbers of row I of B straight from the input entries (COL maps
+ * them to output columns; ID a new stamp per row): *TOT, G[4] per QC group,
+ * *NG genes, *DROP += dropped counts. Returns 1, touching nothing, when
+ * the row has a negative value (then use hz_remap_row), else 0. */
+int hz_qc_row_direct(hz_qc_cols *t, const int32_t *col, const sc_block *b,
+                     int64_t i, int64_t id, double *tot, double g[4],
+                     int32_t *ng, double *drop);
+
+/* The QC pass over M: per-cell numbers into Q; with SPILL_PATH, also the
+ * remapped rows into an unlinked spill file beside it. MODE: progress. */
+int hz_qc_pass(sc_mat *m, const gene_map *gm, hz_qc *q, int mode,
+               const char *spill_path);
+
+/* Median and MAD of X[0..N) (0 and 0 for none); X is reordered. */
+void hz_median_mad(double *x, int64_t n, double *med, double *mad);
+
+/* The filters of O (min genes and counts) and the MAD outlier flags over
+ * Q's numbers: fills Q's keep, outlier, rows, n_keep, nnz_out, and REP's
+ * object "qc". 0 or SC_ENOMEM. */
+int hz_qc_filter(const sc_hz_opts *o, hz_qc *q, json_t *rep);
+
+/* A matrix of the rows ROWS[0..N_ROWS) of IN (-1: an empty row), its
+ * columns through COL to N_OUT output columns (duplicates summed), as a
+ * callback source of DTYPE; NNZ: values per input row once remapped
+ * (borrowed), or NULL to count them now; TOTAL: write log1p(v / total *
+ * TARGET) instead; SPILL: read Q's spill rows instead of IN when it has
+ * one (sc_harmonize_remap.c). */
+sc_mat *hz_outmat_new(sc_mat *in, const int64_t *rows, int64_t n_rows,
+                      const int32_t *col, int64_t n_out, int32_t *nnz,
+                      sc_dtype dtype, const float *total, double target,
+                      const hz_qc *spill);
+
+/* Write the harmonized dataset of AD to OUT (sc_harmonize_write.c): Q's
+ * kept cells, GM's genes, obs with QC columns, the layers, obsp, varm,
+ * varp that can follow, uns with harmonize and (waiting for HJ) the
+ * provenance step. Returns 0 or an SC_E* code. */
+int hz_write_output(sc_hz *h, sc_adata *ad, const hz_counts_src *cs,
+                    const gene_map *gm, hz_qc *q, const char *out,
+                    hz_hash_job *hj, const char *in, int normalized,
+                    json_t *rep);
 
 #endif
