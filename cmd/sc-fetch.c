@@ -1,5 +1,6 @@
 /* sc-fetch: find and download datasets (CELLxGENE, URLs, files), safely. */
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_objstore.h"
 #include "sc_pool.h"
 #include "sc_progress.h"
 #include "sc_share.h"
@@ -61,7 +63,8 @@ enum {
 static const sc_opt opts[] = {
     SC_OPT_COMMON,
     {'d', "dir", SC_ARG_REQUIRED, "DIR",
-     "download into DIR (get [.], refs [~/.local/share/sc/refs])"},
+     "download into DIR (get [.], refs [~/.local/share/sc/refs]); get: "
+     "s3://BUCKET/PREFIX/ uploads there"},
     {'o', "output", SC_ARG_REQUIRED, "FILE",
      "write the table or manifest to FILE [-]"},
     {'O', "output-fmt", SC_ARG_REQUIRED, "FMT",
@@ -646,6 +649,7 @@ struct ctx {
     _Atomic int64_t done;
     atomic_int stop;
     int refs;
+    const char *upload; /* s3://BUCKET/PREFIX/ of get -d, or NULL */
 };
 
 static void item_release(struct item *it)
@@ -1109,6 +1113,23 @@ static int make_parent(const struct item *it)
     return rc;
 }
 
+/* Download the s3:// object of IT into F (signed ranged GETs, hashed). */
+static int object_download(struct ctx *c, struct item *it, sc_http_fetch *f)
+{
+    sc_obj *ob;
+    int rc;
+
+    if ((rc = sc_obj_open(it->url, &ob)) < 0)
+        return rc;
+    f->attempts = 1;
+    rc = sc_obj_download(&c->http, ob, it->path, it->size, it->sha256, &f->got,
+                         f->digest);
+    if (rc == 0)
+        on_progress(c, f->got);
+    sc_obj_free(ob);
+    return rc;
+}
+
 static void download_task(void *arg)
 {
     struct item *it = arg;
@@ -1125,7 +1146,9 @@ static void download_task(void *arg)
     f.size = it->size;
     f.sha256 = it->sha256;
     f.hdf5 = it->hdf5;
-    if ((rc = make_parent(it)) == 0)
+    if ((rc = make_parent(it)) == 0 && !strncmp(it->url, "s3://", 5))
+        rc = object_download(c, it, &f);
+    else if (rc == 0)
         rc = sc_http_download(&c->http, &f, on_progress, c);
     if (rc == 0 && (c->refs || c->a->verify) &&
         (rc = c->refs ? verify_ref(it->path) : verify_h5ad(it->path)) < 0)
@@ -1317,6 +1340,39 @@ static int outcome(struct ctx *c, struct items *l, int rc)
     return SC_EXIT_PARTIAL;
 }
 
+/* get -d s3://...: put each file that is here under the prefix; the
+ * manifest names the object. A failed upload fails its item. */
+static void upload_all(struct ctx *c, struct items *l)
+{
+    for (size_t i = 0; i < l->n && !cancel_signal; i++) {
+        struct item *it = &l->v[i];
+        char etag[SC_OBJ_ETAG_MAX];
+        sc_obj *ob = NULL;
+        int rc;
+
+        if (it->status != ST_PRESENT && it->status != ST_DOWNLOADED &&
+            it->status != ST_UPDATED)
+            continue;
+        if ((rc = sc_obj_child(c->upload, it->name, &ob)) == 0)
+            rc = sc_obj_put_file(&c->http, ob, it->path, etag);
+        if (rc == 0) {
+            char *uri = strdup(sc_obj_uri(ob));
+            if (uri) {
+                free(it->path);
+                it->path = uri;
+            }
+            sc_log_info("'%s': uploaded, ETag %s", sc_obj_uri(ob), etag);
+        } else {
+            item_fail(it);
+            if (!c->a->keep_going)
+                atomic_store(&c->stop, 1);
+        }
+        sc_obj_free(ob);
+        if (rc < 0 && !c->a->keep_going)
+            break;
+    }
+}
+
 static int fetch_all(struct ctx *c, struct items *l, sc_cli *cli,
                      sc_manifest *in, const char *const *cols)
 {
@@ -1331,6 +1387,9 @@ static int fetch_all(struct ctx *c, struct items *l, sc_cli *cli,
         return outcome(c, l, 0);
     if (!c->a->dry_run && (rc = run_downloads(c, l, cli)) < 0)
         return rc;
+    if (c->upload && !c->a->dry_run && !cancel_signal &&
+        (c->a->keep_going || !atomic_load(&c->stop)))
+        upload_all(c, l);
     if ((rc = sc_state_save_every(c->st, 0)) < 0)
         return rc;
     if (!cancel_signal &&
@@ -1351,6 +1410,25 @@ static void catch_signals(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* Remove the staging directory of get -d s3://... and the files in it
+ * (one level: downloads are named without '/'). */
+static void remove_stage(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) != 0)
+            sc_log_warn("cannot remove '%s/%s': %s", dir, e->d_name,
+                        strerror(errno));
+    }
+    if (d)
+        closedir(d);
+    if (rmdir(dir) != 0)
+        sc_log_warn("cannot remove '%s': %s", dir, strerror(errno));
+}
+
 static int cmd_get(struct args *a, sc_cli *cli)
 {
     struct ctx c = {.a = a, .dir = a->dir ? a->dir : ".", .http = a->http};
@@ -1359,9 +1437,35 @@ static int cmd_get(struct args *a, sc_cli *cli)
     sc_manifest *in = NULL;
     int rc;
 
+    char stage[4096] = "";
+
     c.http.cancel = &cancel_flag;
-    if ((rc = sc_state_open(c.dir, &c.st)) < 0)
+    if (sc_obj_is_remote(c.dir)) {
+        /* Downloads go to a staging directory, removed at the end. */
+        const char *tmp = getenv("TMPDIR");
+        sc_obj *ob;
+        size_t n = strlen(c.dir);
+        if (strncmp(c.dir, "s3://", 5) != 0 || c.dir[n - 1] != '/')
+            return sc_fail(SC_EINVAL,
+                           "-d '%s': an object store prefix is "
+                           "s3://BUCKET/PREFIX/ (ending in '/')",
+                           c.dir);
+        if ((rc = sc_obj_child(c.dir, "x", &ob)) < 0)
+            return rc;
+        sc_obj_free(ob);
+        snprintf(stage, sizeof stage, "%s/sc-fetch.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(stage))
+            return sc_fail(SC_EIO, "cannot make a directory in '%s': %s",
+                           tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        c.upload = c.dir;
+        c.dir = stage;
+    }
+    if ((rc = sc_state_open(c.dir, &c.st)) < 0) {
+        if (stage[0])
+            remove_stage(stage);
         return rc;
+    }
     catch_signals();
     if ((rc = collect_get(&c, cli, &l, &in, &p)) == 0)
         rc = fetch_all(&c, &l, cli, in, get_cols);
@@ -1369,6 +1473,8 @@ static int cmd_get(struct args *a, sc_cli *cli)
     sc_manifest_free(in);
     datasets_release(&p);
     sc_state_close(c.st);
+    if (stage[0])
+        remove_stage(stage);
     return rc;
 }
 

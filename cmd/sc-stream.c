@@ -58,6 +58,10 @@ enum {
     OPT_RING_FD,
     OPT_RING_SIZE,
     OPT_PREAD,
+    OPT_OBJ_CACHE,
+    OPT_OBJ_CACHE_SIZE,
+    OPT_OBJ_BLOCK,
+    OPT_OBJ_REQUESTS,
     OPT_CODEC,
     OPT_SPLIT,
     OPT_SPLIT_FRAC,
@@ -96,6 +100,16 @@ static const sc_opt opts[] = {
     {OPT_PREAD, "pread", SC_ARG_NONE, NULL,
      "copy cells of packs with pread instead of from a mapping: resident "
      "memory bounded by the buffers, about a third slower"},
+    {OPT_OBJ_CACHE, "object-cache", SC_ARG_REQUIRED, "DIR",
+     "blocks of s3:// and https:// packs [$SC_OBJECT_CACHE or "
+     "~/.cache/sc/objects]"},
+    {OPT_OBJ_CACHE_SIZE, "object-cache-size", SC_ARG_REQUIRED, "SIZE",
+     "at most SIZE bytes of blocks per pack, least recently used dropped "
+     "[1G]"},
+    {OPT_OBJ_BLOCK, "object-block", SC_ARG_REQUIRED, "SIZE",
+     "bytes of one ranged GET of a remote pack [8M]"},
+    {OPT_OBJ_REQUESTS, "object-requests", SC_ARG_REQUIRED, "N",
+     "ranged GETs in flight per remote pack, 1 to 64 [4]"},
     {OPT_CODEC, "codec", SC_ARG_REQUIRED, "C",
      "pack: store entries as varint (compressed records, ~2.2 bytes an "
      "entry of counts) or none (raw arrays, 8 bytes) [varint]"},
@@ -208,6 +222,7 @@ struct args {
     int codec; /* pack: SC_PACK_*, 0 not given */
     int64_t ring_fd, ring_size;
     sc_split_opts split;
+    sc_obj_cache_opts objc; /* remote packs */
 };
 
 static int push(list *l, const char *s)
@@ -252,6 +267,23 @@ static int on_option(int key, const char *arg, void *ud)
     switch (key) {
     case 'o': a->output = arg; break;
     case OPT_RING_FD: return i64(arg, 0, INT32_MAX, &a->ring_fd);
+    case OPT_OBJ_CACHE: a->objc.dir = arg; break;
+    case OPT_OBJ_CACHE_SIZE:
+        return sc_parse_size(arg, 64u << 10, UINT64_MAX, &a->objc.bytes);
+    case OPT_OBJ_BLOCK: {
+        uint64_t z;
+        if ((rc = sc_parse_size(arg, 64u << 10, 1u << 30, &z)) < 0)
+            return rc;
+        a->objc.block = (size_t)z;
+        break;
+    }
+    case OPT_OBJ_REQUESTS: {
+        int64_t n;
+        if ((rc = sc_parse_int(arg, 1, 64, &n)) < 0)
+            return rc;
+        a->objc.parallel = (int)n;
+        break;
+    }
     case OPT_RING_SIZE: {
         uint64_t z;
         if ((rc = sc_parse_size(arg, 1u << 20, (uint64_t)1 << 40, &z)) < 0)
@@ -375,8 +407,7 @@ static int on_option(int key, const char *arg, void *ud)
         else if (!strcmp(arg, "none"))
             a->codec = SC_PACK_RAW;
         else
-            return sc_fail(SC_EINVAL, "unknown codec '%s' (varint, none)",
-                           arg);
+            return sc_fail(SC_EINVAL, "unknown codec '%s' (varint, none)", arg);
         break;
     case OPT_SPLIT:
         if ((rc = sc_split_parse_part(arg)) < 0)
@@ -695,9 +726,8 @@ static int cmd_pack(struct args *a, sc_cli *cli)
     a->so.uneven = SC_STREAM_PAD;
     if ((rc = sc_stream_open(&a->so, &s)) < 0 ||
         (rc = pack_header(a, cli, sc_stream_header(s), &ph)) < 0 ||
-        (rc = sc_pack_writer_open(a->output, &ph,
-                                  a->codec ? a->codec : SC_PACK_VARINT, &w)) <
-            0)
+        (rc = sc_pack_writer_open(
+             a->output, &ph, a->codec ? a->codec : SC_PACK_VARINT, &w)) < 0)
         goto out;
     pr = sc_progress_new("pack", sc_stream_header(s)->n_batches, 0,
                          cli->progress);
@@ -843,7 +873,7 @@ out:
 static int cmd_dump(struct args *a, sc_cli *cli)
 {
     const char *path = cli->argc ? cli->argv[0] : "-";
-    FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    FILE *in;
     sc_batch_reader *r = NULL;
     sc_batch_writer *w = NULL;
     sc_batch b = SC_BATCH_INIT;
@@ -851,8 +881,11 @@ static int cmd_dump(struct args *a, sc_cli *cli)
     FILE *fp = NULL;
     int rc;
 
+    if (cli->argc <= 1 && sc_obj_is_remote(path))
+        return dump_pack(a, path); /* only packs are read from there */
+    in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (cli->argc > 1) {
-        if (in != stdin)
+        if (in && in != stdin)
             fclose(in);
         return sc_fail(SC_EINVAL, "dump takes one input");
     }
@@ -959,7 +992,11 @@ static void free_args(struct args *a)
 
 int main(int argc, char **argv)
 {
-    struct args a = {.output = "-", .ring_fd = -1, .ring_size = 256 << 20};
+    struct args a = {.output = "-",
+                     .ring_fd = -1,
+                     .ring_size = 256 << 20,
+                     .objc = SC_OBJ_CACHE_OPTS_INIT};
+    sc_http_opts http = SC_HTTP_OPTS_INIT;
     static sc_config *cfg; /* option values point into it until exit */
     sc_cli cli;
     char cache[4096];
@@ -1036,7 +1073,13 @@ int main(int argc, char **argv)
         free_args(&a);
         return sc_cli_usage_error(&cli, "%s", sc_errmsg());
     }
-    rc = fn(&a, &cli);
+    http.retries = 3;
+    http.stall_time = 30;
+    sc_pack_set_remote(&http, &a.objc);
+    if ((rc = sc_http_global_init()) == 0) {
+        rc = fn(&a, &cli);
+        sc_http_global_cleanup();
+    }
     free_args(&a);
     rc = sc_cli_finish(&cli, rc);
     sc_config_free(cfg);

@@ -238,11 +238,29 @@ struct sc_pack {
     uint64_t data_lo, data_hi;        /* the entries' bytes in the file */
     uint64_t window;
     _Atomic uint64_t touched; /* mapped entry bytes read since a drop */
+    sc_obj_reader *rem;       /* an s3:// or http(s):// pack, else NULL */
 };
+
+/* How remote packs are read (sc_pack_set_remote). */
+static sc_http_opts remote_http = SC_HTTP_OPTS_INIT;
+static sc_obj_cache_opts remote_cache = SC_OBJ_CACHE_OPTS_INIT;
+static char remote_dir[4096];
+
+void sc_pack_set_remote(const sc_http_opts *o, const sc_obj_cache_opts *co)
+{
+    remote_http = *o;
+    remote_cache = *co;
+    if (co->dir) {
+        snprintf(remote_dir, sizeof remote_dir, "%s", co->dir);
+        remote_cache.dir = remote_dir;
+    }
+}
 
 int sc_pack_probe(const char *path)
 {
     unsigned char m[8];
+    if (sc_obj_is_remote(path))
+        return 1; /* only packs are read from there: sc_pack_open says */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -250,6 +268,8 @@ int sc_pack_probe(const char *path)
     close(fd);
     return n == (ssize_t)sizeof m && !memcmp(m, MAGIC, sizeof m);
 }
+
+static int read_at(const sc_pack *p, void *dst, size_t n, uint64_t off);
 
 static int corrupt(const sc_pack *p, const char *what)
 {
@@ -274,8 +294,7 @@ static int check_arrays(sc_pack *p, const uint64_t *w)
     if (!fits(p, w[H_INDPTR], n + 1, 8) ||
         !fits(p, w[H_INDICES], v2 ? w[H_RECLEN] : a->nnz, v2 ? 1 : 4) ||
         !fits(p, w[H_VALUES], v2 ? n + 1 : a->nnz, v2 ? 8 : 4) ||
-        !fits(p, w[H_DATASET], n, 4) ||
-        !fits(p, w[H_ROW], n, 8) ||
+        !fits(p, w[H_DATASET], n, 4) || !fits(p, w[H_ROW], n, 8) ||
         (a->n_labels && (n > UINT64_MAX / a->n_labels ||
                          !fits(p, w[H_LABELS], n * a->n_labels, 4))))
         return corrupt(p, "an array reaches past the end of the file");
@@ -330,6 +349,57 @@ static int check_arrays(sc_pack *p, const uint64_t *w)
     return 0;
 }
 
+/* A remote pack: its size (in ST) and the first FIXED bytes (or fewer:
+ * *GOT) through a reader with the cache of sc_pack_set_remote. */
+static int remote_open(sc_pack *p, struct stat *st, unsigned char *fx,
+                       ssize_t *got)
+{
+    sc_obj_cache_opts co = remote_cache;
+    char dir[4096];
+    int64_t size;
+    int rc;
+
+    if (!co.dir) {
+        if ((rc = sc_obj_default_cache(dir, sizeof dir)) < 0)
+            return rc;
+        co.dir = dir;
+    }
+    if ((rc = sc_obj_reader_open(&remote_http, p->path, &co, &p->rem)) < 0)
+        return rc;
+    size = sc_obj_reader_size(p->rem);
+    memset(st, 0, sizeof *st);
+    st->st_size = (off_t)size;
+    *got = size < FIXED ? (ssize_t)size : FIXED;
+    return read_at(p, fx, (size_t)*got, 0);
+}
+
+/* Fetch the header frame and the per-cell arrays of a remote pack into its
+ * memory at their offsets (what lies outside the file is left for
+ * check_arrays to refuse). */
+static int remote_fill(sc_pack *p, const uint64_t *w)
+{
+    uint64_t n = w[H_CELLS], nl = p->a.n_labels;
+    struct {
+        uint64_t off, count, size;
+    } r[] = {{META_OFF, w[H_META_LEN], 1},
+             {w[H_INDPTR], n + 1, 8},
+             {w[H_DATASET], n, 4},
+             {w[H_ROW], n, 8},
+             {w[H_LABELS], nl && n <= UINT64_MAX / nl ? n * nl : 0, 4},
+             {w[H_VALUES], p->version == 2 ? n + 1 : 0, 8}};
+    int rc;
+
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        if (!r[i].count || r[i].off > p->size ||
+            r[i].count > (p->size - r[i].off) / r[i].size)
+            continue;
+        if ((rc = read_at(p, p->map + r[i].off, r[i].count * r[i].size,
+                          r[i].off)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int sc_pack_open(const char *path, sc_pack **out)
 {
     unsigned char fx[FIXED];
@@ -343,12 +413,19 @@ int sc_pack_open(const char *path, sc_pack **out)
         free(p);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
-    p->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (p->fd < 0 || fstat(p->fd, &st) != 0) {
-        rc = sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
-        goto fail;
+    ssize_t got;
+    if (sc_obj_is_remote(path)) {
+        p->fd = -1;
+        if ((rc = remote_open(p, &st, fx, &got)) < 0)
+            goto fail;
+    } else {
+        p->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (p->fd < 0 || fstat(p->fd, &st) != 0) {
+            rc = sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
+            goto fail;
+        }
+        got = pread(p->fd, fx, FIXED, 0);
     }
-    ssize_t got = pread(p->fd, fx, FIXED, 0);
     if (got < 0) {
         rc = sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(errno));
         goto fail;
@@ -393,12 +470,18 @@ int sc_pack_open(const char *path, sc_pack **out)
         rc = corrupt(p, "bad header frame place");
         goto fail;
     }
-    p->map = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->fd, 0);
+    if (p->rem)
+        p->map = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    else
+        p->map = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->fd, 0);
     if (p->map == MAP_FAILED) {
         p->map = NULL;
         rc = sc_fail(SC_EIO, "cannot map '%s': %s", path, strerror(errno));
         goto fail;
     }
+    if (p->rem && (rc = remote_fill(p, w)) < 0)
+        goto fail;
     if (!(p->mf = fmemopen(p->map + META_OFF, (size_t)w[H_META_LEN], "rb"))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto fail;
@@ -463,6 +546,8 @@ void sc_pack_buf_release(sc_pack_buf *b)
 static int read_at(const sc_pack *p, void *dst, size_t n, uint64_t off)
 {
     unsigned char *d = dst;
+    if (p->rem)
+        return sc_obj_reader_pread(p->rem, dst, n, off);
     while (n > 0) {
         ssize_t got = pread(p->fd, d, n, (off_t)off);
         if (got <= 0) {
@@ -494,15 +579,14 @@ int sc_pack_check_indices(const sc_pack *p, const int32_t *idx, size_t n)
  * reading them meanwhile faults them in again). */
 static void touched(sc_pack *p, uint64_t n)
 {
-    uint64_t t = atomic_fetch_add_explicit(&p->touched, n,
-                                           memory_order_relaxed) +
-                 n;
+    uint64_t t =
+        atomic_fetch_add_explicit(&p->touched, n, memory_order_relaxed) + n;
     if (t < p->window ||
         !atomic_compare_exchange_strong(&p->touched, &t, (uint64_t)0))
         return;
     long page = sysconf(_SC_PAGESIZE);
-    uint64_t lo = page > 0 ? p->data_lo / (uint64_t)page * (uint64_t)page
-                           : p->data_lo;
+    uint64_t lo =
+        page > 0 ? p->data_lo / (uint64_t)page * (uint64_t)page : p->data_lo;
     if (p->data_hi > lo)
         (void)madvise(p->map + lo, (size_t)(p->data_hi - lo), MADV_DONTNEED);
 }
@@ -521,9 +605,9 @@ static int decode_cells(const sc_pack *p, uint64_t r0, uint64_t r1,
             (uint64_t)(ip[i + 1] - ip[i]), p->n_genes, idx + (ip[i] - e0),
             val + (ip[i] - e0));
         if (why)
-            return sc_fail(SC_ECORRUPT, "'%s': damaged pack: cell %" PRIu64
-                                        ": %s",
-                           p->path, i, why);
+            return sc_fail(SC_ECORRUPT,
+                           "'%s': damaged pack: cell %" PRIu64 ": %s", p->path,
+                           i, why);
     }
     return 0;
 }
@@ -531,6 +615,8 @@ static int decode_cells(const sc_pack *p, uint64_t r0, uint64_t r1,
 int sc_pack_cells(sc_pack *p, uint64_t r0, uint64_t r1, int pread,
                   sc_pack_buf *buf, int32_t *idx, float *val)
 {
+    if (p->rem)
+        pread = 1; /* only the small arrays are in memory */
     const sc_pack_arrays *a = &p->a;
     uint64_t e0 = (uint64_t)a->indptr[r0], n = (uint64_t)a->indptr[r1] - e0;
     int rc;
@@ -570,6 +656,7 @@ void sc_pack_close(sc_pack *p)
         munmap(p->map, p->size);
     if (p->fd >= 0)
         close(p->fd);
+    sc_obj_reader_close(p->rem);
     free(p->path);
     free(p);
 }

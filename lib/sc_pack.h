@@ -9,6 +9,7 @@
 
 #include "sc_batch.h"
 #include "sc_err.h"
+#include "sc_objstore.h"
 
 /*
  * A pack holds the cells of a stream, written once, in the order the
@@ -91,9 +92,8 @@ void sc_pack_buf_release(sc_pack_buf *b);
  * the window (sc_pack_set_window) was read since the last drop, so that
  * RSS stays bounded either way. Thread-safe with one BUF per thread.
  * 0, SC_ECORRUPT (with the cell named) or SC_EIO. */
-SC_MUST_CHECK int sc_pack_cells(sc_pack *p, uint64_t r0, uint64_t r1,
-                                int pread, sc_pack_buf *buf, int32_t *idx,
-                                float *val);
+SC_MUST_CHECK int sc_pack_cells(sc_pack *p, uint64_t r0, uint64_t r1, int pread,
+                                sc_pack_buf *buf, int32_t *idx, float *val);
 /* The bytes of mapped entries read between drops [64 MiB, at least 1 MiB]. */
 void sc_pack_set_window(sc_pack *p, uint64_t bytes);
 
@@ -106,6 +106,18 @@ SC_MUST_CHECK int sc_pack_check_indices(const sc_pack *p, const int32_t *idx,
                                         size_t n);
 
 void sc_pack_close(sc_pack *p);
+
+/*
+ * A pack at an s3:// or http(s):// location (sc_objstore) is opened like a
+ * file: its fixed header, header frame and per-cell arrays are fetched
+ * into memory and checked as a file's are; its entries are read on demand
+ * (sc_pack_cells always reads them as with PREAD) through a block cache on
+ * disk with several ranged GETs in flight. How: O (retries, timeouts) and
+ * CO (cache directory, size, block size, requests at once; CO->dir NULL:
+ * sc_obj_default_cache), for every remote pack opened afterwards. Call
+ * before other threads open packs.
+ */
+void sc_pack_set_remote(const sc_http_opts *o, const sc_obj_cache_opts *co);
 
 /*
  * The record of one cell of M entries in a version 2 pack (sc-pack(5)):

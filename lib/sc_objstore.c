@@ -1,0 +1,1309 @@
+/* sc_objstore: objects at s3:// and http(s):// locations (HEAD, ranged GET,
+ * PUT of a local file), signed with libcurl's AWS SigV4. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_objstore.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_io.h"
+#include "sc_log.h"
+
+#define MAX_KEY  1024
+#define MAX_CRED 4096
+
+struct sc_obj {
+    char *uri;
+    char *url;
+    char *userpwd;   /* "id:secret", NULL: unsigned */
+    char *sigv4;     /* "aws:amz:REGION:s3" */
+    char *token_hdr; /* "x-amz-security-token: ..." or NULL */
+};
+
+int sc_obj_is_remote(const char *s)
+{
+    return s && (!strncmp(s, "s3://", 5) || !strncasecmp(s, "http://", 7) ||
+                 !strncasecmp(s, "https://", 8));
+}
+
+void sc_obj_free(sc_obj *ob)
+{
+    if (!ob)
+        return;
+    free(ob->uri);
+    free(ob->url);
+    if (ob->userpwd) {
+        memset(ob->userpwd, 0, strlen(ob->userpwd));
+        free(ob->userpwd);
+    }
+    free(ob->sigv4);
+    free(ob->token_hdr);
+    free(ob);
+}
+
+const char *sc_obj_uri(const sc_obj *ob)
+{
+    return ob->uri;
+}
+
+const char *sc_obj_url(const sc_obj *ob)
+{
+    return ob->url;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? v : NULL;
+}
+
+static int bucket_ok(const char *b, size_t n)
+{
+    if (n < 3 || n > 63 || b[0] == '.' || b[0] == '-' || b[n - 1] == '.' ||
+        b[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') ||
+              b[i] == '.' || b[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static int region_ok(const char *r)
+{
+    size_t n = strlen(r);
+
+    if (!n || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') ||
+              r[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Append KEY percent-encoded ('/' and unreserved characters kept) to OUT
+ * (room for 3 * strlen(KEY) + 1). */
+static void encode_key(const char *key, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *p = out + strlen(out);
+
+    for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
+        if ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+            (*k >= '0' && *k <= '9') || *k == '-' || *k == '.' || *k == '_' ||
+            *k == '~' || *k == '/') {
+            *p++ = (char)*k;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*k >> 4];
+            *p++ = hex[*k & 15];
+        }
+    }
+    *p = '\0';
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+/* The key id, secret and token of PROFILE in the credentials file PATH
+ * (a missing file: none, 0). */
+static int cred_file(const char *path, const char *profile, char **id,
+                     char **secret, char **token)
+{
+    sc_lines *l;
+    char *line;
+    size_t len;
+    int in = 0, r;
+
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (sc_lines_open(path, &l) < 0)
+        return sc_fail_ctx(SC_ECONFIG, "AWS credentials");
+    while ((r = sc_lines_next(l, &line, &len)) > 0) {
+        char *s = trim(line), *eq, *k, *v, **dst = NULL;
+        if (len > MAX_CRED) {
+            r = sc_fail(SC_ECONFIG, "'%s' line %ld: too long", path,
+                        sc_lines_lineno(l));
+            break;
+        }
+        if (*s == '#' || *s == ';' || !*s)
+            continue;
+        if (*s == '[') {
+            char *e = strchr(s, ']');
+            if (!e) {
+                r = sc_fail(SC_ECONFIG, "'%s' line %ld: no ']'", path,
+                            sc_lines_lineno(l));
+                break;
+            }
+            *e = '\0';
+            in = !strcmp(trim(s + 1), profile);
+            continue;
+        }
+        if (!in || !(eq = strchr(s, '=')))
+            continue;
+        *eq = '\0';
+        k = trim(s);
+        v = trim(eq + 1);
+        if (!strcmp(k, "aws_access_key_id"))
+            dst = id;
+        else if (!strcmp(k, "aws_secret_access_key"))
+            dst = secret;
+        else if (!strcmp(k, "aws_session_token"))
+            dst = token;
+        if (dst) {
+            free(*dst);
+            if (!(*dst = strdup(v))) {
+                r = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+        }
+    }
+    sc_lines_close(l);
+    if (r < 0 && r != SC_ECONFIG && r != SC_ENOMEM)
+        return sc_fail_ctx(SC_ECONFIG, "AWS credentials");
+    if (r < 0)
+        return r;
+    return 0;
+}
+
+/* Fill the credentials of OB from the environment or the file. */
+static int credentials(sc_obj *ob)
+{
+    char *id = NULL, *secret = NULL, *token = NULL, path[4096];
+    const char *file = env("AWS_SHARED_CREDENTIALS_FILE"), *home;
+    int rc = 0;
+
+    if (env("AWS_ACCESS_KEY_ID")) {
+        id = strdup(env("AWS_ACCESS_KEY_ID"));
+        secret = env("AWS_SECRET_ACCESS_KEY")
+                     ? strdup(env("AWS_SECRET_ACCESS_KEY"))
+                     : NULL;
+        token =
+            env("AWS_SESSION_TOKEN") ? strdup(env("AWS_SESSION_TOKEN")) : NULL;
+        if (!secret)
+            rc = sc_fail(SC_ECONFIG,
+                         "AWS_ACCESS_KEY_ID is set, AWS_SECRET_ACCESS_KEY "
+                         "is not");
+    } else {
+        if (!file && (home = env("HOME")) &&
+            (size_t)snprintf(path, sizeof path, "%s/.aws/credentials", home) <
+                sizeof path)
+            file = path;
+        if (file)
+            rc = cred_file(file,
+                           env("AWS_PROFILE") ? env("AWS_PROFILE") : "default",
+                           &id, &secret, &token);
+        if (!rc && id && !secret)
+            rc = sc_fail(SC_ECONFIG,
+                         "'%s': aws_access_key_id without "
+                         "aws_secret_access_key",
+                         file);
+    }
+    if (!rc && id &&
+        (strchr(id, ':') || strchr(id, '\n') ||
+         (token && strpbrk(token, "\r\n"))))
+        rc = sc_fail(SC_ECONFIG, "malformed AWS credentials");
+    if (!rc && id) {
+        size_t n = strlen(id) + strlen(secret) + 2;
+        if (!(ob->userpwd = malloc(n)))
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+        else
+            snprintf(ob->userpwd, n, "%s:%s", id, secret);
+        if (!rc && token) {
+            n = strlen(token) + 32;
+            if (!(ob->token_hdr = malloc(n)))
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+            else
+                snprintf(ob->token_hdr, n, "x-amz-security-token: %s", token);
+        }
+    }
+    free(id);
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+    free(token);
+    return rc;
+}
+
+/* The endpoint to use: NULL for AWS, else a checked http(s) URL without a
+ * trailing '/' in BUF. */
+static int endpoint(char *buf, size_t size, const char **out)
+{
+    const char *e = env("SC_S3_ENDPOINT");
+    size_t n;
+
+    *out = NULL;
+    if (!e)
+        e = env("AWS_ENDPOINT_URL");
+    if (!e)
+        return 0;
+    n = strlen(e);
+    while (n && e[n - 1] == '/')
+        n--;
+    if ((strncasecmp(e, "http://", 7) && strncasecmp(e, "https://", 8)) ||
+        n >= size || strpbrk(e, " \t\r\n?#"))
+        return sc_fail(SC_EINVAL, "endpoint '%s': not an http(s) URL", e);
+    memcpy(buf, e, n);
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static int open_s3(const char *uri, sc_obj *ob)
+{
+    const char *b = uri + 5, *slash = strchr(b, '/'), *key, *ep;
+    const char *region = env("AWS_REGION");
+    char epbuf[1024];
+    size_t blen, klen, n;
+    int rc;
+
+    if (!region)
+        region = env("AWS_DEFAULT_REGION");
+    if (!region)
+        region = "us-east-1";
+    if (!slash || !slash[1])
+        return sc_fail(SC_EINVAL, "'%s': no key after the bucket", uri);
+    blen = (size_t)(slash - b);
+    key = slash + 1;
+    klen = strlen(key);
+    if (!bucket_ok(b, blen))
+        return sc_fail(SC_EINVAL, "'%s': not a valid bucket name", uri);
+    if (klen > MAX_KEY)
+        return sc_fail(SC_EINVAL, "'%s': key longer than %d bytes", uri,
+                       MAX_KEY);
+    for (size_t i = 0; i < klen; i++)
+        if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
+            return sc_fail(SC_EINVAL, "'%s': control character in the key",
+                           uri);
+    if (!region_ok(region))
+        return sc_fail(SC_EINVAL, "region '%s': not a region name", region);
+    if ((rc = endpoint(epbuf, sizeof epbuf, &ep)) < 0)
+        return rc;
+    n = strlen(epbuf) + blen + 3 * klen + strlen(region) + 64;
+    if (!(ob->url = malloc(n)) || !(ob->sigv4 = malloc(64)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if (ep)
+        snprintf(ob->url, n, "%s/%.*s/", ep, (int)blen, b);
+    else if (memchr(b, '.', blen))
+        snprintf(ob->url, n, "https://s3.%s.amazonaws.com/%.*s/", region,
+                 (int)blen, b);
+    else
+        snprintf(ob->url, n, "https://%.*s.s3.%s.amazonaws.com/", (int)blen, b,
+                 region);
+    encode_key(key, ob->url);
+    snprintf(ob->sigv4, 64, "aws:amz:%s:s3", region);
+    return credentials(ob);
+}
+
+int sc_obj_open(const char *uri, sc_obj **out)
+{
+    sc_obj *ob;
+    int rc = 0;
+
+    *out = NULL;
+    if (!sc_obj_is_remote(uri))
+        return sc_fail(SC_EINVAL, "'%s': not an s3:// or http(s):// location",
+                       uri);
+    if (!(ob = calloc(1, sizeof *ob)) || !(ob->uri = strdup(uri))) {
+        free(ob);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    if (!strncmp(uri, "s3://", 5))
+        rc = open_s3(uri, ob);
+    else if (strpbrk(uri, " \t\r\n"))
+        rc = sc_fail(SC_EINVAL, "'%s': white space in a URL", uri);
+    else if (!(ob->url = strdup(uri)))
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+    if (rc < 0) {
+        sc_obj_free(ob);
+        return rc;
+    }
+    *out = ob;
+    return 0;
+}
+
+int sc_obj_child(const char *prefix, const char *name, sc_obj **out)
+{
+    size_t n = strlen(prefix);
+    char *uri;
+    int rc;
+
+    *out = NULL;
+    if (!n || prefix[n - 1] != '/' || !*name || strchr(name, '/'))
+        return sc_fail(SC_EINVAL, "'%s' + '%s': not a directory and a name",
+                       prefix, name);
+    if (!(uri = malloc(n + strlen(name) + 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    memcpy(uri, prefix, n);
+    strcpy(uri + n, name);
+    rc = sc_obj_open(uri, out);
+    free(uri);
+    return rc;
+}
+
+/* ---- requests ---- */
+
+/* One request and what came back. */
+struct req {
+    const sc_http_opts *o;
+    const sc_obj *ob;
+    /* range GET: BUF of LEN bytes for bytes from OFF */
+    unsigned char *buf;
+    size_t len, got;
+    uint64_t off;
+    int too_long;
+    int done; /* sc_obj_get_many: answered and checked */
+    /* PUT */
+    int fd;
+    int64_t put_size, sent;
+    int read_err;
+    /* answer */
+    long status;
+    int64_t clen; /* Content-Length, -1: none */
+    int64_t range_start, range_end, range_total;
+    char etag[SC_OBJ_ETAG_MAX];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct req *r = ud;
+    size_t len = size * n;
+    long long a, b;
+    char tot[32];
+
+    if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+        /* a new answer (after a 100 or a redirect): forget the last */
+        r->range_start = r->range_end = r->range_total = r->clen = -1;
+        r->etag[0] = '\0';
+        if (sscanf(p, "HTTP/%*s %ld", &r->status) != 1)
+            r->status = 0;
+    } else if (len > 15 && !strncasecmp(p, "Content-Length:", 15)) {
+        if (sscanf(p + 15, " %lld", &a) == 1 && a >= 0)
+            r->clen = a;
+    } else if (len > 5 && !strncasecmp(p, "ETag:", 5)) {
+        const char *v = p + 5, *e = p + len;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+            e--;
+        if ((size_t)(e - v) < sizeof r->etag) {
+            memcpy(r->etag, v, (size_t)(e - v));
+            r->etag[e - v] = '\0';
+            for (char *c = r->etag; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\t')
+                    *c = '?';
+        }
+    } else if (len > 14 && !strncasecmp(p, "Content-Range:", 14)) {
+        const char *v = p + 14;
+        while (v < p + len && (*v == ' ' || *v == '\t'))
+            v++;
+        if (sscanf(v, "bytes %lld-%lld/%31[0-9*]", &a, &b, tot) == 3 &&
+            a >= 0 && b >= a) {
+            r->range_start = a;
+            r->range_end = b;
+            r->range_total = tot[0] == '*' ? -1 : strtoll(tot, NULL, 10);
+        }
+    }
+    return len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct req *r = ud;
+    size_t len = size * n;
+
+    if (!r->buf || r->status < 200 || r->status >= 300)
+        return len; /* an error page or a PUT answer: not kept */
+    if (r->got + len > r->len) {
+        r->too_long = 1;
+        return 0;
+    }
+    memcpy(r->buf + r->got, p, len);
+    r->got += len;
+    return len;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *ud)
+{
+    struct req *r = ud;
+    ssize_t got;
+
+    do
+        got = read(r->fd, p, size * n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        r->read_err = errno;
+        return CURL_READFUNC_ABORT;
+    }
+    r->sent += got;
+    return (size_t)got;
+}
+
+static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                       curl_off_t un)
+{
+    struct req *r = ud;
+
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return r->o->cancel && *r->o->cancel;
+}
+
+/* A handle for a request of R (method set by the caller). */
+static CURL *easy(struct req *r, struct curl_slist **hdrs)
+{
+    const sc_obj *ob = r->ob;
+    CURL *c = curl_easy_init();
+
+    *hdrs = NULL;
+    if (!c)
+        return NULL;
+    r->errbuf[0] = '\0';
+    r->range_start = r->range_end = r->range_total = r->clen = -1;
+    curl_easy_setopt(c, CURLOPT_URL, ob->url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->o->connect_timeout);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, r->o->stall_speed);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->o->stall_time);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     r->o->user_agent ? r->o->user_agent : "sc-toolkit");
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    if (ob->sigv4 && ob->userpwd) {
+        /* A signed request is never redirected (the signature names the
+         * host); S3 wants the payload's hash or this marker. */
+        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, ob->sigv4);
+        curl_easy_setopt(c, CURLOPT_USERPWD, ob->userpwd);
+        *hdrs =
+            curl_slist_append(*hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+        if (*hdrs && ob->token_hdr)
+            *hdrs = curl_slist_append(*hdrs, ob->token_hdr);
+        if (!*hdrs) {
+            curl_easy_cleanup(c);
+            return NULL;
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+    } else {
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, r->o->max_redirs);
+    }
+    return c;
+}
+
+enum { OK, RETRY, FATAL };
+
+/* The outcome of a finished request; sets the message. */
+static int outcome(struct req *r, CURL *c, CURLcode cc, int *rc)
+{
+    const char *uri = r->ob->uri;
+
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->o->cancel && *r->o->cancel) {
+        *rc = sc_fail(SC_EIO, "'%s': interrupted", uri);
+        return FATAL;
+    }
+    if (cc == CURLE_WRITE_ERROR && r->too_long) {
+        *rc = sc_fail(SC_ENET, "'%s': answer longer than the %zu bytes asked",
+                      uri, r->len);
+        return FATAL;
+    }
+    if (cc == CURLE_ABORTED_BY_CALLBACK && r->read_err) {
+        *rc = sc_fail(SC_EIO, "'%s': cannot read: %s", uri,
+                      strerror(r->read_err));
+        return FATAL;
+    }
+    if (cc != CURLE_OK) {
+        *rc = sc_fail(SC_ENET, "'%s': %s", uri,
+                      r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+        return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
+                   ? FATAL
+                   : RETRY;
+    }
+    if (r->status < 200 || r->status >= 300) {
+        *rc = sc_fail(r->status == 404 || r->status == 410 ? SC_ENOTFOUND
+                                                           : SC_ENET,
+                      "'%s': HTTP %ld", uri, r->status);
+        return r->status == 408 || r->status == 429 || r->status >= 500 ? RETRY
+                                                                        : FATAL;
+    }
+    return OK;
+}
+
+static void backoff(const sc_http_opts *o, int k)
+{
+    double s = o->retry_wait;
+    struct timespec ts;
+
+    for (int i = 1; i < k && s < o->retry_wait_max; i++)
+        s *= 2;
+    if (s > o->retry_wait_max)
+        s = o->retry_wait_max;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
+/* Run the request R built by SETUP (which sets the method) with the
+ * retries of its options; CHECK, when set, judges a 2xx answer. */
+static int run(struct req *r, void (*setup)(struct req *, CURL *),
+               int (*check)(struct req *, int *rc))
+{
+    int rc = 0;
+
+    for (int attempt = 0;; attempt++) {
+        struct curl_slist *hdrs;
+        CURL *c;
+        CURLcode cc;
+        int what;
+
+        r->got = 0;
+        r->too_long = 0;
+        r->status = 0;
+        r->etag[0] = '\0';
+        if (r->fd >= 0 && lseek(r->fd, 0, SEEK_SET) < 0)
+            return sc_fail(SC_EIO, "'%s': cannot rewind: %s", r->ob->uri,
+                           strerror(errno));
+        r->sent = 0;
+        if (!(c = easy(r, &hdrs)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        setup(r, c);
+        cc = curl_easy_perform(c);
+        what = outcome(r, c, cc, &rc);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(hdrs);
+        if (what == OK && check)
+            what = check(r, &rc);
+        if (what == OK)
+            return 0;
+        if (what == FATAL || attempt >= r->o->retries ||
+            (r->o->cancel && *r->o->cancel))
+            return rc;
+        sc_log_info("%s; retrying (%d of %d)", sc_errmsg(), attempt + 1,
+                    r->o->retries);
+        backoff(r->o, attempt + 1);
+    }
+}
+
+static void setup_head(struct req *r, CURL *c)
+{
+    (void)r;
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+}
+
+int sc_obj_head(const sc_http_opts *o, const sc_obj *ob, int64_t *size,
+                char *etag)
+{
+    struct req r;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.ob = ob;
+    r.fd = -1;
+    *size = -1;
+    if (etag)
+        etag[0] = '\0';
+    if ((rc = run(&r, setup_head, NULL)) < 0)
+        return rc;
+    if (r.clen < 0)
+        return sc_fail(SC_ENET, "'%s': the answer names no size", ob->uri);
+    *size = r.clen;
+    if (etag)
+        memcpy(etag, r.etag, sizeof r.etag);
+    return 0;
+}
+
+static void setup_get(struct req *r, CURL *c)
+{
+    char range[64];
+
+    snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, r->off,
+             r->off + r->len - 1);
+    curl_easy_setopt(c, CURLOPT_RANGE, range);
+}
+
+static int check_get(struct req *r, int *rc)
+{
+    const char *uri = r->ob->uri;
+
+    if (r->status == 206 && (r->range_start != (int64_t)r->off ||
+                             r->range_end != (int64_t)(r->off + r->len - 1))) {
+        *rc = sc_fail(SC_ENET,
+                      "'%s': server sent bytes %" PRId64 "-%" PRId64
+                      " for %" PRIu64 "-%" PRIu64,
+                      uri, r->range_start, r->range_end, r->off,
+                      r->off + r->len - 1);
+        return FATAL;
+    }
+    if (r->status != 206 && (r->status != 200 || r->off != 0)) {
+        *rc = sc_fail(SC_ENET, "'%s': HTTP %ld to a range request", uri,
+                      r->status);
+        return FATAL;
+    }
+    if (r->got != r->len) {
+        *rc = sc_fail(SC_ENET, "'%s': short answer: %zu of %zu bytes", uri,
+                      r->got, r->len);
+        return RETRY;
+    }
+    if (r->range_total >= 0 &&
+        (uint64_t)r->range_total < r->off + (uint64_t)r->len) {
+        *rc = sc_fail(SC_ENET, "'%s': range beyond the size %" PRId64, uri,
+                      r->range_total);
+        return FATAL;
+    }
+    return OK;
+}
+
+int sc_obj_get(const sc_http_opts *o, const sc_obj *ob, uint64_t off,
+               size_t len, void *buf, int64_t *total)
+{
+    struct req r;
+    int rc;
+
+    if (total)
+        *total = -1;
+    if (!len)
+        return 0;
+    if (off > INT64_MAX - (uint64_t)len)
+        return sc_fail(SC_EINVAL, "'%s': range out of bounds", ob->uri);
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.ob = ob;
+    r.fd = -1;
+    r.buf = buf;
+    r.len = len;
+    r.off = off;
+    if ((rc = run(&r, setup_get, check_get)) < 0)
+        return rc;
+    if (total)
+        *total = r.range_total;
+    return 0;
+}
+
+static void setup_put(struct req *r, CURL *c)
+{
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, r);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->put_size);
+}
+
+static int check_put(struct req *r, int *rc)
+{
+    if (r->sent != r->put_size) {
+        *rc = sc_fail(SC_EIO, "'%s': the file changed size while sent",
+                      r->ob->uri);
+        return FATAL;
+    }
+    return OK;
+}
+
+int sc_obj_put_file(const sc_http_opts *o, const sc_obj *ob, const char *path,
+                    char *etag)
+{
+    struct req r;
+    struct stat st;
+    int rc;
+
+    if (etag)
+        etag[0] = '\0';
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.ob = ob;
+    if ((r.fd = sc_io_open_regular(path, O_RDONLY, 0)) < 0)
+        return r.fd;
+    if (fstat(r.fd, &st) != 0) {
+        rc = sc_fail(SC_EIO, "cannot stat '%s': %s", path, strerror(errno));
+        close(r.fd);
+        return rc;
+    }
+    r.put_size = st.st_size;
+    rc = run(&r, setup_put, check_put);
+    close(r.fd);
+    if (rc == 0 && etag)
+        memcpy(etag, r.etag, sizeof r.etag);
+    return rc;
+}
+
+int sc_obj_read(const sc_http_opts *o, const sc_obj *ob, int64_t size,
+                size_t chunk, sc_obj_sink_fn sink, void *ud)
+{
+    unsigned char *buf;
+    int rc = 0;
+
+    if (size < 0 || !chunk)
+        return sc_fail(SC_EINVAL, "'%s': no size to read", ob->uri);
+    if (!(buf = malloc(chunk)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (int64_t off = 0; off < size && !rc; off += (int64_t)chunk) {
+        size_t n =
+            (uint64_t)(size - off) < chunk ? (size_t)(size - off) : chunk;
+        int64_t total;
+        if ((rc = sc_obj_get(o, ob, (uint64_t)off, n, buf, &total)) < 0)
+            break;
+        if (total >= 0 && total != size) {
+            rc = sc_fail(SC_ENET,
+                         "'%s': the object changed size (%" PRId64
+                         " bytes, was %" PRId64 ")",
+                         ob->uri, total, size);
+            break;
+        }
+        rc = sink(ud, buf, n);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- whole objects ---- */
+
+#define READ_CHUNK (8u << 20)
+
+struct sink {
+    sc_hash *hash;
+    int fd; /* -1: hash only */
+    const char *path;
+};
+
+static int to_sink(void *ud, const void *p, size_t n)
+{
+    struct sink *s = ud;
+    size_t off = 0;
+
+    if (sc_hash_update(s->hash, p, n) < 0)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    while (s->fd >= 0 && off < n) {
+        ssize_t w = write(s->fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return sc_fail(SC_EIO, "cannot write '%s': %s", s->path,
+                           strerror(errno));
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int sc_obj_hash(const sc_http_opts *o, const sc_obj *ob, int64_t *size,
+                char digest[SC_HASH_HEX_SIZE], char *etag)
+{
+    struct sink s = {NULL, -1, NULL};
+    int rc;
+
+    if ((rc = sc_obj_head(o, ob, size, etag)) < 0)
+        return rc;
+    if ((rc = sc_hash_new(&s.hash)) < 0)
+        return rc;
+    rc = sc_obj_read(o, ob, *size, READ_CHUNK, to_sink, &s);
+    if (rc == 0)
+        rc = sc_hash_final(s.hash, digest);
+    sc_hash_free(s.hash);
+    return rc;
+}
+
+int sc_obj_download(const sc_http_opts *o, const sc_obj *ob, const char *path,
+                    int64_t size, const char *sha256, int64_t *got,
+                    char digest[SC_HASH_HEX_SIZE])
+{
+    struct sink s = {NULL, -1, path};
+    sc_tmp t;
+    int64_t have;
+    int rc;
+
+    *got = 0;
+    if ((rc = sc_obj_head(o, ob, &have, NULL)) < 0)
+        return rc;
+    if (size >= 0 && have != size)
+        return sc_fail(SC_ECORRUPT,
+                       "'%s': %" PRId64 " bytes, expected %" PRId64, ob->uri,
+                       have, size);
+    if (o->max_size && (uint64_t)have > o->max_size)
+        return sc_fail(SC_ECORRUPT, "'%s': more than %" PRIu64 " bytes",
+                       ob->uri, o->max_size);
+    if ((rc = sc_hash_new(&s.hash)) < 0)
+        return rc;
+    if ((s.fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t)) < 0) {
+        sc_hash_free(s.hash);
+        return s.fd;
+    }
+    rc = sc_obj_read(o, ob, have, READ_CHUNK, to_sink, &s);
+    if (rc == 0)
+        rc = sc_hash_final(s.hash, digest);
+    if (rc == 0 && sha256 && *sha256 && strcasecmp(sha256, digest) != 0)
+        rc = sc_fail(SC_ECORRUPT, "'%s': sha256 %s, expected %s", ob->uri,
+                     digest, sha256);
+    if (rc == 0 && fsync(s.fd) != 0)
+        rc = sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (close(s.fd) != 0 && rc == 0)
+        rc = sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (rc == 0)
+        rc = sc_io_tmp_commit(&t);
+    else
+        sc_io_tmp_discard(&t);
+    sc_hash_free(s.hash);
+    if (rc == 0)
+        *got = have;
+    return rc;
+}
+
+/* ---- several ranges at once ---- */
+
+int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
+                    const uint64_t *off, const size_t *len, void *const *buf)
+{
+    struct req *r;
+    struct curl_slist **hdrs;
+    CURL **h;
+    CURLM *m;
+    int rc = 0, running;
+
+    if (n == 1)
+        return sc_obj_get(o, ob, off[0], len[0], buf[0], NULL);
+    r = calloc(n, sizeof *r);
+    hdrs = calloc(n, sizeof *hdrs);
+    h = calloc(n, sizeof *h);
+    m = curl_multi_init();
+    if (!r || !hdrs || !h || !m) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        r[i].o = o;
+        r[i].ob = ob;
+        r[i].fd = -1;
+        r[i].buf = buf[i];
+        r[i].len = len[i];
+        r[i].off = off[i];
+        if (!len[i] || off[i] > INT64_MAX - (uint64_t)len[i])
+            rc = sc_fail(SC_EINVAL, "'%s': bad range", ob->uri);
+        else if (!(h[i] = easy(&r[i], &hdrs[i])))
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+        else {
+            setup_get(&r[i], h[i]);
+            curl_multi_add_handle(m, h[i]);
+        }
+    }
+    if (rc)
+        goto done;
+    do {
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            rc = sc_fail(SC_ENET, "'%s': %s", ob->uri, curl_multi_strerror(mc));
+            goto done;
+        }
+    } while (running);
+    /* each answer judged as sc_obj_get would; a failed one is asked again
+     * on its own, with the retries */
+    for (CURLMsg *msg; (msg = curl_multi_info_read(m, &running));) {
+        size_t i;
+        int what;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < n && h[i] != msg->easy_handle; i++)
+            ;
+        if (i == n)
+            continue;
+        what = outcome(&r[i], h[i], msg->data.result, &rc);
+        if (what == OK)
+            what = check_get(&r[i], &rc);
+        if (what == FATAL)
+            goto done;
+        rc = 0;
+        r[i].done = what == OK; /* else asked again below */
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!r[i].done)
+            rc = sc_obj_get(o, ob, off[i], len[i], buf[i], NULL);
+done:
+    for (size_t i = 0; h && i < n; i++) {
+        if (h[i]) {
+            curl_multi_remove_handle(m, h[i]);
+            curl_easy_cleanup(h[i]);
+        }
+        if (hdrs[i])
+            curl_slist_free_all(hdrs[i]);
+    }
+    if (m)
+        curl_multi_cleanup(m);
+    free(r);
+    free(hdrs);
+    free(h);
+    return rc;
+}
+
+/* ---- a reader with a bounded block cache ---- */
+
+struct sc_obj_reader {
+    sc_http_opts o;
+    sc_obj *ob;
+    int64_t size;
+    char etag[SC_OBJ_ETAG_MAX];
+    size_t block;
+    int parallel;
+    uint64_t n_blocks, cap, n_have; /* cap: blocks the cache may hold */
+    int dirfd;                      /* the object's cache directory */
+    char *dir;
+    pthread_mutex_t mu;
+    /* the blocks in the cache, most recently used first */
+    int64_t *prev, *next, head, tail;
+    unsigned char *have;
+    unsigned char *scratch; /* parallel blocks */
+    sc_obj_reader_stats st;
+};
+
+int64_t sc_obj_reader_size(const sc_obj_reader *r)
+{
+    return r->size;
+}
+
+const char *sc_obj_reader_etag(const sc_obj_reader *r)
+{
+    return r->etag;
+}
+
+void sc_obj_reader_stats_get(sc_obj_reader *r, sc_obj_reader_stats *st)
+{
+    pthread_mutex_lock(&r->mu);
+    *st = r->st;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void lru_unlink(sc_obj_reader *r, int64_t b)
+{
+    if (r->prev[b] >= 0)
+        r->next[r->prev[b]] = r->next[b];
+    else
+        r->head = r->next[b];
+    if (r->next[b] >= 0)
+        r->prev[r->next[b]] = r->prev[b];
+    else
+        r->tail = r->prev[b];
+    r->prev[b] = r->next[b] = -1;
+}
+
+static void lru_front(sc_obj_reader *r, int64_t b)
+{
+    r->prev[b] = -1;
+    r->next[b] = r->head;
+    if (r->head >= 0)
+        r->prev[r->head] = b;
+    r->head = b;
+    if (r->tail < 0)
+        r->tail = b;
+}
+
+static size_t block_len(const sc_obj_reader *r, uint64_t b)
+{
+    uint64_t lo = b * r->block;
+
+    return (uint64_t)r->size - lo < r->block ? (size_t)((uint64_t)r->size - lo)
+                                             : r->block;
+}
+
+static void block_name(uint64_t b, char *name, size_t size)
+{
+    snprintf(name, size, "%012" PRIu64 ".blk", b);
+}
+
+/* Drop the least recently used blocks until one more fits. */
+static void evict(sc_obj_reader *r)
+{
+    char name[32];
+
+    while (r->n_have >= r->cap && r->tail >= 0) {
+        int64_t b = r->tail;
+        lru_unlink(r, b);
+        r->have[b] = 0;
+        r->n_have--;
+        r->st.evicted++;
+        block_name((uint64_t)b, name, sizeof name);
+        if (unlinkat(r->dirfd, name, 0) != 0 && errno != ENOENT)
+            sc_log_warn("cannot remove '%s/%s': %s", r->dir, name,
+                        strerror(errno));
+    }
+}
+
+/* Keep block B (LEN bytes at P) in the cache directory. */
+static int store_block(sc_obj_reader *r, uint64_t b, const void *p, size_t len)
+{
+    char name[32], path[4200];
+    sc_tmp t;
+    int fd, rc = 0;
+
+    evict(r);
+    block_name(b, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    if ((fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t)) < 0)
+        return fd;
+    for (size_t off = 0; off < len && !rc;) {
+        ssize_t w = write(fd, (const char *)p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc =
+                sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+        else
+            off += (size_t)w;
+    }
+    if (close(fd) != 0 && !rc)
+        rc = sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (rc) {
+        sc_io_tmp_discard(&t);
+        return rc;
+    }
+    if ((rc = sc_io_tmp_commit(&t)) < 0)
+        return rc;
+    r->have[b] = 1;
+    r->n_have++;
+    lru_front(r, (int64_t)b);
+    return 0;
+}
+
+/* Fetch block B and the next missing ones (up to r->parallel in flight). */
+static int fetch_blocks(sc_obj_reader *r, uint64_t b)
+{
+    uint64_t off[64] = {0};
+    size_t len[64] = {0};
+    void *bufs[64] = {0};
+    uint64_t id[64];
+    size_t n = 0;
+    int rc;
+
+    for (uint64_t k = b; k < r->n_blocks && n < (size_t)r->parallel; k++) {
+        if (r->have[k])
+            break; /* read ahead up to the next block that is here */
+        id[n] = k;
+        off[n] = k * r->block;
+        len[n] = block_len(r, k);
+        bufs[n] = r->scratch + n * r->block;
+        n++;
+    }
+    if ((rc = sc_obj_get_many(&r->o, r->ob, n, off, len, bufs)) < 0)
+        return rc;
+    r->st.fetched += n;
+    for (size_t i = 0; i < n; i++) {
+        r->st.bytes += len[i];
+        if ((rc = store_block(r, id[i], bufs[i], len[i])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int sc_obj_reader_pread(sc_obj_reader *r, void *dst, size_t n, uint64_t off)
+{
+    unsigned char *d = dst;
+    int rc = 0;
+
+    if (off > (uint64_t)r->size || n > (uint64_t)r->size - off)
+        return sc_fail(SC_EIO,
+                       "cannot read '%s': %zu bytes at %" PRIu64
+                       " reach past its end",
+                       r->ob->uri, n, off);
+    pthread_mutex_lock(&r->mu);
+    while (n > 0 && !rc) {
+        uint64_t b = off / r->block, in = off - b * r->block;
+        size_t k = block_len(r, b) - (size_t)in;
+        char name[32];
+        int fd;
+        if (k > n)
+            k = n;
+        if (!r->have[b]) {
+            r->st.misses++;
+            if ((rc = fetch_blocks(r, b)) < 0)
+                break;
+        } else {
+            r->st.hits++;
+            lru_unlink(r, (int64_t)b);
+            lru_front(r, (int64_t)b);
+        }
+        block_name(b, name, sizeof name);
+        fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            rc = sc_fail(SC_EIO, "cannot open '%s/%s': %s", r->dir, name,
+                         strerror(errno));
+            break;
+        }
+        for (size_t got = 0; got < k;) {
+            ssize_t g = pread(fd, d + got, k - got, (off_t)(in + got));
+            if (g < 0 && errno == EINTR)
+                continue;
+            if (g <= 0) {
+                rc = sc_fail(SC_EIO, "cannot read '%s/%s': %s", r->dir, name,
+                             g < 0 ? strerror(errno) : "block shrank");
+                break;
+            }
+            got += (size_t)g;
+        }
+        close(fd);
+        d += k;
+        n -= k;
+        off += k;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+/* The cache directory of the object: DIR/<sha256 of URL, size, ETag>, so
+ * that a changed object never meets the blocks of its old version. Blocks
+ * found there of the right size are taken into the cache. */
+static int cache_dir(sc_obj_reader *r, const char *dir)
+{
+    char key[SC_HASH_HEX_SIZE], *text;
+    size_t n = strlen(r->ob->url) + strlen(r->etag) + 64;
+    sc_hash *h;
+    DIR *dd;
+    struct dirent *e;
+    int rc;
+
+    if (!(text = malloc(n)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    snprintf(text, n, "%s\n%" PRId64 "\n%s\n%zu", r->ob->url, r->size, r->etag,
+             r->block);
+    rc = sc_hash_new(&h);
+    if (rc == 0 && (rc = sc_hash_update(h, text, strlen(text))) == 0)
+        rc = sc_hash_final(h, key);
+    sc_hash_free(h);
+    free(text);
+    if (rc < 0)
+        return rc;
+    n = strlen(dir) + 80;
+    if (!(r->dir = malloc(n)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    snprintf(r->dir, n, "%s/%.32s", dir, key);
+    if ((rc = sc_io_mkdir_p(r->dir)) < 0)
+        return rc;
+    r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (r->dirfd < 0 || !(dd = fdopendir(dup(r->dirfd))))
+        return sc_fail(SC_EIO, "cannot open '%s': %s", r->dir, strerror(errno));
+    while ((e = readdir(dd))) {
+        unsigned long long b;
+        char tail[8];
+        struct stat st;
+        if (sscanf(e->d_name, "%12llu.%3s", &b, tail) != 2 ||
+            strcmp(tail, "blk") || strlen(e->d_name) != 16 ||
+            b >= r->n_blocks || r->have[b])
+            continue;
+        if (fstatat(r->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || (uint64_t)st.st_size != block_len(r, b) ||
+            r->n_have >= r->cap) {
+            (void)unlinkat(r->dirfd, e->d_name, 0);
+            continue;
+        }
+        r->have[b] = 1;
+        r->n_have++;
+        lru_front(r, (int64_t)b);
+    }
+    closedir(dd);
+    return 0;
+}
+
+int sc_obj_reader_open(const sc_http_opts *o, const char *uri,
+                       const sc_obj_cache_opts *co, sc_obj_reader **out)
+{
+    sc_obj_reader *r;
+    int rc;
+
+    *out = NULL;
+    if (!co->dir || !*co->dir || co->block < 4096 || co->parallel < 1 ||
+        co->parallel > 64)
+        return sc_fail(SC_EINVAL, "object cache: a directory, blocks of at "
+                                  "least 4 KiB and 1 to 64 requests");
+    if (!(r = calloc(1, sizeof *r)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    r->o = *o;
+    r->dirfd = -1;
+    r->block = co->block;
+    r->parallel = co->parallel;
+    r->head = r->tail = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    if ((rc = sc_obj_open(uri, &r->ob)) < 0 ||
+        (rc = sc_obj_head(o, r->ob, &r->size, r->etag)) < 0)
+        goto fail;
+    r->n_blocks = ((uint64_t)r->size + r->block - 1) / r->block;
+    r->cap = co->bytes / r->block;
+    if (r->cap < (uint64_t)r->parallel + 1)
+        r->cap = (uint64_t)r->parallel + 1; /* one read and its read-ahead */
+    if (!(r->prev = malloc((r->n_blocks + 1) * sizeof *r->prev)) ||
+        !(r->next = malloc((r->n_blocks + 1) * sizeof *r->next)) ||
+        !(r->have = calloc(r->n_blocks + 1, 1)) ||
+        !(r->scratch = malloc((size_t)r->parallel * r->block))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint64_t b = 0; b <= r->n_blocks; b++)
+        r->prev[b] = r->next[b] = -1;
+    if ((rc = cache_dir(r, co->dir)) < 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    sc_obj_reader_close(r);
+    return rc;
+}
+
+void sc_obj_reader_close(sc_obj_reader *r)
+{
+    if (!r)
+        return;
+    sc_obj_free(r->ob);
+    if (r->dirfd >= 0)
+        close(r->dirfd);
+    free(r->dir);
+    free(r->prev);
+    free(r->next);
+    free(r->have);
+    free(r->scratch);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+int sc_obj_default_cache(char *buf, size_t size)
+{
+    const char *v = env("SC_OBJECT_CACHE"), *home;
+    int n;
+
+    if (v)
+        n = snprintf(buf, size, "%s", v);
+    else if ((v = env("XDG_CACHE_HOME")))
+        n = snprintf(buf, size, "%s/sc/objects", v);
+    else if ((home = env("HOME")))
+        n = snprintf(buf, size, "%s/.cache/sc/objects", home);
+    else
+        return sc_fail(SC_ECONFIG, "no object cache: set SC_OBJECT_CACHE");
+    return n > 0 && (size_t)n < size
+               ? 0
+               : sc_fail(SC_ECONFIG, "object cache path too long");
+}
