@@ -18,7 +18,7 @@ DESTDIR ?=
 
 -include config.mk
 
-PKGS := hdf5 sqlite3 yaml-0.1 zlib libcurl jansson libdeflate libcrypto libpq libgvc
+PKGS := hdf5 sqlite3 yaml-0.1 zlib libcurl jansson libdeflate libcrypto libpq
 SC_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -MMD -MP \
             -Ilib -I$(BUILD) -I/usr/include/liblzf \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread

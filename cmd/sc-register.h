@@ -92,10 +92,6 @@ void query_release(struct query *q);
 /* Parse TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[Z] (UTC) or @SECONDS. */
 int parse_time(const char *s, int64_t *out);
 
-/* A lineage graph's node name for kind K and id ID (or the label for
- * sources), as `lineage --dot` and the report name them. */
-void dot_name(char *buf, size_t size, int k, int64_t id, const char *label);
-
 /* Format seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". */
 void fmt_time(int64_t t, char buf[32]);
 

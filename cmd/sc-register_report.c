@@ -196,9 +196,7 @@ static const char *const node_kinds[] = {"artifact", "run", "collection",
 
 struct lineage {
     json_t *rows;
-    json_t *ups;   /* the upstream artifacts' ids, nearest first */
-    json_t *graph; /* {"nodes", "edges"} for sc_report_graph */
-    json_t *seen;  /* node name -> true */
+    json_t *ups; /* the upstream artifacts' ids, nearest first */
     int down;
     struct collect *c;
 };
@@ -209,24 +207,6 @@ static int lineage_node(const sc_reg_node *n, void *ud)
     char href[32], key[24];
     json_t *name;
 
-    char me[600], parent[600];
-
-    dot_name(me, sizeof me, n->kind, n->id, n->label ? n->label : "");
-    if (!json_object_get(l->seen, me)) {
-        json_object_set_new(l->seen, me, json_true());
-        json_array_append_new(
-            json_object_get(l->graph, "nodes"),
-            json_pack("{s:s, s:s, s:s}", "key", me, "label",
-                      n->label ? n->label : "", "kind",
-                      n->kind >= 0 && n->kind < 5 ? node_kinds[n->kind] : "?"));
-    }
-    if (n->depth > 0) {
-        dot_name(parent, sizeof parent, (int)n->parent_kind, n->parent_id,
-                 n->parent_ref ? n->parent_ref : "");
-        json_array_append_new(json_object_get(l->graph, "edges"),
-                              json_pack("[s, s]", l->down ? parent : me,
-                                        l->down ? me : parent));
-    }
     page_of(n->id, href, key);
     if (!l->down && n->kind == SC_REG_NODE_ARTIFACT)
         json_array_append_new(l->ups, json_integer(n->id));
@@ -466,11 +446,7 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
                         int64_t mtime)
 {
     struct dterms t = {json_array(), json_array()};
-    struct lineage up = {json_array(), json_array(),
-                         json_pack("{s:[], s:[]}", "nodes", "edges"),
-                         json_object(), 0, c},
-                   *l = &up;
-    char *svg = NULL;
+    struct lineage up = {json_array(), json_array(), 0, c}, *l = &up;
     json_t *facts = NULL, *secs = json_array(), *page, *rep, *ann;
     char file[32], key[24], title[4200], problem[4400] = "";
     int rc;
@@ -486,8 +462,6 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
         json_decref(t.cell_types);
         json_decref(up.rows);
         json_decref(up.ups);
-        json_decref(up.graph);
-        json_decref(up.seen);
         json_decref(secs);
         return rc;
     }
@@ -519,16 +493,6 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
                       "node", "detail", "from"),
             up.rows);
     json_decref(up.ups);
-    json_decref(up.seen);
-    rc = sc_report_graph(up.graph, &svg);
-    json_decref(up.graph);
-    if (rc < 0) {
-        json_decref(secs);
-        return rc;
-    }
-    json_object_set_new(json_array_get(secs, json_array_size(secs) - 1),
-                        "svg", json_string(svg));
-    free(svg);
     page = json_pack("{s:[[s, s]], s:o}", "links", "Overview", "../index.html",
                      "sections", secs);
     snprintf(title, sizeof title, "%s", path);
@@ -725,7 +689,7 @@ int cmd_report(struct args *a, int argc, char **argv)
     struct dslist l = {NULL, 0, 0, &c};
     sc_registry *reg = NULL;
     sc_report *r = NULL;
-    json_t *report = NULL, *charts, *sections, *colls = json_array();
+    json_t *report = NULL, *charts, *sections, *colls;
     const char *dir = strcmp(a->output, "-") ? a->output : "sc-report";
     char text[256];
     int rc;
@@ -736,6 +700,7 @@ int cmd_report(struct args *a, int argc, char **argv)
                           "operands");
     if ((rc = query_build(a, &q)) < 0)
         return rc;
+    colls = json_array();
     c.rows = json_array();
     c.sizes = json_array();
     c.organism = json_object();

@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <gvc.h>
-
 #include "sc_io.h"
 #include "sc_share.h"
 
@@ -55,81 +53,6 @@ json_t *sc_report_link(const char *text, const char *href)
     return json_pack("{s:s, s:s}", "text", text, "href", href);
 }
 
-int sc_report_graph(const json_t *graph, char **svg)
-{
-    const json_t *nodes = json_object_get(graph, "nodes"), *v;
-    const json_t *edges = json_object_get(graph, "edges");
-    GVC_t *gvc;
-    Agraph_t *g;
-    char *data = NULL;
-    unsigned len = 0;
-    size_t i;
-    int rc = 0;
-
-    *svg = NULL;
-    if (!(gvc = gvContext()))
-        return sc_fail(SC_ENOMEM, "graphviz: cannot start: out of memory");
-    if (!(g = agopen("lineage", Agdirected, NULL))) {
-        gvFreeContext(gvc);
-        return sc_fail(SC_ENOMEM, "graphviz: out of memory");
-    }
-    agattr(g, AGRAPH, "rankdir", "LR");
-    agattr(g, AGNODE, "fontname", "Helvetica");
-    agattr(g, AGNODE, "fontsize", "10");
-    agattr(g, AGNODE, "shape", "ellipse");
-    agattr(g, AGNODE, "label", "");
-    json_array_foreach(nodes, i, v)
-    {
-        const char *key = json_string_value(json_object_get(v, "key"));
-        const char *label = json_string_value(json_object_get(v, "label"));
-        const char *kind = json_string_value(json_object_get(v, "kind"));
-        Agnode_t *n;
-
-        if (!key || !(n = agnode(g, (char *)key, 1))) {
-            rc = sc_fail(SC_EINVAL, "graph node %zu has no key", i);
-            break;
-        }
-        agset(n, "label", (char *)(label ? label : key));
-        if (kind && !strcmp(kind, "run"))
-            agset(n, "shape", "box");
-        else if (kind && !strcmp(kind, "collection"))
-            agset(n, "shape", "folder");
-    }
-    json_array_foreach(edges, i, v)
-    {
-        const char *a = json_string_value(json_array_get(v, 0));
-        const char *b = json_string_value(json_array_get(v, 1));
-        Agnode_t *na = a ? agnode(g, (char *)a, 0) : NULL;
-        Agnode_t *nb = b ? agnode(g, (char *)b, 0) : NULL;
-
-        if (rc < 0)
-            break;
-        if (!na || !nb) {
-            rc = sc_fail(SC_EINVAL, "graph edge %zu names no node", i);
-            break;
-        }
-        agedge(g, na, nb, NULL, 1);
-    }
-    if (rc == 0 && gvLayout(gvc, g, "dot") != 0)
-        rc = sc_fail(SC_EIO, "graphviz: the dot layout failed");
-    else if (rc == 0) {
-        if (gvRenderData(gvc, g, "svg", &data, &len) != 0 || !data)
-            rc = sc_fail(SC_EIO, "graphviz: cannot render SVG");
-        else if (!(*svg = malloc((size_t)len + 1)))
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-        else {
-            memcpy(*svg, data, len);
-            (*svg)[len] = '\0';
-        }
-        if (data)
-            gvFreeRenderData(data);
-        gvFreeLayout(gvc, g);
-    }
-    agclose(g);
-    gvFreeContext(gvc);
-    return rc;
-}
-
 /* Copy the gzip-compressed share file REL, decompressed, to FP. */
 static int copy_vendor(FILE *fp, const char *rel)
 {
@@ -157,7 +80,7 @@ static int copy_vendor(FILE *fp, const char *rel)
 }
 
 /* The page's script: render the page's data (links, sections, charts,
- * images and tables); every string from the data is set as text. */
+ * and tables); every string from the data is set as text. */
 static const char page_script[] =
     "(function () {\n"
     "  var page = "
@@ -212,6 +135,7 @@ static const char page_script[] =
     "    box.appendChild(tab);\n"
     "    show();\n"
     "  }\n"
+    "  var done = [];\n"
     "  (page.links || []).forEach(function (l) {\n"
     "    nav.appendChild(link(l[0], l[1]));\n"
     "  });\n"
@@ -225,19 +149,17 @@ static const char page_script[] =
     "    (s.charts || []).forEach(function (spec) {\n"
     "      var box = el('div', null, 'chart');\n"
     "      grid.appendChild(box);\n"
-    "      vegaEmbed(box, spec, {actions: false, renderer: "
+    "      done.push(vegaEmbed(box, spec, {actions: false, renderer: "
     "'svg'}).catch(function (e) {\n"
     "        console.error(e); box.textContent = 'chart failed: ' + e;\n"
-    "      });\n"
+    "      }));\n"
     "    });\n"
-    "    if (s.svg) {\n"
-    "      var g = el('div', null, 'graph');\n"
-    "      g.appendChild(new DOMParser().parseFromString(s.svg, "
-    "'image/svg+xml').documentElement);\n"
-    "      sec.appendChild(g);\n"
-    "    }\n"
     "    if (s.table) table(s.table, sec);\n"
     "    main.appendChild(sec);\n"
+    "  });\n"    "  /* when every chart is drawn: the time since the navigation began */\n"
+    "  Promise.all(done).then(function () {\n"
+    "    document.documentElement.setAttribute('data-rendered-ms',\n"
+    "      Math.round(performance.now()));\n"
     "  });\n"
     "})();\n";
 
@@ -247,7 +169,6 @@ static const char page_style[] =
     "nav a{color:#cde;margin-right:14px}"
     "main{padding:0 20px}"
     ".charts{display:flex;flex-wrap:wrap;gap:20px}"
-    ".graph svg{max-width:100%;height:auto}"
     "table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
     ".pager{margin:8px 0}";

@@ -23,17 +23,6 @@ json_t *sc_report_histogram(const char *title, json_t *values,
  * [A-Za-z0-9_./-] only: the page's script refuses any other) showing TEXT. */
 json_t *sc_report_link(const char *text, const char *href);
 
-/*
- * Lay out the directed graph GRAPH, {"nodes": [{"key", "label", "kind"}],
- * "edges": [[from key, to key]...]}, with graphviz's dot layout (libgvc,
- * in the process) and render it as SVG (labels are escaped by graphviz's
- * SVG writer; KIND "run" is drawn as a box, "collection" as a folder,
- * anything else as an ellipse). *SVG is the caller's (free). Returns 0,
- * SC_EINVAL (an edge naming no node), SC_ENOMEM, or SC_EIO when graphviz
- * fails (its message).
- */
-SC_MUST_CHECK int sc_report_graph(const json_t *graph, char **svg);
-
 /* A report being written: its pages go to a new directory beside DIR,
  * renamed to DIR when every page is written. */
 typedef struct sc_report sc_report;
@@ -52,8 +41,7 @@ SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
  * Write the page FILE ("index.html", "d/12.html": a relative name of
  * [A-Za-z0-9_.-] parts, at most one directory deep) titled TITLE with
  * PAGE, an object {"links"?: [[text, href]...], "sections": [{"title",
- * "text"?, "charts"?: [spec...], "svg"?: "<svg...>" (an image shown as
- * such, from a trusted renderer), "table"?: {"columns": [...],
+ * "text"?, "charts"?: [spec...], "table"?: {"columns": [...],
  * "rows": [[cell...]...]}}...]}, where a cell is a string, a number or a
  * link (sc_report_link). Every string is shown as text (never parsed as
  * HTML); tables are paginated, 50 rows a page. Returns 0 or an error.
