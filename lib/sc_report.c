@@ -2,11 +2,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "sc_report.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "sc_io.h"
@@ -46,12 +48,17 @@ json_t *sc_report_histogram(const char *title, json_t *values,
         "count", "type", "quantitative");
 }
 
+json_t *sc_report_link(const char *text, const char *href)
+{
+    return json_pack("{s:s, s:s}", "text", text, "href", href);
+}
+
 /* Copy the gzip-compressed share file REL, decompressed, to FP. */
 static int copy_vendor(FILE *fp, const char *rel)
 {
     char path[4096], buf[65536];
     gzFile gz;
-    int n, rc;
+    int n, rc = 0;
 
     if ((rc = sc_share_path(rel, path, sizeof path)) < 0)
         return sc_fail(rc, "share file name too long: '%s'", rel);
@@ -72,21 +79,34 @@ static int copy_vendor(FILE *fp, const char *rel)
     return rc;
 }
 
-/* The page's script: render REPORT's sections, charts and tables. */
+/* The page's script: render the page's data (links, sections, charts,
+ * and tables); every string from the data is set as text. */
 static const char page_script[] =
     "(function () {\n"
-    "  var report = "
+    "  var page = "
     "JSON.parse(document.getElementById('sc-data').textContent);\n"
     "  var main = document.getElementById('sc-main');\n"
     "  var nav = document.getElementById('sc-nav');\n"
+    "  document.getElementById('sc-title').textContent = document.title;\n"
     "  function el(tag, text, cls) {\n"
     "    var e = document.createElement(tag);\n"
     "    if (text != null) e.textContent = text;\n"
     "    if (cls) e.className = cls;\n"
     "    return e;\n"
     "  }\n"
+    "  function link(text, href) {\n"
+    "    if (!/^[A-Za-z0-9_.\\/-]+$/.test(href) || /^\\/|\\/\\//.test(href))\n"
+    "      return el('span', text);\n"
+    "    var a = el('a', text); a.setAttribute('href', href); return a;\n"
+    "  }\n"
+    "  function cell(v) {\n"
+    "    var td = el('td');\n"
+    "    if (v && typeof v === 'object') td.appendChild(link(v.text, v.href));\n"
+    "    else td.textContent = v == null ? '' : v;\n"
+    "    return td;\n"
+    "  }\n"
     "  function table(t, box) {\n"
-    "    var page = 0, per = 50, pages = Math.max(1, Math.ceil(t.rows.length / "
+    "    var pg = 0, per = 50, pages = Math.max(1, Math.ceil(t.rows.length / "
     "per));\n"
     "    var tab = el('table'), info = el('span'), bar = el('div', null, "
     "'pager');\n"
@@ -96,24 +116,32 @@ static const char page_script[] =
     "      var tr = el('tr');\n"
     "      t.columns.forEach(function (c) { tr.appendChild(el('th', c)); });\n"
     "      tab.appendChild(tr);\n"
-    "      t.rows.slice(page * per, page * per + per).forEach(function (r) {\n"
+    "      t.rows.slice(pg * per, pg * per + per).forEach(function (r) {\n"
     "        var tr = el('tr');\n"
-    "        r.forEach(function (v) { tr.appendChild(el('td', v)); });\n"
+    "        r.forEach(function (v) { tr.appendChild(cell(v)); });\n"
     "        tab.appendChild(tr);\n"
     "      });\n"
-    "      info.textContent = ' page ' + (page + 1) + ' of ' + pages + ' (' +\n"
+    "      info.textContent = ' page ' + (pg + 1) + ' of ' + pages + ' (' +\n"
     "        t.rows.length + ' rows) ';\n"
     "    }\n"
-    "    prev.onclick = function () { if (page > 0) { page--; show(); } };\n"
-    "    next.onclick = function () { if (page + 1 < pages) { page++; show(); "
+    "    prev.onclick = function () { if (pg > 0) { pg--; show(); } };\n"
+    "    next.onclick = function () { if (pg + 1 < pages) { pg++; show(); "
     "} };\n"
-    "    bar.appendChild(prev); bar.appendChild(info); bar.appendChild(next);\n"
-    "    box.appendChild(bar); box.appendChild(tab);\n"
+    "    if (pages > 1) {\n"
+    "      bar.appendChild(prev); bar.appendChild(info); "
+    "bar.appendChild(next);\n"
+    "      box.appendChild(bar);\n"
+    "    }\n"
+    "    box.appendChild(tab);\n"
     "    show();\n"
     "  }\n"
-    "  report.sections.forEach(function (s, i) {\n"
-    "    var sec = el('section'), id = 'sec' + i, a = el('a', s.title);\n"
-    "    sec.id = id; a.href = '#' + id; nav.appendChild(a);\n"
+    "  var done = [];\n"
+    "  (page.links || []).forEach(function (l) {\n"
+    "    nav.appendChild(link(l[0], l[1]));\n"
+    "  });\n"
+    "  page.sections.forEach(function (s, i) {\n"
+    "    var sec = el('section'), id = 'sec' + i;\n"
+    "    sec.id = id;\n"
     "    sec.appendChild(el('h2', s.title));\n"
     "    if (s.text) sec.appendChild(el('p', s.text));\n"
     "    var grid = el('div', null, 'charts');\n"
@@ -121,13 +149,17 @@ static const char page_script[] =
     "    (s.charts || []).forEach(function (spec) {\n"
     "      var box = el('div', null, 'chart');\n"
     "      grid.appendChild(box);\n"
-    "      vegaEmbed(box, spec, {actions: false, renderer: "
+    "      done.push(vegaEmbed(box, spec, {actions: false, renderer: "
     "'svg'}).catch(function (e) {\n"
     "        console.error(e); box.textContent = 'chart failed: ' + e;\n"
-    "      });\n"
+    "      }));\n"
     "    });\n"
     "    if (s.table) table(s.table, sec);\n"
     "    main.appendChild(sec);\n"
+    "  });\n"    "  /* when every chart is drawn: the time since the navigation began */\n"
+    "  Promise.all(done).then(function () {\n"
+    "    document.documentElement.setAttribute('data-rendered-ms',\n"
+    "      Math.round(performance.now()));\n"
     "  });\n"
     "})();\n";
 
@@ -141,62 +173,207 @@ static const char page_style[] =
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
     ".pager{margin:8px 0}";
 
-static int write_page(FILE *fp, const char *title, const json_t *report)
-{
-    static const char *const libs[] = {"report/vendor/vega.min.js.gz",
-                                       "report/vendor/vega-lite.min.js.gz",
-                                       "report/vendor/vega-embed.min.js.gz"};
-    char *data;
-    int rc;
+struct sc_report {
+    char *dir; /* the report's name */
+    char *tmp; /* the directory being written */
+};
 
-    /* JSON_ESCAPE_SLASH keeps "</script>" out of the data. */
-    if (!(data = json_dumps(report, JSON_COMPACT | JSON_ESCAPE_SLASH)))
-        return sc_fail(SC_ENOMEM, "cannot encode the report: out of memory");
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>",
-          fp);
-    for (const char *p = title; *p; p++) {
-        if (*p == '<')
-            fputs("&lt;", fp);
-        else if (*p == '&')
-            fputs("&amp;", fp);
-        else
-            fputc(*p, fp);
-    }
-    fprintf(fp, "</title><style>%s</style>\n", page_style);
-    rc = 0;
-    for (size_t i = 0; i < sizeof libs / sizeof *libs && rc == 0; i++) {
-        fputs("<script>\n", fp);
-        rc = copy_vendor(fp, libs[i]);
-        fputs("\n</script>\n", fp);
-    }
-    if (rc == 0)
-        fprintf(fp,
-                "</head><body><header><h1 id=\"sc-title\"></h1>"
-                "<nav id=\"sc-nav\"></nav></header><main id=\"sc-main\"></main>"
-                "<script type=\"application/json\" id=\"sc-data\">%s</script>"
-                "<script>document.getElementById('sc-title').textContent = "
-                "document.title;\n%s</script></body></html>\n",
-                data, page_script);
-    free(data);
-    return rc;
+/* Remove DIR and what the report wrote in it (files, and directories of
+ * files, DEPTH levels down). */
+static void rm_tree(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
+                sizeof path &&
+            unlink(path) < 0 && errno == EISDIR && depth > 0)
+            rm_tree(path, depth - 1);
+    if (d)
+        closedir(d);
+    rmdir(dir);
 }
 
-int sc_report_write(const char *dir, const char *title, const json_t *report)
+/* Write the file REL of R from FN(FP, ARG), atomically. */
+static int write_file(sc_report *r, const char *rel,
+                      int (*fn)(FILE *fp, const void *arg), const void *arg)
 {
     char path[4096];
-    struct stat st;
     sc_atomic at = {0};
     FILE *fp;
     int rc;
 
-    if ((size_t)snprintf(path, sizeof path, "%s/index.html", dir) >=
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", r->tmp, rel) >=
         sizeof path)
-        return sc_fail(SC_EINVAL, "report directory name too long: '%s'", dir);
-    if (stat(path, &st) == 0)
-        return sc_fail(SC_EEXIST, "'%s' exists already", path);
-    if ((rc = sc_io_mkdir_p(dir)) < 0 ||
-        (rc = sc_io_atomic_open(path, &at, &fp)) < 0)
+        return sc_fail(SC_EINVAL, "report file name too long: '%s'", rel);
+    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
         return rc;
-    return sc_io_atomic_finish(&at, write_page(fp, title, report));
+    return sc_io_atomic_finish(&at, fn(fp, arg));
+}
+
+static int write_lib(FILE *fp, const void *arg)
+{
+    static const char *const libs[] = {"report/vendor/vega.min.js.gz",
+                                       "report/vendor/vega-lite.min.js.gz",
+                                       "report/vendor/vega-embed.min.js.gz"};
+    int rc = 0;
+
+    (void)arg;
+    for (size_t i = 0; i < sizeof libs / sizeof *libs && rc == 0; i++) {
+        rc = copy_vendor(fp, libs[i]);
+        fputs("\n;\n", fp);
+    }
+    return rc;
+}
+
+/* Whether DIR does not exist or is an empty directory. */
+static int dir_free(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return errno == ENOENT;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n == 0;
+}
+
+int sc_report_open(const char *dir, sc_report **out)
+{
+    sc_report *r = calloc(1, sizeof *r);
+    int rc;
+
+    *out = NULL;
+    if (!r || !(r->dir = strdup(dir)) ||
+        !(r->tmp = malloc(strlen(dir) + sizeof ".tmp.XXXXXX"))) {
+        if (r)
+            free(r->dir);
+        free(r);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    sprintf(r->tmp, "%s.tmp.XXXXXX", dir);
+    if (!dir_free(dir)) {
+        rc = sc_fail(SC_EEXIST, "'%s' exists already and is not an empty "
+                                "directory",
+                     dir);
+        free(r->tmp);
+        r->tmp = NULL;
+        return sc_report_close(r, rc);
+    }
+    if (!mkdtemp(r->tmp)) {
+        rc = sc_fail(SC_EIO, "cannot create '%s': %s", r->tmp,
+                     strerror(errno));
+        free(r->tmp);
+        r->tmp = NULL;
+        return sc_report_close(r, rc);
+    }
+    if ((rc = write_file(r, "sc-report.js", write_lib, NULL)) < 0)
+        return sc_report_close(r, rc);
+    *out = r;
+    return 0;
+}
+
+struct page {
+    const char *title, *up;
+    char *data;
+};
+
+static int write_page(FILE *fp, const void *arg)
+{
+    const struct page *p = arg;
+
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>",
+          fp);
+    for (const char *s = p->title; *s; s++) {
+        if (*s == '<')
+            fputs("&lt;", fp);
+        else if (*s == '&')
+            fputs("&amp;", fp);
+        else
+            fputc(*s, fp);
+    }
+    fprintf(fp,
+            "</title><style>%s</style>\n<script src=\"%ssc-report.js\">"
+            "</script></head><body><header><h1 id=\"sc-title\"></h1>"
+            "<nav id=\"sc-nav\"></nav></header><main id=\"sc-main\"></main>"
+            "<script type=\"application/json\" id=\"sc-data\">%s</script>"
+            "<script>%s</script></body></html>\n",
+            page_style, p->up, p->data, page_script);
+    return ferror(fp) ? sc_fail(SC_EIO, "cannot write the report: %s",
+                                strerror(errno))
+                      : 0;
+}
+
+int sc_report_page(sc_report *r, const char *file, const char *title,
+                   const json_t *page)
+{
+    struct page p = {title, "", NULL};
+    const char *slash = strchr(file, '/');
+    int rc;
+
+    if (!*file || strspn(file, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+                               "stuvwxyz0123456789_.-/") != strlen(file) ||
+        file[0] == '.' || (slash && strchr(slash + 1, '/')) ||
+        (slash && (slash == file || !slash[1])))
+        return sc_fail(SC_EINVAL, "bad report page name '%s'", file);
+    if (slash) {
+        char d[4096];
+
+        if ((size_t)snprintf(d, sizeof d, "%s/%.*s", r->tmp,
+                             (int)(slash - file), file) >= sizeof d)
+            return sc_fail(SC_EINVAL, "report file name too long: '%s'", file);
+        if (mkdir(d, 0777) < 0 && errno != EEXIST)
+            return sc_fail(SC_EIO, "cannot create '%s': %s", d,
+                           strerror(errno));
+        p.up = "../";
+    }
+    /* '<' as \u003c: no "</script>" nor "<!--" can end the data block */
+    char *raw = json_dumps(page, JSON_COMPACT | JSON_ESCAPE_SLASH);
+    size_t n = 0;
+
+    if (!raw)
+        return sc_fail(SC_ENOMEM, "cannot encode the report: out of memory");
+    for (const char *s = raw; *s; s++)
+        n += *s == '<';
+    if (!(p.data = malloc(strlen(raw) + 5 * n + 1))) {
+        free(raw);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    char *o = p.data;
+    for (const char *s = raw; *s; s++)
+        if (*s == '<')
+            o += sprintf(o, "\\u003c");
+        else
+            *o++ = *s;
+    *o = '\0';
+    free(raw);
+    rc = write_file(r, file, write_page, &p);
+    free(p.data);
+    return rc;
+}
+
+int sc_report_close(sc_report *r, int rc)
+{
+    if (!r)
+        return rc;
+    if (rc == 0 && rename(r->tmp, r->dir) < 0)
+        rc = errno == ENOTEMPTY || errno == EEXIST
+                 ? sc_fail(SC_EEXIST, "'%s' exists already and is not an "
+                                      "empty directory",
+                           r->dir)
+                 : sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", r->tmp,
+                           r->dir, strerror(errno));
+    if (rc < 0 && r->tmp)
+        rm_tree(r->tmp, 1);
+    free(r->tmp);
+    free(r->dir);
+    free(r);
+    return rc;
 }

@@ -19,17 +19,39 @@ json_t *sc_report_bars(const char *title, json_t *values, const char *cat,
 json_t *sc_report_histogram(const char *title, json_t *values,
                             const char *field, int log);
 
+/* A table cell that links to the report page HREF (relative, made of
+ * [A-Za-z0-9_./-] only: the page's script refuses any other) showing TEXT. */
+json_t *sc_report_link(const char *text, const char *href);
+
+/* A report being written: its pages go to a new directory beside DIR,
+ * renamed to DIR when every page is written. */
+typedef struct sc_report sc_report;
+
 /*
- * Write the report to DIR/index.html (DIR is created; the file must not
- * exist yet): the page titled TITLE, the vendored vega, vega-lite and
- * vega-embed bundles (share/report/vendor/, gzip-compressed) inlined, and
- * REPORT, an object {"sections": [{"title", "text"?, "charts": [spec...],
- * "table"?: {"columns": [...], "rows": [[...]...]}}...]}, rendered by the
- * page's script (tables paginated, 50 rows a page). Returns 0, or SC_EIO /
- * SC_ECORRUPT / SC_EEXIST / SC_ENOMEM with the message; nothing is left
- * behind on failure.
+ * Start the report DIR (it must not exist, or be an empty directory): a
+ * new directory "DIR.tmp.XXXXXX" beside it holding sc-report.js, the
+ * vendored vega, vega-lite and vega-embed bundles (share/report/vendor/,
+ * gzip-compressed) and the page script that every page loads from disk (no
+ * network). Returns 0, or SC_EIO / SC_ECORRUPT / SC_EEXIST / SC_ENOMEM
+ * with the message; nothing is left behind on failure.
  */
-SC_MUST_CHECK int sc_report_write(const char *dir, const char *title,
-                                  const json_t *report);
+SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
+
+/*
+ * Write the page FILE ("index.html", "d/12.html": a relative name of
+ * [A-Za-z0-9_.-] parts, at most one directory deep) titled TITLE with
+ * PAGE, an object {"links"?: [[text, href]...], "sections": [{"title",
+ * "text"?, "charts"?: [spec...], "table"?: {"columns": [...],
+ * "rows": [[cell...]...]}}...]}, where a cell is a string, a number or a
+ * link (sc_report_link). Every string is shown as text (never parsed as
+ * HTML); tables are paginated, 50 rows a page. Returns 0 or an error.
+ */
+SC_MUST_CHECK int sc_report_page(sc_report *r, const char *file,
+                                 const char *title, const json_t *page);
+
+/* Finish R: with RC 0 rename its directory to DIR (SC_EEXIST when DIR is
+ * not empty), else remove everything written. Returns RC or the commit's
+ * error. R is freed either way; NULL is a no-op returning RC. */
+SC_MUST_CHECK int sc_report_close(sc_report *r, int rc);
 
 #endif

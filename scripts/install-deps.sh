@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config
 libhdf5-dev hdf5-tools libsqlite3-dev sqlite3 libyaml-dev zlib1g-dev
 libcurl4-openssl-dev libjansson-dev libdeflate-dev liblzf-dev libssl-dev
-libpq-dev postgresql postgresql-client
+libpq-dev postgresql postgresql-client chromium
 bats groff-base ca-certificates curl nodejs
 python3 python3-numpy python3-h5py python3-scipy python3-pandas
 python3-anndata python3-torch"

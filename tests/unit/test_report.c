@@ -35,36 +35,77 @@ static void test_specs(void)
     json_decref(hist);
 }
 
-static void test_write(void)
+/* The whole file PATH, or NULL. */
+static char *slurp(const char *path)
 {
-    char dir[] = "/tmp/test_report.XXXXXX", path[64], sub[64], *page = NULL;
-    json_t *r = json_pack("{s:[{s:s}]}", "sections", "title", "</script>x");
-    FILE *fp;
+    FILE *fp = fopen(path, "rb");
+    char *page;
     long n;
 
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/r/index.html", dir);
-    snprintf(sub, sizeof sub, "%s/r", dir);
-    CHECK(sc_report_write(sub, "a <b> & c", r) == 0);
-    /* created exclusively: a second write is refused */
-    CHECK(sc_report_write(sub, "t", r) == SC_EEXIST);
-    CHECK((fp = fopen(path, "rb")) != NULL);
-    if (fp) {
-        fseek(fp, 0, SEEK_END);
-        n = ftell(fp);
-        rewind(fp);
-        page = calloc(1, (size_t)n + 1);
-        CHECK(fread(page, 1, (size_t)n, fp) == (size_t)n);
-        fclose(fp);
-        CHECK(strstr(page, "<title>a &lt;b> &amp; c</title>") != NULL);
-        /* the data cannot close its script element */
-        CHECK(strstr(page, "<\\/script>x") != NULL);
-        CHECK(strstr(page, "vegaEmbed") != NULL);
-        unlink(path);
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    rewind(fp);
+    page = calloc(1, (size_t)n + 1);
+    if (page && fread(page, 1, (size_t)n, fp) != (size_t)n) {
+        free(page);
+        page = NULL;
     }
+    fclose(fp);
+    return page;
+}
+
+static void test_write(void)
+{
+    char dir[] = "/tmp/test_report.XXXXXX", path[96], sub[64], *page;
+    json_t *r = json_pack("{s:[{s:s}]}", "sections", "title",
+                          "</script><!--x");
+    sc_report *rep, *two;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(sub, sizeof sub, "%s/r", dir);
+    CHECK(sc_report_open(sub, &rep) == 0);
+    CHECK(sc_report_page(rep, "index.html", "a <b> & c", r) == 0);
+    CHECK(sc_report_page(rep, "d/1.html", "one", r) == 0);
+    /* page names are relative, one directory deep at most */
+    CHECK(sc_report_page(rep, "../x.html", "t", r) == SC_EINVAL);
+    CHECK(sc_report_page(rep, "/x.html", "t", r) == SC_EINVAL);
+    CHECK(sc_report_page(rep, "a/b/c.html", "t", r) == SC_EINVAL);
+    /* nothing at DIR before the end */
+    CHECK(access(sub, F_OK) != 0);
+    CHECK(sc_report_close(rep, 0) == 0);
+    /* an existing report is refused */
+    CHECK(sc_report_open(sub, &two) == SC_EEXIST);
+    snprintf(path, sizeof path, "%s/index.html", sub);
+    CHECK((page = slurp(path)) != NULL);
+    if (page) {
+        CHECK(strstr(page, "<title>a &lt;b> &amp; c</title>") != NULL);
+        /* the data cannot close its script element nor open a comment */
+        CHECK(strstr(page, "\\u003c\\/script>\\u003c!--x") != NULL);
+        CHECK(strstr(page, "vegaEmbed") != NULL);
+        CHECK(strstr(page, "<script src=\"sc-report.js\">") != NULL);
+        free(page);
+    }
+    snprintf(path, sizeof path, "%s/d/1.html", sub);
+    CHECK((page = slurp(path)) != NULL);
+    if (page)
+        CHECK(strstr(page, "<script src=\"../sc-report.js\">") != NULL);
     free(page);
-    rmdir(sub);
-    rmdir(dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/d", sub);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/index.html", sub);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sc-report.js", sub);
+    CHECK(access(path, F_OK) == 0);
+    unlink(path);
+    CHECK(rmdir(sub) == 0);
+    /* a failed report leaves nothing behind */
+    CHECK(sc_report_open(sub, &rep) == 0);
+    CHECK(sc_report_page(rep, "d/2.html", "two", r) == 0);
+    CHECK(sc_report_close(rep, SC_EIO) == SC_EIO);
+    CHECK(rmdir(dir) == 0);
     json_decref(r);
 }
 
