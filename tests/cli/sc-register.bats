@@ -519,3 +519,37 @@ EOF
     run -1 --separate-stderr sc-register --db mysql://host/db init
     [[ $stderr == *"only SQLite"* && ! -e mysql: ]]
 }
+
+@test "sc-register: a failed migrate leaves no new registry behind and never touches an existing file" {
+    sc-register init
+    sc-register add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    # a bad source: nothing made
+    run -1 --separate-stderr sc-register --db nosuch.db migrate --to new.db
+    [[ $stderr == *"nosuch.db"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    [[ -z $(compgen -G "new.db*") ]]
+    # a source whose rows break a constraint of the copy (a term of an
+    # artifact that does not exist, written with the checks off): the copy
+    # fails, and the file it made is gone, with SQLite's files beside it
+    sc-register --db src.db init
+    sc-register --db src.db add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    sqlite3 src.db "PRAGMA foreign_keys = OFF;
+        INSERT INTO artifact_term VALUES (99, 'cell_type', 'CL:0000000', 'cell', 1)"
+    run -1 --separate-stderr sc-register --db src.db migrate --to new.db
+    [[ -n $stderr && -z $output ]]
+    [[ -z $(compgen -G "new.db*") ]]
+    run -1 --separate-stderr sc-register --db src.db migrate --to sqlite:pre.db
+    [[ -z $(compgen -G "*pre.db*") ]]
+    # an existing file that is not a registry is neither removed nor changed
+    echo text > notes.txt
+    run -1 sc-register migrate --to notes.txt
+    [[ $(cat notes.txt) == text ]]
+    # an existing registry that is not empty: refused, left as it was
+    sc-register --db full.db init
+    sc-register --db full.db add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    before=$(sha256sum < full.db)
+    run -1 --separate-stderr sc-register migrate --to full.db
+    [[ $stderr == *"is not empty"* && $(sha256sum < full.db) == "$before" ]]
+    # a good copy: made, complete
+    run -0 sc-register migrate --to good.db
+    [[ $(sc-register --db good.db query | tail -n +2 | wc -l) -eq 1 ]]
+}
