@@ -553,3 +553,25 @@ EOF
     run -0 sc-register migrate --to good.db
     [[ $(sc-register --db good.db query | tail -n +2 | wc -l) -eq 1 ]]
 }
+
+@test "sc-register: report works on both backends and gives the page a SQLite copy gives" {
+    sc-register init
+    sc-register add "$H5AD"/*.h5ad > /dev/null
+    run -0 --separate-stderr sc-register report -o rep
+    [[ $output == rep/index.html && -z $stderr ]]
+    for f in "$H5AD"/*.h5ad; do
+        grep -qF "$(basename "$f")" rep/index.html
+    done
+    grep -q '"Cells per cell_type' rep/index.html
+    # the same rows in a SQLite file: the same page, byte for byte (on the
+    # PostgreSQL pass: PostgreSQL against SQLite)
+    sc-register migrate --to copy.db > /dev/null
+    sc-register --db copy.db report -o rep-copy > /dev/null
+    cmp rep/index.html rep-copy/index.html
+    # query filters select the datasets on both
+    sc-register report -o rep-human --organism NCBITaxon:9606 > /dev/null
+    sc-register --db copy.db report -o rep-human-copy --organism NCBITaxon:9606 > /dev/null
+    grep -q 'cellxgene_schema_example_valid' rep-human/index.html
+    ! grep -q 'anndataR_example' rep-human/index.html
+    cmp rep-human/index.html rep-human-copy/index.html
+}
