@@ -60,6 +60,7 @@ enum {
     OPT_SHARE,
     OPT_NETWORK_FS,
     OPT_TO,
+    OPT_SPLIT_FILE,
 };
 
 static const sc_opt opts[] = {
@@ -115,6 +116,8 @@ static const sc_opt opts[] = {
      "same cells twice)"},
     {OPT_DESCRIPTION, "description", SC_ARG_REQUIRED, "TEXT",
      "collection create: a description"},
+    {OPT_SPLIT_FILE, "split-file", SC_ARG_REQUIRED, "FILE",
+     "collection export: also write the version's split file to FILE"},
     {OPT_COUNT_FIELD, "count-field", SC_ARG_REQUIRED, "FIELD",
      "counts: the field to count [cell_type]"},
     {OPT_UP, "up", SC_ARG_NONE, NULL, "lineage: upstream only"},
@@ -155,6 +158,8 @@ static const char usage[] =
     "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
     "  run finish RUN            finish it (--output-file, --status)\n"
     "  collection create|add|remove|freeze|diff|export|list|show ...\n"
+    "  collection split NAME[@N] FILE  keep a split file (sc-stream split)\n"
+    "                            with a frozen version\n"
     "  verify [DIR...]           re-hash files; report missing, modified,\n"
     "                            unregistered ones\n"
     "  migrate --to DB           copy the registry into a new one (SQLite\n"
@@ -260,6 +265,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_STATUS: a->status = arg; break;
     case OPT_QUICK: a->quick = 1; break;
     case OPT_TO: a->to = arg; break;
+    case OPT_SPLIT_FILE: a->split_file = arg; break;
     case OPT_SHARE: a->share = arg; break;
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
