@@ -60,6 +60,7 @@ enum {
     OPT_SHARE,
     OPT_NETWORK_FS,
     OPT_TO,
+    OPT_SPLIT_FILE,
 };
 
 static const sc_opt opts[] = {
@@ -115,6 +116,8 @@ static const sc_opt opts[] = {
      "same cells twice)"},
     {OPT_DESCRIPTION, "description", SC_ARG_REQUIRED, "TEXT",
      "collection create: a description"},
+    {OPT_SPLIT_FILE, "split-file", SC_ARG_REQUIRED, "FILE",
+     "collection export: also write the version's split file to FILE"},
     {OPT_COUNT_FIELD, "count-field", SC_ARG_REQUIRED, "FIELD",
      "counts: the field to count [cell_type]"},
     {OPT_UP, "up", SC_ARG_NONE, NULL, "lineage: upstream only"},
@@ -155,6 +158,8 @@ static const char usage[] =
     "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
     "  run finish RUN            finish it (--output-file, --status)\n"
     "  collection create|add|remove|freeze|diff|export|list|show ...\n"
+    "  collection split NAME[@N] FILE  keep a split file (sc-stream split)\n"
+    "                            with a frozen version\n"
     "  verify [DIR...]           re-hash files; report missing, modified,\n"
     "                            unregistered ones\n"
     "  migrate --to DB           copy the registry into a new one (SQLite\n"
@@ -260,6 +265,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_STATUS: a->status = arg; break;
     case OPT_QUICK: a->quick = 1; break;
     case OPT_TO: a->to = arg; break;
+    case OPT_SPLIT_FILE: a->split_file = arg; break;
     case OPT_SHARE: a->share = arg; break;
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
@@ -311,8 +317,8 @@ void fmt_time(int64_t t, char buf[32])
 
 /* ---- init ---- */
 
-/* Remove registry file PATH that init created, and SQLite's files beside
- * it. */
+/* Remove registry file PATH that init or migrate created, and SQLite's
+ * files beside it. */
 static void init_remove(const char *path)
 {
     static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
@@ -323,28 +329,39 @@ static void init_remove(const char *path)
             unlink(buf);
 }
 
-/* A registry file that does not exist is created here, exclusively, so
- * that a failed init removes what it made and never a file it found. */
+/* Registry DB, when it is a file that does not exist: create it here,
+ * exclusively, and set *FILE to its path (NULL otherwise), so that a
+ * failed command removes what it made (init_remove) and never a file it
+ * found. Returns 0 or the error of the creation. */
+static int reg_file_create(const char *db, const char **file)
+{
+    struct stat sb;
+    int fd;
+
+    *file = NULL;
+    if (!strncmp(db, "sqlite:", 7))
+        db += 7;
+    /* a URI (PostgreSQL, or refused by the open) is no file to make */
+    if (strstr(db, "://") || lstat(db, &sb) == 0)
+        return 0;
+    if ((fd = sc_io_open_regular(db, O_RDWR | O_CREAT | O_EXCL, 0666)) < 0)
+        return fd;
+    close(fd);
+    *file = db;
+    return 0;
+}
+
 static int cmd_init(struct args *a, int argc, char **argv)
 {
     sc_registry *reg = NULL;
-    const char *file = a->db;
-    struct stat sb;
-    int rc, created = 0;
+    const char *created;
+    int rc;
 
     (void)argv;
     if (argc > 0)
         return usage_fail("init takes no operands (--db DB)");
-    if (!strncmp(file, "sqlite:", 7))
-        file += 7;
-    /* a URI (PostgreSQL, or refused by the open) is no file to make */
-    if (!strstr(file, "://") && lstat(file, &sb) != 0) {
-        int fd = sc_io_open_regular(file, O_RDWR | O_CREAT | O_EXCL, 0666);
-        if (fd < 0)
-            return fd;
-        close(fd);
-        created = 1;
-    }
+    if ((rc = reg_file_create(a->db, &created)) < 0)
+        return rc;
     if ((rc = reg_open(a, SC_REGISTRY_CREATE, &reg)) == 0 && a->root)
         rc = sc_registry_add_root(reg, a->root);
     if (rc == 0)
@@ -352,7 +369,7 @@ static int cmd_init(struct args *a, int argc, char **argv)
     if (reg && sc_registry_close(reg) < 0 && rc == 0)
         rc = SC_EREGISTRY;
     if (rc < 0 && created)
-        init_remove(file);
+        init_remove(created);
     return rc;
 }
 
@@ -398,6 +415,7 @@ static int cmd_migrate(struct args *a, int argc, char **argv)
     sc_reg_table_sum sums[SC_REG_N_TABLES] = {{0}};
     sc_registry *src = NULL, *dst = NULL;
     sc_atomic at = {0};
+    const char *created = NULL;
     FILE *fp;
     int rc, out_rc;
 
@@ -410,7 +428,9 @@ static int cmd_migrate(struct args *a, int argc, char **argv)
         return usage_fail("migrate: --to names the registry itself");
     if ((rc = reg_open(a, SC_REGISTRY_READONLY, &src)) < 0)
         return rc;
-    if ((rc = sc_registry_open(a->to,
+    /* a new file is made here, and removed when the copy fails */
+    if ((rc = reg_file_create(a->to, &created)) == 0 &&
+        (rc = sc_registry_open(a->to,
                                SC_REGISTRY_CREATE |
                                    (a->network_fs ? SC_REGISTRY_NETWORK_FS : 0),
                                &dst)) == 0)
@@ -429,8 +449,11 @@ static int cmd_migrate(struct args *a, int argc, char **argv)
     if (rc == 0)
         sc_log_info("copied '%s' into '%s': every table the same", a->db,
                     a->to);
-    sc_registry_close(dst);
+    if (sc_registry_close(dst) < 0 && rc == 0)
+        rc = SC_EREGISTRY;
     sc_registry_close(src);
+    if (rc < 0 && created)
+        init_remove(created);
     return rc;
 }
 

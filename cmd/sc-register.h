@@ -30,6 +30,7 @@ struct args {
     int has_weight;
     const char *description, *field, *transform, *tool, *tool_version;
     const char *status, *format, *root, *share, *to;
+    const char *split_file; /* collection export --split-file */
     int64_t since, until; /* seconds; 0 for none */
     struct term_arg *terms;
     size_t n_terms;

@@ -1,6 +1,8 @@
 /* sc-register collections, runs and verify. */
 /* SPDX-License-Identifier: MIT */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "sc_hash.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_split.h"
 
 #include "sc-register.h"
 
@@ -306,12 +309,161 @@ static int list_row(const char *name, int64_t versions, int64_t members,
     return 0;
 }
 
+/* ---- split files ---- */
+
+/* The largest split file kept in the registry (by cell it lists the rows of
+ * val and test: a few bytes per cell). */
+#define SPLIT_MAX (256u << 20)
+
+/* The bytes of text file PATH into *BUF (NUL-terminated, caller frees) and
+ * *LEN. */
+static int read_text(const char *path, char **buf, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap), *nb;
+    ssize_t got = 1;
+    int fd, rc = 0;
+
+    *buf = NULL;
+    *len = 0;
+    if (!b)
+        return sc_fail(SC_ENOMEM, "out of memory");
+    if ((fd = sc_io_open_regular(path, O_RDONLY, 0)) < 0) {
+        free(b);
+        return fd;
+    }
+    while (rc == 0 && got > 0) {
+        if (n + 1 == cap) {
+            if (cap > SPLIT_MAX) {
+                rc = sc_fail(SC_EINVAL, "'%s': larger than %u MiB", path,
+                             SPLIT_MAX >> 20);
+                break;
+            }
+            if (!(nb = realloc(b, cap *= 2))) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            b = nb;
+        }
+        if ((got = read(fd, b + n, cap - 1 - n)) < 0)
+            rc = sc_fail(SC_EIO, "cannot read '%s': %s", path,
+                         strerror(errno));
+        else
+            n += (size_t)got;
+    }
+    close(fd);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+struct split_check {
+    const sc_split *sp;
+    const char *file, *ref;
+};
+
+/* Every member of the version is a dataset the split names. */
+static int split_member(const sc_reg_artifact *x, void *ud)
+{
+    struct split_check *c = ud;
+    const char *key = sc_split_key(x->path);
+    uint64_t h;
+
+    if (sc_split_find(c->sp, key, &h) < 0)
+        return sc_fail(SC_EINVAL,
+                       "'%s' does not name dataset '%s' of %s: a split of "
+                       "another collection?",
+                       c->file, key, c->ref);
+    return 0;
+}
+
+/* collection split REF FILE: keep split file FILE with frozen version REF,
+ * once its datasets are the version's; print its sha256. */
+static int coll_split(sc_registry *reg, const char *ref, const char *file,
+                      FILE *fp)
+{
+    struct split_check c = {NULL, file, ref};
+    char *buf = NULL, *again = NULL, sha[65];
+    size_t n = 0, n2 = 0;
+    sc_split *sp = NULL;
+    int64_t vid;
+    int rc;
+
+    if ((rc = sc_registry_collection_version(reg, ref, &vid)) < 0)
+        return rc;
+    /* the bytes kept are the bytes checked: read before and after */
+    if ((rc = read_text(file, &buf, &n)) < 0 ||
+        (rc = sc_split_read(file, &sp)) < 0 ||
+        (rc = read_text(file, &again, &n2)) < 0)
+        goto out;
+    if (n != n2 || memcmp(buf, again, n)) {
+        rc = sc_fail(SC_EIO, "'%s' changed while it was read", file);
+        goto out;
+    }
+    c.sp = sp;
+    if ((rc = sc_registry_collection_members(reg, vid, split_member, &c)) < 0)
+        goto out;
+    if ((rc = sc_registry_split_set(reg, vid, buf, n, sha)) < 0)
+        rc = sc_fail_ctx(rc, "%s", ref);
+    else
+        fprintf(fp, "%s\t%s\n", ref, sha);
+out:
+    sc_split_free(sp);
+    free(buf);
+    free(again);
+    return rc;
+}
+
+/* The split file of version VID of REF into FILE (exclusive, atomic). */
+static int split_export(sc_registry *reg, int64_t vid, const char *ref,
+                        const char *file)
+{
+    char *buf = NULL, sha[65];
+    sc_atomic at = {0};
+    size_t n;
+    FILE *fp;
+    int rc;
+
+    if ((rc = sc_registry_split_get(reg, vid, &buf, &n, sha)) < 0)
+        return rc;
+    if (!buf)
+        return sc_fail(SC_ENOTFOUND,
+                       "%s has no split file (collection split stores one)",
+                       ref);
+    if ((rc = sc_io_atomic_open(file, &at, &fp)) == 0) {
+        rc = fwrite(buf, 1, n, fp) == n ? 0
+                                        : sc_fail(SC_EIO, "cannot write '%s'",
+                                                  file);
+        rc = sc_io_atomic_finish(&at, rc);
+    }
+    free(buf);
+    return rc;
+}
+
+/* The line show prints above the members of a version with a split. */
+static int split_show(sc_registry *reg, int64_t vid, FILE *fp)
+{
+    char *buf = NULL, sha[65];
+    size_t n;
+    int rc;
+
+    if ((rc = sc_registry_split_get(reg, vid, &buf, &n, sha)) == 0 && buf)
+        fprintf(fp, "# split\t%s\t%zu bytes\n", sha, n);
+    free(buf);
+    return rc;
+}
+
 int cmd_collection(struct args *a, int argc, char **argv)
 {
-    static const char *const verbs[] = {"create", "add",  "remove",
-                                        "freeze", "diff", "export",
-                                        "list",   "show", NULL};
-    static const int min_ops[] = {1, 1, 1, 1, 2, 1, 0, 1};
+    static const char *const verbs[] = {"create", "add",  "remove", "freeze",
+                                        "diff",   "export", "list", "show",
+                                        "split",  NULL};
+    static const int min_ops[] = {1, 1, 1, 1, 2, 1, 0, 1, 2};
     sc_registry *reg = NULL;
     struct idlist l = {0};
     sc_atomic at = {0};
@@ -325,11 +477,16 @@ int cmd_collection(struct args *a, int argc, char **argv)
     if (v < 0)
         return usage_fail("collection: unknown verb '%s' (create, "
                           "add, remove, freeze, diff, export, list, "
-                          "show)",
+                          "show, split)",
                           argv[0]);
     if (argc - 1 < min_ops[v])
         return usage_fail("collection %s: missing operand", argv[0]);
-    if ((rc = reg_open(a, v >= 4 ? SC_REGISTRY_READONLY : 0, &reg)) < 0)
+    if (v == 8 && argc != 3)
+        return usage_fail("collection split: NAME[@N] FILE");
+    if (a->split_file && v != 5)
+        return usage_fail("--split-file is an option of collection export");
+    if ((rc = reg_open(a, v >= 4 && v != 8 ? SC_REGISTRY_READONLY : 0,
+                       &reg)) < 0)
         return rc;
     if ((rc = out_open(a, &at, &fp)) < 0)
         goto out;
@@ -362,6 +519,11 @@ int cmd_collection(struct args *a, int argc, char **argv)
         if (!draft &&
             (rc = sc_registry_collection_version(reg, argv[1], &vid)) < 0)
             break;
+        if (v == 5 && a->split_file &&
+            (rc = split_export(reg, vid, argv[1], a->split_file)) < 0)
+            break;
+        if (v == 7 && !draft && (rc = split_show(reg, vid, fp)) < 0)
+            break;
         if ((rc = rows_begin(&o, fp, v == 5 || a->manifest, "weight")) < 0)
             break;
         rc = draft
@@ -370,6 +532,7 @@ int cmd_collection(struct args *a, int argc, char **argv)
         rows_end(&o);
         break;
     }
+    case 8: rc = coll_split(reg, argv[1], argv[2], fp); break;
     case 6:
         fprintf(fp, "name\tversions\tmembers\tdescription\n");
         rc = sc_registry_collections(reg, list_row, fp);

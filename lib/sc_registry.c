@@ -1857,6 +1857,100 @@ int sc_registry_collection_version(sc_registry *reg, const char *ref,
     return rc < 0 ? rc : 0;
 }
 
+/* The sha256 of the LEN bytes at P into HEX. */
+static int hash_bytes(const char *p, size_t len, char hex[65])
+{
+    sc_hash *h = NULL;
+    int rc;
+
+    if ((rc = sc_hash_new(&h)) == 0 && (rc = sc_hash_update(h, p, len)) == 0)
+        rc = sc_hash_final(h, hex);
+    sc_hash_free(h);
+    return rc;
+}
+
+int sc_registry_split_set(sc_registry *reg, int64_t vid, const char *content,
+                          size_t len, char sha256[65])
+{
+    char *had = NULL, had_sha[65];
+    size_t had_len;
+    sc_rst *st = NULL;
+    int rc;
+
+    if (memchr(content, '\0', len))
+        return sc_fail(SC_EINVAL, "a split file is text: it has a NUL byte");
+    if ((rc = hash_bytes(content, len, sha256)) < 0 || (rc = begin(reg)) < 0)
+        return rc;
+    if ((rc = sc_registry_split_get(reg, vid, &had, &had_len, had_sha)) < 0)
+        goto out;
+    if (had) {
+        if (strcmp(had_sha, sha256))
+            rc = sc_fail(SC_EEXIST,
+                         "the collection version has a split already (sha256 "
+                         "%.12s...), and versions do not change",
+                         had_sha);
+        goto out;
+    }
+    if ((rc = prepare(reg,
+                      "INSERT INTO collection_version_split(version_id,"
+                      " sha256, size, content, created) VALUES (?, ?, ?, ?, ?)",
+                      &st)) < 0)
+        goto out;
+    st_int(st, 1, vid);
+    st_text(st, 2, sha256);
+    st_int(st, 3, (int64_t)len);
+    st_text(st, 4, content);
+    st_int(st, 5, (int64_t)time(NULL));
+    if ((rc = step_done(reg, st, "store the split")) == 0)
+        rc = commit(reg);
+out:
+    st_free(st);
+    free(had);
+    if (rc < 0)
+        rollback(reg);
+    else if (reg->in_tx)
+        rc = commit(reg);
+    return rc;
+}
+
+int sc_registry_split_get(sc_registry *reg, int64_t vid, char **content,
+                          size_t *len, char sha256[65])
+{
+    char got[65];
+    sc_rst *st;
+    int rc, s;
+
+    *content = NULL;
+    *len = 0;
+    sha256[0] = '\0';
+    if ((rc = prepare(reg,
+                      "SELECT sha256, content FROM collection_version_split"
+                      " WHERE version_id = ?",
+                      &st)) < 0)
+        return rc;
+    st_int(st, 1, vid);
+    if ((s = st_step(st)) == ST_ROW) {
+        snprintf(sha256, 65, "%s", st_col_text(st, 0));
+        if (!(*content = strdup(st_col_text(st, 1))))
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+    }
+    rc = step_end(reg, st, rc, s);
+    if (rc == 0 && *content) {
+        *len = strlen(*content);
+        if ((rc = hash_bytes(*content, *len, got)) == 0 && strcmp(got, sha256))
+            rc = sc_fail(SC_EREGISTRY,
+                         "registry '%s': the stored split file does not match "
+                         "its sha256",
+                         reg->path);
+    }
+    if (rc < 0) {
+        free(*content);
+        *content = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
 int sc_registry_collection_members(sc_registry *reg, int64_t vid,
                                    sc_reg_artifact_fn fn, void *ud)
 {
@@ -2007,6 +2101,8 @@ static const struct copy_table {
      "iiid", "version_id, artifact_id", 0},
     {"run_io", "run_id, output, kind, ref, version_id", "iiiti",
      "run_id, output, ref", 0},
+    {"collection_version_split", "version_id, sha256, size, content, created",
+     "ititi", "version_id", 0},
 };
 enum { N_COPY_TABLES = sizeof copy_tables / sizeof *copy_tables };
 #define CVM_TABLE 11 /* collection_version_member: copied with its version */

@@ -31,7 +31,7 @@
 typedef struct sc_registry sc_registry;
 
 /* The schema version this code writes and reads. */
-#define SC_REGISTRY_SCHEMA 1
+#define SC_REGISTRY_SCHEMA 2
 
 /* Flags of sc_registry_open(). */
 enum {
@@ -331,6 +331,25 @@ SC_MUST_CHECK int sc_registry_collection_members(sc_registry *reg, int64_t vid,
                                                  sc_reg_artifact_fn fn,
                                                  void *ud);
 
+/*
+ * The split file (sc-stream split: which cells are for training, validation
+ * and test) of collection version VID, kept with it as the version is: once
+ * stored it cannot change (the database refuses it). sc_registry_split_set
+ * stores the LEN bytes of CONTENT (text without NUL bytes) and their sha256
+ * in *SHA256; storing the same bytes again is a no-op, other bytes are
+ * SC_EEXIST ("NAME@N has a split already"). sc_registry_split_get gives the
+ * bytes back in *CONTENT (NUL-terminated, the caller frees) and *LEN, and
+ * their sha256, checked against the stored one (SC_EREGISTRY when they
+ * differ); *CONTENT NULL when the version has no split. Both return 0 or
+ * SC_EREGISTRY / SC_ENOMEM / SC_EEXIST.
+ */
+SC_MUST_CHECK int sc_registry_split_set(sc_registry *reg, int64_t vid,
+                                        const char *content, size_t len,
+                                        char sha256[65]);
+SC_MUST_CHECK int sc_registry_split_get(sc_registry *reg, int64_t vid,
+                                        char **content, size_t *len,
+                                        char sha256[65]);
+
 /* Call FN for the members of collection NAME's working set. */
 SC_MUST_CHECK int sc_registry_collection_draft(sc_registry *reg,
                                                const char *name,
@@ -359,7 +378,7 @@ SC_MUST_CHECK int sc_registry_has_path(sc_registry *reg, const char *path,
 /* ---- copying a registry ---- */
 
 /* The number of tables of the registry's schema. */
-#define SC_REG_N_TABLES 13
+#define SC_REG_N_TABLES 14
 
 /* One table of a copy's check: its rows and the sha256 of their values in
  * key order (the same text on every backend), and whether the destination

@@ -81,6 +81,13 @@ static const char *const pg_migrations[] = {
     " collection_version_member FOR EACH ROW EXECUTE FUNCTION sc_frozen();"
     "CREATE TRIGGER cvm_frozen_i BEFORE INSERT ON collection_version_member"
     " FOR EACH ROW EXECUTE FUNCTION sc_frozen_i();",
+    /* 1 -> 2: a collection version's split file, as immutable as it */
+    "CREATE TABLE collection_version_split(version_id BIGINT PRIMARY KEY"
+    " REFERENCES collection_version(id),"
+    " sha256" T " NOT NULL CHECK(length(sha256) = 64),"
+    " size BIGINT NOT NULL, content" T " NOT NULL, created BIGINT NOT NULL);"
+    "CREATE TRIGGER cvs_frozen BEFORE UPDATE OR DELETE ON"
+    " collection_version_split FOR EACH ROW EXECUTE FUNCTION sc_frozen();",
 };
 #undef T
 

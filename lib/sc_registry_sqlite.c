@@ -78,6 +78,15 @@ static const char *const sqlite_migrations[] = {
     "  WHERE version_id = NEW.version_id)"
     " AND NEW.version_id <> (SELECT MAX(id) FROM collection_version)"
     " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;",
+    /* 1 -> 2: a collection version's split file, as immutable as it */
+    "CREATE TABLE collection_version_split(version_id INTEGER PRIMARY KEY"
+    " REFERENCES collection_version(id),"
+    " sha256 TEXT NOT NULL CHECK(length(sha256) = 64),"
+    " size INTEGER NOT NULL, content TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TRIGGER cvs_frozen_u BEFORE UPDATE ON collection_version_split"
+    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;"
+    "CREATE TRIGGER cvs_frozen_d BEFORE DELETE ON collection_version_split"
+    " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;",
 };
 
 

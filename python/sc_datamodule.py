@@ -31,6 +31,13 @@ by the Collator, in the workers.
 - sampling: weighted (--weight-by, --weight-scheme, --scaler, --cell-weight,
   --dataset-weights, -n) for the training part; by default the epoch then
   draws as many cells as the training part holds.
+- add_zero_genes, downsample: as scDataLoader's collator (random
+  unexpressed genes after the top / random expressed ones; reads lost as
+  sampling and technical zeros), per cell in the workers from random
+  numbers keyed by (seed, epoch, dataset, row): the same batches for a seed
+  whatever the workers or ranks. Downsampling works on the counts (before
+  normalize and log1p, which the collator then does), not on normalized
+  values as scDataLoader's.
 """
 import csv
 import os
@@ -39,7 +46,8 @@ import numpy as np
 
 import sc_stream
 
-__all__ = ["DataModule", "Collator", "GeneVocab", "LabelEncoder", "binning"]
+__all__ = ["DataModule", "Collator", "GeneVocab", "LabelEncoder", "binning", "downsample",
+           "select_genes", "cell_rng"]
 
 
 class LabelEncoder:
@@ -151,16 +159,109 @@ def binning(values, n_bins):
     return out
 
 
+def cell_rng(seed, epoch, dataset, row):
+    """The random numbers of one cell: a pure function of the seed, the
+    epoch and the cell (its dataset and row), not of the batch, the worker
+    or the rank it comes in."""
+    return np.random.default_rng([seed, epoch, int(dataset), int(row)])
+
+
+def downsample(counts, renoise, rng):
+    """scDataLoader's downsample_profile on one cell's COUNTS (all its genes,
+    G of them), with RNG: a fraction t = 1 - sqrt(1 - renoise) of the reads
+    is lost twice over, as sampling zeros (Poisson(U * t * total / (G / 2))
+    reads less per gene, U uniform) and as technical zeros (each gene
+    dropped with probability t); the result is clipped at 0, integers."""
+    x = np.asarray(counts, dtype=np.float64)
+    g = len(x)
+    if g == 0:
+        return x
+    t = 1 - (1 - renoise) ** 0.5
+    lost = rng.poisson(rng.random(g) * (t * x.sum() / (0.5 * g)))
+    keep = rng.random(g) > t
+    return np.maximum((x - lost) * keep, 0).astype(np.int64).astype(np.float64)
+
+
+def select_genes(values, how, max_len, add_zero_genes, rng):
+    """scDataLoader's gene choice for one cell of VALUES (all its genes):
+    'most expr' the max_len largest (ties by gene), 'random expr' max_len
+    expressed genes at random; when fewer are expressed, or with
+    add_zero_genes, random unexpressed genes fill the row up to
+    max_len + add_zero_genes (fewer unexpressed genes than that: the rest is
+    padding, gene -1). Returns (genes, values) of that length."""
+    v = np.asarray(values)
+    nz = np.nonzero(v > 0)[0]
+    k = min(max_len, len(nz))
+    if how == "most expr":
+        loc = nz[np.lexsort((nz, -v[nz]))[:k]]
+    else:
+        loc = nz[rng.choice(len(nz), k, replace=False)] if k else nz[:0]
+    zeros = np.nonzero(v <= 0)[0]
+    want = min(add_zero_genes + max_len - k, len(zeros))
+    loc = np.concatenate((loc, zeros[rng.choice(len(zeros), want, replace=False)]))
+    genes = np.full(max_len + add_zero_genes, -1, dtype=np.int64)
+    vals = np.zeros(max_len + add_zero_genes, dtype=np.float32)
+    genes[:len(loc)] = loc
+    vals[:len(loc)] = v[loc]
+    return genes, vals
+
+
 class Collator:
     """A batch of ScStreamDataset (sc_stream.to_torch's dict) in the shape of
     scDataLoader's collator: x (values; bin numbers with n_bins), genes
     (column per value: the padded layout's, else 0..G-1), class (cells x
     label columns, int64 codes, -1 unknown), mask (False for padding cells),
-    dataset and row. Runs in the DataLoader workers."""
+    dataset and row. Runs in the DataLoader workers.
 
-    def __init__(self, labels=(), n_bins=0):
+    With add_zero_genes or downsample (scDataLoader's options that sc-stream
+    has no flag for) the batch holds every gene of each cell (CSR or dense
+    rows) and the collator does, per cell with its own random numbers
+    (cell_rng: deterministic for the seed and the epoch): downsample on the
+    counts, then normalize (to a total of NORMALIZE) and log1p when given
+    here, then with how 'most expr' / 'random expr' the choice of genes
+    (select_genes: x and genes of max_len + add_zero_genes columns, padding
+    gene -1 value 0), else dense rows of every gene."""
+
+    def __init__(self, labels=(), n_bins=0, how="all", max_len=0, add_zero_genes=0,
+                 downsample=None, normalize=None, log1p=False, seed=0, epoch=0):
         self.labels = list(labels)
         self.n_bins = n_bins
+        self.how, self.max_len, self.add_zero_genes = how, max_len, add_zero_genes
+        self.downsample, self.normalize, self.log1p = downsample, normalize, log1p
+        self.seed, self.epoch = seed, epoch
+
+    @property
+    def per_cell(self):
+        """Whether the collator works on each cell's whole row."""
+        return self.downsample is not None or (self.how != "all" and self.add_zero_genes > 0)
+
+    def _cells(self, x, t):
+        import torch
+        rows = x.to_dense().numpy() if x.layout != torch.strided else x.numpy()
+        rows = rows.astype(np.float64)
+        sel = self.how != "all"
+        n = rows.shape[0]
+        width = self.max_len + self.add_zero_genes if sel else rows.shape[1]
+        xo = np.zeros((n, width), dtype=np.float32)
+        go = np.full((n, width), -1, dtype=np.int64) if sel else None
+        ds, rw = t["dataset"].numpy(), t["row"].numpy()
+        for i in range(n):
+            rng = cell_rng(self.seed, self.epoch, ds[i], rw[i])
+            v = rows[i]
+            if self.downsample is not None:
+                v = downsample(v, self.downsample, rng)
+            if self.normalize:
+                s = v.sum()
+                v = v * (self.normalize / s) if s > 0 else v
+            if self.log1p:
+                v = np.log1p(v)
+            if sel:
+                go[i], xo[i] = select_genes(v, self.how, self.max_len, self.add_zero_genes, rng)
+            else:
+                xo[i] = v
+        x = torch.from_numpy(xo)
+        genes = torch.from_numpy(go) if sel else torch.arange(width)
+        return x, genes
 
     def __call__(self, t):
         import torch
@@ -170,7 +271,9 @@ class Collator:
         out["mask"] = torch.arange(n) < n - int(t["n_pad"])
         out["class"] = (torch.stack([t["labels"][k] for k in self.labels], 1)
                         if self.labels else torch.zeros((n, 0), dtype=torch.int64))
-        if "genes" in t:
+        if self.per_cell:
+            x, out["genes"] = self._cells(x, t)
+        elif "genes" in t:
             out["genes"] = t["genes"]
         elif x.layout == torch.strided:
             out["genes"] = torch.arange(x.shape[1])
@@ -198,6 +301,8 @@ class DataModule:
         "logp1": "--log1p",
         "norm_to": "--normalize=T",
         "n_bins": "(Collator, in the workers)",
+        "add_zero_genes": "(Collator: whole rows from sc-stream, the genes chosen in the workers)",
+        "downsample": "(Collator: on the counts, before norm_to and logp1, done there too)",
         "organisms / genelist": "--genes ORG=FILE (GeneVocab)",
         "clss_to_predict": "-l COL [--vocab COL=DIR/vocab_FIELD.tsv]",
         "label_to_weight, weight_scaler": "--weight-by COL --weight-scheme scaler --scaler S",
@@ -215,12 +320,19 @@ class DataModule:
                  split_seed=0, split_file=None, weight_by=(), weight_scheme="scaler",
                  scaler=10, cell_weight=None, dataset_weights=False, n_samples=None,
                  how="all", max_len=1000, normalize=None, log1p=False, n_bins=0,
+                 add_zero_genes=0, downsample=None,
                  dense=False, batch_size=256, num_workers=2, pin_memory=False, seed=0,
                  extra_args=(), exe=None, rank=None, world_size=None):
         if how not in ("all", "most expr", "random expr"):
             raise ValueError("how: 'all', 'most expr' or 'random expr', not %r" % (how,))
         if dense and how != "all":
             raise ValueError("dense rows hold all genes: how='all'")
+        if add_zero_genes < 0 or (add_zero_genes and how == "all"):
+            raise ValueError("add_zero_genes: a count >= 0, with how='most expr' or "
+                             "'random expr'")
+        if downsample is not None and not 0 <= downsample < 1:
+            raise ValueError("downsample: a fraction in [0, 1), not %r" % (downsample,))
+        self.add_zero_genes, self.downsample = add_zero_genes, downsample
         self.paths, self.manifest = [str(p) for p in paths], manifest
         self.labels = list(labels)
         self.label_dir = label_dir
@@ -286,11 +398,14 @@ class DataModule:
                 raise RuntimeError("call setup() first: the training part's size is the "
                                    "number of draws")
             a += ["-n", str(n)]
-        if self.normalize:
+        # downsampling works on counts: the collator then normalizes
+        if self.normalize and self.downsample is None:
             a += ["--normalize=%g" % self.normalize]
-        if self.log1p:
+        if self.log1p and self.downsample is None:
             a += ["--log1p"]
-        if self.how == "most expr":
+        if self._collator(0).per_cell:
+            pass  # whole rows: the collator chooses the genes
+        elif self.how == "most expr":
             a += ["--top-genes", str(self.max_len)]
         elif self.how == "random expr":
             a += ["--random-genes", str(self.max_len)]
@@ -335,11 +450,18 @@ class DataModule:
 
     def dataset(self, part, epoch=0):
         """The ScStreamDataset of a part (batches collated in the workers)."""
-        kind = "padded" if self.how != "all" else ("dense" if self.dense else "csr")
+        col = self._collator(epoch)
+        kind = ("padded" if self.how != "all" and not col.per_cell
+                else "dense" if self.dense else "csr")
         return sc_stream.ScStreamDataset(self.paths, self.stream_args(part), self.manifest,
                                          kind=kind, rank=self.rank, world_size=self.world_size,
-                                         epoch=epoch, exe=self.exe,
-                                         transform=Collator(self.labels, self.n_bins))
+                                         epoch=epoch, exe=self.exe, transform=col)
+
+    def _collator(self, epoch):
+        post = self.downsample is not None
+        return Collator(self.labels, self.n_bins, self.how, self.max_len, self.add_zero_genes,
+                        self.downsample, self.normalize if post else None,
+                        self.log1p and post, self.seed, epoch)
 
     def _loader(self, part, epoch):
         import torch.utils.data as tud

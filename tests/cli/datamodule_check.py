@@ -21,6 +21,13 @@
       top-k genes with binning: bins in 1..n_bins-1 where a gene is,
       non-increasing along a row (top genes come largest first), 0 in the
       padding; weighted training draws; prints "ok".
+  datamodule_check.py zeros PATH...
+      add_zero_genes and downsample (scDataLoader's semantics): against
+      every cell's whole row, the top genes are its largest values, the
+      added genes are distinct genes it does not express; the same for a
+      seed and epoch whatever the workers, another epoch draws others;
+      downsampling lowers integer counts, 0 changes nothing, normalize and
+      log1p come after it; prints "ok".
 """
 import argparse
 import collections
@@ -185,10 +192,95 @@ def cmd_collate(a):
     print("ok")
 
 
+def by_cell(loader):
+    """{(dataset, row): (x row, genes row)} of a loader's real cells."""
+    out = {}
+    for b in loader:
+        x = b["x"]
+        x = (x.to_dense() if x.layout != __import__("torch").strided else x).numpy()
+        g = b["genes"].numpy() if "genes" in b else np.zeros(0)
+        for i in np.nonzero(b["mask"].numpy())[0]:
+            key = (int(b["dataset"][i]), int(b["row"][i]))
+            assert key not in out, key
+            out[key] = (x[i].copy(), g[i].copy() if g.ndim == 2 else g)
+    return out
+
+
+def cmd_zeros(a):
+    common = dict(num_workers=2, batch_size=100, split_by="cell", split_fractions=(1, 0, 0))
+    full = by_cell(DataModule(a.paths, dense=True, **common).setup().train_dataloader(0))
+    assert len(full) > 1000
+    k, z = 12, 5
+    dm = DataModule(a.paths, how="most expr", max_len=k, add_zero_genes=z, **common).setup()
+    assert "--top-genes" not in dm.stream_args("train")
+    one = by_cell(dm.train_dataloader(1))
+    assert one.keys() == full.keys()
+    filled = 0
+    for key, (x, g) in one.items():
+        row = full[key][0]
+        nz = np.nonzero(row > 0)[0]
+        ne = min(k, len(nz))
+        assert x.shape == g.shape == (k + z,)
+        real = g[g >= 0]
+        assert len(set(real.tolist())) == len(real), "a gene twice"
+        top, zero = g[:ne], g[ne:][g[ne:] >= 0]
+        assert (x[:ne] == row[top]).all() and (row[top] > 0).all()
+        rest = np.setdiff1d(nz, top)
+        assert not len(rest) or row[rest].max() <= row[top].min(), "not the largest"
+        assert (row[zero] == 0).all() and (x[ne:] == 0).all(), "an added gene is expressed"
+        assert len(zero) == min(z + k - ne, len(row) - len(nz))
+        filled += ne < k
+    assert filled > 0, "no cell with fewer expressed genes than max_len: the test checks little"
+    # the same for the seed and epoch, with 0 workers or 2; another epoch: other genes
+    dm0 = DataModule(a.paths, how="most expr", max_len=k, add_zero_genes=z,
+                     **dict(common, num_workers=0)).setup()
+    again = by_cell(dm0.train_dataloader(1))
+    assert all((again[c][1] == one[c][1]).all() and (again[c][0] == one[c][0]).all()
+               for c in one)
+    other = by_cell(dm.train_dataloader(2))
+    assert any((other[c][1] != one[c][1]).any() for c in one)
+    # random expressed genes: expressed, distinct, then unexpressed ones
+    rnd = by_cell(DataModule(a.paths, how="random expr", max_len=k, add_zero_genes=z,
+                             **common).setup().train_dataloader(0))
+    for key, (x, g) in rnd.items():
+        row = full[key][0]
+        ne = min(k, int((row > 0).sum()))
+        assert (row[g[:ne]] > 0).all() and (x[:ne] == row[g[:ne]]).all()
+        assert (row[g[ne:][g[ne:] >= 0]] == 0).all()
+    # downsampling the counts: integers, never more, fewer in all; 0: unchanged
+    down = by_cell(DataModule(a.paths, downsample=0.5, **common).setup().train_dataloader(0))
+    tot_in = tot_out = 0
+    for key, (x, _) in down.items():
+        row = full[key][0]
+        assert (x == np.round(x)).all() and (x >= 0).all() and (x <= row).all()
+        tot_in, tot_out = tot_in + row.sum(), tot_out + x.sum()
+    assert tot_out < 0.8 * tot_in, (tot_out, tot_in)
+    same = by_cell(DataModule(a.paths, downsample=0.0, **common).setup().train_dataloader(0))
+    assert all((same[c][0] == full[c][0]).all() for c in full)
+    twice = by_cell(DataModule(a.paths, downsample=0.5, **common).setup().train_dataloader(0))
+    assert all((twice[c][0] == down[c][0]).all() for c in down)
+    # normalize and log1p after the downsampling, in the collator
+    dm = DataModule(a.paths, downsample=0.5, normalize=1e4, log1p=True, **common).setup()
+    assert "--log1p" not in dm.stream_args("train")
+    for key, (x, _) in by_cell(dm.train_dataloader(0)).items():
+        d = down[key][0]
+        if d.sum() > 0:
+            assert abs(np.expm1(x.astype(np.float64)).sum() - 1e4) < 1, key
+            assert ((x > 0) == (d > 0)).all()
+    for bad in (dict(add_zero_genes=3), dict(how="most expr", add_zero_genes=-1),
+                dict(downsample=1.0)):
+        try:
+            DataModule(a.paths, **bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % (bad,))
+    print("ok")
+
+
 ap = argparse.ArgumentParser()
 sub = ap.add_subparsers(dest="cmd", required=True)
 sub.add_parser("flags")
-for name in ("splits", "collate"):
+for name in ("splits", "collate", "zeros"):
     sub.add_parser(name).add_argument("paths", nargs="+")
 p = sub.add_parser("labels")
 p.add_argument("dir")
@@ -199,4 +291,4 @@ p.add_argument("human")
 p.add_argument("mouse")
 args = ap.parse_args()
 {"flags": cmd_flags, "splits": cmd_splits, "labels": cmd_labels, "genes": cmd_genes,
- "collate": cmd_collate}[args.cmd](args)
+ "collate": cmd_collate, "zeros": cmd_zeros}[args.cmd](args)

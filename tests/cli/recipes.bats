@@ -123,6 +123,96 @@ raw() {
     [[ $(ls tw/harmonized/x-*/x.* | wc -l) -ge 2 ]]
 }
 
+teardown() {
+    pg_stop    # the server of the PostgreSQL test, if it started one
+}
+
+# fake_sbatch DIR: an executable DIR/sbatch standing in for Slurm's: it
+# runs every task of --array=FIRST-LAST[%N] here, all at once, with the
+# variables of --export=ALL,K=V,... and waits for them (as --wait does)
+fake_sbatch() {
+    mkdir -p "$1"
+    cat > "$1/sbatch" <<'SH'
+#!/bin/bash
+arr= exp=ALL
+while [[ $1 == --* ]]; do
+    case $1 in
+    --array=*) arr=${1#--array=} ;;
+    --export=*) exp=${1#--export=} ;;
+    esac
+    shift
+done
+range=${arr%%\%*}
+IFS=, read -r -a kv <<< "$exp"
+vars=()
+for x in "${kv[@]}"; do [[ $x == ALL ]] || vars+=("$x"); done
+pids=()
+for ((t = ${range%-*}; t <= ${range#*-}; t++)); do
+    env "${vars[@]}" SLURM_ARRAY_TASK_ID=$t "$@" > "slurm-$t.out" 2>&1 &
+    pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc
+SH
+    chmod +x "$1/sbatch"
+}
+
+@test "recipes: with SC_REGISTRY a postgresql:// URI, the array tasks (the README's team set-up) and the Makefile register into PostgreSQL" {
+    "$SC_ROOT/tests/pg-server.sh" available ||
+        skip "PostgreSQL is not installed (scripts/install-deps.sh installs it)"
+    pg_start
+    cd "$BATS_TEST_TMPDIR"
+    mkdir data
+    raw data/raw
+    ln -s "$SC_ROOT/scripts" scripts
+    fake_sbatch bin
+    # the README's block as written, on this test's server, with /data here
+    # and one dataset per task: 3 corpus datasets, 3 concurrent tasks
+    uri=$(pg_newdb registry)
+    awk '/^- \*\*Team set-up/ { p = 1 } p && /^  ```sh$/ { b = 1; next } b && /^  ```$/ { exit }
+        b { sub(/^  /, ""); print }' "$SC_ROOT/README.md" |
+        sed -e "s|postgresql://db.example.org/registry|$uri|" -e "s|/data/|$PWD/data/|g" \
+            -e 's/per=10/per=1/' > team.sh
+    grep -q 'sbatch --wait' team.sh
+    grep -q 'collection export lung@1' team.sh
+    run -0 env PATH="$PWD/bin:$PATH" HARMONIZE="$HARM" bash -euo pipefail team.sh
+    export SC_REGISTRY=$uri
+    cat slurm-*.out
+    [[ $(ls slurm-*.out | wc -l) -eq 3 ]]
+    [[ $(cat slurm-*.out | grep -c $'\tnew$') -eq 3 ]]
+    # inputs, harmonized and annotated: 9 artifacts; the collection holds
+    # the 3 annotated ones, each with its lineage down to its input
+    [[ $(sc-register query | tail -n +2 | wc -l) -eq 9 ]]
+    [[ $(tail -n +2 lung1.tsv | wc -l) -eq 3 ]]
+    for f in $(tail -n +2 lung1.tsv | cut -f1); do
+        [[ $f == "$PWD/data/work/annotated/"* ]]
+        run -0 sc-register lineage --up "$f"
+        [[ $output == *"sc-annotate "*"/data/work/harmonized/"*"sc-harmonize "*"<- artifact "*"/data/raw/"* ]]
+    done
+    # "register" afterwards: everything known already
+    ls "$PWD"/data/raw/*.h5ad > list.txt
+    run -0 --separate-stderr env LIST=list.txt OUT=data/work "$R/harmonize-array.sbatch" register
+    [[ $(grep -c $'\tnew$' <<< "$output") -eq 0 && $(grep -c $'\tknown$' <<< "$output") -eq 3 ]]
+    # --db in REGISTER wins over SC_REGISTRY: the refused 10x file's task
+    other=$(pg_newdb other)
+    sc-register --db "$other" init
+    ls "$PWD"/data/raw/*.h5 > tenx.txt
+    run -0 env SLURM_ARRAY_TASK_ID=0 LIST=tenx.txt OUT=tenx HARMONIZE="$HARM" \
+        REGISTER="--db $other" "$R/harmonize-array.sbatch"
+    [[ $output == *$'\tskipped'* ]]
+    [[ $(sc-register --db "$other" query | tail -n +2 | wc -l) -eq 1 ]]
+    [[ $(sc-register query | tail -n +2 | wc -l) -eq 9 ]]
+    # the Makefile's register step, into another database through SC_REGISTRY
+    SC_REGISTRY=$(pg_newdb mk)
+    sc-register init
+    run -0 make -f "$R/Makefile" -j2 HARMONIZE="$HARM" IN=data/raw OUT=mk all register
+    [[ $(grep -c $'\tnew$' mk/registered-inputs.tsv) -eq 4 ]]
+    [[ $(grep -c $'\tnew$' mk/registered-annotated.tsv) -eq 3 ]]
+    [[ $(sc-register query | tail -n +2 | wc -l) -eq 10 ]]
+    [[ -z $(compgen -G "*.db") ]]
+}
+
 @test "recipes: 2 CPU ranks (gloo) each stream their own share and train" {
     cd "$BATS_TEST_TMPDIR"
     sc-register --db reg.db init > /dev/null

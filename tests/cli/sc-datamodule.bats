@@ -62,3 +62,8 @@ PY
     run -0 check collate $(files)
     [[ $output == ok ]]
 }
+
+@test "sc_datamodule: add_zero_genes and downsampling as scDataLoader's, deterministic for a seed" {
+    run -0 check zeros $(files)
+    [[ $output == ok ]]
+}

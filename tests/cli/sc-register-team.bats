@@ -194,7 +194,7 @@ views() {
     pg=$(pg_newdb migrated)
     run -0 --separate-stderr sc-register migrate --to "$pg"
     [[ ${lines[0]} == table$'\t'rows$'\t'sha256$'\t'check ]]
-    [[ ${#lines[@]} -eq 14 && $(grep -c $'\tsame$' <<< "$output") -eq 13 ]]
+    [[ ${#lines[@]} -eq 15 && $(grep -c $'\tsame$' <<< "$output") -eq 14 ]]
     [[ $output == *$'\nartifact\t9\t'* && $output == *$'\ncollection_version_member\t7\t'* ]]
     # the counts and hashes are the source's: compare with sqlite3's own count
     [[ $(awk -F'\t' '$1 == "artifact_term" { print $2 }' <<< "$output") -eq \

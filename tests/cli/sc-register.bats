@@ -519,3 +519,143 @@ EOF
     run -1 --separate-stderr sc-register --db mysql://host/db init
     [[ $stderr == *"only SQLite"* && ! -e mysql: ]]
 }
+
+@test "sc-register: a failed migrate leaves no new registry behind and never touches an existing file" {
+    sc-register init
+    sc-register add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    # a bad source: nothing made
+    run -1 --separate-stderr sc-register --db nosuch.db migrate --to new.db
+    [[ $stderr == *"nosuch.db"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    [[ -z $(compgen -G "new.db*") ]]
+    # a source whose rows break a constraint of the copy (a term of an
+    # artifact that does not exist, written with the checks off): the copy
+    # fails, and the file it made is gone, with SQLite's files beside it
+    sc-register --db src.db init
+    sc-register --db src.db add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    sqlite3 src.db "PRAGMA foreign_keys = OFF;
+        INSERT INTO artifact_term VALUES (99, 'cell_type', 'CL:0000000', 'cell', 1)"
+    run -1 --separate-stderr sc-register --db src.db migrate --to new.db
+    [[ -n $stderr && -z $output ]]
+    [[ -z $(compgen -G "new.db*") ]]
+    run -1 --separate-stderr sc-register --db src.db migrate --to sqlite:pre.db
+    [[ -z $(compgen -G "*pre.db*") ]]
+    # an existing file that is not a registry is neither removed nor changed
+    echo text > notes.txt
+    run -1 sc-register migrate --to notes.txt
+    [[ $(cat notes.txt) == text ]]
+    # an existing registry that is not empty: refused, left as it was
+    sc-register --db full.db init
+    sc-register --db full.db add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    before=$(sha256sum < full.db)
+    run -1 --separate-stderr sc-register migrate --to full.db
+    [[ $stderr == *"is not empty"* && $(sha256sum < full.db) == "$before" ]]
+    # a good copy: made, complete
+    run -0 sc-register migrate --to good.db
+    [[ $(sc-register --db good.db query | tail -n +2 | wc -l) -eq 1 ]]
+}
+
+@test "sc-register: report works on both backends and gives the page a SQLite copy gives" {
+    sc-register init
+    sc-register add "$H5AD"/*.h5ad > /dev/null
+    run -0 --separate-stderr sc-register report -o rep
+    [[ $output == rep/index.html && -z $stderr ]]
+    for f in "$H5AD"/*.h5ad; do
+        grep -qF "$(basename "$f")" rep/index.html
+    done
+    grep -q '"Cells per cell_type' rep/index.html
+    # the same rows in a SQLite file: the same page, byte for byte (on the
+    # PostgreSQL pass: PostgreSQL against SQLite)
+    sc-register migrate --to copy.db > /dev/null
+    sc-register --db copy.db report -o rep-copy > /dev/null
+    cmp rep/index.html rep-copy/index.html
+    # query filters select the datasets on both
+    sc-register report -o rep-human --organism NCBITaxon:9606 > /dev/null
+    sc-register --db copy.db report -o rep-human-copy --organism NCBITaxon:9606 > /dev/null
+    grep -q 'cellxgene_schema_example_valid' rep-human/index.html
+    ! grep -q 'anndataR_example' rep-human/index.html
+    cmp rep-human/index.html rep-human-copy/index.html
+}
+
+@test "sc-register: a split file kept with a collection version, shown, exported byte-identical, immutable" {
+    local m=$BATS_FILE_TMPDIR/many
+    sc-register init
+    sc-register add "$m"/d{0,1,2,3,4,5}.h5ad > /dev/null
+    sc-register collection create c
+    sc-register collection add c "$m"/d{0,1,2,3}.h5ad
+    sc-stream split -q -o s.split --split-by dataset --split-fractions 0.5,0.25,0.25 \
+        "$m"/d{0,1,2,3}.h5ad
+    sha=$(sha256sum < s.split | cut -c1-64)
+    # not frozen yet: refused, nothing kept
+    run -1 --separate-stderr sc-register collection split c s.split
+    [[ $stderr == *"not frozen yet"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    sc-register collection freeze c > /dev/null
+    # a version without a split: export --split-file is an error, no files
+    run -1 --separate-stderr sc-register collection export c@1 --split-file back.split -o c1.tsv
+    [[ $stderr == *"c@1 has no split file"* && ! -e back.split && ! -e c1.tsv ]]
+    # kept, with its sha256
+    run -0 --separate-stderr sc-register collection split c@1 s.split
+    [[ $output == "c@1"$'\t'"$sha" ]]
+    [[ $(reg_sql "SELECT sha256 FROM collection_version_split") == "$sha" ]]
+    # the same bytes again: nothing changes; other bytes: refused
+    run -0 sc-register collection split c s.split
+    cp s.split t.split
+    echo '# edited' >> t.split
+    run -1 --separate-stderr sc-register collection split c@1 t.split
+    [[ $stderr == *"c@1: the collection version has a split already"* ]]
+    # show names it; export gives it back byte for byte
+    run -0 sc-register collection show c@1
+    [[ ${lines[0]} == "# split"$'\t'"$sha"$'\t'"$(stat -c %s s.split) bytes" ]]
+    [[ ${lines[1]} == id$'\t'path* && ${#lines[@]} -eq 6 ]]
+    run -0 sc-register collection export c@1 --split-file back.split
+    [[ ${lines[0]} == path$'\t'* && ${#lines[@]} -eq 5 ]]
+    cmp s.split back.split
+    # the split is of the version: used by sc-stream, the same parts
+    sc-stream split -q -o again.split --split-file back.split "$m"/d{0,1,2,3}.h5ad
+    # the database refuses to change or drop it
+    run ! reg_sql "UPDATE collection_version_split SET content = 'x'"
+    [[ $output == *"immutable"* ]]
+    run ! reg_sql "DELETE FROM collection_version_split"
+    [[ $output == *"immutable"* ]]
+    # a migrate copies it: the copy exports the same bytes
+    sc-register migrate --to copy.db > /dev/null
+    sc-register --db copy.db collection export c@1 --split-file copy.split > /dev/null
+    cmp s.split copy.split
+    # a split of other datasets: refused for this collection
+    sc-register collection create d
+    sc-register collection add d "$m"/d{0,1,4,5}.h5ad
+    sc-register collection freeze d > /dev/null
+    run -1 --separate-stderr sc-register collection split d s.split
+    [[ $stderr == *"'s.split' does not name dataset 'd4.h5ad' of d"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    # not a split file, a missing file, a file with a NUL byte: one line each
+    echo 'path' > notsplit.txt
+    run -1 --separate-stderr sc-register collection split d notsplit.txt
+    [[ $stderr == *"notsplit.txt"* && $(wc -l <<< "$stderr") -eq 1 ]]
+    run -1 --separate-stderr sc-register collection split d nosuch.split
+    [[ $stderr == *"nosuch.split"* ]]
+    sc-stream split -q -o d.split "$m"/d{0,1,4,5}.h5ad
+    printf 'x\0y\n' >> d.split
+    run -1 --separate-stderr sc-register collection split d d.split
+    [[ $(wc -l <<< "$stderr") -eq 1 ]]
+    [[ -z $(reg_sql "SELECT version_id FROM collection_version_split WHERE version_id <> 1") ]]
+    # usage
+    run -2 sc-register collection split d
+    run -2 sc-register collection show c@1 --split-file x.split
+    [[ ! -e x.split ]]
+}
+
+@test "sc-register: a registry of schema 1 gains the split table when opened for writing" {
+    sc-register init
+    sc-register add "$H5AD/cellxgene_schema_example_valid.h5ad" > /dev/null
+    # back to schema 1: the table and the version number of schema 2 gone
+    if reg_is_pg; then
+        reg_sql "DROP TABLE collection_version_split;
+            UPDATE meta SET value = '1' WHERE key = 'schema_version'"
+    else
+        reg_sql "DROP TABLE collection_version_split; PRAGMA user_version = 1"
+    fi
+    run -1 --separate-stderr sc-register query
+    [[ $stderr == *"has schema 1 and needs a migration to 2"* ]]
+    sc-register collection create c
+    [[ $(sc-register query | tail -n +2 | wc -l) -eq 1 ]]
+    [[ $(reg_sql "SELECT COUNT(*) FROM collection_version_split") -eq 0 ]]
+}
