@@ -69,6 +69,7 @@ typedef struct ds {
     uint32_t *bstart;
     uint64_t n_blk;
     int32_t *gmap;       /* var -> output column, -1 dropped; GM_LATE */
+    int gmap_shared;     /* gmap is an earlier dataset's (the same var) */
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;            /* open-file slot, -1 */
@@ -828,6 +829,21 @@ static int set_out_genes(sc_stream *s, char **genes, size_t n)
     return 0;
 }
 
+/* The earlier dataset whose gmap D can share (the same interned var list,
+ * recorded in OWNERS), else record D as the owner of its list: -1. */
+static int64_t map_owner(sc_u64map *owners, const sc_stream *s, const ds *d,
+                         int *rc)
+{
+    int64_t *v;
+    int added = 0;
+    if ((*rc = sc_u64map_slot(owners, (uint64_t)(uintptr_t)d->meta->var,
+                              (int64_t)(d - s->ds), &v, &added)) < 0) {
+        *rc = oom();
+        return -1;
+    }
+    return added ? -1 : *v;
+}
+
 static int map_alloc(ds *d)
 {
     int64_t n = d->meta->n_vars;
@@ -939,12 +955,17 @@ static int genes_ref(sc_stream *s)
     ortho_ctx oc = {NULL, NULL, NULL};
     const sc_stream_opts *o = &s->o;
     glist *g = calloc(o->n_genes, sizeof *g);
+    const glist **uses = calloc(s->n_ds ? s->n_ds : 1, sizeof *uses);
+    sc_u64map owners = {0};
     char **all = NULL;
     size_t total = 0;
     int rc = 0;
 
-    if (!g)
+    if (!g || !uses) {
+        free(g);
+        free(uses);
         return oom();
+    }
     for (size_t i = 0; i < o->n_genes && rc == 0; i++) {
         g[i].organism = o->genes[i].organism;
         g[i].off = total;
@@ -976,6 +997,18 @@ static int genes_ref(sc_stream *s)
                          d->path, d->organism ? d->organism : "(unknown)");
             break;
         }
+        if (!project) {
+            /* the same var and gene list as an earlier dataset: its map */
+            int64_t r = map_owner(&owners, s, d, &rc);
+            if (rc < 0)
+                break;
+            if (r >= 0 && uses[r] == use && !s->ds[r].gmap_shared) {
+                d->gmap = s->ds[r].gmap;
+                d->gmap_shared = 1;
+                continue;
+            }
+            uses[i] = use;
+        }
         if ((rc = map_alloc(d)) < 0)
             break;
         if (project) {
@@ -995,6 +1028,8 @@ static int genes_ref(sc_stream *s)
         sc_strmap_release(&dup);
     }
     ortho_release(&oc);
+    sc_u64map_release(&owners);
+    free(uses);
     free(all);
     for (size_t i = 0; i < o->n_genes; i++) {
         for (size_t j = 0; j < g[i].n; j++)
@@ -1013,12 +1048,13 @@ static int genes_join(sc_stream *s)
     uint32_t *count = NULL, *stamp = NULL, *seq = NULL, *rank = NULL;
     int32_t *pos = NULL;
     size_t n = 0, cap = 0, n_seq = 0, *seq_off = NULL;
+    sc_u64map owners = {0};
     int rc = 0, same = 1;
 
     for (size_t i = 1; i < s->n_ds && same; i++) {
         const ss_meta *a = s->ds[0].meta, *b = s->ds[i].meta;
         same = a->n_vars == b->n_vars;
-        for (int64_t k = 0; k < a->n_vars && same; k++)
+        for (int64_t k = 0; k < a->n_vars && same && a->var != b->var; k++)
             same = !strcmp(a->var[k], b->var[k]);
     }
     if (!same && s->o.join == SC_STREAM_JOIN_NONE)
@@ -1039,6 +1075,20 @@ static int genes_join(sc_stream *s)
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
         ds *d = &s->ds[i];
         const ss_meta *m = d->meta;
+        /* the same var as an earlier dataset: its map, and no sequence
+         * (join_order places nothing for a list it has seen) */
+        int64_t r = map_owner(&owners, s, d, &rc);
+        if (rc < 0)
+            break;
+        if (r >= 0) {
+            d->gmap = s->ds[r].gmap;
+            d->gmap_shared = 1;
+            for (int64_t k = 0; k < m->n_vars; k++)
+                if (d->gmap[k] >= 0)
+                    count[d->gmap[k]]++;
+            seq_off[i + 1] = n_seq;
+            continue;
+        }
         if ((rc = map_alloc(d)) < 0)
             break;
         for (int64_t k = 0; k < m->n_vars && rc == 0; k++) {
@@ -1079,6 +1129,7 @@ static int genes_join(sc_stream *s)
         seq_off[i + 1] = n_seq;
     }
     sc_strmap_release(&map);
+    sc_u64map_release(&owners);
     /* put the union in an order that agrees with the datasets' own, keep
      * the genes every dataset has for an inner join */
     if (rc == 0 && (!(rank = malloc((n ? n : 1) * sizeof *rank)) ||
@@ -1110,7 +1161,7 @@ static int genes_join(sc_stream *s)
     }
     for (size_t i = 0; i < s->n_ds && rc == 0; i++) {
         ds *d = &s->ds[i];
-        for (int64_t k = 0; k < d->meta->n_vars; k++)
+        for (int64_t k = 0; k < d->meta->n_vars && !d->gmap_shared; k++)
             if (d->gmap[k] >= 0)
                 d->gmap[k] = pos[d->gmap[k]];
     }
@@ -1824,7 +1875,8 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
     /* genes */
     rc = o->n_genes ? genes_ref(s) : genes_join(s);
     for (size_t i = 0; i < s->n_ds && rc == 0; i++)
-        rc = mark_late(&s->ds[i]);
+        if (!s->ds[i].gmap_shared)
+            rc = mark_late(&s->ds[i]);
     if (rc < 0)
         goto fail;
     s->direct = o->normalize <= 0 && !o->log1p &&
@@ -2846,7 +2898,8 @@ void sc_stream_close(sc_stream *s)
         sc_pack_close(d->pack);
         free(d->sel);
         free(d->bstart);
-        free(d->gmap);
+        if (!d->gmap_shared)
+            free(d->gmap);
         for (size_t k = 0; d->vmap && k < s->n_vcols; k++)
             free(d->vmap[k]);
         free(d->vmap);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,170 @@ static void col_release(ss_col *c)
     free(c->codes);
 }
 
+/*
+ * Var lists interned across the datasets of the process (issue 22): every
+ * gene name is kept once (one joint table of names), and datasets whose var
+ * is the same list share one array of pointers into it, so that thousands
+ * of datasets cost their distinct lists, not one copy each. The table lives
+ * while some ss_meta holds a list.
+ */
+typedef struct ss_vlist {
+    char **var; /* n names, pointers into the table */
+    int64_t n;
+    uint64_t hash;
+    size_t refs;
+} ss_vlist;
+
+static struct {
+    pthread_mutex_t lock;
+    sc_strmap index; /* name -> 0 */
+    char **names;
+    size_t n_names, cap_names;
+    ss_vlist **lists;
+    size_t n_lists, cap_lists;
+} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, NULL, 0, 0};
+
+static void var_free(char **var, int64_t n)
+{
+    for (int64_t i = 0; i < n && var; i++)
+        free(var[i]);
+    free(var);
+}
+
+/* Drop M's hold on its interned list (the caller holds vtab.lock). */
+static void vlist_release(ss_vlist *l)
+{
+    if (--l->refs > 0)
+        return;
+    for (size_t i = 0; i < vtab.n_lists; i++)
+        if (vtab.lists[i] == l) {
+            vtab.lists[i] = vtab.lists[--vtab.n_lists];
+            break;
+        }
+    free(l->var);
+    free(l);
+    if (vtab.n_lists == 0) {
+        for (size_t i = 0; i < vtab.n_names; i++)
+            free(vtab.names[i]);
+        free(vtab.names);
+        free(vtab.lists);
+        sc_strmap_release(&vtab.index);
+        vtab.names = NULL;
+        vtab.lists = NULL;
+        vtab.n_names = vtab.cap_names = vtab.cap_lists = 0;
+    }
+}
+
+static int vlist_add(ss_vlist *l)
+{
+    if (vtab.n_lists == vtab.cap_lists) {
+        size_t cap = vtab.cap_lists ? 2 * vtab.cap_lists : 64;
+        ss_vlist **v = realloc(vtab.lists, cap * sizeof *v);
+        if (!v)
+            return SC_ENOMEM;
+        vtab.lists = v;
+        vtab.cap_lists = cap;
+    }
+    vtab.lists[vtab.n_lists++] = l;
+    return 0;
+}
+
+/* The table's copy of NAME, taking NAME over when it is new (else freeing
+ * it); NULL when out of memory (NAME is then still the caller's). */
+static char *name_intern(char *name)
+{
+    int64_t j = sc_strmap_get(&vtab.index, name);
+    if (j >= 0) {
+        free(name);
+        return vtab.names[j];
+    }
+    if (vtab.n_names == vtab.cap_names) {
+        size_t cap = vtab.cap_names ? 2 * vtab.cap_names : 4096;
+        char **v = realloc(vtab.names, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        vtab.names = v;
+        vtab.cap_names = cap;
+    }
+    if (sc_strmap_put(&vtab.index, name, (int64_t)vtab.n_names) < 0)
+        return NULL;
+    vtab.names[vtab.n_names++] = name;
+    return name;
+}
+
+/* Replace M's own var names by the interned list equal to them. */
+static int var_intern(ss_meta *m)
+{
+    uint64_t h = sc_strhash("", (uint64_t)m->n_vars);
+    ss_vlist *l = NULL;
+    int rc = 0;
+
+    for (int64_t i = 0; i < m->n_vars; i++)
+        h = sc_strhash(m->var[i], h * 31 + 1);
+    pthread_mutex_lock(&vtab.lock);
+    for (size_t i = 0; i < vtab.n_lists && !l; i++) {
+        ss_vlist *c = vtab.lists[i];
+        int64_t k = 0;
+        if (c->hash != h || c->n != m->n_vars)
+            continue;
+        while (k < c->n && !strcmp(c->var[k], m->var[k]))
+            k++;
+        if (k == c->n)
+            l = c;
+    }
+    if (l) {
+        l->refs++;
+        var_free(m->var, m->n_vars);
+    } else if (!(l = calloc(1, sizeof *l)) || vlist_add(l) < 0) {
+        free(l);
+        l = NULL;
+        rc = SC_ENOMEM;
+    } else {
+        l->n = m->n_vars;
+        l->hash = h;
+        l->refs = 1;
+        l->var = m->var;
+        for (int64_t i = 0; i < l->n && rc == 0; i++) {
+            char *x = name_intern(l->var[i]);
+            if (x) {
+                l->var[i] = x;
+                continue;
+            }
+            /* the names before i are the table's, the rest M's */
+            for (int64_t k = i; k < l->n; k++)
+                free(l->var[k]);
+            l->n = 0;
+            rc = SC_ENOMEM;
+        }
+        if (rc < 0) {
+            l->var = NULL;
+            free(m->var);
+            vlist_release(l);
+            l = NULL;
+        }
+    }
+    pthread_mutex_unlock(&vtab.lock);
+    if (!l) {
+        m->var = NULL;
+        m->n_vars = 0;
+        return sc_fail(rc, "out of memory");
+    }
+    m->vl = l;
+    m->var = l->var;
+    return 0;
+}
+
 void ss_meta_free(ss_meta *m)
 {
     if (!m)
         return;
-    for (int64_t i = 0; i < m->n_vars && m->var; i++)
-        free(m->var[i]);
-    free(m->var);
+    if (m->vl) {
+        pthread_mutex_lock(&vtab.lock);
+        vlist_release(m->vl);
+        pthread_mutex_unlock(&vtab.lock);
+    } else {
+        var_free(m->var, m->n_vars);
+    }
     free(m->nnz);
     free(m->organism);
     for (size_t i = 0; i < m->n_cols; i++)
@@ -110,6 +268,10 @@ int ss_meta_from_pack(const sc_pack *p, const char *const *cols, size_t n_cols,
         }
         memcpy(o->codes, a->labels + k * a->n_cells,
                a->n_cells * sizeof *o->codes);
+    }
+    if (var_intern(m) < 0) {
+        ss_meta_free(m);
+        return SC_ENOMEM;
     }
     *out = m;
     return 0;
@@ -686,6 +848,10 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
                 if (!ss_meta_col(m, cols[i]))
                     break;
             if (i == n_cols) {
+                if ((rc = var_intern(m)) < 0) {
+                    ss_meta_free(m);
+                    return rc;
+                }
                 *hit = 1;
                 *out = m;
                 return 0;
@@ -716,6 +882,10 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
         return rc;
     if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
         cache_write(file, path, matrix, &st, fresh);
+    if ((rc = var_intern(fresh)) < 0) {
+        ss_meta_free(fresh);
+        return rc;
+    }
     *out = fresh;
     return 0;
 }

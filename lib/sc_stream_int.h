@@ -23,7 +23,9 @@ typedef struct ss_col {
 /* What the index keeps of one dataset (sc_stream_index.c). */
 typedef struct ss_meta {
     int64_t n_obs, n_vars;
-    char **var;     /* n_vars gene ids */
+    char **var;     /* n_vars gene ids: an interned list, shared by the
+                     * datasets with the same var (read only) */
+    struct ss_vlist *vl;
     uint32_t *nnz;  /* stored entries per row */
     int64_t chunk;  /* entries per compressed chunk of the values, 0: none */
     char *organism; /* or NULL */

@@ -454,6 +454,20 @@ with open("many.tsv", "w") as m:
     [[ $output -eq 100000 ]]
 }
 
+@test "sc-stream: 300 files under ulimit -n 64 give the bytes of an unlimited run, one or two threads" {
+    mkdir -p few
+    for i in $(seq -w 1 300); do
+        [[ -e few/f$i.h5ad ]] || ln tiny.h5ad few/f$i.h5ad
+    done
+    run -0 --separate-stderr sc-stream -v --cache-dir fc -l ct -b 32 --seed 4 -o few-all.bin few/f*.h5ad
+    [[ $stderr == *"3000 cells selected"* ]]
+    for t in 1 2; do
+        rm -f few-$t.bin
+        run -0 bash -c "ulimit -n 64 && sc-stream -@ $t --cache-dir fc -l ct -b 32 --seed 4 -o few-$t.bin few/f*.h5ad"
+        cmp few-all.bin few-$t.bin
+    done
+}
+
 @test "sc-stream: the Python module yields numpy and torch batches, split over DataLoader workers" {
     args="--join outer -l cell_type -b 64 --seed 2"
     run -0 check torch --args="$args" $(files)
