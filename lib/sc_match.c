@@ -792,15 +792,40 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         memset(res, 0, sizeof *res);
         res->term = SC_ONTO_NONE;
     }
-    if (hit && res->tier != SC_MATCH_AMBIGUOUS)
-        return 1;
-    /* Curated rules, then the crosswalk: for labels nothing matched, and to
-     * settle an ambiguity when the rule's term is one of the candidates. */
+    /* the rule key of the label, for the curated rules and the crosswalk */
     if (sc_match_normalize(text, key, sizeof key) < 0) {
         sc_err_clear();
         key[0] = '\0';
     }
     curated_key(key);
+    /* A term that only a synonym gives, where a curated rule for the same
+     * key names another term, is not taken: ontologies carry synonyms that
+     * collide with another term's name (MONDO lists "nonsmall cell lung
+     * cancer" for a gene locus term). Both are candidates; no term. */
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS &&
+        res->tier != SC_MATCH_LABEL && res->tier != SC_MATCH_LABEL_CI &&
+        *key) {
+        sc_match_res rule = *res;
+
+        if (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, 0,
+                      &rule) &&
+            rule.term != res->term) {
+            sc_onto_term syn = res->term;
+
+            res->tier = SC_MATCH_AMBIGUOUS;
+            res->term = SC_ONTO_NONE;
+            res->n_cand = 2;
+            res->cand[0] = syn;
+            res->cand[1] = rule.term;
+            snprintf(res->reason, sizeof res->reason,
+                     "a synonym and the curated rule '%.40s' disagree", key);
+            return 1;
+        }
+    }
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS)
+        return 1;
+    /* Curated rules, then the crosswalk: for labels nothing matched, and to
+     * settle an ambiguity when the rule's term is one of the candidates. */
     if (*key &&
         (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, hit,
                    res) ||
