@@ -326,9 +326,7 @@ SC_MUST_CHECK int sc_loom_open(const char *path, unsigned flags,
 SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
 
 /*
- * Open PATH once in a child process, the tool's own binary started again
- * (fork + exec, so that no lock another thread holds is copied into it;
- * sc_adata_open with FLAGS: the HDF5
+ * Open PATH once in a child process (sc_adata_open with FLAGS: the HDF5
  * structure, obs, var, uns are read, X is opened) and wait for it, so that
  * a crash inside libhdf5 on a corrupt file (a SIGSEGV or SIGFPE in the C
  * library, which no check of ours can prevent) is that file's error and not
@@ -342,7 +340,11 @@ SC_MUST_CHECK int sc_adata_check_x(sc_adata *ad);
  * Returns 0 otherwise, whatever the child's result (the caller's own open
  * then reports any error). MTX files and folders are not probed. Tools call
  * it before the first open of each untrusted input in their per-dataset
- * loops. Costs one fork + exec and one more open of the file; a file probed
+ * loops. The child is forked by a probe server: the tool's own binary
+ * started again (fork + exec, so that no lock another thread holds is
+ * copied into it) once per tool process, single-threaded, ending with the
+ * tool. Costs one fork of that small process and one more open of the
+ * file; a file probed
  * lately (same device, inode, size, mtime: a hard link, an input named
  * twice) is not probed again. Call it when no
  * other thread is inside HDF5. Test hooks: with $SC_PROBE_CRASH set, a probe

@@ -200,3 +200,22 @@ crash_line() {
         "$SC_TEST_DATA/h5ad/anndataR_example.h5ad"
     [[ $output == *"anndataR_example.h5ad (h5ad"* ]]
 }
+
+# The probe server (one per tool process, forking a child per file) ends
+# with the tool: no process of the run is left once the tool has exited,
+# and a tool's output pipe is not held open by it.
+@test "probe guard: the probe server ends with the tool (no process left, the output pipe closes)" {
+    probe_files
+    unset SC_PROBE_CRASH
+    export SC_PROBE_MARK=$BATS_TEST_TMPDIR/mark
+    run -0 --separate-stderr bash -c 'sc-inspect "$1" "$2" | cat' _ \
+        "$P/crashme.h5ad" "$P/good.h5ad"
+    [[ $output == *"crashme.h5ad (h5ad"*"good.h5ad (h5ad"* ]]
+    left=0
+    for e in /proc/[0-9]*/environ; do
+        if tr '\0' '\n' < "$e" 2> /dev/null | grep -qxF "SC_PROBE_MARK=$SC_PROBE_MARK"; then
+            left=$((left + 1))
+        fi
+    done
+    [[ $left -eq 0 ]]
+}
