@@ -46,8 +46,8 @@ SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
  * link (sc_report_link). A section may also hold "graph": {"nodes":
  * [{"key", "label", "kind", "href"?, "start"?: true}...], "edges": [[from
  * key, to key]...]}, a directed graph laid out in the page by the vendored
- * dagre (layered, left to right) and drawn with Vega marks: a box per node
- * coloured by its kind, showing the label's last path part (the whole
+ * dagre (layered, top to bottom) and drawn with Vega marks: a box per node
+ * coloured by its kind, showing the label's last two path parts (the whole
  * label as tooltip), linked to HREF (a page in the same directory, made of
  * [A-Za-z0-9_.-] only), the START node outlined. Every string is shown as
  * text (never parsed as HTML); tables are paginated, 50 rows a page.
