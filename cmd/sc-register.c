@@ -71,7 +71,8 @@ static const sc_opt opts[] = {
     {OPT_NETWORK_FS, "force-network-fs", SC_ARG_NONE, NULL,
      "use a SQLite registry on a network file system anyway (unsafe "
      "locking) [$SC_REGISTRY_FORCE_NETWORK_FS]"},
-    {'o', "output", SC_ARG_REQUIRED, "FILE", "write the output to FILE [-]"},
+    {'o', "output", SC_ARG_REQUIRED, "FILE",
+     "write the output to FILE [-] (report: the new directory [sc-report])"},
     {'O', "output-fmt", SC_ARG_REQUIRED, "FMT",
      "query, collection: table or manifest [table]"},
     {'k', "keep-going", SC_ARG_NONE, NULL,
@@ -154,7 +155,11 @@ static const char usage[] =
     "  show ID                   one artifact, its terms and lineage\n"
     "  counts [NAME@N]           cells per term across a collection version\n"
     "  lineage ID                upstream and downstream runs and files\n"
-    "  report [-o DIR] [filters] HTML report of the matching datasets\n"
+    "  report [-o DIR] [filters] static HTML report (offline) of the\n"
+    "                            matching datasets: overview charts, a page\n"
+    "                            per dataset (QC, gene and label mapping,\n"
+    "                            unmapped labels, lineage graph) and per\n"
+    "                            collection version (members, diff)\n"
     "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
     "  run finish RUN            finish it (--output-file, --status)\n"
     "  collection create|add|remove|freeze|diff|export|list|show ...\n"
@@ -464,18 +469,12 @@ static const struct subcmd {
     int (*run)(struct args *, int, char **);
     int min_args; /* operands after the command's name */
 } subcmds[] = {
-    {"init", cmd_init, 0},
-    {"roots", cmd_roots, 0},
-    {"add", cmd_add, 0},
-    {"query", cmd_query, 0},
-    {"show", cmd_show, 1},
-    {"counts", cmd_counts, 0},
-    {"report", cmd_report, 0},
-    {"lineage", cmd_lineage, 1},
-    {"run", cmd_run, 1},
-    {"collection", cmd_collection, 1},
-    {"verify", cmd_verify, 0},
-    {"migrate", cmd_migrate, 0},
+    {"init", cmd_init, 0},     {"roots", cmd_roots, 0},
+    {"add", cmd_add, 0},       {"query", cmd_query, 0},
+    {"show", cmd_show, 1},     {"counts", cmd_counts, 0},
+    {"report", cmd_report, 0}, {"lineage", cmd_lineage, 1},
+    {"run", cmd_run, 1},       {"collection", cmd_collection, 1},
+    {"verify", cmd_verify, 0}, {"migrate", cmd_migrate, 0},
 };
 
 int main(int argc, char **argv)

@@ -31,7 +31,7 @@ struct args {
     const char *description, *field, *transform, *tool, *tool_version;
     const char *status, *format, *root, *share, *to;
     const char *split_file; /* collection export --split-file */
-    int64_t since, until; /* seconds; 0 for none */
+    int64_t since, until;   /* seconds; 0 for none */
     struct term_arg *terms;
     size_t n_terms;
     const char **genes;
@@ -62,6 +62,9 @@ int cmd_query(struct args *a, int argc, char **argv);
 int cmd_show(struct args *a, int argc, char **argv);
 int cmd_counts(struct args *a, int argc, char **argv);
 int cmd_report(struct args *a, int argc, char **argv);
+/* The name of lineage node K ID LABEL in a graph: "a12", "r3", "v2" for an
+ * artifact, run or collection version, "u_URL" or "m_SHA256" otherwise. */
+void dot_name(char *buf, size_t size, int k, int64_t id, const char *label);
 int cmd_lineage(struct args *a, int argc, char **argv);
 int cmd_collection(struct args *a, int argc, char **argv);
 int cmd_run(struct args *a, int argc, char **argv);

@@ -489,8 +489,7 @@ struct lin {
 };
 
 /* A DOT node name for kind K and id ID (or the label for sources). */
-static void dot_name(char *buf, size_t size, int k, int64_t id,
-                     const char *label)
+void dot_name(char *buf, size_t size, int k, int64_t id, const char *label)
 {
     if (k == SC_REG_NODE_URI || k == SC_REG_NODE_MISSING)
         snprintf(buf, size, "%c_%s", k == SC_REG_NODE_URI ? 'u' : 'm', label);

@@ -68,8 +68,8 @@ static json_t *values_of(json_t *by, const char *num)
     json_t *out = json_array(), *v;
     const char *k;
 
-    json_object_foreach(by, k, v) json_array_append_new(
-        out, json_pack("{s:s, s:O}", "name", k, num, v));
+    json_object_foreach(by, k, v)
+        json_array_append_new(out, json_pack("{s:s, s:O}", "name", k, num, v));
     return out;
 }
 
@@ -130,8 +130,9 @@ static void section(json_t *secs, const char *title, const char *text,
     size_t i;
 
     /* a chart of no data is no chart (and Vega warns of its extent) */
-    json_array_foreach(charts, i, c) if (!json_array_size(
-        json_object_get(json_object_get(c, "data"), "values")))
+    json_array_foreach(charts, i, c) if (!json_array_size(json_object_get(
+                                             json_object_get(c, "data"),
+                                             "values")))
     {
         json_array_remove(charts, i);
         i--;
@@ -142,8 +143,9 @@ static void section(json_t *secs, const char *title, const char *text,
     if (text)
         json_object_set_new(s, "text", json_string(text));
     if (columns)
-        json_object_set_new(s, "table", json_pack("{s:o, s:o}", "columns",
-                                                  columns, "rows", rows));
+        json_object_set_new(
+            s, "table",
+            json_pack("{s:o, s:o}", "columns", columns, "rows", rows));
     json_array_append_new(secs, s);
 }
 
@@ -161,9 +163,9 @@ static int get_artifact(const sc_reg_artifact *x, void *ud)
         (json_int_t)x->size, "cells", (json_int_t)x->n_obs, "genes",
         (json_int_t)x->n_vars, "organism", x->organism ? x->organism : "",
         "assay", x->assay ? x->assay : "", "schema version",
-        x->schema_version ? x->schema_version : "", "registered", t,
-        "version", (json_int_t)x->version, "previous version",
-        (json_int_t)x->previous, "latest", x->latest ? "yes" : "no");
+        x->schema_version ? x->schema_version : "", "registered", t, "version",
+        (json_int_t)x->version, "previous version", (json_int_t)x->previous,
+        "latest", x->latest ? "yes" : "no");
     return 0;
 }
 
@@ -176,9 +178,9 @@ static int dataset_term(const char *field, const char *term, const char *label,
 {
     struct dterms *t = ud;
 
-    json_array_append_new(t->rows, json_pack("[s, s, s, I]", field, term,
-                                             label ? label : "",
-                                             (json_int_t)n_cells));
+    json_array_append_new(t->rows,
+                          json_pack("[s, s, s, I]", field, term,
+                                    label ? label : "", (json_int_t)n_cells));
     if (!strcmp(field, "cell_type") && json_array_size(t->cell_types) < 30) {
         char name[512];
 
@@ -194,12 +196,56 @@ static int dataset_term(const char *field, const char *term, const char *label,
 static const char *const node_kinds[] = {"artifact", "run", "collection",
                                          "source", "missing"};
 
+/* At most this many nodes in a dataset page's lineage graph. */
+#define GRAPH_MAX 300
+
 struct lineage {
     json_t *rows;
-    json_t *ups; /* the upstream artifacts' ids, nearest first */
+    json_t *ups;   /* the upstream artifacts' ids, nearest first */
+    json_t *nodes; /* the graph's nodes {"key", "label", "kind", ...} */
+    json_t *edges; /* [[from key, to key]...] */
+    json_t *seen;  /* node key -> true */
     int down;
     struct collect *c;
 };
+
+/* Node N of the lineage graph L and the edge that reached it. */
+static void graph_node(struct lineage *l, const sc_reg_node *n,
+                       const char *href)
+{
+    char me[600], parent[600], label[600];
+    json_t *o;
+
+    /* a missing input is known by its sha256 (every one is "not
+     * registered") */
+    if (n->kind == SC_REG_NODE_MISSING && n->detail) {
+        dot_name(me, sizeof me, n->kind, n->id, n->detail);
+        snprintf(label, sizeof label, "%s (sha256 %.12s)",
+                 n->label ? n->label : "", n->detail);
+    } else {
+        dot_name(me, sizeof me, n->kind, n->id, n->label ? n->label : "");
+        snprintf(label, sizeof label, "%s", n->label ? n->label : "");
+    }
+    if (!json_object_get(l->seen, me)) {
+        if (json_array_size(l->nodes) >= GRAPH_MAX)
+            return;
+        json_object_set_new(l->seen, me, json_true());
+        o = json_pack("{s:s, s:s, s:s}", "key", me, "label", label, "kind",
+                      n->kind >= 0 && n->kind < 5 ? node_kinds[n->kind] : "?");
+        if (href)
+            json_object_set_new(o, "href", json_string(href));
+        if (n->depth == 0)
+            json_object_set_new(o, "start", json_true());
+        json_array_append_new(l->nodes, o);
+    }
+    if (n->depth > 0) {
+        dot_name(parent, sizeof parent, (int)n->parent_kind, n->parent_id,
+                 n->parent_ref ? n->parent_ref : "");
+        json_array_append_new(
+            l->edges,
+            json_pack("[s, s]", l->down ? parent : me, l->down ? me : parent));
+    }
+}
 
 static int lineage_node(const sc_reg_node *n, void *ud)
 {
@@ -210,16 +256,17 @@ static int lineage_node(const sc_reg_node *n, void *ud)
     page_of(n->id, href, key);
     if (!l->down && n->kind == SC_REG_NODE_ARTIFACT)
         json_array_append_new(l->ups, json_integer(n->id));
-    name = n->kind == SC_REG_NODE_ARTIFACT && json_object_get(l->c->ids, key)
-               ? sc_report_link(n->label ? n->label : "", href + 2)
-               : json_string(n->label ? n->label : "");
+    int linked =
+        n->kind == SC_REG_NODE_ARTIFACT && json_object_get(l->c->ids, key);
+    graph_node(l, n, linked ? href + 2 : NULL);
+    name = linked ? sc_report_link(n->label ? n->label : "", href + 2)
+                  : json_string(n->label ? n->label : "");
     json_array_append_new(
         l->rows,
-        json_pack("[s, i, s, o, s, s]", l->down ? "downstream" : "upstream",
-                  n->depth,
-                  n->kind >= 0 && n->kind < 5 ? node_kinds[n->kind] : "?",
-                  name, n->detail ? n->detail : "",
-                  n->parent_ref ? n->parent_ref : ""));
+        json_pack(
+            "[s, i, s, o, s, s]", l->down ? "downstream" : "upstream", n->depth,
+            n->kind >= 0 && n->kind < 5 ? node_kinds[n->kind] : "?", name,
+            n->detail ? n->detail : "", n->parent_ref ? n->parent_ref : ""));
     return 0;
 }
 
@@ -309,8 +356,7 @@ static json_t *qc_values(const sc_adata *ad, const char *name, int64_t max)
     step = n > max ? (n + max - 1) / max : 1;
     v = json_array();
     for (int64_t i = 0; i < n; i += step)
-        json_array_append_new(v,
-                              json_pack("{s:f}", name, sc_elem_num(e, i)));
+        json_array_append_new(v, json_pack("{s:f}", name, sc_elem_num(e, i)));
     return v;
 }
 
@@ -330,15 +376,15 @@ static void qc_section(json_t *secs, const json_t *rep, const char *path,
 
     if (!q)
         return;
-    fate = json_pack(
-        "[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}]", "name",
-        "cells in", "cells", (json_int_t)num(q, "n_cells_in"), "name",
-        "low quality (refused)", "cells",
-        (json_int_t)num(q, "n_cells_low_quality"), "name", "MAD outliers",
-        "cells", (json_int_t)num(q, "n_outliers"), "name", "cells kept",
-        "cells", (json_int_t)num(q, "n_cells_out"));
-    json_array_append_new(charts, sc_report_bars("Cells kept and refused",
-                                                 fate, "name", "cells"));
+    fate = json_pack("[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}, {s:s, s:I}]", "name",
+                     "cells in", "cells", (json_int_t)num(q, "n_cells_in"),
+                     "name", "low quality (refused)", "cells",
+                     (json_int_t)num(q, "n_cells_low_quality"), "name",
+                     "MAD outliers", "cells", (json_int_t)num(q, "n_outliers"),
+                     "name", "cells kept", "cells",
+                     (json_int_t)num(q, "n_cells_out"));
+    json_array_append_new(charts, sc_report_bars("Cells kept and refused", fate,
+                                                 "name", "cells"));
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)q, k, v) if (json_is_number(v))
@@ -351,13 +397,14 @@ static void qc_section(json_t *secs, const json_t *rep, const char *path,
 
             if (vals)
                 json_array_append_new(
-                    charts, sc_report_histogram(cols[i], vals, cols[i],
-                                                i == 1));
+                    charts,
+                    sc_report_histogram(cols[i], vals, cols[i], i == 1));
         }
         sc_adata_close(ad);
     } else
-        snprintf(text, sizeof text, "the file is not the one registered any "
-                                    "more: no distributions");
+        snprintf(text, sizeof text,
+                 "the file is not the one registered any "
+                 "more: no distributions");
     section(secs, "Quality control", *text ? text : NULL, charts,
             json_pack("[s, s]", "measure", "value"), rows);
 }
@@ -372,10 +419,9 @@ static void genes_section(json_t *secs, const json_t *rep)
     if (!g)
         return;
     kinds = json_object_get(g, "kinds");
-    json_object_foreach((json_t *)g, k, v) if (json_is_number(v) ||
-                                               json_is_string(v))
-        json_array_append_new(
-            rows, json_pack("[s, O]", k, v));
+    json_object_foreach((json_t *)g, k,
+                        v) if (json_is_number(v) || json_is_string(v))
+        json_array_append_new(rows, json_pack("[s, O]", k, v));
     section(secs, "Gene mapping",
             "how the dataset's genes mapped to the reference, by tier",
             json_pack("[o]", sc_report_bars("Genes per mapping tier",
@@ -416,15 +462,15 @@ static void labels_section(json_t *secs, const json_t *ann)
                 const char *lb = json_string_value(json_object_get(s, "label"));
 
                 if (u < sizeof sugg)
-                    u += (size_t)snprintf(sugg + u, sizeof sugg - u,
-                                          "%s%s %s", j ? "; " : "",
-                                          id ? id : "", lb ? lb : "");
+                    u += (size_t)snprintf(sugg + u, sizeof sugg - u, "%s%s %s",
+                                          j ? "; " : "", id ? id : "",
+                                          lb ? lb : "");
             }
             const char *lab = json_string_value(json_object_get(l, "label"));
-            json_array_append_new(
-                todo, json_pack("[s, s, I, s, s]", name, lab ? lab : "",
-                                (json_int_t)num(l, "n_cells"),
-                                tier ? tier : "", sugg));
+            json_array_append_new(todo, json_pack("[s, s, I, s, s]", name,
+                                                  lab ? lab : "",
+                                                  (json_int_t)num(l, "n_cells"),
+                                                  tier ? tier : "", sugg));
         }
     }
     section(secs, "Label mapping", "cells per field and mapping tier",
@@ -434,8 +480,7 @@ static void labels_section(json_t *secs, const json_t *ann)
             NULL, NULL);
     json_decref(tiers);
     section(secs, "Unmapped labels",
-            "labels not mapped with confidence: the curator's to-do list",
-            NULL,
+            "labels not mapped with confidence: the curator's to-do list", NULL,
             json_pack("[s, s, s, s, s]", "field", "label", "cells", "tier",
                       "suggestions"),
             todo);
@@ -446,7 +491,14 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
                         int64_t mtime)
 {
     struct dterms t = {json_array(), json_array()};
-    struct lineage up = {json_array(), json_array(), 0, c}, *l = &up;
+    struct lineage up = {json_array(),
+                         json_array(),
+                         json_array(),
+                         json_array(),
+                         json_object(),
+                         0,
+                         c},
+                   *l = &up;
     json_t *facts = NULL, *secs = json_array(), *page, *rep, *ann;
     char file[32], key[24], title[4200], problem[4400] = "";
     int rc;
@@ -462,6 +514,9 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
         json_decref(t.cell_types);
         json_decref(up.rows);
         json_decref(up.ups);
+        json_decref(up.nodes);
+        json_decref(up.edges);
+        json_decref(up.seen);
         json_decref(secs);
         return rc;
     }
@@ -487,11 +542,15 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
         section(secs, "Reports", problem, NULL, NULL, NULL);
     section(secs, "Provenance",
             "the runs and artifacts it came from (upstream) and what was made "
-            "of it (downstream)",
+            "of it (downstream); the graph shows at most 300 nodes",
             NULL,
             json_pack("[s, s, s, s, s, s]", "direction", "depth", "kind",
                       "node", "detail", "from"),
             up.rows);
+    json_object_set_new(
+        json_array_get(secs, json_array_size(secs) - 1), "graph",
+        json_pack("{s:o, s:o}", "nodes", up.nodes, "edges", up.edges));
+    json_decref(up.seen);
     json_decref(up.ups);
     page = json_pack("{s:[[s, s]], s:o}", "links", "Overview", "../index.html",
                      "sections", secs);
@@ -554,9 +613,8 @@ static int collect_member(const sc_reg_artifact *x, void *ud)
     json_array_append_new(
         m->rows,
         json_pack("[I, o, I, I, f]", (json_int_t)x->id,
-                  json_object_get(m->c->ids, key)
-                      ? sc_report_link(x->path, up)
-                      : json_string(x->path),
+                  json_object_get(m->c->ids, key) ? sc_report_link(x->path, up)
+                                                  : json_string(x->path),
                   (json_int_t)x->n_obs, (json_int_t)x->n_vars, x->weight));
     json_object_set_new(m->cells, key,
                         json_pack("[I, I, s]", (json_int_t)x->n_obs,
@@ -652,17 +710,17 @@ static int collection_pages(sc_report *r, sc_registry *reg, struct collect *c,
                      json_array_size(m.rows), m.n_obs, v - 1, n_add, added,
                      n_rm, removed);
             json_array_append_new(
-                table,
-                json_pack("[o, I, s, I, I, I, I]", sc_report_link(ref, file),
-                          (json_int_t)v, json_string_value(json_array_get(e, 2)),
-                          (json_int_t)json_array_size(m.rows),
-                          (json_int_t)m.n_obs, (json_int_t)n_add,
-                          (json_int_t)n_rm));
+                table, json_pack("[o, I, s, I, I, I, I]",
+                                 sc_report_link(ref, file), (json_int_t)v,
+                                 json_string_value(json_array_get(e, 2)),
+                                 (json_int_t)json_array_size(m.rows),
+                                 (json_int_t)m.n_obs, (json_int_t)n_add,
+                                 (json_int_t)n_rm));
             page = json_pack(
                 "{s:[[s, s]], s:[{s:s, s:s, s:[], s:{s:[s, s, s, s, s], "
                 "s:o}}, {s:s, s:[], s:{s:[s, s, s, s, s], s:o}}]}",
-                "links", "Overview", "../index.html", "sections", "title",
-                ref, "text", text, "charts", "table", "columns", "change", "id",
+                "links", "Overview", "../index.html", "sections", "title", ref,
+                "text", text, "charts", "table", "columns", "change", "id",
                 "path", "cells", "genes", "rows", diff, "title", "Members",
                 "charts", "table", "columns", "id", "path", "cells", "genes",
                 "weight", "rows", m.rows);
@@ -719,13 +777,12 @@ int cmd_report(struct args *a, int argc, char **argv)
     if (rc < 0 || (rc = collection_pages(r, reg, &c, colls)) < 0)
         goto out;
     charts = json_array();
-    json_array_append_new(
-        charts, sc_report_bars("Cells per organism",
-                               values_of(c.organism, "cells"), "name", "cells"));
-    json_array_append_new(charts,
-                          sc_report_bars("Cells per assay",
-                                         values_of(c.assay, "cells"), "name",
-                                         "cells"));
+    json_array_append_new(charts, sc_report_bars("Cells per organism",
+                                                 values_of(c.organism, "cells"),
+                                                 "name", "cells"));
+    json_array_append_new(charts, sc_report_bars("Cells per assay",
+                                                 values_of(c.assay, "cells"),
+                                                 "name", "cells"));
     if ((rc = term_charts(reg, charts)) < 0) {
         json_decref(charts);
         goto out;
@@ -745,7 +802,8 @@ int cmd_report(struct args *a, int argc, char **argv)
                             0),
         "table", "columns", "id", "path", "format", "cells", "genes",
         "organism", "assay", "version", "rows", c.rows, "title", "Collections",
-        "text", "each frozen version: its members and the diff with the one "
+        "text",
+        "each frozen version: its members and the diff with the one "
         "before",
         "charts", "table", "columns", "version", "number", "description",
         "datasets", "cells", "added", "removed", "rows", colls);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "sc_io.h"
 #include "sc_share.h"
 
 json_t *sc_report_bars(const char *title, json_t *values, const char *cat,
@@ -101,7 +101,8 @@ static const char page_script[] =
     "  }\n"
     "  function cell(v) {\n"
     "    var td = el('td');\n"
-    "    if (v && typeof v === 'object') td.appendChild(link(v.text, v.href));\n"
+    "    if (v && typeof v === 'object') td.appendChild(link(v.text, "
+    "v.href));\n"
     "    else td.textContent = v == null ? '' : v;\n"
     "    return td;\n"
     "  }\n"
@@ -135,7 +136,111 @@ static const char page_script[] =
     "    box.appendChild(tab);\n"
     "    show();\n"
     "  }\n"
-    "  var done = [];\n"
+    "  /* a lineage graph {nodes: [{key, label, kind, href?, start?}],\n"
+    "     edges: [[from, to]]}: laid out by dagre (layered, top to bottom),\n"
+    "     drawn as a Vega spec of paths, boxes and text marks */\n"
+    "  function graph(g) {\n"
+    "    var G = new dagre.graphlib.Graph(), kinds = {};\n"
+    "    G.setGraph({rankdir: 'TB', nodesep: 14, ranksep: 22, marginx: 6, "
+    "marginy: 6});\n"
+    "    G.setDefaultEdgeLabel(function () { return {}; });\n"
+    "    g.nodes.forEach(function (n) {\n"
+    "      var t = String(n.label).replace(/^.*\\/([^\\/]*\\/[^\\/]*)$/, "
+    "'$1');\n"
+    "      if (t.length > 40) t = t.slice(0, 39) + '\\u2026';\n"
+    "      kinds[n.kind] = 1;\n"
+    "      G.setNode(n.key, {width: 6.2 * t.length + 16, height: 22, d: {\n"
+    "        text: t, label: String(n.label), kind: n.kind, start: !!n.start,\n"
+    "        href: n.href && /^[A-Za-z0-9_.-]+$/.test(n.href) && "
+    "!/^\\./.test(n.href) ? n.href : null}});\n"
+    "    });\n"
+    "    g.edges.forEach(function (e) {\n"
+    "      if (G.hasNode(e[0]) && G.hasNode(e[1]) && e[0] !== e[1]) "
+    "G.setEdge(e[0], e[1]);\n"
+    "    });\n"
+    "    dagre.layout(G);\n"
+    "    var nodes = G.nodes().map(function (k) {\n"
+    "      var v = G.node(k), d = v.d;\n"
+    "      d.x = v.x; d.y = v.y; d.w = v.width; d.h = v.height; return d;\n"
+    "    });\n"
+    "    var edges = G.edges().map(function (e) {\n"
+    "      var p = G.edge(e).points, a = p[p.length - 1], b = p[p.length - "
+    "2];\n"
+    "      return {path: 'M' + p.map(function (q) { return q.x + ',' + q.y; "
+    "}).join('L'),\n"
+    "        x: a.x, y: a.y, angle: Math.atan2(a.y - b.y, a.x - b.x) * 180 / "
+    "Math.PI + 90};\n"
+    "    });\n"
+    "    var gr = G.graph();\n"
+    "    return {$schema: 'https://vega.github.io/schema/vega/v5.json',\n"
+    "      width: Math.ceil(gr.width || 1), height: Math.ceil(gr.height || "
+    "1), padding: 4,\n"
+    "      data: [{name: 'vnodes', values: nodes}, {name: 'vedges', values: "
+    "edges}],\n"
+    "      scales: [{name: 'kind', type: 'ordinal', domain: "
+    "Object.keys(kinds).sort(), range: 'category'}],\n"
+    "      legends: [{fill: 'kind', title: 'kind', orient: 'right'}],\n"
+    "      marks: [\n"
+    "        {type: 'path', name: 'edges', from: {data: 'vedges'}, encode: "
+    "{enter: {\n"
+    "          path: {field: 'path'}, stroke: {value: '#888'}}}},\n"
+    "        {type: 'symbol', name: 'arrows', from: {data: 'vedges'}, encode: "
+    "{enter: {\n"
+    "          x: {field: 'x'}, y: {field: 'y'}, shape: {value: "
+    "'triangle-up'},\n"
+    "          angle: {field: 'angle'}, size: {value: 40}, fill: {value: "
+    "'#888'}}}},\n"
+    "        {type: 'rect', name: 'nodes', from: {data: 'vnodes'}, encode: "
+    "{enter: {\n"
+    "          xc: {field: 'x'}, yc: {field: 'y'}, width: {field: 'w'}, "
+    "height: {field: 'h'},\n"
+    "          cornerRadius: {value: 4}, fill: {scale: 'kind', field: "
+    "'kind'}, fillOpacity: {value: 0.3},\n"
+    "          stroke: {value: '#333'}, strokeWidth: {signal: 'datum.start ? "
+    "3 : 1'},\n"
+    "          href: {field: 'href'}, tooltip: {field: 'label'}}}},\n"
+    "        {type: 'text', name: 'labels', from: {data: 'vnodes'}, "
+    "interactive: "
+    "false, encode: {enter: {\n"
+    "          x: {field: 'x'}, y: {field: 'y'}, text: {field: 'text'}, "
+    "align: {value: 'center'},\n"
+    "          baseline: {value: 'middle'}, fontSize: {value: 11}}}}]};\n"
+    "  }\n"
+    "  /* Charts are drawn when they come near the window (all of them at\n"
+    "     once with #all in the address): a page of many charts is usable\n"
+    "     as soon as the first screen is drawn. */\n"
+    "  var done = [], lazy = location.hash !== '#all' &&\n"
+    "    'IntersectionObserver' in window, first = true, io = null, waiting = "
+    "0;\n"
+    "  function drawn() {\n"
+    "    /* the time since the navigation began, and the charts drawn */\n"
+    "    var n = document.querySelectorAll('.chart svg, .graph svg').length;\n"
+    "    document.documentElement.setAttribute('data-rendered-ms',\n"
+    "      Math.round(performance.now()));\n"
+    "    document.documentElement.setAttribute('data-drawn', n);\n"
+    "  }\n"
+    "  function embed(box, spec, what) {\n"
+    "    return vegaEmbed(box, spec, {actions: false, renderer: 'svg'})\n"
+    "      .then(function () { box.style.minHeight = '0'; })\n"
+    "      .catch(function (e) {\n"
+    "        console.error(e); box.textContent = what + ' failed: ' + e;\n"
+    "      });\n"
+    "  }\n"
+    "  if (lazy)\n"
+    "    io = new IntersectionObserver(function (es) {\n"
+    "      es.forEach(function (e) {\n"
+    "        var f = e.target.scDraw;\n"
+    "        if (!e.isIntersecting || !f) return;\n"
+    "        e.target.scDraw = null;\n"
+    "        io.unobserve(e.target);\n"
+    "        done.push(f());\n"
+    "      });\n"
+    "      if (first) { first = false; Promise.all(done).then(drawn); }\n"
+    "    }, {rootMargin: '200px'});\n"
+    "  function later(box, f) {\n"
+    "    if (io) { box.scDraw = f; io.observe(box); waiting++; }\n"
+    "    else done.push(f());\n"
+    "  }\n"
     "  (page.links || []).forEach(function (l) {\n"
     "    nav.appendChild(link(l[0], l[1]));\n"
     "  });\n"
@@ -149,18 +254,18 @@ static const char page_script[] =
     "    (s.charts || []).forEach(function (spec) {\n"
     "      var box = el('div', null, 'chart');\n"
     "      grid.appendChild(box);\n"
-    "      done.push(vegaEmbed(box, spec, {actions: false, renderer: "
-    "'svg'}).catch(function (e) {\n"
-    "        console.error(e); box.textContent = 'chart failed: ' + e;\n"
-    "      }));\n"
+    "      later(box, function () { return embed(box, spec, 'chart'); });\n"
     "    });\n"
+    "    if (s.graph) {\n"
+    "      var gbox = el('div', null, 'graph');\n"
+    "      sec.appendChild(gbox);\n"
+    "      later(gbox, function () { return embed(gbox, graph(s.graph), "
+    "'graph'); });\n"
+    "    }\n"
     "    if (s.table) table(s.table, sec);\n"
     "    main.appendChild(sec);\n"
-    "  });\n"    "  /* when every chart is drawn: the time since the navigation began */\n"
-    "  Promise.all(done).then(function () {\n"
-    "    document.documentElement.setAttribute('data-rendered-ms',\n"
-    "      Math.round(performance.now()));\n"
     "  });\n"
+    "  if (!waiting) Promise.all(done).then(drawn);\n"
     "})();\n";
 
 static const char page_style[] =
@@ -169,6 +274,7 @@ static const char page_style[] =
     "nav a{color:#cde;margin-right:14px}"
     "main{padding:0 20px}"
     ".charts{display:flex;flex-wrap:wrap;gap:20px}"
+    ".chart{min-width:240px;min-height:240px}.graph{min-height:60px}"
     "table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
     ".pager{margin:8px 0}";
@@ -197,28 +303,38 @@ static void rm_tree(const char *dir, int depth)
     rmdir(dir);
 }
 
-/* Write the file REL of R from FN(FP, ARG), atomically. */
+/* Write the new file REL of R from FN(FP, ARG). The report's directory is
+ * new and ours (mkdtemp) and renamed whole when complete: its files are
+ * created there directly, with no file-by-file rename nor fsync (10,000
+ * dataset pages). */
 static int write_file(sc_report *r, const char *rel,
                       int (*fn)(FILE *fp, const void *arg), const void *arg)
 {
     char path[4096];
-    sc_atomic at = {0};
     FILE *fp;
-    int rc;
+    int fd, rc;
 
     if ((size_t)snprintf(path, sizeof path, "%s/%s", r->tmp, rel) >=
         sizeof path)
         return sc_fail(SC_EINVAL, "report file name too long: '%s'", rel);
-    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 || !(fp = fdopen(fd, "w"))) {
+        rc = sc_fail(SC_EIO, "cannot create '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return rc;
-    return sc_io_atomic_finish(&at, fn(fp, arg));
+    }
+    rc = fn(fp, arg);
+    if (fclose(fp) != 0 && rc == 0)
+        rc = sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return rc;
 }
 
 static int write_lib(FILE *fp, const void *arg)
 {
-    static const char *const libs[] = {"report/vendor/vega.min.js.gz",
-                                       "report/vendor/vega-lite.min.js.gz",
-                                       "report/vendor/vega-embed.min.js.gz"};
+    static const char *const libs[] = {
+        "report/vendor/vega.min.js.gz", "report/vendor/vega-lite.min.js.gz",
+        "report/vendor/vega-embed.min.js.gz", "report/vendor/dagre.min.js.gz"};
     int rc = 0;
 
     (void)arg;
@@ -259,16 +375,16 @@ int sc_report_open(const char *dir, sc_report **out)
     }
     sprintf(r->tmp, "%s.tmp.XXXXXX", dir);
     if (!dir_free(dir)) {
-        rc = sc_fail(SC_EEXIST, "'%s' exists already and is not an empty "
-                                "directory",
+        rc = sc_fail(SC_EEXIST,
+                     "'%s' exists already and is not an empty "
+                     "directory",
                      dir);
         free(r->tmp);
         r->tmp = NULL;
         return sc_report_close(r, rc);
     }
     if (!mkdtemp(r->tmp)) {
-        rc = sc_fail(SC_EIO, "cannot create '%s': %s", r->tmp,
-                     strerror(errno));
+        rc = sc_fail(SC_EIO, "cannot create '%s': %s", r->tmp, strerror(errno));
         free(r->tmp);
         r->tmp = NULL;
         return sc_report_close(r, rc);
@@ -306,9 +422,9 @@ static int write_page(FILE *fp, const void *arg)
             "<script type=\"application/json\" id=\"sc-data\">%s</script>"
             "<script>%s</script></body></html>\n",
             page_style, p->up, p->data, page_script);
-    return ferror(fp) ? sc_fail(SC_EIO, "cannot write the report: %s",
-                                strerror(errno))
-                      : 0;
+    return ferror(fp)
+               ? sc_fail(SC_EIO, "cannot write the report: %s", strerror(errno))
+               : 0;
 }
 
 int sc_report_page(sc_report *r, const char *file, const char *title,
@@ -318,8 +434,9 @@ int sc_report_page(sc_report *r, const char *file, const char *title,
     const char *slash = strchr(file, '/');
     int rc;
 
-    if (!*file || strspn(file, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
-                               "stuvwxyz0123456789_.-/") != strlen(file) ||
+    if (!*file ||
+        strspn(file, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+                     "stuvwxyz0123456789_.-/") != strlen(file) ||
         file[0] == '.' || (slash && strchr(slash + 1, '/')) ||
         (slash && (slash == file || !slash[1])))
         return sc_fail(SC_EINVAL, "bad report page name '%s'", file);
@@ -365,8 +482,9 @@ int sc_report_close(sc_report *r, int rc)
         return rc;
     if (rc == 0 && rename(r->tmp, r->dir) < 0)
         rc = errno == ENOTEMPTY || errno == EEXIST
-                 ? sc_fail(SC_EEXIST, "'%s' exists already and is not an "
-                                      "empty directory",
+                 ? sc_fail(SC_EEXIST,
+                           "'%s' exists already and is not an "
+                           "empty directory",
                            r->dir)
                  : sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", r->tmp,
                            r->dir, strerror(errno));

@@ -30,10 +30,10 @@ typedef struct sc_report sc_report;
 /*
  * Start the report DIR (it must not exist, or be an empty directory): a
  * new directory "DIR.tmp.XXXXXX" beside it holding sc-report.js, the
- * vendored vega, vega-lite and vega-embed bundles (share/report/vendor/,
- * gzip-compressed) and the page script that every page loads from disk (no
- * network). Returns 0, or SC_EIO / SC_ECORRUPT / SC_EEXIST / SC_ENOMEM
- * with the message; nothing is left behind on failure.
+ * vendored vega, vega-lite, vega-embed and dagre bundles
+ * (share/report/vendor/, gzip-compressed) and the page script that every page
+ * loads from disk (no network). Returns 0, or SC_EIO / SC_ECORRUPT / SC_EEXIST
+ * / SC_ENOMEM with the message; nothing is left behind on failure.
  */
 SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
 
@@ -43,8 +43,15 @@ SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
  * PAGE, an object {"links"?: [[text, href]...], "sections": [{"title",
  * "text"?, "charts"?: [spec...], "table"?: {"columns": [...],
  * "rows": [[cell...]...]}}...]}, where a cell is a string, a number or a
- * link (sc_report_link). Every string is shown as text (never parsed as
- * HTML); tables are paginated, 50 rows a page. Returns 0 or an error.
+ * link (sc_report_link). A section may also hold "graph": {"nodes":
+ * [{"key", "label", "kind", "href"?, "start"?: true}...], "edges": [[from
+ * key, to key]...]}, a directed graph laid out in the page by the vendored
+ * dagre (layered, top to bottom) and drawn with Vega marks: a box per node
+ * coloured by its kind, showing the label's last two path parts (the whole
+ * label as tooltip), linked to HREF (a page in the same directory, made of
+ * [A-Za-z0-9_.-] only), the START node outlined. Every string is shown as
+ * text (never parsed as HTML); tables are paginated, 50 rows a page.
+ * Returns 0 or an error.
  */
 SC_MUST_CHECK int sc_report_page(sc_report *r, const char *file,
                                  const char *title, const json_t *page);

@@ -84,9 +84,29 @@ id_of() {
     # a dataset without reports has no such sections
     page_json "rep/d/$(id_of /anndataR_example.h5ad).html" > q.json
     [[ $(jq -r '[.sections[].title] | join(",")' q.json) == "Dataset,Cell annotations,Provenance" ]]
+    # and as a graph: the dataset, its ancestors and descendants, each once,
+    # the edges from sources to products, the other datasets linked
+    hid=$(id_of /h/raw.h5ad)
+    page_json "rep/d/$hid.html" > g.json
+    g='.sections[] | select(.title == "Provenance") | .graph'
+    [[ $(jq -r "$g | .nodes[] | select(.start) | .key + \" \" + .label" g.json) == "a$hid $PWD/h/raw.h5ad" ]]
+    [[ $(jq "$g | .nodes | length" g.json) == $(jq "$g | [.nodes[].key] | unique | length" g.json) ]]
+    harm=$(jq -r "$g | .nodes[] | select(.label | startswith(\"sc-harmonize \")) | .key" g.json)
+    ann=$(jq -r "$g | .nodes[] | select(.label | startswith(\"sc-annotate \")) | .key" g.json)
+    [[ -n $harm && -n $ann ]]
+    [[ $(jq -c "$g | .edges" g.json) == *"[\"$harm\",\"a$hid\"]"* ]]
+    [[ $(jq -c "$g | .edges" g.json) == *"[\"a$hid\",\"$ann\"]"* ]]
+    [[ $(jq -c "$g | .edges" g.json) == *"[\"$ann\",\"a$id\"]"* ]]
+    [[ $(jq -r "$g | .nodes[] | select(.key == \"a$id\") | .href + \" \" + .label" g.json) == "$id.html $PWD/a/raw.h5ad" ]]
+    # the input sc-harmonize read is not registered: a node of its own
+    [[ $(jq -r "$g | .nodes[] | select(.kind == \"missing\") | .label" g.json) == "not registered (sha256 $(sha256sum raw.h5ad | cut -c1-12))" ]]
     if command -v chromium > /dev/null; then
         run -0 report-check "rep/d/$id.html"
         [[ $output == *$'charts 7\tempty_charts 0'* ]]
+        # the graph was laid out and drawn: a box and a text per node
+        run -0 report-check "rep/d/$hid.html"
+        [[ $output == *$'empty_charts 0\tgraphs 1\tgraph_nodes '$(jq "$g | .nodes | length" g.json)$'\t'* ]]
+        [[ $output == *$'console_errors 0'* ]]
     fi
 }
 
@@ -108,9 +128,15 @@ id_of() {
     run -0 report-check rep/index.html "rep/d/$id.html"
     [[ $output == *$'console_errors 0'*$'console_errors 0'* ]]
     chromium --headless --no-sandbox --disable-gpu --user-data-dir="$BATS_TEST_TMPDIR/prof" \
-        --virtual-time-budget=5000 --dump-dom "file://$PWD/rep/d/$id.html" 2> /dev/null > dom.html
+        --virtual-time-budget=5000 --dump-dom "file://$PWD/rep/d/$id.html#all" 2> /dev/null > dom.html
     grep -qF '&lt;img src=x onerror=console.error(1)&gt;&lt;script&gt;' dom.html
     ! grep -qF '<img' dom.html
+    # the lineage graph shows the name as SVG text (its last two path parts,
+    # cut to 40 characters)
+    [[ $output == *$'graphs 1\tgraph_nodes 1\t'* ]]
+    graph=$(grep -o '<div class="graph.*' dom.html)
+    grep -o '<text[^>]*>[^<]*</text>' <<< "$graph" | grep -qF '/&lt;img src=x onerror=console.error(1)&gt;&lt;'
+    ! grep -qF '<script>console' <<< "$graph"
 }
 
 @test "sc-register report: a page per collection version, with the diff to the one before" {
@@ -164,4 +190,25 @@ id_of() {
     [[ $output == *$'sections 3\tcharts 7\tempty_charts 0'* ]]
     [[ $output == *$'broken_links 0\tconsole_errors 0'* ]]
     [[ -s $SC_BUILD/report-screenshot.png ]]
+}
+
+@test "sc-register report: charts are drawn when they come near the window, all of them with #all" {
+    command -v chromium > /dev/null || skip "chromium is not installed"
+    sc-register report -o rep > /dev/null
+    n=$(page_json rep/index.html | jq '[.sections[].charts[]] | length')
+    [[ $n -eq 7 ]]
+    drawn() {
+        chromium --headless --no-sandbox --disable-gpu --user-data-dir="$BATS_TEST_TMPDIR/prof" \
+            --window-size=800,600 --virtual-time-budget=10000 --dump-dom "file://$PWD/rep/index.html$1" 2> /dev/null > dom.html
+        grep -q 'data-rendered-ms="[0-9]' dom.html
+        grep -o 'data-drawn="[0-9]*"' dom.html | grep -o '[0-9]*'
+    }
+    # the first screen: some charts, not all (a chart that the first ones
+    # brought near the window once drawn may be drawn by the end)
+    first=$(drawn "")
+    [[ $first -ge 1 && $first -lt $n ]]
+    svgs=$(grep -o '<div class="chart[^"]*"[^>]*><svg' dom.html | wc -l)
+    [[ $svgs -ge $first && $svgs -lt $n ]]
+    [[ $(drawn "#all") -eq $n ]]
+    [[ $(grep -o '<div class="chart[^"]*"[^>]*><svg' dom.html | wc -l) -eq $n ]]
 }
