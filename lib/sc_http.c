@@ -158,34 +158,94 @@ static int cancelled(const sc_http_opts *o)
     return o->cancel && *o->cancel;
 }
 
+const char *sc_http_header(const char *p, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    const char *v, *e = p + len;
+
+    if (len <= n || strncasecmp(p, name, n) != 0 || p[n] != ':')
+        return NULL;
+    for (v = p + n + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+        ;
+    return v;
+}
+
+/* The decimal number at *P (digits only) into *OUT; *P moves past it.
+ * 0, or -1 when there is none or it does not fit. */
+static int parse_u63(const char **p, const char *e, int64_t *out)
+{
+    const char *s = *p;
+    int64_t v = 0;
+
+    if (s >= e || *s < '0' || *s > '9')
+        return -1;
+    for (; s < e && *s >= '0' && *s <= '9'; s++) {
+        if (v > (INT64_MAX - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+int sc_http_content_range(const char *v, const char *e, int64_t *start,
+                          int64_t *end, int64_t *total)
+{
+    int64_t a = -1, b = -1, t = -1;
+
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v &&
+           (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    if (e - v < 6 || strncasecmp(v, "bytes", 5) != 0 ||
+        (v[5] != ' ' && v[5] != '\t'))
+        return -1;
+    for (v += 5; v < e && (*v == ' ' || *v == '\t'); v++)
+        ;
+    if (v < e && *v == '*') {
+        v++;
+        if (v >= e || *v++ != '/' || parse_u63(&v, e, &t) < 0)
+            return -1;
+    } else {
+        if (parse_u63(&v, e, &a) < 0 || v >= e || *v++ != '-' ||
+            parse_u63(&v, e, &b) < 0 || v >= e || *v++ != '/')
+            return -1;
+        if (v < e && *v == '*')
+            v++;
+        else if (parse_u63(&v, e, &t) < 0)
+            return -1;
+        if (a > b || (t >= 0 && b >= t))
+            return -1;
+    }
+    if (v != e)
+        return -1;
+    *start = a;
+    *end = b;
+    *total = t;
+    return 0;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t len = size * n;
-    long long a, b;
-    char tot[32];
+    const char *v;
+    int64_t a, b, t;
 
     if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
         /* A new response (after a redirect or a 100): forget the last. */
         x->range_start = -1;
         x->range_total = -1;
         x->encoded = 0;
-    } else if (len > 17 && !strncasecmp(p, "Content-Encoding:", 17)) {
-        const char *v = p + 17;
-        while (v < p + len && (*v == ' ' || *v == '\t'))
-            v++;
+    } else if ((v = sc_http_header(p, len, "Content-Encoding"))) {
         x->encoded = v < p + len && strncasecmp(v, "identity", 8) != 0 &&
                      *v != '\r' && *v != '\n';
-    } else if (len > 14 && !strncasecmp(p, "Content-Range:", 14)) {
-        const char *v = p + 14;
-        while (v < p + len && (*v == ' ' || *v == '\t'))
-            v++;
-        if (sscanf(v, "bytes %lld-%lld/%31[0-9*]", &a, &b, tot) == 3) {
-            x->range_start = a;
-            x->range_total = tot[0] == '*' ? -1 : strtoll(tot, NULL, 10);
-        } else if (sscanf(v, "bytes */%31[0-9]", tot) == 1) {
-            x->range_total = strtoll(tot, NULL, 10);
-        }
+    } else if ((v = sc_http_header(p, len, "Content-Range")) &&
+               sc_http_content_range(v, p + len, &a, &b, &t) == 0) {
+        x->range_start = a;
+        x->range_total = t;
     }
     return len;
 }
@@ -433,8 +493,8 @@ static int classify(const char *url, CURLcode c, const struct xfer *x,
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->too_big) {
-        *rc = sc_fail(SC_ENET, "'%s': answer larger than %zu bytes", url,
-                      x->max);
+        *rc =
+            sc_fail(SC_ENET, "'%s': answer larger than %zu bytes", url, x->max);
         return FATAL;
     }
     if (c == CURLE_WRITE_ERROR && x->bad_range) {
@@ -732,8 +792,9 @@ static int sniff(const sc_http_fetch *f, const struct xfer *x)
         i++;
     if (i + 3 <= (size_t)n && !memcmp(head + i, "\357\273\277", 3))
         i += 3; /* a UTF-8 byte order mark */
-    if ((size_t)n - i >= 14 && (!strncasecmp((char *)head + i, "<!doctype html", 14) ||
-                                !strncasecmp((char *)head + i, "<html", 5)))
+    if ((size_t)n - i >= 14 &&
+        (!strncasecmp((char *)head + i, "<!doctype html", 14) ||
+         !strncasecmp((char *)head + i, "<html", 5)))
         return sc_fail(SC_ECORRUPT, "'%s': an HTML page, not data", f->url);
     if (!f->hdf5)
         return 0;
