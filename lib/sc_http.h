@@ -131,13 +131,33 @@ typedef struct sc_http_fetch {
  * Returns 0; SC_ENOTFOUND (HTTP 404/410); SC_ENET (other HTTP errors,
  * network failures after the retries, too many redirects); SC_ECORRUPT (the
  * data does not match the announced size or digest, is too large, or fails
- * the sniffing above: the part is removed, nothing is left at F->path); SC_EEXIST when another thread or process is
- * writing the same part; SC_EIO (local I/O, or interrupted through
- * O->cancel: the part is kept). Messages name the URL or the file.
- * Thread-safe for different paths.
+ * the sniffing above: the part is removed, nothing is left at F->path);
+ * SC_EEXIST when another thread or process is writing the same part; SC_EIO
+ * (local I/O, or interrupted through O->cancel: the part is kept). Messages
+ * name the URL or the file. Thread-safe for different paths.
  */
 SC_MUST_CHECK int sc_http_download(const sc_http_opts *o, sc_http_fetch *f,
                                    sc_http_progress_fn progress, void *ud);
+
+/* ---- response headers ---- */
+
+/*
+ * When the header line P of LEN bytes (as libcurl hands it, with its CRLF)
+ * is the header NAME (any case), its value: past the ':' and the blanks
+ * after it (its end is P + LEN, line break included). Else NULL.
+ */
+const char *sc_http_header(const char *p, size_t len, const char *name);
+
+/*
+ * Parse a Content-Range value V, up to E (blanks, CR and LF there
+ * ignored): "bytes A-B/T" (T may be "*": unknown) or "bytes * /T" (no
+ * blank before the '/': the answer to a range that cannot be satisfied).
+ * *START and *END get A and B (-1 for the second form), *TOTAL gets T (-1
+ * for "*"). Returns 0, or -1 (nothing stored) when V is neither form, A > B,
+ * B >= T, or a number does not fit an int64_t.
+ */
+int sc_http_content_range(const char *v, const char *e, int64_t *start,
+                          int64_t *end, int64_t *total);
 
 /* ---- file names from servers ---- */
 

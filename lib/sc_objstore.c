@@ -2,13 +2,12 @@
  * PUT of a local file), signed with libcurl's AWS SigV4. */
 /* SPDX-License-Identifier: MIT */
 #include "sc_objstore.h"
+#include "sc_objstore_int.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +21,6 @@
 
 #define MAX_KEY  1024
 #define MAX_CRED 4096
-
-struct sc_obj {
-    char *uri;
-    char *url;
-    char *userpwd;   /* "id:secret", NULL: unsigned */
-    char *sigv4;     /* "aws:amz:REGION:s3" */
-    char *token_hdr; /* "x-amz-security-token: ..." or NULL */
-};
 
 int sc_obj_is_remote(const char *s)
 {
@@ -366,34 +357,12 @@ int sc_obj_child(const char *prefix, const char *name, sc_obj **out)
 
 /* ---- requests ---- */
 
-/* One request and what came back. */
-struct req {
-    const sc_http_opts *o;
-    const sc_obj *ob;
-    /* range GET: BUF of LEN bytes for bytes from OFF */
-    unsigned char *buf;
-    size_t len, got;
-    uint64_t off;
-    int too_long;
-    int done; /* sc_obj_get_many: answered and checked */
-    /* PUT */
-    int fd;
-    int64_t put_size, sent;
-    int read_err;
-    /* answer */
-    long status;
-    int64_t clen; /* Content-Length, -1: none */
-    int64_t range_start, range_end, range_total;
-    char etag[SC_OBJ_ETAG_MAX];
-    char errbuf[CURL_ERROR_SIZE];
-};
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    struct req *r = ud;
+    struct obj_req *r = ud;
     size_t len = size * n;
-    long long a, b;
-    char tot[32];
+    const char *v, *e = p + len;
+    int64_t a, b, t;
 
     if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
         /* a new answer (after a 100 or a redirect): forget the last */
@@ -401,13 +370,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         r->etag[0] = '\0';
         if (sscanf(p, "HTTP/%*s %ld", &r->status) != 1)
             r->status = 0;
-    } else if (len > 15 && !strncasecmp(p, "Content-Length:", 15)) {
-        if (sscanf(p + 15, " %lld", &a) == 1 && a >= 0)
-            r->clen = a;
-    } else if (len > 5 && !strncasecmp(p, "ETag:", 5)) {
-        const char *v = p + 5, *e = p + len;
-        while (v < e && (*v == ' ' || *v == '\t'))
-            v++;
+    } else if ((v = sc_http_header(p, len, "Content-Length"))) {
+        long long c;
+        if (sscanf(v, "%lld", &c) == 1 && c >= 0)
+            r->clen = c;
+    } else if ((v = sc_http_header(p, len, "ETag"))) {
         while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
             e--;
         if ((size_t)(e - v) < sizeof r->etag) {
@@ -417,39 +384,47 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
                 if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\t')
                     *c = '?';
         }
-    } else if (len > 14 && !strncasecmp(p, "Content-Range:", 14)) {
-        const char *v = p + 14;
-        while (v < p + len && (*v == ' ' || *v == '\t'))
-            v++;
-        if (sscanf(v, "bytes %lld-%lld/%31[0-9*]", &a, &b, tot) == 3 &&
-            a >= 0 && b >= a) {
-            r->range_start = a;
-            r->range_end = b;
-            r->range_total = tot[0] == '*' ? -1 : strtoll(tot, NULL, 10);
-        }
+    } else if ((v = sc_http_header(p, len, "Content-Range")) &&
+               sc_http_content_range(v, e, &a, &b, &t) == 0 && a >= 0) {
+        r->range_start = a;
+        r->range_end = b;
+        r->range_total = t;
     }
     return len;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct req *r = ud;
+    struct obj_req *r = ud;
     size_t len = size * n;
 
-    if (!r->buf || r->status < 200 || r->status >= 300)
+    if ((!r->buf && !r->to_file) || r->status < 200 || r->status >= 300)
         return len; /* an error page or a PUT answer: not kept */
     if (r->got + len > r->len) {
         r->too_long = 1;
         return 0;
     }
-    memcpy(r->buf + r->got, p, len);
+    if (!r->to_file) {
+        memcpy(r->buf + r->got, p, len);
+    } else {
+        for (size_t k = 0; k < len;) {
+            ssize_t w = pwrite(r->out_fd, p + k, len - k, (off_t)(r->got + k));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                r->wr_err = w < 0 ? errno : EIO;
+                return 0;
+            }
+            k += (size_t)w;
+        }
+    }
     r->got += len;
     return len;
 }
 
 static size_t on_read(char *p, size_t size, size_t n, void *ud)
 {
-    struct req *r = ud;
+    struct obj_req *r = ud;
     ssize_t got;
 
     do
@@ -466,14 +441,14 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud)
 static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
 {
-    struct req *r = ud;
+    struct obj_req *r = ud;
 
     (void)dt, (void)dn, (void)ut, (void)un;
     return r->o->cancel && *r->o->cancel;
 }
 
 /* A handle for a request of R (method set by the caller). */
-static CURL *easy(struct req *r, struct curl_slist **hdrs)
+CURL *sc_obj_req_easy(struct obj_req *r, struct curl_slist **hdrs)
 {
     const sc_obj *ob = r->ob;
     CURL *c = curl_easy_init();
@@ -522,54 +497,63 @@ static CURL *easy(struct req *r, struct curl_slist **hdrs)
     return c;
 }
 
-enum { OK, RETRY, FATAL };
-
 /* The outcome of a finished request; sets the message. */
-static int outcome(struct req *r, CURL *c, CURLcode cc, int *rc)
+static int outcome(struct obj_req *r, CURL *c, CURLcode cc, int *rc)
 {
     const char *uri = r->ob->uri;
 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->o->cancel && *r->o->cancel) {
         *rc = sc_fail(SC_EIO, "'%s': interrupted", uri);
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
     if (cc == CURLE_WRITE_ERROR && r->too_long) {
         *rc = sc_fail(SC_ENET, "'%s': answer longer than the %zu bytes asked",
                       uri, r->len);
-        return FATAL;
+        return SC_OBJ_FATAL;
+    }
+    if (cc == CURLE_WRITE_ERROR && r->wr_err) {
+        *rc = sc_fail(SC_EIO, "'%s': cannot write to the cache: %s", uri,
+                      strerror(r->wr_err));
+        return SC_OBJ_FATAL;
     }
     if (cc == CURLE_ABORTED_BY_CALLBACK && r->read_err) {
         *rc = sc_fail(SC_EIO, "'%s': cannot read: %s", uri,
                       strerror(r->read_err));
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
     if (cc != CURLE_OK) {
         *rc = sc_fail(SC_ENET, "'%s': %s", uri,
                       r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
         return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
-                   ? FATAL
-                   : RETRY;
+                   ? SC_OBJ_FATAL
+                   : SC_OBJ_RETRY;
     }
     if (r->status < 200 || r->status >= 300) {
         *rc = sc_fail(r->status == 404 || r->status == 410 ? SC_ENOTFOUND
                                                            : SC_ENET,
                       "'%s': HTTP %ld", uri, r->status);
-        return r->status == 408 || r->status == 429 || r->status >= 500 ? RETRY
-                                                                        : FATAL;
+        return r->status == 408 || r->status == 429 || r->status >= 500
+                   ? SC_OBJ_RETRY
+                   : SC_OBJ_FATAL;
     }
-    return OK;
+    return SC_OBJ_OK;
+}
+
+double sc_obj_retry_wait(const sc_http_opts *o, int k)
+{
+    double s = o->retry_wait;
+
+    for (int i = 1; i < k && s < o->retry_wait_max; i++)
+        s *= 2;
+    return s > o->retry_wait_max ? o->retry_wait_max : s;
 }
 
 static void backoff(const sc_http_opts *o, int k)
 {
-    double s = o->retry_wait;
+    double s = sc_obj_retry_wait(o, k);
     struct timespec ts;
 
-    for (int i = 1; i < k && s < o->retry_wait_max; i++)
-        s *= 2;
-    if (s > o->retry_wait_max)
-        s = o->retry_wait_max;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     nanosleep(&ts, NULL);
@@ -577,8 +561,8 @@ static void backoff(const sc_http_opts *o, int k)
 
 /* Run the request R built by SETUP (which sets the method) with the
  * retries of its options; CHECK, when set, judges a 2xx answer. */
-static int run(struct req *r, void (*setup)(struct req *, CURL *),
-               int (*check)(struct req *, int *rc))
+static int run(struct obj_req *r, void (*setup)(struct obj_req *, CURL *),
+               int (*check)(struct obj_req *, int *rc))
 {
     int rc = 0;
 
@@ -596,18 +580,18 @@ static int run(struct req *r, void (*setup)(struct req *, CURL *),
             return sc_fail(SC_EIO, "'%s': cannot rewind: %s", r->ob->uri,
                            strerror(errno));
         r->sent = 0;
-        if (!(c = easy(r, &hdrs)))
+        if (!(c = sc_obj_req_easy(r, &hdrs)))
             return sc_fail(SC_ENOMEM, "out of memory");
         setup(r, c);
         cc = curl_easy_perform(c);
         what = outcome(r, c, cc, &rc);
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
-        if (what == OK && check)
+        if (what == SC_OBJ_OK && check)
             what = check(r, &rc);
-        if (what == OK)
+        if (what == SC_OBJ_OK)
             return 0;
-        if (what == FATAL || attempt >= r->o->retries ||
+        if (what == SC_OBJ_FATAL || attempt >= r->o->retries ||
             (r->o->cancel && *r->o->cancel))
             return rc;
         sc_log_info("%s; retrying (%d of %d)", sc_errmsg(), attempt + 1,
@@ -616,7 +600,7 @@ static int run(struct req *r, void (*setup)(struct req *, CURL *),
     }
 }
 
-static void setup_head(struct req *r, CURL *c)
+static void setup_head(struct obj_req *r, CURL *c)
 {
     (void)r;
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -625,7 +609,7 @@ static void setup_head(struct req *r, CURL *c)
 int sc_obj_head(const sc_http_opts *o, const sc_obj *ob, int64_t *size,
                 char *etag)
 {
-    struct req r;
+    struct obj_req r;
     int rc;
 
     memset(&r, 0, sizeof r);
@@ -645,7 +629,7 @@ int sc_obj_head(const sc_http_opts *o, const sc_obj *ob, int64_t *size,
     return 0;
 }
 
-static void setup_get(struct req *r, CURL *c)
+void sc_obj_req_setup_get(struct obj_req *r, CURL *c)
 {
     char range[64];
 
@@ -654,7 +638,7 @@ static void setup_get(struct req *r, CURL *c)
     curl_easy_setopt(c, CURLOPT_RANGE, range);
 }
 
-static int check_get(struct req *r, int *rc)
+static int check_get(struct obj_req *r, int *rc)
 {
     const char *uri = r->ob->uri;
 
@@ -665,31 +649,38 @@ static int check_get(struct req *r, int *rc)
                       " for %" PRIu64 "-%" PRIu64,
                       uri, r->range_start, r->range_end, r->off,
                       r->off + r->len - 1);
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
     if (r->status != 206 && (r->status != 200 || r->off != 0)) {
         *rc = sc_fail(SC_ENET, "'%s': HTTP %ld to a range request", uri,
                       r->status);
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
     if (r->got != r->len) {
         *rc = sc_fail(SC_ENET, "'%s': short answer: %zu of %zu bytes", uri,
                       r->got, r->len);
-        return RETRY;
+        return SC_OBJ_RETRY;
     }
     if (r->range_total >= 0 &&
         (uint64_t)r->range_total < r->off + (uint64_t)r->len) {
         *rc = sc_fail(SC_ENET, "'%s': range beyond the size %" PRId64, uri,
                       r->range_total);
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
-    return OK;
+    return SC_OBJ_OK;
+}
+
+int sc_obj_req_get_outcome(struct obj_req *r, CURL *c, CURLcode cc, int *rc)
+{
+    int what = outcome(r, c, cc, rc);
+
+    return what == SC_OBJ_OK ? check_get(r, rc) : what;
 }
 
 int sc_obj_get(const sc_http_opts *o, const sc_obj *ob, uint64_t off,
                size_t len, void *buf, int64_t *total)
 {
-    struct req r;
+    struct obj_req r;
     int rc;
 
     if (total)
@@ -705,14 +696,14 @@ int sc_obj_get(const sc_http_opts *o, const sc_obj *ob, uint64_t off,
     r.buf = buf;
     r.len = len;
     r.off = off;
-    if ((rc = run(&r, setup_get, check_get)) < 0)
+    if ((rc = run(&r, sc_obj_req_setup_get, check_get)) < 0)
         return rc;
     if (total)
         *total = r.range_total;
     return 0;
 }
 
-static void setup_put(struct req *r, CURL *c)
+static void setup_put(struct obj_req *r, CURL *c)
 {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
@@ -720,20 +711,20 @@ static void setup_put(struct req *r, CURL *c)
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->put_size);
 }
 
-static int check_put(struct req *r, int *rc)
+static int check_put(struct obj_req *r, int *rc)
 {
     if (r->sent != r->put_size) {
         *rc = sc_fail(SC_EIO, "'%s': the file changed size while sent",
                       r->ob->uri);
-        return FATAL;
+        return SC_OBJ_FATAL;
     }
-    return OK;
+    return SC_OBJ_OK;
 }
 
 int sc_obj_put_file(const sc_http_opts *o, const sc_obj *ob, const char *path,
                     char *etag)
 {
-    struct req r;
+    struct obj_req r;
     struct stat st;
     int rc;
 
@@ -882,7 +873,7 @@ int sc_obj_download(const sc_http_opts *o, const sc_obj *ob, const char *path,
 int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
                     const uint64_t *off, const size_t *len, void *const *buf)
 {
-    struct req *r;
+    struct obj_req *r;
     struct curl_slist **hdrs;
     CURL **h;
     CURLM *m;
@@ -907,10 +898,10 @@ int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
         r[i].off = off[i];
         if (!len[i] || off[i] > INT64_MAX - (uint64_t)len[i])
             rc = sc_fail(SC_EINVAL, "'%s': bad range", ob->uri);
-        else if (!(h[i] = easy(&r[i], &hdrs[i])))
+        else if (!(h[i] = sc_obj_req_easy(&r[i], &hdrs[i])))
             rc = sc_fail(SC_ENOMEM, "out of memory");
         else {
-            setup_get(&r[i], h[i]);
+            sc_obj_req_setup_get(&r[i], h[i]);
             curl_multi_add_handle(m, h[i]);
         }
     }
@@ -936,13 +927,11 @@ int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
             ;
         if (i == n)
             continue;
-        what = outcome(&r[i], h[i], msg->data.result, &rc);
-        if (what == OK)
-            what = check_get(&r[i], &rc);
-        if (what == FATAL)
+        what = sc_obj_req_get_outcome(&r[i], h[i], msg->data.result, &rc);
+        if (what == SC_OBJ_FATAL)
             goto done;
         rc = 0;
-        r[i].done = what == OK; /* else asked again below */
+        r[i].done = what == SC_OBJ_OK; /* else asked again below */
     }
     for (size_t i = 0; i < n && !rc; i++)
         if (!r[i].done)
@@ -962,332 +951,6 @@ done:
     free(hdrs);
     free(h);
     return rc;
-}
-
-/* ---- a reader with a bounded block cache ---- */
-
-struct sc_obj_reader {
-    sc_http_opts o;
-    sc_obj *ob;
-    int64_t size;
-    char etag[SC_OBJ_ETAG_MAX];
-    size_t block;
-    int parallel;
-    uint64_t n_blocks, cap, n_have; /* cap: blocks the cache may hold */
-    int dirfd;                      /* the object's cache directory */
-    char *dir;
-    pthread_mutex_t mu;
-    /* the blocks in the cache, most recently used first */
-    int64_t *prev, *next, head, tail;
-    unsigned char *have;
-    unsigned char *scratch; /* parallel blocks */
-    sc_obj_reader_stats st;
-};
-
-int64_t sc_obj_reader_size(const sc_obj_reader *r)
-{
-    return r->size;
-}
-
-const char *sc_obj_reader_etag(const sc_obj_reader *r)
-{
-    return r->etag;
-}
-
-void sc_obj_reader_stats_get(sc_obj_reader *r, sc_obj_reader_stats *st)
-{
-    pthread_mutex_lock(&r->mu);
-    *st = r->st;
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void lru_unlink(sc_obj_reader *r, int64_t b)
-{
-    if (r->prev[b] >= 0)
-        r->next[r->prev[b]] = r->next[b];
-    else
-        r->head = r->next[b];
-    if (r->next[b] >= 0)
-        r->prev[r->next[b]] = r->prev[b];
-    else
-        r->tail = r->prev[b];
-    r->prev[b] = r->next[b] = -1;
-}
-
-static void lru_front(sc_obj_reader *r, int64_t b)
-{
-    r->prev[b] = -1;
-    r->next[b] = r->head;
-    if (r->head >= 0)
-        r->prev[r->head] = b;
-    r->head = b;
-    if (r->tail < 0)
-        r->tail = b;
-}
-
-static size_t block_len(const sc_obj_reader *r, uint64_t b)
-{
-    uint64_t lo = b * r->block;
-
-    return (uint64_t)r->size - lo < r->block ? (size_t)((uint64_t)r->size - lo)
-                                             : r->block;
-}
-
-static void block_name(uint64_t b, char *name, size_t size)
-{
-    snprintf(name, size, "%012" PRIu64 ".blk", b);
-}
-
-/* Drop the least recently used blocks until one more fits. */
-static void evict(sc_obj_reader *r)
-{
-    char name[32];
-
-    while (r->n_have >= r->cap && r->tail >= 0) {
-        int64_t b = r->tail;
-        lru_unlink(r, b);
-        r->have[b] = 0;
-        r->n_have--;
-        r->st.evicted++;
-        block_name((uint64_t)b, name, sizeof name);
-        if (unlinkat(r->dirfd, name, 0) != 0 && errno != ENOENT)
-            sc_log_warn("cannot remove '%s/%s': %s", r->dir, name,
-                        strerror(errno));
-    }
-}
-
-/* Keep block B (LEN bytes at P) in the cache directory. */
-static int store_block(sc_obj_reader *r, uint64_t b, const void *p, size_t len)
-{
-    char name[32], path[4200];
-    sc_tmp t;
-    int fd, rc = 0;
-
-    evict(r);
-    block_name(b, name, sizeof name);
-    snprintf(path, sizeof path, "%s/%s", r->dir, name);
-    if ((fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t)) < 0)
-        return fd;
-    for (size_t off = 0; off < len && !rc;) {
-        ssize_t w = write(fd, (const char *)p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            rc =
-                sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
-        else
-            off += (size_t)w;
-    }
-    if (close(fd) != 0 && !rc)
-        rc = sc_fail(SC_EIO, "cannot write '%s': %s", path, strerror(errno));
-    if (rc) {
-        sc_io_tmp_discard(&t);
-        return rc;
-    }
-    if ((rc = sc_io_tmp_commit(&t)) < 0)
-        return rc;
-    r->have[b] = 1;
-    r->n_have++;
-    lru_front(r, (int64_t)b);
-    return 0;
-}
-
-/* Fetch block B and the next missing ones (up to r->parallel in flight). */
-static int fetch_blocks(sc_obj_reader *r, uint64_t b)
-{
-    uint64_t off[64] = {0};
-    size_t len[64] = {0};
-    void *bufs[64] = {0};
-    uint64_t id[64];
-    size_t n = 0;
-    int rc;
-
-    for (uint64_t k = b; k < r->n_blocks && n < (size_t)r->parallel; k++) {
-        if (r->have[k])
-            break; /* read ahead up to the next block that is here */
-        id[n] = k;
-        off[n] = k * r->block;
-        len[n] = block_len(r, k);
-        bufs[n] = r->scratch + n * r->block;
-        n++;
-    }
-    if ((rc = sc_obj_get_many(&r->o, r->ob, n, off, len, bufs)) < 0)
-        return rc;
-    r->st.fetched += n;
-    for (size_t i = 0; i < n; i++) {
-        r->st.bytes += len[i];
-        if ((rc = store_block(r, id[i], bufs[i], len[i])) < 0)
-            return rc;
-    }
-    return 0;
-}
-
-int sc_obj_reader_pread(sc_obj_reader *r, void *dst, size_t n, uint64_t off)
-{
-    unsigned char *d = dst;
-    int rc = 0;
-
-    if (off > (uint64_t)r->size || n > (uint64_t)r->size - off)
-        return sc_fail(SC_EIO,
-                       "cannot read '%s': %zu bytes at %" PRIu64
-                       " reach past its end",
-                       r->ob->uri, n, off);
-    pthread_mutex_lock(&r->mu);
-    while (n > 0 && !rc) {
-        uint64_t b = off / r->block, in = off - b * r->block;
-        size_t k = block_len(r, b) - (size_t)in;
-        char name[32];
-        int fd;
-        if (k > n)
-            k = n;
-        if (!r->have[b]) {
-            r->st.misses++;
-            if ((rc = fetch_blocks(r, b)) < 0)
-                break;
-        } else {
-            r->st.hits++;
-            lru_unlink(r, (int64_t)b);
-            lru_front(r, (int64_t)b);
-        }
-        block_name(b, name, sizeof name);
-        fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            rc = sc_fail(SC_EIO, "cannot open '%s/%s': %s", r->dir, name,
-                         strerror(errno));
-            break;
-        }
-        for (size_t got = 0; got < k;) {
-            ssize_t g = pread(fd, d + got, k - got, (off_t)(in + got));
-            if (g < 0 && errno == EINTR)
-                continue;
-            if (g <= 0) {
-                rc = sc_fail(SC_EIO, "cannot read '%s/%s': %s", r->dir, name,
-                             g < 0 ? strerror(errno) : "block shrank");
-                break;
-            }
-            got += (size_t)g;
-        }
-        close(fd);
-        d += k;
-        n -= k;
-        off += k;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-/* The cache directory of the object: DIR/<sha256 of URL, size, ETag>, so
- * that a changed object never meets the blocks of its old version. Blocks
- * found there of the right size are taken into the cache. */
-static int cache_dir(sc_obj_reader *r, const char *dir)
-{
-    char key[SC_HASH_HEX_SIZE], *text;
-    size_t n = strlen(r->ob->url) + strlen(r->etag) + 64;
-    sc_hash *h;
-    DIR *dd;
-    struct dirent *e;
-    int rc;
-
-    if (!(text = malloc(n)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    snprintf(text, n, "%s\n%" PRId64 "\n%s\n%zu", r->ob->url, r->size, r->etag,
-             r->block);
-    rc = sc_hash_new(&h);
-    if (rc == 0 && (rc = sc_hash_update(h, text, strlen(text))) == 0)
-        rc = sc_hash_final(h, key);
-    sc_hash_free(h);
-    free(text);
-    if (rc < 0)
-        return rc;
-    n = strlen(dir) + 80;
-    if (!(r->dir = malloc(n)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    snprintf(r->dir, n, "%s/%.32s", dir, key);
-    if ((rc = sc_io_mkdir_p(r->dir)) < 0)
-        return rc;
-    r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (r->dirfd < 0 || !(dd = fdopendir(dup(r->dirfd))))
-        return sc_fail(SC_EIO, "cannot open '%s': %s", r->dir, strerror(errno));
-    while ((e = readdir(dd))) {
-        unsigned long long b;
-        char tail[8];
-        struct stat st;
-        if (sscanf(e->d_name, "%12llu.%3s", &b, tail) != 2 ||
-            strcmp(tail, "blk") || strlen(e->d_name) != 16 ||
-            b >= r->n_blocks || r->have[b])
-            continue;
-        if (fstatat(r->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode) || (uint64_t)st.st_size != block_len(r, b) ||
-            r->n_have >= r->cap) {
-            (void)unlinkat(r->dirfd, e->d_name, 0);
-            continue;
-        }
-        r->have[b] = 1;
-        r->n_have++;
-        lru_front(r, (int64_t)b);
-    }
-    closedir(dd);
-    return 0;
-}
-
-int sc_obj_reader_open(const sc_http_opts *o, const char *uri,
-                       const sc_obj_cache_opts *co, sc_obj_reader **out)
-{
-    sc_obj_reader *r;
-    int rc;
-
-    *out = NULL;
-    if (!co->dir || !*co->dir || co->block < 4096 || co->parallel < 1 ||
-        co->parallel > 64)
-        return sc_fail(SC_EINVAL, "object cache: a directory, blocks of at "
-                                  "least 4 KiB and 1 to 64 requests");
-    if (!(r = calloc(1, sizeof *r)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    r->o = *o;
-    r->dirfd = -1;
-    r->block = co->block;
-    r->parallel = co->parallel;
-    r->head = r->tail = -1;
-    pthread_mutex_init(&r->mu, NULL);
-    if ((rc = sc_obj_open(uri, &r->ob)) < 0 ||
-        (rc = sc_obj_head(o, r->ob, &r->size, r->etag)) < 0)
-        goto fail;
-    r->n_blocks = ((uint64_t)r->size + r->block - 1) / r->block;
-    r->cap = co->bytes / r->block;
-    if (r->cap < (uint64_t)r->parallel + 1)
-        r->cap = (uint64_t)r->parallel + 1; /* one read and its read-ahead */
-    if (!(r->prev = malloc((r->n_blocks + 1) * sizeof *r->prev)) ||
-        !(r->next = malloc((r->n_blocks + 1) * sizeof *r->next)) ||
-        !(r->have = calloc(r->n_blocks + 1, 1)) ||
-        !(r->scratch = malloc((size_t)r->parallel * r->block))) {
-        rc = sc_fail(SC_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint64_t b = 0; b <= r->n_blocks; b++)
-        r->prev[b] = r->next[b] = -1;
-    if ((rc = cache_dir(r, co->dir)) < 0)
-        goto fail;
-    *out = r;
-    return 0;
-fail:
-    sc_obj_reader_close(r);
-    return rc;
-}
-
-void sc_obj_reader_close(sc_obj_reader *r)
-{
-    if (!r)
-        return;
-    sc_obj_free(r->ob);
-    if (r->dirfd >= 0)
-        close(r->dirfd);
-    free(r->dir);
-    free(r->prev);
-    free(r->next);
-    free(r->have);
-    free(r->scratch);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
 }
 
 int sc_obj_default_cache(char *buf, size_t size)

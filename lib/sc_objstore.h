@@ -136,10 +136,14 @@ SC_MUST_CHECK int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob,
 
 /*
  * A reader of one object through a bounded block cache on disk: blocks of
- * BLOCK bytes are fetched with ranged GETs, PARALLEL at once (the block
- * asked for and those after it: read-ahead), kept as files in
- * DIR/<key>/ (key: a hash of the URL, size and ETag, so that a changed
- * object never meets its old blocks), at most BYTES of them; the least
+ * BLOCK bytes are fetched with ranged GETs by a thread of the reader, up to
+ * PARALLEL in flight: the block a read waits for first, then read-ahead
+ * (after a miss, and when a read first reaches a block that came ahead,
+ * the PARALLEL blocks after that one, so that a sequential reader keeps
+ * PARALLEL GETs in flight ahead of it). Each block is written to its file
+ * as it arrives, and kept in DIR/<key>/ (key: a hash of the URL, size and
+ * ETag, so that a changed object never meets its old blocks), at most
+ * BYTES of them, blocks on their way included; the least
  * recently used block is removed first. Blocks left by an earlier run are
  * used again. Blocks on disk carry no checksum of their own: readers check
  * what they decode (the pack's header CRC, indices).
@@ -171,10 +175,11 @@ SC_MUST_CHECK int sc_obj_reader_open(const sc_http_opts *o, const char *uri,
                                      const sc_obj_cache_opts *co,
                                      sc_obj_reader **out);
 
-/* N bytes at OFF into DST, from the cache or fetched. Thread-safe (one
- * lock: reads are served one at a time, each fetch has PARALLEL requests
- * in flight). 0, SC_EIO (past the end, cache I/O) or what sc_obj_get_many
- * returns. */
+/* N bytes at OFF into DST, from the cache or fetched. Thread-safe: reads
+ * run at once, no lock is held during a transfer or a copy, and a read
+ * whose block is on its way waits for it to land. 0, SC_EIO (past the end,
+ * cache I/O), or what the fetch of a block failed with (SC_ENOTFOUND,
+ * SC_ENET, SC_EIO "interrupted"). */
 SC_MUST_CHECK int sc_obj_reader_pread(sc_obj_reader *r, void *dst, size_t n,
                                       uint64_t off);
 

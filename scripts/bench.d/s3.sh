@@ -48,19 +48,28 @@ export SC_S3_ENDPOINT AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 "$fetch" get "$tmp/all.scpack" -d s3://bench/p/ > /dev/null || exit 1
 bench_note "pack of $size bytes on s3rver at $SC_S3_ENDPOINT"
 
-# the curl baseline: every block of the object, 4 at once
-{
-    echo 'aws-sigv4 = "aws:amz:us-east-1:s3"'
-    echo 'user = "S3RVER:S3RVER"'
-    echo 'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"'
-    echo 'fail'
+# the curl baseline: every block of the object, 4 at once. Each range is a
+# transfer of its own ("next"): curl's range option is not per URL, so
+# without it every URL would get the last range. With "check", each
+# transfer also prints its size, to show that the bytes add up.
+curl_cfg() {
     for ((off = 0; off < size; off += block)); do
         end=$((off + block - 1 < size - 1 ? off + block - 1 : size - 1))
+        if ((off > 0)); then echo 'next'; fi
+        echo 'aws-sigv4 = "aws:amz:us-east-1:s3"'
+        echo 'user = "S3RVER:S3RVER"'
+        echo 'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"'
+        echo 'fail'
         echo "url = \"$SC_S3_ENDPOINT/bench/p/all.scpack\""
         echo "range = \"$off-$end\""
         echo 'output = "/dev/null"'
+        if [[ ${1:-} == check ]]; then
+            echo 'write-out = "%{size_download}\n"'
+        fi
     done
-} > "$tmp/curl.cfg"
+}
+curl_cfg > "$tmp/curl.cfg"
+curl_cfg check > "$tmp/curl-check.cfg"
 ours_run() {
     rm -rf "$tmp/objects"
     "$stream" -@ 2 -b 256 --seed 1 --object-cache "$tmp/objects" \
@@ -76,6 +85,12 @@ ours_run > /dev/null && curl_run > /dev/null && local_run > /dev/null || {
     bench_note "a first run failed"
     exit 1
 }
+got=$(curl -s --parallel --parallel-max 4 -K "$tmp/curl-check.cfg" 2> /dev/null |
+    awk '{ s += $1 } END { print s + 0 }')
+if [[ $got != "$size" ]]; then
+    bench_note "the curl baseline fetched $got bytes, not $size"
+    exit 1
+fi
 : > "$tmp/t.ours"
 : > "$tmp/t.curl"
 : > "$tmp/t.local"

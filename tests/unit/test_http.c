@@ -13,19 +13,20 @@ static char tmpdir[] = "/tmp/test_http.XXXXXX";
 
 static void test_name_check(void)
 {
-    static const char *const good[] = {
-        "a.h5ad",           "x",
-        "GSE1_raw.h5",      "f0e1d2c3-0000-4000-8000-00.h5ad",
-        "caf\xc3\xa9.h5ad", "a..b",
-        "x-1_2+3=4,5@6%7#8:9.h5ad"};
+    static const char *const good[] = {"a.h5ad",
+                                       "x",
+                                       "GSE1_raw.h5",
+                                       "f0e1d2c3-0000-4000-8000-00.h5ad",
+                                       "caf\xc3\xa9.h5ad",
+                                       "a..b",
+                                       "x-1_2+3=4,5@6%7#8:9.h5ad"};
     static const char *const bad[] = {
-        "",      ".",           "..",           "../x", "/etc/passwd",
-        "a/b",   "a\\b",        ".hidden",      "a\tb", "a\nb",
-        "x\x7f", "a.h5ad.part", "a.h5ad.tmp.12",
+        "", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b", ".hidden", "a\tb",
+        "a\nb", "x\x7f", "a.h5ad.part", "a.h5ad.tmp.12",
         /* shell syntax: never a word a recipe could run */
-        "$(touch x)", "`id`", "a;b", "a|b", "a&b", "a<b", "a>b", "a(b)",
-        "a'b", "a\"b", "a b", "*.h5ad", "a?", "[ab]", "{a,b}", "~x", "!x",
-        "-rf", "--help.h5ad"};
+        "$(touch x)", "`id`", "a;b", "a|b", "a&b", "a<b", "a>b", "a(b)", "a'b",
+        "a\"b", "a b", "*.h5ad", "a?", "[ab]", "{a,b}", "~x", "!x", "-rf",
+        "--help.h5ad"};
     char longname[SC_HTTP_NAME_MAX + 2];
 
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
@@ -229,6 +230,64 @@ static void test_download_file(void)
     CHECK(stat(part, &sb) != 0);
 }
 
+static int crange(const char *v, int64_t *a, int64_t *b, int64_t *t)
+{
+    *a = *b = *t = -2;
+    return sc_http_content_range(v, v + strlen(v), a, b, t);
+}
+
+static void test_content_range(void)
+{
+    static const char *const bad[] = {"",
+                                      "bytes",
+                                      "bytes 5",
+                                      "bytes 5-",
+                                      "bytes 5-9",
+                                      "bytes 5-9/",
+                                      "bytes 9-5/100",
+                                      "bytes 0-100/100",
+                                      "bytes -1-5/10",
+                                      "bytes 1-2/3x",
+                                      "bits 0-1/2",
+                                      "bytes0-1/2",
+                                      "bytes */*",
+                                      "bytes */",
+                                      "bytes 1 -2/3",
+                                      "bytes 0-1/99999999999999999999",
+                                      "bytes 0-99999999999999999999/*"};
+    const char *line = "content-range:  bytes 0-9/10\r\n", *v;
+    int64_t a, b, t;
+
+    CHECK_INTEQ(crange("bytes 0-99/1000", &a, &b, &t), 0);
+    CHECK(a == 0 && b == 99 && t == 1000);
+    CHECK_INTEQ(crange("  bytes 100-199/*\r\n", &a, &b, &t), 0);
+    CHECK(a == 100 && b == 199 && t == -1);
+    CHECK_INTEQ(crange("bytes */4096", &a, &b, &t), 0);
+    CHECK(a == -1 && b == -1 && t == 4096);
+    CHECK_INTEQ(crange("Bytes 7-7/8", &a, &b, &t), 0);
+    CHECK(a == 7 && b == 7 && t == 8);
+    CHECK_INTEQ(
+        crange("bytes 9223372036854775806-9223372036854775806/*", &a, &b, &t),
+        0);
+    CHECK(a == INT64_MAX - 1 && b == a && t == -1);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_INTEQ(crange(bad[i], &a, &b, &t), -1);
+        CHECK(a == -2 && b == -2 && t == -2);
+    }
+    /* the value ends where the caller says, not at a NUL */
+    CHECK_INTEQ(
+        sc_http_content_range("bytes 0-1/20", "bytes 0-1/20" + 11, &a, &b, &t),
+        0);
+    CHECK(t == 2);
+    /* a header line: the name in any case, blanks after the ':' skipped */
+    v = sc_http_header(line, strlen(line), "Content-Range");
+    CHECK(v != NULL && !strncmp(v, "bytes 0-9/10", 12));
+    CHECK(sc_http_header(line, strlen(line), "Content-Length") == NULL);
+    CHECK(sc_http_header("Content-Range-X: 1\r\n", 20, "Content-Range") ==
+          NULL);
+    CHECK(sc_http_header("ETag", 4, "ETag") == NULL);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -236,6 +295,7 @@ int main(void)
     if (!mkdtemp(tmpdir) || sc_http_global_init() < 0)
         return 1;
     RUN(test_name_check);
+    RUN(test_content_range);
     RUN(test_name_from_url);
     RUN(test_state);
     RUN(test_download_file);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sc_objstore.h"
+#include "sc_objstore_int.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/test_objstore.XXXXXX";
@@ -126,6 +127,39 @@ static void test_credentials(void)
     rmdir(dir);
 }
 
+static void test_ra_plan(void)
+{
+    enum {
+        A = SC_OBJ_B_ABSENT,
+        Q = SC_OBJ_B_QUEUED,
+        F = SC_OBJ_B_FETCHING,
+        P = SC_OBJ_B_PRESENT
+    };
+    const unsigned char st[10] = {P, A, A, Q, F, A, P, A, A, A};
+    uint64_t out[8];
+
+    /* the absent blocks of the window after the reader, in order */
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 0, 4, out), 2);
+    CHECK_INTEQ(out[0], 1);
+    CHECK_INTEQ(out[1], 2);
+    /* queued, in flight and present blocks are skipped, not the window's
+     * end: it stays WINDOW blocks after the reader */
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 2, 4, out), 1);
+    CHECK_INTEQ(out[0], 5);
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 4, 4, out), 3);
+    CHECK_INTEQ(out[0], 5);
+    CHECK_INTEQ(out[1], 7);
+    CHECK_INTEQ(out[2], 8);
+    /* the end of the object bounds it */
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 8, 4, out), 1);
+    CHECK_INTEQ(out[0], 9);
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 9, 4, out), 0);
+    /* a window of one: the next block only */
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 0, 1, out), 1);
+    CHECK_INTEQ(out[0], 1);
+    CHECK_INTEQ(sc_obj_ra_plan(st, 10, 5, 1, out), 0);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -134,6 +168,7 @@ int main(void)
         return 1;
     RUN(test_locations);
     RUN(test_credentials);
+    RUN(test_ra_plan);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         return 1;
