@@ -1,6 +1,6 @@
 /* sc_match: free-text metadata labels to ontology terms, in tiers. */
 /* SPDX-License-Identifier: MIT */
-#include "sc_match.h"
+#include "sc_match_int.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -13,15 +13,6 @@
 #include "sc_map.h"
 
 /* ---- fields ---- */
-
-/* Allowed terms: ROOTS is a space-separated list where "X" means the
- * descendants of X and "=X" X itself; FORBID lists terms that are never
- * allowed. */
-struct field {
-    const char *name, *column;
-    const char *ontos, *roots, *forbid;
-    int unknown_ok;
-};
 
 static const struct field fields[SC_FIELD_N] = {
     {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
@@ -198,21 +189,6 @@ int sc_match_normalize(const char *s, char *buf, size_t size)
 
 /* ---- a string hash: key -> list of terms ---- */
 
-struct entry {
-    char *key;
-    uint64_t hash;
-    sc_onto_term *terms;
-    int n, cap;
-    char *note; /* the crosswalk's source */
-};
-
-struct table {
-    struct entry *e;
-    size_t n, cap;
-    int32_t *slot; /* index into e, -1 empty */
-    size_t n_slot;
-};
-
 static void table_release(struct table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -225,7 +201,7 @@ static void table_release(struct table *t)
     memset(t, 0, sizeof *t);
 }
 
-static struct entry *table_find(const struct table *t, const char *key)
+struct entry *sm_table_find(const struct table *t, const char *key)
 {
     uint64_t h = sc_strhash(key, 0);
 
@@ -264,9 +240,9 @@ static int table_grow(struct table *t)
 }
 
 /* Add TERM under KEY (once). */
-static int table_add(struct table *t, const char *key, sc_onto_term term)
+int sm_table_add(struct table *t, const char *key, sc_onto_term term)
 {
-    struct entry *e = table_find(t, key);
+    struct entry *e = sm_table_find(t, key);
 
     if (!e) {
         size_t i;
@@ -310,18 +286,8 @@ static int table_add(struct table *t, const char *key, sc_onto_term term)
 
 /* ---- the matcher ---- */
 
-struct sc_match {
-    const sc_onto *o;
-    struct table norm;    /* normalised key -> terms (field ontologies) */
-    struct table curated; /* "<field>\t<key>" -> term */
-    struct table cross;   /* "<field>\t<key>" -> terms (several: left out) */
-    struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
-                             SC_ONTO_NONE for "unknown" */
-    size_t n_curated, n_user, n_cross;
-    size_t max_sugg;
-};
-
-static int index_ontology(sc_match *m, int i)
+/* The normalised keys of ontology I; with BAG, its bag-of-words keys. */
+static int index_ontology(sc_match *m, int i, int bag)
 {
     sc_onto_term t0 = sc_onto_first(m->o, i);
     int64_t n = sc_onto_size(m->o, i);
@@ -336,11 +302,13 @@ static int index_ontology(sc_match *m, int i)
             const char *text =
                 s ? sc_onto_synonym(m->o, t, s - 1) : sc_onto_label(m->o, t);
 
+            if (bag && *text && (rc = sm_bag_add(m, i, t, text, !s)) < 0)
+                return rc;
             if (!*text || sc_match_normalize(text, key, sizeof key) < 0) {
                 sc_err_clear();
                 continue;
             }
-            if (*key && (rc = table_add(&m->norm, key, t)) < 0)
+            if (*key && (rc = sm_table_add(&m->norm, key, t)) < 0)
                 return rc;
         }
     }
@@ -349,6 +317,7 @@ static int index_ontology(sc_match *m, int i)
 
 int sc_match_new(const sc_onto *o, sc_match **out)
 {
+    /* the first four also by bag-of-words key */
     static const char *const names[] = {"CL",     "UBERON",    "MONDO",
                                         "PATO",   "EFO",       "HsapDv",
                                         "MmusDv", "HANCESTRO", "NCBITaxon"};
@@ -363,7 +332,7 @@ int sc_match_new(const sc_onto *o, sc_match **out)
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int i = sc_onto_find_ontology(o, names[k]);
 
-        if (i >= 0 && (rc = index_ontology(m, i)) < 0) {
+        if (i >= 0 && (rc = index_ontology(m, i, k < 4)) < 0) {
             sc_match_free(m);
             return rc;
         }
@@ -377,6 +346,10 @@ void sc_match_free(sc_match *m)
     if (!m)
         return;
     table_release(&m->norm);
+    for (int k = 0; k < 2; k++) {
+        table_release(&m->bag[k]);
+        table_release(&m->bagq[k]);
+    }
     table_release(&m->curated);
     table_release(&m->cross);
     table_release(&m->user);
@@ -434,7 +407,7 @@ static const struct field *field_spec(int f, const char *organism)
 }
 
 /* Whether term T is in one of the field's ontologies and allowed. */
-static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
+int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 {
     const char *id = sc_onto_id(o, t), *p;
     char root[64];
@@ -464,8 +437,8 @@ static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 
 /* Candidates: map obsolete terms to their replacement, keep allowed terms
  * once; live matches win over replaced ones. Returns the number kept. */
-static size_t candidates(const sc_onto *o, const struct field *fs,
-                         const sc_onto_term *in, size_t n, sc_match_res *res)
+size_t sm_candidates(const sc_onto *o, const struct field *fs,
+                     const sc_onto_term *in, size_t n, sc_match_res *res)
 {
     sc_onto_term live[64], repl[64];
     size_t nl = 0, nr = 0;
@@ -479,14 +452,14 @@ static size_t candidates(const sc_onto *o, const struct field *fs,
                 sc_err_clear();
                 continue;
             }
-            if (!allowed(o, fs, r))
+            if (!sm_allowed(o, fs, r))
                 continue;
             size_t j = 0;
             while (j < nr && repl[j] != r)
                 j++;
             if (j == nr && nr < 64)
                 repl[nr++] = r;
-        } else if (allowed(o, fs, t)) {
+        } else if (sm_allowed(o, fs, t)) {
             size_t j = 0;
             while (j < nl && live[j] != t)
                 j++;
@@ -512,7 +485,7 @@ static size_t candidates(const sc_onto *o, const struct field *fs,
 }
 
 /* Decide on the candidates of one tier: 1 when the tier hit. */
-static int settle(sc_match_res *res, int tier, size_t n)
+int sm_settle(sc_match_res *res, int tier, size_t n)
 {
     if (!n)
         return 0;
@@ -581,7 +554,7 @@ static int lookup_tier(const sc_match *m, const struct field *fs, int index,
             all[na++] = got[k];
         free(got);
     }
-    *hit = settle(res, tier, candidates(m->o, fs, all, na, res));
+    *hit = sm_settle(res, tier, sm_candidates(m->o, fs, all, na, res));
     return 0;
 }
 
@@ -606,7 +579,7 @@ static void suggest(const sc_match *m, const struct field *fs, const char *text,
         }
         for (size_t k = 0; k < n && res->n_sugg < m->max_sugg; k++)
             if (!sc_onto_is_deprecated(m->o, hits[k].term) &&
-                allowed(m->o, fs, hits[k].term))
+                sm_allowed(m->o, fs, hits[k].term))
                 res->sugg[res->n_sugg++] = hits[k].term;
         free(hits);
     }
@@ -720,9 +693,9 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
         }
     }
     if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
-        (e = table_find(&m->norm, key))) {
-        *hit = settle(res, SC_MATCH_NORMALIZED,
-                      candidates(m->o, fs, e->terms, (size_t)e->n, res));
+        (e = sm_table_find(&m->norm, key))) {
+        *hit = sm_settle(res, SC_MATCH_NORMALIZED,
+                         sm_candidates(m->o, fs, e->terms, (size_t)e->n, res));
     }
     sc_err_clear();
     return 0;
@@ -739,11 +712,11 @@ static int rule_tier(const sc_match *m, const struct field *fs, int field,
     const struct entry *e;
     sc_match_res c;
 
-    if (!(e = table_find(table, field_key(field, key, fk, sizeof fk))) ||
+    if (!(e = sm_table_find(table, field_key(field, key, fk, sizeof fk))) ||
         e->n != 1)
         return 0;
     c = *res;
-    if (settle(&c, tier, candidates(m->o, fs, e->terms, 1, &c)) &&
+    if (sm_settle(&c, tier, sm_candidates(m->o, fs, e->terms, 1, &c)) &&
         c.term != SC_ONTO_NONE && (!hit || in_candidates(res, c.term))) {
         c.reason[0] = '\0';
         if (e->note)
@@ -763,8 +736,8 @@ static int rule_tier(const sc_match *m, const struct field *fs, int field,
 /* The tiers from the ontology strings to the crosswalk for TEXT. Returns
  * 1 when *RES is decided (a confident term, an ambiguity or a weak
  * match), 0 when nothing matched, or a negative error. */
-static int resolve(const sc_match *m, const struct field *fs, int field,
-                   const char *text, sc_match_res *res)
+int sm_resolve(const sc_match *m, const struct field *fs, int field,
+               const char *text, sc_match_res *res)
 {
     sc_match_res weak;
     char key[1100];
@@ -802,9 +775,8 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
      * key names another term, is not taken: ontologies carry synonyms that
      * collide with another term's name (MONDO lists "nonsmall cell lung
      * cancer" for a gene locus term). Both are candidates; no term. */
-    if (hit && res->tier != SC_MATCH_AMBIGUOUS &&
-        res->tier != SC_MATCH_LABEL && res->tier != SC_MATCH_LABEL_CI &&
-        *key) {
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS && res->tier != SC_MATCH_LABEL &&
+        res->tier != SC_MATCH_LABEL_CI && *key) {
         sc_match_res rule = *res;
 
         if (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, 0,
@@ -956,13 +928,24 @@ static int latin_singular(const char *s, char *out, size_t size, int variant)
 }
 
 /* Adjectives that name an organ in a context ("renal" for "kidney"). */
-static const char *const organ_adj[][2] = {
-    {"kidney", "renal"},    {"lung", "pulmonary"},
-    {"liver", "hepatic"},   {"heart", "cardiac"},
-    {"brain", "cerebral"},  {"skin", "cutaneous"},
-    {"stomach", "gastric"}, {"intestine", "intestinal"},
-    {"colon", "colonic"},   {"blood", "circulating"},
-    {"bone", "osseous"}};
+const char *const sm_organ_adj[][2] = {
+    {"kidney", "renal"},          {"lung", "pulmonary"},
+    {"liver", "hepatic"},         {"heart", "cardiac"},
+    {"brain", "cerebral"},        {"skin", "cutaneous"},
+    {"stomach", "gastric"},       {"intestine", "intestinal"},
+    {"colon", "colonic"},         {"blood", "circulating"},
+    {"bone", "osseous"},          {"pancreas", "pancreatic"},
+    {"esophagus", "esophageal"},  {"ovary", "ovarian"},
+    {"testis", "testicular"},     {"uterus", "uterine"},
+    {"spleen", "splenic"},        {"rectum", "rectal"},
+    {"bronchus", "bronchial"},    {"trachea", "tracheal"},
+    {"vagina", "vaginal"},        {"thymus", "thymic"},
+    {"duodenum", "duodenal"},     {"placenta", "placental"},
+    {"retina", "retinal"},        {"cerebellum", "cerebellar"},
+    {"dermis", "dermal"},         {"epidermis", "epidermal"},
+    {"myocardium", "myocardial"}, {"larynx", "laryngeal"},
+    {"pharynx", "pharyngeal"},    {"gingiva", "gingival"}};
+const size_t sm_n_organ_adj = sizeof sm_organ_adj / sizeof *sm_organ_adj;
 
 /* Whether word W (lower case) is a word of TEXT, ignoring case. */
 static int has_word(const char *text, const char *w)
@@ -998,10 +981,9 @@ static int names_context(const sc_onto *o, sc_onto_term t, const char *ctx)
                     w[k] = (char)tolower((unsigned char)p[k]);
                 w[n] = '\0';
                 found = has_word(text, w);
-                for (size_t k = 0;
-                     !found && k < sizeof organ_adj / sizeof *organ_adj; k++)
-                    if (!strcmp(w, organ_adj[k][0]))
-                        found = has_word(text, organ_adj[k][1]);
+                for (size_t k = 0; !found && k < sm_n_organ_adj; k++)
+                    if (!strcmp(w, sm_organ_adj[k][0]))
+                        found = has_word(text, sm_organ_adj[k][1]);
                 all = found;
             }
             p += n;
@@ -1029,7 +1011,7 @@ static sc_onto_term refine(const sc_match *m, const struct field *fs,
     }
     for (size_t k = 0; k < n && n <= 4000; k++) {
         if (sc_onto_is_deprecated(m->o, l[k].term) ||
-            !allowed(m->o, fs, l[k].term) ||
+            !sm_allowed(m->o, fs, l[k].term) ||
             !names_context(m->o, l[k].term, ctx))
             continue;
         if (best == SC_ONTO_NONE || l[k].dist < best_d) {
@@ -1057,10 +1039,10 @@ static int is_state(const char *w, size_t n)
     return 0;
 }
 
-/* Try TEXT (and its Latin singular) through resolve(): 1 when a
+/* Try TEXT (and its Latin singular) through sm_resolve(): 1 when a
  * confident term came out. */
-static int try_part(const sc_match *m, const struct field *fs, int field,
-                    const char *text, int plain, sc_match_res *r)
+int sm_try_part(const sc_match *m, const struct field *fs, int field,
+                const char *text, int plain, sc_match_res *r)
 {
     char alt[1100];
     int rc;
@@ -1074,13 +1056,18 @@ static int try_part(const sc_match *m, const struct field *fs, int field,
             s = alt;
         memset(r, 0, sizeof *r);
         r->term = SC_ONTO_NONE;
-        if ((rc = resolve(m, fs, field, s, r)) < 0)
+        if ((rc = sm_resolve(m, fs, field, s, r)) < 0)
             return rc;
         if (rc && r->term != SC_ONTO_NONE &&
             sc_match_tier_is_confident(r->tier))
             return 1;
     }
-    return 0;
+    /* the free-text variants of TEXT */
+    memset(r, 0, sizeof *r);
+    r->term = SC_ONTO_NONE;
+    if ((rc = sm_variants(m, fs, field, text, r)) < 0)
+        return rc;
+    return rc && r->term != SC_ONTO_NONE && sc_match_tier_is_confident(r->tier);
 }
 
 static int structured(const sc_match *m, const struct field *fs, int field,
@@ -1100,25 +1087,34 @@ static int organ_site(const sc_match *m, const struct field *fs, int field,
     sc_match_res o, s;
     int rc;
 
-    if (!sep || (size_t)(sep - text) >= sizeof organ ||
-        strstr(sep + 3, " - "))
+    if (!sep || (size_t)(sep - text) >= sizeof organ || strstr(sep + 3, " - "))
         return 0;
     site = sep + 3;
     snprintf(organ, sizeof organ, "%.*s", (int)(sep - text), text);
-    if ((rc = try_part(m, fs, field, organ, 1, &o)) <= 0)
+    if ((rc = sm_try_part(m, fs, field, organ, 1, &o)) <= 0)
         return rc;
-    if ((rc = try_part(m, fs, field, site, 1, &s)) == 0) {
+    if ((rc = sm_try_part(m, fs, field, site, 1, &s)) == 0) {
         memset(&s, 0, sizeof s);
         s.term = SC_ONTO_NONE;
         rc = structured(m, fs, field, site, &s);
-        if (rc > 0 && (s.term == SC_ONTO_NONE ||
-                       !sc_match_tier_is_confident(s.tier)))
+        if (rc > 0 &&
+            (s.term == SC_ONTO_NONE || !sc_match_tier_is_confident(s.tier)))
             rc = 0;
     }
     if (rc < 0)
         return rc;
-    if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term))
-        return 0;
+    if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term)) {
+        /* a contradiction: no term, and no other reading of the label */
+        res->tier = SC_MATCH_AMBIGUOUS;
+        res->term = SC_ONTO_NONE;
+        res->n_cand = 2;
+        res->cand[0] = o.term;
+        res->cand[1] = s.term;
+        snprintf(res->reason, sizeof res->reason,
+                 "the site '%.30s' does not lie within the organ '%.30s'", site,
+                 organ);
+        return 1;
+    }
     if (!rc) {
         res->tier = SC_MATCH_WEAK;
         res->term = SC_ONTO_NONE;
@@ -1168,18 +1164,34 @@ static int structured(const sc_match *m, const struct field *fs, int field,
         return 0;
     if (*ctx) {
         snprintf(part, sizeof part, "%s %s", ctx, head);
-        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+        if ((rc = sm_try_part(m, fs, field, part, 1, &r)) != 0)
             goto found;
         snprintf(part, sizeof part, "%s of %s", head, ctx);
-        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+        if ((rc = sm_try_part(m, fs, field, part, 1, &r)) != 0)
             goto found;
     }
     /* the head without its context and suffix, Latin plurals made
      * singular; a context may name a descendant of the head's term */
     snprintf(part, sizeof part, "%s", head);
-    if ((rc = try_part(m, fs, field, head, changed, &r)) != 0) {
+    if ((rc = sm_try_part(m, fs, field, head, changed, &r)) != 0) {
         if (rc > 0 && *ctx)
             r.term = refine(m, fs, r.term, ctx);
+        /* a disease's context that its term does not name ("breast
+         * cancer (metastatic)") is not dropped: the head's term is only
+         * a suggestion; an abbreviation ("(LUAD)") says nothing more */
+        if (rc > 0 && *ctx && field == SC_FIELD_DISEASE &&
+            !short_capitals(ctx) && !names_context(m->o, r.term, ctx)) {
+            memset(res, 0, sizeof *res);
+            res->tier = SC_MATCH_WEAK;
+            res->term = SC_ONTO_NONE;
+            res->n_sugg = 1;
+            res->sugg[0] = r.term;
+            snprintf(res->reason, sizeof res->reason,
+                     "the term of '%.30s' does not name '%.30s'", head, ctx);
+            snprintf(res->evidence, sizeof res->evidence,
+                     "head '%.40s'; context '%.40s' unmapped", head, ctx);
+            return 1;
+        }
         goto found;
     }
     /* state qualifiers before the head noun */
@@ -1195,10 +1207,13 @@ static int structured(const sc_match *m, const struct field *fs, int field,
         }
         if (dropped && *p) {
             snprintf(part, sizeof part, "%s", p);
-            if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
+            if ((rc = sm_try_part(m, fs, field, part, 1, &r)) != 0)
                 goto found;
         }
     }
+    /* two names: "X/Y", "X and Y" */
+    if ((rc = sm_pair(m, fs, field, head, res)) != 0)
+        return rc;
     /* the head noun alone, by normalised key: a suggestion */
     for (const char *p = head; *p;) {
         size_t n = strcspn(p, " ");
@@ -1217,10 +1232,10 @@ static int structured(const sc_match *m, const struct field *fs, int field,
             sc_err_clear();
             break;
         }
-        if (!(e = table_find(&m->norm, key)))
+        if (!(e = sm_table_find(&m->norm, key)))
             continue;
         memset(&c, 0, sizeof c);
-        if (candidates(m->o, fs, e->terms, (size_t)e->n, &c) == 1) {
+        if (sm_candidates(m->o, fs, e->terms, (size_t)e->n, &c) == 1) {
             res->tier = SC_MATCH_WEAK;
             res->term = SC_ONTO_NONE;
             res->n_sugg = 1;
@@ -1318,8 +1333,8 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     text[len] = '\0';
 
     /* the user's mapping first */
-    if ((e = table_find(&m->user, field_key(field, text, fk, sizeof fk))) ||
-        (e = table_find(&m->user, field_key(-1, text, fk, sizeof fk)))) {
+    if ((e = sm_table_find(&m->user, field_key(field, text, fk, sizeof fk))) ||
+        (e = sm_table_find(&m->user, field_key(-1, text, fk, sizeof fk)))) {
         res->tier = SC_MATCH_USER;
         res->term = e->terms[e->n - 1];
         return 0;
@@ -1347,12 +1362,13 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
         sc_onto_term t = sc_onto_find(m->o, idbuf);
 
         if (t != SC_ONTO_NONE &&
-            settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res))) {
+            sm_settle(res, SC_MATCH_TERM_ID,
+                      sm_candidates(m->o, fs, &t, 1, res))) {
             return 0;
         }
     }
     sc_err_clear();
-    if ((rc = resolve(m, fs, field, text, res)) != 0)
+    if ((rc = sm_resolve(m, fs, field, text, res)) != 0)
         return rc < 0 ? rc : 0;
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
@@ -1467,16 +1483,16 @@ static int load_rules(sc_match *m, const char *path, int cross)
             break;
         }
         field_key(field, key, fk, sizeof fk);
-        if (!cross && (e = table_find(tab, fk)) && e->terms[0] != t) {
+        if (!cross && (e = sm_table_find(tab, fk)) && e->terms[0] != t) {
             rc = sc_fail(SC_EFORMAT,
                          "'%s' line %ld: '%s' is already a rule for '%s'", path,
                          sc_lines_lineno(in), f[cl],
                          sc_onto_id(m->o, e->terms[0]));
             break;
         }
-        if ((rc = table_add(tab, fk, t)) < 0)
+        if ((rc = sm_table_add(tab, fk, t)) < 0)
             break;
-        if (cross && !(e = table_find(tab, fk))->note &&
+        if (cross && !(e = sm_table_find(tab, fk))->note &&
             !(e->note = strdup(f[cs]))) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
             break;
@@ -1509,8 +1525,8 @@ static int add_user(sc_match *m, int field, const char *label, const char *id,
 
     if ((rc = map_term(m->o, id, 0, &t)) < 0)
         return sc_fail_ctx(rc, "%s", where);
-    if ((rc = table_add(&m->user, field_key(field, label, fk, sizeof fk), t)) <
-        0)
+    if ((rc = sm_table_add(&m->user, field_key(field, label, fk, sizeof fk),
+                           t)) < 0)
         return rc;
     m->n_user++;
     return 0;
