@@ -1,4 +1,5 @@
-/* sc_match internals shared by its parts (sc_match.c, sc_match_free.c). */
+/* sc_match internals shared by its parts (sc_match.c, sc_match_structured.c,
+ * sc_match_free.c, sc_match_load.c). */
 /* SPDX-License-Identifier: MIT */
 #ifndef SC_MATCH_INT_H
 #define SC_MATCH_INT_H
@@ -64,6 +65,17 @@ int sm_resolve(const sc_match *m, const struct field *fs, int field,
  * term came out. */
 int sm_try_part(const sc_match *m, const struct field *fs, int field,
                 const char *text, int plain, sc_match_res *r);
+/* A short all-capital label ("HC", "AML", "PBMC"). */
+int sm_short_capitals(const char *s);
+/* The key of a curated rule from a normalised key, in place. */
+void sm_curated_key(char *key);
+/* "<field>\t<S>" ("*" for field -1) into BUF. */
+char *sm_field_key(int field, const char *s, char *buf, size_t size);
+/* The structured tier (sc_match_structured.c): 1 when *RES is set
+ * (structured or weak). */
+int sm_structured(const sc_match *m, const struct field *fs, int field,
+                  const char *text, sc_match_res *res);
+
 /* Adjectives that name an organ: {organ, adjective} ("kidney", "renal"). */
 extern const char *const sm_organ_adj[][2];
 extern const size_t sm_n_organ_adj;
