@@ -1,6 +1,6 @@
 /* sc_match: free-text metadata labels to ontology terms, in tiers. */
 /* SPDX-License-Identifier: MIT */
-#include "sc_match.h"
+#include "sc_match_int.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -13,15 +13,6 @@
 #include "sc_map.h"
 
 /* ---- fields ---- */
-
-/* Allowed terms: ROOTS is a space-separated list where "X" means the
- * descendants of X and "=X" X itself; FORBID lists terms that are never
- * allowed. */
-struct field {
-    const char *name, *column;
-    const char *ontos, *roots, *forbid;
-    int unknown_ok;
-};
 
 static const struct field fields[SC_FIELD_N] = {
     {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
@@ -198,21 +189,6 @@ int sc_match_normalize(const char *s, char *buf, size_t size)
 
 /* ---- a string hash: key -> list of terms ---- */
 
-struct entry {
-    char *key;
-    uint64_t hash;
-    sc_onto_term *terms;
-    int n, cap;
-    char *note; /* the crosswalk's source */
-};
-
-struct table {
-    struct entry *e;
-    size_t n, cap;
-    int32_t *slot; /* index into e, -1 empty */
-    size_t n_slot;
-};
-
 static void table_release(struct table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -225,7 +201,7 @@ static void table_release(struct table *t)
     memset(t, 0, sizeof *t);
 }
 
-static struct entry *table_find(const struct table *t, const char *key)
+struct entry *sm_table_find(const struct table *t, const char *key)
 {
     uint64_t h = sc_strhash(key, 0);
 
@@ -264,9 +240,9 @@ static int table_grow(struct table *t)
 }
 
 /* Add TERM under KEY (once). */
-static int table_add(struct table *t, const char *key, sc_onto_term term)
+int sm_table_add(struct table *t, const char *key, sc_onto_term term)
 {
-    struct entry *e = table_find(t, key);
+    struct entry *e = sm_table_find(t, key);
 
     if (!e) {
         size_t i;
@@ -310,18 +286,8 @@ static int table_add(struct table *t, const char *key, sc_onto_term term)
 
 /* ---- the matcher ---- */
 
-struct sc_match {
-    const sc_onto *o;
-    struct table norm;    /* normalised key -> terms (field ontologies) */
-    struct table curated; /* "<field>\t<key>" -> term */
-    struct table cross;   /* "<field>\t<key>" -> terms (several: left out) */
-    struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
-                             SC_ONTO_NONE for "unknown" */
-    size_t n_curated, n_user, n_cross;
-    size_t max_sugg;
-};
-
-static int index_ontology(sc_match *m, int i)
+/* The normalised keys of ontology I; with BAG, its bag-of-words keys. */
+static int index_ontology(sc_match *m, int i, int bag)
 {
     sc_onto_term t0 = sc_onto_first(m->o, i);
     int64_t n = sc_onto_size(m->o, i);
@@ -336,11 +302,13 @@ static int index_ontology(sc_match *m, int i)
             const char *text =
                 s ? sc_onto_synonym(m->o, t, s - 1) : sc_onto_label(m->o, t);
 
+            if (bag && *text && (rc = sm_bag_add(m, i, t, text, !s)) < 0)
+                return rc;
             if (!*text || sc_match_normalize(text, key, sizeof key) < 0) {
                 sc_err_clear();
                 continue;
             }
-            if (*key && (rc = table_add(&m->norm, key, t)) < 0)
+            if (*key && (rc = sm_table_add(&m->norm, key, t)) < 0)
                 return rc;
         }
     }
@@ -349,6 +317,7 @@ static int index_ontology(sc_match *m, int i)
 
 int sc_match_new(const sc_onto *o, sc_match **out)
 {
+    /* the first four also by bag-of-words key */
     static const char *const names[] = {"CL",     "UBERON",    "MONDO",
                                         "PATO",   "EFO",       "HsapDv",
                                         "MmusDv", "HANCESTRO", "NCBITaxon"};
@@ -363,7 +332,7 @@ int sc_match_new(const sc_onto *o, sc_match **out)
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int i = sc_onto_find_ontology(o, names[k]);
 
-        if (i >= 0 && (rc = index_ontology(m, i)) < 0) {
+        if (i >= 0 && (rc = index_ontology(m, i, k < 4)) < 0) {
             sc_match_free(m);
             return rc;
         }
@@ -377,6 +346,10 @@ void sc_match_free(sc_match *m)
     if (!m)
         return;
     table_release(&m->norm);
+    for (int k = 0; k < 2; k++) {
+        table_release(&m->bag[k]);
+        table_release(&m->bagq[k]);
+    }
     table_release(&m->curated);
     table_release(&m->cross);
     table_release(&m->user);
@@ -434,7 +407,7 @@ static const struct field *field_spec(int f, const char *organism)
 }
 
 /* Whether term T is in one of the field's ontologies and allowed. */
-static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
+int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 {
     const char *id = sc_onto_id(o, t), *p;
     char root[64];
@@ -464,8 +437,8 @@ static int allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 
 /* Candidates: map obsolete terms to their replacement, keep allowed terms
  * once; live matches win over replaced ones. Returns the number kept. */
-static size_t candidates(const sc_onto *o, const struct field *fs,
-                         const sc_onto_term *in, size_t n, sc_match_res *res)
+size_t sm_candidates(const sc_onto *o, const struct field *fs,
+                     const sc_onto_term *in, size_t n, sc_match_res *res)
 {
     sc_onto_term live[64], repl[64];
     size_t nl = 0, nr = 0;
@@ -479,14 +452,14 @@ static size_t candidates(const sc_onto *o, const struct field *fs,
                 sc_err_clear();
                 continue;
             }
-            if (!allowed(o, fs, r))
+            if (!sm_allowed(o, fs, r))
                 continue;
             size_t j = 0;
             while (j < nr && repl[j] != r)
                 j++;
             if (j == nr && nr < 64)
                 repl[nr++] = r;
-        } else if (allowed(o, fs, t)) {
+        } else if (sm_allowed(o, fs, t)) {
             size_t j = 0;
             while (j < nl && live[j] != t)
                 j++;
@@ -512,7 +485,7 @@ static size_t candidates(const sc_onto *o, const struct field *fs,
 }
 
 /* Decide on the candidates of one tier: 1 when the tier hit. */
-static int settle(sc_match_res *res, int tier, size_t n)
+int sm_settle(sc_match_res *res, int tier, size_t n)
 {
     if (!n)
         return 0;
@@ -581,7 +554,7 @@ static int lookup_tier(const sc_match *m, const struct field *fs, int index,
             all[na++] = got[k];
         free(got);
     }
-    *hit = settle(res, tier, candidates(m->o, fs, all, na, res));
+    *hit = sm_settle(res, tier, sm_candidates(m->o, fs, all, na, res));
     return 0;
 }
 
@@ -606,7 +579,7 @@ static void suggest(const sc_match *m, const struct field *fs, const char *text,
         }
         for (size_t k = 0; k < n && res->n_sugg < m->max_sugg; k++)
             if (!sc_onto_is_deprecated(m->o, hits[k].term) &&
-                allowed(m->o, fs, hits[k].term))
+                sm_allowed(m->o, fs, hits[k].term))
                 res->sugg[res->n_sugg++] = hits[k].term;
         free(hits);
     }
@@ -626,7 +599,7 @@ static int matches_exactly(const sc_onto *o, sc_onto_term t, const char *text,
 
 /* The key of a curated rule: a trailing "cell" does not count ("MAIT
  * cells" meets the rule "MAIT"). */
-static void curated_key(char *key)
+void sm_curated_key(char *key)
 {
     size_t n = strlen(key);
 
@@ -642,7 +615,7 @@ static int in_candidates(const sc_match_res *r, sc_onto_term t)
     return 0;
 }
 
-static char *field_key(int field, const char *s, char *buf, size_t size)
+char *sm_field_key(int field, const char *s, char *buf, size_t size)
 {
     snprintf(buf, size, "%s\t%s", field < 0 ? "*" : fields[field].name, s);
     return buf;
@@ -678,7 +651,7 @@ static int is_control(const char *key)
 
 /* A short all-capital label ("HC", "AML", "PBMC"): letters upper case,
  * digits and signs allowed, no space, at most 6 bytes. */
-static int short_capitals(const char *s)
+int sm_short_capitals(const char *s)
 {
     size_t n = 0;
     int upper = 0;
@@ -720,9 +693,9 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
         }
     }
     if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
-        (e = table_find(&m->norm, key))) {
-        *hit = settle(res, SC_MATCH_NORMALIZED,
-                      candidates(m->o, fs, e->terms, (size_t)e->n, res));
+        (e = sm_table_find(&m->norm, key))) {
+        *hit = sm_settle(res, SC_MATCH_NORMALIZED,
+                         sm_candidates(m->o, fs, e->terms, (size_t)e->n, res));
     }
     sc_err_clear();
     return 0;
@@ -739,11 +712,11 @@ static int rule_tier(const sc_match *m, const struct field *fs, int field,
     const struct entry *e;
     sc_match_res c;
 
-    if (!(e = table_find(table, field_key(field, key, fk, sizeof fk))) ||
+    if (!(e = sm_table_find(table, sm_field_key(field, key, fk, sizeof fk))) ||
         e->n != 1)
         return 0;
     c = *res;
-    if (settle(&c, tier, candidates(m->o, fs, e->terms, 1, &c)) &&
+    if (sm_settle(&c, tier, sm_candidates(m->o, fs, e->terms, 1, &c)) &&
         c.term != SC_ONTO_NONE && (!hit || in_candidates(res, c.term))) {
         c.reason[0] = '\0';
         if (e->note)
@@ -763,8 +736,8 @@ static int rule_tier(const sc_match *m, const struct field *fs, int field,
 /* The tiers from the ontology strings to the crosswalk for TEXT. Returns
  * 1 when *RES is decided (a confident term, an ambiguity or a weak
  * match), 0 when nothing matched, or a negative error. */
-static int resolve(const sc_match *m, const struct field *fs, int field,
-                   const char *text, sc_match_res *res)
+int sm_resolve(const sc_match *m, const struct field *fs, int field,
+               const char *text, sc_match_res *res)
 {
     sc_match_res weak;
     char key[1100];
@@ -777,7 +750,7 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         (field == SC_FIELD_CELL_TYPE || field == SC_FIELD_TISSUE ||
          field == SC_FIELD_DISEASE) &&
         res->tier != SC_MATCH_LABEL && res->tier != SC_MATCH_LABEL_CI &&
-        short_capitals(text)) {
+        sm_short_capitals(text)) {
         weak = *res;
         weak.tier = SC_MATCH_WEAK;
         weak.sugg[0] = weak.term;
@@ -797,14 +770,13 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         sc_err_clear();
         key[0] = '\0';
     }
-    curated_key(key);
+    sm_curated_key(key);
     /* A term that only a synonym gives, where a curated rule for the same
      * key names another term, is not taken: ontologies carry synonyms that
      * collide with another term's name (MONDO lists "nonsmall cell lung
      * cancer" for a gene locus term). Both are candidates; no term. */
-    if (hit && res->tier != SC_MATCH_AMBIGUOUS &&
-        res->tier != SC_MATCH_LABEL && res->tier != SC_MATCH_LABEL_CI &&
-        *key) {
+    if (hit && res->tier != SC_MATCH_AMBIGUOUS && res->tier != SC_MATCH_LABEL &&
+        res->tier != SC_MATCH_LABEL_CI && *key) {
         sc_match_res rule = *res;
 
         if (rule_tier(m, fs, field, &m->curated, SC_MATCH_CURATED, key, 0,
@@ -838,415 +810,6 @@ static int resolve(const sc_match *m, const struct field *fs, int field,
         return 1;
     }
     return 0;
-}
-
-/* ---- the structured tier ---- */
-
-/* Words before a number that is part of the name, not a cluster suffix. */
-static const char *const keep_number_after[] = {
-    "type", "layer",  "stage", "grade", "class",   "group", "subtype", "phase",
-    "cd",   "il",     "hla",   "lobe",  "segment", "zone",  "l",       "ca",
-    "area", "lamina", "t",     "th",    "tc",      "ilc",   "cdc",     "v"};
-
-/* Drop a cluster suffix (" 1", "_2", "-3", ".4") from S in place. */
-static int strip_cluster(char *s)
-{
-    size_t n = strlen(s), d = n, w;
-    char word[16];
-
-    while (d && isdigit((unsigned char)s[d - 1]))
-        d--;
-    if (d == n || n - d > 3 || d < 2 || !strchr(" _-.", s[d - 1]))
-        return 0;
-    w = d - 1;
-    while (w && isalpha((unsigned char)s[w - 1]))
-        w--;
-    if (d - 1 - w == 0 || d - 1 - w >= sizeof word)
-        return 0;
-    for (size_t k = w; k < d - 1; k++)
-        word[k - w] = (char)tolower((unsigned char)s[k]);
-    word[d - 1 - w] = '\0';
-    for (size_t k = 0; k < sizeof keep_number_after / sizeof *keep_number_after;
-         k++)
-        if (!strcmp(word, keep_number_after[k]))
-            return 0;
-    s[d - 1] = '\0';
-    while (d > 1 && strchr(" _-.", s[d - 2]))
-        s[--d - 1] = '\0';
-    return 1;
-}
-
-/* Latin and irregular plurals: whole words, then endings. */
-static const char *const irregular[][2] = {
-    {"ganglia", "ganglion"}, {"lumina", "lumen"},   {"foramina", "foramen"},
-    {"corpora", "corpus"},   {"viscera", "viscus"}, {"teeth", "tooth"},
-    {"feet", "foot"},        {"women", "woman"},    {"men", "man"},
-    {"children", "child"},   {"stomata", "stoma"},  {"testes", "testis"},
-    {"ova", "ovum"},         {"septa", "septum"},   {"crura", "crus"}};
-static const char *const endings[][2] = {
-    {"ices", "ex"}, {"ae", "a"}, {"ia", "ium"}, {"i", "us"}, {"ices", "ix"}};
-
-/* S with every word's Latin plural made singular into OUT (rule set
- * VARIANT: 0 "-ices" -> "-ex", 1 "-ices" -> "-ix"); 1 if any word
- * changed. */
-static int latin_singular(const char *s, char *out, size_t size, int variant)
-{
-    size_t used = 0;
-    int changed = 0;
-
-    out[0] = '\0';
-    while (*s) {
-        size_t n = 0, skip = strspn(s, " _-/,");
-        char w[128];
-        const char *rep = NULL;
-        size_t cut = 0;
-
-        if (skip) {
-            if (used + skip >= size)
-                return 0;
-            memcpy(out + used, s, skip);
-            used += skip;
-            s += skip;
-            continue;
-        }
-        n = strcspn(s, " _-/,");
-        if (n >= sizeof w) {
-            snprintf(w, sizeof w, "%s", "");
-        } else {
-            for (size_t k = 0; k < n; k++)
-                w[k] = (char)tolower((unsigned char)s[k]);
-            w[n] = '\0';
-        }
-        for (size_t k = 0; *w && k < sizeof irregular / sizeof *irregular; k++)
-            if (!strcmp(w, irregular[k][0])) {
-                rep = irregular[k][1];
-                cut = n;
-            }
-        for (size_t k = 0;
-             !rep && n >= 5 && *w && k < sizeof endings / sizeof *endings;
-             k++) {
-            size_t el = strlen(endings[k][0]);
-
-            if ((k == 0 && variant) || (k == 4 && !variant))
-                continue;
-            if (n > el + 2 && !strcmp(w + n - el, endings[k][0]) &&
-                !(k == 3 && w[n - 2] == 'i')) {
-                rep = endings[k][1];
-                cut = el;
-            }
-        }
-        if (used + n + 8 >= size)
-            return 0;
-        if (rep) {
-            size_t keep = n - cut;
-
-            memcpy(out + used, s, keep);
-            used += keep;
-            used += (size_t)snprintf(out + used, size - used, "%s", rep);
-            changed = 1;
-        } else {
-            memcpy(out + used, s, n);
-            used += n;
-        }
-        out[used] = '\0';
-        s += n;
-    }
-    out[used] = '\0';
-    return changed;
-}
-
-/* Adjectives that name an organ in a context ("renal" for "kidney"). */
-static const char *const organ_adj[][2] = {
-    {"kidney", "renal"},    {"lung", "pulmonary"},
-    {"liver", "hepatic"},   {"heart", "cardiac"},
-    {"brain", "cerebral"},  {"skin", "cutaneous"},
-    {"stomach", "gastric"}, {"intestine", "intestinal"},
-    {"colon", "colonic"},   {"blood", "circulating"},
-    {"bone", "osseous"}};
-
-/* Whether word W (lower case) is a word of TEXT, ignoring case. */
-static int has_word(const char *text, const char *w)
-{
-    size_t n = strlen(w);
-
-    for (const char *p = text; *p; p++)
-        if (!strncasecmp(p, w, n) &&
-            (p == text || !isalnum((unsigned char)p[-1])) &&
-            !isalnum((unsigned char)p[n]))
-            return 1;
-    return 0;
-}
-
-/* Whether every word of the context CTX (or its organ adjective) is in
- * the label or a synonym of T. */
-static int names_context(const sc_onto *o, sc_onto_term t, const char *ctx)
-{
-    size_t ns = sc_onto_n_synonyms(o, t);
-
-    for (size_t s = 0; s <= ns; s++) {
-        const char *text =
-            s ? sc_onto_synonym(o, t, s - 1) : sc_onto_label(o, t);
-        int all = 1;
-
-        for (const char *p = ctx; *p && all;) {
-            size_t n = strcspn(p, " ,/");
-            char w[64];
-            int found;
-
-            if (n && n < sizeof w) {
-                for (size_t k = 0; k < n; k++)
-                    w[k] = (char)tolower((unsigned char)p[k]);
-                w[n] = '\0';
-                found = has_word(text, w);
-                for (size_t k = 0;
-                     !found && k < sizeof organ_adj / sizeof *organ_adj; k++)
-                    if (!strcmp(w, organ_adj[k][0]))
-                        found = has_word(text, organ_adj[k][1]);
-                all = found;
-            }
-            p += n;
-            p += strspn(p, " ,/");
-        }
-        if (all)
-            return 1;
-    }
-    return 0;
-}
-
-/* The closest descendant of T (allowed in the field) that names the
- * context CTX, when there is one closest; else T. */
-static sc_onto_term refine(const sc_match *m, const struct field *fs,
-                           sc_onto_term t, const char *ctx)
-{
-    sc_onto_link *l = NULL;
-    size_t n = 0;
-    sc_onto_term best = SC_ONTO_NONE;
-    int best_d = 0, tie = 0;
-
-    if (!*ctx || sc_onto_descendants(m->o, t, &l, &n) < 0) {
-        sc_err_clear();
-        return t;
-    }
-    for (size_t k = 0; k < n && n <= 4000; k++) {
-        if (sc_onto_is_deprecated(m->o, l[k].term) ||
-            !allowed(m->o, fs, l[k].term) ||
-            !names_context(m->o, l[k].term, ctx))
-            continue;
-        if (best == SC_ONTO_NONE || l[k].dist < best_d) {
-            best = l[k].term;
-            best_d = l[k].dist;
-            tie = 0;
-        } else if (l[k].dist == best_d) {
-            tie = 1;
-        }
-    }
-    free(l);
-    return best != SC_ONTO_NONE && !tie ? best : t;
-}
-
-/* State qualifiers that a label may carry before its head noun. */
-static const char *const states[] = {
-    "proliferating", "cycling",   "dividing", "activated", "resting",
-    "mitotic",       "quiescent", "stressed", "mature",    "differentiating"};
-
-static int is_state(const char *w, size_t n)
-{
-    for (size_t k = 0; k < sizeof states / sizeof *states; k++)
-        if (strlen(states[k]) == n && !strncasecmp(w, states[k], n))
-            return 1;
-    return 0;
-}
-
-/* Try TEXT (and its Latin singular) through resolve(): 1 when a
- * confident term came out. */
-static int try_part(const sc_match *m, const struct field *fs, int field,
-                    const char *text, int plain, sc_match_res *r)
-{
-    char alt[1100];
-    int rc;
-
-    for (int v = !plain; v < 3; v++) {
-        const char *s = text;
-
-        if (v && !latin_singular(text, alt, sizeof alt, v - 1))
-            continue;
-        if (v)
-            s = alt;
-        memset(r, 0, sizeof *r);
-        r->term = SC_ONTO_NONE;
-        if ((rc = resolve(m, fs, field, s, r)) < 0)
-            return rc;
-        if (rc && r->term != SC_ONTO_NONE &&
-            sc_match_tier_is_confident(r->tier))
-            return 1;
-    }
-    return 0;
-}
-
-static int structured(const sc_match *m, const struct field *fs, int field,
-                      const char *text, sc_match_res *res);
-
-/* "Organ - Site", the form of GTEx's tissue names ("Brain - Putamen (basal
- * ganglia)"): the site when its term lies within the organ's. When the
- * site maps to nothing the organ is only a suggestion (GTEx's "Small
- * Intestine - Terminal Ileum" is Peyer's patch, which UBERON does not put
- * in the small intestine); a site elsewhere is a contradiction and nothing
- * is set. 1 when *RES is set. */
-static int organ_site(const sc_match *m, const struct field *fs, int field,
-                      const char *text, sc_match_res *res)
-{
-    const char *sep = strstr(text, " - "), *site;
-    char organ[256];
-    sc_match_res o, s;
-    int rc;
-
-    if (!sep || (size_t)(sep - text) >= sizeof organ ||
-        strstr(sep + 3, " - "))
-        return 0;
-    site = sep + 3;
-    snprintf(organ, sizeof organ, "%.*s", (int)(sep - text), text);
-    if ((rc = try_part(m, fs, field, organ, 1, &o)) <= 0)
-        return rc;
-    if ((rc = try_part(m, fs, field, site, 1, &s)) == 0) {
-        memset(&s, 0, sizeof s);
-        s.term = SC_ONTO_NONE;
-        rc = structured(m, fs, field, site, &s);
-        if (rc > 0 && (s.term == SC_ONTO_NONE ||
-                       !sc_match_tier_is_confident(s.tier)))
-            rc = 0;
-    }
-    if (rc < 0)
-        return rc;
-    if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term))
-        return 0;
-    if (!rc) {
-        res->tier = SC_MATCH_WEAK;
-        res->term = SC_ONTO_NONE;
-        res->n_sugg = 1;
-        res->sugg[0] = o.term;
-        snprintf(res->reason, sizeof res->reason,
-                 "only the organ '%.40s' maps, not the site", organ);
-        snprintf(res->evidence, sizeof res->evidence,
-                 "organ '%.40s'; site '%.40s' unmapped", organ, site);
-        return 1;
-    }
-    res->tier = SC_MATCH_STRUCTURED;
-    res->term = s.term;
-    res->replaced = s.replaced;
-    snprintf(res->evidence, sizeof res->evidence,
-             "site '%.40s' within organ '%.40s'", site, organ);
-    return 1;
-}
-
-/* The structured tier: 1 when *RES is set (structured or weak). */
-static int structured(const sc_match *m, const struct field *fs, int field,
-                      const char *text, sc_match_res *res)
-{
-    char head[1024], ctx[256] = "", part[1400], ev[160];
-    const char *open, *close;
-    sc_match_res r;
-    int rc, changed = 0;
-
-    if ((rc = organ_site(m, fs, field, text, res)) != 0)
-        return rc;
-    snprintf(head, sizeof head, "%s", text);
-    /* context in parentheses or brackets */
-    if ((open = strpbrk(head, "([")) &&
-        (close = strchr(open, *open == '(' ? ')' : ']'))) {
-        size_t at = (size_t)(open - head);
-
-        snprintf(ctx, sizeof ctx, "%.*s", (int)(close - open - 1), open + 1);
-        memmove(head + at, close + 1, strlen(close + 1) + 1);
-        changed = 1;
-    }
-    for (size_t n = strlen(head); n && strchr(" _-.,", head[n - 1]); n--)
-        head[n - 1] = '\0';
-    while (*head == ' ')
-        memmove(head, head + 1, strlen(head));
-    changed |= strip_cluster(head);
-    if (!*head)
-        return 0;
-    if (*ctx) {
-        snprintf(part, sizeof part, "%s %s", ctx, head);
-        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
-            goto found;
-        snprintf(part, sizeof part, "%s of %s", head, ctx);
-        if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
-            goto found;
-    }
-    /* the head without its context and suffix, Latin plurals made
-     * singular; a context may name a descendant of the head's term */
-    snprintf(part, sizeof part, "%s", head);
-    if ((rc = try_part(m, fs, field, head, changed, &r)) != 0) {
-        if (rc > 0 && *ctx)
-            r.term = refine(m, fs, r.term, ctx);
-        goto found;
-    }
-    /* state qualifiers before the head noun */
-    {
-        const char *p = head;
-        size_t n;
-        int dropped = 0;
-
-        while ((n = strcspn(p, " _-")) && p[n] && is_state(p, n)) {
-            p += n;
-            p += strspn(p, " _-");
-            dropped = 1;
-        }
-        if (dropped && *p) {
-            snprintf(part, sizeof part, "%s", p);
-            if ((rc = try_part(m, fs, field, part, 1, &r)) != 0)
-                goto found;
-        }
-    }
-    /* the head noun alone, by normalised key: a suggestion */
-    for (const char *p = head; *p;) {
-        size_t n = strcspn(p, " ");
-        char key[1100];
-        const struct entry *e;
-        sc_match_res c;
-
-        if (!p[n])
-            break;
-        p += n + 1;
-        while (*p == ' ')
-            p++;
-        if (strlen(p) < 3)
-            break;
-        if (sc_match_normalize(p, key, sizeof key) < 0) {
-            sc_err_clear();
-            break;
-        }
-        if (!(e = table_find(&m->norm, key)))
-            continue;
-        memset(&c, 0, sizeof c);
-        if (candidates(m->o, fs, e->terms, (size_t)e->n, &c) == 1) {
-            res->tier = SC_MATCH_WEAK;
-            res->term = SC_ONTO_NONE;
-            res->n_sugg = 1;
-            res->sugg[0] = c.cand[0];
-            snprintf(res->reason, sizeof res->reason,
-                     "only the head noun '%.60s' matches", p);
-            snprintf(res->evidence, sizeof res->evidence,
-                     "head '%.40s': normalised key '%.40s'", p, key);
-            return 1;
-        }
-    }
-    return 0;
-found:
-    if (rc < 0)
-        return rc;
-    res->tier = SC_MATCH_STRUCTURED;
-    res->term = r.term;
-    res->replaced = r.replaced;
-    if (*ctx)
-        snprintf(res->evidence, sizeof res->evidence,
-                 "head '%.30s' + context '%.20s': %.35s", head, ctx,
-                 sc_match_evidence(&r, part, ev, sizeof ev));
-    else
-        snprintf(res->evidence, sizeof res->evidence, "'%.40s': %.60s", part,
-                 sc_match_evidence(&r, part, ev, sizeof ev));
-    return 1;
 }
 
 const char *sc_match_evidence(const sc_match_res *r, const char *label,
@@ -1318,8 +881,9 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     text[len] = '\0';
 
     /* the user's mapping first */
-    if ((e = table_find(&m->user, field_key(field, text, fk, sizeof fk))) ||
-        (e = table_find(&m->user, field_key(-1, text, fk, sizeof fk)))) {
+    if ((e = sm_table_find(&m->user,
+                           sm_field_key(field, text, fk, sizeof fk))) ||
+        (e = sm_table_find(&m->user, sm_field_key(-1, text, fk, sizeof fk)))) {
         res->tier = SC_MATCH_USER;
         res->term = e->terms[e->n - 1];
         return 0;
@@ -1347,16 +911,17 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
         sc_onto_term t = sc_onto_find(m->o, idbuf);
 
         if (t != SC_ONTO_NONE &&
-            settle(res, SC_MATCH_TERM_ID, candidates(m->o, fs, &t, 1, res))) {
+            sm_settle(res, SC_MATCH_TERM_ID,
+                      sm_candidates(m->o, fs, &t, 1, res))) {
             return 0;
         }
     }
     sc_err_clear();
-    if ((rc = resolve(m, fs, field, text, res)) != 0)
+    if ((rc = sm_resolve(m, fs, field, text, res)) != 0)
         return rc < 0 ? rc : 0;
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
-    if ((rc = structured(m, fs, field, text, res)) != 0)
+    if ((rc = sm_structured(m, fs, field, text, res)) != 0)
         return rc < 0 ? rc : 0;
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
@@ -1364,243 +929,4 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     snprintf(res->reason, sizeof res->reason, "no match");
     suggest(m, fs, text, res);
     return 0;
-}
-
-/* ---- loading rules and mappings ---- */
-
-/* Split LINE at tabs into at most MAX fields. */
-static int split_tabs(char *line, char **f, int max)
-{
-    int n = 0;
-
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        if (!(p = strchr(p, '\t')))
-            break;
-        *p++ = '\0';
-    }
-    return n;
-}
-
-static int col_of(char **f, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(f[i], name))
-            return i;
-    return -1;
-}
-
-/* The term for ID in a mapping (NONE for "unknown"); obsolete ids resolve. */
-static int map_term(const sc_onto *o, const char *id, int must_live,
-                    sc_onto_term *out)
-{
-    sc_onto_term t, r;
-    int steps;
-
-    if (!strcmp(id, "unknown")) {
-        *out = SC_ONTO_NONE;
-        return 0;
-    }
-    if ((t = sc_onto_find(o, id)) == SC_ONTO_NONE)
-        return sc_fail(SC_EFORMAT, "unknown term '%s'", id);
-    if (sc_onto_is_deprecated(o, t)) {
-        if (must_live)
-            return sc_fail(SC_EFORMAT, "'%s' is obsolete", id);
-        if (sc_onto_resolve(o, t, &r, &steps) < 0)
-            return SC_EFORMAT;
-        t = r;
-    }
-    *out = t;
-    return 0;
-}
-
-/* Curated rules (CROSS 0) or crosswalk rows (1) from PATH into their
- * table; a crosswalk key naming two terms keeps both (left out). */
-static int load_rules(sc_match *m, const char *path, int cross)
-{
-    struct table *tab = cross ? &m->cross : &m->curated;
-    sc_lines *in = NULL;
-    char *line, *f[8], key[1100], fk[1200];
-    int cf = -1, cl = -1, ct = -1, cs = -1, rc, nf, field;
-    size_t len;
-    sc_onto_term t;
-    struct entry *e;
-
-    if ((rc = sc_lines_open(path, &in)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(in, &line, &len)) > 0) {
-        if (!*line || *line == '#')
-            continue;
-        nf = split_tabs(line, f, 8);
-        if (cf < 0) {
-            cf = col_of(f, nf, "field");
-            cl = col_of(f, nf, "label");
-            ct = col_of(f, nf, "term_id");
-            cs = col_of(f, nf, "source");
-            if (cf < 0 || cl < 0 || ct < 0 || (cross && cs < 0)) {
-                rc = sc_fail(SC_EFORMAT,
-                             "'%s' line %ld: the header needs the columns "
-                             "field, label and term_id%s",
-                             path, sc_lines_lineno(in),
-                             cross ? " and source" : "");
-                break;
-            }
-            continue;
-        }
-        if (nf <= cf || nf <= cl || nf <= ct || (cross && nf <= cs)) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: too few fields", path,
-                         sc_lines_lineno(in));
-            break;
-        }
-        if ((field = sc_match_field_find(f[cf])) < 0) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: unknown field '%s'", path,
-                         sc_lines_lineno(in), f[cf]);
-            break;
-        }
-        if ((rc = map_term(m->o, f[ct], 1, &t)) < 0 ||
-            (rc = sc_match_normalize(f[cl], key, sizeof key)) < 0 ||
-            (curated_key(key), 0) ||
-            (t == SC_ONTO_NONE &&
-             (rc = sc_fail(SC_EFORMAT, "a curated rule cannot map to "
-                                       "'unknown'")) < 0)) {
-            rc = sc_fail_ctx(rc, "'%s' line %ld", path, sc_lines_lineno(in));
-            break;
-        }
-        field_key(field, key, fk, sizeof fk);
-        if (!cross && (e = table_find(tab, fk)) && e->terms[0] != t) {
-            rc = sc_fail(SC_EFORMAT,
-                         "'%s' line %ld: '%s' is already a rule for '%s'", path,
-                         sc_lines_lineno(in), f[cl],
-                         sc_onto_id(m->o, e->terms[0]));
-            break;
-        }
-        if ((rc = table_add(tab, fk, t)) < 0)
-            break;
-        if (cross && !(e = table_find(tab, fk))->note &&
-            !(e->note = strdup(f[cs]))) {
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-            break;
-        }
-        if (cross)
-            m->n_cross++;
-        else
-            m->n_curated++;
-    }
-    sc_lines_close(in);
-    return rc < 0 ? rc : 0;
-}
-
-int sc_match_load_curated(sc_match *m, const char *path)
-{
-    return load_rules(m, path, 0);
-}
-
-int sc_match_load_crosswalk(sc_match *m, const char *path)
-{
-    return load_rules(m, path, 1);
-}
-
-static int add_user(sc_match *m, int field, const char *label, const char *id,
-                    const char *where)
-{
-    sc_onto_term t;
-    char fk[1200];
-    int rc;
-
-    if ((rc = map_term(m->o, id, 0, &t)) < 0)
-        return sc_fail_ctx(rc, "%s", where);
-    if ((rc = table_add(&m->user, field_key(field, label, fk, sizeof fk), t)) <
-        0)
-        return rc;
-    m->n_user++;
-    return 0;
-}
-
-static int load_user_yaml(sc_match *m, const char *path)
-{
-    sc_ynode *root = NULL;
-    char where[4200];
-    int rc;
-
-    if ((rc = sc_ytree_load(path, &root)) < 0)
-        return rc;
-    if (root->kind != SC_Y_MAP) {
-        sc_ytree_free(root);
-        return sc_fail(SC_EFORMAT, "'%s': expected a mapping", path);
-    }
-    for (size_t i = 0; rc == 0 && i < root->n; i++) {
-        const sc_ynode *v = root->items[i];
-        int field = sc_match_field_find(root->keys[i]);
-
-        snprintf(where, sizeof where, "'%s' line %d", path, v->line);
-        if (v->kind == SC_Y_SCALAR) {
-            rc = add_user(m, -1, root->keys[i], v->str, where);
-        } else if (v->kind == SC_Y_MAP && field >= 0) {
-            for (size_t k = 0; rc == 0 && k < v->n; k++) {
-                snprintf(where, sizeof where, "'%s' line %d", path,
-                         v->items[k]->line);
-                rc = v->items[k]->kind == SC_Y_SCALAR
-                         ? add_user(m, field, v->keys[k], v->items[k]->str,
-                                    where)
-                         : sc_fail(SC_EFORMAT, "%s: expected a term id", where);
-            }
-        } else {
-            rc = sc_fail(SC_EFORMAT, "%s: '%s' is not a field", where,
-                         root->keys[i]);
-        }
-    }
-    sc_ytree_free(root);
-    return rc;
-}
-
-int sc_match_load_user(sc_match *m, const char *path)
-{
-    size_t plen = strlen(path), len;
-    sc_lines *in = NULL;
-    char *line, *f[32], where[4200];
-    int cf = -1, cl = -1, ct = -1, rc, nf, field, header = 1;
-
-    if ((plen > 5 && !strcmp(path + plen - 5, ".yaml")) ||
-        (plen > 4 && !strcmp(path + plen - 4, ".yml")))
-        return load_user_yaml(m, path);
-    if ((rc = sc_lines_open(path, &in)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(in, &line, &len)) > 0) {
-        if (!*line || *line == '#')
-            continue;
-        nf = split_tabs(line, f, 32);
-        if (header) {
-            header = 0;
-            cf = col_of(f, nf, "field");
-            cl = col_of(f, nf, "label");
-            ct = col_of(f, nf, "term_id");
-            if (cl < 0 || ct < 0) {
-                rc = sc_fail(SC_EFORMAT,
-                             "'%s' line %ld: the header needs the columns "
-                             "label and term_id",
-                             path, sc_lines_lineno(in));
-                break;
-            }
-            continue;
-        }
-        if (nf <= cl || nf <= ct || (cf >= 0 && nf <= cf)) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: too few fields", path,
-                         sc_lines_lineno(in));
-            break;
-        }
-        if (!*f[ct])
-            continue; /* an unmapped row of a report */
-        field = -1;
-        if (cf >= 0 && *f[cf] && (field = sc_match_field_find(f[cf])) < 0) {
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: unknown field '%s'", path,
-                         sc_lines_lineno(in), f[cf]);
-            break;
-        }
-        snprintf(where, sizeof where, "'%s' line %ld", path,
-                 sc_lines_lineno(in));
-        if ((rc = add_user(m, field, f[cl], f[ct], where)) < 0)
-            break;
-    }
-    sc_lines_close(in);
-    return rc < 0 ? rc : 0;
 }

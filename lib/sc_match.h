@@ -43,7 +43,14 @@
  *               cluster suffixes ("Microglia_2", "Astrocytes 1"), Latin and
  *               irregular plurals ("nuclei", "epithelia", "cortices"),
  *               state qualifiers ("Proliferating T cells"); the parts go
- *               through the tiers above
+ *               through the tiers above; for tissues and diseases also the
+ *               free-text variants (sc_match_free.c): the same words as a
+ *               label or synonym in another order, British spellings,
+ *               qualifiers left out ("tissue", "sample", ", NOS"; never
+ *               "cancer", "normal" in diseases, "adjacent", "non"), a
+ *               phrase by another name of its term ("renal" = "kidney"),
+ *               and two names "X/Y" (the wider, when one lies within the
+ *               other)
  *
  * Refusals, whatever the ontologies say: in the disease field a healthy or
  * control shorthand ("HC", "control", "ctrl", "healthy", "healthy

@@ -7,6 +7,7 @@
 
 #include "sc_io.h"
 #include "sc_match.h"
+#include "sc_match_int.h"
 #include "sc_onto.h"
 #include "sc_share.h"
 #include "unit.h"
@@ -323,6 +324,106 @@ static void test_label_table(void)
 
 /* A healthy/control shorthand is never a disease; a short all-capital
  * label that only a synonym matches is a suggestion. */
+static const char *bag(const char *s, int field, int drop)
+{
+    static char buf[256];
+
+    if (sm_bag_key(s, field, drop, buf, sizeof buf) < 0)
+        return "(error)";
+    return buf;
+}
+
+/* Free-text variants (sc_match_free.c): labels written from the
+ * ontologies' own strings, not from an evaluation set. */
+static void test_free_text(void)
+{
+    sc_match_res r;
+
+    /* bag keys: word order, "of the", plurals, British spellings */
+    CHECK_STREQ(bag("Cancer of the Bladder", SC_FIELD_DISEASE, 0),
+                "bladder cancer");
+    CHECK_STREQ(bag("bladder cancers", SC_FIELD_DISEASE, 0), "bladder cancer");
+    CHECK_STREQ(bag("Tumours", SC_FIELD_DISEASE, 0), "tumor");
+    CHECK_STREQ(bag("oesophageal leukaemia", SC_FIELD_DISEASE, 0),
+                "esophageal leukemia");
+    CHECK_STREQ(bag("septicaemia", SC_FIELD_DISEASE, 0), "septicemia");
+    CHECK_STREQ(bag("CD4+ T cells", SC_FIELD_CELL_TYPE, 0), "cd4+ cell t");
+    /* qualifiers: only with DROP, by field; never the words of meaning */
+    CHECK_STREQ(bag("Normal lung tissue", SC_FIELD_TISSUE, 0),
+                "lung normal tissue");
+    CHECK_STREQ(bag("Normal lung tissue", SC_FIELD_TISSUE, 1), "lung");
+    CHECK_STREQ(bag("Normal lung tissue", SC_FIELD_DISEASE, 1), "lung normal");
+    CHECK_STREQ(bag("lung tumor tissue sample", SC_FIELD_TISSUE, 1),
+                "lung tumor");
+    CHECK_STREQ(bag("healthy control tissue", SC_FIELD_DISEASE, 1),
+                "control healthy");
+    CHECK_STREQ(bag("primary visual cortex", SC_FIELD_TISSUE, 1),
+                "cortex primary visual");
+    CHECK_STREQ(bag("non-small cell lung cancer", SC_FIELD_DISEASE, 1),
+                "cancer cell lung non small");
+    /* "NOS" only as a registry suffix */
+    CHECK_STREQ(bag("Lung, NOS", SC_FIELD_TISSUE, 1), "lung");
+    CHECK_STREQ(bag("Lung NOS", SC_FIELD_TISSUE, 1), "lung");
+    CHECK(strcmp(bag("lung nos", SC_FIELD_TISSUE, 1), "lung") != 0);
+    CHECK(strcmp(bag("Lung, NOS", SC_FIELD_TISSUE, 0), "lung") != 0);
+
+    /* another name of a phrase's own term, with the evidence */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "renal cancer", &r) == 0);
+    CHECK_STREQ(r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "-",
+                "MONDO:0002367");
+    CHECK_INTEQ(r.tier, SC_MATCH_STRUCTURED);
+    CHECK(strstr(r.evidence, "'renal' = 'kidney' (UBERON:0002113)") != NULL);
+    CHECK(map(SC_FIELD_DISEASE, NULL, "cancer of the kidney", &r) == 0);
+    CHECK(strstr(r.evidence, "words 'cancer kidney'") != NULL);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "human liver biopsy", &r) == 0);
+    CHECK_STREQ(r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "-",
+                "UBERON:0002107");
+    CHECK(strstr(r.evidence, "(qualifiers aside)") != NULL);
+    /* a label beats a synonym with the same words ("lungs" is a synonym
+     * of "pair of lungs") */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "normal lung tissue"),
+                "UBERON:0002048");
+
+    /* two names: the wider one when one lies within the other, else
+     * ambiguous with both */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "renal pelvis / kidney", &r) == 0);
+    CHECK_STREQ(r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "-",
+                "UBERON:0002113");
+    CHECK(strstr(r.evidence, "'renal pelvis' lies within 'kidney'") != NULL);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "lung and heart", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+    CHECK_INTEQ((int)r.n_cand, 2);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "lung / heart / liver", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+
+    /* a GTEx site outside its organ: no term, and no other reading */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Brain - Lung", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+    CHECK(strstr(r.reason, "does not lie within") != NULL);
+
+    /* never a disease for a control, whatever is left out */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "adjacent normal tissue", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK(map(SC_FIELD_DISEASE, NULL, "healthy lung tissue", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "normal tissue"),
+                "PATO:0000461");
+    /* a disease's context that the term does not name is not dropped;
+     * an abbreviation is */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "breast cancer (metastatic)", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    CHECK(r.n_sugg == 1 &&
+          !strcmp(sc_onto_id(real, r.sugg[0]), "MONDO:0007254"));
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "lung adenocarcinoma (LUAD)"),
+                "MONDO:0005061");
+    /* the cell type field has no variants */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "cell of the kidney", &r) == 0);
+    CHECK(r.tier != SC_MATCH_STRUCTURED || !strstr(r.evidence, "words '"));
+}
+
 static void test_refusals(void)
 {
     static const char *const controls[] = {
@@ -527,9 +628,9 @@ static void test_heldout_free(void)
                              "NCBITaxon:9606", f[4], &r) == 0);
         k = score(&r, want);
         if (k == WRONG)
-            printf("#   WRONG: %s '%s' -> %s (%s), the curators say %s\n",
-                   f[3], f[4], sc_onto_id(real, r.term),
-                   sc_match_tier_name(r.tier), f[5]);
+            printf("#   WRONG: %s '%s' -> %s (%s), the curators say %s\n", f[3],
+                   f[4], sc_onto_id(real, r.term), sc_match_tier_name(r.tier),
+                   f[5]);
         count[fi][strcmp(f[0], "dev") != 0][strcmp(f[1], "exact") != 0][k]++;
         tiers[fi][r.tier & 15][k]++;
         n++;
@@ -555,8 +656,8 @@ static void test_heldout_free(void)
                 printf("# heldout-free %s %-7s %-5s %3d labels, %3d mapped "
                        "(%.0f%%): %d exact, %d finer, %d coarser, %d wrong; "
                        "%d left out\n",
-                       field, part ? "holdout" : "dev",
-                       kind ? "free" : "exact", all, all - c[LEFT],
+                       field, part ? "holdout" : "dev", kind ? "free" : "exact",
+                       all, all - c[LEFT],
                        all ? 100.0 * (all - c[LEFT]) / all : 0.0, c[EXACT],
                        c[FINER], c[COARSER], c[WRONG], c[LEFT]);
                 CHECK_INTEQ(c[WRONG], 0);
@@ -613,6 +714,7 @@ int main(void)
         RUN(test_curated_errors);
         RUN(test_label_table);
         RUN(test_refusals);
+        RUN(test_free_text);
         RUN(test_structured);
         RUN(test_crosswalk);
         RUN(test_heldout);

@@ -1,0 +1,106 @@
+/* sc_match internals shared by its parts (sc_match.c, sc_match_structured.c,
+ * sc_match_free.c, sc_match_load.c). */
+/* SPDX-License-Identifier: MIT */
+#ifndef SC_MATCH_INT_H
+#define SC_MATCH_INT_H
+
+#include <stdint.h>
+
+#include "sc_match.h"
+
+/* Allowed terms: ROOTS is a space-separated list where "X" means the
+ * descendants of X and "=X" X itself; FORBID lists terms that are never
+ * allowed. */
+struct field {
+    const char *name, *column;
+    const char *ontos, *roots, *forbid;
+    int unknown_ok;
+};
+
+struct entry {
+    char *key;
+    uint64_t hash;
+    sc_onto_term *terms;
+    int n, cap;
+    char *note; /* the crosswalk's source */
+};
+
+struct table {
+    struct entry *e;
+    size_t n, cap;
+    int32_t *slot; /* index into e, -1 empty */
+    size_t n_slot;
+};
+
+struct sc_match {
+    const sc_onto *o;
+    struct table norm;    /* normalised key -> terms (field ontologies) */
+    struct table bag[2];  /* bag-of-words key -> terms (sm_bag_key), of
+                             labels and synonyms [0] or labels only [1] */
+    struct table bagq[2]; /* the same without tissue qualifiers (UBERON) */
+    struct table curated; /* "<field>\t<key>" -> term */
+    struct table cross;   /* "<field>\t<key>" -> terms (several: left out) */
+    struct table user;    /* "<field>\t<label>" ("*" for any) -> term, or
+                             SC_ONTO_NONE for "unknown" */
+    size_t n_curated, n_user, n_cross;
+    size_t max_sugg;
+};
+
+struct entry *sm_table_find(const struct table *t, const char *key);
+/* Add TERM under KEY (once). */
+int sm_table_add(struct table *t, const char *key, sc_onto_term term);
+/* Whether term T is in one of the field's ontologies and allowed. */
+int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t);
+/* Candidates: obsolete terms stand for their replacement, allowed terms
+ * kept once, into RES->cand; returns the number kept. */
+size_t sm_candidates(const sc_onto *o, const struct field *fs,
+                     const sc_onto_term *in, size_t n, sc_match_res *res);
+/* Decide on the candidates of one tier: 1 when the tier hit. */
+int sm_settle(sc_match_res *res, int tier, size_t n);
+/* The tiers from the ontology strings to the crosswalk for TEXT: 1 when
+ * *RES is decided, 0 when nothing matched, or a negative error. */
+int sm_resolve(const sc_match *m, const struct field *fs, int field,
+               const char *text, sc_match_res *res);
+/* TEXT (and its Latin singular) through sm_resolve(): 1 when a confident
+ * term came out. */
+int sm_try_part(const sc_match *m, const struct field *fs, int field,
+                const char *text, int plain, sc_match_res *r);
+/* A short all-capital label ("HC", "AML", "PBMC"). */
+int sm_short_capitals(const char *s);
+/* The key of a curated rule from a normalised key, in place. */
+void sm_curated_key(char *key);
+/* "<field>\t<S>" ("*" for field -1) into BUF. */
+char *sm_field_key(int field, const char *s, char *buf, size_t size);
+/* The structured tier (sc_match_structured.c): 1 when *RES is set
+ * (structured or weak). */
+int sm_structured(const sc_match *m, const struct field *fs, int field,
+                  const char *text, sc_match_res *res);
+
+/* Adjectives that name an organ: {organ, adjective} ("kidney", "renal"). */
+extern const char *const sm_organ_adj[][2];
+extern const size_t sm_n_organ_adj;
+
+/* ---- sc_match_free.c: free-text variants ---- */
+
+/* The bag-of-words key of TEXT: its words normalised (case, plurals,
+ * British spellings), "of" and "the" left out, sorted, joined by spaces;
+ * with DROP, the field's non-informative qualifiers ("tissue", "sample",
+ * ", NOS") are left out too. "" when TEXT has no word. */
+int sm_bag_key(const char *text, int field, int drop, char *buf, size_t size);
+/* Index the bag keys of TEXT, the label (IS_LABEL) or a synonym of term T
+ * of ontology I. */
+int sm_bag_add(sc_match *m, int i, sc_onto_term t, const char *text,
+               int is_label);
+/* The free-text variant tier of TEXT: the same words in another order,
+ * qualifiers left out, a phrase replaced by another name of its term
+ * ("cancer" = "malignant neoplasm", "renal" = "kidney"). 1 when *RES is
+ * set (a term with its evidence, or an ambiguity), 0 when nothing
+ * matched, or a negative error. */
+int sm_variants(const sc_match *m, const struct field *fs, int field,
+                const char *text, sc_match_res *res);
+/* "X/Y", "X and Y": when both parts map and one lies within the other,
+ * the wider one. 1 when *RES is set. */
+int sm_pair(const sc_match *m, const struct field *fs, int field,
+            const char *text, sc_match_res *res);
+
+#endif
