@@ -967,7 +967,39 @@ static int open_h5ad_direct(const char *path, const char *matrix, ss_src *s)
     return rc;
 }
 
+/* Close the HDF5 side of S when its raw reader reads without it: an open
+ * HDF5 file costs about 530 KB (its metadata cache's hash table of 64 Ki
+ * pointers, whatever the cache's configured size), against a few KB for
+ * the fd, indptr and chunk table the raw reader keeps. */
+static void src_detach(ss_src *s)
+{
+    const char *keep = getenv("SC_STREAM_KEEP_H5");
+    if (s->ad || s->file < 0 || !s->raw || (keep && *keep) ||
+        ss_raw_detach(s->raw) < 0)
+        return;
+    for (int w = 0; w < SS_RAW_PARTS; w++)
+        if (s->part[w] && ss_raw_detach(s->part[w]) < 0) {
+            ss_raw_close(s->part[w]);
+            s->part[w] = NULL;
+        }
+    sc_mat_free(s->mat);
+    s->mat = NULL;
+    H5Fclose(s->file);
+    s->file = H5I_INVALID_HID;
+}
+
+static int src_open(const char *path, const char *matrix, ss_src **out);
+
 int ss_src_open(const char *path, const char *matrix, ss_src **out)
+{
+    int rc = src_open(path, matrix, out);
+    if (rc == 0)
+        src_detach(*out);
+    return rc;
+}
+
+/* ss_src_open keeping the HDF5 file open (the index reads var and obs). */
+static int src_open(const char *path, const char *matrix, ss_src **out)
 {
     ss_src *s;
     int rc;
@@ -1020,8 +1052,10 @@ ss_raw *ss_src_raw_part(ss_src *s, int w)
         return s->raw;
     if (w >= SS_RAW_PARTS)
         return NULL;
-    if (!s->part[w - 1] && ss_raw_open(s->path, s->file, s->gpath, s->shape[0],
-                                       s->shape[1], &s->part[w - 1]) < 0) {
+    if (!s->part[w - 1] &&
+        (s->file < 0 ? ss_raw_clone(s->raw, &s->part[w - 1])
+                     : ss_raw_open(s->path, s->file, s->gpath, s->shape[0],
+                                   s->shape[1], &s->part[w - 1])) < 0) {
         sc_err_clear();
         return NULL;
     }
@@ -1083,7 +1117,7 @@ static int meta_from_h5ad(const char *path, const char *matrix,
     int rc;
 
     *out = NULL;
-    if ((rc = ss_src_open(path, matrix, &src)) < 0)
+    if ((rc = src_open(path, matrix, &src)) < 0)
         return rc == SC_ENOTFOUND ? SC_EUNSUP : rc;
     f = src->file;
     if (src->ad || f < 0 || sc_h5_attr_str(f, "encoding-type", &enc) < 0 ||

@@ -23,8 +23,8 @@ typedef struct ss_col {
 /* What the index keeps of one dataset (sc_stream_index.c). */
 typedef struct ss_meta {
     int64_t n_obs, n_vars;
-    char **var;     /* n_vars gene ids: an interned list, shared by the
-                     * datasets with the same var (read only) */
+    char **var; /* n_vars gene ids: an interned list, shared by the
+                 * datasets with the same var (read only) */
     struct ss_vlist *vl;
     uint32_t *nnz;  /* stored entries per row */
     int64_t chunk;  /* entries per compressed chunk of the values, 0: none */
@@ -85,6 +85,13 @@ void ss_raw_close(ss_raw *r);
 /* Whether R reads without calling HDF5 (every chunk located at open), so
  * that readers of one file can run on several threads at once. */
 int ss_raw_threadsafe(const ss_raw *r);
+/* Let R go of its HDF5 datasets when it is thread-safe, so that the file's
+ * HDF5 handle can be closed and R reads through its fd alone; SC_EUNSUP
+ * (R unchanged) when it still needs HDF5. */
+int ss_raw_detach(ss_raw *r);
+/* A second reader of the same file as the detached R, with its own fd,
+ * chunk cache and inflater, made without HDF5. */
+SC_MUST_CHECK int ss_raw_clone(const ss_raw *r, ss_raw **out);
 /* Totals over the process: compressed bytes inflated, their inflated
  * size, the inflated bytes used, seconds spent inflating (all threads). */
 void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs);

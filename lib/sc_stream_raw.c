@@ -3,6 +3,7 @@
  * for deflate chunks, a small cache of inflated chunks, types converted
  * in C to float32 values and int32 column indices. */
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <libdeflate.h>
@@ -449,6 +450,91 @@ void ss_raw_close(ss_raw *r)
         inflateEnd(&r->zs);
     free(r->stage);
     free(r);
+}
+
+int ss_raw_detach(ss_raw *r)
+{
+    if (!ss_raw_threadsafe(r))
+        return SC_EUNSUP;
+    if (r->d_data >= 0)
+        H5Dclose(r->d_data);
+    if (r->d_idx >= 0)
+        H5Dclose(r->d_idx);
+    r->d_data = r->d_idx = H5I_INVALID_HID;
+    r->file = H5I_INVALID_HID;
+    return 0;
+}
+
+/* *DST: a copy of the N elements of SIZE bytes at SRC (NULL for NULL). */
+static int dup_array(void *dst, const void *src, size_t n, size_t size)
+{
+    void **d = dst;
+    *d = NULL;
+    if (!src)
+        return 0;
+    if (!(*d = malloc((n ? n : 1) * size)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    memcpy(*d, src, n * size);
+    return 0;
+}
+
+/* D: the description of dataset S without its chunk cache. */
+static int rds_clone(rds *d, const rds *s)
+{
+    size_t nc = s->n_chunks ? (size_t)s->n_chunks : 1;
+    int rc;
+
+    memset(d, 0, sizeof *d);
+    d->kind = s->kind;
+    d->isz = s->isz;
+    d->n = s->n;
+    d->chunked = s->chunked;
+    d->deflate = s->deflate;
+    d->off = s->off;
+    d->chunk = s->chunk;
+    d->n_chunks = s->n_chunks;
+    for (int i = 0; i < CACHE_N; i++)
+        d->cidx[i] = -1;
+    if ((rc = dup_array(&d->addr, s->addr, nc, sizeof *d->addr)) < 0 ||
+        (rc = dup_array(&d->size, s->size, nc, sizeof *d->size)) < 0 ||
+        (rc = dup_array(&d->mask, s->mask, nc, sizeof *d->mask)) < 0)
+        return rc;
+    return 0;
+}
+
+int ss_raw_clone(const ss_raw *r, ss_raw **out)
+{
+    ss_raw *c;
+    int rc;
+
+    *out = NULL;
+    if (r->file >= 0 || !ss_raw_threadsafe(r))
+        return SC_EUNSUP;
+    if (!(c = calloc(1, sizeof *c)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    c->d_data = c->d_idx = c->file = H5I_INVALID_HID;
+    c->base = r->base;
+    c->label = r->label;
+    c->n_rows = r->n_rows;
+    c->n_cols = r->n_cols;
+    if ((c->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        rc = sc_fail(SC_EIO, "%s: %s", r->label, strerror(errno));
+        goto fail;
+    }
+    if ((rc = rds_clone(&c->data, &r->data)) < 0 ||
+        (rc = rds_clone(&c->idx, &r->idx)) < 0 ||
+        (rc = dup_array(&c->indptr, r->indptr, (size_t)r->n_rows + 1,
+                        sizeof *c->indptr)) < 0)
+        goto fail;
+    if (!(c->dec = libdeflate_alloc_decompressor())) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    ss_raw_close(c);
+    return rc;
 }
 
 int ss_raw_open(const char *path, int64_t file, const char *gpath,

@@ -6,11 +6,16 @@
 # first run, which also checks the cell count): epoch seconds and peak RSS
 # (/usr/bin/time), and the seconds to the first batch in Python
 # (python/sc_stream.py); 10,000 files under `ulimit -n 256`.  Rows: each
-# size against 20 files, and against lamindb's MappedCollection in a torch
+# size against 20 files; peak RSS against the same run with every open file
+# keeping its HDF5 handle (SC_STREAM_KEEP_H5=1, how sc-stream read before
+# the handle was closed at open); and against lamindb's MappedCollection in a torch
 # DataLoader with 2 workers on the same files (capped at BENCH_CAP seconds;
 # its vendored file and stand-ins: lamindb_standins/README; rows left out
 # with a note when the file is absent).
-# Environment: BENCH_FILES_SIZES [20 200 2000 10000; small: 20 200 2000],
+# Environment: BENCH_FILES_SIZES [20 200 2000, and 10000 with
+# BENCH_FILES_LARGE=1; small: 20 200 2000]: 10,000 files are opt-in, as
+# writing them takes about 6 minutes and the first run (every file probed in
+# a child process, then indexed) about 15 more on this 2-core machine,
 # BENCH_FILES_CELLS [100000; small: 20000], BENCH_FILES_GENES [5000; small:
 # 2000] genes per file (scaled down from ~20,000 so that 10,000 files fit
 # on disk and are written in minutes), BENCH_FILES_NNZ [300] stored values
@@ -28,7 +33,9 @@ if [[ ${BENCH_SMALL:-0} == 1 ]]; then
     sizes=${BENCH_FILES_SIZES:-20 200 2000} cells=${BENCH_FILES_CELLS:-20000}
     genes=${BENCH_FILES_GENES:-2000} cap=${BENCH_CAP:-5}
 else
-    sizes=${BENCH_FILES_SIZES:-20 200 2000 10000} cells=${BENCH_FILES_CELLS:-100000}
+    large=
+    [[ ${BENCH_FILES_LARGE:-0} == 1 ]] && large=" 10000"
+    sizes=${BENCH_FILES_SIZES:-20 200 2000$large} cells=${BENCH_FILES_CELLS:-100000}
     genes=${BENCH_FILES_GENES:-5000} cap=${BENCH_CAP:-30}
 fi
 nnz=${BENCH_FILES_NNZ:-300}
@@ -82,6 +89,20 @@ for n in $sizes; do
         rss[$n]=$(awk '{ print $1 / 1024 }' "$tmp/rss" | median)
     else
         bench_note "$n files: $(tail -1 "$tmp/ep.err")"
+        rc=1
+    fi
+    : > "$tmp/rss"
+    if SC_STREAM_KEEP_H5=1 bench_collect "$runs" "$tmp/kp" /usr/bin/time -a -o "$tmp/rss" -f %M \
+        bash -c 'ulimit -n "$1" && shift && exec "$@"' - "$lim" \
+        "$stream" "${args[@]}" -o /dev/null "$dir"/*.h5ad 2> "$tmp/kp.err"; then
+        krss=$(awk '{ print $1 / 1024 }' "$tmp/rss" | median)
+        bench_row "sc-stream peak RSS, $n files: HDF5 handles closed at open vs kept (SC_STREAM_KEEP_H5=1)" \
+            "${rss[$n]}" "$krss" MB "$(bench_ratio "$krss" "${rss[$n]}")"
+        bench_row "sc-stream epoch, $n files: HDF5 handles closed at open vs kept" \
+            "${epoch[$n]}" "$(median < "$tmp/kp.times")" s \
+            "$(bench_ratio "$(median < "$tmp/kp.times")" "${epoch[$n]}")"
+    else
+        bench_note "$n files, HDF5 handles kept: $(tail -1 "$tmp/kp.err")"
         rc=1
     fi
     if (ulimit -n "$lim" && $PY "$helper" first "$runs" "$dir"/*.h5ad -- "${args[@]}") > "$tmp/fb" 2> "$tmp/fb.err"; then

@@ -468,6 +468,32 @@ with open("many.tsv", "w") as m:
     done
 }
 
+@test "sc-stream: files read through their fd alone (HDF5 closed at open) give the bytes of reads through HDF5, plain and gzip, with re-opens" {
+    mkdir -p gzd
+    $PY -c '
+import h5py, shutil, sys
+for src in sys.argv[1:]:
+    dst = "gzd/" + src.rsplit("/", 1)[1]
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        for k in ("data", "indices"):
+            v = f["X"][k][:]
+            del f["X"][k]
+            f["X"].create_dataset(k, data=v, chunks=(300,), compression="gzip")' $(files)
+    for set in plain gz; do
+        if [[ $set == plain ]]; then in=$(files); else in=$(ls gzd/*.h5ad); fi
+        for t in 1 2 3; do
+            # --max-open 2 over 4 files: every buffer re-opens files
+            a="-@ $t --max-open 2 --join outer --seed 6 -b 64 --block 8 --buffer 4"
+            SC_STREAM_KEEP_H5=1 sc-stream $a -o k-$set-$t.bin $in
+            sc-stream $a -o d-$set-$t.bin $in
+            cmp k-$set-$t.bin d-$set-$t.bin
+            cmp d-$set-1.bin d-$set-$t.bin
+        done
+    done
+    run -0 check values d-gz-2.bin
+}
+
 @test "sc-stream: the Python module yields numpy and torch batches, split over DataLoader workers" {
     args="--join outer -l cell_type -b 64 --seed 2"
     run -0 check torch --args="$args" $(files)
