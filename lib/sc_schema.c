@@ -13,15 +13,9 @@
 #include "sc_genes.h"
 #include "sc_io.h"
 #include "sc_map.h"
+#include "sc_schema_int.h"
 #include "sc_share.h"
 #include "sc_ytree.h"
-
-struct sc_schema {
-    sc_ynode *root;
-    const sc_ynode *uns, *obs, *var, *raw_var, *obsm;
-    const char *title;
-    double sparsity;
-};
 
 int sc_schema_load(const char *path, sc_schema **out)
 {
@@ -90,9 +84,7 @@ void sc_schema_report_release(sc_schema_report *r)
 
 #define MAX_MESSAGES 10000
 
-static int msg(sc_schema_report *r, int level, const char *fmt, ...)
-    SC_PRINTF(3, 4);
-static int msg(sc_schema_report *r, int level, const char *fmt, ...)
+int sch_msg(sc_schema_report *r, int level, const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
@@ -259,9 +251,7 @@ static int prefix_loaded(const sc_onto *o, const char *pfx)
     return 0;
 }
 
-/* Whether T is a strict descendant of the term ANC (any prefix list). */
-static int below(const sc_onto *o, sc_onto_term t, const char *anc,
-                 int inclusive)
+int sch_below(const sc_onto *o, sc_onto_term t, const char *anc, int inclusive)
 {
     sc_onto_term a = sc_onto_find(o, anc);
 
@@ -283,7 +273,7 @@ static int below_any(const sc_onto *o, sc_onto_term t, const sc_ynode *m,
             continue;
         for (size_t k = 0; k < l->n; k++)
             if (l->items[k]->kind == SC_Y_SCALAR &&
-                below(o, t, l->items[k]->str, 0))
+                sch_below(o, t, l->items[k]->str, 0))
                 return 1;
     }
     return 0;
@@ -301,31 +291,33 @@ static int check_term(const sc_onto *o, const char *col, const char *term,
     sc_onto_term t;
 
     if (seq_has(sc_ytree_get(forb, "terms"), term, 0))
-        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s", term,
-                   col, *suffix ? " " : "", suffix);
+        return sch_msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s",
+                       term, col, *suffix ? " " : "", suffix);
     snprintf(pfx, sizeof pfx, "%.*s",
              colon ? (int)(colon - term) : (int)strlen(term), term);
     seq_join(onts, list, sizeof list);
     if (!colon || !seq_has(onts, pfx, 1))
-        return msg(r, SC_SCHEMA_ERROR,
-                   "'%s' in '%s' is not a valid ontology term id of '%s'.%s%s",
-                   term, col, list, *suffix ? " " : "", suffix);
+        return sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "'%s' in '%s' is not a valid ontology term id of '%s'.%s%s", term,
+            col, list, *suffix ? " " : "", suffix);
     if (!prefix_loaded(o, pfx))
-        return msg(r, SC_SCHEMA_WARNING,
-                   "'%s' in '%s' was not checked: no %s ontology is loaded",
-                   term, col, pfx);
+        return sch_msg(r, SC_SCHEMA_WARNING,
+                       "'%s' in '%s' was not checked: no %s ontology is loaded",
+                       term, col, pfx);
     t = sc_onto_find(o, term);
     if (t == SC_ONTO_NONE || strcmp(sc_onto_id(o, t), term))
-        return msg(r, SC_SCHEMA_ERROR,
-                   "'%s' in '%s' is not a valid ontology term id of '%s'.%s%s",
-                   term, col, list, *suffix ? " " : "", suffix);
+        return sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "'%s' in '%s' is not a valid ontology term id of '%s'.%s%s", term,
+            col, list, *suffix ? " " : "", suffix);
     if (sc_onto_is_deprecated(o, t))
-        return msg(r, SC_SCHEMA_ERROR,
-                   "'%s' in '%s' is a deprecated term id of '%s'.", term, col,
-                   sc_onto_name(o, sc_onto_ontology(o, t)));
+        return sch_msg(r, SC_SCHEMA_ERROR,
+                       "'%s' in '%s' is a deprecated term id of '%s'.", term,
+                       col, sc_onto_name(o, sc_onto_ontology(o, t)));
     if (below_any(o, t, sc_ytree_get(forb, "ancestors"), pfx))
-        return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s", term,
-                   col, *suffix ? " " : "", suffix);
+        return sch_msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s",
+                       term, col, *suffix ? " " : "", suffix);
     if (allow) {
         const sc_ynode *terms = sc_ytree_get(allow, "terms");
         int ok = 0;
@@ -336,8 +328,9 @@ static int check_term(const sc_onto *o, const char *col, const char *term,
                 seq_has(terms->items[i], term, 0))
                 ok = 1;
         if (!ok && !below_any(o, t, sc_ytree_get(allow, "ancestors"), pfx))
-            return msg(r, SC_SCHEMA_ERROR, "'%s' in '%s' is not allowed.%s%s",
-                       term, col, *suffix ? " " : "", suffix);
+            return sch_msg(r, SC_SCHEMA_ERROR,
+                           "'%s' in '%s' is not allowed.%s%s", term, col,
+                           *suffix ? " " : "", suffix);
     }
     return 0;
 }
@@ -362,9 +355,9 @@ static int check_curie(const sc_onto *o, const char *col, const char *value,
     if (seq_has(sc_ytree_get(c, "exceptions"), value, 0))
         return 0;
     if (onts && onts->n == 1 && seq_has(onts, "NA", 0))
-        return msg(r, SC_SCHEMA_ERROR,
-                   "'%s' in '%s' is not a valid value of '%s'.%s%s", value, col,
-                   col, *suffix ? " " : "", suffix);
+        return sch_msg(r, SC_SCHEMA_ERROR,
+                       "'%s' in '%s' is not a valid value of '%s'.%s%s", value,
+                       col, col, *suffix ? " " : "", suffix);
     if (!delim || !strstr(value, delim))
         return check_term(o, col, value, c, suffix, r);
     if (!(copy = strdup(value)))
@@ -380,9 +373,9 @@ static int check_curie(const sc_onto *o, const char *col, const char *value,
     for (size_t i = 1; i < n; i++)
         if (strcmp(terms[i - 1], terms[i]) > 0 &&
             is_true(sc_ytree_str(multi, "sorted"))) {
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "'%s' in '%s' is not in ascending lexical order.", value,
-                     col);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "'%s' in '%s' is not in ascending lexical order.",
+                         value, col);
             break;
         }
     {
@@ -392,8 +385,8 @@ static int check_curie(const sc_onto *o, const char *col, const char *value,
         qsort(sorted, n, sizeof *sorted, cmp_str);
         for (size_t i = 1; rc == 0 && i < n; i++)
             if (!strcmp(sorted[i - 1], sorted[i]))
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "'%s' in '%s' contains duplicates.", value, col);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in '%s' contains duplicates.", value, col);
     }
     {
         const sc_ynode *mc = sc_ytree_get(multi, "multi_term_constraints");
@@ -407,10 +400,10 @@ static int check_curie(const sc_onto *o, const char *col, const char *value,
             snprintf(pfx, sizeof pfx, "%.*s",
                      colon ? (int)(colon - terms[i]) : 0, terms[i]);
             if (!seq_has(mo, pfx, 1))
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "'%s' in '%s' has several terms, which are only "
-                         "allowed for ontologies '%s'.",
-                         value, col, list);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in '%s' has several terms, which are only "
+                             "allowed for ontologies '%s'.",
+                             value, col, list);
         }
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -427,16 +420,16 @@ static int check_enum(const char *col, const char *value, const sc_ynode *d,
     char list[512];
 
     if (seq_has(sc_ytree_get(d, "forbidden"), value, 0))
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Column '%s' in dataframe 'obs' contains a value '%s' "
-                   "that is forbidden.%s%s",
-                   col, value, *suffix ? " " : "", suffix);
+        return sch_msg(r, SC_SCHEMA_ERROR,
+                       "Column '%s' in dataframe 'obs' contains a value '%s' "
+                       "that is forbidden.%s%s",
+                       col, value, *suffix ? " " : "", suffix);
     if (en && !seq_has(en, value, 0)) {
         seq_join(en, list, sizeof list);
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Column '%s' in dataframe 'obs' contains invalid values "
-                   "'%s'. Values must be one of [%s]%s%s",
-                   col, value, list, *suffix ? " " : "", suffix);
+        return sch_msg(r, SC_SCHEMA_ERROR,
+                       "Column '%s' in dataframe 'obs' contains invalid values "
+                       "'%s'. Values must be one of [%s]%s%s",
+                       col, value, list, *suffix ? " " : "", suffix);
     }
     return 0;
 }
@@ -456,7 +449,7 @@ static const char *rule_value(const sc_ynode *rule, const struct cellctx *cc)
     return NULL;
 }
 
-static int in_ancestors(const sc_onto *o, const char *value, const sc_ynode *l)
+int sch_in_ancestors(const sc_onto *o, const char *value, const sc_ynode *l)
 {
     sc_onto_term t = sc_onto_find(o, value);
 
@@ -464,7 +457,7 @@ static int in_ancestors(const sc_onto *o, const char *value, const sc_ynode *l)
         if (!strcmp(l->items[i]->str ? l->items[i]->str : "", value))
             return 1;
         if (t != SC_ONTO_NONE && l->items[i]->str &&
-            below(o, t, l->items[i]->str, 1))
+            sch_below(o, t, l->items[i]->str, 1))
             return 1;
     }
     return 0;
@@ -500,7 +493,7 @@ static int rule_matches(const sc_onto *o, const sc_ynode *rule,
     }
     if (sc_ytree_get(rule, "match_ancestors_inclusive")) {
         has_match = 1;
-        any |= in_ancestors(
+        any |= sch_in_ancestors(
             o, v,
             sc_ytree_get(sc_ytree_get(rule, "match_ancestors_inclusive"),
                          "ancestors"));
@@ -508,7 +501,7 @@ static int rule_matches(const sc_onto *o, const sc_ynode *rule,
     if (seq_has(sc_ytree_get(sc_ytree_get(rule, "exclude_exact"), "terms"), v,
                 0))
         return 0;
-    if (in_ancestors(
+    if (sch_in_ancestors(
             o, v,
             sc_ytree_get(sc_ytree_get(rule, "exclude_ancestors_inclusive"),
                          "ancestors")))
@@ -547,8 +540,8 @@ static int check_value(const sc_onto *o, const char *col, const char *value,
     if (matched)
         return 0;
     if (deps && sc_ytree_str(d, "warning_message") &&
-        (rc = msg(r, SC_SCHEMA_WARNING, "%s",
-                  sc_ytree_str(d, "warning_message"))) < 0)
+        (rc = sch_msg(r, SC_SCHEMA_WARNING, "%s",
+                      sc_ytree_str(d, "warning_message"))) < 0)
         return rc;
     if (type && !strcmp(type, "curie")) {
         if (sc_ytree_get(d, "curie_constraints"))
@@ -632,22 +625,25 @@ static int check_column(const sc_schema *s, const sc_onto *o,
         return 0;
     if (!strcmp(type, "bool")) {
         if (e->kind != SC_K_ARRAY || e->dtype != SC_DT_BOOL)
-            return msg(r, SC_SCHEMA_ERROR,
-                       "Column '%s' in dataframe 'obs' must be boolean, not "
-                       "'%s'.",
-                       col, kind_name(e));
+            return sch_msg(
+                r, SC_SCHEMA_ERROR,
+                "Column '%s' in dataframe 'obs' must be boolean, not "
+                "'%s'.",
+                col, kind_name(e));
         return 0;
     }
     if (e->kind != SC_K_CATEGORICAL)
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Column '%s' in dataframe 'obs' must be categorical, not "
-                   "%s.",
-                   col, kind_name(e));
+        return sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "Column '%s' in dataframe 'obs' must be categorical, not "
+            "%s.",
+            col, kind_name(e));
     if (e->categories->dtype != SC_DT_STR)
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Column '%s' in dataframe 'obs' must only contain string "
-                   "categories.",
-                   col);
+        return sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "Column '%s' in dataframe 'obs' must only contain string "
+            "categories.",
+            col);
     c = e->codes->data;
     if (tt && tt->kind == SC_K_CATEGORICAL &&
         tt->categories->dtype == SC_DT_STR)
@@ -659,10 +655,10 @@ static int check_column(const sc_schema *s, const sc_onto *o,
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         if (c[i] < 0) {
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Column '%s' in dataframe 'obs' must not contain NaN "
-                     "values.",
-                     col);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "Column '%s' in dataframe 'obs' must not contain NaN "
+                         "values.",
+                         col);
             continue;
         }
         keys[nk++] = (uint64_t)(uint32_t)c[i] << 40 |
@@ -703,10 +699,11 @@ static int check_labels(const sc_onto *o, const sc_adata *ad, const char *col,
         if (!lab)
             continue;
         if (flags & SC_SCHEMA_SUBMISSION) {
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Add labels error: Column '%s' is a reserved column name "
-                     "of 'obs'. Remove it from h5ad and try again.",
-                     to);
+            rc = sch_msg(
+                r, SC_SCHEMA_ERROR,
+                "Add labels error: Column '%s' is a reserved column name "
+                "of 'obs'. Remove it from h5ad and try again.",
+                to);
             continue;
         }
         if (!ids || ids->kind != SC_K_CATEGORICAL ||
@@ -728,10 +725,11 @@ static int check_labels(const sc_onto *o, const sc_adata *ad, const char *col,
             want = t != SC_ONTO_NONE ? sc_onto_label(o, t) : id;
             if (strchr(id, '|') || !strcmp(want, got))
                 continue;
-            rc = msg(r, SC_SCHEMA_WARNING,
-                     "Column '%s' in dataframe 'obs' has '%s' for '%s', whose "
-                     "label is '%s'.",
-                     to, got, id, want);
+            rc = sch_msg(
+                r, SC_SCHEMA_WARNING,
+                "Column '%s' in dataframe 'obs' has '%s' for '%s', whose "
+                "label is '%s'.",
+                to, got, id, want);
         }
     }
     return rc;
@@ -780,20 +778,21 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         const sc_elem *e = ad->uns->child[i];
 
         if (seq_has(dep, e->name, 0))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "The field '%s' is present in 'uns', but it is "
-                     "deprecated.",
-                     e->name);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "The field '%s' is present in 'uns', but it is "
+                         "deprecated.",
+                         e->name);
         else if (seq_has(res, e->name, 0) && (flags & SC_SCHEMA_SUBMISSION))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "The field '%s' is present in 'uns', but it is reserved "
-                     "and should not be set.",
-                     e->name);
+            rc = sch_msg(
+                r, SC_SCHEMA_ERROR,
+                "The field '%s' is present in 'uns', but it is reserved "
+                "and should not be set.",
+                e->name);
         else if ((e->kind == SC_K_ARRAY && sc_elem_count(e) == 0) ||
                  ((e->kind == SC_K_DICT || e->kind == SC_K_DATAFRAME) &&
                   e->n_child == 0))
-            rc = msg(r, SC_SCHEMA_ERROR, "uns['%s'] cannot be an empty value.",
-                     e->name);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "uns['%s'] cannot be an empty value.", e->name);
     }
     /* keys the portal adds from others ('organism') */
     for (size_t i = 0;
@@ -806,10 +805,11 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
             const char *to = sc_ytree_str(al->items[k], "to_key");
 
             if (to && sc_elem_get(ad->uns, to))
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "Add labels error: Column '%s' is a reserved column "
-                         "name of 'uns'. Remove it from h5ad and try again.",
-                         to);
+                rc = sch_msg(
+                    r, SC_SCHEMA_ERROR,
+                    "Add labels error: Column '%s' is a reserved column "
+                    "name of 'uns'. Remove it from h5ad and try again.",
+                    to);
         }
     }
     for (size_t i = 0; rc == 0 && keys && i < keys->n; i++) {
@@ -821,16 +821,16 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         type = sc_ytree_str(d, "type");
         if (!e) {
             if (is_true(sc_ytree_str(d, "required")))
-                rc =
-                    msg(r, SC_SCHEMA_ERROR, "'%s' in 'uns' is not present.", k);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in 'uns' is not present.", k);
             continue;
         }
         if (!type)
             continue;
         if (!strcmp(type, "curie") || !strcmp(type, "string")) {
             if (!v) {
-                rc = msg(r, SC_SCHEMA_ERROR, "'%s' in 'uns' is not a string.",
-                         k);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in 'uns' is not a string.", k);
                 continue;
             }
             if (!strcmp(type, "curie"))
@@ -838,25 +838,25 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
             else if (sc_ytree_get(d, "enum"))
                 rc = seq_has(sc_ytree_get(d, "enum"), v, 0)
                          ? 0
-                         : msg(r, SC_SCHEMA_ERROR,
-                               "'%s' in 'uns['%s']' is not valid.", v, k);
+                         : sch_msg(r, SC_SCHEMA_ERROR,
+                                   "'%s' in 'uns['%s']' is not valid.", v, k);
         } else if (!strcmp(type, "match_obsm_keys")) {
             if (!v || !sc_elem_get(ad->obsm, v))
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "'%s' in 'uns['%s']' is not a valid obsm key.",
-                         v ? v : "?", k);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in 'uns['%s']' is not a valid obsm key.",
+                             v ? v : "?", k);
         } else if (!strcmp(type, "list")) {
             if (e->kind != SC_K_ARRAY || e->dtype != SC_DT_STR) {
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "'%s' in 'uns' is not a list of strings.", k);
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'%s' in 'uns' is not a list of strings.", k);
                 continue;
             }
             for (int64_t q = 0; rc == 0 && q < sc_elem_count(e); q++)
                 if (!sc_elem_get(ad->obs, sc_elem_str(e, q)))
-                    rc = msg(r, SC_SCHEMA_ERROR,
-                             "Value '%s' of list '%s' is not a column in "
-                             "'adata.obs'.",
-                             sc_elem_str(e, q), k);
+                    rc = sch_msg(r, SC_SCHEMA_ERROR,
+                                 "Value '%s' of list '%s' is not a column in "
+                                 "'adata.obs'.",
+                                 sc_elem_str(e, q), k);
         }
     }
     return rc;
@@ -877,26 +877,28 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     if ((rc = index_unique(ad->obs, &unique)) < 0)
         return rc;
     if (!unique &&
-        (rc = msg(r, SC_SCHEMA_ERROR, "Index of 'obs' is not unique.")) < 0)
+        (rc = sch_msg(r, SC_SCHEMA_ERROR, "Index of 'obs' is not unique.")) < 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < ad->obs->n_child; i++) {
         const char *name = ad->obs->child[i]->name;
 
         if (seq_has(dep, name, 0))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "The field '%s' is present in 'obs', but it is "
-                     "deprecated.",
-                     name);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "The field '%s' is present in 'obs', but it is "
+                         "deprecated.",
+                         name);
         else if (seq_has(res, name, 0) && (flags & SC_SCHEMA_SUBMISSION))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Column '%s' is a reserved column name of 'obs'. Remove "
-                     "it from h5ad and try again.",
-                     name);
+            rc = sch_msg(
+                r, SC_SCHEMA_ERROR,
+                "Column '%s' is a reserved column name of 'obs'. Remove "
+                "it from h5ad and try again.",
+                name);
         else if (!strncmp(name, "__", 2))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "The field '%s' in 'obs' is invalid. Fields that start "
-                     "with '__' are reserved.",
-                     name);
+            rc =
+                sch_msg(r, SC_SCHEMA_ERROR,
+                        "The field '%s' in 'obs' is invalid. Fields that start "
+                        "with '__' are reserved.",
+                        name);
     }
     for (size_t i = 0; rc == 0 && cols && i < cols->n; i++) {
         const char *col = cols->keys[i];
@@ -905,14 +907,15 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
             /* the validator skips the columns its pre-analysis section
              * names (cell_type_ontology_term_id) when they are absent */
             if (seq_has_key(pre, col))
-                rc = msg(r, SC_SCHEMA_WARNING,
-                         "Dataframe 'obs' has no column '%s' (allowed before "
-                         "analysis).",
-                         col);
-            else if ((rc = msg(r, SC_SCHEMA_ERROR,
-                               "Dataframe 'obs' is missing column "
-                               "'%s'.",
-                               col)) < 0)
+                rc = sch_msg(
+                    r, SC_SCHEMA_WARNING,
+                    "Dataframe 'obs' has no column '%s' (allowed before "
+                    "analysis).",
+                    col);
+            else if ((rc = sch_msg(r, SC_SCHEMA_ERROR,
+                                   "Dataframe 'obs' is missing column "
+                                   "'%s'.",
+                                   col)) < 0)
                 break;
             if (rc < 0 ||
                 (rc = check_labels(o, ad, col, cols->items[i], flags, r)) < 0)
@@ -936,36 +939,38 @@ static int check_var_obsm(const sc_schema *s, const sc_adata *ad,
     if ((rc = index_unique(ad->var, &unique)) < 0)
         return rc;
     if (!unique &&
-        (rc = msg(r, SC_SCHEMA_ERROR, "Index of 'var' is not unique.")) < 0)
+        (rc = sch_msg(r, SC_SCHEMA_ERROR, "Index of 'var' is not unique.")) < 0)
         return rc;
     if (!fif)
-        rc = msg(r, SC_SCHEMA_ERROR,
-                 "Dataframe 'var' is missing column 'feature_is_filtered'.");
+        rc =
+            sch_msg(r, SC_SCHEMA_ERROR,
+                    "Dataframe 'var' is missing column 'feature_is_filtered'.");
     else if (fif->kind != SC_K_ARRAY || fif->dtype != SC_DT_BOOL)
-        rc = msg(r, SC_SCHEMA_ERROR,
-                 "Column 'feature_is_filtered' in dataframe 'var' must be "
-                 "boolean, not '%s'.",
-                 kind_name(fif));
+        rc = sch_msg(r, SC_SCHEMA_ERROR,
+                     "Column 'feature_is_filtered' in dataframe 'var' must be "
+                     "boolean, not '%s'.",
+                     kind_name(fif));
     if (rc == 0 && !ad->raw && fif && fif->kind == SC_K_ARRAY &&
         fif->dtype == SC_DT_BOOL) {
         const uint8_t *v = fif->data;
 
         for (int64_t i = 0; rc == 0 && i < sc_elem_count(fif); i++)
             if (v[i])
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "'feature_is_filtered' must be False for all "
-                         "features if 'adata.raw' is not present.");
+                rc = sch_msg(r, SC_SCHEMA_ERROR,
+                             "'feature_is_filtered' must be False for all "
+                             "features if 'adata.raw' is not present.");
     }
     if (rc == 0 && ad->raw &&
         sc_elem_get(sc_elem_get(ad->raw, "var"), "feature_is_filtered"))
-        rc = msg(r, SC_SCHEMA_ERROR,
-                 "Dataframe 'raw.var' must not contain column "
-                 "'feature_is_filtered'.");
+        rc = sch_msg(r, SC_SCHEMA_ERROR,
+                     "Dataframe 'raw.var' must not contain column "
+                     "'feature_is_filtered'.");
     if (rc == 0 && warn_rows && ad->n_vars < strtoll(warn_rows, NULL, 10))
-        rc = msg(r, SC_SCHEMA_WARNING,
-                 "Dataframe 'var' only has %lld rows. Features SHOULD NOT be "
-                 "filtered from expression matrix.",
-                 (long long)ad->n_vars);
+        rc = sch_msg(
+            r, SC_SCHEMA_WARNING,
+            "Dataframe 'var' only has %lld rows. Features SHOULD NOT be "
+            "filtered from expression matrix.",
+            (long long)ad->n_vars);
     for (size_t i = 0; rc == 0 && ad->obsm && i < ad->obsm->n_child; i++) {
         const sc_elem *e = ad->obsm->child[i];
 
@@ -973,15 +978,16 @@ static int check_var_obsm(const sc_schema *s, const sc_adata *ad,
             continue;
         n_emb++;
         if (e->kind == SC_K_ARRAY && (e->rank != 2 || e->shape[1] < 2))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "All embeddings must have at least two dimensions. "
-                     "'adata.obsm['%s']' has a shape length of '%d'.",
-                     e->name, e->rank);
+            rc = sch_msg(r, SC_SCHEMA_ERROR,
+                         "All embeddings must have at least two dimensions. "
+                         "'adata.obsm['%s']' has a shape length of '%d'.",
+                         e->name, e->rank);
     }
     if (rc == 0 && !n_emb && is_true(sc_ytree_str(s->obsm, "required")))
-        rc = msg(r, SC_SCHEMA_ERROR,
-                 "At least one embedding in 'obsm' has to have a key with an "
-                 "'X_' prefix.");
+        rc = sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "At least one embedding in 'obsm' has to have a key with an "
+            "'X_' prefix.");
     return rc;
 }
 
@@ -1001,21 +1007,22 @@ static int check_sparsity_of(const sc_schema *s, const sc_elem *x,
     if (info.fmt == SC_MAT_CSR)
         return 0;
     if (info.fmt == SC_MAT_CSC)
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Invalid sparse encoding for %s with encoding csc. Only "
-                   "csr sparse encodings are supported.",
-                   name);
+        return sch_msg(r, SC_SCHEMA_ERROR,
+                       "Invalid sparse encoding for %s with encoding csc. Only "
+                       "csr sparse encodings are supported.",
+                       name);
     cells = (double)info.n_rows * (double)info.n_cols;
     if (cells <= 0 || cells > 2e8) /* too big to count here */
         return 0;
     if ((rc = sc_mat_sum(x->mat, &sum, &nnz)) < 0)
         return rc;
     if (1.0 - (double)nnz / cells > s->sparsity)
-        return msg(r, SC_SCHEMA_ERROR,
-                   "Sparsity of '%s' is %g which is greater than %g, and it "
-                   "is not a 'scipy.sparse.csr_matrix'. It is required to use "
-                   "this type of matrix for the given sparsity.",
-                   name, 1.0 - (double)nnz / cells, s->sparsity);
+        return sch_msg(
+            r, SC_SCHEMA_ERROR,
+            "Sparsity of '%s' is %g which is greater than %g, and it "
+            "is not a 'scipy.sparse.csr_matrix'. It is required to use "
+            "this type of matrix for the given sparsity.",
+            name, 1.0 - (double)nnz / cells, s->sparsity);
     return 0;
 }
 
@@ -1037,532 +1044,6 @@ static int check_sparsity(const sc_schema *s, const sc_adata *ad,
     return 0;
 }
 
-/* ---- column types (obs, var, raw.var) ---- */
-
-/* What the validator finds when pandas reads a column: a nullable column
- * with missing values holds two types (the value and NA); a category no
- * cell uses is a warning in obs. (Bool categories, which it refuses as
- * Python bools, come from an h5ad as numpy.bool_ and pass.) */
-static int check_types(const sc_elem *df, const char *df_name,
-                       sc_schema_report *r)
-{
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && df && i < df->n_child; i++) {
-        const sc_elem *e = df->child[i];
-
-        if (e->kind == SC_K_NULLABLE && e->values) {
-            int64_t n = sc_elem_count(e->values), m = 0;
-
-            for (int64_t k = 0; e->mask && k < n; k++)
-                m += e->mask[k] != 0;
-            if (m && m < n)
-                rc = msg(r, SC_SCHEMA_ERROR,
-                         "Column '%s' in dataframe '%s' cannot contain mixed "
-                         "types (%s and missing values).",
-                         e->name, df_name, sc_dtype_name(e->values->dtype));
-        } else if (e->kind == SC_K_CATEGORICAL && e->categories) {
-            int64_t nc = sc_elem_count(e->categories);
-            const int32_t *c = e->codes->data;
-            unsigned char *used;
-
-            if (strcmp(df_name, "obs") || nc <= 0)
-                continue;
-            if (!(used = calloc((size_t)nc, 1)))
-                return sc_fail(SC_ENOMEM, "out of memory");
-            for (int64_t k = 0; k < sc_elem_count(e->codes); k++)
-                if (c[k] >= 0 && c[k] < nc)
-                    used[c[k]] = 1;
-            for (int64_t k = 0; rc == 0 && k < nc; k++)
-                if (!used[k]) {
-                    const char *v = sc_elem_str(e->categories, k);
-                    char num[64];
-
-                    if (!v) {
-                        snprintf(num, sizeof num, "%g",
-                                 sc_elem_num(e->categories, k));
-                        v = num;
-                    }
-                    rc = msg(r, SC_SCHEMA_WARNING,
-                             "Column '%s' in dataframe 'obs' contains a "
-                             "category '%s' with zero observations.",
-                             e->name, v);
-                }
-            free(used);
-        }
-    }
-    return rc;
-}
-
-/* ---- feature ids (var and raw.var index) ---- */
-
-/* The references of the validator that sc_genes has no species for: ids
- * only (file stem, organism; EXEMPT: its genes go with any organism, as
- * the validator's exempt organisms do). */
-static const struct {
-    const char *stem, *taxon;
-    int exempt;
-} other_refs[] = {
-    {"sars_cov_2", "NCBITaxon:2697049", 1},
-};
-#define N_OTHER_REFS (sizeof other_refs / sizeof *other_refs)
-
-/* The gene references, loaded when an id of their species is first seen;
- * the other references at the first id no species claims. */
-struct genes_cache {
-    sc_genes **g;
-    int n;
-    int other_loaded;
-    sc_strmap other;  /* id -> index into other_refs */
-    char **other_ids; /* the keys */
-    size_t n_other;
-};
-
-static void genes_cache_free(struct genes_cache *gc)
-{
-    for (int i = 0; gc->g && i < gc->n; i++)
-        sc_genes_free(gc->g[i]);
-    free(gc->g);
-    sc_strmap_release(&gc->other);
-    for (size_t i = 0; i < gc->n_other; i++)
-        free(gc->other_ids[i]);
-    free(gc->other_ids);
-}
-
-/* Read the ids (first CSV field) of the other references. */
-static int load_other_refs(struct genes_cache *gc)
-{
-    size_t cap = 0;
-    int rc = 0;
-
-    gc->other_loaded = 1;
-    for (size_t r = 0; rc >= 0 && r < N_OTHER_REFS; r++) {
-        char rel[256], path[4096], *line;
-        sc_lines *l = NULL;
-        size_t len;
-
-        snprintf(rel, sizeof rel, "genes/cxg-gencode/schema-7/genes_%s.csv.gz",
-                 other_refs[r].stem);
-        if ((rc = sc_share_path(rel, path, sizeof path)) < 0 ||
-            (rc = sc_lines_open(path, &l)) < 0)
-            return rc;
-        while ((rc = sc_lines_next(l, &line, &len)) == 1) {
-            char **v;
-
-            line[strcspn(line, ",")] = '\0';
-            if (!*line)
-                continue;
-            if (gc->n_other == cap) {
-                cap = cap ? 2 * cap : 4096;
-                if (!(v = realloc(gc->other_ids, cap * sizeof *v))) {
-                    rc = sc_fail(SC_ENOMEM, "out of memory");
-                    break;
-                }
-                gc->other_ids = v;
-            }
-            if (!(gc->other_ids[gc->n_other] = strdup(line))) {
-                rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            if ((rc = sc_strmap_put(&gc->other, gc->other_ids[gc->n_other++],
-                                    (int64_t)r)) < 0)
-                break;
-        }
-        sc_lines_close(l);
-    }
-    return rc < 0 ? rc : 0;
-}
-
-/* Whether the species TAXON is ORGANISM or one of its ancestors. */
-static int taxon_covers(const sc_onto *o, const char *taxon,
-                        const char *organism)
-{
-    sc_onto_term t, a;
-
-    if (!strcmp(taxon, organism))
-        return 1;
-    t = sc_onto_find(o, organism);
-    a = sc_onto_find(o, taxon);
-    return t != SC_ONTO_NONE && a != SC_ONTO_NONE && sc_onto_is_a(o, t, a);
-}
-
-#define MAX_FEATURE_MESSAGES 20
-
-/* Every id of the index of DF (named DF_NAME) must be a gene of one of the
- * references (ERCC spike-ins of any), of the dataset's organism. */
-static int check_features(const sc_onto *o, const sc_elem *df,
-                          const char *df_name, const char *organism,
-                          struct genes_cache *gc, sc_schema_report *r)
-{
-    const sc_elem *ix = df ? df->index : NULL;
-    int64_t n, bad = 0;
-    unsigned char foreign[64] = {0}, foreign_other[N_OTHER_REFS] = {0};
-    int rc = 0;
-
-    if (!ix || ix->kind != SC_K_ARRAY || ix->dtype != SC_DT_STR)
-        return 0;
-    if (!gc->g) {
-        gc->n = sc_genes_n_species();
-        if (!(gc->g = calloc((size_t)gc->n, sizeof *gc->g)))
-            return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    n = sc_elem_count(ix);
-    for (int64_t i = 0; i < n; i++) {
-        const char *id = sc_elem_str(ix, i);
-        int sp = sc_genes_species_of_id(id);
-        int64_t k = -1;
-
-        if (sc_genes_is_spike_in(id))
-            continue;
-        if (sp < 0) { /* SARS-CoV-2 */
-            int64_t ref;
-
-            if (!gc->other_loaded && (rc = load_other_refs(gc)) < 0)
-                return rc;
-            if ((ref = sc_strmap_get(&gc->other, id)) >= 0) {
-                if (organism && !other_refs[ref].exempt &&
-                    !taxon_covers(o, other_refs[ref].taxon, organism))
-                    foreign_other[ref] = 1;
-                continue;
-            }
-        }
-        if (sp >= 0 && !gc->g[sp] &&
-            (rc = sc_genes_load(sp, SC_GENES_NO_RETIRED | SC_GENES_NO_HGNC,
-                                &gc->g[sp])) < 0)
-            return rc;
-        if (sp >= 0)
-            k = sc_genes_find_id(gc->g[sp], id);
-        if (k < 0 || k >= sc_genes_n_current(gc->g[sp])) {
-            if (bad++ < MAX_FEATURE_MESSAGES &&
-                (rc = msg(r, SC_SCHEMA_ERROR,
-                          "Could not infer organism from feature ID '%s' in "
-                          "'%s', make sure it is a valid ID.",
-                          id, df_name)) < 0)
-                return rc;
-            continue;
-        }
-        if (organism && sp < 64 &&
-            !taxon_covers(o, sc_genes_species(sp)->taxon, organism))
-            foreign[sp] = 1;
-    }
-    if (bad > MAX_FEATURE_MESSAGES &&
-        (rc = msg(r, SC_SCHEMA_ERROR,
-                  "%lld more feature IDs in '%s' are not in any gene "
-                  "reference.",
-                  (long long)(bad - MAX_FEATURE_MESSAGES), df_name)) < 0)
-        return rc;
-    for (size_t k = 0; k < N_OTHER_REFS; k++)
-        if (foreign_other[k] &&
-            (rc = msg(r, SC_SCHEMA_ERROR,
-                      "uns['organism_ontology_term_id'] is '%s' but "
-                      "feature_ids are from %s (%s).",
-                      organism, other_refs[k].taxon, other_refs[k].stem)) < 0)
-            return rc;
-    for (int sp = 0; sp < gc->n && sp < 64; sp++)
-        if (foreign[sp] &&
-            (rc = msg(r, SC_SCHEMA_ERROR,
-                      "uns['organism_ontology_term_id'] is '%s' but "
-                      "feature_ids are from %s (%s).",
-                      organism, sc_genes_species(sp)->taxon,
-                      sc_genes_species(sp)->name)) < 0)
-            return rc;
-    return 0;
-}
-
-/* Label columns the portal adds to var and raw.var from the index. */
-static int check_var_labels(const sc_ynode *comp, const sc_elem *df,
-                            const char *df_name, sc_schema_report *r)
-{
-    const sc_ynode *al =
-        sc_ytree_get(sc_ytree_get(comp, "index"), "add_labels");
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && al && al->kind == SC_Y_SEQ && i < al->n;
-         i++) {
-        const char *to = sc_ytree_str(al->items[i], "to_column");
-
-        if (to && df && sc_elem_get(df, to))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Add labels error: Column '%s' is a reserved column name "
-                     "of '%s'. Remove it from h5ad and try again.",
-                     to, df_name);
-    }
-    return rc;
-}
-
-/* ---- the raw matrix ---- */
-
-/* What one pass over the raw matrix found. */
-struct raw_scan {
-    int64_t zero_rows, bad_values, dup_rows;
-};
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static int cmp_u128(const void *a, const void *b)
-{
-    const uint64_t *x = a, *y = b;
-
-    if (x[0] != y[0])
-        return x[0] < y[0] ? -1 : 1;
-    return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
-/* Hash one value at column J into the row hashes H (dense equivalence:
- * zeros are skipped, as a dense row's bytes would show them alike). */
-static void hash_value(uint64_t h[2], int64_t j, double v)
-{
-    uint64_t bits;
-
-    if (v == 0)
-        return;
-    memcpy(&bits, &v, sizeof bits);
-    h[0] = mix64(h[0] ^ mix64((uint64_t)j + 0x9e3779b97f4a7c15ULL) ^ bits);
-    h[1] =
-        mix64(h[1] + ((uint64_t)j << 32) + mix64(bits ^ 0x5851f42d4c957f2dULL));
-}
-
-/* Scan M in row blocks: rows without a non-zero value, values that are
- * negative or not whole (NaN passes, as numpy's comparisons let it), and,
- * for CSR and dense matrices, rows equal to another row (only rows whose
- * KEEP is set; KEEP NULL: all). */
-static int scan_raw(sc_mat *m, const unsigned char *keep, struct raw_scan *out)
-{
-    sc_mat_info info;
-    sc_block b = SC_BLOCK_INIT;
-    uint64_t *h = NULL;
-    int64_t nh = 0;
-    int dups, rc = 0;
-
-    memset(out, 0, sizeof *out);
-    sc_mat_get_info(m, &info);
-    dups = info.fmt == SC_MAT_CSR || info.fmt == SC_MAT_DENSE;
-    if (dups && !(h = malloc(((size_t)info.n_rows + 1) * 2 * sizeof *h)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int64_t r0 = 0; r0 < info.n_rows; r0 += 4096) {
-        int64_t r1 = r0 + 4096 < info.n_rows ? r0 + 4096 : info.n_rows;
-
-        if ((rc = sc_mat_read_rows(m, r0, r1, &b)) < 0)
-            break;
-        for (int64_t i = 0; i < b.n_rows; i++) {
-            int64_t lo = b.dense ? i * b.n_cols : b.indptr[i];
-            int64_t hi = b.dense ? lo + b.n_cols : b.indptr[i + 1];
-            uint64_t rh[2] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL};
-            int nonzero = 0;
-
-            for (int64_t k = lo; k < hi; k++) {
-                double v = b.vals[k];
-
-                if (v != 0)
-                    nonzero = 1;
-                if (v < 0 || v - floor(v) > 0)
-                    out->bad_values++;
-                hash_value(rh, b.dense ? k - lo : b.indices[k], v);
-            }
-            if (!nonzero)
-                out->zero_rows++;
-            if (dups && (!keep || keep[r0 + i])) {
-                h[2 * nh] = rh[0];
-                h[2 * nh + 1] = rh[1];
-                nh++;
-            }
-        }
-    }
-    sc_block_release(&b);
-    if (rc == 0 && dups) {
-        qsort(h, (size_t)nh, 2 * sizeof *h, cmp_u128);
-        for (int64_t i = 0; i < nh; i++) {
-            int same_prev = i > 0 && !cmp_u128(&h[2 * i], &h[2 * (i - 1)]);
-            int same_next = i + 1 < nh && !cmp_u128(&h[2 * i], &h[2 * (i + 1)]);
-
-            out->dup_rows += same_prev || same_next;
-        }
-    }
-    free(h);
-    return rc;
-}
-
-/* The rows the duplicate check looks at: obs['in_tissue'] != 0 (spatial),
- * or all (*KEEP NULL). */
-static int in_tissue_rows(const sc_adata *ad, unsigned char **keep)
-{
-    const sc_elem *e = sc_elem_get(ad->obs, "in_tissue");
-
-    *keep = NULL;
-    if (!e || e->kind != SC_K_ARRAY || e->dtype == SC_DT_STR ||
-        sc_elem_count(e) != ad->n_obs)
-        return 0;
-    if (!(*keep = malloc((size_t)ad->n_obs + 1)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < ad->n_obs; i++)
-        (*keep)[i] = sc_elem_num(e, i) != 0;
-    return 0;
-}
-
-/* Whether the raw rules of the schema ask for the raw checks: no assay of
- * the 'not_descendants_of' terms, or one below all 'descendants_of_all'
- * terms (as the validator reads its 'raw' section). */
-static int raw_applies(const sc_schema *s, const sc_onto *o, const sc_adata *ad)
-{
-    const sc_ynode *comp = sc_ytree_get(s->root, "raw");
-    int any = 0;
-
-    for (size_t c = 0; comp && comp->kind == SC_Y_MAP && c < comp->n; c++) {
-        const sc_ynode *cols = comp->items[c];
-        const sc_elem *df = !strcmp(comp->keys[c], "obs") ? ad->obs : NULL;
-
-        for (size_t k = 0; cols && cols->kind == SC_Y_MAP && k < cols->n; k++) {
-            const sc_elem *e = sc_elem_get(df, cols->keys[k]);
-            const sc_ynode *rules = cols->items[k];
-            const sc_ynode *nd = sc_ytree_get(rules, "not_descendants_of");
-            const sc_ynode *all = sc_ytree_get(
-                sc_ytree_get(rules, "descendants_of_all"), "terms");
-            int64_t nc;
-
-            if (!e || e->kind != SC_K_CATEGORICAL ||
-                e->categories->dtype != SC_DT_STR)
-                continue;
-            nc = sc_elem_count(e->categories);
-            if (nd) {
-                int below_some = 0;
-
-                for (int64_t v = 0; v < nc && !below_some; v++)
-                    for (size_t q = 0; nd->kind == SC_Y_MAP && q < nd->n; q++)
-                        below_some |= in_ancestors(
-                            o, sc_elem_str(e->categories, v), nd->items[q]);
-                any |= !below_some;
-            }
-            for (int64_t v = 0; all && all->kind == SC_Y_SEQ && v < nc; v++) {
-                const char *id = sc_elem_str(e->categories, v);
-                sc_onto_term t = sc_onto_find(o, id);
-                int every = t != SC_ONTO_NONE;
-
-                for (size_t q = 0; every && q < all->n; q++)
-                    every = all->items[q]->kind == SC_Y_SCALAR &&
-                            below(o, t, all->items[q]->str, 1);
-                any |= every;
-            }
-        }
-    }
-    return any;
-}
-
-/* Whether the string indices of two dataframes are the same. */
-static int same_index(const sc_elem *a, const sc_elem *b)
-{
-    int64_t n;
-
-    if (!a || !b || !a->index || !b->index)
-        return a == b;
-    n = sc_elem_count(a->index);
-    if (n != sc_elem_count(b->index))
-        return 0;
-    for (int64_t i = 0; i < n; i++) {
-        const char *x = sc_elem_str(a->index, i), *y = sc_elem_str(b->index, i);
-
-        if (strcmp(x ? x : "", y ? y : ""))
-            return 0;
-    }
-    return 1;
-}
-
-/* Duplicate rows of the raw matrix (always), then, when nothing else is
- * wrong and the assays ask for it, the raw values (the validator checks
- * them last, only on a dataset without other errors). */
-static int check_raw(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
-                     sc_schema_report *r)
-{
-    const sc_elem *rx = ad->raw ? sc_elem_get(ad->raw, "X") : NULL;
-    const sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
-    const sc_elem *x = ad->raw ? rx : ad->X;
-    const char *loc = ad->raw ? "raw.X" : "X";
-    struct raw_scan sc;
-    sc_mat_info info;
-    unsigned char *keep;
-    size_t errors_before = r->n_errors;
-    int rc, valid = 1;
-
-    if (!x || x->kind != SC_K_MATRIX || !x->mat)
-        return 0;
-    if ((rc = in_tissue_rows(ad, &keep)) < 0)
-        return rc;
-    rc = scan_raw(x->mat, keep, &sc);
-    free(keep);
-    if (rc < 0)
-        return rc;
-    if (sc.dup_rows &&
-        (rc = msg(r, SC_SCHEMA_ERROR,
-                  "Found %lld duplicated raw counts in obs adata.%s.",
-                  (long long)sc.dup_rows, loc)) < 0)
-        return rc;
-    if (errors_before || sc.dup_rows || !raw_applies(s, o, ad))
-        return 0;
-    sc_mat_get_info(x->mat, &info);
-    if (ad->raw) {
-        int64_t rv =
-            rvar && rvar->index ? sc_elem_count(rvar->index) : info.n_cols;
-
-        if (rv != ad->n_vars)
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Number of genes in X (%lld) is different than raw.X "
-                     "(%lld).",
-                     (long long)ad->n_vars, (long long)rv);
-        else if (!same_index(ad->var, rvar))
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Index of 'raw.var' is not identical to index of 'var'.");
-        if (rc == 0 && info.n_rows != ad->n_obs)
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Number of cells in X (%lld) is different than raw.X "
-                     "(%lld).",
-                     (long long)ad->n_obs, (long long)info.n_rows);
-        if (rc < 0)
-            return rc;
-    }
-    if (info.dtype != SC_DT_F32) {
-        valid = 0;
-        rc = msg(r, SC_SCHEMA_ERROR,
-                 "Raw matrix values must have type numpy.float32 (%s has %s).",
-                 loc, sc_dtype_name(info.dtype));
-    } else {
-        if (sc.zero_rows) {
-            valid = 0;
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "Each cell must have at least one non-zero value in its "
-                     "row in the raw matrix (%lld rows of %s have none).",
-                     (long long)sc.zero_rows, loc);
-        }
-        if (rc == 0 && sc.bad_values) {
-            valid = 0;
-            rc = msg(r, SC_SCHEMA_ERROR,
-                     "All non-zero values in raw matrix must be positive "
-                     "integers of type numpy.float32 (%lld values of %s are "
-                     "not).",
-                     (long long)sc.bad_values, loc);
-        }
-    }
-    if (rc < 0)
-        return rc;
-    if (!valid)
-        return msg(r, SC_SCHEMA_ERROR, "%s",
-                   ad->raw ? "Raw data may be missing: data in 'raw.X' does "
-                             "not meet schema requirements."
-                           : "Raw data is missing: there is only a "
-                             "normalized matrix in X and no raw.X");
-    if (!ad->raw)
-        return msg(r, SC_SCHEMA_WARNING,
-                   "Only raw data was found, i.e. there is no 'raw.X'. It is "
-                   "STRONGLY RECOMMENDED that 'final' (normalized) data is "
-                   "provided.");
-    return 0;
-}
-
 /* ---- the submission form ---- */
 
 /* Remove from DF (named WHERE) the label columns or keys named by the
@@ -1579,8 +1060,8 @@ static int strip_labels(sc_elem *df, const char *where, const sc_ynode *al,
         if (!to)
             to = sc_ytree_str(al->items[i], "to_key");
         if (to && sc_elem_remove(df, to))
-            rc = msg(r, SC_SCHEMA_WARNING,
-                     "removed %s['%s'] (the portal adds it)", where, to);
+            rc = sch_msg(r, SC_SCHEMA_WARNING,
+                         "removed %s['%s'] (the portal adds it)", where, to);
     }
     return rc;
 }
@@ -1594,9 +1075,9 @@ static int strip_reserved(sc_elem *df, const char *where, const sc_ynode *res,
          rc == 0 && df && res && res->kind == SC_Y_SEQ && i < res->n; i++)
         if (res->items[i]->kind == SC_Y_SCALAR &&
             sc_elem_remove(df, res->items[i]->str))
-            rc = msg(r, SC_SCHEMA_WARNING,
-                     "removed %s['%s'] (reserved for the portal)", where,
-                     res->items[i]->str);
+            rc = sch_msg(r, SC_SCHEMA_WARNING,
+                         "removed %s['%s'] (reserved for the portal)", where,
+                         res->items[i]->str);
     return rc;
 }
 
@@ -1639,21 +1120,21 @@ int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     struct genes_cache gc = {0};
     int rc;
 
-    if ((rc = check_types(ad->obs, "obs", rep)) < 0 ||
-        (rc = check_types(ad->var, "var", rep)) < 0 ||
-        (rc = check_types(rvar, "raw.var", rep)) < 0 ||
+    if ((rc = sch_check_types(ad->obs, "obs", rep)) < 0 ||
+        (rc = sch_check_types(ad->var, "var", rep)) < 0 ||
+        (rc = sch_check_types(rvar, "raw.var", rep)) < 0 ||
         ((flags & SC_SCHEMA_SUBMISSION) &&
-         ((rc = check_var_labels(s->var, ad->var, "var", rep)) < 0 ||
-          (rc = check_var_labels(s->raw_var, rvar, "raw.var", rep)) < 0)) ||
+         ((rc = sch_check_var_labels(s->var, ad->var, "var", rep)) < 0 ||
+          (rc = sch_check_var_labels(s->raw_var, rvar, "raw.var", rep)) < 0)) ||
         (rc = check_uns(s, o, ad, flags, rep)) < 0 ||
         (rc = check_obs(s, o, ad, flags, rep)) < 0 ||
         (rc = check_var_obsm(s, ad, rep)) < 0 ||
-        (rc = check_features(o, ad->var, "var", org, &gc, rep)) < 0 ||
-        (rc = check_features(o, rvar, "raw.var", org, &gc, rep)) < 0 ||
+        (rc = sch_check_features(o, ad->var, "var", org, &gc, rep)) < 0 ||
+        (rc = sch_check_features(o, rvar, "raw.var", org, &gc, rep)) < 0 ||
         (rc = check_sparsity(s, ad, rep)) < 0)
         goto out;
-    rc = check_raw(s, o, ad, rep);
+    rc = sch_check_raw(s, o, ad, rep);
 out:
-    genes_cache_free(&gc);
+    sch_genes_cache_free(&gc);
     return rc;
 }
