@@ -9,6 +9,11 @@
 #include "sc_adata.h"
 #include "sc_err.h"
 #include "sc_map.h"
+#include "sc_pack.h"
+#include "sc_pool.h"
+#include "sc_sample.h"
+#include "sc_split.h"
+#include "sc_stream.h"
 
 /* An obs column as categories (strings) and int32 codes, -1 missing.
  * Numbers and bools are turned into strings ("%.17g", "True"/"False"), so
@@ -111,5 +116,252 @@ SC_MUST_CHECK int ss_pick_matrix(sc_adata *ad, const char *matrix,
  * *CAP). 0 or SC_ENOMEM. */
 SC_MUST_CHECK int ss_strv_push(char ***v, size_t *n, size_t *cap,
                                const char *s);
+
+/* ------------------------------------------------------------------------ */
+/* The engine's state (sc_stream.c and the parts it is cut into)            */
+
+/* Streams of the counter-based RNG (sc_rng_key's third argument). */
+enum {
+    RNG_BLOCKS = 1, /* the block permutation of an epoch */
+    RNG_BUFFER = 2, /* + (buffer << 8): the shuffle inside a buffer */
+    RNG_DRAWS = 3,  /* weighted draws, 4 values per position */
+    RNG_GENES = 4,  /* + (position << 8): random gene selection */
+    RNG_CELLS = 5,  /* weighted: a cell inside its block, 3 per position */
+};
+
+typedef struct ss_ds {
+    char *path;
+    double weight;
+    char *organism;
+    ss_meta *meta;
+    uint32_t *sel; /* selected rows, ascending */
+    int64_t n_sel;
+    /* blocks: selected cells [bstart[k], bstart[k + 1]) (NULL: block k
+     * is [k * block, (k + 1) * block)); n_blk of them */
+    uint32_t *bstart;
+    uint64_t n_blk;
+    int32_t *gmap;       /* var -> output column, -1 dropped; GM_LATE */
+    int gmap_shared;     /* gmap is an earlier dataset's (the same var) */
+    int32_t **vmap;      /* per vocabulary column: local code -> global */
+    const ss_col **vcol; /* per vocabulary column, NULL when absent */
+    int slot;            /* open-file slot, -1 */
+    /* weighted: per selected cell, the sum of the weights of its block's
+     * cells up to it (so a block's last entry is its mass) */
+    double *cum;
+    double mass;
+    /* a pack (sc-stream pack): its cells carry their source dataset and
+     * row; the header lists its datasets from dbase on (else the dataset
+     * itself is header dataset dbase) */
+    sc_pack *pack;
+    const sc_pack_arrays *pa;
+    size_t dbase;
+} ss_ds;
+
+/* In ss_ds.gmap: the gene is not in the longest run of the dataset's genes that
+ * ascends in the output order (ss_mark_late), so a row's entry for it is
+ * sorted and merged in rather than appended. */
+#define GM_LATE 0x40000000
+
+/* A column with a global vocabulary (a label, or a class-weight column). */
+typedef struct vcol {
+    char *name;
+    size_t n;
+    char **terms;
+    sc_strmap index; /* term -> code (keys: terms, or the file's aliases) */
+    char **alias_store;
+    size_t n_alias;
+} vcol;
+
+typedef struct slot {
+    int64_t ds;
+    ss_src *src;
+    uint64_t used;
+} slot;
+
+struct ord {
+    uint64_t cell;
+    uint64_t pos;
+};
+
+typedef struct pair {
+    int32_t col;
+    float val;
+} pair;
+
+/*
+ * A buffer: the cells of epoch positions [lo, lo + n) with their entries
+ * already in the output gene space, read in file order. The epoch is cut
+ * into buffers by a pure function of (seed, epoch, index), so a buffer can
+ * be filled by any thread while batches are cut from another: everything a
+ * fill writes lives here (the pipeline of issue 9 keeps several of these
+ * in a ring).
+ */
+typedef struct sbuf {
+    int64_t j; /* buffer index, -1: empty */
+    uint64_t lo, n;
+    uint64_t *cell; /* per position: dataset << 32 | row */
+    uint64_t *coff; /* entries of the position in pool */
+    uint8_t *cpool; /* which pool: 0 this one's, w + 1 part[w]'s */
+    uint32_t *clen;
+    double *cdepth;    /* sum of the row's stored values */
+    struct ord *order; /* read order: cells sorted by (dataset, row) */
+    size_t cap_cells;
+    pair *pool;
+    size_t pool_n, pool_cap;
+    sc_block blk;     /* rows as read through sc_mat */
+    ss_rows rows;     /* rows as the stream takes them */
+    sc_pack_buf pbuf; /* a pack's records read with pread */
+    pair *scratch;    /* for sorting a row */
+    size_t scratch_cap;
+    struct sbuf *part; /* with -@ N: N - 1 helpers filling in parallel */
+    int n_part;
+} sbuf;
+
+struct sc_stream {
+    sc_stream_opts o;
+    char *matrix;
+    size_t n_ds;
+    ss_ds *ds;
+    size_t n_failed;
+    sc_split *split;   /* with o.split */
+    uint64_t *split_h; /* per header dataset: its sc_split handle */
+    sc_batch_header h;
+
+    size_t n_vcols, n_labels; /* labels are vcols [0, n_labels) */
+    size_t *wcol, n_wcol;     /* the class-weight columns among vcols */
+    vcol *vc;
+    size_t n_out_genes;
+    size_t n_dout; /* datasets in the header (a pack's sources count) */
+    /* every dataset is a pack in the output gene order and no transform
+     * applies: batches are copied from the packs as they are (direct_*) */
+    int direct;
+    uint64_t *dcell; /* direct: the cells of the batch being cut */
+    size_t dcap;
+    sc_pack_buf *dbuf; /* direct: per part, records read with pread */
+
+    uint64_t N;
+    int weighted;
+    uint64_t *blk_prefix; /* n_ds + 1 */
+    uint64_t n_blocks;
+    uint64_t *perm;
+    uint64_t n_buffers;
+    uint64_t *buf_start;
+    /* weighted: the blocks by mass; the blocks of datasets without
+     * compressed chunks (loose_blk: loose index -> block) by mass; draws
+     * per drawn block of a chunked dataset */
+    sc_alias *top, *loose;
+    uint64_t *loose_blk;
+    uint64_t group;
+    uint64_t fetch;
+
+    uint64_t lo, n_r, nb, next_batch;
+
+    slot *slots;
+    int n_slots;
+    uint64_t tick;
+
+    sbuf buf[2]; /* batches are cut from buf[cur]; the other is prefetched */
+    int cur;
+    sc_pool *pool;  /* with threads > 1: one reader fills the next buffer */
+    sc_pool *rpool; /* with threads > 1: the reads of one fill in parallel */
+    struct prefetch {
+        sc_stream *s;
+        int slot, busy, rc;
+        uint64_t j;
+    } pf;
+
+    pair *tmp;
+    size_t tmp_cap;
+    size_t bcap_nnz;
+
+    uint64_t *stamp;
+    uint64_t mix_sum, mix_batches;
+    double expected;
+};
+
+typedef struct ss_filter {
+    char *col;
+    int op;
+    char **vals;
+    size_t n_vals;
+    double num;
+    char *text; /* copy of the whole expression for messages */
+} ss_filter;
+
+/* "out of memory" as the error: SC_ENOMEM. */
+int ss_oom(void);
+
+/* sc_stream_select.c: filters, selection, vocabularies. */
+
+/* S without its leading and trailing white space (in place). */
+char *ss_trim(char *s);
+/* Parse EXPR ("col == v", "col in a,b", "col >= 3", ...) into *F. */
+SC_MUST_CHECK int ss_filter_parse(const char *expr, ss_filter *f);
+void ss_filter_release(ss_filter *f);
+/* Does category value V pass filter F? */
+int ss_filter_pass(const ss_filter *f, const char *v);
+/* The rows of D that pass the N_F filters F, min_genes and the split, into
+ * d->sel and d->n_sel. */
+SC_MUST_CHECK int ss_select_rows(sc_stream *s, ss_ds *d, const ss_filter *f,
+                                 size_t n_f);
+/* Vocabulary of column K from the file PATH, or built over the selected
+ * cells (sorted); then the datasets' local codes to global ones. */
+SC_MUST_CHECK int ss_vocab_load(vcol *v, const char *path);
+SC_MUST_CHECK int ss_vocab_build(sc_stream *s, size_t k);
+SC_MUST_CHECK int ss_vocab_maps(sc_stream *s, size_t k);
+
+/* sc_stream_genes.c: the output gene space. */
+
+/* The output position RANK[g] of each of the N union genes, from the
+ * datasets' gene sequences SEQ (dataset i in [SEQ_OFF[i], SEQ_OFF[i+1])). */
+SC_MUST_CHECK int ss_join_order(const uint32_t *seq, const size_t *seq_off,
+                                size_t n_ds, size_t n, uint32_t *rank);
+/* NAME in MAP, or without an Ensembl-style ".N" version; -1. */
+int64_t ss_gene_find(const sc_strmap *map, const char *name);
+/* The output genes and every dataset's gmap: from the reference lists
+ * (o.genes), or the union/intersection of the datasets' genes. */
+SC_MUST_CHECK int ss_genes_ref(sc_stream *s);
+SC_MUST_CHECK int ss_genes_join(sc_stream *s);
+/* Mark with GM_LATE the genes of D out of its longest ascending run. */
+SC_MUST_CHECK int ss_mark_late(ss_ds *d);
+
+/* sc_stream_plan.c: the sampling plan. */
+
+/* Cut the selected cells of D into blocks of at least B cells (at chunk
+ * ends when its values are chunked). */
+SC_MUST_CHECK int ss_plan_blocks(ss_ds *d, uint64_t B);
+/* Selected cells [*K0, *K1) of block K of dataset D. */
+void ss_block_cells(const sc_stream *s, const ss_ds *d, uint64_t k,
+                    uint64_t *k0, uint64_t *k1);
+/* The last I in [0, N) with PREFIX[I] <= X. */
+uint64_t ss_last_at_most(const uint64_t *prefix, uint64_t n, uint64_t x);
+/* The dataset holding block BLK of the epoch, and BLK's number in it. */
+size_t ss_block_dataset(const sc_stream *s, uint64_t blk, uint64_t *k);
+/* The plan of an epoch (block permutation, buffers), or of weighted
+ * sampling (alias tables of blocks, the draws per group). */
+SC_MUST_CHECK int ss_plan_epoch(sc_stream *s);
+SC_MUST_CHECK int ss_plan_weighted(sc_stream *s);
+/* The cell (dataset << 32 | row) of weighted position P. */
+uint64_t ss_weighted_cell(const sc_stream *s, uint64_t p);
+
+/* sc_stream_fill.c: buffers. */
+
+void ss_sbuf_release(sbuf *u);
+/* Sort N pairs by column (through TMP of N; columns <= MAX_COL). */
+void ss_sort_pairs(pair *a, pair *tmp, size_t n, uint32_t max_col);
+/* Copy row I of BLK (of dataset D) into U's pool for position POS, in the
+ * output gene space, sorted. */
+SC_MUST_CHECK int ss_take_row(const sc_stream *s, sbuf *u, const ss_ds *d,
+                              const ss_rows *blk, int64_t i, size_t pos);
+/* Make buf[cur] the buffer holding epoch position G (and prefetch). */
+SC_MUST_CHECK int ss_ensure_buffer(sc_stream *s, uint64_t g);
+
+/* sc_stream_batch.c: batches. */
+
+/* Transform the N entries T of one cell and append them to B as cell I. */
+SC_MUST_CHECK int ss_emit_cell(sc_stream *s, sc_batch *b, uint32_t i, pair *t,
+                               size_t n, double depth, uint64_t g);
+/* The epoch position of the rank's Q-th cell (padding wraps around). */
+uint64_t ss_position(const sc_stream *s, uint64_t q);
 
 #endif
