@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hdf5.h>
+
 #include "sc_adata.h"
 #include "sc_err.h"
 #include "sc_map.h"
@@ -107,6 +109,19 @@ ss_raw *ss_src_raw(ss_src *s);
 #define SS_RAW_PARTS 8
 ss_raw *ss_src_raw_part(ss_src *s, int w);
 void ss_src_close(ss_src *s);
+/* ss_src_open keeping the HDF5 file open (the index reads var and obs). */
+SC_MUST_CHECK int ss_src_open_h5(const char *path, const char *matrix,
+                                 ss_src **out);
+/* What a source holds (sc_stream_src.c; the index reads file and ad). */
+struct ss_src {
+    hid_t file;   /* direct h5ad opening, or H5I_INVALID_HID */
+    sc_mat *mat;  /* owned when file is open */
+    sc_adata *ad; /* other formats: owns the matrix */
+    ss_raw *raw;  /* CSR read with pread and libdeflate, or NULL */
+    ss_raw *part[SS_RAW_PARTS]; /* more readers of it, for parallel fills */
+    char *path, *gpath;
+    int64_t shape[2];
+};
 
 /* The matrix element of AD called MATRIX ("X", "raw", or a layer). */
 SC_MUST_CHECK int ss_pick_matrix(sc_adata *ad, const char *matrix,
