@@ -430,9 +430,20 @@ static void genes_section(json_t *secs, const json_t *rep)
             json_pack("[s, s]", "measure", "value"), rows);
 }
 
+/* 1 if S holds a tab or a line break (it cannot be a TSV field). */
+static int tsv_unsafe(const char *s)
+{
+    return s[strcspn(s, "\t\r\n")] != '\0';
+}
+
 /* The label mapping sections from the sc-annotate report ANN: cells per
- * tier and the to-do list of labels not mapped with confidence. */
-static void labels_section(json_t *secs, const json_t *ann)
+ * tier and the to-do list of labels not mapped with confidence. The
+ * to-do list is also written to TSV (when not NULL) as a mapping file for
+ * sc-annotate -m: field, label, an empty term_id for the curator, cells,
+ * tier, suggestions; a label holding a tab or a line break is left out
+ * of it (it could not be matched back), and counted in *N_SKIPPED. */
+static void labels_section(json_t *secs, const json_t *ann, FILE *tsv,
+                           size_t *n_skipped)
 {
     const json_t *fields = json_object_get(ann, "fields"), *f;
     json_t *tiers = json_object(), *todo = json_array();
@@ -471,6 +482,17 @@ static void labels_section(json_t *secs, const json_t *ann)
                                                   lab ? lab : "",
                                                   (json_int_t)num(l, "n_cells"),
                                                   tier ? tier : "", sugg));
+            if (!tsv)
+                continue;
+            if (!lab || tsv_unsafe(lab) || tsv_unsafe(name)) {
+                (*n_skipped)++;
+                continue;
+            }
+            for (char *q = sugg; *q; q++)
+                if (*q == '\t' || *q == '\r' || *q == '\n')
+                    *q = ' ';
+            fprintf(tsv, "%s\t%s\t\t%" PRId64 "\t%s\t%s\n", name, lab,
+                    (int64_t)num(l, "n_cells"), tier ? tier : "", sugg);
         }
     }
     section(secs, "Label mapping", "cells per field and mapping tier",
@@ -500,7 +522,8 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
                          c},
                    *l = &up;
     json_t *facts = NULL, *secs = json_array(), *page, *rep, *ann;
-    char file[32], key[24], title[4200], problem[4400] = "";
+    json_t *links = json_pack("[[s, s]]", "Overview", "../index.html");
+    char file[32], key[24], title[4200], problem[4400] = "", todo[48];
     int rc;
 
     page_of(id, file, key);
@@ -518,6 +541,7 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
         json_decref(up.edges);
         json_decref(up.seen);
         json_decref(secs);
+        json_decref(links);
         return rc;
     }
     section(secs, "Dataset", NULL, NULL, json_pack("[s, s]", "field", "value"),
@@ -535,8 +559,38 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
     }
     if ((ann = find_sidecar(reg, path, up.ups, ".annotate.json", problem,
                             sizeof problem))) {
-        labels_section(secs, ann);
+        char *buf = NULL;
+        size_t len = 0, skipped = 0;
+        FILE *tsv = open_memstream(&buf, &len);
+        if (tsv)
+            fputs("field\tlabel\tterm_id\tcells\ttier\tsuggestions\n", tsv);
+        labels_section(secs, ann, tsv, &skipped);
         json_decref(ann);
+        if (tsv && fclose(tsv) == 0 && strchr(buf, '\n') + 1 < buf + len) {
+            snprintf(todo, sizeof todo, "d/%s.todo.tsv", key);
+            if ((rc = sc_report_file(r, todo, buf, len)) < 0) {
+                free(buf);
+                json_decref(up.seen);
+                json_decref(up.ups);
+                json_decref(up.rows);
+                json_decref(up.nodes);
+                json_decref(up.edges);
+                json_decref(secs);
+                json_decref(links);
+                return rc;
+            }
+            json_array_append_new(
+                links, json_pack("[s, s]",
+                                 skipped ? "Unmapped labels as a mapping file "
+                                           "(TSV; labels with a tab or line "
+                                           "break left out)"
+                                         : "Unmapped labels as a mapping file "
+                                           "(TSV)",
+                                 todo + 2));
+        } else if (!tsv) {
+            sc_log_warn("%s: no memory for the to-do mapping file", path);
+        }
+        free(buf);
     }
     if (*problem)
         section(secs, "Reports", problem, NULL, NULL, NULL);
@@ -552,8 +606,7 @@ static int dataset_page(sc_report *r, sc_registry *reg, struct collect *c,
         json_pack("{s:o, s:o}", "nodes", up.nodes, "edges", up.edges));
     json_decref(up.seen);
     json_decref(up.ups);
-    page = json_pack("{s:[[s, s]], s:o}", "links", "Overview", "../index.html",
-                     "sections", secs);
+    page = json_pack("{s:o, s:o}", "links", links, "sections", secs);
     snprintf(title, sizeof title, "%s", path);
     rc = page ? sc_report_page(r, file, title, page)
               : sc_fail(SC_ENOMEM, "out of memory");

@@ -427,13 +427,14 @@ static int write_page(FILE *fp, const void *arg)
                : 0;
 }
 
-int sc_report_page(sc_report *r, const char *file, const char *title,
-                   const json_t *page)
+/* Check the report file name FILE (a relative name of [A-Za-z0-9_.-]
+ * parts, at most one directory deep) and make its directory. 0, or
+ * SC_EINVAL / SC_EIO. *UP is "../" for a file in a directory, else "". */
+static int file_dir(sc_report *r, const char *file, const char **up)
 {
-    struct page p = {title, "", NULL};
     const char *slash = strchr(file, '/');
-    int rc;
 
+    *up = "";
     if (!*file ||
         strspn(file, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
                      "stuvwxyz0123456789_.-/") != strlen(file) ||
@@ -449,8 +450,45 @@ int sc_report_page(sc_report *r, const char *file, const char *title,
         if (mkdir(d, 0777) < 0 && errno != EEXIST)
             return sc_fail(SC_EIO, "cannot create '%s': %s", d,
                            strerror(errno));
-        p.up = "../";
+        *up = "../";
     }
+    return 0;
+}
+
+struct bytes {
+    const char *data;
+    size_t len;
+};
+
+static int write_bytes(FILE *fp, const void *arg)
+{
+    const struct bytes *b = arg;
+
+    return b->len && fwrite(b->data, 1, b->len, fp) != b->len
+               ? sc_fail(SC_EIO, "cannot write a report file: %s",
+                         strerror(errno))
+               : 0;
+}
+
+int sc_report_file(sc_report *r, const char *file, const char *data, size_t len)
+{
+    struct bytes b = {data, len};
+    const char *up;
+    int rc;
+
+    if ((rc = file_dir(r, file, &up)) < 0)
+        return rc;
+    return write_file(r, file, write_bytes, &b);
+}
+
+int sc_report_page(sc_report *r, const char *file, const char *title,
+                   const json_t *page)
+{
+    struct page p = {title, "", NULL};
+    int rc;
+
+    if ((rc = file_dir(r, file, &p.up)) < 0)
+        return rc;
     /* '<' as \u003c: no "</script>" nor "<!--" can end the data block */
     char *raw = json_dumps(page, JSON_COMPACT | JSON_ESCAPE_SLASH);
     size_t n = 0;

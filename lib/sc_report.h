@@ -56,6 +56,12 @@ SC_MUST_CHECK int sc_report_open(const char *dir, sc_report **out);
 SC_MUST_CHECK int sc_report_page(sc_report *r, const char *file,
                                  const char *title, const json_t *page);
 
+/* Write the data file FILE (named as sc_report_page's pages are) holding
+ * the LEN bytes of DATA, e.g. a TSV a page links to. Returns 0 or an
+ * error. */
+SC_MUST_CHECK int sc_report_file(sc_report *r, const char *file,
+                                 const char *data, size_t len);
+
 /* Finish R: with RC 0 rename its directory to DIR (SC_EEXIST when DIR is
  * not empty), else remove everything written. Returns RC or the commit's
  * error. R is freed either way; NULL is a no-op returning RC. */

@@ -77,6 +77,22 @@ id_of() {
     n=$(jq '[.fields[].labels[]? | select(.confident | not)] | length' a/raw.annotate.json)
     [[ $n -gt 0 ]]
     [[ $(jq '.sections[] | select(.title == "Unmapped labels") | .table.rows | length' p.json) == "$n" ]]
+    # ... also a mapping file for sc-annotate -m, linked from the page: one
+    # row per unmapped label, term_id empty for the curator
+    [[ $(jq -r '.links[1][1]' p.json) == "$id.todo.tsv" ]]
+    todo=rep/d/$id.todo.tsv
+    [[ $(head -1 "$todo") == $'field\tlabel\tterm_id\tcells\ttier\tsuggestions' ]]
+    [[ $(($(wc -l < "$todo") - 1)) == "$n" ]]
+    [[ -z $(awk -F'\t' 'NR > 1 && $3 != ""' "$todo") ]]
+    # filled in and given back, it decides those labels (tier "user")
+    awk -F'\t' 'BEGIN { OFS = "\t"; t["cell_type"] = "CL:0000084"; t["tissue"] = "UBERON:0002048"; t["disease"] = "PATO:0000461" }
+        NR == 1 || ($1 in t) { if (NR > 1) $3 = t[$1]; print }' "$todo" > filled.tsv
+    [[ $(wc -l < filled.tsv) -gt 1 ]]
+    sc-annotate annotate -q --dry-run -m filled.tsv -d b h/raw.h5ad > /dev/null
+    run -0 awk -F'\t' 'NR == FNR { if (FNR > 1) want[$1 "\t" $2] = $3; next }
+        ($1 "\t" $2) in want && ($3 != want[$1 "\t" $2] || $5 != "user") { print }' filled.tsv b/raw.labels.tsv
+    [[ -z $output ]]
+    [[ $(awk -F'\t' '$5 == "user"' b/raw.labels.tsv | wc -l) -eq $(($(wc -l < filled.tsv) - 1)) ]]
     # provenance: the runs it came from, the upstream file linked to its page
     prov=$(jq -c '.sections[] | select(.title == "Provenance") | .table.rows' p.json)
     [[ $prov == *'"run","sc-annotate '* && $prov == *'"run","sc-harmonize '* ]]
