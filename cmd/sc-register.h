@@ -65,6 +65,11 @@ int cmd_report(struct args *a, int argc, char **argv);
 /* The name of lineage node K ID LABEL in a graph: "a12", "r3", "v2" for an
  * artifact, run or collection version, "u_URL" or "m_SHA256" otherwise. */
 void dot_name(char *buf, size_t size, int k, int64_t id, const char *label);
+/* The graph key of lineage node N in KEY (as dot_name) and its label in
+ * LABEL: a missing input is known by its sha256, since every one is
+ * "not registered", and its label shows the sha256's first 12 digits. */
+void lineage_key(const sc_reg_node *n, char *key, size_t ksize, char *label,
+                 size_t lsize);
 int cmd_lineage(struct args *a, int argc, char **argv);
 int cmd_collection(struct args *a, int argc, char **argv);
 int cmd_run(struct args *a, int argc, char **argv);

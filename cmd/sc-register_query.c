@@ -497,6 +497,20 @@ void dot_name(char *buf, size_t size, int k, int64_t id, const char *label)
         snprintf(buf, size, "%c%" PRId64, "arv"[k], id);
 }
 
+void lineage_key(const sc_reg_node *n, char *key, size_t ksize, char *label,
+                 size_t lsize)
+{
+    const char *lb = n->label ? n->label : "";
+
+    if (n->kind == SC_REG_NODE_MISSING && n->detail && *n->detail) {
+        dot_name(key, ksize, n->kind, n->id, n->detail);
+        snprintf(label, lsize, "%s (sha256 %.12s)", lb, n->detail);
+    } else {
+        dot_name(key, ksize, n->kind, n->id, lb);
+        snprintf(label, lsize, "%s", lb);
+    }
+}
+
 static void dot_quote(FILE *fp, const char *s)
 {
     fputc('"', fp);
@@ -511,7 +525,7 @@ static void dot_quote(FILE *fp, const char *s)
 static int lin_node(const sc_reg_node *n, void *ud)
 {
     struct lin *l = ud;
-    char me[600], parent[600];
+    char me[600], parent[600], label[600];
 
     if (!l->dot) {
         if (n->depth == 0) {
@@ -528,14 +542,14 @@ static int lin_node(const sc_reg_node *n, void *ud)
         fputc('\n', l->fp);
         return 0;
     }
-    dot_name(me, sizeof me, n->kind, n->id, n->label);
+    lineage_key(n, me, sizeof me, label, sizeof label);
     fputs("  ", l->fp);
     dot_quote(l->fp, me);
     fprintf(l->fp, " [shape=%s, label=",
             n->kind == SC_REG_NODE_RUN       ? "box"
             : n->kind == SC_REG_NODE_VERSION ? "folder"
                                              : "ellipse");
-    dot_quote(l->fp, n->label);
+    dot_quote(l->fp, label);
     fputs("];\n", l->fp);
     if (n->depth == 0)
         return 0;

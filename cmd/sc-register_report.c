@@ -216,16 +216,7 @@ static void graph_node(struct lineage *l, const sc_reg_node *n,
     char me[600], parent[600], label[600];
     json_t *o;
 
-    /* a missing input is known by its sha256 (every one is "not
-     * registered") */
-    if (n->kind == SC_REG_NODE_MISSING && n->detail) {
-        dot_name(me, sizeof me, n->kind, n->id, n->detail);
-        snprintf(label, sizeof label, "%s (sha256 %.12s)",
-                 n->label ? n->label : "", n->detail);
-    } else {
-        dot_name(me, sizeof me, n->kind, n->id, n->label ? n->label : "");
-        snprintf(label, sizeof label, "%s", n->label ? n->label : "");
-    }
+    lineage_key(n, me, sizeof me, label, sizeof label);
     if (!json_object_get(l->seen, me)) {
         if (json_array_size(l->nodes) >= GRAPH_MAX)
             return;

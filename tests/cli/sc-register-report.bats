@@ -116,6 +116,10 @@ id_of() {
     [[ $(jq -r "$g | .nodes[] | select(.key == \"a$id\") | .href + \" \" + .label" g.json) == "$id.html $PWD/a/raw.h5ad" ]]
     # the input sc-harmonize read is not registered: a node of its own
     [[ $(jq -r "$g | .nodes[] | select(.kind == \"missing\") | .label" g.json) == "not registered (sha256 $(sha256sum raw.h5ad | cut -c1-12))" ]]
+    # and so in sc-register lineage --dot: a node keyed by its sha256
+    sha=$(sha256sum raw.h5ad | cut -d' ' -f1)
+    run -0 sc-register lineage h/raw.h5ad --dot
+    [[ $output == *"\"m_$sha\" [shape=ellipse, label=\"not registered (sha256 ${sha:0:12})\"];"* ]]
     if command -v chromium > /dev/null; then
         run -0 report-check "rep/d/$id.html"
         [[ $output == *$'charts 7\tempty_charts 0'* ]]
