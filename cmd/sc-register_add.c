@@ -11,8 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sc_hash.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_objstore.h"
 #include "sc_progress.h"
 
 #include "sc-register.h"
@@ -56,6 +58,72 @@ static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
     return sc_reg_meta_add_step(meta, &s);
 }
 
+/* A local copy of the object URI (s3://, http(s)://) to read it as a local
+ * file is read: DIR receives a new private directory under $TMPDIR (or
+ * /tmp), FILE the copy in it (the key's base name when it is made of
+ * [A-Za-z0-9._-], so a name's suffix still tells the format, else
+ * "object"), SHA its sha256 from the bytes copied. obj_done removes both.
+ * Returns 0 or what sc_obj_open / sc_obj_download return. */
+static int obj_fetch(const char *uri, char *dir, size_t dsize, char *file,
+                     size_t fsize, char sha[SC_HASH_HEX_SIZE])
+{
+    sc_http_opts o = SC_HTTP_OPTS_INIT;
+    const char *tmp = getenv("TMPDIR"), *base = strrchr(uri, '/');
+    sc_obj *ob = NULL;
+    int64_t got;
+    int rc;
+
+    *dir = *file = '\0';
+    if ((rc = sc_obj_open(uri, &ob)) < 0)
+        return rc;
+    snprintf(dir, dsize, "%s/sc-register.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        rc = sc_fail(SC_EIO, "'%s': cannot create '%s': %s", uri, dir,
+                     strerror(errno));
+        *dir = '\0';
+        goto out;
+    }
+    base = base ? base + 1 : "";
+    if (!*base || *base == '.' ||
+        strspn(base, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789._-") != strlen(base) ||
+        strlen(base) > 200)
+        base = "object";
+    snprintf(file, fsize, "%s/%s", dir, base);
+    rc = sc_obj_download(&o, ob, file, -1, NULL, &got, sha);
+out:
+    sc_obj_free(ob);
+    return rc;
+}
+
+/* Remove what obj_fetch made. */
+static void obj_done(const char *dir, const char *file)
+{
+    if (*file)
+        unlink(file);
+    if (*dir)
+        rmdir(dir);
+}
+
+/* The error of a local copy's reading told of the object: every FILE in
+ * the message becomes URI. */
+static int obj_error(int rc, const char *file, const char *uri)
+{
+    char msg[2048];
+    size_t n = 0, fl = strlen(file);
+
+    for (const char *m = sc_errmsg(); *m && n + 1 < sizeof msg;) {
+        if (fl && !strncmp(m, file, fl)) {
+            n += (size_t)snprintf(msg + n, sizeof msg - n, "%s", uri);
+            m += fl;
+        } else {
+            msg[n++] = *m++;
+        }
+    }
+    msg[n < sizeof msg ? n : sizeof msg - 1] = '\0';
+    return sc_fail(rc, "%s", msg);
+}
+
 static int add_one(struct adder *ad, sc_mrow *row)
 {
     static const char *const names[] = {"new", "version", "known"};
@@ -67,13 +135,41 @@ static int add_one(struct adder *ad, sc_mrow *row)
     int64_t id;
     int rc, status;
 
+    char dir[4096] = "", file[4400] = "", osha[SC_HASH_HEX_SIZE];
+    const char *local = path;
+    sc_reg_dataset obj;
+
     /* A line an earlier tool failed or refused names no usable file. */
     if (row && sc_mrow_skipped(row))
         return sc_mrow_set(row, "registered", "skipped");
-    if ((rc = sc_registry_describe(path, flags, sha, &meta)) < 0 ||
-        (row && (rc = fetch_step(meta, row)) < 0))
+    /* an object is read from a private copy; the registry keeps its
+     * location and the sha256 of its bytes */
+    if (path && sc_obj_is_remote(path)) {
+        if ((rc = obj_fetch(path, dir, sizeof dir, file, sizeof file, osha)) <
+            0)
+            goto out;
+        if (sha && *sha && strcmp(sha, osha)) {
+            rc = sc_fail(SC_ECORRUPT, "'%s': sha256 %s, not the manifest's %s",
+                         path, osha, sha);
+            goto out;
+        }
+        local = file;
+        sha = osha;
+        flags |= SC_REG_NO_HASH;
+    }
+    if ((rc = sc_registry_describe(local, flags, sha, &meta)) < 0 ||
+        (row && (rc = fetch_step(meta, row)) < 0)) {
+        if (rc < 0 && *file)
+            rc = obj_error(rc, file, path);
         goto out;
+    }
     d = sc_reg_meta_dataset(meta);
+    if (*file) {
+        obj = *d;
+        obj.path = path;
+        obj.mtime = 0; /* an object has no mtime of ours: verify hashes it */
+        d = &obj;
+    }
     if ((rc = sc_registry_add(ad->reg, d, &id, &status)) < 0)
         goto out;
     *(status == SC_REG_NEW       ? &ad->n_new
@@ -92,6 +188,8 @@ static int add_one(struct adder *ad, sc_mrow *row)
     }
 out:
     sc_reg_meta_free(meta);
+    if (*dir)
+        obj_done(dir, file);
     return rc;
 }
 

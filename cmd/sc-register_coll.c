@@ -13,6 +13,7 @@
 
 #include "sc_hash.h"
 #include "sc_log.h"
+#include "sc_objstore.h"
 #include "sc_manifest.h"
 #include "sc_split.h"
 
@@ -346,8 +347,7 @@ static int read_text(const char *path, char **buf, size_t *len)
             b = nb;
         }
         if ((got = read(fd, b + n, cap - 1 - n)) < 0)
-            rc = sc_fail(SC_EIO, "cannot read '%s': %s", path,
-                         strerror(errno));
+            rc = sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(errno));
         else
             n += (size_t)got;
     }
@@ -436,9 +436,9 @@ static int split_export(sc_registry *reg, int64_t vid, const char *ref,
                        "%s has no split file (collection split stores one)",
                        ref);
     if ((rc = sc_io_atomic_open(file, &at, &fp)) == 0) {
-        rc = fwrite(buf, 1, n, fp) == n ? 0
-                                        : sc_fail(SC_EIO, "cannot write '%s'",
-                                                  file);
+        rc = fwrite(buf, 1, n, fp) == n
+                 ? 0
+                 : sc_fail(SC_EIO, "cannot write '%s'", file);
         rc = sc_io_atomic_finish(&at, rc);
     }
     free(buf);
@@ -460,8 +460,8 @@ static int split_show(sc_registry *reg, int64_t vid, FILE *fp)
 
 int cmd_collection(struct args *a, int argc, char **argv)
 {
-    static const char *const verbs[] = {"create", "add",  "remove", "freeze",
-                                        "diff",   "export", "list", "show",
+    static const char *const verbs[] = {"create", "add",    "remove", "freeze",
+                                        "diff",   "export", "list",   "show",
                                         "split",  NULL};
     static const int min_ops[] = {1, 1, 1, 1, 2, 1, 0, 1, 2};
     sc_registry *reg = NULL;
@@ -485,8 +485,8 @@ int cmd_collection(struct args *a, int argc, char **argv)
         return usage_fail("collection split: NAME[@N] FILE");
     if (a->split_file && v != 5)
         return usage_fail("--split-file is an option of collection export");
-    if ((rc = reg_open(a, v >= 4 && v != 8 ? SC_REGISTRY_READONLY : 0,
-                       &reg)) < 0)
+    if ((rc = reg_open(a, v >= 4 && v != 8 ? SC_REGISTRY_READONLY : 0, &reg)) <
+        0)
         return rc;
     if ((rc = out_open(a, &at, &fp)) < 0)
         goto out;
@@ -682,7 +682,31 @@ static int verify_file(int64_t id, const char *path, const char *sha256,
     struct stat sb;
     int rc;
 
-    if (stat(path, &sb) != 0) {
+    if (sc_obj_is_remote(path)) {
+        /* an object: its bytes hashed again as they are read (the size
+         * first, from a HEAD, in the quick check) */
+        sc_http_opts o = SC_HTTP_OPTS_INIT;
+        sc_obj *ob = NULL;
+        int64_t got = -1;
+
+        if ((rc = sc_obj_open(path, &ob)) < 0)
+            return rc;
+        rc = v->a->quick ? sc_obj_head(&o, ob, &got, NULL)
+                         : sc_obj_hash(&o, ob, &got, hex, NULL);
+        sc_obj_free(ob);
+        if (rc == SC_ENOTFOUND) {
+            sc_err_clear();
+            what = "missing";
+            v->missing++;
+        } else if (rc < 0) {
+            return rc;
+        } else if (got != size || (!v->a->quick && strcmp(hex, sha256))) {
+            what = "modified";
+            v->modified++;
+        } else {
+            v->ok++;
+        }
+    } else if (stat(path, &sb) != 0) {
         what = "missing";
         v->missing++;
     } else if (v->a->quick && (int64_t)sb.st_size == size &&

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sc_hash.h"
+#include "sc_objstore.h"
 #include "sc_registry_int.h"
 
 /* ---- errors and statements ---- */
@@ -320,6 +321,10 @@ int rg_abs_path(const char *path, char **out)
     *out = NULL;
     if (!copy)
         return sc_fail(SC_ENOMEM, "out of memory");
+    if (sc_obj_is_remote(path)) { /* an object's location is kept as given */
+        *out = copy;
+        return 0;
+    }
     while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
         copy[strlen(copy) - 1] = '\0';
     slash = strrchr(copy, '/');
@@ -370,6 +375,8 @@ int rg_split_root(sc_registry *reg, const char *abs, int64_t *root,
 
     *root = 0;
     *rel = abs;
+    if (sc_obj_is_remote(abs)) /* storage roots are local directories */
+        return 0;
     if ((rc = rg_prepare(reg, "SELECT id, dir FROM storage", &st)) < 0)
         return rc;
     while ((rc = st_step(st)) == ST_ROW) {

@@ -110,3 +110,37 @@ col() {
         run -0 --separate-stderr sc-fetch get s3://bkt/t5/anndataR_example.h5ad -d back
     cmp "$SRC" back/anndataR_example.h5ad
 }
+
+@test "s3: sc-register add s3://bucket/key registers the object (sha256 of its bytes, the location kept); verify hashes it again" {
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+    sc-register init
+    run -0 --separate-stderr sc-fetch get "$SRC" -d s3://bkt/r1/
+    obj=s3://bkt/r1/anndataR_example.h5ad
+    run -0 --separate-stderr sc-register add "$obj"
+    [[ $(col registered) == new && $(col sha256) == $(sha "$SRC") ]]
+    [[ $(col n_obs) == $(sc-register add "$SRC" | awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_obs") k = i } NR == 2 { print $k }') ]]
+    # the copy it was read from is gone
+    [[ -z $(ls -A "$TMPDIR") ]]
+    run -0 sc-register show "$obj"
+    [[ $output == *"$obj"* && $output == *"$(sha "$SRC")"* ]]
+    run -0 sc-register query
+    [[ $output == *$'\t'"$obj"$'\t'* ]]
+    # the same object again is known; verify reads it again
+    run -0 --separate-stderr sc-register add "$obj"
+    [[ $(col registered) == known ]]
+    run -0 sc-register verify
+    [[ $output == *$'ok\t'*$'\t'"$obj"* ]]
+    # other bytes under the same key: modified; the object removed: missing
+    cp "$H5AD/cellxgene_schema_example_valid.h5ad" anndataR_example.h5ad
+    run -0 --separate-stderr sc-fetch get anndataR_example.h5ad -d s3://bkt/r1/ --force
+    run -1 sc-register verify
+    [[ $output == *$'modified\t'*$'\t'"$obj"* ]]
+    # a damaged object is one line naming the object, not the local copy
+    head -c 4096 "$SRC" > junk.h5ad
+    run -0 --separate-stderr sc-fetch get junk.h5ad -d s3://bkt/r2/
+    run -1 --separate-stderr sc-register add s3://bkt/r2/junk.h5ad
+    [[ $(wc -l <<< "$stderr") -eq 1 && $stderr == *"s3://bkt/r2/junk.h5ad"* && $stderr != *"$TMPDIR"* ]]
+    [[ -z $(ls -A "$TMPDIR") ]]
+    run -1 --separate-stderr sc-register add s3://bkt/r2/nosuch.h5ad
+    [[ $stderr == *"s3://bkt/r2/nosuch.h5ad"*"404"* ]]
+}
