@@ -38,6 +38,11 @@ static const struct field stage_mouse = {NULL, NULL, "MmusDv", "MmusDv:0000001",
 static const struct field stage_other = {
     NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1};
 
+const struct field *sm_field_spec(int f)
+{
+    return &fields[f];
+}
+
 const char *sc_match_field_name(int f)
 {
     return f >= 0 && f < SC_FIELD_N ? fields[f].name : "?";
@@ -66,9 +71,9 @@ int sc_match_field_find(const char *name)
 }
 
 static const char *const tier_names[] = {
-    "none",    "ambiguous",  "user",       "label",      "label_ci",
-    "synonym", "synonym_ci", "normalized", "curated",    "unknown",
-    "term_id", "control",    "crosswalk",  "structured", "weak"};
+    "none",       "ambiguous",  "user",    "label",   "label_ci", "synonym",
+    "synonym_ci", "normalized", "curated", "unknown", "term_id",  "control",
+    "crosswalk",  "structured", "weak",    "fuzzy"};
 
 const char *sc_match_tier_name(int tier)
 {
@@ -87,7 +92,8 @@ int sc_match_tier_is_exact(int tier)
 int sc_match_tier_is_confident(int tier)
 {
     return tier != SC_MATCH_NONE && tier != SC_MATCH_AMBIGUOUS &&
-           tier != SC_MATCH_WEAK && tier >= 0 &&
+           tier != SC_MATCH_WEAK &&
+           (tier != SC_MATCH_FUZZY || SM_FUZZY_CONFIDENT) && tier >= 0 &&
            tier < (int)(sizeof tier_names / sizeof *tier_names);
 }
 
@@ -337,6 +343,10 @@ int sc_match_new(const sc_onto *o, sc_match **out)
             return rc;
         }
     }
+    if ((rc = sm_fuzzy_index(m)) < 0) {
+        sc_match_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -353,6 +363,8 @@ void sc_match_free(sc_match *m)
     table_release(&m->curated);
     table_release(&m->cross);
     table_release(&m->user);
+    table_release(&m->vocab);
+    sm_fuzzy_release(m);
     free(m);
 }
 
@@ -641,7 +653,7 @@ static const char *const control_keys[] = {"hc",
                                            "healthyctrl",
                                            "healthyadult"};
 
-static int is_control(const char *key)
+int sm_is_control(const char *key)
 {
     for (size_t i = 0; i < sizeof control_keys / sizeof *control_keys; i++)
         if (!strcmp(key, control_keys[i]))
@@ -894,7 +906,7 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     }
     /* a healthy/control shorthand is never a disease */
     if (field == SC_FIELD_DISEASE &&
-        sc_match_normalize(text, key, sizeof key) == 0 && is_control(key)) {
+        sc_match_normalize(text, key, sizeof key) == 0 && sm_is_control(key)) {
         sc_onto_term t = sc_onto_find(m->o, "PATO:0000461");
 
         if (t != SC_ONTO_NONE) {
@@ -921,8 +933,25 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
         return rc < 0 ? rc : 0;
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
-    if ((rc = sm_structured(m, fs, field, text, res)) != 0)
-        return rc < 0 ? rc : 0;
+    /* a misspelt word: when nothing else matched, or only weakly */
+    if ((rc = sm_structured(m, fs, field, text, res)) < 0)
+        return rc;
+    if (rc && res->tier != SC_MATCH_WEAK)
+        return 0;
+    {
+        sc_match_res f;
+
+        memset(&f, 0, sizeof f);
+        f.term = SC_ONTO_NONE;
+        if ((rc = sm_fuzzy(m, fs, field, text, &f)) < 0)
+            return rc;
+        if (rc) {
+            *res = f;
+            return 0;
+        }
+        if (res->tier == SC_MATCH_WEAK)
+            return 0;
+    }
     memset(res, 0, sizeof *res);
     res->term = SC_ONTO_NONE;
     res->tier = SC_MATCH_NONE;

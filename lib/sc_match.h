@@ -109,10 +109,11 @@ enum {
     SC_MATCH_CROSSWALK,  /* a published author vocabulary's label -> term */
     SC_MATCH_STRUCTURED, /* head noun and context (sc_match_label) */
     SC_MATCH_WEAK,       /* too little evidence: a suggestion, never the term */
+    SC_MATCH_FUZZY,      /* a misspelt word read as an ontology word */
 };
 /* "none", "ambiguous", "user", "label", "label_ci", "synonym",
  * "synonym_ci", "normalized", "curated", "unknown", "term_id", "control",
- * "crosswalk", "structured", "weak". */
+ * "crosswalk", "structured", "weak", "fuzzy". */
 const char *sc_match_tier_name(int tier);
 /* 1 for the tiers whose term is written (every tier that maps but
  * "weak"); 0 for none, ambiguous and weak, whose terms are only

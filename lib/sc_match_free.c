@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_WORDS 16
+#define MAX_WORDS SM_MAX_WORDS
 #define MAX_HITS  64
 
 /* British spellings, by word prefix once the plural is dropped. */
@@ -73,7 +73,7 @@ static int is_qualifier(const char *w, int field)
 }
 
 /* The American spelling of the normalised word W, in place. */
-static void american(char *w, size_t size)
+void sm_american(char *w, size_t size)
 {
     char tmp[64];
     char *p;
@@ -101,7 +101,7 @@ static void american(char *w, size_t size)
 /* The words of TEXT: byte spans [START, END); a '-' after a word that no
  * letter or digit follows is a sign and stays ("CD4-"). Returns the count,
  * or MAX_WORDS + 1 when there are too many. */
-static size_t words_of(const char *text, size_t *start, size_t *end)
+size_t sm_words_of(const char *text, size_t *start, size_t *end)
 {
     size_t n = 0, i = 0;
     const unsigned char *s = (const unsigned char *)text;
@@ -139,7 +139,7 @@ int sm_bag_key(const char *text, int field, int drop, char *buf, size_t size)
     if (!size)
         return sc_fail(SC_ERANGE, "no room");
     buf[0] = '\0';
-    if ((n = words_of(text, start, end)) > MAX_WORDS)
+    if ((n = sm_words_of(text, start, end)) > MAX_WORDS)
         return sc_fail(SC_ERANGE, "too many words");
     for (size_t k = 0; k < n; k++) {
         size_t len = end[k] - start[k];
@@ -150,7 +150,7 @@ int sm_bag_key(const char *text, int field, int drop, char *buf, size_t size)
         raw[len] = '\0';
         if (sc_match_normalize(raw, w[k], sizeof w[k]) < 0)
             return SC_ERANGE;
-        american(w[k], sizeof w[k]);
+        sm_american(w[k], sizeof w[k]);
         if (!*w[k] ||
             in_words(w[k], stop_words, sizeof stop_words / sizeof *stop_words))
             continue;
@@ -323,7 +323,7 @@ static void replaced(const sc_match *m, const struct field *fs, int field,
 static void substitutions(const sc_match *m, const struct field *fs, int field,
                           const char *text, int drop, struct hits *h)
 {
-    size_t start[MAX_WORDS], end[MAX_WORDS], n = words_of(text, start, end);
+    size_t start[MAX_WORDS], end[MAX_WORDS], n = sm_words_of(text, start, end);
     const char *list = field == SC_FIELD_DISEASE ? "MONDO UBERON" : fs->ontos;
 
     if (n > MAX_WORDS)

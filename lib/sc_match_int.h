@@ -11,6 +11,9 @@
 /* Allowed terms: ROOTS is a space-separated list where "X" means the
  * descendants of X and "=X" X itself; FORBID lists terms that are never
  * allowed. */
+#define SM_MAX_WORDS 16
+#define SM_MAX_WORD  48 /* longest vocabulary word of the fuzzy tier */
+
 struct field {
     const char *name, *column;
     const char *ontos, *roots, *forbid;
@@ -44,6 +47,20 @@ struct sc_match {
                              SC_ONTO_NONE for "unknown" */
     size_t n_curated, n_user, n_cross;
     size_t max_sugg;
+    /* the fuzzy tier (sc_match_fuzzy.c): the words of the labels and
+     * synonyms of CL, UBERON, MONDO and PATO; VOCAB maps a word to the
+     * indexes of the ontologies that use it (stored as terms), FZ lists
+     * the words by length, FZ_AT[L] the first of length L */
+    struct table vocab;
+    struct sm_word *fz;
+    size_t n_fz, fz_at[SM_MAX_WORD + 2];
+};
+
+/* A word of the fuzzy tier's vocabulary: its letters as a bit mask. */
+struct sm_word {
+    const char *w;
+    uint32_t mask;
+    uint32_t len;
 };
 
 struct entry *sm_table_find(const struct table *t, const char *key);
@@ -76,6 +93,28 @@ char *sm_field_key(int field, const char *s, char *buf, size_t size);
 int sm_structured(const sc_match *m, const struct field *fs, int field,
                   const char *text, sc_match_res *res);
 
+/* The field spec of FIELD (not development stages). */
+const struct field *sm_field_spec(int field);
+/* Whether the normalised key KEY is a healthy/control shorthand. */
+int sm_is_control(const char *key);
+
+/* ---- sc_match_fuzzy.c: misspellings ---- */
+
+/* Whether a fuzzy match is written as the term (1) or is a suggestion
+ * (0): decided by its precision on the dev sets (scripts/eval-match). */
+#define SM_FUZZY_CONFIDENT 1
+
+/* Build the fuzzy tier's vocabulary from the bag-of-words keys. */
+int sm_fuzzy_index(sc_match *m);
+void sm_fuzzy_release(sc_match *m);
+/* The fuzzy tier of TEXT: each word of 6 letters or more that no label or
+ * synonym of the field's ontologies uses, read as the one word of theirs
+ * within Damerau-Levenshtein distance 1 (none other within 2); the
+ * corrected label through the other tiers. 1 when *RES is set, 0 when
+ * not, or a negative error. */
+int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
+             const char *text, sc_match_res *res);
+
 /* Adjectives that name an organ: {organ, adjective} ("kidney", "renal"). */
 extern const char *const sm_organ_adj[][2];
 extern const size_t sm_n_organ_adj;
@@ -86,6 +125,11 @@ extern const size_t sm_n_organ_adj;
  * British spellings), "of" and "the" left out, sorted, joined by spaces;
  * with DROP, the field's non-informative qualifiers ("tissue", "sample",
  * ", NOS") are left out too. "" when TEXT has no word. */
+/* The words of TEXT as byte spans [START, END) (SM_MAX_WORDS at most);
+ * the count, or SM_MAX_WORDS + 1 when there are too many. */
+size_t sm_words_of(const char *text, size_t *start, size_t *end);
+/* The American spelling of the normalised word W, in place. */
+void sm_american(char *w, size_t size);
 int sm_bag_key(const char *text, int field, int drop, char *buf, size_t size);
 /* Index the bag keys of TEXT, the label (IS_LABEL) or a synonym of term T
  * of ontology I. */

@@ -268,6 +268,17 @@ int sm_try_part(const sc_match *m, const struct field *fs, int field,
     return rc && r->term != SC_ONTO_NONE && sc_match_tier_is_confident(r->tier);
 }
 
+/* *RES as a weak result: no term, T the suggestion (reason and evidence
+ * are the caller's). */
+static void weak(sc_match_res *res, sc_onto_term t)
+{
+    memset(res, 0, sizeof *res);
+    res->tier = SC_MATCH_WEAK;
+    res->term = SC_ONTO_NONE;
+    res->n_sugg = 1;
+    res->sugg[0] = t;
+}
+
 /* "Organ - Site", the form of GTEx's tissue names ("Brain - Putamen (basal
  * ganglia)"): the site when its term lies within the organ's. When the
  * site maps to nothing the organ is only a suggestion (GTEx's "Small
@@ -298,6 +309,27 @@ static int organ_site(const sc_match *m, const struct field *fs, int field,
     }
     if (rc < 0)
         return rc;
+    /* a site that is an adjective of the organ ("Adipose - Subcutaneous",
+     * "Artery - Tibial"): "<site> <organ>" as one name, within the organ,
+     * is a suggestion only (held out: GTEx's "Muscle - Skeletal" is the
+     * gastrocnemius it was sampled from, not skeletal muscle tissue) */
+    if (!rc || (s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term))) {
+        char phrase[600];
+        sc_match_res p;
+        int prc;
+
+        snprintf(phrase, sizeof phrase, "%s %s", site, organ);
+        if ((prc = sm_try_part(m, fs, field, phrase, 1, &p)) < 0)
+            return prc;
+        if (prc && p.term != o.term && sc_onto_is_a(m->o, p.term, o.term)) {
+            weak(res, p.term);
+            snprintf(res->reason, sizeof res->reason,
+                     "the site read as an adjective of the organ");
+            snprintf(res->evidence, sizeof res->evidence,
+                     "'%.35s %.35s' within organ '%.20s'", site, organ, organ);
+            return 1;
+        }
+    }
     if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term)) {
         /* a contradiction: no term, and no other reading of the label */
         res->tier = SC_MATCH_AMBIGUOUS;
@@ -327,6 +359,84 @@ static int organ_site(const sc_match *m, const struct field *fs, int field,
     snprintf(res->evidence, sizeof res->evidence,
              "site '%.40s' within organ '%.40s'", site, organ);
     return 1;
+}
+
+/* "<organ> <histology>", the form of cancer registries' disease names
+ * ("liver hepatocellular carcinoma", "esophagus squamous cancer"): the
+ * first one to three words name an anatomical term (or are an organ
+ * adjective), the rest a disease term H. The term is H when H already
+ * names the organ, else the closest descendant of H that names it, when
+ * there is one closest. "squamous" stands for "squamous cell". 1 when
+ * *RES is set (a term, or several closest descendants), 0 when not, or a
+ * negative error. */
+static int organ_histology(const sc_match *m, const struct field *fs,
+                           const char *text, sc_match_res *res)
+{
+    size_t start[SM_MAX_WORDS], end[SM_MAX_WORDS], n;
+    const struct field *tf = sm_field_spec(SC_FIELD_TISSUE);
+
+    if ((n = sm_words_of(text, start, end)) > SM_MAX_WORDS || n < 2)
+        return 0;
+    for (size_t k = 1; k <= 3 && k < n; k++) {
+        char organ[256], hist[1100], ctx[256], alt[1100];
+        sc_match_res o, h;
+        const char *sq;
+        int rc;
+
+        if (end[k - 1] >= sizeof organ)
+            return 0;
+        snprintf(organ, sizeof organ, "%.*s", (int)end[k - 1], text);
+        snprintf(hist, sizeof hist, "%s", text + start[k]);
+        /* the organ: an anatomical term, or an organ adjective */
+        snprintf(ctx, sizeof ctx, "%s", organ);
+        for (size_t a = 0; a < sm_n_organ_adj; a++)
+            if (!strcasecmp(organ, sm_organ_adj[a][1]))
+                snprintf(ctx, sizeof ctx, "%s", sm_organ_adj[a][0]);
+        memset(&o, 0, sizeof o);
+        o.term = SC_ONTO_NONE;
+        if ((rc = sm_resolve(m, tf, SC_FIELD_TISSUE, ctx, &o)) < 0)
+            return rc;
+        if (!rc || o.term == SC_ONTO_NONE ||
+            !sc_match_tier_is_confident(o.tier))
+            continue;
+        /* the histology, "squamous" as "squamous cell" if need be */
+        if ((rc = sm_try_part(m, fs, SC_FIELD_DISEASE, hist, 1, &h)) < 0)
+            return rc;
+        if (!rc && (sq = strstr(hist, "squamous ")) &&
+            strncasecmp(sq + 9, "cell", 4)) {
+            snprintf(alt, sizeof alt, "%.*ssquamous cell %s", (int)(sq - hist),
+                     hist, sq + 9);
+            if ((rc = sm_try_part(m, fs, SC_FIELD_DISEASE, alt, 1, &h)) < 0)
+                return rc;
+            if (rc)
+                snprintf(hist, sizeof hist, "%s", alt);
+        }
+        if (!rc)
+            continue;
+        memset(res, 0, sizeof *res);
+        res->term = SC_ONTO_NONE;
+        if (names_context(m->o, h.term, ctx)) {
+            res->term = h.term;
+        } else {
+            sc_onto_term t = refine(m, fs, h.term, ctx);
+
+            if (t == h.term) {
+                weak(res, h.term);
+                snprintf(res->reason, sizeof res->reason,
+                         "no term of '%.30s' names '%.30s'", hist, organ);
+                snprintf(res->evidence, sizeof res->evidence,
+                         "histology '%.38s'; organ '%.38s' not named", hist,
+                         organ);
+                return 1;
+            }
+            res->term = t;
+        }
+        res->tier = SC_MATCH_STRUCTURED;
+        snprintf(res->evidence, sizeof res->evidence,
+                 "organ '%.30s' + histology '%.50s'", organ, hist);
+        return 1;
+    }
+    return 0;
 }
 
 /* The structured tier: 1 when *RES is set (structured or weak). */
@@ -376,11 +486,7 @@ int sm_structured(const sc_match *m, const struct field *fs, int field,
          * a suggestion; an abbreviation ("(LUAD)") says nothing more */
         if (rc > 0 && *ctx && field == SC_FIELD_DISEASE &&
             !sm_short_capitals(ctx) && !names_context(m->o, r.term, ctx)) {
-            memset(res, 0, sizeof *res);
-            res->tier = SC_MATCH_WEAK;
-            res->term = SC_ONTO_NONE;
-            res->n_sugg = 1;
-            res->sugg[0] = r.term;
+            weak(res, r.term);
             snprintf(res->reason, sizeof res->reason,
                      "the term of '%.30s' does not name '%.30s'", head, ctx);
             snprintf(res->evidence, sizeof res->evidence,
@@ -406,6 +512,10 @@ int sm_structured(const sc_match *m, const struct field *fs, int field,
                 goto found;
         }
     }
+    /* a cancer registry's "<organ> <histology>" */
+    if (field == SC_FIELD_DISEASE && !*ctx &&
+        (rc = organ_histology(m, fs, head, res)) != 0)
+        return rc;
     /* two names: "X/Y", "X and Y" */
     if ((rc = sm_pair(m, fs, field, head, res)) != 0)
         return rc;

@@ -26,15 +26,31 @@ setup_file() {
 }
 
 @test "sc-annotate map: structured labels, crosswalk, evidence" {
-    run -0 sc-annotate map <<< $'Club cells (lung)\nMicroglia_2\nCD4 CTL\nB cell\nhepatocite'
+    run -0 sc-annotate map <<< $'Club cells (lung)\nMicroglia_2\nCD4 CTL\nB cell\nhepatocitte'
     [[ ${lines[1]} == $'Club cells (lung)\tCL:0000158\tclub cell\tstructured\tyes\thead \'Club cells\' + context \'lung\''* ]]
     [[ ${lines[2]} == $'Microglia_2\tCL:0000129\t'*$'\tstructured\tyes\t'* ]]
     [[ ${lines[3]} == $'CD4 CTL\tCL:0000934\t'*$'\tcrosswalk\tyes\tcrosswalk \'cd4ctl\' (Azimuth '* ]]
     [[ ${lines[4]} == $'B cell\tCL:0000236\tB cell\tlabel\tyes\tlabel \'B cell\'\t' ]]
-    [[ ${lines[5]} == $'hepatocite\t\t\tnone\tno\t\tCL:0000182'* ]]
+    [[ ${lines[5]} == $'hepatocitte\t\t\tnone\tno\t\tCL:0000182'* ]]
     # --no-crosswalk: the crosswalk label is left out
     run -0 sc-annotate map --no-crosswalk <<< 'CD4 CTL'
     [[ ${lines[1]} != *CL:0000934* ]]
+}
+
+@test "sc-annotate map: a misspelt word (tier fuzzy), never for a control" {
+    run -0 sc-annotate map <<< $'Hepatocites\nMonocyts\nASTROCYTOMMA'
+    [[ ${lines[1]} == $'Hepatocites\tCL:0000182\thepatocyte\tfuzzy\tyes\t\'Hepatocites\' read as \'hepatocyte\': label \'hepatocyte\'\t' ]]
+    [[ ${lines[2]} != *$'\tfuzzy\t'* && ${lines[3]} != *$'\tfuzzy\t'* ]]
+    run -0 sc-annotate map --field disease <<< $'pancreatic adenocarcinmoa\nhealthy contrl\nhelthy'
+    [[ ${lines[1]} == $'pancreatic adenocarcinmoa\tMONDO:0006047\t'*$'\tfuzzy\tyes\t'* ]]
+    [[ ${lines[2]} == $'healthy contrl\t\t'* && ${lines[3]} == $'helthy\t\t'* ]]
+}
+
+@test "sc-annotate map: a registry's organ + histology disease name" {
+    run -0 sc-annotate map --field disease <<< $'liver hepatocellular carcinoma\nEsophageal squamous cancer\nknee hepatocellular carcinoma'
+    [[ ${lines[1]} == $'liver hepatocellular carcinoma\tMONDO:0007256\t'*$'\tstructured\tyes\torgan \'liver\' + histology \'hepatocellular carcinoma\'\t' ]]
+    [[ ${lines[2]} == $'Esophageal squamous cancer\tMONDO:0005580\t'*$'\tstructured\tyes\t'* ]]
+    [[ ${lines[3]} == $'knee hepatocellular carcinoma\t\t\tweak\tno\t'*$'\tMONDO:0007256' ]]
 }
 
 @test "sc-annotate map: a TSV column, JSON, files" {

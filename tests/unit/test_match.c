@@ -102,8 +102,9 @@ static void test_tiers(void)
     /* '+' and '-' are meaningful */
     CHECK(strcmp(mapped(SC_FIELD_CELL_TYPE, NULL, "CD4- T cells"),
                  "CL:0000624") != 0);
-    /* nothing: fuzzy suggestions only */
-    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "hepatocite", &r) == 0);
+    /* nothing: fuzzy suggestions only (two edits: the fuzzy tier leaves
+     * it; one edit, "hepatocite", it reads as hepatocyte: test_fuzzy) */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "hepatocitte", &r) == 0);
     CHECK(r.term == SC_ONTO_NONE && r.tier == SC_MATCH_NONE);
     CHECK(r.n_sugg >= 1 && !strcmp(sc_onto_id(real, r.sugg[0]), "CL:0000182"));
     CHECK_STREQ(r.reason, "no match");
@@ -402,6 +403,17 @@ static void test_free_text(void)
     CHECK(r.term == SC_ONTO_NONE);
     CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
     CHECK(strstr(r.reason, "does not lie within") != NULL);
+    /* a site that is the organ's adjective: "<site> <organ>" as one name
+     * within the organ ("Adipose - Subcutaneous" is GTEx's subcutaneous
+     * adipose tissue), a suggestion only: no term */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Adipose - Subcutaneous", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    CHECK_INTEQ((int)r.n_sugg, 1);
+    CHECK_STREQ(r.n_sugg ? sc_onto_id(real, r.sugg[0]) : "-", "UBERON:0002190");
+    CHECK(strstr(r.evidence, "within organ 'Adipose'") != NULL);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Artery - Tibial", &r) == 0);
+    CHECK_STREQ(r.n_sugg ? sc_onto_id(real, r.sugg[0]) : "-", "UBERON:0007610");
 
     /* never a disease for a control, whatever is left out */
     CHECK(map(SC_FIELD_DISEASE, NULL, "adjacent normal tissue", &r) == 0);
@@ -511,6 +523,76 @@ static void test_crosswalk(void)
     /* a crosswalk label the references map to two terms is left out */
     CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "ASDC"), "-");
     CHECK(sc_match_tier_is_confident(SC_MATCH_CROSSWALK));
+}
+
+/* The fuzzy tier: a misspelt word of 6 letters or more read as the one
+ * ontology word within distance 1 (none other within 2). */
+static void test_fuzzy(void)
+{
+    sc_match_res r;
+
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Hepatocites", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_FUZZY);
+    CHECK_STREQ(r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "-",
+                "CL:0000182");
+    CHECK(strstr(r.evidence, "'Hepatocites' read as 'hepatocyte'") != NULL);
+    CHECK(sc_match_tier_is_confident(SC_MATCH_FUZZY));
+    CHECK_STREQ(sc_match_tier_name(SC_MATCH_FUZZY), "fuzzy");
+    /* a swap of two letters */
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Macrophgaes"), "CL:0000235");
+    /* a misspelt qualifier before a head noun that maps only weakly */
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "pancreatic adenocarcinmoa"),
+                "MONDO:0006047");
+    CHECK_INTEQ(tier(SC_FIELD_DISEASE, "pancreatic adenocarcinmoa"),
+                SC_MATCH_FUZZY);
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "pancraes"), "UBERON:0001264");
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "pnacraes"), "-"); /* 2 edits */
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "hepatocite"), "CL:0000182");
+    /* refusals: a word of fewer than 6 letters, an abbreviation, a word
+     * with two ontology words near it ("monocytes" and "monocytic"), a
+     * misspelt control, a word the ontology uses */
+    CHECK_INTEQ(tier(SC_FIELD_CELL_TYPE, "Monocyts"), SC_MATCH_NONE);
+    CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Bcell"), "CL:0000236");
+    CHECK(tier(SC_FIELD_CELL_TYPE, "Neurn") != SC_MATCH_FUZZY);
+    CHECK(tier(SC_FIELD_DISEASE, "ASTROCYTOMMA") != SC_MATCH_FUZZY);
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "helthy"), "-");
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "healthy contrl"), "-");
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "Healthy cntrol"), "-");
+    CHECK(tier(SC_FIELD_CELL_TYPE, "cluster_12") != SC_MATCH_FUZZY);
+    /* other fields never */
+    CHECK(tier(SC_FIELD_ASSAY, "10x 3' v3 chemistri") != SC_MATCH_FUZZY);
+}
+
+/* Cancer registries' "<organ> <histology>" disease names. */
+static void test_organ_histology(void)
+{
+    sc_match_res r;
+
+    /* the histology's term already names the organ */
+    CHECK_STREQ(
+        mapped(SC_FIELD_DISEASE, NULL, "liver hepatocellular carcinoma"),
+        "MONDO:0007256");
+    CHECK_INTEQ(tier(SC_FIELD_DISEASE, "liver hepatocellular carcinoma"),
+                SC_MATCH_STRUCTURED);
+    /* the closest descendant naming the organ, by noun or adjective;
+     * "squamous" for "squamous cell" */
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "esophagus squamous cancer"),
+                "MONDO:0005580");
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "Esophageal squamous cancer"),
+                "MONDO:0005580");
+    CHECK(map(SC_FIELD_DISEASE, NULL, "stomach signet ring cell carcinoma",
+              &r) == 0);
+    CHECK_STREQ(r.term != SC_ONTO_NONE ? sc_onto_id(real, r.term) : "-",
+                "MONDO:0006409");
+    CHECK(strstr(r.evidence, "organ 'stomach' + histology") != NULL);
+    /* no term names both: a suggestion, not the histology's term */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "knee hepatocellular carcinoma", &r) ==
+          0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    /* the tissue field is left alone */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "liver hepatocellular carcinoma"),
+                "-");
 }
 
 /* tests/data/annotate/heldout.tsv (scripts/make-heldout): reference atlas
@@ -717,6 +799,8 @@ int main(void)
         RUN(test_free_text);
         RUN(test_structured);
         RUN(test_crosswalk);
+        RUN(test_fuzzy);
+        RUN(test_organ_histology);
         RUN(test_heldout);
         RUN(test_heldout_free);
     }

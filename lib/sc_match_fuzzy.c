@@ -1,0 +1,303 @@
+/* sc_match_fuzzy: the fuzzy tier of sc_match, for misspelt words
+ * ("Hepatocites", "pancreatic adenocarcinmoa"). A word of six letters or
+ * more that no label or synonym of the field's ontologies uses is read as
+ * the one word of theirs within Damerau-Levenshtein (optimal string
+ * alignment) distance 1, when no other word of theirs lies within
+ * distance 2; the label so corrected must then map through the other
+ * tiers. Abbreviations (a word in capitals), words with digits or signs,
+ * short words and healthy/control labels are never corrected. */
+/* SPDX-License-Identifier: MIT */
+#include "sc_match_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_WORD  6 /* shorter words are never corrected */
+#define MAX_FIXES 2 /* corrected words in one label, at most */
+
+/* The letters of W as a bit mask (a-z, then one bit for anything else). */
+static uint32_t letter_mask(const char *w)
+{
+    uint32_t m = 0;
+
+    for (; *w; w++)
+        m |= *w >= 'a' && *w <= 'z' ? 1u << (*w - 'a') : 1u << 26;
+    return m;
+}
+
+/* Whether X has at most two bits set. */
+static int two_bits_at_most(uint32_t x)
+{
+    x &= x - 1;
+    return !(x & (x - 1));
+}
+
+/* The optimal string alignment distance of A and B (lengths NA, NB at
+ * most SM_MAX_WORD), or MAX + 1 once it must exceed MAX. */
+static int osa_distance(const char *a, size_t na, const char *b, size_t nb,
+                        int max)
+{
+    int d[3][SM_MAX_WORD + 1], *p2 = d[0], *p1 = d[1], *c = d[2];
+
+    if ((na > nb ? na - nb : nb - na) > (size_t)max)
+        return max + 1;
+    for (size_t j = 0; j <= nb; j++)
+        p1[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int low;
+
+        c[0] = (int)i;
+        low = c[0];
+        for (size_t j = 1; j <= nb; j++) {
+            int cost = a[i - 1] != b[j - 1], v = p1[j - 1] + cost;
+
+            if (p1[j] + 1 < v)
+                v = p1[j] + 1;
+            if (c[j - 1] + 1 < v)
+                v = c[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && p2[j - 2] + 1 < v)
+                v = p2[j - 2] + 1;
+            c[j] = v;
+            if (v < low)
+                low = v;
+        }
+        if (low > max)
+            return max + 1;
+        {
+            int *t = p2;
+
+            p2 = p1;
+            p1 = c;
+            c = t;
+        }
+    }
+    return p1[nb] > max ? max + 1 : p1[nb];
+}
+
+static int cmp_len(const void *a, const void *b)
+{
+    const struct sm_word *x = a, *y = b;
+
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return strcmp(x->w, y->w);
+}
+
+int sm_fuzzy_index(sc_match *m)
+{
+    char w[SM_MAX_WORD + 1];
+    int rc;
+
+    /* the words of the bag-of-words keys (normalised, American spelling)
+     * with the ontologies of their terms */
+    for (size_t k = 0; k < m->bag[0].n; k++) {
+        const struct entry *e = &m->bag[0].e[k];
+
+        for (const char *p = e->key; *p;) {
+            size_t n = strcspn(p, " ");
+
+            if (n >= 4 && n <= SM_MAX_WORD) {
+                memcpy(w, p, n);
+                w[n] = '\0';
+                for (int t = 0; t < e->n; t++)
+                    if ((rc = sm_table_add(&m->vocab, w,
+                                           (sc_onto_term)sc_onto_ontology(
+                                               m->o, e->terms[t]))) < 0)
+                        return rc;
+            }
+            p += n;
+            p += strspn(p, " ");
+        }
+    }
+    if (!m->vocab.n)
+        return 0;
+    if (!(m->fz = malloc(m->vocab.n * sizeof *m->fz)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (size_t k = 0; k < m->vocab.n; k++) {
+        m->fz[k].w = m->vocab.e[k].key;
+        m->fz[k].len = (uint32_t)strlen(m->fz[k].w);
+        m->fz[k].mask = letter_mask(m->fz[k].w);
+    }
+    m->n_fz = m->vocab.n;
+    qsort(m->fz, m->n_fz, sizeof *m->fz, cmp_len);
+    for (size_t l = 0, k = 0; l < SM_MAX_WORD + 2; l++) {
+        while (k < m->n_fz && m->fz[k].len < l)
+            k++;
+        m->fz_at[l] = k;
+    }
+    return 0;
+}
+
+void sm_fuzzy_release(sc_match *m)
+{
+    free(m->fz);
+    m->fz = NULL;
+    m->n_fz = 0;
+}
+
+/* Whether vocabulary entry E has a term of one of the ontologies of the
+ * field (indexes in ONT, N of them). */
+static int in_field(const struct entry *e, const int *ont, int n)
+{
+    for (int t = 0; t < e->n; t++)
+        for (int k = 0; k < n; k++)
+            if (e->terms[t] == ont[k])
+                return 1;
+    return 0;
+}
+
+/* The one word of the field's vocabulary within distance 1 of W (not
+ * itself a word of it), with none other within 2: into *FIX; 1 when there
+ * is one. */
+static int correct_word(const sc_match *m, const int *ont, int n_ont,
+                        const char *w, const char **fix)
+{
+    size_t len = strlen(w);
+    uint32_t mask = letter_mask(w);
+    const char *one = NULL;
+
+    for (size_t l = len - 2; l <= len + 2 && l <= SM_MAX_WORD; l++)
+        for (size_t k = m->fz_at[l]; k < m->fz_at[l + 1]; k++) {
+            const struct sm_word *v = &m->fz[k];
+            int d;
+
+            /* an edit brings in one letter at most */
+            if (!two_bits_at_most(mask & ~v->mask) ||
+                !two_bits_at_most(v->mask & ~mask))
+                continue;
+            if ((d = osa_distance(w, len, v->w, v->len, 2)) > 2 ||
+                !in_field(sm_table_find(&m->vocab, v->w), ont, n_ont))
+                continue;
+            if (d == 0)
+                return 0; /* a word of the field after all */
+            if (one || d == 2)
+                return 0;
+            one = v->w;
+        }
+    *fix = one;
+    return one != NULL;
+}
+
+/* Whether the raw word [S, S+N) may be corrected: letters only, not in
+ * capitals (an abbreviation). */
+static int correctable(const char *s, size_t n)
+{
+    size_t upper = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+
+        if (!isalpha(c))
+            return 0;
+        upper += isupper(c) != 0;
+    }
+    return upper < 2;
+}
+
+int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
+             const char *text, sc_match_res *res)
+{
+    size_t start[SM_MAX_WORDS], end[SM_MAX_WORDS], n, used = 0;
+    char fixed[1100], key[1100],
+        from[SM_MAX_WORD * 2 + 8] = "", to[SM_MAX_WORD * 2 + 8] = "", ev[160];
+    int ont[4], n_ont = 0, n_fix = 0, rc;
+    sc_match_res r;
+
+    if ((field != SC_FIELD_CELL_TYPE && field != SC_FIELD_TISSUE &&
+         field != SC_FIELD_DISEASE) ||
+        !m->n_fz || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
+        return 0;
+    /* the field's ontologies */
+    for (const char *p = fs->ontos; *p && n_ont < 4;) {
+        size_t len = strcspn(p, " ");
+        char name[32];
+        int i;
+
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if ((i = sc_onto_find_ontology(m->o, name)) >= 0)
+            ont[n_ont++] = i;
+        p += len;
+        p += strspn(p, " ");
+    }
+    fixed[0] = '\0';
+    for (size_t k = 0, at = 0; k < n; k++) {
+        size_t len = end[k] - start[k];
+        char raw[SM_MAX_WORD + 1], w[SM_MAX_WORD * 2 + 1];
+        const char *fix = NULL;
+        const struct entry *e;
+
+        if (len <= SM_MAX_WORD && correctable(text + start[k], len)) {
+            memcpy(raw, text + start[k], len);
+            raw[len] = '\0';
+            if (sc_match_normalize(raw, w, sizeof w) < 0) {
+                sc_err_clear();
+                w[0] = '\0';
+            }
+            sm_american(w, sizeof w);
+            if (strlen(w) >= MIN_WORD && strlen(w) <= SM_MAX_WORD &&
+                !((e = sm_table_find(&m->vocab, w)) &&
+                  in_field(e, ont, n_ont)) &&
+                correct_word(m, ont, n_ont, w, &fix)) {
+                if (++n_fix > MAX_FIXES)
+                    return 0;
+                snprintf(from + strlen(from), sizeof from - strlen(from),
+                         "%s%.*s", n_fix > 1 ? "', '" : "", (int)len,
+                         text + start[k]);
+                snprintf(to + strlen(to), sizeof to - strlen(to), "%s%s",
+                         n_fix > 1 ? "', '" : "", fix);
+            }
+        }
+        /* the text up to the word, then the word or its correction */
+        used += (size_t)snprintf(
+            fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
+            "%.*s%.*s", (int)(start[k] - at), text + at,
+            fix ? (int)strlen(fix) : (int)len, fix ? fix : text + start[k]);
+        at = end[k];
+        if (k + 1 == n)
+            used += (size_t)snprintf(
+                fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
+                "%s", text + at);
+        if (used >= sizeof fixed)
+            return 0;
+    }
+    if (!n_fix)
+        return 0;
+    /* never a healthy/control label */
+    if (field == SC_FIELD_DISEASE &&
+        sc_match_normalize(fixed, key, sizeof key) == 0 && sm_is_control(key))
+        return 0;
+    sc_err_clear();
+    if ((rc = sm_try_part(m, fs, field, fixed, 1, &r)) < 0)
+        return rc;
+    if (!rc) {
+        memset(&r, 0, sizeof r);
+        r.term = SC_ONTO_NONE;
+        if ((rc = sm_structured(m, fs, field, fixed, &r)) < 0)
+            return rc;
+        if (!rc || r.tier != SC_MATCH_STRUCTURED || r.term == SC_ONTO_NONE)
+            return 0;
+    }
+    /* no disease term from a corrected word is ever "normal" */
+    if (field == SC_FIELD_DISEASE &&
+        !strcmp(sc_onto_name(m->o, sc_onto_ontology(m->o, r.term)), "PATO"))
+        return 0;
+    memset(res, 0, sizeof *res);
+    res->tier = SC_MATCH_FUZZY;
+    res->replaced = r.replaced;
+    snprintf(res->evidence, sizeof res->evidence,
+             "'%.22s' read as '%.22s': %.50s", from, to,
+             sc_match_evidence(&r, fixed, ev, sizeof ev));
+    if (SM_FUZZY_CONFIDENT) {
+        res->term = r.term;
+    } else {
+        res->term = SC_ONTO_NONE;
+        res->n_sugg = 1;
+        res->sugg[0] = r.term;
+        snprintf(res->reason, sizeof res->reason,
+                 "a misspelt word read as an ontology word is a suggestion");
+    }
+    return 1;
+}
