@@ -3,7 +3,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sc_stream_int.h"
 #include "unit.h"
@@ -79,9 +82,87 @@ static void test_plain(void)
     check_file("cellxgene_schema_example_valid.h5ad", 2);
 }
 
+/* Copy the file FROM to TO. */
+static int copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    char buf[65536];
+    size_t k;
+    int ok = a && b;
+    while (ok && (k = fread(buf, 1, sizeof buf, a)) > 0)
+        ok = fwrite(buf, 1, k, b) == k;
+    if (a)
+        fclose(a);
+    if (b && fclose(b) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* A skeleton (the tables of a detached reader, no descriptor) opens the
+ * file again without HDF5: the rows are those of the first reader, from a
+ * reopened reader, its clone and a reopened source, after the first
+ * source is closed; once the file's modification time changed it is
+ * refused (SC_EUNSUP), and a missing file is an error. */
+static void test_skeleton(void)
+{
+    char src[1024], dir[] = "/tmp/sc-unit-skel-XXXXXX", path[64];
+    ss_src *det = NULL, *re = NULL;
+    ss_raw *skel = NULL, *r = NULL, *c = NULL, *x = NULL;
+    ss_rows a = {0}, b = {0};
+
+    snprintf(src, sizeof src, "%s/h5ad/anndataR_example.h5ad", unit_data_dir());
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/f.h5ad", dir);
+    CHECK_INTEQ(copy_file(src, path), 0);
+    CHECK_INTEQ(ss_src_open(path, "X", &det), 0);
+    if (!det)
+        goto out;
+    read_rows(ss_src_raw(det), 0, 50, &a);
+    CHECK_INTEQ(ss_raw_skeleton(ss_src_raw(det), &skel), 0);
+    ss_src_close(det);
+    if (!skel)
+        goto out;
+    CHECK(ss_raw_table_bytes(skel) >= 51 * sizeof(int64_t));
+    CHECK_INTEQ(ss_raw_reopen(skel, path, &r), 0);
+    if (!r)
+        goto out;
+    read_rows(r, 0, 50, &b);
+    CHECK(same_rows(&a, &b));
+    /* no skeleton of a reader that borrows its tables */
+    CHECK_INTEQ(ss_raw_skeleton(r, &x), SC_EUNSUP);
+    CHECK_INTEQ(ss_raw_clone(r, &c), 0);
+    read_rows(r, 10, 50, &a);
+    read_rows(c, 10, 50, &b);
+    CHECK(same_rows(&a, &b));
+    CHECK_INTEQ(ss_src_reopen(skel, path, &re), 0);
+    if (re)
+        read_rows(ss_src_raw(re), 10, 50, &b);
+    CHECK(same_rows(&a, &b));
+    ss_src_close(re);
+    re = NULL;
+    /* the file changed since its tables were read */
+    struct timespec t[2] = {{0, UTIME_OMIT}, {12345, 0}};
+    CHECK_INTEQ(utimensat(AT_FDCWD, path, t, 0), 0);
+    CHECK_INTEQ(ss_src_reopen(skel, path, &re), SC_EUNSUP);
+    CHECK(re == NULL);
+    remove(path);
+    CHECK(ss_raw_reopen(skel, path, &x) < 0 && x == NULL);
+    sc_err_clear();
+out:
+    ss_src_close(re);
+    ss_raw_close(c);
+    ss_raw_close(r);
+    ss_raw_close(skel);
+    ss_rows_release(&a);
+    ss_rows_release(&b);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_gzip);
     RUN(test_plain);
+    RUN(test_skeleton);
     return UNIT_DONE();
 }
