@@ -176,6 +176,9 @@ typedef struct ss_ds {
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;            /* open-file slot, -1 */
+    /* the layout of its raw reader, kept once the file was opened through
+     * HDF5 (ss_raw_skeleton): re-opened with open(2) alone, NULL */
+    ss_raw *skel;
     /* weighted: per selected cell, the sum of the weights of its block's
      * cells up to it (so a block's last entry is its mass) */
     double *cum;
@@ -290,6 +293,12 @@ struct sc_stream {
     slot *slots;
     int n_slots;
     uint64_t tick;
+    size_t skel_bytes; /* held by the datasets' skeletons */
+    /* opens of files to read rows: through HDF5, and again from a
+     * skeleton; opens through HDF5 only to make a skeleton (a parallel
+     * fill's workers then open the file); the most opens to read of one
+     * buffer fill beyond one per file it reads */
+    uint64_t n_h5_opens, n_reopens, n_probes, fill_excess;
 
     sbuf buf[2]; /* batches are cut from buf[cur]; the other is prefetched */
     int cur;

@@ -3,6 +3,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -159,10 +160,111 @@ out:
     rmdir(dir);
 }
 
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* FNV-1a of the N bytes at P, continuing from H. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* An epoch over more files than open-file slots (6 copies of a gzip h5ad,
+ * --max-open 2, buffers of a few blocks that touch several files): each
+ * file is read through HDF5 once in the stream, then opened again from
+ * its skeleton without HDF5, at most once per buffer fill, with 1 thread
+ * (serial fill, the slots thrash across fills) and 2 (the workers open
+ * their own files, one at a time each). The batches are those of a stream
+ * that keeps every file open, and the descriptors open while batches are
+ * taken stay within the slots (a descriptor per thread each) and one file
+ * per thread. */
+static void test_open_plan(void)
+{
+    enum { NF = 6 };
+    char dir[] = "/tmp/sc-unit-open-XXXXXX", paths[NF][64], src[1024];
+    sc_stream_input in[NF];
+    static const int cfg[][2] = {{NF, 1}, {2, 1}, {2, 2}, {1, 2}};
+    uint64_t ref = 0;
+
+    snprintf(src, sizeof src, "%s/h5ad/anndataR_example.h5ad", unit_data_dir());
+    CHECK(mkdtemp(dir) != NULL);
+    for (int i = 0; i < NF; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/f%d.h5ad", dir, i);
+        CHECK_INTEQ(copy_file(src, paths[i]), 0);
+        in[i] = (sc_stream_input){paths[i], 1, NULL};
+    }
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        int max_open = cfg[c][0], threads = cfg[c][1];
+        sc_stream_opts o;
+        sc_stream *s = NULL;
+        sc_batch b = SC_BATCH_INIT;
+        uint64_t cells = 0, h = 14695981039346656037ULL;
+        int rc, fd0 = open_fds(), most = 0;
+        sc_stream_opts_init(&o);
+        o.inputs = in;
+        o.n_inputs = NF;
+        o.max_open = max_open;
+        o.block = 4;
+        o.buffer = 8;
+        o.batch_size = 20;
+        o.seed = 3;
+        o.threads = threads;
+        CHECK_INTEQ(sc_stream_open(&o, &s), 0);
+        if (!s)
+            continue;
+        while ((rc = sc_stream_next(s, &b)) == 1) {
+            int k = open_fds() - fd0;
+            most = k > most ? k : most;
+            cells += (uint64_t)b.n_cells;
+            h = fnv(h, &b.n_cells, sizeof b.n_cells);
+            h = fnv(h, b.dataset, b.n_cells * sizeof *b.dataset);
+            h = fnv(h, b.row, b.n_cells * sizeof *b.row);
+            h = fnv(h, b.indices, b.nnz * sizeof *b.indices);
+            h = fnv(h, b.values, b.nnz * sizeof *b.values);
+        }
+        CHECK_INTEQ(rc, 0);
+        CHECK_INTEQ(cells, NF * 50);
+        if (c == 0)
+            ref = h;
+        CHECK_INTEQ(h, ref);
+        /* slots, a descriptor per thread each, a worker's file each, and
+         * a file being probed through HDF5 (two descriptors) */
+        CHECK(fd0 > 0 && most <= max_open * threads + threads + 2);
+        CHECK(s->n_h5_opens + s->n_probes <= NF);
+        CHECK_INTEQ(s->fill_excess, 0);
+        if (max_open < NF) /* the files were opened again */
+            CHECK(s->n_reopens > 0);
+        sc_batch_release(&b);
+        sc_stream_close(s);
+        /* none left open (but the socket the first stream keeps for the
+         * process, to its probing child) */
+        if (c > 0)
+            CHECK_INTEQ(open_fds(), fd0);
+    }
+    for (int i = 0; i < NF; i++)
+        remove(paths[i]);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_gzip);
     RUN(test_plain);
     RUN(test_skeleton);
+    RUN(test_open_plan);
     return UNIT_DONE();
 }
