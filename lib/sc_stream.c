@@ -593,6 +593,7 @@ void sc_stream_close(sc_stream *s)
         free(d->vmap);
         free(d->vcol);
         free(d->cum);
+        ss_raw_close(d->skel); /* after the slots: their readers use it */
     }
     free(s->ds);
     for (size_t k = 0; s->vc && k < s->n_vcols; k++) {

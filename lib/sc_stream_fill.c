@@ -40,6 +40,38 @@ void ss_sbuf_release(sbuf *u)
 /* ------------------------------------------------------------------------ */
 /* Reading buffers                                                          */
 
+/* Skeletons are kept while their tables hold less than this (past it,
+ * files are opened through HDF5 again as before). */
+#define SKEL_BYTES ((size_t)256 << 20)
+
+/* Open dataset D as a source: from its skeleton without HDF5 when it has
+ * one (and the file did not change), else through HDF5, then keep the
+ * skeleton of its raw reader. */
+static int open_src(sc_stream *s, ss_ds *d, ss_src **out)
+{
+    int rc;
+
+    if (d->skel) {
+        if ((rc = ss_src_reopen(d->skel, d->path, out)) != SC_EUNSUP) {
+            s->n_reopens += rc == 0;
+            return rc;
+        }
+        /* the file changed: its layout is read again */
+        s->skel_bytes -= ss_raw_table_bytes(d->skel);
+        ss_raw_close(d->skel);
+        d->skel = NULL;
+    }
+    if ((rc = ss_src_open(d->path, s->matrix, out)) < 0)
+        return rc;
+    s->n_h5_opens++;
+    ss_raw *r = ss_src_raw(*out);
+    if (r && (*out)->file < 0 && s->skel_bytes < SKEL_BYTES &&
+        ss_raw_skeleton(r, &d->skel) == 0)
+        s->skel_bytes += ss_raw_table_bytes(d->skel);
+    sc_err_clear();
+    return 0;
+}
+
 static int get_src(sc_stream *s, int64_t di, ss_src **m)
 {
     ss_ds *d = &s->ds[di];
@@ -62,7 +94,7 @@ static int get_src(sc_stream *s, int64_t di, ss_src **m)
             v->ds = -1;
             v->src = NULL;
         }
-        if ((rc = ss_src_open(d->path, s->matrix, &v->src)) < 0)
+        if ((rc = open_src(s, d, &v->src)) < 0)
             return rc;
         v->ds = di;
         d->slot = victim;
@@ -365,12 +397,15 @@ static int fill_serial(sc_stream *s, sbuf *u, uint64_t n)
 }
 
 /* One worker of a parallel fill: the runs of order[A, B), read with the
- * worker's own raw readers (RAW: per dataset) into part P. */
+ * worker's own raw readers (RAW: per dataset) into part P; RAW NULL: the
+ * worker opens each of its files from the dataset's skeleton, reads all
+ * its runs and closes it (its part holds whole files). */
 struct fill_job {
     const sc_stream *s;
     sbuf *p;
     ss_raw **raw;
     uint64_t a, b, n;
+    uint64_t opens; /* files opened from skeletons */
     int rc;
 };
 
@@ -378,46 +413,79 @@ static void fill_run(void *arg)
 {
     struct fill_job *J = arg;
     sbuf *u = J->p;
+    ss_raw *own = NULL;
+    int64_t own_di = -1;
     u->pool_n = 0;
     J->rc = 0;
+    J->opens = 0;
     for (uint64_t a = J->a; a < J->b && J->rc == 0;) {
         uint32_t last, r0 = (uint32_t)u->order[a].cell;
         int64_t di = (int64_t)(u->order[a].cell >> 32);
         uint64_t b = run_end(u, a, J->n, &last);
-        if ((J->rc =
-                 ss_raw_read(J->raw[di], r0, (int64_t)last + 1, &u->rows)) == 0)
+        ss_raw *r;
+        if (J->raw) {
+            r = J->raw[di];
+        } else {
+            if (di != own_di) {
+                ss_raw_close(own);
+                own = NULL;
+                own_di = di;
+                const ss_ds *d = &J->s->ds[di];
+                if ((J->rc = ss_raw_reopen(d->skel, d->path, &own)) < 0)
+                    break;
+                J->opens++;
+            }
+            r = own;
+        }
+        if ((J->rc = ss_raw_read(r, r0, (int64_t)last + 1, &u->rows)) == 0)
             J->rc = take_run(J->s, u, di, r0, a, b);
         a = b;
     }
+    ss_raw_close(own);
+}
+
+/* The end of part NJ of W of the buffer's N cells in read order, from A:
+ * about equal cells per part, cut between runs, or between files when
+ * FILES (then no file is read by two workers). */
+static uint64_t part_end(const sbuf *u, uint64_t a, uint64_t n, int nj, int W,
+                         int files)
+{
+    uint64_t b = a, target = (uint64_t)(nj + 1) * n / (uint64_t)W;
+    uint32_t last;
+    while (b < n && (b < target || nj == W - 1))
+        b = run_end(u, b, n, &last);
+    while (files && b < n &&
+           (u->order[b].cell >> 32) == (u->order[b - 1].cell >> 32))
+        b = run_end(u, b, n, &last);
+    return b;
 }
 
 /* Fill U on the read pool: the buffer's runs split into W contiguous
  * parts of about equal cells, each read by one worker with its own
  * readers of the files into its own part, then the parts' entries appended
- * to U's pool. SC_EUNSUP when a source has no raw reader or the buffer's
- * datasets exceed the open-file slots (then fill_serial does it). */
-static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
+ * to U's pool. When the buffer's files fit in the open-file slots, the
+ * workers read through the slots' readers; else each worker opens its
+ * files itself from their skeletons, one at a time (a file seen for the
+ * first time is opened here through HDF5 to make its skeleton). SC_EUNSUP
+ * when a source has no thread-safe raw reader or skeleton (then
+ * fill_serial does it). */
+static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n, size_t n_ds)
 {
     int W = s->o.threads, rc = 0; /* this thread and W - 1 of the pool */
     struct fill_job job[SS_RAW_PARTS];
-    size_t n_ds = 0;
-    ss_raw **raw;
+    ss_raw **raw = NULL;
 
     if (W < 2 || n == 0)
         return SC_EUNSUP;
     if (W > SS_RAW_PARTS)
         W = SS_RAW_PARTS;
-    for (uint64_t a = 0; a < n; a++)
-        if (a == 0 || (u->order[a].cell >> 32) != (u->order[a - 1].cell >> 32))
-            n_ds++;
-    if (n_ds > (size_t)s->n_slots)
-        return SC_EUNSUP;
+    int own = n_ds > (size_t)s->n_slots;
     if (!u->part) {
         if (!(u->part = calloc(SS_RAW_PARTS, sizeof *u->part)))
             return ss_oom();
         u->n_part = SS_RAW_PARTS;
     }
-    if (!(raw = calloc((size_t)W * s->n_ds, sizeof *raw)))
+    if (!own && !(raw = calloc((size_t)W * s->n_ds, sizeof *raw)))
         return ss_oom();
     /* open the sources here (the open-file cache is this thread's) */
     for (uint64_t a = 0; a < n && rc == 0; a++) {
@@ -425,6 +493,18 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
         ss_src *src;
         if (a > 0 && (u->order[a - 1].cell >> 32) == (uint64_t)di)
             continue;
+        if (own) {
+            /* a file not seen yet: its layout read once through HDF5 */
+            ss_ds *d = &s->ds[di];
+            if (!d->skel && d->slot < 0 && (rc = open_src(s, d, &src)) == 0) {
+                ss_src_close(src);
+                s->n_h5_opens--;
+                s->n_probes++;
+            }
+            if (rc == 0 && !d->skel)
+                rc = SC_EUNSUP;
+            continue;
+        }
         if ((rc = get_src(s, di, &src)) < 0)
             break;
         for (int w = 0; w < W && rc == 0; w++) {
@@ -436,10 +516,7 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
     }
     int nj = 0;
     for (uint64_t a = 0; a < n && rc == 0; nj++) {
-        uint64_t b = a, target = (uint64_t)(nj + 1) * n / (uint64_t)W;
-        uint32_t last;
-        while (b < n && (b < target || nj == W - 1))
-            b = run_end(u, b, n, &last);
+        uint64_t b = part_end(u, a, n, nj, W, own);
         sbuf *p = &u->part[nj];
         p->cell = u->cell;
         p->coff = u->coff;
@@ -447,8 +524,8 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
         p->clen = u->clen;
         p->cdepth = u->cdepth;
         p->order = u->order;
-        job[nj] =
-            (struct fill_job){s, p, raw + (size_t)nj * s->n_ds, a, b, n, 0};
+        job[nj] = (struct fill_job){
+            s, p, raw ? raw + (size_t)nj * s->n_ds : NULL, a, b, n, 0, 0};
         a = b;
     }
     /* parts 1.. on the pool, part 0 here */
@@ -460,6 +537,7 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n)
     }
     /* the cells stay in their part's pool */
     for (int w = 0; w < nj && rc == 0; w++) {
+        s->n_reopens += job[w].opens;
         if ((rc = job[w].rc) < 0)
             break;
         for (uint64_t k = job[w].a; k < job[w].b; k++)
@@ -510,8 +588,13 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
         u->order[i].pos = i;
     }
     qsort(u->order, (size_t)n, sizeof *u->order, cmp_order);
+    size_t n_ds = 0;
+    for (uint64_t a = 0; a < n; a++)
+        n_ds +=
+            a == 0 || (u->order[a].cell >> 32) != (u->order[a - 1].cell >> 32);
+    uint64_t opens = s->n_reopens + s->n_h5_opens;
     u->pool_n = 0;
-    if (s->rpool && (rc = fill_parallel(s, u, n)) != SC_EUNSUP) {
+    if (s->rpool && (rc = fill_parallel(s, u, n, n_ds)) != SC_EUNSUP) {
         if (rc < 0) /* again here, for this thread's error message */
             rc = fill_serial(s, u, n);
     } else {
@@ -519,6 +602,9 @@ static int load_buffer(sc_stream *s, sbuf *u, uint64_t j)
     }
     if (rc < 0)
         return rc;
+    opens = s->n_reopens + s->n_h5_opens - opens;
+    if (opens > n_ds && opens - n_ds > s->fill_excess)
+        s->fill_excess = opens - n_ds;
 whole:
     u->j = (int64_t)j;
     u->lo = lo;

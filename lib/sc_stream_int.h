@@ -99,6 +99,18 @@ int ss_raw_detach(ss_raw *r);
 /* A second reader of the same file as the detached R, with its own fd,
  * chunk cache and inflater, made without HDF5. */
 SC_MUST_CHECK int ss_raw_clone(const ss_raw *r, ss_raw **out);
+/* The tables of the detached reader R (layout, indptr, chunk table)
+ * without a file descriptor, or SC_EUNSUP: what ss_raw_reopen opens the
+ * file again with, without HDF5. */
+SC_MUST_CHECK int ss_raw_skeleton(const ss_raw *r, ss_raw **out);
+/* Bytes the tables of R hold. */
+size_t ss_raw_table_bytes(const ss_raw *r);
+/* A reader of PATH on a new descriptor that uses the tables of the
+ * skeleton SKEL (which must outlive it, and its clones); SC_EUNSUP when
+ * the file is no longer the one SKEL was made from (device, inode, size,
+ * mtime). Thread-safe: SKEL is only read. */
+SC_MUST_CHECK int ss_raw_reopen(const ss_raw *skel, const char *path,
+                                ss_raw **out);
 /* Totals over the process: compressed bytes inflated, their inflated
  * size, the inflated bytes used, seconds spent inflating (all threads). */
 void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs);
@@ -109,6 +121,10 @@ ss_raw *ss_src_raw(ss_src *s);
 #define SS_RAW_PARTS 8
 ss_raw *ss_src_raw_part(ss_src *s, int w);
 void ss_src_close(ss_src *s);
+/* A source of PATH read through a new reader of the skeleton SKEL
+ * (ss_raw_reopen), without HDF5; SC_EUNSUP when the file changed. */
+SC_MUST_CHECK int ss_src_reopen(const ss_raw *skel, const char *path,
+                                ss_src **out);
 /* ss_src_open keeping the HDF5 file open (the index reads var and obs). */
 SC_MUST_CHECK int ss_src_open_h5(const char *path, const char *matrix,
                                  ss_src **out);
@@ -160,6 +176,9 @@ typedef struct ss_ds {
     int32_t **vmap;      /* per vocabulary column: local code -> global */
     const ss_col **vcol; /* per vocabulary column, NULL when absent */
     int slot;            /* open-file slot, -1 */
+    /* the layout of its raw reader, kept once the file was opened through
+     * HDF5 (ss_raw_skeleton): re-opened with open(2) alone, NULL */
+    ss_raw *skel;
     /* weighted: per selected cell, the sum of the weights of its block's
      * cells up to it (so a block's last entry is its mass) */
     double *cum;
@@ -274,6 +293,12 @@ struct sc_stream {
     slot *slots;
     int n_slots;
     uint64_t tick;
+    size_t skel_bytes; /* held by the datasets' skeletons */
+    /* opens of files to read rows: through HDF5, and again from a
+     * skeleton; opens through HDF5 only to make a skeleton (a parallel
+     * fill's workers then open the file); the most opens to read of one
+     * buffer fill beyond one per file it reads */
+    uint64_t n_h5_opens, n_reopens, n_probes, fill_excess;
 
     sbuf buf[2]; /* batches are cut from buf[cur]; the other is prefetched */
     int cur;

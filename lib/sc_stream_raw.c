@@ -9,6 +9,7 @@
 #include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -56,7 +57,11 @@ typedef struct rds {
 
 struct ss_raw {
     int fd;
-    uint64_t base; /* the user block: HDF5 1.10's chunk addresses omit it */
+    /* the reader's indptr and chunk tables are OWNER's (a skeleton,
+     * ss_raw_skeleton), which outlives it; NULL: its own */
+    const ss_raw *owner;
+    struct stat st; /* the file when the tables were read (skeletons) */
+    uint64_t base;  /* the user block: HDF5 1.10's chunk addresses omit it */
     hid_t file;
     const char *label;
     hid_t d_data, d_idx;
@@ -117,11 +122,13 @@ static int kind_of(hid_t type, int *kind, size_t *isz)
     }
 }
 
-static void rds_release(rds *d)
+static void rds_release(rds *d, int borrowed)
 {
-    free(d->addr);
-    free(d->size);
-    free(d->mask);
+    if (!borrowed) {
+        free(d->addr);
+        free(d->size);
+        free(d->mask);
+    }
     for (int i = 0; i < CACHE_N; i++)
         free(d->cbuf[i]);
     free(d->z);
@@ -441,9 +448,10 @@ void ss_raw_close(ss_raw *r)
         H5Dclose(r->d_data);
     if (r->d_idx >= 0)
         H5Dclose(r->d_idx);
-    free(r->indptr);
-    rds_release(&r->data);
-    rds_release(&r->idx);
+    if (!r->owner)
+        free(r->indptr);
+    rds_release(&r->data, r->owner != NULL);
+    rds_release(&r->idx, r->owner != NULL);
     if (r->dec)
         libdeflate_free_decompressor(r->dec);
     if (r->zs_ready)
@@ -478,8 +486,9 @@ static int dup_array(void *dst, const void *src, size_t n, size_t size)
     return 0;
 }
 
-/* D: the description of dataset S without its chunk cache. */
-static int rds_clone(rds *d, const rds *s)
+/* D: the description of dataset S without its chunk cache; with BORROW,
+ * D uses S's chunk table rather than a copy. */
+static int rds_clone(rds *d, const rds *s, int borrow)
 {
     size_t nc = s->n_chunks ? (size_t)s->n_chunks : 1;
     int rc;
@@ -495,6 +504,12 @@ static int rds_clone(rds *d, const rds *s)
     d->n_chunks = s->n_chunks;
     for (int i = 0; i < CACHE_N; i++)
         d->cidx[i] = -1;
+    if (borrow) {
+        d->addr = s->addr;
+        d->size = s->size;
+        d->mask = s->mask;
+        return 0;
+    }
     if ((rc = dup_array(&d->addr, s->addr, nc, sizeof *d->addr)) < 0 ||
         (rc = dup_array(&d->size, s->size, nc, sizeof *d->size)) < 0 ||
         (rc = dup_array(&d->mask, s->mask, nc, sizeof *d->mask)) < 0)
@@ -502,31 +517,38 @@ static int rds_clone(rds *d, const rds *s)
     return 0;
 }
 
-int ss_raw_clone(const ss_raw *r, ss_raw **out)
+/* A reader of R's file on the descriptor FD (taken over): R's tables
+ * copied, or borrowed from R's owner (or R itself when SHARE), with its
+ * own chunk cache and inflater. */
+static int raw_copy(const ss_raw *r, int fd, int share, ss_raw **out)
 {
+    const ss_raw *o = r->owner ? r->owner : share ? r : NULL;
     ss_raw *c;
     int rc;
 
     *out = NULL;
-    if (r->file >= 0 || !ss_raw_threadsafe(r))
-        return SC_EUNSUP;
-    if (!(c = calloc(1, sizeof *c)))
+    if (!(c = calloc(1, sizeof *c))) {
+        if (fd >= 0)
+            close(fd);
         return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    c->fd = fd;
+    c->owner = o;
     c->d_data = c->d_idx = c->file = H5I_INVALID_HID;
     c->base = r->base;
     c->label = r->label;
     c->n_rows = r->n_rows;
     c->n_cols = r->n_cols;
-    if ((c->fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-        rc = sc_fail(SC_EIO, "%s: %s", r->label, strerror(errno));
+    c->st = r->st;
+    if ((rc = rds_clone(&c->data, &r->data, o != NULL)) < 0 ||
+        (rc = rds_clone(&c->idx, &r->idx, o != NULL)) < 0)
         goto fail;
-    }
-    if ((rc = rds_clone(&c->data, &r->data)) < 0 ||
-        (rc = rds_clone(&c->idx, &r->idx)) < 0 ||
-        (rc = dup_array(&c->indptr, r->indptr, (size_t)r->n_rows + 1,
-                        sizeof *c->indptr)) < 0)
+    if (o)
+        c->indptr = o->indptr;
+    else if ((rc = dup_array(&c->indptr, r->indptr, (size_t)r->n_rows + 1,
+                             sizeof *c->indptr)) < 0)
         goto fail;
-    if (!(c->dec = libdeflate_alloc_decompressor())) {
+    if (fd >= 0 && !(c->dec = libdeflate_alloc_decompressor())) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto fail;
     }
@@ -535,6 +557,53 @@ int ss_raw_clone(const ss_raw *r, ss_raw **out)
 fail:
     ss_raw_close(c);
     return rc;
+}
+
+int ss_raw_clone(const ss_raw *r, ss_raw **out)
+{
+    int fd;
+
+    *out = NULL;
+    if (r->file >= 0 || !ss_raw_threadsafe(r))
+        return SC_EUNSUP;
+    if ((fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return sc_fail(SC_EIO, "%s: %s", r->label, strerror(errno));
+    return raw_copy(r, fd, 0, out);
+}
+
+int ss_raw_skeleton(const ss_raw *r, ss_raw **out)
+{
+    *out = NULL;
+    if (r->file >= 0 || r->owner || !ss_raw_threadsafe(r))
+        return SC_EUNSUP;
+    return raw_copy(r, -1, 0, out);
+}
+
+size_t ss_raw_table_bytes(const ss_raw *r)
+{
+    size_t per = sizeof(uint64_t) + 2 * sizeof(uint32_t);
+    return sizeof *r + (size_t)(r->n_rows + 1) * sizeof *r->indptr +
+           (size_t)(r->data.chunked ? r->data.n_chunks : 0) * per +
+           (size_t)(r->idx.chunked ? r->idx.n_chunks : 0) * per;
+}
+
+int ss_raw_reopen(const ss_raw *skel, const char *path, ss_raw **out)
+{
+    struct stat st;
+    int fd;
+
+    *out = NULL;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return sc_fail(SC_EIO, "%s: %s", path, strerror(errno));
+    /* the same file as when its tables were read, else HDF5 reads it */
+    if (fstat(fd, &st) != 0 || st.st_dev != skel->st.st_dev ||
+        st.st_ino != skel->st.st_ino || st.st_size != skel->st.st_size ||
+        st.st_mtim.tv_sec != skel->st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != skel->st.st_mtim.tv_nsec) {
+        close(fd);
+        return SC_EUNSUP;
+    }
+    return raw_copy(skel, fd, 1, out);
 }
 
 int ss_raw_open(const char *path, int64_t file, const char *gpath,
@@ -561,7 +630,8 @@ int ss_raw_open(const char *path, int64_t file, const char *gpath,
     snprintf(p, sizeof p, "%s/indices", gpath);
     if ((r->d_idx = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0)
         goto fail;
-    if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+        fstat(r->fd, &r->st) != 0)
         goto fail;
     hid_t fcpl = H5Fget_create_plist(r->file);
     hsize_t ub = 0;

@@ -105,15 +105,23 @@ int ss_src_open(const char *path, const char *matrix, ss_src **out)
     return rc;
 }
 
+/* *OUT: an empty source (no HDF5 file), or SC_ENOMEM. */
+static int src_new(ss_src **out)
+{
+    if (!(*out = calloc(1, sizeof **out)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    (*out)->file = H5I_INVALID_HID;
+    return 0;
+}
+
 int ss_src_open_h5(const char *path, const char *matrix, ss_src **out)
 {
     ss_src *s;
     int rc;
 
     *out = NULL;
-    if (!(s = calloc(1, sizeof *s)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    s->file = H5I_INVALID_HID;
+    if ((rc = src_new(&s)) < 0)
+        return rc;
     sc_h5_init();
     /* Try the file as an h5ad straight away (detecting the format first
      * would open it twice); anything else, or any problem, goes through
@@ -136,6 +144,22 @@ int ss_src_open_h5(const char *path, const char *matrix, ss_src **out)
     if ((rc = sc_adata_open(path, 0, &s->ad)) < 0 ||
         (rc = ss_pick_matrix(s->ad, matrix, &s->mat)) < 0) {
         ss_src_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int ss_src_reopen(const ss_raw *skel, const char *path, ss_src **out)
+{
+    ss_src *s;
+    int rc;
+
+    *out = NULL;
+    if ((rc = src_new(&s)) < 0)
+        return rc;
+    if ((rc = ss_raw_reopen(skel, path, &s->raw)) < 0) {
+        free(s);
         return rc;
     }
     *out = s;

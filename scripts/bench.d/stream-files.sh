@@ -6,8 +6,9 @@
 # first run, which also checks the cell count): epoch seconds and peak RSS
 # (/usr/bin/time), and the seconds to the first batch in Python
 # (python/sc_stream.py); 10,000 files under `ulimit -n 256`.  Rows: each
-# size against 20 files; peak RSS against the same run with every open file
-# keeping its HDF5 handle (SC_STREAM_KEEP_H5=1, how sc-stream read before
+# size against 20 files; -@ 2 against -@ 1 (the scaling of the parallel
+# fill); peak RSS against the same run with every open file keeping its
+# HDF5 handle (SC_STREAM_KEEP_H5=1, how sc-stream read before
 # the handle was closed at open); and against lamindb's MappedCollection in a torch
 # DataLoader with 2 workers on the same files (capped at BENCH_CAP seconds;
 # its vendored file and stand-ins: lamindb_standins/README; rows left out
@@ -103,6 +104,19 @@ for n in $sizes; do
             "$(bench_ratio "$(median < "$tmp/kp.times")" "${epoch[$n]}")"
     else
         bench_note "$n files, HDF5 handles kept: $(tail -1 "$tmp/kp.err")"
+        rc=1
+    fi
+    # the scaling 1 -> 2 threads (a buffer's files split across the
+    # workers, each file opened once per buffer fill)
+    args1=("${args[@]}")
+    args1[1]=1
+    if bench_collect "$runs" "$tmp/t1" bash -c 'ulimit -n "$1" && shift && exec "$@"' \
+        - "$lim" "$stream" "${args1[@]}" -o /dev/null "$dir"/*.h5ad 2> "$tmp/t1.err"; then
+        t1=$(median < "$tmp/t1.times")
+        bench_row "sc-stream epoch, $n files: -@ 2 vs -@ 1" \
+            "${epoch[$n]}" "$t1" s "$(bench_ratio "$t1" "${epoch[$n]}")"
+    else
+        bench_note "$n files, -@ 1: $(tail -1 "$tmp/t1.err")"
         rc=1
     fi
     if (ulimit -n "$lim" && $PY "$helper" first "$runs" "$dir"/*.h5ad -- "${args[@]}") > "$tmp/fb" 2> "$tmp/fb.err"; then
