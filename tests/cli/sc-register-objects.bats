@@ -2,7 +2,8 @@
 # sc-register add of an http(s) object (the mock file server, with faults of
 # one range among several): the object is read in parallel ranged GETs and
 # hashed in order; a bad range is one line, exit 1, nothing registered or
-# left.
+# left; --max-size refuses from the HEAD, and no more bytes than the HEAD
+# named are read.
 # SPDX-License-Identifier: MIT
 
 load helpers
@@ -77,4 +78,24 @@ nothing_left() {
     # a range asked twice: short, then whole
     [[ -n $(mock_requests "^GET /f/midshort/$BIG bytes=[1-9][0-9]*-[0-9]+ 206" |
         sort | uniq -d) ]]
+}
+
+@test "objects: --max-size refuses an object from its HEAD, before any GET" {
+    run -1 --separate-stderr sc-register add --max-size 1M "$MOCK_URL/files/$BIG"
+    [[ $stderr == "sc-register: error: '$MOCK_URL/files/$BIG': more than 1048576 bytes" ]]
+    [[ -n $(mock_requests "^HEAD /files/$BIG") ]]
+    [[ -z $(mock_requests "^GET /files/$BIG") ]]
+    nothing_left
+    run -0 --separate-stderr sc-register add --max-size 2M "$MOCK_URL/files/$BIG"
+    [[ $(col registered) == new ]]
+    run -2 sc-register add --max-size 0 "$MOCK_URL/files/$BIG"
+    run -2 sc-register add --max-size lots "$MOCK_URL/files/$BIG"
+}
+
+@test "objects: a server that names a smaller size in its HEAD is stopped at that size" {
+    run -1 --separate-stderr sc-register add --max-size 100K "$MOCK_URL/f/smallhead/$BIG"
+    [[ $stderr == *"'$MOCK_URL/f/smallhead/$BIG': the object changed size ($(stat -c %s "$SC_TEST_DATA/h5ad/$BIG") bytes, was 1000)" ]]
+    # one GET, of the 1000 bytes the HEAD named
+    [[ $(mock_requests "^GET /f/smallhead/$BIG") == "GET /f/smallhead/$BIG bytes=0-999 206" ]]
+    nothing_left
 }
