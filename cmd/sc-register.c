@@ -61,6 +61,7 @@ enum {
     OPT_NETWORK_FS,
     OPT_TO,
     OPT_SPLIT_FILE,
+    OPT_MAX_SIZE,
 };
 
 static const sc_opt opts[] = {
@@ -137,6 +138,9 @@ static const sc_opt opts[] = {
      "migrate: the new registry (a postgresql:// URI or a file)"},
     {OPT_QUICK, "quick", SC_ARG_NONE, NULL,
      "verify: compare size and mtime, hash only files that changed"},
+    {OPT_MAX_SIZE, "max-size", SC_ARG_REQUIRED, "SIZE",
+     "add: refuse an s3:// or http(s) object larger than SIZE bytes, with "
+     "K, M, G, T [1T]"},
     {OPT_SHARE, "share", SC_ARG_REQUIRED, "DIR",
      "reference data (ontologies) [$SC_SHARE or the installed share/sc]"},
     SC_OPT_VERSION_EXTRA,
@@ -273,6 +277,7 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_TO: a->to = arg; break;
     case OPT_SPLIT_FILE: a->split_file = arg; break;
     case OPT_SHARE: a->share = arg; break;
+    case OPT_MAX_SIZE: return sc_parse_size(arg, 1, UINT64_MAX, &a->max_size);
     default: return sc_fail(SC_EINVAL, "unhandled option");
     }
     return 0;

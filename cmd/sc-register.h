@@ -32,6 +32,7 @@ struct args {
     const char *status, *format, *root, *share, *to;
     const char *split_file; /* collection export --split-file */
     int64_t since, until;   /* seconds; 0 for none */
+    uint64_t max_size;      /* add: largest object copied; 0: 1 TiB */
     struct term_arg *terms;
     size_t n_terms;
     const char **genes;

@@ -62,10 +62,13 @@ static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
  * file is read: DIR receives a new private directory under $TMPDIR (or
  * /tmp), FILE the copy in it (the key's base name when it is made of
  * [A-Za-z0-9._-], so a name's suffix still tells the format, else
- * "object"), SHA its sha256 from the bytes copied. obj_done removes both.
- * Returns 0 or what sc_obj_open / sc_obj_download return. */
-static int obj_fetch(const char *uri, char *dir, size_t dsize, char *file,
-                     size_t fsize, char sha[SC_HASH_HEX_SIZE])
+ * "object"), SHA its sha256 from the bytes copied. An object larger than
+ * MAX_SIZE (0: 1 TiB, as sc-fetch) is refused from its HEAD, before a byte
+ * is copied; no more bytes than the HEAD named are read. obj_done removes
+ * both. Returns 0 or what sc_obj_open / sc_obj_download return. */
+static int obj_fetch(const char *uri, uint64_t max_size, char *dir,
+                     size_t dsize, char *file, size_t fsize,
+                     char sha[SC_HASH_HEX_SIZE])
 {
     sc_http_opts o = SC_HTTP_OPTS_INIT;
     const char *tmp = getenv("TMPDIR"), *base = strrchr(uri, '/');
@@ -74,6 +77,7 @@ static int obj_fetch(const char *uri, char *dir, size_t dsize, char *file,
     int rc;
 
     *dir = *file = '\0';
+    o.max_size = max_size ? max_size : (uint64_t)1 << 40;
     if ((rc = sc_obj_open(uri, &ob)) < 0)
         return rc;
     snprintf(dir, dsize, "%s/sc-register.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -145,8 +149,8 @@ static int add_one(struct adder *ad, sc_mrow *row)
     /* an object is read from a private copy; the registry keeps its
      * location and the sha256 of its bytes */
     if (path && sc_obj_is_remote(path)) {
-        if ((rc = obj_fetch(path, dir, sizeof dir, file, sizeof file, osha)) <
-            0)
+        if ((rc = obj_fetch(path, ad->a->max_size, dir, sizeof dir, file,
+                            sizeof file, osha)) < 0)
             goto out;
         if (sha && *sha && strcmp(sha, osha)) {
             rc = sc_fail(SC_ECORRUPT, "'%s': sha256 %s, not the manifest's %s",

@@ -63,18 +63,19 @@ void sc_io_tmp_cleanup(void)
 }
 
 /* The pid of a temporary file NAME of target TARGET ("TARGET.tmp.PID" or
- * "TARGET.TAG.tmp.PID"), or 0 when it is not one. */
+ * "TARGET.TAG.tmp.PID"; any target "X.tmp.PID" when TARGET is NULL), or 0
+ * when it is not one. */
 static long tmp_pid(const char *name, const char *target)
 {
-    size_t n = strlen(target);
+    size_t n = target ? strlen(target) : 0;
     const char *dot, *p;
     char *end;
     long pid;
 
-    if (strncmp(name, target, n) || name[n] != '.')
+    if (target && (strncmp(name, target, n) || name[n] != '.'))
         return 0;
     if (!(dot = strrchr(name + n, '.')) || dot - (name + n) < 4 ||
-        strncmp(dot - 4, ".tmp", 4))
+        strncmp(dot - 4, ".tmp", 4) || (!target && dot - name < 5))
         return 0;
     p = dot + 1;
     if (*p < '1' || *p > '9')
@@ -84,9 +85,10 @@ static long tmp_pid(const char *name, const char *target)
     return *end || errno || pid <= 0 ? 0 : pid;
 }
 
-/* Remove the temporary files of TARGET in DIRFD left by processes that are
- * gone: the pid runs no more here, and nobody holds a lock on the file (a
- * writer on another host sharing the directory does). Best effort. */
+/* Remove the temporary files of TARGET (NULL: of every target) in DIRFD
+ * left by processes that are gone: the pid runs no more here, and nobody
+ * holds a lock on the file (a writer on another host sharing the directory
+ * does). Best effort. */
 static void remove_stale(int dirfd, const char *target)
 {
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -133,6 +135,17 @@ static void tmp_release(sc_tmp *t)
     t->dirfd = -1;
 }
 
+int sc_io_tmp_sweep(const char *dir)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (dirfd < 0)
+        return sc_fail(SC_EIO, "cannot open '%s': %s", dir, strerror(errno));
+    remove_stale(dirfd, NULL);
+    close(dirfd);
+    return 0;
+}
+
 int sc_io_tmp_open(const char *path, const char *tag, int flags, sc_tmp *t)
 {
     const char *slash = strrchr(path, '/');
@@ -144,8 +157,7 @@ int sc_io_tmp_open(const char *path, const char *tag, int flags, sc_tmp *t)
     t->dirfd = -1;
     size = strlen(path) + (tag ? strlen(tag) + 1 : 0) + 32;
     if (!path[dirlen])
-        return sc_fail(SC_EINVAL, "cannot create '%s': not a file name",
-                       path);
+        return sc_fail(SC_EINVAL, "cannot create '%s': not a file name", path);
     if (!(t->path = strdup(path)) || !(t->name = strdup(path + dirlen)) ||
         !(t->tmp = malloc(size)) ||
         !(dir = dirlen ? strndup(path, dirlen) : strdup("."))) {
@@ -159,7 +171,9 @@ int sc_io_tmp_open(const char *path, const char *tag, int flags, sc_tmp *t)
         rc = sc_fail(SC_EIO, "cannot create '%s': %s", path, strerror(errno));
         goto fail;
     }
-    remove_stale(t->dirfd, t->name);
+    if (!(flags & SC_TMP_NO_SWEEP))
+        remove_stale(t->dirfd, t->name);
+    flags &= ~SC_TMP_NO_SWEEP;
     if (flags == SC_TMP_NAME) {
         free(dir);
         return 0;
@@ -204,8 +218,9 @@ int sc_io_tmp_check(sc_tmp *t, int fd)
     if (fstat(fd, &a) != 0 ||
         fstatat(t->dirfd, t->tmpname, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(b.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-        return sc_fail(SC_EIO, "cannot create '%s': '%s' is not the file "
-                               "created (replaced or a link?)",
+        return sc_fail(SC_EIO,
+                       "cannot create '%s': '%s' is not the file "
+                       "created (replaced or a link?)",
                        t->path, t->tmp);
     t->created = 1;
     t->slot = slot_take(t->dirfd, t->tmpname);
@@ -221,8 +236,8 @@ int sc_io_tmp_commit(sc_tmp *t)
     if (renameat(t->dirfd, t->tmpname, t->dirfd, t->name) != 0) {
         err = errno;
         unlinkat(t->dirfd, t->tmpname, 0);
-        rc = sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", t->tmp,
-                     t->path, strerror(err));
+        rc = sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", t->tmp, t->path,
+                     strerror(err));
     }
     tmp_release(t);
     return rc;
@@ -489,8 +504,8 @@ static int line_append(sc_lines *l, size_t used, const char *s, size_t n)
     size_t cap;
 
     if (used + n + 1 > SC_LINE_MAX)
-        return sc_fail(SC_EFORMAT, "'%s' line %ld: longer than %d MiB",
-                       l->name, l->lineno + 1, SC_LINE_MAX >> 20);
+        return sc_fail(SC_EFORMAT, "'%s' line %ld: longer than %d MiB", l->name,
+                       l->lineno + 1, SC_LINE_MAX >> 20);
     if (used + n + 1 > l->cap) {
         cap = l->cap ? l->cap : 256;
         while (cap < used + n + 1)

@@ -40,11 +40,14 @@ typedef struct sc_tmp {
 
 /* Flags for sc_io_tmp_open. */
 enum {
-    SC_TMP_CREATE = 0,  /* create the temporary file; return its descriptor */
-    SC_TMP_NAME = 1,    /* only reserve the name: the caller creates the
-                         * file exclusively itself (H5F_ACC_EXCL), then
-                         * calls sc_io_tmp_check */
-    SC_TMP_UNLINKED = 2 /* create, then unlink at once (scratch space) */
+    SC_TMP_CREATE = 0,   /* create the temporary file; return its descriptor */
+    SC_TMP_NAME = 1,     /* only reserve the name: the caller creates the
+                          * file exclusively itself (H5F_ACC_EXCL), then
+                          * calls sc_io_tmp_check */
+    SC_TMP_UNLINKED = 2, /* create, then unlink at once (scratch space) */
+    SC_TMP_NO_SWEEP = 8  /* or'ed with one of the above: do not look for
+                          * stale temporaries (the caller ran
+                          * sc_io_tmp_sweep on the directory once) */
 };
 
 /* Open the directory of PATH, remove stale temporaries of PATH, and make
@@ -57,6 +60,14 @@ enum {
 SC_MUST_CHECK int sc_io_tmp_open(const char *path, const char *tag, int flags,
                                  sc_tmp *t);
 
+/* Remove the stale temporary files of every target in DIR (as
+ * sc_io_tmp_open removes those of its target: left by a process that runs
+ * no more here, and not locked), in one reading of DIR: for a caller that
+ * writes many files there and opens their temporaries with
+ * SC_TMP_NO_SWEEP, so that the cost of each does not grow with the files in
+ * DIR. 0, or SC_EIO when DIR cannot be opened. */
+SC_MUST_CHECK int sc_io_tmp_sweep(const char *dir);
+
 /* After SC_TMP_NAME: check that the temporary name is the regular file that
  * descriptor FD (the caller's writer's) has open, not a link. 0, or SC_EIO
  * ("cannot create 'x.tmp.42': not the file created"). */
@@ -68,8 +79,8 @@ SC_MUST_CHECK int sc_io_tmp_check(sc_tmp *t, int fd);
 SC_MUST_CHECK int sc_io_tmp_commit(sc_tmp *t);
 
 /* Remove the temporary file (unless it was never created, or not known to
- * be ours: after SC_TMP_NAME without a successful check) and release T. Safe on a released or zeroed
- * sc_tmp, and twice. */
+ * be ours: after SC_TMP_NAME without a successful check) and release T. Safe on
+ * a released or zeroed sc_tmp, and twice. */
 void sc_io_tmp_discard(sc_tmp *t);
 
 /* Remove every registered temporary file. Async-signal-safe: for signal

@@ -748,38 +748,282 @@ int sc_obj_put_file(const sc_http_opts *o, const sc_obj *ob, const char *path,
     return rc;
 }
 
-int sc_obj_read(const sc_http_opts *o, const sc_obj *ob, int64_t size,
-                size_t chunk, sc_obj_sink_fn sink, void *ud)
+/* ---- several ranges at once ---- */
+
+/* One request of multi_run. */
+struct mslot {
+    struct obj_req q;
+    CURL *h;
+    struct curl_slist *hdrs;
+    size_t idx;
+    int busy;
+};
+
+/* The ranges of a multi_run: NEXT fills Q's range (off, len, buf) and
+ * *IDX, returning 1, 0 when it has none to give now, or a failure; LAND is
+ * handed each range once answered and checked (Q->range_total set), in the
+ * order they come; a non-zero return stops the run (and is returned). */
+typedef int (*multi_next_fn)(void *ud, struct obj_req *q, size_t *idx);
+typedef int (*multi_land_fn)(void *ud, const struct obj_req *q, size_t idx);
+
+static void mslot_end(CURLM *m, struct mslot *s)
 {
-    unsigned char *buf;
+    if (s->h) {
+        curl_multi_remove_handle(m, s->h);
+        curl_easy_cleanup(s->h);
+    }
+    curl_slist_free_all(s->hdrs);
+    s->h = NULL;
+    s->hdrs = NULL;
+    s->busy = 0;
+}
+
+/*
+ * Ranged GETs with up to WINDOW in flight at once (curl multi), as long as
+ * NEXT gives ranges; each answer judged as sc_obj_get judges one. A range
+ * whose answer failed in a way that may pass is asked again alone, with O's
+ * retries. Returns 0, the first failure or LAND's non-zero value (the transfers
+ * still in flight are dropped).
+ */
+static int multi_run(const sc_http_opts *o, const sc_obj *ob, size_t window,
+                     multi_next_fn next, multi_land_fn land, void *ud)
+{
+    struct mslot *sl = calloc(window, sizeof *sl);
+    CURLM *m = curl_multi_init();
+    int rc = 0, running, more = 1;
+
+    if (!sl || !m) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        size_t active = 0;
+        for (size_t i = 0; i < window && more && !rc; i++) {
+            struct mslot *s = &sl[i];
+            if (s->busy)
+                continue;
+            memset(&s->q, 0, sizeof s->q);
+            s->q.o = o;
+            s->q.ob = ob;
+            s->q.fd = -1;
+            if ((rc = next(ud, &s->q, &s->idx)) <= 0) {
+                more = 0; /* none now: asked again once one lands */
+                break;
+            }
+            rc = 0;
+            if (!s->q.len || s->q.off > INT64_MAX - (uint64_t)s->q.len)
+                rc = sc_fail(SC_EINVAL, "'%s': bad range", ob->uri);
+            else if (!(s->h = sc_obj_req_easy(&s->q, &s->hdrs)))
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+            else {
+                sc_obj_req_setup_get(&s->q, s->h);
+                if (curl_multi_add_handle(m, s->h) != CURLM_OK)
+                    rc = sc_fail(SC_ENOMEM, "out of memory");
+            }
+            s->busy = 1;
+        }
+        if (rc)
+            goto done;
+        for (size_t i = 0; i < window; i++)
+            active += sl[i].busy;
+        if (!active)
+            break;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            rc = sc_fail(SC_ENET, "'%s': %s", ob->uri, curl_multi_strerror(mc));
+            goto done;
+        }
+        for (CURLMsg *msg; (msg = curl_multi_info_read(m, &running));) {
+            struct mslot *s = NULL;
+            int what;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            for (size_t i = 0; i < window && !s; i++)
+                if (sl[i].busy && sl[i].h == msg->easy_handle)
+                    s = &sl[i];
+            if (!s)
+                continue;
+            what = sc_obj_req_get_outcome(&s->q, s->h, msg->data.result, &rc);
+            mslot_end(m, s);
+            if (what == SC_OBJ_FATAL)
+                goto done;
+            if (what == SC_OBJ_RETRY) {
+                int64_t total;
+                sc_log_info("%s; asking again", sc_errmsg());
+                if ((rc = sc_obj_get(o, ob, s->q.off, s->q.len, s->q.buf,
+                                     &total)) < 0)
+                    goto done;
+                s->q.range_total = total;
+            }
+            if ((rc = land(ud, &s->q, s->idx)) != 0)
+                goto done;
+            more = 1;
+        }
+    }
+done:
+    for (size_t i = 0; sl && i < window; i++)
+        mslot_end(m, &sl[i]);
+    if (m)
+        curl_multi_cleanup(m);
+    free(sl);
+    return rc;
+}
+
+struct many {
+    size_t n, i;
+    const uint64_t *off;
+    const size_t *len;
+    void *const *buf;
+};
+
+static int many_next(void *ud, struct obj_req *q, size_t *idx)
+{
+    struct many *g = ud;
+
+    if (g->i == g->n)
+        return 0;
+    q->off = g->off[g->i];
+    q->len = g->len[g->i];
+    q->buf = g->buf[g->i];
+    *idx = g->i++;
+    return 1;
+}
+
+static int many_land(void *ud, const struct obj_req *q, size_t idx)
+{
+    (void)ud, (void)q, (void)idx;
+    return 0;
+}
+
+int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
+                    const uint64_t *off, const size_t *len, void *const *buf)
+{
+    struct many g = {n, 0, off, len, buf};
+
+    if (n == 1)
+        return sc_obj_get(o, ob, off[0], len[0], buf[0], NULL);
+    return n ? multi_run(o, ob, n, many_next, many_land, &g) : 0;
+}
+
+/* sc_obj_read: PAR buffers of CHUNK bytes, each holding one range from
+ * its GET until SINK has had it; ranges are handed to SINK in order. */
+struct reader {
+    const sc_obj *ob;
+    int64_t size;
+    size_t chunk, par;
+    uint64_t issued, sunk; /* ranges asked for, handed to SINK */
+    unsigned char **buf;
+    uint64_t *range;      /* the range in buf[i] */
+    unsigned char *state; /* 0 free, 1 on its way, 2 landed */
+    sc_obj_sink_fn sink;
+    void *ud;
+};
+
+static size_t range_len(const struct reader *rd, uint64_t k)
+{
+    uint64_t off = k * rd->chunk, left = (uint64_t)rd->size - off;
+
+    return left < rd->chunk ? (size_t)left : rd->chunk;
+}
+
+static int reader_next(void *ud, struct obj_req *q, size_t *idx)
+{
+    struct reader *rd = ud;
+
+    if (rd->issued * rd->chunk >= (uint64_t)rd->size)
+        return 0;
+    for (size_t i = 0; i < rd->par; i++) {
+        if (rd->state[i])
+            continue;
+        rd->state[i] = 1;
+        rd->range[i] = rd->issued++;
+        q->off = rd->range[i] * rd->chunk;
+        q->len = range_len(rd, rd->range[i]);
+        q->buf = rd->buf[i];
+        *idx = i;
+        return 1;
+    }
+    return 0;
+}
+
+static int reader_land(void *ud, const struct obj_req *q, size_t idx)
+{
+    struct reader *rd = ud;
     int rc = 0;
 
-    if (size < 0 || !chunk)
-        return sc_fail(SC_EINVAL, "'%s': no size to read", ob->uri);
-    if (!(buf = malloc(chunk)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (int64_t off = 0; off < size && !rc; off += (int64_t)chunk) {
-        size_t n =
-            (uint64_t)(size - off) < chunk ? (size_t)(size - off) : chunk;
-        int64_t total;
-        if ((rc = sc_obj_get(o, ob, (uint64_t)off, n, buf, &total)) < 0)
-            break;
-        if (total >= 0 && total != size) {
-            rc = sc_fail(SC_ENET,
-                         "'%s': the object changed size (%" PRId64
-                         " bytes, was %" PRId64 ")",
-                         ob->uri, total, size);
+    if (q->range_total >= 0 && q->range_total != rd->size)
+        return sc_fail(SC_ENET,
+                       "'%s': the object changed size (%" PRId64
+                       " bytes, was %" PRId64 ")",
+                       rd->ob->uri, q->range_total, rd->size);
+    rd->state[idx] = 2;
+    for (int found = 1; found && !rc;) {
+        found = 0;
+        for (size_t i = 0; i < rd->par; i++) {
+            if (rd->state[i] != 2 || rd->range[i] != rd->sunk)
+                continue;
+            rc = rd->sink(rd->ud, rd->buf[i], range_len(rd, rd->sunk));
+            rd->state[i] = 0;
+            rd->sunk++;
+            found = 1;
             break;
         }
-        rc = sink(ud, buf, n);
     }
-    free(buf);
+    return rc;
+}
+
+int sc_obj_read(const sc_http_opts *o, const sc_obj *ob, int64_t size,
+                size_t chunk, size_t parallel, sc_obj_sink_fn sink, void *ud)
+{
+    struct reader rd = {ob, size, chunk, 0, 0, 0, NULL, NULL, NULL, sink, ud};
+    int rc;
+
+    if (size < 0 || !chunk || !parallel)
+        return sc_fail(SC_EINVAL, "'%s': no size to read", ob->uri);
+    if (!size)
+        return 0;
+    /* no more buffers than ranges */
+    rd.par = (uint64_t)(size - 1) / chunk + 1 < parallel
+                 ? (size_t)((uint64_t)(size - 1) / chunk + 1)
+                 : parallel;
+    rd.buf = calloc(rd.par, sizeof *rd.buf);
+    rd.range = calloc(rd.par, sizeof *rd.range);
+    rd.state = calloc(rd.par, 1);
+    rc = rd.buf && rd.range && rd.state ? 0 : SC_ENOMEM;
+    for (size_t i = 0; !rc && i < rd.par; i++)
+        if (!(rd.buf[i] = malloc(chunk)))
+            rc = SC_ENOMEM;
+    if (rc)
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+    else
+        rc = multi_run(o, ob, rd.par, reader_next, reader_land, &rd);
+    for (size_t i = 0; rd.buf && i < rd.par; i++)
+        free(rd.buf[i]);
+    free(rd.buf);
+    free(rd.range);
+    free(rd.state);
     return rc;
 }
 
 /* ---- whole objects ---- */
 
-#define READ_CHUNK (8u << 20)
+/* Whole objects are read in READ_PAR ranges at once, of READ_CHUNK bytes
+ * at most (less for a small object, so that it too is read in parallel,
+ * but READ_MIN_CHUNK at least): memory stays at READ_PAR * READ_CHUNK. */
+#define READ_CHUNK     ((size_t)8 << 20)
+#define READ_MIN_CHUNK ((size_t)256 << 10)
+#define READ_PAR       4
+
+static size_t read_chunk(int64_t size)
+{
+    uint64_t c = ((uint64_t)size / READ_PAR + 0xffff) & ~(uint64_t)0xffff;
+
+    return c < READ_MIN_CHUNK ? READ_MIN_CHUNK
+           : c > READ_CHUNK   ? READ_CHUNK
+                              : (size_t)c;
+}
 
 struct sink {
     sc_hash *hash;
@@ -816,7 +1060,7 @@ int sc_obj_hash(const sc_http_opts *o, const sc_obj *ob, int64_t *size,
         return rc;
     if ((rc = sc_hash_new(&s.hash)) < 0)
         return rc;
-    rc = sc_obj_read(o, ob, *size, READ_CHUNK, to_sink, &s);
+    rc = sc_obj_read(o, ob, *size, read_chunk(*size), READ_PAR, to_sink, &s);
     if (rc == 0)
         rc = sc_hash_final(s.hash, digest);
     sc_hash_free(s.hash);
@@ -848,7 +1092,7 @@ int sc_obj_download(const sc_http_opts *o, const sc_obj *ob, const char *path,
         sc_hash_free(s.hash);
         return s.fd;
     }
-    rc = sc_obj_read(o, ob, have, READ_CHUNK, to_sink, &s);
+    rc = sc_obj_read(o, ob, have, read_chunk(have), READ_PAR, to_sink, &s);
     if (rc == 0)
         rc = sc_hash_final(s.hash, digest);
     if (rc == 0 && sha256 && *sha256 && strcasecmp(sha256, digest) != 0)
@@ -865,91 +1109,6 @@ int sc_obj_download(const sc_http_opts *o, const sc_obj *ob, const char *path,
     sc_hash_free(s.hash);
     if (rc == 0)
         *got = have;
-    return rc;
-}
-
-/* ---- several ranges at once ---- */
-
-int sc_obj_get_many(const sc_http_opts *o, const sc_obj *ob, size_t n,
-                    const uint64_t *off, const size_t *len, void *const *buf)
-{
-    struct obj_req *r;
-    struct curl_slist **hdrs;
-    CURL **h;
-    CURLM *m;
-    int rc = 0, running;
-
-    if (n == 1)
-        return sc_obj_get(o, ob, off[0], len[0], buf[0], NULL);
-    r = calloc(n, sizeof *r);
-    hdrs = calloc(n, sizeof *hdrs);
-    h = calloc(n, sizeof *h);
-    m = curl_multi_init();
-    if (!r || !hdrs || !h || !m) {
-        rc = sc_fail(SC_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        r[i].o = o;
-        r[i].ob = ob;
-        r[i].fd = -1;
-        r[i].buf = buf[i];
-        r[i].len = len[i];
-        r[i].off = off[i];
-        if (!len[i] || off[i] > INT64_MAX - (uint64_t)len[i])
-            rc = sc_fail(SC_EINVAL, "'%s': bad range", ob->uri);
-        else if (!(h[i] = sc_obj_req_easy(&r[i], &hdrs[i])))
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-        else {
-            sc_obj_req_setup_get(&r[i], h[i]);
-            curl_multi_add_handle(m, h[i]);
-        }
-    }
-    if (rc)
-        goto done;
-    do {
-        CURLMcode mc = curl_multi_perform(m, &running);
-        if (mc == CURLM_OK && running)
-            mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
-        if (mc != CURLM_OK) {
-            rc = sc_fail(SC_ENET, "'%s': %s", ob->uri, curl_multi_strerror(mc));
-            goto done;
-        }
-    } while (running);
-    /* each answer judged as sc_obj_get would; a failed one is asked again
-     * on its own, with the retries */
-    for (CURLMsg *msg; (msg = curl_multi_info_read(m, &running));) {
-        size_t i;
-        int what;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        for (i = 0; i < n && h[i] != msg->easy_handle; i++)
-            ;
-        if (i == n)
-            continue;
-        what = sc_obj_req_get_outcome(&r[i], h[i], msg->data.result, &rc);
-        if (what == SC_OBJ_FATAL)
-            goto done;
-        rc = 0;
-        r[i].done = what == SC_OBJ_OK; /* else asked again below */
-    }
-    for (size_t i = 0; i < n && !rc; i++)
-        if (!r[i].done)
-            rc = sc_obj_get(o, ob, off[i], len[i], buf[i], NULL);
-done:
-    for (size_t i = 0; h && i < n; i++) {
-        if (h[i]) {
-            curl_multi_remove_handle(m, h[i]);
-            curl_easy_cleanup(h[i]);
-        }
-        if (hdrs[i])
-            curl_slist_free_all(hdrs[i]);
-    }
-    if (m)
-        curl_multi_cleanup(m);
-    free(r);
-    free(hdrs);
-    free(h);
     return rc;
 }
 

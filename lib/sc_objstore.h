@@ -94,17 +94,22 @@ typedef int (*sc_obj_sink_fn)(void *ud, const void *p, size_t n);
 
 /*
  * Read the whole object of SIZE bytes (from sc_obj_head) in ranged GETs of
- * CHUNK bytes, handing each to SINK in order: a streaming read (memory
- * stays at CHUNK). Returns 0, what sc_obj_get returns, or SINK's non-zero
- * value.
+ * CHUNK bytes, up to PARALLEL of them in flight at once (curl multi, as
+ * sc_obj_get_many), handing each range to SINK in order: a streaming read
+ * (memory stays at PARALLEL * CHUNK). Each answer is checked as sc_obj_get
+ * checks one, and a Content-Range total other than SIZE fails ("the object
+ * changed size"): no more than SIZE bytes are ever read. Returns 0, what
+ * sc_obj_get returns, or SINK's non-zero value.
  */
 SC_MUST_CHECK int sc_obj_read(const sc_http_opts *o, const sc_obj *ob,
-                              int64_t size, size_t chunk, sc_obj_sink_fn sink,
-                              void *ud);
+                              int64_t size, size_t chunk, size_t parallel,
+                              sc_obj_sink_fn sink, void *ud);
 
 /*
  * The SHA-256 (DIGEST), size and ETag (ETAG, may be NULL) of the object,
- * from its bytes read in ranged GETs (streamed: memory stays bounded).
+ * from its bytes read with sc_obj_read: 4 ranged GETs in flight, of 8 MiB
+ * at most (less for an object under 32 MiB, down to 256 KiB), so memory
+ * stays at 32 MiB.
  * Returns 0 or what sc_obj_head and sc_obj_get return.
  */
 SC_MUST_CHECK int sc_obj_hash(const sc_http_opts *o, const sc_obj *ob,

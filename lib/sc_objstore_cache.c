@@ -318,7 +318,9 @@ static int start(sc_obj_reader *r, struct slot *s)
     if (!s->t.path) {
         block_name(s->b, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", r->dir, name);
-        if ((fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &s->t)) < 0)
+        /* the directory was swept once, when the reader opened */
+        if ((fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE | SC_TMP_NO_SWEEP,
+                                 &s->t)) < 0)
             return fd;
         s->q.out_fd = fd;
     }
@@ -602,7 +604,7 @@ static int cache_dir(sc_obj_reader *r, const char *dir)
     if (!(r->dir = malloc(n)))
         return sc_fail(SC_ENOMEM, "out of memory");
     snprintf(r->dir, n, "%s/%.32s", dir, key);
-    if ((rc = sc_io_mkdir_p(r->dir)) < 0)
+    if ((rc = sc_io_mkdir_p(r->dir)) < 0 || (rc = sc_io_tmp_sweep(r->dir)) < 0)
         return rc;
     r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (r->dirfd < 0 || !(dd = fdopendir(dup(r->dirfd))))

@@ -29,7 +29,6 @@ struct obj_req {
     size_t len, got;
     uint64_t off;
     int too_long;
-    int done; /* sc_obj_get_many: answered and checked */
     /* PUT */
     int fd;
     int64_t put_size, sent;

@@ -144,3 +144,19 @@ col() {
     run -1 --separate-stderr sc-register add s3://bkt/r2/nosuch.h5ad
     [[ $stderr == *"s3://bkt/r2/nosuch.h5ad"*"404"* ]]
 }
+
+@test "s3: sc-register add of a multi-range s3 object: sha256 of its bytes, verify agrees; --max-size refuses it from its HEAD" {
+    export SC_REGISTRY=$BATS_TEST_TMPDIR/reg.db
+    sc-register init
+    big=$H5AD/scanpy_pbmc68k_reduced_2025.h5ad # 4 ranges of 512 KiB
+    run -0 --separate-stderr sc-fetch get "$big" -d s3://bkt/r3/
+    obj=s3://bkt/r3/scanpy_pbmc68k_reduced_2025.h5ad
+    run -1 --separate-stderr sc-register add --max-size 1M "$obj"
+    [[ $stderr == "sc-register: error: '$obj': more than 1048576 bytes" ]]
+    [[ -z $(ls -A "$TMPDIR") ]]
+    run -0 --separate-stderr sc-register add "$obj"
+    [[ $(col registered) == new && $(col sha256) == $(sha "$big") ]]
+    [[ -z $(ls -A "$TMPDIR") ]]
+    run -0 sc-register verify
+    [[ $output == *$'ok\t'*$'\t'"$obj"* ]]
+}

@@ -25,7 +25,11 @@ redirect (302 to /files/NAME), redirect-loop (302 to itself); and the
 hostile ones: html (200 with an HTML page), gzip (200 with the file
 gzip-compressed and Content-Encoding: gzip), empty (200 with no body),
 endless (200, chunked, a body that never ends), drip (the file at one byte
-every 0.2 s: never stalled, never done).
+every 0.2 s: never stalled, never done). Faults of ranges, not in the
+catalogue: midrange (a range that does not start at 0 is answered with a
+Content-Range one byte later than asked), midshort (the first answer to
+each range not at 0 is 100 bytes short, Content-Length and all), smallhead
+(HEAD names a size of 1000 bytes; GETs answer with the real one).
 
   /_control/api?mode=M                         answer the dataset index
                                                badly until reset: object
@@ -66,6 +70,9 @@ STATE = {"base": "", "log": None, "revisions": 0, "api": None}
 FAULTS = {"cut", "cut-norange", "norange", "500", "always500", "404", "410",
           "403", "shortlen", "longlen", "slow", "slowall", "redirect",
           "redirect-loop", "html", "gzip", "empty", "endless", "drip"}
+# Served under /f/ but not in the catalogue: faults of one range among
+# several (what a whole-object reader in parallel ranged GETs meets).
+RANGE_FAULTS = {"midrange", "midshort", "smallhead"}
 API_MODES = {"object", "types", "huge"}
 
 
@@ -267,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/files/"):
             return self.serve_file(path[len("/files/"):], None)
         m = re.match(r"^/f/([^/]+)/(.+)$", path)
-        if m and m.group(1) in FAULTS:
+        if m and (m.group(1) in FAULTS or m.group(1) in RANGE_FAULTS):
             return self.serve_file(m.group(2), m.group(1))
         m = re.match(r"^/mirror/([^/]+)(/.*)$", path)
         if m:
@@ -434,8 +441,18 @@ class Handler(BaseHTTPRequestHandler):
         announced = count
         cut_at = None
         stall = False
-        if fault == "shortlen":
+        shown = start
+        first = False
+        if fault == "midshort" and start > 0 and self.command == "GET":
+            with LOCK:
+                first = ("midshort", name, start) not in COUNTS
+                COUNTS[("midshort", name, start)] = 1
+        if fault == "shortlen" or first:
             announced = count = max(0, count - 100)
+        elif fault == "midrange" and start > 0:
+            shown = start + 1
+        elif fault == "smallhead" and self.command == "HEAD":
+            announced = min(count, 1000)
         elif fault == "longlen" and status == 200:
             announced = count + 100
             cut_at = count
@@ -450,7 +467,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "none" if ignore else "bytes")
         if status == 206:
             self.send_header("Content-Range",
-                             "bytes %d-%d/%d" % (start, end, size))
+                             "bytes %d-%d/%d" % (shown, shown + end - start,
+                                                 size))
         self.send_header("Content-Length", str(announced))
         if cut_at is not None:
             self.send_header("Connection", "close")

@@ -306,11 +306,9 @@ static void test_tmp_removes_stale(void)
     write_file(stale, "old", 3);
     snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
     write_file(live, "live", 4);
-    snprintf(other, sizeof other, "%s/other.tsv.tmp.%ld", tmpdir,
-             (long)dead);
+    snprintf(other, sizeof other, "%s/other.tsv.tmp.%ld", tmpdir, (long)dead);
     write_file(other, "o", 1);
-    snprintf(locked, sizeof locked, "%s.scidx.tmp.%ld", path,
-             (long)dead_pid());
+    snprintf(locked, sizeof locked, "%s.scidx.tmp.%ld", path, (long)dead_pid());
     write_file(locked, "l", 1);
     lk = open(locked, O_RDONLY);
     CHECK(flock(lk, LOCK_EX) == 0); /* a writer on another host */
@@ -325,6 +323,73 @@ static void test_tmp_removes_stale(void)
     unlink(other);
     unlink(locked);
     unlink(path);
+}
+
+/* sc_io_tmp_sweep removes the stale temporaries of every target in one
+ * reading of the directory (live, locked and other files stay); a
+ * temporary opened with SC_TMP_NO_SWEEP leaves them, one opened without
+ * still removes its own target's. */
+static void test_tmp_sweep(void)
+{
+    char dir[128], path[200], s1[240], s2[240], live[240], locked[240],
+        plain[240], keep[240];
+    pid_t dead = dead_pid();
+    sc_tmp t;
+    int lk, fd;
+
+    path_in(dir, sizeof dir, "sweep");
+    CHECK_INTEQ(sc_io_mkdir_p(dir), 0);
+    snprintf(path, sizeof path, "%s/000000000001.blk", dir);
+    snprintf(s1, sizeof s1, "%s/000000000002.blk.tmp.%ld", dir, (long)dead);
+    snprintf(s2, sizeof s2, "%s/x.tsv.scidx.tmp.%ld", dir, (long)dead);
+    snprintf(live, sizeof live, "%s/000000000003.blk.tmp.%ld", dir,
+             (long)getppid());
+    snprintf(locked, sizeof locked, "%s/000000000004.blk.tmp.%ld", dir,
+             (long)dead_pid());
+    snprintf(plain, sizeof plain, "%s/.tmp.%ld", dir, (long)dead);
+    snprintf(keep, sizeof keep, "%s/000000000005.blk", dir);
+    write_file(s1, "1", 1);
+    write_file(s2, "2", 1);
+    write_file(live, "l", 1);
+    write_file(locked, "k", 1);
+    write_file(plain, "p", 1);
+    write_file(keep, "b", 1);
+    lk = open(locked, O_RDONLY);
+    CHECK(flock(lk, LOCK_EX) == 0);
+    CHECK_INTEQ(sc_io_tmp_sweep(dir), 0);
+    CHECK(!exists(s1));
+    CHECK(!exists(s2));
+    CHECK(exists(live));
+    CHECK(exists(locked));
+    CHECK(exists(plain)); /* no target name: not a temporary of ours */
+    CHECK(exists(keep));
+    /* new stale ones: SC_TMP_NO_SWEEP leaves them, a plain open takes its
+     * target's */
+    snprintf(s1, sizeof s1, "%s.tmp.%ld", path, (long)dead);
+    write_file(s1, "1", 1);
+    write_file(s2, "2", 1);
+    fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE | SC_TMP_NO_SWEEP, &t);
+    CHECK(fd >= 0);
+    CHECK(exists(s1));
+    CHECK(exists(s2));
+    close(fd);
+    sc_io_tmp_discard(&t);
+    fd = sc_io_tmp_open(path, NULL, SC_TMP_CREATE, &t);
+    CHECK(fd >= 0);
+    CHECK(!exists(s1));
+    CHECK(exists(s2));
+    close(fd);
+    CHECK_INTEQ(sc_io_tmp_commit(&t), 0);
+    CHECK(exists(path));
+    CHECK(sc_io_tmp_sweep(s2) < 0); /* not a directory */
+    close(lk);
+    unlink(s2);
+    unlink(live);
+    unlink(locked);
+    unlink(plain);
+    unlink(keep);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
 }
 
 /* sc_io_tmp_cleanup (the signal handler's) removes the live temporary
@@ -606,6 +671,7 @@ int main(void)
     RUN(test_tmp_refuses_planted_link);
     RUN(test_tmp_commit_discard);
     RUN(test_tmp_removes_stale);
+    RUN(test_tmp_sweep);
     RUN(test_tmp_cleanup);
     RUN(test_mkdir_p);
     RUN(test_lines_plain);
