@@ -668,7 +668,8 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         double t1 = now();
 
         if (a->cli->provenance) {
-            if (sc_hash_file(in, sha) < 0) {
+            /* the manifest's digest when the file is as it describes */
+            if (sc_mrow_sha256(row, in, sha) < 0) {
                 sc_log_warn("'%s': no input digest: %s", in, sc_errmsg());
                 sc_err_clear();
                 sha[0] = '\0';
