@@ -678,6 +678,9 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
                 goto out;
         }
         wo.compress_level = a->compress_level;
+        /* annotate changes obs, var and uns (and may add an embedding):
+         * X, layers and raw are copied as the input stores them */
+        wo.copy_stored = 1;
         if ((rc = sc_h5ad_write(ad, h5, &wo)) < 0)
             goto out;
         t_write = now() - t1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# The pipeline without back-and-forth (issue 17, item 4): the tools take the
-# manifest's sha256 of their input while its size and mtime_ns match the file
-# (sc-manifest(5)).
+# The pipeline without back-and-forth (issue 17, item 4): sc-annotate copies
+# the matrices it does not change as the input stores them (no inflating and
+# deflating of X), and the tools take the manifest's sha256 of their input
+# while its size and mtime_ns match the file (sc-manifest(5)).
 # SPDX-License-Identifier: MIT
 
 load helpers
@@ -30,6 +31,75 @@ a = anndata.AnnData(X=Xf, obs=obs, var=var, layers={"counts": X.copy()},
                     uns={"organism_ontology_term_id": "NCBITaxon:9606"})
 a.raw = a.copy()
 a.write_h5ad(out, compression=None if comp == "none" else comp)
+EOF
+}
+
+# same_matrices IN OUT: X, layers/counts and raw/X have the same values in
+# both (anndata), and every dataset of each keeps its filters and chunks, and
+# its values' chunks their very bytes (h5py): copied, not decoded and
+# encoded again
+same_matrices() {
+    "$PY" - "$@" <<'EOF'
+import sys
+import anndata, h5py, numpy as np, scipy.sparse as sp
+a, b = anndata.read_h5ad(sys.argv[1]), anndata.read_h5ad(sys.argv[2])
+def dense(m):
+    return m.toarray() if sp.issparse(m) else np.asarray(m)
+assert "cell_type_ontology_term_id" in b.obs, list(b.obs)
+for x, y in ((a.X, b.X), (a.layers["counts"], b.layers["counts"]), (a.raw.X, b.raw.X)):
+    assert x.dtype == y.dtype, (x.dtype, y.dtype)
+    assert np.array_equal(dense(x), dense(y))
+fi, fo = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+for m in ("X", "layers/counts", "raw/X"):
+    names += [m + "/data", m + "/indices", m + "/indptr"] if isinstance(fi[m], h5py.Group) else [m]
+for n in names:
+    di, do = fi[n], fo[n]
+    assert di.compression == do.compression and di.chunks == do.chunks, (n, di.compression, do.compression)
+    assert di.dtype == do.dtype, n
+    # indptr was read whole when the input was opened: HDF5 copies a chunk
+    # it holds decoded by encoding it again, so only its values are compared
+    if di.chunks and not n.endswith("indptr"):
+        k = di.id.get_num_chunks()
+        assert k == do.id.get_num_chunks()
+        for i in range(k):
+            ci, co = di.id.get_chunk_info(i), do.id.get_chunk_info(i)
+            assert ci.chunk_offset == co.chunk_offset
+            assert di.id.read_direct_chunk(ci.chunk_offset) == do.id.read_direct_chunk(co.chunk_offset), (n, i)
+    assert np.array_equal(di[()], do[()]), n
+print(fo["X"].attrs["encoding-type"], fi[names[0]].compression)
+EOF
+}
+
+# copied_as_stored NAME COMPRESSION FORMAT LEVEL WANT: annotate an input
+# made by mk_input with -l LEVEL; its matrices must be copied as stored, and
+# same_matrices print WANT
+copied_as_stored() {
+    mk_input "$BATS_TEST_TMPDIR/$1.h5ad" "$2" "$3"
+    run -0 --separate-stderr sc-annotate annotate -l "$4" -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/$1.h5ad"
+    run -0 same_matrices "$BATS_TEST_TMPDIR/$1.h5ad" "$BATS_TEST_TMPDIR/o/$1.h5ad"
+    [[ $output == "$5" ]] || { echo "$output"; return 1; }
+}
+
+@test "annotate: X, layers and raw/X of an lzf h5ad are copied as stored (same chunks, same bytes)" {
+    copied_as_stored in lzf csr 4 "csr_matrix lzf"
+}
+
+@test "annotate: a dense gzip X is copied as stored; an uncompressed one stays uncompressed under -l 9" {
+    copied_as_stored in gzip dense 4 "array gzip"
+    copied_as_stored raw none csr 9 "csr_matrix None"
+}
+
+@test "annotate: a CSC X is not copied but written as CSR with the same values" {
+    mk_input "$BATS_TEST_TMPDIR/in.h5ad" gzip csc
+    run -0 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    run -0 "$PY" - "$BATS_TEST_TMPDIR/in.h5ad" "$BATS_TEST_TMPDIR/o/in.h5ad" <<'EOF'
+import sys
+import anndata, h5py, numpy as np
+a, b = anndata.read_h5ad(sys.argv[1]), anndata.read_h5ad(sys.argv[2])
+assert np.array_equal(a.X.toarray(), b.X.toarray())
+f = h5py.File(sys.argv[2], "r")
+assert f["X"].attrs["encoding-type"] == "csr_matrix", f["X"].attrs["encoding-type"]
 EOF
 }
 
