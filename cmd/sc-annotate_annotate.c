@@ -668,7 +668,8 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         double t1 = now();
 
         if (a->cli->provenance) {
-            if (sc_hash_file(in, sha) < 0) {
+            /* the manifest's digest when the file is as it describes */
+            if (sc_mrow_sha256(row, in, sha) < 0) {
                 sc_log_warn("'%s': no input digest: %s", in, sc_errmsg());
                 sc_err_clear();
                 sha[0] = '\0';
@@ -677,6 +678,9 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
                 goto out;
         }
         wo.compress_level = a->compress_level;
+        /* annotate changes obs, var and uns (and may add an embedding):
+         * X, layers and raw are copied as the input stores them */
+        wo.copy_stored = 1;
         if ((rc = sc_h5ad_write(ad, h5, &wo)) < 0)
             goto out;
         t_write = now() - t1;

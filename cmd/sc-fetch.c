@@ -409,6 +409,7 @@ const char *const get_cols[] = {"status",
                                 "source",
                                 "size",
                                 "sha256",
+                                "mtime_ns",
                                 "fetched_at",
                                 "message",
                                 NULL};
@@ -421,8 +422,8 @@ static int add_cols(sc_manifest *m, int skip_get_only)
         const char *c = get_cols[i];
         if (skip_get_only &&
             (!strcmp(c, "status") || !strcmp(c, "previous_version_id") ||
-             !strcmp(c, "sha256") || !strcmp(c, "fetched_at") ||
-             !strcmp(c, "message")))
+             !strcmp(c, "sha256") || !strcmp(c, "mtime_ns") ||
+             !strcmp(c, "fetched_at") || !strcmp(c, "message")))
             continue;
         if ((rc = sc_manifest_add_col(m, c)) < 0)
             return rc;

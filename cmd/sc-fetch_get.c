@@ -695,8 +695,9 @@ static int set_item_cols(sc_mrow *r, const struct item *it)
         return rc;
     if (it->status == ST_PRESENT || it->status == ST_DOWNLOADED ||
         it->status == ST_UPDATED) {
-        if ((rc = sc_mrow_setf(r, "size", "%" PRId64, it->got)) < 0 ||
-            (rc = sc_mrow_set(r, "sha256", it->digest)) < 0)
+        /* with the file's mtime_ns: later tools take the sha256 as long as
+         * size and mtime stay the same (sc-manifest(5)) */
+        if ((rc = sc_mrow_set_file(r, it->got, it->digest)) < 0)
             return rc;
     } else if (it->size >= 0 &&
                (rc = sc_mrow_setf(r, "size", "%" PRId64, it->size)) < 0) {
@@ -927,8 +928,8 @@ int cmd_get(struct args *a, sc_cli *cli)
 /* ---- refs ---- */
 
 static const char *const ref_cols[] = {
-    "status", "kind",   "name",       "version", "source",
-    "size",   "sha256", "fetched_at", "message", NULL};
+    "status", "kind",     "name",       "version", "source", "size",
+    "sha256", "mtime_ns", "fetched_at", "message", NULL};
 
 /* URL through the mirror: scheme://HOST/PATH becomes MIRROR/HOST/PATH. */
 static char *mirrored(const char *mirror, const char *url)

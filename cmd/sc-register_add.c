@@ -139,7 +139,8 @@ static int add_one(struct adder *ad, sc_mrow *row)
     int64_t id;
     int rc, status;
 
-    char dir[4096] = "", file[4400] = "", osha[SC_HASH_HEX_SIZE];
+    char dir[4096] = "", file[4400] = "", osha[SC_HASH_HEX_SIZE],
+         tsha[SC_HASH_HEX_SIZE];
     const char *local = path;
     sc_reg_dataset obj;
 
@@ -159,6 +160,10 @@ static int add_one(struct adder *ad, sc_mrow *row)
         }
         local = file;
         sha = osha;
+        flags |= SC_REG_NO_HASH;
+    } else if (!(sha && *sha) && sc_mrow_trusted_sha256(row, path, tsha)) {
+        /* the file is as the manifest's record of it says */
+        sha = tsha;
         flags |= SC_REG_NO_HASH;
     }
     if ((rc = sc_registry_describe(local, flags, sha, &meta)) < 0 ||

@@ -208,6 +208,15 @@ void sc_mat_free(sc_mat *m);
  * calling thread, still with libdeflate. Other matrices ignore it. */
 void sc_mat_set_threads(sc_mat *m, int threads);
 
+/* The HDF5 datasets M reads its stored values from, for a writer that
+ * copies them as they are stored (chunks and filters kept) instead of
+ * decoding and encoding them again: a CSR matrix whose indptr starts at 0
+ * gives data, indices and indptr in IDS[0..2] and returns 3; a row-major dense
+ * matrix gives its dataset in IDS[0] and returns 1. Any other matrix (in
+ * memory, from a callback, CSC, transposed) returns 0. IDS are hid_t values as
+ * int64_t; they stay M's. */
+int sc_mat_h5_datasets(const sc_mat *m, int64_t ids[3]);
+
 /* In-memory CSR matrix taking ownership of the three arrays (malloc'd);
  * values are stored as DTYPE on output (conversion happens on write). */
 sc_mat *sc_mat_new_csr_take(int64_t n_rows, int64_t n_cols, int64_t *indptr,
@@ -373,10 +382,17 @@ typedef struct sc_write_opts {
     /* Threads compressing the chunks of sparse matrices (libdeflate, then
      * H5Dwrite_chunk); <= 1: in the calling thread. */
     int threads;
+    /* Copy every matrix read straight from an HDF5 file (CSR, or dense by
+     * rows: see sc_mat_h5_datasets) as it is stored, chunks and filters
+     * kept, without decoding it: for tools that change obs, var or uns
+     * only. COMPRESS_LEVEL then applies to what is written anew. A copied
+     * matrix is written as the input stored it (index types included);
+     * its column indices are not checked (sc_adata_check_x does that). */
+    int copy_stored;
 } sc_write_opts;
 #define SC_WRITE_OPTS_INIT                                                     \
     {                                                                          \
-        4, 0, NULL, 1                                                          \
+        4, 0, NULL, 1, 0                                                       \
     }
 
 /* Write AD as an h5ad that anndata 0.8 reads (the "anndata-0.8-compatible"

@@ -572,7 +572,8 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
               .str_t = H5I_INVALID_HID,
               .bool_t = H5I_INVALID_HID,
               .ep = "/",
-              .ep_len = 1};
+              .ep_len = 1,
+              .vfd = -1};
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
     hid_t file = H5I_INVALID_HID;
     sc_tmp t;
@@ -593,6 +594,7 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
     w.block_rows = opts->block_rows;
     w.progress = opts->progress;
     w.threads = opts->threads;
+    w.copy_stored = opts->copy_stored;
     sc_progress_set_total(w.progress, matrix_rows(ad));
     if ((rc = check_shapes(&w, ad)) < 0)
         return rc;
@@ -653,6 +655,7 @@ int sc_h5ad_write(const sc_adata *ad, const char *path,
             goto out;
         }
         vfd = *(int *)handle;
+        w.vfd = vfd;
     }
     rc = write_root(&w, file, ad);
     /* room for the flush first, then the flush: a write that fails then

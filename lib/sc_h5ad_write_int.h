@@ -25,6 +25,8 @@ typedef struct wctx {
     size_t conv_cap;
     struct sc_progress *progress; /* advanced by matrix rows written */
     int threads;                  /* chunk compression workers */
+    int copy_stored;              /* sc_write_opts.copy_stored */
+    int vfd;                      /* the file's descriptor, or -1 */
 } wctx;
 
 /* sc_h5ad_write.c: messages, element paths, datasets and groups. */

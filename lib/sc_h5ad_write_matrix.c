@@ -1,6 +1,9 @@
 /* sc_h5ad_write_matrix: the matrices of an h5ad (dense and CSR/CSC), streamed
  * in row blocks. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* fallocate */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +258,130 @@ out:
     return h5w_close_group(w, g, rc);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Matrices copied as stored                                                */
+
+/* Whether dataset DS can be copied as it is: rank 1 with N values (rank 2
+ * when N < 0), its data in the file itself (no external files, not a
+ * virtual dataset) and only filters this library reads. */
+static int copyable_ds(hid_t ds, int64_t n)
+{
+    hid_t pl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    hsize_t dims[2];
+    int ok = pl >= 0 && sp >= 0,
+        rank = ok ? H5Sget_simple_extent_ndims(sp) : -1;
+
+    if (ok) {
+        H5D_layout_t lay = H5Pget_layout(pl);
+
+        ok = (lay == H5D_CHUNKED || lay == H5D_CONTIGUOUS ||
+              lay == H5D_COMPACT) &&
+             H5Pget_external_count(pl) == 0 && rank == (n < 0 ? 2 : 1) &&
+             H5Sget_simple_extent_dims(sp, dims, NULL) == rank &&
+             (n < 0 || dims[0] == (hsize_t)n);
+    }
+    if (ok && sc_h5_check_filters(ds, "matrix") < 0) {
+        sc_err_clear();
+        ok = 0;
+    }
+    if (pl >= 0)
+        H5Pclose(pl);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return ok;
+}
+
+/* Reserve the room the copy of the N datasets IDS needs past the end of
+ * the allocated space of LOC's file: a copy that fails for want of room
+ * crashes HDF5 1.10 (in H5Ocopy's error path), so a full disk, a quota or
+ * a file size limit must be an error before it. 1 when reserved, 0 when the
+ * file system cannot say (then the matrix is written, not copied), or
+ * SC_EIO. HDF5 cuts the file back to its end of allocated space at close. */
+static int reserve_copy(wctx *w, hid_t loc, const int64_t *ids, int n)
+{
+    hid_t f = H5Iget_file_id(loc);
+    haddr_t eoa = 0;
+    hsize_t need = 0;
+    int ok = f >= 0 && H5Fget_eoa(f, &eoa) >= 0;
+
+    if (f >= 0)
+        H5Fclose(f);
+    /* the stored bytes, an index entry per chunk (a v1 B-tree entry is
+     * under 64 bytes) and the object headers */
+    for (int k = 0; k < n; k++) {
+        hsize_t nch = 0;
+
+        need += H5Dget_storage_size((hid_t)ids[k]) + 4096;
+        if (H5Dget_num_chunks((hid_t)ids[k], H5S_ALL, &nch) >= 0)
+            need += 64 * nch;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (!ok || w->vfd < 0 || eoa > (haddr_t)INT64_MAX - need)
+        return 0;
+    if (fallocate(w->vfd, 0, 0, (off_t)(eoa + need)) == 0)
+        return 1;
+    if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
+        return sc_fail(SC_EIO, "cannot write '%s': %s", w->path,
+                       strerror(errno));
+    return 0;
+}
+
+/* Copy dataset SRC as NAME in LOC, raw chunks and all, without its
+ * attributes. */
+static int copy_ds(wctx *w, hid_t src, hid_t loc, const char *name)
+{
+    hid_t cp = H5Pcreate(H5P_OBJECT_COPY);
+    int rc = 0;
+
+    if (cp < 0 || H5Pset_copy_object(cp, H5O_COPY_WITHOUT_ATTR_FLAG) < 0 ||
+        H5Ocopy(src, ".", loc, name, cp, H5P_DEFAULT) < 0)
+        rc = h5w_h5err(w, "cannot copy the stored matrix");
+    if (cp >= 0)
+        H5Pclose(cp);
+    return rc;
+}
+
+/* Matrix M as NAME in LOC copied as stored (sc_write_opts.copy_stored).
+ * Returns 1 when copied, 0 when M does not qualify (nothing written), or an
+ * error. */
+static int copy_matrix(wctx *w, hid_t loc, const char *name, sc_mat *m,
+                       const sc_mat_info *in)
+{
+    static const char *const parts[3] = {"data", "indices", "indptr"};
+    int64_t ids[3], shape[2] = {in->n_rows, in->n_cols};
+    int n = w->copy_stored ? sc_mat_h5_datasets(m, ids) : 0, rc = 0;
+    hid_t g, ds;
+
+    if (n == 1 && !copyable_ds((hid_t)ids[0], -1))
+        return 0;
+    if (n == 3 && (!copyable_ds((hid_t)ids[0], in->nnz) ||
+                   !copyable_ds((hid_t)ids[1], in->nnz) ||
+                   !copyable_ds((hid_t)ids[2], in->n_rows + 1)))
+        return 0;
+    if (n && (rc = reserve_copy(w, loc, ids, n)) <= 0)
+        return rc;
+    if (n == 1) {
+        if ((rc = copy_ds(w, (hid_t)ids[0], loc, name)) < 0)
+            return rc;
+        if ((ds = H5Dopen2(loc, name, H5P_DEFAULT)) < 0)
+            return h5w_h5err(w, "cannot open the copied matrix");
+        rc = h5w_set_encoding(w, ds, "array", "0.2.0");
+        rc = h5w_close_ds(w, ds, rc);
+    } else if (n == 3) {
+        if ((rc = h5w_create_group(w, loc, name, "csr_matrix", "0.1.0", 0,
+                                   &g)) < 0)
+            return rc;
+        rc = h5w_ctx(w, sc_h5_write_attr_i64(g, "shape", shape, 2));
+        for (int k = 0; k < 3 && rc == 0; k++)
+            rc = copy_ds(w, (hid_t)ids[k], g, parts[k]);
+        rc = h5w_close_group(w, g, rc);
+    } else {
+        return 0;
+    }
+    sc_progress_add(w->progress, (uint64_t)in->n_rows);
+    return rc < 0 ? rc : 1;
+}
+
 int h5w_write_matrix(wctx *w, hid_t loc, const sc_elem *e, const char *name)
 {
     sc_mat_info in;
@@ -272,6 +399,8 @@ int h5w_write_matrix(wctx *w, hid_t loc, const sc_elem *e, const char *name)
     else if (in.n_cols > INT32_MAX)
         rc = h5w_bad(w, SC_EUNSUP, "%lld columns (at most 2^31-1)",
                      (long long)in.n_cols);
+    else if ((rc = copy_matrix(w, loc, name, e->mat, &in)) != 0)
+        rc = rc < 0 ? rc : 0;
     else if (in.fmt == SC_MAT_CSR || in.fmt == SC_MAT_CSC)
         rc = write_sparse_matrix(w, loc, name, e->mat, &in);
     else

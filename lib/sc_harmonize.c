@@ -249,6 +249,11 @@ static void add_reason(sc_hz_result *res, const char *why)
     res->refused = 1;
 }
 
+void sc_hz_set_input_sha256(sc_hz *h, const char *hex)
+{
+    snprintf(h->input_sha256, sizeof h->input_sha256, "%s", hex ? hex : "");
+}
+
 int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
               sc_hz_result *res)
 {
@@ -263,7 +268,10 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
     json_t *rep = json_object(), *rw = json_array();
     sc_mat_info mi;
     int rc, normalized = 0;
+    char known[SC_HASH_HEX_SIZE];
 
+    memcpy(known, h->input_sha256, sizeof known);
+    h->input_sha256[0] = '\0';
     memset(res, 0, sizeof *res);
     memset(&gm, 0, sizeof gm);
     h->used_species = 0;
@@ -282,10 +290,13 @@ int sc_hz_run(sc_hz *h, const char *in, const char *const *ids, const char *out,
         json_object_set_new(rep, "gene_map", json_string(h->o.gene_map));
     json_object_set_new(rep, "version", json_string(h->version));
     json_object_set_new(rep, "rewrites", rw);
-    if (h->o.provenance)
+    if (h->o.provenance && !known[0]) {
         hz_hash_start(&hj, in);
-    else
+    } else {
         memset(&hj, 0, sizeof hj);
+        if (h->o.provenance)
+            memcpy(hj.hex, known, sizeof hj.hex);
+    }
     if ((rc = sc_adata_probe(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS)) < 0 ||
         (rc = sc_adata_open(in, SC_OPEN_GEX_ONLY | SC_OPEN_VAR_IDS, &ad)) < 0)
         goto out;

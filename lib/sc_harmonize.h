@@ -141,6 +141,12 @@ SC_MUST_CHECK int sc_hz_run(sc_hz *h, const char *in, const char *const *ids,
                             const char *out, sc_hz_result *res);
 void sc_hz_result_release(sc_hz_result *res);
 
+/* The sha256 of the input of the next sc_hz_run, known already (a
+ * manifest's, sc_mrow_trusted_sha256): that run records it in provenance
+ * instead of hashing the input. NULL or "" forgets it; every run forgets
+ * it. */
+void sc_hz_set_input_sha256(sc_hz *h, const char *hex);
+
 /* The versions of the reference data the last dataset used
  * ("genes_homo_sapiens": ..., "CL": ...), as a new JSON object. */
 json_t *sc_hz_versions(const sc_hz *h);

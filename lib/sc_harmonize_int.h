@@ -131,6 +131,7 @@ typedef struct hz_gmap {
 /* The harmonizer's state (sc_hz is opaque outside these files). */
 struct sc_hz {
     sc_hz_opts o;
+    char input_sha256[SC_HASH_HEX_SIZE]; /* sc_hz_set_input_sha256 */
     char *counts_order, *gene_space, *organism, *tool, *version, *cmdline;
     char *targeted_assays;
     sc_genes *genes[16];

@@ -24,6 +24,16 @@ struct sc_manifest {
     char *name;   /* for messages */
 };
 
+/* Columns that describe the file a row points to (sc-manifest(5)). */
+#define COL_SIZE  "size"
+#define COL_MTIME "mtime_ns"
+#define COL_SHA   "sha256"
+
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
 struct sc_mrow {
     sc_manifest *m;
     char **vals;  /* vals[i] for column i; NULL means empty */
@@ -607,7 +617,79 @@ int sc_mrow_set_output(sc_mrow *r, const char *path)
         else
             rc = sc_mrow_set(r, "size", "");
     }
+    if (rc == 0 && sc_mrow_get(r, COL_MTIME)) {
+        if (stat(path, &sb) == 0)
+            rc = sc_mrow_setf(r, COL_MTIME, "%lld", (long long)mtime_ns(&sb));
+        else
+            rc = sc_mrow_set(r, COL_MTIME, "");
+    }
     return rc;
+}
+
+int sc_mrow_set_file(sc_mrow *r, int64_t size, const char *sha256)
+{
+    struct stat sb;
+    int rc;
+
+    if ((rc = sc_mrow_setf(r, COL_SIZE, "%lld", (long long)size)) < 0 ||
+        (sha256 && (rc = sc_mrow_set(r, COL_SHA, sha256)) < 0))
+        return rc;
+    if (stat(sc_mrow_path(r), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (int64_t)sb.st_size == size)
+        return sc_mrow_setf(r, COL_MTIME, "%lld", (long long)mtime_ns(&sb));
+    return sc_mrow_set(r, COL_MTIME, "");
+}
+
+/* The value of column COL of R as a whole non-negative decimal number
+ * (no sign, no spaces, not past LLONG_MAX) into *V; 0 when it is not one. */
+static int plain_number(const sc_mrow *r, const char *col, long long *v)
+{
+    const char *s = sc_mrow_get(r, col);
+    size_t n = s ? strspn(s, "0123456789") : 0;
+
+    if (n == 0 || n > 19 || s[n])
+        return 0;
+    errno = 0;
+    *v = strtoll(s, NULL, 10);
+    return errno == 0;
+}
+
+int sc_mrow_trusted_sha256(const sc_mrow *r, const char *path,
+                           char hex[SC_HASH_HEX_SIZE])
+{
+    const char *sha = r ? sc_mrow_get(r, COL_SHA) : NULL;
+    long long size, mt;
+    struct stat sb;
+
+    if (!sha || strlen(sha) != SC_HASH_HEX_SIZE - 1 ||
+        strspn(sha, "0123456789abcdefABCDEF") != SC_HASH_HEX_SIZE - 1)
+        return 0;
+    if (!plain_number(r, COL_SIZE, &size) || !plain_number(r, COL_MTIME, &mt)) {
+        sc_log_info("'%s': hashing it: the manifest has no size and mtime_ns "
+                    "for its sha256",
+                    path);
+        return 0;
+    }
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (long long)sb.st_size != size || (long long)mtime_ns(&sb) != mt) {
+        sc_log_info("'%s': hashing it: its size or mtime_ns differs from the "
+                    "manifest's",
+                    path);
+        return 0;
+    }
+    for (int i = 0; i < SC_HASH_HEX_SIZE; i++)
+        hex[i] = (char)(sha[i] >= 'A' && sha[i] <= 'F' ? sha[i] + 32 : sha[i]);
+    sc_log_info("'%s': sha256 from the manifest (size and mtime_ns unchanged)",
+                path);
+    return 1;
+}
+
+int sc_mrow_sha256(const sc_mrow *r, const char *path,
+                   char hex[SC_HASH_HEX_SIZE])
+{
+    if (sc_mrow_trusted_sha256(r, path, hex))
+        return 0;
+    return sc_hash_file(path, hex);
 }
 
 int sc_manifest_each(sc_manifest *m, int from_stdin, int argc, char **argv,

@@ -4,9 +4,11 @@
 #define SC_MANIFEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sc_err.h"
+#include "sc_hash.h"
 
 /*
  * The manifest (sc-manifest(5)): tab-separated UTF-8 text, one header line
@@ -139,6 +141,34 @@ int sc_mrow_skipped(const sc_mrow *r);
  * `size` from the file when that column exists; an `sha256` column that
  * described the previous file is emptied (it would be wrong now). */
 SC_MUST_CHECK int sc_mrow_set_output(sc_mrow *r, const char *path);
+
+/* Record in R, for the tools after this one, that the file at R's path
+ * has SIZE bytes and the digest SHA256 (computed by the caller as it wrote
+ * or read the file; NULL leaves `sha256` as it is): sets `size`, `sha256`
+ * and `mtime_ns`, the file's modification time in nanoseconds since the
+ * epoch, when the file has SIZE bytes now; else `mtime_ns` is emptied, so
+ * that no tool trusts the digest. Columns are added when new (which fails
+ * once the header is written: add them first). Returns 0, SC_EINVAL or
+ * SC_ENOMEM. */
+SC_MUST_CHECK int sc_mrow_set_file(sc_mrow *r, int64_t size,
+                                   const char *sha256);
+
+/* Whether R's `sha256` can stand for the digest of the file at PATH (R's
+ * path, or the path a tool opens for it) without hashing it: it is 64 hex
+ * digits and R's `size` and `mtime_ns` are both present and equal the
+ * file's current size and modification time (a regular file). Then the
+ * digest is copied to HEX (lower case) and 1 is returned; else 0 (a row
+ * without those columns, as written before they existed, a changed file,
+ * a value that is not a plain number): the caller hashes the file. Says
+ * which at the info level (-v). */
+int sc_mrow_trusted_sha256(const sc_mrow *r, const char *path,
+                           char hex[SC_HASH_HEX_SIZE]);
+
+/* The sha256 of the file at PATH that R describes: R's when
+ * sc_mrow_trusted_sha256 trusts it (R may be NULL), else computed with
+ * sc_hash_file. Returns 0 or as sc_hash_file. */
+SC_MUST_CHECK int sc_mrow_sha256(const sc_mrow *r, const char *path,
+                                 char hex[SC_HASH_HEX_SIZE]);
 
 /* What a batch tool does with one row: process the dataset at PATH (a copy
  * of the row's path) and fill in ROW's columns. Returns 0 or SC_E*. */

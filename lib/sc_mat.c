@@ -352,6 +352,22 @@ fail:
     return rc;
 }
 
+int sc_mat_h5_datasets(const sc_mat *m, int64_t ids[3])
+{
+    if (m->info.fmt == SC_MAT_CSR && m->d_data > 0 && m->d_indices > 0 &&
+        m->d_indptr > 0 && m->indptr && m->indptr[0] == 0) {
+        ids[0] = m->d_data;
+        ids[1] = m->d_indices;
+        ids[2] = m->d_indptr;
+        return 3;
+    }
+    if (m->info.fmt == SC_MAT_DENSE && m->d_dense > 0) {
+        ids[0] = m->d_dense;
+        return 1;
+    }
+    return 0;
+}
+
 void sc_mat_set_threads(sc_mat *m, int threads)
 {
     m->threads = threads > 1 ? threads : 1;

@@ -1,6 +1,9 @@
 /* test_manifest: reading, writing, streaming, escapes and errors. */
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <inttypes.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -366,6 +369,83 @@ static void test_write_error(void)
     fclose(f);
 }
 
+/* The manifest's sha256 stands for the file only while size and mtime_ns
+ * both match the file (sc_mrow_trusted_sha256). */
+static void test_trusted_sha256(void)
+{
+    static const char fake[] =
+        "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+    char fpath[128], hex[SC_HASH_HEX_SIZE], real[SC_HASH_HEX_SIZE];
+    struct timespec keep[2];
+    struct stat sb;
+    sc_manifest *m;
+    sc_mrow *r;
+    FILE *f;
+
+    snprintf(fpath, sizeof fpath, "%s/d.bin", tmpdir);
+    f = fopen(fpath, "wb");
+    fputs("twelve bytes", f);
+    fclose(f);
+    CHECK_INTEQ(sc_hash_file(fpath, real), 0);
+    CHECK_INTEQ(sc_manifest_new(&m), 0);
+    CHECK_INTEQ(sc_manifest_add_row(m, fpath, &r), 0);
+    /* no sha256 column, then a digest without size and mtime_ns (a
+     * manifest of before these columns): hashed */
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_set(r, "sha256", fake), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_set(r, "size", "12"), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    /* the record of the file as it is: trusted, even a wrong digest */
+    CHECK_INTEQ(sc_mrow_set_file(r, 12, NULL), 0);
+    CHECK(*sc_mrow_get(r, "mtime_ns"));
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 1);
+    CHECK_STREQ(
+        hex,
+        "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    CHECK_INTEQ(sc_mrow_sha256(r, fpath, hex), 0);
+    CHECK(hex[0] == 'a' && strcmp(hex, real) != 0);
+    /* not plain numbers, a short digest: hashed */
+    CHECK_INTEQ(sc_mrow_set(r, "size", "+12"), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_set(r, "size", "12"), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 1);
+    CHECK_INTEQ(sc_mrow_set(r, "sha256", "abcdef"), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_set(r, "sha256", fake), 0);
+    /* changed with its mtime put back, but the size differs: hashed */
+    CHECK_INTEQ(stat(fpath, &sb), 0);
+    keep[0] = sb.st_atim;
+    keep[1] = sb.st_mtim;
+    f = fopen(fpath, "ab");
+    fputs("!", f);
+    fclose(f);
+    CHECK_INTEQ(utimensat(AT_FDCWD, fpath, keep, 0), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_hash_file(fpath, real), 0);
+    CHECK_STREQ(hex, real);
+    /* a record with the new size; then the same size, another mtime */
+    CHECK_INTEQ(sc_mrow_set_file(r, 13, fake), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 1);
+    keep[1].tv_nsec = (keep[1].tv_nsec + 1) % 1000000000;
+    CHECK_INTEQ(utimensat(AT_FDCWD, fpath, keep, 0), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    /* a record of a size the file does not have: no mtime_ns, no trust */
+    CHECK_INTEQ(sc_mrow_set_file(r, 99, fake), 0);
+    CHECK_STREQ(sc_mrow_get(r, "mtime_ns"), "");
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    /* the output of a tool: size and mtime_ns of the new file, no digest */
+    CHECK_INTEQ(sc_mrow_set_file(r, 13, fake), 0);
+    CHECK_INTEQ(sc_mrow_set_output(r, fpath), 0);
+    CHECK_STREQ(sc_mrow_get(r, "sha256"), "");
+    CHECK(*sc_mrow_get(r, "mtime_ns"));
+    CHECK_INTEQ(sc_mrow_trusted_sha256(r, fpath, hex), 0);
+    CHECK_INTEQ(sc_mrow_trusted_sha256(NULL, fpath, hex), 0);
+    sc_manifest_free(m);
+    unlink(fpath);
+}
+
 int main(void)
 {
     if (unit_mkdtemp(tmpdir, sizeof tmpdir, "test_manifest") < 0)
@@ -381,6 +461,7 @@ int main(void)
     RUN(test_wide_header);
     RUN(test_gzip_stdin);
     RUN(test_write_error);
+    RUN(test_trusted_sha256);
     unlink(mpath);
     rmdir(tmpdir);
     return UNIT_DONE();
