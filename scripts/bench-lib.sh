@@ -142,3 +142,30 @@ bench_warm() {
     local f
     bench_files "$1" | while read -r f; do cat "$f"; done > /dev/null
 }
+
+# bench_s3_tmp NAME: a temporary folder for an S3 benchmark in $tmp, removed
+# at exit with the S3 test server that bench_s3_start starts; exits 0 with a
+# note when the server cannot run here (no node)
+bench_s3_tmp() {
+    if ! "$SC_ROOT/tests/s3-server.sh" available; then
+        bench_note "no node (the S3 test server): skipped"
+        exit 0
+    fi
+    tmp=$(mktemp -d "$SC_BUILD/bench-$1.XXXXXX")
+    s3dir=
+    trap bench_s3_cleanup EXIT
+}
+bench_s3_cleanup() {
+    [[ -n $s3dir ]] && "$SC_ROOT/tests/s3-server.sh" stop "$s3dir"
+    rm -rf "$tmp"
+}
+
+# bench_s3_start: the S3 test server on 127.0.0.1 (s3dir, SC_S3_ENDPOINT and
+# its credentials exported); exits 1 when it does not start
+bench_s3_start() {
+    local vars
+    vars=$("$SC_ROOT/tests/s3-server.sh" start bench) || exit 1
+    eval "$vars"
+    s3dir=$SC_S3_DIR
+    export SC_S3_ENDPOINT AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+}

@@ -20,17 +20,7 @@ if [[ ! -x $reg || ! -x $fetch ]]; then
     bench_note "sc-register or sc-fetch not built"
     exit 1
 fi
-if ! "$SC_ROOT/tests/s3-server.sh" available; then
-    bench_note "no node (the S3 test server): skipped"
-    exit 0
-fi
-tmp=$(mktemp -d "$SC_BUILD/bench-s3reg.XXXXXX")
-s3dir=
-cleanup() {
-    [[ -n $s3dir ]] && "$SC_ROOT/tests/s3-server.sh" stop "$s3dir"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_s3_tmp s3reg
 # a dense 5000 x 10000 float32 matrix: 200 MB that do not compress
 $PY - "$tmp/big.h5ad" <<'PYEOF' || { bench_note "cannot write the object"; exit 1; }
 import sys, numpy as np, anndata as ad
@@ -38,10 +28,7 @@ rng = np.random.default_rng(1)
 ad.AnnData(X=rng.random((5000, 10000), dtype=np.float32)).write_h5ad(sys.argv[1])
 PYEOF
 size=$(stat -c %s "$tmp/big.h5ad")
-vars=$("$SC_ROOT/tests/s3-server.sh" start bench) || exit 1
-eval "$vars"
-s3dir=$SC_S3_DIR
-export SC_S3_ENDPOINT AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+bench_s3_start
 export TMPDIR=$tmp/t
 mkdir -p "$TMPDIR"
 "$fetch" get "$tmp/big.h5ad" -d s3://bench/p/ > /dev/null || exit 1

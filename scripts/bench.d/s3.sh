@@ -23,17 +23,7 @@ if [[ ! -x $stream || ! -x $fetch ]]; then
     bench_note "sc-stream or sc-fetch not built"
     exit 1
 fi
-if ! "$SC_ROOT/tests/s3-server.sh" available; then
-    bench_note "no node (the S3 test server): skipped"
-    exit 0
-fi
-tmp=$(mktemp -d "$SC_BUILD/bench-s3.XXXXXX")
-s3dir=
-cleanup() {
-    [[ -n $s3dir ]] && "$SC_ROOT/tests/s3-server.sh" stop "$s3dir"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_s3_tmp s3
 export SC_STREAM_CACHE=$tmp/cache
 mapfile -t files < <(bench_files none)
 "$stream" pack -@ 2 --join outer --seed 1 -o "$tmp/all.scpack" "${files[@]}" || {
@@ -41,10 +31,7 @@ mapfile -t files < <(bench_files none)
     exit 1
 }
 size=$(stat -c %s "$tmp/all.scpack")
-vars=$("$SC_ROOT/tests/s3-server.sh" start bench) || exit 1
-eval "$vars"
-s3dir=$SC_S3_DIR
-export SC_S3_ENDPOINT AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+bench_s3_start
 "$fetch" get "$tmp/all.scpack" -d s3://bench/p/ > /dev/null || exit 1
 bench_note "pack of $size bytes on s3rver at $SC_S3_ENDPOINT"
 
