@@ -344,6 +344,29 @@ int sc_elem_remove(sc_elem *parent, const char *name)
     return c != NULL;
 }
 
+int sc_elem_is_strcol(const sc_elem *e)
+{
+    if (!e)
+        return 0;
+    switch (e->kind) {
+    case SC_K_ARRAY: return e->dtype == SC_DT_STR && e->rank == 1;
+    case SC_K_CATEGORICAL:
+        return e->categories && e->categories->dtype == SC_DT_STR;
+    case SC_K_NULLABLE: return e->values && e->values->dtype == SC_DT_STR;
+    default: return 0;
+    }
+}
+
+const char *sc_elem_get_str(const sc_elem *d, const char *name)
+{
+    const sc_elem *e = d ? sc_elem_get(d, name) : NULL;
+
+    return e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR &&
+                   sc_elem_count(e) == 1
+               ? sc_elem_str(e, 0)
+               : NULL;
+}
+
 /* Categoricals and nullables answer too, with NULL / NaN for missing values,
  * so that callers can treat every kind of column alike. */
 const char *sc_elem_str(const sc_elem *e, int64_t i)

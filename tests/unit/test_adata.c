@@ -268,6 +268,52 @@ static void test_nullable(void)
     sc_elem_free(e);
 }
 
+/* One reader of a column's string value, whatever the kind of column;
+ * which columns are text; a one-value string of a dict. */
+static void test_column_strings(void)
+{
+    const char *v[] = {"b", NULL, "a"}, *w[] = {"x", "y"};
+    sc_elem *cat = sc_elem_new_categorical_from_strings("c", v, 3, 1);
+    sc_elem *arr = sc_elem_new_strings("s", w, 2);
+    sc_elem *nul = sc_elem_new(SC_K_NULLABLE, "n");
+    sc_elem *ints = nullable_ints(), *uns = sc_elem_new(SC_K_DICT, "uns");
+
+    CHECK(cat && arr && nul && ints && uns);
+    if (!(cat && arr && nul && ints && uns))
+        goto out;
+    nul->values = sc_elem_new_strings("values", w, 2);
+    nul->mask = calloc(2, 1);
+    CHECK(nul->values && nul->mask);
+    if (!nul->values || !nul->mask)
+        goto out;
+    nul->mask[0] = 1;
+    CHECK_STREQ(sc_elem_str(cat, 0), "b");
+    CHECK(sc_elem_str(cat, 1) == NULL); /* code -1 */
+    CHECK_STREQ(sc_elem_str(cat, 2), "a");
+    CHECK(sc_elem_str(cat, 3) == NULL);
+    CHECK(sc_elem_str(nul, 0) == NULL); /* masked */
+    CHECK_STREQ(sc_elem_str(nul, 1), "y");
+    CHECK(sc_elem_str(NULL, 0) == NULL);
+    CHECK(sc_elem_is_strcol(cat) && sc_elem_is_strcol(arr) &&
+          sc_elem_is_strcol(nul));
+    CHECK(!sc_elem_is_strcol(ints) && !sc_elem_is_strcol(uns) &&
+          !sc_elem_is_strcol(NULL));
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("title", "T")) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_new_f64("pi", 3.0)) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_copy(arr)) == 0);
+    CHECK_STREQ(sc_elem_get_str(uns, "title"), "T");
+    CHECK(sc_elem_get_str(uns, "pi") == NULL); /* not a string */
+    CHECK(sc_elem_get_str(uns, "s") == NULL);  /* two values */
+    CHECK(sc_elem_get_str(uns, "none") == NULL);
+    CHECK(sc_elem_get_str(NULL, "title") == NULL);
+out:
+    sc_elem_free(cat);
+    sc_elem_free(arr);
+    sc_elem_free(nul);
+    sc_elem_free(ints);
+    sc_elem_free(uns);
+}
+
 static void test_copy(void)
 {
     const char *v[] = {"a", "b", "a"};
@@ -383,6 +429,7 @@ int main(void)
     RUN(test_categorical);
     RUN(test_categorical_many);
     RUN(test_nullable);
+    RUN(test_column_strings);
     RUN(test_copy);
     RUN(test_adata_new);
     return UNIT_DONE();
