@@ -144,8 +144,7 @@ int sc_io_tmp_open(const char *path, const char *tag, int flags, sc_tmp *t)
     t->dirfd = -1;
     size = strlen(path) + (tag ? strlen(tag) + 1 : 0) + 32;
     if (!path[dirlen])
-        return sc_fail(SC_EINVAL, "cannot create '%s': not a file name",
-                       path);
+        return sc_fail(SC_EINVAL, "cannot create '%s': not a file name", path);
     if (!(t->path = strdup(path)) || !(t->name = strdup(path + dirlen)) ||
         !(t->tmp = malloc(size)) ||
         !(dir = dirlen ? strndup(path, dirlen) : strdup("."))) {
@@ -204,8 +203,9 @@ int sc_io_tmp_check(sc_tmp *t, int fd)
     if (fstat(fd, &a) != 0 ||
         fstatat(t->dirfd, t->tmpname, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(b.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-        return sc_fail(SC_EIO, "cannot create '%s': '%s' is not the file "
-                               "created (replaced or a link?)",
+        return sc_fail(SC_EIO,
+                       "cannot create '%s': '%s' is not the file "
+                       "created (replaced or a link?)",
                        t->path, t->tmp);
     t->created = 1;
     t->slot = slot_take(t->dirfd, t->tmpname);
@@ -221,8 +221,8 @@ int sc_io_tmp_commit(sc_tmp *t)
     if (renameat(t->dirfd, t->tmpname, t->dirfd, t->name) != 0) {
         err = errno;
         unlinkat(t->dirfd, t->tmpname, 0);
-        rc = sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", t->tmp,
-                     t->path, strerror(err));
+        rc = sc_fail(SC_EIO, "cannot rename '%s' to '%s': %s", t->tmp, t->path,
+                     strerror(err));
     }
     tmp_release(t);
     return rc;
@@ -489,8 +489,8 @@ static int line_append(sc_lines *l, size_t used, const char *s, size_t n)
     size_t cap;
 
     if (used + n + 1 > SC_LINE_MAX)
-        return sc_fail(SC_EFORMAT, "'%s' line %ld: longer than %d MiB",
-                       l->name, l->lineno + 1, SC_LINE_MAX >> 20);
+        return sc_fail(SC_EFORMAT, "'%s' line %ld: longer than %d MiB", l->name,
+                       l->lineno + 1, SC_LINE_MAX >> 20);
     if (used + n + 1 > l->cap) {
         cap = l->cap ? l->cap : 256;
         while (cap < used + n + 1)
@@ -577,4 +577,58 @@ void sc_lines_close(sc_lines *l)
     free(l->buf);
     free(l->line);
     free(l);
+}
+
+int sc_io_read_file(const char *path, char **out, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0, cap;
+    int fd, err = 0;
+
+    *out = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return sc_fail(errno == ENOENT ? SC_ENOTFOUND : SC_EIO,
+                       "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        err = errno;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR;
+    /* a regular file's size is a good first guess; pipes grow */
+    cap = !err && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    if (!err && !(buf = malloc(cap))) {
+        close(fd);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    while (!err) {
+        ssize_t r;
+
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return sc_fail(SC_ENOMEM, "out of memory");
+            }
+            buf = nb;
+        }
+        if ((r = read(fd, buf + n, cap - n - 1)) < 0) {
+            if (errno != EINTR)
+                err = errno;
+        } else if (r == 0)
+            break;
+        else
+            n += (size_t)r;
+    }
+    close(fd);
+    if (err) {
+        free(buf);
+        return sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(err));
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
 }

@@ -68,8 +68,8 @@ SC_MUST_CHECK int sc_io_tmp_check(sc_tmp *t, int fd);
 SC_MUST_CHECK int sc_io_tmp_commit(sc_tmp *t);
 
 /* Remove the temporary file (unless it was never created, or not known to
- * be ours: after SC_TMP_NAME without a successful check) and release T. Safe on a released or zeroed
- * sc_tmp, and twice. */
+ * be ours: after SC_TMP_NAME without a successful check) and release T. Safe on
+ * a released or zeroed sc_tmp, and twice. */
 void sc_io_tmp_discard(sc_tmp *t);
 
 /* Remove every registered temporary file. Async-signal-safe: for signal
@@ -139,6 +139,12 @@ SC_MUST_CHECK int sc_io_open_regular(const char *path, int flags, int mode);
  * an empty name, or SC_EIO ("cannot create directory 'a/b': Not a
  * directory"). Thread-safe. */
 SC_MUST_CHECK int sc_io_mkdir_p(const char *dir);
+
+/* Read the whole file PATH into *OUT (malloc'd, NUL-terminated; the
+ * caller frees it) and its length into *LEN. Returns 0, SC_ENOTFOUND when
+ * PATH does not exist, SC_EIO ("cannot open 'x': ...", "cannot read 'd':
+ * Is a directory") or SC_ENOMEM, with *OUT NULL. Thread-safe. */
+SC_MUST_CHECK int sc_io_read_file(const char *path, char **out, size_t *len);
 
 /*
  * A reader of text lines from a file or "-" (stdin), plain or gzip
