@@ -182,48 +182,18 @@ static int resolve_collisions(const sc_genes *g, const sc_elem *col,
     return 0;
 }
 
-/* Load the output gene space list (--gene-space FILE). */
+/* Load the output gene space list (--gene-space FILE, sc_genes_list_read). */
 static int load_space(sc_hz *h)
 {
-    sc_lines *l = NULL;
-    char *line;
-    size_t len;
+    size_t n;
     int rc;
-    int64_t cap = 0;
 
     if (h->space || !h->o.gene_space || strcmp(h->o.gene_space, "all") == 0)
         return 0;
-    if ((rc = sc_lines_open(h->o.gene_space, &l)) < 0)
+    if ((rc = sc_genes_list_read(h->o.gene_space, &h->space, &n)) < 0)
         return rc;
-    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
-        char *s = line;
-
-        while (*s == ' ' || *s == '\t')
-            s++;
-        s[strcspn(s, " \t\r#")] = '\0';
-        if (!*s)
-            continue;
-        if (h->n_space == cap) {
-            int64_t nc = cap ? 2 * cap : 1024;
-            char **p = realloc(h->space, (size_t)nc * sizeof *p);
-
-            if (!p) {
-                rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            h->space = p;
-            cap = nc;
-        }
-        if (!(h->space[h->n_space] = strdup(s))) {
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-            break;
-        }
-        h->n_space++;
-    }
-    sc_lines_close(l);
-    if (rc == 0 && h->n_space == 0)
-        rc = sc_fail(SC_EFORMAT, "'%s': no gene ids", h->o.gene_space);
-    return rc < 0 ? rc : 0;
+    h->n_space = (int64_t)n;
+    return 0;
 }
 
 /* A mixed-species dataset is reported, not merged: map the ids of the
