@@ -148,7 +148,7 @@ static int read_terms(sc_reg_meta *m)
         (org = sc_elem_get_str(m->ad->uns, "organism_ontology_term_id")))
         add_term(m, "organism", org, sc_elem_get_str(m->ad->uns, "organism"),
                  m->ad->n_obs);
-    m->d.organism = most_cells(m, "organism");
+    m->d.organism = sc_elem_organism(m->ad->uns, m->ad->obs, 0);
     m->d.assay = most_cells(m, "assay");
     m->d.schema_version = sc_elem_get_str(m->ad->uns, "schema_version");
     m->d.terms = m->terms;

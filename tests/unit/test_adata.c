@@ -314,6 +314,55 @@ out:
     sc_elem_free(uns);
 }
 
+/* The value most rows have, and the one organism rule of every tool. */
+static void test_organism(void)
+{
+    const char *v[] = {"NCBITaxon:10090", "NCBITaxon:9606", NULL,
+                       "NCBITaxon:9606", "NCBITaxon:10090"};
+    const char *tie[] = {NULL, "b", "a", "a", "b"};
+    sc_elem *obs = sc_elem_new(SC_K_DICT, "obs"),
+            *uns = sc_elem_new(SC_K_DICT, "uns");
+    sc_elem *c = sc_elem_new_categorical_from_strings("x", v, 5, 1);
+    sc_elem *t = sc_elem_new_strings("t", tie, 5);
+
+    CHECK(obs && uns && c && t);
+    if (!(obs && uns && c && t))
+        goto out;
+    /* a categorical: a tie goes to the value of the earlier row, whatever
+     * the order of the categories (sorted here) */
+    CHECK_STREQ(sc_elem_mode_str(c), "NCBITaxon:10090");
+    CHECK_STREQ(sc_elem_mode_str(t), "b"); /* a string array, the same */
+    ((char **)t->data)[4][0] = '\0';       /* empty values do not count */
+    CHECK_STREQ(sc_elem_mode_str(t), "a");
+    CHECK(sc_elem_mode_str(NULL) == NULL);
+    CHECK(sc_elem_organism(NULL, NULL, 1) == NULL);
+    /* older layouts: obs 'organism', then obs 'organism_ontology_term_id'
+     * over it, then uns over obs (sc-stream read uns 'organism' before obs
+     * 'organism_ontology_term_id' and the first cell; sc-annotate only a
+     * column of one category) */
+    CHECK(sc_elem_add_take(obs, sc_elem_new_string("organism", "mouse")) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("organism", "human")) == 0);
+    CHECK_STREQ(sc_elem_organism(uns, NULL, 1), "human");
+    CHECK(sc_elem_organism(uns, obs, 0) == NULL); /* labels: only if asked */
+    {
+        const char *m[] = {"NCBITaxon:9606", "NCBITaxon:10090",
+                           "NCBITaxon:10090"};
+        CHECK(sc_elem_add_take(obs,
+                               sc_elem_new_categorical_from_strings(
+                                   "organism_ontology_term_id", m, 3, 0)) == 0);
+    }
+    CHECK_STREQ(sc_elem_organism(uns, obs, 1), "NCBITaxon:10090");
+    CHECK_STREQ(sc_elem_organism(uns, obs, 0), "NCBITaxon:10090");
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("organism_ontology_term_id",
+                                                   "NCBITaxon:9606")) == 0);
+    CHECK_STREQ(sc_elem_organism(uns, obs, 0), "NCBITaxon:9606");
+out:
+    sc_elem_free(obs);
+    sc_elem_free(uns);
+    sc_elem_free(c);
+    sc_elem_free(t);
+}
+
 static void test_copy(void)
 {
     const char *v[] = {"a", "b", "a"};
@@ -430,6 +479,7 @@ int main(void)
     RUN(test_categorical_many);
     RUN(test_nullable);
     RUN(test_column_strings);
+    RUN(test_organism);
     RUN(test_copy);
     RUN(test_adata_new);
     return UNIT_DONE();
