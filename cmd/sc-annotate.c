@@ -328,7 +328,7 @@ static int on_option(int key, const char *arg, void *ud)
 static int print_versions(void)
 {
     printf("reference data: %s\n", sc_share_dir());
-    return sc_onto_print_versions(stdout, SC_ONTO_SET_SCHEMA);
+    return sc_onto_print_versions(stdout, sc_onto_run_set(0));
 }
 
 /* ---- output ---- */
@@ -357,8 +357,7 @@ static int load(const struct args *a, const sc_cli *cli, sc_onto **out)
         return rc;
     if (a->cache && (rc = sc_onto_set_cache_dir(o, a->cache)) < 0)
         goto fail;
-    rc = sc_onto_load_set(
-        o, a->latest ? SC_ONTO_SET_LATEST : SC_ONTO_SET_SCHEMA, cli->threads);
+    rc = sc_onto_load_set(o, sc_onto_run_set(a->latest), cli->threads);
     if (rc < 0)
         goto fail;
     for (int i = 0; i < sc_onto_count(o); i++) {

@@ -244,18 +244,13 @@ static void organism_from_genes(const sc_adata *ad, char *org, size_t size)
     }
 }
 
-/* The organism of the dataset from uns or a constant obs column. */
+/* The organism of the dataset (sc_elem_organism: uns, else most cells of
+ * obs), else from its genes. */
 static void find_organism(const sc_adata *ad, char *org, size_t size)
 {
-    const sc_elem *u = sc_elem_get(ad->uns, "organism_ontology_term_id");
-    const sc_elem *c = sc_elem_get(ad->obs, "organism_ontology_term_id");
+    const char *s = sc_elem_organism(ad->uns, ad->obs, 0);
 
-    org[0] = '\0';
-    if (u && u->kind == SC_K_ARRAY && u->dtype == SC_DT_STR && u->rank == 0)
-        snprintf(org, size, "%s", sc_elem_str(u, 0));
-    else if (c && c->kind == SC_K_CATEGORICAL &&
-             sc_elem_count(c->categories) == 1)
-        snprintf(org, size, "%s", sc_elem_str(c->categories, 0));
+    snprintf(org, size, "%s", s ? s : "");
     if (!org[0])
         organism_from_genes(ad, org, size);
 }

@@ -221,21 +221,6 @@ static const char *only_valid(const sc_schema *s, const sc_onto *o,
     return one;
 }
 
-/* The value of obs column COL for cell I as a string, or NULL. */
-static const char *cell_str(const sc_elem *col, int64_t i)
-{
-    if (!col)
-        return NULL;
-    if (col->kind == SC_K_CATEGORICAL) {
-        double c = sc_elem_num(col->codes, i);
-
-        return c >= 0 ? sc_elem_str(col->categories, (int64_t)c) : NULL;
-    }
-    return col->kind == SC_K_ARRAY && col->dtype == SC_DT_STR
-               ? sc_elem_str(col, i)
-               : NULL;
-}
-
 /* suspension_type from the assay, per cell, when the schema allows one
  * value: filled when the dataset has none (0 with nothing done when a
  * cell's assay allows several), and a value the schema refuses for the
@@ -257,10 +242,10 @@ static int fill_suspension(const sc_schema *s, const sc_onto *o, sc_adata *ad,
     if (!(v = malloc((size_t)ad->n_obs * sizeof *v)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < ad->n_obs; i++) {
-        const char *a = cell_str(assay, i), *cur = cell_str(old, i);
+        const char *a = sc_elem_str(assay, i), *cur = sc_elem_str(old, i);
 
-        if (!i || !a || !cell_str(assay, i - 1) ||
-            strcmp(a, cell_str(assay, i - 1)))
+        if (!i || !a || !sc_elem_str(assay, i - 1) ||
+            strcmp(a, sc_elem_str(assay, i - 1)))
             fixed =
                 a ? only_valid(s, o, "suspension_type", vals, 3, org, NULL, a)
                   : NULL;
@@ -327,7 +312,7 @@ static int fill_tissue_type(sc_adata *ad, json_t *rep)
     if (!(v = malloc(((size_t)ad->n_obs + 1) * sizeof *v)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < ad->n_obs; i++)
-        v[i] = tissue_type_of(cell_str(lab, i));
+        v[i] = tissue_type_of(sc_elem_str(lab, i));
     e = sc_elem_new_categorical_from_strings("tissue_type", v, ad->n_obs, 1);
     free(v);
     if (!e || (rc = sc_elem_add_take(ad->obs, e)) < 0)
@@ -344,10 +329,10 @@ static int fill_tissue_type(sc_adata *ad, json_t *rep)
  * NULL. */
 static const char *one_value(const sc_elem *col, int64_t n)
 {
-    const char *first = n ? cell_str(col, 0) : NULL;
+    const char *first = n ? sc_elem_str(col, 0) : NULL;
 
     for (int64_t i = 1; first && i < n; i++) {
-        const char *v = cell_str(col, i);
+        const char *v = sc_elem_str(col, i);
 
         if (!v || strcmp(v, first))
             return NULL;

@@ -131,7 +131,7 @@ static int print_versions(void)
         sc_genes_reference_version(i, version, sizeof version);
         printf("  genes %s %s\n", sc_genes_species(i)->latin, version);
     }
-    return sc_onto_print_versions(stdout, SC_ONTO_SET_LATEST);
+    return sc_onto_print_versions(stdout, sc_onto_run_set(0));
 }
 
 static int on_option(int key, const char *arg, void *ud)

@@ -204,7 +204,7 @@ static int on_option(int key, const char *arg, void *ud)
     switch (key) {
     case SC_OPT_VERSION_HOOK: /* ontologies used to expand term queries */
         printf("reference data: %s\n", sc_share_dir());
-        return sc_onto_print_versions(stdout, SC_ONTO_SET_SCHEMA);
+        return sc_onto_print_versions(stdout, sc_onto_run_set(0));
     case OPT_DB: a->db = arg; break;
     case OPT_NETWORK_FS: a->network_fs = 1; break;
     case 'o': a->output = arg; break;

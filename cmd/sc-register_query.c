@@ -150,7 +150,7 @@ static int load_onto(const struct args *a, sc_onto **out)
     int rc;
 
     *out = NULL;
-    if ((rc = sc_onto_set_paths(SC_ONTO_SET_SCHEMA, &paths)) < 0)
+    if ((rc = sc_onto_set_paths(sc_onto_run_set(0), &paths)) < 0)
         return rc;
     for (size_t i = 0; paths[i] && n < 32; i++) {
         if (sc_onto_probe(paths[i], name, version, sizeof name) < 0)

@@ -344,6 +344,111 @@ int sc_elem_remove(sc_elem *parent, const char *name)
     return c != NULL;
 }
 
+int sc_elem_is_strcol(const sc_elem *e)
+{
+    if (!e)
+        return 0;
+    switch (e->kind) {
+    case SC_K_ARRAY: return e->dtype == SC_DT_STR && e->rank == 1;
+    case SC_K_CATEGORICAL:
+        return e->categories && e->categories->dtype == SC_DT_STR;
+    case SC_K_NULLABLE: return e->values && e->values->dtype == SC_DT_STR;
+    default: return 0;
+    }
+}
+
+const char *sc_elem_get_str(const sc_elem *d, const char *name)
+{
+    const sc_elem *e = d ? sc_elem_get(d, name) : NULL;
+
+    return e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR &&
+                   sc_elem_count(e) == 1
+               ? sc_elem_str(e, 0)
+               : NULL;
+}
+
+/* sc_elem_mode_str of a categorical: its codes counted, a tie to the
+ * category whose first row comes first. */
+static const char *cat_mode(const sc_elem *col, int64_t n)
+{
+    int64_t nc = sc_elem_count(col->categories), *cnt, *first, best = -1;
+    const char *found = NULL;
+
+    cnt = calloc((size_t)nc + 1, sizeof *cnt);
+    first = calloc((size_t)nc + 1, sizeof *first);
+    for (int64_t i = 0; cnt && first && i < n; i++) {
+        double c = sc_elem_num(col->codes, i);
+
+        if (c >= 0 && c < (double)nc && cnt[(int64_t)c]++ == 0)
+            first[(int64_t)c] = i;
+    }
+    for (int64_t k = 0; cnt && first && k < nc; k++)
+        if (cnt[k] > 0 && sc_elem_str(col->categories, k) &&
+            *sc_elem_str(col->categories, k) &&
+            (best < 0 || cnt[k] > cnt[best] ||
+             (cnt[k] == cnt[best] && first[k] < first[best])))
+            best = k;
+    if (best >= 0)
+        found = sc_elem_str(col->categories, best);
+    free(cnt);
+    free(first);
+    return found;
+}
+
+const char *sc_elem_mode_str(const sc_elem *col)
+{
+    int64_t n = sc_elem_count(col), nd = 0, best = 0, *cnt = NULL;
+    const char *v, *found = NULL;
+    sc_strmap idx = {0};
+    const char **keys = NULL;
+
+    if (!sc_elem_is_strcol(col) || n <= 0)
+        return NULL;
+    if (col->kind == SC_K_CATEGORICAL)
+        return cat_mode(col, n);
+    /* distinct values in first-seen order, counted */
+    if (!(cnt = calloc((size_t)n + 1, sizeof *cnt)) ||
+        !(keys = calloc((size_t)n + 1, sizeof *keys)))
+        goto out;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t *slot;
+        int added = 0;
+
+        if (!(v = sc_elem_str(col, i)) || !*v)
+            continue;
+        if (sc_strmap_slot(&idx, v, nd, &slot, &added) < 0)
+            goto out; /* out of memory: no answer rather than a wrong one */
+        if (added)
+            keys[nd++] = v;
+        cnt[*slot]++;
+    }
+    for (int64_t k = 0; k < nd; k++)
+        if (cnt[k] > best) {
+            best = cnt[k];
+            found = keys[k];
+        }
+out:
+    sc_strmap_release(&idx);
+    free(cnt);
+    free(keys);
+    return found;
+}
+
+const char *sc_elem_organism(const sc_elem *uns, const sc_elem *obs, int names)
+{
+    static const char *const keys[2] = {"organism_ontology_term_id",
+                                        "organism"};
+    const char *s;
+
+    for (int k = 0; k < (names ? 2 : 1); k++) {
+        if ((s = sc_elem_get_str(uns, keys[k])) && *s)
+            return s;
+        if (obs && (s = sc_elem_mode_str(sc_elem_get(obs, keys[k]))) && *s)
+            return s;
+    }
+    return NULL;
+}
+
 /* Categoricals and nullables answer too, with NULL / NaN for missing values,
  * so that callers can treat every kind of column alike. */
 const char *sc_elem_str(const sc_elem *e, int64_t i)

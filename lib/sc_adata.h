@@ -133,8 +133,29 @@ int sc_elem_remove(sc_elem *parent, const char *name);
 /* Detach the child called NAME and return it (caller owns), or NULL. */
 sc_elem *sc_elem_detach(sc_elem *parent, const char *name);
 
-/* A string of a string array / string scalar, or NULL if out of range. */
+/* Value I of a column or array as a string: a string array / string scalar,
+ * a categorical of strings (through its code) or nullable strings; NULL when
+ * out of range, missing (code -1, masked) or not strings. The one reader of
+ * a column's string value: callers do not switch on the kind themselves. */
 const char *sc_elem_str(const sc_elem *e, int64_t i);
+/* 1 if E is a column sc_elem_str reads as text: a 1-D string array, a
+ * categorical of strings or nullable strings; 0 otherwise (and for NULL). */
+int sc_elem_is_strcol(const sc_elem *e);
+/* The string of the one-value string entry NAME of dict D (a scalar of
+ * uns, say), or NULL when absent, not a string or not one value. */
+const char *sc_elem_get_str(const sc_elem *d, const char *name);
+/* The value most rows of string column COL have (sc_elem_str; missing
+ * values do not count; a tie goes to the value that comes first), or NULL
+ * when none has one or COL is not a string column. Empty strings are
+ * missing values too. Borrowed from COL. */
+const char *sc_elem_mode_str(const sc_elem *col);
+/* The organism of a dataset as its uns and obs say it, the one rule of
+ * every tool: uns 'organism_ontology_term_id' (one string), else the value
+ * most cells have in obs 'organism_ontology_term_id' (an NCBITaxon id);
+ * with NAMES non-zero, for callers that resolve names
+ * (sc_genes_find_species), else the same two for 'organism' (the label of
+ * older layouts). NULL when none; borrowed from UNS / OBS. */
+const char *sc_elem_organism(const sc_elem *uns, const sc_elem *obs, int names);
 /* Value I of a numeric/bool array as double (NaN if out of range). */
 double sc_elem_num(const sc_elem *e, int64_t i);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sc_cxg_int.h"
+#include "sc_io.h"
 
 /* ---- reference data ---- */
 
@@ -100,43 +101,6 @@ static int refs_add(struct refs *r, const char *kind, const char *name,
     return 0;
 }
 
-static char *read_text(const char *path, size_t *len, int *rc)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-
-    *rc = 0;
-    if (!fp) {
-        *rc = errno == ENOENT ? SC_ENOTFOUND
-                              : sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                                        strerror(errno));
-        return NULL;
-    }
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = cap ? 2 * cap : 65536);
-            if (!nb) {
-                *rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n - 1, fp);
-        n += r;
-    } while (r > 0);
-    if (!*rc && ferror(fp))
-        *rc = sc_fail(SC_EIO, "cannot read '%s'", path);
-    fclose(fp);
-    if (*rc) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static int refs_ontologies(struct refs *r, const char *path,
                            const char *schema_version)
 {
@@ -146,7 +110,7 @@ static int refs_ontologies(struct refs *r, const char *path,
     char *text;
     int rc;
 
-    if (!(text = read_text(path, &len, &rc)))
+    if ((rc = sc_io_read_file(path, &text, &len)) < 0)
         return rc;
     r->index = path;
     if ((rc = cxg_parse_json(text, len, path, &root)) < 0)
@@ -226,8 +190,12 @@ static int refs_genes(struct refs *r, const char *path, const char *set,
     size_t len;
     int rc;
 
-    if (!(text = read_text(path, &len, &rc)))
-        return rc == SC_ENOTFOUND ? 0 : rc;
+    if ((rc = sc_io_read_file(path, &text, &len)) == SC_ENOTFOUND) {
+        sc_err_clear(); /* no such file: nothing to add */
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
     r->index = path;
     for (line = strtok_r(text, "\n", &save);;
          line = strtok_r(NULL, "\n", &save)) {

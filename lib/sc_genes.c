@@ -1136,3 +1136,59 @@ int sc_genes_orthologs(const sc_genes *from, const sc_genes *to, int64_t **out)
     *out = map;
     return 0;
 }
+
+/* ---- gene-list files ---- */
+
+int sc_genes_list_read(const char *path, char ***genes, size_t *n)
+{
+    sc_lines *l = NULL;
+    char *line, **v = NULL;
+    size_t len, cap = 0, k = 0;
+    int rc;
+
+    *genes = NULL;
+    *n = 0;
+    if ((rc = sc_lines_open(path, &l)) < 0)
+        return rc;
+    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
+        char *s = line + strspn(line, " \t");
+
+        s[strcspn(s, " \t\r#")] = '\0';
+        if (!*s)
+            continue;
+        if (k == cap) {
+            size_t nc = cap ? 2 * cap : 1024;
+            char **p = realloc(v, nc * sizeof *p);
+
+            if (!p) {
+                rc = sc_fail(SC_ENOMEM, "out of memory");
+                break;
+            }
+            v = p;
+            cap = nc;
+        }
+        if (!(v[k] = strdup(s))) {
+            rc = sc_fail(SC_ENOMEM, "out of memory");
+            break;
+        }
+        k++;
+    }
+    if (rc == 0 && k == 0)
+        rc = sc_fail(SC_EFORMAT, "gene list '%s' has no gene ids",
+                     sc_lines_name(l));
+    sc_lines_close(l);
+    if (rc < 0) {
+        sc_genes_list_free(v, k);
+        return rc;
+    }
+    *genes = v;
+    *n = k;
+    return 0;
+}
+
+void sc_genes_list_free(char **genes, size_t n)
+{
+    for (size_t i = 0; genes && i < n; i++)
+        free(genes[i]);
+    free(genes);
+}

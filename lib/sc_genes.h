@@ -165,4 +165,19 @@ void sc_genes_candidates(const sc_genes *g, const char *name, sc_gene_kind kind,
 SC_MUST_CHECK int sc_genes_orthologs(const sc_genes *from, const sc_genes *to,
                                      int64_t **out);
 
+/*
+ * A gene-list file (sc-harmonize --gene-space, sc-stream --genes): one gene
+ * id or symbol a line, plain or gzip. Blanks before the id are skipped; the
+ * id ends at the first blank (space, tab, carriage return) or '#', so a
+ * line may carry more columns or a comment after it; empty lines and lines
+ * that start with '#' are skipped. The one reader of the format.
+ */
+/* Read gene list PATH ("-" for stdin) into *GENES (N strings, in order,
+ * duplicates kept; free with sc_genes_list_free). Returns 0, SC_EFORMAT
+ * for a list with no id ("gene list 'x.txt' has no gene ids"), or the
+ * errors of sc_lines_open/next (SC_EIO, SC_ECORRUPT), or SC_ENOMEM. */
+SC_MUST_CHECK int sc_genes_list_read(const char *path, char ***genes,
+                                     size_t *n);
+void sc_genes_list_free(char **genes, size_t n);
+
 #endif

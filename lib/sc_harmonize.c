@@ -156,7 +156,7 @@ static const sc_onto *get_onto(sc_hz *h)
     if (!h->onto_tried) {
         h->onto_tried = 1;
         if (sc_onto_new(0, &h->onto) < 0 ||
-            sc_onto_load_set(h->onto, SC_ONTO_SET_LATEST,
+            sc_onto_load_set(h->onto, sc_onto_run_set(0),
                              h->o.threads > 0 ? h->o.threads : 1) < 0) {
             sc_log_warn("ontologies not loaded (%s): obsolete terms are "
                         "kept",

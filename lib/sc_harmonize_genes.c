@@ -36,14 +36,14 @@ static int gene_columns(const sc_elem *var, const sc_elem **cols,
         "gene",         "features",     NULL};
     int n = 0;
 
-    if (var->index && hz_col_is_str(var->index)) {
+    if (var->index && sc_elem_is_strcol(var->index)) {
         cols[n] = var->index;
         names[n++] = "_index";
     }
     for (int p = 0; pref[p] && n < max; p++) {
         const sc_elem *c = sc_elem_get(var, pref[p]);
 
-        if (c && hz_col_is_str(c)) {
+        if (c && sc_elem_is_strcol(c)) {
             cols[n] = c;
             names[n++] = c->name;
         }
@@ -54,7 +54,7 @@ static int gene_columns(const sc_elem *var, const sc_elem **cols,
 
         for (int k = 0; k < n; k++)
             seen |= cols[k] == c;
-        if (!seen && hz_col_is_str(c) && !strstr(c->name, "__original")) {
+        if (!seen && sc_elem_is_strcol(c) && !strstr(c->name, "__original")) {
             cols[n] = c;
             names[n++] = c->name;
         }
@@ -69,7 +69,7 @@ static int64_t count_species(const sc_elem *col, int64_t n, int64_t *cnt)
 
     memset(cnt, 0, 16 * sizeof *cnt);
     for (int64_t i = 0; i < n; i++) {
-        const char *s = hz_col_str(col, i);
+        const char *s = sc_elem_str(col, i);
         int sp = s ? sc_genes_species_of_id(s) : -1;
 
         if (sp >= 0) {
@@ -86,7 +86,7 @@ static int64_t map_column(const sc_genes *g, const sc_elem *col, int64_t n,
     int64_t hit = 0;
 
     for (int64_t i = 0; i < n; i++) {
-        const char *s = hz_col_str(col, i);
+        const char *s = sc_elem_str(col, i);
         sc_gene_kind k = SC_GENE_UNKNOWN;
         int64_t x = s ? sc_genes_map(g, s, &k) : -1;
 
@@ -158,7 +158,7 @@ static int resolve_collisions(const sc_genes *g, const sc_elem *col,
             continue;
         r = tier_rank(gm->kind[i]);
         if (r == tier_rank(gm->kind[j])) {
-            const char *a = hz_col_str(col, i), *b = hz_col_str(col, j);
+            const char *a = sc_elem_str(col, i), *b = sc_elem_str(col, j);
 
             if (r == 0 || (a && b && strcmp(a, b) == 0))
                 continue; /* the same feature */
@@ -182,48 +182,18 @@ static int resolve_collisions(const sc_genes *g, const sc_elem *col,
     return 0;
 }
 
-/* Load the output gene space list (--gene-space FILE). */
+/* Load the output gene space list (--gene-space FILE, sc_genes_list_read). */
 static int load_space(sc_hz *h)
 {
-    sc_lines *l = NULL;
-    char *line;
-    size_t len;
+    size_t n;
     int rc;
-    int64_t cap = 0;
 
     if (h->space || !h->o.gene_space || strcmp(h->o.gene_space, "all") == 0)
         return 0;
-    if ((rc = sc_lines_open(h->o.gene_space, &l)) < 0)
+    if ((rc = sc_genes_list_read(h->o.gene_space, &h->space, &n)) < 0)
         return rc;
-    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
-        char *s = line;
-
-        while (*s == ' ' || *s == '\t')
-            s++;
-        s[strcspn(s, " \t\r#")] = '\0';
-        if (!*s)
-            continue;
-        if (h->n_space == cap) {
-            int64_t nc = cap ? 2 * cap : 1024;
-            char **p = realloc(h->space, (size_t)nc * sizeof *p);
-
-            if (!p) {
-                rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            h->space = p;
-            cap = nc;
-        }
-        if (!(h->space[h->n_space] = strdup(s))) {
-            rc = sc_fail(SC_ENOMEM, "out of memory");
-            break;
-        }
-        h->n_space++;
-    }
-    sc_lines_close(l);
-    if (rc == 0 && h->n_space == 0)
-        rc = sc_fail(SC_EFORMAT, "'%s': no gene ids", h->o.gene_space);
-    return rc < 0 ? rc : 0;
+    h->n_space = (int64_t)n;
+    return 0;
 }
 
 /* A mixed-species dataset is reported, not merged: map the ids of the
@@ -237,7 +207,7 @@ static int map_foreign(sc_hz *h, const sc_elem *col, gene_map *gm)
               calloc((size_t)(gm->n_in ? gm->n_in : 1), sizeof *gm->alt_id)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < gm->n_in; i++) {
-        const char *s = hz_col_str(col, i);
+        const char *s = sc_elem_str(col, i);
         int sp = s ? sc_genes_species_of_id(s) : -1;
         int64_t x;
 
@@ -439,11 +409,11 @@ out:
 static int64_t gmap_find(const hz_gmap *m, const sc_elem *var,
                          const sc_elem *col, int64_t i)
 {
-    const char *s = hz_col_str(col, i);
+    const char *s = sc_elem_str(col, i);
     int64_t e = sc_strmap_get(&m->idx, s ? s : "");
 
     if (e < 0 && var->index && var->index != col &&
-        (s = hz_col_str(var->index, i)))
+        (s = sc_elem_str(var->index, i)))
         e = sc_strmap_get(&m->idx, s);
     return e;
 }
@@ -517,7 +487,7 @@ int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
                 "the entry) and give this file to sc-harmonize --gene-map.\n");
     fprintf(fp, "input\tgene_id\tfeature_name\ttier\tcandidates\tnote\n");
     for (int64_t i = 0; i < gm->n_in; i++) {
-        const char *s = hz_col_str(col, i);
+        const char *s = sc_elem_str(col, i);
         int64_t x = gm->own_gene ? gm->own_gene[i] : gm->in_gene[i];
         sc_gene_kind k = gm->kind[i];
 
@@ -536,7 +506,7 @@ int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
         fputc('\t', fp);
         if (k == SC_GENE_COLLISION && gm->winner && gm->winner[i] >= 0) {
             int64_t w = gm->winner[i];
-            const char *ws = hz_col_str(col, w);
+            const char *ws = sc_elem_str(col, w);
             int64_t wx = gm->own_gene ? gm->own_gene[w] : gm->in_gene[w];
 
             fputs("same gene as '", fp);
@@ -793,7 +763,7 @@ int hz_genes_report(const gene_map *gm, const sc_elem *var, const char *table,
         json_t *orig = json_array(), *exp = json_array(), *kd = json_array();
 
         for (int64_t i = 0; i < gm->n_in; i++) {
-            const char *s = hz_col_str(col, i);
+            const char *s = sc_elem_str(col, i);
 
             json_array_append_new(orig, json_string(s ? s : ""));
             json_array_append_new(

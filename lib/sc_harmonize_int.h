@@ -15,13 +15,6 @@
 #include "sc_onto.h"
 #include "sc_schema.h"
 
-/* The string of row I of a string-like column (string array, categorical
- * of strings, nullable strings), or NULL when missing or not strings. */
-const char *hz_col_str(const sc_elem *col, int64_t i);
-
-/* 1 if COL is a column of strings hz_col_str can read. */
-int hz_col_is_str(const sc_elem *col);
-
 /* What hz_meta_rewrite found about the organism in obs. */
 typedef struct hz_meta {
     char organism[64]; /* the single obs/uns organism id, or "" */

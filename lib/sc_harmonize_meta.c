@@ -11,34 +11,6 @@
 
 #define SUFFIX "_ontology_term_id"
 
-int hz_col_is_str(const sc_elem *c)
-{
-    if (!c)
-        return 0;
-    switch (c->kind) {
-    case SC_K_ARRAY: return c->dtype == SC_DT_STR && c->rank == 1;
-    case SC_K_CATEGORICAL:
-        return c->categories && c->categories->dtype == SC_DT_STR;
-    case SC_K_NULLABLE: return c->values && c->values->dtype == SC_DT_STR;
-    default: return 0;
-    }
-}
-
-const char *hz_col_str(const sc_elem *c, int64_t i)
-{
-    switch (c->kind) {
-    case SC_K_ARRAY: return sc_elem_str(c, i);
-    case SC_K_CATEGORICAL: {
-        int32_t k = ((const int32_t *)c->codes->data)[i];
-
-        return k < 0 ? NULL : sc_elem_str(c->categories, k);
-    }
-    case SC_K_NULLABLE:
-        return c->mask && c->mask[i] ? NULL : sc_elem_str(c->values, i);
-    default: return NULL;
-    }
-}
-
 int hz_meta_needs_onto(const sc_elem *obs)
 {
     for (size_t i = 0; i < obs->n_child; i++) {
@@ -218,7 +190,7 @@ int hz_catview_make(const sc_elem *col, int64_t n, hz_catview *v)
         if (!s)
             return sc_fail(SC_ENOMEM, "out of memory");
         for (int64_t i = 0; i < n; i++)
-            s[i] = hz_col_str(col, i);
+            s[i] = sc_elem_str(col, i);
         v->tmp = sc_elem_new_categorical_from_strings(col->name, s, n, 0);
         free(s);
         if (!v->tmp)
@@ -387,12 +359,12 @@ static int rewrite_tissue_type(sc_elem *obs, int64_t n, char **tt,
             any_suffix |= tt[k][0] != '\0';
     if (!col && !any_suffix)
         return 0;
-    if (col && !hz_col_is_str(col))
+    if (col && !sc_elem_is_strcol(col))
         return 0;
     if (!(s = calloc((size_t)(n ? n : 1), sizeof *s)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
-        const char *v = col ? hz_col_str(col, i) : "tissue";
+        const char *v = col ? sc_elem_str(col, i) : "tissue";
         int32_t k = tv && tt ? tv->codes[i] : -1;
 
         if (k >= 0 && tt[k][0]) {
@@ -459,7 +431,7 @@ static int move_organism(sc_elem *obs, sc_elem *uns, int64_t n, json_t *rw,
         u->dtype == SC_DT_STR && sc_elem_str(u, 0))
         snprintf(meta->organism, sizeof meta->organism, "%s",
                  sc_elem_str(u, 0));
-    if (!col || !hz_col_is_str(col))
+    if (!col || !sc_elem_is_strcol(col))
         return 0;
     if ((rc = hz_catview_make(col, n, &v)) < 0)
         return rc;
@@ -527,7 +499,7 @@ int hz_meta_rewrite(sc_elem *obs, sc_elem *uns, int64_t n, const sc_onto *onto,
         char **ttc = NULL;
 
         if (len <= k || strcmp(c->name + len - k, SUFFIX) != 0 ||
-            strcmp(c->name, "organism" SUFFIX) == 0 || !hz_col_is_str(c))
+            strcmp(c->name, "organism" SUFFIX) == 0 || !sc_elem_is_strcol(c))
             continue;
         vc.cell_type = strcmp(c->name, "cell_type" SUFFIX) == 0;
         int tissue = strcmp(c->name, "tissue" SUFFIX) == 0;

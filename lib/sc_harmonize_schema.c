@@ -107,7 +107,7 @@ int hz_hancestro_apply(sc_elem *obs, int64_t n, const char *const *ids,
     int changed = 0, rc = 0;
 
     *matched = NULL;
-    if (!ids || !col || !hz_col_is_str(col))
+    if (!ids || !col || !sc_elem_is_strcol(col))
         return 0;
     if (!*map && (rc = load_map(map)) < 0)
         return rc;
@@ -390,7 +390,7 @@ static int term_columns(const sc_elem *obs, const sc_schema *s,
         int rc;
 
         if (len <= k || strcmp(nm + len - k, SUFFIX) != 0 ||
-            !hz_col_is_str(obs->child[i]))
+            !sc_elem_is_strcol(obs->child[i]))
             continue;
         /* a column of the schema's obs definition? */
         rc = sc_schema_check_value(s, o, nm, "unknown", NULL, NULL, NULL, &r);
@@ -452,12 +452,12 @@ int hz_schema_check(sc_elem *obs, int64_t n, const char *organism,
     /* views of the context columns, taken before anything is replaced:
      * they own their codes, and their strings stay valid because the
      * context columns are checked last (assay) or never (tissue_type) */
-    if ((c = sc_elem_get(obs, "tissue_type")) && hz_col_is_str(c)) {
+    if ((c = sc_elem_get(obs, "tissue_type")) && sc_elem_is_strcol(c)) {
         if ((rc = hz_catview_make(c, n, &cx.tt)) < 0)
             goto out;
         cx.has_tt = 1;
     }
-    if ((c = sc_elem_get(obs, "assay" SUFFIX)) && hz_col_is_str(c)) {
+    if ((c = sc_elem_get(obs, "assay" SUFFIX)) && sc_elem_is_strcol(c)) {
         if ((rc = hz_catview_make(c, n, &cx.assay)) < 0)
             goto out;
         cx.has_assay = 1;
@@ -514,7 +514,7 @@ int hz_assay_class(const sc_elem *obs, int64_t n, const sc_onto *o,
     int rc;
 
     *n_targeted = *n_known = 0;
-    if (!col || !hz_col_is_str(col))
+    if (!col || !sc_elem_is_strcol(col))
         return 0;
     if ((rc = hz_catview_make(col, n, &v)) < 0)
         return rc;

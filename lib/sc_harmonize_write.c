@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sc_genes.h"
 #include "sc_harmonize_int.h"
 #include "sc_log.h"
 #include "sc_progress.h"
+#include "sc_provenance.h"
 
 /* ------------------------------------------------------------------------ */
 /* Output tables                                                            */
@@ -95,73 +95,39 @@ out:
     return var;
 }
 
-/* The provenance time: $SOURCE_DATE_EPOCH when set, else now (UTC). */
-static void iso_time(char *buf, size_t size)
+/* Append this run as the next step of uns['provenance'] (sc_provenance:
+ * the format of sc-register(1) PROVENANCE, with the host) and the
+ * reference versions REFS (a JSON object of names to versions). The steps
+ * of the input are kept. */
+static int add_provenance(sc_elem *uns, const sc_prov_step *base, json_t *refs)
 {
-    const char *e = getenv("SOURCE_DATE_EPOCH");
-    time_t t = time(NULL);
-    struct tm tm;
-    char *end;
-
-    if (e && *e) {
-        long long v = strtoll(e, &end, 10);
-
-        if (!*end && v >= 0)
-            t = (time_t)v;
-    }
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Append this run as the next step of uns['provenance'], the format of
- * sc-register(1) PROVENANCE: a dict of steps '0', '1', ... (oldest first),
- * each a dict of strings tool, version, arguments, time, input_sha256,
- * input_path, and references, a dict of names to versions. The steps of
- * the input are kept. */
-static int add_provenance(sc_elem *uns, const char *const *vals, json_t *refs)
-{
-    static const char *const keys[6] = {"tool", "version",      "arguments",
-                                        "time", "input_sha256", "input_path"};
-    sc_elem *prov = sc_elem_get(uns, "provenance"), *step, *r;
+    size_t n = json_object_size(refs), i = 0;
+    const char **names = calloc(n + 1, sizeof *names);
+    const char **vers = calloc(n + 1, sizeof *vers);
+    sc_prov_step s = *base;
     const char *k;
     json_t *x;
-    char name[24];
-    int rc = 0;
+    int replaced = 0, rc;
 
-    if (prov && prov->kind != SC_K_DICT) {
+    if (!names || !vers) {
+        free(names);
+        free(vers);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    json_object_foreach(refs, k, x)
+    {
+        names[i] = k;
+        vers[i++] = json_string_value(x);
+    }
+    s.ref_names = names;
+    s.ref_versions = vers;
+    s.n_refs = i;
+    rc = sc_provenance_add(uns, &s, &replaced);
+    if (replaced)
         sc_log_warn("uns['provenance'] is not a dict of steps: replaced");
-        sc_elem_remove(uns, "provenance");
-        prov = NULL;
-    }
-    if (!prov) {
-        if (!(prov = sc_elem_new(SC_K_DICT, "provenance")))
-            return SC_ENOMEM;
-        if ((rc = sc_elem_add_take(uns, prov)) < 0)
-            return rc;
-    }
-    snprintf(name, sizeof name, "%zu", prov->n_child);
-    if (!(step = sc_elem_new(SC_K_DICT, name)))
-        return SC_ENOMEM;
-    for (int i = 0; i < 6 && rc == 0; i++)
-        rc = add_take(step, sc_elem_new_string(keys[i], vals[i]));
-    if (rc == 0 && !(r = sc_elem_new(SC_K_DICT, "references")))
-        rc = SC_ENOMEM;
-    if (rc == 0) {
-        json_object_foreach(refs, k, x)
-        {
-            if (rc == 0)
-                rc = add_take(r, sc_elem_new_string(k, json_string_value(x)));
-        }
-        if (rc == 0)
-            rc = sc_elem_add_take(step, r);
-        else
-            sc_elem_free(r);
-    }
-    if (rc < 0) {
-        sc_elem_free(step);
-        return rc;
-    }
-    return sc_elem_add_take(prov, step);
+    free(names);
+    free(vers);
+    return rc;
 }
 
 static int set_uns_str(sc_elem *uns, const char *key, const char *v)
@@ -544,23 +510,20 @@ int hz_write_output(sc_hz *h, sc_adata *ad, const hz_counts_src *cs,
         (rc = harmonize_uns(h, uns, cs->where, gm, normalized)) < 0)
         goto out;
     if (h->o.provenance) {
-        char when[32];
         json_t *v = sc_hz_versions(h);
-        const char *vals[6];
+        sc_prov_step st = {0};
 
         if ((rc = hz_hash_join(hj)) < 0 || !v) {
             json_decref(v);
             rc = rc < 0 ? rc : sc_fail(SC_ENOMEM, "out of memory");
             goto out;
         }
-        iso_time(when, sizeof when);
-        vals[0] = h->tool;
-        vals[1] = h->version;
-        vals[2] = h->cmdline;
-        vals[3] = when;
-        vals[4] = hj->hex;
-        vals[5] = in;
-        rc = add_provenance(uns, vals, v);
+        st.tool = h->tool;
+        st.version = h->version;
+        st.arguments = h->cmdline;
+        st.input_sha256 = hj->hex;
+        st.input_path = in;
+        rc = add_provenance(uns, &st, v);
         json_decref(v);
         if (rc < 0)
             goto out;

@@ -593,3 +593,57 @@ void sc_lines_close(sc_lines *l)
     free(l->line);
     free(l);
 }
+
+int sc_io_read_file(const char *path, char **out, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0, cap;
+    int fd, err = 0;
+
+    *out = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return sc_fail(errno == ENOENT ? SC_ENOTFOUND : SC_EIO,
+                       "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        err = errno;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR;
+    /* a regular file's size is a good first guess; pipes grow */
+    cap = !err && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    if (!err && !(buf = malloc(cap))) {
+        close(fd);
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    while (!err) {
+        ssize_t r;
+
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return sc_fail(SC_ENOMEM, "out of memory");
+            }
+            buf = nb;
+        }
+        if ((r = read(fd, buf + n, cap - n - 1)) < 0) {
+            if (errno != EINTR)
+                err = errno;
+        } else if (r == 0)
+            break;
+        else
+            n += (size_t)r;
+    }
+    close(fd);
+    if (err) {
+        free(buf);
+        return sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(err));
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}

@@ -151,6 +151,12 @@ SC_MUST_CHECK int sc_io_open_regular(const char *path, int flags, int mode);
  * directory"). Thread-safe. */
 SC_MUST_CHECK int sc_io_mkdir_p(const char *dir);
 
+/* Read the whole file PATH into *OUT (malloc'd, NUL-terminated; the
+ * caller frees it) and its length into *LEN. Returns 0, SC_ENOTFOUND when
+ * PATH does not exist, SC_EIO ("cannot open 'x': ...", "cannot read 'd':
+ * Is a directory") or SC_ENOMEM, with *OUT NULL. Thread-safe. */
+SC_MUST_CHECK int sc_io_read_file(const char *path, char **out, size_t *len);
+
 /*
  * A reader of text lines from a file or "-" (stdin), plain or gzip
  * (detected from the 1f 8b magic, as zlib's gzread does; concatenated

@@ -24,11 +24,6 @@ struct sc_manifest {
     char *name;   /* for messages */
 };
 
-/* Columns that describe the file a row points to (sc-manifest(5)). */
-#define COL_SIZE  "size"
-#define COL_MTIME "mtime_ns"
-#define COL_SHA   "sha256"
-
 static int64_t mtime_ns(const struct stat *sb)
 {
     return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
@@ -617,11 +612,12 @@ int sc_mrow_set_output(sc_mrow *r, const char *path)
         else
             rc = sc_mrow_set(r, "size", "");
     }
-    if (rc == 0 && sc_mrow_get(r, COL_MTIME)) {
+    if (rc == 0 && sc_mrow_get(r, SC_MCOL_MTIME_NS)) {
         if (stat(path, &sb) == 0)
-            rc = sc_mrow_setf(r, COL_MTIME, "%lld", (long long)mtime_ns(&sb));
+            rc = sc_mrow_setf(r, SC_MCOL_MTIME_NS, "%lld",
+                              (long long)mtime_ns(&sb));
         else
-            rc = sc_mrow_set(r, COL_MTIME, "");
+            rc = sc_mrow_set(r, SC_MCOL_MTIME_NS, "");
     }
     return rc;
 }
@@ -631,13 +627,14 @@ int sc_mrow_set_file(sc_mrow *r, int64_t size, const char *sha256)
     struct stat sb;
     int rc;
 
-    if ((rc = sc_mrow_setf(r, COL_SIZE, "%lld", (long long)size)) < 0 ||
-        (sha256 && (rc = sc_mrow_set(r, COL_SHA, sha256)) < 0))
+    if ((rc = sc_mrow_setf(r, SC_MCOL_SIZE, "%lld", (long long)size)) < 0 ||
+        (sha256 && (rc = sc_mrow_set(r, SC_MCOL_SHA256, sha256)) < 0))
         return rc;
     if (stat(sc_mrow_path(r), &sb) == 0 && S_ISREG(sb.st_mode) &&
         (int64_t)sb.st_size == size)
-        return sc_mrow_setf(r, COL_MTIME, "%lld", (long long)mtime_ns(&sb));
-    return sc_mrow_set(r, COL_MTIME, "");
+        return sc_mrow_setf(r, SC_MCOL_MTIME_NS, "%lld",
+                            (long long)mtime_ns(&sb));
+    return sc_mrow_set(r, SC_MCOL_MTIME_NS, "");
 }
 
 /* The value of column COL of R as a whole non-negative decimal number
@@ -657,14 +654,15 @@ static int plain_number(const sc_mrow *r, const char *col, long long *v)
 int sc_mrow_trusted_sha256(const sc_mrow *r, const char *path,
                            char hex[SC_HASH_HEX_SIZE])
 {
-    const char *sha = r ? sc_mrow_get(r, COL_SHA) : NULL;
+    const char *sha = r ? sc_mrow_get(r, SC_MCOL_SHA256) : NULL;
     long long size, mt;
     struct stat sb;
 
     if (!sha || strlen(sha) != SC_HASH_HEX_SIZE - 1 ||
         strspn(sha, "0123456789abcdefABCDEF") != SC_HASH_HEX_SIZE - 1)
         return 0;
-    if (!plain_number(r, COL_SIZE, &size) || !plain_number(r, COL_MTIME, &mt)) {
+    if (!plain_number(r, SC_MCOL_SIZE, &size) ||
+        !plain_number(r, SC_MCOL_MTIME_NS, &mt)) {
         sc_log_info("'%s': hashing it: the manifest has no size and mtime_ns "
                     "for its sha256",
                     path);

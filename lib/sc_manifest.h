@@ -45,6 +45,43 @@
  * may be read and set from several threads at once as long as no column is
  * added meanwhile (add every column before starting the threads).
  */
+/*
+ * The column names tools share, one name each; their meaning is written in
+ * sc-manifest(5) under COLUMNS. New code that writes or reads one of these
+ * uses the constant, not a string of its own (the tools' older literals
+ * are still to be replaced).
+ */
+/* path: where the dataset is; the first column, never empty */
+#define SC_MCOL_PATH "path"
+/* id: an accession, a portal dataset id or a registry id */
+#define SC_MCOL_ID "id"
+/* sha256, size, mtime_ns: SHA-256 (hex), bytes and modification time (ns
+ * since the epoch) of the file at path; sha256 is "" when a tool wrote a
+ * new file at path and did not hash it; the digest is trusted only while
+ * size and mtime_ns match the file (sc_mrow_trusted_sha256) */
+#define SC_MCOL_SHA256   "sha256"
+#define SC_MCOL_SIZE     "size"
+#define SC_MCOL_MTIME_NS "mtime_ns"
+/* n_obs, n_vars: cells and genes of the dataset at path */
+#define SC_MCOL_N_OBS  "n_obs"
+#define SC_MCOL_N_VARS "n_vars"
+/* organism: the dataset's NCBITaxon id (sc_elem_organism's rule), or
+ * "mixed" when sc-harmonize found cells of several */
+#define SC_MCOL_ORGANISM "organism"
+/* source: where the dataset at path came from (a URL, or the input file a
+ * tool read to write it) */
+#define SC_MCOL_SOURCE "source"
+/* status, reason: ok / failed / refused / skipped, and why not ok */
+#define SC_MCOL_STATUS "status"
+#define SC_MCOL_REASON "reason"
+/* message: sc-fetch's word on a download (why it failed) */
+#define SC_MCOL_MESSAGE "message"
+/* report: the JSON report a tool wrote about the row */
+#define SC_MCOL_REPORT "report"
+/* dataset_id, dataset_version_id: the CELLxGENE ids */
+#define SC_MCOL_DATASET_ID         "dataset_id"
+#define SC_MCOL_DATASET_VERSION_ID "dataset_version_id"
+
 typedef struct sc_manifest sc_manifest;
 typedef struct sc_mrow sc_mrow;
 

@@ -467,6 +467,14 @@ void sc_onto_paths_free(char **paths)
     free(paths);
 }
 
+int sc_onto_run_set(int latest)
+{
+    const char *e = getenv("SC_ONTOLOGIES");
+
+    return latest || (e && !strcmp(e, "latest")) ? SC_ONTO_SET_LATEST
+                                                 : SC_ONTO_SET_SCHEMA;
+}
+
 int sc_onto_load_set(sc_onto *o, int set, int threads)
 {
     char **paths;

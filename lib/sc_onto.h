@@ -117,6 +117,14 @@ enum {
     SC_ONTO_SET_LATEST = 1,
 };
 
+/* The set of this run, one in every tool so that a pipeline judges and
+ * rewrites terms against one version of each ontology:
+ * SC_ONTO_SET_LATEST when LATEST is non-zero (a tool's --latest) or
+ * $SC_ONTOLOGIES is "latest", else SC_ONTO_SET_SCHEMA (the versions the
+ * CELLxGENE schema pins, which a dataset is validated against). The
+ * versions loaded go into provenance with the step (sc_onto_version). */
+int sc_onto_run_set(int latest);
+
 /* Load every ontology of SET (above), found through sc_share_path(), with
  * sc_onto_load_files(THREADS). Returns 0 or its error (O unchanged), or
  * SC_EIO when a directory of the set cannot be read. */

@@ -19,46 +19,6 @@
 
 /* ---- reading a whole file, gzip or not ---- */
 
-static int read_all(const char *path, unsigned char **out, size_t *len)
-{
-    struct stat st;
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    int fd, err;
-
-    *out = NULL;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err = fstat(fd, &st) != 0   ? errno
-              : S_ISDIR(st.st_mode) ? EISDIR
-                                    : EINVAL;
-        close(fd);
-        return sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(err));
-    }
-    if (!(buf = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            err = r < 0 ? errno : EIO;
-            close(fd);
-            free(buf);
-            return sc_fail(SC_EIO, "cannot read '%s': %s", path, strerror(err));
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 /* Inflate the gzip members of IN into a new NUL-terminated buffer.
  * libdeflate: the guide files inflate about twice as fast as with zlib. */
 static int gunzip(const char *path, const unsigned char *in, size_t n_in,
@@ -234,8 +194,8 @@ int sc_onto_seg_parse_json(const struct onto_src *src, const char *name,
     int rc;
 
     *out = NULL;
-    if ((rc = read_all(src->path, &file, &n_file)) < 0)
-        return rc;
+    if ((rc = sc_io_read_file(src->path, (char **)&file, &n_file)) < 0)
+        return rc == SC_ENOTFOUND ? SC_EIO : rc; /* sc_onto_load's code */
     if (n_file >= 2 && file[0] == 0x1f && file[1] == 0x8b) {
         rc = gunzip(src->path, file, n_file, &text, &n_text);
         free(file);

@@ -69,38 +69,6 @@ static void add_term(sc_reg_meta *m, const char *field, const char *term,
     m->terms[m->n_terms++] = (sc_reg_term){field, term, label, n};
 }
 
-/* Value I of a string column (categorical, string array, nullable), or
- * NULL when missing or not text. */
-static const char *cell_str(const sc_elem *e, int64_t i)
-{
-    switch (e->kind) {
-    case SC_K_CATEGORICAL: {
-        int32_t c;
-        if (!e->codes || !e->categories || e->categories->dtype != SC_DT_STR)
-            return NULL;
-        c = ((const int32_t *)e->codes->data)[i];
-        return c < 0 ? NULL : sc_elem_str(e->categories, c);
-    }
-    case SC_K_ARRAY: return e->dtype == SC_DT_STR ? sc_elem_str(e, i) : NULL;
-    case SC_K_NULLABLE:
-        if (e->mask && e->mask[i])
-            return NULL;
-        return e->values && e->values->dtype == SC_DT_STR
-                   ? sc_elem_str(e->values, i)
-                   : NULL;
-    default: return NULL;
-    }
-}
-
-static int is_text_column(const sc_elem *e)
-{
-    return (e->kind == SC_K_CATEGORICAL && e->categories &&
-            e->categories->dtype == SC_DT_STR) ||
-           (e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR && e->rank == 1) ||
-           (e->kind == SC_K_NULLABLE && e->values &&
-            e->values->dtype == SC_DT_STR);
-}
-
 struct cell {
     const char *term, *label;
 };
@@ -124,10 +92,10 @@ static int column_terms(sc_reg_meta *m, const char *field, const sc_elem *col,
     if (!(v = malloc((size_t)n_obs * sizeof *v)))
         return sc_fail(SC_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n_obs; i++) {
-        const char *t = cell_str(col, i);
+        const char *t = sc_elem_str(col, i);
         if (t && *t) {
             v[n].term = t;
-            v[n++].label = lab ? cell_str(lab, i) : NULL;
+            v[n++].label = lab ? sc_elem_str(lab, i) : NULL;
         }
     }
     qsort(v, (size_t)n, sizeof *v, cmp_cell);
@@ -140,16 +108,6 @@ static int column_terms(sc_reg_meta *m, const char *field, const sc_elem *col,
     }
     free(v);
     return m->oom ? sc_fail(SC_ENOMEM, "out of memory") : 0;
-}
-
-/* The string of a scalar uns entry NAME, or NULL. */
-static const char *uns_str(const sc_elem *uns, const char *name)
-{
-    const sc_elem *e = uns ? sc_elem_get(uns, name) : NULL;
-    return e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR &&
-                   sc_elem_count(e) == 1
-               ? sc_elem_str(e, 0)
-               : NULL;
 }
 
 static const char *most_cells(const sc_reg_meta *m, const char *field)
@@ -174,24 +132,25 @@ static int read_terms(sc_reg_meta *m)
         const sc_elem *c = obs->child[i];
         size_t n = c->name ? strlen(c->name) : 0;
         char *field;
-        if (n <= ls || strcmp(c->name + n - ls, suffix) || !is_text_column(c))
+        if (n <= ls || strcmp(c->name + n - ls, suffix) ||
+            !sc_elem_is_strcol(c))
             continue;
         if (!(field = own(m, strndup(c->name, n - ls))))
             return sc_fail(SC_ENOMEM, "out of memory");
         const sc_elem *lab = sc_elem_get(obs, field);
-        if (lab && !is_text_column(lab))
+        if (lab && !sc_elem_is_strcol(lab))
             lab = NULL;
         if ((rc = column_terms(m, field, c, lab, m->ad->n_obs)) < 0)
             return rc;
     }
     /* schema 4+: the organism is one value in uns */
     if (!most_cells(m, "organism") &&
-        (org = uns_str(m->ad->uns, "organism_ontology_term_id")))
-        add_term(m, "organism", org, uns_str(m->ad->uns, "organism"),
+        (org = sc_elem_get_str(m->ad->uns, "organism_ontology_term_id")))
+        add_term(m, "organism", org, sc_elem_get_str(m->ad->uns, "organism"),
                  m->ad->n_obs);
-    m->d.organism = most_cells(m, "organism");
+    m->d.organism = sc_elem_organism(m->ad->uns, m->ad->obs, 0);
     m->d.assay = most_cells(m, "assay");
-    m->d.schema_version = uns_str(m->ad->uns, "schema_version");
+    m->d.schema_version = sc_elem_get_str(m->ad->uns, "schema_version");
     m->d.terms = m->terms;
     m->d.n_terms = m->n_terms;
     return m->oom ? sc_fail(SC_ENOMEM, "out of memory") : 0;
@@ -244,11 +203,11 @@ static int step_from_dict(sc_reg_meta *m, const sc_elem *d, const char *where)
         return sc_fail(SC_EFORMAT, "%s is not a dict", where);
     if (!(s = new_step(m)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    s->tool = uns_str(d, "tool");
-    s->version = uns_str(d, "version");
-    s->arguments = uns_str(d, "arguments");
-    s->host = uns_str(d, "host");
-    s->time = uns_str(d, "time");
+    s->tool = sc_elem_get_str(d, "tool");
+    s->version = sc_elem_get_str(d, "version");
+    s->arguments = sc_elem_get_str(d, "arguments");
+    s->host = sc_elem_get_str(d, "host");
+    s->time = sc_elem_get_str(d, "time");
     if (!s->tool)
         return sc_fail(SC_EFORMAT, "%s has no 'tool' string", where);
     in = sc_elem_get(d, "input_sha256");
@@ -337,7 +296,7 @@ static int read_provenance(sc_reg_meta *m)
             rc = step_from_dict(m, v[i], where);
         }
         free(v);
-    } else if ((text = uns_str(m->ad->uns, "provenance"))) {
+    } else if ((text = sc_elem_get_str(m->ad->uns, "provenance"))) {
         json_error_t err;
         if (!(m->json = json_loads(text, 0, &err)))
             return sc_fail(SC_EFORMAT, "uns['provenance']: bad JSON: %s",

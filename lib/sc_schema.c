@@ -570,16 +570,6 @@ int sc_schema_check_value(const sc_schema *s, const sc_onto *o,
 
 /* ---- a whole dataset ---- */
 
-static const char *uns_string(const sc_elem *uns, const char *key)
-{
-    const sc_elem *e = sc_elem_get(uns, key);
-
-    if (e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR &&
-        sc_elem_count(e) == 1)
-        return sc_elem_str(e, 0);
-    return NULL;
-}
-
 static const char *kind_name(const sc_elem *e)
 {
     switch (e->kind) {
@@ -816,7 +806,7 @@ static int check_uns(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
         const char *k = keys->keys[i], *type;
         const sc_ynode *d = keys->items[i];
         const sc_elem *e = sc_elem_get(ad->uns, k);
-        const char *v = uns_string(ad->uns, k);
+        const char *v = sc_elem_get_str(ad->uns, k);
 
         type = sc_ytree_str(d, "type");
         if (!e) {
@@ -870,8 +860,8 @@ static int check_obs(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
     const sc_ynode *res = sc_ytree_get(s->obs, "reserved_columns");
     const sc_ynode *pre = sc_ytree_get(
         sc_ytree_get(sc_ytree_get(s->root, "pre_analysis"), "obs"), "keys");
-    struct cellctx cc = {uns_string(ad->uns, "organism_ontology_term_id"), NULL,
-                         NULL};
+    struct cellctx cc = {sc_elem_get_str(ad->uns, "organism_ontology_term_id"),
+                         NULL, NULL};
     int rc = 0, unique;
 
     if ((rc = index_unique(ad->obs, &unique)) < 0)
@@ -1116,7 +1106,7 @@ int sc_schema_validate(const sc_schema *s, const sc_onto *o, const sc_adata *ad,
                        unsigned flags, sc_schema_report *rep)
 {
     const sc_elem *rvar = ad->raw ? sc_elem_get(ad->raw, "var") : NULL;
-    const char *org = uns_string(ad->uns, "organism_ontology_term_id");
+    const char *org = sc_elem_get_str(ad->uns, "organism_ontology_term_id");
     struct genes_cache gc = {0};
     int rc;
 

@@ -182,28 +182,11 @@ typedef struct glist {
     sc_strmap map;
 } glist;
 
+/* The list at PATH (sc_genes_list_read) and its index. */
 static int genes_read(const char *path, glist *g)
 {
-    sc_lines *l = NULL;
-    char *line;
-    size_t len, cap = 0;
-    int rc;
+    int rc = sc_genes_list_read(path, &g->genes, &g->n);
 
-    if ((rc = sc_lines_open(path, &l)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
-        char *tab = strchr(line, '\t');
-        if (tab)
-            *tab = '\0';
-        line = ss_trim(line);
-        if (!*line || *line == '#')
-            continue;
-        if ((rc = ss_strv_push(&g->genes, &g->n, &cap, line)) < 0)
-            break;
-    }
-    sc_lines_close(l);
-    if (rc == 0 && g->n == 0)
-        rc = sc_fail(SC_EFORMAT, "gene list '%s' is empty", path);
     for (size_t i = 0; i < g->n && rc == 0; i++)
         rc = sc_strmap_put(&g->map, g->genes[i], (int64_t)i);
     return rc;

@@ -377,23 +377,8 @@ static int col_from_elem(const sc_elem *e, int64_t n, ss_col *c)
 
 static char *organism_of(const sc_adata *ad)
 {
-    static const char *keys[] = {"organism_ontology_term_id", "organism"};
-    for (int k = 0; k < 2; k++) {
-        const sc_elem *e = ad->uns ? sc_elem_get(ad->uns, keys[k]) : NULL;
-        const char *s = NULL;
-        if (e && e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR)
-            s = sc_elem_str(e, 0);
-        if (!s && (e = sc_elem_get(ad->obs, keys[k])) &&
-            e->kind == SC_K_CATEGORICAL && e->codes &&
-            sc_elem_count(e->codes) > 0) {
-            int32_t c = ((const int32_t *)e->codes->data)[0];
-            if (c >= 0)
-                s = sc_elem_str(e->categories, c);
-        }
-        if (s && *s)
-            return strdup(s);
-    }
-    return NULL;
+    const char *s = sc_elem_organism(ad->uns, ad->obs, 1);
+    return s ? strdup(s) : NULL;
 }
 
 /* Stored entries per row: one pass over the matrix in row blocks. */
@@ -890,22 +875,40 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     return 0;
 }
 
-/* A string scalar element at PATH of FILE, or NULL. */
-static char *read_scalar_str(hid_t file, const char *path)
+/* The organism of an h5ad FILE by sc_elem_organism, reading only the four
+ * elements the rule looks at; NULL when none says it. */
+static char *organism_in_file(hid_t file)
 {
-    sc_elem *e = NULL;
-    char *s = NULL;
-    if (sc_h5_exists(file, path) != 1 ||
-        sc_h5ad_read_element(file, path, &e) < 0 || !e) {
-        sc_err_clear();
-        sc_elem_free(e);
-        return NULL;
+    static const char *const where[2] = {"uns", "obs"};
+    static const char *const keys[2] = {"organism_ontology_term_id",
+                                        "organism"};
+    sc_elem *d[2] = {sc_elem_new(SC_K_DICT, "uns"),
+                     sc_elem_new(SC_K_DICT, "obs")},
+            *e;
+    const char *s;
+    char *out = NULL, path[64];
+
+    for (int i = 0; i < 4 && d[0] && d[1]; i++) {
+        snprintf(path, sizeof path, "%s/%s", where[i % 2], keys[i / 2]);
+        e = NULL;
+        if (sc_h5_exists(file, path) == 1 &&
+            sc_h5ad_read_element(file, path, &e) == 0 && e) {
+            free(e->name);
+            if (!(e->name = strdup(keys[i / 2]))) {
+                sc_elem_free(e);
+                break;
+            }
+            if (sc_elem_add_take(d[i % 2], e) < 0)
+                break;
+        } else
+            sc_elem_free(e);
     }
-    if (e->kind == SC_K_ARRAY && e->dtype == SC_DT_STR && e->rank == 0 &&
-        sc_elem_str(e, 0) && *sc_elem_str(e, 0))
-        s = strdup(sc_elem_str(e, 0));
-    sc_elem_free(e);
-    return s;
+    if (d[0] && d[1] && (s = sc_elem_organism(d[0], d[1], 1)))
+        out = strdup(s);
+    sc_elem_free(d[0]);
+    sc_elem_free(d[1]);
+    sc_err_clear();
+    return out;
 }
 
 /* The index of a modern h5ad, reading only what it keeps: the matrix's
@@ -1004,16 +1007,7 @@ static int meta_from_h5ad(const char *path, const char *matrix,
         sc_elem_free(e);
         e = NULL;
     }
-    if (!(m->organism = read_scalar_str(f, "uns/organism_ontology_term_id")))
-        m->organism = read_scalar_str(f, "uns/organism");
-    if (!m->organism && sc_h5_exists(f, "obs/organism_ontology_term_id") == 1 &&
-        sc_h5ad_read_element(f, "obs/organism_ontology_term_id", &e) == 0 &&
-        e && e->kind == SC_K_CATEGORICAL && sc_elem_count(e->codes) > 0) {
-        int32_t c = ((const int32_t *)e->codes->data)[0];
-        const char *v = c >= 0 ? sc_elem_str(e->categories, c) : NULL;
-        if (v && *v)
-            m->organism = strdup(v);
-    }
+    m->organism = organism_in_file(f);
     sc_err_clear();
     rc = 0;
 out:

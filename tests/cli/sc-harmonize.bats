@@ -43,6 +43,21 @@ corpus() {
     [[ $output == *"CL v"* ]]
 }
 
+@test "sc-harmonize: one ontology set per run, the same as sc-annotate's (the schema's pins unless SC_ONTOLOGIES=latest)" {
+    local tool v
+    for tool in sc-harmonize sc-annotate sc-register; do
+        run -0 "$tool" --version
+        v=$(grep '^  CL v' <<< "$output")
+        [[ $v == "  CL v2025-07-30" ]]
+        SC_ONTOLOGIES=latest run -0 "$tool" --version
+        v=$(grep '^  CL v' <<< "$output")
+        [[ $v == "  CL v2026-03-26" ]]
+    done
+    SC_ONTOLOGIES=latest run -0 sc-annotate term --json CL:0000236
+    run -0 jq -r .version <<< "$output"
+    [[ $output == v2026-03-26 ]]
+}
+
 @test "sc-harmonize: an unknown option is a usage error" {
     run -2 --separate-stderr sc-harmonize --no-such-flag
     [[ $stderr == "sc-harmonize: "* ]]

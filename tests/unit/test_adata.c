@@ -268,6 +268,101 @@ static void test_nullable(void)
     sc_elem_free(e);
 }
 
+/* One reader of a column's string value, whatever the kind of column;
+ * which columns are text; a one-value string of a dict. */
+static void test_column_strings(void)
+{
+    const char *v[] = {"b", NULL, "a"}, *w[] = {"x", "y"};
+    sc_elem *cat = sc_elem_new_categorical_from_strings("c", v, 3, 1);
+    sc_elem *arr = sc_elem_new_strings("s", w, 2);
+    sc_elem *nul = sc_elem_new(SC_K_NULLABLE, "n");
+    sc_elem *ints = nullable_ints(), *uns = sc_elem_new(SC_K_DICT, "uns");
+
+    CHECK(cat && arr && nul && ints && uns);
+    if (!(cat && arr && nul && ints && uns))
+        goto out;
+    nul->values = sc_elem_new_strings("values", w, 2);
+    nul->mask = calloc(2, 1);
+    CHECK(nul->values && nul->mask);
+    if (!nul->values || !nul->mask)
+        goto out;
+    nul->mask[0] = 1;
+    CHECK_STREQ(sc_elem_str(cat, 0), "b");
+    CHECK(sc_elem_str(cat, 1) == NULL); /* code -1 */
+    CHECK_STREQ(sc_elem_str(cat, 2), "a");
+    CHECK(sc_elem_str(cat, 3) == NULL);
+    CHECK(sc_elem_str(nul, 0) == NULL); /* masked */
+    CHECK_STREQ(sc_elem_str(nul, 1), "y");
+    CHECK(sc_elem_str(NULL, 0) == NULL);
+    CHECK(sc_elem_is_strcol(cat) && sc_elem_is_strcol(arr) &&
+          sc_elem_is_strcol(nul));
+    CHECK(!sc_elem_is_strcol(ints) && !sc_elem_is_strcol(uns) &&
+          !sc_elem_is_strcol(NULL));
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("title", "T")) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_new_f64("pi", 3.0)) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_copy(arr)) == 0);
+    CHECK_STREQ(sc_elem_get_str(uns, "title"), "T");
+    CHECK(sc_elem_get_str(uns, "pi") == NULL); /* not a string */
+    CHECK(sc_elem_get_str(uns, "s") == NULL);  /* two values */
+    CHECK(sc_elem_get_str(uns, "none") == NULL);
+    CHECK(sc_elem_get_str(NULL, "title") == NULL);
+out:
+    sc_elem_free(cat);
+    sc_elem_free(arr);
+    sc_elem_free(nul);
+    sc_elem_free(ints);
+    sc_elem_free(uns);
+}
+
+/* The value most rows have, and the one organism rule of every tool. */
+static void test_organism(void)
+{
+    const char *v[] = {"NCBITaxon:10090", "NCBITaxon:9606", NULL,
+                       "NCBITaxon:9606", "NCBITaxon:10090"};
+    const char *tie[] = {NULL, "b", "a", "a", "b"};
+    sc_elem *obs = sc_elem_new(SC_K_DICT, "obs"),
+            *uns = sc_elem_new(SC_K_DICT, "uns");
+    sc_elem *c = sc_elem_new_categorical_from_strings("x", v, 5, 1);
+    sc_elem *t = sc_elem_new_strings("t", tie, 5);
+
+    CHECK(obs && uns && c && t);
+    if (!(obs && uns && c && t))
+        goto out;
+    /* a categorical: a tie goes to the value of the earlier row, whatever
+     * the order of the categories (sorted here) */
+    CHECK_STREQ(sc_elem_mode_str(c), "NCBITaxon:10090");
+    CHECK_STREQ(sc_elem_mode_str(t), "b"); /* a string array, the same */
+    ((char **)t->data)[4][0] = '\0';       /* empty values do not count */
+    CHECK_STREQ(sc_elem_mode_str(t), "a");
+    CHECK(sc_elem_mode_str(NULL) == NULL);
+    CHECK(sc_elem_organism(NULL, NULL, 1) == NULL);
+    /* older layouts: obs 'organism', then obs 'organism_ontology_term_id'
+     * over it, then uns over obs (sc-stream read uns 'organism' before obs
+     * 'organism_ontology_term_id' and the first cell; sc-annotate only a
+     * column of one category) */
+    CHECK(sc_elem_add_take(obs, sc_elem_new_string("organism", "mouse")) == 0);
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("organism", "human")) == 0);
+    CHECK_STREQ(sc_elem_organism(uns, NULL, 1), "human");
+    CHECK(sc_elem_organism(uns, obs, 0) == NULL); /* labels: only if asked */
+    {
+        const char *m[] = {"NCBITaxon:9606", "NCBITaxon:10090",
+                           "NCBITaxon:10090"};
+        CHECK(sc_elem_add_take(obs,
+                               sc_elem_new_categorical_from_strings(
+                                   "organism_ontology_term_id", m, 3, 0)) == 0);
+    }
+    CHECK_STREQ(sc_elem_organism(uns, obs, 1), "NCBITaxon:10090");
+    CHECK_STREQ(sc_elem_organism(uns, obs, 0), "NCBITaxon:10090");
+    CHECK(sc_elem_add_take(uns, sc_elem_new_string("organism_ontology_term_id",
+                                                   "NCBITaxon:9606")) == 0);
+    CHECK_STREQ(sc_elem_organism(uns, obs, 0), "NCBITaxon:9606");
+out:
+    sc_elem_free(obs);
+    sc_elem_free(uns);
+    sc_elem_free(c);
+    sc_elem_free(t);
+}
+
 static void test_copy(void)
 {
     const char *v[] = {"a", "b", "a"};
@@ -383,6 +478,8 @@ int main(void)
     RUN(test_categorical);
     RUN(test_categorical_many);
     RUN(test_nullable);
+    RUN(test_column_strings);
+    RUN(test_organism);
     RUN(test_copy);
     RUN(test_adata_new);
     return UNIT_DONE();

@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sc_genes.h"
 #include "unit.h"
@@ -151,14 +152,14 @@ static void test_restored(void)
     char c[256];
 
     /* spreadsheet dates and numbers, restored when unique */
-    expect(human, "7-Sep", sc_genes_id(human, sc_genes_map(human, "SEPTIN7",
-                                                           NULL)),
+    expect(human, "7-Sep",
+           sc_genes_id(human, sc_genes_map(human, "SEPTIN7", NULL)),
            "restored");
-    expect(human, "07-SEP", sc_genes_id(human, sc_genes_map(human, "SEPTIN7",
-                                                            NULL)),
+    expect(human, "07-SEP",
+           sc_genes_id(human, sc_genes_map(human, "SEPTIN7", NULL)),
            "restored");
-    expect(human, "10-Mar", sc_genes_id(human, sc_genes_map(human, "MARCHF10",
-                                                            NULL)),
+    expect(human, "10-Mar",
+           sc_genes_id(human, sc_genes_map(human, "MARCHF10", NULL)),
            "restored");
     /* 1-Mar: MARCH1 or MAR1 (an alias of RTL1): left out */
     expect(human, "1-Mar", NULL, "ambiguous_restored");
@@ -166,8 +167,8 @@ static void test_restored(void)
                         sizeof c);
     CHECK(strstr(c, "MARCHF1") != NULL && strstr(c, "RTL1") != NULL);
     expect(human, "1-Dec", NULL, "ambiguous_restored");
-    expect(mouse, "2-Sep", sc_genes_id(mouse, sc_genes_map(mouse, "Septin2",
-                                                           NULL)),
+    expect(mouse, "2-Sep",
+           sc_genes_id(mouse, sc_genes_map(mouse, "Septin2", NULL)),
            "restored");
     expect(mouse, "1.11E+14",
            sc_genes_id(mouse, sc_genes_map(mouse, "1110008E08Rik", NULL)),
@@ -187,9 +188,48 @@ static void test_orthologs(void)
     CHECK(sc_genes_orthologs(human, human, &map) == SC_EINVAL);
 }
 
+/* The one gene-list reader: sc-harmonize --gene-space and sc-stream --genes
+ * read a list alike. sc-stream used to keep a whole line up to a tab ("A B"
+ * and "C # note" were ids); the id now ends at a blank or '#', as
+ * sc-harmonize read it: ids hold neither. */
+static void test_gene_list(void)
+{
+    char dir[64], path[128], **g = NULL;
+    size_t n = 9;
+    FILE *f;
+
+    CHECK(unit_mkdtemp(dir, sizeof dir, "test_genes") == 0);
+    snprintf(path, sizeof path, "%s/list.txt", dir);
+    if (!(f = fopen(path, "w")))
+        return;
+    fputs("# header\n\n  ENSG1\tx\nA B\nC # note\nD#e\r\nENSG1\n", f);
+    fclose(f);
+    CHECK_INTEQ(sc_genes_list_read(path, &g, &n), 0);
+    CHECK_INTEQ(n, 5);
+    if (n == 5) {
+        CHECK_STREQ(g[0], "ENSG1");
+        CHECK_STREQ(g[1], "A");
+        CHECK_STREQ(g[2], "C");
+        CHECK_STREQ(g[3], "D");
+        CHECK_STREQ(g[4], "ENSG1"); /* duplicates are kept */
+    }
+    sc_genes_list_free(g, n);
+    if ((f = fopen(path, "w"))) {
+        fputs("# only a comment\n \n", f);
+        fclose(f);
+    }
+    CHECK_INTEQ(sc_genes_list_read(path, &g, &n), SC_EFORMAT);
+    CHECK(g == NULL && n == 0);
+    CHECK(strstr(sc_errmsg(), "has no gene ids") != NULL);
+    unlink(path);
+    CHECK_INTEQ(sc_genes_list_read(path, &g, &n), SC_EIO);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_species);
+    RUN(test_gene_list);
     RUN(test_load);
     if (human && mouse) {
         RUN(test_ids);

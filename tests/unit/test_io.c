@@ -658,6 +658,51 @@ static void test_lines_stdin(void)
     unlink(path);
 }
 
+/* A whole file: empty, larger than the first guess read through a pipe,
+ * missing, a directory. */
+static void test_read_file(void)
+{
+    char path[128], msg[300], *text, big[200000];
+    size_t len;
+    int fds[2], status;
+    pid_t pid;
+
+    path_in(path, sizeof path, "whole.txt");
+    write_file(path, "", 0);
+    CHECK_INTEQ(sc_io_read_file(path, &text, &len), 0);
+    CHECK(text && len == 0 && text[0] == '\0');
+    free(text);
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    write_file(path, big, sizeof big);
+    CHECK_INTEQ(sc_io_read_file(path, &text, &len), 0);
+    CHECK(text && len == sizeof big && !memcmp(text, big, len) && !text[len]);
+    free(text);
+    /* a pipe has no size: the buffer grows */
+    CHECK(pipe(fds) == 0);
+    if ((pid = fork()) == 0) {
+        close(fds[0]);
+        _exit(write(fds[1], big, sizeof big) == (ssize_t)sizeof big ? 0 : 1);
+    }
+    close(fds[1]);
+    snprintf(msg, sizeof msg, "/dev/fd/%d", fds[0]);
+    CHECK_INTEQ(sc_io_read_file(msg, &text, &len), 0);
+    CHECK(text && len == sizeof big && !memcmp(text, big, len));
+    free(text);
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    unlink(path);
+    CHECK_INTEQ(sc_io_read_file(path, &text, &len), SC_ENOTFOUND);
+    CHECK(text == NULL);
+    snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory",
+             path);
+    CHECK_STREQ(sc_errmsg(), msg);
+    CHECK_INTEQ(sc_io_read_file(tmpdir, &text, &len), SC_EIO);
+    snprintf(msg, sizeof msg, "cannot read '%s': Is a directory", tmpdir);
+    CHECK_STREQ(sc_errmsg(), msg);
+}
+
 int main(void)
 {
     if (unit_mkdtemp(tmpdir, sizeof tmpdir, "test_io") < 0)
@@ -680,6 +725,7 @@ int main(void)
     RUN(test_lines_gzip);
     RUN(test_lines_errors);
     RUN(test_lines_stdin);
+    RUN(test_read_file);
     rmdir(tmpdir);
     return UNIT_DONE();
 }

@@ -744,6 +744,20 @@ static void test_real_latest(void)
     sc_onto_free(o);
 }
 
+/* The ontology set of a run: the schema's pins unless asked for the latest
+ * (a tool's --latest, or SC_ONTOLOGIES=latest for every tool). */
+static void test_run_set(void)
+{
+    unsetenv("SC_ONTOLOGIES");
+    CHECK_INTEQ(sc_onto_run_set(0), SC_ONTO_SET_SCHEMA);
+    CHECK_INTEQ(sc_onto_run_set(1), SC_ONTO_SET_LATEST);
+    setenv("SC_ONTOLOGIES", "latest", 1);
+    CHECK_INTEQ(sc_onto_run_set(0), SC_ONTO_SET_LATEST);
+    setenv("SC_ONTOLOGIES", "newest", 1);
+    CHECK_INTEQ(sc_onto_run_set(0), SC_ONTO_SET_SCHEMA);
+    unsetenv("SC_ONTOLOGIES");
+}
+
 int main(void)
 {
     const char *build = getenv("SC_BUILD");
@@ -759,6 +773,7 @@ int main(void)
     else
         snprintf(cachedir, sizeof cachedir, "%s/real", tmpdir);
     RUN(test_normalize);
+    RUN(test_run_set);
     RUN(test_obo_terms);
     RUN(test_obo_graph);
     RUN(test_obo_labels);
