@@ -735,7 +735,8 @@ int sc_cli_dispatch(const sc_tool *t, int argc, char **argv, void *ud)
                top     ? top
                : named ? cmd->usage
                        : t->usage,
-               cmd->opts ? cmd->opts : t->opts, cmd->common, argc, argv,
+               cmd->opts ? cmd->opts : t->opts,
+               named || !top ? cmd->common : tool_common(t), argc, argv,
                t->on_option, ud);
     free(top);
     if (rc != SC_CLI_RUN)

@@ -220,6 +220,13 @@ typedef struct sc_tool {
     int (*run)(sc_cli *cli, const sc_cmd *cmd, void *ud);
 } sc_tool;
 
+/* The sc_tool of a tool whose commands are the array CMDS. */
+#define SC_TOOL(prog, usage, opts, on_option, cmds, default_cmd, run)          \
+    {                                                                          \
+        (prog), (usage), (opts), (on_option), (cmds),                          \
+            sizeof(cmds) / sizeof *(cmds), (default_cmd), (run)                \
+    }
+
 /* What a command handler returns for a usage error (sc_cli_usage_fail). */
 #define SC_CLI_EUSAGE (-1000)
 
@@ -231,7 +238,8 @@ int sc_cli_usage_fail(const char *fmt, ...) SC_PRINTF(1, 2);
 /*
  * The whole of main() for tool T: find the command (the first operand;
  * options before it are allowed), parse the command line with its options
- * (sc_cli_parse, offering only the common options in its COMMON), print its
+ * (sc_cli_parse, offering only the common options in its COMMON; the
+ * default command, when not named, those of any command), print its
  * --help or the tool's (with the list of commands), read the settings file
  * into T->opts when it offers SC_CLI_CONFIG (sc_config_load), check the
  * number of operands, call T->run with CLI->argv the operands after the
