@@ -10,7 +10,6 @@
 
 #include "sc-annotate.h"
 #include "sc_cli.h"
-#include "sc_config.h"
 #include "sc_io.h"
 #include "sc_match.h"
 #include "sc_log.h"
@@ -44,6 +43,8 @@ enum {
     OPT_NO_FILL,
     OPT_PCA,
     OPT_DEFAULT,
+    OPT_MAX,
+    OPT_MAPPING,
 };
 
 /* ---- options ---- */
@@ -75,14 +76,16 @@ enum {
 /* The options of search. */
 #define OPTS_SEARCH                                                           \
     {0, NULL, 0, NULL, "Search options:"},                                    \
-    {'n', "max", SC_ARG_REQUIRED, "N", "at most N suggestions [10]"},         \
+    {OPT_MAX, "max", SC_ARG_REQUIRED, "N", "at most N suggestions [10]"},     \
+    SC_OPT_ALIAS('n', "max", SC_ARG_REQUIRED), /* -n: until 0.2 */            \
     {OPT_ONTOLOGY, "ontology", SC_ARG_REQUIRED, "NAME",                       \
      "only terms of this ontology (CL, UBERON, ...) [all]"}
 /* The rules of mapping: annotate, map, inspect. */
 #define OPTS_RULES                                                            \
-    {'m', "mapping", SC_ARG_REQUIRED, "FILE",                                 \
+    {OPT_MAPPING, "mapping", SC_ARG_REQUIRED, "FILE",                         \
      "user mapping, TSV or YAML (label -> term id), over every other rule; "  \
      "repeatable"},                                                           \
+    SC_OPT_ALIAS('m', "mapping", SC_ARG_REQUIRED), /* -m: until 0.2 */        \
     {OPT_CURATED, "curated", SC_ARG_REQUIRED, "FILE",                         \
      "curated shorthand rules [share/annotate/curated.tsv]"},                 \
     {OPT_NO_CURATED, "no-curated", SC_ARG_NONE, NULL,                         \
@@ -264,9 +267,9 @@ static int on_option(int key, const char *arg, void *ud)
     case OPT_NO_CACHE: a->no_cache = 1; break;
     case OPT_LATEST: a->latest = 1; break;
     case OPT_ONTOLOGY: a->ontology = arg; break;
-    case 'n': return sc_parse_int(arg, 1, 1000000, &a->max);
+    case OPT_MAX: return sc_parse_int(arg, 1, 1000000, &a->max);
     case 'd': a->outdir = arg; break;
-    case 'm':
+    case OPT_MAPPING:
         if (a->n_mapping >= 16)
             return sc_fail(SC_EINVAL, "at most 16 mapping files");
         a->mapping[a->n_mapping++] = arg;
@@ -797,54 +800,56 @@ static int cmd_search(const struct args *a, const sc_onto *o, FILE *fp,
 
 /* ---- the commands ---- */
 
-struct command {
-    const char *name;
-    const char *usage; /* after "Usage: sc-annotate ", then description */
-    const char *summary;
-    const sc_opt *opts;
-    int min_args, max_args; /* operands after the name; -1: no limit */
-    int (*run)(const struct args *a, const sc_onto *o, FILE *fp, int argc,
-               char **argv);
-};
+/* What every command runs: its operands, the ontologies, the output. */
+typedef int run_fn(const struct args *a, const sc_onto *o, FILE *fp, int argc,
+                   char **argv);
+
+/* Query commands read ontologies with -@ threads; annotate also writes
+ * provenance. */
+#define QUERY (SC_CLI_CONFIG | SC_CLI_THREADS)
 
 /* clang-format off: one line of --help per line */
-static const struct command commands[] = {
+static const sc_cmd commands[] = {
     {"term",
      "term [options] <id>...\n"
      "Show ontology terms: label, synonyms, obsolete status and replacement,\n"
      "parents, ancestors with distances. Ids may be spelled CL:0000236,\n"
      "CL_0000236, cl:0000236 or as OBO PURLs; '-' reads ids from stdin.",
-     "show terms: label, synonyms, status, parents, ancestors", opts_query, 0,
-     -1, cmd_term},
+     "show terms: label, synonyms, status, parents, ancestors", opts_query,
+     QUERY, 0, -1, SC_CMD_FN(cmd_term)},
     {"children",
      "children [options] <id>...\n"
      "List the children of terms (is_a and part_of, one step), together and\n"
      "in id order: id and label a line. '-' reads ids from stdin.",
-     "list the children of terms", opts_query, 1, -1, cmd_children},
+     "list the children of terms", opts_query, QUERY, 1, -1,
+     SC_CMD_FN(cmd_children)},
     {"descendants",
      "descendants [options] <id>...\n"
      "List the descendants of terms, together and in id order: id, the\n"
      "shortest distance from a term given, label. '-' reads ids from stdin.",
-     "list the descendants of terms", opts_query, 1, -1, cmd_descendants},
+     "list the descendants of terms", opts_query, QUERY, 1, -1,
+     SC_CMD_FN(cmd_descendants)},
     {"lca",
      "lca [options] <id> <id>\n"
      "Print the lowest common ancestors of two terms (several when they "
      "tie):\n"
      "id, label, distance from the first term, distance from the second.",
-     "lowest common ancestors of two terms", opts_query, 2, 2, cmd_lca},
+     "lowest common ancestors of two terms", opts_query, QUERY, 2, 2,
+     SC_CMD_FN(cmd_lca)},
     {"distance",
      "distance [options] <id> <id>\n"
      "Print the distance between two terms: the edges from each up to their\n"
      "lowest common ancestor, added; -1 when they have none.",
      "distance between two terms through their lowest common ancestor",
-     opts_query, 2, 2, cmd_distance},
+     opts_query, QUERY, 2, 2, SC_CMD_FN(cmd_distance)},
     {"search",
      "search [options] <text>...\n"
      "Suggest terms for free text, best first: exact label, label in any "
      "case,\n"
      "synonym, all words found, then close spellings. Prints score, tier, "
      "id,\nlabel and the string that matched. Suggestions only.",
-     "ranked term suggestions for free text", opts_all, 1, -1, cmd_search},
+     "ranked term suggestions for free text", opts_all, QUERY, 1, -1,
+     SC_CMD_FN(cmd_search)},
     {"map",
      "map [options] [<labels.txt>|-]...\n"
      "Map free-text labels of one field (--field) to ontology terms: one\n"
@@ -852,15 +857,16 @@ static const struct command commands[] = {
      "Prints label, term_id, term_label, tier, confident, evidence and the\n"
      "candidates (of an ambiguous label) or suggestions. Only confident\n"
      "tiers give a term; \"weak\" matches are suggestions.",
-     "map free-text labels to terms, with tier and evidence", opts_map, 0, -1,
-     ann_cmd_map},
+     "map free-text labels to terms, with tier and evidence", opts_map, QUERY,
+     0, -1, SC_CMD_FN(ann_cmd_map)},
     {"inspect",
      "inspect [options] [<labels.txt>|-]...\n"
      "Say which labels validate (are a term's label or id), which map (a\n"
      "confident tier), which only have suggestions, which are ambiguous and\n"
      "which do not map: label, status, term_id, tier, candidates a line; the\n"
      "counts on stderr.",
-     "which labels validate, map, or do not", opts_map, 0, -1, ann_cmd_inspect},
+     "which labels validate, map, or do not", opts_map, QUERY, 0, -1,
+     SC_CMD_FN(ann_cmd_inspect)},
     {"annotate",
      "annotate [options] -d DIR [<in.h5ad>...]\n"
      "Map the label columns of datasets (files, or a manifest on stdin) to\n"
@@ -868,173 +874,78 @@ static const struct command commands[] = {
      "label columns, DIR/<name>.annotate.json and DIR/<name>.labels.tsv\n"
      "(every label with its term and tier, or its candidates), and a\n"
      "manifest line per dataset on stdout.",
-     "map label columns of datasets to ontology terms", opts_annotate, 0, -1,
-     ann_cmd_annotate},
+     "map label columns of datasets to ontology terms", opts_annotate,
+     SC_CLI_ALL, 0, -1, SC_CMD_FN(ann_cmd_annotate)},
     {"validate",
      "validate [options] <in.h5ad>...\n"
      "Check datasets against the CELLxGENE schema rules (the vendored\n"
      "schema_definition.yaml): print ERROR and WARNING lines; exit status 1\n"
      "when a dataset has an error.",
-     "check datasets against the CELLxGENE schema", opts_validate, 1, -1,
-     ann_cmd_validate},
+     "check datasets against the CELLxGENE schema", opts_validate, QUERY, 1, -1,
+     SC_CMD_FN(ann_cmd_validate)},
     {"export",
      "export [options] -d DIR [<in.h5ad>...]\n"
      "Write training label files for a set of datasets (files, or a manifest\n"
      "on stdin): per field a vocabulary, the hierarchy of parents over\n"
      "leaves, and the pairwise distances and lowest common ancestors of the\n"
      "terms used, as TSV and .npy.",
-     "vocabularies, hierarchies and distances for training", opts_export, 0, -1,
-     ann_cmd_export},
+     "vocabularies, hierarchies and distances for training", opts_export, QUERY,
+     0, -1, SC_CMD_FN(ann_cmd_export)},
 };
 /* clang-format on */
 
-#define N_COMMANDS (sizeof commands / sizeof *commands)
-
-static const struct command *find_command(const char *name)
-{
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(commands[i].name, name))
-            return &commands[i];
-    return NULL;
-}
-
-/* Whether short option C takes an argument. */
-static int short_takes_arg(int c)
-{
-    for (const sc_opt *o = opts_all; o->key || o->long_name || o->help; o++)
-        if (o->key == c && o->arg == SC_ARG_REQUIRED)
-            return 1;
-    return 0;
-}
-
-/* 1 if ARG is an option that takes its value in the next argument ("-o
- * FILE", "--share DIR", "-vo FILE"; not "-n5", "--max=5"). */
-static int takes_next(const char *arg)
-{
-    if (arg[0] != '-' || !arg[1])
-        return 0;
-    if (arg[1] == '-') {
-        for (const sc_opt *o = opts_all; o->key || o->long_name || o->help; o++)
-            if (o->long_name && o->arg == SC_ARG_REQUIRED &&
-                !strcmp(arg + 2, o->long_name))
-                return 1;
-        return 0;
-    }
-    for (const char *c = arg + 1; *c; c++)
-        if (short_takes_arg((unsigned char)*c))
-            return c[1] == '\0'; /* else the rest is its value */
-    return 0;
-}
-
-/* Index in ARGV of the command name: the first operand. 0 if none. */
-static int command_index(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            return i + 1 < argc ? i + 1 : 0;
-        if (argv[i][0] != '-' || !argv[i][1])
-            return i;
-        if (takes_next(argv[i]))
-            i++;
-    }
-    return 0;
-}
-
-/* "Usage:" text of the tool itself, with the command list. */
-static char *top_usage(void)
-{
-    size_t cap = 1024, used;
-    char *s = malloc(cap);
-
-    if (!s)
-        return NULL;
-    used = (size_t)snprintf(
-        s, cap,
-        "<command> [options] [arguments]\nMap single-cell metadata to ontology "
-        "terms and query the ontologies.\n\nCommands:\n");
-    for (size_t i = 0; i < N_COMMANDS && used < cap; i++)
-        used += (size_t)snprintf(s + used, cap - used, "  %-10s %s\n",
-                                 commands[i].name, commands[i].summary);
-    if (used < cap)
-        snprintf(s + used, cap - used,
-                 "\nRun 'sc-annotate <command> --help' for the options of a "
-                 "command.");
-    return s;
-}
-
-int main(int argc, char **argv)
+static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
 {
     static char dash[] = "-", *stdin_only[] = {dash};
-    struct args a = {
-        .output = "-", .max = 10, .compress_level = 4, .suggestions = 3};
-    int ci = command_index(argc, argv), rc;
-    const struct command *cmd = ci ? find_command(argv[ci]) : NULL;
+    struct args *a = ud;
+    int document = cmd->fn == SC_CMD_FN(ann_cmd_annotate) ||
+                   cmd->fn == SC_CMD_FN(ann_cmd_export);
     sc_onto *o = NULL;
-    static sc_config *cfg; /* option values point into it until exit */
     sc_atomic out;
     FILE *fp = NULL;
-    sc_cli cli;
-    char *usage;
+    int rc;
 
-    if (!cmd) {
-        if (!(usage = top_usage()))
-            return SC_EXIT_FAIL;
-        rc = sc_cli_parse(&cli, prog, usage, opts_all, argc, argv, on_option,
-                          &a);
-        if (rc == SC_CLI_RUN)
-            rc = cli.argc ? sc_cli_usage_error(&cli, "unknown command '%s'",
-                                               cli.argv[0])
-                          : sc_cli_usage_error(&cli, "no command given");
-        free(usage);
-        return rc;
-    }
-    rc = sc_cli_parse(&cli, prog, cmd->usage, cmd->opts, argc, argv, on_option,
-                      &a);
-    if (rc != SC_CLI_RUN)
-        return rc;
-    /* settings: the command line beats the file; a file may hold the
-     * settings of every command */
-    if (sc_config_load(&cli, prog, opts_all, on_option, &a, &cfg) < 0)
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    /* the operands start with the command's name */
-    cli.argc--;
-    cli.argv++;
-    if (cli.argc < cmd->min_args ||
-        (cmd->max_args >= 0 && cli.argc > cmd->max_args))
-        return sc_cli_usage_error(&cli, "%s: expected %.*s", cmd->name,
-                                  (int)strcspn(strchr(cmd->usage, '<'), "\n"),
-                                  strchr(cmd->usage, '<'));
-    if (!strcmp(cmd->name, "term") && cli.argc == 0) {
+    if (!strcmp(cmd->name, "term") && cli->argc == 0) {
         if (isatty(STDIN_FILENO))
-            return sc_cli_usage_error(&cli, "term: no term id given");
-        cli.argc = 1; /* read the ids from stdin */
-        cli.argv = stdin_only;
+            return sc_cli_usage_fail("term: no term id given");
+        cli->argc = 1; /* read the ids from stdin */
+        cli->argv = stdin_only;
     }
-    if ((cmd->run == ann_cmd_annotate || cmd->run == ann_cmd_export) &&
-        !a.outdir)
-        return sc_cli_usage_error(&cli, "%s: no output directory (-d DIR)",
-                                  cmd->name);
-    if ((cmd->run == ann_cmd_annotate || cmd->run == ann_cmd_export) &&
-        (cli.argc == 0 || (cli.argc == 1 && !strcmp(cli.argv[0], "-"))) &&
+    if (document && !a->outdir)
+        return sc_cli_usage_fail("%s: no output directory (-d DIR)", cmd->name);
+    if (document &&
+        (cli->argc == 0 || (cli->argc == 1 && !strcmp(cli->argv[0], "-"))) &&
         isatty(STDIN_FILENO))
-        return sc_cli_usage_error(&cli, "%s: no input", cmd->name);
-    a.cli = &cli;
-    if ((rc = load(&a, &cli, &o)) < 0)
-        return sc_cli_finish(&cli, rc);
-    if (a.ontology && sc_onto_find_ontology(o, a.ontology) < 0) {
+        return sc_cli_usage_fail("%s: no input", cmd->name);
+    a->cli = cli;
+    if ((rc = load(a, cli, &o)) < 0)
+        return rc;
+    if (a->ontology && sc_onto_find_ontology(o, a->ontology) < 0) {
         sc_onto_free(o);
-        return sc_cli_usage_error(&cli, "unknown ontology '%s'", a.ontology);
+        return sc_cli_usage_fail("unknown ontology '%s'", a->ontology);
     }
-    if ((rc = sc_io_atomic_open(a.output, &out, &fp)) == 0) {
+    if ((rc = sc_io_atomic_open(a->output, &out, &fp)) == 0) {
         int wrc;
 
-        rc = cmd->run(&a, o, fp, cli.argc, cli.argv);
+        rc = ((run_fn *)cmd->fn)(a, o, fp, cli->argc, cli->argv);
         wrc = sc_io_atomic_finish(&out, rc > 0 ? 0 : rc);
         if (wrc < 0)
             rc = wrc;
     }
     sc_onto_free(o);
-    rc = sc_cli_finish(&cli, rc);
-    sc_config_free(cfg);
     return rc;
+}
+
+static const sc_tool tool = SC_TOOL(
+    prog,
+    "<command> [options] [arguments]\nMap single-cell metadata to ontology "
+    "terms and query the ontologies.",
+    opts_all, on_option, commands, NULL, run);
+
+int main(int argc, char **argv)
+{
+    struct args a = {
+        .output = "-", .max = 10, .compress_level = 4, .suggestions = 3};
+
+    return sc_cli_dispatch(&tool, argc, argv, &a);
 }

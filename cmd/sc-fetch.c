@@ -17,7 +17,6 @@
 
 #include <jansson.h>
 
-#include "sc_config.h"
 #include "sc_adata.h"
 #include "sc_cli.h"
 #include "sc_cxg.h"
@@ -128,20 +127,6 @@ static const sc_opt opts[] = {
     {OPT_MIRROR, "mirror", SC_ARG_REQUIRED, "URL",
      "fetch http://HOST/PATH as URL/HOST/PATH [$SC_FETCH_MIRROR]"},
     SC_OPT_END};
-
-static const char usage[] =
-    "<command> [options] [ID|URL|FILE|-]...\n"
-    "Find and download single-cell datasets, safely and resumably.\n"
-    "\n"
-    "Commands:\n"
-    "  list         list CELLxGENE datasets that pass the filters\n"
-    "  collections  list CELLxGENE collections\n"
-    "  versions     list the versions of the given dataset ids\n"
-    "  get          download datasets (filters, ids), URLs, files, or the\n"
-    "               sources of a manifest on stdin into -d DIR; print the\n"
-    "               manifest of the files\n"
-    "  refs         download the reference data named by the vendored index\n"
-    "               files into -d DIR, verified";
 
 static int add_filter(struct args *a, const char *field, const char *value)
 {
@@ -562,56 +547,72 @@ out:
 
 /* ---- main ---- */
 
-static const struct subcmd {
-    const char *name;
-    int (*run)(struct args *, sc_cli *);
-} subcmds[] = {
-    {"list", cmd_list},         {"collections", cmd_collections},
-    {"versions", cmd_versions}, {"get", cmd_get},
-    {"refs", cmd_refs},
+typedef int fetch_fn(struct args *a, sc_cli *cli);
+
+/* Commands that download use -@ threads. */
+#define THREADS (SC_CLI_CONFIG | SC_CLI_THREADS)
+
+/* clang-format off: one line of --help per line */
+static const sc_cmd commands[] = {
+    {"list",
+     "list [options]\nList the CELLxGENE datasets that pass the filters.",
+     "list CELLxGENE datasets that pass the filters", NULL, SC_CLI_CONFIG, 0,
+     -1, SC_CMD_FN(cmd_list)},
+    {"collections", "collections [options]\nList the CELLxGENE collections.",
+     "list CELLxGENE collections", NULL, SC_CLI_CONFIG, 0, -1,
+     SC_CMD_FN(cmd_collections)},
+    {"versions",
+     "versions [options] <id>...\nList the versions of the given dataset ids.",
+     "list the versions of the given dataset ids", NULL, SC_CLI_CONFIG, 0, -1,
+     SC_CMD_FN(cmd_versions)},
+    {"get",
+     "get [options] [ID|URL|FILE|-]...\nDownload datasets (filters, ids), "
+     "URLs, files, or the sources of a manifest\non stdin into -d DIR; print "
+     "the manifest of the files.",
+     "download datasets (filters, ids), URLs, files, or the\n"
+     "sources of a manifest on stdin into -d DIR; print the\n"
+     "manifest of the files",
+     NULL, THREADS, 0, -1, SC_CMD_FN(cmd_get)},
+    {"refs",
+     "refs [options]\nDownload the reference data named by the vendored index "
+     "files into -d DIR,\nverified.",
+     "download the reference data named by the vendored index\n"
+     "files into -d DIR, verified",
+     NULL, THREADS, 0, -1, SC_CMD_FN(cmd_refs)},
 };
+/* clang-format on */
+
+static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
+{
+    int rc;
+
+    /* the commands count their own name as operand 0 */
+    cli->argc++;
+    cli->argv--;
+    if ((rc = sc_http_global_init()) == 0) {
+        rc = ((fetch_fn *)cmd->fn)(ud, cli);
+        sc_http_global_cleanup();
+    }
+    return rc;
+}
+
+static const sc_tool tool =
+    SC_TOOL("sc-fetch",
+            "<command> [options] [ID|URL|FILE|-]...\n"
+            "Find and download single-cell datasets, safely and resumably.",
+            opts, on_option, commands, NULL, run);
 
 int main(int argc, char **argv)
 {
     struct args a = {
         .output = "-", .http = SC_HTTP_OPTS_INIT, .filter = SC_CXG_FILTER_INIT};
-    const struct subcmd *cmd = NULL;
-    static sc_config *cfg; /* option values point into it until exit */
-    sc_cli cli;
     int rc;
 
     a.http.user_agent = "sc-fetch";
     a.http.max_size = (uint64_t)1 << 40;
     a.http.max_answer = (size_t)256 << 20;
     a.http.stall_speed = 1024;
-    rc = sc_cli_parse(&cli, "sc-fetch", usage, opts, argc, argv, on_option, &a);
-    if (rc != SC_CLI_RUN) {
-        sc_cxg_filter_release(&a.filter);
-        return rc;
-    }
-    if (sc_config_load(&cli, "sc-fetch", opts, on_option, &a, &cfg) < 0) {
-        sc_cxg_filter_release(&a.filter);
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    }
-    if (cli.argc < 1) {
-        sc_cxg_filter_release(&a.filter);
-        return sc_cli_usage_error(&cli, "no command (list, collections, "
-                                        "versions, get, refs)");
-    }
-    for (size_t i = 0; i < sizeof subcmds / sizeof *subcmds; i++)
-        if (!strcmp(cli.argv[0], subcmds[i].name))
-            cmd = &subcmds[i];
-    if (!cmd) {
-        sc_cxg_filter_release(&a.filter);
-        sc_config_free(cfg);
-        return sc_cli_usage_error(&cli, "unknown command '%s'", cli.argv[0]);
-    }
-    if ((rc = sc_http_global_init()) == 0) {
-        rc = cmd->run(&a, &cli);
-        sc_http_global_cleanup();
-    }
+    rc = sc_cli_dispatch(&tool, argc, argv, &a);
     sc_cxg_filter_release(&a.filter);
-    rc = sc_cli_finish(&cli, rc);
-    sc_config_free(cfg);
     return rc;
 }

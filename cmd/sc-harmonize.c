@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "sc_cli.h"
-#include "sc_config.h"
 #include "sc_genes.h"
 #include "sc_harmonize.h"
 #include "sc_io.h"
@@ -435,31 +434,27 @@ static int run(struct args *a, sc_cli *cli)
     return 0;
 }
 
+static int run_tool(sc_cli *cli, const sc_cmd *cmd, void *ud)
+{
+    (void)cmd;
+    if (cli->argc == 0 && isatty(STDIN_FILENO))
+        return sc_cli_usage_fail("no input (give files, or a manifest "
+                                 "on stdin)");
+    return run(ud, cli);
+}
+
+static const sc_cmd command = {NULL, NULL, NULL, NULL, SC_CLI_ALL, 0, -1, NULL};
+
+static const sc_tool tool = {"sc-harmonize", usage, opts, on_option,
+                             &command,       1,     NULL, run_tool};
+
 int main(int argc, char **argv)
 {
     struct args a;
     sc_hz_opts def = SC_HZ_OPTS_INIT;
-    sc_config *cfg = NULL;
-    sc_cli cli;
-    int rc;
 
     memset(&a, 0, sizeof a);
     a.o = def;
     a.outdir = ".";
-    switch (sc_cli_parse(&cli, "sc-harmonize", usage, opts, argc, argv,
-                         on_option, &a)) {
-    case SC_CLI_RUN: break;
-    case SC_CLI_DONE: return SC_EXIT_OK;
-    default: return SC_EXIT_USAGE;
-    }
-    if (sc_config_load(&cli, "sc-harmonize", opts, on_option, &a, &cfg) < 0)
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    if (cli.argc == 0 && isatty(STDIN_FILENO)) {
-        sc_config_free(cfg);
-        return sc_cli_usage_error(&cli, "no input (give files, or a manifest "
-                                        "on stdin)");
-    }
-    rc = run(&a, &cli);
-    sc_config_free(cfg); /* after run: option strings point into it */
-    return sc_cli_finish(&cli, rc);
+    return sc_cli_dispatch(&tool, argc, argv, &a);
 }

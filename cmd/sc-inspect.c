@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sc_config.h"
 #include "sc_adata.h"
 #include "sc_cli.h"
 #include "sc_log.h"
@@ -127,38 +126,30 @@ static int inspect_one(const struct args *a, const char *path)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
 {
-    struct args a = {.level = 4};
-    static sc_config *cfg; /* option values point into it until exit */
-    sc_cli cli;
-    int rc, failed = 0;
+    struct args *a = ud;
+    int rc = 0, failed = 0;
 
-    rc = sc_cli_parse(&cli, "sc-inspect", usage, opts, argc, argv, on_option,
-                      &a);
-    if (rc != SC_CLI_RUN)
-        return rc;
-    if (sc_config_load(&cli, "sc-inspect", opts, on_option, &a, &cfg) < 0)
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    a.progress = cli.progress;
-    if (cli.argc < 1)
-        return sc_cli_usage_error(&cli, "no input file");
-    if (a.output && cli.argc != 1)
-        return sc_cli_usage_error(&cli, "-o takes exactly one input");
-    if (a.output && !strcmp(a.output, "-"))
-        return sc_cli_usage_error(&cli, "-o needs a file name: HDF5 cannot "
-                                        "be written to standard output");
-    for (int i = 0; i < cli.argc; i++) {
-        if (!strcmp(cli.argv[i], "-"))
-            return sc_cli_usage_error(&cli, "HDF5 input needs a seekable "
-                                            "file, not '-'");
+    (void)cmd;
+    a->progress = cli->progress;
+    if (cli->argc < 1)
+        return sc_cli_usage_fail("no input file");
+    if (a->output && cli->argc != 1)
+        return sc_cli_usage_fail("-o takes exactly one input");
+    if (a->output && !strcmp(a->output, "-"))
+        return sc_cli_usage_fail("-o needs a file name: HDF5 cannot "
+                                 "be written to standard output");
+    for (int i = 0; i < cli->argc; i++) {
+        if (!strcmp(cli->argv[i], "-"))
+            return sc_cli_usage_fail("HDF5 input needs a seekable "
+                                     "file, not '-'");
     }
-    rc = 0;
-    for (int i = 0; i < cli.argc; i++) {
-        int r = inspect_one(&a, cli.argv[i]);
+    for (int i = 0; i < cli->argc; i++) {
+        int r = inspect_one(a, cli->argv[i]);
         if (r < 0) {
             failed++;
-            if (!a.keep_going) {
+            if (!a->keep_going) {
                 rc = r;
                 break;
             }
@@ -166,10 +157,22 @@ int main(int argc, char **argv)
         }
     }
     if (rc == 0 && failed) {
-        sc_log_warn("%d of %d inputs failed", failed, cli.argc);
+        sc_log_warn("%d of %d inputs failed", failed, cli->argc);
         rc = SC_EXIT_PARTIAL;
     }
-    rc = sc_cli_finish(&cli, rc);
-    sc_config_free(cfg);
     return rc;
+}
+
+/* No threads, and no provenance: a converted file is the input's data. */
+static const sc_cmd command = {NULL,          NULL, NULL, NULL,
+                               SC_CLI_CONFIG, 0,    -1,   NULL};
+
+static const sc_tool tool = {"sc-inspect", usage, opts, on_option,
+                             &command,     1,     NULL, run};
+
+int main(int argc, char **argv)
+{
+    struct args a = {.level = 4};
+
+    return sc_cli_dispatch(&tool, argc, argv, &a);
 }

@@ -2,7 +2,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sc_config.h"
 #include "sc_cli.h"
 #include "sc_io.h"
 #include "sc_log.h"
@@ -146,35 +144,6 @@ static const sc_opt opts[] = {
     SC_OPT_VERSION_EXTRA,
     SC_OPT_END};
 
-static const char usage[] =
-    "[options] <command> [operands]\n"
-    "A registry of datasets: content hashes, ontology terms, versions,\n"
-    "collections and lineage, in one SQLite file or a PostgreSQL database.\n"
-    "\n"
-    "Commands:\n"
-    "  init                      create the registry (--root DIR...)\n"
-    "  roots [set ID DIR]        list the storage roots; move one\n"
-    "  add [FILE...]             register files, or a manifest on stdin\n"
-    "  query                     artifacts that pass the filters\n"
-    "  show ID                   one artifact, its terms and lineage\n"
-    "  counts [NAME@N]           cells per term across a collection version\n"
-    "  lineage ID                upstream and downstream runs and files\n"
-    "  report [-o DIR] [filters] static HTML report (offline) of the\n"
-    "                            matching datasets: overview charts, a page\n"
-    "                            per dataset (QC, gene and label mapping,\n"
-    "                            unmapped labels, lineage graph) and per\n"
-    "                            collection version (members, diff)\n"
-    "  run start [ARGS...]       record a run (--tool, --input); print its id\n"
-    "  run finish RUN            finish it (--output-file, --status)\n"
-    "  collection create|add|remove|freeze|diff|export|list|show ...\n"
-    "  collection split NAME[@N] FILE\n"
-    "                            keep a split file (sc-stream split) with a\n"
-    "                            frozen version\n"
-    "  verify [DIR...]           re-hash files; report missing, modified,\n"
-    "                            unregistered ones\n"
-    "  migrate --to DB           copy the registry into a new one (SQLite\n"
-    "                            to PostgreSQL); print the check per table";
-
 /* ---- options ---- */
 
 static int push(void *vp, size_t *n, size_t size, const void *x)
@@ -284,18 +253,6 @@ static int on_option(int key, const char *arg, void *ud)
 }
 
 /* ---- shared helpers ---- */
-
-int usage_fail(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    sc_fail(SC_EINVAL, "%s", buf);
-    return USAGE_ERROR;
-}
 
 int reg_open(const struct args *a, unsigned flags, sc_registry **out)
 {
@@ -470,74 +427,112 @@ static int cmd_migrate(struct args *a, int argc, char **argv)
 
 /* ---- main ---- */
 
-static const struct subcmd {
-    const char *name;
-    int (*run)(struct args *, int, char **);
-    int min_args; /* operands after the command's name */
-} subcmds[] = {
-    {"init", cmd_init, 0},     {"roots", cmd_roots, 0},
-    {"add", cmd_add, 0},       {"query", cmd_query, 0},
-    {"show", cmd_show, 1},     {"counts", cmd_counts, 0},
-    {"report", cmd_report, 0}, {"lineage", cmd_lineage, 1},
-    {"run", cmd_run, 1},       {"collection", cmd_collection, 1},
-    {"verify", cmd_verify, 0}, {"migrate", cmd_migrate, 0},
+typedef int reg_fn(struct args *a, int argc, char **argv);
+
+/* Commands that read ontologies or hash files use -@ threads. */
+#define THREADS (SC_CLI_CONFIG | SC_CLI_THREADS)
+
+/* clang-format off: one line of --help per line */
+static const sc_cmd commands[] = {
+    {"init",
+     "init [options]\nCreate the registry (--db), with a storage root (--root "
+     "DIR).",
+     "create the registry (--root DIR...)", NULL, SC_CLI_CONFIG, 0, -1,
+     SC_CMD_FN(cmd_init)},
+    {"roots",
+     "roots [options] [set <id> <dir>]\nList the storage roots, or say that "
+     "root ID moved to DIR.",
+     "list the storage roots; 'roots set ID DIR' moves one", NULL,
+     SC_CLI_CONFIG, 0, -1, SC_CMD_FN(cmd_roots)},
+    {"add",
+     "add [options] [<file>...]\nRegister files, or the datasets of a manifest "
+     "on stdin.",
+     "register files, or a manifest on stdin", NULL, THREADS, 0, -1,
+     SC_CMD_FN(cmd_add)},
+    {"query", "query [options]\nList the artifacts that pass the filters.",
+     "artifacts that pass the filters", NULL, THREADS, 0, -1,
+     SC_CMD_FN(cmd_query)},
+    {"show", "show [options] <id>\nShow one artifact, its terms and lineage.",
+     "one artifact, its terms and lineage", NULL, SC_CLI_CONFIG, 1, -1,
+     SC_CMD_FN(cmd_show)},
+    {"counts",
+     "counts [options] [<name>@<n>]\nCount the cells per term across a "
+     "collection version.",
+     "cells per term across a collection version", NULL, THREADS, 0, -1,
+     SC_CMD_FN(cmd_counts)},
+    {"lineage",
+     "lineage [options] <id>\nShow the upstream and downstream runs and files "
+     "of an artifact.",
+     "upstream and downstream runs and files", NULL, SC_CLI_CONFIG, 1, -1,
+     SC_CMD_FN(cmd_lineage)},
+    {"report",
+     "report [options] [filters]\nWrite a static HTML report (offline) of the "
+     "matching datasets into\n-o DIR [sc-report].",
+     "static HTML report (offline) of the matching datasets:\n"
+     "overview charts, a page per dataset (QC, gene and label\n"
+     "mapping, unmapped labels, lineage graph) and per collection\n"
+     "version (members, diff)",
+     NULL, THREADS, 0, -1, SC_CMD_FN(cmd_report)},
+    {"run",
+     "run [options] start|finish [<run>]\nRecord a run: 'run start' (--tool, "
+     "--input) prints its id, 'run finish RUN'\n(--output-file, --status) "
+     "finishes it.",
+     "record a run: 'run start' (--tool, --input) prints its id,\n"
+     "'run finish RUN' (--output-file, --status) finishes it",
+     NULL, SC_CLI_CONFIG, 1, -1, SC_CMD_FN(cmd_run)},
+    {"collection",
+     "collection [options] <verb> [<operands>]\nManage collections: create, "
+     "add, remove, freeze, diff, export, list, show,\nsplit NAME[@N] FILE.",
+     "create|add|remove|freeze|diff|export|list|show ...;\n"
+     "'collection split NAME[@N] FILE' keeps a split file\n"
+     "(sc-stream split) with a frozen version",
+     NULL, THREADS, 1, -1, SC_CMD_FN(cmd_collection)},
+    {"verify",
+     "verify [options] [<dir>...]\nHash the registered files again; report "
+     "missing, modified and unregistered\nones.",
+     "re-hash files; report missing, modified, unregistered ones", NULL,
+     SC_CLI_CONFIG, 0, -1, SC_CMD_FN(cmd_verify)},
+    {"migrate",
+     "migrate [options] --to DB\nCopy the registry into a new one (SQLite to "
+     "PostgreSQL); print the check\nper table.",
+     "copy the registry into a new one (SQLite to PostgreSQL);\n"
+     "print the check per table",
+     NULL, SC_CLI_CONFIG, 0, -1, SC_CMD_FN(cmd_migrate)},
 };
+/* clang-format on */
+
+static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
+{
+    struct args *a = ud;
+    int rc;
+
+    a->cli = cli;
+    if (!a->db)
+        a->db = getenv("SC_REGISTRY") && *getenv("SC_REGISTRY")
+                    ? getenv("SC_REGISTRY")
+                    : "sc-registry.db";
+    if (a->share && (rc = sc_share_set_dir(a->share)) < 0)
+        return rc;
+    return ((reg_fn *)cmd->fn)(a, cli->argc, cli->argv);
+}
+
+static const sc_tool tool = SC_TOOL(
+    "sc-register",
+    "[options] <command> [operands]\n"
+    "A registry of datasets: content hashes, ontology terms, versions,\n"
+    "collections and lineage, in one SQLite file or a PostgreSQL database.",
+    opts, on_option, commands, NULL, run);
 
 int main(int argc, char **argv)
 {
     struct args a = {.output = "-", .weight = 1};
-    const struct subcmd *cmd = NULL;
-    static sc_config *cfg; /* option values point into it until exit */
-    sc_cli cli;
-    int rc;
+    int rc = sc_cli_dispatch(&tool, argc, argv, &a);
 
-    rc = sc_cli_parse(&cli, "sc-register", usage, opts, argc, argv, on_option,
-                      &a);
-    if (rc != SC_CLI_RUN)
-        goto done;
-    if (sc_config_load(&cli, "sc-register", opts, on_option, &a, &cfg) < 0) {
-        rc = sc_cli_usage_error(&cli, "%s", sc_errmsg());
-        goto done;
-    }
-    a.cli = &cli;
-    if (!a.db)
-        a.db = getenv("SC_REGISTRY") && *getenv("SC_REGISTRY")
-                   ? getenv("SC_REGISTRY")
-                   : "sc-registry.db";
-    if (cli.argc < 1) {
-        rc = sc_cli_usage_error(&cli, "no command (init, add, query, show, "
-                                      "counts, lineage, run, collection, "
-                                      "verify, migrate)");
-        goto done;
-    }
-    for (size_t i = 0; i < sizeof subcmds / sizeof *subcmds; i++)
-        if (!strcmp(cli.argv[0], subcmds[i].name))
-            cmd = &subcmds[i];
-    if (!cmd) {
-        rc = sc_cli_usage_error(&cli, "unknown command '%s'", cli.argv[0]);
-        goto done;
-    }
-    if (cli.argc - 1 < cmd->min_args) {
-        rc = sc_cli_usage_error(&cli, "%s: missing operand", cmd->name);
-        goto done;
-    }
-    if (a.share && (rc = sc_share_set_dir(a.share)) < 0) {
-        rc = sc_cli_finish(&cli, rc);
-        goto done;
-    }
-    rc = cmd->run(&a, cli.argc - 1, cli.argv + 1);
-    if (rc == USAGE_ERROR) {
-        rc = sc_cli_usage_error(&cli, "%s", sc_errmsg());
-        goto done;
-    }
-    rc = sc_cli_finish(&cli, rc);
-done:
     for (size_t i = 0; i < a.n_terms; i++)
         free(a.terms[i].own);
     free(a.terms);
     free(a.genes);
     free(a.inputs);
     free(a.outputs);
-    sc_config_free(cfg);
     return rc;
 }

@@ -43,9 +43,10 @@ struct args {
 };
 
 /* A usage error found by a subcommand: sets the message and returns
- * USAGE_ERROR, which main() turns into "Try --help" and exit status 2. */
-#define USAGE_ERROR (-1000)
-int usage_fail(const char *fmt, ...) SC_PRINTF(1, 2);
+ * USAGE_ERROR, which sc_cli_dispatch turns into "Try --help" and exit
+ * status 2. */
+#define USAGE_ERROR SC_CLI_EUSAGE
+#define usage_fail  sc_cli_usage_fail
 
 /* Open the registry of A (flags as for sc_registry_open). */
 int reg_open(const struct args *a, unsigned flags, sc_registry **out);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sc_config.h"
 #include "sc_batch.h"
 #include "sc_cli.h"
 #include "sc_io.h"
@@ -68,6 +67,8 @@ enum {
     OPT_SPLIT_SEED,
     OPT_SPLIT_BY,
     OPT_SPLIT_FILE,
+    OPT_LABEL,
+    OPT_SAMPLES,
 };
 
 static const sc_opt opts[] = {
@@ -121,8 +122,9 @@ static const sc_opt opts[] = {
      "orthologs (the others are dropped and counted)"},
     {OPT_JOIN, "join", SC_ARG_REQUIRED, "HOW",
      "inner or outer join of the datasets' genes [none: all identical]"},
-    {'l', "label", SC_ARG_REQUIRED, "COL",
+    {OPT_LABEL, "label", SC_ARG_REQUIRED, "COL",
      "emit obs column COL as codes (repeat, or a,b)"},
+    SC_OPT_ALIAS('l', "label", SC_ARG_REQUIRED), /* -l: until 0.2 */
     {OPT_VOCAB, "vocab", SC_ARG_REQUIRED, "COL=FILE",
      "codes of COL from a vocabulary file (sc-batch(5))"},
     {0, NULL, 0, NULL, "Selection:"},
@@ -142,8 +144,9 @@ static const sc_opt opts[] = {
     {OPT_SPLIT_FILE, "split-file", SC_ARG_REQUIRED, "FILE",
      "the split of a split file (sc-stream split)"},
     {0, NULL, 0, NULL, "Sampling:"},
-    {'n', "samples", SC_ARG_REQUIRED, "N",
+    {OPT_SAMPLES, "samples", SC_ARG_REQUIRED, "N",
      "draw N cells with replacement by weight [0: each cell once]"},
+    SC_OPT_ALIAS('n', "samples", SC_ARG_REQUIRED), /* -n: until 0.2 */
     {OPT_WEIGHT_BY, "weight-by", SC_ARG_REQUIRED, "COL",
      "class weights from obs column(s) COL (repeat, or a,b)"},
     {OPT_SCHEME, "weight-scheme", SC_ARG_REQUIRED, "S",
@@ -188,20 +191,6 @@ static const sc_opt opts[] = {
     {OPT_HEADER, "header", SC_ARG_NONE, NULL,
      "print the whole header (genes, vocabularies, datasets)"},
     SC_OPT_END};
-
-static const char usage[] =
-    "[run|index|dump|pack|split] [options] [<in.h5ad|in.scpack>...]\n"
-    "Stream cells of many datasets as shuffled, weighted, sharded batches.\n"
-    "  run    (default) write the batches of this rank's share of an epoch\n"
-    "  index  build the index cache and print one line per dataset\n"
-    "  dump   print a binary batch stream (file or stdin), or a pack's "
-    "header,\n"
-    "         as text\n"
-    "  pack   write the shuffled stream once as a pack (sc-pack(5)), which\n"
-    "         run then reads in place, faster than any h5ad\n"
-    "  split  write the train/val/test split of the datasets (-o FILE) "
-    "for\n"
-    "         --split-file";
 
 typedef struct list {
     const char **v;
@@ -333,7 +322,7 @@ static int on_option(int key, const char *arg, void *ud)
                            "none)",
                            arg);
         break;
-    case 'l': return push_csv(&a->labels, arg);
+    case OPT_LABEL: return push_csv(&a->labels, arg);
     case OPT_VOCAB: {
         const char *eq = strchr(arg, '=');
         sc_stream_vocab *vv;
@@ -348,7 +337,7 @@ static int on_option(int key, const char *arg, void *ud)
     }
     case 'f': return push(&a->filters, arg);
     case OPT_MIN_GENES: return i64(arg, 0, INT64_MAX, &o->min_genes);
-    case 'n': return i64(arg, 1, INT64_MAX, &o->n_samples);
+    case OPT_SAMPLES: return i64(arg, 1, INT64_MAX, &o->n_samples);
     case OPT_WEIGHT_BY: return push_csv(&a->weight_by, arg);
     case OPT_SCHEME:
         if (!strcmp(arg, "inv"))
@@ -965,14 +954,6 @@ out:
     return rc;
 }
 
-static const struct {
-    const char *name;
-    int (*fn)(struct args *, sc_cli *);
-} commands[] = {
-    {"split", cmd_split}, {"run", cmd_run},   {"index", cmd_index},
-    {"dump", cmd_dump},   {"pack", cmd_pack},
-};
-
 static void free_args(struct args *a)
 {
     for (size_t i = 0; i < a->labels.n; i++)
@@ -990,98 +971,129 @@ static void free_args(struct args *a)
     free(a->vocabs);
 }
 
+typedef int stream_fn(struct args *a, sc_cli *cli);
+
+/* Every command but dump reads datasets with -@ threads; pack also writes
+ * provenance. */
+#define THREADS (SC_CLI_CONFIG | SC_CLI_THREADS)
+
+/* clang-format off: one line of --help per line */
+static const sc_cmd commands[] = {
+    {"run",
+     "run [options] [<in.h5ad|in.scpack>...]\nWrite the batches of this rank's "
+     "share of an epoch.",
+     "(default) write the batches of this rank's share of an epoch", NULL,
+     THREADS, 0, -1, SC_CMD_FN(cmd_run)},
+    {"index",
+     "index [options] [<in.h5ad>...]\nBuild the index cache and print one line "
+     "per dataset.",
+     "build the index cache and print one line per dataset", NULL, THREADS, 0,
+     -1, SC_CMD_FN(cmd_index)},
+    {"dump",
+     "dump [options] [<batches>|<in.scpack>]\nPrint a binary batch stream "
+     "(file or stdin), or a pack's header, as text.",
+     "print a binary batch stream (file or stdin), or a pack's\nheader, as "
+     "text",
+     NULL, SC_CLI_CONFIG, 0, -1, SC_CMD_FN(cmd_dump)},
+    {"pack",
+     "pack [options] -o <out.scpack> [<in.h5ad>...]\nWrite the shuffled stream "
+     "once as a pack (sc-pack(5)), which run then reads\nin place, faster than "
+     "any h5ad.",
+     "write the shuffled stream once as a pack (sc-pack(5)), which\nrun then "
+     "reads in place, faster than any h5ad",
+     NULL, SC_CLI_ALL, 0, -1, SC_CMD_FN(cmd_pack)},
+    {"split",
+     "split [options] -o FILE [<in.h5ad>...]\nWrite the train/val/test split "
+     "of the datasets for --split-file.",
+     "write the train/val/test split of the datasets (-o FILE) "
+     "for\n--split-file",
+     NULL, THREADS, 0, -1, SC_CMD_FN(cmd_split)},
+};
+/* clang-format on */
+
+/* The checks and settings the options need before a command runs. */
+static int prepare(struct args *a, sc_cli *cli, const sc_cmd *cmd, char *cache,
+                   size_t size)
+{
+    int dump = cmd->fn == SC_CMD_FN(cmd_dump);
+    int pack = cmd->fn == SC_CMD_FN(cmd_pack);
+
+    if (!dump && cli->argc == 0 && !a->manifest && isatty(STDIN_FILENO))
+        return sc_cli_usage_fail("no input: give h5ad files or a "
+                                 "manifest (-m FILE, or on stdin)");
+    for (int i = 0; !dump && i < cli->argc; i++)
+        if (!strcmp(cli->argv[i], "-"))
+            return sc_cli_usage_fail("HDF5 input needs a seekable "
+                                     "file, not '-' (a manifest may "
+                                     "come on stdin)");
+    if (env_defaults(a) < 0) {
+        sc_log_error("%s", sc_errmsg());
+        return SC_EXIT_USAGE;
+    }
+    if (!a->no_cache) {
+        if (a->cache_dir)
+            a->so.cache_dir = a->cache_dir;
+        else if (sc_stream_default_cache(cache, size) == 0)
+            a->so.cache_dir = cache;
+    }
+    a->so.labels = a->labels.v;
+    a->so.n_labels = a->labels.n;
+    a->so.filters = a->filters.v;
+    a->so.n_filters = a->filters.n;
+    a->so.weight_cols = a->weight_by.v;
+    a->so.n_weight_cols = a->weight_by.n;
+    a->so.genes = a->genes;
+    a->so.n_genes = a->n_genes;
+    if (a->so.orthologs && a->n_genes == 0)
+        return sc_cli_usage_fail("--orthologs needs a human gene list "
+                                 "(--genes [human=]FILE)");
+    a->so.vocabs = a->vocabs;
+    a->so.threads = cli->threads;
+    a->so.n_vocabs = a->n_vocabs;
+    a->so.split_opts = &a->split;
+    if (!pack && a->codec)
+        return sc_cli_usage_fail("--codec is an option of pack");
+    if (pack && pack_refuse(a) < 0)
+        return SC_CLI_EUSAGE;
+    return 0;
+}
+
+static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
+{
+    struct args *a = ud;
+    sc_http_opts http = SC_HTTP_OPTS_INIT;
+    char cache[4096];
+    int rc;
+
+    if ((rc = prepare(a, cli, cmd, cache, sizeof cache)) != 0)
+        return rc;
+    http.retries = 3;
+    http.stall_time = 30;
+    sc_pack_set_remote(&http, &a->objc);
+    if ((rc = sc_http_global_init()) == 0) {
+        rc = ((stream_fn *)cmd->fn)(a, cli);
+        sc_http_global_cleanup();
+    }
+    return rc;
+}
+
+static const sc_tool tool = SC_TOOL(
+    "sc-stream",
+    "[<command>] [options] [<in.h5ad|in.scpack>...]\n"
+    "Stream cells of many datasets as shuffled, weighted, sharded batches.",
+    opts, on_option, commands, "run", run);
+
 int main(int argc, char **argv)
 {
     struct args a = {.output = "-",
                      .ring_fd = -1,
                      .ring_size = 256 << 20,
                      .objc = SC_OBJ_CACHE_OPTS_INIT};
-    sc_http_opts http = SC_HTTP_OPTS_INIT;
-    static sc_config *cfg; /* option values point into it until exit */
-    sc_cli cli;
-    char cache[4096];
-    int (*fn)(struct args *, sc_cli *) = cmd_run;
     int rc;
 
     sc_stream_opts_init(&a.so);
     sc_split_opts_init(&a.split);
-    for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) {
-            fn = commands[i].fn;
-            argv[1] = argv[0];
-            argv++;
-            argc--;
-            break;
-        }
-    rc =
-        sc_cli_parse(&cli, "sc-stream", usage, opts, argc, argv, on_option, &a);
-    if (rc != SC_CLI_RUN) {
-        free_args(&a);
-        return rc;
-    }
-    if (sc_config_load(&cli, "sc-stream", opts, on_option, &a, &cfg) < 0) {
-        free_args(&a);
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    }
-    if (fn != cmd_dump && cli.argc == 0 && !a.manifest &&
-        isatty(STDIN_FILENO)) {
-        free_args(&a);
-        return sc_cli_usage_error(&cli, "no input: give h5ad files or a "
-                                        "manifest (-m FILE, or on stdin)");
-    }
-    for (int i = 0; fn != cmd_dump && i < cli.argc; i++)
-        if (!strcmp(cli.argv[i], "-")) {
-            free_args(&a);
-            return sc_cli_usage_error(&cli, "HDF5 input needs a seekable "
-                                            "file, not '-' (a manifest may "
-                                            "come on stdin)");
-        }
-    if ((rc = env_defaults(&a)) < 0) {
-        free_args(&a);
-        sc_log_error("%s", sc_errmsg());
-        sc_cli_release(&cli);
-        return SC_EXIT_USAGE;
-    }
-    if (!a.no_cache) {
-        if (a.cache_dir)
-            a.so.cache_dir = a.cache_dir;
-        else if (sc_stream_default_cache(cache, sizeof cache) == 0)
-            a.so.cache_dir = cache;
-    }
-    a.so.labels = a.labels.v;
-    a.so.n_labels = a.labels.n;
-    a.so.filters = a.filters.v;
-    a.so.n_filters = a.filters.n;
-    a.so.weight_cols = a.weight_by.v;
-    a.so.n_weight_cols = a.weight_by.n;
-    a.so.genes = a.genes;
-    a.so.n_genes = a.n_genes;
-    if (a.so.orthologs && a.n_genes == 0) {
-        free_args(&a);
-        return sc_cli_usage_error(&cli, "--orthologs needs a human gene list "
-                                        "(--genes [human=]FILE)");
-    }
-    a.so.vocabs = a.vocabs;
-    a.so.threads = cli.threads;
-    a.so.n_vocabs = a.n_vocabs;
-    a.so.split_opts = &a.split;
-    if (fn != cmd_pack && a.codec) {
-        free_args(&a);
-        return sc_cli_usage_error(&cli, "--codec is an option of pack");
-    }
-    if (fn == cmd_pack && pack_refuse(&a) < 0) {
-        free_args(&a);
-        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
-    }
-    http.retries = 3;
-    http.stall_time = 30;
-    sc_pack_set_remote(&http, &a.objc);
-    if ((rc = sc_http_global_init()) == 0) {
-        rc = fn(&a, &cli);
-        sc_http_global_cleanup();
-    }
+    rc = sc_cli_dispatch(&tool, argc, argv, &a);
     free_args(&a);
-    rc = sc_cli_finish(&cli, rc);
-    sc_config_free(cfg);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "sc_config.h"
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_version.h"
@@ -50,10 +51,36 @@ static int is_end(const sc_opt *o)
     return o->key == 0 && !o->long_name && !o->help;
 }
 
-static const sc_opt *find_key(const sc_opt *opts, int key)
+/* Whether the command offers O: a common option not in COMMON is left out
+ * (sc_cmd.common). */
+static int offered(const sc_opt *o, unsigned common)
+{
+    switch (o->key) {
+    case 'c': return !!(common & SC_CLI_CONFIG);
+    case '@': return !!(common & SC_CLI_THREADS);
+    case SC_OPT_NO_PROVENANCE: return !!(common & SC_CLI_PROVENANCE);
+    default: return 1;
+    }
+}
+
+static const sc_opt *find_key(const sc_opt *opts, int key, unsigned common)
 {
     for (; !is_end(opts); opts++)
-        if (opts->key == key && !is_heading(opts))
+        if (opts->key == key && !is_heading(opts) && offered(opts, common))
+            return opts;
+    return NULL;
+}
+
+/* A deprecated short spelling of another option (SC_OPT_ALIAS). */
+static int is_alias(const sc_opt *o)
+{
+    return is_short(o->key) && !o->long_name && !o->help && o->metavar;
+}
+
+static const sc_opt *find_long(const sc_opt *opts, const char *name)
+{
+    for (; !is_end(opts); opts++)
+        if (opts->long_name && !strcmp(opts->long_name, name))
             return opts;
     return NULL;
 }
@@ -113,16 +140,23 @@ static void print_wrapped(const char *text, int col)
     putchar('\n');
 }
 
+/* Whether --help shows O. */
+static int shown(const sc_opt *o, unsigned common)
+{
+    return !is_heading(o) && o->help && offered(o, common);
+}
+
 /* 1 if a heading at O has at least one visible option under it. */
-static int group_has_options(const sc_opt *o)
+static int group_has_options(const sc_opt *o, unsigned common)
 {
     for (o++; !is_end(o) && !is_heading(o); o++)
-        if (o->help)
+        if (shown(o, common))
             return 1;
     return 0;
 }
 
-static void print_help(const char *prog, const char *usage, const sc_opt *opts)
+static void print_help(const char *prog, const char *usage, const sc_opt *opts,
+                       unsigned common)
 {
     const char *nl = strchr(usage, '\n');
     const sc_opt *o;
@@ -136,7 +170,7 @@ static void print_help(const char *prog, const char *usage, const sc_opt *opts)
     /* The help column: after the longest option that leaves room for it
      * (longer ones get their help on the next line). */
     for (o = opts; !is_end(o); o++) {
-        if (!is_heading(o) && o->help) {
+        if (shown(o, common)) {
             format_opt(o, buf, sizeof buf);
             len = (int)strlen(buf) + 2;
             if (len > col && len <= HELP_COL_MAX)
@@ -146,13 +180,13 @@ static void print_help(const char *prog, const char *usage, const sc_opt *opts)
     col = col < HELP_COL_MIN ? HELP_COL_MIN : col;
     for (o = opts; !is_end(o); o++) {
         if (is_heading(o)) {
-            if (group_has_options(o)) {
+            if (group_has_options(o, common)) {
                 printf("\n%s\n", o->help);
                 headed = 1;
             }
             continue;
         }
-        if (!o->help)
+        if (!shown(o, common))
             continue;
         if (!headed) {
             printf("\nOptions:\n");
@@ -219,10 +253,10 @@ int sc_cli_usage_error(sc_cli *cli, const char *fmt, ...)
 /* Explain why getopt_long returned C ('?' or ':'). WORD is the argv element
  * it last finished, which is the offending one for a long option and for a
  * short one that ended its element. */
-static int bad_option(const char *prog, const sc_opt *opts, int c,
-                      const char *word)
+static int bad_option(const char *prog, const sc_opt *opts, unsigned common,
+                      int c, const char *word)
 {
-    const sc_opt *o = find_key(opts, optopt);
+    const sc_opt *o = find_key(opts, optopt, common);
     size_t len = strcspn(word, "="), n = 0;
 
     if (c == ':' && strncmp(word, "--", 2) != 0)
@@ -235,7 +269,7 @@ static int bad_option(const char *prog, const sc_opt *opts, int c,
         return usage(prog, "option '%.*s' does not take an argument", (int)len,
                      word);
     for (o = opts; !is_end(o); o++)
-        if (o->long_name && len > 2 &&
+        if (o->long_name && offered(o, common) && len > 2 &&
             strncmp(o->long_name, word + 2, len - 2) == 0)
             n++;
     if (n > 1)
@@ -284,7 +318,7 @@ static char *join_cmdline(int argc, char **argv)
 }
 
 /* The getopt_long tables for OPTS: "+:" style short string and long array. */
-static int build_getopt(const sc_opt *opts, char **shortopts,
+static int build_getopt(const sc_opt *opts, unsigned common, char **shortopts,
                         struct option **longopts)
 {
     size_t n = 0, i = 0, j = 0;
@@ -303,7 +337,7 @@ static int build_getopt(const sc_opt *opts, char **shortopts,
     }
     s[i++] = ':';
     for (o = opts; !is_end(o); o++) {
-        if (is_heading(o))
+        if (is_heading(o) || !offered(o, common))
             continue;
         if (is_short(o->key)) {
             s[i++] = (char)o->key;
@@ -374,10 +408,10 @@ static int print_info(sc_cli *cli, const char *usage_text, const sc_opt *opts,
     int rc = SC_CLI_DONE;
 
     if (help) {
-        print_help(cli->prog, usage_text, opts);
+        print_help(cli->prog, usage_text, opts, cli->common);
     } else {
         print_version(cli->prog);
-        if (on_option && find_key(opts, SC_OPT_VERSION_HOOK) &&
+        if (on_option && find_key(opts, SC_OPT_VERSION_HOOK, cli->common) &&
             on_option(SC_OPT_VERSION_HOOK, NULL, ud) < 0) {
             sc_log_error("%s", sc_errmsg());
             rc = SC_EXIT_FAIL;
@@ -424,15 +458,18 @@ static int log_level(int verbosity)
                             : SC_LOG_DEBUG;
 }
 
-int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
-                 const sc_opt *opts, int argc, char **argv,
+/* sc_cli_parse offering the common options in COMMON (SC_CLI_*). */
+static int parse(sc_cli *cli, const char *prog, const char *usage_text,
+                 const sc_opt *opts, unsigned common, int argc, char **argv,
                  int (*on_option)(int key, const char *arg, void *ud), void *ud)
 {
     struct option *longopts = NULL;
     char *shortopts = NULL, name[64];
+    const sc_opt *o;
     int c, rc = SC_CLI_RUN, help = 0, version = 0;
 
     memset(cli, 0, sizeof *cli);
+    cli->common = common;
     clock_gettime(CLOCK_MONOTONIC, &cli->start);
     cli->prog = prog;
     cli->threads = 1;
@@ -440,7 +477,7 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
     cli->provenance = 1;
     sc_log_init(prog, SC_LOG_WARN);
     if (!(cli->cmdline = join_cmdline(argc, argv)) ||
-        build_getopt(opts, &shortopts, &longopts) < 0) {
+        build_getopt(opts, common, &shortopts, &longopts) < 0) {
         sc_log_error("out of memory");
         rc = SC_EXIT_FAIL;
         goto out;
@@ -449,8 +486,13 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
     opterr = 0;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         if (c == '?' || c == ':') {
-            rc = bad_option(cli->prog, opts, c, argv[optind - 1]);
+            rc = bad_option(cli->prog, opts, common, c, argv[optind - 1]);
             goto out;
+        }
+        if ((o = find_key(opts, c, common)) && is_alias(o) &&
+            (o = find_long(opts, o->metavar))) {
+            cli->alias_used = c;
+            c = o->key;
         }
         if (c >= 0 && c < SC_CLI_KEYS)
             cli->given[c / 8] |= (unsigned char)(1u << (c % 8));
@@ -459,7 +501,7 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
             rc = on_option ? on_option(c, optarg, ud) : 0;
         if (rc < 0) {
             rc = usage(cli->prog, "option '%s': %s",
-                       opt_name(find_key(opts, c), name, sizeof name),
+                       opt_name(find_key(opts, c, common), name, sizeof name),
                        sc_errmsg());
             goto out;
         }
@@ -469,6 +511,11 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
         }
     }
     sc_log_set_level(log_level(cli->verbosity));
+    if (cli->alias_used)
+        sc_log_info("option '-%c' is deprecated (removed in the next "
+                    "release): use '--%s'",
+                    cli->alias_used,
+                    find_key(opts, cli->alias_used, common)->metavar);
     if (cli->verbosity < 0 && cli->progress == SC_PROGRESS_AUTO)
         cli->progress = SC_PROGRESS_OFF;
     if (help || version) {
@@ -485,6 +532,14 @@ out:
     if (rc != SC_CLI_RUN)
         sc_cli_release(cli);
     return rc;
+}
+
+int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage_text,
+                 const sc_opt *opts, int argc, char **argv,
+                 int (*on_option)(int key, const char *arg, void *ud), void *ud)
+{
+    return parse(cli, prog, usage_text, opts, SC_CLI_ALL, argc, argv, on_option,
+                 ud);
 }
 
 int sc_cli_given(const sc_cli *cli, int key)
@@ -506,6 +561,203 @@ double sc_cli_elapsed(const sc_cli *cli)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - cli->start.tv_sec) +
            (double)(now.tv_nsec - cli->start.tv_nsec) / 1e9;
+}
+
+/* ---- commands ---- */
+
+int sc_cli_usage_fail(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sc_fail(SC_EINVAL, "%s", buf);
+    return SC_CLI_EUSAGE;
+}
+
+/* 1 if ARG is an option of OPTS whose value is the next argument ("-o
+ * FILE", "--share DIR", "-vo FILE"; not "-n5", "--max=5"). */
+static int takes_next(const sc_opt *opts, const char *arg)
+{
+    const sc_opt *o;
+
+    if (arg[0] != '-' || !arg[1])
+        return 0;
+    if (arg[1] == '-') {
+        for (o = opts; !is_end(o); o++)
+            if (o->long_name && o->arg == SC_ARG_REQUIRED &&
+                !strcmp(arg + 2, o->long_name))
+                return 1;
+        return 0;
+    }
+    for (const char *c = arg + 1; *c; c++)
+        if ((o = find_key(opts, (unsigned char)*c, SC_CLI_ALL)) &&
+            o->arg == SC_ARG_REQUIRED)
+            return c[1] == '\0'; /* else the rest is its value */
+    return 0;
+}
+
+/* Index in ARGV of the first operand, the command's name; 0 if none. */
+static int command_index(const sc_opt *opts, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return i + 1 < argc ? i + 1 : 0;
+        if (argv[i][0] != '-' || !argv[i][1])
+            return i;
+        if (takes_next(opts, argv[i]))
+            i++;
+    }
+    return 0;
+}
+
+static const sc_cmd *find_cmd(const sc_tool *t, const char *name)
+{
+    for (size_t i = 0; name && i < t->n_cmds; i++)
+        if (t->cmds[i].name && !strcmp(t->cmds[i].name, name))
+            return &t->cmds[i];
+    return NULL;
+}
+
+/* The common options of any command of T. */
+static unsigned tool_common(const sc_tool *t)
+{
+    unsigned common = 0;
+
+    for (size_t i = 0; i < t->n_cmds; i++)
+        common |= t->cmds[i].common;
+    return common;
+}
+
+/* The tool's --help text: its usage, the commands with their summaries,
+ * and where their options are. Released by the caller; NULL: no memory. */
+static char *tool_usage(const sc_tool *t)
+{
+    size_t cap = strlen(t->usage) + 256, used, width = 0;
+    char *s;
+
+    for (size_t i = 0; i < t->n_cmds; i++)
+        if (t->cmds[i].name && t->cmds[i].summary) {
+            cap += 3 * strlen(t->cmds[i].summary) + 64;
+            if (strlen(t->cmds[i].name) > width)
+                width = strlen(t->cmds[i].name);
+        }
+    if (!(s = malloc(cap)))
+        return NULL;
+    used = (size_t)snprintf(s, cap, "%s\n\nCommands:\n", t->usage);
+    for (size_t i = 0; i < t->n_cmds; i++) {
+        const char *p = t->cmds[i].summary;
+
+        if (!t->cmds[i].name || !p)
+            continue;
+        used += (size_t)snprintf(s + used, cap - used, "  %-*s  ", (int)width,
+                                 t->cmds[i].name);
+        for (; *p; p++) {
+            s[used++] = *p;
+            if (*p == '\n')
+                used += (size_t)snprintf(s + used, cap - used, "%*s",
+                                         (int)width + 4, "");
+        }
+        s[used++] = '\n';
+    }
+    snprintf(s + used, cap - used,
+             "\nRun '%s <command> --help' for the options of a command.",
+             t->prog);
+    return s;
+}
+
+/* "no command given (init, add, ...)" */
+static int no_command(sc_cli *cli, const sc_tool *t)
+{
+    char list[512];
+    size_t used = 0;
+
+    list[0] = '\0';
+    for (size_t i = 0; i < t->n_cmds && used < sizeof list; i++)
+        if (t->cmds[i].name)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                     used ? ", " : "", t->cmds[i].name);
+    return sc_cli_usage_error(cli, "no command given (%s)", list);
+}
+
+/* "NAME: expected <ops>: missing operand", the operands from its usage. */
+static int operand_error(sc_cli *cli, const sc_cmd *cmd, int too_many)
+{
+    const char *u = cmd->usage ? cmd->usage : "";
+    const char *why = too_many ? "too many operands" : "missing operand";
+    size_t n;
+
+    if (cmd->name && !strncmp(u, cmd->name, strlen(cmd->name)))
+        u += strlen(cmd->name);
+    u += strspn(u, " ");
+    if (!strncmp(u, "[options]", 9))
+        u += 9 + strspn(u + 9, " ");
+    n = strcspn(u, "\n");
+    if (!n)
+        return sc_cli_usage_error(cli, "%s: %s", cmd->name ? cmd->name : "",
+                                  why);
+    return sc_cli_usage_error(cli, "%s: expected %.*s: %s",
+                              cmd->name ? cmd->name : "", (int)n, u, why);
+}
+
+int sc_cli_dispatch(const sc_tool *t, int argc, char **argv, void *ud)
+{
+    const sc_cmd *cmd = NULL;
+    sc_config *cfg = NULL;
+    char *top = NULL;
+    int named = 0, rc, ci;
+    sc_cli cli;
+
+    if (t->n_cmds == 1 && !t->cmds[0].name)
+        cmd = &t->cmds[0];
+    else if ((ci = command_index(t->opts, argc, argv)) &&
+             (cmd = find_cmd(t, argv[ci])))
+        named = 1;
+    else
+        cmd = find_cmd(t, t->default_cmd);
+    if (!named && t->n_cmds > 1 && !(top = tool_usage(t))) {
+        fprintf(stderr, "%s: error: out of memory\n", t->prog);
+        return SC_EXIT_FAIL;
+    }
+    if (!cmd) {
+        rc = parse(&cli, t->prog, top, t->opts, tool_common(t), argc, argv,
+                   t->on_option, ud);
+        if (rc == SC_CLI_RUN)
+            rc = cli.argc ? sc_cli_usage_error(&cli, "unknown command '%s'",
+                                               cli.argv[0])
+                          : no_command(&cli, t);
+        free(top);
+        return rc;
+    }
+    rc = parse(&cli, t->prog,
+               top     ? top
+               : named ? cmd->usage
+                       : t->usage,
+               cmd->opts ? cmd->opts : t->opts,
+               named || !top ? cmd->common : tool_common(t), argc, argv,
+               t->on_option, ud);
+    free(top);
+    if (rc != SC_CLI_RUN)
+        return rc;
+    if (named) { /* the operands start with the command's name */
+        cli.argc--;
+        cli.argv++;
+    }
+    if ((cmd->common & SC_CLI_CONFIG) &&
+        sc_config_load(&cli, t->prog, t->opts, t->on_option, ud, &cfg) < 0)
+        return sc_cli_usage_error(&cli, "%s", sc_errmsg());
+    if (cli.argc < cmd->min_args ||
+        (cmd->max_args >= 0 && cli.argc > cmd->max_args)) {
+        rc = operand_error(&cli, cmd, cli.argc >= cmd->min_args);
+    } else {
+        rc = t->run(&cli, cmd, ud);
+        rc = rc == SC_CLI_EUSAGE ? sc_cli_usage_error(&cli, "%s", sc_errmsg())
+                                 : sc_cli_finish(&cli, rc);
+    }
+    sc_config_free(cfg); /* after the run: option values point into it */
+    return rc;
 }
 
 /* ---- the end of a run ---- */

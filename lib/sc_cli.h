@@ -34,6 +34,16 @@ typedef struct sc_opt {
     const char *help;
 } sc_opt;
 
+/* A deprecated spelling, the short option OLD, of the option whose long
+ * name is LONG_NAME, kept for one release: hidden from --help, and the
+ * callback receives that option's key (sc_cli_given is true for it). With
+ * -v, using it logs a note naming the new spelling. ARG must be that
+ * option's. (An entry with a METAVAR, no long name and no HELP.) */
+#define SC_OPT_ALIAS(old, long_name, arg)                                      \
+    {                                                                          \
+        (old), NULL, (arg), (long_name), NULL                                  \
+    }
+
 /* Keys of the long-only common options, and the first key for a tool's own
  * long-only options (SC_OPT_USER, SC_OPT_USER + 1, ...). */
 enum {
@@ -112,6 +122,8 @@ typedef struct sc_cli {
     char *cmdline;         /* the whole command line, shell-quoted */
     struct timespec start; /* CLOCK_MONOTONIC when sc_cli_parse was called */
     unsigned char given[SC_CLI_KEYS / 8]; /* keys seen on the command line */
+    unsigned common; /* the SC_CLI_* common options offered */
+    int alias_used;  /* key of the last deprecated alias given, or 0 */
 } sc_cli;
 
 /* Whether option KEY was given on the command line (for settings files,
@@ -146,6 +158,98 @@ int sc_cli_parse(sc_cli *cli, const char *prog, const char *usage,
                  const sc_opt *opts, int argc, char **argv,
                  int (*on_option)(int key, const char *arg, void *ud),
                  void *ud);
+
+/* ---- commands ---- */
+
+/* The common options a command offers besides -h, -V, -q, -v and
+ * --[no-]progress, which every command has (sc_cmd.common): each only where
+ * the command uses it. Options of SC_OPT_COMMON left out are neither shown
+ * by --help nor accepted. */
+enum {
+    SC_CLI_CONFIG = 1u << 0,     /* -c/--config: the settings file is read */
+    SC_CLI_THREADS = 1u << 1,    /* -@/--threads: it runs work in parallel */
+    SC_CLI_PROVENANCE = 1u << 2, /* --no-provenance: it writes provenance */
+    SC_CLI_ALL = SC_CLI_CONFIG | SC_CLI_THREADS | SC_CLI_PROVENANCE
+};
+
+/* The tool's own handler of a command, of whatever type the tool gives it:
+ * set with SC_CMD_FN(f), cast back to that type by sc_tool.run. */
+typedef void (*sc_cmd_fn)(void);
+#define SC_CMD_FN(f) ((sc_cmd_fn)(f))
+
+/*
+ * One command of a tool. NAME is what the user types ("add"); a tool
+ * without commands has one entry with NAME NULL. USAGE is printed after
+ * "Usage: PROG " by the command's --help (its first line, with the name:
+ * "add [options] [<file>...]", then a description, as for sc_cli_parse).
+ * SUMMARY is its line in the tool's list of commands (a "\n" continues it
+ * on the next line). OPTS is its option table (NULL: the tool's), COMMON
+ * the SC_CLI_* options it offers, MIN_ARGS and MAX_ARGS (-1: no limit) the
+ * operands after the name, FN the tool's handler (SC_CMD_FN).
+ */
+typedef struct sc_cmd {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    const sc_opt *opts;
+    unsigned common;
+    int min_args, max_args;
+    sc_cmd_fn fn;
+} sc_cmd;
+
+/*
+ * A tool: its name PROG, USAGE for its own --help (the first line after
+ * "Usage: PROG ", a description; the list of commands and a pointer to
+ * "PROG <command> --help" are added), OPTS (every option of every command:
+ * the tool's --help, the settings file, and finding the command's name
+ * among the arguments), ON_OPTION (as for sc_cli_parse), the N_CMDS
+ * commands CMDS, DEFAULT_CMD (the command run when the first operand names
+ * none, or NULL: then that is a usage error) and RUN, called with the
+ * parsed command line to run command CMD: it returns what sc_cli_finish
+ * takes, or SC_CLI_EUSAGE for a usage error with the text in sc_errmsg()
+ * (sc_cli_usage_fail).
+ */
+typedef struct sc_tool {
+    const char *prog;
+    const char *usage;
+    const sc_opt *opts;
+    int (*on_option)(int key, const char *arg, void *ud);
+    const sc_cmd *cmds;
+    size_t n_cmds;
+    const char *default_cmd;
+    int (*run)(sc_cli *cli, const sc_cmd *cmd, void *ud);
+} sc_tool;
+
+/* The sc_tool of a tool whose commands are the array CMDS. */
+#define SC_TOOL(prog, usage, opts, on_option, cmds, default_cmd, run)          \
+    {                                                                          \
+        (prog), (usage), (opts), (on_option), (cmds),                          \
+            sizeof(cmds) / sizeof *(cmds), (default_cmd), (run)                \
+    }
+
+/* What a command handler returns for a usage error (sc_cli_usage_fail). */
+#define SC_CLI_EUSAGE (-1000)
+
+/* Set the text of a usage error found by a command ("PROG: <FMT...>" and
+ * "Try 'PROG --help'." are printed by sc_cli_dispatch) and return
+ * SC_CLI_EUSAGE. Thread-safe (the text is thread-local). */
+int sc_cli_usage_fail(const char *fmt, ...) SC_PRINTF(1, 2);
+
+/*
+ * The whole of main() for tool T: find the command (the first operand;
+ * options before it are allowed), parse the command line with its options
+ * (sc_cli_parse, offering only the common options in its COMMON; the
+ * default command, when not named, those of any command), print its
+ * --help or the tool's (with the list of commands), read the settings file
+ * into T->opts when it offers SC_CLI_CONFIG (sc_config_load), check the
+ * number of operands, call T->run with CLI->argv the operands after the
+ * command's name, and end with sc_cli_finish. Usage errors: "unknown
+ * command 'X'", "no command given (a, b, ...)", "NAME: expected <ops>:
+ * missing operand" (or ": too many operands"), each followed by "Try 'PROG
+ * --help'.". Returns the exit status for main(). UD is passed to the
+ * callbacks. Main thread only.
+ */
+int sc_cli_dispatch(const sc_tool *t, int argc, char **argv, void *ud);
 
 /* Catch SIGTERM, SIGINT and SIGHUP (unless ignored when the program
  * started, as under nohup): the handler removes every temporary file of

@@ -36,6 +36,7 @@ static const sc_opt opts[] = {
     {SC_OPT_USER + 3, "a-very-long-option-name", SC_ARG_REQUIRED, "VALUE",
      "help that starts on the next line"},
     SC_OPT_VERSION_EXTRA,
+    SC_OPT_ALIAS('m', "num", SC_ARG_REQUIRED),
     SC_OPT_END,
 };
 
@@ -72,6 +73,7 @@ static int parse(sc_cli *cli, struct args *a, char **args)
 
 struct job {
     char **args;
+    int dispatch;            /* sc_cli_dispatch instead of sc_cli_parse */
     const char *stdout_path; /* instead of capturing stdout */
     int finish, finish_rc;   /* call sc_cli_finish(rc) after the parse */
     const char *data;        /* printed to stdout before finishing */
@@ -82,11 +84,17 @@ struct cap {
     char out[16384], err[4096];
 };
 
+static int dispatch(char **args);
+
 static int child(const struct job *j)
 {
     struct args a;
     sc_cli cli;
-    int rc = parse(&cli, &a, j->args);
+    int rc;
+
+    if (j->dispatch)
+        return dispatch(j->args);
+    rc = parse(&cli, &a, j->args);
 
     if (rc != SC_CLI_RUN)
         return rc;
@@ -153,6 +161,59 @@ static void check_usage(char **args, const char *msg)
     CHECK_INTEQ(c.status, 2);
     CHECK_STREQ(c.err, want);
     CHECK_STREQ(c.out, "");
+}
+
+/* ---- a tool with commands ---- */
+
+static int cmd_add(struct args *a, sc_cli *cli)
+{
+    printf("add %d %s num=%lld threads=%d\n", cli->argc, cli->argv[0],
+           (long long)a->num, cli->threads);
+    return 0;
+}
+
+static int cmd_list(struct args *a, sc_cli *cli)
+{
+    (void)a;
+    if (cli->verbosity > 0)
+        return sc_cli_usage_fail("list: not with %s", "-v");
+    printf("list\n");
+    return 3;
+}
+
+static int run_cmd(sc_cli *cli, const sc_cmd *cmd, void *ud)
+{
+    return ((int (*)(struct args *, sc_cli *))cmd->fn)(ud, cli);
+}
+
+static const sc_cmd cmds[] = {
+    {"add", "add [options] <file>...\nAdd files.", "add files", NULL,
+     SC_CLI_ALL, 1, -1, SC_CMD_FN(cmd_add)},
+    {"list", "list [options]\nList them.", "list the files\nin order", NULL,
+     SC_CLI_CONFIG, 0, 0, SC_CMD_FN(cmd_list)},
+};
+
+static const sc_tool tool = {
+    "prog", "[options] <command>\nA tool.", opts, on_option, cmds, 2, NULL,
+    run_cmd};
+
+static int dispatch(char **args)
+{
+    struct args a;
+    int argc = 0;
+
+    while (args[argc])
+        argc++;
+    memset(&a, 0, sizeof a);
+    return sc_cli_dispatch(&tool, argc, args, &a);
+}
+
+/* Run the tool with ARGS; its exit status, stdout and stderr in *C. */
+static void run_tool(char **args, struct cap *c)
+{
+    struct job j = {.args = args, .dispatch = 1};
+
+    run_job(&j, c);
 }
 
 /* ---- tests ---- */
@@ -623,6 +684,96 @@ static void test_parse_double(void)
     CHECK(dval == 1);
 }
 
+static void test_dispatch(void)
+{
+    struct cap c;
+
+    run_tool(ARGS("-q", "add", "-@", "2", "f1", "f2", "-n", "4"), &c);
+    CHECK_INTEQ(c.status, 0);
+    CHECK_STREQ(c.out, "add 2 f1 num=4 threads=2\n");
+    CHECK_STREQ(c.err, "");
+    /* options before the command, and "--" */
+    run_tool(ARGS("-n", "5", "--", "add", "-x"), &c);
+    CHECK_STREQ(c.out, "add 1 -x num=5 threads=1\n");
+    /* the status of the handler */
+    run_tool(ARGS("list"), &c);
+    CHECK_INTEQ(c.status, 3);
+    CHECK_STREQ(c.out, "list\n");
+    /* usage errors */
+    run_tool(ARGS("-n", "3"), &c);
+    CHECK_INTEQ(c.status, 2);
+    CHECK_STREQ(c.err, "prog: no command given (add, list)\n"
+                       "Try 'prog --help'.\n");
+    run_tool(ARGS("fly", "-n", "3"), &c);
+    CHECK_INTEQ(c.status, 2);
+    CHECK_STREQ(c.err, "prog: unknown command 'fly'\nTry 'prog --help'.\n");
+    run_tool(ARGS("add"), &c);
+    CHECK_INTEQ(c.status, 2);
+    CHECK_STREQ(c.err, "prog: add: expected <file>...: missing operand\n"
+                       "Try 'prog --help'.\n");
+    run_tool(ARGS("list", "x"), &c);
+    CHECK_STREQ(c.err, "prog: list: too many operands\nTry 'prog --help'.\n");
+    run_tool(ARGS("-v", "list"), &c);
+    CHECK_INTEQ(c.status, 2);
+    CHECK_STREQ(c.out, "");
+    CHECK_STREQ(c.err, "prog: list: not with -v\nTry 'prog --help'.\n");
+    /* a common option the command does not use is not offered */
+    run_tool(ARGS("list", "-@", "2"), &c);
+    CHECK_INTEQ(c.status, 2);
+    CHECK_STREQ(c.err, "prog: unknown option '-@'\nTry 'prog --help'.\n");
+    run_tool(ARGS("list", "--no-provenance"), &c);
+    CHECK_STREQ(c.err, "prog: unknown option '--no-provenance'\n"
+                       "Try 'prog --help'.\n");
+}
+
+static void test_dispatch_help(void)
+{
+    struct cap c;
+
+    run_tool(ARGS("--help"), &c);
+    CHECK_INTEQ(c.status, 0);
+    CHECK(!strncmp(c.out,
+                   "Usage: prog [options] <command>\nA tool.\n\nCommands:\n"
+                   "  add   add files\n"
+                   "  list  list the files\n        in order\n\n"
+                   "Run 'prog <command> --help' for the options of a "
+                   "command.\n\nCommon options:\n",
+                   strlen("Usage: prog [options] <command>\nA tool.\n\n"
+                          "Commands:\n  add   add files\n  list  list the "
+                          "files\n        in order\n\nRun 'prog <command> "
+                          "--help' for the options of a command.\n\nCommon "
+                          "options:\n")));
+    CHECK(strstr(c.out, "--threads"));
+    run_tool(ARGS("list", "--help"), &c);
+    CHECK_INTEQ(c.status, 0);
+    CHECK(!strncmp(c.out, "Usage: prog list [options]\nList them.\n\n", 39));
+    CHECK(strstr(c.out, "--config FILE"));
+    CHECK(!strstr(c.out, "--threads") && !strstr(c.out, "provenance"));
+    CHECK(!strstr(c.out, "Commands:"));
+    run_tool(ARGS("add", "-h"), &c);
+    CHECK(strstr(c.out, "--threads") && strstr(c.out, "--no-provenance"));
+}
+
+static void test_alias(void)
+{
+    struct args a;
+    sc_cli cli;
+
+    /* -m is a hidden alias of -n: the callback sees 'n' */
+    CHECK_INTEQ(parse(&cli, &a, ARGS("-m", "7", "x")), SC_CLI_RUN);
+    CHECK_INTEQ(a.num, 7);
+    CHECK(sc_cli_given(&cli, 'n'));
+    CHECK(!sc_cli_given(&cli, 'm'));
+    CHECK_INTEQ(cli.alias_used, 'm');
+    sc_cli_release(&cli);
+    CHECK_INTEQ(parse(&cli, &a, ARGS("-n", "2", "x")), SC_CLI_RUN);
+    CHECK_INTEQ(cli.alias_used, 0);
+    sc_cli_release(&cli);
+    check_usage(ARGS("-m", "11"),
+                "option '--num': integer '11' out of range [1, 10]");
+    check_usage(ARGS("-m"), "option '-m' requires an argument");
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -639,5 +790,8 @@ int main(void)
     RUN(test_parse_int);
     RUN(test_parse_size);
     RUN(test_parse_double);
+    RUN(test_dispatch);
+    RUN(test_dispatch_help);
+    RUN(test_alias);
     return UNIT_DONE();
 }
