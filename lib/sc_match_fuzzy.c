@@ -34,49 +34,6 @@ static int two_bits_at_most(uint32_t x)
     return !(x & (x - 1));
 }
 
-/* The optimal string alignment distance of A and B (lengths NA, NB at
- * most SM_MAX_WORD), or MAX + 1 once it must exceed MAX. */
-static int osa_distance(const char *a, size_t na, const char *b, size_t nb,
-                        int max)
-{
-    int d[3][SM_MAX_WORD + 1], *p2 = d[0], *p1 = d[1], *c = d[2];
-
-    if ((na > nb ? na - nb : nb - na) > (size_t)max)
-        return max + 1;
-    for (size_t j = 0; j <= nb; j++)
-        p1[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        int low;
-
-        c[0] = (int)i;
-        low = c[0];
-        for (size_t j = 1; j <= nb; j++) {
-            int cost = a[i - 1] != b[j - 1], v = p1[j - 1] + cost;
-
-            if (p1[j] + 1 < v)
-                v = p1[j] + 1;
-            if (c[j - 1] + 1 < v)
-                v = c[j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-                a[i - 2] == b[j - 1] && p2[j - 2] + 1 < v)
-                v = p2[j - 2] + 1;
-            c[j] = v;
-            if (v < low)
-                low = v;
-        }
-        if (low > max)
-            return max + 1;
-        {
-            int *t = p2;
-
-            p2 = p1;
-            p1 = c;
-            c = t;
-        }
-    }
-    return p1[nb] > max ? max + 1 : p1[nb];
-}
-
 static int cmp_len(const void *a, const void *b)
 {
     const struct sm_word *x = a, *y = b;
@@ -168,7 +125,8 @@ static int correct_word(const sc_match *m, const int *ont, int n_ont,
             if (!two_bits_at_most(mask & ~v->mask) ||
                 !two_bits_at_most(v->mask & ~mask))
                 continue;
-            if ((d = osa_distance(w, len, v->w, v->len, 2)) > 2 ||
+            if ((d = (int)sc_onto_edit_distance(w, len, v->w, v->len, 2, 1)) >
+                    2 ||
                 !in_field(sm_table_find(&m->vocab, v->w), ont, n_ont))
                 continue;
             if (d == 0)

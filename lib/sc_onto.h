@@ -306,4 +306,19 @@ SC_MUST_CHECK int sc_onto_search(const sc_onto *o, const char *text, int i,
 /* "label", "label-ci", "synonym", "token", "fuzzy"; "?" for others. */
 const char *sc_onto_tier_name(int tier);
 
+/* Longest strings sc_onto_edit_distance() compares. */
+#define SC_ONTO_EDIT_MAX 128
+
+/*
+ * The edit distance of A and B (NA, NB bytes): letters dropped, added or
+ * replaced, and with SWAPS also two neighbours swapped, each counting 1
+ * (Levenshtein, or with SWAPS the optimal string alignment distance, as
+ * Damerau-Levenshtein is usually computed). LIMIT + 1 as soon as it must
+ * exceed LIMIT, or when a string is longer than SC_ONTO_EDIT_MAX. The one
+ * measure of both sc_onto_search()'s fuzzy tier and sc-annotate's
+ * misspelt-word tier.
+ */
+size_t sc_onto_edit_distance(const char *a, size_t na, const char *b, size_t nb,
+                             size_t limit, int swaps);
+
 #endif

@@ -6,7 +6,7 @@
 #include "sc_onto_int.h"
 
 /* Longest text compared by edit distance, and words of a query. */
-#define FUZZY_MAX 128
+#define FUZZY_MAX SC_ONTO_EDIT_MAX
 #define WORDS_MAX 16
 
 /* Scores: the tier sets the band, the rest says how much matched. */
@@ -89,34 +89,42 @@ static double word_match(const char *w, const char *x)
     return 0;
 }
 
-/* Levenshtein distance of A and B (lengths NA, NB <= FUZZY_MAX), or
- * LIMIT + 1 as soon as it must exceed LIMIT. */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb,
-                            size_t limit)
+size_t sc_onto_edit_distance(const char *a, size_t na, const char *b, size_t nb,
+                             size_t limit, int swaps)
 {
-    size_t row[2][FUZZY_MAX + 1];
+    size_t d[3][SC_ONTO_EDIT_MAX + 1], *p2 = d[0], *p1 = d[1], *c = d[2];
 
+    if (na > SC_ONTO_EDIT_MAX || nb > SC_ONTO_EDIT_MAX ||
+        (na > nb ? na - nb : nb - na) > limit)
+        return limit + 1;
     for (size_t j = 0; j <= nb; j++)
-        row[0][j] = j;
+        p1[j] = j;
     for (size_t i = 1; i <= na; i++) {
-        size_t *prev = row[(i - 1) & 1], *cur = row[i & 1], best;
+        size_t best, *t;
 
-        cur[0] = best = i;
+        c[0] = best = i;
         for (size_t j = 1; j <= nb; j++) {
-            size_t v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t v = p1[j - 1] + (a[i - 1] != b[j - 1]);
 
-            if (prev[j] + 1 < v)
-                v = prev[j] + 1;
-            if (cur[j - 1] + 1 < v)
-                v = cur[j - 1] + 1;
-            cur[j] = v;
+            if (p1[j] + 1 < v)
+                v = p1[j] + 1;
+            if (c[j - 1] + 1 < v)
+                v = c[j - 1] + 1;
+            if (swaps && i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && p2[j - 2] + 1 < v)
+                v = p2[j - 2] + 1;
+            c[j] = v;
             if (v < best)
                 best = v;
         }
         if (best > limit)
             return limit + 1;
+        t = p2;
+        p2 = p1;
+        p1 = c;
+        c = t;
     }
-    return row[na & 1][nb];
+    return p1[nb] > limit ? limit + 1 : p1[nb];
 }
 
 /* Tier and score of candidate S (a label when IS_LABEL) for Q; 0 when it
@@ -141,7 +149,7 @@ static int score(const struct query *q, const char *s, int is_label, char *low,
     limit = q->len < 8 ? 1 : q->len / 4;
     if (q->len <= FUZZY_MAX && n <= FUZZY_MAX &&
         (n > q->len ? n - q->len : q->len - n) <= limit) {
-        size_t d = edit_distance(q->low, q->len, low, n, limit);
+        size_t d = sc_onto_edit_distance(q->low, q->len, low, n, limit, 0);
 
         if (d <= limit) {
             *sc = SCORE_FUZZY_TOP *

@@ -744,6 +744,32 @@ static void test_real_latest(void)
     sc_onto_free(o);
 }
 
+/* The one edit distance of search and of the misspelt-word tier. */
+static void test_edit_distance(void)
+{
+    char long_a[SC_ONTO_EDIT_MAX + 2];
+
+#define ED(a, b, lim, sw)                                                      \
+    (int)sc_onto_edit_distance(a, strlen(a), b, strlen(b), lim, sw)
+    CHECK_INTEQ(ED("kitten", "sitting", 5, 0), 3);
+    CHECK_INTEQ(ED("kitten", "sitting", 5, 1), 3);
+    CHECK_INTEQ(ED("", "abc", 5, 0), 3);
+    CHECK_INTEQ(ED("same", "same", 0, 1), 0);
+    /* a swap of neighbours is 1 only with SWAPS */
+    CHECK_INTEQ(ED("hepatocyte", "hepatocyet", 3, 0), 2);
+    CHECK_INTEQ(ED("hepatocyte", "hepatocyet", 3, 1), 1);
+    /* optimal string alignment, not full Damerau: "ca" -> "abc" is 3 */
+    CHECK_INTEQ(ED("ca", "abc", 5, 1), 3);
+    /* LIMIT + 1 as soon as the limit is passed, or by length alone */
+    CHECK_INTEQ(ED("kitten", "sitting", 2, 0), 3);
+    CHECK_INTEQ(ED("abcdef", "uvwxyz", 1, 1), 2);
+    CHECK_INTEQ(ED("a", "abcd", 2, 0), 3);
+    memset(long_a, 'a', sizeof long_a - 1);
+    long_a[sizeof long_a - 1] = 0;
+    CHECK_INTEQ(ED(long_a, long_a, 4, 0), 5);
+#undef ED
+}
+
 /* The ontology set of a run: the schema's pins unless asked for the latest
  * (a tool's --latest, or SC_ONTOLOGIES=latest for every tool). */
 static void test_run_set(void)
@@ -774,6 +800,7 @@ int main(void)
         snprintf(cachedir, sizeof cachedir, "%s/real", tmpdir);
     RUN(test_normalize);
     RUN(test_run_set);
+    RUN(test_edit_distance);
     RUN(test_obo_terms);
     RUN(test_obo_graph);
     RUN(test_obo_labels);
