@@ -160,6 +160,11 @@ bench_s3_cleanup() {
     rm -rf "$tmp"
 }
 
+# bench_mbs BYTES FILE: MB/s of BYTES read in the median of the times in FILE
+bench_mbs() {
+    bench_rate "$(awk -v s="$1" 'BEGIN { printf "%.6f\n", s / 1e6 }')" "$(median < "$2")"
+}
+
 # bench_s3_start: the S3 test server on 127.0.0.1 (s3dir, SC_S3_ENDPOINT and
 # its credentials exported); exits 1 when it does not start
 bench_s3_start() {

@@ -65,8 +65,7 @@ for ((i = 0; i < runs; i++)); do
         bench_time verify_run "$base" >> "$tmp/t.base_verify" || exit 1
     fi
 done
-mb=$(awk -v s="$size" 'BEGIN { printf "%.6f\n", s / 1e6 }')
-mbs() { bench_rate "$mb" "$(median < "$tmp/t.$1")"; }
+mbs() { bench_mbs "$size" "$tmp/t.$1"; }
 a=$(mbs add) v=$(mbs verify) c=$(mbs curl)
 bench_row "sc-register add s3:// of a 200 MB object (copy, read, hash) vs curl GET of it" \
     "$a" "$c" MB/s "$(bench_ratio "$a" "$c")"

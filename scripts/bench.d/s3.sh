@@ -87,8 +87,7 @@ for ((i = 0; i < runs; i++)); do
     bench_time curl_run >> "$tmp/t.curl" || exit 1
     bench_time local_run >> "$tmp/t.local" || exit 1
 done
-mb=$(awk -v s="$size" 'BEGIN { printf "%.6f\n", s / 1e6 }')
-mbs() { bench_rate "$mb" "$(median < "$tmp/t.$1")"; }
+mbs() { bench_mbs "$size" "$tmp/t.$1"; }
 a=$(mbs ours) b=$(mbs curl) c=$(mbs local)
 bench_row "pack from local s3rver (sc-stream, 4 ranged GETs in flight) vs curl --parallel ranged GETs of the same bytes" \
     "$a" "$b" MB/s "$(bench_ratio "$a" "$b")"

@@ -219,6 +219,8 @@ with h5py.File(sys.argv[2]) as f:
     [[ $(bench_ratio 3 2) == 1.50 && $(bench_ratio n/a 2) == n/a ]]
     [[ $(bench_fmt 277123.4) == 277,000 && $(bench_fmt 0.012345) == 0.0123 && $(bench_fmt n/a) == n/a ]]
     [[ $(bench_rate 1000 4) == 250 ]]
+    printf '2\n4\n3\n' > "$BATS_TEST_TMPDIR/times"
+    [[ $(bench_mbs 6000000 "$BATS_TEST_TMPDIR/times") == 2 ]]
     run -0 bench_row "what" 1234567 0.5 cells/s 2.00
     [[ $output == $'what\t1,230,000\t0.5\tcells/s\t2.00' ]]
 }
