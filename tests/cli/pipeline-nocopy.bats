@@ -120,6 +120,29 @@ print(p[str(len(p) - 1)]["input_sha256"])' "$1"
 
 FAKE=abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789
 
+@test "annotate: a matrix that does not decode is refused, not copied (a damaged chunk, an index out of range)" {
+    mk_input "$BATS_TEST_TMPDIR/in.h5ad" gzip csr
+    # one damaged chunk of X/data: its bytes overwritten in the middle
+    run -0 "$PY" - "$BATS_TEST_TMPDIR/in.h5ad" <<'EOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["X/data"]
+    c = d.id.get_chunk_info(d.id.get_num_chunks() // 2)
+with open(sys.argv[1], "r+b") as f:
+    f.seek(c.byte_offset + c.size // 2)
+    f.write(b"\xff" * 8)
+EOF
+    run -1 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/in.h5ad"
+    [[ ${#stderr_lines[@]} == 1 && $stderr == *"o/in.h5ad"*"does not inflate"* ]] || { echo "$stderr"; return 1; }
+    [[ ! -e $BATS_TEST_TMPDIR/o/in.h5ad ]]
+    # an uncompressed X whose first column index is past the last gene
+    mk_input "$BATS_TEST_TMPDIR/ix.h5ad" none csr
+    "$PY" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r+"); f["X/indices"][0] = 100000' "$BATS_TEST_TMPDIR/ix.h5ad"
+    run -1 --separate-stderr sc-annotate annotate -d "$BATS_TEST_TMPDIR/o2" "$BATS_TEST_TMPDIR/ix.h5ad"
+    [[ ${#stderr_lines[@]} == 1 && $stderr == *"o2/ix.h5ad"*"out of range"* ]] || { echo "$stderr"; return 1; }
+    [[ ! -e $BATS_TEST_TMPDIR/o2/ix.h5ad ]]
+}
+
 @test "annotate: the manifest's sha256 is taken while size and mtime_ns match, else the file is hashed" {
     local in=$BATS_TEST_TMPDIR/in.h5ad real
     mk_input "$in" lzf csr
