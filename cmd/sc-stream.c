@@ -625,26 +625,6 @@ static int pack_refuse(const struct args *a)
     return 0;
 }
 
-/* The command line as pack_command: main() took "pack" out of argv before
- * parsing, so put it back after the program's (shell-quoted) name. */
-static int pack_command(sc_batch_header *ph, const char *cmdline)
-{
-    size_t n = 0;
-    int quoted = 0;
-    for (; cmdline[n] && (quoted || cmdline[n] != ' '); n++)
-        if (cmdline[n] == '\'')
-            quoted = !quoted;
-        else if (cmdline[n] == '\\' && !quoted && cmdline[n + 1])
-            n++;
-    char *c = malloc(strlen(cmdline) + sizeof " pack");
-    if (!c)
-        return sc_fail(SC_ENOMEM, "out of memory");
-    sprintf(c, "%.*s pack%s", (int)n, cmdline, cmdline + n);
-    int rc = sc_batch_header_info(ph, "pack_command", c);
-    free(c);
-    return rc;
-}
-
 /* The pack's header: the stream's genes, labels and datasets, with what
  * made it as settings. */
 static int pack_header(const struct args *a, const sc_cli *cli,
@@ -680,7 +660,8 @@ static int pack_header(const struct args *a, const sc_cli *cli,
         if ((rc = sc_batch_header_info(ph, "pack_tool",
                                        "sc-stream " SC_VERSION)) == 0 &&
             (rc = sc_batch_header_info(ph, "pack_time", when)) == 0)
-            rc = pack_command(ph, cli->cmdline ? cli->cmdline : "");
+            rc = sc_batch_header_info(ph, "pack_command",
+                                      cli->cmdline ? cli->cmdline : "");
     }
     /* the rest is the stream's, borrowed */
     ph->n_genes = sh->n_genes;
