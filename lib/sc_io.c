@@ -675,11 +675,13 @@ int sc_io_read_file_gz(const char *path, char **out, size_t *len)
         got = gzread(gz, buf + n, (unsigned)(cap - n - 1));
         if (got < 0) {
             int e;
-            const char *msg = gzerror(gz, &e);
+            /* the message lives in GZ: set it before closing */
+            int rc =
+                sc_fail(SC_EIO, "cannot read '%s': %s", path, gzerror(gz, &e));
 
             free(buf);
             gzclose(gz);
-            return sc_fail(SC_EIO, "cannot read '%s': %s", path, msg);
+            return rc;
         }
         if (got == 0)
             break;
