@@ -9,6 +9,7 @@
 
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_match.h"
 #include "sc_onto.h"
 
 #include "sc-register.h"
@@ -112,22 +113,15 @@ int rows_end(struct out_rows *o)
 
 /* ---- term filters and the ontology ---- */
 
-/* The ontologies a field's terms come from (CELLxGENE schema). */
-static const struct {
-    const char *field, *onts;
-} field_onts[] = {
-    {"cell_type", "CL"},       {"tissue", "UBERON CL"},
-    {"disease", "MONDO PATO"}, {"assay", "EFO"},
-    {"organism", "NCBITaxon"}, {"development_stage", "HsapDv MmusDv UBERON"},
-    {"sex", "PATO"},           {"self_reported_ethnicity", "HANCESTRO"},
-};
-
+/* The ontologies a field's terms come from (CELLxGENE schema); only the
+ * field's own name, not sc_match_field_find's other names. */
 static const char *onts_of(const char *field)
 {
-    for (size_t i = 0; i < sizeof field_onts / sizeof *field_onts; i++)
-        if (!strcmp(field_onts[i].field, field))
-            return field_onts[i].onts;
-    return NULL;
+    int f = sc_match_field_find(field);
+
+    return f >= 0 && !strcmp(sc_match_field_name(f), field)
+               ? sc_match_field_ontologies(f)
+               : NULL;
 }
 
 static int in_list(const char *list, const char *name)

@@ -13,19 +13,22 @@
 #include <unistd.h>
 
 #include "sc_cxg_int.h"
+#include "sc_match.h"
 
 /* The index of every public dataset is a few MB today; leave room. */
 #define MAX_JSON ((size_t)1 << 30)
 
-static const char *const term_keys[SC_CXG_N_TERMS] = {
-    "organism",  "assay",
-    "tissue",    "disease",
-    "cell_type", "development_stage",
-    "sex",       "self_reported_ethnicity"};
+/* The portal's JSON keys are the field names of sc_match's one table; this
+ * is only the order the portal's fields are kept, parsed and checked in. */
+static const int term_field[SC_CXG_N_TERMS] = {
+    SC_FIELD_ORGANISM, SC_FIELD_ASSAY,     SC_FIELD_TISSUE,
+    SC_FIELD_DISEASE,  SC_FIELD_CELL_TYPE, SC_FIELD_DEV_STAGE,
+    SC_FIELD_SEX,      SC_FIELD_ETHNICITY};
 
 const char *sc_cxg_term_key(int k)
 {
-    return k >= 0 && k < SC_CXG_N_TERMS ? term_keys[k] : NULL;
+    return k >= 0 && k < SC_CXG_N_TERMS ? sc_match_field_name(term_field[k])
+                                        : NULL;
 }
 
 /* ---- JSON to structs ---- */
@@ -262,9 +265,9 @@ static int dataset_check(json_t *o, const char *name, size_t i)
     if (v && !json_is_null(v) && int_of(o, "cell_count") < 0)
         return bad_type(name, i, "cell_count", v, "a count");
     for (int t = 0; t < SC_CXG_N_TERMS; t++)
-        if ((v = json_object_get(o, term_keys[t])) && !json_is_array(v) &&
+        if ((v = json_object_get(o, sc_cxg_term_key(t))) && !json_is_array(v) &&
             !json_is_null(v))
-            return bad_type(name, i, term_keys[t], v, "an array");
+            return bad_type(name, i, sc_cxg_term_key(t), v, "an array");
     if ((v = json_object_get(o, "suspension_type")) && !json_is_array(v) &&
         !json_is_null(v))
         return bad_type(name, i, "suspension_type", v, "an array");
@@ -318,7 +321,7 @@ static int dataset_of(json_t *o, json_t *parent, sc_cxg_dataset *d)
         }
     }
     for (int k = 0; k < SC_CXG_N_TERMS; k++)
-        if (terms_of(o, term_keys[k], &d->terms[k]) < 0)
+        if (terms_of(o, sc_cxg_term_key(k), &d->terms[k]) < 0)
             return -1;
     if (strv_of(o, "suspension_type", &d->suspension_type,
                 &d->n_suspension_type) < 0)
@@ -716,7 +719,7 @@ static int field_of(const char *name)
                                         "collection", "dataset"};
 
     for (int k = 0; k < SC_CXG_N_TERMS; k++)
-        if (!strcmp(name, term_keys[k]))
+        if (!strcmp(name, sc_cxg_term_key(k)))
             return k;
     if (!strcmp(name, "ethnicity"))
         return SC_CXG_ETHNICITY;

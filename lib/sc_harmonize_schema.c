@@ -19,44 +19,6 @@ static const char eth_col[] = "self_reported_ethnicity" SUFFIX;
 /* ------------------------------------------------------------------------ */
 /* HANCESTRO migration                                                      */
 
-/* Read the whole (gzip) text file PATH into *TEXT (malloc'd). */
-static int read_text(const char *path, char **text, size_t *len)
-{
-    sc_lines *l;
-    char *line, *buf = NULL;
-    size_t n, used = 0, cap = 0;
-    int rc;
-
-    *text = NULL;
-    if ((rc = sc_lines_open(path, &l)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(l, &line, &n)) > 0) {
-        if (used + n + 2 > cap) {
-            size_t nc = (used + n + 2) * 2;
-            char *nb = realloc(buf, nc);
-
-            if (!nb) {
-                rc = sc_fail(SC_ENOMEM, "out of memory");
-                break;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        memcpy(buf + used, line, n);
-        used += n;
-        buf[used++] = '\n';
-        buf[used] = '\0';
-    }
-    sc_lines_close(l);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *text = buf;
-    *len = used;
-    return 0;
-}
-
 /* The mapping: {dataset id: {old value: new value}}. */
 static int load_map(json_t **out)
 {
@@ -68,13 +30,13 @@ static int load_map(json_t **out)
     int rc;
 
     if ((rc = sc_share_path(HANCESTRO_MAP, path, sizeof path)) < 0 ||
-        (rc = read_text(path, &text, &len)) < 0)
+        (rc = sc_io_read_file_gz(path, &text, &len)) < 0)
         return rc;
-    root = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &err) : NULL;
+    root = len ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &err) : NULL;
     free(text);
     if (!root)
-        return sc_fail(SC_EFORMAT, "'%s' line %d: %s", path,
-                       text ? err.line : 0, text ? err.text : "empty file");
+        return sc_fail(SC_EFORMAT, "'%s' line %d: %s", path, len ? err.line : 0,
+                       len ? err.text : "empty file");
     if (!json_is_object(root))
         goto bad;
     json_object_foreach(root, k, m)

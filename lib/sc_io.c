@@ -647,3 +647,49 @@ int sc_io_read_file(const char *path, char **out, size_t *len)
     *len = n;
     return 0;
 }
+
+int sc_io_read_file_gz(const char *path, char **out, size_t *len)
+{
+    gzFile gz;
+    size_t cap = 65536, n = 0;
+    char *buf = NULL, *p;
+    int got;
+
+    *out = NULL;
+    *len = 0;
+    errno = 0;
+    if (!(gz = gzopen(path, "rbe")))
+        return sc_fail(SC_EIO, "cannot open '%s': %s", path,
+                       errno ? strerror(errno) : "out of memory");
+    for (;;) {
+        if (!buf || n + 1 == cap) {
+            if (buf)
+                cap *= 2;
+            if (!(p = realloc(buf, cap))) {
+                free(buf);
+                gzclose(gz);
+                return sc_fail(SC_ENOMEM, "out of memory");
+            }
+            buf = p;
+        }
+        got = gzread(gz, buf + n, (unsigned)(cap - n - 1));
+        if (got < 0) {
+            int e;
+            /* the message lives in GZ: set it before closing */
+            int rc =
+                sc_fail(SC_EIO, "cannot read '%s': %s", path, gzerror(gz, &e));
+
+            free(buf);
+            gzclose(gz);
+            return rc;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    gzclose(gz);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}

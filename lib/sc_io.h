@@ -156,6 +156,10 @@ SC_MUST_CHECK int sc_io_mkdir_p(const char *dir);
  * PATH does not exist, SC_EIO ("cannot open 'x': ...", "cannot read 'd':
  * Is a directory") or SC_ENOMEM, with *OUT NULL. Thread-safe. */
 SC_MUST_CHECK int sc_io_read_file(const char *path, char **out, size_t *len);
+/* The same, gunzipped when PATH is gzip (zlib's gzread passes plain files
+ * through). Returns 0, SC_EIO ("cannot open 'x': ...", "cannot read 'x':
+ * ...", a damaged gzip stream too) or SC_ENOMEM, with *OUT NULL. */
+SC_MUST_CHECK int sc_io_read_file_gz(const char *path, char **out, size_t *len);
 
 /*
  * A reader of text lines from a file or "-" (stdin), plain or gzip

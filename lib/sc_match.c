@@ -14,29 +14,38 @@
 
 /* ---- fields ---- */
 
+/* The one table of the CELLxGENE term fields (lib/README.md, shared facts):
+ * name, term id column, the ontologies the matcher draws from, its roots and
+ * forbidden subtrees, whether "unknown" is allowed, and the ontologies the
+ * schema takes the field's terms from (sc-register's filters). sc_cxg names
+ * the portal's JSON keys with these names. */
 static const struct field fields[SC_FIELD_N] = {
     {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
-     "CL:0000255 CL:0000257 CL:0000548", 1},
-    {"tissue", "tissue_ontology_term_id", "UBERON", "UBERON:0001062", "", 0},
+     "CL:0000255 CL:0000257 CL:0000548", 1, "CL"},
+    {"tissue", "tissue_ontology_term_id", "UBERON", "UBERON:0001062", "", 0,
+     "UBERON CL"},
     {"disease", "disease_ontology_term_id", "MONDO PATO",
-     "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461", "", 0},
-    {"assay", "assay_ontology_term_id", "EFO", "EFO:0002772 EFO:0010183", "",
-     0},
+     "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461", "", 0,
+     "MONDO PATO"},
+    {"assay", "assay_ontology_term_id", "EFO", "EFO:0002772 EFO:0010183", "", 0,
+     "EFO"},
     {"sex", "sex_ontology_term_id", "PATO",
-     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1},
-    {"development_stage", "development_stage_ontology_term_id", "", "", "", 1},
+     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1, "PATO"},
+    {"development_stage", "development_stage_ontology_term_id", "", "", "", 1,
+     "HsapDv MmusDv UBERON"},
     {"self_reported_ethnicity", "self_reported_ethnicity_ontology_term_id",
-     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1},
-    {"organism", "organism_ontology_term_id", "NCBITaxon", "", "", 0},
+     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1, "HANCESTRO"},
+    {"organism", "organism_ontology_term_id", "NCBITaxon", "", "", 0,
+     "NCBITaxon"},
 };
 
 /* Development stages by organism. */
 static const struct field stage_human = {NULL, NULL, "HsapDv", "HsapDv:0000001",
-                                         "",   1};
+                                         "",   1,    NULL};
 static const struct field stage_mouse = {NULL, NULL, "MmusDv", "MmusDv:0000001",
-                                         "",   1};
+                                         "",   1,    NULL};
 static const struct field stage_other = {
-    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1};
+    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1, NULL};
 
 const struct field *sm_field_spec(int f)
 {
@@ -51,6 +60,11 @@ const char *sc_match_field_name(int f)
 const char *sc_match_field_column(int f)
 {
     return f >= 0 && f < SC_FIELD_N ? fields[f].column : "?";
+}
+
+const char *sc_match_field_ontologies(int f)
+{
+    return f >= 0 && f < SC_FIELD_N ? fields[f].schema_ontos : NULL;
 }
 
 int sc_match_field_unknown_ok(int f)

@@ -89,6 +89,10 @@ enum {
 const char *sc_match_field_name(int field);
 const char *sc_match_field_column(int field);
 int sc_match_field_unknown_ok(int field);
+/* The ontologies the CELLxGENE schema takes the field's terms from, as
+ * space-separated prefixes ("UBERON CL" for tissue: wider than what the
+ * matcher proposes), or NULL when FIELD is out of range. */
+const char *sc_match_field_ontologies(int field);
 /* The field named NAME ("cell_type", also "ethnicity" and "age"), or -1. */
 int sc_match_field_find(const char *name);
 

@@ -18,6 +18,7 @@ struct field {
     const char *name, *column;
     const char *ontos, *roots, *forbid;
     int unknown_ok;
+    const char *schema_ontos; /* sc_match_field_ontologies */
 };
 
 struct entry {

@@ -2,54 +2,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "sc_ytree.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-#include <zlib.h>
 
-/* The whole of PATH, gunzipped when it is gzip (gzread passes plain files
- * through). */
-static int slurp(const char *path, unsigned char **out, size_t *len)
-{
-    gzFile gz = gzopen(path, "rb");
-    size_t cap = 65536, n = 0;
-    unsigned char *buf = NULL, *p;
-    int got;
-
-    *out = NULL;
-    if (!gz)
-        return sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                       errno ? strerror(errno) : "out of memory");
-    for (;;) {
-        if (!buf || n == cap) {
-            if (buf)
-                cap *= 2;
-            if (!(p = realloc(buf, cap))) {
-                free(buf);
-                gzclose(gz);
-                return sc_fail(SC_ENOMEM, "out of memory");
-            }
-            buf = p;
-        }
-        got = gzread(gz, buf + n, (unsigned)(cap - n));
-        if (got < 0) {
-            int e;
-            const char *msg = gzerror(gz, &e);
-
-            free(buf);
-            gzclose(gz);
-            return sc_fail(SC_EIO, "cannot read '%s': %s", path, msg);
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    gzclose(gz);
-    *out = buf;
-    *len = n;
-    return 0;
-}
+#include "sc_io.h"
 
 struct reader {
     yaml_parser_t p;
@@ -177,19 +134,19 @@ fail:
 int sc_ytree_load(const char *path, sc_ynode **out)
 {
     struct reader r = {.path = path};
-    unsigned char *text = NULL;
+    char *text = NULL;
     size_t len = 0;
     sc_ynode *root = NULL;
     int rc;
 
     *out = NULL;
-    if ((rc = slurp(path, &text, &len)) < 0)
+    if ((rc = sc_io_read_file_gz(path, &text, &len)) < 0)
         return rc;
     if (!yaml_parser_initialize(&r.p)) {
         free(text);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
-    yaml_parser_set_input_string(&r.p, text, len);
+    yaml_parser_set_input_string(&r.p, (const unsigned char *)text, len);
     do { /* skip the stream and document starts */
         if ((rc = next_event(&r)) < 0)
             goto out;

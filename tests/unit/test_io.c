@@ -660,6 +660,60 @@ static void test_lines_stdin(void)
 
 /* A whole file: empty, larger than the first guess read through a pipe,
  * missing, a directory. */
+/* RD of the missing file PATH fails with CODE, "cannot open 'PATH': No
+ * such file or directory" and no text. */
+static void check_missing(int (*rd)(const char *, char **, size_t *),
+                          const char *path, int code)
+{
+    char msg[300], *text = (char *)"";
+    size_t len;
+
+    CHECK_INTEQ(rd(path, &text, &len), code);
+    CHECK(text == NULL);
+    snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory",
+             path);
+    CHECK_STREQ(sc_errmsg(), msg);
+}
+
+/* A whole file gunzipped: gzip and plain alike, empty, larger than the
+ * first buffer, NUL-terminated; the messages of a missing or damaged file. */
+static void test_read_file_gz(void)
+{
+    static char big[200000];
+    char path[128], msg[300], *text;
+    unsigned char bad[64];
+    size_t len;
+    FILE *fp;
+
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    path_in(path, sizeof path, "whole.txt.gz");
+    write_gz(path, big, sizeof big);
+    CHECK_INTEQ(sc_io_read_file_gz(path, &text, &len), 0);
+    CHECK(text && len == sizeof big && !memcmp(text, big, len) && !text[len]);
+    free(text);
+    write_gz(path, "", 0);
+    CHECK_INTEQ(sc_io_read_file_gz(path, &text, &len), 0);
+    CHECK(text && len == 0 && text[0] == '\0');
+    free(text);
+    write_file(path, "plain\n", 6); /* not gzip: passed through */
+    CHECK_INTEQ(sc_io_read_file_gz(path, &text, &len), 0);
+    CHECK(text && len == 6 && !strcmp(text, "plain\n"));
+    free(text);
+    /* a gzip header and then garbage */
+    memset(bad, 0xff, sizeof bad);
+    bad[0] = 0x1f, bad[1] = 0x8b, bad[2] = 8, bad[3] = 0;
+    CHECK((fp = fopen(path, "wb")) != NULL);
+    CHECK(fwrite(bad, 1, sizeof bad, fp) == sizeof bad);
+    fclose(fp);
+    CHECK_INTEQ(sc_io_read_file_gz(path, &text, &len), SC_EIO);
+    CHECK(text == NULL);
+    snprintf(msg, sizeof msg, "cannot read '%s': ", path);
+    CHECK(!strncmp(sc_errmsg(), msg, strlen(msg)));
+    unlink(path);
+    check_missing(sc_io_read_file_gz, path, SC_EIO);
+}
+
 static void test_read_file(void)
 {
     char path[128], msg[300], *text, big[200000];
@@ -693,11 +747,7 @@ static void test_read_file(void)
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     unlink(path);
-    CHECK_INTEQ(sc_io_read_file(path, &text, &len), SC_ENOTFOUND);
-    CHECK(text == NULL);
-    snprintf(msg, sizeof msg, "cannot open '%s': No such file or directory",
-             path);
-    CHECK_STREQ(sc_errmsg(), msg);
+    check_missing(sc_io_read_file, path, SC_ENOTFOUND);
     CHECK_INTEQ(sc_io_read_file(tmpdir, &text, &len), SC_EIO);
     snprintf(msg, sizeof msg, "cannot read '%s': Is a directory", tmpdir);
     CHECK_STREQ(sc_errmsg(), msg);
@@ -726,6 +776,7 @@ int main(void)
     RUN(test_lines_errors);
     RUN(test_lines_stdin);
     RUN(test_read_file);
+    RUN(test_read_file_gz);
     rmdir(tmpdir);
     return UNIT_DONE();
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sc_cxg.h"
 #include "sc_io.h"
 #include "sc_match.h"
 #include "sc_match_int.h"
@@ -71,6 +72,50 @@ static int tier(int field, const char *label)
     sc_match_res r;
 
     return map(field, NULL, label, &r) < 0 ? -1 : r.tier;
+}
+
+/* The one table of the CELLxGENE term fields, in its one order (SC_FIELD_*):
+ * name, term id column, the schema's ontologies, and the portal's key of the
+ * same field in sc_cxg (which keeps its own order of SC_CXG_* indices). */
+static void test_fields(void)
+{
+    static const struct {
+        int field, cxg;
+        const char *name, *column, *onts;
+        int unknown_ok;
+    } want[] = {
+        {SC_FIELD_CELL_TYPE, SC_CXG_CELL_TYPE, "cell_type",
+         "cell_type_ontology_term_id", "CL", 1},
+        {SC_FIELD_TISSUE, SC_CXG_TISSUE, "tissue", "tissue_ontology_term_id",
+         "UBERON CL", 0},
+        {SC_FIELD_DISEASE, SC_CXG_DISEASE, "disease",
+         "disease_ontology_term_id", "MONDO PATO", 0},
+        {SC_FIELD_ASSAY, SC_CXG_ASSAY, "assay", "assay_ontology_term_id", "EFO",
+         0},
+        {SC_FIELD_SEX, SC_CXG_SEX, "sex", "sex_ontology_term_id", "PATO", 1},
+        {SC_FIELD_DEV_STAGE, SC_CXG_DEVELOPMENT_STAGE, "development_stage",
+         "development_stage_ontology_term_id", "HsapDv MmusDv UBERON", 1},
+        {SC_FIELD_ETHNICITY, SC_CXG_ETHNICITY, "self_reported_ethnicity",
+         "self_reported_ethnicity_ontology_term_id", "HANCESTRO", 1},
+        {SC_FIELD_ORGANISM, SC_CXG_ORGANISM, "organism",
+         "organism_ontology_term_id", "NCBITaxon", 0},
+    };
+    int n = (int)(sizeof want / sizeof *want);
+
+    CHECK_INTEQ(n, SC_FIELD_N);
+    CHECK_INTEQ(SC_CXG_N_TERMS, SC_FIELD_N);
+    for (int i = 0; i < n; i++) {
+        CHECK_INTEQ(want[i].field, i); /* the one order */
+        CHECK_STREQ(sc_match_field_name(i), want[i].name);
+        CHECK_STREQ(sc_match_field_column(i), want[i].column);
+        CHECK_STREQ(sc_match_field_ontologies(i), want[i].onts);
+        CHECK_INTEQ(sc_match_field_unknown_ok(i), want[i].unknown_ok);
+        CHECK_INTEQ(sc_match_field_find(want[i].name), i);
+        CHECK_STREQ(sc_cxg_term_key(want[i].cxg), want[i].name);
+    }
+    CHECK(sc_match_field_ontologies(-1) == NULL);
+    CHECK(sc_match_field_ontologies(SC_FIELD_N) == NULL);
+    CHECK(sc_cxg_term_key(SC_CXG_N_TERMS) == NULL);
 }
 
 static void test_tiers(void)
@@ -774,6 +819,7 @@ int main(void)
         return 1;
     }
     RUN(test_normalize);
+    RUN(test_fields);
     if (build)
         snprintf(cache, sizeof cache, "%s/cache/sc", build);
     else
