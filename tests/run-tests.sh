@@ -14,13 +14,20 @@ export SC_SHARE=$PWD/share
 # Interop checks with the real anndata 0.8 (Debian python3-anndata).
 export SC_PYTHON_INTEROP=${SC_PYTHON_INTEROP:-1}
 export PATH=$PWD/$BUILD/bin:$PATH
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+# The sanitizers write their reports to files in $san, not to the tested
+# program's stderr: a report is then never lost where a test sends stderr
+# to /dev/null (or the probe server's /dev/null), and the sanitizer's own
+# notes cannot make a test that compares stderr fail (LeakSanitizer's
+# "Unable to get registers from thread N", printed when a thread is still
+# ending as the process exits, did). Every report is a failure (below).
+san=$(mktemp -d)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}:log_path=$san/asan:log_exe_name=1
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$san/ubsan:log_exe_name=1
 wrapper=${SC_TEST_WRAPPER:-}
 
 pass=0 fail=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; rm -rf "$san"' EXIT
 
 count() {   # count TAP lines of the output in $log
     local p f
@@ -58,6 +65,19 @@ if [[ $what == all || $what == cli ]]; then
         fi
     fi
 fi
+
+# Sanitizer reports: an error report (ASan, LSan, UBSan) fails the run
+# whatever the test said; other lines are notes, shown once.
+for f in "$san"/*; do
+    [[ -f $f ]] || continue
+    if grep -qE 'ERROR: |runtime error|SUMMARY: ' "$f"; then
+        echo "not ok - sanitizer report ${f##*/}"
+        sed -n '1,60p' "$f"
+        fail=$((fail + 1))
+    else
+        sed "s|^|# sanitizer note (${f##*/}): |" "$f" | sort -u
+    fi
+done
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 && $pass -gt 0 ]]
