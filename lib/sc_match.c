@@ -19,33 +19,44 @@
  * forbidden subtrees, whether "unknown" is allowed, and the ontologies the
  * schema takes the field's terms from (sc-register's filters). sc_cxg names
  * the portal's JSON keys with these names. */
+#define DISEASE_ROOTS "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461"
 static const struct field fields[SC_FIELD_N] = {
     {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
-     "CL:0000255 CL:0000257 CL:0000548", 1, "CL"},
+     "CL:0000255 CL:0000257 CL:0000548", 1, "CL", NULL},
     {"tissue", "tissue_ontology_term_id", "UBERON", "UBERON:0001062", "", 0,
-     "UBERON CL"},
-    {"disease", "disease_ontology_term_id", "MONDO PATO",
-     "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461", "", 0,
-     "MONDO PATO"},
+     "UBERON CL", NULL},
+    /* MONDO:0005583 "non-human animal disease" (OMIA's diseases of
+     * domestic animals): "C3 deficiency" is then the human disease, not
+     * also "complement component 3 deficiency, non-human animal". Human
+     * and mouse data take human disease terms (CELLxGENE); other organisms
+     * use disease_other. */
+    {"disease", "disease_ontology_term_id", "MONDO PATO", DISEASE_ROOTS, "", 0,
+     "MONDO PATO", "MONDO:0005583"},
     {"assay", "assay_ontology_term_id", "EFO", "EFO:0002772 EFO:0010183", "", 0,
-     "EFO"},
+     "EFO", NULL},
     {"sex", "sex_ontology_term_id", "PATO",
-     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1, "PATO"},
+     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1, "PATO", NULL},
     {"development_stage", "development_stage_ontology_term_id", "", "", "", 1,
-     "HsapDv MmusDv UBERON"},
+     "HsapDv MmusDv UBERON", NULL},
     {"self_reported_ethnicity", "self_reported_ethnicity_ontology_term_id",
-     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1, "HANCESTRO"},
+     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1, "HANCESTRO", NULL},
     {"organism", "organism_ontology_term_id", "NCBITaxon", "", "", 0,
-     "NCBITaxon"},
+     "NCBITaxon", NULL},
 };
 
 /* Development stages by organism. */
 static const struct field stage_human = {NULL, NULL, "HsapDv", "HsapDv:0000001",
-                                         "",   1,    NULL};
+                                         "",   1,    NULL,     NULL};
 static const struct field stage_mouse = {NULL, NULL, "MmusDv", "MmusDv:0000001",
-                                         "",   1,    NULL};
+                                         "",   1,    NULL,     NULL};
 static const struct field stage_other = {
-    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1, NULL};
+    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1, NULL, NULL};
+/* Disease for organisms other than human and mouse: nothing demoted. */
+static const struct field disease_other = {
+    "disease",    "disease_ontology_term_id",
+    "MONDO PATO", DISEASE_ROOTS,
+    "",           0,
+    "MONDO PATO", NULL};
 
 const struct field *sm_field_spec(int f)
 {
@@ -415,36 +426,40 @@ static int in_list(const char *list, const char *id)
     return 0;
 }
 
+static int is_mouse(const char *organism)
+{
+    return !strcmp(organism, "NCBITaxon:10090") ||
+           !strcmp(organism, "NCBITaxon:10091") ||
+           !strcmp(organism, "NCBITaxon:10092") ||
+           !strcmp(organism, "NCBITaxon:10093");
+}
+
 static const struct field *field_spec(int f, const char *organism)
 {
+    int known = organism && *organism && strcmp(organism, "unknown");
+
+    if (f == SC_FIELD_DISEASE)
+        return known && strcmp(organism, "NCBITaxon:9606") &&
+                       !is_mouse(organism)
+                   ? &disease_other
+                   : &fields[f];
     if (f != SC_FIELD_DEV_STAGE)
         return &fields[f];
-    if (!organism || !*organism || !strcmp(organism, "unknown"))
+    if (!known)
         return NULL;
     if (!strcmp(organism, "NCBITaxon:9606"))
         return &stage_human;
-    if (!strncmp(organism, "NCBITaxon:1009", 14) &&
-        (!strcmp(organism, "NCBITaxon:10090") ||
-         !strcmp(organism, "NCBITaxon:10091") ||
-         !strcmp(organism, "NCBITaxon:10092") ||
-         !strcmp(organism, "NCBITaxon:10093")))
-        return &stage_mouse;
-    return &stage_other;
+    return is_mouse(organism) ? &stage_mouse : &stage_other;
 }
 
-/* Whether term T is in one of the field's ontologies and allowed. */
-int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
+/* Whether term T lies under one of the space-separated ROOTS (strictly
+ * below it; "=ID" is the term ID itself). */
+static int under_any(const sc_onto *o, sc_onto_term t, const char *roots)
 {
-    const char *id = sc_onto_id(o, t), *p;
+    const char *id = sc_onto_id(o, t);
     char root[64];
 
-    if (!in_list(fs->ontos, sc_onto_name(o, sc_onto_ontology(o, t))))
-        return 0;
-    if (in_list(fs->forbid, id))
-        return 0;
-    if (!*fs->roots)
-        return 1;
-    for (p = fs->roots; *p;) {
+    for (const char *p = roots; *p;) {
         size_t n = strcspn(p, " ");
         int exact = *p == '=';
 
@@ -459,6 +474,18 @@ int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
             p++;
     }
     return 0;
+}
+
+/* Whether term T is in one of the field's ontologies and allowed. */
+int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
+{
+    const char *id = sc_onto_id(o, t);
+
+    if (!in_list(fs->ontos, sc_onto_name(o, sc_onto_ontology(o, t))))
+        return 0;
+    if (in_list(fs->forbid, id))
+        return 0;
+    return !*fs->roots || under_any(o, t, fs->roots);
 }
 
 /* Candidates: map obsolete terms to their replacement, keep allowed terms
@@ -493,9 +520,24 @@ size_t sm_candidates(const sc_onto *o, const struct field *fs,
                 live[nl++] = t;
         }
     }
-    const sc_onto_term *use = nl ? live : repl;
+    sc_onto_term *use = nl ? live : repl;
     size_t nu = nl ? nl : nr;
 
+    /* the field's demoted subtrees lose to the other candidates */
+    if (nu > 1 && fs->demote) {
+        size_t keep = 0, out = 0;
+        for (size_t k = 0; k < nu; k++)
+            if (!under_any(o, use[k], fs->demote))
+                use[keep++] = use[k];
+            else if (!out++)
+                snprintf(res->demoted, sizeof res->demoted,
+                         "%s left out (under %s)", sc_onto_id(o, use[k]),
+                         fs->demote);
+        if (keep)
+            nu = keep;
+        else
+            res->demoted[0] = '\0';
+    }
     res->replaced = !nl && nr;
     res->n_cand = nu;
     for (size_t k = 0; k < nu && k < SC_MATCH_MAX_CAND; k++)
@@ -869,6 +911,10 @@ const char *sc_match_evidence(const sc_match_res *r, const char *label,
         snprintf(buf, size, "normalised key '%.60s'", key);
         break;
     default: buf[0] = '\0';
+    }
+    if (*r->demoted && *buf) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "; %s", r->demoted);
     }
     return buf;
 }

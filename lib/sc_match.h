@@ -146,6 +146,9 @@ typedef struct sc_match_res {
     sc_onto_term sugg[3];
     char reason[112];
     char evidence[112]; /* "" for the common tiers: sc_match_evidence() */
+    char demoted[64];   /* a candidate left out for the others (the field's
+                           demoted subtrees, e.g. non-human animal diseases),
+                           "" when none: part of the evidence */
 } sc_match_res;
 
 /* A matcher over the ontologies of O, which must stay loaded while it

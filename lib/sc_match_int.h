@@ -19,6 +19,8 @@ struct field {
     const char *ontos, *roots, *forbid;
     int unknown_ok;
     const char *schema_ontos; /* sc_match_field_ontologies */
+    /* subtrees whose terms lose to candidates outside them (NULL: none) */
+    const char *demote;
 };
 
 struct entry {

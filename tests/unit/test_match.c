@@ -172,6 +172,26 @@ static void test_ambiguous(void)
                   "MmusDv:", 7) == 0);
     CHECK(strncmp(mapped(SC_FIELD_DEV_STAGE, "NCBITaxon:10091", "adult stage"),
                   "MmusDv:", 7) == 0);
+    /* "C3 deficiency" names the human disease and OMIA's "non-human
+     * animal" one: human, mouse or no organism take the human term and
+     * say what was left out; another organism keeps both candidates */
+    CHECK(map(SC_FIELD_DISEASE, NULL, "C3 deficiency", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_SYNONYM);
+    CHECK(r.term != SC_ONTO_NONE &&
+          !strcmp(sc_onto_id(real, r.term), "MONDO:0013417"));
+    {
+        char ev[256];
+        CHECK(strstr(sc_match_evidence(&r, "C3 deficiency", ev, sizeof ev),
+                     "MONDO:1011421 left out") != NULL);
+    }
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, "NCBITaxon:10090", "C3 deficiency"),
+                "MONDO:0013417");
+    CHECK(map(SC_FIELD_DISEASE, "NCBITaxon:9615", "C3 deficiency", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+    CHECK_INTEQ(r.n_cand, 2);
+    /* a non-human animal disease alone is still found */
+    CHECK_STREQ(mapped(SC_FIELD_DISEASE, NULL, "chronic wasting disease"),
+                "MONDO:0002680");
     /* no organism: no stage */
     CHECK(map(SC_FIELD_DEV_STAGE, NULL, "adult stage", &r) == 0);
     CHECK_INTEQ(r.tier, SC_MATCH_NONE);
