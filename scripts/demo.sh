@@ -186,10 +186,13 @@ say "   $(tally harmonized.tsv) (manifest: harmonized.tsv, reports: harmonized/*
 # ---------------------------------------------------------------------------
 step "4. sc-annotate: free-text labels -> ontology terms"
 # What a user adds after reading the labels reports and `sc-annotate
-# validate`: a term for the one ambiguous disease label (HVDRR: the human
-# disease, not the animal one), the fields only the authors know for the
-# datasets that lack them, and an embedding, which the schema requires.
-printf 'label\tterm_id\nHVDRR\tMONDO:0019642\n' > curation.tsv
+# validate`: a term for each disease label left ambiguous or weak (HVDRR, a
+# short capitals synonym: the human disease; "Wilms' tumor" and the CNS
+# germ cell tumour: exact synonyms of a term and of its descendant, the
+# wider term), the fields only the authors know for the datasets that lack
+# them, and an embedding, which the schema requires.
+{ printf 'label\tterm_id\n'; printf '%s\t%s\n' HVDRR MONDO:0019642 "Wilms' tumor" MONDO:0006058 \
+    "Central nervous system Mixed germ cell tumor" MONDO:0016742; } > curation.tsv
 annotate_opts=(-m curation.tsv --pca 10 --default donor_id=donor-1 --default is_primary_data=true
     --default suspension_type=cell)
 if [[ -f annotated.tsv ]]; then
