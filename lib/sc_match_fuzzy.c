@@ -43,6 +43,40 @@ static int cmp_len(const void *a, const void *b)
     return strcmp(x->w, y->w);
 }
 
+/* The fields of the fuzzy tier, in the order of sc_match's FZ lists. */
+static const int fz_field[3] = {SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
+                                SC_FIELD_DISEASE};
+
+/* The indexes of FIELD's ontologies (at most 4) into ONT; their number. */
+static int field_ontologies(const sc_match *m, int field, int *ont)
+{
+    int n = 0;
+
+    for (const char *p = sm_field_spec(field)->ontos; *p && n < 4;) {
+        size_t len = strcspn(p, " ");
+        char name[32];
+        int i;
+
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if ((i = sc_onto_find_ontology(m->o, name)) >= 0)
+            ont[n++] = i;
+        p += len;
+        p += strspn(p, " ");
+    }
+    return n;
+}
+
+/* Whether vocabulary entry E has a term of one of the ontologies of the
+ * field (indexes in ONT, N of them). */
+static int in_field(const struct entry *e, const int *ont, int n)
+{
+    for (int t = 0; t < e->n; t++)
+        for (int k = 0; k < n; k++)
+            if (e->terms[t] == ont[k])
+                return 1;
+    return 0;
+}
+
 int sm_fuzzy_index(sc_match *m)
 {
     char w[SM_MAX_WORD + 1];
@@ -71,54 +105,53 @@ int sm_fuzzy_index(sc_match *m)
     }
     if (!m->vocab.n)
         return 0;
-    if (!(m->fz = malloc(m->vocab.n * sizeof *m->fz)))
-        return sc_fail(SC_ENOMEM, "out of memory");
-    for (size_t k = 0; k < m->vocab.n; k++) {
-        m->fz[k].w = m->vocab.e[k].key;
-        m->fz[k].len = (uint32_t)strlen(m->fz[k].w);
-        m->fz[k].mask = letter_mask(m->fz[k].w);
-    }
-    m->n_fz = m->vocab.n;
-    qsort(m->fz, m->n_fz, sizeof *m->fz, cmp_len);
-    for (size_t l = 0, k = 0; l < SM_MAX_WORD + 2; l++) {
-        while (k < m->n_fz && m->fz[k].len < l)
-            k++;
-        m->fz_at[l] = k;
+    /* one word list per field: its words by length */
+    for (size_t i = 0; i < sizeof fz_field / sizeof *fz_field; i++) {
+        struct sm_fz *z = &m->fz[i];
+        int ont[4], n_ont = field_ontologies(m, fz_field[i], ont);
+
+        if (!(z->w = malloc(m->vocab.n * sizeof *z->w)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        for (size_t k = 0; k < m->vocab.n; k++) {
+            struct sm_word *v = &z->w[z->n];
+
+            if (!in_field(&m->vocab.e[k], ont, n_ont))
+                continue;
+            v->w = m->vocab.e[k].key;
+            v->len = (uint32_t)strlen(v->w);
+            v->mask = letter_mask(v->w);
+            z->n++;
+        }
+        qsort(z->w, z->n, sizeof *z->w, cmp_len);
+        for (size_t l = 0, k = 0; l < SM_MAX_WORD + 2; l++) {
+            while (k < z->n && z->w[k].len < l)
+                k++;
+            z->at[l] = k;
+        }
     }
     return 0;
 }
 
 void sm_fuzzy_release(sc_match *m)
 {
-    free(m->fz);
-    m->fz = NULL;
-    m->n_fz = 0;
-}
-
-/* Whether vocabulary entry E has a term of one of the ontologies of the
- * field (indexes in ONT, N of them). */
-static int in_field(const struct entry *e, const int *ont, int n)
-{
-    for (int t = 0; t < e->n; t++)
-        for (int k = 0; k < n; k++)
-            if (e->terms[t] == ont[k])
-                return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof m->fz / sizeof *m->fz; i++) {
+        free(m->fz[i].w);
+        memset(&m->fz[i], 0, sizeof m->fz[i]);
+    }
 }
 
 /* The one word of the field's vocabulary within distance 1 of W (not
  * itself a word of it), with none other within 2: into *FIX; 1 when there
  * is one. */
-static int correct_word(const sc_match *m, const int *ont, int n_ont,
-                        const char *w, const char **fix)
+static int correct_word(const struct sm_fz *z, const char *w, const char **fix)
 {
     size_t len = strlen(w);
     uint32_t mask = letter_mask(w);
     const char *one = NULL;
 
     for (size_t l = len - 2; l <= len + 2 && l <= SM_MAX_WORD; l++)
-        for (size_t k = m->fz_at[l]; k < m->fz_at[l + 1]; k++) {
-            const struct sm_word *v = &m->fz[k];
+        for (size_t k = z->at[l]; k < z->at[l + 1]; k++) {
+            const struct sm_word *v = &z->w[k];
             int d;
 
             /* an edit brings in one letter at most */
@@ -126,8 +159,7 @@ static int correct_word(const sc_match *m, const int *ont, int n_ont,
                 !two_bits_at_most(v->mask & ~mask))
                 continue;
             if ((d = (int)sc_onto_edit_distance(w, len, v->w, v->len, 2, 1)) >
-                    2 ||
-                !in_field(sm_table_find(&m->vocab, v->w), ont, n_ont))
+                2)
                 continue;
             if (d == 0)
                 return 0; /* a word of the field after all */
@@ -161,25 +193,16 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
     size_t start[SM_MAX_WORDS], end[SM_MAX_WORDS], n, used = 0;
     char fixed[1100], key[1100],
         from[SM_MAX_WORD * 2 + 8] = "", to[SM_MAX_WORD * 2 + 8] = "", ev[160];
-    int ont[4], n_ont = 0, n_fix = 0, rc;
+    int ont[4], n_ont, n_fix = 0, rc;
+    const struct sm_fz *z = NULL;
     sc_match_res r;
 
-    if ((field != SC_FIELD_CELL_TYPE && field != SC_FIELD_TISSUE &&
-         field != SC_FIELD_DISEASE) ||
-        !m->n_fz || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
+    for (size_t i = 0; i < sizeof fz_field / sizeof *fz_field; i++)
+        if (fz_field[i] == field)
+            z = &m->fz[i];
+    if (!z || !z->n || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
         return 0;
-    /* the field's ontologies */
-    for (const char *p = fs->ontos; *p && n_ont < 4;) {
-        size_t len = strcspn(p, " ");
-        char name[32];
-        int i;
-
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
-        if ((i = sc_onto_find_ontology(m->o, name)) >= 0)
-            ont[n_ont++] = i;
-        p += len;
-        p += strspn(p, " ");
-    }
+    n_ont = field_ontologies(m, field, ont);
     fixed[0] = '\0';
     for (size_t k = 0, at = 0; k < n; k++) {
         size_t len = end[k] - start[k];
@@ -198,7 +221,7 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
             if (strlen(w) >= MIN_WORD && strlen(w) <= SM_MAX_WORD &&
                 !((e = sm_table_find(&m->vocab, w)) &&
                   in_field(e, ont, n_ont)) &&
-                correct_word(m, ont, n_ont, w, &fix)) {
+                correct_word(z, w, &fix)) {
                 if (++n_fix > MAX_FIXES)
                     return 0;
                 snprintf(from + strlen(from), sizeof from - strlen(from),

@@ -52,11 +52,15 @@ struct sc_match {
     size_t max_sugg;
     /* the fuzzy tier (sc_match_fuzzy.c): the words of the labels and
      * synonyms of CL, UBERON, MONDO and PATO; VOCAB maps a word to the
-     * indexes of the ontologies that use it (stored as terms), FZ lists
-     * the words by length, FZ_AT[L] the first of length L */
+     * indexes of the ontologies that use it (stored as terms); FZ[i] lists
+     * the words of one field's ontologies (SM_FZ_FIELDS: cell type, tissue,
+     * disease) by length, so that a word is compared with its own field's
+     * words only */
     struct table vocab;
-    struct sm_word *fz;
-    size_t n_fz, fz_at[SM_MAX_WORD + 2];
+    struct sm_fz {
+        struct sm_word *w;
+        size_t n, at[SM_MAX_WORD + 2]; /* AT[L]: the first of length L */
+    } fz[3];
 };
 
 /* A word of the fuzzy tier's vocabulary: its letters as a bit mask. */
