@@ -736,6 +736,43 @@ int sm_short_capitals(const char *s)
 
 /* ---- the ontology tiers ---- */
 
+/* Words that make an organ's label name the whole organ: UBERON labels the
+ * skin "skin of body" and gives the bare "skin" as an exact synonym of its
+ * part "zone of skin" (CELLxGENE datasets use the whole organ). */
+static const char *const whole_forms[][2] = {{"", " of body"}, {"entire ", ""}};
+
+/* When the synonym tier gave term T for TEXT: a term W whose label is TEXT
+ * as the whole organ ("skin" -> "skin of body"), with T within W, is the
+ * better reading of the bare name (a label over another term's synonym);
+ * W, or SC_ONTO_NONE. */
+static sc_onto_term whole_organ(const sc_match *m, const struct field *fs,
+                                const char *text, sc_onto_term t)
+{
+    int i = sc_onto_find_ontology(m->o, "UBERON");
+    char name[300];
+
+    if (i < 0 || strlen(text) > 200 || !in_list(fs->ontos, "UBERON"))
+        return SC_ONTO_NONE;
+    for (size_t k = 0; k < sizeof whole_forms / sizeof *whole_forms; k++) {
+        sc_onto_term *got = NULL, w = SC_ONTO_NONE;
+        size_t n = 0;
+
+        snprintf(name, sizeof name, "%s%s%s", whole_forms[k][0], text,
+                 whole_forms[k][1]);
+        if (sc_onto_lookup(m->o, SC_ONTO_BY_LABEL_CI, name, i, &got, &n) < 0) {
+            sc_err_clear();
+            continue;
+        }
+        if (n == 1 && !sc_onto_is_deprecated(m->o, got[0]) &&
+            sm_allowed(m->o, fs, got[0]) && sc_onto_is_a(m->o, t, got[0]))
+            w = got[0];
+        free(got);
+        if (w != SC_ONTO_NONE)
+            return w;
+    }
+    return SC_ONTO_NONE;
+}
+
 /* Labels, synonyms, normalised keys of TEXT over the field's ontologies.
  * *HIT is 1 when a tier decided (a term or an ambiguity). */
 static int ontology_tiers(const sc_match *m, const struct field *fs,
@@ -758,6 +795,20 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
         if (*hit && res->term != SC_ONTO_NONE) {
             if (!matches_exactly(m->o, res->term, text, k))
                 res->tier = tiers[2 * k + 1];
+        }
+        if (*hit && k == 1 && res->term != SC_ONTO_NONE) {
+            sc_onto_term w = whole_organ(m, fs, text, res->term);
+
+            if (w != SC_ONTO_NONE) {
+                snprintf(res->evidence, sizeof res->evidence,
+                         "label '%.30s' (whole organ) over synonym '%.20s' "
+                         "of %.16s",
+                         sc_onto_label(m->o, w), text,
+                         sc_onto_id(m->o, res->term));
+                res->term = w;
+                res->tier = SC_MATCH_NORMALIZED;
+                res->replaced = 0;
+            }
         }
     }
     if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&

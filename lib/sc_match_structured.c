@@ -142,7 +142,8 @@ const char *const sm_organ_adj[][2] = {
     {"retina", "retinal"},        {"cerebellum", "cerebellar"},
     {"dermis", "dermal"},         {"epidermis", "epidermal"},
     {"myocardium", "myocardial"}, {"larynx", "laryngeal"},
-    {"pharynx", "pharyngeal"},    {"gingiva", "gingival"}};
+    {"pharynx", "pharyngeal"},    {"gingiva", "gingival"},
+    {"breast", "mammary"}};
 const size_t sm_n_organ_adj = sizeof sm_organ_adj / sizeof *sm_organ_adj;
 
 /* Whether word W (lower case) is a word of TEXT, ignoring case. */
@@ -224,6 +225,38 @@ static sc_onto_term refine(const sc_match *m, const struct field *fs,
     return best != SC_ONTO_NONE && !tie ? best : t;
 }
 
+/* Positions that may follow a tissue's name ("left ventricle myocardium
+ * inferior"): a part of the named structure, which the name without them
+ * contains. */
+static const char *const positions[] = {
+    "inferior", "superior", "anterior", "posterior", "medial",
+    "lateral",  "left",     "right",    "upper",     "lower",
+    "dorsal",   "ventral",  "proximal", "distal"};
+
+/* The length of HEAD without a trailing position word (and the spaces
+ * before it), or 0 when it has none. What is left must be a name of two
+ * words or more, with no comma: an inverted name ("Horn, Dorsal") is not
+ * a part of what its first word names. */
+static size_t drop_position(const char *head)
+{
+    size_t n = strlen(head), w = n;
+
+    if (strchr(head, ','))
+        return 0;
+    while (w && isalpha((unsigned char)head[w - 1]))
+        w--;
+    if (!w || head[w - 1] != ' ')
+        return 0;
+    for (size_t k = 0; k < sizeof positions / sizeof *positions; k++)
+        if (strlen(positions[k]) == n - w &&
+            !strncasecmp(head + w, positions[k], n - w)) {
+            while (w && head[w - 1] == ' ')
+                w--;
+            return memchr(head, ' ', w) ? w : 0;
+        }
+    return 0;
+}
+
 /* State qualifiers that a label may carry before its head noun. */
 static const char *const states[] = {
     "proliferating", "cycling",   "dividing", "activated", "resting",
@@ -279,12 +312,72 @@ static void weak(sc_match_res *res, sc_onto_term t)
     res->sugg[0] = t;
 }
 
+/* Whether term A lies within term B (or is B). */
+static int within(const sc_match *m, sc_onto_term a, sc_onto_term b)
+{
+    return a == b || sc_onto_is_a(m->o, a, b);
+}
+
+/* "<organ> - <condition> (<location>)", GTEx's "Skin - Sun Exposed (Lower
+ * leg)": when the condition names nothing, the organ at the location
+ * ("Lower leg Skin", "Skin of Lower leg") within the organ's term O. 1
+ * when *RES is set, 0 when not, or a negative error. */
+static int organ_location(const sc_match *m, const struct field *fs, int field,
+                          const char *organ, const char *site, sc_onto_term o,
+                          sc_match_res *res)
+{
+    const char *open = strchr(site, '('), *close;
+    char cond[256], loc[256], phrase[600];
+    sc_match_res c, p;
+    int rc;
+
+    if (!open || !(close = strchr(open, ')')) || close[1] ||
+        (size_t)(open - site) >= sizeof cond ||
+        (size_t)(close - open) >= sizeof loc)
+        return 0;
+    snprintf(cond, sizeof cond, "%.*s", (int)(open - site), site);
+    snprintf(loc, sizeof loc, "%.*s", (int)(close - open - 1), open + 1);
+    for (size_t n = strlen(cond); n && cond[n - 1] == ' '; n--)
+        cond[n - 1] = '\0';
+    if (!*cond || !*loc)
+        return 0;
+    /* a condition with an anatomical reading is not left out */
+    memset(&c, 0, sizeof c);
+    c.term = SC_ONTO_NONE;
+    if ((rc = sm_try_part(m, fs, field, cond, 1, &c)) != 0 ||
+        (rc = sm_structured(m, fs, field, cond, &c)) != 0)
+        return rc < 0 ? rc : 0;
+    for (int k = 0; k < 2; k++) {
+        snprintf(phrase, sizeof phrase, k ? "%s of %s" : "%s %s",
+                 k ? organ : loc, k ? loc : organ);
+        if ((rc = sm_try_part(m, fs, field, phrase, 1, &p)) < 0)
+            return rc;
+        if (rc && p.term != o && within(m, p.term, o)) {
+            memset(res, 0, sizeof *res);
+            res->tier = SC_MATCH_STRUCTURED;
+            res->term = p.term;
+            res->replaced = p.replaced;
+            snprintf(res->evidence, sizeof res->evidence,
+                     "'%.36s' in organ '%.16s' ('%.20s' left out)", phrase,
+                     organ, cond);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* "Organ - Site", the form of GTEx's tissue names ("Brain - Putamen (basal
  * ganglia)"): the site when its term lies within the organ's. When the
  * site maps to nothing the organ is only a suggestion (GTEx's "Small
  * Intestine - Terminal Ileum" is Peyer's patch, which UBERON does not put
  * in the small intestine); a site elsewhere is a contradiction and nothing
- * is set. 1 when *RES is set. */
+ * is set. A site that is an adjective of the organ ("Artery - Tibial") is
+ * read as one name "<site> <organ>" within the organ; confidently only
+ * when the site names nothing by itself or the name lies within what it
+ * names ("Skin - Scalp": skin of scalp, in the scalp); a site that names a
+ * tissue of its own may be a kind, not a place ("Muscle - Skeletal":
+ * "Skeletal" is skeletal tissue, which skeletal muscle tissue is not in),
+ * and then the name is a suggestion. 1 when *RES is set. */
 static int organ_site(const sc_match *m, const struct field *fs, int field,
                       const char *text, sc_match_res *res)
 {
@@ -309,11 +402,9 @@ static int organ_site(const sc_match *m, const struct field *fs, int field,
     }
     if (rc < 0)
         return rc;
-    /* a site that is an adjective of the organ ("Adipose - Subcutaneous",
-     * "Artery - Tibial"): "<site> <organ>" as one name, within the organ,
-     * is a suggestion only (held out: GTEx's "Muscle - Skeletal" is the
-     * gastrocnemius it was sampled from, not skeletal muscle tissue) */
-    if (!rc || (s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term))) {
+    if (!rc && (rc = organ_location(m, fs, field, organ, site, o.term, res)))
+        return rc;
+    if (!rc || !within(m, s.term, o.term)) {
         char phrase[600];
         sc_match_res p;
         int prc;
@@ -321,16 +412,27 @@ static int organ_site(const sc_match *m, const struct field *fs, int field,
         snprintf(phrase, sizeof phrase, "%s %s", site, organ);
         if ((prc = sm_try_part(m, fs, field, phrase, 1, &p)) < 0)
             return prc;
-        if (prc && p.term != o.term && sc_onto_is_a(m->o, p.term, o.term)) {
+        if (prc && p.term != o.term && within(m, p.term, o.term)) {
+            if (!rc || within(m, p.term, s.term)) {
+                memset(res, 0, sizeof *res);
+                res->tier = SC_MATCH_STRUCTURED;
+                res->term = p.term;
+                res->replaced = p.replaced;
+                snprintf(res->evidence, sizeof res->evidence,
+                         "'%.30s %.25s' in organ '%.16s'%s", site, organ, organ,
+                         rc ? "" : " (site unmapped)");
+                return 1;
+            }
             weak(res, p.term);
             snprintf(res->reason, sizeof res->reason,
-                     "the site read as an adjective of the organ");
+                     "the site '%.30s' names a term that the name is not in",
+                     site);
             snprintf(res->evidence, sizeof res->evidence,
                      "'%.35s %.35s' within organ '%.20s'", site, organ, organ);
             return 1;
         }
     }
-    if (rc && s.term != o.term && !sc_onto_is_a(m->o, s.term, o.term)) {
+    if (rc && !within(m, s.term, o.term)) {
         /* a contradiction: no term, and no other reading of the label */
         res->tier = SC_MATCH_AMBIGUOUS;
         res->term = SC_ONTO_NONE;
@@ -510,6 +612,26 @@ int sm_structured(const sc_match *m, const struct field *fs, int field,
             snprintf(part, sizeof part, "%s", p);
             if ((rc = sm_try_part(m, fs, field, part, 1, &r)) != 0)
                 goto found;
+        }
+    }
+    /* a tissue's name and a position after it: the named structure */
+    if (field == SC_FIELD_TISSUE && !*ctx) {
+        size_t keep = drop_position(head);
+
+        if (keep) {
+            snprintf(part, sizeof part, "%.*s", (int)keep, head);
+            if ((rc = sm_try_part(m, fs, field, part, 1, &r)) < 0)
+                return rc;
+            if (rc) {
+                memset(res, 0, sizeof *res);
+                res->tier = SC_MATCH_STRUCTURED;
+                res->term = r.term;
+                res->replaced = r.replaced;
+                snprintf(res->evidence, sizeof res->evidence,
+                         "'%.50s' and the position '%.12s' (a part of it)",
+                         part, head + keep + strspn(head + keep, " "));
+                return 1;
+            }
         }
     }
     /* a cancer registry's "<organ> <histology>" */

@@ -74,6 +74,23 @@ static int tier(int field, const char *label)
     return map(field, NULL, label, &r) < 0 ? -1 : r.tier;
 }
 
+/* Whether LABEL maps to term ID in tier TIER with evidence containing EV
+ * (a tissue, human). */
+static int tissue_is(const char *label, const char *id, int t, const char *ev)
+{
+    sc_match_res r;
+
+    if (map(SC_FIELD_TISSUE, "NCBITaxon:9606", label, &r) < 0 ||
+        r.term == SC_ONTO_NONE || strcmp(sc_onto_id(real, r.term), id) ||
+        r.tier != t || !strstr(r.evidence, ev)) {
+        printf("#   '%s' -> %s (%s): %s\n", label,
+               r.term == SC_ONTO_NONE ? "-" : sc_onto_id(real, r.term),
+               sc_match_tier_name(r.tier), r.evidence);
+        return 0;
+    }
+    return 1;
+}
+
 /* The one table of the CELLxGENE term fields, in its one order (SC_FIELD_*):
  * name, term id column, the schema's ontologies, and the portal's key of the
  * same field in sc_cxg (which keeps its own order of SC_CXG_* indices). */
@@ -477,8 +494,65 @@ static void test_free_text(void)
     CHECK_INTEQ((int)r.n_sugg, 1);
     CHECK_STREQ(r.n_sugg ? sc_onto_id(real, r.sugg[0]) : "-", "UBERON:0002190");
     CHECK(strstr(r.evidence, "within organ 'Adipose'") != NULL);
-    CHECK(map(SC_FIELD_TISSUE, NULL, "Artery - Tibial", &r) == 0);
-    CHECK_STREQ(r.n_sugg ? sc_onto_id(real, r.sugg[0]) : "-", "UBERON:0007610");
+    /* ... confidently when the site names nothing by itself ("Tibial"),
+     * or the name lies within what it names ("Skin - Scalp": the skin of
+     * the scalp) */
+    CHECK(tissue_is("Artery - Tibial", "UBERON:0007610", SC_MATCH_STRUCTURED,
+                    "'Tibial Artery' in organ 'Artery' (site unmapped)"));
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "Nerve - Sciatic"),
+                "UBERON:0001322");
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "Skin - Scalp"),
+                "UBERON:8300000");
+    /* ... a suggestion when the site names a term of its own that the
+     * name is not in: "Skeletal" is skeletal tissue (bone, cartilage), so
+     * "skeletal" may be a kind of muscle, not a place; "Medulla" is the
+     * medulla of an organ, and "brain medulla" a synonym of the cerebral
+     * subcortex */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Muscle - Skeletal", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    CHECK_STREQ(r.n_sugg ? sc_onto_id(real, r.sugg[0]) : "-", "UBERON:0001134");
+    CHECK(strstr(r.reason, "names a term that the name is not in") != NULL);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Brain - Medulla", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    /* GTEx's "Organ - Condition (Location)": the organ at the location,
+     * the condition (which names nothing) left out */
+    CHECK(tissue_is("Skin - Sun Exposed (Upper arm)", "UBERON:0004263",
+                    SC_MATCH_STRUCTURED, "('Sun Exposed' left out)"));
+    CHECK_STREQ(
+        mapped(SC_FIELD_TISSUE, NULL, "Skin - Not Sun Exposed (Abdomen)"),
+        "UBERON:0001416");
+    /* ... not when the location is not in the organ */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Skin - Sun Exposed (Liver)", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK_INTEQ(r.tier, SC_MATCH_WEAK);
+    /* a site that restates the organ by its adjective ("mammary") */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "Breast - Mammary Tissue"),
+                "UBERON:0000310");
+
+    /* a position after a tissue's name: the named structure */
+    CHECK(tissue_is("left ventricle myocardium inferior", "UBERON:0006566",
+                    SC_MATCH_STRUCTURED, "the position 'inferior'"));
+    /* ... never for an inverted name ("Horn, Dorsal" is the dorsal horn
+     * of the spinal cord, not the horn UBERON:0006967) nor a one-word
+     * rest */
+    CHECK(map(SC_FIELD_TISSUE, NULL, "Horn, Dorsal", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+    CHECK(map(SC_FIELD_TISSUE, NULL, "horn dorsal", &r) == 0);
+    CHECK(r.term == SC_ONTO_NONE);
+
+    /* the whole organ's label over an exact synonym of its part: "skin" is
+     * a synonym of "zone of skin", CELLxGENE's organ is "skin of body"
+     * (cellxgene-ontology-guide organ_list.json) */
+    CHECK(tissue_is("skin", "UBERON:0002097", SC_MATCH_NORMALIZED,
+                    "(whole organ) over synonym 'skin' of UBERON:0000014"));
+    /* ... a label still wins, and other synonyms are left alone */
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "zone of skin"),
+                "UBERON:0000014");
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "skin region"), "UBERON:0000014");
+    CHECK_STREQ(mapped(SC_FIELD_TISSUE, NULL, "Skin - Forearm"),
+                "UBERON:0003403");
 
     /* never a disease for a control, whatever is left out */
     CHECK(map(SC_FIELD_DISEASE, NULL, "adjacent normal tissue", &r) == 0);
