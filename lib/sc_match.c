@@ -360,6 +360,7 @@ int sc_match_new(const sc_onto *o, sc_match **out)
         return sc_fail(SC_ENOMEM, "out of memory");
     m->o = o;
     m->max_sugg = 3;
+    pthread_mutex_init(&m->memo_lock, NULL);
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int i = sc_onto_find_ontology(o, names[k]);
 
@@ -390,6 +391,8 @@ void sc_match_free(sc_match *m)
     table_release(&m->user);
     table_release(&m->vocab);
     sm_fuzzy_release(m);
+    table_release(&m->memo);
+    pthread_mutex_destroy(&m->memo_lock);
     free(m);
 }
 
@@ -685,7 +688,23 @@ static int in_candidates(const sc_match_res *r, sc_onto_term t)
 
 char *sm_field_key(int field, const char *s, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s\t%s", field < 0 ? "*" : fields[field].name, s);
+    /* "<field>\t<s>", cut to SIZE; by hand: it is on every label's path */
+    const char *f = field < 0 ? "*" : fields[field].name;
+    size_t nf = strlen(f), ns = strlen(s);
+
+    if (!size)
+        return buf;
+    if (nf >= size)
+        nf = size - 1;
+    memcpy(buf, f, nf);
+    if (nf + 1 < size) {
+        buf[nf++] = '\t';
+        if (ns > size - 1 - nf)
+            ns = size - 1 - nf;
+        memcpy(buf + nf, s, ns);
+        nf += ns;
+    }
+    buf[nf] = '\0';
     return buf;
 }
 

@@ -108,7 +108,8 @@ int sm_fuzzy_index(sc_match *m)
     /* one word list per field: its words by length */
     for (size_t i = 0; i < sizeof fz_field / sizeof *fz_field; i++) {
         struct sm_fz *z = &m->fz[i];
-        int ont[4], n_ont = field_ontologies(m, fz_field[i], ont);
+        int *ont = z->ont,
+            n_ont = z->n_ont = field_ontologies(m, fz_field[i], z->ont);
 
         if (!(z->w = malloc(m->vocab.n * sizeof *z->w)))
             return sc_fail(SC_ENOMEM, "out of memory");
@@ -143,11 +144,11 @@ void sm_fuzzy_release(sc_match *m)
 /* The one word of the field's vocabulary within distance 1 of W (not
  * itself a word of it), with none other within 2: into *FIX; 1 when there
  * is one. */
-static int correct_word(const struct sm_fz *z, const char *w, const char **fix)
+static int correct_word(const struct sm_fz *z, const char *w, sc_onto_term *fix)
 {
     size_t len = strlen(w);
     uint32_t mask = letter_mask(w);
-    const char *one = NULL;
+    sc_onto_term one = SC_ONTO_NONE;
 
     for (size_t l = len - 2; l <= len + 2 && l <= SM_MAX_WORD; l++)
         for (size_t k = z->at[l]; k < z->at[l + 1]; k++) {
@@ -163,12 +164,42 @@ static int correct_word(const struct sm_fz *z, const char *w, const char **fix)
                 continue;
             if (d == 0)
                 return 0; /* a word of the field after all */
-            if (one || d == 2)
+            if (one != SC_ONTO_NONE || d == 2)
                 return 0;
-            one = v->w;
+            one = (sc_onto_term)k;
         }
     *fix = one;
-    return one != NULL;
+    return one != SC_ONTO_NONE;
+}
+
+#define MEMO_MAX 200000 /* words remembered, at most */
+
+/* correct_word through the matcher's memo (list Z of M). */
+static int correct_memo(const sc_match *m, const struct sm_fz *z, const char *w,
+                        const char **fix)
+{
+    /* the memo is a cache: the matcher's answers do not change */
+    struct sc_match *mm = (struct sc_match *)m;
+    char key[SM_MAX_WORD * 2 + 2];
+    const struct entry *e;
+    sc_onto_term k = SC_ONTO_NONE;
+    int hit;
+
+    key[0] = (char)('0' + (z - m->fz));
+    snprintf(key + 1, sizeof key - 1, "%s", w);
+    pthread_mutex_lock(&mm->memo_lock);
+    if ((hit = (e = sm_table_find(&m->memo, key)) != NULL))
+        k = e->terms[0];
+    pthread_mutex_unlock(&mm->memo_lock);
+    if (!hit) {
+        correct_word(z, w, &k);
+        pthread_mutex_lock(&mm->memo_lock);
+        if (m->memo.n < MEMO_MAX && sm_table_add(&mm->memo, key, k) < 0)
+            sc_err_clear(); /* not remembered: only slower */
+        pthread_mutex_unlock(&mm->memo_lock);
+    }
+    *fix = k != SC_ONTO_NONE ? z->w[k].w : NULL;
+    return k != SC_ONTO_NONE;
 }
 
 /* Whether the raw word [S, S+N) may be corrected: letters only, not in
@@ -193,7 +224,7 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
     size_t start[SM_MAX_WORDS], end[SM_MAX_WORDS], n, used = 0;
     char fixed[1100], key[1100],
         from[SM_MAX_WORD * 2 + 8] = "", to[SM_MAX_WORD * 2 + 8] = "", ev[160];
-    int ont[4], n_ont, n_fix = 0, rc;
+    int n_fix = 0, rc;
     const struct sm_fz *z = NULL;
     sc_match_res r;
 
@@ -202,7 +233,6 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
             z = &m->fz[i];
     if (!z || !z->n || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
         return 0;
-    n_ont = field_ontologies(m, field, ont);
     fixed[0] = '\0';
     for (size_t k = 0, at = 0; k < n; k++) {
         size_t len = end[k] - start[k];
@@ -220,8 +250,8 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
             sm_american(w, sizeof w);
             if (strlen(w) >= MIN_WORD && strlen(w) <= SM_MAX_WORD &&
                 !((e = sm_table_find(&m->vocab, w)) &&
-                  in_field(e, ont, n_ont)) &&
-                correct_word(z, w, &fix)) {
+                  in_field(e, z->ont, z->n_ont)) &&
+                correct_memo(m, z, w, &fix)) {
                 if (++n_fix > MAX_FIXES)
                     return 0;
                 snprintf(from + strlen(from), sizeof from - strlen(from),

@@ -4,6 +4,7 @@
 #ifndef SC_MATCH_INT_H
 #define SC_MATCH_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "sc_match.h"
@@ -60,7 +61,14 @@ struct sc_match {
     struct sm_fz {
         struct sm_word *w;
         size_t n, at[SM_MAX_WORD + 2]; /* AT[L]: the first of length L */
+        int ont[4], n_ont;             /* the field's ontologies (indexes) */
     } fz[3];
+    /* the fuzzy tier's answers so far, a cache (labels of one dataset and
+     * of the next share their unmapped words: "cluster", "doublet"):
+     * "<list><word>" -> the index of its correction in that FZ list, or
+     * SC_ONTO_NONE; MEMO_LOCK guards it, as threads share a matcher */
+    struct table memo;
+    pthread_mutex_t memo_lock;
 };
 
 /* A word of the fuzzy tier's vocabulary: its letters as a bit mask. */

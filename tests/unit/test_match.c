@@ -677,6 +677,17 @@ static void test_fuzzy(void)
     CHECK(strstr(r.evidence, "'Hepatocites' read as 'hepatocyte'") != NULL);
     CHECK(sc_match_tier_is_confident(SC_MATCH_FUZZY));
     CHECK_STREQ(sc_match_tier_name(SC_MATCH_FUZZY), "fuzzy");
+    /* the second time from the matcher's memo: the same answer, in this
+     * field and not in another (each field has its own words) */
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Hepatocites", &r) == 0);
+    CHECK_INTEQ(r.tier, SC_MATCH_FUZZY);
+    CHECK(strstr(r.evidence, "'Hepatocites' read as 'hepatocyte'") != NULL);
+    CHECK(map(SC_FIELD_DISEASE, NULL, "Hepatocites", &r) == 0);
+    CHECK(r.tier != SC_MATCH_FUZZY);
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Hepatocitte cluster", &r) == 0);
+    CHECK(r.tier != SC_MATCH_FUZZY);
+    CHECK(map(SC_FIELD_CELL_TYPE, NULL, "Hepatocitte cluster", &r) == 0);
+    CHECK(r.tier != SC_MATCH_FUZZY);
     /* a swap of two letters */
     CHECK_STREQ(mapped(SC_FIELD_CELL_TYPE, NULL, "Macrophgaes"), "CL:0000235");
     /* a misspelt qualifier before a head noun that maps only weakly */
