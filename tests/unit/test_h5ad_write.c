@@ -8,6 +8,7 @@
 
 #include "sc_adata.h"
 #include "sc_h5.h"
+#include "sc_progress.h"
 #include "unit.h"
 
 /* The values below are shared with tests/interop/write_check.py, which
@@ -997,6 +998,100 @@ static void test_samples(void)
     CHECK(n >= 7);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Matrices copied as stored (sc_write_opts.copy_stored)                    */
+
+/* Write SRC (opened from a file) to NAME with copy_stored; 0 when it read
+ * back the same as AD. *ROWS gets the rows counted in progress. */
+static int write_copied(const sc_adata *ad, const sc_adata *src,
+                        const char *name, uint64_t *rows)
+{
+    sc_write_opts o = SC_WRITE_OPTS_INIT;
+    sc_progress *p = sc_progress_new("test", 0, 0, SC_PROGRESS_ON);
+    sc_adata *back = NULL;
+    char path[512];
+    int rc;
+
+    o.compress_level = 9;
+    o.copy_stored = 1;
+    o.progress = p;
+    path_in_tmp(path, sizeof path, name);
+    rc = sc_h5ad_write(src, path, &o);
+    *rows = sc_progress_value(p);
+    sc_progress_done(p);
+    if (rc == 0)
+        rc = sc_h5ad_open(path, 0, &back);
+    if (rc < 0)
+        printf("#   %s: %s\n", name, sc_errmsg());
+    else if (!same_adata(ad, back))
+        rc = -1, printf("#   %s differs from what was written\n", name);
+    sc_adata_close(back);
+    return rc;
+}
+
+/* The facts of dataset OBJ of file NAME (in the temporary directory). */
+static int facts_of(const char *name, const char *obj, ds_facts *df)
+{
+    char path[512];
+    hid_t f;
+    int rc;
+
+    path_in_tmp(path, sizeof path, name);
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return -1;
+    rc = facts(f, obj, df);
+    H5Fclose(f);
+    return rc;
+}
+
+/* Matrices copied as stored: the copy keeps the input's storage (here no
+ * compression, although the output asks for level 9), reads every matrix
+ * once and counts its rows once; where the file system cannot reserve the
+ * room (no fallocate) the matrices are written instead, still read once. */
+static void test_copy_stored(void)
+{
+    sc_write_opts o = SC_WRITE_OPTS_INIT;
+    sc_adata *ad = build(), *src = NULL;
+    uint64_t want = 0, rows = 0;
+    ds_facts df;
+    char path[512];
+
+    CHECK(ad != NULL);
+    if (!ad)
+        return;
+    o.compress_level = 0;
+    path_in_tmp(path, sizeof path, "cs_src.h5ad");
+    CHECK_INTEQ(sc_h5ad_write(ad, path, &o), 0);
+    CHECK_INTEQ(sc_h5ad_open(path, 0, &src), 0);
+    if (!src) {
+        sc_adata_close(ad);
+        return;
+    }
+    {
+        sc_progress *p = sc_progress_new("test", 0, 0, SC_PROGRESS_ON);
+        o.progress = p;
+        path_in_tmp(path, sizeof path, "cs_plain.h5ad");
+        CHECK_INTEQ(sc_h5ad_write(src, path, &o), 0);
+        want = sc_progress_value(p);
+        sc_progress_done(p);
+        CHECK(want >= 3 * N_OBS); /* X, raw/X, layers/dense at least */
+    }
+
+    CHECK_INTEQ(write_copied(ad, src, "cs_copy.h5ad", &rows), 0);
+    CHECK_INTEQ((int)rows, (int)want);
+    CHECK(facts_of("cs_copy.h5ad", "X/data", &df) == 0 && df.deflate == 0);
+    CHECK(facts_of("cs_copy.h5ad", "layers/dense", &df) == 0 &&
+          df.deflate == 0);
+
+    setenv("SC_TEST_NO_FALLOCATE", "1", 1);
+    CHECK_INTEQ(write_copied(ad, src, "cs_nofalloc.h5ad", &rows), 0);
+    unsetenv("SC_TEST_NO_FALLOCATE");
+    CHECK_INTEQ((int)rows, (int)want);
+    CHECK(facts_of("cs_nofalloc.h5ad", "X/data", &df) == 0 && df.deflate == 9);
+    sc_adata_close(src);
+    sc_adata_close(ad);
+}
+
 /* Every failure leaves nothing at the path and no temporary file. */
 static void expect_failure(sc_adata *ad, const char *name, int code,
                            const char *needle)
@@ -1102,6 +1197,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_samples);
     RUN(test_failures);
+    RUN(test_copy_stored);
     if (getenv("SC_TEST_KEEP"))
         printf("# files kept in %s\n", tmpdir);
     else
