@@ -424,7 +424,7 @@ static int cmd_list(struct args *a, sc_cli *cli)
     struct out o = {0};
     int rc;
 
-    if (cli->argc > 1)
+    if (cli->argc > 0)
         return sc_fail(SC_EINVAL, "list takes no operands; use filters");
     if ((rc = api_client(a, &c)) < 0 || (rc = fetch_index(a, c, &p)) < 0)
         goto out;
@@ -489,7 +489,7 @@ static int cmd_collections(struct args *a, sc_cli *cli)
     size_t n = 0;
     int rc;
 
-    if (cli->argc > 1)
+    if (cli->argc > 0)
         return sc_fail(SC_EINVAL, "collections takes no operands");
     if ((rc = api_client(a, &c)) < 0 ||
         (rc = sc_cxg_collections(c, &v, &n)) < 0 ||
@@ -517,14 +517,14 @@ static int cmd_versions(struct args *a, sc_cli *cli)
     struct out o = {0};
     int rc;
 
-    if (cli->argc < 2)
+    if (cli->argc < 1)
         return sc_fail(SC_EINVAL, "versions needs dataset ids");
     if ((rc = api_client(a, &c)) < 0 || (rc = out_open(&o, a->output)) < 0)
         goto out;
     fputs("dataset_id\tdataset_version_id\tcollection_version_id\t"
           "published_at\tschema_version\tsize\tsource\n",
           o.fp);
-    for (int i = 1; i < cli->argc; i++) {
+    for (int i = 0; i < cli->argc; i++) {
         sc_cxg_dataset *v;
         size_t n;
         if ((rc = sc_cxg_dataset_versions(c, cli->argv[i], &v, &n)) < 0)
@@ -547,6 +547,7 @@ out:
 
 /* ---- main ---- */
 
+/* A command: CLI->argv holds the operands after its name. */
 typedef int fetch_fn(struct args *a, sc_cli *cli);
 
 /* Commands that download use -@ threads. */
@@ -586,9 +587,6 @@ static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
 {
     int rc;
 
-    /* the commands count their own name as operand 0 */
-    cli->argc++;
-    cli->argv--;
     if ((rc = sc_http_global_init()) == 0) {
         rc = ((fetch_fn *)cmd->fn)(ud, cli);
         sc_http_global_cleanup();

@@ -347,14 +347,14 @@ static int collect_get(struct ctx *c, sc_cli *cli, struct items *l,
 {
     const struct args *a = c->a;
     sc_cxg *api = NULL;
-    int rc = 0, from_stdin = 0, n_ops = cli->argc - 1;
+    int rc = 0, from_stdin = 0, n_ops = cli->argc;
 
-    for (int i = 1; i < cli->argc; i++)
+    for (int i = 0; i < cli->argc; i++)
         if (!strcmp(cli->argv[i], "-"))
             from_stdin = 1;
     if (!n_ops && sc_cxg_filter_empty(&a->filter))
         from_stdin = 1;
-    for (int i = 1; rc == 0 && i < cli->argc; i++)
+    for (int i = 0; rc == 0 && i < cli->argc; i++)
         if (strcmp(cli->argv[i], "-") != 0)
             rc = add_source(c, l, &api, p, cli->argv[i], NULL);
     if (rc == 0 && from_stdin && (rc = sc_manifest_read("-", in)) == 0) {
@@ -975,7 +975,7 @@ int cmd_refs(struct args *a, sc_cli *cli)
     size_t n = 0;
     int rc;
 
-    if (cli->argc > 1)
+    if (cli->argc > 0)
         return sc_fail(SC_EINVAL, "refs takes no operands");
     c.http.cancel = &cancel_flag;
     if ((rc = refs_dir(a, dir, sizeof dir)) < 0)

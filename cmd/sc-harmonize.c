@@ -443,10 +443,11 @@ static int run_tool(sc_cli *cli, const sc_cmd *cmd, void *ud)
     return run(ud, cli);
 }
 
-static const sc_cmd command = {NULL, NULL, NULL, NULL, SC_CLI_ALL, 0, -1, NULL};
+static const sc_cmd commands[] = {
+    {NULL, NULL, NULL, NULL, SC_CLI_ALL, 0, -1, NULL}};
 
-static const sc_tool tool = {"sc-harmonize", usage, opts, on_option,
-                             &command,       1,     NULL, run_tool};
+static const sc_tool tool =
+    SC_TOOL("sc-harmonize", usage, opts, on_option, commands, NULL, run_tool);
 
 int main(int argc, char **argv)
 {

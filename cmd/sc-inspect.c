@@ -164,11 +164,11 @@ static int run(sc_cli *cli, const sc_cmd *cmd, void *ud)
 }
 
 /* No threads, and no provenance: a converted file is the input's data. */
-static const sc_cmd command = {NULL,          NULL, NULL, NULL,
-                               SC_CLI_CONFIG, 0,    -1,   NULL};
+static const sc_cmd commands[] = {
+    {NULL, NULL, NULL, NULL, SC_CLI_CONFIG, 0, -1, NULL}};
 
-static const sc_tool tool = {"sc-inspect", usage, opts, on_option,
-                             &command,     1,     NULL, run};
+static const sc_tool tool =
+    SC_TOOL("sc-inspect", usage, opts, on_option, commands, NULL, run);
 
 int main(int argc, char **argv)
 {

@@ -702,6 +702,23 @@ static int operand_error(sc_cli *cli, const sc_cmd *cmd, int too_many)
                               cmd->name ? cmd->name : "", (int)n, u, why);
 }
 
+/* A usage error for a common option on the command line that CMD does not
+ * offer, as if it were not an option (bad_option), or 0. */
+static int unused_common(sc_cli *cli, const sc_tool *t, const sc_cmd *cmd)
+{
+    static const int keys[] = {'c', '@', SC_OPT_NO_PROVENANCE};
+    char name[64];
+
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const sc_opt *o = find_key(t->opts, keys[i], SC_CLI_ALL);
+
+        if (o && !offered(o, cmd->common) && sc_cli_given(cli, keys[i]))
+            return sc_cli_usage_error(cli, "unknown option '%s'",
+                                      opt_name(o, name, sizeof name));
+    }
+    return 0;
+}
+
 int sc_cli_dispatch(const sc_tool *t, int argc, char **argv, void *ud)
 {
     const sc_cmd *cmd = NULL;
@@ -740,6 +757,10 @@ int sc_cli_dispatch(const sc_tool *t, int argc, char **argv, void *ud)
                t->on_option, ud);
     free(top);
     if (rc != SC_CLI_RUN)
+        return rc;
+    /* the default command, not named, was offered every command's common
+     * options (for the tool's --help): refuse those it does not use */
+    if (!named && (rc = unused_common(&cli, t, cmd)) != 0)
         return rc;
     if (named) { /* the operands start with the command's name */
         cli.argc--;

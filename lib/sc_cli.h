@@ -239,7 +239,8 @@ int sc_cli_usage_fail(const char *fmt, ...) SC_PRINTF(1, 2);
  * The whole of main() for tool T: find the command (the first operand;
  * options before it are allowed), parse the command line with its options
  * (sc_cli_parse, offering only the common options in its COMMON; the
- * default command, when not named, those of any command), print its
+ * default command, when not named, shows those of any command in --help
+ * but refuses those not in its COMMON as unknown options), print its
  * --help or the tool's (with the list of commands), read the settings file
  * into T->opts when it offers SC_CLI_CONFIG (sc_config_load), check the
  * number of operands, call T->run with CLI->argv the operands after the

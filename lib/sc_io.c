@@ -472,18 +472,24 @@ int sc_lines_open(const char *path, sc_lines **out)
     return 0;
 }
 
+/* zlib's error text for GZ (opened as NAME) and its code in *ZERR, without
+ * the file name zlib puts in front ("x.gz: unexpected end of file"). */
+static const char *gz_msg(gzFile gz, const char *name, int *zerr)
+{
+    const char *msg = gzerror(gz, zerr);
+    size_t n = strlen(name);
+
+    if (!strncmp(msg, name, n) && !strncmp(msg + n, ": ", 2))
+        msg += n + 2;
+    return msg;
+}
+
 /* Translate a zlib read error (gzread returned R) into an SC_E* failure;
  * 0 when R is a clean end of the file. */
 static int read_error(sc_lines *l, int r)
 {
     int saved = errno, zerr;
-    const char *msg = gzerror(l->gz, &zerr);
-    const char *zname = l->zname[0] ? l->zname : l->name;
-    size_t n = strlen(zname);
-
-    /* zlib puts the file name in front: "x.gz: unexpected end of file". */
-    if (!strncmp(msg, zname, n) && !strncmp(msg + n, ": ", 2))
-        msg += n + 2;
+    const char *msg = gz_msg(l->gz, l->zname[0] ? l->zname : l->name, &zerr);
 
     if (r == 0 && zerr == Z_BUF_ERROR) /* gzip stream cut short */
         return sc_fail(SC_ECORRUPT, "cannot read '%s': %s", l->name, msg);
@@ -673,18 +679,19 @@ int sc_io_read_file_gz(const char *path, char **out, size_t *len)
             buf = p;
         }
         got = gzread(gz, buf + n, (unsigned)(cap - n - 1));
-        if (got < 0) {
+        if (got <= 0) {
             int e;
+            const char *msg = gz_msg(gz, path, &e);
+
+            if (got == 0 && e != Z_BUF_ERROR) /* Z_BUF_ERROR: cut short */
+                break;
             /* the message lives in GZ: set it before closing */
-            int rc =
-                sc_fail(SC_EIO, "cannot read '%s': %s", path, gzerror(gz, &e));
+            int rc = sc_fail(SC_EIO, "cannot read '%s': %s", path, msg);
 
             free(buf);
             gzclose(gz);
             return rc;
         }
-        if (got == 0)
-            break;
         n += (size_t)got;
     }
     gzclose(gz);

@@ -158,7 +158,8 @@ SC_MUST_CHECK int sc_io_mkdir_p(const char *dir);
 SC_MUST_CHECK int sc_io_read_file(const char *path, char **out, size_t *len);
 /* The same, gunzipped when PATH is gzip (zlib's gzread passes plain files
  * through). Returns 0, SC_EIO ("cannot open 'x': ...", "cannot read 'x':
- * ...", a damaged gzip stream too) or SC_ENOMEM, with *OUT NULL. */
+ * ...", a damaged or truncated gzip stream too) or SC_ENOMEM, with *OUT
+ * NULL. */
 SC_MUST_CHECK int sc_io_read_file_gz(const char *path, char **out, size_t *len);
 
 /*

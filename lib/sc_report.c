@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "sc_io.h"
 #include "sc_share.h"
 
 json_t *sc_report_bars(const char *title, json_t *values, const char *cat,
@@ -56,26 +56,17 @@ json_t *sc_report_link(const char *text, const char *href)
 /* Copy the gzip-compressed share file REL, decompressed, to FP. */
 static int copy_vendor(FILE *fp, const char *rel)
 {
-    char path[4096], buf[65536];
-    gzFile gz;
-    int n, rc = 0;
+    char path[4096], *text;
+    size_t len;
+    int rc;
 
     if ((rc = sc_share_path(rel, path, sizeof path)) < 0)
         return sc_fail(rc, "share file name too long: '%s'", rel);
-    if (!(gz = gzopen(path, "rb")))
-        return sc_fail(SC_EIO, "cannot open '%s': %s", path,
-                       errno ? strerror(errno) : "out of memory");
-    while ((n = gzread(gz, buf, sizeof buf)) > 0)
-        if (fwrite(buf, 1, (size_t)n, fp) != (size_t)n) {
-            rc =
-                sc_fail(SC_EIO, "cannot write the report: %s", strerror(errno));
-            break;
-        }
-    if (n < 0 && rc == 0) {
-        int e;
-        rc = sc_fail(SC_ECORRUPT, "'%s': %s", path, gzerror(gz, &e));
-    }
-    gzclose(gz);
+    if ((rc = sc_io_read_file_gz(path, &text, &len)) < 0)
+        return rc; /* "cannot open 'PATH': ..." or "cannot read 'PATH': ..." */
+    if (fwrite(text, 1, len, fp) != len)
+        rc = sc_fail(SC_EIO, "cannot write the report: %s", strerror(errno));
+    free(text);
     return rc;
 }
 

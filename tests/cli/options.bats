@@ -90,6 +90,18 @@ lists() { grep -qE "^  (-[^ ], )?$1([ =[]|\$)|^      $1([ =[]|\$)" <<< "$output"
     ! lists --no-provenance
 }
 
+@test "options: sc-stream with no command named refuses --no-provenance (pack only), as run does" {
+    run -2 --separate-stderr sc-stream --no-provenance -O text --no-cache "$H5AD"
+    [[ $stderr == *"sc-stream: "*"unknown option '--no-provenance'"* ]]
+    [[ $stderr == *"Try 'sc-stream --help'"* && -z $output ]]
+    run -2 --separate-stderr sc-stream run --no-provenance -O text --no-cache "$H5AD"
+    [[ $stderr == *"unknown option '--no-provenance'"* ]]
+    # what run offers still works unnamed; the tool's --help lists pack's option
+    run -0 --separate-stderr sc-stream -@ 1 -O text --no-cache --seed 1 --samples 5 "$H5AD"
+    run -0 --separate-stderr sc-stream --help
+    lists --no-provenance
+}
+
 @test "options: sc-harmonize keeps every common option" {
     run -0 --separate-stderr sc-harmonize --help
     lists --threads && lists --config && lists --no-provenance

@@ -205,6 +205,20 @@ id_of() {
     [[ ! -e rep && $(ls -d rep.tmp.* 2> /dev/null | wc -l) -eq 0 ]]
 }
 
+@test "sc-register report: a damaged chart library is one clear line naming it, no page" {
+    mkdir -p share/report/vendor
+    head -c 1000 "$SC_SHARE/report/vendor/vega.min.js.gz" > share/report/vendor/vega.min.js.gz
+    run -1 --separate-stderr env SC_SHARE=$BATS_TEST_TMPDIR/share sc-register report -o rep
+    [[ $stderr == *"cannot read '"*"report/vendor/vega.min.js.gz': unexpected end of file" ]]
+    [[ $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]]
+    # a damaged stream: the file named once
+    { head -c 10 "$SC_SHARE/report/vendor/vega.min.js.gz"; printf '\377\377 not deflate'; } > share/report/vendor/vega.min.js.gz
+    run -1 --separate-stderr env SC_SHARE=$BATS_TEST_TMPDIR/share sc-register report -o rep
+    [[ $stderr == *"cannot read '"*"report/vendor/vega.min.js.gz': "* ]]
+    [[ $stderr != *"vega.min.js.gz"*"vega.min.js.gz"* && $(printf '%s\n' "$stderr" | wc -l) -eq 1 ]]
+    [[ ! -e rep && $(ls -d rep.tmp.* 2> /dev/null | wc -l) -eq 0 ]]
+}
+
 @test "sc-register report: every chart renders in headless Chromium, no console error" {
     command -v chromium > /dev/null || skip "chromium is not installed"
     sc-register report -o rep > /dev/null

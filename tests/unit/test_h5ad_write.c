@@ -8,6 +8,7 @@
 
 #include "sc_adata.h"
 #include "sc_h5.h"
+#include "sc_progress.h"
 #include "unit.h"
 
 /* The values below are shared with tests/interop/write_check.py, which
@@ -997,6 +998,214 @@ static void test_samples(void)
     CHECK(n >= 7);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Matrices copied as stored (sc_write_opts.copy_stored)                    */
+
+/* Write SRC (opened from a file) to NAME with copy_stored; 0 when it read
+ * back the same as AD. *ROWS gets the rows counted in progress. */
+static int write_copied(const sc_adata *ad, const sc_adata *src,
+                        const char *name, uint64_t *rows)
+{
+    sc_write_opts o = SC_WRITE_OPTS_INIT;
+    sc_progress *p = sc_progress_new("test", 0, 0, SC_PROGRESS_ON);
+    sc_adata *back = NULL;
+    char path[512];
+    int rc;
+
+    o.compress_level = 9;
+    o.copy_stored = 1;
+    o.progress = p;
+    path_in_tmp(path, sizeof path, name);
+    rc = sc_h5ad_write(src, path, &o);
+    *rows = sc_progress_value(p);
+    sc_progress_done(p);
+    if (rc == 0)
+        rc = sc_h5ad_open(path, 0, &back);
+    if (rc < 0)
+        printf("#   %s: %s\n", name, sc_errmsg());
+    else if (!same_adata(ad, back))
+        rc = -1, printf("#   %s differs from what was written\n", name);
+    sc_adata_close(back);
+    return rc;
+}
+
+/* The facts of dataset OBJ of file NAME (in the temporary directory). */
+static int facts_of(const char *name, const char *obj, ds_facts *df)
+{
+    char path[512];
+    hid_t f;
+    int rc;
+
+    path_in_tmp(path, sizeof path, name);
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return -1;
+    rc = facts(f, obj, df);
+    H5Fclose(f);
+    return rc;
+}
+
+/* Store dataset OBJ of file NAME again, values unchanged, with its data in
+ * an external file (EXTERNAL) or as a virtual dataset over another file. */
+static int restore_elsewhere(const char *name, const char *obj, int external)
+{
+    char path[512], other[512];
+    hid_t f = -1, ds = -1, t = -1, sp = -1, pl = -1, of = -1, ods = -1;
+    double *v = NULL;
+    hssize_t n;
+    int rc = -1;
+
+    path_in_tmp(path, sizeof path, name);
+    path_in_tmp(other, sizeof other, external ? "ext.bin" : "vsrc.h5");
+    if ((f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)) < 0 ||
+        (ds = H5Dopen2(f, obj, H5P_DEFAULT)) < 0 || (t = H5Dget_type(ds)) < 0 ||
+        (sp = H5Dget_space(ds)) < 0 ||
+        (n = H5Sget_simple_extent_npoints(sp)) <= 0 ||
+        !(v = malloc((size_t)n * sizeof *v)) ||
+        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        goto out;
+    H5Dclose(ds);
+    ds = -1;
+    /* fixed size: the written one may be extendible */
+    H5Sclose(sp);
+    if ((sp = H5Screate_simple(1, (hsize_t[]){(hsize_t)n}, NULL)) < 0)
+        goto out;
+    if (H5Ldelete(f, obj, H5P_DEFAULT) < 0 ||
+        (pl = H5Pcreate(H5P_DATASET_CREATE)) < 0)
+        goto out;
+    if (external) {
+        if (H5Pset_external(pl, other, 0,
+                            (hsize_t)n * (hsize_t)H5Tget_size(t)) < 0)
+            goto out;
+    } else {
+        if ((of = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) <
+                0 ||
+            (ods = H5Dcreate2(of, "d", t, sp, H5P_DEFAULT, H5P_DEFAULT,
+                              H5P_DEFAULT)) < 0 ||
+            H5Dwrite(ods, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) <
+                0 ||
+            H5Pset_virtual(pl, sp, other, "d", sp) < 0)
+            goto out;
+    }
+    if ((ds = H5Dcreate2(f, obj, t, sp, H5P_DEFAULT, pl, H5P_DEFAULT)) < 0 ||
+        (external &&
+         H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0))
+        goto out;
+    rc = 0;
+out:
+    if (ods >= 0)
+        H5Dclose(ods);
+    if (of >= 0)
+        H5Fclose(of);
+    if (pl >= 0)
+        H5Pclose(pl);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (t >= 0)
+        H5Tclose(t);
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (f >= 0)
+        H5Fclose(f);
+    free(v);
+    return rc;
+}
+
+/* Matrices copied as stored: the copy keeps the input's storage (here no
+ * compression, although the output asks for level 9), reads every matrix
+ * once and counts its rows once; where the file system cannot reserve the
+ * room (no fallocate) the matrices are written instead, still read once. */
+static void test_copy_stored(void)
+{
+    sc_write_opts o = SC_WRITE_OPTS_INIT;
+    sc_adata *ad = build(), *src = NULL;
+    uint64_t want = 0, rows = 0;
+    ds_facts df;
+    char path[512];
+
+    CHECK(ad != NULL);
+    if (!ad)
+        return;
+    o.compress_level = 0;
+    path_in_tmp(path, sizeof path, "cs_src.h5ad");
+    CHECK_INTEQ(sc_h5ad_write(ad, path, &o), 0);
+    CHECK_INTEQ(sc_h5ad_open(path, 0, &src), 0);
+    if (!src) {
+        sc_adata_close(ad);
+        return;
+    }
+    {
+        sc_progress *p = sc_progress_new("test", 0, 0, SC_PROGRESS_ON);
+        o.progress = p;
+        path_in_tmp(path, sizeof path, "cs_plain.h5ad");
+        CHECK_INTEQ(sc_h5ad_write(src, path, &o), 0);
+        want = sc_progress_value(p);
+        sc_progress_done(p);
+        CHECK(want >= 3 * N_OBS); /* X, raw/X, layers/dense at least */
+    }
+
+    CHECK_INTEQ(write_copied(ad, src, "cs_copy.h5ad", &rows), 0);
+    CHECK_INTEQ((int)rows, (int)want);
+    CHECK(facts_of("cs_copy.h5ad", "X/data", &df) == 0 && df.deflate == 0);
+    CHECK(facts_of("cs_copy.h5ad", "layers/dense", &df) == 0 &&
+          df.deflate == 0);
+
+    setenv("SC_TEST_NO_FALLOCATE", "1", 1);
+    CHECK_INTEQ(write_copied(ad, src, "cs_nofalloc.h5ad", &rows), 0);
+    unsetenv("SC_TEST_NO_FALLOCATE");
+    CHECK_INTEQ((int)rows, (int)want);
+    CHECK(facts_of("cs_nofalloc.h5ad", "X/data", &df) == 0 && df.deflate == 9);
+    sc_adata_close(src);
+    src = NULL;
+
+    /* data in an external file, or a virtual dataset: written anew, in the
+     * output file itself */
+    for (int external = 1; external >= 0; external--) {
+        const char *in = external ? "cs_ext.h5ad" : "cs_vds.h5ad",
+                   *out = external ? "cs_ext_out.h5ad" : "cs_vds_out.h5ad";
+        char from[512];
+
+        path_in_tmp(from, sizeof from, "cs_src.h5ad");
+        path_in_tmp(path, sizeof path, in);
+        {
+            char cmd[1200];
+            snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, path);
+            CHECK_INTEQ(system(cmd), 0);
+        }
+        CHECK_INTEQ(restore_elsewhere(in, "X/data", external), 0);
+        CHECK(facts_of(in, "X/data", &df) == 0 &&
+              df.layout == (external ? H5D_CONTIGUOUS : H5D_VIRTUAL));
+        CHECK_INTEQ(sc_h5ad_open(path, 0, &src), 0);
+        if (!src)
+            continue;
+        CHECK_INTEQ(write_copied(ad, src, out, &rows), 0);
+        CHECK_INTEQ((int)rows, (int)want);
+        CHECK(facts_of(out, "X/data", &df) == 0 && df.layout == H5D_CHUNKED &&
+              df.deflate == 9);
+        /* the other matrices were still copied */
+        CHECK(facts_of(out, "layers/dense", &df) == 0 && df.deflate == 0);
+        {
+            char opath[512];
+            hid_t f, ds, pl;
+            int next = -1;
+
+            path_in_tmp(opath, sizeof opath, out);
+            if ((f = H5Fopen(opath, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
+                if ((ds = H5Dopen2(f, "X/data", H5P_DEFAULT)) >= 0) {
+                    pl = H5Dget_create_plist(ds);
+                    next = H5Pget_external_count(pl);
+                    H5Pclose(pl);
+                    H5Dclose(ds);
+                }
+                H5Fclose(f);
+            }
+            CHECK_INTEQ(next, 0);
+        }
+        sc_adata_close(src);
+        src = NULL;
+    }
+    sc_adata_close(ad);
+}
+
 /* Every failure leaves nothing at the path and no temporary file. */
 static void expect_failure(sc_adata *ad, const char *name, int code,
                            const char *needle)
@@ -1102,6 +1311,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_samples);
     RUN(test_failures);
+    RUN(test_copy_stored);
     if (getenv("SC_TEST_KEEP"))
         printf("# files kept in %s\n", tmpdir);
     else

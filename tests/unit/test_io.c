@@ -710,6 +710,19 @@ static void test_read_file_gz(void)
     CHECK(text == NULL);
     snprintf(msg, sizeof msg, "cannot read '%s': ", path);
     CHECK(!strncmp(sc_errmsg(), msg, strlen(msg)));
+    /* the file named once (zlib's own text names it again) */
+    CHECK(!strstr(sc_errmsg() + strlen(msg), path));
+    /* a gzip stream cut short is an error, not a shorter text */
+    write_gz(path, big, sizeof big);
+    {
+        struct stat st;
+
+        CHECK(stat(path, &st) == 0 && truncate(path, st.st_size / 2) == 0);
+    }
+    CHECK_INTEQ(sc_io_read_file_gz(path, &text, &len), SC_EIO);
+    CHECK(text == NULL);
+    snprintf(msg, sizeof msg, "cannot read '%s': unexpected end of file", path);
+    CHECK_STREQ(sc_errmsg(), msg);
     unlink(path);
     check_missing(sc_io_read_file_gz, path, SC_EIO);
 }
