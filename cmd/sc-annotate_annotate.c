@@ -689,15 +689,19 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
                 "write %.3f s",
                 in, (long long)n_lab, (long long)n_map, t_read, c->t_map,
                 t_write);
-    if ((rc = sc_mrow_set(row, "status", "ok")) < 0 ||
-        (rc = sc_mrow_set(row, "source", in)) < 0 ||
-        (rc = sc_mrow_set(row, "report", rp)) < 0 ||
-        (rc = sc_mrow_set(row, "labels", tp)) < 0 ||
-        (rc = sc_mrow_set(row, "organism", org)) < 0 ||
-        (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)ad->n_obs)) < 0 ||
-        (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)ad->n_vars)) < 0 ||
-        (rc = sc_mrow_setf(row, "n_labels", "%lld", (long long)n_lab)) < 0 ||
-        (rc = sc_mrow_setf(row, "n_mapped", "%lld", (long long)n_map)) < 0 ||
+    if ((rc = sc_mrow_set(row, SC_MCOL_STATUS, "ok")) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_SOURCE, in)) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_REPORT, rp)) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_LABELS, tp)) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_ORGANISM, org)) < 0 ||
+        (rc = sc_mrow_setf(row, SC_MCOL_N_OBS, "%lld", (long long)ad->n_obs)) <
+            0 ||
+        (rc = sc_mrow_setf(row, SC_MCOL_N_VARS, "%lld",
+                           (long long)ad->n_vars)) < 0 ||
+        (rc = sc_mrow_setf(row, SC_MCOL_N_LABELS, "%lld", (long long)n_lab)) <
+            0 ||
+        (rc = sc_mrow_setf(row, SC_MCOL_N_MAPPED, "%lld", (long long)n_map)) <
+            0 ||
         (!a->dry_run && (rc = sc_mrow_set_output(row, h5)) < 0))
         goto out;
 out:
@@ -757,8 +761,9 @@ int ann_cmd_annotate(const struct args *a, const sc_onto *o, FILE *fp, int argc,
                      char **argv)
 {
     static const char *const cols[] = {
-        "status",   "reason",   "organism", "n_obs",  "n_vars",
-        "n_labels", "n_mapped", "report",   "labels", "source"};
+        SC_MCOL_STATUS, SC_MCOL_REASON,   SC_MCOL_ORGANISM, SC_MCOL_N_OBS,
+        SC_MCOL_N_VARS, SC_MCOL_N_LABELS, SC_MCOL_N_MAPPED, SC_MCOL_REPORT,
+        SC_MCOL_LABELS, SC_MCOL_SOURCE};
     struct ctx c = {.a = a, .o = o};
     sc_manifest *mf = NULL;
     int rc, from_stdin, n_fail = 0, n_done = 0;

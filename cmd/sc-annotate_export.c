@@ -12,6 +12,7 @@
 #include "sc_manifest.h"
 #include "sc_match.h"
 #include "sc_share.h"
+#include "sc_vocab.h"
 
 /* Per field: the cells of each term used, over all datasets. */
 struct used {
@@ -238,6 +239,7 @@ static int export_field(const struct args *a, const sc_onto *o, int field,
     int64_t nt = sc_onto_n_terms(o), nu = 0, nl = 0, np = 0, nv;
     sc_onto_term *leaves = NULL, *parents = NULL, *voc = NULL, *clist = NULL;
     int32_t *code = NULL, *lca = NULL;
+    sc_vocab_term *vt = NULL;
     int16_t *dist = NULL;
     uint8_t *inset = NULL, *hier = NULL;
     size_t ncl = 0;
@@ -295,28 +297,26 @@ static int export_field(const struct args *a, const sc_onto *o, int field,
         goto out;
 
     /* vocabulary */
-    snprintf(path, sizeof path, "%s/vocab_%s.tsv", a->outdir, fname);
-    if ((rc = sc_io_atomic_open(path, &at, &fp)) < 0)
-        goto out;
-    fprintf(fp, "code\tterm_id\tlabel\tis_leaf\tdepth\tn_cells%s\n",
-            clist ? "\tcoarse_id\tcoarse_label" : "");
-    fprintf(fp, "-1\tunknown\tunknown\t0\t-1\t%lld%s\n",
-            (long long)u->n_unknown, clist ? "\t\t" : "");
+    if (!(vt = calloc((size_t)nv + 1, sizeof *vt)))
+        goto oom;
     for (int64_t k = 0; k < nv; k++) {
-        sc_onto_term t = voc[k];
+        sc_onto_term t = voc[k], c;
 
-        fprintf(fp, "%lld\t%s\t%s\t%d\t%d\t%lld", (long long)k,
-                sc_onto_id(o, t), sc_onto_label(o, t), k < nl,
-                sc_onto_depth(o, t), (long long)u->cells[t]);
-        if (clist) {
-            sc_onto_term c = coarse_of(o, t, clist, ncl);
-
-            fprintf(fp, "\t%s\t%s", c != SC_ONTO_NONE ? sc_onto_id(o, c) : "",
-                    c != SC_ONTO_NONE ? sc_onto_label(o, c) : "");
+        vt[k] = (sc_vocab_term){sc_onto_id(o, t),
+                                sc_onto_label(o, t),
+                                k < nl,
+                                sc_onto_depth(o, t),
+                                u->cells[t],
+                                NULL,
+                                NULL};
+        if (clist && (c = coarse_of(o, t, clist, ncl)) != SC_ONTO_NONE) {
+            vt[k].coarse_id = sc_onto_id(o, c);
+            vt[k].coarse_label = sc_onto_label(o, c);
         }
-        fputc('\n', fp);
     }
-    if ((rc = sc_io_atomic_finish(&at, 0)) < 0)
+    if ((rc = sc_vocab_path(path, sizeof path, a->outdir, fname)) < 0 ||
+        (rc = sc_vocab_write(path, vt, (size_t)nv, u->n_unknown,
+                             clist != NULL)) < 0)
         goto out;
 
     /* hierarchy: parents x leaves */
@@ -384,6 +384,7 @@ out:
     free(leaves);
     free(parents);
     free(voc);
+    free(vt);
     free(clist);
     free(hier);
     free(dist);

@@ -344,18 +344,20 @@ int set_dataset_cols(sc_mrow *r, const sc_cxg_dataset *d)
     char name[64];
     int rc;
 
-    if ((rc = sc_mrow_set(r, "dataset_id", d->dataset_id)) < 0 ||
-        (rc = sc_mrow_set(r, "dataset_version_id", d->dataset_version_id)) <
-            0 ||
-        (rc = sc_mrow_set(r, "collection_id", d->collection_id)) < 0 ||
-        (rc = sc_mrow_set(r, "collection_version_id",
+    if ((rc = sc_mrow_set(r, SC_MCOL_DATASET_ID, d->dataset_id)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_DATASET_VERSION_ID,
+                          d->dataset_version_id)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_COLLECTION_ID, d->collection_id)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_COLLECTION_VERSION_ID,
                           d->collection_version_id)) < 0 ||
-        (rc = sc_mrow_set(r, "collection_name", d->collection_name)) < 0 ||
-        (rc = sc_mrow_set(r, "title", d->title)) < 0 ||
-        (rc = sc_mrow_set(r, "schema_version", d->schema_version)) < 0)
+        (rc = sc_mrow_set(r, SC_MCOL_COLLECTION_NAME, d->collection_name)) <
+            0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_TITLE, d->title)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_SCHEMA_VERSION, d->schema_version)) < 0)
         return rc;
     if (d->cell_count >= 0 &&
-        (rc = sc_mrow_setf(r, "cell_count", "%" PRId64, d->cell_count)) < 0)
+        (rc = sc_mrow_setf(r, SC_MCOL_CELL_COUNT, "%" PRId64, d->cell_count)) <
+            0)
         return rc;
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
         for (int ids = 0; ids < 2; ids++) {
@@ -373,30 +375,25 @@ int set_dataset_cols(sc_mrow *r, const sc_cxg_dataset *d)
     return 0;
 }
 
-const char *const get_cols[] = {"status",
-                                "dataset_id",
-                                "dataset_version_id",
-                                "previous_version_id",
-                                "collection_id",
-                                "collection_version_id",
-                                "collection_name",
-                                "title",
-                                "organism",
+const char *const get_cols[] = {SC_MCOL_STATUS,
+                                SC_MCOL_DATASET_ID,
+                                SC_MCOL_DATASET_VERSION_ID,
+                                SC_MCOL_PREVIOUS_VERSION_ID,
+                                SC_MCOL_COLLECTION_ID,
+                                SC_MCOL_COLLECTION_VERSION_ID,
+                                SC_MCOL_COLLECTION_NAME,
+                                SC_MCOL_TITLE,
+                                SC_MCOL_ORGANISM,
                                 "organism_ontology_term_id",
-                                "assay",
+                                SC_MCOL_ASSAY,
                                 "assay_ontology_term_id",
                                 "tissue",
                                 "tissue_ontology_term_id",
                                 "disease",
                                 "disease_ontology_term_id",
-                                "schema_version",
-                                "cell_count",
-                                "source",
-                                "size",
-                                "sha256",
-                                "mtime_ns",
-                                "fetched_at",
-                                "message",
+                                SC_MCOL_SCHEMA_VERSION,
+                                SC_MCOL_CELL_COUNT,
+                                FILE_COLS,
                                 NULL};
 
 static int add_cols(sc_manifest *m, int skip_get_only)
@@ -406,9 +403,10 @@ static int add_cols(sc_manifest *m, int skip_get_only)
     for (int i = 0; get_cols[i]; i++) {
         const char *c = get_cols[i];
         if (skip_get_only &&
-            (!strcmp(c, "status") || !strcmp(c, "previous_version_id") ||
-             !strcmp(c, "sha256") || !strcmp(c, "mtime_ns") ||
-             !strcmp(c, "fetched_at") || !strcmp(c, "message")))
+            (!strcmp(c, SC_MCOL_STATUS) ||
+             !strcmp(c, SC_MCOL_PREVIOUS_VERSION_ID) ||
+             !strcmp(c, SC_MCOL_SHA256) || !strcmp(c, SC_MCOL_MTIME_NS) ||
+             !strcmp(c, SC_MCOL_FETCHED_AT) || !strcmp(c, SC_MCOL_MESSAGE)))
             continue;
         if ((rc = sc_manifest_add_col(m, c)) < 0)
             return rc;
@@ -439,9 +437,10 @@ static int cmd_list(struct args *a, sc_cli *cli)
                 continue;
             if ((rc = sc_manifest_add_row(m, h->url, &r)) < 0 ||
                 (rc = set_dataset_cols(r, d)) < 0 ||
-                (rc = sc_mrow_set(r, "source", h->url)) < 0 ||
+                (rc = sc_mrow_set(r, SC_MCOL_SOURCE, h->url)) < 0 ||
                 (h->filesize >= 0 &&
-                 (rc = sc_mrow_setf(r, "size", "%" PRId64, h->filesize)) < 0))
+                 (rc = sc_mrow_setf(r, SC_MCOL_SIZE, "%" PRId64, h->filesize)) <
+                     0))
                 goto out;
         }
         rc = write_manifest(a, m);

@@ -264,7 +264,7 @@ static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
                       struct pool_of_datasets *p, const char *src, sc_mrow *in)
 {
     struct item *it = item_new(l, src, in);
-    const char *dvid = in ? sc_mrow_get(in, "dataset_version_id") : NULL;
+    const char *dvid = in ? sc_mrow_get(in, SC_MCOL_DATASET_VERSION_ID) : NULL;
     char *name = NULL, *url = NULL;
     int rc;
 
@@ -316,7 +316,7 @@ static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
     free(url);
     if (rc == 0 && in) {
         const char *v;
-        if ((v = sc_mrow_get(in, "dataset_id")) && *v && !it->d) {
+        if ((v = sc_mrow_get(in, SC_MCOL_DATASET_ID)) && *v && !it->d) {
             free(it->dataset_id);
             it->dataset_id = strdup(v);
         }
@@ -324,9 +324,9 @@ static int add_source(struct ctx *c, struct items *l, sc_cxg **api,
             free(it->version_id);
             it->version_id = strdup(dvid);
         }
-        if ((v = sc_mrow_get(in, "sha256")) && *v)
+        if ((v = sc_mrow_get(in, SC_MCOL_SHA256)) && *v)
             it->sha256 = strdup(v);
-        if ((v = sc_mrow_get(in, "size")) && *v && it->size < 0 &&
+        if ((v = sc_mrow_get(in, SC_MCOL_SIZE)) && *v && it->size < 0 &&
             sc_parse_int(v, 0, INT64_MAX, &it->size) < 0)
             it->size = -1;
         if (!it->dataset_id || !it->version_id)
@@ -678,20 +678,22 @@ static int set_item_cols(sc_mrow *r, const struct item *it)
 
     if (it->d && (rc = set_dataset_cols(r, it->d)) < 0)
         return rc;
-    if (it->ref && ((rc = sc_mrow_set(r, "kind", it->ref->kind)) < 0 ||
-                    (rc = sc_mrow_set(r, "name", it->ref->name)) < 0 ||
-                    (rc = sc_mrow_set(r, "version", it->ref->version)) < 0))
+    if (it->ref &&
+        ((rc = sc_mrow_set(r, SC_MCOL_KIND, it->ref->kind)) < 0 ||
+         (rc = sc_mrow_set(r, SC_MCOL_NAME, it->ref->name)) < 0 ||
+         (rc = sc_mrow_set(r, SC_MCOL_VERSION, it->ref->version)) < 0))
         return rc;
     if (!it->ref && it->dataset_id[0] &&
-        ((rc = sc_mrow_set(r, "dataset_id", it->dataset_id)) < 0 ||
-         (rc = sc_mrow_set(r, "dataset_version_id", it->version_id)) < 0))
+        ((rc = sc_mrow_set(r, SC_MCOL_DATASET_ID, it->dataset_id)) < 0 ||
+         (rc = sc_mrow_set(r, SC_MCOL_DATASET_VERSION_ID, it->version_id)) < 0))
         return rc;
-    if ((rc = sc_mrow_set(r, "status", status_names[it->status])) < 0 ||
-        (rc = sc_mrow_set(r, "source", it->url ? it->url : it->source)) < 0 ||
-        (rc = sc_mrow_set(r, "message", it->message)) < 0)
+    if ((rc = sc_mrow_set(r, SC_MCOL_STATUS, status_names[it->status])) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_SOURCE, it->url ? it->url : it->source)) <
+            0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_MESSAGE, it->message)) < 0)
         return rc;
-    if (it->prev_version &&
-        (rc = sc_mrow_set(r, "previous_version_id", it->prev_version)) < 0)
+    if (it->prev_version && (rc = sc_mrow_set(r, SC_MCOL_PREVIOUS_VERSION_ID,
+                                              it->prev_version)) < 0)
         return rc;
     if (it->status == ST_PRESENT || it->status == ST_DOWNLOADED ||
         it->status == ST_UPDATED) {
@@ -700,7 +702,7 @@ static int set_item_cols(sc_mrow *r, const struct item *it)
         if ((rc = sc_mrow_set_file(r, it->got, it->digest)) < 0)
             return rc;
     } else if (it->size >= 0 &&
-               (rc = sc_mrow_setf(r, "size", "%" PRId64, it->size)) < 0) {
+               (rc = sc_mrow_setf(r, SC_MCOL_SIZE, "%" PRId64, it->size)) < 0) {
         return rc;
     }
     return 0;
@@ -744,7 +746,7 @@ static int report(struct ctx *c, struct items *l, sc_manifest *in,
             rc = sc_mrow_set(r, sc_manifest_col(in, k),
                              sc_mrow_get(it->in, sc_manifest_col(in, k)));
         if (rc == 0 && (rc = set_item_cols(r, it)) == 0)
-            rc = sc_mrow_set(r, "fetched_at", it->fetched_at);
+            rc = sc_mrow_set(r, SC_MCOL_FETCHED_AT, it->fetched_at);
         if (it->status == ST_UPDATED)
             sc_log_warn("dataset '%s' was revised: version '%s' replaces "
                         "'%s', now in '%s'",
@@ -927,9 +929,9 @@ int cmd_get(struct args *a, sc_cli *cli)
 
 /* ---- refs ---- */
 
-static const char *const ref_cols[] = {
-    "status", "kind",     "name",       "version", "source", "size",
-    "sha256", "mtime_ns", "fetched_at", "message", NULL};
+static const char *const ref_cols[] = {SC_MCOL_STATUS, SC_MCOL_KIND,
+                                       SC_MCOL_NAME,   SC_MCOL_VERSION,
+                                       FILE_COLS,      NULL};
 
 /* URL through the mirror: scheme://HOST/PATH becomes MIRROR/HOST/PATH. */
 static char *mirrored(const char *mirror, const char *url)

@@ -284,8 +284,9 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
                        in);
     sc_log_info("harmonizing '%s'", in);
     {
-        const char *ids[3] = {sc_mrow_get(row, "dataset_id"),
-                              sc_mrow_get(row, "dataset_version_id"), NULL};
+        const char *ids[3] = {sc_mrow_get(row, SC_MCOL_DATASET_ID),
+                              sc_mrow_get(row, SC_MCOL_DATASET_VERSION_ID),
+                              NULL};
 
         if (!ids[0]) {
             ids[0] = ids[1];
@@ -324,19 +325,18 @@ static int one(sc_hz *h, const struct args *a, const char *in, sc_mrow *row)
     if (rc == 0 && wrc < 0)
         rc = wrc;
     if (rc == 0) {
-        if ((rc = sc_mrow_set(row, "status", res.refused ? "refused" : "ok")) <
-                0 ||
-            (rc = sc_mrow_set(row, "reason", res.reasons)) < 0 ||
-            (rc = sc_mrow_set(row, "organism", res.organism)) < 0 ||
-            (rc = sc_mrow_set(row, "report", rp)) < 0 ||
-            (rc = sc_mrow_set(row, "source", in)) < 0)
+        if ((rc = sc_mrow_set(row, SC_MCOL_STATUS,
+                              res.refused ? "refused" : "ok")) < 0 ||
+            (rc = sc_mrow_set(row, SC_MCOL_REASON, res.reasons)) < 0 ||
+            (rc = sc_mrow_set(row, SC_MCOL_ORGANISM, res.organism)) < 0 ||
+            (rc = sc_mrow_set(row, SC_MCOL_REPORT, rp)) < 0 ||
+            (rc = sc_mrow_set(row, SC_MCOL_SOURCE, in)) < 0)
             goto out;
-        if (!res.refused &&
-            ((rc = sc_mrow_set_output(row, h5)) < 0 ||
-             (rc = sc_mrow_setf(row, "n_obs", "%lld", (long long)res.n_obs)) <
-                 0 ||
-             (rc = sc_mrow_setf(row, "n_vars", "%lld", (long long)res.n_vars)) <
-                 0))
+        if (!res.refused && ((rc = sc_mrow_set_output(row, h5)) < 0 ||
+                             (rc = sc_mrow_setf(row, SC_MCOL_N_OBS, "%lld",
+                                                (long long)res.n_obs)) < 0 ||
+                             (rc = sc_mrow_setf(row, SC_MCOL_N_VARS, "%lld",
+                                                (long long)res.n_vars)) < 0))
             goto out;
         if (res.refused)
             sc_log_warn("'%s': refused: %s", in, res.reasons);
@@ -387,8 +387,9 @@ static int run(struct args *a, sc_cli *cli)
     sc_manifest *m = NULL;
     sc_hz *h = NULL;
     int rc, n_fail = 0, n_done = 0, from_stdin;
-    static const char *const cols[] = {"status", "reason", "organism", "n_obs",
-                                       "n_vars", "report", "source"};
+    static const char *const cols[] = {
+        SC_MCOL_STATUS, SC_MCOL_REASON, SC_MCOL_ORGANISM, SC_MCOL_N_OBS,
+        SC_MCOL_N_VARS, SC_MCOL_REPORT, SC_MCOL_SOURCE};
 
     a->o.threads = cli->threads;
     a->o.progress = cli->progress;

@@ -20,7 +20,8 @@
 #include "sc-register.h"
 
 static const char *const add_cols[] = {
-    "id", "sha256", "n_obs", "n_vars", "organism", "registered", NULL};
+    SC_MCOL_ID,       SC_MCOL_SHA256,     SC_MCOL_N_OBS, SC_MCOL_N_VARS,
+    SC_MCOL_ORGANISM, SC_MCOL_REGISTERED, NULL};
 
 struct adder {
     struct args *a;
@@ -37,8 +38,8 @@ struct adder {
 static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
 {
     const sc_reg_dataset *d = sc_reg_meta_dataset(meta);
-    const char *src = sc_mrow_get(row, "source");
-    const char *when = sc_mrow_get(row, "fetched_at");
+    const char *src = sc_mrow_get(row, SC_MCOL_SOURCE);
+    const char *when = sc_mrow_get(row, SC_MCOL_FETCHED_AT);
     sc_reg_step s = {0};
 
     /* a download: sc-harmonize and sc-annotate put their input's path in
@@ -132,7 +133,7 @@ static int add_one(struct adder *ad, sc_mrow *row)
 {
     static const char *const names[] = {"new", "version", "known"};
     const char *path = sc_mrow_path(row);
-    const char *sha = ad->a->trust ? sc_mrow_get(row, "sha256") : NULL;
+    const char *sha = ad->a->trust ? sc_mrow_get(row, SC_MCOL_SHA256) : NULL;
     unsigned flags = (sha && *sha ? SC_REG_NO_HASH : 0) | SC_REG_CHECK_X;
     const sc_reg_dataset *d;
     sc_reg_meta *meta = NULL;
@@ -146,7 +147,7 @@ static int add_one(struct adder *ad, sc_mrow *row)
 
     /* A line an earlier tool failed or refused names no usable file. */
     if (row && sc_mrow_skipped(row))
-        return sc_mrow_set(row, "registered", "skipped");
+        return sc_mrow_set(row, SC_MCOL_REGISTERED, "skipped");
     /* an object is read from a private copy; the registry keeps its
      * location and the sha256 of its bytes */
     if (path && sc_obj_is_remote(path)) {
@@ -185,14 +186,15 @@ static int add_one(struct adder *ad, sc_mrow *row)
       : status == SC_REG_VERSION ? &ad->n_version
                                  : &ad->n_known) += 1;
     sc_log_debug("'%s': artifact %" PRId64 " (%s)", path, id, names[status]);
-    if ((rc = sc_mrow_setf(row, "id", "%" PRId64, id)) < 0 ||
-        (rc = sc_mrow_set(row, "sha256", d->sha256)) < 0 ||
-        (rc = sc_mrow_set(row, "registered", names[status])) < 0)
+    if ((rc = sc_mrow_setf(row, SC_MCOL_ID, "%" PRId64, id)) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_SHA256, d->sha256)) < 0 ||
+        (rc = sc_mrow_set(row, SC_MCOL_REGISTERED, names[status])) < 0)
         goto out;
     if (strcmp(d->format, "file")) {
-        if ((rc = sc_mrow_setf(row, "n_obs", "%" PRId64, d->n_obs)) < 0 ||
-            (rc = sc_mrow_setf(row, "n_vars", "%" PRId64, d->n_vars)) < 0 ||
-            (rc = sc_mrow_set(row, "organism", d->organism)) < 0)
+        if ((rc = sc_mrow_setf(row, SC_MCOL_N_OBS, "%" PRId64, d->n_obs)) < 0 ||
+            (rc = sc_mrow_setf(row, SC_MCOL_N_VARS, "%" PRId64, d->n_vars)) <
+                0 ||
+            (rc = sc_mrow_set(row, SC_MCOL_ORGANISM, d->organism)) < 0)
             goto out;
     }
 out:
@@ -215,7 +217,7 @@ static int add_row(struct adder *ad, sc_mrow *row)
         sc_progress_done(ad->prog);
         ad->prog = NULL;
         sc_log_error("%s", sc_errmsg());
-        if ((rc = sc_mrow_set(row, "registered", "failed")) < 0)
+        if ((rc = sc_mrow_set(row, SC_MCOL_REGISTERED, "failed")) < 0)
             return rc;
     }
     sc_progress_add(ad->prog, 1);
@@ -252,8 +254,13 @@ static int add_manifest(struct adder *ad)
  * pipe: "I\tREGISTERED\tID\tSHA256\tN_OBS\tN_VARS\tORGANISM\n", or
  * "I\tfailed\tMESSAGE\n". The parent writes the rows in input order. */
 
-static const char *const rec_cols[] = {
-    "registered", "id", "sha256", "n_obs", "n_vars", "organism", NULL};
+static const char *const rec_cols[] = {SC_MCOL_REGISTERED,
+                                       SC_MCOL_ID,
+                                       SC_MCOL_SHA256,
+                                       SC_MCOL_N_OBS,
+                                       SC_MCOL_N_VARS,
+                                       SC_MCOL_ORGANISM,
+                                       NULL};
 
 static void worker(struct adder *ad, sc_mrow **rows, size_t n, size_t w,
                    size_t nw, int fd)
@@ -415,7 +422,7 @@ static int add_parallel(struct adder *ad, sc_mrow **rows, size_t n)
         }
         /* write what is complete, in input order */
         for (; rc == 0 && next < n && state[next]; next++) {
-            const char *reg = sc_mrow_get(rows[next], "registered");
+            const char *reg = sc_mrow_get(rows[next], SC_MCOL_REGISTERED);
             if (state[next] == 2) {
                 ad->n_failed++;
                 if (!ad->a->keep_going) {
@@ -425,7 +432,7 @@ static int add_parallel(struct adder *ad, sc_mrow **rows, size_t n)
                 sc_progress_done(ad->prog);
                 ad->prog = NULL;
                 sc_log_error("%s", msgs[next]);
-                rc = sc_mrow_set(rows[next], "registered", "failed");
+                rc = sc_mrow_set(rows[next], SC_MCOL_REGISTERED, "failed");
             } else {
                 *(!strcmp(reg, "new")       ? &ad->n_new
                   : !strcmp(reg, "version") ? &ad->n_version

@@ -98,9 +98,9 @@ static int collect_ids(struct args *a, sc_registry *reg, int argc, char **argv,
         if ((rc = sc_manifest_open("-", &m)) < 0)
             return rc;
         while (rc == 0 && (rc = sc_manifest_next(m, &row)) > 0) {
-            const char *s = sc_mrow_get(row, "sha256");
-            const char *i = sc_mrow_get(row, "id");
-            const char *w = sc_mrow_get(row, "weight");
+            const char *s = sc_mrow_get(row, SC_MCOL_SHA256);
+            const char *i = sc_mrow_get(row, SC_MCOL_ID);
+            const char *w = sc_mrow_get(row, SC_MCOL_WEIGHT);
             double wt = a->weight;
             rc = sc_registry_resolve(reg,
                                      s && *s   ? s
@@ -524,7 +524,8 @@ int cmd_collection(struct args *a, int argc, char **argv)
             break;
         if (v == 7 && !draft && (rc = split_show(reg, vid, fp)) < 0)
             break;
-        if ((rc = rows_begin(&o, fp, v == 5 || a->manifest, "weight")) < 0)
+        if ((rc = rows_begin(&o, fp, v == 5 || a->manifest, SC_MCOL_WEIGHT)) <
+            0)
             break;
         rc = draft
                  ? sc_registry_collection_draft(reg, argv[1], rows_artifact, &o)
@@ -575,8 +576,8 @@ static int link_ref(sc_registry *reg, int64_t run, int output, const char *ref,
         if (m) {
             sc_mrow *row = NULL;
             if ((rc = sc_mrow_new(m, ref, &row)) == 0 &&
-                (rc = sc_mrow_setf(row, "id", "%" PRId64, id)) == 0 &&
-                (rc = sc_mrow_set(row, "sha256",
+                (rc = sc_mrow_setf(row, SC_MCOL_ID, "%" PRId64, id)) == 0 &&
+                (rc = sc_mrow_set(row, SC_MCOL_SHA256,
                                   sc_reg_meta_dataset(meta)->sha256)) == 0)
                 rc = sc_manifest_write_row(m, row, fp);
             sc_mrow_free(row);
@@ -645,8 +646,8 @@ int cmd_run(struct args *a, int argc, char **argv)
         rc = link_ref(reg, run, 0, a->inputs[i], fp, NULL);
     if (!start && rc == 0 && a->n_outputs) {
         if ((rc = sc_manifest_new(&m)) == 0 &&
-            (rc = sc_manifest_add_col(m, "id")) == 0 &&
-            (rc = sc_manifest_add_col(m, "sha256")) == 0)
+            (rc = sc_manifest_add_col(m, SC_MCOL_ID)) == 0 &&
+            (rc = sc_manifest_add_col(m, SC_MCOL_SHA256)) == 0)
             rc = sc_manifest_write_header(m, fp);
         for (size_t i = 0; i < a->n_outputs && rc == 0; i++)
             rc = link_ref(reg, run, 1, a->outputs[i], fp, m);

@@ -16,9 +16,11 @@
 
 /* ---- output rows ---- */
 
-static const char *const row_cols[] = {
-    "id",       "sha256", "format",  "n_obs",   "n_vars",
-    "organism", "assay",  "version", "created", NULL};
+static const char *const row_cols[] = {SC_MCOL_ID,      SC_MCOL_SHA256,
+                                       SC_MCOL_FORMAT,  SC_MCOL_N_OBS,
+                                       SC_MCOL_N_VARS,  SC_MCOL_ORGANISM,
+                                       SC_MCOL_ASSAY,   SC_MCOL_VERSION,
+                                       SC_MCOL_CREATED, NULL};
 
 int rows_begin(struct out_rows *o, FILE *fp, int manifest, const char *extra)
 {
@@ -57,7 +59,7 @@ int rows_begin(struct out_rows *o, FILE *fp, int manifest, const char *extra)
 static void extra_value(const struct out_rows *o, const sc_reg_artifact *x,
                         char *buf, size_t size)
 {
-    if (!strcmp(o->extra, "weight"))
+    if (!strcmp(o->extra, SC_MCOL_WEIGHT))
         snprintf(buf, size, "%.10g", x->weight);
     else
         snprintf(buf, size, "%" PRId64, x->n_match);
@@ -87,15 +89,15 @@ int rows_artifact(const sc_reg_artifact *x, void *ud)
     }
     if ((rc = sc_mrow_new(o->m, x->path, &r)) < 0)
         return rc;
-    if ((rc = sc_mrow_setf(r, "id", "%" PRId64, x->id)) < 0 ||
-        (rc = sc_mrow_set(r, "sha256", x->sha256)) < 0 ||
-        (rc = sc_mrow_set(r, "format", x->format)) < 0 ||
-        (rc = sc_mrow_setf(r, "n_obs", "%" PRId64, x->n_obs)) < 0 ||
-        (rc = sc_mrow_setf(r, "n_vars", "%" PRId64, x->n_vars)) < 0 ||
-        (rc = sc_mrow_set(r, "organism", x->organism)) < 0 ||
-        (rc = sc_mrow_set(r, "assay", x->assay)) < 0 ||
-        (rc = sc_mrow_setf(r, "version", "%" PRId64, x->version)) < 0 ||
-        (rc = sc_mrow_set(r, "created", created)) < 0 ||
+    if ((rc = sc_mrow_setf(r, SC_MCOL_ID, "%" PRId64, x->id)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_SHA256, x->sha256)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_FORMAT, x->format)) < 0 ||
+        (rc = sc_mrow_setf(r, SC_MCOL_N_OBS, "%" PRId64, x->n_obs)) < 0 ||
+        (rc = sc_mrow_setf(r, SC_MCOL_N_VARS, "%" PRId64, x->n_vars)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_ORGANISM, x->organism)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_ASSAY, x->assay)) < 0 ||
+        (rc = sc_mrow_setf(r, SC_MCOL_VERSION, "%" PRId64, x->version)) < 0 ||
+        (rc = sc_mrow_set(r, SC_MCOL_CREATED, created)) < 0 ||
         (o->extra && (rc = sc_mrow_set(r, o->extra, extra)) < 0))
         goto out;
     rc = sc_manifest_write_row(o->m, r, o->fp);

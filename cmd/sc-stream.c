@@ -490,10 +490,10 @@ static int collect_inputs(struct args *a, sc_cli *cli, sc_manifest **mf,
         const char *id = NULL;
         if (*mf && i < sc_manifest_nrows(*mf)) {
             sc_mrow *r = sc_manifest_row(*mf, i);
-            const char *w = sc_mrow_get(r, "weight");
+            const char *w = sc_mrow_get(r, SC_MCOL_WEIGHT);
             x.path = sc_mrow_path(r);
-            x.organism = sc_mrow_get(r, "organism");
-            id = sc_mrow_get(r, "id");
+            x.organism = sc_mrow_get(r, SC_MCOL_ORGANISM);
+            id = sc_mrow_get(r, SC_MCOL_ID);
             if (w && *w && (rc = sc_parse_double(w, 0, 1e300, &x.weight)) < 0) {
                 free(in);
                 return sc_fail_ctx(rc, "'%s' line %ld: weight",

@@ -160,7 +160,7 @@ int sc_manifest_new(sc_manifest **out)
     sc_manifest *m;
 
     *out = NULL;
-    if (!(m = manifest_alloc("")) || push_col(m, "path") < 0) {
+    if (!(m = manifest_alloc("")) || push_col(m, SC_MCOL_PATH) < 0) {
         sc_manifest_free(m);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
@@ -235,7 +235,7 @@ int sc_mrow_new(sc_manifest *m, const char *path, sc_mrow **out)
     *out = NULL;
     if (!(r = row_alloc(m)))
         return sc_fail(SC_ENOMEM, "out of memory");
-    if ((rc = sc_mrow_set(r, "path", path)) < 0) {
+    if ((rc = sc_mrow_set(r, SC_MCOL_PATH, path)) < 0) {
         row_free(r);
         return rc;
     }
@@ -305,7 +305,7 @@ int sc_mrow_set(sc_mrow *r, const char *col, const char *val)
     long i;
     int rc;
 
-    if (!strcmp(col, "path") && (!val || !*val))
+    if (!strcmp(col, SC_MCOL_PATH) && (!val || !*val))
         return sc_fail(SC_EINVAL, "empty 'path'");
     if ((rc = sc_manifest_add_col(r->m, col)) < 0)
         return rc;
@@ -417,7 +417,7 @@ static int read_header(sc_manifest *m)
     if (!(fields = malloc(n * sizeof *fields)))
         return sc_fail(SC_ENOMEM, "out of memory");
     split(line, fields);
-    if (strcmp(fields[0], "path") != 0) {
+    if (strcmp(fields[0], SC_MCOL_PATH) != 0) {
         rc = format_error(m, "first column is '%s', not 'path'", fields[0]);
         goto out;
     }
@@ -592,7 +592,7 @@ int sc_manifest_write(sc_manifest *m, FILE *fp)
 
 int sc_mrow_skipped(const sc_mrow *r)
 {
-    const char *st = sc_mrow_get(r, "status");
+    const char *st = sc_mrow_get(r, SC_MCOL_STATUS);
 
     return st && (!strcmp(st, "failed") || !strcmp(st, "refused"));
 }
@@ -602,15 +602,16 @@ int sc_mrow_set_output(sc_mrow *r, const char *path)
     struct stat sb;
     int rc;
 
-    if ((rc = sc_mrow_set(r, "path", path)) < 0)
+    if ((rc = sc_mrow_set(r, SC_MCOL_PATH, path)) < 0)
         return rc;
-    if (sc_mrow_get(r, "sha256") && (rc = sc_mrow_set(r, "sha256", "")) < 0)
+    if (sc_mrow_get(r, SC_MCOL_SHA256) &&
+        (rc = sc_mrow_set(r, SC_MCOL_SHA256, "")) < 0)
         return rc;
-    if (sc_mrow_get(r, "size")) {
+    if (sc_mrow_get(r, SC_MCOL_SIZE)) {
         if (stat(path, &sb) == 0)
-            rc = sc_mrow_setf(r, "size", "%lld", (long long)sb.st_size);
+            rc = sc_mrow_setf(r, SC_MCOL_SIZE, "%lld", (long long)sb.st_size);
         else
-            rc = sc_mrow_set(r, "size", "");
+            rc = sc_mrow_set(r, SC_MCOL_SIZE, "");
     }
     if (rc == 0 && sc_mrow_get(r, SC_MCOL_MTIME_NS)) {
         if (stat(path, &sb) == 0)
@@ -728,8 +729,8 @@ int sc_manifest_each(sc_manifest *m, int from_stdin, int argc, char **argv,
                 snprintf(msg, sizeof msg, "%s", sc_errmsg());
                 if (keep_going)
                     sc_log_warn("%s", msg);
-                if (sc_mrow_set(row, "status", "failed") < 0 ||
-                    sc_mrow_set(row, "reason", msg) < 0)
+                if (sc_mrow_set(row, SC_MCOL_STATUS, "failed") < 0 ||
+                    sc_mrow_set(row, SC_MCOL_REASON, msg) < 0)
                     rc = SC_ENOMEM;
                 else
                     sc_fail(rc, "%s", msg);

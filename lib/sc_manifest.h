@@ -33,10 +33,10 @@
  * each row from sc_manifest_next set values, write the row and free it:
  *
  *     sc_manifest_open("-", &m);
- *     sc_manifest_add_col(m, "n_obs");
+ *     sc_manifest_add_col(m, SC_MCOL_N_OBS);
  *     sc_manifest_write_header(m, stdout);
  *     while ((rc = sc_manifest_next(m, &row)) > 0) {
- *         sc_mrow_setf(row, "n_obs", "%" PRId64, n);
+ *         sc_mrow_setf(row, SC_MCOL_N_OBS, "%" PRId64, n);
  *         rc = sc_manifest_write_row(m, row, stdout);
  *         sc_mrow_free(row);
  *     }
@@ -47,9 +47,8 @@
  */
 /*
  * The column names tools share, one name each; their meaning is written in
- * sc-manifest(5) under COLUMNS. New code that writes or reads one of these
- * uses the constant, not a string of its own (the tools' older literals
- * are still to be replaced).
+ * sc-manifest(5) under COLUMNS. Code that writes or reads a manifest column
+ * uses its constant, not a string of its own.
  */
 /* path: where the dataset is; the first column, never empty */
 #define SC_MCOL_PATH "path"
@@ -81,6 +80,41 @@
 /* dataset_id, dataset_version_id: the CELLxGENE ids */
 #define SC_MCOL_DATASET_ID         "dataset_id"
 #define SC_MCOL_DATASET_VERSION_ID "dataset_version_id"
+/* weight: a dataset's sampling weight (sc-register collection members,
+ * sc-stream --dataset-weights) */
+#define SC_MCOL_WEIGHT "weight"
+/* fetched_at: when sc-fetch downloaded or found the file (sc-register add
+ * records the download from it) */
+#define SC_MCOL_FETCHED_AT "fetched_at"
+
+/*
+ * Columns one tool writes; their meaning is in that tool's page.
+ */
+/* sc-fetch: the CELLxGENE record of a dataset, and the previous version
+ * of an updated file */
+#define SC_MCOL_PREVIOUS_VERSION_ID   "previous_version_id"
+#define SC_MCOL_COLLECTION_ID         "collection_id"
+#define SC_MCOL_COLLECTION_VERSION_ID "collection_version_id"
+#define SC_MCOL_COLLECTION_NAME       "collection_name"
+#define SC_MCOL_TITLE                 "title"
+#define SC_MCOL_SCHEMA_VERSION        "schema_version"
+#define SC_MCOL_CELL_COUNT            "cell_count"
+/* sc-fetch refs: a reference file's kind and name; version: its release
+ * (sc-fetch refs), or the registry's version number of the dataset
+ * (sc-register query) */
+#define SC_MCOL_KIND    "kind"
+#define SC_MCOL_NAME    "name"
+#define SC_MCOL_VERSION "version"
+/* sc-register: what add did with the row (new, version, known, skipped,
+ * failed), and a query's format, assay and creation time */
+#define SC_MCOL_REGISTERED "registered"
+#define SC_MCOL_FORMAT     "format"
+#define SC_MCOL_ASSAY      "assay"
+#define SC_MCOL_CREATED    "created"
+/* sc-annotate: the label table written, its labels and those mapped */
+#define SC_MCOL_LABELS   "labels"
+#define SC_MCOL_N_LABELS "n_labels"
+#define SC_MCOL_N_MAPPED "n_mapped"
 
 typedef struct sc_manifest sc_manifest;
 typedef struct sc_mrow sc_mrow;

@@ -11,6 +11,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_stream_int.h"
+#include "sc_vocab.h"
 
 /* ------------------------------------------------------------------------ */
 /* Filters                                                                  */
@@ -197,77 +198,23 @@ out:
     return rc;
 }
 
-/* Read a vocabulary file: "code<TAB>term_id<TAB>label..." lines; a first
- * line whose first field is not a number is a header. Every field after
- * the code names the code. */
+/* Read the vocabulary file PATH of column V (sc_vocab.h): its terms, and
+ * every name of a term (id, label, synonyms) in the index. */
 int ss_vocab_load(vcol *v, const char *path)
 {
-    sc_lines *l = NULL;
-    char *line;
-    size_t len, cap = 0;
+    sc_vocab voc = {0};
     int rc;
 
-    if ((rc = sc_lines_open(path, &l)) < 0)
-        return rc;
-    while ((rc = sc_lines_next(l, &line, &len)) > 0) {
-        char *save = NULL, *f0, *end, *tok;
-        long code;
-        if (!*line || *line == '#')
-            continue;
-        if (!(f0 = strtok_r(line, "\t", &save)))
-            continue;
-        errno = 0;
-        code = strtol(f0, &end, 10);
-        if (*end || end == f0 || errno || code < 0 || code > INT32_MAX) {
-            if (v->n == 0 && v->n_alias == 0)
-                continue; /* a header line */
-            rc = sc_fail(SC_EFORMAT, "'%s' line %ld: '%s' is not a code", path,
-                         sc_lines_lineno(l), f0);
-            break;
-        }
-        if ((size_t)code >= v->n) {
-            size_t n = (size_t)code + 1;
-            char **t = realloc(v->terms, n * sizeof *t);
-            if (!t) {
-                rc = ss_oom();
-                break;
-            }
-            for (size_t i = v->n; i < n; i++)
-                t[i] = NULL;
-            v->terms = t;
-            v->n = n;
-        }
-        for (int k = 0; (tok = strtok_r(NULL, "\t", &save)); k++) {
-            if (v->n_alias == cap) {
-                cap = cap ? 2 * cap : 64;
-                char **a = realloc(v->alias_store, cap * sizeof *a);
-                if (!a) {
-                    rc = ss_oom();
-                    goto out;
-                }
-                v->alias_store = a;
-            }
-            if (!(v->alias_store[v->n_alias] = strdup(tok))) {
-                rc = ss_oom();
-                goto out;
-            }
-            if (k == 0 && !v->terms[code] && !(v->terms[code] = strdup(tok))) {
-                rc = ss_oom();
-                goto out;
-            }
-            if ((rc = sc_strmap_put(&v->index, v->alias_store[v->n_alias++],
-                                    code)) < 0)
-                goto out;
-        }
-    }
-out:
-    sc_lines_close(l);
-    if (rc < 0)
+    if ((rc = sc_vocab_read(path, &voc)) < 0)
         return sc_fail_ctx(rc, "vocabulary of '%s'", v->name);
-    for (size_t i = 0; i < v->n; i++)
-        if (!v->terms[i] && !(v->terms[i] = strdup("")))
-            return ss_oom();
-    return 0;
+    v->n = voc.n;
+    v->terms = voc.terms;
+    v->alias_store = voc.names;
+    v->n_alias = voc.n_names;
+    for (size_t i = 0; i < voc.n_names && rc == 0; i++)
+        rc = sc_strmap_put(&v->index, voc.names[i], voc.codes[i]);
+    free(voc.codes);
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -70,7 +70,8 @@ class LabelEncoder:
     @classmethod
     def from_export(cls, path, name=None):
         """Read DIR/vocab_FIELD.tsv of `sc-annotate export` (and
-        DIR/hierarchy_FIELD.npy beside it, when there)."""
+        DIR/hierarchy_FIELD.npy beside it, when there). The format is
+        described in lib/sc_vocab.h, whose sc_vocab_read sc-stream uses."""
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("code") != "-1"]
         for want, r in enumerate(rows):

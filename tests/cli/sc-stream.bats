@@ -235,6 +235,23 @@ PY
     done
 }
 
+@test "sc-stream: an export's vocabulary file, and a damaged one fails naming it" {
+    # the export's layout: the unknown line is skipped, one term
+    printf 'code\tterm_id\tlabel\tis_leaf\tdepth\tn_cells\n-1\tunknown\tunknown\t0\t-1\t0\n0\tEFO:0009922\tv3\t1\t1\t5\n' > ex.tsv
+    sc-stream --join outer -l assay_ontology_term_id --vocab assay_ontology_term_id=ex.tsv -b 2000 -o ex.bin $(files)
+    run -0 bash -c "sc-stream dump --header ex.bin | grep '^#label'"
+    [[ ${#lines[@]} -eq 1 && ${lines[0]} == *EFO:0009922* ]]
+    printf 'code\tterm_id\n0\tEFO:0009922\n1\tEFO:0009922\n' > dup.tsv
+    run -1 --separate-stderr sc-stream --join outer -l assay_ontology_term_id --vocab assay_ontology_term_id=dup.tsv -O text -o x.txt $(files)
+    [[ $stderr == *"'dup.tsv' line 3: duplicate term 'EFO:0009922' (codes 0 and 1)"* ]]
+    : > empty.tsv
+    run -1 --separate-stderr sc-stream --join outer -l assay_ontology_term_id --vocab assay_ontology_term_id=empty.tsv -O text -o x.txt $(files)
+    [[ $stderr == *"'empty.tsv': empty vocabulary file"* ]]
+    printf 'id\tterm_id\n0\tEFO:0009922\n' > hdr.tsv
+    run -1 --separate-stderr sc-stream --join outer -l assay_ontology_term_id --vocab assay_ontology_term_id=hdr.tsv -O text -o x.txt $(files)
+    [[ $stderr == *"'hdr.tsv' line 1: bad header"* ]]
+}
+
 @test "sc-stream: weighted sampling by class follows the weights (chi-square)" {
     # inverse class frequency: every cell type equally often
     sc-stream --join outer -l cell_type -n 20000 --weight-by cell_type --weight-scheme inv -b 500 --seed 3 -o w.bin $(files)
