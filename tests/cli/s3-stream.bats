@@ -95,7 +95,9 @@ setup() {
     # Range ignored: the whole file for a block
     run -1 --separate-stderr sc-stream "${ARGS[@]}" -o out.txt --object-block 64K \
         "$MOCK_URL/f/norange/all.scpack"
-    [[ $stderr == *"answer longer than the 65536 bytes asked"* ]]
+    # (several blocks are in flight: the first refused may be the last,
+    # shorter block, so the size asked is not always 65536)
+    [[ $stderr == *"answer longer than the "*" bytes asked"* ]]
     # fewer bytes than Content-Range says
     run -1 --separate-stderr sc-stream "${ARGS[@]}" -o out.txt --object-block 64K \
         "$MOCK_URL/f/shortlen/all.scpack"
