@@ -14,12 +14,13 @@ uint64_t sc_strhash(const char *s, uint64_t h)
     return h;
 }
 
-/* The slot of KEY in a table of CAP (a power of two): its own, or the
- * empty one where it would go. */
-static size_t slot_of(const char *const *key, size_t cap, const char *k)
+/* The slot of KEY (hash H) in a table of CAP (a power of two): its own, or
+ * the empty one where it would go. */
+static size_t slot_of(const char *const *key, const uint64_t *hash, size_t cap,
+                      const char *k, uint64_t h)
 {
-    size_t j = sc_strhash(k, 0) & (cap - 1);
-    while (key[j] && strcmp(key[j], k) != 0)
+    size_t j = h & (cap - 1);
+    while (key[j] && (hash[j] != h || strcmp(key[j], k) != 0))
         j = (j + 1) & (cap - 1);
     return j;
 }
@@ -29,23 +30,31 @@ static int grow(sc_strmap *m)
     size_t cap = m->cap ? m->cap * 2 : 64;
     const char **key = calloc(cap, sizeof *key);
     int64_t *val = malloc(cap * sizeof *val);
+    uint64_t *hash = malloc(cap * sizeof *hash);
 
-    if (!key || !val) {
+    if (!key || !val || !hash) {
         free(key);
         free(val);
+        free(hash);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->key[i])
             continue;
-        size_t j = slot_of(key, cap, m->key[i]);
+        /* the keys are distinct: the first empty slot is the place */
+        size_t j = m->hash[i] & (cap - 1);
+        while (key[j])
+            j = (j + 1) & (cap - 1);
         key[j] = m->key[i];
         val[j] = m->val[i];
+        hash[j] = m->hash[i];
     }
     free(m->key);
     free(m->val);
+    free(m->hash);
     m->key = key;
     m->val = val;
+    m->hash = hash;
     m->cap = cap;
     return 0;
 }
@@ -56,11 +65,13 @@ int sc_strmap_slot(sc_strmap *m, const char *key, int64_t val, int64_t **out,
     int rc;
     if ((m->n + 1) * 2 > m->cap && (rc = grow(m)) < 0)
         return rc;
-    size_t j = slot_of(m->key, m->cap, key);
+    uint64_t h = sc_strhash(key, 0);
+    size_t j = slot_of(m->key, m->hash, m->cap, key, h);
     *added = !m->key[j];
     if (*added) {
         m->key[j] = key;
         m->val[j] = val;
+        m->hash[j] = h;
         m->n++;
     }
     *out = &m->val[j];
@@ -78,7 +89,7 @@ int64_t *sc_strmap_find(const sc_strmap *m, const char *key)
 {
     if (!m->cap)
         return NULL;
-    size_t j = slot_of(m->key, m->cap, key);
+    size_t j = slot_of(m->key, m->hash, m->cap, key, sc_strhash(key, 0));
     return m->key[j] ? &m->val[j] : NULL;
 }
 
@@ -92,6 +103,7 @@ void sc_strmap_release(sc_strmap *m)
 {
     free(m->key);
     free(m->val);
+    free(m->hash);
     memset(m, 0, sizeof *m);
 }
 

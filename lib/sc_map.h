@@ -17,6 +17,8 @@ uint64_t sc_strhash(const char *s, uint64_t h);
 typedef struct sc_strmap {
     const char **key;
     int64_t *val;
+    uint64_t
+        *hash; /* of each key: compared before the strings, kept on growth */
     size_t cap, n;
 } sc_strmap;
 
