@@ -977,8 +977,6 @@ int cmd_refs(struct args *a, sc_cli *cli)
     size_t n = 0;
     int rc;
 
-    if (cli->argc > 0)
-        return sc_fail(SC_EINVAL, "refs takes no operands");
     c.http.cancel = &cancel_flag;
     if ((rc = refs_dir(a, dir, sizeof dir)) < 0)
         return rc;

@@ -89,6 +89,19 @@ fault() {
     [[ $stderr == "sc-fetch: option '--limit-rate'"* ]]
 }
 
+@test "sc-fetch: a wrong number of operands is a usage error (exit 2)" {
+    run -2 --separate-stderr sc-fetch list extra
+    [[ $stderr == "sc-fetch: list: too many operands"$'\n'"Try 'sc-fetch --help'." ]]
+    [[ -z $output ]]
+    run -2 --separate-stderr sc-fetch collections extra
+    [[ $stderr == "sc-fetch: collections: too many operands"* ]]
+    run -2 --separate-stderr sc-fetch versions
+    [[ $stderr == "sc-fetch: versions: expected <id>...: missing operand"* ]]
+    run -2 --separate-stderr sc-fetch refs -d "$OUT" extra
+    [[ $stderr == "sc-fetch: refs: too many operands"* ]]
+    [[ ! -e $OUT ]]
+}
+
 @test "sc-fetch: a missing input file fails with its name" {
     run -1 --separate-stderr sc-fetch get -d "$OUT" "$BATS_TEST_TMPDIR/none.h5ad"
     [[ $stderr == "sc-fetch: error: cannot open '$BATS_TEST_TMPDIR/none.h5ad': No such file or directory" ]]
