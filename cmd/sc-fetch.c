@@ -406,7 +406,8 @@ static int add_cols(sc_manifest *m, int skip_get_only)
             (!strcmp(c, SC_MCOL_STATUS) ||
              !strcmp(c, SC_MCOL_PREVIOUS_VERSION_ID) ||
              !strcmp(c, SC_MCOL_SHA256) || !strcmp(c, SC_MCOL_MTIME_NS) ||
-             !strcmp(c, SC_MCOL_FETCHED_AT) || !strcmp(c, SC_MCOL_MESSAGE)))
+             !strcmp(c, SC_MCOL_FETCHED_AT) ||
+             !strcmp(c, SC_MCOL_FETCH_VERSION) || !strcmp(c, SC_MCOL_MESSAGE)))
             continue;
         if ((rc = sc_manifest_add_col(m, c)) < 0)
             return rc;
