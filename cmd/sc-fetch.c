@@ -406,7 +406,8 @@ static int add_cols(sc_manifest *m, int skip_get_only)
             (!strcmp(c, SC_MCOL_STATUS) ||
              !strcmp(c, SC_MCOL_PREVIOUS_VERSION_ID) ||
              !strcmp(c, SC_MCOL_SHA256) || !strcmp(c, SC_MCOL_MTIME_NS) ||
-             !strcmp(c, SC_MCOL_FETCHED_AT) || !strcmp(c, SC_MCOL_MESSAGE)))
+             !strcmp(c, SC_MCOL_FETCHED_AT) ||
+             !strcmp(c, SC_MCOL_FETCH_VERSION) || !strcmp(c, SC_MCOL_MESSAGE)))
             continue;
         if ((rc = sc_manifest_add_col(m, c)) < 0)
             return rc;
@@ -422,8 +423,7 @@ static int cmd_list(struct args *a, sc_cli *cli)
     struct out o = {0};
     int rc;
 
-    if (cli->argc > 0)
-        return sc_fail(SC_EINVAL, "list takes no operands; use filters");
+    (void)cli; /* no operands (the command table) */
     if ((rc = api_client(a, &c)) < 0 || (rc = fetch_index(a, c, &p)) < 0)
         goto out;
     if (a->manifest_fmt) {
@@ -488,8 +488,7 @@ static int cmd_collections(struct args *a, sc_cli *cli)
     size_t n = 0;
     int rc;
 
-    if (cli->argc > 0)
-        return sc_fail(SC_EINVAL, "collections takes no operands");
+    (void)cli; /* no operands (the command table) */
     if ((rc = api_client(a, &c)) < 0 ||
         (rc = sc_cxg_collections(c, &v, &n)) < 0 ||
         (rc = out_open(&o, a->output)) < 0)
@@ -516,8 +515,6 @@ static int cmd_versions(struct args *a, sc_cli *cli)
     struct out o = {0};
     int rc;
 
-    if (cli->argc < 1)
-        return sc_fail(SC_EINVAL, "versions needs dataset ids");
     if ((rc = api_client(a, &c)) < 0 || (rc = out_open(&o, a->output)) < 0)
         goto out;
     fputs("dataset_id\tdataset_version_id\tcollection_version_id\t"
@@ -556,14 +553,14 @@ typedef int fetch_fn(struct args *a, sc_cli *cli);
 static const sc_cmd commands[] = {
     {"list",
      "list [options]\nList the CELLxGENE datasets that pass the filters.",
-     "list CELLxGENE datasets that pass the filters", NULL, SC_CLI_CONFIG, 0,
-     -1, SC_CMD_FN(cmd_list)},
+     "list CELLxGENE datasets that pass the filters", NULL, SC_CLI_CONFIG, 0, 0,
+     SC_CMD_FN(cmd_list)},
     {"collections", "collections [options]\nList the CELLxGENE collections.",
-     "list CELLxGENE collections", NULL, SC_CLI_CONFIG, 0, -1,
+     "list CELLxGENE collections", NULL, SC_CLI_CONFIG, 0, 0,
      SC_CMD_FN(cmd_collections)},
     {"versions",
      "versions [options] <id>...\nList the versions of the given dataset ids.",
-     "list the versions of the given dataset ids", NULL, SC_CLI_CONFIG, 0, -1,
+     "list the versions of the given dataset ids", NULL, SC_CLI_CONFIG, 1, -1,
      SC_CMD_FN(cmd_versions)},
     {"get",
      "get [options] [ID|URL|FILE|-]...\nDownload datasets (filters, ids), "
@@ -578,7 +575,7 @@ static const sc_cmd commands[] = {
      "files into -d DIR,\nverified.",
      "download the reference data named by the vendored index\n"
      "files into -d DIR, verified",
-     NULL, THREADS, 0, -1, SC_CMD_FN(cmd_refs)},
+     NULL, THREADS, 0, 0, SC_CMD_FN(cmd_refs)},
 };
 /* clang-format on */
 

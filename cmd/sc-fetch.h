@@ -38,7 +38,7 @@ struct pool_of_datasets {
 /* The columns that describe the file a row fetched, last in every list. */
 #define FILE_COLS                                                              \
     SC_MCOL_SOURCE, SC_MCOL_SIZE, SC_MCOL_SHA256, SC_MCOL_MTIME_NS,            \
-        SC_MCOL_FETCHED_AT, SC_MCOL_MESSAGE
+        SC_MCOL_FETCHED_AT, SC_MCOL_FETCH_VERSION, SC_MCOL_MESSAGE
 
 /* Columns of our manifests, in this order after "path". */
 extern const char *const get_cols[];

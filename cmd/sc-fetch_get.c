@@ -31,6 +31,7 @@
 #include "sc_pool.h"
 #include "sc_progress.h"
 #include "sc_share.h"
+#include "sc_version.h"
 
 #include "sc-fetch.h"
 
@@ -78,6 +79,7 @@ struct item {
     int64_t got;
     char digest[SC_HASH_HEX_SIZE];
     char fetched_at[32];
+    char fetch_version[64]; /* of the sc-fetch that fetched it (the state) */
     struct ctx *ctx;
 };
 
@@ -472,9 +474,11 @@ static int plan(struct ctx *c, struct items *l)
             if (rc == 0 || a->check) {
                 sc_state_entry ne = {it->name, it->dataset_id, it->version_id,
                                      it->url,  it->digest,     it->got,
-                                     NULL};
-                if (rc == 1 && !strcmp(e.sha256, it->digest))
+                                     NULL,     SC_VERSION};
+                if (rc == 1 && !strcmp(e.sha256, it->digest)) {
                     ne.fetched_at = e.fetched_at;
+                    ne.fetch_version = e.fetch_version;
+                }
                 if (sc_state_put(c->st, &ne) < 0) {
                     sc_state_entry_release(&e);
                     return SC_ENOMEM;
@@ -615,9 +619,8 @@ static void download_task(void *arg)
                     "(%" PRId64 " hashed again), %d resumed, %d restarted",
                     it->url, f.attempts, f.kept, f.rehashed, f.resumed,
                     f.restarted);
-    sc_state_entry e = {it->name, it->dataset_id, it->version_id,
-                        it->url,  it->digest,     it->got,
-                        NULL};
+    sc_state_entry e = {it->name,   it->dataset_id, it->version_id, it->url,
+                        it->digest, it->got,        NULL,           SC_VERSION};
     if ((rc = sc_state_put(c->st, &e)) < 0 ||
         (rc = sc_state_save_every(c->st, 2.0)) < 0)
         sc_log_warn("%s", sc_errmsg());
@@ -708,7 +711,8 @@ static int set_item_cols(sc_mrow *r, const struct item *it)
     return 0;
 }
 
-/* The fetched_at of IT from the state (set when it was recorded). */
+/* The fetched_at and fetch_version of IT from the state (set when it was
+ * recorded). */
 static void item_time(struct ctx *c, struct item *it)
 {
     sc_state_entry e;
@@ -716,8 +720,11 @@ static void item_time(struct ctx *c, struct item *it)
     if (it->status != ST_PRESENT && it->status != ST_DOWNLOADED &&
         it->status != ST_UPDATED)
         return;
-    if (sc_state_find(c->st, it->name, NULL, &e) == 1)
+    if (sc_state_find(c->st, it->name, NULL, &e) == 1) {
         snprintf(it->fetched_at, sizeof it->fetched_at, "%s", e.fetched_at);
+        snprintf(it->fetch_version, sizeof it->fetch_version, "%s",
+                 e.fetch_version);
+    }
     sc_state_entry_release(&e);
 }
 
@@ -745,8 +752,9 @@ static int report(struct ctx *c, struct items *l, sc_manifest *in,
         for (size_t k = 1; rc == 0 && it->in && k < sc_manifest_ncols(in); k++)
             rc = sc_mrow_set(r, sc_manifest_col(in, k),
                              sc_mrow_get(it->in, sc_manifest_col(in, k)));
-        if (rc == 0 && (rc = set_item_cols(r, it)) == 0)
-            rc = sc_mrow_set(r, SC_MCOL_FETCHED_AT, it->fetched_at);
+        if (rc == 0 && (rc = set_item_cols(r, it)) == 0 &&
+            (rc = sc_mrow_set(r, SC_MCOL_FETCHED_AT, it->fetched_at)) == 0)
+            rc = sc_mrow_set(r, SC_MCOL_FETCH_VERSION, it->fetch_version);
         if (it->status == ST_UPDATED)
             sc_log_warn("dataset '%s' was revised: version '%s' replaces "
                         "'%s', now in '%s'",
@@ -977,8 +985,6 @@ int cmd_refs(struct args *a, sc_cli *cli)
     size_t n = 0;
     int rc;
 
-    if (cli->argc > 0)
-        return sc_fail(SC_EINVAL, "refs takes no operands");
     c.http.cancel = &cancel_flag;
     if ((rc = refs_dir(a, dir, sizeof dir)) < 0)
         return rc;

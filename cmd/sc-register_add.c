@@ -47,7 +47,7 @@ static int fetch_step(sc_reg_meta *meta, const sc_mrow *row)
     if (!src || !strstr(src, "://") || !when || !*when)
         return 0;
     s.tool = "sc-fetch";
-    s.version = sc_mrow_get(row, "fetch_version");
+    s.version = sc_mrow_get(row, SC_MCOL_FETCH_VERSION);
     s.time = when;
     s.inputs = &src;
     s.n_inputs = 1;

@@ -205,6 +205,9 @@ typedef struct sc_state_entry {
     char *sha256;
     int64_t size;
     char *fetched_at; /* ISO 8601 UTC */
+    /* the version of the sc-fetch that fetched it (or found it present),
+     * "" when unknown: an entry of a state file written before it was kept */
+    char *fetch_version;
 } sc_state_entry;
 
 typedef struct sc_state sc_state;

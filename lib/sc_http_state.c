@@ -29,9 +29,20 @@ struct sc_state {
     struct timespec saved; /* CLOCK_MONOTONIC of the last save */
 };
 
-enum { F_NAME, F_DATASET, F_VERSION, F_SIZE, F_SHA, F_URL, F_TIME, N_FIELDS };
+enum {
+    F_NAME,
+    F_DATASET,
+    F_VERSION,
+    F_SIZE,
+    F_SHA,
+    F_URL,
+    F_TIME,
+    F_FETCH_VERSION,
+    N_FIELDS
+};
 static const char *const field_names[N_FIELDS] = {
-    "name", "dataset_id", "version_id", "size", "sha256", "url", "fetched_at"};
+    "name",   "dataset_id", "version_id", "size",
+    "sha256", "url",        "fetched_at", "fetch_version"};
 
 void sc_state_entry_release(sc_state_entry *e)
 {
@@ -43,6 +54,7 @@ void sc_state_entry_release(sc_state_entry *e)
     free(e->url);
     free(e->sha256);
     free(e->fetched_at);
+    free(e->fetch_version);
     memset(e, 0, sizeof *e);
 }
 
@@ -66,7 +78,8 @@ static int entry_copy(sc_state_entry *d, const sc_state_entry *s)
         !(d->dataset_id = field_dup(s->dataset_id)) ||
         !(d->version_id = field_dup(s->version_id)) ||
         !(d->url = field_dup(s->url)) || !(d->sha256 = field_dup(s->sha256)) ||
-        !(d->fetched_at = field_dup(s->fetched_at))) {
+        !(d->fetched_at = field_dup(s->fetched_at)) ||
+        !(d->fetch_version = field_dup(s->fetch_version))) {
         sc_state_entry_release(d);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
@@ -150,6 +163,7 @@ static int state_load(sc_state *st)
         e.url = COL(F_URL);
         e.sha256 = COL(F_SHA);
         e.fetched_at = COL(F_TIME);
+        e.fetch_version = COL(F_FETCH_VERSION);
         e.size = col[F_SIZE] >= 0 ? strtoll(f[col[F_SIZE]], NULL, 10) : -1;
 #undef COL
         if ((rc = state_append(st, &e)) < 0)
@@ -239,9 +253,9 @@ static int state_write(sc_state *st)
         fprintf(fp, "%s%c", field_names[k], k + 1 < N_FIELDS ? '\t' : '\n');
     for (size_t i = 0; i < st->n; i++) {
         const sc_state_entry *e = &st->v[i];
-        fprintf(fp, "%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%s\n", e->name,
+        fprintf(fp, "%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%s\t%s\n", e->name,
                 e->dataset_id, e->version_id, e->size, e->sha256, e->url,
-                e->fetched_at);
+                e->fetched_at, e->fetch_version);
     }
     if ((rc = sc_io_atomic_commit(&a)) < 0)
         return rc;

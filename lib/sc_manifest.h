@@ -86,6 +86,9 @@
 /* fetched_at: when sc-fetch downloaded or found the file (sc-register add
  * records the download from it) */
 #define SC_MCOL_FETCHED_AT "fetched_at"
+/* fetch_version: the version of the sc-fetch that downloaded or found the
+ * file (sc-register add records it as the download's tool version) */
+#define SC_MCOL_FETCH_VERSION "fetch_version"
 
 /*
  * Columns one tool writes; their meaning is in that tool's page.

@@ -13,7 +13,7 @@
  * model's classes are the same across tools. sc-annotate export writes one
  * per field, DIR/vocab_FIELD.tsv (sc-annotate(1), FILES); sc-stream --vocab
  * reads any (sc-stream(1), FILES), and python/sc_datamodule.py reads the
- * export's.
+ * export's (read_vocab, with the same rules and messages).
  *
  * Tab-separated UTF-8 text, one term a line. Lines starting with '#' and
  * empty lines are skipped.

@@ -39,7 +39,6 @@ by the Collator, in the workers.
   normalize and log1p, which the collator then does), not on normalized
   values as scDataLoader's.
 """
-import csv
 import os
 
 import numpy as np
@@ -47,7 +46,94 @@ import numpy as np
 import sc_stream
 
 __all__ = ["DataModule", "Collator", "GeneVocab", "LabelEncoder", "binning", "downsample",
-           "select_genes", "cell_rng"]
+           "select_genes", "cell_rng", "read_vocab"]
+
+
+# The columns of a vocabulary file that are not names of the term
+# (lib/sc_vocab.h: code and the export's data columns).
+_VOCAB_DATA_COLS = ("code", "is_leaf", "depth", "n_cells", "coarse_id", "coarse_label")
+
+
+def _vocab_int(s):
+    """The value of S when it is a whole decimal number (strtol's), else None."""
+    t = s.lstrip(" \t\n\v\f\r")
+    if t[:1] in ("+", "-"):
+        t = t[1:]
+    return int(s) if t.isdigit() and t.isascii() else None
+
+
+def read_vocab(path):
+    """The terms of a vocabulary file (vocab_FIELD.tsv), by code: a list of
+    (names, label, is_leaf), names[0] the term, then its other names in
+    file order; label the "label" column's value (else the term); is_leaf
+    from the "is_leaf" column (else True). The rules of lib/sc_vocab.c's
+    sc_vocab_read: '#' lines and empty lines skipped; a first line whose
+    first field is not a number is a header, which must name "code" first,
+    no column twice and none empty, and a column naming the term; codes run
+    0, 1, 2, ... (a -1 line first is the unknown term, skipped); every line
+    has the header's fields and a term after the code; the first name is
+    not empty; one name never has two codes. A file breaking one raises
+    ValueError naming the file and line, in sc_vocab_read's words."""
+    terms, seen = [], {}
+    header, named, col = None, None, {}
+    lineno, any_line = 0, False
+
+    def bad(msg):
+        return ValueError("'%s' line %d: %s" % (path, lineno, msg))
+
+    with open(path, "rb") as f:
+        for raw in f:
+            lineno += 1
+            line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
+            if line.endswith("\r"):
+                line = line[:-1]
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            code = _vocab_int(fields[0])
+            first, any_line = not any_line, True
+            if first and code is None:
+                if fields[0] != "code":
+                    raise bad("bad header: the first column is not 'code' but '%s'" % fields[0])
+                for i, c in enumerate(fields):
+                    if not c:
+                        raise bad("bad header: an empty column name")
+                    if c in fields[:i]:
+                        raise bad("bad header: duplicate column '%s'" % c)
+                named = [c not in _VOCAB_DATA_COLS for c in fields]
+                if not any(named):
+                    raise bad("bad header: no column names the term (term_id, label, ...)")
+                header, col = fields, {c: i for i, c in enumerate(fields)}
+                continue
+            if code is None:
+                raise bad("not a code: '%s'" % fields[0])
+            if code == -1 and not terms:
+                continue  # the unknown line
+            if code != len(terms):
+                raise bad("code %d, expected %d" % (code, len(terms)))
+            if header and len(fields) != len(header):
+                raise bad("%d fields, header has %d" % (len(fields), len(header)))
+            if len(fields) < 2:
+                raise bad("no term after the code")
+            names = []
+            for i in range(1, len(fields)):
+                if header and not named[i]:
+                    continue
+                n = fields[i]
+                if not n:
+                    if not names:
+                        raise bad("empty term")
+                    continue  # only the first name must be there
+                had = seen.setdefault(n, code)
+                if had != code:
+                    raise bad("duplicate term '%s' (codes %d and %d)" % (n, had, code))
+                names.append(n)
+            label = fields[col["label"]] if "label" in col else ""
+            leaf = fields[col["is_leaf"]] == "1" if "is_leaf" in col else True
+            terms.append((names, label or names[0], leaf))
+    if not any_line:
+        raise ValueError("'%s': empty vocabulary file (no header, no terms)" % path)
+    return terms
 
 
 class LabelEncoder:
@@ -71,17 +157,14 @@ class LabelEncoder:
     def from_export(cls, path, name=None):
         """Read DIR/vocab_FIELD.tsv of `sc-annotate export` (and
         DIR/hierarchy_FIELD.npy beside it, when there). The format is
-        described in lib/sc_vocab.h, whose sc_vocab_read sc-stream uses."""
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("code") != "-1"]
-        for want, r in enumerate(rows):
-            if int(r["code"]) != want:
-                raise ValueError("%s: code %s out of order" % (path, r["code"]))
+        described in lib/sc_vocab.h, whose sc_vocab_read sc-stream uses:
+        a file it refuses is refused here too (read_vocab)."""
+        rows = read_vocab(path)
         field = os.path.basename(path)[len("vocab_"):-len(".tsv")]
         hpath = os.path.join(os.path.dirname(path), "hierarchy_%s.npy" % field)
         h = np.load(hpath) if os.path.exists(hpath) else None
-        return cls(name or field, [r["term_id"] for r in rows], [r["label"] for r in rows],
-                   [r["is_leaf"] == "1" for r in rows], h)
+        return cls(name or field, [r[0][0] for r in rows], [r[1] for r in rows],
+                   [r[2] for r in rows], h)
 
     def __len__(self):
         return len(self.terms)

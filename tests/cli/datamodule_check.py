@@ -28,6 +28,9 @@
       seed and epoch whatever the workers, another epoch draws others;
       downsampling lowers integer counts, 0 changes nothing, normalize and
       log1p come after it; prints "ok".
+  datamodule_check.py vocab FILE
+      LabelEncoder.from_export on a vocabulary file: prints its codes and
+      terms ("0=T" ...), or the error it raised and exits 1.
 """
 import argparse
 import collections
@@ -277,6 +280,15 @@ def cmd_zeros(a):
     print("ok")
 
 
+def cmd_vocab(a):
+    try:
+        enc = sc_datamodule.LabelEncoder.from_export(a.file)
+    except ValueError as e:
+        print("error: %s" % e)
+        sys.exit(1)
+    print(" ".join("%d=%s" % (c, t) for c, t in enumerate(enc.terms)))
+
+
 ap = argparse.ArgumentParser()
 sub = ap.add_subparsers(dest="cmd", required=True)
 sub.add_parser("flags")
@@ -289,6 +301,7 @@ p = sub.add_parser("genes")
 p.add_argument("manifest")
 p.add_argument("human")
 p.add_argument("mouse")
+sub.add_parser("vocab").add_argument("file")
 args = ap.parse_args()
 {"flags": cmd_flags, "splits": cmd_splits, "labels": cmd_labels, "genes": cmd_genes,
- "collate": cmd_collate, "zeros": cmd_zeros}[args.cmd](args)
+ "collate": cmd_collate, "zeros": cmd_zeros, "vocab": cmd_vocab}[args.cmd](args)

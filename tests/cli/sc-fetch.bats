@@ -89,6 +89,19 @@ fault() {
     [[ $stderr == "sc-fetch: option '--limit-rate'"* ]]
 }
 
+@test "sc-fetch: a wrong number of operands is a usage error (exit 2)" {
+    run -2 --separate-stderr sc-fetch list extra
+    [[ $stderr == "sc-fetch: list: too many operands"$'\n'"Try 'sc-fetch --help'." ]]
+    [[ -z $output ]]
+    run -2 --separate-stderr sc-fetch collections extra
+    [[ $stderr == "sc-fetch: collections: too many operands"* ]]
+    run -2 --separate-stderr sc-fetch versions
+    [[ $stderr == "sc-fetch: versions: expected <id>...: missing operand"* ]]
+    run -2 --separate-stderr sc-fetch refs -d "$OUT" extra
+    [[ $stderr == "sc-fetch: refs: too many operands"* ]]
+    [[ ! -e $OUT ]]
+}
+
 @test "sc-fetch: a missing input file fails with its name" {
     run -1 --separate-stderr sc-fetch get -d "$OUT" "$BATS_TEST_TMPDIR/none.h5ad"
     [[ $stderr == "sc-fetch: error: cannot open '$BATS_TEST_TMPDIR/none.h5ad': No such file or directory" ]]
@@ -229,6 +242,33 @@ fault() {
     [[ $(mock_requests '^GET /files/' | wc -l) -eq 0 ]]
     run -0 sc-fetch get -d "$OUT" --force --collection 'Tabula Mock'
     [[ $(mock_requests '^GET /files/' | wc -l) -eq 2 ]]
+}
+
+@test "sc-fetch get: fetch_version names the sc-fetch that fetched each file; sc-register records it" {
+    local v
+    v=$(sc-fetch --version | cut -d' ' -f2)
+    [[ -n $v ]]
+    run -0 --separate-stderr sc-fetch get -d "$OUT" --collection 'Tabula Mock'
+    [[ ${lines[0]} == *$'\t'fetched_at$'\t'fetch_version$'\t'* ]]
+    [[ $(col fetch_version 1) == "$v" && $(col fetch_version 2) == "$v" ]]
+    local first=$output
+    # the state keeps it: a rerun reports the version of the download
+    sed -i "s/\t$v\$/\t0.0.1-old/" "$OUT/.sc-fetch-state.tsv"
+    run -0 --separate-stderr sc-fetch get -d "$OUT" --collection 'Tabula Mock'
+    [[ $(col status 1) == present && $(col fetch_version 1) == 0.0.1-old ]]
+    # a state file written before the column: unknown, the line kept as is
+    cut -f1-7 "$OUT/.sc-fetch-state.tsv" > "$OUT/st" && mv "$OUT/st" "$OUT/.sc-fetch-state.tsv"
+    run -0 --separate-stderr sc-fetch get -d "$OUT" --collection 'Tabula Mock'
+    [[ $(col status 1) == present && -z $(col fetch_version 1) ]]
+    [[ $(col fetched_at 1) == "$(output=$first col fetched_at 1)" ]]
+    # list -O manifest downloads nothing: no fetch columns
+    run -0 sc-fetch list -O manifest --collection 'Tabula Mock'
+    [[ ${lines[0]} != *fetch_version* ]]
+    # sc-register add records the download as a run of that sc-fetch version
+    sc-register --db "$BATS_TEST_TMPDIR/r.db" init
+    sc-register --db "$BATS_TEST_TMPDIR/r.db" add - <<< "$first" > /dev/null
+    run -0 sc-register --db "$BATS_TEST_TMPDIR/r.db" lineage "$(output=$first col path 1)" --up
+    [[ $output == *"sc-fetch $v"* ]]
 }
 
 @test "sc-fetch get: a damaged file present is fetched again with --check" {

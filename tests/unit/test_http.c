@@ -95,16 +95,18 @@ static void test_state(void)
                             "http://h/v1.h5ad",
                             "aa",
                             10,
-                            "2024-01-01T00:00:00Z"};
+                            "2024-01-01T00:00:00Z",
+                            "0.3.0"};
         sc_state_entry b = {"v2.h5ad",
                             "d1",
                             "v2",
                             "http://h/v2\t.h5ad",
                             "bb",
                             20,
-                            "2025-01-01T00:00:00Z"};
+                            "2025-01-01T00:00:00Z",
+                            NULL};
         sc_state_entry c = {"u.bin", NULL, NULL, "http://h/u.bin",
-                            "cc",    3,    NULL};
+                            "cc",    3,    NULL, NULL};
         CHECK_INTEQ(sc_state_put(st, &a), 0);
         CHECK_INTEQ(sc_state_put(st, &b), 0);
         CHECK_INTEQ(sc_state_put(st, &c), 0);
@@ -124,6 +126,7 @@ static void test_state(void)
     CHECK_INTEQ(sc_state_find(st, "v1.h5ad", NULL, &e), 1);
     CHECK_STREQ(e.version_id, "v1");
     CHECK_INTEQ(e.size, 10);
+    CHECK_STREQ(e.fetch_version, "0.3.0"); /* kept across a save */
     sc_state_entry_release(&e);
     /* The newest entry of a dataset. */
     CHECK_INTEQ(sc_state_find(st, NULL, "d1", &e), 1);
@@ -133,13 +136,14 @@ static void test_state(void)
     CHECK_INTEQ(sc_state_find(st, "u.bin", NULL, &e), 1);
     CHECK_STREQ(e.dataset_id, "");
     CHECK_INTEQ(strlen(e.fetched_at), 20); /* filled in: now */
+    CHECK_STREQ(e.fetch_version, "");      /* not given: unknown */
     sc_state_entry_release(&e);
     CHECK_INTEQ(sc_state_find(st, "none", NULL, &e), 0);
     CHECK_INTEQ(sc_state_find(st, NULL, "d9", &e), 0);
     /* Replace by name. */
     {
         sc_state_entry a2 = {"v1.h5ad", "d1", "v1", "http://m/v1.h5ad",
-                             "a2",      11,   NULL};
+                             "a2",      11,   NULL, NULL};
         CHECK_INTEQ(sc_state_put(st, &a2), 0);
         CHECK_INTEQ(sc_state_count(st), 3);
         CHECK_STREQ(sc_state_get(st, 0)->sha256, "a2");
@@ -160,6 +164,7 @@ static void test_state(void)
     CHECK_INTEQ(sc_state_count(st), 1);
     CHECK_STREQ(sc_state_get(st, 0)->url, "http://x/a");
     CHECK_STREQ(sc_state_get(st, 0)->version_id, "");
+    CHECK_STREQ(sc_state_get(st, 0)->fetch_version, ""); /* an older file */
     CHECK_INTEQ(sc_state_get(st, 0)->size, 5);
     sc_state_close(st);
 
