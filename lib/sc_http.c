@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* sync_file_range */
 #include "sc_http.h"
+#include "sc_http_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -394,6 +395,30 @@ static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     return 0;
 }
 
+void sc_http_easy_common(CURL *c, const sc_http_opts *o, const char *url,
+                         char *errbuf, const char *agent,
+                         curl_write_callback on_hdr,
+                         curl_write_callback on_data,
+                         curl_xferinfo_callback on_progress, void *ud)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->stall_speed);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_time);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     o->user_agent ? o->user_agent : agent);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ud);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, ud);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, ud);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+}
+
 static CURL *easy_new(const sc_http_opts *o, const char *url, struct xfer *x,
                       char *errbuf)
 {
@@ -402,9 +427,8 @@ static CURL *easy_new(const sc_http_opts *o, const char *url, struct xfer *x,
     if (!c)
         return NULL;
     errbuf[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    sc_http_easy_common(c, o, url, errbuf, "sc-fetch", on_header, on_body,
+                        on_xferinfo, x);
     /* An http(s) URL stays http(s); file:// and ftp:// only when asked. */
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
                      strncasecmp(url, "http://", 7) == 0 ||
@@ -415,23 +439,10 @@ static CURL *easy_new(const sc_http_opts *o, const char *url, struct xfer *x,
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, o->max_redirs);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->stall_speed);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_time);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
     if (o->max_speed)
         curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE,
                          (curl_off_t)o->max_speed);
-    curl_easy_setopt(c, CURLOPT_USERAGENT,
-                     o->user_agent ? o->user_agent : "sc-fetch");
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     x->curl = c;
     return c;
 }

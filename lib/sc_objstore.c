@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sc_io.h"
+#include "sc_http_int.h"
 #include "sc_log.h"
 
 #define MAX_KEY  1024
@@ -458,23 +459,9 @@ CURL *sc_obj_req_easy(struct obj_req *r, struct curl_slist **hdrs)
         return NULL;
     r->errbuf[0] = '\0';
     r->range_start = r->range_end = r->range_total = r->clen = -1;
-    curl_easy_setopt(c, CURLOPT_URL, ob->url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    sc_http_easy_common(c, r->o, ob->url, r->errbuf, "sc-toolkit", on_header,
+                        on_body, on_xferinfo, r);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->o->connect_timeout);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, r->o->stall_speed);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->o->stall_time);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
-    curl_easy_setopt(c, CURLOPT_USERAGENT,
-                     r->o->user_agent ? r->o->user_agent : "sc-toolkit");
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if (ob->sigv4 && ob->userpwd) {
         /* A signed request is never redirected (the signature names the
          * host); S3 wants the payload's hash or this marker. */

@@ -16,20 +16,27 @@
 
 /* ---- runs ---- */
 
+/* The time now, UTC, ISO 8601: "2026-11-24T21:40:30Z". */
+static void utc_now(char now[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(now, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 int sc_registry_run_start(sc_registry *reg, const char *tool,
                           const char *version, const char *arguments,
                           const char *host, int64_t *run)
 {
     sc_rst *st = NULL;
     char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
     int64_t tid;
     int rc;
 
     *run = 0;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_now(now);
     if ((rc = rg_begin(reg)) < 0)
         return rc;
     if ((rc = rg_transform_id(reg, tool, version, &tid)) < 0 ||
@@ -108,8 +115,6 @@ int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
 {
     sc_rst *st;
     char cur[32], now[32];
-    time_t t = time(NULL);
-    struct tm tm;
     int rc;
 
     if ((rc = run_status(reg, run, cur, sizeof cur)) < 0)
@@ -117,8 +122,7 @@ int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
     if (strcmp(cur, "running"))
         return sc_fail(SC_EINVAL, "run %" PRId64 " is not running (%s)", run,
                        cur);
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_now(now);
     if ((rc = rg_prepare(reg,
                          "UPDATE run SET status = ?, finished = ?"
                          " WHERE id = ?",
