@@ -50,19 +50,11 @@ static const int fz_field[3] = {SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
 /* The indexes of FIELD's ontologies (at most 4) into ONT; their number. */
 static int field_ontologies(const sc_match *m, int field, int *ont)
 {
+    const struct sm_fres *r = sm_field_spec(m, field)->res;
     int n = 0;
 
-    for (const char *p = sm_field_spec(field)->ontos; *p && n < 4;) {
-        size_t len = strcspn(p, " ");
-        char name[32];
-        int i;
-
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
-        if ((i = sc_onto_find_ontology(m->o, name)) >= 0)
-            ont[n++] = i;
-        p += len;
-        p += strspn(p, " ");
-    }
+    for (; n < r->n_ont && n < 4; n++)
+        ont[n] = r->ont[n];
     return n;
 }
 
