@@ -237,10 +237,11 @@ static void table_release(struct table *t)
 
 struct entry *sm_table_find(const struct table *t, const char *key)
 {
-    uint64_t h = sc_strhash(key, 0);
+    uint64_t h;
 
     if (!t->n_slot)
         return NULL;
+    h = sc_strhash(key, 0);
     for (size_t i = h & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
         int32_t k = t->slot[i];
 
@@ -675,8 +676,11 @@ static const char *const unknown_values[] = {"unknown",
 
 static int is_unknown_value(const char *s)
 {
+    size_t n = strlen(s);
+
+    /* strings equal but for case have the same length */
     for (size_t i = 0; i < sizeof unknown_values / sizeof *unknown_values; i++)
-        if (!strcasecmp(s, unknown_values[i]))
+        if (strlen(unknown_values[i]) == n && !strcasecmp(s, unknown_values[i]))
             return 1;
     return 0;
 }
@@ -849,15 +853,17 @@ static sc_onto_term whole_organ(const sc_match *m, const struct field *fs,
     return SC_ONTO_NONE;
 }
 
-/* Labels, synonyms, normalised keys of TEXT over the field's ontologies.
- * *HIT is 1 when a tier decided (a term or an ambiguity). */
+/* Labels, synonyms, normalised keys of TEXT over the field's ontologies;
+ * KEY is TEXT's normalised key ("" when it has none). *HIT is 1 when a
+ * tier decided (a term or an ambiguity). */
 static int ontology_tiers(const sc_match *m, const struct field *fs,
-                          const char *text, sc_match_res *res, int *hit)
+                          const char *text, const char *key, sc_match_res *res,
+                          int *hit)
 {
     static const int idx[2] = {SC_ONTO_BY_LABEL_CI, SC_ONTO_BY_SYNONYM_CI};
     static const int tiers[4] = {SC_MATCH_LABEL, SC_MATCH_LABEL_CI,
                                  SC_MATCH_SYNONYM, SC_MATCH_SYNONYM_CI};
-    char key[1100], low[1100], *lower = low;
+    char low[1100], *lower = low;
     const struct entry *e;
     size_t len = strlen(text);
 
@@ -893,8 +899,7 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
             }
         }
     }
-    if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
-        (e = sm_table_find(&m->norm, key))) {
+    if (!*hit && *key && (e = sm_table_find(&m->norm, key))) {
         *hit = sm_settle(res, SC_MATCH_NORMALIZED,
                          sm_candidates(m->o, fs, e->terms, (size_t)e->n, res));
     }
@@ -946,7 +951,13 @@ int sm_resolve(const sc_match *m, const struct field *fs, int field,
     char key[1100];
     int rc, hit, has_weak = 0;
 
-    if ((rc = ontology_tiers(m, fs, text, res, &hit)) < 0)
+    /* the normalised key of the label: for its tier, then (as the rule
+     * key) for the curated rules and the crosswalk */
+    if (sc_match_normalize(text, key, sizeof key) < 0) {
+        sc_err_clear();
+        key[0] = '\0';
+    }
+    if ((rc = ontology_tiers(m, fs, text, key, res, &hit)) < 0)
         return rc;
     /* a short all-capital label that only a synonym matches */
     if (hit && res->term != SC_ONTO_NONE &&
@@ -968,11 +979,7 @@ int sm_resolve(const sc_match *m, const struct field *fs, int field,
         memset(res, 0, sizeof *res);
         res->term = SC_ONTO_NONE;
     }
-    /* the rule key of the label, for the curated rules and the crosswalk */
-    if (sc_match_normalize(text, key, sizeof key) < 0) {
-        sc_err_clear();
-        key[0] = '\0';
-    }
+    /* the rule key of the label */
     sm_curated_key(key);
     /* A term that only a synonym gives, where a curated rule for the same
      * key names another term, is not taken: ontologies carry synonyms that

@@ -210,6 +210,18 @@ static int correctable(const char *s, size_t n)
     return upper < 2;
 }
 
+/* The N bytes at S after the *USED of BUF (SIZE bytes), NUL-terminated
+ * when they fit; *USED counts them all the same (>= SIZE: cut). */
+static void append(char *buf, size_t size, size_t *used, const char *s,
+                   size_t n)
+{
+    if (*used + n < size) {
+        memcpy(buf + *used, s, n);
+        buf[*used + n] = '\0';
+    }
+    *used += n;
+}
+
 int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
              const char *text, sc_match_res *res)
 {
@@ -254,15 +266,12 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
             }
         }
         /* the text up to the word, then the word or its correction */
-        used += (size_t)snprintf(
-            fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
-            "%.*s%.*s", (int)(start[k] - at), text + at,
-            fix ? (int)strlen(fix) : (int)len, fix ? fix : text + start[k]);
+        append(fixed, sizeof fixed, &used, text + at, start[k] - at);
+        append(fixed, sizeof fixed, &used, fix ? fix : text + start[k],
+               fix ? strlen(fix) : len);
         at = end[k];
         if (k + 1 == n)
-            used += (size_t)snprintf(
-                fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
-                "%s", text + at);
+            append(fixed, sizeof fixed, &used, text + at, strlen(text + at));
         if (used >= sizeof fixed)
             return 0;
     }

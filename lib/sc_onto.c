@@ -64,8 +64,7 @@ static int normalize_id(const char *id, char *buf, size_t size)
         "http://purl.obolibrary.org/obo/", "https://purl.obolibrary.org/obo/",
         "http://www.ebi.ac.uk/efo/", "https://www.ebi.ac.uk/efo/"};
     const char *s = id, *e, *sep, *canon;
-    size_t n, np;
-    int w;
+    size_t n, np, nl;
 
     while (is_space(*s))
         s++;
@@ -86,14 +85,15 @@ static int normalize_id(const char *id, char *buf, size_t size)
         if (is_space(*c) || *c == '/' || *c == '#' || (c != sep && *c == ':'))
             return -1;
     np = (size_t)(sep - s);
+    nl = (size_t)(e - sep - 1);
     canon = canonical_prefix(s, np);
-    if (canon && !strcmp(canon, "CVCL"))
-        w = snprintf(buf, size, "CVCL_%.*s", (int)(e - sep - 1), sep + 1);
-    else
-        w = snprintf(buf, size, "%.*s:%.*s", (int)np, canon ? canon : s,
-                     (int)(e - sep - 1), sep + 1);
-    if (w < 0 || (size_t)w >= size)
+    /* "PREFIX:LOCAL" ("CVCL_LOCAL"), by hand: on every label's path */
+    if (np + 1 + nl >= size)
         return -2;
+    memcpy(buf, canon ? canon : s, np);
+    buf[np] = canon && !strcmp(canon, "CVCL") ? '_' : ':';
+    memcpy(buf + np + 1, sep + 1, nl);
+    buf[np + 1 + nl] = '\0';
     return 0;
 }
 
