@@ -22,45 +22,48 @@
 #define DISEASE_ROOTS "MONDO:0000001 =MONDO:0021178 MONDO:0021178 =PATO:0000461"
 static const struct field fields[SC_FIELD_N] = {
     {"cell_type", "cell_type_ontology_term_id", "CL", "=CL:0000000 CL:0000000",
-     "CL:0000255 CL:0000257 CL:0000548", 1, "CL", NULL},
+     "CL:0000255 CL:0000257 CL:0000548", 1, "CL", NULL, NULL},
     {"tissue", "tissue_ontology_term_id", "UBERON", "UBERON:0001062", "", 0,
-     "UBERON CL", NULL},
+     "UBERON CL", NULL, NULL},
     /* MONDO:0005583 "non-human animal disease" (OMIA's diseases of
      * domestic animals): "C3 deficiency" is then the human disease, not
      * also "complement component 3 deficiency, non-human animal". Human
      * and mouse data take human disease terms (CELLxGENE); other organisms
      * use disease_other. */
     {"disease", "disease_ontology_term_id", "MONDO PATO", DISEASE_ROOTS, "", 0,
-     "MONDO PATO", "MONDO:0005583"},
+     "MONDO PATO", "MONDO:0005583", NULL},
     {"assay", "assay_ontology_term_id", "EFO", "EFO:0002772 EFO:0010183", "", 0,
-     "EFO", NULL},
+     "EFO", NULL, NULL},
     {"sex", "sex_ontology_term_id", "PATO",
-     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1, "PATO", NULL},
+     "=PATO:0000383 =PATO:0000384 =PATO:0001340", "", 1, "PATO", NULL, NULL},
     {"development_stage", "development_stage_ontology_term_id", "", "", "", 1,
-     "HsapDv MmusDv UBERON", NULL},
+     "HsapDv MmusDv UBERON", NULL, NULL},
     {"self_reported_ethnicity", "self_reported_ethnicity_ontology_term_id",
-     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1, "HANCESTRO", NULL},
+     "HANCESTRO", "HANCESTRO:0601 HANCESTRO:0602", "", 1, "HANCESTRO", NULL,
+     NULL},
     {"organism", "organism_ontology_term_id", "NCBITaxon", "", "", 0,
-     "NCBITaxon", NULL},
+     "NCBITaxon", NULL, NULL},
 };
 
 /* Development stages by organism. */
-static const struct field stage_human = {NULL, NULL, "HsapDv", "HsapDv:0000001",
-                                         "",   1,    NULL,     NULL};
-static const struct field stage_mouse = {NULL, NULL, "MmusDv", "MmusDv:0000001",
-                                         "",   1,    NULL,     NULL};
+static const struct field stage_human = {
+    NULL, NULL, "HsapDv", "HsapDv:0000001", "", 1, NULL, NULL, NULL};
+static const struct field stage_mouse = {
+    NULL, NULL, "MmusDv", "MmusDv:0000001", "", 1, NULL, NULL, NULL};
 static const struct field stage_other = {
-    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1, NULL, NULL};
+    NULL, NULL, "UBERON", "UBERON:0000105", "UBERON:0000071", 1,
+    NULL, NULL, NULL};
 /* Disease for organisms other than human and mouse: nothing demoted. */
 static const struct field disease_other = {
     "disease",    "disease_ontology_term_id",
     "MONDO PATO", DISEASE_ROOTS,
     "",           0,
-    "MONDO PATO", NULL};
+    "MONDO PATO", NULL,
+    NULL};
 
-const struct field *sm_field_spec(int f)
+const struct field *sm_field_spec(const sc_match *m, int f)
 {
-    return &fields[f];
+    return &m->spec[f];
 }
 
 const char *sc_match_field_name(int f)
@@ -234,10 +237,11 @@ static void table_release(struct table *t)
 
 struct entry *sm_table_find(const struct table *t, const char *key)
 {
-    uint64_t h = sc_strhash(key, 0);
+    uint64_t h;
 
     if (!t->n_slot)
         return NULL;
+    h = sc_strhash(key, 0);
     for (size_t i = h & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
         int32_t k = t->slot[i];
 
@@ -346,6 +350,8 @@ static int index_ontology(sc_match *m, int i, int bag)
     return 0;
 }
 
+static int resolve_specs(sc_match *m);
+
 int sc_match_new(const sc_onto *o, sc_match **out)
 {
     /* the first four also by bag-of-words key */
@@ -361,6 +367,10 @@ int sc_match_new(const sc_onto *o, sc_match **out)
     m->o = o;
     m->max_sugg = 3;
     pthread_mutex_init(&m->memo_lock, NULL);
+    if ((rc = resolve_specs(m)) < 0) {
+        sc_match_free(m);
+        return rc;
+    }
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         int i = sc_onto_find_ontology(o, names[k]);
 
@@ -437,58 +447,132 @@ static int is_mouse(const char *organism)
            !strcmp(organism, "NCBITaxon:10093");
 }
 
-static const struct field *field_spec(int f, const char *organism)
+/* The matcher's specs after the fields, in this order. */
+static const struct field *const extra_specs[SM_N_SPECS - SC_FIELD_N] = {
+    &stage_human, &stage_mouse, &stage_other, &disease_other};
+
+/* The spec of field F for ORGANISM (resolved for M), or NULL. */
+static const struct field *field_spec(const sc_match *m, int f,
+                                      const char *organism)
 {
     int known = organism && *organism && strcmp(organism, "unknown");
 
     if (f == SC_FIELD_DISEASE)
         return known && strcmp(organism, "NCBITaxon:9606") &&
                        !is_mouse(organism)
-                   ? &disease_other
-                   : &fields[f];
+                   ? &m->spec[SC_FIELD_N + 3]
+                   : &m->spec[f];
     if (f != SC_FIELD_DEV_STAGE)
-        return &fields[f];
+        return &m->spec[f];
     if (!known)
         return NULL;
     if (!strcmp(organism, "NCBITaxon:9606"))
-        return &stage_human;
-    return is_mouse(organism) ? &stage_mouse : &stage_other;
+        return &m->spec[SC_FIELD_N];
+    return &m->spec[SC_FIELD_N + (is_mouse(organism) ? 1 : 2)];
 }
 
-/* Whether term T lies under one of the space-separated ROOTS (strictly
- * below it; "=ID" is the term ID itself). */
-static int under_any(const sc_onto *o, sc_onto_term t, const char *roots)
+/* The terms of the space-separated LIST ("X" or "=X") into R (at most
+ * SM_MAX_ROOTS); their number, or a negative error. */
+static int resolve_roots(const sc_onto *o, const char *list, struct sm_root *r)
 {
-    const char *id = sc_onto_id(o, t);
-    char root[64];
+    int n = 0;
 
-    for (const char *p = roots; *p;) {
-        size_t n = strcspn(p, " ");
+    for (const char *p = list ? list : ""; *p;) {
+        size_t len = strcspn(p, " ");
         int exact = *p == '=';
 
-        snprintf(root, sizeof root, "%.*s", (int)(n - (size_t)exact),
+        if (n == SM_MAX_ROOTS)
+            return sc_fail(SC_ERANGE, "too many roots: '%s'", list);
+        snprintf(r[n].id, sizeof r[n].id, "%.*s", (int)(len - (size_t)exact),
                  p + exact);
-        if (exact
-                ? !strcmp(id, root)
-                : strcmp(id, root) && sc_onto_is_a(o, t, sc_onto_find(o, root)))
-            return 1;
-        p += n;
+        r[n].exact = exact;
+        r[n].t = exact ? SC_ONTO_NONE : sc_onto_find(o, r[n].id);
+        n++;
+        p += len;
         while (*p == ' ')
             p++;
     }
+    return n;
+}
+
+/* Resolve FS against M's ontologies into SPEC (a copy of FS) and RES. */
+static int resolve_spec(sc_match *m, const struct field *fs, struct field *spec,
+                        struct sm_fres *res)
+{
+    int n_seg = sc_onto_count(m->o), rc;
+    char name[32];
+
+    if (n_seg > SM_MAX_SEGS)
+        return sc_fail(SC_ERANGE, "too many ontologies for the matcher");
+    memset(res, 0, sizeof *res);
+    for (const char *p = fs->ontos; *p;) {
+        size_t len = strcspn(p, " ");
+        int i;
+
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+        if ((i = sc_onto_find_ontology(m->o, name)) < 0)
+            continue;
+        if (res->n_ont == SM_MAX_ONTS)
+            return sc_fail(SC_ERANGE, "too many ontologies: '%s'", fs->ontos);
+        res->ont[res->n_ont++] = i;
+    }
+    for (int i = 0; i < n_seg; i++)
+        res->in_ontos[i] =
+            (unsigned char)in_list(fs->ontos, sc_onto_name(m->o, i));
+    if ((rc = resolve_roots(m->o, fs->roots, res->root)) < 0)
+        return rc;
+    res->n_root = rc;
+    if ((rc = resolve_roots(m->o, fs->demote, res->demote)) < 0)
+        return rc;
+    res->n_demote = rc;
+    sc_err_clear();
+    *spec = *fs;
+    spec->res = res;
+    return 0;
+}
+
+/* Resolve every spec of M, once (sc_match_new()). */
+static int resolve_specs(sc_match *m)
+{
+    int rc;
+
+    for (int k = 0; k < SM_N_SPECS; k++) {
+        const struct field *fs =
+            k < SC_FIELD_N ? &fields[k] : extra_specs[k - SC_FIELD_N];
+
+        if ((rc = resolve_spec(m, fs, &m->spec[k], &m->fres[k])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Whether term T lies under one of the N roots R (strictly below it; an
+ * exact root is the term itself). */
+static int under_any(const sc_onto *o, sc_onto_term t, const struct sm_root *r,
+                     int n)
+{
+    const char *id = sc_onto_id(o, t);
+
+    for (int k = 0; k < n; k++)
+        if (r[k].exact ? !strcmp(id, r[k].id)
+                       : strcmp(id, r[k].id) && sc_onto_is_a(o, t, r[k].t))
+            return 1;
     return 0;
 }
 
 /* Whether term T is in one of the field's ontologies and allowed. */
 int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 {
-    const char *id = sc_onto_id(o, t);
+    const struct sm_fres *res = fs->res;
 
-    if (!in_list(fs->ontos, sc_onto_name(o, sc_onto_ontology(o, t))))
+    if (!res->in_ontos[sc_onto_ontology(o, t)])
         return 0;
-    if (in_list(fs->forbid, id))
+    if (in_list(fs->forbid, sc_onto_id(o, t)))
         return 0;
-    return !*fs->roots || under_any(o, t, fs->roots);
+    return !res->n_root || under_any(o, t, res->root, res->n_root);
 }
 
 /* Candidates: map obsolete terms to their replacement, keep allowed terms
@@ -530,7 +614,7 @@ size_t sm_candidates(const sc_onto *o, const struct field *fs,
     if (nu > 1 && fs->demote) {
         size_t keep = 0, out = 0;
         for (size_t k = 0; k < nu; k++)
-            if (!under_any(o, use[k], fs->demote))
+            if (!under_any(o, use[k], fs->res->demote, fs->res->n_demote))
                 use[keep++] = use[k];
             else if (!out++)
                 snprintf(res->demoted, sizeof res->demoted,
@@ -592,59 +676,36 @@ static const char *const unknown_values[] = {"unknown",
 
 static int is_unknown_value(const char *s)
 {
+    size_t n = strlen(s);
+
+    /* strings equal but for case have the same length */
     for (size_t i = 0; i < sizeof unknown_values / sizeof *unknown_values; i++)
-        if (!strcasecmp(s, unknown_values[i]))
+        if (strlen(unknown_values[i]) == n && !strcasecmp(s, unknown_values[i]))
             return 1;
     return 0;
 }
 
-/* One lookup tier over the field's ontologies. */
-static int lookup_tier(const sc_match *m, const struct field *fs, int index,
-                       const char *text, sc_match_res *res, int tier, int *hit)
+/* One lookup tier over the field's ontologies: KEY is the label in the
+ * form of INDEX (lower case: the _CI indexes). */
+static void lookup_tier(const sc_match *m, const struct field *fs, int index,
+                        const char *key, sc_match_res *res, int tier, int *hit)
 {
     sc_onto_term all[64];
     size_t na = 0;
-    char name[32];
-    int rc;
 
-    for (const char *p = fs->ontos; *p;) {
-        size_t len = strcspn(p, " ");
-        sc_onto_term *got = NULL;
-        size_t n = 0;
-        int i;
-
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
-        p += len;
-        while (*p == ' ')
-            p++;
-        if ((i = sc_onto_find_ontology(m->o, name)) < 0)
-            continue;
-        if ((rc = sc_onto_lookup(m->o, index, text, i, &got, &n)) < 0)
-            return rc;
-        for (size_t k = 0; k < n && na < 64; k++)
-            all[na++] = got[k];
-        free(got);
-    }
+    for (int k = 0; k < fs->res->n_ont; k++)
+        na = sc_onto_lookup_key(m->o, index, key, fs->res->ont[k], all, 64, na);
     *hit = sm_settle(res, tier, sm_candidates(m->o, fs, all, na, res));
-    return 0;
 }
 
 static void suggest(const sc_match *m, const struct field *fs, const char *text,
                     sc_match_res *res)
 {
-    char name[32];
-
-    for (const char *p = fs->ontos; *p && res->n_sugg < m->max_sugg;) {
-        size_t len = strcspn(p, " "), n = 0;
+    for (int o = 0; o < fs->res->n_ont && res->n_sugg < m->max_sugg; o++) {
         sc_onto_hit *hits = NULL;
-        int i;
+        size_t n = 0;
 
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
-        p += len;
-        while (*p == ' ')
-            p++;
-        if ((i = sc_onto_find_ontology(m->o, name)) < 0 ||
-            sc_onto_search(m->o, text, i, 20, &hits, &n) < 0) {
+        if (sc_onto_search(m->o, text, fs->res->ont[o], 20, &hits, &n) < 0) {
             sc_err_clear();
             continue;
         }
@@ -792,25 +853,33 @@ static sc_onto_term whole_organ(const sc_match *m, const struct field *fs,
     return SC_ONTO_NONE;
 }
 
-/* Labels, synonyms, normalised keys of TEXT over the field's ontologies.
- * *HIT is 1 when a tier decided (a term or an ambiguity). */
+/* Labels, synonyms, normalised keys of TEXT over the field's ontologies;
+ * KEY is TEXT's normalised key ("" when it has none). *HIT is 1 when a
+ * tier decided (a term or an ambiguity). */
 static int ontology_tiers(const sc_match *m, const struct field *fs,
-                          const char *text, sc_match_res *res, int *hit)
+                          const char *text, const char *key, sc_match_res *res,
+                          int *hit)
 {
     static const int idx[2] = {SC_ONTO_BY_LABEL_CI, SC_ONTO_BY_SYNONYM_CI};
     static const int tiers[4] = {SC_MATCH_LABEL, SC_MATCH_LABEL_CI,
                                  SC_MATCH_SYNONYM, SC_MATCH_SYNONYM_CI};
-    char key[1100];
+    char low[1100], *lower = low;
     const struct entry *e;
-    int rc;
+    size_t len = strlen(text);
 
     *hit = 0;
+    /* the label in lower case, once, for the _CI indexes */
+    if (len >= sizeof low && !(lower = malloc(len + 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    for (size_t k = 0; k <= len; k++)
+        lower[k] = text[k] >= 'A' && text[k] <= 'Z'
+                       ? (char)(text[k] - 'A' + 'a')
+                       : text[k];
     /* Labels, then synonyms: the candidates ignore case (two terms whose
      * strings differ only in case make the label ambiguous); the tier says
      * whether the string matched exactly. */
     for (int k = 0; k < 2 && !*hit; k++) {
-        if ((rc = lookup_tier(m, fs, idx[k], text, res, tiers[2 * k], hit)) < 0)
-            return rc;
+        lookup_tier(m, fs, idx[k], lower, res, tiers[2 * k], hit);
         if (*hit && res->term != SC_ONTO_NONE) {
             if (!matches_exactly(m->o, res->term, text, k))
                 res->tier = tiers[2 * k + 1];
@@ -830,11 +899,12 @@ static int ontology_tiers(const sc_match *m, const struct field *fs,
             }
         }
     }
-    if (!*hit && sc_match_normalize(text, key, sizeof key) == 0 && *key &&
-        (e = sm_table_find(&m->norm, key))) {
+    if (!*hit && *key && (e = sm_table_find(&m->norm, key))) {
         *hit = sm_settle(res, SC_MATCH_NORMALIZED,
                          sm_candidates(m->o, fs, e->terms, (size_t)e->n, res));
     }
+    if (lower != low)
+        free(lower);
     sc_err_clear();
     return 0;
 }
@@ -881,7 +951,13 @@ int sm_resolve(const sc_match *m, const struct field *fs, int field,
     char key[1100];
     int rc, hit, has_weak = 0;
 
-    if ((rc = ontology_tiers(m, fs, text, res, &hit)) < 0)
+    /* the normalised key of the label: for its tier, then (as the rule
+     * key) for the curated rules and the crosswalk */
+    if (sc_match_normalize(text, key, sizeof key) < 0) {
+        sc_err_clear();
+        key[0] = '\0';
+    }
+    if ((rc = ontology_tiers(m, fs, text, key, res, &hit)) < 0)
         return rc;
     /* a short all-capital label that only a synonym matches */
     if (hit && res->term != SC_ONTO_NONE &&
@@ -903,11 +979,7 @@ int sm_resolve(const sc_match *m, const struct field *fs, int field,
         memset(res, 0, sizeof *res);
         res->term = SC_ONTO_NONE;
     }
-    /* the rule key of the label, for the curated rules and the crosswalk */
-    if (sc_match_normalize(text, key, sizeof key) < 0) {
-        sc_err_clear();
-        key[0] = '\0';
-    }
+    /* the rule key of the label */
     sm_curated_key(key);
     /* A term that only a synonym gives, where a curated rule for the same
      * key names another term, is not taken: ontologies carry synonyms that
@@ -1002,7 +1074,7 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     res->term = SC_ONTO_NONE;
     if (field < 0 || field >= SC_FIELD_N)
         return sc_fail(SC_EINVAL, "bad field %d", field);
-    fs = field_spec(field, organism);
+    fs = field_spec(m, field, organism);
     if (!fs) {
         res->tier = SC_MATCH_NONE;
         snprintf(res->reason, sizeof res->reason,
@@ -1049,7 +1121,7 @@ int sc_match_label(const sc_match *m, int field, const char *organism,
     }
     sc_err_clear();
     /* a term id given as the label */
-    if (sc_onto_normalize_id(text, idbuf, sizeof idbuf) == 0) {
+    if (sc_onto_try_normalize_id(text, idbuf, sizeof idbuf) == 0) {
         sc_onto_term t = sc_onto_find(m->o, idbuf);
 
         if (t != SC_ONTO_NONE &&

@@ -50,19 +50,11 @@ static const int fz_field[3] = {SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
 /* The indexes of FIELD's ontologies (at most 4) into ONT; their number. */
 static int field_ontologies(const sc_match *m, int field, int *ont)
 {
+    const struct sm_fres *r = sm_field_spec(m, field)->res;
     int n = 0;
 
-    for (const char *p = sm_field_spec(field)->ontos; *p && n < 4;) {
-        size_t len = strcspn(p, " ");
-        char name[32];
-        int i;
-
-        snprintf(name, sizeof name, "%.*s", (int)len, p);
-        if ((i = sc_onto_find_ontology(m->o, name)) >= 0)
-            ont[n++] = i;
-        p += len;
-        p += strspn(p, " ");
-    }
+    for (; n < r->n_ont && n < 4; n++)
+        ont[n] = r->ont[n];
     return n;
 }
 
@@ -218,6 +210,18 @@ static int correctable(const char *s, size_t n)
     return upper < 2;
 }
 
+/* The N bytes at S after the *USED of BUF (SIZE bytes), NUL-terminated
+ * when they fit; *USED counts them all the same (>= SIZE: cut). */
+static void append(char *buf, size_t size, size_t *used, const char *s,
+                   size_t n)
+{
+    if (*used + n < size) {
+        memcpy(buf + *used, s, n);
+        buf[*used + n] = '\0';
+    }
+    *used += n;
+}
+
 int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
              const char *text, sc_match_res *res)
 {
@@ -262,15 +266,12 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
             }
         }
         /* the text up to the word, then the word or its correction */
-        used += (size_t)snprintf(
-            fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
-            "%.*s%.*s", (int)(start[k] - at), text + at,
-            fix ? (int)strlen(fix) : (int)len, fix ? fix : text + start[k]);
+        append(fixed, sizeof fixed, &used, text + at, start[k] - at);
+        append(fixed, sizeof fixed, &used, fix ? fix : text + start[k],
+               fix ? strlen(fix) : len);
         at = end[k];
         if (k + 1 == n)
-            used += (size_t)snprintf(
-                fixed + used, used < sizeof fixed ? sizeof fixed - used : 0,
-                "%s", text + at);
+            append(fixed, sizeof fixed, &used, text + at, strlen(text + at));
         if (used >= sizeof fixed)
             return 0;
     }

@@ -22,7 +22,38 @@ struct field {
     const char *schema_ontos; /* sc_match_field_ontologies */
     /* subtrees whose terms lose to candidates outside them (NULL: none) */
     const char *demote;
+    /* the spec resolved against a matcher's ontologies (sm_resolve_spec):
+     * set in the matcher's copies of the specs, NULL in the table */
+    const struct sm_fres *res;
 };
+
+/* A term of a ROOTS (or DEMOTE) list: its id as written ("=" left out),
+ * whether it stands for itself (EXACT) or its descendants, and the term
+ * of the id (sc_onto_find()). */
+#define SM_MAX_ROOTS 8
+#define SM_MAX_ONTS  8
+#define SM_MAX_SEGS  64
+struct sm_root {
+    char id[64];
+    sc_onto_term t;
+    int exact;
+};
+
+/* A field spec resolved once, when the matcher is made (a matcher is read
+ * only afterwards, and threads share it): the indexes of its ontologies in
+ * the order of ONTOS (those loaded), whether each loaded ontology is one
+ * of ONTOS by name, and its roots and demoted subtrees. */
+struct sm_fres {
+    int ont[SM_MAX_ONTS], n_ont;
+    unsigned char in_ontos[SM_MAX_SEGS];
+    struct sm_root root[SM_MAX_ROOTS], demote[SM_MAX_ROOTS];
+    int n_root, n_demote;
+};
+
+/* The field specs of a matcher: the SC_FIELD_N fields, then the
+ * development stages (human, mouse, other) and the disease of other
+ * organisms. */
+#define SM_N_SPECS (SC_FIELD_N + 4)
 
 struct entry {
     char *key;
@@ -41,6 +72,8 @@ struct table {
 
 struct sc_match {
     const sc_onto *o;
+    struct field spec[SM_N_SPECS]; /* the table's specs, resolved */
+    struct sm_fres fres[SM_N_SPECS];
     struct table norm;    /* normalised key -> terms (field ontologies) */
     struct table bag[2];  /* bag-of-words key -> terms (sm_bag_key), of
                              labels and synonyms [0] or labels only [1] */
@@ -108,8 +141,8 @@ char *sm_field_key(int field, const char *s, char *buf, size_t size);
 int sm_structured(const sc_match *m, const struct field *fs, int field,
                   const char *text, sc_match_res *res);
 
-/* The field spec of FIELD (not development stages). */
-const struct field *sm_field_spec(int field);
+/* The field spec of FIELD (not development stages), resolved for M. */
+const struct field *sm_field_spec(const sc_match *m, int field);
 /* Whether the normalised key KEY is a healthy/control shorthand. */
 int sm_is_control(const char *key);
 

@@ -475,7 +475,7 @@ static int organ_histology(const sc_match *m, const struct field *fs,
                            const char *text, sc_match_res *res)
 {
     size_t start[SM_MAX_WORDS], end[SM_MAX_WORDS], n;
-    const struct field *tf = sm_field_spec(SC_FIELD_TISSUE);
+    const struct field *tf = sm_field_spec(m, SC_FIELD_TISSUE);
 
     if ((n = sm_words_of(text, start, end)) > SM_MAX_WORDS || n < 2)
         return 0;

@@ -56,14 +56,15 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-int sc_onto_normalize_id(const char *id, char *buf, size_t size)
+/* sc_onto_normalize_id() without the error text: 0, -1 (not an id) or
+ * -2 (too long). */
+static int normalize_id(const char *id, char *buf, size_t size)
 {
     static const char *const iri[] = {
         "http://purl.obolibrary.org/obo/", "https://purl.obolibrary.org/obo/",
         "http://www.ebi.ac.uk/efo/", "https://www.ebi.ac.uk/efo/"};
     const char *s = id, *e, *sep, *canon;
-    size_t n, np;
-    int w;
+    size_t n, np, nl;
 
     while (is_space(*s))
         s++;
@@ -79,18 +80,35 @@ int sc_onto_normalize_id(const char *id, char *buf, size_t size)
     if (!(sep = memchr(s, ':', n)))
         sep = memchr(s, '_', n);
     if (!sep || sep == s || sep + 1 == e)
-        return sc_fail(SC_EINVAL, "not an ontology term id: '%s'", id);
+        return -1;
     for (const char *c = s; c < e; c++)
         if (is_space(*c) || *c == '/' || *c == '#' || (c != sep && *c == ':'))
-            return sc_fail(SC_EINVAL, "not an ontology term id: '%s'", id);
+            return -1;
     np = (size_t)(sep - s);
+    nl = (size_t)(e - sep - 1);
     canon = canonical_prefix(s, np);
-    if (canon && !strcmp(canon, "CVCL"))
-        w = snprintf(buf, size, "CVCL_%.*s", (int)(e - sep - 1), sep + 1);
-    else
-        w = snprintf(buf, size, "%.*s:%.*s", (int)np, canon ? canon : s,
-                     (int)(e - sep - 1), sep + 1);
-    if (w < 0 || (size_t)w >= size)
+    /* "PREFIX:LOCAL" ("CVCL_LOCAL"), by hand: on every label's path */
+    if (np + 1 + nl >= size)
+        return -2;
+    memcpy(buf, canon ? canon : s, np);
+    buf[np] = canon && !strcmp(canon, "CVCL") ? '_' : ':';
+    memcpy(buf + np + 1, sep + 1, nl);
+    buf[np + 1 + nl] = '\0';
+    return 0;
+}
+
+int sc_onto_try_normalize_id(const char *id, char *buf, size_t size)
+{
+    return normalize_id(id, buf, size) < 0 ? -1 : 0;
+}
+
+int sc_onto_normalize_id(const char *id, char *buf, size_t size)
+{
+    int rc = normalize_id(id, buf, size);
+
+    if (rc == -1)
+        return sc_fail(SC_EINVAL, "not an ontology term id: '%s'", id);
+    if (rc == -2)
         return sc_fail(SC_ERANGE, "term id too long: '%s'", id);
     return 0;
 }
@@ -634,7 +652,7 @@ sc_onto_term sc_onto_find(const sc_onto *o, const char *id)
     char buf[ID_MAX];
     size_t np;
 
-    if (sc_onto_normalize_id(id, buf, sizeof buf) < 0) {
+    if (normalize_id(id, buf, sizeof buf) < 0) {
         sc_err_clear();
         return SC_ONTO_NONE;
     }
@@ -1055,6 +1073,24 @@ int sc_onto_lookup(const sc_onto *o, int index, const char *text, int i,
     }
     free(key);
     return 0;
+}
+
+size_t sc_onto_lookup_key(const sc_onto *o, int index, const char *key, int i,
+                          sc_onto_term *out, size_t cap, size_t n)
+{
+    const struct onto_seg *s;
+    const struct onto_key *keys;
+    size_t nk;
+
+    if (index < 0 || index >= ONTO_N_INDEX || i < 0 || i >= o->n_seg)
+        return n;
+    s = o->seg[i];
+    keys = s->keys[index];
+    nk = s->h->n_keys[index];
+    for (size_t e = key_lower(s, keys, nk, key);
+         e < nk && n < cap && !strcmp(onto_str(s, keys[e].str), key); e++)
+        out[n++] = o->base[i] + (sc_onto_term)keys[e].term;
+    return n;
 }
 
 int sc_onto_print_versions(FILE *fp, int set)

@@ -64,6 +64,9 @@ typedef struct sc_onto_link {
  * SC_ERANGE when BUF is too small. Thread-safe; needs no handle.
  */
 SC_MUST_CHECK int sc_onto_normalize_id(const char *id, char *buf, size_t size);
+/* The same without setting an error (on the path of every label): 0, or
+ * -1 when ID is not a term id or does not fit. */
+int sc_onto_try_normalize_id(const char *id, char *buf, size_t size);
 
 /* ---- handle ---- */
 
@@ -273,6 +276,12 @@ enum {
  */
 SC_MUST_CHECK int sc_onto_lookup(const sc_onto *o, int index, const char *text,
                                  int i, sc_onto_term **out, size_t *n);
+/* The same in ontology I (>= 0) without allocating: KEY is in the form of
+ * INDEX already (ASCII lower case for the _CI indexes); the terms go to
+ * OUT[N], OUT[N + 1], ... up to OUT[CAP - 1], the rest left out. Returns
+ * the new count. */
+size_t sc_onto_lookup_key(const sc_onto *o, int index, const char *key, int i,
+                          sc_onto_term *out, size_t cap, size_t n);
 
 /* Tiers of sc_onto_search(), best first. */
 enum {

@@ -91,13 +91,18 @@ static sc_onto_term T(const sc_onto *o, const char *id)
 
 static void check_norm(const char *in, const char *want)
 {
-    char buf[64], again[64];
+    char buf[64], again[64], quiet[64];
     int rc = sc_onto_normalize_id(in, buf, sizeof buf);
 
+    /* the quiet form: the same answer, no error text */
+    sc_err_clear();
+    CHECK_INTEQ(sc_onto_try_normalize_id(in, quiet, sizeof quiet), rc ? -1 : 0);
+    CHECK_STREQ(sc_errmsg(), "unknown error"); /* none set */
     if (!want) {
         CHECK(rc == SC_EINVAL);
         return;
     }
+    CHECK_STREQ(quiet, want);
     CHECK_INTEQ(rc, 0);
     CHECK_STREQ(rc == 0 ? buf : "", want);
     CHECK(sc_onto_normalize_id(buf, again, sizeof again) == 0);
@@ -136,6 +141,11 @@ static void test_normalize(void)
     check_norm("UBERON:0002048 (cell culture)", NULL);
     CHECK(sc_onto_normalize_id("UBERON:0002048", small, sizeof small) ==
           SC_ERANGE);
+    CHECK_INTEQ(sc_onto_try_normalize_id("UBERON:0002048", small, sizeof small),
+                -1);
+    CHECK(sc_onto_try_normalize_id("CL:0000236", small, sizeof small) == -1);
+    CHECK(sc_onto_try_normalize_id("CL:0001", small, sizeof small) == 0);
+    CHECK_STREQ(small, "CL:0001");
 }
 
 /* ---- OBO ---- */
@@ -270,6 +280,29 @@ static void test_obo_labels(void)
     CHECK(sc_onto_lookup(o, SC_ONTO_BY_LABEL, "B cell", 1, &r, &n) == 0);
     CHECK(n == 0); /* ontology 1 does not exist: nothing */
     free(r);
+    {
+        /* without allocating: the key in the index's form, appended */
+        sc_onto_term out[4] = {SC_ONTO_NONE, SC_ONTO_NONE, SC_ONTO_NONE,
+                               SC_ONTO_NONE};
+
+        CHECK_INTEQ(
+            sc_onto_lookup_key(o, SC_ONTO_BY_LABEL_CI, "cell", 0, out, 4, 0),
+            2);
+        CHECK_INTEQ(sc_onto_lookup_key(o, SC_ONTO_BY_SYNONYM, "lymph cell", 0,
+                                       out, 4, 1),
+                    3);
+        CHECK(out[1] == T(o, "TST:0000004") && out[2] == T(o, "TST:0000042"));
+        CHECK_INTEQ(sc_onto_lookup_key(o, SC_ONTO_BY_SYNONYM, "lymph cell", 0,
+                                       out, 4, 3),
+                    4); /* cut at CAP */
+        CHECK_INTEQ(sc_onto_lookup_key(o, SC_ONTO_BY_SYNONYM_CI, "b-cell", 0,
+                                       out, 4, 0),
+                    1);
+        CHECK(out[0] == T(o, "TST:0000005"));
+        CHECK_INTEQ(
+            sc_onto_lookup_key(o, SC_ONTO_BY_LABEL, "B cell", 1, out, 4, 0),
+            0); /* no ontology 1 */
+    }
     sc_onto_free(o);
 }
 
