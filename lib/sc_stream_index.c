@@ -126,19 +126,18 @@ static char *rget_str(rbuf *b)
  * Var lists interned across the datasets of the process (issue 22): every
  * gene name is kept once (one joint table of names), and datasets whose var
  * is the same list share one array of pointers into it, so that thousands
- * of datasets cost their distinct lists, not one copy each. A list is also
- * kept as the bytes a cache entry stores it as (per name its length and
- * bytes) with their SHA-256, so that an entry naming a list seen before is
- * matched by its digest and one memcmp of those bytes, without reading,
- * hashing and interning its names again. The table lives while some
- * ss_meta holds a list.
+ * of datasets cost their distinct lists, not one copy each. A list also
+ * keeps the SHA-256 of the bytes a cache entry stores it as (per name its
+ * length and bytes), so that an entry naming a list seen before is matched
+ * by its digest and one comparison of those bytes with the list's names,
+ * without allocating, hashing and interning its names again. The table
+ * lives while some ss_meta holds a list.
  */
 typedef struct ss_vlist {
     char **var; /* n names, pointers into the table */
     int64_t n;
-    unsigned char *blob; /* the names as a cache entry stores them */
-    size_t blob_n;
-    char digest[SC_HASH_HEX_SIZE]; /* SHA-256 of blob, "" when unknown */
+    /* SHA-256 of the names as a cache entry stores them, "" unknown */
+    char digest[SC_HASH_HEX_SIZE];
     size_t refs;
 } ss_vlist;
 
@@ -169,7 +168,6 @@ static void vlist_release(ss_vlist *l)
             break;
         }
     free(l->var);
-    free(l->blob);
     free(l);
     if (vtab.n_lists == 0) {
         for (size_t i = 0; i < vtab.n_names; i++)
@@ -197,19 +195,51 @@ static int vlist_add(ss_vlist *l)
     return 0;
 }
 
-/* The interned list of N names stored as the BLOB_N bytes BLOB with the
- * digest DIGEST, or NULL (the caller holds vtab.lock). The bytes decide:
+/* Whether the list L is the N names VAR, or (VAR NULL) those stored as
+ * the BLOB_N bytes BLOB (per name its length and bytes). */
+static int vlist_is(const ss_vlist *l, int64_t n, char *const *var,
+                    const unsigned char *blob, size_t blob_n)
+{
+    rbuf b = {blob, blob_n, 0, 0};
+    if (l->n != n)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = 0;
+        const void *p;
+        if (var) {
+            if (strcmp(l->var[i], var[i]))
+                return 0;
+            continue;
+        }
+        if (!(p = rget(&b, 4)))
+            return 0;
+        memcpy(&k, p, 4);
+        if (!(p = rget(&b, k)) || strlen(l->var[i]) != k ||
+            memcmp(l->var[i], p, k))
+            return 0;
+    }
+    return var || b.off == blob_n;
+}
+
+/* The interned list with digest DIGEST that is the N names VAR, or those
+ * stored as BLOB, or NULL (the caller holds vtab.lock). The names decide:
  * two lists that differ in a name or in their order never match. */
-static ss_vlist *vlist_find(const char *digest, int64_t n,
+static ss_vlist *vlist_find(const char *digest, int64_t n, char *const *var,
                             const unsigned char *blob, size_t blob_n)
 {
     for (size_t i = 0; i < vtab.n_lists; i++) {
         ss_vlist *c = vtab.lists[i];
-        if (c->n == n && c->blob_n == blob_n && !strcmp(c->digest, digest) &&
-            !memcmp(c->blob, blob, blob_n))
+        if (!strcmp(c->digest, digest) && vlist_is(c, n, var, blob, blob_n))
             return c;
     }
     return NULL;
+}
+
+/* The names VAR as a cache entry stores them, appended to B. */
+static void var_put(wbuf *b, char *const *var, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        wput_str(b, var[i]);
 }
 
 /* The table's copy of NAME, taking NAME over when it is new (else freeing
@@ -256,27 +286,23 @@ static int var_intern(ss_meta *m)
     ss_vlist *l = NULL;
     int rc = 0;
 
-    for (int64_t i = 0; i < m->n_vars; i++)
-        wput_str(&b, m->var[i]);
+    var_put(&b, m->var, m->n_vars);
     if (b.bad) {
         free(b.p);
         return sc_fail(SC_ENOMEM, "out of memory");
     }
     blob_digest(b.p, b.n, digest);
+    free(b.p);
     pthread_mutex_lock(&vtab.lock);
-    if ((l = vlist_find(digest, m->n_vars, b.p, b.n))) {
+    if ((l = vlist_find(digest, m->n_vars, m->var, NULL, 0))) {
         l->refs++;
         var_free(m->var, m->n_vars);
-        free(b.p);
     } else if (!(l = calloc(1, sizeof *l)) || vlist_add(l) < 0) {
         free(l);
-        free(b.p);
         l = NULL;
         rc = SC_ENOMEM;
     } else {
         l->n = m->n_vars;
-        l->blob = b.p;
-        l->blob_n = b.n;
         memcpy(l->digest, digest, sizeof digest);
         l->refs = 1;
         l->var = m->var;
@@ -322,7 +348,7 @@ static int var_attach(ss_meta *m, const char *digest, const unsigned char *blob,
     int rc;
 
     pthread_mutex_lock(&vtab.lock);
-    if ((l = vlist_find(digest, m->n_vars, blob, blob_n)))
+    if ((l = vlist_find(digest, m->n_vars, NULL, blob, blob_n)))
         l->refs++;
     pthread_mutex_unlock(&vtab.lock);
     if (l) {
@@ -887,10 +913,18 @@ static void cache_write(const char *file, const char *path, const char *matrix,
     char digest[SC_HASH_HEX_SIZE] = {0};
     memcpy(digest, m->vl->digest, sizeof digest);
     wput(&b, digest, SC_HASH_HEX_SIZE - 1);
-    wput_i64(&b, (int64_t)m->vl->blob_n);
-    uint32_t crc = b.bad ? 0 : (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    size_t len_at = b.n;
+    wput_i64(&b, 0);
+    uint32_t crc = 0;
     wput(&b, &crc, 4);
-    wput(&b, m->vl->blob, m->vl->blob_n);
+    size_t start = b.n;
+    var_put(&b, m->var, m->n_vars);
+    if (!b.bad) { /* the list's length, then the CRC of all before it */
+        int64_t blob_n = (int64_t)(b.n - start);
+        memcpy(b.p + len_at, &blob_n, 8);
+        crc = (uint32_t)crc32(0L, b.p, (uInt)(len_at + 8));
+        memcpy(b.p + len_at + 8, &crc, 4);
+    }
     if (b.bad || sc_io_atomic_open(file, &at, &fp) < 0)
         goto out;
     if (sc_io_atomic_finish(&at, fwrite(b.p, 1, b.n, fp) == b.n ? 0 : -1) < 0)
