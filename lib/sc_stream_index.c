@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "sc_h5.h"
+#include "sc_hash.h"
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_pack.h"
@@ -46,17 +47,97 @@ static void col_release(ss_col *c)
     free(c->codes);
 }
 
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int bad;
+} wbuf;
+
+static void wput(wbuf *b, const void *src, size_t n)
+{
+    if (b->bad || n == 0)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->bad = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void wput_i64(wbuf *b, int64_t v)
+{
+    wput(b, &v, 8);
+}
+
+static void wput_str(wbuf *b, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    wput(b, &n, 4);
+    wput(b, s, n);
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, off;
+    int bad;
+} rbuf;
+
+static const void *rget(rbuf *b, size_t n)
+{
+    if (b->bad || n > b->n - b->off)
+        return b->bad = 1, NULL;
+    b->off += n;
+    return b->p + b->off - n;
+}
+
+static int64_t rget_i64(rbuf *b)
+{
+    int64_t v = 0;
+    const void *p = rget(b, 8);
+    if (p)
+        memcpy(&v, p, 8);
+    return v;
+}
+
+static char *rget_str(rbuf *b)
+{
+    uint32_t n = 0;
+    const void *p = rget(b, 4);
+    char *s;
+    if (p)
+        memcpy(&n, p, 4);
+    if (!(p = rget(b, n)) || !(s = malloc((size_t)n + 1)))
+        return b->bad = 1, NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
 /*
  * Var lists interned across the datasets of the process (issue 22): every
  * gene name is kept once (one joint table of names), and datasets whose var
  * is the same list share one array of pointers into it, so that thousands
- * of datasets cost their distinct lists, not one copy each. The table lives
- * while some ss_meta holds a list.
+ * of datasets cost their distinct lists, not one copy each. A list also
+ * keeps the SHA-256 of the bytes a cache entry stores it as (per name its
+ * length and bytes), so that an entry naming a list seen before is matched
+ * by its digest and one comparison of those bytes with the list's names,
+ * without allocating, hashing and interning its names again. The table
+ * lives while some ss_meta holds a list.
  */
 typedef struct ss_vlist {
     char **var; /* n names, pointers into the table */
     int64_t n;
-    uint64_t hash;
+    /* SHA-256 of the names as a cache entry stores them, "" unknown */
+    char digest[SC_HASH_HEX_SIZE];
     size_t refs;
 } ss_vlist;
 
@@ -114,6 +195,53 @@ static int vlist_add(ss_vlist *l)
     return 0;
 }
 
+/* Whether the list L is the N names VAR, or (VAR NULL) those stored as
+ * the BLOB_N bytes BLOB (per name its length and bytes). */
+static int vlist_is(const ss_vlist *l, int64_t n, char *const *var,
+                    const unsigned char *blob, size_t blob_n)
+{
+    rbuf b = {blob, blob_n, 0, 0};
+    if (l->n != n)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = 0;
+        const void *p;
+        if (var) {
+            if (strcmp(l->var[i], var[i]))
+                return 0;
+            continue;
+        }
+        if (!(p = rget(&b, 4)))
+            return 0;
+        memcpy(&k, p, 4);
+        if (!(p = rget(&b, k)) || strlen(l->var[i]) != k ||
+            memcmp(l->var[i], p, k))
+            return 0;
+    }
+    return var || b.off == blob_n;
+}
+
+/* The interned list with digest DIGEST that is the N names VAR, or those
+ * stored as BLOB, or NULL (the caller holds vtab.lock). The names decide:
+ * two lists that differ in a name or in their order never match. */
+static ss_vlist *vlist_find(const char *digest, int64_t n, char *const *var,
+                            const unsigned char *blob, size_t blob_n)
+{
+    for (size_t i = 0; i < vtab.n_lists; i++) {
+        ss_vlist *c = vtab.lists[i];
+        if (!strcmp(c->digest, digest) && vlist_is(c, n, var, blob, blob_n))
+            return c;
+    }
+    return NULL;
+}
+
+/* The names VAR as a cache entry stores them, appended to B. */
+static void var_put(wbuf *b, char *const *var, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        wput_str(b, var[i]);
+}
+
 /* The table's copy of NAME, taking NAME over when it is new (else freeing
  * it); NULL when out of memory (NAME is then still the caller's). */
 static char *name_intern(char *name)
@@ -137,27 +265,36 @@ static char *name_intern(char *name)
     return name;
 }
 
+/* The SHA-256 of N bytes P into HEX, "" when libcrypto cannot (a list is
+ * then only matched by its bytes). */
+static void blob_digest(const void *p, size_t n, char hex[SC_HASH_HEX_SIZE])
+{
+    sc_hash *h = NULL;
+    if (sc_hash_new(&h) < 0 || sc_hash_update(h, p, n) < 0 ||
+        sc_hash_final(h, hex) < 0) {
+        hex[0] = '\0';
+        sc_err_clear();
+    }
+    sc_hash_free(h);
+}
+
 /* Replace M's own var names by the interned list equal to them. */
 static int var_intern(ss_meta *m)
 {
-    uint64_t h = sc_strhash("", (uint64_t)m->n_vars);
+    wbuf b = {0};
+    char digest[SC_HASH_HEX_SIZE];
     ss_vlist *l = NULL;
     int rc = 0;
 
-    for (int64_t i = 0; i < m->n_vars; i++)
-        h = sc_strhash(m->var[i], h * 31 + 1);
-    pthread_mutex_lock(&vtab.lock);
-    for (size_t i = 0; i < vtab.n_lists && !l; i++) {
-        ss_vlist *c = vtab.lists[i];
-        int64_t k = 0;
-        if (c->hash != h || c->n != m->n_vars)
-            continue;
-        while (k < c->n && !strcmp(c->var[k], m->var[k]))
-            k++;
-        if (k == c->n)
-            l = c;
+    var_put(&b, m->var, m->n_vars);
+    if (b.bad) {
+        free(b.p);
+        return sc_fail(SC_ENOMEM, "out of memory");
     }
-    if (l) {
+    blob_digest(b.p, b.n, digest);
+    free(b.p);
+    pthread_mutex_lock(&vtab.lock);
+    if ((l = vlist_find(digest, m->n_vars, m->var, NULL, 0))) {
         l->refs++;
         var_free(m->var, m->n_vars);
     } else if (!(l = calloc(1, sizeof *l)) || vlist_add(l) < 0) {
@@ -166,7 +303,7 @@ static int var_intern(ss_meta *m)
         rc = SC_ENOMEM;
     } else {
         l->n = m->n_vars;
-        l->hash = h;
+        memcpy(l->digest, digest, sizeof digest);
         l->refs = 1;
         l->var = m->var;
         for (int64_t i = 0; i < l->n && rc == 0; i++) {
@@ -197,6 +334,44 @@ static int var_intern(ss_meta *m)
     m->vl = l;
     m->var = l->var;
     return 0;
+}
+
+/* Give M (without var, n_vars set) the list a cache entry stores as the
+ * BLOB_N bytes BLOB with digest DIGEST: the interned list with those bytes
+ * when there is one, else the names read from BLOB, interned. 1 when done,
+ * 0 when the entry is not consistent (bad names, or a digest that is not
+ * theirs), or an error. */
+static int var_attach(ss_meta *m, const char *digest, const unsigned char *blob,
+                      size_t blob_n)
+{
+    ss_vlist *l;
+    int rc;
+
+    pthread_mutex_lock(&vtab.lock);
+    if ((l = vlist_find(digest, m->n_vars, NULL, blob, blob_n)))
+        l->refs++;
+    pthread_mutex_unlock(&vtab.lock);
+    if (l) {
+        m->vl = l;
+        m->var = l->var;
+        return 1;
+    }
+    rbuf b = {blob, blob_n, 0, 0};
+    if ((uint64_t)m->n_vars > blob_n / 4 ||
+        !(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)))
+        return 0;
+    for (int64_t i = 0; i < m->n_vars && !b.bad; i++)
+        m->var[i] = rget_str(&b);
+    if (b.bad || b.off != blob_n)
+        return 0;
+    if ((rc = var_intern(m)) < 0)
+        return rc;
+    return !strcmp(m->vl->digest, digest) && *digest;
+}
+
+int ss_meta_intern(ss_meta *m)
+{
+    return var_intern(m);
 }
 
 void ss_meta_free(ss_meta *m)
@@ -567,82 +742,14 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Cache files                                                              */
 
-#define CACHE_MAGIC "SCIDX\002\n"
-
-typedef struct wbuf {
-    unsigned char *p;
-    size_t n, cap;
-    int bad;
-} wbuf;
-
-static void wput(wbuf *b, const void *src, size_t n)
-{
-    if (b->bad || n == 0)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p) {
-            b->bad = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-static void wput_i64(wbuf *b, int64_t v)
-{
-    wput(b, &v, 8);
-}
-
-static void wput_str(wbuf *b, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    wput(b, &n, 4);
-    wput(b, s, n);
-}
-
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} rbuf;
-
-static const void *rget(rbuf *b, size_t n)
-{
-    if (b->bad || n > b->n - b->off)
-        return b->bad = 1, NULL;
-    b->off += n;
-    return b->p + b->off - n;
-}
-
-static int64_t rget_i64(rbuf *b)
-{
-    int64_t v = 0;
-    const void *p = rget(b, 8);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-static char *rget_str(rbuf *b)
-{
-    uint32_t n = 0;
-    const void *p = rget(b, 4);
-    char *s;
-    if (p)
-        memcpy(&n, p, 4);
-    if (!(p = rget(b, n)) || !(s = malloc((size_t)n + 1)))
-        return b->bad = 1, NULL;
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
+/*
+ * An entry: magic, the file's stamp, path, matrix, shape, organism, entries
+ * per row, chunk, obs columns, the SHA-256 (hex) of the var list and its
+ * length in bytes, a CRC-32 of all that; then the var list (per name its
+ * length and bytes). The list is checked by its bytes against an interned
+ * list with that digest, or else by its digest (var_attach).
+ */
+#define CACHE_MAGIC "SCIDX\003\n"
 
 static void cache_name(const char *cache_dir, const char *path,
                        const char *matrix, char *buf, size_t size)
@@ -671,7 +778,8 @@ static void stamp_of(const struct stat *st, int64_t v[3])
     v[2] = (int64_t)st->st_mtim.tv_nsec;
 }
 
-/* Read a cache entry; 1 when valid for PATH (same stamp), 0 otherwise. */
+/* Read a cache entry; 1 when valid for PATH (same stamp), 0 otherwise, or
+ * an error (out of memory). */
 static int cache_read(const char *file, const char *path, const char *matrix,
                       const struct stat *st, ss_meta **out)
 {
@@ -681,7 +789,7 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     ss_meta *m = NULL;
     int64_t stamp[3];
     char *p1 = NULL, *p2 = NULL;
-    int ok = 0;
+    int ok = 0, rc = 0;
 
     *out = NULL;
     if (!fp)
@@ -690,11 +798,7 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         fseek(fp, 0, SEEK_SET) != 0 || !(data = malloc((size_t)len)) ||
         fread(data, 1, (size_t)len, fp) != (size_t)len)
         goto out;
-    uint32_t crc;
-    memcpy(&crc, data + len - 4, 4);
-    if (crc != (uint32_t)crc32(0L, data, (uInt)(len - 4)))
-        goto out;
-    rbuf b = {data, (size_t)len - 4, 0, 0};
+    rbuf b = {data, (size_t)len, 0, 0};
     const void *mg = rget(&b, 8);
     if (!mg || memcmp(mg, CACHE_MAGIC, 8) != 0)
         goto out;
@@ -718,10 +822,6 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         free(m->organism);
         m->organism = NULL;
     }
-    if (!(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)))
-        goto out;
-    for (int64_t i = 0; i < m->n_vars && !b.bad; i++)
-        m->var[i] = rget_str(&b);
     const void *nz = rget(&b, (size_t)m->n_obs * 4);
     if (!nz || !(m->nnz = malloc(m->n_obs ? m->n_obs * 4 : 4)))
         goto out;
@@ -751,7 +851,22 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         }
         memcpy(c->codes, cd, (size_t)m->n_obs * 4);
     }
-    ok = !b.bad;
+    const char *dg = rget(&b, SC_HASH_HEX_SIZE - 1);
+    int64_t blob_n = rget_i64(&b);
+    const void *cp = rget(&b, 4);
+    uint32_t crc = 0;
+    if (b.bad || blob_n < 0 || (uint64_t)blob_n != b.n - b.off)
+        goto out;
+    memcpy(&crc, cp, 4);
+    if (crc != (uint32_t)crc32(0L, data, (uInt)(b.off - 4)))
+        goto out;
+    char digest[SC_HASH_HEX_SIZE];
+    memcpy(digest, dg, SC_HASH_HEX_SIZE - 1);
+    digest[SC_HASH_HEX_SIZE - 1] = '\0';
+    if ((ok = var_attach(m, digest, data + b.off, (size_t)blob_n)) < 0) {
+        rc = ok;
+        ok = 0;
+    }
 out:
     free(p1);
     free(p2);
@@ -759,13 +874,14 @@ out:
     fclose(fp);
     if (!ok) {
         ss_meta_free(m);
-        return 0;
+        return rc;
     }
     *out = m;
     return 1;
 }
 
-/* Write a cache entry (best effort: a failure is only a slower next run). */
+/* Write a cache entry of M, whose var is interned (best effort: a failure
+ * is only a slower next run). */
 static void cache_write(const char *file, const char *path, const char *matrix,
                         const struct stat *st, const ss_meta *m)
 {
@@ -783,8 +899,6 @@ static void cache_write(const char *file, const char *path, const char *matrix,
     wput_i64(&b, m->n_obs);
     wput_i64(&b, m->n_vars);
     wput_str(&b, m->organism);
-    for (int64_t i = 0; i < m->n_vars; i++)
-        wput_str(&b, m->var[i]);
     wput(&b, m->nnz, (size_t)m->n_obs * 4);
     wput_i64(&b, m->chunk);
     wput_i64(&b, (int64_t)m->n_cols);
@@ -796,8 +910,21 @@ static void cache_write(const char *file, const char *path, const char *matrix,
             wput_str(&b, c->cats[k]);
         wput(&b, c->codes, (size_t)m->n_obs * 4);
     }
-    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    char digest[SC_HASH_HEX_SIZE] = {0};
+    memcpy(digest, m->vl->digest, sizeof digest);
+    wput(&b, digest, SC_HASH_HEX_SIZE - 1);
+    size_t len_at = b.n;
+    wput_i64(&b, 0);
+    uint32_t crc = 0;
     wput(&b, &crc, 4);
+    size_t start = b.n;
+    var_put(&b, m->var, m->n_vars);
+    if (!b.bad) { /* the list's length, then the CRC of all before it */
+        int64_t blob_n = (int64_t)(b.n - start);
+        memcpy(b.p + len_at, &blob_n, 8);
+        crc = (uint32_t)crc32(0L, b.p, (uInt)(len_at + 8));
+        memcpy(b.p + len_at + 8, &crc, 4);
+    }
     if (b.bad || sc_io_atomic_open(file, &at, &fp) < 0)
         goto out;
     if (sc_io_atomic_finish(&at, fwrite(b.p, 1, b.n, fp) == b.n ? 0 : -1) < 0)
@@ -827,16 +954,14 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
         return sc_fail(SC_EIO, "cannot open '%s': %s", path, strerror(errno));
     if (cache_dir) {
         cache_name(cache_dir, path, matrix, file, sizeof file);
-        if (cache_read(file, path, matrix, &st, &m)) {
+        if ((rc = cache_read(file, path, matrix, &st, &m)) < 0)
+            return rc;
+        if (rc == 1) {
             size_t i;
             for (i = 0; i < n_cols; i++)
                 if (!ss_meta_col(m, cols[i]))
                     break;
             if (i == n_cols) {
-                if ((rc = var_intern(m)) < 0) {
-                    ss_meta_free(m);
-                    return rc;
-                }
                 *hit = 1;
                 *out = m;
                 return 0;
@@ -865,12 +990,12 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     ss_meta_free(m);
     if (rc < 0)
         return rc;
-    if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
-        cache_write(file, path, matrix, &st, fresh);
     if ((rc = var_intern(fresh)) < 0) {
         ss_meta_free(fresh);
         return rc;
     }
+    if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
+        cache_write(file, path, matrix, &st, fresh);
     *out = fresh;
     return 0;
 }

@@ -50,6 +50,10 @@ SC_MUST_CHECK int ss_meta_load(const char *path, const char *matrix,
                                const char *cache_dir, const char *const *cols,
                                size_t n_cols, ss_meta **out, int *hit);
 void ss_meta_free(ss_meta *m);
+/* Replace the var names M owns by the interned list equal to them (taken
+ * over): lists equal name for name share one array (M->var, M->vl), and
+ * lists that differ in a name or its place do not. 0 or SC_ENOMEM. */
+SC_MUST_CHECK int ss_meta_intern(ss_meta *m);
 /* The index of a pack (sc_pack.h): its cells, genes and those of COLS
  * that are among its label columns. */
 struct sc_pack;
