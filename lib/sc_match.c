@@ -580,8 +580,9 @@ int sm_allowed(const sc_onto *o, const struct field *fs, sc_onto_term t)
 size_t sm_candidates(const sc_onto *o, const struct field *fs,
                      const sc_onto_term *in, size_t n, sc_match_res *res)
 {
-    sc_onto_term live[64], repl[64];
+    sc_onto_term live[SM_MAX_TERMS], repl[SM_MAX_TERMS];
     size_t nl = 0, nr = 0;
+    int over = 0; /* a candidate did not fit */
 
     for (size_t k = 0; k < n; k++) {
         sc_onto_term t = in[k], r;
@@ -597,21 +598,26 @@ size_t sm_candidates(const sc_onto *o, const struct field *fs,
             size_t j = 0;
             while (j < nr && repl[j] != r)
                 j++;
-            if (j == nr && nr < 64)
+            if (j == nr && nr < SM_MAX_TERMS)
                 repl[nr++] = r;
+            else if (j == nr)
+                over = 1;
         } else if (sm_allowed(o, fs, t)) {
             size_t j = 0;
             while (j < nl && live[j] != t)
                 j++;
-            if (j == nl && nl < 64)
+            if (j == nl && nl < SM_MAX_TERMS)
                 live[nl++] = t;
+            else if (j == nl)
+                over = 1;
         }
     }
     sc_onto_term *use = nl ? live : repl;
     size_t nu = nl ? nl : nr;
 
-    /* the field's demoted subtrees lose to the other candidates */
-    if (nu > 1 && fs->demote) {
+    /* the field's demoted subtrees lose to the other candidates (all of
+     * them: with some left out, none is dropped) */
+    if (nu > 1 && fs->demote && !over) {
         size_t keep = 0, out = 0;
         for (size_t k = 0; k < nu; k++)
             if (!under_any(o, use[k], fs->res->demote, fs->res->n_demote))
@@ -690,11 +696,23 @@ static int is_unknown_value(const char *s)
 static void lookup_tier(const sc_match *m, const struct field *fs, int index,
                         const char *key, sc_match_res *res, int tier, int *hit)
 {
-    sc_onto_term all[64];
+    sc_onto_term all[SM_MAX_TERMS + 1];
     size_t na = 0;
 
     for (int k = 0; k < fs->res->n_ont; k++)
-        na = sc_onto_lookup_key(m->o, index, key, fs->res->ont[k], all, 64, na);
+        na = sc_onto_lookup_key(m->o, index, key, fs->res->ont[k], all,
+                                SM_MAX_TERMS + 1, na);
+    if (na > SM_MAX_TERMS) {
+        /* some terms were not seen: no choice among the others is safe */
+        res->tier = SC_MATCH_AMBIGUOUS;
+        res->term = SC_ONTO_NONE;
+        res->n_cand = 0;
+        snprintf(res->reason, sizeof res->reason,
+                 "ambiguous: %s matches more than %d terms",
+                 sc_match_tier_name(tier), SM_MAX_TERMS);
+        *hit = 1;
+        return;
+    }
     *hit = sm_settle(res, tier, sm_candidates(m->o, fs, all, na, res));
 }
 

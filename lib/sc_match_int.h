@@ -33,6 +33,7 @@ struct field {
 #define SM_MAX_ROOTS 8
 #define SM_MAX_ONTS  8
 #define SM_MAX_SEGS  64
+#define SM_MAX_TERMS 64 /* candidates of one lookup, at most */
 struct sm_root {
     char id[64];
     sc_onto_term t;

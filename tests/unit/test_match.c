@@ -276,6 +276,55 @@ static void test_user(void)
     unlink(bad);
 }
 
+/* More terms than a lookup holds: the matcher abstains rather than choose
+ * among the ones it saw. 63 diseases under the demoted subtree come first
+ * by id, then two others: with the 65th left out, the demotion would
+ * leave the 64th alone and give it as the answer. */
+static void test_many_candidates(void)
+{
+    char path[4200];
+    FILE *f;
+    sc_onto *o = NULL;
+    sc_match *mm = NULL;
+    sc_match_res r;
+
+    snprintf(path, sizeof path, "%s/many.obo", tmpdir);
+    CHECK((f = fopen(path, "w")) != NULL);
+    if (!f)
+        return;
+    fputs("format-version: 1.2\nontology: mondo\n\n"
+          "[Term]\nid: MONDO:0000001\nname: disease\n\n"
+          "[Term]\nid: MONDO:0005583\nname: non-human animal disease\n"
+          "is_a: MONDO:0000001\n\n",
+          f);
+    for (int k = 1; k <= 65; k++)
+        fprintf(f,
+                "[Term]\nid: MONDO:10%05d\nname: disease %d\n"
+                "synonym: \"many\" EXACT []\nsynonym: \"%s\" EXACT []\n"
+                "is_a: %s\n\n",
+                k, k, k <= 63 ? "few" : "two",
+                k <= 63 ? "MONDO:0005583" : "MONDO:0000001");
+    fclose(f);
+    CHECK(sc_onto_new(0, &o) == 0 && sc_onto_load(o, path) == 0 &&
+          sc_match_new(o, &mm) == 0);
+    if (mm) {
+        CHECK(sc_match_label(mm, SC_FIELD_DISEASE, NULL, "many", &r) == 0);
+        CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+        CHECK(r.term == SC_ONTO_NONE);
+        CHECK(strstr(r.reason, "more than 64") != NULL);
+        /* under the cap the demotion still decides */
+        CHECK(sc_match_label(mm, SC_FIELD_DISEASE, NULL, "two", &r) == 0);
+        CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+        CHECK_INTEQ(r.n_cand, 2);
+        CHECK(sc_match_label(mm, SC_FIELD_DISEASE, NULL, "few", &r) == 0);
+        CHECK_INTEQ(r.tier, SC_MATCH_AMBIGUOUS);
+        CHECK_INTEQ(r.n_cand, 63);
+    }
+    sc_match_free(mm);
+    sc_onto_free(o);
+    unlink(path);
+}
+
 /* The next rule of a field/label/term_id TSV file into F[0..2] (comments
  * and the header skipped): 1, or 0 at the end. */
 static int next_row(sc_lines *in, char **f)
@@ -943,6 +992,7 @@ int main(void)
         RUN(test_tiers);
         RUN(test_ambiguous);
         RUN(test_user);
+        RUN(test_many_candidates);
         RUN(test_curated);
         RUN(test_curated_errors);
         RUN(test_label_table);
