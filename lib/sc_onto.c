@@ -1046,32 +1046,33 @@ int sc_onto_lookup(const sc_onto *o, int index, const char *text, int i,
         text = key;
     }
     for (int k = 0; k < o->n_seg; k++) {
-        const struct onto_seg *s = o->seg[k];
-        const struct onto_key *keys = s->keys[index];
-        size_t nk = s->h->n_keys[index];
+        size_t got;
 
         if (i >= 0 && k != i)
             continue;
-        for (size_t e = key_lower(s, keys, nk, text);
-             e < nk && !strcmp(onto_str(s, keys[e].str), text); e++) {
-            if (*n == cap) {
-                size_t c2 = cap ? 2 * cap : 4;
-                sc_onto_term *p = realloc(*out, c2 * sizeof *p);
+        /* the index walk is sc_onto_lookup_key's: grown until it fits */
+        while ((got = sc_onto_lookup_key(o, index, text, k, *out, cap, *n)) ==
+               cap) {
+            size_t c2 = cap ? 2 * cap : 4;
+            sc_onto_term *p = realloc(*out, c2 * sizeof *p);
 
-                if (!p) {
-                    free(key);
-                    free(*out);
-                    *out = NULL;
-                    *n = 0;
-                    return sc_fail(SC_ENOMEM, "out of memory");
-                }
-                *out = p;
-                cap = c2;
+            if (!p) {
+                free(key);
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return sc_fail(SC_ENOMEM, "out of memory");
             }
-            (*out)[(*n)++] = o->base[k] + (sc_onto_term)keys[e].term;
+            *out = p;
+            cap = c2;
         }
+        *n = got;
     }
     free(key);
+    if (!*n) {
+        free(*out);
+        *out = NULL;
+    }
     return 0;
 }
 
