@@ -274,15 +274,6 @@ int out_close(sc_atomic *at, int rc)
     return sc_io_atomic_commit(at);
 }
 
-void fmt_time(int64_t t, char buf[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    gmtime_r(&tt, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ---- init ---- */
 
 /* Remove registry file PATH that init or migrate created, and SQLite's

@@ -103,7 +103,4 @@ void query_release(struct query *q);
 /* Parse TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[Z] (UTC) or @SECONDS. */
 int parse_time(const char *s, int64_t *out);
 
-/* Format seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". */
-void fmt_time(int64_t t, char buf[32]);
-
 #endif

@@ -11,6 +11,7 @@
 #include "sc_manifest.h"
 #include "sc_match.h"
 #include "sc_onto.h"
+#include "sc_provenance.h"
 
 #include "sc-register.h"
 
@@ -72,7 +73,7 @@ int rows_artifact(const sc_reg_artifact *x, void *ud)
     sc_mrow *r = NULL;
     int rc;
 
-    fmt_time(x->created, created);
+    sc_time_iso(x->created, created);
     if (o->extra)
         extra_value(o, x, extra, sizeof extra);
     o->n++;
@@ -388,7 +389,7 @@ static int show_artifact(const sc_reg_artifact *x, void *ud)
     FILE *fp = ud;
     char created[32];
 
-    fmt_time(x->created, created);
+    sc_time_iso(x->created, created);
     fprintf(fp,
             "id\t%" PRId64 "\npath\t%s\nsha256\t%s\nsize\t%" PRId64
             "\nformat\t%s\nn_obs\t%" PRId64 "\nn_vars\t%" PRId64

@@ -9,6 +9,7 @@
 #include "sc-register.h"
 #include "sc_adata.h"
 #include "sc_log.h"
+#include "sc_provenance.h"
 #include "sc_report.h"
 
 /* What the report collects from the query's artifacts. */
@@ -154,7 +155,7 @@ static int get_artifact(const sc_reg_artifact *x, void *ud)
 {
     char t[32];
 
-    fmt_time(x->created, t);
+    sc_time_iso(x->created, t);
     *(json_t **)ud = json_pack(
         "[[s, I], [s, s], [s, s], [s, s], [s, I], [s, I], [s, I], [s, s], "
         "[s, s], [s, s], [s, s], [s, I], [s, I], [s, s]]",

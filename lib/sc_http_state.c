@@ -15,6 +15,7 @@
 
 #include "sc_http.h"
 #include "sc_io.h"
+#include "sc_provenance.h"
 
 /* ---- the state of a download directory ---- */
 
@@ -313,15 +314,6 @@ int sc_state_find(sc_state *st, const char *name, const char *dataset_id,
     return rc;
 }
 
-static void now_iso(char *buf, size_t size)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int sc_state_put(sc_state *st, const sc_state_entry *e)
 {
     sc_state_entry copy = *e;
@@ -330,7 +322,7 @@ int sc_state_put(sc_state *st, const sc_state_entry *e)
     size_t i;
 
     if (!e->fetched_at || !e->fetched_at[0]) {
-        now_iso(when, sizeof when);
+        sc_time_iso((int64_t)time(NULL), when);
         copy.fetched_at = when;
     }
     pthread_mutex_lock(&st->mu);

@@ -10,18 +10,26 @@
 
 #include "sc_cli.h"
 
+void sc_time_iso(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        buf[0] = '\0';
+}
+
 void sc_provenance_time(char *buf, size_t size)
 {
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    time_t t = time(NULL);
-    int64_t v;
-    struct tm tm;
+    int64_t t = (int64_t)time(NULL), v;
+    char iso[32];
 
     if (sde && *sde && sc_parse_int(sde, 0, INT64_MAX, &v) == 0)
-        t = (time_t)v;
+        t = v;
     sc_err_clear();
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sc_time_iso(t, iso);
+    snprintf(buf, size, "%s", iso);
 }
 
 /* Add the string KEY = VAL to DICT unless VAL is NULL or "". */

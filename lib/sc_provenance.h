@@ -4,6 +4,7 @@
 #define SC_PROVENANCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sc_adata.h"
 #include "sc_err.h"
@@ -34,6 +35,11 @@ typedef struct sc_prov_step {
  */
 SC_MUST_CHECK int sc_provenance_add(sc_elem *uns, const sc_prov_step *s,
                                     int *replaced);
+
+/* The time T (seconds since the epoch) in UTC, ISO 8601, into BUF:
+ * "2026-11-24T21:40:30Z". The one format of the times the toolkit writes
+ * (provenance, lineage, state files, listings). Thread-safe. */
+void sc_time_iso(int64_t t, char buf[32]);
 
 /* The provenance time into BUF: "2026-11-24T21:40:30Z", from
  * $SOURCE_DATE_EPOCH when it is set and valid, else now. Thread-safe. */

@@ -12,19 +12,10 @@
 #include <unistd.h>
 
 #include "sc_hash.h"
+#include "sc_provenance.h"
 #include "sc_registry_int.h"
 
 /* ---- runs ---- */
-
-/* The time now, UTC, ISO 8601: "2026-11-24T21:40:30Z". */
-static void utc_now(char now[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(now, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 int sc_registry_run_start(sc_registry *reg, const char *tool,
                           const char *version, const char *arguments,
@@ -36,7 +27,7 @@ int sc_registry_run_start(sc_registry *reg, const char *tool,
     int rc;
 
     *run = 0;
-    utc_now(now);
+    sc_time_iso((int64_t)time(NULL), now);
     if ((rc = rg_begin(reg)) < 0)
         return rc;
     if ((rc = rg_transform_id(reg, tool, version, &tid)) < 0 ||
@@ -122,7 +113,7 @@ int sc_registry_run_finish(sc_registry *reg, int64_t run, const char *status)
     if (strcmp(cur, "running"))
         return sc_fail(SC_EINVAL, "run %" PRId64 " is not running (%s)", run,
                        cur);
-    utc_now(now);
+    sc_time_iso((int64_t)time(NULL), now);
     if ((rc = rg_prepare(reg,
                          "UPDATE run SET status = ?, finished = ?"
                          " WHERE id = ?",

@@ -49,8 +49,31 @@ static void test_steps(void)
     sc_elem_free(uns);
 }
 
+static void test_time(void)
+{
+    char buf[32], small[8];
+
+    sc_time_iso(0, buf);
+    CHECK_STREQ(buf, "1970-01-01T00:00:00Z");
+    sc_time_iso(1700000000, buf);
+    CHECK_STREQ(buf, "2023-11-14T22:13:20Z");
+    sc_time_iso(951782400, buf); /* a leap day */
+    CHECK_STREQ(buf, "2000-02-29T00:00:00Z");
+    /* SOURCE_DATE_EPOCH sets the provenance time; a bad one is ignored */
+    setenv("SOURCE_DATE_EPOCH", "951782400", 1);
+    sc_provenance_time(buf, sizeof buf);
+    CHECK_STREQ(buf, "2000-02-29T00:00:00Z");
+    sc_provenance_time(small, sizeof small);
+    CHECK_STREQ(small, "2000-02");
+    setenv("SOURCE_DATE_EPOCH", "soon", 1);
+    sc_provenance_time(buf, sizeof buf);
+    CHECK(strlen(buf) == 20 && strcmp(buf, "2000-02-29T00:00:00Z"));
+    unsetenv("SOURCE_DATE_EPOCH");
+}
+
 int main(void)
 {
     RUN(test_steps);
+    RUN(test_time);
     return UNIT_DONE();
 }
