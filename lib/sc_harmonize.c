@@ -2,7 +2,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sc_harmonize.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,37 +203,36 @@ json_t *sc_hz_versions(const sc_hz *h)
 /* ------------------------------------------------------------------------ */
 /* Input hashing in the background                                          */
 
-static void *hash_main(void *arg)
+static void hash_task(void *arg)
 {
     hz_hash_job *j = arg;
     struct stat st;
 
     if (stat(j->path, &st) == 0 && S_ISDIR(st.st_mode)) {
         j->rc = 0; /* a 10x MTX folder: no single file to hash */
-        return NULL;
+        return;
     }
     j->rc = sc_hash_file(j->path, j->hex);
     if (j->rc < 0)
         snprintf(j->err, sizeof j->err, "%s", sc_errmsg());
-    return NULL;
 }
 
 void hz_hash_start(hz_hash_job *j, const char *path)
 {
     memset(j, 0, sizeof *j);
     j->path = path;
-    if (pthread_create(&j->th, NULL, hash_main, j) == 0)
-        j->started = 1;
-    else
-        hash_main(j);
+    if (sc_pool_background(&j->pool) < 0) {
+        sc_err_clear();
+        hash_task(j);
+        return;
+    }
+    sc_pool_submit(j->pool, hash_task, j);
 }
 
 int hz_hash_join(hz_hash_job *j)
 {
-    if (j->started) {
-        pthread_join(j->th, NULL);
-        j->started = 0;
-    }
+    sc_pool_free(j->pool); /* waits for the task */
+    j->pool = NULL;
     if (j->rc < 0)
         return sc_fail(j->rc, "%s", j->err);
     return 0;

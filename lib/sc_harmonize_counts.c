@@ -2,7 +2,6 @@
  * blocks. */
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,34 +145,41 @@ void hz_prefetch_init(hz_prefetch *p, sc_mat *m)
     p->b[1] = (sc_block)SC_BLOCK_INIT;
 }
 
-static void *prefetch_main(void *arg)
+static void prefetch_task(void *arg)
 {
     hz_prefetch *p = arg;
 
     p->rc = sc_mat_read_rows(p->m, p->r0, p->r1, &p->b[p->cur ^ 1]);
     if (p->rc < 0)
         snprintf(p->err, sizeof p->err, "%s", sc_errmsg());
-    return NULL;
 }
 
-/* Start reading rows [R0, R1) (a thread, or now if none can start). */
+/* Start reading rows [R0, R1) (on the background pool, or now when it
+ * cannot be made). */
 void hz_prefetch_start(hz_prefetch *p, int64_t r0, int64_t r1)
 {
     p->r0 = r0;
     p->r1 = r1;
-    p->running = pthread_create(&p->th, NULL, prefetch_main, p) == 0;
-    if (!p->running)
-        prefetch_main(p);
+    if (!p->pool && sc_pool_background(&p->pool) < 0) {
+        sc_err_clear();
+        prefetch_task(p);
+        return;
+    }
+    sc_pool_submit(p->pool, prefetch_task, p);
+}
+
+/* Wait for the rows started (none: a no-op). */
+static void prefetch_wait(hz_prefetch *p)
+{
+    if (p->pool)
+        sc_pool_wait(p->pool);
 }
 
 /* Wait for the rows started, then *B is their block (valid until the next
  * hz_prefetch_get). */
 int hz_prefetch_get(hz_prefetch *p, sc_block **b)
 {
-    if (p->running) {
-        pthread_join(p->th, NULL);
-        p->running = 0;
-    }
+    prefetch_wait(p);
     if (p->rc < 0)
         return sc_fail(p->rc, "%s", p->err);
     p->cur ^= 1;
@@ -184,20 +190,15 @@ int hz_prefetch_get(hz_prefetch *p, sc_block **b)
 /* Wait for the rows started and forget them. */
 void hz_prefetch_cancel(hz_prefetch *p)
 {
-    if (p->running) {
-        pthread_join(p->th, NULL);
-        p->running = 0;
-    }
+    prefetch_wait(p);
     p->rc = 0;
     p->r0 = p->r1 = -1;
 }
 
 void hz_prefetch_release(hz_prefetch *p)
 {
-    if (p->running) {
-        pthread_join(p->th, NULL);
-        p->running = 0;
-    }
+    sc_pool_free(p->pool); /* waits for the rows started */
+    p->pool = NULL;
     sc_block_release(&p->b[0]);
     sc_block_release(&p->b[1]);
 }

@@ -4,7 +4,6 @@
 #define SC_HARMONIZE_INT_H
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stddef.h>
 
 #include "sc_adata.h"
@@ -13,6 +12,7 @@
 #include "sc_hash.h"
 #include "sc_map.h"
 #include "sc_onto.h"
+#include "sc_pool.h"
 #include "sc_schema.h"
 
 /* What hz_meta_rewrite found about the organism in obs. */
@@ -199,11 +199,11 @@ int hz_genes_tsv(const gene_map *gm, const sc_elem *var, const char *input,
 
 /* ---- the engine's passes (sc_harmonize_counts, _remap, _qc, _write) ---- */
 
-/* The input's SHA-256, computed in a helper thread while the run works
+/* The input's SHA-256, computed on a background pool while the run works
  * (sc_harmonize.c). */
 typedef struct hz_hash_job {
-    pthread_t th;
-    int started, rc;
+    sc_pool *pool; /* NULL: not started, or hashed already */
+    int rc;
     const char *path;
     char hex[SC_HASH_HEX_SIZE];
     char err[256];
@@ -242,15 +242,16 @@ int64_t hz_block_rows(sc_mat *m);
  * at a time). */
 typedef struct hz_prefetch {
     sc_mat *m;
-    pthread_t th;
-    int running, cur, rc;
+    sc_pool *pool; /* one background worker, made at the first start */
+    int cur, rc;
     int64_t r0, r1; /* the rows being read, or -1 */
     sc_block b[2];
     char err[512];
 } hz_prefetch;
 
 void hz_prefetch_init(hz_prefetch *p, sc_mat *m);
-/* Start reading rows [R0, R1) (a thread, or now if none can start). */
+/* Start reading rows [R0, R1) (on the background pool, or now when it
+ * cannot be made). */
 void hz_prefetch_start(hz_prefetch *p, int64_t r0, int64_t r1);
 /* Wait for the rows started; *B is their block until the next get. */
 int hz_prefetch_get(hz_prefetch *p, sc_block **b);

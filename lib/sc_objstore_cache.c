@@ -19,6 +19,7 @@
 #include "sc_log.h"
 #include "sc_objstore.h"
 #include "sc_objstore_int.h"
+#include "sc_pool.h"
 
 /*
  * Locking: MU guards the block states, the LRU list, the queue, the pins,
@@ -64,7 +65,7 @@ struct sc_obj_reader {
     pthread_mutex_t mu;
     pthread_cond_t landed; /* a block landed or failed */
     pthread_cond_t work;   /* the fetcher may have something to do */
-    pthread_t th;
+    sc_pool *pool;         /* the fetcher's background worker */
     int th_started, stop, idle;
     int room_wait; /* the fetcher waits for a block to be unpinned */
     CURLM *m;
@@ -413,7 +414,7 @@ static int reap(sc_obj_reader *r)
     return n;
 }
 
-static void *fetcher(void *arg)
+static void fetcher(void *arg)
 {
     sc_obj_reader *r = arg;
 
@@ -463,7 +464,6 @@ static void *fetcher(void *arg)
         drop_handle(r, &r->slots[i]);
         (void)finish_file(&r->slots[i], SC_EIO);
     }
-    return NULL;
 }
 
 /* ---- readers ---- */
@@ -679,10 +679,15 @@ int sc_obj_reader_open(const sc_http_opts *o, const char *uri,
     curl_multi_setopt(r->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)r->parallel);
     if ((rc = cache_dir(r, co->dir)) < 0)
         goto fail;
-    if (pthread_create(&r->th, NULL, fetcher, r) != 0) {
+    /* the fetcher runs until the reader closes: it needs a thread of its
+     * own, never the inline fallback */
+    if ((rc = sc_pool_background(&r->pool)) < 0)
+        goto fail;
+    if (sc_pool_threads(r->pool) != 1) {
         rc = sc_fail(SC_ENOMEM, "cannot start a thread");
         goto fail;
     }
+    sc_pool_submit(r->pool, fetcher, r);
     r->th_started = 1;
     *out = r;
     return 0;
@@ -701,8 +706,8 @@ void sc_obj_reader_close(sc_obj_reader *r)
         pthread_cond_signal(&r->work);
         curl_multi_wakeup(r->m);
         pthread_mutex_unlock(&r->mu);
-        pthread_join(r->th, NULL);
     }
+    sc_pool_free(r->pool); /* waits for the fetcher to stop */
     if (r->m)
         curl_multi_cleanup(r->m);
     sc_obj_free(r->ob);

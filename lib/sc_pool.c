@@ -76,7 +76,8 @@ static void destroy(sc_pool *pool, int n)
     free(pool);
 }
 
-int sc_pool_new(int n_threads, sc_pool **out)
+/* A pool of N_THREADS workers (0: tasks run inline). */
+static int start(int n_threads, sc_pool **out)
 {
     sc_pool *pool;
     int i, err;
@@ -88,7 +89,7 @@ int sc_pool_new(int n_threads, sc_pool **out)
     pthread_cond_init(&pool->has_task, NULL);
     pthread_cond_init(&pool->has_room, NULL);
     pthread_cond_init(&pool->idle, NULL);
-    if (n_threads <= 1) {
+    if (n_threads < 1) {
         *out = pool;
         return 0;
     }
@@ -109,6 +110,22 @@ int sc_pool_new(int n_threads, sc_pool **out)
     pool->n = n_threads;
     *out = pool;
     return 0;
+}
+
+int sc_pool_new(int n_threads, sc_pool **out)
+{
+    return start(n_threads <= 1 ? 0 : n_threads, out);
+}
+
+int sc_pool_background(sc_pool **out)
+{
+    int rc = start(1, out);
+
+    if (rc == SC_EIO) { /* no thread: the tasks run inline */
+        sc_err_clear();
+        rc = start(0, out);
+    }
+    return rc;
 }
 
 int sc_pool_threads(const sc_pool *pool)

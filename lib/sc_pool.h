@@ -17,6 +17,16 @@ typedef struct sc_pool sc_pool;
  */
 SC_MUST_CHECK int sc_pool_new(int n_threads, sc_pool **out);
 
+/*
+ * Start a pool of one worker thread, for work done beside the caller
+ * (reading ahead, hashing, a fetch loop): unlike sc_pool_new(1), its tasks
+ * run in the background. When no thread can be created the pool runs its
+ * tasks inline, as sc_pool_new(1) does (sc_pool_threads() then says 0: a
+ * task that must run beside the caller checks). Returns 0 or SC_ENOMEM.
+ * The one way the library starts a thread: every other is a pool's.
+ */
+SC_MUST_CHECK int sc_pool_background(sc_pool **out);
+
 /* The number of worker threads (0 when tasks run inline). */
 int sc_pool_threads(const sc_pool *pool);
 

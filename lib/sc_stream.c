@@ -525,7 +525,7 @@ int sc_stream_open(const sc_stream_opts *o, sc_stream **out)
     /* -@ N: one thread fills the next buffer while batches are cut, with
      * N - 1 more reading parts of it */
     if (o->threads > 1 &&
-        ((rc = sc_pool_new(2, &s->pool)) < 0 ||
+        ((rc = sc_pool_background(&s->pool)) < 0 ||
          (rc = sc_pool_new(o->threads > 2 ? o->threads - 1 : 2, &s->rpool)) <
              0))
         goto fail;

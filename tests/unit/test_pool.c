@@ -192,6 +192,42 @@ static void test_submit_threads(void)
     sc_pool_free(pool);
 }
 
+/* A task that waits for the caller: it finishes only if it runs beside
+ * the caller, which sets GO after submitting it. */
+static atomic_int go, saw_go;
+
+static void wait_go_task(void *arg)
+{
+    struct timespec ms = {0, 1000000};
+
+    for (int i = 0; i < 10000 && !atomic_load(&go); i++)
+        nanosleep(&ms, NULL);
+    atomic_store(&saw_go, atomic_load(&go));
+    where_task(arg);
+}
+
+static void test_background(void)
+{
+    sc_pool *pool = NULL;
+    struct where w;
+
+    CHECK_INTEQ(sc_pool_background(&pool), 0);
+    CHECK_INTEQ(sc_pool_threads(pool), 1);
+    atomic_store(&go, 0);
+    atomic_store(&saw_go, 0);
+    sc_pool_submit(pool, wait_go_task, &w);
+    atomic_store(&go, 1); /* inline, the task would have given up first */
+    sc_pool_wait(pool);
+    CHECK(atomic_load(&saw_go) == 1);
+    CHECK(!pthread_equal(w.thread, pthread_self()));
+    /* the pool stays usable, one task after another on its worker */
+    atomic_store(&counter, 0);
+    for (int i = 0; i < 100; i++)
+        sc_pool_submit(pool, count_task, (void *)(intptr_t)1);
+    sc_pool_free(pool); /* drains */
+    CHECK_INTEQ(atomic_load(&counter), 100);
+}
+
 int main(void)
 {
     alarm(60); /* a deadlock fails the test instead of hanging it */
@@ -201,5 +237,6 @@ int main(void)
     RUN(test_nested);
     RUN(test_free_drains);
     RUN(test_submit_threads);
+    RUN(test_background);
     return UNIT_DONE();
 }
