@@ -139,16 +139,27 @@ typedef struct ss_vlist {
     /* SHA-256 of the names as a cache entry stores them, "" unknown */
     char digest[SC_HASH_HEX_SIZE];
     size_t refs;
+    struct ss_vlist *next; /* the next list whose digest hashes alike */
 } ss_vlist;
 
+/* The lists are found by their digest in a hash map (sc_strhash of the
+ * digest -> the first list of that hash, chained by next), so that
+ * loading thousands of entries with distinct lists stays linear. */
 static struct {
     pthread_mutex_t lock;
     sc_strmap index; /* name -> 0 */
     char **names;
     size_t n_names, cap_names;
-    ss_vlist **lists;
-    size_t n_lists, cap_lists;
-} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, NULL, 0, 0};
+    sc_u64map bydig; /* sc_strhash(digest) -> (ss_vlist *), 0: none */
+    size_t n_lists;
+} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, {0}, 0};
+
+/* The head of the chain of lists whose digest hashes as DIGEST, or NULL
+ * (the caller holds vtab.lock). */
+static int64_t *vlist_head(const char *digest)
+{
+    return sc_u64map_find(&vtab.bydig, sc_strhash(digest, 0));
+}
 
 static void var_free(char **var, int64_t n)
 {
@@ -160,38 +171,43 @@ static void var_free(char **var, int64_t n)
 /* Drop M's hold on its interned list (the caller holds vtab.lock). */
 static void vlist_release(ss_vlist *l)
 {
+    int64_t *head;
     if (--l->refs > 0)
         return;
-    for (size_t i = 0; i < vtab.n_lists; i++)
-        if (vtab.lists[i] == l) {
-            vtab.lists[i] = vtab.lists[--vtab.n_lists];
-            break;
-        }
+    if ((head = vlist_head(l->digest))) { /* unlink it from its chain */
+        ss_vlist *c = (ss_vlist *)(intptr_t)*head;
+        if (c == l)
+            *head = (int64_t)(intptr_t)l->next;
+        while (c && c->next != l)
+            c = c->next;
+        if (c)
+            c->next = l->next;
+    }
+    vtab.n_lists--;
     free(l->var);
     free(l);
     if (vtab.n_lists == 0) {
         for (size_t i = 0; i < vtab.n_names; i++)
             free(vtab.names[i]);
         free(vtab.names);
-        free(vtab.lists);
+        sc_u64map_release(&vtab.bydig);
         sc_strmap_release(&vtab.index);
         vtab.names = NULL;
-        vtab.lists = NULL;
-        vtab.n_names = vtab.cap_names = vtab.cap_lists = 0;
+        vtab.n_names = vtab.cap_names = 0;
     }
 }
 
+/* Make L (digest set) findable (the caller holds vtab.lock). */
 static int vlist_add(ss_vlist *l)
 {
-    if (vtab.n_lists == vtab.cap_lists) {
-        size_t cap = vtab.cap_lists ? 2 * vtab.cap_lists : 64;
-        ss_vlist **v = realloc(vtab.lists, cap * sizeof *v);
-        if (!v)
-            return SC_ENOMEM;
-        vtab.lists = v;
-        vtab.cap_lists = cap;
-    }
-    vtab.lists[vtab.n_lists++] = l;
+    int64_t *head;
+    int added;
+    if (sc_u64map_slot(&vtab.bydig, sc_strhash(l->digest, 0), 0, &head,
+                       &added) < 0)
+        return SC_ENOMEM;
+    l->next = (ss_vlist *)(intptr_t)*head;
+    *head = (int64_t)(intptr_t)l;
+    vtab.n_lists++;
     return 0;
 }
 
@@ -227,11 +243,11 @@ static int vlist_is(const ss_vlist *l, int64_t n, char *const *var,
 static ss_vlist *vlist_find(const char *digest, int64_t n, char *const *var,
                             const unsigned char *blob, size_t blob_n)
 {
-    for (size_t i = 0; i < vtab.n_lists; i++) {
-        ss_vlist *c = vtab.lists[i];
+    int64_t *head = vlist_head(digest);
+    for (ss_vlist *c = head ? (ss_vlist *)(intptr_t)*head : NULL; c;
+         c = c->next)
         if (!strcmp(c->digest, digest) && vlist_is(c, n, var, blob, blob_n))
             return c;
-    }
     return NULL;
 }
 
@@ -297,13 +313,13 @@ static int var_intern(ss_meta *m)
     if ((l = vlist_find(digest, m->n_vars, m->var, NULL, 0))) {
         l->refs++;
         var_free(m->var, m->n_vars);
-    } else if (!(l = calloc(1, sizeof *l)) || vlist_add(l) < 0) {
+    } else if (!(l = calloc(1, sizeof *l)) ||
+               (memcpy(l->digest, digest, sizeof digest), vlist_add(l) < 0)) {
         free(l);
         l = NULL;
         rc = SC_ENOMEM;
     } else {
         l->n = m->n_vars;
-        memcpy(l->digest, digest, sizeof digest);
         l->refs = 1;
         l->var = m->var;
         for (int64_t i = 0; i < l->n && rc == 0; i++) {

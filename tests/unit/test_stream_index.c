@@ -68,6 +68,55 @@ out:
     ss_meta_free(m7);
 }
 
+/* Many distinct lists (found by their digest, issue 22): each list is
+ * shared by its equals only, also when the lists differ only in the order
+ * of their names, and lists released in any order leave the others
+ * intact and findable. */
+static void test_intern_many(void)
+{
+    enum { N = 3000 };
+    static ss_meta *fw[N], *bw[N], *again[N];
+    char a[32], b[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof a, "G%d", i);
+        snprintf(b, sizeof b, "G%d", (i + 1) % N);
+        const char *const f[] = {a, b}, *const r[] = {b, a};
+        fw[i] = meta_of(f, 2);
+        bw[i] = meta_of(r, 2);
+        again[i] = meta_of(f, 2);
+    }
+    for (int i = 0; i < N; i++) {
+        if (!fw[i] || !bw[i] || !again[i])
+            continue;
+        CHECK(fw[i]->vl == again[i]->vl);
+        CHECK(fw[i]->vl != bw[i]->vl);
+        /* bw[i] is {G(i+1), Gi}: not the list {G(i+1), G(i+2)} */
+        CHECK(bw[i]->vl != fw[(i + 1) % N]->vl);
+    }
+    for (int i = 0; i < N; i += 2) { /* release every other list */
+        ss_meta_free(fw[i]);
+        ss_meta_free(again[i]);
+        fw[i] = again[i] = NULL;
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof a, "G%d", i);
+        snprintf(b, sizeof b, "G%d", (i + 1) % N);
+        const char *const f[] = {a, b};
+        ss_meta *m = meta_of(f, 2);
+        if (m && i % 2)
+            CHECK(m->vl == fw[i]->vl);
+        if (m && i % 2 == 0)
+            CHECK(m->vl != bw[i]->vl && !strcmp(m->var[0], a) &&
+                  !strcmp(m->var[1], b));
+        ss_meta_free(m);
+    }
+    for (int i = 0; i < N; i++) {
+        ss_meta_free(fw[i]);
+        ss_meta_free(bw[i]);
+        ss_meta_free(again[i]);
+    }
+}
+
 /* FROM copied to TO: 0 or -1. */
 static int copy_file(const char *from, const char *to)
 {
@@ -240,6 +289,7 @@ out:
 int main(void)
 {
     RUN(test_intern);
+    RUN(test_intern_many);
     RUN(test_cache);
     return UNIT_DONE();
 }
