@@ -390,6 +390,38 @@ int ss_meta_intern(ss_meta *m)
     return var_intern(m);
 }
 
+/* Bytes of the skeletons the indexes hold (they count toward
+ * SS_SKEL_BYTES with those the streams hold). */
+static size_t skel_held;
+
+size_t ss_meta_skel_bytes(void)
+{
+    return __atomic_load_n(&skel_held, __ATOMIC_RELAXED);
+}
+
+ss_raw *ss_meta_take_skel(ss_meta *m)
+{
+    ss_raw *k = m->skel;
+    if (k)
+        __atomic_sub_fetch(&skel_held, ss_raw_table_bytes(k), __ATOMIC_RELAXED);
+    m->skel = NULL;
+    return k;
+}
+
+/* Give M the skeleton K (taken over) when the skeletons held stay within
+ * SS_SKEL_BYTES, else close it. */
+static void skel_keep(ss_meta *m, ss_raw *k)
+{
+    size_t n = ss_raw_table_bytes(k);
+    if (__atomic_add_fetch(&skel_held, n, __ATOMIC_RELAXED) > SS_SKEL_BYTES) {
+        __atomic_sub_fetch(&skel_held, n, __ATOMIC_RELAXED);
+        ss_raw_close(k);
+        return;
+    }
+    ss_raw_close(ss_meta_take_skel(m));
+    m->skel = k;
+}
+
 void ss_meta_free(ss_meta *m)
 {
     if (!m)
@@ -401,6 +433,7 @@ void ss_meta_free(ss_meta *m)
     } else {
         var_free(m->var, m->n_vars);
     }
+    ss_raw_close(ss_meta_take_skel(m));
     free(m->nnz);
     free(m->organism);
     for (size_t i = 0; i < m->n_cols; i++)
@@ -764,8 +797,17 @@ fail:
  * length in bytes, a CRC-32 of all that; then the var list (per name its
  * length and bytes). The list is checked by its bytes against an interned
  * list with that digest, or else by its digest (var_attach).
+ *
+ * Since version 4, after the obs columns: the layout of the matrix's raw
+ * reader (its length, then ss_raw_layout_save's bytes), so that a warm
+ * run opens the file with open(2) and pread alone; length 0: the matrix
+ * has no raw reader, -1: its layout was not known when the entry was
+ * written (the entry is then rebuilt). A layout is checked field by field
+ * and against the file's device, inode, size and mtime, and an entry
+ * whose layout does not pass is rebuilt.
  */
-#define CACHE_MAGIC "SCIDX\003\n"
+#define CACHE_MAGIC    "SCIDX\004\n"
+#define LAYOUT_UNKNOWN (-1)
 
 static void cache_name(const char *cache_dir, const char *path,
                        const char *matrix, char *buf, size_t size)
@@ -867,6 +909,11 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         }
         memcpy(c->codes, cd, (size_t)m->n_obs * 4);
     }
+    int64_t lay_n = rget_i64(&b);
+    const void *lay = NULL;
+    if (b.bad || lay_n < LAYOUT_UNKNOWN ||
+        !(lay = rget(&b, lay_n > 0 ? (size_t)lay_n : 0)))
+        goto out;
     const char *dg = rget(&b, SC_HASH_HEX_SIZE - 1);
     int64_t blob_n = rget_i64(&b);
     const void *cp = rget(&b, 4);
@@ -882,6 +929,25 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     if ((ok = var_attach(m, digest, data + b.off, (size_t)blob_n)) < 0) {
         rc = ok;
         ok = 0;
+    }
+    if (ok && lay_n == LAYOUT_UNKNOWN && !getenv("SC_STREAM_NO_RAW"))
+        ok = 0; /* the layout can be known now: rebuilt */
+    if (ok && lay_n > 0 && ss_meta_skel_bytes() < SS_SKEL_BYTES &&
+        !getenv("SC_STREAM_NO_RAW")) {
+        ss_raw *k = NULL;
+        int lr = ss_raw_layout_load(lay, (size_t)lay_n, path, &k);
+        if (lr == SC_ENOMEM) {
+            rc = lr;
+            ok = 0;
+        } else if (lr < 0 || !ss_raw_fits(k, st, m->n_obs, m->n_vars, m->nnz)) {
+            /* damaged, or not this file's: rebuilt */
+            sc_log_debug("'%s': the cached layout is not valid", path);
+            ok = 0;
+        } else {
+            skel_keep(m, k);
+            k = NULL;
+        }
+        ss_raw_close(k);
     }
 out:
     free(p1);
@@ -899,7 +965,8 @@ out:
 /* Write a cache entry of M, whose var is interned (best effort: a failure
  * is only a slower next run). */
 static void cache_write(const char *file, const char *path, const char *matrix,
-                        const struct stat *st, const ss_meta *m)
+                        const struct stat *st, const ss_meta *m,
+                        const ss_raw *skel, int64_t lay_state)
 {
     wbuf b = {0};
     int64_t stamp[3];
@@ -926,6 +993,17 @@ static void cache_write(const char *file, const char *path, const char *matrix,
             wput_str(&b, c->cats[k]);
         wput(&b, c->codes, (size_t)m->n_obs * 4);
     }
+    unsigned char *lay = NULL;
+    size_t lay_n = 0;
+    /* a layout that is not this file's is left out (0: none) */
+    if (skel && ss_raw_fits(skel, st, m->n_obs, m->n_vars, m->nnz) &&
+        ss_raw_layout_save(skel, &lay, &lay_n) < 0) {
+        sc_err_clear();
+        lay_state = LAYOUT_UNKNOWN;
+    }
+    wput_i64(&b, lay ? (int64_t)lay_n : lay_state);
+    wput(&b, lay, lay_n);
+    free(lay);
     char digest[SC_HASH_HEX_SIZE] = {0};
     memcpy(digest, m->vl->digest, sizeof digest);
     wput(&b, digest, SC_HASH_HEX_SIZE - 1);
@@ -950,8 +1028,8 @@ out:
 }
 
 static int meta_from_h5ad(const char *path, const char *matrix,
-                          const char *const *cols, size_t n_cols,
-                          ss_meta **out);
+                          const char *const *cols, size_t n_cols, ss_meta **out,
+                          ss_raw **skel, int64_t *lay_state);
 
 int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
                  const char *const *cols, size_t n_cols, ss_meta **out,
@@ -996,22 +1074,29 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     for (size_t i = 0; m && i < m->n_cols; i++)
         want[n_want++] = m->cols[i].name;
     ss_meta *fresh = NULL;
+    ss_raw *skel = NULL;
+    int64_t lay_state = 0;
     /* the first open of an untrusted file: a libhdf5 crash is its error */
     rc = sc_adata_probe(path, 0);
     if (rc >= 0)
-        rc = meta_from_h5ad(path, matrix, want, n_want, &fresh);
+        rc = meta_from_h5ad(path, matrix, want, n_want, &fresh, &skel,
+                            &lay_state);
     if (rc == SC_EUNSUP)
         rc = meta_from_file(path, matrix, want, n_want, &fresh);
     free(want);
     ss_meta_free(m);
-    if (rc < 0)
-        return rc;
-    if ((rc = var_intern(fresh)) < 0) {
+    if (rc < 0 || (rc = var_intern(fresh)) < 0) {
         ss_meta_free(fresh);
+        ss_raw_close(skel);
         return rc;
     }
     if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
-        cache_write(file, path, matrix, &st, fresh);
+        cache_write(file, path, matrix, &st, fresh, skel, lay_state);
+    /* the stream opens the file from its layout, without HDF5 */
+    if (skel && ss_raw_fits(skel, &st, fresh->n_obs, fresh->n_vars, fresh->nnz))
+        skel_keep(fresh, skel);
+    else
+        ss_raw_close(skel);
     *out = fresh;
     return 0;
 }
@@ -1058,7 +1143,8 @@ static char *organism_in_file(hid_t file)
  * of the time of a first run over thousands of small files, and much
  * memory on large ones. SC_EUNSUP sends other files to meta_from_file. */
 static int meta_from_h5ad(const char *path, const char *matrix,
-                          const char *const *cols, size_t n_cols, ss_meta **out)
+                          const char *const *cols, size_t n_cols, ss_meta **out,
+                          ss_raw **skel, int64_t *lay_state)
 {
     ss_src *src = NULL;
     ss_meta *m = NULL;
@@ -1070,6 +1156,8 @@ static int meta_from_h5ad(const char *path, const char *matrix,
     int rc;
 
     *out = NULL;
+    *skel = NULL;
+    *lay_state = LAYOUT_UNKNOWN;
     if ((rc = ss_src_open_h5(path, matrix, &src)) < 0)
         return rc == SC_ENOTFOUND ? SC_EUNSUP : rc;
     f = src->file;
@@ -1149,6 +1237,12 @@ static int meta_from_h5ad(const char *path, const char *matrix,
         e = NULL;
     }
     m->organism = organism_in_file(f);
+    /* the raw reader's layout (its skeleton, made without HDF5 once its
+     * datasets are let go): 0 when the matrix has none */
+    *lay_state = getenv("SC_STREAM_NO_RAW") ? LAYOUT_UNKNOWN : 0;
+    if (src->raw && ss_raw_detach(src->raw) == 0 &&
+        ss_raw_skeleton(src->raw, skel) == SC_ENOMEM)
+        *lay_state = LAYOUT_UNKNOWN; /* known next time */
     sc_err_clear();
     rc = 0;
 out:

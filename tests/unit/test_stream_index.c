@@ -286,10 +286,79 @@ out:
     rmdir(dir);
 }
 
+/* A reader layout (skeleton) saved in an index cache entry: it reads the
+ * rows the file holds; cut short anywhere it is refused; with any byte
+ * changed it is refused or, when the change is still a valid layout,
+ * reads without going out of its buffers (run under ASan). */
+static void test_layout(void)
+{
+    char path[1024];
+    ss_meta *m = NULL;
+    ss_raw *k = NULL, *r = NULL;
+    unsigned char *lay = NULL, *lay2 = NULL, *bad = NULL;
+    size_t n = 0, n2 = 0;
+    ss_rows rows = {0}, ref = {0};
+
+    snprintf(path, sizeof path, "%s/h5ad/anndataR_example.h5ad",
+             unit_data_dir());
+    m = load(path, NULL, 0);
+    if (!m)
+        return;
+    CHECK(m->skel != NULL); /* made at index time */
+    if (!m->skel)
+        goto out;
+    CHECK_INTEQ(ss_raw_layout_save(m->skel, &lay, &n), 0);
+    CHECK_INTEQ(ss_raw_layout_load(lay, n, path, &k), 0);
+    if (!k)
+        goto out;
+    CHECK_INTEQ(ss_raw_layout_save(k, &lay2, &n2), 0);
+    CHECK(n2 == n && lay2 && !memcmp(lay, lay2, n));
+    CHECK_INTEQ(ss_raw_reopen(k, path, &r), 0);
+    CHECK_INTEQ(ss_raw_read(r, 0, m->n_obs, &ref), 0);
+    ss_raw_close(r);
+    r = NULL;
+    ss_raw_close(k);
+    k = NULL;
+    for (size_t cut = 0; cut < n; cut++) {
+        CHECK(ss_raw_layout_load(lay, cut, path, &k) < 0);
+        CHECK(k == NULL);
+    }
+    CHECK((bad = malloc(n)) != NULL);
+    size_t step = n > 4096 ? n / 4096 : 1, n_ok = 0;
+    for (size_t i = 0; bad && i < n; i += step) {
+        for (int f = 0; f < 2; f++) {
+            memcpy(bad, lay, n);
+            bad[i] ^= f ? 0x80 : 0x01;
+            if (ss_raw_layout_load(bad, n, path, &k) < 0) {
+                CHECK(k == NULL);
+                sc_err_clear();
+                continue;
+            }
+            n_ok++;
+            if (ss_raw_reopen(k, path, &r) == 0)
+                (void)!ss_raw_read(r, 0, m->n_obs, &rows);
+            sc_err_clear();
+            ss_raw_close(r);
+            ss_raw_close(k);
+            r = k = NULL;
+        }
+    }
+    CHECK(n_ok < 2 * n); /* some changes are refused */
+out:
+    ss_rows_release(&rows);
+    ss_rows_release(&ref);
+    free(lay);
+    free(lay2);
+    free(bad);
+    ss_raw_close(k);
+    ss_meta_free(m);
+}
+
 int main(void)
 {
     RUN(test_intern);
     RUN(test_intern_many);
     RUN(test_cache);
+    RUN(test_layout);
     return UNIT_DONE();
 }
