@@ -578,6 +578,9 @@ static int cmd_run(struct args *a, sc_cli *cli)
                         (double)st.z_in / 1e6, (double)st.z_out / 1e6,
                         100.0 * (double)st.z_used / (double)st.z_out, st.z_secs,
                         st.z_secs > 0 ? (double)st.z_in / 1e6 / st.z_secs : 0);
+        sc_log_info("files opened: %" PRIu64 " through HDF5, %" PRIu64
+                    " from their layout",
+                    st.n_h5_opens, st.n_layout_opens);
         if (st.n_failed) {
             sc_log_warn("%zu datasets failed and were left out", st.n_failed);
             rc = SC_EXIT_PARTIAL;

@@ -564,6 +564,8 @@ void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st)
     st->mean_distinct =
         s->mix_batches ? (double)s->mix_sum / (double)s->mix_batches : 0;
     st->expected_distinct = s->expected;
+    st->n_h5_opens = s->n_h5_opens;
+    st->n_layout_opens = s->n_reopens;
     ss_raw_stats(&st->z_in, &st->z_out, &st->z_used, &st->z_secs);
 }
 

@@ -166,6 +166,9 @@ typedef struct sc_stream_stats {
      * bytes used, seconds inflating (summed over threads) */
     uint64_t z_in, z_out, z_used;
     double z_secs;
+    /* files opened to read rows: through HDF5, and from their layout
+     * (kept in memory or in the index cache) with open(2) alone */
+    uint64_t n_h5_opens, n_layout_opens;
 } sc_stream_stats;
 void sc_stream_get_stats(const sc_stream *s, sc_stream_stats *st);
 

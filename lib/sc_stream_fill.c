@@ -40,17 +40,29 @@ void ss_sbuf_release(sbuf *u)
 /* ------------------------------------------------------------------------ */
 /* Reading buffers                                                          */
 
-/* Skeletons are kept while their tables hold less than this (past it,
- * files are opened through HDF5 again as before). */
-#define SKEL_BYTES ((size_t)256 << 20)
+/* D's skeleton from its index (made at index time or read from the
+ * cache entry) when it has none yet; not when every matrix is to be read
+ * through HDF5 (SC_STREAM_NO_RAW) or files keep their HDF5 handle
+ * (SC_STREAM_KEEP_H5, for comparison). */
+static void skel_from_meta(sc_stream *s, ss_ds *d)
+{
+    const char *keep;
+    if (d->skel || !d->meta || !d->meta->skel || getenv("SC_STREAM_NO_RAW") ||
+        ((keep = getenv("SC_STREAM_KEEP_H5")) && *keep))
+        return;
+    d->skel = ss_meta_take_skel(d->meta);
+    s->skel_bytes += ss_raw_table_bytes(d->skel);
+}
 
 /* Open dataset D as a source: from its skeleton without HDF5 when it has
  * one (and the file did not change), else through HDF5, then keep the
- * skeleton of its raw reader. */
+ * skeleton of its raw reader (while the skeletons held, those of the
+ * indexes included, stay under SS_SKEL_BYTES). */
 static int open_src(sc_stream *s, ss_ds *d, ss_src **out)
 {
     int rc;
 
+    skel_from_meta(s, d);
     if (d->skel) {
         if ((rc = ss_src_reopen(d->skel, d->path, out)) != SC_EUNSUP) {
             s->n_reopens += rc == 0;
@@ -65,7 +77,8 @@ static int open_src(sc_stream *s, ss_ds *d, ss_src **out)
         return rc;
     s->n_h5_opens++;
     ss_raw *r = ss_src_raw(*out);
-    if (r && (*out)->file < 0 && s->skel_bytes < SKEL_BYTES &&
+    if (r && (*out)->file < 0 &&
+        s->skel_bytes + ss_meta_skel_bytes() < SS_SKEL_BYTES &&
         ss_raw_skeleton(r, &d->skel) == 0)
         s->skel_bytes += ss_raw_table_bytes(d->skel);
     sc_err_clear();
@@ -496,6 +509,7 @@ static int fill_parallel(sc_stream *s, sbuf *u, uint64_t n, size_t n_ds)
         if (own) {
             /* a file not seen yet: its layout read once through HDF5 */
             ss_ds *d = &s->ds[di];
+            skel_from_meta(s, d);
             if (!d->skel && d->slot < 0 && (rc = open_src(s, d, &src)) == 0) {
                 ss_src_close(src);
                 s->n_h5_opens--;

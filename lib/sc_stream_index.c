@@ -139,16 +139,27 @@ typedef struct ss_vlist {
     /* SHA-256 of the names as a cache entry stores them, "" unknown */
     char digest[SC_HASH_HEX_SIZE];
     size_t refs;
+    struct ss_vlist *next; /* the next list whose digest hashes alike */
 } ss_vlist;
 
+/* The lists are found by their digest in a hash map (sc_strhash of the
+ * digest -> the first list of that hash, chained by next), so that
+ * loading thousands of entries with distinct lists stays linear. */
 static struct {
     pthread_mutex_t lock;
     sc_strmap index; /* name -> 0 */
     char **names;
     size_t n_names, cap_names;
-    ss_vlist **lists;
-    size_t n_lists, cap_lists;
-} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, NULL, 0, 0};
+    sc_u64map bydig; /* sc_strhash(digest) -> (ss_vlist *), 0: none */
+    size_t n_lists;
+} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, {0}, 0};
+
+/* The head of the chain of lists whose digest hashes as DIGEST, or NULL
+ * (the caller holds vtab.lock). */
+static int64_t *vlist_head(const char *digest)
+{
+    return sc_u64map_find(&vtab.bydig, sc_strhash(digest, 0));
+}
 
 static void var_free(char **var, int64_t n)
 {
@@ -160,38 +171,43 @@ static void var_free(char **var, int64_t n)
 /* Drop M's hold on its interned list (the caller holds vtab.lock). */
 static void vlist_release(ss_vlist *l)
 {
+    int64_t *head;
     if (--l->refs > 0)
         return;
-    for (size_t i = 0; i < vtab.n_lists; i++)
-        if (vtab.lists[i] == l) {
-            vtab.lists[i] = vtab.lists[--vtab.n_lists];
-            break;
-        }
+    if ((head = vlist_head(l->digest))) { /* unlink it from its chain */
+        ss_vlist *c = (ss_vlist *)(intptr_t)*head;
+        if (c == l)
+            *head = (int64_t)(intptr_t)l->next;
+        while (c && c->next != l)
+            c = c->next;
+        if (c)
+            c->next = l->next;
+    }
+    vtab.n_lists--;
     free(l->var);
     free(l);
     if (vtab.n_lists == 0) {
         for (size_t i = 0; i < vtab.n_names; i++)
             free(vtab.names[i]);
         free(vtab.names);
-        free(vtab.lists);
+        sc_u64map_release(&vtab.bydig);
         sc_strmap_release(&vtab.index);
         vtab.names = NULL;
-        vtab.lists = NULL;
-        vtab.n_names = vtab.cap_names = vtab.cap_lists = 0;
+        vtab.n_names = vtab.cap_names = 0;
     }
 }
 
+/* Make L (digest set) findable (the caller holds vtab.lock). */
 static int vlist_add(ss_vlist *l)
 {
-    if (vtab.n_lists == vtab.cap_lists) {
-        size_t cap = vtab.cap_lists ? 2 * vtab.cap_lists : 64;
-        ss_vlist **v = realloc(vtab.lists, cap * sizeof *v);
-        if (!v)
-            return SC_ENOMEM;
-        vtab.lists = v;
-        vtab.cap_lists = cap;
-    }
-    vtab.lists[vtab.n_lists++] = l;
+    int64_t *head;
+    int added;
+    if (sc_u64map_slot(&vtab.bydig, sc_strhash(l->digest, 0), 0, &head,
+                       &added) < 0)
+        return SC_ENOMEM;
+    l->next = (ss_vlist *)(intptr_t)*head;
+    *head = (int64_t)(intptr_t)l;
+    vtab.n_lists++;
     return 0;
 }
 
@@ -227,11 +243,11 @@ static int vlist_is(const ss_vlist *l, int64_t n, char *const *var,
 static ss_vlist *vlist_find(const char *digest, int64_t n, char *const *var,
                             const unsigned char *blob, size_t blob_n)
 {
-    for (size_t i = 0; i < vtab.n_lists; i++) {
-        ss_vlist *c = vtab.lists[i];
+    int64_t *head = vlist_head(digest);
+    for (ss_vlist *c = head ? (ss_vlist *)(intptr_t)*head : NULL; c;
+         c = c->next)
         if (!strcmp(c->digest, digest) && vlist_is(c, n, var, blob, blob_n))
             return c;
-    }
     return NULL;
 }
 
@@ -297,13 +313,13 @@ static int var_intern(ss_meta *m)
     if ((l = vlist_find(digest, m->n_vars, m->var, NULL, 0))) {
         l->refs++;
         var_free(m->var, m->n_vars);
-    } else if (!(l = calloc(1, sizeof *l)) || vlist_add(l) < 0) {
+    } else if (!(l = calloc(1, sizeof *l)) ||
+               (memcpy(l->digest, digest, sizeof digest), vlist_add(l) < 0)) {
         free(l);
         l = NULL;
         rc = SC_ENOMEM;
     } else {
         l->n = m->n_vars;
-        memcpy(l->digest, digest, sizeof digest);
         l->refs = 1;
         l->var = m->var;
         for (int64_t i = 0; i < l->n && rc == 0; i++) {
@@ -374,6 +390,38 @@ int ss_meta_intern(ss_meta *m)
     return var_intern(m);
 }
 
+/* Bytes of the skeletons the indexes hold (they count toward
+ * SS_SKEL_BYTES with those the streams hold). */
+static size_t skel_held;
+
+size_t ss_meta_skel_bytes(void)
+{
+    return __atomic_load_n(&skel_held, __ATOMIC_RELAXED);
+}
+
+ss_raw *ss_meta_take_skel(ss_meta *m)
+{
+    ss_raw *k = m->skel;
+    if (k)
+        __atomic_sub_fetch(&skel_held, ss_raw_table_bytes(k), __ATOMIC_RELAXED);
+    m->skel = NULL;
+    return k;
+}
+
+/* Give M the skeleton K (taken over) when the skeletons held stay within
+ * SS_SKEL_BYTES, else close it. */
+static void skel_keep(ss_meta *m, ss_raw *k)
+{
+    size_t n = ss_raw_table_bytes(k);
+    if (__atomic_add_fetch(&skel_held, n, __ATOMIC_RELAXED) > SS_SKEL_BYTES) {
+        __atomic_sub_fetch(&skel_held, n, __ATOMIC_RELAXED);
+        ss_raw_close(k);
+        return;
+    }
+    ss_raw_close(ss_meta_take_skel(m));
+    m->skel = k;
+}
+
 void ss_meta_free(ss_meta *m)
 {
     if (!m)
@@ -385,6 +433,7 @@ void ss_meta_free(ss_meta *m)
     } else {
         var_free(m->var, m->n_vars);
     }
+    ss_raw_close(ss_meta_take_skel(m));
     free(m->nnz);
     free(m->organism);
     for (size_t i = 0; i < m->n_cols; i++)
@@ -748,8 +797,17 @@ fail:
  * length in bytes, a CRC-32 of all that; then the var list (per name its
  * length and bytes). The list is checked by its bytes against an interned
  * list with that digest, or else by its digest (var_attach).
+ *
+ * Since version 4, after the obs columns: the layout of the matrix's raw
+ * reader (its length, then ss_raw_layout_save's bytes), so that a warm
+ * run opens the file with open(2) and pread alone; length 0: the matrix
+ * has no raw reader, -1: its layout was not known when the entry was
+ * written (the entry is then rebuilt). A layout is checked field by field
+ * and against the file's device, inode, size and mtime, and an entry
+ * whose layout does not pass is rebuilt.
  */
-#define CACHE_MAGIC "SCIDX\003\n"
+#define CACHE_MAGIC    "SCIDX\004\n"
+#define LAYOUT_UNKNOWN (-1)
 
 static void cache_name(const char *cache_dir, const char *path,
                        const char *matrix, char *buf, size_t size)
@@ -851,6 +909,11 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         }
         memcpy(c->codes, cd, (size_t)m->n_obs * 4);
     }
+    int64_t lay_n = rget_i64(&b);
+    const void *lay = NULL;
+    if (b.bad || lay_n < LAYOUT_UNKNOWN ||
+        !(lay = rget(&b, lay_n > 0 ? (size_t)lay_n : 0)))
+        goto out;
     const char *dg = rget(&b, SC_HASH_HEX_SIZE - 1);
     int64_t blob_n = rget_i64(&b);
     const void *cp = rget(&b, 4);
@@ -866,6 +929,25 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     if ((ok = var_attach(m, digest, data + b.off, (size_t)blob_n)) < 0) {
         rc = ok;
         ok = 0;
+    }
+    if (ok && lay_n == LAYOUT_UNKNOWN && !getenv("SC_STREAM_NO_RAW"))
+        ok = 0; /* the layout can be known now: rebuilt */
+    if (ok && lay_n > 0 && ss_meta_skel_bytes() < SS_SKEL_BYTES &&
+        !getenv("SC_STREAM_NO_RAW")) {
+        ss_raw *k = NULL;
+        int lr = ss_raw_layout_load(lay, (size_t)lay_n, path, &k);
+        if (lr == SC_ENOMEM) {
+            rc = lr;
+            ok = 0;
+        } else if (lr < 0 || !ss_raw_fits(k, st, m->n_obs, m->n_vars, m->nnz)) {
+            /* damaged, or not this file's: rebuilt */
+            sc_log_debug("'%s': the cached layout is not valid", path);
+            ok = 0;
+        } else {
+            skel_keep(m, k);
+            k = NULL;
+        }
+        ss_raw_close(k);
     }
 out:
     free(p1);
@@ -883,7 +965,8 @@ out:
 /* Write a cache entry of M, whose var is interned (best effort: a failure
  * is only a slower next run). */
 static void cache_write(const char *file, const char *path, const char *matrix,
-                        const struct stat *st, const ss_meta *m)
+                        const struct stat *st, const ss_meta *m,
+                        const ss_raw *skel, int64_t lay_state)
 {
     wbuf b = {0};
     int64_t stamp[3];
@@ -910,6 +993,17 @@ static void cache_write(const char *file, const char *path, const char *matrix,
             wput_str(&b, c->cats[k]);
         wput(&b, c->codes, (size_t)m->n_obs * 4);
     }
+    unsigned char *lay = NULL;
+    size_t lay_n = 0;
+    /* a layout that is not this file's is left out (0: none) */
+    if (skel && ss_raw_fits(skel, st, m->n_obs, m->n_vars, m->nnz) &&
+        ss_raw_layout_save(skel, &lay, &lay_n) < 0) {
+        sc_err_clear();
+        lay_state = LAYOUT_UNKNOWN;
+    }
+    wput_i64(&b, lay ? (int64_t)lay_n : lay_state);
+    wput(&b, lay, lay_n);
+    free(lay);
     char digest[SC_HASH_HEX_SIZE] = {0};
     memcpy(digest, m->vl->digest, sizeof digest);
     wput(&b, digest, SC_HASH_HEX_SIZE - 1);
@@ -934,8 +1028,8 @@ out:
 }
 
 static int meta_from_h5ad(const char *path, const char *matrix,
-                          const char *const *cols, size_t n_cols,
-                          ss_meta **out);
+                          const char *const *cols, size_t n_cols, ss_meta **out,
+                          ss_raw **skel, int64_t *lay_state);
 
 int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
                  const char *const *cols, size_t n_cols, ss_meta **out,
@@ -980,22 +1074,29 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
     for (size_t i = 0; m && i < m->n_cols; i++)
         want[n_want++] = m->cols[i].name;
     ss_meta *fresh = NULL;
+    ss_raw *skel = NULL;
+    int64_t lay_state = 0;
     /* the first open of an untrusted file: a libhdf5 crash is its error */
     rc = sc_adata_probe(path, 0);
     if (rc >= 0)
-        rc = meta_from_h5ad(path, matrix, want, n_want, &fresh);
+        rc = meta_from_h5ad(path, matrix, want, n_want, &fresh, &skel,
+                            &lay_state);
     if (rc == SC_EUNSUP)
         rc = meta_from_file(path, matrix, want, n_want, &fresh);
     free(want);
     ss_meta_free(m);
-    if (rc < 0)
-        return rc;
-    if ((rc = var_intern(fresh)) < 0) {
+    if (rc < 0 || (rc = var_intern(fresh)) < 0) {
         ss_meta_free(fresh);
+        ss_raw_close(skel);
         return rc;
     }
     if (cache_dir && (!*cache_dir || sc_io_mkdir_p(cache_dir) == 0))
-        cache_write(file, path, matrix, &st, fresh);
+        cache_write(file, path, matrix, &st, fresh, skel, lay_state);
+    /* the stream opens the file from its layout, without HDF5 */
+    if (skel && ss_raw_fits(skel, &st, fresh->n_obs, fresh->n_vars, fresh->nnz))
+        skel_keep(fresh, skel);
+    else
+        ss_raw_close(skel);
     *out = fresh;
     return 0;
 }
@@ -1042,7 +1143,8 @@ static char *organism_in_file(hid_t file)
  * of the time of a first run over thousands of small files, and much
  * memory on large ones. SC_EUNSUP sends other files to meta_from_file. */
 static int meta_from_h5ad(const char *path, const char *matrix,
-                          const char *const *cols, size_t n_cols, ss_meta **out)
+                          const char *const *cols, size_t n_cols, ss_meta **out,
+                          ss_raw **skel, int64_t *lay_state)
 {
     ss_src *src = NULL;
     ss_meta *m = NULL;
@@ -1054,6 +1156,8 @@ static int meta_from_h5ad(const char *path, const char *matrix,
     int rc;
 
     *out = NULL;
+    *skel = NULL;
+    *lay_state = LAYOUT_UNKNOWN;
     if ((rc = ss_src_open_h5(path, matrix, &src)) < 0)
         return rc == SC_ENOTFOUND ? SC_EUNSUP : rc;
     f = src->file;
@@ -1133,6 +1237,12 @@ static int meta_from_h5ad(const char *path, const char *matrix,
         e = NULL;
     }
     m->organism = organism_in_file(f);
+    /* the raw reader's layout (its skeleton, made without HDF5 once its
+     * datasets are let go): 0 when the matrix has none */
+    *lay_state = getenv("SC_STREAM_NO_RAW") ? LAYOUT_UNKNOWN : 0;
+    if (src->raw && ss_raw_detach(src->raw) == 0 &&
+        ss_raw_skeleton(src->raw, skel) == SC_ENOMEM)
+        *lay_state = LAYOUT_UNKNOWN; /* known next time */
     sc_err_clear();
     rc = 0;
 out:

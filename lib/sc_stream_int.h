@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <hdf5.h>
 
@@ -38,7 +39,16 @@ typedef struct ss_meta {
     char *organism; /* or NULL */
     size_t n_cols;
     ss_col *cols;
+    /* the layout of the matrix's raw reader (ss_raw_skeleton), read at
+     * index time or from the cache entry, until a stream takes it over
+     * (ss_meta_take_skel); NULL */
+    struct ss_raw *skel;
 } ss_meta;
+
+/* Skeletons (reader layouts) are kept while their tables hold less than
+ * this, those the indexes hold included (past it, files are opened
+ * through HDF5 again). */
+#define SS_SKEL_BYTES ((size_t)256 << 20)
 
 /* Load the index of PATH for matrix MATRIX with at least the columns COLS
  * (missing obs columns are fine: they are absent from the result), from
@@ -60,6 +70,10 @@ struct sc_pack;
 SC_MUST_CHECK int ss_meta_from_pack(const struct sc_pack *p,
                                     const char *const *cols, size_t n_cols,
                                     ss_meta **out);
+/* Bytes of the skeletons the indexes of the process hold (M->skel). */
+size_t ss_meta_skel_bytes(void);
+/* M's skeleton, taken over by the caller (NULL when it has none). */
+struct ss_raw *ss_meta_take_skel(ss_meta *m);
 /* The column NAME, or NULL. */
 const ss_col *ss_meta_col(const ss_meta *m, const char *name);
 
@@ -107,6 +121,21 @@ SC_MUST_CHECK int ss_raw_clone(const ss_raw *r, ss_raw **out);
  * without a file descriptor, or SC_EUNSUP: what ss_raw_reopen opens the
  * file again with, without HDF5. */
 SC_MUST_CHECK int ss_raw_skeleton(const ss_raw *r, ss_raw **out);
+/* The skeleton SKEL as bytes (malloc'd, *N of them) for a cache entry,
+ * SC_EUNSUP when SKEL is not a skeleton. */
+SC_MUST_CHECK int ss_raw_layout_save(const ss_raw *skel, unsigned char **out,
+                                     size_t *n);
+/* A skeleton of PATH from the N bytes P that ss_raw_layout_save made:
+ * every field checked (tables inside the file's size, indptr ascending
+ * within the data), SC_EFORMAT when one is not. It is trusted no more
+ * than a file: ss_raw_reopen still checks the file's stamp. */
+SC_MUST_CHECK int ss_raw_layout_load(const void *p, size_t n, const char *path,
+                                     ss_raw **out);
+/* Whether R's tables were read from the file ST (device, inode, size,
+ * mtime) and are of a matrix of N_ROWS rows of NNZ[i] entries and N_COLS
+ * columns. */
+int ss_raw_fits(const ss_raw *r, const struct stat *st, int64_t n_rows,
+                int64_t n_cols, const uint32_t *nnz);
 /* Bytes the tables of R hold. */
 size_t ss_raw_table_bytes(const ss_raw *r);
 /* A reader of PATH on a new descriptor that uses the tables of the

@@ -64,6 +64,7 @@ struct ss_raw {
     uint64_t base;  /* the user block: HDF5 1.10's chunk addresses omit it */
     hid_t file;
     const char *label;
+    char *label_own; /* a skeleton's copy of its label */
     hid_t d_data, d_idx;
     int64_t n_rows, n_cols;
     int64_t *indptr;
@@ -450,6 +451,7 @@ void ss_raw_close(ss_raw *r)
         H5Dclose(r->d_idx);
     if (!r->owner)
         free(r->indptr);
+    free(r->label_own);
     rds_release(&r->data, r->owner != NULL);
     rds_release(&r->idx, r->owner != NULL);
     if (r->dec)
@@ -573,10 +575,245 @@ int ss_raw_clone(const ss_raw *r, ss_raw **out)
 
 int ss_raw_skeleton(const ss_raw *r, ss_raw **out)
 {
+    int rc;
+
     *out = NULL;
     if (r->file >= 0 || r->owner || !ss_raw_threadsafe(r))
         return SC_EUNSUP;
-    return raw_copy(r, -1, 0, out);
+    if ((rc = raw_copy(r, -1, 0, out)) < 0)
+        return rc;
+    /* its own label: the path R borrows may go before it */
+    if (!((*out)->label_own = strdup(r->label))) {
+        ss_raw_close(*out);
+        *out = NULL;
+        return sc_fail(SC_ENOMEM, "out of memory");
+    }
+    (*out)->label = (*out)->label_own;
+    return 0;
+}
+
+int ss_raw_fits(const ss_raw *r, const struct stat *st, int64_t n_rows,
+                int64_t n_cols, const uint32_t *nnz)
+{
+    if (r->st.st_dev != st->st_dev || r->st.st_ino != st->st_ino ||
+        r->st.st_size != st->st_size ||
+        r->st.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+        r->st.st_mtim.tv_nsec != st->st_mtim.tv_nsec || r->n_rows != n_rows ||
+        r->n_cols != n_cols)
+        return 0;
+    for (int64_t i = 0; i < n_rows; i++)
+        if (r->indptr[i + 1] - r->indptr[i] != (int64_t)nnz[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * A skeleton as bytes (ss_raw_layout_save), in the byte order of the
+ * machine: the file's device, inode, size and mtime (s, ns), the user
+ * block, rows, columns; per dataset (data, indices) its kind, elements,
+ * chunked, deflate, offset, chunk, chunks; then per chunked dataset the
+ * chunks' addresses (u64), sizes and filter masks (u32); then indptr.
+ * Every field is 8 bytes but the chunk sizes and masks.
+ */
+enum { LAYOUT_HEAD = 8, LAYOUT_RDS = 7 };
+
+static size_t layout_bytes(const ss_raw *r)
+{
+    size_t n = (LAYOUT_HEAD + 2 * LAYOUT_RDS) * 8 +
+               ((size_t)r->n_rows + 1) * sizeof *r->indptr;
+    const rds *d[2] = {&r->data, &r->idx};
+    for (int i = 0; i < 2; i++)
+        if (d[i]->chunked)
+            n += (size_t)d[i]->n_chunks * 16;
+    return n;
+}
+
+static unsigned char *put8(unsigned char *p, int64_t v)
+{
+    memcpy(p, &v, 8);
+    return p + 8;
+}
+
+int ss_raw_layout_save(const ss_raw *r, unsigned char **out, size_t *n)
+{
+    const rds *d[2] = {&r->data, &r->idx};
+    unsigned char *p;
+
+    *out = NULL;
+    *n = 0;
+    if (r->fd >= 0 || r->file >= 0 || r->owner || !ss_raw_threadsafe(r))
+        return SC_EUNSUP;
+    *n = layout_bytes(r);
+    if (!(*out = p = malloc(*n)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    p = put8(p, (int64_t)r->st.st_dev);
+    p = put8(p, (int64_t)r->st.st_ino);
+    p = put8(p, (int64_t)r->st.st_size);
+    p = put8(p, (int64_t)r->st.st_mtim.tv_sec);
+    p = put8(p, (int64_t)r->st.st_mtim.tv_nsec);
+    p = put8(p, (int64_t)r->base);
+    p = put8(p, r->n_rows);
+    p = put8(p, r->n_cols);
+    for (int i = 0; i < 2; i++) {
+        p = put8(p, d[i]->kind);
+        p = put8(p, d[i]->n);
+        p = put8(p, d[i]->chunked);
+        p = put8(p, d[i]->deflate);
+        p = put8(p, (int64_t)d[i]->off);
+        p = put8(p, d[i]->chunk);
+        p = put8(p, d[i]->n_chunks);
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t nc = d[i]->chunked ? (size_t)d[i]->n_chunks : 0;
+        memcpy(p, d[i]->addr, nc * 8);
+        p += nc * 8;
+        memcpy(p, d[i]->size, nc * 4);
+        p += nc * 4;
+        memcpy(p, d[i]->mask, nc * 4);
+        p += nc * 4;
+    }
+    memcpy(p, r->indptr, ((size_t)r->n_rows + 1) * sizeof *r->indptr);
+    return 0;
+}
+
+/* Bytes of an element of KIND, 0 when KIND is not one. */
+static size_t kind_size(int64_t kind)
+{
+    static const size_t sz[] = {4, 8, 1, 1, 2, 2, 4, 4, 8, 8};
+    return kind >= 0 && kind <= K_U64 ? sz[kind] : 0;
+}
+
+typedef struct lrd {
+    const unsigned char *p;
+    size_t n, off;
+} lrd;
+
+/* The next 8 bytes of L as an int64 into *V; 0, or -1 past the end. */
+static int get8(lrd *l, int64_t *v)
+{
+    if (l->n - l->off < 8)
+        return -1;
+    memcpy(v, l->p + l->off, 8);
+    l->off += 8;
+    return 0;
+}
+
+/* The description of one dataset from L, checked against the file's SIZE
+ * (the tables are read later). */
+static int layout_rds(lrd *l, rds *d, int64_t size)
+{
+    int64_t v[LAYOUT_RDS];
+    for (int i = 0; i < LAYOUT_RDS; i++)
+        if (get8(l, &v[i]) < 0)
+            return -1;
+    memset(d, 0, sizeof *d);
+    for (int i = 0; i < CACHE_N; i++)
+        d->cidx[i] = -1;
+    d->kind = (int)v[0];
+    d->isz = kind_size(v[0]);
+    d->n = v[1];
+    d->chunked = (int)v[2];
+    d->deflate = (int)v[3];
+    d->off = (uint64_t)v[4];
+    d->chunk = v[5];
+    d->n_chunks = v[6];
+    if (!d->isz || d->n < 0 || (v[2] != 0 && v[2] != 1) ||
+        (v[3] != 0 && v[3] != 1) || (d->deflate && !d->chunked))
+        return -1;
+    if (!d->chunked) /* the whole dataset inside the file */
+        return d->n == 0 || (v[4] >= 0 && v[4] <= size &&
+                             (uint64_t)d->n <= (uint64_t)(size - v[4]) / d->isz)
+                   ? 0
+                   : -1;
+    if (d->chunk < 1 || (uint64_t)d->chunk * d->isz > UINT32_MAX / 2 ||
+        d->n_chunks != d->n / d->chunk + (d->n % d->chunk != 0) ||
+        (uint64_t)d->n_chunks > (l->n - l->off) / 16)
+        return -1;
+    return 0;
+}
+
+/* The chunk table of D from L: every chunk located inside the file's SIZE
+ * bytes (or never written). */
+static int layout_chunks(lrd *l, rds *d, int64_t size)
+{
+    size_t nc = d->chunked ? (size_t)d->n_chunks : 0;
+    if (!d->chunked)
+        return 0;
+    if ((l->n - l->off) / 16 < nc)
+        return -1;
+    if (!(d->addr = malloc((nc ? nc : 1) * 8)) ||
+        !(d->size = malloc((nc ? nc : 1) * 4)) ||
+        !(d->mask = malloc((nc ? nc : 1) * 4)))
+        return SC_ENOMEM;
+    memcpy(d->addr, l->p + l->off, nc * 8);
+    memcpy(d->size, l->p + l->off + nc * 8, nc * 4);
+    memcpy(d->mask, l->p + l->off + nc * 12, nc * 4);
+    l->off += nc * 16;
+    for (size_t c = 0; c < nc; c++)
+        if (d->size[c] != 0 && (d->addr[c] > (uint64_t)size ||
+                                d->size[c] > (uint64_t)size - d->addr[c]))
+            return -1;
+    return 0;
+}
+
+int ss_raw_layout_load(const void *p, size_t n, const char *path, ss_raw **out)
+{
+    lrd l = {p, n, 0};
+    int64_t h[LAYOUT_HEAD];
+    ss_raw *r;
+    int rc = SC_EFORMAT;
+
+    *out = NULL;
+    for (int i = 0; i < LAYOUT_HEAD; i++)
+        if (get8(&l, &h[i]) < 0)
+            return SC_EFORMAT;
+    if (h[2] < 0 || h[4] < 0 || h[4] >= 1000000000 || h[5] < 0 || h[5] > h[2] ||
+        h[6] < 0 || h[7] < 0 || h[7] > INT32_MAX || (uint64_t)h[6] >= n / 8)
+        return SC_EFORMAT;
+    if (!(r = calloc(1, sizeof *r)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    r->fd = -1;
+    r->file = r->d_data = r->d_idx = H5I_INVALID_HID;
+    r->st.st_dev = (dev_t)h[0];
+    r->st.st_ino = (ino_t)h[1];
+    r->st.st_size = (off_t)h[2];
+    r->st.st_mtim.tv_sec = (time_t)h[3];
+    r->st.st_mtim.tv_nsec = (long)h[4];
+    r->base = (uint64_t)h[5];
+    r->n_rows = h[6];
+    r->n_cols = h[7];
+    if (layout_rds(&l, &r->data, h[2]) < 0 ||
+        layout_rds(&l, &r->idx, h[2]) < 0 || r->data.n != r->idx.n ||
+        r->idx.kind == K_F32 || r->idx.kind == K_F64)
+        goto fail;
+    if ((rc = layout_chunks(&l, &r->data, h[2])) < 0 ||
+        (rc = layout_chunks(&l, &r->idx, h[2])) < 0) {
+        if (rc == SC_ENOMEM)
+            goto nomem;
+        rc = SC_EFORMAT;
+        goto fail;
+    }
+    rc = SC_EFORMAT;
+    if ((l.n - l.off) / 8 != (size_t)r->n_rows + 1 || (l.n - l.off) % 8)
+        goto fail;
+    if (!(r->indptr = malloc(((size_t)r->n_rows + 1) * sizeof *r->indptr)))
+        goto nomem;
+    memcpy(r->indptr, l.p + l.off, ((size_t)r->n_rows + 1) * 8);
+    for (int64_t i = 0; i < r->n_rows; i++)
+        if (r->indptr[i + 1] < r->indptr[i])
+            goto fail;
+    if (r->indptr[0] < 0 || r->indptr[r->n_rows] > r->data.n)
+        goto fail;
+    if (!(r->label_own = strdup(path)))
+        goto nomem;
+    r->label = r->label_own;
+    *out = r;
+    return 0;
+nomem:
+    rc = sc_fail(SC_ENOMEM, "out of memory");
+fail:
+    ss_raw_close(r);
+    return rc;
 }
 
 size_t ss_raw_table_bytes(const ss_raw *r)

@@ -68,6 +68,55 @@ out:
     ss_meta_free(m7);
 }
 
+/* Many distinct lists (found by their digest, issue 22): each list is
+ * shared by its equals only, also when the lists differ only in the order
+ * of their names, and lists released in any order leave the others
+ * intact and findable. */
+static void test_intern_many(void)
+{
+    enum { N = 3000 };
+    static ss_meta *fw[N], *bw[N], *again[N];
+    char a[32], b[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof a, "G%d", i);
+        snprintf(b, sizeof b, "G%d", (i + 1) % N);
+        const char *const f[] = {a, b}, *const r[] = {b, a};
+        fw[i] = meta_of(f, 2);
+        bw[i] = meta_of(r, 2);
+        again[i] = meta_of(f, 2);
+    }
+    for (int i = 0; i < N; i++) {
+        if (!fw[i] || !bw[i] || !again[i])
+            continue;
+        CHECK(fw[i]->vl == again[i]->vl);
+        CHECK(fw[i]->vl != bw[i]->vl);
+        /* bw[i] is {G(i+1), Gi}: not the list {G(i+1), G(i+2)} */
+        CHECK(bw[i]->vl != fw[(i + 1) % N]->vl);
+    }
+    for (int i = 0; i < N; i += 2) { /* release every other list */
+        ss_meta_free(fw[i]);
+        ss_meta_free(again[i]);
+        fw[i] = again[i] = NULL;
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(a, sizeof a, "G%d", i);
+        snprintf(b, sizeof b, "G%d", (i + 1) % N);
+        const char *const f[] = {a, b};
+        ss_meta *m = meta_of(f, 2);
+        if (m && i % 2)
+            CHECK(m->vl == fw[i]->vl);
+        if (m && i % 2 == 0)
+            CHECK(m->vl != bw[i]->vl && !strcmp(m->var[0], a) &&
+                  !strcmp(m->var[1], b));
+        ss_meta_free(m);
+    }
+    for (int i = 0; i < N; i++) {
+        ss_meta_free(fw[i]);
+        ss_meta_free(bw[i]);
+        ss_meta_free(again[i]);
+    }
+}
+
 /* FROM copied to TO: 0 or -1. */
 static int copy_file(const char *from, const char *to)
 {
@@ -237,9 +286,79 @@ out:
     rmdir(dir);
 }
 
+/* A reader layout (skeleton) saved in an index cache entry: it reads the
+ * rows the file holds; cut short anywhere it is refused; with any byte
+ * changed it is refused or, when the change is still a valid layout,
+ * reads without going out of its buffers (run under ASan). */
+static void test_layout(void)
+{
+    char path[1024];
+    ss_meta *m = NULL;
+    ss_raw *k = NULL, *r = NULL;
+    unsigned char *lay = NULL, *lay2 = NULL, *bad = NULL;
+    size_t n = 0, n2 = 0;
+    ss_rows rows = {0}, ref = {0};
+
+    snprintf(path, sizeof path, "%s/h5ad/anndataR_example.h5ad",
+             unit_data_dir());
+    m = load(path, NULL, 0);
+    if (!m)
+        return;
+    CHECK(m->skel != NULL); /* made at index time */
+    if (!m->skel)
+        goto out;
+    CHECK_INTEQ(ss_raw_layout_save(m->skel, &lay, &n), 0);
+    CHECK_INTEQ(ss_raw_layout_load(lay, n, path, &k), 0);
+    if (!k)
+        goto out;
+    CHECK_INTEQ(ss_raw_layout_save(k, &lay2, &n2), 0);
+    CHECK(n2 == n && lay2 && !memcmp(lay, lay2, n));
+    CHECK_INTEQ(ss_raw_reopen(k, path, &r), 0);
+    CHECK_INTEQ(ss_raw_read(r, 0, m->n_obs, &ref), 0);
+    ss_raw_close(r);
+    r = NULL;
+    ss_raw_close(k);
+    k = NULL;
+    for (size_t cut = 0; cut < n; cut++) {
+        CHECK(ss_raw_layout_load(lay, cut, path, &k) < 0);
+        CHECK(k == NULL);
+    }
+    CHECK((bad = malloc(n)) != NULL);
+    size_t step = n > 4096 ? n / 4096 : 1, n_ok = 0;
+    for (size_t i = 0; bad && i < n; i += step) {
+        for (int f = 0; f < 2; f++) {
+            memcpy(bad, lay, n);
+            bad[i] ^= f ? 0x80 : 0x01;
+            if (ss_raw_layout_load(bad, n, path, &k) < 0) {
+                CHECK(k == NULL);
+                sc_err_clear();
+                continue;
+            }
+            n_ok++;
+            if (ss_raw_reopen(k, path, &r) == 0)
+                (void)!ss_raw_read(r, 0, m->n_obs, &rows);
+            sc_err_clear();
+            ss_raw_close(r);
+            ss_raw_close(k);
+            r = k = NULL;
+        }
+    }
+    CHECK(n_ok < 2 * n); /* some changes are refused */
+out:
+    ss_rows_release(&rows);
+    ss_rows_release(&ref);
+    free(lay);
+    free(lay2);
+    free(bad);
+    ss_raw_close(k);
+    ss_meta_free(m);
+}
+
 int main(void)
 {
     RUN(test_intern);
+    RUN(test_intern_many);
     RUN(test_cache);
+    RUN(test_layout);
     return UNIT_DONE();
 }
