@@ -1,6 +1,7 @@
 /* sc-annotate annotate: map the label columns of datasets to terms. */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -263,6 +264,73 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The result of one label, kept compact while the others are mapped (an
+ * sc_match_res is some 400 bytes, mostly its strings, which few results
+ * use): its strings, when one is not empty, are kept in a text arena as
+ * "reason\0evidence\0demoted\0" from offset STR. */
+struct kept {
+    sc_onto_term term; /* the term, for the columns */
+    size_t str;
+    /* the result up to its strings: tier, term, candidates, suggestions */
+    unsigned char head[offsetof(sc_match_res, reason)];
+};
+#define NO_STR ((size_t)-1)
+
+struct arena {
+    char *s;
+    size_t n, cap;
+};
+
+/* R into *K, its strings into A. 0 or SC_ENOMEM. */
+static int keep(const sc_match_res *r, struct kept *k, struct arena *a)
+{
+    const char *str[3] = {r->reason, r->evidence, r->demoted};
+    size_t need = 0;
+
+    k->term = r->term;
+    memcpy(k->head, r, sizeof k->head);
+    k->str = NO_STR;
+    if (!*r->reason && !*r->evidence && !*r->demoted)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        need += strlen(str[i]) + 1;
+    if (a->n + need > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 4096;
+        char *ns;
+
+        while (cap < a->n + need)
+            cap *= 2;
+        if (!(ns = realloc(a->s, cap)))
+            return sc_fail(SC_ENOMEM, "out of memory");
+        a->s = ns;
+        a->cap = cap;
+    }
+    k->str = a->n;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(str[i]) + 1;
+
+        memcpy(a->s + a->n, str[i], n);
+        a->n += n;
+    }
+    return 0;
+}
+
+/* The result K (with arena A) back into *R. */
+static void unkeep(const struct kept *k, const struct arena *a, sc_match_res *r)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r, k->head, sizeof k->head);
+    if (k->str != NO_STR) {
+        const char *p = a->s + k->str;
+
+        snprintf(r->reason, sizeof r->reason, "%s", p);
+        p += strlen(p) + 1;
+        snprintf(r->evidence, sizeof r->evidence, "%s", p);
+        p += strlen(p) + 1;
+        snprintf(r->demoted, sizeof r->demoted, "%s", p);
+    }
+}
+
 /* Map FIELD of AD (when it has a label column) into the obs columns and
  * the report J. ORG is the organism (may be updated by the organism
  * field). */
@@ -276,7 +344,9 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     char src[256], author[300];
     sc_elem *col, *e;
     struct labels l;
-    sc_match_res *res = NULL;
+    struct kept *res = NULL;
+    struct arena arena = {0};
+    sc_match_res one_res;
     const char **ids = NULL, **labs = NULL;
     json_t *fj, *arr;
     int64_t mapped_cells = 0, n_mapped = 0;
@@ -302,7 +372,8 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     }
     for (int64_t k = 0; k < l.n; k++) {
         if ((rc = sc_match_label(c->m, field, *org ? org : NULL, l.s[k],
-                                 &res[k])) < 0)
+                                 &one_res)) < 0 ||
+            (rc = keep(&one_res, &res[k], &arena)) < 0)
             goto out;
         if (res[k].term != SC_ONTO_NONE) {
             n_mapped++;
@@ -316,16 +387,18 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     /* the report */
     arr = json_array();
     for (int64_t k = 0; arr && k < l.n; k++) {
-        const sc_match_res *r = &res[k];
+        const sc_match_res *r = &one_res;
         char ev[160];
-        json_t *lj = json_pack("{s:s, s:I, s:s, s:b, s:s}", "label", l.s[k],
-                               "n_cells", (json_int_t)l.count[k], "tier",
-                               sc_match_tier_name(r->tier), "confident",
-                               sc_match_tier_is_confident(r->tier), "evidence",
-                               sc_match_evidence(r, l.s[k], ev, sizeof ev));
+        json_t *lj;
         char cands[512] = "";
         size_t cu = 0;
 
+        unkeep(&res[k], &arena, &one_res);
+        lj = json_pack("{s:s, s:I, s:s, s:b, s:s}", "label", l.s[k], "n_cells",
+                       (json_int_t)l.count[k], "tier",
+                       sc_match_tier_name(r->tier), "confident",
+                       sc_match_tier_is_confident(r->tier), "evidence",
+                       sc_match_evidence(r, l.s[k], ev, sizeof ev));
         if (!lj)
             continue;
         if (r->term != SC_ONTO_NONE) {
@@ -467,6 +540,7 @@ out:
     free(ids);
     free(labs);
     free(res);
+    free(arena.s);
     labels_release(&l);
     return rc;
 }

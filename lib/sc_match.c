@@ -243,30 +243,39 @@ struct entry *sm_table_find(const struct table *t, const char *key)
         return NULL;
     h = sc_strhash(key, 0);
     for (size_t i = h & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
-        int32_t k = t->slot[i];
+        uint64_t s = t->slot[i];
+        size_t k;
 
-        if (k < 0)
+        if (!s)
             return NULL;
+        /* the hash's high bits in the slot spare a look at the entry */
+        if (s >> 32 != h >> 32)
+            continue;
+        k = (size_t)(s & 0xffffffffu) - 1;
         if (t->e[k].hash == h && !strcmp(t->e[k].key, key))
             return &t->e[k];
     }
 }
 
+/* The slot of entry K of hash H. */
+static uint64_t slot_of(uint64_t h, size_t k)
+{
+    return (h >> 32 << 32) | (uint64_t)(k + 1);
+}
+
 static int table_grow(struct table *t)
 {
     size_t ns = t->n_slot ? t->n_slot * 2 : 1024;
-    int32_t *slot = malloc(ns * sizeof *slot);
+    uint64_t *slot = calloc(ns, sizeof *slot);
 
     if (!slot)
         return sc_fail(SC_ENOMEM, "out of memory");
-    for (size_t i = 0; i < ns; i++)
-        slot[i] = -1;
     for (size_t k = 0; k < t->n; k++) {
         size_t i = t->e[k].hash & (ns - 1);
 
-        while (slot[i] >= 0)
+        while (slot[i])
             i = (i + 1) & (ns - 1);
-        slot[i] = (int32_t)k;
+        slot[i] = slot_of(t->e[k].hash, k);
     }
     free(t->slot);
     t->slot = slot;
@@ -298,10 +307,10 @@ int sm_table_add(struct table *t, const char *key, sc_onto_term term)
         if (!(e->key = strdup(key)))
             return sc_fail(SC_ENOMEM, "out of memory");
         e->hash = sc_strhash(key, 0);
-        for (i = e->hash & (t->n_slot - 1); t->slot[i] >= 0;
+        for (i = e->hash & (t->n_slot - 1); t->slot[i];
              i = (i + 1) & (t->n_slot - 1))
             ;
-        t->slot[i] = (int32_t)t->n++;
+        t->slot[i] = slot_of(e->hash, t->n++);
     }
     for (int k = 0; k < e->n; k++)
         if (e->terms[k] == term)

@@ -17,46 +17,11 @@
 #define MIN_WORD  6 /* shorter words are never corrected */
 #define MAX_FIXES 2 /* corrected words in one label, at most */
 
-/* The letters of W as a bit mask (a-z, then one bit for anything else). */
-static uint32_t letter_mask(const char *w)
-{
-    uint32_t m = 0;
-
-    for (; *w; w++)
-        m |= *w >= 'a' && *w <= 'z' ? 1u << (*w - 'a') : 1u << 26;
-    return m;
-}
-
-/* Whether X has at most two bits set. */
-static int two_bits_at_most(uint32_t x)
-{
-    x &= x - 1;
-    return !(x & (x - 1));
-}
-
-static int cmp_len(const void *a, const void *b)
-{
-    const struct sm_word *x = a, *y = b;
-
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return strcmp(x->w, y->w);
-}
+_Static_assert(SM_MAX_WORD <= SC_FUZZYIDX_MAX_WORD, "fuzzy words indexed");
 
 /* The fields of the fuzzy tier, in the order of sc_match's FZ lists. */
 static const int fz_field[3] = {SC_FIELD_CELL_TYPE, SC_FIELD_TISSUE,
                                 SC_FIELD_DISEASE};
-
-/* The indexes of FIELD's ontologies (at most 4) into ONT; their number. */
-static int field_ontologies(const sc_match *m, int field, int *ont)
-{
-    const struct sm_fres *r = sm_field_spec(m, field)->res;
-    int n = 0;
-
-    for (; n < r->n_ont && n < 4; n++)
-        ont[n] = r->ont[n];
-    return n;
-}
 
 /* Whether vocabulary entry E has a term of one of the ontologies of the
  * field (indexes in ONT, N of them). */
@@ -72,7 +37,8 @@ static int in_field(const struct entry *e, const int *ont, int n)
 int sm_fuzzy_index(sc_match *m)
 {
     char w[SM_MAX_WORD + 1];
-    int rc;
+    const char **words;
+    int rc = 0;
 
     /* the words of the bag-of-words keys (normalised, American spelling)
      * with the ontologies of their terms */
@@ -97,101 +63,106 @@ int sm_fuzzy_index(sc_match *m)
     }
     if (!m->vocab.n)
         return 0;
-    /* one word list per field: its words by length */
+    /* one word index per field */
+    if (!(words = malloc(m->vocab.n * sizeof *words)))
+        return sc_fail(SC_ENOMEM, "out of memory");
     for (size_t i = 0; i < sizeof fz_field / sizeof *fz_field; i++) {
         struct sm_fz *z = &m->fz[i];
-        int *ont = z->ont,
-            n_ont = z->n_ont = field_ontologies(m, fz_field[i], z->ont);
+        size_t n = 0;
 
-        if (!(z->w = malloc(m->vocab.n * sizeof *z->w)))
-            return sc_fail(SC_ENOMEM, "out of memory");
-        for (size_t k = 0; k < m->vocab.n; k++) {
-            struct sm_word *v = &z->w[z->n];
-
-            if (!in_field(&m->vocab.e[k], ont, n_ont))
-                continue;
-            v->w = m->vocab.e[k].key;
-            v->len = (uint32_t)strlen(v->w);
-            v->mask = letter_mask(v->w);
-            z->n++;
-        }
-        qsort(z->w, z->n, sizeof *z->w, cmp_len);
-        for (size_t l = 0, k = 0; l < SM_MAX_WORD + 2; l++) {
-            while (k < z->n && z->w[k].len < l)
-                k++;
-            z->at[l] = k;
-        }
+        z->res = sm_field_spec(m, fz_field[i])->res;
+        for (size_t k = 0; k < m->vocab.n; k++)
+            if (in_field(&m->vocab.e[k], z->res->ont, z->res->n_ont))
+                words[n++] = m->vocab.e[k].key;
+        if ((rc = sc_fuzzyidx_build(&z->idx, words, n)) < 0)
+            break;
     }
-    return 0;
+    free(words);
+    return rc;
 }
 
 void sm_fuzzy_release(sc_match *m)
 {
     for (size_t i = 0; i < sizeof m->fz / sizeof *m->fz; i++) {
-        free(m->fz[i].w);
-        memset(&m->fz[i], 0, sizeof m->fz[i]);
+        sc_fuzzyidx_free(&m->fz[i].idx);
+        m->fz[i].res = NULL;
     }
-}
-
-/* The one word of the field's vocabulary within distance 1 of W (not
- * itself a word of it), with none other within 2: into *FIX; 1 when there
- * is one. */
-static int correct_word(const struct sm_fz *z, const char *w, sc_onto_term *fix)
-{
-    size_t len = strlen(w);
-    uint32_t mask = letter_mask(w);
-    sc_onto_term one = SC_ONTO_NONE;
-
-    for (size_t l = len - 2; l <= len + 2 && l <= SM_MAX_WORD; l++)
-        for (size_t k = z->at[l]; k < z->at[l + 1]; k++) {
-            const struct sm_word *v = &z->w[k];
-            int d;
-
-            /* an edit brings in one letter at most */
-            if (!two_bits_at_most(mask & ~v->mask) ||
-                !two_bits_at_most(v->mask & ~mask))
-                continue;
-            if ((d = (int)sc_onto_edit_distance(w, len, v->w, v->len, 2, 1)) >
-                2)
-                continue;
-            if (d == 0)
-                return 0; /* a word of the field after all */
-            if (one != SC_ONTO_NONE || d == 2)
-                return 0;
-            one = (sc_onto_term)k;
-        }
-    *fix = one;
-    return one != SC_ONTO_NONE;
 }
 
 #define MEMO_MAX 200000 /* words remembered, at most */
 
-/* correct_word through the matcher's memo (list Z of M). */
-static int correct_memo(const sc_match *m, const struct sm_fz *z, const char *w,
-                        const char **fix)
+/* The memo's answer for KEY into *K: 1 when it has one. */
+static int memo_get(const sc_match *m, const char *key, sc_onto_term *k)
 {
     /* the memo is a cache: the matcher's answers do not change */
     struct sc_match *mm = (struct sc_match *)m;
-    char key[SM_MAX_WORD * 2 + 2];
     const struct entry *e;
-    sc_onto_term k = SC_ONTO_NONE;
     int hit;
+
+    pthread_mutex_lock(&mm->memo_lock);
+    if ((hit = (e = sm_table_find(&m->memo, key)) != NULL))
+        *k = e->terms[0];
+    pthread_mutex_unlock(&mm->memo_lock);
+    return hit;
+}
+
+static void memo_put(const sc_match *m, const char *key, sc_onto_term k)
+{
+    struct sc_match *mm = (struct sc_match *)m;
+
+    pthread_mutex_lock(&mm->memo_lock);
+    if (m->memo.n < MEMO_MAX && sm_table_add(&mm->memo, key, k) < 0)
+        sc_err_clear(); /* not remembered: only slower */
+    pthread_mutex_unlock(&mm->memo_lock);
+}
+
+/* The correction of the normalised word W in list Z of M, through the
+ * memo ("<list digit><word>"): its index in Z, or SC_ONTO_NONE. */
+static sc_onto_term correct_memo(const sc_match *m, const struct sm_fz *z,
+                                 const char *w)
+{
+    char key[SM_MAX_WORD * 2 + 2];
+    sc_onto_term k = SC_ONTO_NONE;
 
     key[0] = (char)('0' + (z - m->fz));
     snprintf(key + 1, sizeof key - 1, "%s", w);
-    pthread_mutex_lock(&mm->memo_lock);
-    if ((hit = (e = sm_table_find(&m->memo, key)) != NULL))
-        k = e->terms[0];
-    pthread_mutex_unlock(&mm->memo_lock);
-    if (!hit) {
-        correct_word(z, w, &k);
-        pthread_mutex_lock(&mm->memo_lock);
-        if (m->memo.n < MEMO_MAX && sm_table_add(&mm->memo, key, k) < 0)
-            sc_err_clear(); /* not remembered: only slower */
-        pthread_mutex_unlock(&mm->memo_lock);
+    if (!memo_get(m, key, &k)) {
+        ptrdiff_t c = sc_fuzzyidx_correct(&z->idx, w);
+
+        k = c >= 0 ? (sc_onto_term)c : SC_ONTO_NONE;
+        memo_put(m, key, k);
     }
-    *fix = k != SC_ONTO_NONE ? z->w[k].w : NULL;
-    return k != SC_ONTO_NONE;
+    return k;
+}
+
+/* The correction of the raw word RAW (LEN bytes: letters) in list Z of
+ * M: a word of six letters or more once normalised that the field's
+ * ontologies do not use, read as the one word of theirs near it. Its
+ * index in Z, or SC_ONTO_NONE; remembered by the raw word too ("<list
+ * letter><raw word>"), as the labels of a dataset share most of theirs. */
+static sc_onto_term correct_raw(const sc_match *m, const struct sm_fz *z,
+                                const char *raw, size_t len)
+{
+    char key[SM_MAX_WORD + 2], w[SM_MAX_WORD * 2 + 1];
+    const struct entry *e;
+    sc_onto_term k = SC_ONTO_NONE;
+
+    key[0] = (char)('a' + (z - m->fz));
+    memcpy(key + 1, raw, len);
+    key[len + 1] = '\0';
+    if (memo_get(m, key, &k))
+        return k;
+    if (sc_match_normalize(key + 1, w, sizeof w) < 0) {
+        sc_err_clear();
+        w[0] = '\0';
+    }
+    sm_american(w, sizeof w);
+    if (strlen(w) >= MIN_WORD && strlen(w) <= SM_MAX_WORD &&
+        !((e = sm_table_find(&m->vocab, w)) &&
+          in_field(e, z->res->ont, z->res->n_ont)))
+        k = correct_memo(m, z, w);
+    memo_put(m, key, k);
+    return k;
 }
 
 /* Whether the raw word [S, S+N) may be corrected: letters only, not in
@@ -235,35 +206,23 @@ int sm_fuzzy(const sc_match *m, const struct field *fs, int field,
     for (size_t i = 0; i < sizeof fz_field / sizeof *fz_field; i++)
         if (fz_field[i] == field)
             z = &m->fz[i];
-    if (!z || !z->n || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
+    if (!z || !z->idx.n || (n = sm_words_of(text, start, end)) > SM_MAX_WORDS)
         return 0;
     fixed[0] = '\0';
     for (size_t k = 0, at = 0; k < n; k++) {
         size_t len = end[k] - start[k];
-        char raw[SM_MAX_WORD + 1], w[SM_MAX_WORD * 2 + 1];
         const char *fix = NULL;
-        const struct entry *e;
+        sc_onto_term c;
 
-        if (len <= SM_MAX_WORD && correctable(text + start[k], len)) {
-            memcpy(raw, text + start[k], len);
-            raw[len] = '\0';
-            if (sc_match_normalize(raw, w, sizeof w) < 0) {
-                sc_err_clear();
-                w[0] = '\0';
-            }
-            sm_american(w, sizeof w);
-            if (strlen(w) >= MIN_WORD && strlen(w) <= SM_MAX_WORD &&
-                !((e = sm_table_find(&m->vocab, w)) &&
-                  in_field(e, z->ont, z->n_ont)) &&
-                correct_memo(m, z, w, &fix)) {
-                if (++n_fix > MAX_FIXES)
-                    return 0;
-                snprintf(from + strlen(from), sizeof from - strlen(from),
-                         "%s%.*s", n_fix > 1 ? "', '" : "", (int)len,
-                         text + start[k]);
-                snprintf(to + strlen(to), sizeof to - strlen(to), "%s%s",
-                         n_fix > 1 ? "', '" : "", fix);
-            }
+        if (len <= SM_MAX_WORD && correctable(text + start[k], len) &&
+            (c = correct_raw(m, z, text + start[k], len)) != SC_ONTO_NONE) {
+            fix = z->idx.w[c];
+            if (++n_fix > MAX_FIXES)
+                return 0;
+            snprintf(from + strlen(from), sizeof from - strlen(from), "%s%.*s",
+                     n_fix > 1 ? "', '" : "", (int)len, text + start[k]);
+            snprintf(to + strlen(to), sizeof to - strlen(to), "%s%s",
+                     n_fix > 1 ? "', '" : "", fix);
         }
         /* the text up to the word, then the word or its correction */
         append(fixed, sizeof fixed, &used, text + at, start[k] - at);

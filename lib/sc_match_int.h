@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "sc_fuzzyidx.h"
 #include "sc_match.h"
 
 /* Allowed terms: ROOTS is a space-separated list where "X" means the
@@ -67,7 +68,8 @@ struct entry {
 struct table {
     struct entry *e;
     size_t n, cap;
-    int32_t *slot; /* index into e, -1 empty */
+    uint64_t *slot; /* the high 32 bits of the key's hash, then 1 + its
+                       index into e; 0: empty */
     size_t n_slot;
 };
 
@@ -93,9 +95,8 @@ struct sc_match {
      * words only */
     struct table vocab;
     struct sm_fz {
-        struct sm_word *w;
-        size_t n, at[SM_MAX_WORD + 2]; /* AT[L]: the first of length L */
-        int ont[4], n_ont;             /* the field's ontologies (indexes) */
+        sc_fuzzyidx idx;           /* the field's words */
+        const struct sm_fres *res; /* the field's spec: its ontologies */
     } fz[3];
     /* the fuzzy tier's answers so far, a cache (labels of one dataset and
      * of the next share their unmapped words: "cluster", "doublet"):
@@ -103,13 +104,6 @@ struct sc_match {
      * SC_ONTO_NONE; MEMO_LOCK guards it, as threads share a matcher */
     struct table memo;
     pthread_mutex_t memo_lock;
-};
-
-/* A word of the fuzzy tier's vocabulary: its letters as a bit mask. */
-struct sm_word {
-    const char *w;
-    uint32_t mask;
-    uint32_t len;
 };
 
 struct entry *sm_table_find(const struct table *t, const char *key);
