@@ -15,6 +15,7 @@
 #include "sc_io.h"
 #include "sc_log.h"
 #include "sc_manifest.h"
+#include "sc_map.h"
 #include "sc_match.h"
 #include "sc_schema.h"
 #include "sc_provenance.h"
@@ -266,62 +267,56 @@ static double now(void)
 
 /* The result of one label, kept compact while the others are mapped (an
  * sc_match_res is some 400 bytes, mostly its strings, which few results
- * use): its strings, when one is not empty, are kept in a text arena as
- * "reason\0evidence\0demoted\0" from offset STR. */
+ * use): its strings, when one is not empty, are kept in a string arena as
+ * "reason\0evidence\0demoted" at STR (NULL when all are empty). */
 struct kept {
     sc_onto_term term; /* the term, for the columns */
-    size_t str;
+    const char *str;
     /* the result up to its strings: tier, term, candidates, suggestions */
     unsigned char head[offsetof(sc_match_res, reason)];
 };
-#define NO_STR ((size_t)-1)
-
-struct arena {
-    char *s;
-    size_t n, cap;
-};
+/* HEAD holds every field but the strings only if the three strings end
+ * sc_match_res, in this order, without a gap (but the struct's tail
+ * padding). */
+#define KEPT_END(f) (offsetof(sc_match_res, f) + sizeof(((sc_match_res *)0)->f))
+_Static_assert(offsetof(sc_match_res, evidence) == KEPT_END(reason) &&
+                   offsetof(sc_match_res, demoted) == KEPT_END(evidence) &&
+                   sizeof(sc_match_res) - KEPT_END(demoted) <
+                       _Alignof(sc_match_res),
+               "struct kept: the strings must be the last fields of "
+               "sc_match_res");
 
 /* R into *K, its strings into A. 0 or SC_ENOMEM. */
-static int keep(const sc_match_res *r, struct kept *k, struct arena *a)
+static int keep(const sc_match_res *r, struct kept *k, sc_strarena *a)
 {
+    char buf[sizeof r->reason + sizeof r->evidence + sizeof r->demoted];
     const char *str[3] = {r->reason, r->evidence, r->demoted};
-    size_t need = 0;
+    size_t n = 0;
 
     k->term = r->term;
     memcpy(k->head, r, sizeof k->head);
-    k->str = NO_STR;
+    k->str = NULL;
     if (!*r->reason && !*r->evidence && !*r->demoted)
         return 0;
-    for (int i = 0; i < 3; i++)
-        need += strlen(str[i]) + 1;
-    if (a->n + need > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 4096;
-        char *ns;
-
-        while (cap < a->n + need)
-            cap *= 2;
-        if (!(ns = realloc(a->s, cap)))
-            return sc_fail(SC_ENOMEM, "out of memory");
-        a->s = ns;
-        a->cap = cap;
-    }
-    k->str = a->n;
     for (int i = 0; i < 3; i++) {
-        size_t n = strlen(str[i]) + 1;
+        size_t m = strnlen(str[i], sizeof buf - n - 1);
 
-        memcpy(a->s + a->n, str[i], n);
-        a->n += n;
+        memcpy(buf + n, str[i], m);
+        n += m;
+        buf[n++] = '\0';
     }
+    if (!(k->str = sc_strarena_dup(a, buf, n - 1)))
+        return sc_fail(SC_ENOMEM, "out of memory");
     return 0;
 }
 
-/* The result K (with arena A) back into *R. */
-static void unkeep(const struct kept *k, const struct arena *a, sc_match_res *r)
+/* The result K back into *R. */
+static void unkeep(const struct kept *k, sc_match_res *r)
 {
     memset(r, 0, sizeof *r);
     memcpy(r, k->head, sizeof k->head);
-    if (k->str != NO_STR) {
-        const char *p = a->s + k->str;
+    if (k->str) {
+        const char *p = k->str;
 
         snprintf(r->reason, sizeof r->reason, "%s", p);
         p += strlen(p) + 1;
@@ -345,7 +340,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
     sc_elem *col, *e;
     struct labels l;
     struct kept *res = NULL;
-    struct arena arena = {0};
+    sc_strarena arena = {0};
     sc_match_res one_res;
     const char **ids = NULL, **labs = NULL;
     json_t *fj, *arr;
@@ -393,7 +388,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
         char cands[512] = "";
         size_t cu = 0;
 
-        unkeep(&res[k], &arena, &one_res);
+        unkeep(&res[k], &one_res);
         lj = json_pack("{s:s, s:I, s:s, s:b, s:s}", "label", l.s[k], "n_cells",
                        (json_int_t)l.count[k], "tier",
                        sc_match_tier_name(r->tier), "confident",
@@ -540,7 +535,7 @@ out:
     free(ids);
     free(labs);
     free(res);
-    free(arena.s);
+    sc_strarena_release(&arena);
     labels_release(&l);
     return rc;
 }

@@ -154,40 +154,12 @@ static int smap_put(sc_strmap *m, const char *key, int64_t val, int first_wins)
 }
 
 /* ------------------------------------------------------------------------ */
-/* String arena: blocks of 1 MiB, never moved. */
+/* Strings in an sc_strarena (sc_map), upper-cased. */
 
-typedef struct arena {
-    char **blk;
-    size_t n_blk, used, cap;
-} arena;
-
-static char *arena_dup(arena *a, const char *s, size_t n)
+/* Upper-case copy of S[0..N) in A. */
+static char *arena_upper_n(sc_strarena *a, const char *s, size_t n)
 {
-    char *p;
-
-    if (a->n_blk == 0 || a->used + n + 1 > a->cap) {
-        size_t cap = n + 1 > (1u << 20) ? n + 1 : (1u << 20);
-        char **b = realloc(a->blk, (a->n_blk + 1) * sizeof *b);
-
-        if (!b)
-            return NULL;
-        a->blk = b;
-        if (!(a->blk[a->n_blk] = malloc(cap)))
-            return NULL;
-        a->n_blk++;
-        a->used = 0;
-        a->cap = cap;
-    }
-    p = a->blk[a->n_blk - 1] + a->used;
-    memcpy(p, s, n);
-    p[n] = '\0';
-    a->used += n + 1;
-    return p;
-}
-
-static char *arena_upper(arena *a, const char *s)
-{
-    char *p = arena_dup(a, s, strlen(s));
+    char *p = sc_strarena_dup(a, s, n);
 
     if (p)
         for (char *q = p; *q; q++)
@@ -195,12 +167,9 @@ static char *arena_upper(arena *a, const char *s)
     return p;
 }
 
-static void arena_free(arena *a)
+static char *arena_upper(sc_strarena *a, const char *s)
 {
-    for (size_t i = 0; i < a->n_blk; i++)
-        free(a->blk[i]);
-    free(a->blk);
-    memset(a, 0, sizeof *a);
+    return arena_upper_n(a, s, strlen(s));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -219,7 +188,7 @@ struct sc_genes {
     char version[256];
     gene *g;
     int64_t n, n_cur, cap;
-    arena ar;
+    sc_strarena ar;
     sc_strmap by_id;      /* id -> gene */
     sc_strmap by_name;    /* current name -> gene or AMBIG */
     sc_strmap by_upper;   /* upper-case current name -> gene or AMBIG */
@@ -251,7 +220,7 @@ void sc_genes_free(sc_genes *g)
     sc_strmap_release(&g->damage);
     sc_strmap_release(&g->damage_cand);
     free(g->cand);
-    arena_free(&g->ar);
+    sc_strarena_release(&g->ar);
     free(g->g);
     free(g);
 }
@@ -380,9 +349,9 @@ static int add_gene(sc_genes *g, char **f, int retired)
     }
     x = &g->g[g->n];
     memset(x, 0, sizeof *x);
-    if (!(x->id = arena_dup(&g->ar, f[0], strlen(f[0]))) ||
-        !(x->name = arena_dup(&g->ar, f[1], strlen(f[1]))) ||
-        !(x->type = arena_dup(&g->ar, f[4], strlen(f[4]))))
+    if (!(x->id = sc_strarena_dup(&g->ar, f[0], strlen(f[0]))) ||
+        !(x->name = sc_strarena_dup(&g->ar, f[1], strlen(f[1]))) ||
+        !(x->type = sc_strarena_dup(&g->ar, f[4], strlen(f[4]))))
         return sc_fail(SC_ENOMEM, "out of memory");
     x->length = strtoll(f[3], NULL, 10);
     x->retired = retired ? 1 : 0;
@@ -551,7 +520,7 @@ static int cand_add(sc_genes *g, sc_strmap *m, const char *key, const char *sym)
                 return 0; /* a list this long is ambiguous enough */
             w = 0;
         }
-        if (!(s = arena_dup(&g->ar, buf, (size_t)w)))
+        if (!(s = sc_strarena_dup(&g->ar, buf, (size_t)w)))
             return sc_fail(SC_ENOMEM, "out of memory");
     }
     if (added)
@@ -577,17 +546,6 @@ static int alias_add(sc_genes *g, sc_strmap *owner, const char *alias,
     if (sc_strmap_get(owner, alias) == AMBIG)
         *sc_strmap_find(&g->by_alias, alias) = AMBIG;
     return 0;
-}
-
-/* Upper-case copy of S[0..N) in the arena. */
-static char *arena_upper_n(arena *a, const char *s, size_t n)
-{
-    char *p = arena_dup(a, s, n);
-
-    if (p)
-        for (char *q = p; *q; q++)
-            *q = (char)toupper((unsigned char)*q);
-    return p;
 }
 
 /* Every '|'-separated name of LIST as an alias of WHO. */
@@ -667,7 +625,7 @@ static int read_hgnc(sc_genes *g, sc_strmap *owner)
             goto out;
         }
         lab = owner_label(g, who, f[col[0]]);
-        if (who < 0 && !(lab = arena_dup(&g->ar, lab, strlen(lab)))) {
+        if (who < 0 && !(lab = sc_strarena_dup(&g->ar, lab, strlen(lab)))) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
             goto out;
         }
@@ -735,7 +693,8 @@ static int read_ncbi(sc_genes *g, sc_strmap *owner)
         const char *lab = owner_label(g, who, f[1]);
         char *sym = arena_upper(&g->ar, f[1]);
 
-        if (!sym || (who < 0 && !(lab = arena_dup(&g->ar, lab, strlen(lab))))) {
+        if (!sym ||
+            (who < 0 && !(lab = sc_strarena_dup(&g->ar, lab, strlen(lab))))) {
             rc = sc_fail(SC_ENOMEM, "out of memory");
             break;
         }
@@ -800,7 +759,7 @@ static int read_damage(sc_genes *g)
             break;
         for (char *s = f[4]; *s;) {
             size_t n = strcspn(s, "|");
-            char *c = arena_dup(&g->ar, s, n);
+            char *c = sc_strarena_dup(&g->ar, s, n);
 
             if (!c) {
                 rc = sc_fail(SC_ENOMEM, "out of memory");

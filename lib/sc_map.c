@@ -189,3 +189,39 @@ void sc_u64map_release(sc_u64map *m)
     free(m->used);
     memset(m, 0, sizeof *m);
 }
+
+char *sc_strarena_dup(sc_strarena *a, const void *s, size_t n)
+{
+    enum { BLOCK = 1u << 20 };
+    char *p;
+
+    if (n >= SIZE_MAX - BLOCK)
+        return NULL;
+    if (a->n_blk == 0 || n + 1 > a->cap - a->used) {
+        size_t cap = n + 1 > BLOCK ? n + 1 : BLOCK;
+        char **b = realloc(a->blk, (a->n_blk + 1) * sizeof *b);
+
+        if (!b)
+            return NULL;
+        a->blk = b;
+        if (!(a->blk[a->n_blk] = malloc(cap)))
+            return NULL;
+        a->n_blk++;
+        a->used = 0;
+        a->cap = cap;
+    }
+    p = a->blk[a->n_blk - 1] + a->used;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    a->used += n + 1;
+    return p;
+}
+
+void sc_strarena_release(sc_strarena *a)
+{
+    for (size_t i = 0; i < a->n_blk; i++)
+        free(a->blk[i]);
+    free(a->blk);
+    memset(a, 0, sizeof *a);
+}

@@ -1,5 +1,6 @@
 /* sc_map: the hash maps of the library (open addressing): strings -> int64
- * (FNV-1a, keys borrowed) and uint64 -> int64. */
+ * (FNV-1a, keys borrowed) and uint64 -> int64; and the string arena that
+ * keeps borrowed keys alive. */
 /* SPDX-License-Identifier: MIT */
 #ifndef SC_MAP_H
 #define SC_MAP_H
@@ -47,5 +48,18 @@ SC_MUST_CHECK int sc_u64map_slot(sc_u64map *m, uint64_t key, int64_t val,
                                  int64_t **out, int *added);
 int64_t *sc_u64map_find(const sc_u64map *m, uint64_t key);
 void sc_u64map_release(sc_u64map *m);
+
+/* A string arena: copies kept in blocks of 1 MiB (a longer string gets a
+ * block of its own) that never move, so the copies stay valid until the
+ * arena is released; zero-initialise. Not thread-safe. */
+typedef struct sc_strarena {
+    char **blk;
+    size_t n_blk, used, cap; /* bytes used and held in the last block */
+} sc_strarena;
+
+/* A copy of the N bytes at S followed by a NUL (S may hold NULs), or NULL
+ * when out of memory. */
+char *sc_strarena_dup(sc_strarena *a, const void *s, size_t n);
+void sc_strarena_release(sc_strarena *a);
 
 #endif

@@ -106,6 +106,44 @@ static void test_u64(void)
     CHECK_INTEQ(m.cap, 0);
 }
 
+/* Copies stay in place and intact while the arena grows past blocks,
+ * with a string longer than a block among them; NULs inside are kept. */
+static void test_arena(void)
+{
+    enum { N = 40000 };
+    sc_strarena a = {0};
+    char **p = malloc(N * sizeof *p), key[32], *big = malloc(3u << 20);
+    size_t bad = 0;
+
+    CHECK(p && big);
+    if (!p || !big)
+        return;
+    memset(big, 'x', 3u << 20);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(key, sizeof key, "gene-%d", i);
+        p[i] = i == N / 2 ? sc_strarena_dup(&a, big, 3u << 20)
+                          : sc_strarena_dup(&a, key, (size_t)n);
+        CHECK(p[i] != NULL);
+    }
+    CHECK(a.n_blk >= 3); /* 1 MiB blocks, the large copy in its own */
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "gene-%d", i);
+        if (i == N / 2)
+            bad += strlen(p[i]) != 3u << 20;
+        else
+            bad += strcmp(p[i], key) != 0;
+    }
+    CHECK_INTEQ(bad, 0);
+    char *z = sc_strarena_dup(&a, "a\0b", 3), *e = sc_strarena_dup(&a, "", 0);
+    CHECK(z && memcmp(z, "a\0b", 4) == 0);
+    CHECK(e && *e == '\0');
+    sc_strarena_release(&a);
+    CHECK_INTEQ(a.n_blk, 0);
+    sc_strarena_release(&a); /* twice is harmless */
+    free(p);
+    free(big);
+}
+
 int main(void)
 {
     RUN(test_put_get_first_wins);
@@ -113,5 +151,6 @@ int main(void)
     RUN(test_growth);
     RUN(test_hash);
     RUN(test_u64);
+    RUN(test_arena);
     return UNIT_DONE();
 }
