@@ -18,6 +18,7 @@
 #include "sc_map.h"
 #include "sc_match.h"
 #include "sc_schema.h"
+#include "sc_progress.h"
 #include "sc_provenance.h"
 #include "sc_share.h"
 #include "sc_version.h"
@@ -257,14 +258,6 @@ static void find_organism(const sc_adata *ad, char *org, size_t size)
         organism_from_genes(ad, org, size);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The result of one label, kept compact while the others are mapped (an
  * sc_match_res is some 400 bytes, mostly its strings, which few results
  * use): its strings, when one is not empty, are kept in a string arena as
@@ -360,7 +353,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
         return 0;
     if ((rc = get_labels(col, ad->n_obs, &l)) < 0)
         return sc_fail_ctx(rc, "obs column '%s'", src);
-    t0 = now();
+    t0 = sc_mono_ns() * 1e-9;
     if (!(res = calloc((size_t)l.n + 1, sizeof *res))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
@@ -375,7 +368,7 @@ static int do_field(struct ctx *c, sc_adata *ad, int field, char *org,
             mapped_cells += l.count[k];
         }
     }
-    c->t_map += now() - t0;
+    c->t_map += sc_mono_ns() * 1e-9 - t0;
     *n_lab += l.n;
     *n_map += n_mapped;
 
@@ -672,7 +665,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     json_t *rep = NULL, *fj;
     sc_atomic at = {0};
     int64_t n_lab = 0, n_map = 0;
-    double t0 = now(), t_read, t_write = 0;
+    double t0 = sc_mono_ns() * 1e-9, t_read, t_write = 0;
     sc_write_opts wo = SC_WRITE_OPTS_INIT;
     int rc;
 
@@ -685,7 +678,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     if ((rc = sc_adata_probe(in, 0)) < 0 ||
         (rc = sc_adata_open(in, 0, &ad)) < 0)
         return rc;
-    t_read = now() - t0;
+    t_read = sc_mono_ns() * 1e-9 - t0;
     c->t_map = 0;
     find_organism(ad, org, sizeof org);
     if (!*org && a->organism)
@@ -729,7 +722,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
     if (rc < 0)
         goto out;
     if (!a->dry_run) {
-        double t1 = now();
+        double t1 = sc_mono_ns() * 1e-9;
 
         if (a->cli->provenance) {
             /* the manifest's digest when the file is as it describes */
@@ -747,7 +740,7 @@ static int one(struct ctx *c, const char *in, sc_mrow *row)
         wo.copy_stored = 1;
         if ((rc = sc_h5ad_write(ad, h5, &wo)) < 0)
             goto out;
-        t_write = now() - t1;
+        t_write = sc_mono_ns() * 1e-9 - t1;
     }
     json_object_set_new(rep, "seconds",
                         json_pack("{s:f, s:f, s:f}", "read", t_read, "map",

@@ -470,7 +470,7 @@ static int parse(sc_cli *cli, const char *prog, const char *usage_text,
 
     memset(cli, 0, sizeof *cli);
     cli->common = common;
-    clock_gettime(CLOCK_MONOTONIC, &cli->start);
+    cli->start = sc_mono_ns();
     cli->prog = prog;
     cli->threads = 1;
     cli->progress = SC_PROGRESS_AUTO;
@@ -556,11 +556,7 @@ void sc_cli_release(sc_cli *cli)
 
 double sc_cli_elapsed(const sc_cli *cli)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - cli->start.tv_sec) +
-           (double)(now.tv_nsec - cli->start.tv_nsec) / 1e9;
+    return (double)(sc_mono_ns() - cli->start) * 1e-9;
 }
 
 /* ---- commands ---- */

@@ -119,8 +119,8 @@ typedef struct sc_cli {
     int provenance;     /* 1 unless --no-provenance */
     int argc;           /* the operands left after the options */
     char **argv;
-    char *cmdline;         /* the whole command line, shell-quoted */
-    struct timespec start; /* CLOCK_MONOTONIC when sc_cli_parse was called */
+    char *cmdline; /* the whole command line, shell-quoted */
+    int64_t start; /* sc_mono_ns() when sc_cli_parse was called */
     unsigned char given[SC_CLI_KEYS / 8]; /* keys seen on the command line */
     unsigned common; /* the SC_CLI_* common options offered */
     int alias_used;  /* key of the last deprecated alias given, or 0 */

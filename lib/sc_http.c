@@ -20,6 +20,7 @@
 
 #include "sc_io.h"
 #include "sc_log.h"
+#include "sc_progress.h"
 
 #define RECV_BUFFER (256 * 1024)
 #define HASH_BLOCK  (1024 * 1024)
@@ -56,14 +57,6 @@ struct sc_http_limit {
     double t_free; /* when the bytes taken so far may have been received */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int sc_http_limit_new(uint64_t bytes_per_s, sc_http_limit **out)
 {
     sc_http_limit *l;
@@ -91,7 +84,7 @@ void sc_http_limit_free(sc_http_limit *l)
  * A quarter second of unused allowance may be spent at once. */
 static double limit_take(sc_http_limit *l, size_t n)
 {
-    double now = now_s(), wait;
+    double now = sc_mono_ns() * 1e-9, wait;
 
     pthread_mutex_lock(&l->mu);
     if (l->t_free < now - 0.25)
@@ -150,7 +143,7 @@ struct xfer {
     int encoded;      /* the response has a Content-Encoding */
     /* stall detection: no byte for o->stall_time seconds */
     curl_off_t last_now;
-    struct timespec last_move;
+    int64_t last_move; /* sc_mono_ns() when bytes last came, 0: not yet */
     int stalled;
 };
 
@@ -371,24 +364,19 @@ static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
 {
     struct xfer *x = ud;
-    struct timespec now;
+    int64_t now;
 
     (void)dt, (void)ut, (void)un;
     if (cancelled(x->o))
         return 1;
     /* curl's low-speed check averages over several seconds; a transfer
      * that stops dead is caught sooner here. */
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (dn != x->last_now || !x->last_move.tv_sec) {
+    now = sc_mono_ns();
+    if (dn != x->last_now || !x->last_move) {
         x->last_now = dn;
         x->last_move = now;
     } else if (x->o->stall_time > 0 &&
-               now.tv_sec - x->last_move.tv_sec > x->o->stall_time) {
-        x->stalled = 1;
-        return 1;
-    } else if (x->o->stall_time > 0 &&
-               now.tv_sec - x->last_move.tv_sec == x->o->stall_time &&
-               now.tv_nsec >= x->last_move.tv_nsec) {
+               now - x->last_move >= (int64_t)x->o->stall_time * 1000000000) {
         x->stalled = 1;
         return 1;
     }
@@ -705,7 +693,7 @@ static int attempt_download(const sc_http_opts *o, sc_http_fetch *f,
     x->body_started = x->restart = x->bad_range = x->io_err = 0;
     x->stalled = 0;
     x->last_now = 0;
-    x->last_move.tv_sec = 0;
+    x->last_move = 0;
     if (!easy_new(o, f->url, x, errbuf))
         return *rc = sc_fail(SC_ENOMEM, "out of memory"), FATAL;
     if (x->have > 0) {

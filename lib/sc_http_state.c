@@ -15,6 +15,7 @@
 
 #include "sc_http.h"
 #include "sc_io.h"
+#include "sc_progress.h"
 #include "sc_provenance.h"
 
 /* ---- the state of a download directory ---- */
@@ -27,7 +28,7 @@ struct sc_state {
     sc_state_entry *v;
     size_t n, cap;
     int dirty;
-    struct timespec saved; /* CLOCK_MONOTONIC of the last save */
+    int64_t saved; /* sc_mono_ns() of the last save */
 };
 
 enum {
@@ -212,7 +213,7 @@ int sc_state_open(const char *dir, sc_state **out)
         return sc_fail(SC_ENOMEM, "out of memory");
     st->lock_fd = -1;
     pthread_mutex_init(&st->mu, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &st->saved);
+    st->saved = sc_mono_ns();
     if (!(st->dir = strdup(dir)) ||
         !(st->path = path_join(dir, SC_STATE_FILE)) ||
         !(lock = path_join(dir, ".sc-fetch.lock"))) {
@@ -261,7 +262,7 @@ static int state_write(sc_state *st)
     if ((rc = sc_io_atomic_commit(&a)) < 0)
         return rc;
     st->dirty = 0;
-    clock_gettime(CLOCK_MONOTONIC, &st->saved);
+    st->saved = sc_mono_ns();
     return 0;
 }
 
@@ -277,14 +278,10 @@ int sc_state_save(sc_state *st)
 
 int sc_state_save_every(sc_state *st, double seconds)
 {
-    struct timespec now;
     int rc = 0;
 
     pthread_mutex_lock(&st->mu);
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (st->dirty && (double)(now.tv_sec - st->saved.tv_sec) +
-                             (double)(now.tv_nsec - st->saved.tv_nsec) / 1e9 >=
-                         seconds)
+    if (st->dirty && (double)(sc_mono_ns() - st->saved) * 1e-9 >= seconds)
         rc = state_write(st);
     pthread_mutex_unlock(&st->mu);
     return rc;

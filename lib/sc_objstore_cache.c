@@ -20,6 +20,7 @@
 #include "sc_objstore.h"
 #include "sc_objstore_int.h"
 #include "sc_pool.h"
+#include "sc_progress.h"
 
 /*
  * Locking: MU guards the block states, the LRU list, the queue, the pins,
@@ -111,14 +112,6 @@ void sc_obj_reader_stats_get(sc_obj_reader *r, sc_obj_reader_stats *st)
     pthread_mutex_lock(&r->mu);
     *st = r->st;
     pthread_mutex_unlock(&r->mu);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void lru_unlink(sc_obj_reader *r, int64_t b)
@@ -385,7 +378,8 @@ static int ended(sc_obj_reader *r, struct slot *s, CURLcode cc)
         sc_log_info("%s; retrying (%d of %d)", sc_errmsg(), s->attempt,
                     r->o.retries);
         s->pending = 1;
-        s->retry_at = now_s() + sc_obj_retry_wait(&r->o, s->attempt);
+        s->retry_at =
+            sc_mono_ns() * 1e-9 + sc_obj_retry_wait(&r->o, s->attempt);
         return 1;
     }
     return finish_file(s, what == SC_OBJ_OK ? 0 : rc);
@@ -420,7 +414,7 @@ static void fetcher(void *arg)
 
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
-        double t = now_s(), next = 0;
+        double t = sc_mono_ns() * 1e-9, next = 0;
         int running, ms = 1000;
         choose(r);
         if (!r->n_busy) {

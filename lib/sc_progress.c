@@ -33,7 +33,7 @@ struct sc_progress {
 
 static void clear_for_log(void *arg);
 
-static int64_t now_ns(void)
+int64_t sc_mono_ns(void)
 {
     struct timespec ts;
 
@@ -57,7 +57,7 @@ sc_progress *sc_progress_new(const char *what, uint64_t total, unsigned flags,
     }
     snprintf(p->what, sizeof p->what, "%s", what ? what : "");
     p->flags = flags;
-    p->start_ns = now_ns();
+    p->start_ns = sc_mono_ns();
     atomic_init(&p->done, 0);
     atomic_init(&p->total, total);
     atomic_init(&p->next_ns,
@@ -224,7 +224,7 @@ static void draw(sc_progress *p, const char *line, size_t len)
 static void maybe_draw(sc_progress *p)
 {
     char line[LINE_MAX_LEN];
-    int64_t now = now_ns();
+    int64_t now = sc_mono_ns();
     int len;
 
     if (now < atomic_load_explicit(&p->next_ns, memory_order_relaxed))

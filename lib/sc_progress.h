@@ -15,6 +15,10 @@ enum { SC_PROGRESS_BYTES = 1u << 0, SC_PROGRESS_NODELAY = 1u << 1 };
 
 typedef struct sc_progress sc_progress;
 
+/* The monotonic clock (CLOCK_MONOTONIC) in nanoseconds: for durations and
+ * rates, never for dates (sc_time_iso). */
+int64_t sc_mono_ns(void);
+
 /*
  * Start a progress line for a task WHAT ("harmonize") of TOTAL units (0 when
  * unknown: no percentage and no ETA). The line looks like

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "sc_h5.h"
+#include "sc_progress.h"
 #include "sc_stream_int.h"
 
 /*
@@ -86,13 +87,6 @@ void ss_raw_stats(uint64_t *in, uint64_t *out, uint64_t *used, double *secs)
     *out = __atomic_load_n(&st_out, __ATOMIC_RELAXED);
     *used = __atomic_load_n(&st_used, __ATOMIC_RELAXED);
     *secs = (double)__atomic_load_n(&st_ns, __ATOMIC_RELAXED) * 1e-9;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 static int kind_of(hid_t type, int *kind, size_t *isz)
@@ -325,7 +319,7 @@ static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c, size_t need,
         }
         /* a beginning needs only the compressed bytes that hold it: read
          * in proportion, with a margin, and all of it when that fails */
-        uint64_t t0 = now_ns();
+        uint64_t t0 = (uint64_t)sc_mono_ns();
         int part = need < cb / 4;
         uint32_t zn = sz;
         if (part) {
@@ -350,7 +344,8 @@ static int inflated(ss_raw *r, rds *d, hid_t ds, int64_t c, size_t need,
             return sc_fail(SC_ECORRUPT, "%s: chunk %lld does not inflate",
                            r->label, (long long)c);
         }
-        __atomic_fetch_add(&st_ns, now_ns() - t0, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st_ns, (uint64_t)sc_mono_ns() - t0,
+                           __ATOMIC_RELAXED);
         __atomic_fetch_add(&st_in, zn, __ATOMIC_RELAXED);
         __atomic_fetch_add(&st_out, got, __ATOMIC_RELAXED);
     }

@@ -218,6 +218,22 @@ static void test_threads(void)
     capture_end();
 }
 
+/* The monotonic clock goes forward with real time (a 30 ms sleep moves it
+ * by at least that much and by less than a minute), never back. */
+static void test_mono(void)
+{
+    struct timespec d = {0, 30 * 1000 * 1000};
+    int64_t a = sc_mono_ns(), b, c;
+
+    CHECK(a > 0);
+    b = sc_mono_ns();
+    CHECK(b >= a);
+    nanosleep(&d, NULL);
+    c = sc_mono_ns();
+    CHECK(c - b >= 30 * 1000 * 1000);
+    CHECK(c - b < 60LL * 1000 * 1000 * 1000);
+}
+
 int main(void)
 {
     sc_log_init("test", SC_LOG_WARN);
@@ -228,5 +244,6 @@ int main(void)
     RUN(test_bytes);
     RUN(test_eta_hours);
     RUN(test_threads);
+    RUN(test_mono);
     return UNIT_DONE();
 }
