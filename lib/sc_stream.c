@@ -39,6 +39,7 @@
  *   sc_stream_fill.c    fill: buffers read, remapped, prefetched
  *   sc_stream_batch.c   cut: batches and their transforms, direct copies
  *   sc_stream_index.c   the per-dataset index and its cache; sources
+ *   sc_stream_vtab.c    the interned var lists, the cache entries' buffers
  *   sc_stream_raw.c     row blocks by pread + libdeflate
  *
  * Fills of different buffers are independent, so the pipeline can keep a

@@ -1,10 +1,10 @@
 /* sc_stream_index: per-dataset index (shape, entries per row, obs columns)
- * with an on-disk cache (sources are in sc_stream_src.c). */
+ * with an on-disk cache (sources are in sc_stream_src.c, the interned var
+ * lists and the entry buffers in sc_stream_vtab.c). */
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,349 +47,6 @@ static void col_release(ss_col *c)
     free(c->codes);
 }
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t n, cap;
-    int bad;
-} wbuf;
-
-static void wput(wbuf *b, const void *src, size_t n)
-{
-    if (b->bad || n == 0)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p) {
-            b->bad = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-static void wput_i64(wbuf *b, int64_t v)
-{
-    wput(b, &v, 8);
-}
-
-static void wput_str(wbuf *b, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    wput(b, &n, 4);
-    wput(b, s, n);
-}
-
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} rbuf;
-
-static const void *rget(rbuf *b, size_t n)
-{
-    if (b->bad || n > b->n - b->off)
-        return b->bad = 1, NULL;
-    b->off += n;
-    return b->p + b->off - n;
-}
-
-static int64_t rget_i64(rbuf *b)
-{
-    int64_t v = 0;
-    const void *p = rget(b, 8);
-    if (p)
-        memcpy(&v, p, 8);
-    return v;
-}
-
-static char *rget_str(rbuf *b)
-{
-    uint32_t n = 0;
-    const void *p = rget(b, 4);
-    char *s;
-    if (p)
-        memcpy(&n, p, 4);
-    if (!(p = rget(b, n)) || !(s = malloc((size_t)n + 1)))
-        return b->bad = 1, NULL;
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
-
-/*
- * Var lists interned across the datasets of the process (issue 22): every
- * gene name is kept once (one joint table of names), and datasets whose var
- * is the same list share one array of pointers into it, so that thousands
- * of datasets cost their distinct lists, not one copy each. A list also
- * keeps the SHA-256 of the bytes a cache entry stores it as (per name its
- * length and bytes), so that an entry naming a list seen before is matched
- * by its digest and one comparison of those bytes with the list's names,
- * without allocating, hashing and interning its names again. The table
- * lives while some ss_meta holds a list.
- */
-typedef struct ss_vlist {
-    char **var; /* n names, pointers into the table */
-    int64_t n;
-    /* SHA-256 of the names as a cache entry stores them, "" unknown */
-    char digest[SC_HASH_HEX_SIZE];
-    size_t refs;
-    struct ss_vlist *next; /* the next list whose digest hashes alike */
-} ss_vlist;
-
-/* The lists are found by their digest in a hash map (sc_strhash of the
- * digest -> the first list of that hash, chained by next), so that
- * loading thousands of entries with distinct lists stays linear. */
-static struct {
-    pthread_mutex_t lock;
-    sc_strmap index; /* name -> 0 */
-    char **names;
-    size_t n_names, cap_names;
-    sc_u64map bydig; /* sc_strhash(digest) -> (ss_vlist *), 0: none */
-    size_t n_lists;
-} vtab = {PTHREAD_MUTEX_INITIALIZER, {0}, NULL, 0, 0, {0}, 0};
-
-/* The head of the chain of lists whose digest hashes as DIGEST, or NULL
- * (the caller holds vtab.lock). */
-static int64_t *vlist_head(const char *digest)
-{
-    return sc_u64map_find(&vtab.bydig, sc_strhash(digest, 0));
-}
-
-static void var_free(char **var, int64_t n)
-{
-    for (int64_t i = 0; i < n && var; i++)
-        free(var[i]);
-    free(var);
-}
-
-/* Drop M's hold on its interned list (the caller holds vtab.lock). */
-static void vlist_release(ss_vlist *l)
-{
-    int64_t *head;
-    if (--l->refs > 0)
-        return;
-    if ((head = vlist_head(l->digest))) { /* unlink it from its chain */
-        ss_vlist *c = (ss_vlist *)(intptr_t)*head;
-        if (c == l)
-            *head = (int64_t)(intptr_t)l->next;
-        while (c && c->next != l)
-            c = c->next;
-        if (c)
-            c->next = l->next;
-    }
-    vtab.n_lists--;
-    free(l->var);
-    free(l);
-    if (vtab.n_lists == 0) {
-        for (size_t i = 0; i < vtab.n_names; i++)
-            free(vtab.names[i]);
-        free(vtab.names);
-        sc_u64map_release(&vtab.bydig);
-        sc_strmap_release(&vtab.index);
-        vtab.names = NULL;
-        vtab.n_names = vtab.cap_names = 0;
-    }
-}
-
-/* Make L (digest set) findable (the caller holds vtab.lock). */
-static int vlist_add(ss_vlist *l)
-{
-    int64_t *head;
-    int added;
-    if (sc_u64map_slot(&vtab.bydig, sc_strhash(l->digest, 0), 0, &head,
-                       &added) < 0)
-        return SC_ENOMEM;
-    l->next = (ss_vlist *)(intptr_t)*head;
-    *head = (int64_t)(intptr_t)l;
-    vtab.n_lists++;
-    return 0;
-}
-
-/* Whether the list L is the N names VAR, or (VAR NULL) those stored as
- * the BLOB_N bytes BLOB (per name its length and bytes). */
-static int vlist_is(const ss_vlist *l, int64_t n, char *const *var,
-                    const unsigned char *blob, size_t blob_n)
-{
-    rbuf b = {blob, blob_n, 0, 0};
-    if (l->n != n)
-        return 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t k = 0;
-        const void *p;
-        if (var) {
-            if (strcmp(l->var[i], var[i]))
-                return 0;
-            continue;
-        }
-        if (!(p = rget(&b, 4)))
-            return 0;
-        memcpy(&k, p, 4);
-        if (!(p = rget(&b, k)) || strlen(l->var[i]) != k ||
-            memcmp(l->var[i], p, k))
-            return 0;
-    }
-    return var || b.off == blob_n;
-}
-
-/* The interned list with digest DIGEST that is the N names VAR, or those
- * stored as BLOB, or NULL (the caller holds vtab.lock). The names decide:
- * two lists that differ in a name or in their order never match. */
-static ss_vlist *vlist_find(const char *digest, int64_t n, char *const *var,
-                            const unsigned char *blob, size_t blob_n)
-{
-    int64_t *head = vlist_head(digest);
-    for (ss_vlist *c = head ? (ss_vlist *)(intptr_t)*head : NULL; c;
-         c = c->next)
-        if (!strcmp(c->digest, digest) && vlist_is(c, n, var, blob, blob_n))
-            return c;
-    return NULL;
-}
-
-/* The names VAR as a cache entry stores them, appended to B. */
-static void var_put(wbuf *b, char *const *var, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        wput_str(b, var[i]);
-}
-
-/* The table's copy of NAME, taking NAME over when it is new (else freeing
- * it); NULL when out of memory (NAME is then still the caller's). */
-static char *name_intern(char *name)
-{
-    int64_t j = sc_strmap_get(&vtab.index, name);
-    if (j >= 0) {
-        free(name);
-        return vtab.names[j];
-    }
-    if (vtab.n_names == vtab.cap_names) {
-        size_t cap = vtab.cap_names ? 2 * vtab.cap_names : 4096;
-        char **v = realloc(vtab.names, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        vtab.names = v;
-        vtab.cap_names = cap;
-    }
-    if (sc_strmap_put(&vtab.index, name, (int64_t)vtab.n_names) < 0)
-        return NULL;
-    vtab.names[vtab.n_names++] = name;
-    return name;
-}
-
-/* The SHA-256 of N bytes P into HEX, "" when libcrypto cannot (a list is
- * then only matched by its bytes). */
-static void blob_digest(const void *p, size_t n, char hex[SC_HASH_HEX_SIZE])
-{
-    sc_hash *h = NULL;
-    if (sc_hash_new(&h) < 0 || sc_hash_update(h, p, n) < 0 ||
-        sc_hash_final(h, hex) < 0) {
-        hex[0] = '\0';
-        sc_err_clear();
-    }
-    sc_hash_free(h);
-}
-
-/* Replace M's own var names by the interned list equal to them. */
-static int var_intern(ss_meta *m)
-{
-    wbuf b = {0};
-    char digest[SC_HASH_HEX_SIZE];
-    ss_vlist *l = NULL;
-    int rc = 0;
-
-    var_put(&b, m->var, m->n_vars);
-    if (b.bad) {
-        free(b.p);
-        return sc_fail(SC_ENOMEM, "out of memory");
-    }
-    blob_digest(b.p, b.n, digest);
-    free(b.p);
-    pthread_mutex_lock(&vtab.lock);
-    if ((l = vlist_find(digest, m->n_vars, m->var, NULL, 0))) {
-        l->refs++;
-        var_free(m->var, m->n_vars);
-    } else if (!(l = calloc(1, sizeof *l)) ||
-               (memcpy(l->digest, digest, sizeof digest), vlist_add(l) < 0)) {
-        free(l);
-        l = NULL;
-        rc = SC_ENOMEM;
-    } else {
-        l->n = m->n_vars;
-        l->refs = 1;
-        l->var = m->var;
-        for (int64_t i = 0; i < l->n && rc == 0; i++) {
-            char *x = name_intern(l->var[i]);
-            if (x) {
-                l->var[i] = x;
-                continue;
-            }
-            /* the names before i are the table's, the rest M's */
-            for (int64_t k = i; k < l->n; k++)
-                free(l->var[k]);
-            l->n = 0;
-            rc = SC_ENOMEM;
-        }
-        if (rc < 0) {
-            l->var = NULL;
-            free(m->var);
-            vlist_release(l);
-            l = NULL;
-        }
-    }
-    pthread_mutex_unlock(&vtab.lock);
-    if (!l) {
-        m->var = NULL;
-        m->n_vars = 0;
-        return sc_fail(rc, "out of memory");
-    }
-    m->vl = l;
-    m->var = l->var;
-    return 0;
-}
-
-/* Give M (without var, n_vars set) the list a cache entry stores as the
- * BLOB_N bytes BLOB with digest DIGEST: the interned list with those bytes
- * when there is one, else the names read from BLOB, interned. 1 when done,
- * 0 when the entry is not consistent (bad names, or a digest that is not
- * theirs), or an error. */
-static int var_attach(ss_meta *m, const char *digest, const unsigned char *blob,
-                      size_t blob_n)
-{
-    ss_vlist *l;
-    int rc;
-
-    pthread_mutex_lock(&vtab.lock);
-    if ((l = vlist_find(digest, m->n_vars, NULL, blob, blob_n)))
-        l->refs++;
-    pthread_mutex_unlock(&vtab.lock);
-    if (l) {
-        m->vl = l;
-        m->var = l->var;
-        return 1;
-    }
-    rbuf b = {blob, blob_n, 0, 0};
-    if ((uint64_t)m->n_vars > blob_n / 4 ||
-        !(m->var = calloc(m->n_vars ? m->n_vars : 1, sizeof *m->var)))
-        return 0;
-    for (int64_t i = 0; i < m->n_vars && !b.bad; i++)
-        m->var[i] = rget_str(&b);
-    if (b.bad || b.off != blob_n)
-        return 0;
-    if ((rc = var_intern(m)) < 0)
-        return rc;
-    return !strcmp(m->vl->digest, digest) && *digest;
-}
-
-int ss_meta_intern(ss_meta *m)
-{
-    return var_intern(m);
-}
-
 /* Bytes of the skeletons the indexes hold (they count toward
  * SS_SKEL_BYTES with those the streams hold). */
 static size_t skel_held;
@@ -426,13 +83,7 @@ void ss_meta_free(ss_meta *m)
 {
     if (!m)
         return;
-    if (m->vl) {
-        pthread_mutex_lock(&vtab.lock);
-        vlist_release(m->vl);
-        pthread_mutex_unlock(&vtab.lock);
-    } else {
-        var_free(m->var, m->n_vars);
-    }
+    ss_var_release(m);
     ss_raw_close(ss_meta_take_skel(m));
     free(m->nnz);
     free(m->organism);
@@ -493,7 +144,7 @@ int ss_meta_from_pack(const sc_pack *p, const char *const *cols, size_t n_cols,
         memcpy(o->codes, a->labels + k * a->n_cells,
                a->n_cells * sizeof *o->codes);
     }
-    if (var_intern(m) < 0) {
+    if (ss_meta_intern(m) < 0) {
         ss_meta_free(m);
         return SC_ENOMEM;
     }
@@ -796,7 +447,7 @@ fail:
  * per row, chunk, obs columns, the SHA-256 (hex) of the var list and its
  * length in bytes, a CRC-32 of all that; then the var list (per name its
  * length and bytes). The list is checked by its bytes against an interned
- * list with that digest, or else by its digest (var_attach).
+ * list with that digest, or else by its digest (ss_var_attach).
  *
  * Since version 4, after the obs columns: the layout of the matrix's raw
  * reader (its length, then ss_raw_layout_save's bytes), so that a warm
@@ -856,23 +507,23 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         fseek(fp, 0, SEEK_SET) != 0 || !(data = malloc((size_t)len)) ||
         fread(data, 1, (size_t)len, fp) != (size_t)len)
         goto out;
-    rbuf b = {data, (size_t)len, 0, 0};
-    const void *mg = rget(&b, 8);
+    ss_rbuf b = {data, (size_t)len, 0, 0};
+    const void *mg = ss_rget(&b, 8);
     if (!mg || memcmp(mg, CACHE_MAGIC, 8) != 0)
         goto out;
     stamp_of(st, stamp);
     for (int i = 0; i < 3; i++)
-        if (rget_i64(&b) != stamp[i])
+        if (ss_rget_i64(&b) != stamp[i])
             goto out;
-    p1 = rget_str(&b);
-    p2 = rget_str(&b);
+    p1 = ss_rget_str(&b);
+    p2 = ss_rget_str(&b);
     if (b.bad || strcmp(p1, path) || strcmp(p2, matrix ? matrix : "X"))
         goto out;
     if (!(m = calloc(1, sizeof *m)))
         goto out;
-    m->n_obs = rget_i64(&b);
-    m->n_vars = rget_i64(&b);
-    m->organism = rget_str(&b);
+    m->n_obs = ss_rget_i64(&b);
+    m->n_vars = ss_rget_i64(&b);
+    m->organism = ss_rget_str(&b);
     if (b.bad || m->n_obs < 0 || m->n_vars < 0 || (uint64_t)m->n_vars > b.n ||
         (uint64_t)m->n_obs > b.n)
         goto out;
@@ -880,20 +531,20 @@ static int cache_read(const char *file, const char *path, const char *matrix,
         free(m->organism);
         m->organism = NULL;
     }
-    const void *nz = rget(&b, (size_t)m->n_obs * 4);
+    const void *nz = ss_rget(&b, (size_t)m->n_obs * 4);
     if (!nz || !(m->nnz = malloc(m->n_obs ? m->n_obs * 4 : 4)))
         goto out;
     memcpy(m->nnz, nz, (size_t)m->n_obs * 4);
-    m->chunk = rget_i64(&b);
-    int64_t nc = rget_i64(&b);
+    m->chunk = ss_rget_i64(&b);
+    int64_t nc = ss_rget_i64(&b);
     if (b.bad || m->chunk < 0 || nc < 0 || nc > 100000 ||
         !(m->cols = calloc(nc ? nc : 1, sizeof *m->cols)))
         goto out;
     for (int64_t i = 0; i < nc && !b.bad; i++) {
         ss_col *c = &m->cols[i];
         m->n_cols = i + 1;
-        c->name = rget_str(&b);
-        c->n_cats = rget_i64(&b);
+        c->name = ss_rget_str(&b);
+        c->n_cats = ss_rget_i64(&b);
         if (b.bad || c->n_cats < 0 || (uint64_t)c->n_cats > b.n ||
             !(c->cats = calloc(c->n_cats ? c->n_cats : 1, sizeof *c->cats))) {
             c->n_cats = 0;
@@ -901,22 +552,22 @@ static int cache_read(const char *file, const char *path, const char *matrix,
             break;
         }
         for (int64_t k = 0; k < c->n_cats && !b.bad; k++)
-            c->cats[k] = rget_str(&b);
-        const void *cd = rget(&b, (size_t)m->n_obs * 4);
+            c->cats[k] = ss_rget_str(&b);
+        const void *cd = ss_rget(&b, (size_t)m->n_obs * 4);
         if (!cd || !(c->codes = malloc(m->n_obs ? m->n_obs * 4 : 4))) {
             b.bad = 1;
             break;
         }
         memcpy(c->codes, cd, (size_t)m->n_obs * 4);
     }
-    int64_t lay_n = rget_i64(&b);
+    int64_t lay_n = ss_rget_i64(&b);
     const void *lay = NULL;
     if (b.bad || lay_n < LAYOUT_UNKNOWN ||
-        !(lay = rget(&b, lay_n > 0 ? (size_t)lay_n : 0)))
+        !(lay = ss_rget(&b, lay_n > 0 ? (size_t)lay_n : 0)))
         goto out;
-    const char *dg = rget(&b, SC_HASH_HEX_SIZE - 1);
-    int64_t blob_n = rget_i64(&b);
-    const void *cp = rget(&b, 4);
+    const char *dg = ss_rget(&b, SC_HASH_HEX_SIZE - 1);
+    int64_t blob_n = ss_rget_i64(&b);
+    const void *cp = ss_rget(&b, 4);
     uint32_t crc = 0;
     if (b.bad || blob_n < 0 || (uint64_t)blob_n != b.n - b.off)
         goto out;
@@ -926,7 +577,7 @@ static int cache_read(const char *file, const char *path, const char *matrix,
     char digest[SC_HASH_HEX_SIZE];
     memcpy(digest, dg, SC_HASH_HEX_SIZE - 1);
     digest[SC_HASH_HEX_SIZE - 1] = '\0';
-    if ((ok = var_attach(m, digest, data + b.off, (size_t)blob_n)) < 0) {
+    if ((ok = ss_var_attach(m, digest, data + b.off, (size_t)blob_n)) < 0) {
         rc = ok;
         ok = 0;
     }
@@ -968,30 +619,30 @@ static void cache_write(const char *file, const char *path, const char *matrix,
                         const struct stat *st, const ss_meta *m,
                         const ss_raw *skel, int64_t lay_state)
 {
-    wbuf b = {0};
+    ss_wbuf b = {0};
     int64_t stamp[3];
     sc_atomic at;
     FILE *fp;
 
-    wput(&b, CACHE_MAGIC, 8);
+    ss_wput(&b, CACHE_MAGIC, 8);
     stamp_of(st, stamp);
     for (int i = 0; i < 3; i++)
-        wput_i64(&b, stamp[i]);
-    wput_str(&b, path);
-    wput_str(&b, matrix ? matrix : "X");
-    wput_i64(&b, m->n_obs);
-    wput_i64(&b, m->n_vars);
-    wput_str(&b, m->organism);
-    wput(&b, m->nnz, (size_t)m->n_obs * 4);
-    wput_i64(&b, m->chunk);
-    wput_i64(&b, (int64_t)m->n_cols);
+        ss_wput_i64(&b, stamp[i]);
+    ss_wput_str(&b, path);
+    ss_wput_str(&b, matrix ? matrix : "X");
+    ss_wput_i64(&b, m->n_obs);
+    ss_wput_i64(&b, m->n_vars);
+    ss_wput_str(&b, m->organism);
+    ss_wput(&b, m->nnz, (size_t)m->n_obs * 4);
+    ss_wput_i64(&b, m->chunk);
+    ss_wput_i64(&b, (int64_t)m->n_cols);
     for (size_t i = 0; i < m->n_cols; i++) {
         const ss_col *c = &m->cols[i];
-        wput_str(&b, c->name);
-        wput_i64(&b, c->n_cats);
+        ss_wput_str(&b, c->name);
+        ss_wput_i64(&b, c->n_cats);
         for (int64_t k = 0; k < c->n_cats; k++)
-            wput_str(&b, c->cats[k]);
-        wput(&b, c->codes, (size_t)m->n_obs * 4);
+            ss_wput_str(&b, c->cats[k]);
+        ss_wput(&b, c->codes, (size_t)m->n_obs * 4);
     }
     unsigned char *lay = NULL;
     size_t lay_n = 0;
@@ -1001,18 +652,18 @@ static void cache_write(const char *file, const char *path, const char *matrix,
         sc_err_clear();
         lay_state = LAYOUT_UNKNOWN;
     }
-    wput_i64(&b, lay ? (int64_t)lay_n : lay_state);
-    wput(&b, lay, lay_n);
+    ss_wput_i64(&b, lay ? (int64_t)lay_n : lay_state);
+    ss_wput(&b, lay, lay_n);
     free(lay);
     char digest[SC_HASH_HEX_SIZE] = {0};
-    memcpy(digest, m->vl->digest, sizeof digest);
-    wput(&b, digest, SC_HASH_HEX_SIZE - 1);
+    memcpy(digest, ss_vlist_digest(m->vl), sizeof digest);
+    ss_wput(&b, digest, SC_HASH_HEX_SIZE - 1);
     size_t len_at = b.n;
-    wput_i64(&b, 0);
+    ss_wput_i64(&b, 0);
     uint32_t crc = 0;
-    wput(&b, &crc, 4);
+    ss_wput(&b, &crc, 4);
     size_t start = b.n;
-    var_put(&b, m->var, m->n_vars);
+    ss_var_put(&b, m->var, m->n_vars);
     if (!b.bad) { /* the list's length, then the CRC of all before it */
         int64_t blob_n = (int64_t)(b.n - start);
         memcpy(b.p + len_at, &blob_n, 8);
@@ -1085,7 +736,7 @@ int ss_meta_load(const char *path, const char *matrix, const char *cache_dir,
         rc = meta_from_file(path, matrix, want, n_want, &fresh);
     free(want);
     ss_meta_free(m);
-    if (rc < 0 || (rc = var_intern(fresh)) < 0) {
+    if (rc < 0 || (rc = ss_meta_intern(fresh)) < 0) {
         ss_meta_free(fresh);
         ss_raw_close(skel);
         return rc;

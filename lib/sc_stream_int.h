@@ -64,6 +64,50 @@ void ss_meta_free(ss_meta *m);
  * over): lists equal name for name share one array (M->var, M->vl), and
  * lists that differ in a name or its place do not. 0 or SC_ENOMEM. */
 SC_MUST_CHECK int ss_meta_intern(ss_meta *m);
+/* Give M (without var, n_vars set) the list a cache entry stores as the
+ * BLOB_N bytes BLOB with digest DIGEST, interned (sc_stream_vtab.c). 1
+ * when done, 0 when the entry is not consistent, or an error. */
+SC_MUST_CHECK int ss_var_attach(ss_meta *m, const char *digest,
+                                const unsigned char *blob, size_t blob_n);
+/* Let go of M's var: its hold on its interned list, or the names it owns
+ * when it has none (M->vl NULL). */
+void ss_var_release(ss_meta *m);
+/* The SHA-256 (hex) of the list L as a cache entry stores it, "" when
+ * unknown. */
+const char *ss_vlist_digest(const struct ss_vlist *l);
+
+/* A growable buffer a cache entry is written into (zeroed to start; free
+ * P after). BAD is set, and later writes dropped, when out of memory. */
+typedef struct ss_wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int bad;
+} ss_wbuf;
+/* Append the N bytes SRC to B. */
+void ss_wput(ss_wbuf *b, const void *src, size_t n);
+/* Append V as 8 bytes in host order. */
+void ss_wput_i64(ss_wbuf *b, int64_t v);
+/* Append S (NULL: "") as its length in 4 bytes, then its bytes. */
+void ss_wput_str(ss_wbuf *b, const char *s);
+/* The names VAR as a cache entry stores them (per name ss_wput_str),
+ * appended to B. */
+void ss_var_put(ss_wbuf *b, char *const *var, int64_t n);
+
+/* The N bytes P of a cache entry, read from OFF on. BAD is set when a read
+ * would pass the end; every later read then fails. */
+typedef struct ss_rbuf {
+    const unsigned char *p;
+    size_t n, off;
+    int bad;
+} ss_rbuf;
+/* The next N bytes of B, or NULL (B turned bad). */
+const void *ss_rget(ss_rbuf *b, size_t n);
+/* The next 8 bytes as an int64_t, 0 when B is (turned) bad. */
+int64_t ss_rget_i64(ss_rbuf *b);
+/* The next string as ss_wput_str stored it (malloc'd, the caller's), or
+ * NULL (B turned bad). */
+char *ss_rget_str(ss_rbuf *b);
+
 /* The index of a pack (sc_pack.h): its cells, genes and those of COLS
  * that are among its label columns. */
 struct sc_pack;

@@ -59,6 +59,18 @@ test_corpus() {
     printf '%s\n' "$dir"
 }
 
+# stream_corpus: the corpus the sc-stream suites share (4 datasets, 2,000
+# cells, 200 to 400 genes, no mess; test_corpus builds it once), linked as
+# corpus in $BATS_FILE_TMPDIR, which becomes the working directory.  For
+# setup_file.
+stream_corpus() {
+    local c
+    c=$(test_corpus --datasets 4 --cells 2000 --genes 200:400 --nnz 50 --mess 0 \
+        --seed 3 --cells-min 100 -j 2) || return 1
+    cd "$BATS_FILE_TMPDIR" || return 1
+    ln -sf "$c" corpus
+}
+
 # ---- the registry's backend ----
 # The registry tests run on SQLite, and on PostgreSQL when SC_TEST_REGISTRY
 # is "postgresql" or the test file's name ends in "-pg.bats" (a link to the

@@ -7,14 +7,9 @@
 
 load helpers
 
-CORPUS_ARGS=(--datasets 4 --cells 2000 --genes 200:400 --nnz 50 --mess 0 --seed 3 --cells-min 100 -j 2)
-
 setup_file() {
     load helpers
-    local c
-    c=$(test_corpus "${CORPUS_ARGS[@]}")
-    cd "$BATS_FILE_TMPDIR"
-    ln -sf "$c" corpus
+    stream_corpus
     export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
     # the pack most tests read: the whole corpus, two label columns
     sc-stream pack --join outer -l cell_type,assay_ontology_term_id --seed 5 \

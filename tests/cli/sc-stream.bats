@@ -6,14 +6,9 @@
 
 load helpers
 
-CORPUS_ARGS=(--datasets 4 --cells 2000 --genes 200:400 --nnz 50 --mess 0 --seed 3 --cells-min 100 -j 2)
-
 setup_file() {
     load helpers
-    local c
-    c=$(test_corpus "${CORPUS_ARGS[@]}")
-    cd "$BATS_FILE_TMPDIR"
-    ln -sf "$c" corpus
+    stream_corpus
     export SC_STREAM_CACHE=$BATS_FILE_TMPDIR/cache
     # a tiny dataset, for the many-files test
     $PY -c '
