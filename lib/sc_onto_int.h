@@ -81,6 +81,11 @@ struct onto_seg {
     const char *pool;
 };
 
+/* For tests: 0 turns off sc_onto_search's prefilters (a byte-histogram
+ * bound before the edit distance, the query words' stems before the word
+ * split), which must never change its answer. 1 by default. */
+extern int sc_onto_search_prefilter;
+
 /* Where a blob comes from, recorded in its header and compared when a
  * cache is read. PATH is the real path of the source. */
 struct onto_src {

@@ -1,13 +1,18 @@
 /* sc_onto_search: ranked label suggestions for free text. */
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sc_onto_int.h"
 
+int sc_onto_search_prefilter = 1;
+
 /* Longest text compared by edit distance, and words of a query. */
 #define FUZZY_MAX SC_ONTO_EDIT_MAX
 #define WORDS_MAX 16
+/* Buckets of the byte histograms of the fuzzy tier's prefilter. */
+#define HIST 64
 
 /* Scores: the tier sets the band, the rest says how much matched. */
 #define SCORE_LABEL       1.0
@@ -47,9 +52,37 @@ struct query {
     char *low;
     size_t len;
     const char *word[WORDS_MAX]; /* into low2, NUL-separated words */
+    size_t stem[WORDS_MAX];      /* each word's length, a plural "s" aside */
     size_t n_word, word_chars;
     char *low2;
+    int hist[HIST]; /* the bytes of LOW by bucket (hist_bucket) */
 };
+
+/* The bucket of byte C in a histogram of HIST buckets: several bytes share
+ * one, so a distance between histograms stays a lower bound. */
+static unsigned hist_bucket(char c)
+{
+    return (unsigned char)c % HIST;
+}
+
+/* A lower bound of the edit distance (without swaps) of Q's text and LOW
+ * (N bytes): the bag distance, the larger of the bytes of one that the
+ * other lacks, by bucket. Each edit changes each side by at most one. */
+static size_t bag_distance(const struct query *q, const char *low, size_t n)
+{
+    int h[HIST];
+    size_t more = 0, less = 0;
+
+    memcpy(h, q->hist, sizeof h);
+    for (size_t i = 0; i < n; i++)
+        h[hist_bucket(low[i])]--;
+    for (int b = 0; b < HIST; b++)
+        if (h[b] > 0)
+            more += (size_t)h[b];
+        else
+            less += (size_t)-h[b];
+    return more > less ? more : less;
+}
 
 /* Split lower-case S into words (runs of letters and digits) in place. */
 static size_t words(char *s, const char **w, size_t max, size_t *chars)
@@ -72,13 +105,19 @@ static size_t words(char *s, const char **w, size_t max, size_t *chars)
     return n;
 }
 
+/* The length of query word W (LW bytes) but a plural "s": "cells" is
+ * "cell". */
+static size_t stem_len(const char *w, size_t lw)
+{
+    return lw > 3 && w[lw - 1] == 's' ? lw - 1 : lw;
+}
+
 /* How query word W matches word X: the length of X when they are the same
  * word (a plural "s" of W aside: "cells" is "cell"), half the length of W
  * when X only starts with W, else 0. */
 static double word_match(const char *w, const char *x)
 {
-    size_t lw = strlen(w), lx = strlen(x);
-    size_t ls = lw > 3 && w[lw - 1] == 's' ? lw - 1 : lw; /* singular */
+    size_t lw = strlen(w), lx = strlen(x), ls = stem_len(w, lw);
 
     if ((lx == lw && !memcmp(w, x, lw)) || (lx == ls && !memcmp(w, x, ls)))
         return (double)lx;
@@ -129,19 +168,19 @@ size_t sc_onto_edit_distance(const char *a, size_t na, const char *b, size_t nb,
 
 /* Tier and score of candidate S (a label when IS_LABEL) for Q; 0 when it
  * does not match. LOW is scratch space of at least strlen(S) + 1. */
-static int score(const struct query *q, const char *s, int is_label, char *low,
-                 double *sc)
+static int score(const struct query *q, const char *s, size_t n, int is_label,
+                 char *low, double *sc)
 {
     const char *w[64];
-    size_t n = strlen(s), nw, chars, hit = 0, limit;
+    size_t nw, chars, hit = 0, limit;
 
-    if (!strcmp(s, q->text)) {
+    if (n == q->len && !memcmp(s, q->text, n)) {
         *sc = is_label ? SCORE_LABEL : SCORE_SYNONYM;
         return is_label ? SC_ONTO_TIER_LABEL : SC_ONTO_TIER_SYNONYM;
     }
     for (size_t i = 0; i <= n; i++)
         low[i] = lower(s[i]);
-    if (!strcmp(low, q->low)) {
+    if (n == q->len && !memcmp(low, q->low, n)) {
         *sc = is_label ? SCORE_LABEL_CI : SCORE_SYNONYM_CI;
         return is_label ? SC_ONTO_TIER_LABEL_CI : SC_ONTO_TIER_SYNONYM;
     }
@@ -149,7 +188,10 @@ static int score(const struct query *q, const char *s, int is_label, char *low,
     limit = q->len < 8 ? 1 : q->len / 4;
     if (q->len <= FUZZY_MAX && n <= FUZZY_MAX &&
         (n > q->len ? n - q->len : q->len - n) <= limit) {
-        size_t d = sc_onto_edit_distance(q->low, q->len, low, n, limit, 0);
+        size_t d =
+            sc_onto_search_prefilter && bag_distance(q, low, n) > limit
+                ? limit + 1
+                : sc_onto_edit_distance(q->low, q->len, low, n, limit, 0);
 
         if (d <= limit) {
             *sc = SCORE_FUZZY_TOP *
@@ -161,6 +203,11 @@ static int score(const struct query *q, const char *s, int is_label, char *low,
     } else {
         *sc = 0;
     }
+    /* every word of the query must start a word of S (word_match): its
+     * stem must be somewhere in S at least */
+    for (size_t i = 0; sc_onto_search_prefilter && i < q->n_word; i++)
+        if (!memmem(low, n, q->word[i], q->stem[i]))
+            return *sc > 0 ? SC_ONTO_TIER_FUZZY : 0;
     if (q->n_word) {
         double credit = 0;
 
@@ -225,7 +272,7 @@ static int best_of(const struct query *q, const struct onto_seg *s, uint32_t l,
             *scratch = p;
             *cap = 2 * n + 1;
         }
-        if (!(tier = score(q, str, k == 0, *scratch, &sc)))
+        if (!(tier = score(q, str, n, k == 0, *scratch, &sc)))
             continue;
         if (!found || sc > h->score) {
             h->tier = tier;
@@ -256,6 +303,10 @@ int sc_onto_search(const sc_onto *o, const char *text, int i, size_t max,
     for (size_t k = 0; k <= q.len; k++)
         q.low[k] = q.low2[k] = lower(text[k]);
     q.n_word = words(q.low2, q.word, WORDS_MAX, &q.word_chars);
+    for (size_t k = 0; k < q.n_word; k++)
+        q.stem[k] = stem_len(q.word[k], strlen(q.word[k]));
+    for (size_t k = 0; k < q.len; k++)
+        q.hist[hist_bucket(q.low[k])]++;
     for (int k = 0; k < o->n_seg; k++) {
         const struct onto_seg *s = o->seg[k];
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sc_onto.h"
+#include "sc_onto_int.h"
 #include "sc_share.h"
 #include "unit.h"
 
@@ -758,6 +759,85 @@ static void test_real_labels(void)
     CHECK(n == 0 && h == NULL);
 }
 
+/* sc_onto_search gives the same hits with and without its prefilters, on
+ * variants of real labels: misspelt (a byte dropped, doubled, swapped,
+ * replaced), plural, upper case, single words, words of two terms mixed. */
+static int same_search(const char *q, int i)
+{
+    sc_onto_hit *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    int same;
+
+    sc_onto_search_prefilter = 1;
+    CHECK(sc_onto_search(real, q, i, 20, &a, &na) == 0);
+    sc_onto_search_prefilter = 0;
+    CHECK(sc_onto_search(real, q, i, 20, &b, &nb) == 0);
+    sc_onto_search_prefilter = 1;
+    same = na == nb;
+    for (size_t k = 0; same && k < na; k++)
+        same = a[k].term == b[k].term && a[k].tier == b[k].tier &&
+               a[k].score == b[k].score && a[k].matched == b[k].matched;
+    if (!same)
+        fprintf(stderr, "# search of '%s' differs (%zu and %zu hits)\n", q, na,
+                nb);
+    free(a);
+    free(b);
+    return same;
+}
+
+static void test_real_search_prefilter(void)
+{
+    const char *names[] = {"CL", "UBERON"};
+    uint64_t x = 12345;
+    size_t bad = 0, hits = 0;
+
+    for (int o = 0; o < 2; o++) {
+        int i = sc_onto_find_ontology(real, names[o]);
+        int64_t size = i < 0 ? 0 : sc_onto_size(real, i);
+
+        CHECK(size > 100);
+        for (int k = 0; size > 100 && k < 25; k++) {
+            char q[300], w[300];
+            sc_onto_term t, u;
+            const char *l, *m, *sp;
+            size_t n, p;
+
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            t = sc_onto_first(real, i) + (sc_onto_term)((x >> 33) % size);
+            u = sc_onto_first(real, i) + (sc_onto_term)((x >> 13) % size);
+            l = sc_onto_label(real, t);
+            m = sc_onto_label(real, u);
+            n = strlen(l);
+            if (n < 4 || n > 200 || strlen(m) > 90)
+                continue;
+            p = 1 + (x >> 40) % (n - 2);
+            snprintf(q, sizeof q, "%.*s%s", (int)p, l, l + p + 1);
+            bad += !same_search(q, i); /* dropped */
+            snprintf(q, sizeof q, "%.*s%s", (int)p + 1, l, l + p);
+            bad += !same_search(q, i); /* doubled */
+            snprintf(q, sizeof q, "%s", l);
+            q[p] = l[p + 1];
+            q[p + 1] = l[p];
+            bad += !same_search(q, i); /* swapped */
+            q[p] = 'q';
+            bad += !same_search(q, i); /* and replaced */
+            snprintf(q, sizeof q, "%ss", l);
+            for (char *c = q; *c; c++)
+                if (*c >= 'a' && *c <= 'z' && (x >> 50) % 2)
+                    *c = (char)(*c - 'a' + 'A');
+            bad += !same_search(q, i); /* plural, maybe upper case */
+            snprintf(w, sizeof w, "%s", l);
+            sp = strchr(w, ' ');
+            snprintf(q, sizeof q, "%.*s %s", sp ? (int)(sp - w) : (int)n, w,
+                     strrchr(m, ' ') ? strrchr(m, ' ') + 1 : m);
+            bad += !same_search(q, i); /* words of two terms */
+            hits++;
+        }
+    }
+    CHECK(hits > 20);
+    CHECK_INTEQ(bad, 0);
+}
+
 static void test_real_latest(void)
 {
     sc_onto *o = NULL;
@@ -853,6 +933,7 @@ int main(void)
         RUN(test_real_obsolete);
         RUN(test_real_taxon);
         RUN(test_real_labels);
+        RUN(test_real_search_prefilter);
         RUN(test_real_latest);
     }
     sc_onto_free(real);
