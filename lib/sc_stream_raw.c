@@ -608,7 +608,9 @@ int ss_raw_fits(const ss_raw *r, const struct stat *st, int64_t n_rows,
  * block, rows, columns; per dataset (data, indices) its kind, elements,
  * chunked, deflate, offset, chunk, chunks; then per chunked dataset the
  * chunks' addresses (u64), sizes and filter masks (u32); then indptr.
- * Every field is 8 bytes but the chunk sizes and masks.
+ * Every field is 8 bytes but the chunk sizes and masks. The chunk
+ * addresses are offsets in the file, the user block already added
+ * (locate), so the load checks each one against the file's size as it is.
  */
 enum { LAYOUT_HEAD = 8, LAYOUT_RDS = 7 };
 
