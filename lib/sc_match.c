@@ -226,12 +226,12 @@ int sc_match_normalize(const char *s, char *buf, size_t size)
 static void table_release(struct table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
-        free(t->e[i].key);
         free(t->e[i].terms);
         free(t->e[i].note);
     }
     free(t->e);
     free(t->slot);
+    sc_strarena_release(&t->keys);
     memset(t, 0, sizeof *t);
 }
 
@@ -304,7 +304,7 @@ int sm_table_add(struct table *t, const char *key, sc_onto_term term)
         }
         e = &t->e[t->n];
         memset(e, 0, sizeof *e);
-        if (!(e->key = strdup(key)))
+        if (!(e->key = sc_strarena_dup(&t->keys, key, strlen(key))))
             return sc_fail(SC_ENOMEM, "out of memory");
         e->hash = sc_strhash(key, 0);
         for (i = e->hash & (t->n_slot - 1); t->slot[i];

@@ -78,15 +78,19 @@ void sm_american(char *w, size_t size)
     char tmp[64];
     char *p;
 
+    /* (the first letters compared inline: most words match none) */
     for (size_t k = 0; k < sizeof british_word / sizeof *british_word; k++)
-        if (!strcmp(w, british_word[k][0])) {
+        if (w[0] == british_word[k][0][0] && !strcmp(w, british_word[k][0])) {
             snprintf(w, size, "%s", british_word[k][1]);
             return;
         }
     for (size_t k = 0; k < sizeof british_prefix / sizeof *british_prefix;
          k++) {
-        size_t n = strlen(british_prefix[k][0]);
+        size_t n;
 
+        if (w[0] != british_prefix[k][0][0])
+            continue;
+        n = strlen(british_prefix[k][0]);
         if (!strncmp(w, british_prefix[k][0], n)) {
             snprintf(tmp, sizeof tmp, "%s%s", british_prefix[k][1], w + n);
             snprintf(w, size, "%s", tmp);

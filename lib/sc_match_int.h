@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sc_fuzzyidx.h"
+#include "sc_map.h"
 #include "sc_match.h"
 
 /* Allowed terms: ROOTS is a space-separated list where "X" means the
@@ -58,7 +59,7 @@ struct sm_fres {
 #define SM_N_SPECS (SC_FIELD_N + 4)
 
 struct entry {
-    char *key;
+    const char *key; /* in its table's KEYS */
     uint64_t hash;
     sc_onto_term *terms;
     int n, cap;
@@ -71,6 +72,7 @@ struct table {
     uint64_t *slot; /* the high 32 bits of the key's hash, then 1 + its
                        index into e; 0: empty */
     size_t n_slot;
+    sc_strarena keys; /* the entries' keys */
 };
 
 struct sc_match {
