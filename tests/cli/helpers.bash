@@ -71,6 +71,27 @@ stream_corpus() {
     ln -sf "$c" corpus
 }
 
+# gzip_copies DIR CHUNK FILE...: copies of the h5ad FILEs in DIR (made if
+# needed), X's data and indices rewritten by h5py in gzip chunks of CHUNK
+# entries.
+gzip_copies() {
+    local dir=$1 chunk=$2
+    shift 2
+    mkdir -p "$dir" || return 1
+    $PY - "$dir" "$chunk" "$@" <<'EOF'
+import h5py, shutil, sys
+out, chunk = sys.argv[1], int(sys.argv[2])
+for src in sys.argv[3:]:
+    dst = out + "/" + src.rsplit("/", 1)[1]
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        for k in ("data", "indices"):
+            v = f["X"][k][:]
+            del f["X"][k]
+            f["X"].create_dataset(k, data=v, chunks=(chunk,), compression="gzip")
+EOF
+}
+
 # ---- the registry's backend ----
 # The registry tests run on SQLite, and on PostgreSQL when SC_TEST_REGISTRY
 # is "postgresql" or the test file's name ends in "-pg.bats" (a link to the

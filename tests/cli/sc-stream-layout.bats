@@ -10,17 +10,7 @@ setup_file() {
     load helpers
     stream_corpus
     # the same files with gzip chunks (a chunk table in the layout)
-    mkdir -p gzd
-    $PY -c '
-import h5py, shutil, sys
-for src in sys.argv[1:]:
-    dst = "gzd/" + src.rsplit("/", 1)[1]
-    shutil.copy(src, dst)
-    with h5py.File(dst, "a") as f:
-        for k in ("data", "indices"):
-            v = f["X"][k][:]
-            del f["X"][k]
-            f["X"].create_dataset(k, data=v, chunks=(300,), compression="gzip")' corpus/ds*.h5ad
+    gzip_copies gzd 300 corpus/ds*.h5ad
 }
 
 setup() {

@@ -134,17 +134,7 @@ files() { ls "$BATS_FILE_TMPDIR"/corpus/ds*.h5ad; }
         cmp s1.bin s$t.bin
     done
     # the same datasets with their values in small gzip chunks
-    mkdir -p gz
-    $PY -c '
-import h5py, shutil, sys
-for src in sys.argv[1:]:
-    dst = "gz/" + src.rsplit("/", 1)[1]
-    shutil.copy(src, dst)
-    with h5py.File(dst, "a") as f:
-        for k in ("data", "indices"):
-            v = f["X"][k][:]
-            del f["X"][k]
-            f["X"].create_dataset(k, data=v, chunks=(500,), compression="gzip")' $(files)
+    gzip_copies gz 500 $(files)
     sc-stream --join outer --seed 9 -b 64 --buffer 8 -o g1.bin gz/*.h5ad
     run -0 check values g1.bin
     for t in 2 3; do
@@ -481,17 +471,7 @@ with open("many.tsv", "w") as m:
 }
 
 @test "sc-stream: files read through their fd alone (HDF5 closed at open) give the bytes of reads through HDF5, plain and gzip, with re-opens" {
-    mkdir -p gzd
-    $PY -c '
-import h5py, shutil, sys
-for src in sys.argv[1:]:
-    dst = "gzd/" + src.rsplit("/", 1)[1]
-    shutil.copy(src, dst)
-    with h5py.File(dst, "a") as f:
-        for k in ("data", "indices"):
-            v = f["X"][k][:]
-            del f["X"][k]
-            f["X"].create_dataset(k, data=v, chunks=(300,), compression="gzip")' $(files)
+    gzip_copies gzd 300 $(files)
     for set in plain gz; do
         if [[ $set == plain ]]; then in=$(files); else in=$(ls gzd/*.h5ad); fi
         for t in 1 2 3; do
