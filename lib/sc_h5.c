@@ -106,8 +106,8 @@ int sc_h5_check_declared(hid_t ds, const char *label, int load)
         return sc_fail(SC_EFORMAT,
                        "%s: declares %lld values (%lld bytes), more than a "
                        "%lld-byte file can hold (%d:1 at most)",
-                       label, (long long)n, (long long)bytes,
-                       (long long)fsize, SC_MAX_INFLATE);
+                       label, (long long)n, (long long)bytes, (long long)fsize,
+                       SC_MAX_INFLATE);
     return load ? sc_check_mem(label, bytes, 1) : 0;
 }
 

@@ -35,8 +35,8 @@ typedef struct sc_registry sc_registry;
 
 /* Flags of sc_registry_open(). */
 enum {
-    SC_REGISTRY_CREATE = 1u << 0,   /* create the registry if missing */
-    SC_REGISTRY_READONLY = 1u << 1, /* open for reading only */
+    SC_REGISTRY_CREATE = 1u << 0,     /* create the registry if missing */
+    SC_REGISTRY_READONLY = 1u << 1,   /* open for reading only */
     SC_REGISTRY_NETWORK_FS = 1u << 2, /* a SQLite file on a network file
                                          system too (sc_registry_fs_check) */
 };

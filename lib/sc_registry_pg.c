@@ -95,10 +95,10 @@ static const char *const pg_migrations[] = {
 
 struct sc_rst {
     sc_registry *reg;
-    char *sql;                /* with $1, $2... */
-    int n_params;             /* $1..$n_params */
-    int map[MAX_PARAMS];      /* $k+1 takes the value bound at index map[k] */
-    int n_vals;               /* highest index bound or used */
+    char *sql;           /* with $1, $2... */
+    int n_params;        /* $1..$n_params */
+    int map[MAX_PARAMS]; /* $k+1 takes the value bound at index map[k] */
+    int n_vals;          /* highest index bound or used */
     char *vals[MAX_PARAMS + 1];
     Oid types[MAX_PARAMS + 1];
     PGresult *res;
@@ -124,8 +124,8 @@ static int fail_res(sc_registry *reg, PGresult *res)
 
     reg->busy = state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
     reg->constraint = state && !strncmp(state, "23", 2);
-    reg->readonly = state && (!strcmp(state, "25006") ||
-                              !strcmp(state, "42501"));
+    reg->readonly =
+        state && (!strcmp(state, "25006") || !strcmp(state, "42501"));
     set_err(reg, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
                                                    : PQerrorMessage(CONN(reg)));
     return -1;
@@ -168,8 +168,7 @@ static int pg_open(sc_registry *reg, unsigned flags)
         ((flags & SC_REGISTRY_READONLY) &&
          pg_exec(reg, "SET SESSION CHARACTERISTICS AS TRANSACTION"
                       " READ ONLY") < 0))
-        return sc_fail(SC_EREGISTRY, "registry '%s': %s", reg->path,
-                       reg->err);
+        return sc_fail(SC_EREGISTRY, "registry '%s': %s", reg->path, reg->err);
     return 0;
 }
 
@@ -434,6 +433,5 @@ const sc_rdb_ops sc_rdb_pg = {
     .epoch_text = "to_char(to_timestamp(%s) AT TIME ZONE 'UTC',"
                   " 'YYYY-MM-DD HH24:MI:SS')",
     .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ",
-    .reset_ids =
-        "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)",
+    .reset_ids = "SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)",
 };

@@ -89,7 +89,6 @@ static const char *const sqlite_migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'collection versions are immutable'); END;",
 };
 
-
 /* ---- network filesystems ---- */
 
 /* File systems whose locking SQLite cannot trust (statfs f_type). */
@@ -97,11 +96,11 @@ static const struct {
     unsigned long magic;
     const char *name;
 } netfs[] = {
-    {0x6969, "nfs"},         {0xFF534D42, "cifs"},  {0xFE534D42, "smb2"},
-    {0x517B, "smb"},         {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"},
-    {0x00C36400, "ceph"},    {0x5346414F, "afs"},   {0x6B414653, "afs"},
-    {0x01021997, "9p"},      {0x01161970, "gfs2"},  {0x7461636F, "ocfs2"},
-    {0x19830326, "beegfs"},  {0xAAD7AAEA, "panfs"}, {0x73757245, "coda"},
+    {0x6969, "nfs"},        {0xFF534D42, "cifs"},   {0xFE534D42, "smb2"},
+    {0x517B, "smb"},        {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"},
+    {0x00C36400, "ceph"},   {0x5346414F, "afs"},    {0x6B414653, "afs"},
+    {0x01021997, "9p"},     {0x01161970, "gfs2"},   {0x7461636F, "ocfs2"},
+    {0x19830326, "beegfs"}, {0xAAD7AAEA, "panfs"},  {0x73757245, "coda"},
     {0x564C, "ncp"},
 };
 
@@ -308,8 +307,7 @@ static int sq_col_null(sc_rst *st, int i)
 }
 
 /* A pragma's one integer (or text "ok" as 1). */
-static int pragma_int(sc_registry *reg, const char *sql, int64_t *v,
-                      int *done)
+static int pragma_int(sc_registry *reg, const char *sql, int64_t *v, int *done)
 {
     sc_rst *st;
     int rc;

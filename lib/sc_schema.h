@@ -38,8 +38,8 @@
  *   - feature ids of var and raw.var: each an id of one of the gene
  *     references (share/genes/cxg-gencode/schema-7: the species of
  *     sc_genes; ERCC spike-ins and SARS-CoV-2 genes with any organism),
- *     of the dataset's organism or an ancestor of it; the portal's label columns
- *     (feature_name, ...) are reserved in submission mode;
+ *     of the dataset's organism or an ancestor of it; the portal's label
+ * columns (feature_name, ...) are reserved in submission mode;
  *   - the raw matrix (raw.X, else X): no duplicated rows (rows of obs
  *     'in_tissue' 0 aside); then, only when nothing else is wrong and the
  *     assays ask for raw data (the schema's 'raw' section), the shape and

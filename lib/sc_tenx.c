@@ -723,8 +723,7 @@ static int read_tsv(const char *path, int min_cols, int max_cols, strv *cols,
             rc = sc_fail(SC_EFORMAT,
                          "'%s' line %ld: too large to load (more than the "
                          "memory, %lld bytes)",
-                         path, sc_lines_lineno(l),
-                         (long long)sc_mem_budget());
+                         path, sc_lines_lineno(l), (long long)sc_mem_budget());
             goto out;
         }
         for (; k < max_cols && f; k++) {
@@ -840,7 +839,7 @@ static int mtx_header(sc_lines *l, int *field, int64_t size[3])
 
 /* The shortest entry line ("1 1\n"), and the memory one entry takes while
  * the matrix is built (triplets, then the permutation and the CSR arrays). */
-#define MTX_MIN_LINE 4
+#define MTX_MIN_LINE    4
 #define MTX_ENTRY_BYTES 36
 /* The largest compression ratio of a gzip'd MatrixMarket file we believe:
  * distinct coordinates compress 3-6:1 in practice; a file that needs more
@@ -860,8 +859,8 @@ static int mtx_check_size(sc_lines *l, const char *path, int64_t nnz)
         return sc_fail(SC_EIO, "cannot stat '%s': %s", path, strerror(errno));
     most = (int64_t)st.st_size / MTX_MIN_LINE;
     if (sc_lines_is_gzip(l))
-        most = most > INT64_MAX / MTX_MAX_RATIO ? INT64_MAX
-                                                : most * MTX_MAX_RATIO;
+        most =
+            most > INT64_MAX / MTX_MAX_RATIO ? INT64_MAX : most * MTX_MAX_RATIO;
     if (nnz > most)
         return sc_fail(SC_EFORMAT,
                        "'%s' line %ld: declares %lld entries, more than a "

@@ -138,7 +138,7 @@ static void test_parse_types(void)
         const char *json, *msg;
     } bad[] = {
         {"[{\"dataset_id\":7}]", "item 1: 'dataset_id' is a number, not a "
-                                "non-empty string"},
+                                 "non-empty string"},
         {"[{\"dataset_id\":\"\"}]", "'dataset_id' is a string, not"},
         {"[{\"x\":1}]", "item 1: no 'dataset_id'"},
         {"[{\"dataset_id\":\"d\"},{\"dataset_id\":\"e\","
@@ -164,8 +164,8 @@ static void test_parse_types(void)
     size_t n = 0;
 
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        CHECK_INTEQ(sc_cxg_parse_datasets(bad[i].json, strlen(bad[i].json),
-                                          "t", &v, &n),
+        CHECK_INTEQ(sc_cxg_parse_datasets(bad[i].json, strlen(bad[i].json), "t",
+                                          &v, &n),
                     SC_EFORMAT);
         CHECK(v == NULL && n == 0);
         CHECK(strstr(sc_errmsg(), bad[i].msg) != NULL);

@@ -95,8 +95,8 @@ static void test_open(void)
     CHECK(sc_registry_open("mysql://x/y", 0, &reg) == SC_EUNSUP);
     CHECK(strncmp(sc_registry_backend(), "sqlite 3.", 9) == 0);
     /* a password in a URI stays out of messages */
-    CHECK(sc_registry_open("postgresql://u:s3cret@127.0.0.1:1/x?password=p2",
-                           0, &reg) == SC_EREGISTRY);
+    CHECK(sc_registry_open("postgresql://u:s3cret@127.0.0.1:1/x?password=p2", 0,
+                           &reg) == SC_EREGISTRY);
     CHECK(strstr(sc_errmsg(), "postgresql://u:***@127.0.0.1:1/x?password=***"));
     CHECK(!strstr(sc_errmsg(), "s3cret") && !strstr(sc_errmsg(), "p2"));
 }
