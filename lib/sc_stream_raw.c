@@ -662,6 +662,8 @@ int ss_raw_layout_save(const ss_raw *r, unsigned char **out, size_t *n)
     }
     for (int i = 0; i < 2; i++) {
         size_t nc = d[i]->chunked ? (size_t)d[i]->n_chunks : 0;
+        if (!nc) /* contiguous: no tables (and no pointers to copy from) */
+            continue;
         memcpy(p, d[i]->addr, nc * 8);
         p += nc * 8;
         memcpy(p, d[i]->size, nc * 4);

@@ -115,3 +115,16 @@ PY
         cmp "$g.ref" "$g.out"
     done
 }
+
+@test "sc-stream layout: contiguous arrays (no chunk tables) are indexed and read warm, also with an indptr that does not start at 0" {
+    mkdir -p lw
+    cp "$SC_TEST_DATA/lenient/indptr-offset.h5ad" lw/
+    a="-b 2 --seed 4"
+    sc-stream --no-cache $a -o lw/ref.bin lw/indptr-offset.h5ad
+    run -0 --separate-stderr sc-stream index --cache-dir lw/c lw/indptr-offset.h5ad
+    run -0 --separate-stderr sc-stream -v --cache-beside $a -o lw/cold.bin lw/indptr-offset.h5ad
+    run -0 --separate-stderr sc-stream -v --cache-beside $a -o lw/warm.bin lw/indptr-offset.h5ad
+    [[ $stderr == *"1 from the cache"* ]]
+    cmp lw/ref.bin lw/cold.bin
+    cmp lw/ref.bin lw/warm.bin
+}
