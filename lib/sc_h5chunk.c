@@ -251,6 +251,20 @@ int sc_h5chunk_close(sc_h5chunk *c, int rc)
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 
+/* Room for NEED bytes in *BUF (*CAP of them): 0 or SC_ENOMEM. */
+static int grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    unsigned char *p;
+
+    if (need <= *cap)
+        return 0;
+    if (!(p = realloc(*buf, need * 2)))
+        return sc_fail(SC_ENOMEM, "out of memory");
+    *buf = p;
+    *cap = need * 2;
+    return 0;
+}
+
 int sc_h5chunk_read(int64_t ds64, int64_t start, int64_t n, size_t itemsize,
                     void *buf, int threads, const char *label)
 {
@@ -302,17 +316,8 @@ int sc_h5chunk_read(int64_t ds64, int64_t start, int64_t n, size_t itemsize,
                              (long long)(c + i));
                 break;
             }
-            if (used + sz > raw_cap) {
-                size_t cap = (used + sz) * 2;
-                unsigned char *p = realloc(raw, cap);
-
-                if (!p) {
-                    rc = sc_fail(SC_ENOMEM, "out of memory");
-                    break;
-                }
-                raw = p;
-                raw_cap = cap;
-            }
+            if ((rc = grow(&raw, &raw_cap, used + sz)) < 0)
+                break;
             offs[i] = used;
             jobs[i].in_n = sz;
             if (sz == 0) {
@@ -369,5 +374,111 @@ out:
     free(plain);
     free(raw);
     sc_pool_free(pool);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checking chunks before libhdf5 reads them                                */
+
+/* Whether DS is chunked (RANK dims into CHUNK) with deflate alone, of
+ * fixed-size values of *ISZ bytes. */
+static int deflate_only(hid_t ds, int rank, hsize_t *chunk, size_t *isz)
+{
+    hid_t dcpl = H5Dget_create_plist(ds), t = H5Dget_type(ds);
+    int ok = 0;
+
+    if (dcpl >= 0 && t >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+        H5Pget_chunk(dcpl, rank, chunk) == rank && H5Pget_nfilters(dcpl) == 1 &&
+        H5Tget_class(t) != H5T_VLEN && H5Tis_variable_str(t) == 0) {
+        unsigned flags = 0, cd[8];
+        size_t ncd = 8;
+
+        *isz = H5Tget_size(t);
+        ok = *isz > 0 && H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL,
+                                        NULL) == H5Z_FILTER_DEFLATE;
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (t >= 0)
+        H5Tclose(t);
+    return ok;
+}
+
+int sc_h5chunk_check_box(int64_t ds64, int rank, const int64_t *start,
+                         const int64_t *count, const char *label)
+{
+    hid_t ds = (hid_t)ds64;
+    hsize_t chunk[8], lo[8], hi[8], at[8];
+    struct libdeflate_decompressor *dec = NULL;
+    unsigned char *raw = NULL, *out = NULL;
+    size_t isz = 0, cb, raw_cap = 0;
+    int rc = 0;
+
+    if (rank < 1 || rank > 8 || !deflate_only(ds, rank, chunk, &isz))
+        return 0;
+    cb = isz;
+    for (int d = 0; d < rank; d++) {
+        if (count[d] <= 0)
+            return 0;
+        if (chunk[d] == 0 || cb > ((size_t)1 << 32) / chunk[d])
+            return 0; /* beyond what HDF5 allows a chunk: it refuses it */
+        cb *= chunk[d];
+        lo[d] = at[d] = (hsize_t)start[d] / chunk[d];
+        hi[d] = ((hsize_t)start[d] + (hsize_t)count[d] - 1) / chunk[d];
+    }
+    if (!(dec = libdeflate_alloc_decompressor()) || !(out = malloc(cb))) {
+        rc = sc_fail(SC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        hsize_t off[8], sz = 0;
+        uint32_t mask = 0;
+        size_t got = 0;
+        int d, bad;
+
+        for (d = 0; d < rank; d++)
+            off[d] = at[d] * chunk[d];
+        if (H5Dget_chunk_storage_size(ds, off, &sz) < 0) {
+            rc = sc_fail(SC_EHDF5, "'%s': cannot locate the chunk at row %llu",
+                         label, (unsigned long long)off[0]);
+            break;
+        }
+        if (sz > 0) {
+            if ((rc = grow(&raw, &raw_cap, sz)) < 0)
+                break;
+            if (H5Dread_chunk(ds, H5P_DEFAULT, off, &mask, raw) < 0) {
+                rc =
+                    sc_fail(SC_EHDF5, "'%s': cannot read the chunk at row %llu",
+                            label, (unsigned long long)off[0]);
+                break;
+            }
+            /* stored as is (the filter skipped), else inflated */
+            if (mask & 1)
+                bad = sz != cb;
+            else
+                bad = libdeflate_zlib_decompress(dec, raw, sz, out, cb, &got) !=
+                          LIBDEFLATE_SUCCESS ||
+                      got != cb;
+            if (bad) {
+                rc = sc_fail(SC_ECORRUPT,
+                             "'%s': the chunk at row %llu, column %llu does "
+                             "not inflate to its %zu bytes",
+                             label, (unsigned long long)off[0],
+                             (unsigned long long)(rank > 1 ? off[1] : 0), cb);
+                break;
+            }
+        }
+        /* the next chunk of the box, the last dimension fastest */
+        for (d = rank - 1; d >= 0 && at[d] == hi[d]; d--)
+            at[d] = lo[d];
+        if (d < 0)
+            break;
+        at[d]++;
+    }
+out:
+    if (dec)
+        libdeflate_free_decompressor(dec);
+    free(raw);
+    free(out);
     return rc;
 }

@@ -57,4 +57,18 @@ SC_MUST_CHECK int sc_h5chunk_read(int64_t ds, int64_t start, int64_t n,
                                   size_t itemsize, void *buf, int threads,
                                   const char *label);
 
+/*
+ * Check the stored chunks of DS that meet the box [START, START + COUNT)
+ * (RANK dimensions, at most 8) before libhdf5 reads them: when DS is
+ * chunked with deflate as its only filter, every such chunk must inflate
+ * (libdeflate) to exactly its full size. libhdf5 1.10 does not check this:
+ * it copies a whole chunk out of a shorter inflated buffer, a heap
+ * over-read that gives garbage values. Returns 0 (the chunks are sound, or
+ * DS is not such a dataset), SC_ECORRUPT naming LABEL and the chunk,
+ * SC_EHDF5 or SC_ENOMEM.
+ */
+SC_MUST_CHECK int sc_h5chunk_check_box(int64_t ds, int rank,
+                                       const int64_t *start,
+                                       const int64_t *count, const char *label);
+
 #endif

@@ -686,6 +686,17 @@ static int read_dense_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
     count[1] = t ? (hsize_t)n : (hsize_t)nc;
     if (t && !(tmp = malloc((size_t)(n * nc) * sizeof *tmp)))
         return sc_fail(SC_ENOMEM, "out of memory");
+    /* libhdf5 would read a chunk that inflates short past its buffer */
+    {
+        int64_t s64[2] = {(int64_t)start[0], (int64_t)start[1]};
+        int64_t c64[2] = {(int64_t)count[0], (int64_t)count[1]};
+
+        if ((rc = sc_h5chunk_check_box(m->d_dense, 2, s64, c64, m->label)) <
+            0) {
+            free(tmp);
+            return rc;
+        }
+    }
     if ((fs = H5Dget_space(m->d_dense)) < 0 ||
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
         (ms = H5Screate_simple(2, count, NULL)) < 0 ||
