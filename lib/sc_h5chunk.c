@@ -404,11 +404,36 @@ static int deflate_only(hid_t ds, int rank, hsize_t *chunk, size_t *isz)
     return ok;
 }
 
+/* The number of chunks of DS (RANK dims, CHUNK values each) and the
+ * stride of each dimension in chunks (STRIDE); 0 when unknown or over
+ * 2^32 chunks. */
+static uint64_t grid(hid_t ds, int rank, const hsize_t *chunk, uint64_t *stride)
+{
+    hsize_t dims[8];
+    hid_t sp = H5Dget_space(ds);
+    uint64_t n = 1;
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == rank &&
+             H5Sget_simple_extent_dims(sp, dims, NULL) == rank;
+
+    if (sp >= 0)
+        H5Sclose(sp);
+    for (int d = rank - 1; ok && d >= 0; d--) {
+        uint64_t g = dims[d] / chunk[d] + (dims[d] % chunk[d] != 0);
+
+        stride[d] = n;
+        ok = g > 0 && n <= ((uint64_t)1 << 32) / g;
+        n *= g;
+    }
+    return ok ? n : 0;
+}
+
 int sc_h5chunk_check_box(int64_t ds64, int rank, const int64_t *start,
-                         const int64_t *count, const char *label)
+                         const int64_t *count, const char *label,
+                         unsigned char **seen)
 {
     hid_t ds = (hid_t)ds64;
     hsize_t chunk[8], lo[8], hi[8], at[8];
+    uint64_t stride[8] = {0}, n_grid = 0;
     struct libdeflate_decompressor *dec = NULL;
     unsigned char *raw = NULL, *out = NULL;
     size_t isz = 0, cb, raw_cap = 0;
@@ -426,6 +451,10 @@ int sc_h5chunk_check_box(int64_t ds64, int rank, const int64_t *start,
         lo[d] = at[d] = (hsize_t)start[d] / chunk[d];
         hi[d] = ((hsize_t)start[d] + (hsize_t)count[d] - 1) / chunk[d];
     }
+    if (seen && (n_grid = grid(ds, rank, chunk, stride)) && !*seen)
+        *seen = calloc((size_t)(n_grid + 7) / 8, 1);
+    if (!seen || !n_grid || !*seen)
+        seen = NULL; /* nothing remembered */
     if (!(dec = libdeflate_alloc_decompressor()) || !(out = malloc(cb))) {
         rc = sc_fail(SC_ENOMEM, "out of memory");
         goto out;
@@ -434,10 +463,17 @@ int sc_h5chunk_check_box(int64_t ds64, int rank, const int64_t *start,
         hsize_t off[8], sz = 0;
         uint32_t mask = 0;
         size_t got = 0;
+        uint64_t bit = 0;
         int d, bad;
 
-        for (d = 0; d < rank; d++)
+        for (d = 0; d < rank; d++) {
             off[d] = at[d] * chunk[d];
+            bit += at[d] * stride[d];
+        }
+        if (bit >= n_grid)
+            seen = NULL; /* (not in the grid: never remembered) */
+        if (seen && ((*seen)[bit / 8] >> (bit % 8) & 1))
+            goto next; /* checked by an earlier call */
         if (H5Dget_chunk_storage_size(ds, off, &sz) < 0) {
             rc = sc_fail(SC_EHDF5, "'%s': cannot locate the chunk at row %llu",
                          label, (unsigned long long)off[0]);
@@ -468,6 +504,9 @@ int sc_h5chunk_check_box(int64_t ds64, int rank, const int64_t *start,
                 break;
             }
         }
+        if (seen)
+            (*seen)[bit / 8] |= (unsigned char)(1u << (bit % 8));
+    next:
         /* the next chunk of the box, the last dimension fastest */
         for (d = rank - 1; d >= 0 && at[d] == hi[d]; d--)
             at[d] = lo[d];

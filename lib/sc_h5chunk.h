@@ -65,10 +65,13 @@ SC_MUST_CHECK int sc_h5chunk_read(int64_t ds, int64_t start, int64_t n,
  * it copies a whole chunk out of a shorter inflated buffer, a heap
  * over-read that gives garbage values. Returns 0 (the chunks are sound, or
  * DS is not such a dataset), SC_ECORRUPT naming LABEL and the chunk,
- * SC_EHDF5 or SC_ENOMEM.
+ * SC_EHDF5 or SC_ENOMEM. With SEEN (the caller's, NULL at first, free()
+ * it), the chunks already checked are remembered there and not inflated
+ * again by later calls on DS.
  */
 SC_MUST_CHECK int sc_h5chunk_check_box(int64_t ds, int rank,
                                        const int64_t *start,
-                                       const int64_t *count, const char *label);
+                                       const int64_t *count, const char *label,
+                                       unsigned char **seen);
 
 #endif

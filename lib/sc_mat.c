@@ -32,6 +32,7 @@ struct sc_mat {
     int64_t *band_indptr;
     int32_t *band_indices;
     double *band_vals;
+    unsigned char *dense_seen; /* dense chunks checked (sc_h5chunk) */
     /* fast reads of deflate chunks (sc_h5chunk): workers, staging buffer */
     int threads;
     void *stage;
@@ -88,6 +89,7 @@ void sc_mat_free(sc_mat *m)
     free(m->band_indices);
     free(m->band_vals);
     free(m->stage);
+    free(m->dense_seen);
     if (m->cb_free)
         m->cb_free(m->cb_ud);
     free(m);
@@ -691,8 +693,8 @@ static int read_dense_h5(sc_mat *m, int64_t r0, int64_t r1, sc_block *b)
         int64_t s64[2] = {(int64_t)start[0], (int64_t)start[1]};
         int64_t c64[2] = {(int64_t)count[0], (int64_t)count[1]};
 
-        if ((rc = sc_h5chunk_check_box(m->d_dense, 2, s64, c64, m->label)) <
-            0) {
+        if ((rc = sc_h5chunk_check_box(m->d_dense, 2, s64, c64, m->label,
+                                       &m->dense_seen)) < 0) {
             free(tmp);
             return rc;
         }
